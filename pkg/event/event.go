@@ -1,0 +1,163 @@
+// Package event holds the normalized Okta System Log event and its decoders.
+//
+// An Event is one Okta LogEvent (GET /api/v1/logs) decoded into typed fields,
+// with the string-encoded debugData fields parsed and the original JSON kept
+// in Raw for drill-down and export.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event is one normalized Okta System Log event.
+type Event struct {
+	UUID            string    // unique per event; the dedup key
+	Published       time.Time // event time (UTC)
+	EventType       string
+	Version         string
+	Severity        string // DEBUG INFO WARN ERROR
+	LegacyEventType string
+	DisplayMessage  string
+
+	Actor       Actor
+	Client      Client
+	Device      *Device // top-level Okta Verify device (newer events); nil when absent
+	Outcome     Outcome
+	Targets     []Target // nil when Okta sent "target": null
+	Transaction Transaction
+	Debug       Debug
+	Auth        AuthContext
+	Security    SecurityContext
+	IPChain     []IPChainEntry // request.ipChain
+
+	// Raw is the event's original JSON exactly as received.
+	Raw json.RawMessage
+}
+
+// Actor is who performed the action.
+type Actor struct {
+	ID          string
+	Type        string // User, PublicClientApp, SystemPrincipal, ...
+	AlternateID string // login, e.g. user@example.com
+	DisplayName string
+	Detail      map[string]any
+}
+
+// Client is where the request came from.
+type Client struct {
+	UserAgent UserAgent
+	Zone      string // network zone name; "" when Okta sent null or the string "null"
+	Device    string // Computer, Mobile, ...
+	ID        string // OAuth client id
+	IPAddress string
+	Geo       Geo
+}
+
+// UserAgent as Okta parses it.
+type UserAgent struct {
+	Raw     string
+	OS      string
+	Browser string
+}
+
+// Geo is a geographical context (Okta's own, or filled by enrichment).
+type Geo struct {
+	City       string
+	State      string
+	Country    string // full name as Okta writes it, e.g. "United States"
+	PostalCode string
+	Lat, Lon   float64
+	HasLatLon  bool
+}
+
+// Device is the top-level Okta Verify device of newer events.
+type Device struct {
+	ID         string
+	Name       string
+	OSPlatform string
+	OSVersion  string
+	Managed    bool
+	Registered bool
+}
+
+// Outcome of the action.
+type Outcome struct {
+	Result string // SUCCESS FAILURE SKIPPED ALLOW DENY CHALLENGE UNKNOWN
+	Reason string
+}
+
+// Target is one object acted upon.
+type Target struct {
+	ID            string
+	Type          string
+	AlternateID   string
+	DisplayName   string
+	Detail        map[string]any
+	ChangeDetails *ChangeDetails // nil when absent
+}
+
+// ChangeDetails holds before/after values of a changed target.
+type ChangeDetails struct {
+	From map[string]any
+	To   map[string]any
+}
+
+// Transaction groups the events of one request or job.
+type Transaction struct {
+	ID     string
+	Type   string // WEB, JOB
+	Detail map[string]any
+}
+
+// Debug is debugContext.debugData with its string-encoded fields parsed.
+type Debug struct {
+	Data              map[string]any    // debugData as sent (values mostly strings)
+	Behaviors         map[string]string // "{New IP=POSITIVE, ...}" parsed: "New IP" -> "POSITIVE"
+	RiskLevel         string            // from "{level=HIGH, reasons=...}" or logOnlySecurityData
+	RiskReasons       string
+	ThreatSuspected   bool
+	Tunnels           []Tunnel
+	LogOnlySecurity   map[string]any // logOnlySecurityData JSON string parsed
+	RequestURI        string
+	URL               string
+	DeviceFingerprint string
+	DTHash            string
+	RequestAPITokenID string // transaction.detail.requestApiTokenId, copied here for convenience
+}
+
+// Tunnel is one entry of debugData.tunnels.
+type Tunnel struct {
+	Anonymous bool
+	Operator  string
+	Type      string // VPN, PROXY, TOR, ...
+}
+
+// AuthContext is authenticationContext.
+type AuthContext struct {
+	AuthenticationProvider string
+	CredentialProvider     string
+	CredentialType         string
+	IssuerID               string
+	IssuerType             string
+	ExternalSessionID      string
+	RootSessionID          string
+	Interface              string
+}
+
+// SecurityContext is securityContext.
+type SecurityContext struct {
+	ASNumber int
+	ASOrg    string
+	ISP      string
+	Domain   string
+	IsProxy  bool
+}
+
+// IPChainEntry is one hop of request.ipChain.
+type IPChainEntry struct {
+	IP      string
+	Version string
+	Source  string
+	Geo     Geo
+}
