@@ -31,6 +31,10 @@ type Event struct {
 	Security    SecurityContext
 	IPChain     []IPChainEntry // request.ipChain
 
+	// IP is filled by pkg/enrich (zero value when not enriched): categories
+	// from the configured IP lists, ASN and anonymizer flags from GeoIP.
+	IP IPInfo
+
 	// Raw is the event's original JSON exactly as received.
 	Raw json.RawMessage
 }
@@ -160,4 +164,30 @@ type IPChainEntry struct {
 	Version string
 	Source  string
 	Geo     Geo
+}
+
+// IPCategory is a bit set of the IP-list categories of DESIGN.md.
+type IPCategory uint8
+
+// IP-list categories (config keys anonymous, suspicious, risky, trusted).
+const (
+	CatAnonymous IPCategory = 1 << iota
+	CatSuspicious
+	CatRisky
+	CatTrusted
+)
+
+// Has reports whether every bit of x is set in c.
+func (c IPCategory) Has(x IPCategory) bool { return c&x == x && x != 0 }
+
+// IPInfo is what enrichment learned about the client IP.
+type IPInfo struct {
+	Enriched   bool
+	Categories IPCategory
+	GeoSource  string // "okta" when Okta sent geo, "geoip" when filled from the City DB, "" when unknown
+	CountryISO string // ISO 3166-1 alpha-2 when known (GeoIP), else ""
+	ASN        int    // from securityContext.asNumber, else the ASN DB
+	ASOrg      string
+	// Flags from an Anonymous-IP database or Okta's own signals.
+	Tor, AnonymousVPN, HostingProvider, PublicProxy, ResidentialProxy, PrivateRelay bool
 }
