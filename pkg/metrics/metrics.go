@@ -1,0 +1,271 @@
+// Package metrics defines oktaguard's Prometheus metrics (names are a
+// contract: dashboards and alerting rules depend on them).
+//
+// The same set is exposed by the standalone exporter (its own registry) and
+// by the Grafana plugin (the default registry, served through
+// CollectMetrics) where every series carries a datasource_uid label.
+package metrics
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace is the metric prefix (contract).
+const Namespace = "oktaguard"
+
+// Known label values. Labels only ever take values from small fixed sets:
+// never a user, an IP address or an event id.
+var (
+	Severities    = []string{"info", "low", "medium", "high", "critical"}
+	StatusClasses = []string{"2xx", "3xx", "4xx", "5xx", "error"}
+	Endpoints     = []string{"logs", "token", "management"}
+	// RejectReasons are the reasons an event can be rejected for.
+	RejectReasons = []string{"malformed", "missing_field", "bad_time", "duplicate"}
+)
+
+// Metrics is the contract metric set. A nil *Metrics is valid: every method
+// is then a no-op, so packages can be used without metrics.
+type Metrics struct {
+	eventsIngested     prometheus.Counter
+	detections         *prometheus.CounterVec
+	oktaRequests       *prometheus.CounterVec
+	rateLimitRemaining prometheus.Gauge
+	pollLag            prometheus.Gauge
+	lastPollSuccess    prometheus.Gauge
+	backfillProgress   prometheus.Gauge
+	rejected           *prometheus.CounterVec
+	postureScore       *prometheus.GaugeVec
+	checkPassing       *prometheus.GaugeVec
+	buildInfo          *prometheus.GaugeVec
+}
+
+// Options selects the label sets to initialise.
+type Options struct {
+	// ConstLabels are added to every series (the plugin sets datasource_uid).
+	ConstLabels prometheus.Labels
+	// Detectors and their default severities: every detector × severity pair
+	// is initialised to 0 so that rate() and absent() behave from the start.
+	Detectors []string
+	// Checks are the posture check ids; their gauges appear once evaluated.
+	Version string
+}
+
+// New creates the metric set and registers it on reg.
+func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
+	cl := opts.ConstLabels
+	m := &Metrics{
+		eventsIngested: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_ingested_total", ConstLabels: cl,
+			Help: "Okta System Log events accepted and stored (each uuid counted once).",
+		}),
+		detections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "detections_total", ConstLabels: cl,
+			Help: "Alerts raised, by detector id and severity.",
+		}, []string{"detector", "severity"}),
+		oktaRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "okta_requests_total", ConstLabels: cl,
+			Help: "HTTP requests sent to Okta, by endpoint family and status class (error = no response).",
+		}, []string{"endpoint", "status_class"}),
+		rateLimitRemaining: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "okta_rate_limit_remaining", ConstLabels: cl,
+			Help: "X-Rate-Limit-Remaining from the last System Log response.",
+		}),
+		pollLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "poll_lag_seconds", ConstLabels: cl,
+			Help: "Seconds between now and the newest stored event's published time, at the last poll.",
+		}),
+		lastPollSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "last_poll_success_timestamp_seconds", ConstLabels: cl,
+			Help: "Unix time of the last successful System Log poll.",
+		}),
+		backfillProgress: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "backfill_progress_ratio", ConstLabels: cl,
+			Help: "Progress of the initial backfill, from 0 to 1.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_rejected_total", ConstLabels: cl,
+			Help: "Events received from Okta but not accepted, by reason.",
+		}, []string{"reason"}),
+		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
+			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
+		}, []string{"profile"}),
+		checkPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "posture_check_passing", ConstLabels: cl,
+			Help: "1 when the posture check passed in the latest evaluation, 0 when it failed or errored.",
+		}, []string{"check"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "build_info", ConstLabels: cl,
+			Help: "Always 1; the version label says which oktaguard build is running.",
+		}, []string{"version"}),
+	}
+	for i, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors()[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	for _, d := range opts.Detectors {
+		for _, s := range Severities {
+			m.detections.WithLabelValues(d, s)
+		}
+	}
+	for _, e := range Endpoints {
+		for _, c := range StatusClasses {
+			m.oktaRequests.WithLabelValues(e, c)
+		}
+	}
+	for _, r := range RejectReasons {
+		m.rejected.WithLabelValues(r)
+	}
+	v := opts.Version
+	if v == "" {
+		v = "dev"
+	}
+	m.buildInfo.WithLabelValues(v).Set(1)
+	return m, nil
+}
+
+// Unregister removes the metric set from reg (the plugin does this when an
+// instance is disposed, so a replacement can register again).
+func (m *Metrics) Unregister(reg prometheus.Registerer) {
+	if m == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.eventsIngested, m.detections, m.oktaRequests,
+		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
+		m.postureScore, m.checkPassing, m.buildInfo}
+}
+
+// EventsIngested counts n newly stored events.
+func (m *Metrics) EventsIngested(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.eventsIngested.Add(float64(n))
+}
+
+// Detection counts one alert.
+func (m *Metrics) Detection(detector, severity string) {
+	if m == nil {
+		return
+	}
+	m.detections.WithLabelValues(detector, severity).Inc()
+}
+
+// OktaRequest counts one request to Okta; status 0 means no response.
+func (m *Metrics) OktaRequest(endpoint string, status int) {
+	if m == nil {
+		return
+	}
+	m.oktaRequests.WithLabelValues(endpointFamily(endpoint), StatusClass(status)).Inc()
+}
+
+// RateLimitRemaining records X-Rate-Limit-Remaining.
+func (m *Metrics) RateLimitRemaining(v int) {
+	if m == nil {
+		return
+	}
+	m.rateLimitRemaining.Set(float64(v))
+}
+
+// PollLag records the ingestion lag.
+func (m *Metrics) PollLag(d time.Duration) {
+	if m == nil {
+		return
+	}
+	if d < 0 {
+		d = 0
+	}
+	m.pollLag.Set(d.Seconds())
+}
+
+// PollSuccess records the time of a successful poll.
+func (m *Metrics) PollSuccess(t time.Time) {
+	if m == nil {
+		return
+	}
+	m.lastPollSuccess.Set(float64(t.UnixNano()) / 1e9)
+}
+
+// BackfillProgress records the backfill ratio, clamped to [0,1].
+func (m *Metrics) BackfillProgress(r float64) {
+	if m == nil {
+		return
+	}
+	switch {
+	case r < 0:
+		r = 0
+	case r > 1:
+		r = 1
+	}
+	m.backfillProgress.Set(r)
+}
+
+// Rejected counts one rejected event.
+func (m *Metrics) Rejected(reason string) {
+	if m == nil {
+		return
+	}
+	known := false
+	for _, r := range RejectReasons {
+		if r == reason {
+			known = true
+			break
+		}
+	}
+	if !known {
+		reason = "malformed"
+	}
+	m.rejected.WithLabelValues(reason).Inc()
+}
+
+// PostureScore records the latest score of a profile.
+func (m *Metrics) PostureScore(profile string, v float64) {
+	if m == nil {
+		return
+	}
+	m.postureScore.WithLabelValues(profile).Set(v)
+}
+
+// CheckPassing records whether a posture check passed.
+func (m *Metrics) CheckPassing(check string, ok bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.checkPassing.WithLabelValues(check).Set(v)
+}
+
+// StatusClass maps an HTTP status to its class label; 0 is "error".
+func StatusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "error"
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// endpointFamily keeps the endpoint label in its fixed set.
+func endpointFamily(e string) string {
+	switch e {
+	case "logs", "token":
+		return e
+	default:
+		return "management"
+	}
+}
