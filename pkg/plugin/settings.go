@@ -1,0 +1,241 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+)
+
+// Settings are one data source's settings: jsonData plus decrypted
+// secureJsonData (contract names of DESIGN.md "Plugin settings").
+type Settings struct {
+	UID  string
+	Name string
+
+	OrgURL         string
+	AuthType       string // apiToken | oauth
+	ClientID       string
+	Scopes         []string
+	Backfill       time.Duration
+	PollInterval   time.Duration
+	RateLimitShare float64
+	IPLists        map[string][]string
+	GeoIPCityDB    string
+	GeoIPASNDB     string
+	Detectors      json.RawMessage
+	PostureProfile string
+	StoragePath    string
+	// Demo runs an in-process Okta simulator with a labelled attack
+	// scenario instead of connecting to a real org (docker-compose demo).
+	Demo bool
+
+	APIToken   string // secureJsonData.apiToken
+	PrivateKey string // secureJsonData.privateKey (PEM)
+}
+
+// jsonData is the wire form; numbers may arrive as strings from older
+// provisioning files, scopes as a list or a space/comma separated string.
+type jsonData struct {
+	OrgURL         string              `json:"orgUrl"`
+	AuthType       string              `json:"authType"`
+	ClientID       string              `json:"clientId"`
+	Scopes         flexStrings         `json:"scopes"`
+	Backfill       string              `json:"backfill"`
+	PollInterval   string              `json:"pollInterval"`
+	RateLimitShare flexFloat           `json:"rateLimitShare"`
+	IPLists        map[string][]string `json:"ipLists"`
+	GeoIPCityDB    string              `json:"geoipCityDB"`
+	GeoIPASNDB     string              `json:"geoipAsnDB"`
+	Detectors      json.RawMessage     `json:"detectors"`
+	PostureProfile string              `json:"postureProfile"`
+	StoragePath    string              `json:"storagePath"`
+	Demo           bool                `json:"demo"`
+}
+
+type flexStrings []string
+
+func (f *flexStrings) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := json.Unmarshal(b, &list); err == nil {
+		*f = list
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("must be a list of strings or a space-separated string")
+	}
+	*f = strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+	return nil
+}
+
+type flexFloat struct {
+	set bool
+	v   float64
+}
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		var s string
+		if err2 := json.Unmarshal(b, &s); err2 != nil {
+			return errors.New("must be a number")
+		}
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		v, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("must be a number, got %q", s)
+		}
+	}
+	f.set, f.v = true, v
+	return nil
+}
+
+// Defaults (DESIGN.md and okta-ingest.md).
+const (
+	DefaultBackfill       = 168 * time.Hour
+	MaxBackfill           = 90 * 24 * time.Hour
+	DefaultPollInterval   = 30 * time.Second
+	MinPollInterval       = 5 * time.Second
+	DefaultRateLimitShare = 0.5
+)
+
+var ipListCategories = map[string]bool{"anonymous": true, "suspicious": true, "risky": true, "trusted": true}
+
+var uidRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// LoadSettings parses and validates a data source's settings. Errors are
+// precise (they name the field) and never contain a secret.
+func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
+	var jd jsonData
+	if len(s.JSONData) > 0 {
+		if err := json.Unmarshal(s.JSONData, &jd); err != nil {
+			return Settings{}, fmt.Errorf("settings: jsonData is not valid: %w", err)
+		}
+	}
+	out := Settings{
+		UID:            s.UID,
+		Name:           s.Name,
+		OrgURL:         strings.TrimSpace(jd.OrgURL),
+		AuthType:       strings.TrimSpace(jd.AuthType),
+		ClientID:       strings.TrimSpace(jd.ClientID),
+		Scopes:         jd.Scopes,
+		IPLists:        jd.IPLists,
+		GeoIPCityDB:    strings.TrimSpace(jd.GeoIPCityDB),
+		GeoIPASNDB:     strings.TrimSpace(jd.GeoIPASNDB),
+		Detectors:      jd.Detectors,
+		PostureProfile: strings.TrimSpace(jd.PostureProfile),
+		StoragePath:    strings.TrimSpace(jd.StoragePath),
+		Demo:           jd.Demo,
+		APIToken:       strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+		PrivateKey:     s.DecryptedSecureJSONData["privateKey"],
+		Backfill:       DefaultBackfill,
+		PollInterval:   DefaultPollInterval,
+		RateLimitShare: DefaultRateLimitShare,
+	}
+	var errs []error
+	if out.UID == "" || !uidRe.MatchString(out.UID) {
+		errs = append(errs, fmt.Errorf("data source uid %q is not usable as a storage key (letters, digits, - and _ only)", out.UID))
+	}
+	if out.AuthType == "" {
+		out.AuthType = "apiToken"
+	}
+	if jd.Backfill != "" {
+		d, err := time.ParseDuration(jd.Backfill)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("backfill %q is not a duration (examples: 24h, 168h)", jd.Backfill))
+		case d <= 0 || d > MaxBackfill:
+			errs = append(errs, fmt.Errorf("backfill %s is out of range: Okta keeps 90 days, so use a value in (0, 2160h]", jd.Backfill))
+		default:
+			out.Backfill = d
+		}
+	}
+	if jd.PollInterval != "" {
+		d, err := time.ParseDuration(jd.PollInterval)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("pollInterval %q is not a duration (example: 30s)", jd.PollInterval))
+		case d < MinPollInterval || d > time.Hour:
+			errs = append(errs, fmt.Errorf("pollInterval %s is out of range [5s, 1h]", jd.PollInterval))
+		default:
+			out.PollInterval = d
+		}
+	}
+	if jd.RateLimitShare.set {
+		if v := jd.RateLimitShare.v; v <= 0 || v > 1 {
+			errs = append(errs, fmt.Errorf("rateLimitShare %v is out of range (0, 1]: it is the share of the org's System Log rate limit this data source may use", v))
+		} else {
+			out.RateLimitShare = v
+		}
+	}
+	for k := range out.IPLists {
+		if !ipListCategories[k] {
+			errs = append(errs, fmt.Errorf("ipLists: unknown category %q (use anonymous, suspicious, risky or trusted)", k))
+		}
+	}
+	switch out.PostureProfile {
+	case "":
+		out.PostureProfile = "baseline"
+	case "baseline", "stig":
+	default:
+		errs = append(errs, fmt.Errorf("postureProfile %q is unknown (use baseline or stig)", out.PostureProfile))
+	}
+	if !out.Demo {
+		if out.OrgURL == "" {
+			errs = append(errs, errors.New("orgUrl is required (your Okta domain, e.g. https://example.okta.com)"))
+		}
+		switch out.AuthType {
+		case "apiToken":
+			if out.APIToken == "" {
+				errs = append(errs, errors.New("authType apiToken needs an API token in the secure settings"))
+			}
+		case "oauth":
+			if out.ClientID == "" {
+				errs = append(errs, errors.New("authType oauth needs clientId (the OAuth 2.0 service app's client id)"))
+			}
+			if strings.TrimSpace(out.PrivateKey) == "" {
+				errs = append(errs, errors.New("authType oauth needs a private key (PEM, RSA) in the secure settings"))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("authType %q is unknown (use apiToken or oauth)", out.AuthType))
+		}
+	}
+	if out.StoragePath == "" {
+		out.StoragePath = defaultStorageDir()
+	}
+	if len(errs) > 0 {
+		return Settings{}, fmt.Errorf("invalid data source settings: %w", errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// DBPath is the SQLite file of this data source: one per UID, so a
+// replaced instance resumes from the same file.
+func (s Settings) DBPath() string {
+	return filepath.Join(s.StoragePath, "oktaguard-"+s.UID+".db")
+}
+
+// defaultStorageDir picks a writable folder: Grafana's data path when the
+// plugin gets it, else the user cache dir, else the temp dir.
+func defaultStorageDir() string {
+	if d := os.Getenv("GF_PATHS_DATA"); d != "" {
+		return filepath.Join(d, "plugins-data", "oktaguard")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "oktaguard")
+	}
+	return filepath.Join(os.TempDir(), "oktaguard")
+}
