@@ -1,0 +1,906 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Errors for required fields. Test with errors.Is.
+var (
+	// ErrMissingField: uuid, published or eventType is absent, null or empty.
+	ErrMissingField = errors.New("missing required field")
+	// ErrBadTime: published is not an RFC 3339 timestamp.
+	ErrBadTime = errors.New("not an RFC 3339 timestamp")
+)
+
+// Decode decodes one Okta LogEvent object, exactly as GET /api/v1/logs
+// returns it or with the lower-case keys some exporters write (keys match
+// case-insensitively). uuid, published and eventType are required; every
+// other field is optional and may be null. The string-encoded debugData
+// fields are parsed into Event.Debug; a malformed one never fails the event
+// (its raw value stays in Debug.Data).
+//
+// Raw is set to a copy of raw (surrounding whitespace trimmed), so the
+// caller may reuse its buffer. On error the returned Event holds what was
+// decoded before the error (often the UUID) and Raw.
+func Decode(raw []byte) (Event, error) {
+	var ev Event
+	err := decodeInto(&ev, raw)
+	return ev, err
+}
+
+func decodeInto(ev *Event, raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	ev.Raw = append(json.RawMessage(nil), raw...)
+	d := decoder{}
+	d.s.b = ev.Raw
+	d.s.key = d.keyArr[:0]
+	if err := d.event(ev); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	return nil
+}
+
+type decoder struct {
+	s      scanner
+	keyArr [48]byte
+}
+
+func typeErr(prefix, name, want string, got byte) error {
+	f := name
+	if prefix != "" {
+		f = prefix + "." + name
+	}
+	return &TypeError{Field: f, Want: want, Got: kindAt(got)}
+}
+
+// strf reads a string or null into dst.
+func (d *decoder) strf(prefix, name string, dst *string) error {
+	switch c := d.s.peek(); c {
+	case '"':
+		v, err := d.s.str()
+		*dst = v
+		return err
+	case 'n':
+		*dst = ""
+		return d.s.lit("null")
+	default:
+		return typeErr(prefix, name, "string", c)
+	}
+}
+
+// boolf reads a boolean, null, or the strings "true"/"false".
+func (d *decoder) boolf(prefix, name string, dst *bool) error {
+	switch c := d.s.peek(); c {
+	case 't':
+		*dst = true
+		return d.s.lit("true")
+	case 'f':
+		*dst = false
+		return d.s.lit("false")
+	case 'n':
+		return d.s.lit("null")
+	case '"':
+		b, err := d.s.rawString()
+		if err != nil {
+			return err
+		}
+		v, ok := parseBoolString(b)
+		if !ok {
+			return &TypeError{Field: joinPath(prefix, name), Want: "boolean", Got: strconv.Quote(string(b))}
+		}
+		*dst = v
+		return nil
+	default:
+		return typeErr(prefix, name, "boolean", c)
+	}
+}
+
+func parseBoolString(b []byte) (v, ok bool) {
+	switch string(b) {
+	case "true", "TRUE", "True":
+		return true, true
+	case "false", "FALSE", "False", "":
+		return false, true
+	}
+	return false, false
+}
+
+// floatf reads a number, null, or a numeric string. It reports whether a value was present.
+func (d *decoder) floatf(prefix, name string, dst *float64) (bool, error) {
+	switch c := d.s.peek(); {
+	case c == 'n':
+		return false, d.s.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		f, err := d.s.number()
+		*dst = f
+		return err == nil, err
+	case c == '"':
+		b, err := d.s.rawString()
+		if err != nil {
+			return false, err
+		}
+		if len(b) == 0 {
+			return false, nil
+		}
+		f, perr := strconv.ParseFloat(string(b), 64)
+		if perr != nil {
+			return false, &TypeError{Field: joinPath(prefix, name), Want: "number", Got: strconv.Quote(string(b))}
+		}
+		*dst = f
+		return true, nil
+	default:
+		return false, typeErr(prefix, name, "number", c)
+	}
+}
+
+func joinPath(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// mapf reads an object (as map[string]any) or null.
+func (d *decoder) mapf(prefix, name string) (map[string]any, error) {
+	switch c := d.s.peek(); c {
+	case '{':
+		v, err := d.s.value(1, true)
+		if err != nil {
+			return nil, err
+		}
+		return v.(map[string]any), nil
+	case 'n':
+		return nil, d.s.lit("null")
+	default:
+		return nil, typeErr(prefix, name, "object", c)
+	}
+}
+
+// obj checks that an object (returns true) or null (returns false) is next.
+func (d *decoder) obj(prefix, name string) (bool, error) {
+	switch c := d.s.peek(); c {
+	case '{':
+		d.s.objStart()
+		return true, nil
+	case 'n':
+		return false, d.s.lit("null")
+	default:
+		return false, typeErr(prefix, name, "object", c)
+	}
+}
+
+func (d *decoder) event(ev *Event) error {
+	s := &d.s
+	if c := s.peek(); c != '{' {
+		if c == 0 {
+			return s.eof()
+		}
+		return &TypeError{Field: "(event)", Want: "object", Got: kindAt(c)}
+	}
+	s.objStart()
+	var published string
+	var havePublished bool
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		switch string(s.key) {
+		case "uuid":
+			err = d.strf("", "uuid", &ev.UUID)
+		case "published":
+			havePublished = true
+			err = d.strf("", "published", &published)
+		case "eventtype":
+			err = d.strf("", "eventType", &ev.EventType)
+		case "version":
+			err = d.strf("", "version", &ev.Version)
+		case "severity":
+			err = d.strf("", "severity", &ev.Severity)
+		case "legacyeventtype":
+			err = d.strf("", "legacyEventType", &ev.LegacyEventType)
+		case "displaymessage":
+			err = d.strf("", "displayMessage", &ev.DisplayMessage)
+		case "actor":
+			err = d.actor(&ev.Actor)
+		case "client":
+			err = d.client(&ev.Client)
+		case "device":
+			err = d.device(ev)
+		case "outcome":
+			err = d.outcome(&ev.Outcome)
+		case "target":
+			err = d.targets(ev)
+		case "transaction":
+			err = d.transaction(&ev.Transaction)
+		case "debugcontext":
+			err = d.debugContext(&ev.Debug)
+		case "authenticationcontext":
+			err = d.authContext(&ev.Auth)
+		case "securitycontext":
+			err = d.securityContext(&ev.Security)
+		case "request":
+			err = d.request(ev)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if s.peek() != 0 {
+		return s.syntax("unexpected data after the event object")
+	}
+	if ev.UUID == "" {
+		return fmt.Errorf("%w %q", ErrMissingField, "uuid")
+	}
+	if !havePublished || published == "" {
+		return fmt.Errorf("%w %q", ErrMissingField, "published")
+	}
+	if ev.EventType == "" {
+		return fmt.Errorf("%w %q", ErrMissingField, "eventType")
+	}
+	t, err := ParseTime(published)
+	if err != nil {
+		return fmt.Errorf("published %q: %w", published, err)
+	}
+	ev.Published = t
+	if ev.Debug.RequestAPITokenID == "" && ev.Transaction.Detail != nil {
+		if v, ok := lookupFold(ev.Transaction.Detail, "requestApiTokenId").(string); ok {
+			ev.Debug.RequestAPITokenID = v
+		}
+	}
+	return nil
+}
+
+// ParseTime parses Okta's published timestamp: RFC 3339 with or without
+// fractional seconds. As a courtesy to exporters it also accepts a space
+// instead of the "T" and a missing zone (taken as UTC). The result is UTC.
+func ParseTime(s string) (time.Time, error) {
+	if t, ok := parseRFC3339Fast(s); ok {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999",
+		"2006-01-02T15:04:05.999999999",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, ErrBadTime
+}
+
+// parseRFC3339Fast handles the exact shape Okta writes,
+// "2006-01-02T15:04:05.000Z" (any fraction length, Z only).
+func parseRFC3339Fast(s string) (time.Time, bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 7)
+	day, ok3 := num(8, 10)
+	hour, ok4 := num(11, 13)
+	minute, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, false
+	}
+	nsec := 0
+	rest := s[19 : len(s)-1]
+	if rest != "" {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return time.Time{}, false
+		}
+		frac, ok := num(20, len(s)-1)
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(rest) - 1; i < 9; i++ {
+			frac *= 10
+		}
+		nsec = frac
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func daysIn(m, year int) int {
+	switch m {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func (d *decoder) actor(a *Actor) error {
+	ok, err := d.obj("", "actor")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "id":
+			err = d.strf("actor", "id", &a.ID)
+		case "type":
+			err = d.strf("actor", "type", &a.Type)
+		case "alternateid":
+			err = d.strf("actor", "alternateId", &a.AlternateID)
+		case "displayname":
+			err = d.strf("actor", "displayName", &a.DisplayName)
+		case "detailentry", "detail":
+			var m map[string]any
+			m, err = d.mapf("actor", "detailEntry")
+			if m != nil {
+				a.Detail = m
+			}
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) client(c *Client) error {
+	ok, err := d.obj("", "client")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "useragent":
+			err = d.userAgent(&c.UserAgent)
+		case "zone":
+			err = d.strf("client", "zone", &c.Zone)
+			if c.Zone == "null" {
+				c.Zone = ""
+			}
+		case "device":
+			err = d.strf("client", "device", &c.Device)
+		case "id":
+			err = d.strf("client", "id", &c.ID)
+		case "ipaddress":
+			err = d.strf("client", "ipAddress", &c.IPAddress)
+		case "geographicalcontext":
+			err = d.geo("client", "client.geographicalContext", &c.Geo)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) userAgent(u *UserAgent) error {
+	ok, err := d.obj("client", "userAgent")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "rawuseragent":
+			err = d.strf("client.userAgent", "rawUserAgent", &u.Raw)
+		case "os":
+			err = d.strf("client.userAgent", "os", &u.OS)
+		case "browser":
+			err = d.strf("client.userAgent", "browser", &u.Browser)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// geo reads a geographicalContext object under prefix.
+func (d *decoder) geo(prefix, path string, g *Geo) error {
+	ok, err := d.obj(prefix, "geographicalContext")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "city":
+			err = d.strf(path, "city", &g.City)
+		case "state":
+			err = d.strf(path, "state", &g.State)
+		case "country":
+			err = d.strf(path, "country", &g.Country)
+		case "postalcode":
+			err = d.strf(path, "postalCode", &g.PostalCode)
+		case "geolocation":
+			err = d.geolocation(path, g)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) geolocation(path string, g *Geo) error {
+	ok, err := d.obj(path, "geolocation")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	var hasLat, hasLon bool
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			g.HasLatLon = hasLat && hasLon
+			return nil
+		}
+		switch string(s.key) {
+		case "lat":
+			hasLat, err = d.floatf(path, "geolocation.lat", &g.Lat)
+		case "lon":
+			hasLon, err = d.floatf(path, "geolocation.lon", &g.Lon)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) device(ev *Event) error {
+	ok, err := d.obj("", "device")
+	if !ok || err != nil {
+		return err
+	}
+	dev := &Device{}
+	ev.Device = dev
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "id":
+			err = d.strf("device", "id", &dev.ID)
+		case "name":
+			err = d.strf("device", "name", &dev.Name)
+		case "os_platform", "osplatform":
+			err = d.strf("device", "os_platform", &dev.OSPlatform)
+		case "os_version", "osversion":
+			err = d.strf("device", "os_version", &dev.OSVersion)
+		case "managed":
+			err = d.boolf("device", "managed", &dev.Managed)
+		case "registered":
+			err = d.boolf("device", "registered", &dev.Registered)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) outcome(o *Outcome) error {
+	ok, err := d.obj("", "outcome")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "result":
+			err = d.strf("outcome", "result", &o.Result)
+		case "reason":
+			err = d.strf("outcome", "reason", &o.Reason)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) targets(ev *Event) error {
+	s := &d.s
+	switch c := s.peek(); c {
+	case 'n':
+		ev.Targets = nil
+		return s.lit("null")
+	case '[':
+		s.i++
+	default:
+		return typeErr("", "target", "array", c)
+	}
+	ev.Targets = make([]Target, 0, 2)
+	first := true
+	for {
+		ok, err := s.nextElem(&first)
+		if err != nil || !ok {
+			return err
+		}
+		var t Target
+		ok, err = d.obj("", "target[]")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // a null element carries nothing
+		}
+		if err := d.target(&t); err != nil {
+			return err
+		}
+		ev.Targets = append(ev.Targets, t)
+	}
+}
+
+func (d *decoder) target(t *Target) error {
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "id":
+			err = d.strf("target[]", "id", &t.ID)
+		case "type":
+			err = d.strf("target[]", "type", &t.Type)
+		case "alternateid":
+			err = d.strf("target[]", "alternateId", &t.AlternateID)
+		case "displayname":
+			err = d.strf("target[]", "displayName", &t.DisplayName)
+		case "detailentry", "detail":
+			var m map[string]any
+			m, err = d.mapf("target[]", "detailEntry")
+			if m != nil {
+				t.Detail = m
+			}
+		case "changedetails":
+			err = d.changeDetails(t)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) changeDetails(t *Target) error {
+	ok, err := d.obj("target[]", "changeDetails")
+	if !ok || err != nil {
+		return err
+	}
+	cd := &ChangeDetails{}
+	t.ChangeDetails = cd
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "from":
+			cd.From, err = d.mapf("target[].changeDetails", "from")
+		case "to":
+			cd.To, err = d.mapf("target[].changeDetails", "to")
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) transaction(t *Transaction) error {
+	ok, err := d.obj("", "transaction")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "id":
+			err = d.strf("transaction", "id", &t.ID)
+		case "type":
+			err = d.strf("transaction", "type", &t.Type)
+		case "detail":
+			t.Detail, err = d.mapf("transaction", "detail")
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) debugContext(dbg *Debug) error {
+	ok, err := d.obj("", "debugContext")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "debugdata":
+			dbg.Data, err = d.mapf("debugContext", "debugData")
+			if err == nil && dbg.Data != nil {
+				parseDebugData(dbg)
+			}
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) authContext(a *AuthContext) error {
+	ok, err := d.obj("", "authenticationContext")
+	if !ok || err != nil {
+		return err
+	}
+	const p = "authenticationContext"
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "authenticationprovider":
+			err = d.strf(p, "authenticationProvider", &a.AuthenticationProvider)
+		case "credentialprovider":
+			err = d.strf(p, "credentialProvider", &a.CredentialProvider)
+		case "credentialtype":
+			err = d.strf(p, "credentialType", &a.CredentialType)
+		case "externalsessionid":
+			err = d.strf(p, "externalSessionId", &a.ExternalSessionID)
+		case "rootsessionid":
+			err = d.strf(p, "rootSessionId", &a.RootSessionID)
+		case "interface":
+			err = d.strf(p, "interface", &a.Interface)
+		case "issuer":
+			err = d.issuer(a)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) issuer(a *AuthContext) error {
+	ok, err := d.obj("authenticationContext", "issuer")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "id":
+			err = d.strf("authenticationContext.issuer", "id", &a.IssuerID)
+		case "type":
+			err = d.strf("authenticationContext.issuer", "type", &a.IssuerType)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) securityContext(sc *SecurityContext) error {
+	ok, err := d.obj("", "securityContext")
+	if !ok || err != nil {
+		return err
+	}
+	const p = "securityContext"
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "asnumber":
+			var f float64
+			var has bool
+			has, err = d.floatf(p, "asNumber", &f)
+			if err == nil && has {
+				if f < 0 || f > 1<<32-1 || f != float64(int64(f)) {
+					err = &TypeError{Field: p + ".asNumber", Want: "AS number (0..4294967295)", Got: strconv.FormatFloat(f, 'g', -1, 64)}
+				} else {
+					sc.ASNumber = int(f)
+				}
+			}
+		case "asorg":
+			err = d.strf(p, "asOrg", &sc.ASOrg)
+		case "isp":
+			err = d.strf(p, "isp", &sc.ISP)
+		case "domain":
+			err = d.strf(p, "domain", &sc.Domain)
+		case "isproxy":
+			err = d.boolf(p, "isProxy", &sc.IsProxy)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) request(ev *Event) error {
+	ok, err := d.obj("", "request")
+	if !ok || err != nil {
+		return err
+	}
+	s := &d.s
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(s.key) {
+		case "ipchain":
+			err = d.ipChain(ev)
+		default:
+			err = s.skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) ipChain(ev *Event) error {
+	s := &d.s
+	switch c := s.peek(); c {
+	case 'n':
+		return s.lit("null")
+	case '[':
+		s.i++
+	default:
+		return typeErr("request", "ipChain", "array", c)
+	}
+	const p = "request.ipChain[]"
+	const pg = p + ".geographicalContext"
+	first := true
+	for {
+		ok, err := s.nextElem(&first)
+		if err != nil || !ok {
+			return err
+		}
+		ok, err = d.obj("request", "ipChain[]")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		var h IPChainEntry
+		firstKey := true
+		for {
+			ok, err := s.next(&firstKey)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			switch string(s.key) {
+			case "ip":
+				err = d.strf(p, "ip", &h.IP)
+			case "version":
+				err = d.strf(p, "version", &h.Version)
+			case "source":
+				err = d.strf(p, "source", &h.Source)
+			case "geographicalcontext":
+				err = d.geo(p, pg, &h.Geo)
+			default:
+				err = s.skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		ev.IPChain = append(ev.IPChain, h)
+	}
+}

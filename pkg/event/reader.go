@@ -1,0 +1,385 @@
+package event
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DecodeError is one event that could not be decoded. Reading continues
+// with the next event after it.
+type DecodeError struct {
+	Index int    // 0-based position of the event in the input (array element or non-blank line)
+	Line  int    // 1-based line where the event starts (0 when unknown, e.g. DecodePage)
+	UUID  string // the event's uuid when it could be read before the error
+	Err   error
+}
+
+func (e *DecodeError) Error() string {
+	msg := fmt.Sprintf("event %d", e.Index)
+	if e.Line > 0 {
+		msg += fmt.Sprintf(" (line %d)", e.Line)
+	}
+	if e.UUID != "" {
+		msg += fmt.Sprintf(" uuid %s", e.UUID)
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ErrTooLarge: an event is larger than the Reader's MaxEventSize.
+var ErrTooLarge = errors.New("event larger than the size limit")
+
+// DefaultMaxEventSize bounds one event's JSON in a Reader (64 MiB).
+const DefaultMaxEventSize = 64 << 20
+
+// Reader decodes a stream of LogEvents: either one JSON array (the API's
+// page format) or JSON Lines (one object a line; blank lines are skipped).
+// The format is detected from the first non-blank byte. A malformed event
+// is returned as a *DecodeError and reading continues with the next one.
+type Reader struct {
+	// MaxEventSize bounds one event's JSON; larger events are skipped with
+	// a *DecodeError wrapping ErrTooLarge. Zero means DefaultMaxEventSize.
+	MaxEventSize int
+
+	br      *bufio.Reader
+	mode    int // 0 undetected, 1 lines, 2 array
+	line    int // 1-based current line (lines consumed so far + 1)
+	index   int
+	buf     []byte
+	done    bool
+	readErr error
+	pending error // returned by the next call before io.EOF
+}
+
+const (
+	modeLines = 1
+	modeArray = 2
+)
+
+// NewReader returns a Reader over r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 256<<10), line: 1}
+}
+
+func (r *Reader) maxSize() int {
+	if r.MaxEventSize > 0 {
+		return r.MaxEventSize
+	}
+	return DefaultMaxEventSize
+}
+
+// Next returns the next event, io.EOF at the end, a *DecodeError for an
+// event that could not be decoded (call Next again to continue), or
+// another error when the underlying reader fails.
+func (r *Reader) Next() (Event, error) {
+	if r.pending != nil {
+		err := r.pending
+		r.pending = nil
+		return Event{}, err
+	}
+	if r.done {
+		if r.readErr != nil {
+			return Event{}, r.readErr
+		}
+		return Event{}, io.EOF
+	}
+	if r.mode == 0 {
+		if err := r.detect(); err != nil {
+			return Event{}, r.finish(err)
+		}
+		if r.done {
+			return Event{}, io.EOF
+		}
+	}
+	if r.mode == modeArray {
+		return r.nextArray()
+	}
+	return r.nextLine()
+}
+
+func (r *Reader) finish(err error) error {
+	r.done = true
+	if err == io.EOF {
+		return io.EOF
+	}
+	r.readErr = err
+	return err
+}
+
+// detect skips leading whitespace and a UTF-8 BOM and picks the format.
+func (r *Reader) detect() error {
+	if b, err := r.br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		_, _ = r.br.Discard(3)
+	}
+	for {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			if err == io.EOF {
+				r.done = true
+				return nil
+			}
+			return err
+		}
+		switch c {
+		case '\n':
+			r.line++
+		case ' ', '\t', '\r':
+		case '[':
+			r.mode = modeArray
+			return nil
+		default:
+			_ = r.br.UnreadByte()
+			r.mode = modeLines
+			return nil
+		}
+	}
+}
+
+func (r *Reader) decodeErr(line int, ev Event, err error) error {
+	e := &DecodeError{Index: r.index, Line: line, UUID: ev.UUID, Err: err}
+	r.index++
+	return e
+}
+
+// nextLine reads JSON Lines.
+func (r *Reader) nextLine() (Event, error) {
+	for {
+		line := r.line
+		b, tooBig, err := r.readLine()
+		if err != nil && err != io.EOF {
+			return Event{}, r.finish(err)
+		}
+		atEOF := err == io.EOF
+		if tooBig {
+			return Event{}, r.decodeErr(line, Event{}, fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize()))
+		}
+		if len(trimSpace(b)) > 0 {
+			var ev Event
+			derr := decodeInto(&ev, b)
+			if derr != nil {
+				return Event{}, r.decodeErr(line, ev, derr)
+			}
+			r.index++
+			return ev, nil
+		}
+		if atEOF {
+			return Event{}, r.finish(io.EOF)
+		}
+	}
+}
+
+// readLine returns the next line without its newline. tooBig reports a line
+// over the size limit (its bytes are discarded).
+func (r *Reader) readLine() (line []byte, tooBig bool, err error) {
+	r.buf = r.buf[:0]
+	limit := r.maxSize()
+	for {
+		chunk, e := r.br.ReadSlice('\n')
+		if !tooBig {
+			if len(r.buf)+len(chunk) > limit+1 {
+				tooBig = true
+				r.buf = r.buf[:0]
+			} else {
+				r.buf = append(r.buf, chunk...)
+			}
+		}
+		if e == bufio.ErrBufferFull {
+			continue
+		}
+		if e == nil {
+			r.line++
+		}
+		return r.buf, tooBig, e
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// nextArray reads the next element of a top-level JSON array. Elements are
+// split on commas at nesting depth zero outside strings, so a malformed
+// element only costs that element.
+func (r *Reader) nextArray() (Event, error) {
+	c, err := r.skipWS()
+	if err != nil {
+		if err == io.EOF {
+			r.done = true
+			return Event{}, r.decodeErr(r.line, Event{}, errUnclosed)
+		}
+		return Event{}, r.finish(err)
+	}
+	switch c {
+	case ']':
+		_, _ = r.br.Discard(1)
+		r.done = true
+		return Event{}, r.trailer()
+	case ',':
+		_, _ = r.br.Discard(1)
+		return Event{}, r.decodeErr(r.line, Event{}, errors.New("empty array element"))
+	}
+	line := r.line
+	elem, term, tooBig, err := r.readElement()
+	if err != nil && err != io.EOF {
+		return Event{}, r.finish(err)
+	}
+	if err == io.EOF || term == ']' {
+		r.done = true
+		if err == io.EOF {
+			r.pending = r.decodeErrAt(r.index+1, r.line, errUnclosed)
+		} else if terr := r.trailer(); terr != io.EOF {
+			if de, ok := terr.(*DecodeError); ok {
+				de.Index = r.index + 1 // after this element
+			}
+			r.pending = terr
+		}
+	}
+	var ev Event
+	var derr error
+	if tooBig {
+		derr = fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize())
+	} else {
+		derr = decodeInto(&ev, elem)
+	}
+	if derr != nil {
+		return Event{}, r.decodeErr(line, ev, derr)
+	}
+	r.index++
+	return ev, nil
+}
+
+var errUnclosed = errors.New("unexpected end of input: JSON array not closed")
+
+func (r *Reader) decodeErrAt(index, line int, err error) *DecodeError {
+	return &DecodeError{Index: index, Line: line, Err: err}
+}
+
+// trailer checks that only whitespace follows the closing bracket; it
+// returns io.EOF when so.
+func (r *Reader) trailer() error {
+	_, err := r.skipWS()
+	if err == io.EOF {
+		return io.EOF
+	}
+	if err != nil {
+		return err
+	}
+	return &DecodeError{Index: r.index, Line: r.line, Err: errors.New("unexpected data after the JSON array")}
+}
+
+func (r *Reader) skipWS() (byte, error) {
+	for {
+		b, err := r.br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case '\n':
+			r.line++
+			fallthrough
+		case ' ', '\t', '\r':
+			_, _ = r.br.Discard(1)
+		default:
+			return b[0], nil
+		}
+	}
+}
+
+// readElement reads bytes up to a ',' or ']' at depth zero outside strings,
+// consuming the terminator, which it returns.
+func (r *Reader) readElement() (elem []byte, term byte, tooBig bool, err error) {
+	r.buf = r.buf[:0]
+	limit := r.maxSize()
+	depth := 0
+	inStr, esc := false, false
+	for {
+		chunk, e := r.br.Peek(r.br.Buffered())
+		if len(chunk) == 0 {
+			if _, e = r.br.Peek(1); e != nil {
+				return r.buf, 0, tooBig, e
+			}
+			continue
+		}
+		for i, c := range chunk {
+			if inStr {
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+				case c == '\n':
+					r.line++
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+			case '}':
+				depth--
+			case ']':
+				if depth == 0 {
+					r.appendLimited(chunk[:i], limit, &tooBig)
+					_, _ = r.br.Discard(i + 1)
+					return r.buf, ']', tooBig, nil
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					r.appendLimited(chunk[:i], limit, &tooBig)
+					_, _ = r.br.Discard(i + 1)
+					return r.buf, ',', tooBig, nil
+				}
+			case '\n':
+				r.line++
+			}
+		}
+		r.appendLimited(chunk, limit, &tooBig)
+		_, _ = r.br.Discard(len(chunk))
+	}
+}
+
+func (r *Reader) appendLimited(b []byte, limit int, tooBig *bool) {
+	if *tooBig {
+		return
+	}
+	if len(r.buf)+len(b) > limit {
+		*tooBig = true
+		r.buf = r.buf[:0]
+		return
+	}
+	r.buf = append(r.buf, b...)
+}
+
+// DecodePage decodes the events of one API page. Events that fail are
+// returned in errs as *DecodeError (Index is the position in raws) and left
+// out of events.
+func DecodePage(raws []json.RawMessage) (events []Event, errs []error) {
+	events = make([]Event, 0, len(raws))
+	for i, raw := range raws {
+		var ev Event
+		if err := decodeInto(&ev, raw); err != nil {
+			errs = append(errs, &DecodeError{Index: i, UUID: ev.UUID, Err: err})
+			continue
+		}
+		events = append(events, ev)
+	}
+	return events, errs
+}

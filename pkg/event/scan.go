@@ -1,0 +1,497 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// SyntaxError is malformed JSON at a byte offset of the event's JSON.
+type SyntaxError struct {
+	Offset int    // byte offset into the event's JSON
+	Msg    string // what was wrong
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
+}
+
+// TypeError is a JSON value of the wrong type for a known LogEvent field.
+type TypeError struct {
+	Field string // dotted path, e.g. "actor.alternateId"
+	Want  string // "string", "object", ...
+	Got   string // "number", "array", ...
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("%s: expected %s, got %s", e.Field, e.Want, e.Got)
+}
+
+// maxDepth bounds nesting of generic values so hostile input cannot exhaust memory.
+const maxDepth = 512
+
+// scanner is a single-pass JSON reader over one event's bytes.
+type scanner struct {
+	b   []byte
+	i   int
+	key []byte // scratch: the current object key, ASCII-lower-cased
+	buf []byte // scratch for unescaping
+}
+
+func (s *scanner) syntax(msg string) error {
+	return &SyntaxError{Offset: s.i, Msg: msg}
+}
+
+func (s *scanner) eof() error {
+	return &SyntaxError{Offset: s.i, Msg: "unexpected end of input"}
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips whitespace and returns the next byte (0 at end of input).
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+// kindAt names the JSON type starting with c, for type errors.
+func kindAt(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case 0:
+		return "end of input"
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return "number"
+		}
+		return fmt.Sprintf("invalid character %q", c)
+	}
+}
+
+func (s *scanner) lit(word string) error {
+	if len(s.b)-s.i < len(word) {
+		if string(s.b[s.i:]) == word[:len(s.b)-s.i] {
+			s.i = len(s.b)
+			return s.eof()
+		}
+		return s.syntax("invalid literal")
+	}
+	if string(s.b[s.i:s.i+len(word)]) != word {
+		return s.syntax("invalid literal")
+	}
+	s.i += len(word)
+	return nil
+}
+
+// null consumes a null if one is next; it reports whether it did.
+func (s *scanner) null() (bool, error) {
+	if s.peek() != 'n' {
+		return false, nil
+	}
+	return true, s.lit("null")
+}
+
+// rawString reads a string; the result aliases s.b when it has no escapes,
+// else s.buf. Callers copy it before the next scanner call.
+func (s *scanner) rawString() ([]byte, error) {
+	if s.peek() != '"' {
+		return nil, s.syntax("expected string")
+	}
+	s.i++
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c == '"' {
+			r := s.b[start:s.i]
+			s.i++
+			return r, nil
+		}
+		if c == '\\' {
+			return s.slowString(start)
+		}
+		if c < 0x20 {
+			return nil, s.syntax("control character in string")
+		}
+		s.i++
+	}
+	return nil, s.eof()
+}
+
+func (s *scanner) slowString(start int) ([]byte, error) {
+	s.buf = append(s.buf[:0], s.b[start:s.i]...)
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return s.buf, nil
+		case c < 0x20:
+			return nil, s.syntax("control character in string")
+		case c != '\\':
+			s.buf = append(s.buf, c)
+			s.i++
+			continue
+		}
+		// escape
+		if s.i+1 >= len(s.b) {
+			s.i = len(s.b)
+			return nil, s.eof()
+		}
+		e := s.b[s.i+1]
+		s.i += 2
+		switch e {
+		case '"', '\\', '/':
+			s.buf = append(s.buf, e)
+		case 'b':
+			s.buf = append(s.buf, '\b')
+		case 'f':
+			s.buf = append(s.buf, '\f')
+		case 'n':
+			s.buf = append(s.buf, '\n')
+		case 'r':
+			s.buf = append(s.buf, '\r')
+		case 't':
+			s.buf = append(s.buf, '\t')
+		case 'u':
+			r, ok := s.hex4()
+			if !ok {
+				return nil, s.syntax("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				save := s.i
+				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+					s.i += 2
+					r2, ok2 := s.hex4()
+					if ok2 {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							r = d
+						} else {
+							r = utf8.RuneError
+							s.i = save
+						}
+					} else {
+						r = utf8.RuneError
+						s.i = save
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			s.buf = utf8.AppendRune(s.buf, r)
+		default:
+			s.i--
+			return nil, s.syntax("invalid escape character")
+		}
+	}
+	return nil, s.eof()
+}
+
+func (s *scanner) hex4() (rune, bool) {
+	if s.i+4 > len(s.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.b[s.i : s.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	s.i += 4
+	return r, true
+}
+
+func (s *scanner) str() (string, error) {
+	b, err := s.rawString()
+	if err != nil {
+		return "", err
+	}
+	return intern(b), nil
+}
+
+// numberBytes scans a JSON number and returns its text.
+func (s *scanner) numberBytes() ([]byte, error) {
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	if s.i >= len(s.b) {
+		return nil, s.eof()
+	}
+	switch c := s.b[s.i]; {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+	default:
+		return nil, s.syntax("invalid number")
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		d := s.i
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+		if s.i == d {
+			if s.i >= len(s.b) {
+				return nil, s.eof()
+			}
+			return nil, s.syntax("invalid number")
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		d := s.i
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+		if s.i == d {
+			if s.i >= len(s.b) {
+				return nil, s.eof()
+			}
+			return nil, s.syntax("invalid number")
+		}
+	}
+	return s.b[start:s.i], nil
+}
+
+func (s *scanner) number() (float64, error) {
+	nb, err := s.numberBytes()
+	if err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(string(nb), 64)
+	if err != nil {
+		// Only range errors reach here; keep the saturated value like encoding/json would reject.
+		return 0, &SyntaxError{Offset: s.i - len(nb), Msg: "number out of range"}
+	}
+	return f, nil
+}
+
+// objStart consumes '{'. The caller has checked peek() == '{'.
+func (s *scanner) objStart() { s.i++ }
+
+// next advances to the next member of an object being read. It returns
+// false at the closing brace. On true, s.key holds the lower-cased key and
+// the scanner sits on the member's value.
+func (s *scanner) next(first *bool) (bool, error) {
+	c := s.peek()
+	if c == '}' {
+		s.i++
+		return false, nil
+	}
+	if !*first {
+		if c != ',' {
+			if c == 0 {
+				return false, s.eof()
+			}
+			return false, s.syntax("expected ',' or '}' in object")
+		}
+		s.i++
+		c = s.peek()
+	}
+	*first = false
+	if c != '"' {
+		if c == 0 {
+			return false, s.eof()
+		}
+		return false, s.syntax("expected object key")
+	}
+	k, err := s.rawString()
+	if err != nil {
+		return false, err
+	}
+	s.key = s.key[:0]
+	for _, ch := range k {
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		s.key = append(s.key, ch)
+	}
+	if c := s.peek(); c != ':' {
+		if c == 0 {
+			return false, s.eof()
+		}
+		return false, s.syntax("expected ':' after object key")
+	}
+	s.i++
+	if s.peek() == 0 {
+		return false, s.eof()
+	}
+	return true, nil
+}
+
+// nextElem advances to the next element of an array being read.
+func (s *scanner) nextElem(first *bool) (bool, error) {
+	c := s.peek()
+	if c == ']' {
+		s.i++
+		return false, nil
+	}
+	if !*first {
+		if c != ',' {
+			if c == 0 {
+				return false, s.eof()
+			}
+			return false, s.syntax("expected ',' or ']' in array")
+		}
+		s.i++
+		c = s.peek()
+	}
+	*first = false
+	if c == 0 {
+		return false, s.eof()
+	}
+	return true, nil
+}
+
+// skip consumes one value of any type.
+func (s *scanner) skip() error {
+	_, err := s.value(0, false)
+	return err
+}
+
+// value decodes one value into the shapes encoding/json uses for `any`
+// (map[string]any, []any, string, float64, bool, nil). With build false it
+// only validates and skips.
+func (s *scanner) value(depth int, build bool) (any, error) {
+	if depth > maxDepth {
+		return nil, s.syntax("nesting too deep")
+	}
+	switch c := s.peek(); c {
+	case '{':
+		s.objStart()
+		var m map[string]any
+		if build {
+			m = make(map[string]any)
+		}
+		first := true
+		for {
+			c := s.peek()
+			if c == '}' {
+				s.i++
+				return m, nil
+			}
+			if !first {
+				if c != ',' {
+					if c == 0 {
+						return nil, s.eof()
+					}
+					return nil, s.syntax("expected ',' or '}' in object")
+				}
+				s.i++
+			}
+			first = false
+			if c := s.peek(); c != '"' {
+				if c == 0 {
+					return nil, s.eof()
+				}
+				return nil, s.syntax("expected object key")
+			}
+			kb, err := s.rawString()
+			if err != nil {
+				return nil, err
+			}
+			var k string
+			if build {
+				k = intern(kb)
+			}
+			if c := s.peek(); c != ':' {
+				if c == 0 {
+					return nil, s.eof()
+				}
+				return nil, s.syntax("expected ':' after object key")
+			}
+			s.i++
+			v, err := s.value(depth+1, build)
+			if err != nil {
+				return nil, err
+			}
+			if build {
+				m[k] = v
+			}
+		}
+	case '[':
+		s.i++
+		var a []any
+		if build {
+			a = []any{}
+		}
+		first := true
+		for {
+			ok, err := s.nextElem(&first)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return a, nil
+			}
+			v, err := s.value(depth+1, build)
+			if err != nil {
+				return nil, err
+			}
+			if build {
+				a = append(a, v)
+			}
+		}
+	case '"':
+		b, err := s.rawString()
+		if err != nil || !build {
+			return nil, err
+		}
+		return intern(b), nil
+	case 't':
+		return true, s.lit("true")
+	case 'f':
+		return false, s.lit("false")
+	case 'n':
+		return nil, s.lit("null")
+	case 0:
+		return nil, s.eof()
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			if !build {
+				_, err := s.numberBytes()
+				return nil, err
+			}
+			return s.number()
+		}
+		return nil, s.syntax(fmt.Sprintf("invalid character %q looking for a value", c))
+	}
+}
+
+var errNotJSONString = errors.New("not a JSON string")
