@@ -1,7 +1,7 @@
 package event
 
 import (
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -28,6 +28,14 @@ type TypeError struct {
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("%s: expected %s, got %s", e.Field, e.Want, e.Got)
 }
+
+// lowerBit[c] is the bit that turns an ASCII upper-case letter into lower case.
+var lowerBit = func() (t [256]byte) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = 0x20
+	}
+	return t
+}()
 
 // maxDepth bounds nesting of generic values so hostile input cannot exhaust memory.
 const maxDepth = 512
@@ -122,23 +130,46 @@ func (s *scanner) rawString() ([]byte, error) {
 	}
 	s.i++
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	b := s.b
+	i := s.i
+	// 8 bytes at a time while none is '"', '\\' or a control character.
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')) != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) {
+		c := b[i]
 		if c == '"' {
-			r := s.b[start:s.i]
-			s.i++
-			return r, nil
+			s.i = i + 1
+			return b[start:i], nil
 		}
 		if c == '\\' {
+			s.i = i
 			return s.slowString(start)
 		}
 		if c < 0x20 {
+			s.i = i
 			return nil, s.syntax("control character in string")
 		}
-		s.i++
+		i++
 	}
+	s.i = i
 	return nil, s.eof()
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero is non-zero when some byte of x is 0.
+func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
+
+// hasLess is non-zero when some byte of x is < n (n <= 128).
+func hasLess(x, n uint64) uint64 { return (x - lsb*n) & ^x & msb }
 
 func (s *scanner) slowString(start int) ([]byte, error) {
 	s.buf = append(s.buf[:0], s.b[start:s.i]...)
@@ -335,12 +366,13 @@ func (s *scanner) next(first *bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s.key = s.key[:0]
-	for _, ch := range k {
-		if ch >= 'A' && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		s.key = append(s.key, ch)
+	if cap(s.key) < len(k) {
+		s.key = make([]byte, len(k))
+	}
+	s.key = s.key[:len(k)]
+	kk := s.key
+	for j, ch := range k {
+		kk[j] = ch | lowerBit[ch]
 	}
 	if c := s.peek(); c != ':' {
 		if c == 0 {
@@ -493,5 +525,3 @@ func (s *scanner) value(depth int, build bool) (any, error) {
 		return nil, s.syntax(fmt.Sprintf("invalid character %q looking for a value", c))
 	}
 }
-
-var errNotJSONString = errors.New("not a JSON string")

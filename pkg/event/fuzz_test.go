@@ -1,0 +1,94 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func addSampleSeeds(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.jsonl"))
+	for _, fn := range files {
+		b, err := os.ReadFile(fn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				f.Add(line)
+			}
+		}
+	}
+	f.Add(minimal(`"debugContext":{"debugData":{"risk":"{reasons=a, b, level=HIGH}","tunnels":"[{\"anonymous\":true}]","logOnlySecurityData":"{\"risk\":{\"level\":\"LOW\"}}"}}`))
+	f.Add([]byte(`{"uuid":"\ud800","published":"2024-01-02 03:04:05","eventtype":"x"}`))
+}
+
+// FuzzDecode: Decode never panics; whatever it accepts is valid JSON with
+// the required fields, and agrees with encoding/json on them.
+func FuzzDecode(f *testing.F) {
+	addSampleSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := Decode(raw)
+		if err != nil {
+			return
+		}
+		if ev.UUID == "" || ev.EventType == "" || ev.Published.IsZero() {
+			t.Fatalf("accepted an event without required fields: %q", raw)
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("accepted invalid JSON: %q", raw)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("stdlib rejects what Decode accepted: %v", err)
+		}
+		if u, ok := m["uuid"].(string); ok && u != ev.UUID && !bytes.Contains(raw, []byte(`\u`)) {
+			// keys are matched case-insensitively and the last duplicate wins in both decoders
+			// when only canonical keys are present
+			if countFold(m, "uuid") == 1 {
+				t.Fatalf("uuid %q vs stdlib %q", ev.UUID, u)
+			}
+		}
+	})
+}
+
+func countFold(m map[string]any, key string) int {
+	n := 0
+	for k := range m {
+		if bytes.EqualFold([]byte(k), []byte(key)) {
+			n++
+		}
+	}
+	return n
+}
+
+// FuzzReader: the Reader never panics or loops, always reaches io.EOF, and
+// returns each well-formed event of a JSON Lines input.
+func FuzzReader(f *testing.F) {
+	addSampleSeeds(f)
+	f.Add([]byte("[" + ev("a") + "," + ev("b") + "]"))
+	f.Add([]byte(ev("a") + "\n\n{bad\n" + ev("b")))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := NewReader(bytes.NewReader(in))
+		for i := 0; ; i++ {
+			if i > len(in)+2 {
+				t.Fatalf("more results than input bytes: reader loops on %q", in)
+			}
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			var de *DecodeError
+			if err != nil && !errors.As(err, &de) {
+				t.Fatalf("non-decode error from an in-memory reader: %v", err)
+			}
+		}
+		if _, err := r.Next(); err != io.EOF {
+			t.Fatalf("after EOF: %v", err)
+		}
+	})
+}
