@@ -49,7 +49,6 @@ func sampleLines(t testing.TB) (names []string, lines map[string][]byte) {
 	return names, lines
 }
 
-
 func mustDecode(t *testing.T, raw []byte) Event {
 	t.Helper()
 	ev, err := Decode(raw)
