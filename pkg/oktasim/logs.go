@@ -26,7 +26,9 @@ type cursor struct {
 	seq int64
 }
 
-func (c cursor) String() string { return strconv.FormatInt(c.ms, 10) + "_" + strconv.FormatInt(c.seq, 10) }
+func (c cursor) String() string {
+	return strconv.FormatInt(c.ms, 10) + "_" + strconv.FormatInt(c.seq, 10)
+}
 
 func parseCursor(s string) (cursor, error) {
 	a, b, ok := strings.Cut(s, "_")
