@@ -1,0 +1,151 @@
+package okta
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Observer receives per-request measurements. *metrics.Metrics satisfies
+// it (and a nil *metrics.Metrics is a valid no-op observer).
+type Observer interface {
+	// OktaRequest counts one request; endpoint is "logs", "token" or
+	// "management"; status 0 means no response.
+	OktaRequest(endpoint string, status int)
+	// RateLimitRemaining records X-Rate-Limit-Remaining of the logs bucket.
+	RateLimitRemaining(v int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) OktaRequest(string, int) {}
+func (nopObserver) RateLimitRemaining(int)  {}
+
+// exchange is what the transport saw for one attempt. It travels in the
+// request context so the client can read the status and rate-limit headers
+// even when the SDK returns no response (429 after its retries, broken
+// bodies).
+type exchange struct {
+	mu      sync.Mutex
+	seen    bool
+	status  int
+	header  http.Header
+	recvAt  time.Time
+	netErr  error
+	request string // path only
+}
+
+func (x *exchange) get() (seen bool, status int, h http.Header, at time.Time) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.seen, x.status, x.header, x.recvAt
+}
+
+type exchangeKey struct{}
+
+// recordingTransport counts every request per endpoint and status class,
+// records rate-limit headers, and stores the exchange of the attempt. It
+// never reads or logs the Authorization header or URL query strings.
+type recordingTransport struct {
+	base http.RoundTripper
+	obs  Observer
+	now  func() time.Time
+
+	mu        sync.Mutex
+	lastToken tokenExchange
+}
+
+type tokenExchange struct {
+	status int
+	header http.Header
+}
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		// The SDK retries io.EOF by itself, immediately and without
+		// counting the attempt; hide it so every retry goes through the
+		// client's pacing and backoff.
+		err = fmt.Errorf("connection closed by the server before a response (%v)", err.Error())
+	}
+	ep := EndpointFamily(req.URL.Path)
+	status := 0
+	var h http.Header
+	if resp != nil {
+		status = resp.StatusCode
+		h = resp.Header.Clone()
+	}
+	t.obs.OktaRequest(ep, status)
+	if ep == "logs" && h != nil {
+		if v, ok := headerInt(h, "X-Rate-Limit-Remaining"); ok && h.Get("X-Rate-Limit-Limit") != "0" {
+			t.obs.RateLimitRemaining(v)
+		}
+	}
+	if ep == "token" {
+		t.mu.Lock()
+		t.lastToken = tokenExchange{status: status, header: h}
+		t.mu.Unlock()
+	}
+	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
+		x.mu.Lock()
+		x.seen = true
+		x.status = status
+		x.header = h
+		x.recvAt = t.now()
+		x.netErr = err
+		x.request = req.URL.Path
+		x.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (t *recordingTransport) takeToken() tokenExchange {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	te := t.lastToken
+	t.lastToken = tokenExchange{}
+	return te
+}
+
+// EndpointFamily maps a request path to the metrics endpoint label:
+// "logs" for the System Log, "token" for the OAuth token endpoint,
+// "management" for everything else.
+func EndpointFamily(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/logs"):
+		return "logs"
+	case strings.HasPrefix(path, "/oauth2/") && strings.HasSuffix(path, "/token"):
+		return "token"
+	default:
+		return "management"
+	}
+}
+
+func headerInt(h http.Header, k string) (int, bool) {
+	s := strings.TrimSpace(h.Get(k))
+	if s == "" {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+func headerInt64(h http.Header, k string) (int64, bool) {
+	s := strings.TrimSpace(h.Get(k))
+	if s == "" {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
