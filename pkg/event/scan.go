@@ -46,6 +46,7 @@ type scanner struct {
 	i   int
 	key []byte // scratch: the current object key, ASCII-lower-cased
 	buf []byte // scratch for unescaping
+	fix []byte // scratch for UTF-8 repair
 }
 
 func (s *scanner) syntax(msg string) error {
@@ -144,7 +145,7 @@ func (s *scanner) rawString() ([]byte, error) {
 		c := b[i]
 		if c == '"' {
 			s.i = i + 1
-			return b[start:i], nil
+			return s.validUTF8(b[start:i]), nil
 		}
 		if c == '\\' {
 			s.i = i
@@ -178,7 +179,7 @@ func (s *scanner) slowString(start int) ([]byte, error) {
 		switch {
 		case c == '"':
 			s.i++
-			return s.buf, nil
+			return s.validUTF8(s.buf), nil
 		case c < 0x20:
 			return nil, s.syntax("control character in string")
 		case c != '\\':
@@ -238,6 +239,26 @@ func (s *scanner) slowString(start int) ([]byte, error) {
 		}
 	}
 	return nil, s.eof()
+}
+
+// validUTF8 returns b, or a copy in which each invalid byte is replaced by
+// U+FFFD, as encoding/json does.
+func (s *scanner) validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	s.fix = out
+	return out
 }
 
 func (s *scanner) hex4() (rune, bool) {
