@@ -394,22 +394,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// Scope check (OAuth principals only; SSWS tokens act as the admin).
+	// A 403 does not consume the bucket.
+	if id.scopes != nil {
+		need := s.requiredScope(r)
+		if need != "" && !id.hasScope(need) {
+			s.rl.peek(bucket, limit, principal, now).apply(rep.header)
+			insufficientScope(rep, s.baseURL(r), r.URL.Path, need)
+			rep.writeTo(w)
+			return
+		}
+	}
+
 	ok, st := s.rl.take(bucket, limit, principal, now)
 	st.apply(rep.header)
 	if !ok {
 		rep.oktaError(http.StatusTooManyRequests, oktaErr(CodeRateLimit, "API call exceeded rate limit due to too many requests."))
 		rep.writeTo(w)
 		return
-	}
-
-	// Scope check (OAuth principals only; SSWS tokens act as the admin).
-	if id.scopes != nil {
-		need := s.requiredScope(r)
-		if need != "" && !id.hasScope(need) {
-			insufficientScope(rep, s.baseURL(r), r.URL.Path, need)
-			rep.writeTo(w)
-			return
-		}
 	}
 
 	handle := func() {
