@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	keyOnce          sync.Once
+	keyOnce           sync.Once
 	testKey, testKey2 *rsa.PrivateKey
 )
 

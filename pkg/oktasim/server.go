@@ -321,6 +321,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep.header.Set("X-Okta-Request-Id", reqID)
 
 	if r.URL.Path == orgPath {
+		s.rl.peek(bucket, limit, "", now).apply(rep.header)
 		rep.json(http.StatusOK, map[string]any{
 			"id":       "00osim" + hex.EncodeToString([]byte(s.opts.OrgName))[:min(14, 2*len(s.opts.OrgName))],
 			"pipeline": "idx",
