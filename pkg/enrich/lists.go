@@ -1,0 +1,471 @@
+package enrich
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// Categories maps the ipLists config keys to event categories.
+var Categories = map[string]event.IPCategory{
+	"anonymous":  event.CatAnonymous,
+	"suspicious": event.CatSuspicious,
+	"risky":      event.CatRisky,
+	"trusted":    event.CatTrusted,
+}
+
+// maxBadLineSamples is how many bad lines per source Status keeps verbatim.
+const maxBadLineSamples = 10
+
+// entryKind is what one list entry holds.
+type entryKind int
+
+const (
+	kindPrefix entryKind = iota
+	kindRange
+	kindASN
+)
+
+type entry struct {
+	kind       entryKind
+	prefix     netip.Prefix
+	start, end netip.Addr
+	asn        uint32
+}
+
+var errNotEntry = errors.New("not an IP, CIDR, IP range or AS number")
+
+// parseEntry parses one token: IP, CIDR, start-end range, AS123 or 123.
+func parseEntry(tok string) (entry, error) {
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return entry{}, errNotEntry
+	}
+	if len(tok) > 2 && (tok[0] == 'A' || tok[0] == 'a') && (tok[1] == 'S' || tok[1] == 's') {
+		n, err := strconv.ParseUint(tok[2:], 10, 32)
+		if err != nil {
+			return entry{}, fmt.Errorf("bad AS number %q", tok)
+		}
+		return entry{kind: kindASN, asn: uint32(n)}, nil
+	}
+	if isDigits(tok) {
+		n, err := strconv.ParseUint(tok, 10, 32)
+		if err != nil {
+			return entry{}, fmt.Errorf("bad AS number %q", tok)
+		}
+		return entry{kind: kindASN, asn: uint32(n)}, nil
+	}
+	if a, b, ok := strings.Cut(tok, "-"); ok {
+		s, err1 := netip.ParseAddr(strings.TrimSpace(a))
+		e, err2 := netip.ParseAddr(strings.TrimSpace(b))
+		if err1 != nil || err2 != nil {
+			return entry{}, fmt.Errorf("bad IP range %q", tok)
+		}
+		s, e = s.Unmap(), e.Unmap()
+		if s.Is4() != e.Is4() || e.Less(s) {
+			return entry{}, fmt.Errorf("bad IP range %q: start after end or mixed families", tok)
+		}
+		return entry{kind: kindRange, start: s, end: e}, nil
+	}
+	if strings.Contains(tok, "/") {
+		p, err := netip.ParsePrefix(tok)
+		if err != nil {
+			return entry{}, fmt.Errorf("bad CIDR %q", tok)
+		}
+		if p.Addr().Is4In6() {
+			bits := p.Bits() - 96
+			if bits < 0 {
+				return entry{}, fmt.Errorf("bad CIDR %q", tok)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+		}
+		return entry{kind: kindPrefix, prefix: p.Masked()}, nil
+	}
+	a, err := netip.ParseAddr(tok)
+	if err != nil {
+		return entry{}, errNotEntry
+	}
+	a = a.Unmap().WithZone("")
+	return entry{kind: kindPrefix, prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseLine parses one line of a list file. skip reports a line that holds
+// nothing (blank, comment, NDJSON metadata).
+func parseLine(line string) (e entry, skip bool, err error) {
+	line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff"))
+	if strings.HasPrefix(line, "{") {
+		return parseNDJSON(line)
+	}
+	if i := strings.IndexAny(line, "#;"); i >= 0 {
+		line = line[:i]
+	}
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return entry{}, true, nil
+	}
+	// first CSV column, then first whitespace-separated field
+	if i := strings.IndexByte(line, ','); i >= 0 {
+		line = line[:i]
+	}
+	line = strings.Trim(strings.TrimSpace(line), `"'`)
+	if strings.Contains(line, "-") { // "start - end" with spaces
+		if e, err := parseEntry(line); err == nil {
+			return e, false, nil
+		}
+	}
+	if f := strings.Fields(line); len(f) > 0 {
+		line = f[0]
+	}
+	e, err = parseEntry(line)
+	return e, false, err
+}
+
+// parseNDJSON reads a Spamhaus DROP / ASN-DROP style line.
+func parseNDJSON(line string) (entry, bool, error) {
+	var rec struct {
+		CIDR string          `json:"cidr"`
+		ASN  json.RawMessage `json:"asn"`
+		Type string          `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		return entry{}, false, fmt.Errorf("bad JSON line: %w", err)
+	}
+	switch {
+	case rec.Type == "metadata":
+		return entry{}, true, nil
+	case rec.CIDR != "":
+		e, err := parseEntry(rec.CIDR)
+		return e, false, err
+	case len(rec.ASN) > 0:
+		e, err := parseEntry(strings.Trim(string(rec.ASN), `"`))
+		return e, false, err
+	}
+	return entry{}, false, errors.New(`JSON line without "cidr" or "asn"`)
+}
+
+// source is one configured list entry: a file or an inline value.
+type source struct {
+	category string
+	cat      event.IPCategory
+	spec     string // as configured
+	path     string // resolved file path; "" for inline
+	inline   entry
+}
+
+// sourceData is what one source contributed at its last load.
+type sourceData struct {
+	entries  []entry
+	modTime  time.Time
+	size     int64
+	badLines int
+	samples  []string
+	err      error // last load error (the previous data is kept)
+	loaded   bool
+}
+
+// loadFile parses a list file.
+func loadFile(path string) (sourceData, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sourceData{}, fmt.Errorf("ip list: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return sourceData{}, fmt.Errorf("ip list: %w", err)
+	}
+	if st.IsDir() {
+		return sourceData{}, fmt.Errorf("ip list %s: is a directory", path)
+	}
+	d := sourceData{modTime: st.ModTime(), size: st.Size(), loaded: true}
+	r := bufio.NewReader(f)
+	lineNo := 0
+	csvHeaderAllowed := true
+	for {
+		line, rerr := r.ReadString('\n')
+		if len(line) > 0 {
+			lineNo++
+			e, skip, perr := parseLine(line)
+			switch {
+			case perr != nil && csvHeaderAllowed && looksLikeHeader(line):
+				// a CSV header such as "ASN,Entity"
+			case perr != nil:
+				d.badLines++
+				if len(d.samples) < maxBadLineSamples {
+					d.samples = append(d.samples, fmt.Sprintf("%s:%d: %v", path, lineNo, perr))
+				}
+			case !skip:
+				d.entries = append(d.entries, e)
+			}
+			if !skip {
+				csvHeaderAllowed = false
+			}
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				return sourceData{}, fmt.Errorf("ip list %s: %w", path, rerr)
+			}
+			break
+		}
+	}
+	return d, nil
+}
+
+func looksLikeHeader(line string) bool {
+	line = strings.TrimSpace(line)
+	if !strings.Contains(line, ",") {
+		return false
+	}
+	first, _, _ := strings.Cut(line, ",")
+	first = strings.Trim(strings.TrimSpace(first), `"`)
+	for _, c := range first {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ' ') {
+			return false
+		}
+	}
+	return first != ""
+}
+
+// rangeSet answers "is this address in any of these ranges" with a binary
+// search over sorted, merged ranges (separately for IPv4 and IPv6).
+type rangeSet struct {
+	v4 []r32
+	v6 []r128
+}
+
+type r32 struct{ lo, hi uint32 }
+type u128 struct{ hi, lo uint64 }
+type r128 struct{ lo, hi u128 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+func (a u128) inc() (u128, bool) {
+	if a.lo == ^uint64(0) {
+		if a.hi == ^uint64(0) {
+			return a, false
+		}
+		return u128{a.hi + 1, 0}, true
+	}
+	return u128{a.hi, a.lo + 1}, true
+}
+
+func v4(a netip.Addr) uint32 { b := a.As4(); return binary.BigEndian.Uint32(b[:]) }
+func v6(a netip.Addr) u128 {
+	b := a.As16()
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr()
+	if a.Is4() {
+		x := v4(a) | (^uint32(0) >> p.Bits())
+		if p.Bits() == 0 {
+			x = ^uint32(0)
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], x)
+		return netip.AddrFrom4(b)
+	}
+	u := v6(a)
+	bits := p.Bits()
+	switch {
+	case bits == 0:
+		u = u128{^uint64(0), ^uint64(0)}
+	case bits < 64:
+		u.hi |= ^uint64(0) >> bits
+		u.lo = ^uint64(0)
+	case bits == 64:
+		u.lo = ^uint64(0)
+	case bits < 128:
+		u.lo |= ^uint64(0) >> (bits - 64)
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], u.hi)
+	binary.BigEndian.PutUint64(b[8:], u.lo)
+	return netip.AddrFrom16(b)
+}
+
+func (s *rangeSet) add(lo, hi netip.Addr) {
+	if lo.Is4() {
+		s.v4 = append(s.v4, r32{v4(lo), v4(hi)})
+	} else {
+		s.v6 = append(s.v6, r128{v6(lo), v6(hi)})
+	}
+}
+
+// finish sorts and merges overlapping or adjacent ranges.
+func (s *rangeSet) finish() {
+	slices.SortFunc(s.v4, func(a, b r32) int {
+		switch {
+		case a.lo < b.lo:
+			return -1
+		case a.lo > b.lo:
+			return 1
+		}
+		return 0
+	})
+	m4 := s.v4[:0]
+	for _, r := range s.v4 {
+		if n := len(m4); n > 0 && (r.lo <= m4[n-1].hi || (m4[n-1].hi != ^uint32(0) && r.lo == m4[n-1].hi+1)) {
+			if r.hi > m4[n-1].hi {
+				m4[n-1].hi = r.hi
+			}
+			continue
+		}
+		m4 = append(m4, r)
+	}
+	s.v4 = m4
+	slices.SortFunc(s.v6, func(a, b r128) int {
+		switch {
+		case a.lo.less(b.lo):
+			return -1
+		case b.lo.less(a.lo):
+			return 1
+		}
+		return 0
+	})
+	m6 := s.v6[:0]
+	for _, r := range s.v6 {
+		if n := len(m6); n > 0 {
+			last := &m6[n-1]
+			if next, ok := last.hi.inc(); !ok || !next.less(r.lo) { // r.lo <= last.hi+1
+				if last.hi.less(r.hi) {
+					last.hi = r.hi
+				}
+				continue
+			}
+		}
+		m6 = append(m6, r)
+	}
+	s.v6 = m6
+}
+
+func (s *rangeSet) contains(a netip.Addr) bool {
+	if a.Is4() {
+		x := v4(a)
+		i, _ := slices.BinarySearchFunc(s.v4, x, func(r r32, t uint32) int {
+			if r.lo <= t {
+				return -1
+			}
+			return 1
+		})
+		return i > 0 && x <= s.v4[i-1].hi
+	}
+	x := v6(a)
+	i, _ := slices.BinarySearchFunc(s.v6, x, func(r r128, t u128) int {
+		if !t.less(r.lo) {
+			return -1
+		}
+		return 1
+	})
+	return i > 0 && !s.v6[i-1].hi.less(x)
+}
+
+func (s *rangeSet) size() int { return len(s.v4) + len(s.v6) }
+
+// lists is an immutable snapshot of every category's matcher.
+type lists struct {
+	ranges [4]rangeSet                 // by category bit index
+	asns   map[uint32]event.IPCategory // AS number -> categories
+}
+
+func catIndex(c event.IPCategory) int {
+	for i := 0; i < 4; i++ {
+		if c == 1<<i {
+			return i
+		}
+	}
+	return 0
+}
+
+func buildLists(srcs []*source, data []sourceData) *lists {
+	l := &lists{asns: map[uint32]event.IPCategory{}}
+	for i, src := range srcs {
+		idx := catIndex(src.cat)
+		var entries []entry
+		if src.path == "" {
+			entries = []entry{src.inline}
+		} else {
+			entries = data[i].entries
+		}
+		for _, e := range entries {
+			switch e.kind {
+			case kindASN:
+				l.asns[e.asn] |= src.cat
+			case kindRange:
+				l.ranges[idx].add(e.start, e.end)
+			case kindPrefix:
+				l.ranges[idx].add(e.prefix.Addr(), lastAddr(e.prefix))
+			}
+		}
+	}
+	for i := range l.ranges {
+		l.ranges[i].finish()
+	}
+	return l
+}
+
+// matchIP returns the categories whose ranges contain a.
+func (l *lists) matchIP(a netip.Addr) event.IPCategory {
+	var c event.IPCategory
+	for i := range l.ranges {
+		if l.ranges[i].contains(a) {
+			c |= 1 << i
+		}
+	}
+	return c
+}
+
+// resolveSources turns the configured lists into sources.
+func resolveSources(cfg map[string][]string, baseDir string) ([]*source, error) {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []*source
+	for _, k := range keys {
+		cat, ok := Categories[strings.ToLower(k)]
+		if !ok {
+			return nil, fmt.Errorf("ip list category %q: want one of anonymous, suspicious, risky, trusted", k)
+		}
+		for _, spec := range cfg[k] {
+			spec = strings.TrimSpace(spec)
+			if spec == "" {
+				continue
+			}
+			src := &source{category: strings.ToLower(k), cat: cat, spec: spec}
+			if e, err := parseEntry(spec); err == nil {
+				src.inline = e
+			} else {
+				p := spec
+				if !filepath.IsAbs(p) && baseDir != "" {
+					p = filepath.Join(baseDir, p)
+				}
+				src.path = p
+			}
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
