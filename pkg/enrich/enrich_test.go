@@ -88,9 +88,9 @@ func TestASNPrecedence(t *testing.T) {
 func TestAnonymousFlags(t *testing.T) {
 	e, _ := newFixture(t, nil)
 	cases := []struct {
-		ip                                  string
+		ip                                    string
 		tor, vpn, hosting, proxy, residential bool
-		anonymous                           bool
+		anonymous                             bool
 	}{
 		{"203.0.113.1", true, false, false, false, false, true},
 		{"203.0.113.17", false, true, true, false, false, true},

@@ -114,3 +114,5 @@ func bumpMTime(t testing.TB, path string, by time.Duration) {
 		t.Fatal(err)
 	}
 }
+
+func writeFileErr(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
