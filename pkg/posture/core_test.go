@@ -105,7 +105,11 @@ func TestDiffAndRegression(t *testing.T) {
 	cur := Report{Checks: []CheckResult{{ID: "a", Status: Fail, Findings: []Finding{{Resource: "p1", Status: Pass}, {Resource: "p2", Status: Fail}}},
 		{ID: "b", Status: Fail}, {ID: "c", Status: Pass}}}
 	ch := Diff(old, cur)
-	type k struct{ check, res string; from, to Status; reg bool }
+	type k struct {
+		check, res string
+		from, to   Status
+		reg        bool
+	}
 	want := []k{{"a", "", Pass, Fail, true}, {"a", "p2", "", Fail, true}, {"a", "gone", Fail, "", false}, {"b", "", Error, Fail, false}, {"c", "", Fail, Pass, false}}
 	if len(ch) != len(want) {
 		t.Fatalf("changes %+v", ch)
