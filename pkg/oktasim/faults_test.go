@@ -78,7 +78,7 @@ func (s *Server) inflight(bucket string) int {
 }
 
 func TestRealConcurrencyLimitWithSlowFault(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, Options{RateLimitEvents: true})
 	if err := e.sim.Inject(Fault{Kind: FaultSlow, Delay: time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,13 @@ func TestRealConcurrencyLimitWithSlowFault(t *testing.T) {
 	}
 	if st := e.sim.Stats(); st.ConcurrencyRejected != 1 || st.Faults[FaultSlow] != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+	// The violation is written to the System Log (RateLimitEvents).
+	if e.sim.EventCount() != 1 {
+		t.Fatalf("want one core.concurrency.org.limit.violation event, have %d", e.sim.EventCount())
+	}
+	if r := e.get(t, "/api/v1/logs?filter="+url.QueryEscape(`eventType eq "core.concurrency.org.limit.violation"`)); len(r.uuids(t)) != 1 {
+		t.Fatalf("concurrency event not served: %s", r.body)
 	}
 	// Unlimited when disabled.
 	e2 := newEnv(t, Options{MaxConcurrentLogs: -1})

@@ -24,6 +24,7 @@ type rlWindow struct {
 	end         time.Time
 	org         int
 	byPrincipal map[string]int
+	emitted     map[string]bool // System Log events already emitted in this window
 }
 
 // rlState is what the X-Rate-Limit-* headers report.
@@ -139,4 +140,30 @@ func (s *Server) SetPrincipalShare(principal string, share float64) {
 		return
 	}
 	s.rl.shares[principal] = share
+}
+
+// once reports whether kind has not yet been marked in bucket's current
+// window, marking it.
+func (rl *rateLimiter) once(bucket, kind string, now time.Time) bool {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	w := rl.cur(bucket, now, true)
+	if w.emitted == nil {
+		w.emitted = map[string]bool{}
+	}
+	if w.emitted[kind] {
+		return false
+	}
+	w.emitted[kind] = true
+	return true
+}
+
+// orgUsed returns the org-wide count of bucket's current window.
+func (rl *rateLimiter) orgUsed(bucket string, now time.Time) int {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if w := rl.cur(bucket, now, false); w != nil {
+		return w.org
+	}
+	return 0
 }

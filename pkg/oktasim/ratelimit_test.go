@@ -1,6 +1,7 @@
 package oktasim
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
@@ -226,5 +227,40 @@ func TestStartAndWellKnown(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/api/v1/logs"); err == nil {
 		t.Fatal("server still serving after Close")
+	}
+}
+
+func TestRateLimitSystemLogEvents(t *testing.T) {
+	e := newEnv(t, Options{RateLimitPerMinute: 10, PrincipalShare: 1, RateLimitEvents: true})
+	for i := 0; i < 13; i++ {
+		e.get(t, "/api/v1/logs?limit=0")
+	}
+	types := func() map[string]int {
+		e.clock.Advance(time.Minute) // new window so the poll below is allowed
+		r := e.get(t, "/api/v1/logs?limit=1000&since=2026-03-01T00:00:00Z")
+		var evs []struct {
+			EventType string `json:"eventType"`
+			Published string `json:"published"`
+		}
+		if err := json.Unmarshal(r.body, &evs); err != nil {
+			t.Fatalf("%v: %s", err, r.body)
+		}
+		out := map[string]int{}
+		for _, ev := range evs {
+			out[ev.EventType]++
+		}
+		return out
+	}
+	got := types()
+	if got["system.org.rate_limit.warning"] != 1 || got["system.org.rate_limit.violation"] != 1 || len(got) != 2 {
+		t.Fatalf("events %v", got)
+	}
+	// Off by default.
+	e2 := newEnv(t, Options{RateLimitPerMinute: 2, PrincipalShare: 1})
+	for i := 0; i < 4; i++ {
+		e2.get(t, "/api/v1/logs")
+	}
+	if e2.sim.EventCount() != 0 {
+		t.Fatalf("events emitted with RateLimitEvents off: %v", e2.sim.UUIDs())
 	}
 }

@@ -86,6 +86,13 @@ type Options struct {
 	RequireDPoP bool
 	// AccessTokenTTL is the lifetime of issued access tokens. Default 1 h.
 	AccessTokenTTL time.Duration
+	// RateLimitEvents makes the simulator write Okta's own rate-limit
+	// events into its System Log, once per window and bucket each:
+	// system.org.rate_limit.warning when 60 % of a bucket is used,
+	// system.org.rate_limit.violation on the first 429 for an exhausted
+	// bucket, core.concurrency.org.limit.violation on the first concurrency
+	// 429. Default off.
+	RateLimitEvents bool
 	// Seed seeds probabilistic faults. Default 1.
 	Seed int64
 	// Logger, if set, receives one line per request: method, path (no
@@ -382,6 +389,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.rl.enter(bucket, maxConc) {
 		s.stats.add(func(st *Stats) { st.ConcurrencyRejected++ })
+		s.rateLimitEvent("core.concurrency.org.limit.violation", bucket, limit, maxConc, r, reqID, now)
 		concurrency429(rep, now)
 		rep.writeTo(w)
 		return
@@ -410,9 +418,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ok, st := s.rl.take(bucket, limit, principal, now)
 	st.apply(rep.header)
 	if !ok {
+		s.rateLimitEvent("system.org.rate_limit.violation", bucket, limit, 0, r, reqID, now)
 		rep.oktaError(http.StatusTooManyRequests, oktaErr(CodeRateLimit, "API call exceeded rate limit due to too many requests."))
 		rep.writeTo(w)
 		return
+	}
+	if s.opts.RateLimitEvents && s.rl.orgUsed(bucket, now)*10 >= limit*6 {
+		s.rateLimitEvent("system.org.rate_limit.warning", bucket, limit, 0, r, reqID, now)
 	}
 
 	handle := func() {
@@ -542,4 +554,46 @@ func malform(b []byte) []byte {
 		out = append(out[:0], `[{"uuid":`...)
 	}
 	return append(out, `\u00ZZ<<truncated`...)
+}
+
+// rateLimitEvent appends one of Okta's rate-limit System Log events (once
+// per window and bucket) when Options.RateLimitEvents is set.
+func (s *Server) rateLimitEvent(eventType, bucket string, limit, concurrency int, r *http.Request, reqID string, now time.Time) {
+	if !s.opts.RateLimitEvents || !s.rl.once(bucket, eventType, now) {
+		return
+	}
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	uuid := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	msg, legacy, threshold := "Rate limit warning", "core.framework.ratelimit.warning", limit*6/10
+	switch eventType {
+	case "system.org.rate_limit.violation":
+		msg, legacy, threshold = "Rate limit violation", "core.framework.ratelimit.exceeded", limit
+	case "core.concurrency.org.limit.violation":
+		msg, legacy, threshold = "Concurrency limit violation", "core.concurrency.org.limit.violation", concurrency
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ev := map[string]any{
+		"uuid":            uuid,
+		"published":       now.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"eventType":       eventType,
+		"version":         "0",
+		"severity":        "WARN",
+		"legacyEventType": legacy,
+		"displayMessage":  msg,
+		"actor":           map[string]any{"id": "00osim", "type": "PublicClientApp", "alternateId": "unknown", "displayName": "Okta System"},
+		"client":          map[string]any{"ipAddress": host, "userAgent": map[string]any{"rawUserAgent": r.UserAgent()}, "zone": "null"},
+		"outcome":         map[string]any{"result": "DENY", "reason": nil},
+		"target": []map[string]any{{"id": bucket, "type": "URL Pattern", "alternateId": "unknown",
+			"displayName": bucket}},
+		"transaction":  map[string]any{"type": "WEB", "id": reqID, "detail": map[string]any{}},
+		"debugContext": map[string]any{"debugData": map[string]any{"requestUri": r.URL.Path, "threshold": fmt.Sprint(threshold), "timeSpan": fmt.Sprint(int(s.opts.RateLimitWindow / time.Minute)), "timeUnit": "MINUTES"}},
+	}
+	_ = s.AddEvents(ev)
 }
