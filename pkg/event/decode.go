@@ -161,6 +161,31 @@ func (d *decoder) mapf(prefix, name string) (map[string]any, error) {
 	}
 }
 
+// members reads an object (or null) at prefix.name, calling member with
+// the scanner on each member's value (the lower-cased key in d.s.key);
+// member must consume the value.
+func (d *decoder) members(prefix, name string, member func() error) error {
+	ok, err := d.obj(prefix, name)
+	if !ok || err != nil {
+		return err
+	}
+	return d.rest(member)
+}
+
+// rest reads the members of an object whose '{' is consumed.
+func (d *decoder) rest(member func() error) error {
+	first := true
+	for {
+		ok, err := d.s.next(&first)
+		if err != nil || !ok {
+			return err
+		}
+		if err := member(); err != nil {
+			return err
+		}
+	}
+}
+
 // obj checks that an object (returns true) or null (returns false) is next.
 func (d *decoder) obj(prefix, name string) (bool, error) {
 	switch c := d.s.peek(); c {
@@ -345,18 +370,8 @@ func daysIn(m, year int) int {
 }
 
 func (d *decoder) actor(a *Actor) error {
-	ok, err := d.obj("", "actor")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "actor", func() (err error) {
+		switch string(d.s.key) {
 		case "id":
 			err = d.strf("actor", "id", &a.ID)
 		case "type":
@@ -372,27 +387,15 @@ func (d *decoder) actor(a *Actor) error {
 				a.Detail = m
 			}
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) client(c *Client) error {
-	ok, err := d.obj("", "client")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "client", func() (err error) {
+		switch string(d.s.key) {
 		case "useragent":
 			err = d.userAgent(&c.UserAgent)
 		case "zone":
@@ -409,27 +412,15 @@ func (d *decoder) client(c *Client) error {
 		case "geographicalcontext":
 			err = d.geo("client", "client.geographicalContext", &c.Geo)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) userAgent(u *UserAgent) error {
-	ok, err := d.obj("client", "userAgent")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("client", "userAgent", func() (err error) {
+		switch string(d.s.key) {
 		case "rawuseragent":
 			err = d.strf("client.userAgent", "rawUserAgent", &u.Raw)
 		case "os":
@@ -437,28 +428,16 @@ func (d *decoder) userAgent(u *UserAgent) error {
 		case "browser":
 			err = d.strf("client.userAgent", "browser", &u.Browser)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // geo reads a geographicalContext object under prefix.
 func (d *decoder) geo(prefix, path string, g *Geo) error {
-	ok, err := d.obj(prefix, "geographicalContext")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members(prefix, "geographicalContext", func() (err error) {
+		switch string(d.s.key) {
 		case "city":
 			err = d.strf(path, "city", &g.City)
 		case "state":
@@ -470,12 +449,10 @@ func (d *decoder) geo(prefix, path string, g *Geo) error {
 		case "geolocation":
 			err = d.geolocation(path, g)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) geolocation(path string, g *Geo) error {
@@ -516,14 +493,8 @@ func (d *decoder) device(ev *Event) error {
 	}
 	dev := &Device{}
 	ev.Device = dev
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.rest(func() (err error) {
+		switch string(d.s.key) {
 		case "id":
 			err = d.strf("device", "id", &dev.ID)
 		case "name":
@@ -537,38 +508,24 @@ func (d *decoder) device(ev *Event) error {
 		case "registered":
 			err = d.boolf("device", "registered", &dev.Registered)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) outcome(o *Outcome) error {
-	ok, err := d.obj("", "outcome")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "outcome", func() (err error) {
+		switch string(d.s.key) {
 		case "result":
 			err = d.strf("outcome", "result", &o.Result)
 		case "reason":
 			err = d.strf("outcome", "reason", &o.Reason)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) targets(ev *Event) error {
@@ -605,14 +562,8 @@ func (d *decoder) targets(ev *Event) error {
 }
 
 func (d *decoder) target(t *Target) error {
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.rest(func() (err error) {
+		switch string(d.s.key) {
 		case "id":
 			err = d.strf("target[]", "id", &t.ID)
 		case "type":
@@ -630,12 +581,10 @@ func (d *decoder) target(t *Target) error {
 		case "changedetails":
 			err = d.changeDetails(t)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) changeDetails(t *Target) error {
@@ -645,40 +594,22 @@ func (d *decoder) changeDetails(t *Target) error {
 	}
 	cd := &ChangeDetails{}
 	t.ChangeDetails = cd
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.rest(func() (err error) {
+		switch string(d.s.key) {
 		case "from":
 			cd.From, err = d.mapf("target[].changeDetails", "from")
 		case "to":
 			cd.To, err = d.mapf("target[].changeDetails", "to")
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) transaction(t *Transaction) error {
-	ok, err := d.obj("", "transaction")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "transaction", func() (err error) {
+		switch string(d.s.key) {
 		case "id":
 			err = d.strf("transaction", "id", &t.ID)
 		case "type":
@@ -686,55 +617,31 @@ func (d *decoder) transaction(t *Transaction) error {
 		case "detail":
 			t.Detail, err = d.mapf("transaction", "detail")
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) debugContext(dbg *Debug) error {
-	ok, err := d.obj("", "debugContext")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "debugContext", func() (err error) {
+		switch string(d.s.key) {
 		case "debugdata":
 			dbg.Data, err = d.mapf("debugContext", "debugData")
 			if err == nil && dbg.Data != nil {
 				parseDebugData(dbg)
 			}
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) authContext(a *AuthContext) error {
-	ok, err := d.obj("", "authenticationContext")
-	if !ok || err != nil {
-		return err
-	}
 	const p = "authenticationContext"
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "authenticationContext", func() (err error) {
+		switch string(d.s.key) {
 		case "authenticationprovider":
 			err = d.strf(p, "authenticationProvider", &a.AuthenticationProvider)
 		case "credentialprovider":
@@ -750,54 +657,30 @@ func (d *decoder) authContext(a *AuthContext) error {
 		case "issuer":
 			err = d.issuer(a)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) issuer(a *AuthContext) error {
-	ok, err := d.obj("authenticationContext", "issuer")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("authenticationContext", "issuer", func() (err error) {
+		switch string(d.s.key) {
 		case "id":
 			err = d.strf("authenticationContext.issuer", "id", &a.IssuerID)
 		case "type":
 			err = d.strf("authenticationContext.issuer", "type", &a.IssuerType)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) securityContext(sc *SecurityContext) error {
-	ok, err := d.obj("", "securityContext")
-	if !ok || err != nil {
-		return err
-	}
 	const p = "securityContext"
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "securityContext", func() (err error) {
+		switch string(d.s.key) {
 		case "asnumber":
 			var f float64
 			var has bool
@@ -818,36 +701,22 @@ func (d *decoder) securityContext(sc *SecurityContext) error {
 		case "isproxy":
 			err = d.boolf(p, "isProxy", &sc.IsProxy)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) request(ev *Event) error {
-	ok, err := d.obj("", "request")
-	if !ok || err != nil {
-		return err
-	}
-	s := &d.s
-	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil || !ok {
-			return err
-		}
-		switch string(s.key) {
+	return d.members("", "request", func() (err error) {
+		switch string(d.s.key) {
 		case "ipchain":
 			err = d.ipChain(ev)
 		default:
-			err = s.skip()
+			err = d.s.skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (d *decoder) ipChain(ev *Event) error {
