@@ -225,7 +225,7 @@ func (c *Client) pacerFor(path string) *pacer {
 	defer c.pmu.Unlock()
 	p, ok := c.pacers[k]
 	if !ok {
-		p = newPacer(c.cfg.RateLimitShare, c.cfg.RateLimitReserve, c.backoffBase, c.backoffMax, c.now)
+		p = newPacer(c.cfg.RateLimitShare, c.cfg.RateLimitWindow, c.cfg.RateLimitReserve, c.backoffBase, c.backoffMax, c.now)
 		c.pacers[k] = p
 	}
 	return p

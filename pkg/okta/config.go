@@ -62,6 +62,9 @@ type Config struct {
 	RequestTimeout   time.Duration // per attempt (default 60s)
 	MaxAttempts      int           // attempts per request for retryable failures (default 8)
 	RateLimitReserve float64       // fraction of the limit kept unused in Remaining (default 0.1)
+	// RateLimitWindow is the length of Okta's rate-limit window (one
+	// minute). Only simulators with shortened windows need another value.
+	RateLimitWindow time.Duration
 }
 
 // OAuthConfig is an OAuth 2.0 service app using private_key_jwt.
@@ -123,6 +126,9 @@ func (c Config) WithDefaults() Config {
 	if c.RateLimitReserve == 0 {
 		c.RateLimitReserve = DefaultRateLimitReserve
 	}
+	if c.RateLimitWindow == 0 {
+		c.RateLimitWindow = time.Minute
+	}
 	if c.OAuth != nil && len(c.OAuth.Scopes) == 0 {
 		o := *c.OAuth
 		o.Scopes = append([]string(nil), DefaultScopes...)
@@ -179,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if c.PageLimit < 0 || c.PageLimit > 1000 {
 		errs = append(errs, fmt.Errorf("okta page limit %d must be 1..1000", c.PageLimit))
+	}
+	if c.RateLimitWindow < 0 {
+		errs = append(errs, fmt.Errorf("okta rate limit window %s is negative", c.RateLimitWindow))
 	}
 	if c.RateLimitReserve < 0 || c.RateLimitReserve >= 1 {
 		errs = append(errs, fmt.Errorf("okta rate limit reserve %g must be in [0, 1)", c.RateLimitReserve))

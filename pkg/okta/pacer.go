@@ -22,8 +22,8 @@ type RateLimit struct {
 	Limit     int       // X-Rate-Limit-Limit (0 = unknown)
 	Remaining int       // X-Rate-Limit-Remaining
 	Reset     time.Time // X-Rate-Limit-Reset converted to the local clock (zero = unknown)
-	// Budget is the number of requests per minute this client allows
-	// itself in the bucket: floor(share × Limit).
+	// Budget is the number of requests per rate-limit window (one minute)
+	// this client allows itself in the bucket: floor(share × Limit).
 	Budget int
 }
 
@@ -36,6 +36,7 @@ type RateLimit struct {
 type pacer struct {
 	mu           sync.Mutex
 	share        float64
+	window       time.Duration
 	reserveFrac  float64
 	backoffBase  time.Duration
 	backoffMax   time.Duration
@@ -50,8 +51,11 @@ type pacer struct {
 	now          func() time.Time
 }
 
-func newPacer(share, reserve float64, base, max time.Duration, now func() time.Time) *pacer {
-	return &pacer{share: share, reserveFrac: reserve, backoffBase: base, backoffMax: max, now: now}
+func newPacer(share float64, window time.Duration, reserve float64, base, max time.Duration, now func() time.Time) *pacer {
+	if window <= 0 {
+		window = time.Minute
+	}
+	return &pacer{share: share, window: window, reserveFrac: reserve, backoffBase: base, backoffMax: max, now: now}
 }
 
 func (p *pacer) budgetLocked() int {
@@ -75,8 +79,8 @@ func (p *pacer) spacingLocked() time.Duration {
 		return 0
 	}
 	// 1% margin so rounding and timer slack never squeeze budget+1
-	// starts into a 60-second window.
-	return time.Duration(float64(time.Minute) / float64(b) * 1.01)
+	// starts into one rate-limit window.
+	return time.Duration(float64(p.window) / float64(b) * 1.01)
 }
 
 // wait blocks until the next request may start and reserves that slot.
