@@ -17,7 +17,7 @@ type record struct {
 	persisted int64 // persistence time, unix milliseconds (non-decreasing in seq)
 	pubMs     int64 // published, unix milliseconds
 	uuid      string
-	raw       json.RawMessage // compact JSON
+	raw       json.RawMessage // the event's JSON as added (trimmed copy)
 	doc       any             // parsed lazily for filter / q
 }
 
@@ -48,18 +48,17 @@ type eventHead struct {
 
 // parseEvent validates one raw LogEvent and extracts what the store indexes.
 func parseEvent(raw json.RawMessage) (uuid string, published time.Time, compact []byte, err error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return "", time.Time{}, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	compact = buf.Bytes()
-	if len(compact) == 0 || compact[0] != '{' {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return "", time.Time{}, nil, errors.New("event is not a JSON object")
 	}
 	var h eventHead
-	if err := json.Unmarshal(compact, &h); err != nil {
-		return "", time.Time{}, nil, fmt.Errorf("decode uuid/published: %w", err)
+	// Unmarshal validates the whole object, so a stored event is always
+	// valid JSON; the bytes are kept as given (a private copy), not re-encoded.
+	if err := json.Unmarshal(trimmed, &h); err != nil {
+		return "", time.Time{}, nil, fmt.Errorf("invalid JSON: %w", err)
 	}
+	compact = bytes.Clone(trimmed)
 	if h.UUID == "" {
 		return "", time.Time{}, nil, errors.New("event has no uuid")
 	}
