@@ -133,19 +133,24 @@ func (s *scanner) rawString() ([]byte, error) {
 	start := s.i
 	b := s.b
 	i := s.i
+	var high uint64 // OR of the bytes seen: its top bits tell whether any is non-ASCII
 	// 8 bytes at a time while none is '"', '\\' or a control character.
 	for i+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[i:])
 		if hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')) != 0 {
 			break
 		}
+		high |= x
 		i += 8
 	}
 	for i < len(b) {
 		c := b[i]
 		if c == '"' {
 			s.i = i + 1
-			return s.validUTF8(b[start:i]), nil
+			if high&msb != 0 {
+				return s.validUTF8(b[start:i]), nil
+			}
+			return b[start:i], nil
 		}
 		if c == '\\' {
 			s.i = i
@@ -155,6 +160,7 @@ func (s *scanner) rawString() ([]byte, error) {
 			s.i = i
 			return nil, s.syntax("control character in string")
 		}
+		high |= uint64(c)
 		i++
 	}
 	s.i = i
