@@ -203,8 +203,8 @@ func (e *simEnv) issue(t *testing.T, key *rsa.PrivateKey, clientID, scope string
 
 func TestBearerTokens(t *testing.T) {
 	k1, _ := rsaKeys(t)
-	e := newEnv(t, Options{AccessTokenTTL: 10 * time.Minute})
-	e.sim.RegisterOAuthClient("0oa1", &k1.PublicKey, "kid1", []string{"okta.logs.read", "okta.users.read"})
+	e := newEnv(t, Options{AccessTokenTTL: 10 * time.Minute, OAuthClients: []OAuthClient{
+		{ClientID: "0oa1", PublicKey: &k1.PublicKey, KeyID: "kid1", Scopes: []string{"okta.logs.read", "okta.users.read"}}}})
 	logs := e.issue(t, k1, "0oa1", "okta.logs.read")
 	users := e.issue(t, k1, "0oa1", "okta.users.read")
 

@@ -128,6 +128,10 @@ func TestSlidingWindowStat(t *testing.T) {
 	if got := e.sim.Stats().MaxLogsPerWindowAny; got != 20 {
 		t.Fatalf("sliding max %d want 20", got)
 	}
+	byMin := e.sim.Stats().LogsByMinute
+	if byMin[t0] != 20 || byMin[t0.Add(time.Minute)] != 10 || len(byMin) != 2 {
+		t.Fatalf("per-minute counts %v", byMin)
+	}
 }
 
 func TestRealClockWindow(t *testing.T) {

@@ -9,6 +9,7 @@ package oktasim
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -86,6 +87,8 @@ type Options struct {
 	RequireDPoP bool
 	// AccessTokenTTL is the lifetime of issued access tokens. Default 1 h.
 	AccessTokenTTL time.Duration
+	// OAuthClients are registered at start, as RegisterOAuthClient does.
+	OAuthClients []OAuthClient
 	// RateLimitEvents makes the simulator write Okta's own rate-limit
 	// events into its System Log, once per window and bucket each:
 	// system.org.rate_limit.warning when 60 % of a bucket is used,
@@ -98,6 +101,15 @@ type Options struct {
 	// Logger, if set, receives one line per request: method, path (no
 	// query), status, principal label and request id. Never a secret.
 	Logger *slog.Logger
+}
+
+// OAuthClient is an OAuth 2.0 service app (private_key_jwt) known to the
+// simulator.
+type OAuthClient struct {
+	ClientID  string
+	PublicKey *rsa.PublicKey
+	KeyID     string   // the JWK kid; "" if the key has none
+	Scopes    []string // granted okta.* scopes
 }
 
 // ScopeDeclarer may be implemented by Options.Mgmt to declare the OAuth
@@ -178,6 +190,9 @@ func New(opts Options) *Server {
 		faults: newFaultQueue(opts.Seed),
 		stats:  newStats(opts.RateLimitWindow),
 		auth:   newAuthState(opts.Token),
+	}
+	for _, c := range opts.OAuthClients {
+		s.RegisterOAuthClient(c.ClientID, c.PublicKey, c.KeyID, c.Scopes)
 	}
 	return s
 }

@@ -31,6 +31,9 @@ type Stats struct {
 	MaxLogsPerWindow map[string]int
 	// MaxLogsPerWindowAny is the maximum of MaxLogsPerWindow.
 	MaxLogsPerWindowAny int
+	// LogsByMinute counts /api/v1/logs requests (all principals, all
+	// statuses) per clock minute (simulator clock, truncated to the minute).
+	LogsByMinute map[time.Time]int
 	// EventsServed counts events returned in /api/v1/logs pages.
 	EventsServed int64
 	// TokensIssued counts access tokens issued by /oauth2/v1/token.
@@ -52,6 +55,7 @@ func newStats(window time.Duration) *statsCollector {
 			ByStatus:         map[int]int64{},
 			Faults:           map[FaultKind]int64{},
 			MaxLogsPerWindow: map[string]int{},
+			LogsByMinute:     map[time.Time]int{},
 		},
 		recent: map[string][]time.Time{},
 	}
@@ -72,6 +76,7 @@ func (c *statsCollector) request(endpoint string, status int) {
 func (c *statsCollector) logsRequest(principal string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.s.LogsByMinute[now.UTC().Truncate(time.Minute)]++
 	ts := c.recent[principal]
 	cut := now.Add(-c.window)
 	i := 0
@@ -111,6 +116,7 @@ func (c *statsCollector) snapshot() Stats {
 	out.ByStatus = maps.Clone(c.s.ByStatus)
 	out.Faults = maps.Clone(c.s.Faults)
 	out.MaxLogsPerWindow = maps.Clone(c.s.MaxLogsPerWindow)
+	out.LogsByMinute = maps.Clone(c.s.LogsByMinute)
 	return out
 }
 
