@@ -1,7 +1,14 @@
 // Force the timezone to UTC so time-dependent tests behave the same everywhere.
 process.env.TZ = 'UTC';
 
+const base = require('./.config/jest.config');
+
 module.exports = {
-  // Jest configuration provided by the Grafana scaffolding (.config/jest.config.js).
-  ...require('./.config/jest.config'),
+  // Jest configuration provided by the Grafana scaffolding (.config/jest.config.js) ...
+  ...base,
+  transform: {
+    // ... plus ES modules shipped as .mjs only (d3-color 3.1.x, pulled in by @grafana/data).
+    '^.+\\.mjs$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
+    ...base.transform,
+  },
 };

@@ -4,10 +4,13 @@ import { GroupBy, QueryType, Severity } from './types';
 
 export const PLUGIN_ID = 'oktaguard-okta-datasource';
 
-export interface ThresholdInfo {
+/** A detector parameter editable in the config editor (name as the detection engine knows it). */
+export interface ParamInfo {
   key: string;
   label: string;
-  default: number;
+  /** number or integer thresholds, or a Go duration string */
+  kind: 'number' | 'int' | 'duration';
+  default: number | string;
   unit?: string;
   description?: string;
 }
@@ -16,7 +19,7 @@ export interface DetectorInfo {
   id: string;
   title: string;
   severity: Severity;
-  thresholds: ThresholdInfo[];
+  params: ParamInfo[];
 }
 
 /** The 11 built-in detectors (ids are a contract) with their configurable thresholds and defaults. */
@@ -25,114 +28,120 @@ export const DETECTORS: DetectorInfo[] = [
     id: 'impossible_travel',
     title: 'Impossible travel',
     severity: 'high',
-    thresholds: [
-      { key: 'speedKmh', label: 'Speed', default: 900, unit: 'km/h', description: 'Alert above this travel speed' },
-      { key: 'minDistanceKm', label: 'Min distance', default: 500, unit: 'km' },
-      { key: 'learningDays', label: 'Learning', default: 7, unit: 'days' },
+    params: [
+      {
+        key: 'speedKmh',
+        label: 'Speed',
+        kind: 'number',
+        default: 900,
+        unit: 'km/h',
+        description: 'Alert above this speed',
+      },
+      { key: 'minDistanceKm', label: 'Min distance', kind: 'number', default: 500, unit: 'km' },
+      { key: 'anchorWindow', label: 'Anchor window', kind: 'duration', default: '24h' },
+      {
+        key: 'knownCountryMin',
+        label: 'Known country sign-ins',
+        kind: 'int',
+        default: 3,
+        description: 'Destination country with this many sign-ins in 30 days is not alerted',
+      },
     ],
   },
   {
     id: 'infrequent_country',
     title: 'Activity from infrequent country',
     severity: 'medium',
-    thresholds: [
-      { key: 'historyDays', label: 'History', default: 30, unit: 'days' },
+    params: [
       {
         key: 'tenantMinUsers',
         label: 'Rare below users',
+        kind: 'int',
         default: 2,
-        description: 'Country is rare for the org when fewer users used it',
+        description: 'A country is rare for the org when fewer users used it in 30 days',
       },
-      { key: 'learningDays', label: 'Learning', default: 7, unit: 'days' },
     ],
   },
   {
     id: 'anonymous_ip',
     title: 'Activity from anonymous IP address',
     severity: 'medium',
-    thresholds: [
+    params: [
       {
         key: 'sharedOperatorUsers',
         label: 'Shared operator users',
+        kind: 'int',
         default: 5,
-        description: 'Suppress operators used by this many users',
+        description: 'Suppress anonymizer operators used by this many users (corporate egress)',
       },
-      { key: 'learningDays', label: 'Learning', default: 7, unit: 'days' },
     ],
   },
   {
     id: 'suspicious_ip',
     title: 'Activity from suspicious IP address',
     severity: 'high',
-    thresholds: [
-      {
-        key: 'sprayMinUsers',
-        label: 'Spray source users',
-        default: 10,
-        description: 'Distinct users failed from one IP in 24 h',
-      },
-      { key: 'sprayMaxAttempts', label: 'Max attempts per user', default: 3 },
+    params: [
+      { key: 'sprayMinUsers', label: 'Spray source users', kind: 'int', default: 10 },
+      { key: 'sprayMaxAttempts', label: 'Max attempts per user', kind: 'int', default: 3 },
     ],
   },
   {
     id: 'failed_logins',
     title: 'Multiple failed login attempts',
     severity: 'medium',
-    thresholds: [
-      { key: 'failures', label: 'Failures', default: 10 },
-      { key: 'windowMinutes', label: 'Window', default: 5, unit: 'min' },
-      { key: 'learningDays', label: 'Learning', default: 7, unit: 'days' },
+    params: [
+      { key: 'minFailures', label: 'Failures', kind: 'int', default: 10 },
+      { key: 'window', label: 'Window', kind: 'duration', default: '5m' },
     ],
   },
   {
     id: 'password_spray',
     title: 'Password spray',
     severity: 'high',
-    thresholds: [
-      { key: 'minUsers', label: 'Distinct users', default: 10 },
-      { key: 'maxAttemptsPerUser', label: 'Max attempts per user', default: 3 },
-      { key: 'windowMinutes', label: 'Window', default: 30, unit: 'min' },
+    params: [
+      { key: 'minUsers', label: 'Distinct users', kind: 'int', default: 10 },
+      { key: 'maxAttemptsPerUser', label: 'Max attempts per user', kind: 'int', default: 3 },
+      { key: 'window', label: 'Window', kind: 'duration', default: '30m' },
     ],
   },
   {
     id: 'mfa_fatigue',
     title: 'MFA fatigue (push bombing)',
     severity: 'high',
-    thresholds: [
-      { key: 'pushes', label: 'Denied pushes', default: 5 },
-      { key: 'windowMinutes', label: 'Window', default: 15, unit: 'min' },
+    params: [
+      { key: 'minPushes', label: 'Denied pushes', kind: 'int', default: 5 },
+      { key: 'window', label: 'Window', kind: 'duration', default: '15m' },
     ],
   },
   {
     id: 'session_hijack',
     title: 'Session hijack (roaming session)',
     severity: 'high',
-    thresholds: [],
+    params: [],
   },
   {
     id: 'unusual_admin',
     title: 'Unusual administrative activity',
     severity: 'medium',
-    thresholds: [
-      { key: 'zScore', label: 'Volume z-score', default: 3 },
-      { key: 'minEvents', label: 'Min events per session', default: 10 },
-      { key: 'learningDays', label: 'Learning', default: 7, unit: 'days' },
+    params: [
+      { key: 'zScore', label: 'Volume z-score', kind: 'number', default: 3 },
+      { key: 'minEvents', label: 'Min events per session', kind: 'int', default: 10 },
     ],
   },
   {
     id: 'mass_destructive',
     title: 'Mass destructive identity activity',
     severity: 'high',
-    thresholds: [
-      { key: 'minTargets', label: 'Distinct targets', default: 20 },
-      { key: 'windowMinutes', label: 'Window', default: 10, unit: 'min' },
+    params: [
+      { key: 'minTargets', label: 'Distinct targets', kind: 'int', default: 20 },
+      { key: 'window', label: 'Window', kind: 'duration', default: '10m' },
     ],
   },
   {
     id: 'risky_ip_logon',
     title: 'Logon from a risky IP address',
     severity: 'high',
-    thresholds: [],
+    params: [],
   },
 ];
 

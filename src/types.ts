@@ -106,15 +106,24 @@ export const IP_LIST_CATEGORIES: IPListCategory[] = ['anonymous', 'suspicious', 
 export type AuthType = 'apiToken' | 'oauth';
 export type Sensitivity = 'low' | 'medium' | 'high';
 
-/** Per-detector settings in jsonData.detectors[id]. */
+/**
+ * Per-detector settings in jsonData.detectors[id] (the detection engine's config, also the
+ * `detectors:` key of the CLI config file). Every field is optional: absent means default.
+ */
 export interface DetectorSettings {
+  /** false turns the detector off (default true) */
   enabled?: boolean;
-  /** threshold name → value; absent names use the detector's defaults */
-  thresholds?: Record<string, number>;
+  /** low, medium (default) or high: which suppression sets apply */
   sensitivity?: Sensitivity;
-  /** actor logins (or groups) the detector is limited to / never alerts on */
+  /** glob patterns of actors or source IPs the detector is limited to / never alerts on */
   include?: string[];
   exclude?: string[];
+  /** dedup quiet period (Go duration) */
+  rearm?: string;
+  /** emit info alerts during the learning period instead of recording silently */
+  learningAlerts?: boolean;
+  /** thresholds: parameter name → number or Go duration string; absent names use defaults */
+  params?: Record<string, number | string | boolean>;
 }
 
 /**

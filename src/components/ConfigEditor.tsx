@@ -14,7 +14,7 @@ import {
   TextArea,
 } from '@grafana/ui';
 
-import { DEFAULT_OAUTH_SCOPES, DETECTORS, DetectorInfo } from '../constants';
+import { DEFAULT_OAUTH_SCOPES, DETECTORS, DetectorInfo, ParamInfo } from '../constants';
 import {
   AuthType,
   DetectorSettings,
@@ -23,8 +23,9 @@ import {
   OktaOptions,
   OktaSecureOptions,
   PostureProfile,
+  Sensitivity,
 } from '../types';
-import { backfillError, orgUrlError, pollIntervalError, rateLimitShareError } from '../validation';
+import { backfillError, isDuration, orgUrlError, pollIntervalError, rateLimitShareError } from '../validation';
 
 export type Props = DataSourcePluginOptionsEditorProps<OktaOptions, OktaSecureOptions>;
 
@@ -36,6 +37,12 @@ const AUTH_OPTIONS: Array<SelectableValue<AuthType>> = [
 const PROFILE_OPTIONS: Array<SelectableValue<PostureProfile>> = [
   { label: 'Baseline', value: 'baseline' },
   { label: 'DISA STIG', value: 'stig' },
+];
+
+const SENSITIVITY_OPTIONS: Array<SelectableValue<Sensitivity>> = [
+  { label: 'Low', value: 'low', description: 'Most suppressions (system, tenant and user)' },
+  { label: 'Medium', value: 'medium', description: 'System and user suppressions (default)' },
+  { label: 'High', value: 'high', description: 'System suppressions only: most alerts' },
 ];
 
 const IP_LIST_HELP: Record<IPListCategory, string> = {
@@ -90,19 +97,29 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   };
 
   const setDetector = (id: string, patch: Partial<DetectorSettings>) => {
-    const current = jsonData.detectors?.[id] ?? {};
-    setJson('detectors', { ...(jsonData.detectors ?? {}), [id]: { ...current, ...patch } });
+    const next: DetectorSettings = { ...(jsonData.detectors?.[id] ?? {}), ...patch };
+    for (const k of Object.keys(next) as Array<keyof DetectorSettings>) {
+      if (next[k] === undefined) {
+        delete next[k];
+      }
+    }
+    setJson('detectors', { ...(jsonData.detectors ?? {}), [id]: next });
   };
 
-  const setThreshold = (d: DetectorInfo, key: string, raw: string) => {
-    const thresholds = { ...(jsonData.detectors?.[d.id]?.thresholds ?? {}) };
-    const n = parseFloat(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) {
-      delete thresholds[key];
+  const setParam = (d: DetectorInfo, param: ParamInfo, raw: string) => {
+    const params = { ...(jsonData.detectors?.[d.id]?.params ?? {}) };
+    const text = raw.trim();
+    const n = param.kind === 'int' ? parseInt(text, 10) : parseFloat(text);
+    if (text === '' || (param.kind !== 'duration' && !Number.isFinite(n))) {
+      delete params[param.key];
     } else {
-      thresholds[key] = n;
+      params[param.key] = param.kind === 'duration' ? text : n;
     }
-    setDetector(d.id, { thresholds });
+    const patch: Partial<DetectorSettings> = { params };
+    if (Object.keys(params).length === 0) {
+      patch.params = undefined;
+    }
+    setDetector(d.id, patch);
   };
 
   const orgErr = orgUrlError(jsonData.orgUrl);
@@ -317,24 +334,42 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
                   }
                 />
               </InlineField>
-              {d.thresholds.map((t) => (
-                <InlineField
-                  key={t.key}
-                  label={t.unit ? `${t.label} (${t.unit})` : t.label}
-                  tooltip={t.description}
-                  disabled={s.enabled === false}
-                >
-                  <Input
-                    id={`oktaguard-detector-${d.id}-${t.key}`}
-                    aria-label={`${d.id} ${t.key}`}
-                    type="number"
-                    width={10}
-                    placeholder={String(t.default)}
-                    value={s.thresholds?.[t.key] ?? ''}
-                    onChange={(e: ChangeEvent<HTMLInputElement>) => setThreshold(d, t.key, e.currentTarget.value)}
-                  />
-                </InlineField>
-              ))}
+              <InlineField label="Sensitivity" disabled={s.enabled === false}>
+                <RadioButtonGroup<Sensitivity>
+                  size="sm"
+                  options={SENSITIVITY_OPTIONS}
+                  value={s.sensitivity ?? 'medium'}
+                  onChange={(v) => setDetector(d.id, { sensitivity: v === 'medium' ? undefined : v })}
+                />
+              </InlineField>
+              {d.params.map((t) => {
+                const err =
+                  t.kind === 'duration' &&
+                  typeof s.params?.[t.key] === 'string' &&
+                  !isDuration(String(s.params?.[t.key]))
+                    ? 'Go duration, e.g. 15m'
+                    : undefined;
+                return (
+                  <InlineField
+                    key={t.key}
+                    label={t.unit ? `${t.label} (${t.unit})` : t.label}
+                    tooltip={t.description}
+                    disabled={s.enabled === false}
+                    invalid={Boolean(err)}
+                    error={err}
+                  >
+                    <Input
+                      id={`oktaguard-detector-${d.id}-${t.key}`}
+                      aria-label={`${d.id} ${t.key}`}
+                      type={t.kind === 'duration' ? 'text' : 'number'}
+                      width={10}
+                      placeholder={String(t.default)}
+                      value={String(s.params?.[t.key] ?? '')}
+                      onChange={(e: ChangeEvent<HTMLInputElement>) => setParam(d, t, e.currentTarget.value)}
+                    />
+                  </InlineField>
+                );
+              })}
             </InlineFieldRow>
           );
         })}
