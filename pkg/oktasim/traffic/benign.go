@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -99,6 +100,17 @@ func (g *gen) userDay(u *user, d int) {
 	} else if r.chance(0.3) {
 		ss = append(ss, session{start: at(10 + r.Float64()*9), length: time.Duration(10+r.IntN(50)) * time.Minute, mobile: u.p.has(pMobile) && r.chance(0.6), kind: "short"})
 	}
+	// travellers check their mail soon after landing (and after flying home)
+	dayUTC := g.start.AddDate(0, 0, d)
+	for i := range u.trips {
+		tr := &u.trips[i]
+		for _, land := range []time.Time{tr.arrive, tr.back} {
+			if !land.Before(dayUTC) && land.Before(dayUTC.Add(24*time.Hour)) {
+				ss = append(ss, session{start: land.Add(2*time.Hour + r.dur(5*time.Minute, time.Hour)), length: time.Duration(10+r.IntN(30)) * time.Minute, kind: "short"})
+			}
+		}
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].start.Before(ss[j].start) })
 	officeDay := u.p.has(pOffice) && !weekend && (u.p&(pAdmin|pSecAdmin|pHelpdesk) != 0 || wd == time.Tuesday || wd == time.Wednesday || wd == time.Thursday)
 	vpnDay := u.p.has(pVPN) && !weekend && r.chance(0.75)
 	pwDone := false

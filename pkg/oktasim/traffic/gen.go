@@ -80,6 +80,7 @@ func newGen(cfg Config) (*gen, error) {
 
 // emit renders e (assigning its uuid from r) and returns the uuid.
 func (g *gen) emit(r *rnd, e *ev) string {
+	e.t = e.t.UTC().Truncate(time.Millisecond)
 	e.uuid = r.uuid()
 	if e.txID == "" {
 		e.txID = r.reqID()
