@@ -331,3 +331,33 @@ func TestDPoP(t *testing.T) {
 		t.Fatalf("DPoP without proof: %d", got)
 	}
 }
+
+func TestTokenEndpointFaultsAndLimits(t *testing.T) {
+	k1, _ := rsaKeys(t)
+	e := newEnv(t, Options{EndpointLimits: map[string]int{tokenPath: 4}})
+	e.sim.RegisterOAuthClient("0oa1", &k1.PublicKey, "kid1", []string{"okta.logs.read"})
+	if err := e.sim.Inject(Fault{Kind: FaultSlow, Path: tokenPath, Delay: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.issue(t, k1, "0oa1", "okta.logs.read") // slow, then served with headers (checked in token())
+	if tok == "" {
+		t.Fatal("no token")
+	}
+	e.issue(t, k1, "0oa1", "okta.logs.read")
+	// Ceiling 2 of a bucket of 4: the third token request is limited.
+	a := signJWT(t, k1, map[string]any{"alg": "RS256", "kid": "kid1"}, map[string]any{
+		"iss": "0oa1", "sub": "0oa1", "aud": e.ts.URL + tokenPath, "exp": t0.Add(time.Hour).Unix()})
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+tokenPath+"?"+url.Values{"grant_type": {"client_credentials"},
+		"scope": {"okta.logs.read"}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}.Encode(), nil)
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 429 || res.Header.Get("X-Rate-Limit-Remaining") != "0" {
+		t.Fatalf("token bucket: %d %v", res.StatusCode, res.Header)
+	}
+	if st := e.sim.Stats(); st.Faults[FaultSlow] != 1 || st.TokensIssued != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -362,23 +362,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if r.URL.Path == tokenPath {
 		principal = "token-endpoint"
-		if f, ok := s.faults.pick(r.URL.Path, false, false); ok {
-			if done := s.preFault(w, r, rep, f, bucket, limit, principal, now, &status); done {
-				return
-			}
-			s.serveWithBodyFault(w, r, rep, f, &status, func() { s.handleToken(rep, r) })
+		f, hasFault := s.faults.pick(r.URL.Path, false, false)
+		if hasFault && s.preFault(w, r, rep, f, bucket, limit, principal, now, &status) {
 			return
 		}
-		st := s.rl.peek(bucket, limit, principal, now)
-		ok, st2 := s.rl.take(bucket, limit, principal, now)
+		ok, st := s.rl.take(bucket, limit, principal, now)
+		st.apply(rep.header)
 		if !ok {
-			st.remaining = 0
-			st.apply(rep.header)
 			rep.oktaError(http.StatusTooManyRequests, oktaErr(CodeRateLimit, "API call exceeded rate limit due to too many requests."))
 			rep.writeTo(w)
 			return
 		}
-		st2.apply(rep.header)
+		if hasFault {
+			s.serveWithBodyFault(w, r, rep, f, &status, func() { s.handleToken(rep, r) })
+			return
+		}
 		s.handleToken(rep, r)
 		rep.writeTo(w)
 		return
