@@ -1,8 +1,10 @@
 package oktasim
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,3 +109,38 @@ func TestRequiredScopeFor(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggerNeverLogsSecrets(t *testing.T) {
+	k1, _ := rsaKeys(t)
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	e := newEnv(t, Options{Logger: logger})
+	e.sim.RegisterOAuthClient("0oa1", &k1.PublicKey, "kid1", []string{"okta.logs.read"})
+	e.get(t, "/api/v1/logs?limit=5")
+	e.do(t, http.MethodGet, "/api/v1/logs", "SSWS wrong-secret-token")
+	at := e.issue(t, k1, "0oa1", "okta.logs.read")
+	e.do(t, http.MethodGet, "/api/v1/logs", "Bearer "+at)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if strings.Count(out, "oktasim request") != 4 {
+		t.Fatalf("want 4 log lines, got:\n%s", out)
+	}
+	for _, secret := range []string{testToken, "wrong-secret-token", at, "client_assertion", "eyJ"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log output contains a secret (%.8s...):\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, PrincipalForToken(testToken)) || !strings.Contains(out, "status=401") {
+		t.Fatalf("log lines lack principal/status:\n%s", out)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
