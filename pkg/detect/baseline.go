@@ -1,0 +1,370 @@
+package detect
+
+import (
+	"strings"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// Baselines shared by the detectors: per user, the countries and ASNs of
+// successful interactive sign-ins over the last 30 days (day buckets), and
+// per tenant the distinct users per country. Kept compact: countries are
+// interned to uint16, days are uint16 days since 1970.
+
+const (
+	windowDays      = 30
+	maxCountryDays  = 48 // (country, day) buckets kept per user
+	maxASNsPerUser  = 8
+	secondsPerDay   = 86400
+	noCountry       = 0
+	countryInternID = 1 // first id handed out
+)
+
+type countryDay struct {
+	C   uint16 // interned country
+	Day uint16 // days since 1970
+	N   uint16 // successful interactive sign-ins that day
+}
+
+type asnDay struct {
+	ASN uint32
+	Day uint16 // last day seen
+}
+
+// userRec is the engine's baseline of one user (actor login).
+type userRec struct {
+	idx       uint32
+	login     string
+	First     int64 // unix seconds of the first event (learning starts here)
+	Last      int64 // unix seconds of the latest event
+	countries []countryDay
+	asns      []asnDay
+}
+
+type baselines struct {
+	users       []*userRec
+	byLogin     map[string]uint32
+	countries   []string // id -> name; index 0 = unknown
+	countryIdx  map[string]uint16
+	tenantFirst int64
+	// tenant: country -> user idx -> last day the user signed in from it
+	tenantCountry map[uint16]map[uint32]uint16
+	activeDay     uint16
+	activeCount   int
+}
+
+func (b *baselines) init() {
+	b.byLogin = make(map[string]uint32)
+	b.countries = []string{""}
+	b.countryIdx = map[string]uint16{"": noCountry}
+	b.tenantCountry = make(map[uint16]map[uint32]uint16)
+}
+
+func day(sec int64) uint16 {
+	if sec <= 0 {
+		return 0
+	}
+	d := sec / secondsPerDay
+	if d > 65535 {
+		return 65535
+	}
+	return uint16(d)
+}
+
+func inWindow(nowDay, d uint16) bool { return nowDay >= d && nowDay-d < windowDays }
+
+func normLogin(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+func (b *baselines) lookup(login string) *userRec {
+	if login == "" {
+		return nil
+	}
+	i, ok := b.byLogin[normLogin(login)]
+	if !ok {
+		return nil
+	}
+	return b.users[i]
+}
+
+// countryID interns a country name (0 for "").
+func (b *baselines) countryID(name string) uint16 {
+	if id, ok := b.countryIdx[name]; ok {
+		return id
+	}
+	if len(b.countries) >= 65535 {
+		return noCountry
+	}
+	id := uint16(len(b.countries))
+	b.countries = append(b.countries, name)
+	b.countryIdx[name] = id
+	return id
+}
+
+// peekCountryID returns the id of a country without interning it.
+func (b *baselines) peekCountryID(name string) (uint16, bool) {
+	id, ok := b.countryIdx[name]
+	return id, ok
+}
+
+// isUserActor reports whether the event's actor is a person we baseline.
+func isUserActor(ev *event.Event) bool {
+	return ev.Actor.Type == "User" && ev.Actor.AlternateID != "" && !ev.IsOktaInternal()
+}
+
+// touchUser returns the actor's baseline, creating it on the actor's first
+// non-failed event (failed attempts against unknown logins do not create
+// baselines, so a spray of invented names costs no memory).
+func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
+	if !isUserActor(ev) {
+		return nil
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	if i, ok := b.byLogin[login]; ok {
+		u := b.users[i]
+		if sec > u.Last {
+			u.Last = sec
+		}
+		if sec < u.First {
+			u.First = sec
+		}
+		return u
+	}
+	if ev.IsFailure() {
+		return nil
+	}
+	return b.addUser(login, sec, sec)
+}
+
+func (b *baselines) addUser(login string, first, last int64) *userRec {
+	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last}
+	b.users = append(b.users, u)
+	b.byLogin[login] = u.idx
+	return u
+}
+
+// record updates the baselines after the detectors saw the event.
+func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
+	if u == nil || !ev.IsInteractiveSignIn() || isAnonymous(ev) || isPrivateRelay(ev) {
+		return
+	}
+	d := day(sec)
+	if name := ev.Country(); name != "" {
+		c := b.countryID(name)
+		if c != noCountry {
+			u.addCountry(c, d)
+			m := b.tenantCountry[c]
+			if m == nil {
+				m = make(map[uint32]uint16)
+				b.tenantCountry[c] = m
+			}
+			if old, ok := m[u.idx]; !ok || d > old {
+				m[u.idx] = d
+			}
+		}
+	}
+	if asn := ev.IP.ASN; asn > 0 {
+		u.addASN(uint32(asn), d)
+	} else if asn := ev.Security.ASNumber; asn > 0 {
+		u.addASN(uint32(asn), d)
+	}
+}
+
+func (u *userRec) addCountry(c, d uint16) {
+	for i := len(u.countries) - 1; i >= 0; i-- {
+		x := &u.countries[i]
+		if x.C == c && x.Day == d {
+			if x.N < 65535 {
+				x.N++
+			}
+			return
+		}
+	}
+	if len(u.countries) >= maxCountryDays {
+		// drop the oldest bucket
+		oldest := 0
+		for i, x := range u.countries {
+			if x.Day < u.countries[oldest].Day {
+				oldest = i
+			}
+		}
+		u.countries = append(u.countries[:oldest], u.countries[oldest+1:]...)
+	}
+	u.countries = append(u.countries, countryDay{C: c, Day: d, N: 1})
+}
+
+func (u *userRec) addASN(asn uint32, d uint16) {
+	for i := range u.asns {
+		if u.asns[i].ASN == asn {
+			if d > u.asns[i].Day {
+				u.asns[i].Day = d
+			}
+			return
+		}
+	}
+	if len(u.asns) >= maxASNsPerUser {
+		oldest := 0
+		for i, x := range u.asns {
+			if x.Day < u.asns[oldest].Day {
+				oldest = i
+			}
+		}
+		u.asns[oldest] = asnDay{ASN: asn, Day: d}
+		return
+	}
+	u.asns = append(u.asns, asnDay{ASN: asn, Day: d})
+}
+
+// countryCount is the user's successful interactive sign-ins from country c
+// in the 30 days before nowDay.
+func (u *userRec) countryCount(c uint16, nowDay uint16) int {
+	if u == nil || c == noCountry {
+		return 0
+	}
+	n := 0
+	for _, x := range u.countries {
+		if x.C == c && inWindow(nowDay, x.Day) {
+			n += int(x.N)
+		}
+	}
+	return n
+}
+
+// hasASN reports whether the user signed in from asn in the last 30 days.
+func (u *userRec) hasASN(asn int, nowDay uint16) bool {
+	if u == nil || asn <= 0 {
+		return false
+	}
+	for _, x := range u.asns {
+		if x.ASN == uint32(asn) && inWindow(nowDay, x.Day) {
+			return true
+		}
+	}
+	return false
+}
+
+// countryUsers is the number of distinct users who signed in from c in
+// the last 30 days.
+func (b *baselines) countryUsers(c uint16, nowDay uint16) int {
+	n := 0
+	for _, d := range b.tenantCountry[c] {
+		if inWindow(nowDay, d) {
+			n++
+		}
+	}
+	return n
+}
+
+// activeUsers is the number of users with any event in the last 30 days
+// (cached per day).
+func (b *baselines) activeUsers(nowDay uint16) int {
+	if b.activeDay == nowDay && b.activeCount > 0 {
+		return b.activeCount
+	}
+	n := 0
+	for _, u := range b.users {
+		if inWindow(nowDay, day(u.Last)) {
+			n++
+		}
+	}
+	b.activeDay, b.activeCount = nowDay, n
+	return n
+}
+
+func (b *baselines) prune(sec int64) {
+	nowDay := day(sec)
+	for _, u := range b.users {
+		if len(u.countries) > 0 {
+			keep := u.countries[:0]
+			for _, x := range u.countries {
+				if inWindow(nowDay, x.Day) || x.Day > nowDay {
+					keep = append(keep, x)
+				}
+			}
+			u.countries = keep
+		}
+		if len(u.asns) > 0 {
+			keep := u.asns[:0]
+			for _, x := range u.asns {
+				if inWindow(nowDay, x.Day) || x.Day > nowDay {
+					keep = append(keep, x)
+				}
+			}
+			u.asns = keep
+		}
+	}
+	for c, m := range b.tenantCountry {
+		for ui, d := range m {
+			if !inWindow(nowDay, d) && d <= nowDay {
+				delete(m, ui)
+			}
+		}
+		if len(m) == 0 {
+			delete(b.tenantCountry, c)
+		}
+	}
+	b.activeCount = 0
+}
+
+// Context accessors for detectors.
+
+// userOf returns the baseline of the current event's actor (nil when the
+// actor is not a tracked user).
+func (c *Context) userOf() *userRec { return c.user }
+
+func (c *Context) lookupUser(login string) *userRec { return c.e.base.lookup(login) }
+
+func (c *Context) today() uint16 { return day(c.Now.Unix()) }
+
+// UserCountryCount is the actor's successful interactive sign-ins from
+// country in the last 30 days (before the current event).
+func (c *Context) UserCountryCount(country string) int {
+	id, ok := c.e.base.peekCountryID(country)
+	if !ok {
+		return 0
+	}
+	return c.user.countryCount(id, c.today())
+}
+
+// UserHasASN reports whether the actor signed in from asn in 30 days.
+func (c *Context) UserHasASN(asn int) bool { return c.user.hasASN(asn, c.today()) }
+
+// TenantCountryUsers is the number of distinct users who signed in from
+// country in the last 30 days.
+func (c *Context) TenantCountryUsers(country string) int {
+	id, ok := c.e.base.peekCountryID(country)
+	if !ok {
+		return 0
+	}
+	return c.e.base.countryUsers(id, c.today())
+}
+
+// TenantActiveUsers is the number of users active in the last 30 days.
+func (c *Context) TenantActiveUsers() int { return c.e.base.activeUsers(c.today()) }
+
+// UserLearning reports whether login is still in its learning period (or
+// unknown).
+func (c *Context) UserLearning(login string) bool {
+	return c.e.learning(Finding{Actor: login, Learn: LearnUser}, c.Now)
+}
+
+// TenantLearning reports whether the tenant is still in its learning period.
+func (c *Context) TenantLearning() bool {
+	return c.e.learning(Finding{Learn: LearnTenant}, c.Now)
+}
+
+// userIndex returns the stable index of a tracked user (for compact
+// detector state keyed by user), or false.
+func (c *Context) userIndex(login string) (uint32, bool) {
+	u := c.e.base.lookup(login)
+	if u == nil {
+		return 0, false
+	}
+	return u.idx, true
+}

@@ -1,0 +1,338 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var failedLoginsRegistration = Registration{
+	Info: Info{
+		ID:       "failed_logins",
+		Title:    "Multiple failed login attempts",
+		Severity: SeverityMedium,
+		MITRE:    []string{"T1110", "T1110.001"},
+		Description: "A user fails to authenticate more often in one session or 5-minute window than " +
+			"max(10, mean + 3σ of the user's hourly failures, p99 of the user's per-session failures).",
+	},
+	Params: []Param{
+		{"minFailures", 10, "static threshold (failures in the window or session)"},
+		{"window", 5 * time.Minute, "sliding window for the static threshold"},
+		{"sessionGap", 30 * time.Minute, "failures further apart start a new session when Okta gives no session id"},
+		{"sigmas", 3.0, "adaptive threshold: mean + sigmas × σ of the user's hourly failures (30 days)"},
+		{"passwordChangeGrace", 24 * time.Hour, "suppress after the user's password change or reset (stale clients)"},
+		{"periodicMinInterval", 30 * time.Second, "a same-IP same-agent series this regular and at least this far apart is a misconfigured client (suppressed)"},
+	},
+	Rearm: 24 * time.Hour,
+	New:   newFailedLogins,
+}
+
+const failRing = 64
+
+type failDay struct {
+	Day   uint16 `json:"d"`
+	Sum   uint16 `json:"s"`
+	SumSq uint32 `json:"q"`
+}
+
+type failUser struct {
+	Times   []int64   `json:"t"` // recent failure times (unix ms), <= failRing
+	Sigs    []uint32  `json:"g"` // hash(ip, user agent) per failure
+	IDs     []string  `json:"i"` // uuids, parallel to Times
+	SessKey uint32    `json:"sk"`
+	SessN   uint16    `json:"sn"`
+	SessT   int64     `json:"st"`
+	Hour    int64     `json:"h"`
+	HourN   uint16    `json:"hn"`
+	Days    []failDay `json:"dy,omitempty"`
+	Sess    []uint16  `json:"ss,omitempty"` // recent finished session counts (<= 32)
+	PwdT    int64     `json:"p,omitempty"`  // last password change / reset
+}
+
+type failedLogins struct {
+	minFail                 int
+	window, gap, grace, per time.Duration
+	sigmas                  float64
+	users                   map[string]*failUser
+}
+
+func newFailedLogins(p Params) (Detector, error) {
+	d := &failedLogins{minFail: p.Int("minFailures"), window: p.Duration("window"), gap: p.Duration("sessionGap"),
+		grace: p.Duration("passwordChangeGrace"), per: p.Duration("periodicMinInterval"), sigmas: p.Float("sigmas"),
+		users: map[string]*failUser{}}
+	if d.minFail < 1 {
+		return nil, fmt.Errorf("params.minFailures: must be at least 1")
+	}
+	if d.window <= 0 {
+		return nil, fmt.Errorf("params.window: must be positive")
+	}
+	return d, nil
+}
+
+// isCountedFailure is the failure set of detections.md §1.5.
+func isCountedFailure(ev *event.Event) bool {
+	switch ev.EventType {
+	case "user.account.lock":
+		return true
+	case "user.session.start":
+		if !ev.IsFailure() {
+			return false
+		}
+		switch ev.Outcome.Reason {
+		case "", "INVALID_CREDENTIALS", "LOCKED_OUT", "VERIFICATION_ERROR":
+			return true
+		}
+		return strings.Contains(strings.ToUpper(ev.Outcome.Reason), "INVALID") || strings.Contains(strings.ToUpper(ev.Outcome.Reason), "LOCKED")
+	case "user.authentication.verify":
+		return ev.IsFailure()
+	case "user.authentication.auth_via_mfa":
+		if !ev.IsFailure() {
+			return false
+		}
+		f, _ := ev.Debug.Data["factor"].(string)
+		return f != "PASSWORD_AS_FACTOR" && !strings.Contains(strings.ToUpper(ev.Outcome.Reason), "PASSWORD_AS_FACTOR")
+	}
+	return false
+}
+
+func (d *failedLogins) Handle(c *Context, ev *event.Event) {
+	if !isUserActor(ev) {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	now := c.Now.UnixMilli()
+	switch ev.EventType {
+	case "user.account.update_password", "user.account.reset_password":
+		if ev.IsSuccess() {
+			u := d.user(login)
+			u.PwdT = max(u.PwdT, now)
+		}
+		return
+	}
+	if !isCountedFailure(ev) {
+		return
+	}
+	u := d.user(login)
+	// hourly history
+	hour := now / 3600000
+	if hour != u.Hour {
+		if u.HourN > 0 && u.Hour > 0 {
+			u.addHour(day(u.Hour*3600), u.HourN)
+		}
+		if hour > u.Hour {
+			u.Hour, u.HourN = hour, 0
+		}
+	}
+	if hour == u.Hour && u.HourN < 65535 {
+		u.HourN++
+	}
+	// sessions: Okta's session id, else an inactivity gap
+	sk := uint32(0)
+	if s := ev.SessionID(); s != "" {
+		sk = hash32(s)
+	}
+	if (sk != 0 && sk != u.SessKey) || (sk == 0 && now-u.SessT > d.gap.Milliseconds()) || u.SessN == 0 {
+		if u.SessN > 0 {
+			u.Sess = append(u.Sess, u.SessN)
+			if len(u.Sess) > 32 {
+				u.Sess = u.Sess[len(u.Sess)-32:]
+			}
+		}
+		u.SessKey, u.SessN = sk, 0
+	}
+	u.SessN++
+	u.SessT = max(u.SessT, now)
+	// recent failures
+	u.Times = append(u.Times, now)
+	u.Sigs = append(u.Sigs, hash32(ev.Client.IPAddress+"\x00"+ev.Client.UserAgent.Raw))
+	u.IDs = append(u.IDs, ev.UUID)
+	if len(u.Times) > failRing {
+		n := len(u.Times) - failRing
+		u.Times, u.Sigs, u.IDs = u.Times[n:], u.Sigs[n:], u.IDs[n:]
+	}
+	inWin := 0
+	first := len(u.Times)
+	for i := len(u.Times) - 1; i >= 0; i-- {
+		if now-u.Times[i] <= d.window.Milliseconds() && u.Times[i] <= now {
+			inWin++
+			first = i
+		}
+	}
+	count := max(inWin, int(u.SessN))
+	mean, sd := u.hourlyStats(c.today())
+	adaptive := int(math.Ceil(mean + d.sigmas*sd))
+	p99 := u.sessionP99()
+	threshold := max(d.minFail, adaptive, p99)
+	if count < threshold {
+		return
+	}
+	// system suppressions
+	if u.PwdT > 0 && now-u.PwdT >= 0 && now-u.PwdT <= d.grace.Milliseconds() {
+		return
+	}
+	n := min(count, len(u.Times))
+	if d.periodic(u.Times[len(u.Times)-n:], u.Sigs[len(u.Sigs)-n:]) {
+		return
+	}
+	if inWin < int(u.SessN) {
+		first = len(u.Times) - n
+	}
+	ids := append([]string(nil), u.IDs[first:]...)
+	if len(ids) > 50 {
+		ids = ids[len(ids)-50:]
+	}
+	sev := SeverityMedium
+	if ev.EventType == "user.account.lock" || count >= 2*threshold {
+		sev = SeverityHigh
+	}
+	c.Emit(Finding{
+		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
+		Title: "Multiple failed login attempts",
+		Summary: fmt.Sprintf("%s failed to authenticate %d times (threshold %d): %d in %s, %d in the current session",
+			ev.Actor.AlternateID, count, threshold, inWin, d.window, u.SessN),
+		Evidence: map[string]any{
+			"failuresInWindow":      inWin,
+			"windowMinutes":         d.window.Minutes(),
+			"failuresInSession":     u.SessN,
+			"threshold":             threshold,
+			"staticThreshold":       d.minFail,
+			"hourlyMean30d":         round2(mean),
+			"hourlyStdDev30d":       round2(sd),
+			"adaptiveThreshold":     adaptive,
+			"sessionP99":            p99,
+			"lastReason":            ev.Outcome.Reason,
+			"lastEventType":         ev.EventType,
+			"distinctSourcesInSpan": distinctSigs(u.Sigs[len(u.Sigs)-n:]),
+		},
+		EventIDs: ids,
+		Learn:    LearnUser,
+	})
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+func distinctSigs(s []uint32) int {
+	m := map[uint32]bool{}
+	for _, x := range s {
+		m[x] = true
+	}
+	return len(m)
+}
+
+// periodic reports a same-source series on a fixed period (a misconfigured
+// app or service retrying): one IP + user agent, intervals within 10 % of
+// their mean, the mean at least periodicMinInterval.
+func (d *failedLogins) periodic(times []int64, sigs []uint32) bool {
+	if len(times) < 4 || d.per <= 0 {
+		return false
+	}
+	for _, s := range sigs {
+		if s != sigs[0] {
+			return false
+		}
+	}
+	var sum, sq float64
+	n := float64(len(times) - 1)
+	for i := 1; i < len(times); i++ {
+		x := float64(times[i] - times[i-1])
+		sum += x
+		sq += x * x
+	}
+	mean := sum / n
+	if mean < float64(d.per.Milliseconds()) {
+		return false
+	}
+	sd := math.Sqrt(math.Max(0, sq/n-mean*mean))
+	return sd <= 0.1*mean
+}
+
+func (d *failedLogins) user(login string) *failUser {
+	u := d.users[login]
+	if u == nil {
+		u = &failUser{}
+		d.users[login] = u
+	}
+	return u
+}
+
+func (u *failUser) addHour(dd uint16, n uint16) {
+	for i := range u.Days {
+		if u.Days[i].Day == dd {
+			u.Days[i].Sum += n
+			u.Days[i].SumSq += uint32(n) * uint32(n)
+			return
+		}
+	}
+	u.Days = append(u.Days, failDay{Day: dd, Sum: n, SumSq: uint32(n) * uint32(n)})
+	if len(u.Days) > windowDays {
+		u.Days = u.Days[len(u.Days)-windowDays:]
+	}
+}
+
+// hourlyStats: mean and σ of the user's failures per hour over 30 days
+// (hours without failures count as zero).
+func (u *failUser) hourlyStats(today uint16) (mean, sd float64) {
+	var sum, sq float64
+	for _, x := range u.Days {
+		if inWindow(today, x.Day) {
+			sum += float64(x.Sum)
+			sq += float64(x.SumSq)
+		}
+	}
+	const hours = windowDays * 24
+	mean = sum / hours
+	return mean, math.Sqrt(math.Max(0, sq/hours-mean*mean))
+}
+
+// sessionP99 is the 99th percentile of the user's recent per-session
+// failure counts (0 with fewer than 10 sessions of history).
+func (u *failUser) sessionP99() int {
+	if len(u.Sess) < 10 {
+		return 0
+	}
+	s := append([]uint16(nil), u.Sess...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	idx := int(math.Ceil(0.99*float64(len(s)))) - 1
+	return int(s[idx])
+}
+
+func (d *failedLogins) Prune(now time.Time) {
+	ms := now.UnixMilli()
+	today := day(now.Unix())
+	for login, u := range d.users {
+		keep := u.Days[:0]
+		for _, x := range u.Days {
+			if inWindow(today, x.Day) || x.Day > today {
+				keep = append(keep, x)
+			}
+		}
+		u.Days = keep
+		if len(u.Times) > 0 && ms-u.Times[len(u.Times)-1] > max(d.window, d.gap).Milliseconds() {
+			u.Times, u.Sigs, u.IDs = nil, nil, nil
+		}
+		if len(u.Days) == 0 && len(u.Times) == 0 && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds() {
+			delete(d.users, login)
+		}
+	}
+}
+
+func (d *failedLogins) MarshalState() ([]byte, error) { return json.Marshal(d.users) }
+
+func (d *failedLogins) UnmarshalState(b []byte) error {
+	m := map[string]*failUser{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k, u := range m {
+		if u == nil || len(u.Times) != len(u.Sigs) || len(u.Times) != len(u.IDs) {
+			return fmt.Errorf("user %q: inconsistent failure ring", k)
+		}
+	}
+	d.users = m
+	return nil
+}

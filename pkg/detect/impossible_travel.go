@@ -1,0 +1,298 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var impossibleTravelRegistration = Registration{
+	Info: Info{
+		ID:       "impossible_travel",
+		Title:    "Impossible travel",
+		Severity: SeverityHigh,
+		MITRE:    []string{"T1078", "T1078.004"},
+		Description: "Two successful interactive sign-ins by the same user from places too far apart " +
+			"for the time between them (faster than 900 km/h over more than 500 km, different and " +
+			"non-bordering countries).",
+	},
+	Params: []Param{
+		{"speedKmh", 900.0, "alert above this speed between the anchor and the new sign-in"},
+		{"minDistanceKm", 500.0, "ignore hops shorter than this"},
+		{"anchorWindow", 24 * time.Hour, "compare only with an anchor sign-in this recent"},
+		{"cityMode", false, "compare cities instead of countries (same or bordering countries can alert)"},
+		{"knownCountryMin", 3, "user suppression: destination country with at least this many sign-ins in 30 days"},
+		{"commonRouteUsers", 3, "tenant suppression: country pair travelled by at least this many other users in 30 days"},
+		{"dismissed", []string(nil), "tenant suppression: dismissed country pairs \"A>B\" or ISP / AS organisation names"},
+	},
+	Rearm: 24 * time.Hour,
+	New:   newImpossibleTravel,
+}
+
+type travelAnchor struct {
+	T       int64     `json:"t"`
+	Lat     float32   `json:"la"`
+	Lon     float32   `json:"lo"`
+	C       string    `json:"c,omitempty"`
+	City    string    `json:"ci,omitempty"`
+	IP      string    `json:"ip,omitempty"`
+	ASN     uint32    `json:"asn,omitempty"`
+	Trusted bool      `json:"tr,omitempty"`
+	UUID    string    `json:"id,omitempty"`
+	DT      [4]uint32 `json:"dt"` // hashes of recent dtHash values
+}
+
+type impossibleTravel struct {
+	speed, minDist float64
+	window         time.Duration
+	cityMode       bool
+	knownMin       int
+	routeUsers     int
+	dismissed      map[string]bool
+	anchors        map[string]*travelAnchor // user login -> last anchor
+	routes         map[string]map[string]uint16
+}
+
+func newImpossibleTravel(p Params) (Detector, error) {
+	d := &impossibleTravel{
+		speed: p.Float("speedKmh"), minDist: p.Float("minDistanceKm"), window: p.Duration("anchorWindow"),
+		cityMode: p.Bool("cityMode"), knownMin: p.Int("knownCountryMin"), routeUsers: p.Int("commonRouteUsers"),
+		dismissed: map[string]bool{}, anchors: map[string]*travelAnchor{}, routes: map[string]map[string]uint16{},
+	}
+	if d.speed <= 0 {
+		return nil, fmt.Errorf("params.speedKmh: must be positive")
+	}
+	for _, s := range p.Strings("dismissed") {
+		d.dismissed[strings.ToLower(strings.TrimSpace(s))] = true
+	}
+	return d, nil
+}
+
+func hash32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	v := h.Sum32()
+	if v == 0 {
+		v = 1
+	}
+	return v
+}
+
+func routeKey(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return a + ">" + b
+}
+
+func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
+	if !ev.IsInteractiveSignIn() || ev.IsOktaFirstPartyClient() {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	lat, lon, ok := geoPoint(ev)
+	if !ok || isAnonymous(ev) || isPrivateRelay(ev) || isSatellite(ev) {
+		// never anchors, never compared
+		return
+	}
+	prev := d.anchors[login]
+	now := c.Now.Unix()
+	country := ev.Country()
+	dtHash := uint32(0)
+	if ev.Debug.DTHash != "" {
+		dtHash = hash32(ev.Debug.DTHash)
+	}
+	if prev != nil && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
+		d.compare(c, ev, prev, lat, lon, country, dtHash)
+	}
+	na := &travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), C: country, City: ev.Client.Geo.City,
+		IP: ev.Client.IPAddress, ASN: uint32(max(asnOf(ev), 0)), Trusted: isTrusted(ev), UUID: ev.UUID}
+	if prev != nil {
+		na.DT = prev.DT
+		if now < prev.T { // a late event does not replace a newer anchor
+			return
+		}
+	}
+	if dtHash != 0 {
+		known := false
+		for _, h := range na.DT {
+			if h == dtHash {
+				known = true
+			}
+		}
+		if !known {
+			copy(na.DT[1:], na.DT[:3])
+			na.DT[0] = dtHash
+		}
+	}
+	d.anchors[login] = na
+}
+
+func (d *impossibleTravel) compare(c *Context, ev *event.Event, prev *travelAnchor, lat, lon float64, country string, dtHash uint32) {
+	login := normLogin(ev.Actor.AlternateID)
+	dist := haversineKm(float64(prev.Lat), float64(prev.Lon), lat, lon)
+	dt := c.Now.Sub(time.Unix(prev.T, 0))
+	hours := math.Max(dt.Hours(), 1.0/60)
+	speed := dist / hours
+	if dist <= d.minDist || speed <= d.speed {
+		return
+	}
+	if d.cityMode {
+		if prev.City != "" && strings.EqualFold(prev.City, ev.Client.Geo.City) && prev.C == country {
+			return
+		}
+	} else if prev.C == "" || country == "" || prev.C == country || bordering(prev.C, country) {
+		return
+	}
+	// record the route for the tenant suppression (even when suppressed below)
+	rk := routeKey(prev.C, country)
+	commonUsers := 0
+	if m := d.routes[rk]; m != nil {
+		for u, dd := range m {
+			if u != login && inWindow(c.today(), dd) {
+				commonUsers++
+			}
+		}
+	}
+	rm := d.routes[rk]
+	if rm == nil {
+		rm = map[string]uint16{}
+		d.routes[rk] = rm
+	}
+	rm[login] = c.today()
+
+	// system suppressions
+	ip := ev.Client.IPAddress
+	trusted := isTrusted(ev)
+	switch {
+	case ip != "" && ip == prev.IP, same24(ip, prev.IP):
+		return
+	case trusted && prev.Trusted:
+		return
+	case isCloud(ev) && c.UserHasASN(asnOf(ev)):
+		return // VPN egress in a cloud ASN the user has used before
+	}
+	// tenant suppressions
+	if c.TenantSuppressions() {
+		if d.routeUsers > 0 && commonUsers >= d.routeUsers {
+			return
+		}
+		if d.dismissed[strings.ToLower(rk)] || d.dismissed[strings.ToLower(prev.C+">"+country)] ||
+			d.dismissed[strings.ToLower(country+">"+prev.C)] || d.dismissed[strings.ToLower(anonOperator(ev))] {
+			return
+		}
+	}
+	// user suppression (country history; not in city mode, where the
+	// destination country is usually the home country)
+	known := c.UserCountryCount(country)
+	if c.UserSuppressions() && d.knownMin > 0 && known >= d.knownMin && !d.cityMode {
+		return
+	}
+	sev := SeverityHigh
+	if trusted != prev.Trusted {
+		sev = SeverityMedium
+	}
+	var corroboration []string
+	if behavior(ev, "Velocity") || behavior(ev, "Velocity Behavior") {
+		corroboration = append(corroboration, "okta_velocity")
+	}
+	if behavior(ev, "New Country") {
+		corroboration = append(corroboration, "okta_new_country")
+	}
+	if strings.EqualFold(ev.Debug.RiskLevel, "HIGH") {
+		corroboration = append(corroboration, "okta_risk_high")
+	}
+	if dtHash != 0 && prev.DT[0] != 0 {
+		seen := false
+		for _, h := range prev.DT {
+			if h == dtHash {
+				seen = true
+			}
+		}
+		if !seen {
+			corroboration = append(corroboration, "new_device_token")
+		}
+	}
+	if len(corroboration) > 0 {
+		sev = raise(sev)
+	}
+	ids := []string{ev.UUID}
+	if prev.UUID != "" {
+		ids = []string{prev.UUID, ev.UUID}
+	}
+	c.Emit(Finding{
+		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
+		Title: "Impossible travel",
+		Summary: fmt.Sprintf("%s signed in from %s (%s) %s after %s (%s): %.0f km at %.0f km/h",
+			ev.Actor.AlternateID, country, ip, roundDur(dt), prev.C, prev.IP, dist, speed),
+		Evidence: map[string]any{
+			"from":                 map[string]any{"ip": prev.IP, "country": prev.C, "city": prev.City, "time": time.Unix(prev.T, 0).UTC().Format(time.RFC3339), "lat": prev.Lat, "lon": prev.Lon, "trusted": prev.Trusted},
+			"to":                   map[string]any{"ip": ip, "country": country, "city": ev.Client.Geo.City, "time": c.Now.UTC().Format(time.RFC3339), "lat": ev.Client.Geo.Lat, "lon": ev.Client.Geo.Lon, "trusted": trusted, "asn": asnOf(ev)},
+			"distanceKm":           math.Round(dist),
+			"elapsedMinutes":       math.Round(dt.Minutes()*10) / 10,
+			"speedKmh":             math.Round(speed),
+			"thresholdSpeedKmh":    d.speed,
+			"thresholdDistanceKm":  d.minDist,
+			"destinationSignIns30": known,
+			"routeUsers30d":        commonUsers,
+			"corroboration":        corroboration,
+		},
+		EventIDs: ids,
+		Learn:    LearnUser,
+	})
+}
+
+func roundDur(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+func (d *impossibleTravel) Prune(now time.Time) {
+	cut := now.Add(-d.window).Unix()
+	for k, a := range d.anchors {
+		if a.T < cut && now.Unix()-a.T > 30*secondsPerDay {
+			delete(d.anchors, k)
+		}
+	}
+	today := day(now.Unix())
+	for rk, m := range d.routes {
+		for u, dd := range m {
+			if !inWindow(today, dd) && dd <= today {
+				delete(m, u)
+			}
+		}
+		if len(m) == 0 {
+			delete(d.routes, rk)
+		}
+	}
+}
+
+type travelState struct {
+	Anchors map[string]*travelAnchor     `json:"anchors"`
+	Routes  map[string]map[string]uint16 `json:"routes"`
+}
+
+func (d *impossibleTravel) MarshalState() ([]byte, error) {
+	return json.Marshal(travelState{Anchors: d.anchors, Routes: d.routes})
+}
+
+func (d *impossibleTravel) UnmarshalState(b []byte) error {
+	var st travelState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.Anchors != nil {
+		d.anchors = st.Anchors
+	}
+	if st.Routes != nil {
+		d.routes = st.Routes
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var passwordSprayRegistration = Registration{
+	Info: Info{
+		ID:       "password_spray",
+		Title:    "Password spray",
+		Severity: SeverityMedium,
+		MITRE:    []string{"T1110.003"},
+		Description: "One source IP fails primary authentication against at least 10 distinct users within " +
+			"30 minutes with at most 3 attempts per user; or one user agent / device token does the same " +
+			"from many IPs (distributed spray). A targeted user's later success from the source escalates.",
+	},
+	Params: []Param{
+		{"window", 30 * time.Minute, "sliding window"},
+		{"minUsers", 10, "distinct targeted users (single source)"},
+		{"maxAttemptsPerUser", 3, "a spray tries each user at most this often"},
+		{"distributedMinIPs", 5, "distributed spray: distinct source IPs sharing a user agent / device token"},
+		{"distributedMinUsers", 20, "distributed spray: distinct targeted users"},
+		{"distributedMaxSuccessRatio", 0.1, "distributed spray: the agent's successes / failures in the window stays below this"},
+		{"successWindow", 180 * time.Minute, "escalate when a targeted user signs in successfully from the source within this time"},
+	},
+	Rearm: 24 * time.Hour,
+	New: func(p Params) (Detector, error) {
+		d := &passwordSpray{window: p.Duration("window"), minUsers: p.Int("minUsers"), maxAtt: p.Int("maxAttemptsPerUser"),
+			dMinIPs: p.Int("distributedMinIPs"), dMinUsers: p.Int("distributedMinUsers"), dRatio: p.Float("distributedMaxSuccessRatio"),
+			successWin: p.Duration("successWindow"),
+			byIP:       map[string]*sprayKey{}, byAgent: map[uint32]*sprayKey{}, sprayed: map[string]*sprayedSource{}}
+		if d.window <= 0 || d.minUsers < 2 {
+			return nil, fmt.Errorf("params.window must be positive and params.minUsers at least 2")
+		}
+		return d, nil
+	},
+}
+
+type sprayHit struct {
+	T    int64  `json:"t"` // unix ms
+	User string `json:"u"`
+	IP   string `json:"ip,omitempty"`
+	ID   string `json:"i"`
+}
+
+type sprayKey struct {
+	Hits []sprayHit `json:"h"`
+	OK   []int64    `json:"ok,omitempty"` // success times (agent keys only)
+	UA   string     `json:"ua,omitempty"`
+}
+
+type sprayedSource struct {
+	T     int64           `json:"t"`
+	Users map[string]bool `json:"u"`
+	Kind  string          `json:"k"`
+}
+
+type passwordSpray struct {
+	window, successWin time.Duration
+	minUsers, maxAtt   int
+	dMinIPs, dMinUsers int
+	dRatio             float64
+	byIP               map[string]*sprayKey
+	byAgent            map[uint32]*sprayKey
+	sprayed            map[string]*sprayedSource // source IP -> spray alert
+}
+
+func agentKey(ev *event.Event) (uint32, string) {
+	if ev.Debug.DTHash != "" {
+		return hash32("dt:" + ev.Debug.DTHash), "device token " + ev.Debug.DTHash
+	}
+	if ev.Client.UserAgent.Raw != "" {
+		return hash32("ua:" + ev.Client.UserAgent.Raw), ev.Client.UserAgent.Raw
+	}
+	return 0, ""
+}
+
+func (k *sprayKey) slide(now, win int64) {
+	i := 0
+	for i < len(k.Hits) && now-k.Hits[i].T > win {
+		i++
+	}
+	k.Hits = k.Hits[i:]
+	j := 0
+	for j < len(k.OK) && now-k.OK[j] > win {
+		j++
+	}
+	k.OK = k.OK[j:]
+}
+
+// spread returns distinct users, max attempts per user, distinct IPs.
+func (k *sprayKey) spread() (users map[string]int, maxAtt int, ips int) {
+	users = map[string]int{}
+	ipset := map[string]bool{}
+	for _, h := range k.Hits {
+		users[h.User]++
+		ipset[h.IP] = true
+	}
+	for _, n := range users {
+		maxAtt = max(maxAtt, n)
+	}
+	return users, maxAtt, len(ipset)
+}
+
+func sampleUsers(users map[string]int, n int) []string {
+	s := sortedKeys(users)
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
+	ip := ev.Client.IPAddress
+	now := c.Now.UnixMilli()
+	win := d.window.Milliseconds()
+	if ev.IsInteractiveSignIn() {
+		login := normLogin(ev.Actor.AlternateID)
+		if s := d.sprayed[ip]; s != nil && s.Users[login] && now >= s.T && now-s.T <= d.successWin.Milliseconds() {
+			c.Emit(Finding{
+				Key: "success:" + ip, Severity: SeverityHigh, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: ev.Country(),
+				Title:   "Successful sign-in after password spray",
+				Summary: fmt.Sprintf("%s signed in successfully from %s, which sprayed passwords %s earlier", ev.Actor.AlternateID, ip, roundDur(time.Duration(now-s.T)*time.Millisecond)),
+				Evidence: map[string]any{"sprayKind": s.Kind, "sprayAlertAt": time.UnixMilli(s.T).UTC().Format(time.RFC3339),
+					"sprayedUsers": len(s.Users), "successWindowMinutes": d.successWin.Minutes()},
+				EventIDs: []string{ev.UUID},
+			})
+		}
+		if k, _ := agentKey(ev); k != 0 {
+			if a := d.byAgent[k]; a != nil {
+				a.OK = append(a.OK, now)
+				if len(a.OK) > 1000 {
+					a.OK = a.OK[len(a.OK)-1000:]
+				}
+			}
+		}
+		return
+	}
+	if !isPrimaryAuthFailure(ev) || ev.Actor.AlternateID == "" || ip == "" || isTrusted(ev) {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	hit := sprayHit{T: now, User: login, IP: ip, ID: ev.UUID}
+
+	// single source
+	k := d.byIP[ip]
+	if k == nil {
+		k = &sprayKey{}
+		d.byIP[ip] = k
+	}
+	k.Hits = append(k.Hits, hit)
+	k.slide(now, win)
+	if len(k.Hits) > 5000 {
+		k.Hits = k.Hits[len(k.Hits)-5000:]
+	}
+	users, maxAtt, _ := k.spread()
+	if len(users) >= d.minUsers && maxAtt <= d.maxAtt {
+		d.markSprayed(ip, users, now, "single_source")
+		c.Emit(Finding{
+			Key: ip, IP: ip, Country: ev.Country(),
+			Title:   "Password spray from one IP",
+			Summary: fmt.Sprintf("%s failed primary authentication against %d users in %s (at most %d attempts each)", ip, len(users), d.window, maxAtt),
+			Evidence: map[string]any{"kind": "single_source", "distinctUsers": len(users), "failures": len(k.Hits),
+				"maxAttemptsPerUser": maxAtt, "windowMinutes": d.window.Minutes(), "thresholdUsers": d.minUsers,
+				"userSample": sampleUsers(users, 10), "asn": asnOf(ev), "userAgent": ev.Client.UserAgent.Raw},
+			EventIDs: hitIDs(k.Hits, 100),
+		})
+	}
+
+	// distributed: one agent / device token across many IPs
+	ak, label := agentKey(ev)
+	if ak == 0 || d.dMinIPs <= 0 {
+		return
+	}
+	a := d.byAgent[ak]
+	if a == nil {
+		a = &sprayKey{UA: label}
+		d.byAgent[ak] = a
+	}
+	a.Hits = append(a.Hits, hit)
+	a.slide(now, win)
+	if len(a.Hits) > 5000 {
+		a.Hits = a.Hits[len(a.Hits)-5000:]
+	}
+	dUsers, dMax, ips := a.spread()
+	ratio := float64(len(a.OK)) / float64(len(a.Hits))
+	if ips >= d.dMinIPs && len(dUsers) >= d.dMinUsers && dMax <= d.maxAtt && ratio < d.dRatio {
+		ipset := map[string]int{}
+		for _, h := range a.Hits {
+			ipset[h.IP]++
+		}
+		for sip := range ipset {
+			d.markSprayed(sip, dUsers, now, "distributed")
+		}
+		c.Emit(Finding{
+			Key: fmt.Sprintf("agent:%08x", ak), IP: ip, Country: ev.Country(),
+			Title:   "Distributed password spray",
+			Summary: fmt.Sprintf("%d IPs sharing one client (%s) failed against %d users in %s", ips, label, len(dUsers), d.window),
+			Evidence: map[string]any{"kind": "distributed", "client": label, "distinctIPs": ips, "distinctUsers": len(dUsers),
+				"failures": len(a.Hits), "successes": len(a.OK), "maxAttemptsPerUser": dMax, "windowMinutes": d.window.Minutes(),
+				"ipSample": sampleUsers(ipset, 10), "userSample": sampleUsers(dUsers, 10)},
+			EventIDs: hitIDs(a.Hits, 100),
+		})
+	}
+}
+
+func hitIDs(h []sprayHit, n int) []string {
+	if len(h) > n {
+		h = h[len(h)-n:]
+	}
+	out := make([]string, len(h))
+	for i, x := range h {
+		out[i] = x.ID
+	}
+	return out
+}
+
+func (d *passwordSpray) markSprayed(ip string, users map[string]int, now int64, kind string) {
+	s := d.sprayed[ip]
+	if s == nil || now-s.T > d.successWin.Milliseconds() {
+		s = &sprayedSource{T: now, Users: map[string]bool{}, Kind: kind}
+		d.sprayed[ip] = s
+	}
+	for u := range users {
+		s.Users[u] = true
+	}
+}
+
+func (d *passwordSpray) Prune(now time.Time) {
+	ms := now.UnixMilli()
+	win := d.window.Milliseconds()
+	for ip, k := range d.byIP {
+		k.slide(ms, win)
+		if len(k.Hits) == 0 {
+			delete(d.byIP, ip)
+		}
+	}
+	for ak, k := range d.byAgent {
+		k.slide(ms, win)
+		if len(k.Hits) == 0 {
+			delete(d.byAgent, ak)
+		}
+	}
+	for ip, s := range d.sprayed {
+		if ms-s.T > d.successWin.Milliseconds() {
+			delete(d.sprayed, ip)
+		}
+	}
+}
+
+type sprayState struct {
+	ByIP    map[string]*sprayKey      `json:"byIp"`
+	ByAgent map[string]*sprayKey      `json:"byAgent"`
+	Sprayed map[string]*sprayedSource `json:"sprayed"`
+}
+
+func (d *passwordSpray) MarshalState() ([]byte, error) {
+	st := sprayState{ByIP: d.byIP, ByAgent: map[string]*sprayKey{}, Sprayed: d.sprayed}
+	for k, v := range d.byAgent {
+		st.ByAgent[fmt.Sprint(k)] = v
+	}
+	return json.Marshal(st)
+}
+
+func (d *passwordSpray) UnmarshalState(b []byte) error {
+	var st sprayState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	agents := map[uint32]*sprayKey{}
+	for k, v := range st.ByAgent {
+		var n uint32
+		if _, err := fmt.Sscan(k, &n); err != nil {
+			return fmt.Errorf("agent key %q: %w", k, err)
+		}
+		agents[n] = v
+	}
+	if st.ByIP != nil {
+		d.byIP = st.ByIP
+	}
+	d.byAgent = agents
+	if st.Sprayed != nil {
+		d.sprayed = st.Sprayed
+	}
+	return nil
+}
+
+var _ = sort.Strings

@@ -1,0 +1,98 @@
+package detect
+
+import (
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// registry lists every detector in the order they run. Adding a detector is
+// one file (its Registration and implementation) plus one line here.
+var registry = []Registration{
+	impossibleTravelRegistration,
+	infrequentCountryRegistration,
+	anonymousIPRegistration,
+	suspiciousIPRegistration,
+	failedLoginsRegistration,
+	unusualAdminRegistration,
+	massDestructiveRegistration,
+	riskyIPLogonRegistration,
+	passwordSprayRegistration,
+	mfaFatigueRegistration,
+	sessionHijackRegistration,
+}
+
+// Info describes a detector for the plugin's detector list and the docs.
+type Info struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Severity    string   `json:"severity"` // default severity of its alerts
+	MITRE       []string `json:"mitre"`
+	Description string   `json:"description"`
+}
+
+// Registration declares a detector: its description, parameters with their
+// defaults, dedup behaviour and constructor.
+type Registration struct {
+	Info Info
+	// Params are the configurable thresholds with their defaults.
+	Params []Param
+	// Rearm is the default dedup quiet period (24h when zero).
+	Rearm time.Duration
+	// FixedDedup makes the dedup period count from the first alert rather
+	// than from the last occurrence of the condition ("once per 7 days").
+	FixedDedup bool
+	// New builds a fresh detector from its effective parameters.
+	New func(p Params) (Detector, error)
+}
+
+// Detector is one detection. Handle is called for every event in event-time
+// order (late events are delivered when they arrive); a detector reports
+// through Context.Emit. Detectors are not safe for concurrent use: the
+// engine serialises all calls.
+type Detector interface {
+	Handle(c *Context, ev *event.Event)
+	// Prune drops state older than the detector's windows; called about
+	// once per hour of event time.
+	Prune(now time.Time)
+	// MarshalState / UnmarshalState persist the detector's own state.
+	MarshalState() ([]byte, error)
+	UnmarshalState(data []byte) error
+}
+
+// Detectors lists every registered detector.
+func Detectors() []Info {
+	out := make([]Info, len(registry))
+	for i, r := range registry {
+		out[i] = r.Info
+		out[i].MITRE = append([]string(nil), r.Info.MITRE...)
+	}
+	return out
+}
+
+// DetectorParams lists the parameters (name, default, doc) of a detector;
+// nil for an unknown id.
+func DetectorParams(id string) []Param {
+	r := lookupRegistration(id)
+	if r == nil {
+		return nil
+	}
+	return append([]Param(nil), r.Params...)
+}
+
+func lookupRegistration(id string) *Registration {
+	for i := range registry {
+		if registry[i].Info.ID == id {
+			return &registry[i]
+		}
+	}
+	return nil
+}
+
+func detectorIDs() []string {
+	out := make([]string, len(registry))
+	for i, r := range registry {
+		out[i] = r.Info.ID
+	}
+	return out
+}

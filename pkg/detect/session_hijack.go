@@ -1,0 +1,157 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var sessionHijackRegistration = Registration{
+	Info: Info{
+		ID:       "session_hijack",
+		Title:    "Session hijacking (cookie replay)",
+		Severity: SeverityHigh,
+		MITRE:    []string{"T1539", "T1550.004"},
+		Description: "An Okta session (externalSessionId, else the device token) is used from a different IP " +
+			"and a different country / ASN or user agent / OS than the one that created it, within the " +
+			"session's lifetime; Okta's security.session.detect_client_roaming counts directly.",
+	},
+	Params: []Param{
+		{"lifetime", 24 * time.Hour, "compare uses of a session up to this long after it was created"},
+		{"asnChange", true, "a different ASN (same country, same agent) counts as a different network"},
+	},
+	Rearm: 24 * time.Hour,
+	New: func(p Params) (Detector, error) {
+		d := &sessionHijack{lifetime: p.Duration("lifetime"), asnChange: p.Bool("asnChange"), sessions: map[string]*sessOrigin{}}
+		if d.lifetime <= 0 {
+			return nil, fmt.Errorf("params.lifetime: must be positive")
+		}
+		return d, nil
+	},
+}
+
+type sessOrigin struct {
+	T       int64  `json:"t"` // unix s of creation (first use seen)
+	Actor   string `json:"a"`
+	IP      string `json:"ip"`
+	Country string `json:"c,omitempty"`
+	ASN     uint32 `json:"asn,omitempty"`
+	UA      uint32 `json:"ua,omitempty"`
+	OS      string `json:"os,omitempty"`
+	Browser string `json:"br,omitempty"`
+	Trusted bool   `json:"tr,omitempty"`
+	UUID    string `json:"id"`
+}
+
+type sessionHijack struct {
+	lifetime  time.Duration
+	asnChange bool
+	sessions  map[string]*sessOrigin
+}
+
+func sessionKey(ev *event.Event) string {
+	if s := ev.SessionID(); s != "" {
+		return "s:" + s
+	}
+	if ev.Debug.DTHash != "" {
+		return "dt:" + ev.Debug.DTHash
+	}
+	return ""
+}
+
+func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
+	if !isUserActor(ev) || ev.IsOktaFirstPartyClient() || ev.IsAPITokenRequest() {
+		return
+	}
+	key := sessionKey(ev)
+	if ev.EventType == "security.session.detect_client_roaming" {
+		c.Emit(Finding{
+			Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
+			Title:   "Okta detected session roaming",
+			Summary: fmt.Sprintf("Okta reports the session of %s roaming to %s (%s)", ev.Actor.AlternateID, ev.Client.IPAddress, ev.Country()),
+			Evidence: map[string]any{"signal": "okta_detect_client_roaming", "outcome": ev.Outcome.Result, "reason": ev.Outcome.Reason,
+				"userAgent": ev.Client.UserAgent.Raw, "asn": asnOf(ev)},
+			EventIDs: []string{ev.UUID},
+		})
+		return
+	}
+	ip := ev.Client.IPAddress
+	if key == "" || ip == "" || ev.IsFailure() {
+		return
+	}
+	now := c.Now.Unix()
+	o := d.sessions[key]
+	if o == nil || now-o.T > int64(d.lifetime/time.Second) || now < o.T && ev.EventType == "user.session.start" {
+		d.sessions[key] = &sessOrigin{T: now, Actor: normLogin(ev.Actor.AlternateID), IP: ip, Country: ev.Country(),
+			ASN: uint32(max(asnOf(ev), 0)), UA: hash32(ev.Client.UserAgent.Raw), OS: ev.Client.UserAgent.OS,
+			Browser: ev.Client.UserAgent.Browser, Trusted: isTrusted(ev), UUID: ev.UUID}
+		return
+	}
+	if now < o.T || ip == o.IP || same24(ip, o.IP) {
+		return
+	}
+	trusted := isTrusted(ev)
+	if trusted && o.Trusted {
+		return
+	}
+	country := ev.Country()
+	asn := uint32(max(asnOf(ev), 0))
+	var changed []string
+	if country != "" && o.Country != "" && country != o.Country {
+		changed = append(changed, "country")
+	}
+	if d.asnChange && asn != 0 && o.ASN != 0 && asn != o.ASN {
+		changed = append(changed, "asn")
+	}
+	if ev.Client.UserAgent.Raw != "" && hash32(ev.Client.UserAgent.Raw) != o.UA {
+		changed = append(changed, "user_agent")
+	}
+	if ev.Client.UserAgent.OS != "" && o.OS != "" && ev.Client.UserAgent.OS != o.OS {
+		changed = append(changed, "os")
+	}
+	if len(changed) == 0 {
+		return // same network and agent: a mobile IP change
+	}
+	c.Emit(Finding{
+		Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
+		Title: "Session used from another network and client",
+		Summary: fmt.Sprintf("session of %s created from %s (%s) used %s later from %s (%s); changed: %v",
+			ev.Actor.AlternateID, o.IP, o.Country, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
+		Evidence: map[string]any{
+			"changed":        changed,
+			"origin":         map[string]any{"ip": o.IP, "country": o.Country, "asn": o.ASN, "os": o.OS, "browser": o.Browser, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
+			"use":            map[string]any{"ip": ip, "country": country, "asn": asn, "os": ev.Client.UserAgent.OS, "browser": ev.Client.UserAgent.Browser, "userAgent": ev.Client.UserAgent.Raw, "eventType": ev.EventType, "trusted": trusted},
+			"sessionKind":    map[bool]string{true: "device_token", false: "okta_session"}[key[0] == 'd'],
+			"elapsedMinutes": (now - o.T) / 60,
+			"sameUser":       o.Actor == normLogin(ev.Actor.AlternateID),
+		},
+		EventIDs: []string{o.UUID, ev.UUID},
+	})
+}
+
+func (d *sessionHijack) Prune(now time.Time) {
+	sec := now.Unix()
+	for k, o := range d.sessions {
+		if sec-o.T > int64(d.lifetime/time.Second) {
+			delete(d.sessions, k)
+		}
+	}
+}
+
+func (d *sessionHijack) MarshalState() ([]byte, error) { return json.Marshal(d.sessions) }
+
+func (d *sessionHijack) UnmarshalState(b []byte) error {
+	m := map[string]*sessOrigin{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k, o := range m {
+		if o == nil {
+			delete(m, k)
+		}
+	}
+	d.sessions = m
+	return nil
+}

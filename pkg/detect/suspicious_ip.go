@@ -1,0 +1,237 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var suspiciousIPRegistration = Registration{
+	Info: Info{
+		ID:       "suspicious_ip",
+		Title:    "Successful logon from a suspicious IP address",
+		Severity: SeverityHigh,
+		MITRE:    []string{"T1078.004", "T1110"},
+		Description: "A successful interactive sign-in from an IP that is on the `suspicious` list, that " +
+			"Okta ThreatInsight flagged (threatSuspected, or security.threat.detected in the last 24 h), " +
+			"or that sprayed passwords in the last 24 h (≥10 users, ≤3 attempts each).",
+	},
+	Params: []Param{
+		{"threatWindow", 24 * time.Hour, "how long a ThreatInsight verdict or spray behaviour marks the IP"},
+		{"sprayUsers", 10, "self-derived spray source: failures against at least this many distinct users"},
+		{"sprayMaxAttempts", 3, "... with at most this many attempts per user"},
+		{"sharedIPUsers", 5, "an IP this many users signed in from successfully in 30 days is shared egress (suppressed)"},
+	},
+	Rearm: 24 * time.Hour,
+	New: func(p Params) (Detector, error) {
+		return &suspiciousIP{window: p.Duration("threatWindow"), sprayUsers: p.Int("sprayUsers"),
+			sprayMax: p.Int("sprayMaxAttempts"), sharedUsers: p.Int("sharedIPUsers"),
+			threats: map[string]*threatMark{}, fails: map[string]map[string]*failCount{}, okUsers: map[string][]ipUser{}}, nil
+	},
+}
+
+type threatMark struct {
+	T    int64  `json:"t"`
+	UUID string `json:"id"`
+	Tx   string `json:"tx,omitempty"`
+}
+
+type failCount struct {
+	N    uint16 `json:"n"`
+	Last int64  `json:"l"`
+}
+
+type suspiciousIP struct {
+	window                            time.Duration
+	sprayUsers, sprayMax, sharedUsers int
+	threats                           map[string]*threatMark           // ip -> last security.threat.detected
+	fails                             map[string]map[string]*failCount // ip -> user -> failures
+	okUsers                           map[string][]ipUser              // ip -> users with success (capped)
+}
+
+// ipUser is one user who signed in successfully from an IP (compact).
+type ipUser struct {
+	L string `json:"l"`
+	D uint16 `json:"d"`
+}
+
+// isPrimaryAuthFailure is a failed primary authentication (password).
+func isPrimaryAuthFailure(ev *event.Event) bool {
+	if !ev.IsFailure() {
+		return false
+	}
+	switch ev.EventType {
+	case "user.session.start", "user.authentication.verify", "user.authentication.authenticate":
+		return true
+	}
+	return false
+}
+
+func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
+	ip := ev.Client.IPAddress
+	if ip == "" {
+		return
+	}
+	now := c.Now.Unix()
+	win := int64(d.window / time.Second)
+	if ev.EventType == "security.threat.detected" {
+		if t := d.threats[ip]; t == nil || now >= t.T {
+			d.threats[ip] = &threatMark{T: now, UUID: ev.UUID, Tx: ev.Transaction.ID}
+		}
+		return
+	}
+	if isPrimaryAuthFailure(ev) && ev.Actor.AlternateID != "" {
+		m := d.fails[ip]
+		if m == nil {
+			m = map[string]*failCount{}
+			d.fails[ip] = m
+		}
+		login := normLogin(ev.Actor.AlternateID)
+		if f := m[login]; f != nil {
+			if f.N < 65535 {
+				f.N++
+			}
+			f.Last = max(f.Last, now)
+		} else if len(m) < 1000 {
+			m[login] = &failCount{N: 1, Last: now}
+		}
+		return
+	}
+	if !ev.IsInteractiveSignIn() {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	okm := d.okUsers[ip]
+	shared, self := 0, -1
+	for i, u := range okm {
+		if u.L == login {
+			self = i
+		} else if inWindow(c.today(), u.D) {
+			shared++
+		}
+	}
+	defer func() {
+		if self >= 0 {
+			okm[self].D = c.today()
+		} else if len(okm) <= d.sharedUsers {
+			d.okUsers[ip] = append(okm, ipUser{L: login, D: c.today()})
+		}
+	}()
+	var signals []string
+	ids := []string{ev.UUID}
+	ev2 := map[string]any{}
+	if ev.IP.Categories.Has(event.CatSuspicious) {
+		signals = append(signals, "suspicious_list")
+	}
+	if ev.Debug.ThreatSuspected {
+		signals = append(signals, "okta_threat_suspected")
+	}
+	if t := d.threats[ip]; t != nil && now >= t.T && now-t.T <= win {
+		signals = append(signals, "threatinsight_detected")
+		ids = append(ids, t.UUID)
+		ev2["threatDetectedAt"] = time.Unix(t.T, 0).UTC().Format(time.RFC3339)
+	}
+	sprayed, maxAttempts, sample := 0, 0, []string{}
+	for u, f := range d.fails[ip] {
+		if now >= f.Last && now-f.Last <= win || f.Last > now {
+			sprayed++
+			maxAttempts = max(maxAttempts, int(f.N))
+			sample = append(sample, u)
+		}
+	}
+	if d.sprayUsers > 0 && sprayed >= d.sprayUsers && maxAttempts <= d.sprayMax {
+		signals = append(signals, "password_spray_source")
+		sort.Strings(sample)
+		if len(sample) > 10 {
+			sample = sample[:10]
+		}
+		ev2["sprayedUsers"] = sprayed
+		ev2["sprayMaxAttemptsPerUser"] = maxAttempts
+		ev2["sprayedUserSample"] = sample
+	}
+	if len(signals) == 0 {
+		return
+	}
+	// system suppressions: corporate ranges; shared egress many users use
+	if isTrusted(ev) {
+		return
+	}
+	if d.sharedUsers > 0 && shared >= d.sharedUsers && !ev.IP.Categories.Has(event.CatSuspicious) {
+		return
+	}
+	ev2["signals"] = signals
+	ev2["ipUsers30d"] = shared
+	ev2["asn"] = asnOf(ev)
+	ev2["eventType"] = ev.EventType
+	c.Emit(Finding{
+		Key: ip, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: ev.Country(),
+		Title:    "Successful logon from a suspicious IP address",
+		Summary:  fmt.Sprintf("%s signed in successfully from suspicious IP %s (%v)", ev.Actor.AlternateID, ip, signals),
+		Evidence: ev2,
+		EventIDs: ids,
+	})
+}
+
+func (d *suspiciousIP) Prune(now time.Time) {
+	sec := now.Unix()
+	win := int64(d.window / time.Second)
+	for ip, t := range d.threats {
+		if sec-t.T > win {
+			delete(d.threats, ip)
+		}
+	}
+	for ip, m := range d.fails {
+		for u, f := range m {
+			if sec-f.Last > win {
+				delete(m, u)
+			}
+		}
+		if len(m) == 0 {
+			delete(d.fails, ip)
+		}
+	}
+	today := day(sec)
+	for ip, m := range d.okUsers {
+		keep := m[:0]
+		for _, u := range m {
+			if inWindow(today, u.D) || u.D > today {
+				keep = append(keep, u)
+			}
+		}
+		if len(keep) == 0 {
+			delete(d.okUsers, ip)
+		} else {
+			d.okUsers[ip] = keep
+		}
+	}
+}
+
+type suspiciousState struct {
+	Threats map[string]*threatMark           `json:"threats"`
+	Fails   map[string]map[string]*failCount `json:"fails"`
+	OK      map[string][]ipUser              `json:"ok"`
+}
+
+func (d *suspiciousIP) MarshalState() ([]byte, error) {
+	return json.Marshal(suspiciousState{d.threats, d.fails, d.okUsers})
+}
+
+func (d *suspiciousIP) UnmarshalState(b []byte) error {
+	var st suspiciousState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.Threats != nil {
+		d.threats = st.Threats
+	}
+	if st.Fails != nil {
+		d.fails = st.Fails
+	}
+	if st.OK != nil {
+		d.okUsers = st.OK
+	}
+	return nil
+}

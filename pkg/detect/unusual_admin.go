@@ -1,0 +1,320 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+var unusualAdminRegistration = Registration{
+	Info: Info{
+		ID:       "unusual_admin",
+		Title:    "Unusual administrative activity",
+		Severity: SeverityMedium,
+		MITRE:    []string{"T1098", "T1078.004", "T1484"},
+		Description: "Administrative activity unlike the actor's 30-day baseline: an admin event type never " +
+			"used, a per-session volume spike, admin work from outside the trusted ranges the actor " +
+			"normally uses, admin work in a session Okta flags as new device + new IP, or a self-granted role.",
+	},
+	Params: []Param{
+		{"volumeMinEvents", 10, "a session spike needs at least this many admin events"},
+		{"volumeZ", 3.0, "... and a z-score above this against the actor's past sessions"},
+		{"sessionGap", 30 * time.Minute, "admin events further apart start a new session when Okta gives no session id"},
+		{"newAdminGrace", 7 * 24 * time.Hour, "after someone else grants the actor a role, the volume check only learns for this long"},
+		{"changeWindows", []string(nil), "change windows \"<RFC3339 start>/<RFC3339 end>\" during which new types and volume do not alert"},
+		{"checkUntrustedIP", true, "alert when an actor who administers from trusted ranges does so from elsewhere"},
+	},
+	Rearm: 24 * time.Hour,
+	New:   newUnusualAdmin,
+}
+
+type typeDay struct {
+	T string `json:"t"`
+	D uint16 `json:"d"`
+}
+
+type adminActor struct {
+	First    int64        `json:"f"`
+	Types    []typeDay    `json:"ty"`
+	SessKey  uint32       `json:"sk"`
+	SessN    uint16       `json:"sn"`
+	SessT    int64        `json:"st"`
+	Sess     []uint16     `json:"ss,omitempty"` // finished session volumes (<= 32)
+	Trusted  uint16       `json:"tr,omitempty"` // last day with admin activity from a trusted range
+	Granted  int64        `json:"g,omitempty"`  // last role grant by someone else
+	HourBits [2][3]uint64 `json:"hb"`           // hours of week active: current and previous 15-day epoch
+	Epoch    uint16       `json:"e"`
+}
+
+type unusualAdmin struct {
+	minVol       int
+	z            float64
+	gap, grace   time.Duration
+	windows      [][2]time.Time
+	untrusted    bool
+	actors       map[string]*adminActor
+	pendingGrant map[string]int64 // target login -> grant time, for actors not yet seen
+}
+
+func newUnusualAdmin(p Params) (Detector, error) {
+	d := &unusualAdmin{minVol: p.Int("volumeMinEvents"), z: p.Float("volumeZ"), gap: p.Duration("sessionGap"),
+		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"),
+		actors: map[string]*adminActor{}, pendingGrant: map[string]int64{}}
+	for i, w := range p.Strings("changeWindows") {
+		a, b, ok := strings.Cut(w, "/")
+		t1, err1 := time.Parse(time.RFC3339, strings.TrimSpace(a))
+		t2, err2 := time.Parse(time.RFC3339, strings.TrimSpace(b))
+		if !ok || err1 != nil || err2 != nil || !t2.After(t1) {
+			return nil, fmt.Errorf("params.changeWindows[%d]: %q is not \"<RFC3339 start>/<RFC3339 end>\"", i, w)
+		}
+		d.windows = append(d.windows, [2]time.Time{t1, t2})
+	}
+	return d, nil
+}
+
+// sensitiveAdmin marks event types whose first use is High severity.
+func sensitiveAdmin(t string) bool {
+	for _, p := range []string{"user.account.privilege.grant", "group.privilege.grant", "iam.", "system.idp.", "policy.", "application.policy.sign_on.", "system.api_token.create", "security.protected_action.", "system.log_stream."} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isRoleGrant(t string) bool {
+	return t == "user.account.privilege.grant" || t == "group.privilege.grant" || strings.HasPrefix(t, "iam.role.assignment")
+}
+
+func (d *unusualAdmin) inChangeWindow(t time.Time) bool {
+	for _, w := range d.windows {
+		if !t.Before(w[0]) && t.Before(w[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
+	if !ev.IsAdminAction() || ev.IsOktaInternal() || ev.Actor.AlternateID == "" || ev.IsFailure() {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	key := login
+	automation := ev.Actor.Type != "User" || ev.IsAPITokenRequest()
+	if automation {
+		key = "auto:" + login // separate baseline for automation
+	}
+	now := c.Now.Unix()
+	nowMs := c.Now.UnixMilli()
+	today := c.today()
+	base := func(f Finding) Finding {
+		f.Actor, f.ActorID, f.IP, f.Country = ev.Actor.AlternateID, ev.Actor.ID, ev.Client.IPAddress, ev.Country()
+		f.EventIDs = []string{ev.UUID}
+		if f.Evidence == nil {
+			f.Evidence = map[string]any{}
+		}
+		f.Evidence["eventType"] = ev.EventType
+		f.Evidence["automation"] = automation
+		return f
+	}
+	// role grants: self-grant alerts; a grant to someone else starts the
+	// target's new-admin grace period
+	if isRoleGrant(ev.EventType) {
+		for _, t := range ev.Targets {
+			if t.Type != "User" {
+				continue
+			}
+			if (t.ID != "" && t.ID == ev.Actor.ID) || strings.EqualFold(t.AlternateID, ev.Actor.AlternateID) {
+				c.Emit(base(Finding{Key: "self_grant", Severity: SeverityHigh, Title: "Administrator granted a role to itself",
+					Summary:  fmt.Sprintf("%s granted itself an administrator role (%s)", ev.Actor.AlternateID, ev.EventType),
+					Evidence: map[string]any{"condition": "self_grant", "target": t.AlternateID}}))
+			} else if t.AlternateID != "" {
+				tl := normLogin(t.AlternateID)
+				if a := d.actors[tl]; a != nil {
+					a.Granted = max(a.Granted, now)
+				} else {
+					d.pendingGrant[tl] = now
+				}
+			}
+		}
+	}
+	a := d.actors[key]
+	isNew := a == nil
+	if isNew {
+		a = &adminActor{First: now, Epoch: today / 15}
+		if g, ok := d.pendingGrant[login]; ok && !automation {
+			a.Granted = g
+			delete(d.pendingGrant, login)
+		}
+		d.actors[key] = a
+	}
+	learning := now-a.First < int64(c.e.opts.learningPeriod/time.Second) || c.TenantLearning()
+	changeWin := d.inChangeWindow(c.Now)
+
+	// (a) an admin event type never used by the actor in 30 days
+	known := false
+	for i := range a.Types {
+		if a.Types[i].T == ev.EventType {
+			known = inWindow(today, a.Types[i].D)
+			a.Types[i].D = max(a.Types[i].D, today)
+			break
+		}
+	}
+	if !known {
+		found := false
+		for i := range a.Types {
+			if a.Types[i].T == ev.EventType {
+				found = true
+			}
+		}
+		if !found {
+			a.Types = append(a.Types, typeDay{T: ev.EventType, D: today})
+		}
+		if !learning && !changeWin {
+			sev := SeverityMedium
+			if sensitiveAdmin(ev.EventType) {
+				sev = SeverityHigh
+			}
+			c.Emit(base(Finding{Key: "type:" + ev.EventType, Severity: sev, Title: "Admin action new for this actor",
+				Summary: fmt.Sprintf("%s performed %s, an admin action not seen from this actor in 30 days", ev.Actor.AlternateID, ev.EventType),
+				Evidence: map[string]any{"condition": "new_event_type", "knownTypes30d": typeNames(a.Types, today, ev.EventType),
+					"actorAdminSince": time.Unix(a.First, 0).UTC().Format(time.RFC3339)}}))
+		}
+	}
+
+	// (b) per-session volume
+	sk := uint32(0)
+	if s := ev.SessionID(); s != "" {
+		sk = hash32(s)
+	}
+	if (sk != 0 && sk != a.SessKey) || (sk == 0 && nowMs-a.SessT > d.gap.Milliseconds()) || a.SessN == 0 {
+		if a.SessN > 0 {
+			a.Sess = append(a.Sess, a.SessN)
+			if len(a.Sess) > 32 {
+				a.Sess = a.Sess[len(a.Sess)-32:]
+			}
+		}
+		a.SessKey, a.SessN = sk, 0
+	}
+	if a.SessN < 65535 {
+		a.SessN++
+	}
+	a.SessT = max(a.SessT, nowMs)
+	if int(a.SessN) >= d.minVol && !learning && !changeWin {
+		mean, sd := meanSD(a.Sess)
+		z := (float64(a.SessN) - mean) / math.Max(sd, 1)
+		newAdmin := a.Granted > 0 && now-a.Granted < int64(d.grace/time.Second)
+		if z > d.z && !newAdmin {
+			c.Emit(base(Finding{Key: "volume", Severity: SeverityMedium, Title: "Spike of admin activity in one session",
+				Summary: fmt.Sprintf("%s performed %d admin actions in one session (usual %.1f ± %.1f, z=%.1f)", ev.Actor.AlternateID, a.SessN, mean, sd, z),
+				Evidence: map[string]any{"condition": "session_volume", "sessionEvents": a.SessN, "baselineMean": round2(mean),
+					"baselineStdDev": round2(sd), "z": round2(z), "thresholdZ": d.z, "minEvents": d.minVol, "pastSessions": len(a.Sess)}}))
+		}
+	}
+
+	// (c) admin work from outside the trusted ranges the actor normally uses
+	trusted := isTrusted(ev)
+	if d.untrusted && !trusted && a.Trusted != 0 && inWindow(today, a.Trusted) && !automation {
+		c.Emit(base(Finding{Key: "untrusted_ip", Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
+			Summary: fmt.Sprintf("%s performed %s from %s, outside the trusted ranges used for admin work", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress),
+			Evidence: map[string]any{"condition": "untrusted_ip", "lastTrustedAdminDay": time.Unix(int64(a.Trusted)*secondsPerDay, 0).UTC().Format("2006-01-02"),
+				"asn": asnOf(ev), "categories": categoryNames(ev.IP.Categories)}}))
+	}
+	if trusted {
+		a.Trusted = today
+	}
+
+	// (d) session flagged New Device + New IP
+	if behavior(ev, "New Device") && behavior(ev, "New IP") {
+		c.Emit(base(Finding{Key: "new_device_ip", Severity: SeverityHigh, Title: "Admin activity from a new device and IP",
+			Summary:  fmt.Sprintf("%s performed %s in a session Okta flags New Device and New IP", ev.Actor.AlternateID, ev.EventType),
+			Evidence: map[string]any{"condition": "new_device_and_ip", "behaviors": ev.Debug.Behaviors},
+			Learn:    LearnUser}))
+	}
+
+	// hours of week (evidence for analysts; 2 × 15-day epochs ≈ 30 days)
+	if ep := today / 15; ep != a.Epoch {
+		if ep == a.Epoch+1 {
+			a.HourBits[1] = a.HourBits[0]
+		} else {
+			a.HourBits[1] = [3]uint64{}
+		}
+		a.HourBits[0] = [3]uint64{}
+		a.Epoch = ep
+	}
+	how := int(c.Now.UTC().Weekday())*24 + c.Now.UTC().Hour()
+	a.HourBits[0][how/64] |= 1 << (how % 64)
+}
+
+func typeNames(ts []typeDay, today uint16, except string) []string {
+	out := []string{}
+	for _, t := range ts {
+		if t.T != except && inWindow(today, t.D) {
+			out = append(out, t.T)
+		}
+	}
+	return out
+}
+
+func meanSD(xs []uint16) (float64, float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	var s, q float64
+	for _, x := range xs {
+		s += float64(x)
+		q += float64(x) * float64(x)
+	}
+	n := float64(len(xs))
+	m := s / n
+	return m, math.Sqrt(math.Max(0, q/n-m*m))
+}
+
+func (d *unusualAdmin) Prune(now time.Time) {
+	today := day(now.Unix())
+	for k, a := range d.actors {
+		keep := a.Types[:0]
+		for _, t := range a.Types {
+			if inWindow(today, t.D) || t.D > today {
+				keep = append(keep, t)
+			}
+		}
+		a.Types = keep
+		if len(a.Types) == 0 && now.UnixMilli()-a.SessT > 30*secondsPerDay*1000 {
+			delete(d.actors, k)
+		}
+	}
+	for k, t := range d.pendingGrant {
+		if now.Unix()-t > int64(d.grace/time.Second) {
+			delete(d.pendingGrant, k)
+		}
+	}
+}
+
+type adminState struct {
+	Actors  map[string]*adminActor `json:"actors"`
+	Granted map[string]int64       `json:"granted"`
+}
+
+func (d *unusualAdmin) MarshalState() ([]byte, error) {
+	return json.Marshal(adminState{d.actors, d.pendingGrant})
+}
+
+func (d *unusualAdmin) UnmarshalState(b []byte) error {
+	var st adminState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.Actors != nil {
+		d.actors = st.Actors
+	}
+	if st.Granted != nil {
+		d.pendingGrant = st.Granted
+	}
+	return nil
+}
