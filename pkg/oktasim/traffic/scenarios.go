@@ -19,11 +19,33 @@ type scenCtx struct {
 	id  string    // kind#n
 	n   int       // instance number (1-based)
 	day time.Time // UTC midnight of the attack day
+	// fixed, when set (live attacks), is the start of the attack.
+	fixed time.Time
 }
 
-// at returns a time on the attack day at local hour h of u.
+// at returns a time on the attack day at local hour h of u (or the fixed
+// start of a live attack).
 func (s *scenCtx) at(u *user, h float64) time.Time {
+	if !s.fixed.IsZero() {
+		return s.fixed
+	}
 	return time.Date(s.day.Year(), s.day.Month(), s.day.Day(), 0, 0, 0, 0, u.tz).Add(time.Duration(h * float64(time.Hour)))
+}
+
+// utc returns the attack day at UTC hour h (or the fixed start).
+func (s *scenCtx) utc(h float64) time.Time {
+	if !s.fixed.IsZero() {
+		return s.fixed
+	}
+	return s.day.Add(time.Duration(h * float64(time.Hour)))
+}
+
+// mid is the centre of the victim's blackout.
+func (s *scenCtx) mid() time.Time {
+	if !s.fixed.IsZero() {
+		return s.fixed
+	}
+	return s.day.Add(12 * time.Hour)
 }
 
 var scenarioTable = []scenario{
@@ -226,7 +248,7 @@ func (g *gen) admin(i int) *user { return g.o.admins[i%len(g.o.admins)] }
 var farCities = []string{"Bucharest", "Lagos", "Sao Paulo", "Hanoi", "Moscow", "Jakarta"}
 
 func scImpossibleTravel(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12 * time.Hour)))
+	v := g.victim(blackoutAround(sc.mid()))
 	t0 := sc.at(v, 9+r.Float64()*3)
 	var home, att track
 	hw := homeWhere(v)
@@ -247,7 +269,7 @@ func scImpossibleTravel(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scInfrequentCountry(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12 * time.Hour)))
+	v := g.victim(blackoutAround(sc.mid()))
 	city := farCities[(sc.n*2+1)%len(farCities)]
 	n := g.netIn(NetResidential, city)
 	aw := attackerWhere(r, n, uaWinChrome)
@@ -258,7 +280,7 @@ func scInfrequentCountry(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scAnonymousIP(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	kind := NetAnonVPN
 	if sc.n == 2 {
 		kind = NetTor
@@ -281,7 +303,7 @@ func scAnonymousIP(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scSuspiciousIPList(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	city := "New York"
 	if v.home.Country == "United Kingdom" {
 		city = "London"
@@ -306,7 +328,7 @@ func threatEv(t time.Time, w *where, result, reason string) *ev {
 }
 
 func scThreatThenSignIn(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	n := g.sameCountryNet(NetHosting, v)
 	aw := attackerWhere(r, n, uaHeadless)
 	t0 := sc.at(v, 9+r.Float64()*6)
@@ -401,7 +423,7 @@ func (g *gen) sprayTargets(r *rnd, n int, exclude ...*user) []*user {
 func scPasswordSpray(g *gen, r *rnd, sc *scenCtx) error {
 	net := g.netIn(NetHosting, "Amsterdam")
 	aw := attackerWhere(r, net, uaPython)
-	t := sc.day.Add(time.Duration(1+r.IntN(4)) * time.Hour)
+	t := sc.utc(float64(1 + r.IntN(4)))
 	var k track
 	g.spray(r, aw, t, g.sprayTargets(r, 25), &k)
 	g.label("password_spray", "", aw.ip.String(), &k, sc, false)
@@ -409,7 +431,7 @@ func scPasswordSpray(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scSprayThenSuccess(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(14*time.Hour)), "United States")
+	v := g.victim(blackoutAround(sc.mid()), "United States")
 	net := g.sameCountryNet(NetHosting, v)
 	aw := attackerWhere(r, net, uaPython)
 	t := sc.at(v, 6+r.Float64()*2)
@@ -430,7 +452,7 @@ func scSprayThenSuccess(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scMFAFatigue(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	net := g.sameCountryNet(NetHosting, v)
 	aw := attackerWhere(r, net, uaWinChrome)
 	// the victim's phone answers from home
@@ -499,7 +521,7 @@ func scMFAFatigue(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scSessionHijack(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	hw := homeWhere(v)
 	var own, k track
 	sess, t := g.signIn(r, v, hw, sc.at(v, 9+r.Float64()*2), signInOpts{forced: &beh{}}, &own)
@@ -650,7 +672,7 @@ func scMassNewToken(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scRiskyIP(g *gen, r *rnd, sc *scenCtx) error {
-	v := g.victim(blackoutAround(sc.day.Add(12*time.Hour)), "United States", "United Kingdom")
+	v := g.victim(blackoutAround(sc.mid()), "United States", "United Kingdom")
 	cidr := "198.51.100.0/24"
 	if v.home.Country == "United Kingdom" {
 		cidr = "192.0.2.0/24"
@@ -812,7 +834,7 @@ func scDormant(g *gen, r *rnd, sc *scenCtx) error {
 
 func scThreatDetected(g *gen, r *rnd, sc *scenCtx) error {
 	aw := attackerWhere(r, g.netIn(NetHosting, "Frankfurt"), uaPython)
-	t := sc.day.Add(time.Duration(2+r.IntN(6)) * time.Hour)
+	t := sc.utc(float64(2 + r.IntN(6)))
 	var k track
 	for i := 0; i < 4; i++ {
 		g.emitT(&k, r, threatEv(t, aw, "DENY", "Credential Stuffing"))
@@ -823,7 +845,7 @@ func scThreatDetected(g *gen, r *rnd, sc *scenCtx) error {
 }
 
 func scOrgUnderAttack(g *gen, r *rnd, sc *scenCtx) error {
-	t0 := sc.day.Add(time.Duration(3+r.IntN(4)) * time.Hour)
+	t0 := sc.utc(float64(3 + r.IntN(4)))
 	sys := actorRef{ID: "spr" + r.base62(17), Type: "SystemPrincipal", AltID: "system@okta.com", Name: "Okta System"}
 	var k track
 	st := baseEv(t0, sys, nil, "", "security.attack.start")
