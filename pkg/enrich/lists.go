@@ -73,7 +73,7 @@ func parseEntry(tok string) (entry, error) {
 		if err1 != nil || err2 != nil {
 			return entry{}, fmt.Errorf("bad IP range %q", tok)
 		}
-		s, e = s.Unmap(), e.Unmap()
+		s, e = s.Unmap().WithZone(""), e.Unmap().WithZone("")
 		if s.Is4() != e.Is4() || e.Less(s) {
 			return entry{}, fmt.Errorf("bad IP range %q: start after end or mixed families", tok)
 		}
