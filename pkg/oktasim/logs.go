@@ -261,28 +261,32 @@ func (lq *logsQuery) match(rec *record, retentionCut int64) bool {
 // pollPage serves a polling request (persistence order, infinite next);
 // l.mu held. An empty page's next is the request's own position.
 func (s *Server) pollPage(lq *logsQuery, retentionCut int64, empty bool) ([]*record, *cursor, string) {
-	recs := s.events.recs
+	l := &s.events
+	recs := l.recs
 	var start cursor
 	if lq.after != nil {
 		c := *lq.after
-		if c.seq > int64(len(recs)) {
+		if c.seq > l.base+int64(len(recs)) {
 			return nil, nil, "unknown cursor"
 		}
-		if c.seq > 0 && recs[c.seq-1].persisted > c.ms {
+		if c.seq < l.base {
+			return nil, nil, "the events after this cursor are no longer retained"
+		}
+		if rec := l.bySeq(c.seq); rec != nil && rec.persisted > c.ms {
 			return nil, nil, "unknown cursor"
 		}
 		start = c
 	} else {
 		sinceMs := lq.since.UnixMilli()
 		i := sort.Search(len(recs), func(i int) bool { return recs[i].persisted >= sinceMs })
-		start = cursor{ms: sinceMs, seq: int64(i)}
+		start = cursor{ms: sinceMs, seq: l.base + int64(i)}
 	}
 	if empty || lq.limit == 0 {
 		return nil, &start, ""
 	}
 	var page []*record
 	last := start
-	for i := start.seq; i < int64(len(recs)); i++ {
+	for i := start.seq - l.base; i < int64(len(recs)); i++ {
 		rec := recs[i]
 		if rec.persisted < start.ms {
 			continue
@@ -314,7 +318,10 @@ func (s *Server) boundedPage(lq *logsQuery, retentionCut int64) ([]*record, *cur
 	}
 	if lq.after != nil {
 		c := *lq.after
-		if c.seq < 1 || c.seq > int64(len(s.events.recs)) || s.events.recs[c.seq-1].pubMs != c.ms {
+		if c.seq >= 1 && c.seq <= s.events.base {
+			return nil, nil, "the event this cursor points to is no longer retained"
+		}
+		if rec := s.events.bySeq(c.seq); rec == nil || rec.pubMs != c.ms {
 			return nil, nil, "unknown cursor"
 		}
 		key := &record{pubMs: c.ms, seq: c.seq}

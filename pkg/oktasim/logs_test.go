@@ -527,3 +527,38 @@ func TestPollingExactlyOnceUnderConcurrentAdds(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxEventsDropsOldest(t *testing.T) {
+	e := newEnv(t, Options{MaxEvents: 10})
+	addN(t, e.sim, "a", 5, t0.Add(-time.Hour), time.Second, "x")
+	r := e.get(t, "/api/v1/logs?limit=5")
+	next := r.links()["next"]
+	if len(r.uuids(t)) != 5 {
+		t.Fatal("first page")
+	}
+	e.clock.Advance(time.Second)
+	addN(t, e.sim, "b", 10, t0.Add(-time.Minute), time.Second, "x") // 15 added, the 5 "a" dropped
+	if e.sim.EventCount() != 10 || e.sim.UUIDs()[0] != "b-000" {
+		t.Fatalf("retained %v", e.sim.UUIDs())
+	}
+	r = e.get(t, next) // cursor exactly at the dropped boundary: still valid
+	if got := r.uuids(t); r.status != 200 || !equalStrings(got, []string{"b-000", "b-001", "b-002", "b-003", "b-004"}) {
+		t.Fatalf("boundary cursor: %d %v", r.status, got)
+	}
+	stale := r.links()["next"]
+	e.clock.Advance(time.Second)
+	addN(t, e.sim, "c", 10, t0, time.Second, "x") // drops every "b"
+	r = e.get(t, stale)
+	if r.status != 400 || !strings.Contains(string(r.body), "no longer retained") {
+		t.Fatalf("cursor into dropped events: %d %s", r.status, r.body)
+	}
+	since := url.QueryEscape(t0.Add(-2 * time.Hour).Format(time.RFC3339))
+	r = e.get(t, "/api/v1/logs?limit=100&since="+since+"&until="+url.QueryEscape(t0.Add(time.Hour).Format(time.RFC3339)))
+	if got := r.uuids(t); len(got) != 10 || got[0] != "c-000" {
+		t.Fatalf("bounded after drop: %v", got)
+	}
+	r = e.get(t, "/api/v1/logs?limit=100&since="+since)
+	if got := r.uuids(t); len(got) != 10 || got[0] != "c-000" {
+		t.Fatalf("polling after drop: %v", got)
+	}
+}

@@ -72,6 +72,10 @@ type Options struct {
 	// Retention is how far back (by published) events are served.
 	// Default 90 days.
 	Retention time.Duration
+	// MaxEvents caps the events held in memory (for long-running demos):
+	// beyond it the oldest-persisted events are dropped, and a cursor
+	// pointing before them gets the cursor error. Default 0 = unlimited.
+	MaxEvents int
 	// MaxSinceAge rejects a `since` further back than this with 400
 	// E0000053. Default 180 days.
 	MaxSinceAge time.Duration
@@ -191,6 +195,7 @@ func New(opts Options) *Server {
 		stats:  newStats(opts.RateLimitWindow),
 		auth:   newAuthState(opts.Token),
 	}
+	s.events.maxEvents = opts.MaxEvents
 	for _, c := range opts.OAuthClients {
 		s.RegisterOAuthClient(c.ClientID, c.PublicKey, c.KeyID, c.Scopes)
 	}

@@ -13,7 +13,7 @@ import (
 
 // record is one stored LogEvent with its persistence sequence.
 type record struct {
-	seq       int64 // 1-based persistence sequence, = index+1 in eventLog.recs
+	seq       int64 // 1-based persistence sequence, = base+index+1 in eventLog.recs
 	persisted int64 // persistence time, unix milliseconds (non-decreasing in seq)
 	pubMs     int64 // published, unix milliseconds
 	uuid      string
@@ -35,7 +35,9 @@ func (r *record) parsed() any {
 // eventLog holds every event in persistence order plus a published-order index.
 type eventLog struct {
 	mu          sync.Mutex
-	recs        []*record
+	recs        []*record // retained events in persistence order
+	base        int64     // events dropped by MaxEvents (seq of recs[0] is base+1)
+	maxEvents   int       // 0 = unlimited
 	byPub       []*record // sorted by (pubMs, seq); rebuilt lazily
 	byPubDirty  bool
 	lastPersist int64
@@ -97,7 +99,7 @@ func (l *eventLog) add(now time.Time, raws []json.RawMessage) (int, error) {
 	l.lastPersist = persist
 	for _, p := range ok {
 		r := &record{
-			seq:       int64(len(l.recs)) + 1,
+			seq:       l.base + int64(len(l.recs)) + 1,
 			persisted: persist,
 			pubMs:     p.pub.UnixMilli(),
 			uuid:      p.uuid,
@@ -108,8 +110,24 @@ func (l *eventLog) add(now time.Time, raws []json.RawMessage) (int, error) {
 	if len(ok) > 0 {
 		l.byPubDirty = true
 	}
+	if l.maxEvents > 0 && len(l.recs) > l.maxEvents {
+		drop := len(l.recs) - l.maxEvents
+		clear(l.recs[:drop]) // let the dropped events be collected
+		l.recs = l.recs[drop:]
+		l.base += int64(drop)
+		l.byPub = nil // rebuilt (and re-sorted) by the next bounded query
+	}
 	l.mu.Unlock()
 	return len(ok), errors.Join(errs...)
+}
+
+// bySeq returns the retained record with sequence seq, or nil; l.mu held.
+func (l *eventLog) bySeq(seq int64) *record {
+	i := seq - l.base - 1
+	if i < 0 || i >= int64(len(l.recs)) {
+		return nil
+	}
+	return l.recs[i]
 }
 
 // sortedByPub returns the published-order index; l.mu must be held.
@@ -132,14 +150,15 @@ func cmpPub(a, b *record) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
-// EventCount returns how many events the simulator holds.
+// EventCount returns how many events the simulator holds (retained ones, see
+// Options.MaxEvents).
 func (s *Server) EventCount() int {
 	s.events.mu.Lock()
 	defer s.events.mu.Unlock()
 	return len(s.events.recs)
 }
 
-// UUIDs returns the uuid of every stored event in persistence order (the
+// UUIDs returns the uuid of every retained event in persistence order (the
 // order polling delivers them), for exactly-once assertions.
 func (s *Server) UUIDs() []string {
 	s.events.mu.Lock()
