@@ -103,7 +103,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 	}
 	// system suppression: an operator many users share is mis-tagged
 	// corporate egress (MDCA's learned behaviour); not for Tor or lists
-	if d.sharedUsers > 0 && shared >= d.sharedUsers && cause != "tor" && cause != "anonymous_list" {
+	if d.sharedUsers > 0 && shared >= d.sharedUsers && cause != "tor" {
 		return
 	}
 	sev, key := SeverityMedium, ""

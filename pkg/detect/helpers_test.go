@@ -74,11 +74,13 @@ func failed(reason string) evOpt {
 func ua(raw, os string) evOpt {
 	return func(e *event.Event) { e.Client.UserAgent = event.UserAgent{Raw: raw, OS: os, Browser: "X"} }
 }
-func session(s string) evOpt  { return func(e *event.Event) { e.Auth.ExternalSessionID = s } }
-func dt(h string) evOpt       { return func(e *event.Event) { e.Debug.DTHash = h } }
-func proxy() evOpt            { return func(e *event.Event) { e.Security.IsProxy = true } }
-func tor() evOpt              { return func(e *event.Event) { e.IP.Tor = true } }
-func relay() evOpt            { return func(e *event.Event) { e.IP.PrivateRelay = true; e.Security.IsProxy = true } }
+func session(s string) evOpt { return func(e *event.Event) { e.Auth.ExternalSessionID = s } }
+func dt(h string) evOpt      { return func(e *event.Event) { e.Debug.DTHash = h } }
+func proxy() evOpt           { return func(e *event.Event) { e.Security.IsProxy = true } }
+func tor() evOpt             { return func(e *event.Event) { e.IP.Tor = true } }
+func relay() evOpt {
+	return func(e *event.Event) { e.IP.PrivateRelay = true; e.Security.IsProxy = true }
+}
 func clientID(s string) evOpt { return func(e *event.Event) { e.Client.ID = s } }
 func noGeo() evOpt            { return func(e *event.Event) { e.Client.Geo = event.Geo{} } }
 func threat() evOpt           { return func(e *event.Event) { e.Debug.ThreatSuspected = true } }

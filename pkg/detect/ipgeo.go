@@ -39,21 +39,22 @@ func anonymousSignal(ev *event.Event) string {
 	if isTrusted(ev) {
 		return ""
 	}
-	switch {
-	case ev.IP.Categories.Has(event.CatAnonymous):
-		return "anonymous_list"
-	case ev.IP.Tor:
+	if ev.IP.Tor {
 		return "tor"
 	}
+	for _, t := range ev.Debug.Tunnels {
+		if strings.EqualFold(t.Type, "TOR") {
+			return "tor"
+		}
+	}
+	// Private Relay is recognised before the generic anonymous signals
+	// (enrichment also marks it anonymous); detectors treat it apart.
 	if isPrivateRelay(ev) {
 		return ""
 	}
-	for _, t := range ev.Debug.Tunnels {
-		if t.Anonymous {
-			return "tunnel"
-		}
-	}
 	switch {
+	case ev.IP.Categories.Has(event.CatAnonymous):
+		return "anonymous"
 	case ev.Security.IsProxy:
 		return "okta_is_proxy"
 	case ev.IP.AnonymousVPN:
@@ -62,6 +63,11 @@ func anonymousSignal(ev *event.Event) string {
 		return "public_proxy"
 	case ev.IP.ResidentialProxy:
 		return "residential_proxy"
+	}
+	for _, t := range ev.Debug.Tunnels {
+		if t.Anonymous {
+			return "tunnel"
+		}
 	}
 	return ""
 }

@@ -220,7 +220,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 	// (c) admin work from outside the trusted ranges the actor normally uses
 	trusted := isTrusted(ev)
 	if d.untrusted && !trusted && a.Trusted != 0 && inWindow(today, a.Trusted) && !automation {
-		c.Emit(base(Finding{Key: "untrusted_ip", Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
+		c.Emit(base(Finding{Key: "untrusted_ip:" + ev.Client.IPAddress, Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
 			Summary: fmt.Sprintf("%s performed %s from %s, outside the trusted ranges used for admin work", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress),
 			Evidence: map[string]any{"condition": "untrusted_ip", "lastTrustedAdminDay": time.Unix(int64(a.Trusted)*secondsPerDay, 0).UTC().Format("2006-01-02"),
 				"asn": asnOf(ev), "categories": categoryNames(ev.IP.Categories)}}))
