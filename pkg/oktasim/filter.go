@@ -273,9 +273,14 @@ func lexFilter(s string) ([]token, error) {
 }
 
 type filterParser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int
 }
+
+// maxFilterDepth bounds parenthesis / not nesting (a deeply nested filter
+// would otherwise recurse without limit).
+const maxFilterDepth = 64
 
 func (p *filterParser) peek() token { return p.toks[p.i] }
 func (p *filterParser) next() token {
@@ -343,6 +348,11 @@ func (p *filterParser) parseAnd() (filterNode, error) {
 var filterOps = map[string]bool{"eq": true, "ne": true, "co": true, "sw": true, "ew": true, "pr": true, "gt": true, "ge": true, "lt": true, "le": true}
 
 func (p *filterParser) parseFactor() (filterNode, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxFilterDepth {
+		return nil, badFilter("Invalid filter: nested more than %d levels", maxFilterDepth)
+	}
 	t := p.next()
 	switch {
 	case isWord(t, "not"):
