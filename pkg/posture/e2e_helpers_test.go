@@ -2,8 +2,10 @@ package posture_test
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -69,4 +71,17 @@ func mustCheck(t *testing.T, r posture.Report, id string) posture.CheckResult {
 		t.Fatalf("check %s missing from report", id)
 	}
 	return c
+}
+
+// TestMain raises -test.parallel (unless given): the simulator tests spend
+// their time sleeping in the client's per-bucket pacing (≥ 20 ms between
+// requests of one bucket), not on the CPU.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "24")
+	}
+	os.Exit(m.Run())
 }
