@@ -78,9 +78,9 @@ var checkCases = map[string]checkCase{
 			s.Pipeline = "v1"
 			rule(signOnDefault(s), "Default Rule").Actions.Signon.RequireFactor = false
 		}},
-	"okta.admin_console.idle_timeout":  {fail: func(s *orgsim.State) { s.AdminConsole.SessionIdleTimeoutMinutes = 30 }},
-	"okta.admin_console.max_lifetime":  {fail: func(s *orgsim.State) { s.AdminConsole.SessionMaxLifetimeMinutes = 1440 }},
-	"okta.admin_console.mfa":           {fail: func(s *orgsim.State) { adminRule(s).Actions.AppSignOn.VerificationMethod.FactorMode = "1FA" }},
+	"okta.admin_console.idle_timeout": {fail: func(s *orgsim.State) { s.AdminConsole.SessionIdleTimeoutMinutes = 30 }},
+	"okta.admin_console.max_lifetime": {fail: func(s *orgsim.State) { s.AdminConsole.SessionMaxLifetimeMinutes = 1440 }},
+	"okta.admin_console.mfa":          {fail: func(s *orgsim.State) { adminRule(s).Actions.AppSignOn.VerificationMethod.FactorMode = "1FA" }},
 	"okta.admin_console.phishing_resistant": {fail: func(s *orgsim.State) {
 		adminRule(s).Actions.AppSignOn.VerificationMethod.Constraints[0].Possession.PhishingResistant = ""
 	}},
@@ -170,8 +170,8 @@ var checkCases = map[string]checkCase{
 	"okta.api_tokens.network_restricted": {fail: func(s *orgsim.State) {
 		s.APITokens[0].Network = &orgsim.NetworkCondition{Connection: "ANYWHERE"}
 	}},
-	"okta.api_tokens.not_super_admin": {fail: func(s *orgsim.State) { s.APITokens[0].UserID = "00uAlice00000001" }},
-	"okta.api_tokens.hygiene":         {fail: func(s *orgsim.State) { s.APITokens[0].Created = time.Now().Add(-400 * day) }},
+	"okta.api_tokens.not_super_admin":  {fail: func(s *orgsim.State) { s.APITokens[0].UserID = "00uAlice00000001" }},
+	"okta.api_tokens.hygiene":          {fail: func(s *orgsim.State) { s.APITokens[0].Created = time.Now().Add(-400 * day) }},
 	"okta.network.threatinsight_block": {fail: func(s *orgsim.State) { s.ThreatInsight.Action = "none" }},
 	"okta.network.anonymizer_block":    {fail: func(s *orgsim.State) { s.Zone("DefaultEnhancedDynamicZone").Status = "INACTIVE" }},
 	"okta.network.ip_blocklist":        {fail: func(s *orgsim.State) { s.Zone("BlockedIpZone").Gateways = nil }},
@@ -195,7 +195,9 @@ var checkCases = map[string]checkCase{
 	"okta.notify.authenticator_enrolled": notify("AuthenticatorEnrolled"),
 	"okta.notify.authenticator_reset":    notify("AuthenticatorReset"),
 	"okta.notify.report_suspicious": {
-		postPass: func(sn *posture.Snapshot) { sn.LogSignals = &posture.LogSignals{ReportSuspiciousEvents: 2, Window: 90 * day} },
+		postPass: func(sn *posture.Snapshot) {
+			sn.LogSignals = &posture.LogSignals{ReportSuspiciousEvents: 2, Window: 90 * day}
+		},
 		wantFail: posture.Manual, // no read API: without log evidence it stays manual
 	},
 	"okta.apps.federated_sso": {fail: func(s *orgsim.State) {
@@ -221,8 +223,12 @@ var checkCases = map[string]checkCase{
 		s.TrustedOrigins = append(s.TrustedOrigins, &orgsim.TrustedOrigin{ID: "tosWild", Name: "Wildcard", Origin: "https://*.example.com", Status: "ACTIVE"})
 	}},
 	"okta.org.support_access": {
-		pass: func(s *orgsim.State) { s.OktaSupport = orgsim.OktaSupport{Support: "ENABLED", Expiration: ptr(time.Now().Add(4 * time.Hour))} },
-		fail: func(s *orgsim.State) { s.OktaSupport = orgsim.OktaSupport{Support: "ENABLED", Expiration: ptr(time.Now().Add(72 * time.Hour))} }},
+		pass: func(s *orgsim.State) {
+			s.OktaSupport = orgsim.OktaSupport{Support: "ENABLED", Expiration: ptr(time.Now().Add(4 * time.Hour))}
+		},
+		fail: func(s *orgsim.State) {
+			s.OktaSupport = orgsim.OktaSupport{Support: "ENABLED", Expiration: ptr(time.Now().Add(72 * time.Hour))}
+		}},
 	"okta.signin.dod_banner": {org: "stig", profile: "stig", fail: func(s *orgsim.State) { s.Brands[0].SignInPageContent = "" }},
 }
 
