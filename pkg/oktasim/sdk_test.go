@@ -339,3 +339,47 @@ func TestSDKPrivateKeyDPoPRequired(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestSDKRetriesRealBucketExhaustion exhausts a real (real-clock, 1 s)
+// window: the SDK waits until X-Rate-Limit-Reset and its retry succeeds.
+func TestSDKRetriesRealBucketExhaustion(t *testing.T) {
+	s, ts, rec := sdkEnv(t, Options{RateLimitPerMinute: 2, PrincipalShare: 1, RateLimitWindow: time.Second})
+	addRealTime(t, s, 6)
+	c := sswsClient(t, ts.URL, testToken, 3)
+	ctx := context.Background()
+	re, req := firstLogsRequest(t, c)
+	var page []json.RawMessage
+	resp, err := re.Do(ctx, req, &page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := len(page)
+	for resp.HasNextPage() {
+		var next []json.RawMessage
+		r2, err := resp.Next(ctx, &next)
+		if err != nil {
+			t.Fatalf("SDK did not ride out the exhausted bucket: %v", err)
+		}
+		if len(next) == 0 {
+			break
+		}
+		total += len(next)
+		resp = r2
+	}
+	if total != 6 {
+		t.Fatalf("read %d events", total)
+	}
+	st := s.Stats()
+	if st.RateLimited == 0 {
+		t.Fatal("the bucket was never exhausted; the test proves nothing")
+	}
+	retried := 0
+	for _, h := range rec.all() {
+		if h.Get("X-Okta-Retry-Count") != "" {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Fatal("no SDK retry observed")
+	}
+}
