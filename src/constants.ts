@@ -22,7 +22,10 @@ export interface DetectorInfo {
   params: ParamInfo[];
 }
 
-/** The 11 built-in detectors (ids are a contract) with their configurable thresholds and defaults. */
+/**
+ * The 11 built-in detectors (ids are a contract) with the main thresholds of each (parameter names and
+ * defaults as the detection engine declares them; docs/detectors.md lists every parameter).
+ */
 export const DETECTORS: DetectorInfo[] = [
   {
     id: 'impossible_travel',
@@ -35,16 +38,29 @@ export const DETECTORS: DetectorInfo[] = [
         kind: 'number',
         default: 900,
         unit: 'km/h',
-        description: 'Alert above this speed',
+        description: 'Alert above this speed between the anchor and the new sign-in',
       },
-      { key: 'minDistanceKm', label: 'Min distance', kind: 'number', default: 500, unit: 'km' },
-      { key: 'anchorWindow', label: 'Anchor window', kind: 'duration', default: '24h' },
+      {
+        key: 'minDistanceKm',
+        label: 'Min distance',
+        kind: 'number',
+        default: 500,
+        unit: 'km',
+        description: 'Ignore hops shorter than this',
+      },
+      {
+        key: 'anchorWindow',
+        label: 'Anchor window',
+        kind: 'duration',
+        default: '24h',
+        description: 'Compare only with an anchor sign-in this recent',
+      },
       {
         key: 'knownCountryMin',
-        label: 'Known country sign-ins',
+        label: 'Known country',
         kind: 'int',
         default: 3,
-        description: 'Destination country with this many sign-ins in 30 days is not alerted',
+        description: 'Destination country with at least this many sign-ins in 30 days is not alerted',
       },
     ],
   },
@@ -54,11 +70,18 @@ export const DETECTORS: DetectorInfo[] = [
     severity: 'medium',
     params: [
       {
-        key: 'tenantMinUsers',
+        key: 'minTenantUsers',
         label: 'Rare below users',
         kind: 'int',
         default: 2,
-        description: 'A country is rare for the org when fewer users used it in 30 days',
+        description: 'A country is rare when fewer users used it in 30 days',
+      },
+      {
+        key: 'tenantShare',
+        label: 'Rare below share',
+        kind: 'number',
+        default: 0.01,
+        description: "Share of the tenant's active users below which a country is rare",
       },
     ],
   },
@@ -72,7 +95,14 @@ export const DETECTORS: DetectorInfo[] = [
         label: 'Shared operator users',
         kind: 'int',
         default: 5,
-        description: 'Suppress anonymizer operators used by this many users (corporate egress)',
+        description: 'An operator used by this many users in 30 days is treated as mis-tagged egress',
+      },
+      {
+        key: 'escalationWindow',
+        label: 'Escalation window',
+        kind: 'duration',
+        default: '30m',
+        description: 'Raise a high-severity follow-up when admin activity follows within this window',
       },
     ],
   },
@@ -81,8 +111,21 @@ export const DETECTORS: DetectorInfo[] = [
     title: 'Activity from suspicious IP address',
     severity: 'high',
     params: [
-      { key: 'sprayMinUsers', label: 'Spray source users', kind: 'int', default: 10 },
+      {
+        key: 'sprayUsers',
+        label: 'Spray source users',
+        kind: 'int',
+        default: 10,
+        description: 'Failures against at least this many distinct users make an IP a spray source',
+      },
       { key: 'sprayMaxAttempts', label: 'Max attempts per user', kind: 'int', default: 3 },
+      {
+        key: 'threatWindow',
+        label: 'Threat window',
+        kind: 'duration',
+        default: '24h',
+        description: 'How long a ThreatInsight verdict or spray behaviour marks the IP',
+      },
     ],
   },
   {
@@ -90,16 +133,35 @@ export const DETECTORS: DetectorInfo[] = [
     title: 'Multiple failed login attempts',
     severity: 'medium',
     params: [
-      { key: 'minFailures', label: 'Failures', kind: 'int', default: 10 },
+      {
+        key: 'minFailures',
+        label: 'Failures',
+        kind: 'int',
+        default: 10,
+        description: 'Static threshold: failures in the window or session',
+      },
       { key: 'window', label: 'Window', kind: 'duration', default: '5m' },
+      {
+        key: 'sigmas',
+        label: 'Sigmas',
+        kind: 'number',
+        default: 3,
+        description: "Adaptive threshold: mean + sigmas × σ of the user's hourly failures",
+      },
     ],
   },
   {
     id: 'password_spray',
     title: 'Password spray',
-    severity: 'high',
+    severity: 'medium',
     params: [
-      { key: 'minUsers', label: 'Distinct users', kind: 'int', default: 10 },
+      {
+        key: 'minUsers',
+        label: 'Distinct users',
+        kind: 'int',
+        default: 10,
+        description: 'Distinct targeted users from one source',
+      },
       { key: 'maxAttemptsPerUser', label: 'Max attempts per user', kind: 'int', default: 3 },
       { key: 'window', label: 'Window', kind: 'duration', default: '30m' },
     ],
@@ -109,23 +171,56 @@ export const DETECTORS: DetectorInfo[] = [
     title: 'MFA fatigue (push bombing)',
     severity: 'high',
     params: [
-      { key: 'minPushes', label: 'Denied pushes', kind: 'int', default: 5 },
+      {
+        key: 'minBad',
+        label: 'Denied pushes',
+        kind: 'int',
+        default: 5,
+        description: 'Denied or unanswered pushes (or MFA failures) in the window',
+      },
       { key: 'window', label: 'Window', kind: 'duration', default: '15m' },
+      {
+        key: 'successWindow',
+        label: 'Success window',
+        kind: 'duration',
+        default: '30m',
+        description: 'Critical when an MFA success follows within this time',
+      },
     ],
   },
   {
     id: 'session_hijack',
     title: 'Session hijack (roaming session)',
     severity: 'high',
-    params: [],
+    params: [
+      {
+        key: 'lifetime',
+        label: 'Session lifetime',
+        kind: 'duration',
+        default: '24h',
+        description: 'Compare uses of a session up to this long after it was created',
+      },
+    ],
   },
   {
     id: 'unusual_admin',
     title: 'Unusual administrative activity',
     severity: 'medium',
     params: [
-      { key: 'zScore', label: 'Volume z-score', kind: 'number', default: 3 },
-      { key: 'minEvents', label: 'Min events per session', kind: 'int', default: 10 },
+      {
+        key: 'volumeZ',
+        label: 'Volume z-score',
+        kind: 'number',
+        default: 3,
+        description: "Session spike: z-score against the actor's past sessions",
+      },
+      {
+        key: 'volumeMinEvents',
+        label: 'Min events',
+        kind: 'int',
+        default: 10,
+        description: 'A session spike needs at least this many admin events',
+      },
     ],
   },
   {
@@ -135,12 +230,19 @@ export const DETECTORS: DetectorInfo[] = [
     params: [
       { key: 'minTargets', label: 'Distinct targets', kind: 'int', default: 20 },
       { key: 'window', label: 'Window', kind: 'duration', default: '10m' },
+      {
+        key: 'tokenAge',
+        label: 'Token age',
+        kind: 'duration',
+        default: '24h',
+        description: 'Critical when the burst uses an API token created this recently',
+      },
     ],
   },
   {
     id: 'risky_ip_logon',
     title: 'Logon from a risky IP address',
-    severity: 'high',
+    severity: 'medium',
     params: [],
   },
 ];
