@@ -46,6 +46,7 @@ type pacer struct {
 	haveRem      bool
 	resetAt      time.Time
 	nextAt       time.Time
+	lastStart    time.Time
 	blockedUntil time.Time
 	c429         int
 	now          func() time.Time
@@ -78,9 +79,9 @@ func (p *pacer) spacingLocked() time.Duration {
 	if b == 0 {
 		return 0
 	}
-	// 1% margin so rounding and timer slack never squeeze budget+1
-	// starts into one rate-limit window.
-	return time.Duration(float64(p.window) / float64(b) * 1.01)
+	// A margin (2 % + 20 ms) so timer slack and network jitter never
+	// squeeze budget+1 request arrivals into one rate-limit window.
+	return time.Duration(float64(p.window)/float64(b)*1.02) + 20*time.Millisecond
 }
 
 // wait blocks until the next request may start and reserves that slot.
@@ -93,6 +94,7 @@ func (p *pacer) wait(ctx context.Context) error {
 			t = p.blockedUntil
 		}
 		if !now.Before(t) {
+			p.lastStart = now
 			p.nextAt = now.Add(p.spacingLocked())
 			p.mu.Unlock()
 			return nil
@@ -115,6 +117,10 @@ func (p *pacer) observe(status int, h http.Header, recvAt time.Time) {
 	limit, okL := headerInt(h, "X-Rate-Limit-Limit")
 	if okL && limit > 0 { // Limit: 0 marks a concurrency 429
 		p.limit = limit
+	}
+	// The spacing may only now be known (first response) or have changed.
+	if next := p.lastStart.Add(p.spacingLocked()); next.After(p.nextAt) {
+		p.nextAt = next
 	}
 	if rem, ok := headerInt(h, "X-Rate-Limit-Remaining"); ok && !(okL && limit == 0) {
 		p.remaining, p.haveRem = rem, true

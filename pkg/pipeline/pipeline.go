@@ -1,0 +1,657 @@
+// Package pipeline owns the ingestion loop of one Okta org:
+// poll → decode → dedup → enrich → detect → commit → count. A page's new
+// events, the alerts they raise, the detection engine's state and the
+// checkpoint that follows the page are committed in one store
+// transaction, so a restart (or a kill -9 between fetching and
+// committing) resumes exactly where the last commit left off and nothing
+// is stored twice.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/fastcache"
+
+	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/enrich"
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/metrics"
+	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+// seenCacheBytes bounds the in-memory uuid seen-set (fastcache evicts the
+// oldest entries beyond it; the store's unique key stays authoritative).
+const seenCacheBytes = 32 << 20
+
+// Options are the pipeline's collaborators. Every field is optional.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // nil is a valid no-op
+	// Store is used instead of opening Settings.Storage.Path; the caller
+	// keeps ownership (Close does not close it).
+	Store *store.Store
+	// OktaOptions are passed to okta.NewClient (transport, backoff, ...).
+	OktaOptions []okta.Option
+	// DetectOptions are passed to detect.NewEngine.
+	DetectOptions []detect.Option
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// PruneInterval is how often retention pruning runs (default 1h).
+	PruneInterval time.Duration
+	// BeforeCommit, when set, is called after a page was fetched and
+	// processed and before its commit (n counts pages from 1). Tests use
+	// it to kill the process between fetch and commit.
+	BeforeCommit func(n int)
+	// ShutdownGrace bounds how long an in-flight request may still finish
+	// after the context is cancelled (default: the okta request timeout,
+	// at most 30s).
+	ShutdownGrace time.Duration
+}
+
+// Status is a snapshot of the pipeline's health.
+type Status struct {
+	Running            bool
+	BackfillProgress   float64 // 0..1
+	BackfillDone       bool
+	BackfillSince      time.Time
+	MaxPublished       time.Time
+	LastPollSuccess    time.Time
+	Lag                time.Duration // now - newest published committed
+	RateLimitLimit     int
+	RateLimitRemaining int
+	RateLimitBudget    int // requests/minute this collector allows itself
+	LastError          string
+	LastErrorAt        time.Time
+	EventsIngested     int64 // new events committed by this process
+	Duplicates         int64 // events dropped as already stored
+	Rejected           int64 // events that failed to decode
+	Alerts             int64 // new alerts committed by this process
+	Pages              int64
+	CursorRecoveries   int64
+	PostureScore       float64
+	PostureProfile     string
+	PostureAt          time.Time
+}
+
+// Update is what a live-tail subscriber receives after each commit.
+type Update struct {
+	Events []event.Event
+	Alerts []detect.Alert
+}
+
+// Pipeline runs ingestion for one org.
+type Pipeline struct {
+	s        config.Settings
+	o        Options
+	log      *slog.Logger
+	m        *metrics.Metrics
+	now      func() time.Time
+	st       *store.Store
+	ownStore bool
+	client   *okta.Client
+	poller   *okta.LogPoller
+	enr      *enrich.Enricher
+	eng      *detect.Engine
+	seen     *fastcache.Cache
+
+	runMu sync.Mutex // one Run at a time
+
+	mu     sync.Mutex
+	status Status
+	cp     store.Checkpoint
+	haveCP bool
+	pages  int
+
+	subMu  sync.Mutex
+	subs   map[int]chan Update
+	nextID int
+
+	posture *postureState
+
+	closeOnce sync.Once
+}
+
+// New builds the pipeline: validates settings, opens the store (unless
+// given), creates the Okta client, the enricher and the detection engine,
+// and restores the engine's state from the store.
+func New(s config.Settings, o Options) (*Pipeline, error) {
+	ctx := context.Background()
+	s.Okta = s.Okta.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p := &Pipeline{s: s, o: o, log: o.Logger, m: o.Metrics, now: o.Now, subs: map[int]chan Update{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.o.PruneInterval <= 0 {
+		p.o.PruneInterval = time.Hour
+	}
+	if p.o.ShutdownGrace <= 0 {
+		p.o.ShutdownGrace = min(s.Okta.RequestTimeout, 30*time.Second)
+	}
+	oopts := append([]okta.Option{okta.WithLogger(p.log), okta.WithObserver(p.m)}, o.OktaOptions...)
+	client, err := okta.NewClient(ctx, s.Okta, oopts...)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p.client = client
+	p.poller = okta.NewLogPoller(client)
+	if o.Store != nil {
+		p.st = o.Store
+	} else {
+		st, err := store.Open(ctx, s.Storage.Path)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+		p.st, p.ownStore = st, true
+	}
+	p.enr, err = enrich.New(s.EnrichConfig())
+	if err != nil {
+		p.closeStore()
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if err := p.resetEngine(ctx); err != nil {
+		p.enr.Close()
+		p.closeStore()
+		return nil, err
+	}
+	p.seen = fastcache.New(seenCacheBytes)
+	cp, ok, err := p.st.LoadCheckpoint(ctx)
+	if err != nil {
+		p.enr.Close()
+		p.closeStore()
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p.cp, p.haveCP = cp, ok
+	p.status.BackfillDone = ok && cp.BackfillDone
+	p.status.BackfillSince = cp.BackfillSince
+	p.status.MaxPublished = cp.MaxPublished
+	if p.status.BackfillDone {
+		p.status.BackfillProgress = 1
+	}
+	p.posture = newPostureState(p)
+	return p, nil
+}
+
+// resetEngine (re)creates the detection engine from the committed state,
+// so that after a failed commit the in-memory baselines match the store.
+func (p *Pipeline) resetEngine(ctx context.Context) error {
+	eng, err := detect.NewEngine(p.s.Detectors, p.o.DetectOptions...)
+	if err != nil {
+		return fmt.Errorf("pipeline: detectors: %w", err)
+	}
+	state, err := p.st.AllState(ctx, detect.StateKeyPrefix)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	if len(state) > 0 {
+		if err := eng.LoadState(state); err != nil {
+			return fmt.Errorf("pipeline: restoring detector state: %w", err)
+		}
+	}
+	p.eng = eng
+	return nil
+}
+
+func (p *Pipeline) closeStore() {
+	if p.ownStore && p.st != nil {
+		p.st.Close()
+	}
+}
+
+// Store returns the pipeline's store.
+func (p *Pipeline) Store() *store.Store { return p.st }
+
+// Client returns the Okta client.
+func (p *Pipeline) Client() *okta.Client { return p.client }
+
+// Settings returns the effective settings.
+func (p *Pipeline) Settings() config.Settings { return p.s }
+
+// Close releases the store (when opened by New) and the enricher.
+func (p *Pipeline) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		p.subMu.Lock()
+		for id, ch := range p.subs {
+			close(ch)
+			delete(p.subs, id)
+		}
+		p.subMu.Unlock()
+		if p.enr != nil {
+			p.enr.Close()
+		}
+		if p.ownStore {
+			err = p.st.Close()
+		}
+	})
+	return err
+}
+
+// Status returns a snapshot of the pipeline's health.
+func (p *Pipeline) Status() Status {
+	p.mu.Lock()
+	st := p.status
+	p.mu.Unlock()
+	rl := p.client.RateLimit(okta.LogsPath)
+	st.RateLimitLimit, st.RateLimitRemaining, st.RateLimitBudget = rl.Limit, rl.Remaining, rl.Budget
+	if !st.MaxPublished.IsZero() {
+		st.Lag = p.now().Sub(st.MaxPublished)
+	}
+	return st
+}
+
+// Subscribe returns a channel receiving an Update after every commit that
+// added events or alerts, and a cancel function. A subscriber that does
+// not keep up misses updates (the store has everything).
+func (p *Pipeline) Subscribe(buf int) (<-chan Update, func()) {
+	if buf < 1 {
+		buf = 16
+	}
+	ch := make(chan Update, buf)
+	p.subMu.Lock()
+	id := p.nextID
+	p.nextID++
+	p.subs[id] = ch
+	p.subMu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			p.subMu.Lock()
+			if c, ok := p.subs[id]; ok {
+				delete(p.subs, id)
+				close(c)
+			}
+			p.subMu.Unlock()
+		})
+	}
+}
+
+func (p *Pipeline) publish(u Update) {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	for _, ch := range p.subs {
+		select {
+		case ch <- u:
+		default:
+		}
+	}
+}
+
+func (p *Pipeline) setError(err error) {
+	p.mu.Lock()
+	p.status.LastError = err.Error()
+	p.status.LastErrorAt = p.now()
+	p.mu.Unlock()
+}
+
+// isFatal reports errors that retrying cannot fix: bad credentials,
+// missing scopes, DPoP, forbidden.
+func isFatal(err error) bool {
+	return errors.Is(err, okta.ErrUnauthorized) || errors.Is(err, okta.ErrInsufficientScope) ||
+		errors.Is(err, okta.ErrDPoP) || errors.Is(err, okta.ErrForbidden)
+}
+
+// startCursor decides where polling resumes.
+func (p *Pipeline) startCursor() okta.Cursor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.haveCP && p.cp.NextURL != "" {
+		if _, err := p.poller.ValidateCursor(p.cp.NextURL); err == nil {
+			return okta.Cursor{Next: p.cp.NextURL}
+		} else {
+			p.log.Warn("stored cursor is unusable, re-reading from the newest stored event minus the overlap", "error", err)
+			p.status.CursorRecoveries++
+		}
+	}
+	if p.haveCP {
+		return okta.Cursor{Since: p.recoverSinceLocked()}
+	}
+	since := p.now().Add(-p.s.Okta.Backfill).UTC()
+	p.cp = store.Checkpoint{BackfillSince: since}
+	p.status.BackfillSince = since
+	return okta.Cursor{Since: since}
+}
+
+// recoverSinceLocked is the since of a lost cursor: newest stored
+// published minus the overlap (or the backfill start if nothing is stored).
+func (p *Pipeline) recoverSinceLocked() time.Time {
+	if !p.cp.MaxPublished.IsZero() {
+		s := p.cp.MaxPublished.Add(-p.s.Okta.Overlap)
+		// Okta rejects since older than 180 days; never ask for more than the retention.
+		if floor := p.now().Add(-okta.MaxBackfill); s.Before(floor) {
+			s = floor
+		}
+		return s.UTC()
+	}
+	if !p.cp.BackfillSince.IsZero() {
+		return p.cp.BackfillSince
+	}
+	return p.now().Add(-p.s.Okta.Backfill).UTC()
+}
+
+// Run polls until ctx is cancelled (then it lets the request in flight
+// finish within the shutdown grace, commits that page and returns nil) or
+// until a fatal error (invalid or revoked credentials, missing scope),
+// which it returns. Other errors are retried with backoff; Status shows
+// the last one.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.runMu.TryLock() {
+		return errors.New("pipeline: already running")
+	}
+	defer p.runMu.Unlock()
+	p.mu.Lock()
+	p.status.Running = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.status.Running = false
+		p.mu.Unlock()
+	}()
+
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.pruneLoop(bg) }()
+	go func() { defer wg.Done(); p.posture.loop(bg) }()
+	defer func() { stopBG(); wg.Wait() }()
+
+	cur := p.startCursor()
+	failures := 0
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The request in flight may finish after ctx is cancelled (bounded
+		// by the grace), so its page is committed rather than dropped.
+		pctx, cancel := graceContext(ctx, p.o.ShutdownGrace)
+		page, err := p.poller.Poll(pctx, cur)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, okta.ErrCursor) {
+				p.mu.Lock()
+				since := p.recoverSinceLocked()
+				p.status.CursorRecoveries++
+				p.mu.Unlock()
+				p.log.Warn("System Log cursor lost, re-reading from the newest stored event minus the overlap",
+					"since", since.Format(time.RFC3339), "overlap", p.s.Okta.Overlap.String(), "error", err)
+				p.setError(err)
+				cur = okta.Cursor{Since: since}
+				continue
+			}
+			p.setError(err)
+			if isFatal(err) {
+				p.log.Error("polling stopped", "error", err)
+				return fmt.Errorf("pipeline: %w", err)
+			}
+			failures++
+			d := backoff(failures, p.s.Okta.PollInterval)
+			p.log.Warn("poll failed, retrying", "error", err, "retry_in", d.String())
+			if sleep(ctx, d) != nil {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		next, err := p.handlePage(context.WithoutCancel(ctx), page)
+		if err != nil {
+			p.setError(err)
+			p.log.Error("commit failed, the page will be fetched again", "error", err)
+			if rerr := p.resetEngine(context.WithoutCancel(ctx)); rerr != nil {
+				return rerr
+			}
+			if sleep(ctx, backoff(1, p.s.Okta.PollInterval)) != nil {
+				return nil
+			}
+			continue
+		}
+		cur = next
+		if !page.Full {
+			d := p.s.Okta.PollInterval + p.client.PollJitter(p.s.Okta.PollInterval) + jitter(p.s.Okta.PollInterval/20)
+			if sleep(ctx, d) != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// graceContext is a context that ends grace after parent ends.
+func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	return ctx, func() { stop(); cancel() }
+}
+
+func backoff(n int, max time.Duration) time.Duration {
+	if max < time.Second {
+		max = time.Second
+	}
+	d := 500 * time.Millisecond
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)/2 + jitter(min(d, max)/2)
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d)))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, event.ErrMissingField):
+		return "missing_field"
+	case errors.Is(err, event.ErrBadTime):
+		return "bad_time"
+	default:
+		return "malformed"
+	}
+}
+
+// handlePage decodes, dedups, enriches, detects and commits one page and
+// returns the cursor for the next poll.
+func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor, error) {
+	now := p.now()
+	evs, errs := event.DecodePage(page.Events)
+	for _, err := range errs {
+		reason := rejectReason(err)
+		var de *event.DecodeError
+		uuid := ""
+		if errors.As(err, &de) {
+			uuid = de.UUID
+		}
+		p.m.Rejected(reason)
+		key := []byte("rejected:" + uuid + ":" + err.Error())
+		if !p.seen.Has(key) {
+			p.seen.Set(key, nil)
+			p.log.Warn("event rejected", "uuid", uuid, "reason", reason, "error", err)
+		}
+	}
+	// Dedup: in-page duplicates, then the seen-set, then the store.
+	inPage := make(map[string]struct{}, len(evs))
+	cand := evs[:0:0]
+	dups := 0
+	for i := range evs {
+		u := evs[i].UUID
+		if _, dup := inPage[u]; dup || p.seen.Has([]byte(u)) {
+			dups++
+			continue
+		}
+		inPage[u] = struct{}{}
+		cand = append(cand, evs[i])
+	}
+	fresh := cand
+	if len(cand) > 0 {
+		ids := make([]string, len(cand))
+		for i := range cand {
+			ids[i] = cand[i].UUID
+		}
+		have, err := p.st.HasEvents(ctx, ids)
+		if err != nil {
+			return okta.Cursor{}, fmt.Errorf("pipeline: dedup: %w", err)
+		}
+		if len(have) > 0 {
+			fresh = make([]event.Event, 0, len(cand))
+			for i := range cand {
+				if have[cand[i].UUID] {
+					dups++
+					p.seen.Set([]byte(cand[i].UUID), nil)
+					continue
+				}
+				fresh = append(fresh, cand[i])
+			}
+		}
+	}
+	for i := 0; i < dups; i++ {
+		p.m.Rejected("duplicate")
+	}
+	var alerts []detect.Alert
+	maxPub := p.cp.MaxPublished
+	for i := range fresh {
+		p.enr.Enrich(&fresh[i])
+		alerts = append(alerts, p.eng.Process(&fresh[i])...)
+		if fresh[i].Published.After(maxPub) {
+			maxPub = fresh[i].Published
+		}
+	}
+	p.mu.Lock()
+	prev := p.cp
+	p.mu.Unlock()
+	cp := prev
+	cp.MaxPublished = maxPub
+	cp.UpdatedAt = time.Time{}
+	cp.NextURL = page.Next
+	if !page.Full {
+		cp.BackfillDone = true
+	}
+	var next okta.Cursor
+	if page.Next != "" {
+		next = okta.Cursor{Next: page.Next}
+	} else {
+		// Okta always sends a next link in polling mode; without one, reopen
+		// a chain from the newest event minus the overlap (dups dropped).
+		s := maxPub.Add(-p.s.Okta.Overlap)
+		if maxPub.IsZero() {
+			s = cp.BackfillSince
+		}
+		next = okta.Cursor{Since: s}
+		p.log.Warn("page had no next link; reopening the polling chain", "since", s.Format(time.RFC3339))
+	}
+	unchanged := len(fresh) == 0 && len(alerts) == 0 && cp.NextURL == prev.NextURL && cp.BackfillDone == prev.BackfillDone && p.haveCP
+	p.mu.Lock()
+	p.pages++
+	n := p.pages
+	p.mu.Unlock()
+	if !unchanged {
+		var state map[string][]byte
+		if len(fresh) > 0 {
+			var err error
+			state, err = p.eng.SaveState()
+			if err != nil {
+				return okta.Cursor{}, fmt.Errorf("pipeline: %w", err)
+			}
+		}
+		if p.o.BeforeCommit != nil {
+			p.o.BeforeCommit(n)
+		}
+		res, err := p.st.Commit(ctx, store.Batch{Events: fresh, Alerts: alerts, Checkpoint: &cp, State: state})
+		if err != nil {
+			return okta.Cursor{}, fmt.Errorf("pipeline: commit: %w", err)
+		}
+		for i := range fresh {
+			p.seen.Set([]byte(fresh[i].UUID), nil)
+		}
+		p.m.EventsIngested(res.EventsInserted)
+		var newAlerts []detect.Alert
+		for i, a := range alerts {
+			if i < len(res.AlertInserted) && !res.AlertInserted[i] {
+				continue
+			}
+			newAlerts = append(newAlerts, a)
+			p.m.Detection(a.Detector, a.Severity)
+		}
+		var newEvents []event.Event
+		if len(res.Inserted) == len(fresh) {
+			for i := range fresh {
+				if res.Inserted[i] {
+					newEvents = append(newEvents, fresh[i])
+				}
+			}
+		} else {
+			newEvents = fresh
+		}
+		p.mu.Lock()
+		p.cp, p.haveCP = cp, true
+		p.status.EventsIngested += int64(res.EventsInserted)
+		p.status.Alerts += int64(len(newAlerts))
+		p.mu.Unlock()
+		if len(newEvents) > 0 || len(newAlerts) > 0 {
+			p.publish(Update{Events: newEvents, Alerts: newAlerts})
+			p.posture.notice(newEvents)
+		}
+	}
+	p.mu.Lock()
+	p.status.Pages++
+	p.status.Duplicates += int64(dups)
+	p.status.Rejected += int64(len(errs))
+	p.status.LastPollSuccess = now
+	p.status.MaxPublished = p.cp.MaxPublished
+	p.status.BackfillDone = p.cp.BackfillDone
+	since := p.cp.BackfillSince
+	if p.status.BackfillDone {
+		p.status.BackfillProgress = 1
+	} else if !since.IsZero() && now.After(since) && !p.cp.MaxPublished.IsZero() {
+		r := float64(p.cp.MaxPublished.Sub(since)) / float64(now.Sub(since))
+		p.status.BackfillProgress = min(max(r, 0), 0.999)
+	}
+	progress := p.status.BackfillProgress
+	maxP := p.cp.MaxPublished
+	p.mu.Unlock()
+	p.m.PollSuccess(now)
+	p.m.BackfillProgress(progress)
+	if !maxP.IsZero() {
+		p.m.PollLag(now.Sub(maxP))
+	}
+	return next, nil
+}
+
+func (p *Pipeline) pruneLoop(ctx context.Context) {
+	<-ctx.Done()
+}

@@ -1,0 +1,326 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/oktasim"
+)
+
+func storeHasAll(p *Pipeline, sim *oktasim.Server) func(Status) bool {
+	return func(st Status) bool {
+		ids := sim.UUIDs()
+		have, err := p.Store().HasEvents(context.Background(), ids)
+		return err == nil && len(have) == len(ids) && st.BackfillDone
+	}
+}
+
+func TestBackfillSevenDaysThenLive(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	now := time.Now()
+	if err := sim.Add(genEvents(1, 2500, now.Add(-7*24*time.Hour+time.Hour), now.Add(-time.Minute))...); err != nil {
+		t.Fatal(err)
+	}
+	// Older than the backfill window: must not be fetched... but the
+	// simulator filters polling by persistence time, as Okta does, so
+	// everything added is in scope; the backfill is 168h.
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	updates, cancelSub := p.Subscribe(1000)
+	defer cancelSub()
+
+	var progress []float64
+	if err := runUntil(t, p, 60*time.Second, func(st Status) bool {
+		progress = append(progress, st.BackfillProgress)
+		return allStored(sim)(st)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Status()
+	if st.Pages < 25 {
+		t.Fatalf("backfill used %d pages, want >= 25 (2500 events / 100)", st.Pages)
+	}
+	if st.BackfillProgress != 1 || !st.BackfillDone || st.EventsIngested != 2500 {
+		t.Fatalf("status after backfill: %+v", st)
+	}
+	if st.Lag <= 0 || st.Lag > time.Hour {
+		t.Fatalf("lag %s", st.Lag)
+	}
+	sawPartial := false
+	for _, r := range progress {
+		if r > 0 && r < 1 {
+			sawPartial = true
+		}
+	}
+	if !sawPartial {
+		t.Logf("progress samples: %v", progress)
+	}
+	var got int
+	for len(updates) > 0 {
+		u := <-updates
+		got += len(u.Events)
+	}
+	if got != 2500 {
+		t.Fatalf("subscribers saw %d events", got)
+	}
+
+	// Live: events arrive while polling.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for i := 0; i < 5; i++ {
+		sim.Add(genEvents(uint64(100+i), 30, time.Now().Add(-time.Second), time.Now())...)
+		time.Sleep(80 * time.Millisecond)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !storeHasAll(p, sim)(p.Status()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("live events not ingested: %+v", p.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	assertExactlyOnce(t, sim, s.Storage.Path)
+	assertNoSecret(t, "logs", logs.String())
+}
+
+func TestExactlyOnceAfterEachFault(t *testing.T) {
+	faults := []oktasim.Fault{
+		{Kind: oktasim.FaultRateLimit, Count: 3, ResetAfter: time.Second},
+		{Kind: oktasim.FaultRateLimitNoReset, Count: 3},
+		{Kind: oktasim.FaultConcurrency, Count: 2},
+		{Kind: oktasim.FaultServerError, Count: 3},
+		{Kind: oktasim.FaultUnavailable, Count: 2},
+		{Kind: oktasim.FaultSlow, Count: 2, Delay: 1500 * time.Millisecond},
+		{Kind: oktasim.FaultTruncated, Count: 2},
+		{Kind: oktasim.FaultMalformed, Count: 2},
+		{Kind: oktasim.FaultEmptyPage, Count: 3},
+		{Kind: oktasim.FaultCursorExpired, Count: 1},
+	}
+	for _, f := range faults {
+		t.Run(string(f.Kind), func(t *testing.T) {
+			sim, url := startSim(t, oktasim.Options{})
+			now := time.Now()
+			sim.Add(genEvents(2, 600, now.Add(-48*time.Hour), now.Add(-time.Hour))...)
+			dir := t.TempDir()
+			logs := &syncBuffer{}
+			s := testSettings(t, url, dir)
+			s.Okta.RequestTimeout = 500 * time.Millisecond
+			p := newTestPipeline(t, s, logs)
+			defer p.Close()
+			// Let the first pages through, then inject mid-backfill.
+			if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 200 }); err != nil {
+				t.Fatal(err)
+			}
+			if err := sim.Inject(f); err != nil {
+				t.Fatal(err)
+			}
+			// Out-of-order / late events: old published, new persistence time.
+			sim.Add(genEvents(3, 50, now.Add(-30*24*time.Hour), now.Add(-29*24*time.Hour))...)
+			if err := runUntil(t, p, 40*time.Second, storeHasAll(p, sim)); err != nil {
+				t.Fatal(err)
+			}
+			stats := sim.Stats()
+			if stats.Faults[f.Kind] == 0 {
+				t.Fatalf("fault %s was never served (stats %+v)", f.Kind, stats.Faults)
+			}
+			if f.Kind == oktasim.FaultCursorExpired && p.Status().CursorRecoveries == 0 {
+				t.Fatal("cursor expiry did not trigger a recovery")
+			}
+			p.Close()
+			assertExactlyOnce(t, sim, s.Storage.Path)
+			assertNoSecret(t, "logs", logs.String())
+		})
+	}
+}
+
+func TestUnauthorizedStopsWithClearError(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	sim.Add(genEvents(4, 10, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	s.Okta.APIToken = "00WRONG-token-value-abcdefghij"
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	err := runUntil(t, p, 10*time.Second, func(Status) bool { return false })
+	if !errors.Is(err, okta.ErrUnauthorized) || !strings.Contains(err.Error(), "API token invalid or revoked") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "00WRONG") || strings.Contains(logs.String(), "00WRONG") {
+		t.Fatal("the wrong token leaked into an error or log")
+	}
+	if st := p.Status(); !strings.Contains(st.LastError, "API token invalid or revoked") {
+		t.Fatalf("status LastError %q", st.LastError)
+	}
+}
+
+func TestRevokedTokenMidRun(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	sim.Add(genEvents(5, 400, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	if err := runUntil(t, p, 10*time.Second, func(st Status) bool { return st.EventsIngested >= 100 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultTokenRevoked}); err != nil {
+		t.Fatal(err)
+	}
+	err := runUntil(t, p, 10*time.Second, func(Status) bool { return false })
+	if !errors.Is(err, okta.ErrUnauthorized) || !strings.Contains(err.Error(), "API token invalid or revoked") {
+		t.Fatalf("err = %v", err)
+	}
+	assertNoSecret(t, "error", err.Error())
+	assertNoSecret(t, "logs", logs.String())
+}
+
+func TestPacingStaysUnderShare(t *testing.T) {
+	// 1-second windows: org bucket 20/window, the simulator's principal
+	// ceiling (header Limit) 10; our share 0.5 allows 5 per window.
+	sim, url := startSim(t, oktasim.Options{RateLimitPerMinute: 20, RateLimitWindow: time.Second})
+	sim.Add(genEvents(6, 2000, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	s.Okta.RateLimitWindow = time.Second
+	s.Okta.PageLimit = 20
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	start := time.Now()
+	if err := runUntil(t, p, 30*time.Second, func(st Status) bool { return time.Since(start) > 3500*time.Millisecond }); err != nil {
+		t.Fatal(err)
+	}
+	stats := sim.Stats()
+	if stats.MaxLogsPerWindowAny > 5 {
+		t.Fatalf("simulator saw %d requests in one window; share allows 5", stats.MaxLogsPerWindowAny)
+	}
+	if stats.MaxLogsPerWindowAny < 3 {
+		t.Fatalf("only %d requests per window: pacing far below the share", stats.MaxLogsPerWindowAny)
+	}
+	if stats.RateLimited != 0 {
+		t.Fatalf("%d requests were rate limited", stats.RateLimited)
+	}
+	if st := p.Status(); st.RateLimitLimit != 10 || st.RateLimitBudget != 5 {
+		t.Fatalf("rate limit status %+v", st)
+	}
+}
+
+func TestRestartResumesFromCheckpoint(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	sim.Add(genEvents(7, 500, time.Now().Add(-24*time.Hour), time.Now())...)
+	dir := t.TempDir()
+	s := testSettings(t, url, dir)
+	logs := &syncBuffer{}
+	p := newTestPipeline(t, s, logs)
+	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 200 }); err != nil {
+		t.Fatal(err)
+	}
+	first := p.Status().EventsIngested
+	p.Close()
+	served := sim.Stats().EventsServed
+	p2 := newTestPipeline(t, s, logs)
+	defer p2.Close()
+	if err := runUntil(t, p2, 20*time.Second, storeHasAll(p2, sim)); err != nil {
+		t.Fatal(err)
+	}
+	// The second run continued from the checkpoint: it fetched only what
+	// the first had not committed.
+	if re := sim.Stats().EventsServed - served; re > int64(500-first)+100 {
+		t.Fatalf("restart re-read %d events; the first run had committed %d of 500", re, first)
+	}
+	p2.Close()
+	assertExactlyOnce(t, sim, s.Storage.Path)
+}
+
+// TestHelperProcess is the child of TestKillBeforeCommit: it runs the
+// pipeline and SIGKILLs itself just before committing page N.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv("OKTAGUARD_PIPELINE_HELPER") != "1" {
+		t.Skip("helper process only")
+	}
+	killAt, _ := strconv.Atoi(os.Getenv("OKTAGUARD_KILL_BEFORE_COMMIT"))
+	logs := &syncBuffer{}
+	s := testSettings(t, os.Getenv("OKTAGUARD_SIM_URL"), os.Getenv("OKTAGUARD_DIR"))
+	p, err := New(s, Options{OktaOptions: fastOkta(), BeforeCommit: func(n int) {
+		if killAt > 0 && n == killAt {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		}
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	_ = logs
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p.Run(ctx)
+	os.Exit(0)
+}
+
+func TestKillBeforeCommitThenRestart(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	sim.Add(genEvents(8, 800, time.Now().Add(-72*time.Hour), time.Now())...)
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "OKTAGUARD_PIPELINE_HELPER=1", "OKTAGUARD_KILL_BEFORE_COMMIT=4",
+		"OKTAGUARD_SIM_URL="+url, "OKTAGUARD_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("helper did not die: %v\n%s", err, out)
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("helper exit %v, want SIGKILL\n%s", err, out)
+	}
+	s := testSettings(t, url, dir)
+	// Exactly the three committed pages are stored; page 4 was fetched
+	// (and processed) but never committed.
+	if got := len(storedUUIDs(t, s.Storage.Path)); got != 300 {
+		t.Fatalf("after the kill the store holds %d events, want 300 (3 committed pages)", got)
+	}
+	logs := &syncBuffer{}
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	if err := runUntil(t, p, 20*time.Second, storeHasAll(p, sim)); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Status(); st.EventsIngested != 500 {
+		t.Fatalf("restart ingested %d new events, want 500", st.EventsIngested)
+	}
+	p.Close()
+	assertExactlyOnce(t, sim, s.Storage.Path)
+}
+
+func TestPostureRelevant(t *testing.T) {
+	for _, et := range []string{"policy.lifecycle.update", "policy.rule.update", "zone.update", "user.account.privilege.grant", "system.api_token.create", "system.idp.lifecycle.update"} {
+		if !PostureRelevant(et) {
+			t.Errorf("%s should be posture-relevant", et)
+		}
+	}
+	for _, et := range []string{"user.session.start", "user.authentication.sso", "system.org.rate_limit.warning", ""} {
+		if PostureRelevant(et) {
+			t.Errorf("%s should not be posture-relevant", et)
+		}
+	}
+}
