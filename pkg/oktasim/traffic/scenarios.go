@@ -882,7 +882,7 @@ func scOrgUnderAttack(g *gen, r *rnd, sc *scenCtx) error {
 	}
 	all := track{}
 	all.merge(&k)
-	g.label("org_under_attack", "", "", &all, sc, false)
+	g.label("org_under_attack", sys.AltID, "", &all, sc, false)
 	return nil
 }
 

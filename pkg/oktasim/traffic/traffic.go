@@ -1,13 +1,3 @@
-// Package traffic generates realistic, deterministic Okta System Log traffic
-// for an imaginary organisation, with labelled attack scenarios for every
-// detector of oktaguard and unlabelled benign "traps" that must not alert.
-//
-// Generate builds a whole dataset (default: 300 users, 30 days). The first
-// 7 days are a clean baseline; attacks start after every victim's 7-day
-// learning period. Events are the exact JSON of GET /api/v1/logs, sorted by
-// published. NewStream yields the same org's traffic live, for demos.
-//
-// The same Config (including Seed) always yields byte-identical output.
 package traffic
 
 import (
