@@ -29,8 +29,9 @@ type State struct {
 	// Pipeline is "idx" (Identity Engine) or "v1" (Classic), served at
 	// /.well-known/okta-organization when the org is mounted directly.
 	Pipeline string
-	// PageSize is the default page size of paged lists (Okta's defaults
-	// are larger; a small value exercises pagination). Default 200.
+	// PageSize is the default and maximum page size of paged lists (a
+	// larger ?limit= is capped, as Okta caps at each endpoint's maximum; a
+	// small value exercises pagination). Default 200.
 	PageSize int
 
 	Policies         []*Policy
@@ -447,7 +448,9 @@ func pageMapped[T any](w http.ResponseWriter, r *http.Request, base string, defS
 			writeErr(w, http.StatusBadRequest, "E0000001", "Api validation failed: limit")
 			return
 		}
-		limit = v
+		if v < limit {
+			limit = v
+		}
 	}
 	start := 0
 	if after := q.Get("after"); after != "" {
@@ -662,7 +665,7 @@ func (o *Org) assignees(w http.ResponseWriter, r *http.Request, base string) {
 	if limit <= 0 {
 		limit = 200
 	}
-	if l, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && l > 0 {
+	if l, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && l > 0 && l < limit {
 		limit = l
 	}
 	start := 0
