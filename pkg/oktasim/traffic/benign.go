@@ -179,6 +179,14 @@ func (g *gen) userDay(u *user, d int) {
 				u.observe(&ww, ts)
 			}
 			ap := &appCatalog[u.apps[r.IntN(len(u.apps))]]
+			if (ap.name == "aws" || ap.name == "github" || ap.name == "salesforce") && r.chance(0.5) {
+				// app sign-on policy step-up: Okta Verify again before the SSO
+				v := baseEv(ts, u.actor(), &ww, sess, "user.authentication.verify")
+				v.authProv, v.credProv = "FACTOR_PROVIDER", "OKTA_CREDENTIAL_PROVIDER"
+				v.extra = [][2]string{{"factor", "OKTA_VERIFY_PUSH"}}
+				g.emit(r, v)
+				ts = ts.Add(r.dur(3*time.Second, 15*time.Second))
+			}
 			g.sso(r, u, &ww, sess, ts, ap, nil)
 		}
 		if r.chance(0.4) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -235,4 +236,19 @@ func (c Config) normalize() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// WriteJSONL writes the events as JSON Lines (one event a line, the format of
+// `oktaguard export` and `replay`).
+func (d *Dataset) WriteJSONL(w io.Writer) error {
+	nl := []byte{'\n'}
+	for i, raw := range d.Events {
+		if _, err := w.Write(raw); err != nil {
+			return fmt.Errorf("traffic: write event %d: %w", i, err)
+		}
+		if _, err := w.Write(nl); err != nil {
+			return fmt.Errorf("traffic: write event %d: %w", i, err)
+		}
+	}
+	return nil
 }

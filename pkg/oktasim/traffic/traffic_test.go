@@ -3,9 +3,11 @@ package traffic_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 )
 
@@ -98,3 +100,39 @@ func requiredKeys(i int) []string {
 	return []string{"uuid", "published", "eventType", "version", "severity", "displayMessage", "actor", "client",
 		"authenticationContext", "outcome", "transaction", "debugContext", "securityContext", "request", "target", "legacyEventType", "device"}
 }
+
+func TestWriteJSONLReadsBackWithPkgEvent(t *testing.T) {
+	ds, err := traffic.Generate(traffic.Config{Seed: 9, Users: 50, Days: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := ds.WriteJSONL(&buf); err != nil {
+		t.Fatal(err)
+	}
+	rd := event.NewReader(&buf)
+	n := 0
+	for {
+		e, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("event %d: %v", n, err)
+		}
+		if e.UUID == "" {
+			t.Fatalf("event %d without uuid", n)
+		}
+		n++
+	}
+	if n != len(ds.Events) {
+		t.Fatalf("read %d events, wrote %d", n, len(ds.Events))
+	}
+	if err := ds.WriteJSONL(failWriter{}); err == nil {
+		t.Fatal("write error not reported")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
