@@ -165,7 +165,7 @@ func concat(parts ...[]event.Event) []event.Event {
 func ids(as []Alert) string {
 	var s []string
 	for _, a := range as {
-		s = append(s, a.Detector+"/"+a.Severity+"/"+a.Actor+"/"+a.IP)
+		s = append(s, a.Detector+"/"+a.Severity+"/"+a.Actor+"/"+a.IP+" ("+a.Summary+")")
 	}
 	return strings.Join(s, ", ")
 }

@@ -112,8 +112,15 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 	if destructive {
 		target := ""
 		for _, t := range ev.Targets {
-			if t.Type == "User" || t.Type == "UserGroup" || t.Type == "AppInstance" || t.Type == "Policy" || t.Type == "PolicyRule" || t.Type == "NetworkZone" || target == "" {
-				target = t.Type + ":" + t.ID + ":" + t.AlternateID
+			id := t.ID
+			if id == "" || id == "unknown" {
+				id = t.AlternateID
+			}
+			if id == "" {
+				continue
+			}
+			if target == "" || t.Type == "User" || t.Type == "UserGroup" || t.Type == "AppInstance" || t.Type == "Policy" || t.Type == "PolicyRule" || t.Type == "NetworkZone" {
+				target = t.Type + ":" + id
 				if t.Type != "" && t.Type != "Session" && t.Type != "Factor" {
 					break
 				}

@@ -192,7 +192,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 	if s := ev.SessionID(); s != "" {
 		sk = hash32(s)
 	}
-	if (sk != 0 && sk != a.SessKey) || (sk == 0 && nowMs-a.SessT > d.gap.Milliseconds()) || a.SessN == 0 {
+	if sk != a.SessKey || nowMs-a.SessT > d.gap.Milliseconds() || a.SessN == 0 {
 		if a.SessN > 0 {
 			a.Sess = append(a.Sess, a.SessN)
 			if len(a.Sess) > 32 {
