@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// Checkpoint is where ingestion resumes: the Okta `next` link of the last
+// committed page and what is known about the backfill.
+type Checkpoint struct {
+	NextURL       string
+	MaxPublished  time.Time // newest published time committed so far
+	BackfillSince time.Time
+	BackfillDone  bool
+	UpdatedAt     time.Time // set by Commit when zero
+}
+
+// Batch is one unit of pipeline work, committed atomically.
+type Batch struct {
+	Events     []event.Event
+	Alerts     []detect.Alert
+	Checkpoint *Checkpoint       // nil: unchanged
+	State      map[string][]byte // key -> value; a nil value deletes the key
+}
+
+// CommitResult tells what a Commit actually added.
+type CommitResult struct {
+	EventsInserted int
+	// Inserted[i] reports whether b.Events[i] was new. False means the uuid
+	// was already stored (or appeared earlier in the same batch): the
+	// pipeline must not count or detect it again.
+	Inserted       []bool
+	AlertsInserted int
+	// AlertInserted[i] reports whether b.Alerts[i] was new (false: an alert
+	// with the same id was already stored).
+	AlertInserted []bool
+}
+
+const insertEventSQL = `INSERT INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
+	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(uuid) DO NOTHING`
+
+type countKey struct {
+	bucket                      int64
+	eventType, outcome, country string
+}
+
+type actorAgg struct {
+	id       string
+	lastSeen int64
+	n        int64
+}
+
+// Commit writes a batch in ONE transaction: events (INSERT OR IGNORE by
+// uuid), their raw JSON, the roll-ups, alerts (INSERT OR IGNORE by id) with
+// their event links, the checkpoint and the state keys. On any error —
+// invalid content, a cancelled context, a disk error — nothing of the batch
+// is kept.
+func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
+	res := CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts))}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return CommitResult{}, ErrClosed
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+
+	if err := s.commitEvents(ctx, tx, b.Events, &res); err != nil {
+		return CommitResult{}, err
+	}
+	if err := commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
+		return CommitResult{}, err
+	}
+	now := time.Now().UTC()
+	if cp := b.Checkpoint; cp != nil {
+		upd := cp.UpdatedAt
+		if upd.IsZero() {
+			upd = now
+		}
+		done := 0
+		if cp.BackfillDone {
+			done = 1
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoint (id, next_url, max_published, backfill_since, backfill_done, updated_at)
+			VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET next_url = excluded.next_url,
+			max_published = excluded.max_published, backfill_since = excluded.backfill_since,
+			backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`,
+			cp.NextURL, ms(cp.MaxPublished), ms(cp.BackfillSince), done, ms(upd)); err != nil {
+			return CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
+		}
+	}
+	for k, v := range b.State {
+		if k == "" {
+			return CommitResult{}, fmt.Errorf("store: commit: %w: empty state key", ErrInvalidBatch)
+		}
+		if v == nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM state WHERE key = ?", k); err != nil {
+				return CommitResult{}, fmt.Errorf("store: commit: state %q: %w", k, err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			k, v, now.UnixMilli()); err != nil {
+			return CommitResult{}, fmt.Errorf("store: commit: state %q: %w", k, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event, res *CommitResult) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	insEv, err := tx.PrepareContext(ctx, insertEventSQL)
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare: %w", err)
+	}
+	defer insEv.Close()
+	insRaw, err := tx.PrepareContext(ctx, "INSERT INTO events_raw (id, raw) VALUES (?, ?)")
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare: %w", err)
+	}
+	defer insRaw.Close()
+
+	minutes := make(map[countKey]int64)
+	hours := make(map[countKey]int64)
+	actors := make(map[string]*actorAgg)
+	types := make(map[string]*actorAgg)
+	for i := range evs {
+		if i&255 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("store: commit: %w", err)
+			}
+		}
+		if s.testHook != nil {
+			if err := s.testHook(i); err != nil {
+				return fmt.Errorf("store: commit: event %d: %w", i, err)
+			}
+		}
+		ev := &evs[i]
+		if ev.UUID == "" {
+			return fmt.Errorf("store: commit: %w: event %d has no uuid", ErrInvalidBatch, i)
+		}
+		if ev.Published.IsZero() {
+			return fmt.Errorf("store: commit: %w: event %d (%s) has no published time", ErrInvalidBatch, i, ev.UUID)
+		}
+		c := columnsOf(ev)
+		r, err := insEv.ExecContext(ctx, ev.UUID, c.published, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID,
+			ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
+			c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, ev.Debug.RiskLevel, int64(ev.IP.Categories))
+		if err != nil {
+			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
+		}
+		if n == 0 {
+			continue // already stored
+		}
+		id, err := r.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
+		}
+		raw := []byte(ev.Raw)
+		if raw == nil {
+			raw = []byte{}
+		}
+		if _, err := insRaw.ExecContext(ctx, id, raw); err != nil {
+			return fmt.Errorf("store: commit: event %d (%s) raw: %w", i, ev.UUID, err)
+		}
+		res.Inserted[i] = true
+		res.EventsInserted++
+
+		p := c.published
+		minutes[countKey{p - p%60000, ev.EventType, ev.Outcome.Result, c.country}]++
+		hours[countKey{p - p%3600000, ev.EventType, ev.Outcome.Result, c.country}]++
+		if a := ev.Actor.AlternateID; a != "" {
+			ag := actors[a]
+			if ag == nil {
+				ag = &actorAgg{}
+				actors[a] = ag
+			}
+			ag.n++
+			if p >= ag.lastSeen {
+				ag.lastSeen = p
+				if ev.Actor.ID != "" {
+					ag.id = ev.Actor.ID
+				}
+			}
+		}
+		tg := types[ev.EventType]
+		if tg == nil {
+			tg = &actorAgg{}
+			types[ev.EventType] = tg
+		}
+		tg.n++
+		tg.lastSeen = max(tg.lastSeen, p)
+	}
+	if err := upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
+		return err
+	}
+	if err := upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {
+		return err
+	}
+	if len(actors) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO actors (actor, actor_id, last_seen, events) VALUES (?, ?, ?, ?)
+			ON CONFLICT(actor) DO UPDATE SET
+				actor_id = CASE WHEN excluded.last_seen >= last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE actor_id END,
+				last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`)
+		if err != nil {
+			return fmt.Errorf("store: commit: prepare actors: %w", err)
+		}
+		defer st.Close()
+		for a, ag := range actors {
+			if _, err := st.ExecContext(ctx, a, ag.id, ag.lastSeen, ag.n); err != nil {
+				return fmt.Errorf("store: commit: actors: %w", err)
+			}
+		}
+	}
+	if len(types) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO event_types (event_type, last_seen, events) VALUES (?, ?, ?)
+			ON CONFLICT(event_type) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`)
+		if err != nil {
+			return fmt.Errorf("store: commit: prepare event types: %w", err)
+		}
+		defer st.Close()
+		for t, ag := range types {
+			if _, err := st.ExecContext(ctx, t, ag.lastSeen, ag.n); err != nil {
+				return fmt.Errorf("store: commit: event types: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func upsertCounts(ctx context.Context, tx *sql.Tx, table string, m map[countKey]int64) error {
+	if len(m) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (bucket, event_type, outcome, country, n) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n`)
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare %s: %w", table, err)
+	}
+	defer st.Close()
+	for k, n := range m {
+		if _, err := st.ExecContext(ctx, k.bucket, k.eventType, k.outcome, k.country, n); err != nil {
+			return fmt.Errorf("store: commit: %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []detect.Alert, res *CommitResult) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO alerts (id, detector, severity, time, actor, actor_id, ip, country,
+		title, summary, json, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare alerts: %w", err)
+	}
+	defer ins.Close()
+	link, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO alert_events (alert_id, event_uuid) VALUES (?, ?)")
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare alert links: %w", err)
+	}
+	defer link.Close()
+	now := time.Now().UnixMilli()
+	for i := range alerts {
+		a := &alerts[i]
+		if a.ID == "" {
+			return fmt.Errorf("store: commit: %w: alert %d has no id", ErrInvalidBatch, i)
+		}
+		if a.Detector == "" {
+			return fmt.Errorf("store: commit: %w: alert %s has no detector", ErrInvalidBatch, a.ID)
+		}
+		if a.Time.IsZero() {
+			return fmt.Errorf("store: commit: %w: alert %s has no time", ErrInvalidBatch, a.ID)
+		}
+		js, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w: alert %s: %w", ErrInvalidBatch, a.ID, err)
+		}
+		r, err := ins.ExecContext(ctx, a.ID, a.Detector, strings.ToLower(a.Severity), ms(a.Time), a.Actor, a.ActorID,
+			a.IP, a.Country, a.Title, a.Summary, js, now)
+		if err != nil {
+			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
+		}
+		if n == 0 {
+			continue
+		}
+		res.AlertInserted[i] = true
+		res.AlertsInserted++
+		for _, u := range a.EventIDs {
+			if u == "" {
+				continue
+			}
+			if _, err := link.ExecContext(ctx, a.ID, u); err != nil {
+				return fmt.Errorf("store: commit: alert %s link %s: %w", a.ID, u, err)
+			}
+		}
+	}
+	return nil
+}
+
+type cols struct {
+	published                          int64
+	ip, country, city, session, target string
+	lat, lon                           any // nil when unknown
+}
+
+func columnsOf(ev *event.Event) cols {
+	c := cols{published: ev.Published.UnixMilli(), country: ev.Country(), session: ev.SessionID()}
+	c.ip = ev.Client.IPAddress
+	if c.ip == "" && len(ev.IPChain) > 0 {
+		c.ip = ev.IPChain[0].IP
+	}
+	c.city = ev.Client.Geo.City
+	if c.city == "" && ev.Client.Geo.Country == "" && len(ev.IPChain) > 0 {
+		c.city = ev.IPChain[0].Geo.City
+	}
+	if lat, lon, ok := ev.GeoPoint(); ok {
+		c.lat, c.lon = lat, lon
+	}
+	if len(ev.Targets) > 0 {
+		t := &ev.Targets[0]
+		c.target = t.AlternateID
+		if c.target == "" || c.target == "unknown" {
+			c.target = t.DisplayName
+		}
+	}
+	return c
+}
+
+// LoadCheckpoint returns the stored checkpoint; ok is false when none was
+// ever committed (a first start).
+func (s *Store) LoadCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
+	var cp Checkpoint
+	var maxPub, since, upd int64
+	var done int
+	err := s.r.QueryRowContext(ctx, `SELECT next_url, max_published, backfill_since, backfill_done, updated_at
+		FROM checkpoint WHERE id = 1`).Scan(&cp.NextURL, &maxPub, &since, &done, &upd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("store: load checkpoint: %w", err)
+	}
+	cp.MaxPublished, cp.BackfillSince, cp.UpdatedAt = fromMS(maxPub), fromMS(since), fromMS(upd)
+	cp.BackfillDone = done != 0
+	return cp, true, nil
+}
+
+// HasEvents reports which of the uuids are stored (only stored ones appear
+// in the map, with true).
+func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(uuids))
+	const chunk = 500
+	for start := 0; start < len(uuids); start += chunk {
+		part := uuids[start:min(start+chunk, len(uuids))]
+		args := make([]any, len(part))
+		for i, u := range part {
+			args[i] = u
+		}
+		q := "SELECT uuid FROM events WHERE uuid IN (?" + strings.Repeat(",?", len(part)-1) + ")"
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: has events: %w", err)
+		}
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: has events: %w", err)
+			}
+			out[u] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store: has events: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: has events: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// GetState returns the value of a state key (detector baselines, pipeline
+// bookkeeping); ok is false when the key is absent.
+func (s *Store) GetState(ctx context.Context, key string) ([]byte, bool, error) {
+	var v []byte
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM state WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get state %q: %w", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// AllState returns every state key with the given prefix ("" for all).
+func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+		prefix, prefix+"\U0010FFFF")
+	if err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("store: state: %w", err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are applied in order; migration i has schema version i+1.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: events, raw JSON, alerts, checkpoint, state.
+	`
+CREATE TABLE events (
+	id              INTEGER PRIMARY KEY,
+	uuid            TEXT    NOT NULL UNIQUE,
+	published       INTEGER NOT NULL,          -- unix ms
+	event_type      TEXT    NOT NULL,
+	actor           TEXT    NOT NULL DEFAULT '', -- actor.alternateId
+	actor_id        TEXT    NOT NULL DEFAULT '',
+	actor_type      TEXT    NOT NULL DEFAULT '',
+	actor_name      TEXT    NOT NULL DEFAULT '',
+	outcome         TEXT    NOT NULL DEFAULT '',
+	reason          TEXT    NOT NULL DEFAULT '',
+	ip              TEXT    NOT NULL DEFAULT '',
+	country         TEXT    NOT NULL DEFAULT '',
+	city            TEXT    NOT NULL DEFAULT '',
+	lat             REAL,                      -- NULL when unknown
+	lon             REAL,
+	session_id      TEXT    NOT NULL DEFAULT '',
+	severity        TEXT    NOT NULL DEFAULT '',
+	display_message TEXT    NOT NULL DEFAULT '',
+	target          TEXT    NOT NULL DEFAULT '',
+	risk_level      TEXT    NOT NULL DEFAULT '',
+	ip_categories   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_published  ON events(published);
+CREATE INDEX events_actor      ON events(actor, published);
+CREATE INDEX events_type       ON events(event_type, published);
+CREATE INDEX events_ip         ON events(ip, published);
+CREATE INDEX events_session    ON events(session_id, published) WHERE session_id <> '';
+
+-- raw JSON lives apart so that scans of events stay compact.
+CREATE TABLE events_raw (
+	id  INTEGER PRIMARY KEY,   -- = events.id
+	raw BLOB NOT NULL
+);
+
+CREATE TABLE alerts (
+	id        TEXT PRIMARY KEY,
+	detector  TEXT    NOT NULL,
+	severity  TEXT    NOT NULL,
+	time      INTEGER NOT NULL,   -- unix ms, event time
+	actor     TEXT    NOT NULL DEFAULT '',
+	actor_id  TEXT    NOT NULL DEFAULT '',
+	ip        TEXT    NOT NULL DEFAULT '',
+	country   TEXT    NOT NULL DEFAULT '',
+	title     TEXT    NOT NULL DEFAULT '',
+	summary   TEXT    NOT NULL DEFAULT '',
+	json      BLOB    NOT NULL,
+	stored_at INTEGER NOT NULL
+);
+CREATE INDEX alerts_time     ON alerts(time);
+CREATE INDEX alerts_detector ON alerts(detector, time);
+CREATE INDEX alerts_actor    ON alerts(actor, time);
+
+CREATE TABLE alert_events (
+	alert_id   TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+	event_uuid TEXT NOT NULL,
+	PRIMARY KEY (alert_id, event_uuid)
+) WITHOUT ROWID;
+CREATE INDEX alert_events_event ON alert_events(event_uuid);
+
+CREATE TABLE checkpoint (
+	id             INTEGER PRIMARY KEY CHECK (id = 1),
+	next_url       TEXT    NOT NULL,
+	max_published  INTEGER NOT NULL,
+	backfill_since INTEGER NOT NULL,
+	backfill_done  INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE state (
+	key        TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+	// 2: posture reports, per-check status, regressions.
+	`
+CREATE TABLE posture_reports (
+	id      INTEGER PRIMARY KEY,
+	time    INTEGER NOT NULL,
+	profile TEXT    NOT NULL,
+	score   REAL    NOT NULL,
+	json    BLOB
+);
+CREATE INDEX posture_reports_profile ON posture_reports(profile, time);
+CREATE INDEX posture_reports_time ON posture_reports(time);
+
+CREATE TABLE posture_checks (
+	report_id INTEGER NOT NULL REFERENCES posture_reports(id) ON DELETE CASCADE,
+	check_id  TEXT    NOT NULL,
+	title     TEXT    NOT NULL DEFAULT '',
+	category  TEXT    NOT NULL DEFAULT '',
+	severity  TEXT    NOT NULL DEFAULT '',
+	status    TEXT    NOT NULL,
+	findings  INTEGER NOT NULL DEFAULT 0,
+	failing   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (report_id, check_id)
+) WITHOUT ROWID;
+
+CREATE TABLE regressions (
+	id        INTEGER PRIMARY KEY,
+	time      INTEGER NOT NULL,
+	check_id  TEXT    NOT NULL,
+	title     TEXT    NOT NULL DEFAULT '',
+	resource  TEXT    NOT NULL DEFAULT '',
+	from_status TEXT  NOT NULL DEFAULT '',
+	to_status TEXT    NOT NULL DEFAULT '',
+	event_id  TEXT    NOT NULL DEFAULT '',
+	actor     TEXT    NOT NULL DEFAULT '',
+	detail    TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX regressions_time ON regressions(time);
+`,
+	// 3: roll-ups and dictionaries maintained by Commit, for fast
+	// time-series, actor and event-type look-ups on large stores.
+	// Existing events are folded in.
+	`
+CREATE TABLE event_counts (
+	bucket     INTEGER NOT NULL,   -- unix ms, start of the minute
+	event_type TEXT    NOT NULL,
+	outcome    TEXT    NOT NULL,
+	country    TEXT    NOT NULL,
+	n          INTEGER NOT NULL,
+	PRIMARY KEY (bucket, event_type, outcome, country)
+) WITHOUT ROWID;
+CREATE TABLE event_counts_hour (
+	bucket     INTEGER NOT NULL,   -- unix ms, start of the hour
+	event_type TEXT    NOT NULL,
+	outcome    TEXT    NOT NULL,
+	country    TEXT    NOT NULL,
+	n          INTEGER NOT NULL,
+	PRIMARY KEY (bucket, event_type, outcome, country)
+) WITHOUT ROWID;
+CREATE TABLE actors (
+	actor     TEXT PRIMARY KEY,
+	actor_id  TEXT    NOT NULL DEFAULT '',
+	last_seen INTEGER NOT NULL,
+	events    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE event_types (
+	event_type TEXT PRIMARY KEY,
+	last_seen  INTEGER NOT NULL,
+	events     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO event_counts
+	SELECT published - (published % 60000), event_type, outcome, country, COUNT(*)
+	FROM events GROUP BY 1, 2, 3, 4;
+INSERT INTO event_counts_hour
+	SELECT published - (published % 3600000), event_type, outcome, country, COUNT(*)
+	FROM events GROUP BY 1, 2, 3, 4;
+INSERT INTO actors
+	SELECT actor, MAX(actor_id), MAX(published), COUNT(*) FROM events WHERE actor <> '' GROUP BY actor;
+INSERT INTO event_types
+	SELECT event_type, MAX(published), COUNT(*) FROM events GROUP BY event_type;
+`,
+}
+
+// migrate applies the migrations above the database's version, up to upTo,
+// each in its own transaction. Opening an up-to-date database is a no-op.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	var cur sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&cur); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if int(cur.Int64) > len(migrations) {
+		return fmt.Errorf("store: %s has schema version %d, newer than this build supports (%d); upgrade oktaguard",
+			s.path, cur.Int64, len(migrations))
+	}
+	for v := int(cur.Int64) + 1; v <= upTo && v <= len(migrations); v++ {
+		if err := s.applyMigration(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, v int) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	// Re-check inside the write transaction: another process may have
+	// migrated between our read and this lock.
+	var done int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", v).Scan(&done); err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if done > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)",
+		v, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migration %d: commit: %w", v, err)
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Stats summarises the store.
+type Stats struct {
+	Events       int64
+	MinPublished time.Time
+	MaxPublished time.Time
+	Alerts       int64
+}
+
+// Stats counts events and alerts and gives the stored time span.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	var minP, maxP sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*), MIN(published), MAX(published) FROM events").
+		Scan(&st.Events, &minP, &maxP); err != nil {
+		return Stats{}, fmt.Errorf("store: stats: %w", err)
+	}
+	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM alerts").Scan(&st.Alerts); err != nil {
+		return Stats{}, fmt.Errorf("store: stats: %w", err)
+	}
+	st.MinPublished, st.MaxPublished = fromMS(minP.Int64), fromMS(maxP.Int64)
+	return st, nil
+}

@@ -1,0 +1,252 @@
+// Package store is oktaguard's embedded, durable storage: one SQLite file per
+// Okta org / data source (modernc.org/sqlite, pure Go, CGO off).
+//
+// Writes go through a single writer connection; every pipeline step (a page
+// of events, the alerts they raised, the detector state and the checkpoint
+// that follows them) commits in ONE transaction (see Commit), so a crash at
+// any point either keeps the whole step or none of it. Reads use a separate
+// pool of read-only connections and never block the writer (WAL mode).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxLimit    = 50000
+	DefaultBusyTimeout = 10 * time.Second
+	DefaultReaders     = 4
+	DefaultMaxBuckets  = 20000
+	DefaultRetention   = 30 * 24 * time.Hour
+)
+
+// ErrInvalidQuery is wrapped by every error caused by bad query parameters
+// (a limit out of range, From after To, an unknown group-by, ...).
+var ErrInvalidQuery = errors.New("invalid query")
+
+// ErrInvalidBatch is wrapped by Commit errors caused by bad batch content
+// (an event without uuid or published time, an alert without id, ...).
+var ErrInvalidBatch = errors.New("invalid batch")
+
+// ErrClosed is returned by operations on a closed Store.
+var ErrClosed = errors.New("store: closed")
+
+// Options tunes a Store. The zero value gives the defaults.
+type Options struct {
+	// Synchronous is the SQLite synchronous level: "NORMAL" (default) or
+	// "FULL". In WAL mode NORMAL is safe against process crashes (a
+	// committed transaction is in the WAL before Commit returns) but the
+	// last transactions may roll back on power loss or an OS crash; that is
+	// still consistent here, because events, alerts and the checkpoint roll
+	// back together and are simply fetched again. FULL fsyncs the WAL on
+	// every commit (slower, survives power loss).
+	Synchronous string
+	// MaxLimit caps the Limit of every read query (default 50000).
+	MaxLimit int
+	// MaxBuckets caps the number of time buckets of CountSeries (default 20000).
+	MaxBuckets int
+	// BusyTimeout is how long a connection waits for a lock (default 10 s).
+	BusyTimeout time.Duration
+	// Readers is the size of the read connection pool (default 4).
+	Readers int
+}
+
+func (o *Options) defaults() error {
+	switch strings.ToUpper(o.Synchronous) {
+	case "":
+		o.Synchronous = "NORMAL"
+	case "NORMAL", "FULL":
+		o.Synchronous = strings.ToUpper(o.Synchronous)
+	default:
+		return fmt.Errorf("store: synchronous must be NORMAL or FULL, got %q", o.Synchronous)
+	}
+	if o.MaxLimit <= 0 {
+		o.MaxLimit = DefaultMaxLimit
+	}
+	if o.MaxBuckets <= 0 {
+		o.MaxBuckets = DefaultMaxBuckets
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	if o.Readers <= 0 {
+		o.Readers = DefaultReaders
+	}
+	return nil
+}
+
+// Store is one SQLite database. It is safe for concurrent use.
+type Store struct {
+	path string
+	opts Options
+	w    *sql.DB // single writer connection
+	r    *sql.DB // read-only pool
+
+	mu     sync.Mutex // serialises Commit and other write transactions
+	closed bool
+
+	// testHook, when set, is called before each event insert of Commit
+	// (tests use it to fail a batch midway).
+	testHook func(i int) error
+}
+
+// Open opens (creating it and its directory when needed) the database at
+// path with default Options and migrates it to the current schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWithOptions(ctx, path, Options{})
+}
+
+// OpenWithOptions is Open with explicit Options.
+func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, error) {
+	return openAt(ctx, path, opts, len(migrations))
+}
+
+// openAt opens and migrates up to schema version `upTo` (tests use it to
+// build an older database).
+func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: create directory %s: %w", dir, err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: journal mode is %q, WAL required", path, mode)
+	}
+	s := &Store{path: path, opts: opts, w: w}
+	if err := s.migrate(ctx, upTo); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(path, opts, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open readers %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open readers %s: %w", path, err)
+	}
+	s.r = r
+	return s, nil
+}
+
+func dsn(path string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "cache_size(-32000)") // 32 MB page cache per connection
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+		q.Add("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close checkpoints the WAL and closes every connection. It is safe to call twice.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		errs = append(errs, fmt.Errorf("store: checkpoint on close: %w", err))
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// SchemaVersion is the migration version of the open database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// LatestSchemaVersion is the schema version this build migrates to.
+func LatestSchemaVersion() int { return len(migrations) }
+
+// Backup writes a consistent copy of the live database to dest (VACUUM
+// INTO): safe while the pipeline is writing. dest must not exist.
+func (s *Store) Backup(ctx context.Context, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("store: backup destination %s already exists", dest)
+	}
+	if dir := filepath.Dir(dest); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("store: backup directory %s: %w", dir, err)
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		return fmt.Errorf("store: backup to %s: %w", dest, err)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
