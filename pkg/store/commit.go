@@ -126,95 +126,174 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	return res, nil
 }
 
+// eventChunk is how many events one multi-row INSERT carries (20
+// parameters each; well under SQLite's 32766-parameter limit).
+const eventChunk = 100
+
+const eventCols = 20
+
+func insertEventsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
+	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories) VALUES `)
+	row := "(?" + strings.Repeat(",?", eventCols-1) + ")"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON CONFLICT(uuid) DO NOTHING RETURNING id, uuid")
+	return b.String()
+}
+
+func insertRawSQL(rows int) string {
+	return "INSERT INTO events_raw (id, raw) VALUES (?,?)" + strings.Repeat(",(?,?)", rows-1)
+}
+
 func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event, res *CommitResult) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	insEv, err := tx.PrepareContext(ctx, insertEventSQL)
-	if err != nil {
-		return fmt.Errorf("store: commit: prepare: %w", err)
-	}
-	defer insEv.Close()
-	insRaw, err := tx.PrepareContext(ctx, "INSERT INTO events_raw (id, raw) VALUES (?, ?)")
-	if err != nil {
-		return fmt.Errorf("store: commit: prepare: %w", err)
-	}
-	defer insRaw.Close()
-
 	minutes := make(map[countKey]int64)
 	hours := make(map[countKey]int64)
 	actors := make(map[string]*actorAgg)
 	types := make(map[string]*actorAgg)
-	for i := range evs {
-		if i&255 == 0 {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("store: commit: %w", err)
-			}
+	var fullIns, fullRaw *sql.Stmt
+	defer func() {
+		if fullIns != nil {
+			fullIns.Close()
 		}
-		if s.testHook != nil {
-			if err := s.testHook(i); err != nil {
-				return fmt.Errorf("store: commit: event %d: %w", i, err)
-			}
+		if fullRaw != nil {
+			fullRaw.Close()
 		}
-		ev := &evs[i]
-		if ev.UUID == "" {
-			return fmt.Errorf("store: commit: %w: event %d has no uuid", ErrInvalidBatch, i)
+	}()
+	args := make([]any, 0, eventChunk*eventCols)
+	rawArgs := make([]any, 0, eventChunk*2)
+	pubs := make([]int64, eventChunk)
+	countries := make([]string, eventChunk)
+	firstIdx := make(map[string]int, eventChunk)
+	for start := 0; start < len(evs); start += eventChunk {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: commit: %w", err)
 		}
-		if ev.Published.IsZero() {
-			return fmt.Errorf("store: commit: %w: event %d (%s) has no published time", ErrInvalidBatch, i, ev.UUID)
-		}
-		c := columnsOf(ev)
-		r, err := insEv.ExecContext(ctx, ev.UUID, c.published, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID,
-			ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
-			c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, ev.Debug.RiskLevel, int64(ev.IP.Categories))
-		if err != nil {
-			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
-		}
-		if n == 0 {
-			continue // already stored
-		}
-		id, err := r.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("store: commit: event %d (%s): %w", i, ev.UUID, err)
-		}
-		raw := []byte(ev.Raw)
-		if raw == nil {
-			raw = []byte{}
-		}
-		if _, err := insRaw.ExecContext(ctx, id, raw); err != nil {
-			return fmt.Errorf("store: commit: event %d (%s) raw: %w", i, ev.UUID, err)
-		}
-		res.Inserted[i] = true
-		res.EventsInserted++
-
-		p := c.published
-		minutes[countKey{p - p%60000, ev.EventType, ev.Outcome.Result, c.country}]++
-		hours[countKey{p - p%3600000, ev.EventType, ev.Outcome.Result, c.country}]++
-		if a := ev.Actor.AlternateID; a != "" {
-			ag := actors[a]
-			if ag == nil {
-				ag = &actorAgg{}
-				actors[a] = ag
-			}
-			ag.n++
-			if p >= ag.lastSeen {
-				ag.lastSeen = p
-				if ev.Actor.ID != "" {
-					ag.id = ev.Actor.ID
+		chunk := evs[start:min(start+eventChunk, len(evs))]
+		args = args[:0]
+		clear(firstIdx)
+		for j := range chunk {
+			i := start + j
+			if s.testHook != nil {
+				if err := s.testHook(i); err != nil {
+					return fmt.Errorf("store: commit: event %d: %w", i, err)
 				}
 			}
+			ev := &chunk[j]
+			if ev.UUID == "" {
+				return fmt.Errorf("store: commit: %w: event %d has no uuid", ErrInvalidBatch, i)
+			}
+			if ev.Published.IsZero() {
+				return fmt.Errorf("store: commit: %w: event %d (%s) has no published time", ErrInvalidBatch, i, ev.UUID)
+			}
+			if _, dup := firstIdx[ev.UUID]; !dup {
+				firstIdx[ev.UUID] = i
+			}
+			c := columnsOf(ev)
+			pubs[j], countries[j] = c.published, c.country
+			args = append(args, ev.UUID, c.published, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID,
+				ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
+				c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, ev.Debug.RiskLevel, int64(ev.IP.Categories))
 		}
-		tg := types[ev.EventType]
-		if tg == nil {
-			tg = &actorAgg{}
-			types[ev.EventType] = tg
+		var ins *sql.Stmt
+		if len(chunk) == eventChunk {
+			if fullIns == nil {
+				st, err := tx.PrepareContext(ctx, insertEventsSQL(eventChunk))
+				if err != nil {
+					return fmt.Errorf("store: commit: prepare: %w", err)
+				}
+				fullIns = st
+			}
+			ins = fullIns
+		} else {
+			st, err := tx.PrepareContext(ctx, insertEventsSQL(len(chunk)))
+			if err != nil {
+				return fmt.Errorf("store: commit: prepare: %w", err)
+			}
+			defer st.Close()
+			ins = st
 		}
-		tg.n++
-		tg.lastSeen = max(tg.lastSeen, p)
+		rows, err := ins.QueryContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+		}
+		rawArgs = rawArgs[:0]
+		for rows.Next() {
+			var id int64
+			var u string
+			if err := rows.Scan(&id, &u); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+			}
+			i, ok := firstIdx[u]
+			if !ok || res.Inserted[i] {
+				rows.Close()
+				return fmt.Errorf("store: commit: insert reported unexpected uuid %q", u)
+			}
+			res.Inserted[i] = true
+			res.EventsInserted++
+			ev := &evs[i]
+			raw := []byte(ev.Raw)
+			if raw == nil {
+				raw = []byte{}
+			}
+			rawArgs = append(rawArgs, id, raw)
+
+			p, country := pubs[i-start], countries[i-start]
+			minutes[countKey{p - p%60000, ev.EventType, ev.Outcome.Result, country}]++
+			hours[countKey{p - p%3600000, ev.EventType, ev.Outcome.Result, country}]++
+			if a := ev.Actor.AlternateID; a != "" {
+				ag := actors[a]
+				if ag == nil {
+					ag = &actorAgg{}
+					actors[a] = ag
+				}
+				ag.n++
+				if p >= ag.lastSeen {
+					ag.lastSeen = p
+					if ev.Actor.ID != "" {
+						ag.id = ev.Actor.ID
+					}
+				}
+			}
+			tg := types[ev.EventType]
+			if tg == nil {
+				tg = &actorAgg{}
+				types[ev.EventType] = tg
+			}
+			tg.n++
+			tg.lastSeen = max(tg.lastSeen, p)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+		}
+		if n := len(rawArgs) / 2; n > 0 {
+			var err error
+			if n == eventChunk {
+				if fullRaw == nil {
+					if fullRaw, err = tx.PrepareContext(ctx, insertRawSQL(eventChunk)); err != nil {
+						return fmt.Errorf("store: commit: prepare: %w", err)
+					}
+				}
+				_, err = fullRaw.ExecContext(ctx, rawArgs...)
+			} else {
+				_, err = tx.ExecContext(ctx, insertRawSQL(n), rawArgs...)
+			}
+			if err != nil {
+				return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", start, start+len(chunk)-1, err)
+			}
+		}
 	}
 	if err := upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
 		return err

@@ -180,6 +180,8 @@ func dsn(path string, opts Options, readOnly bool) string {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+		// checkpoint the WAL every ~64 MB instead of 4 MB: fewer rewrites of hot index pages
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Add("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(path), RawQuery: q.Encode()}
