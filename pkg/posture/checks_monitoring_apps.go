@@ -44,6 +44,7 @@ func monitoringChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.logging.log_offload", Title: "Audit records leave Okta", Category: CatMonitoring, Severity: High,
+			Inputs:      []string{ResLogStreams, ResIngestion},
 			Remediation: "Reports > Log Streaming: add an ACTIVE log stream (AWS EventBridge or Splunk Cloud), or keep this plugin's System Log ingestion healthy (it pulls the log into your SIEM store).",
 			References:  References{"stig": "V-273202 (CAT I)", "howToHarden": "5.1"},
 			Expected: func(p Profile) string {
@@ -125,6 +126,7 @@ func monitoringChecks() []Check {
 		notifyCheck("okta.notify.authenticator_reset", "Reset email", TemplateAuthenticatorReset, hi("Authenticator reset notification")),
 		{
 			ID: "okta.notify.report_suspicious", Title: "Suspicious-activity reporting", Category: CatMonitoring, Severity: Low,
+			Inputs:      []string{ResLogSignals},
 			Remediation: "Security > General: enable 'Report suspicious activity via email'. Okta offers no read API for this toggle; attest it manually. A user.account.report_suspicious_activity_by_enduser event in the System Log proves it is on.",
 			References:  References{"healthInsight": "Report suspicious activity (High)"},
 			Expected:    fixed("manual attestation; pass when the System Log shows an end-user report"),
@@ -197,6 +199,7 @@ func appOrgChecks() []Check {
 		{
 			ID: "okta.apps.inactive_review", Title: "Unused apps", Category: CatApps, Severity: Info,
 			Needs:       []string{ResApps},
+			Inputs:      []string{ResLogSignals},
 			Remediation: "Review the listed apps nobody signed in to within the window; deactivate those no longer used.",
 			References:  References{"other": "okta-inspector"},
 			Expected: func(p Profile) string {

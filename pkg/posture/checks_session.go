@@ -37,7 +37,7 @@ func sessionChecks() []Check {
 			ID: "okta.session.idle_timeout", Title: "Global session idle timeout", Category: CatSession, Severity: Medium,
 			Needs:       []string{ResPolicies},
 			Remediation: "Security > Global Session Policy: in every rule set 'Maximum Okta global session idle time' to the threshold or less.",
-			References:  References{"stig": "V-273186", "secureScore": "Enable session timeout for web users", "prowler": "okta_global_session_idle_timeout", "howToHarden": "4.1"},
+			References:  References{"stig": "V-273186", "secureScore": "Enable session timeout for web users", "howToHarden": "4.1"},
 			Expected: func(p Profile) string {
 				return fmt.Sprintf("0 < maxSessionIdleMinutes ≤ %d", p.Params.SessionIdleMaxMinutes)
 			},

@@ -16,6 +16,8 @@ type Check struct {
 	// Needs lists the snapshot resources the check reads; a fetch error on
 	// any of them makes the check's status error (naming the scope).
 	Needs []string
+	// Inputs are further resources read without gating (documented scopes).
+	Inputs []string
 	// DoDOnly checks are not_applicable outside a DoD profile.
 	DoDOnly     bool
 	Remediation string
@@ -81,7 +83,7 @@ func Checks() []CheckInfo {
 		ci := CheckInfo{ID: c.ID, Title: c.Title, Category: c.Category, Severity: c.Severity, DoDOnly: c.DoDOnly,
 			Remediation: c.Remediation, References: c.References, Expected: map[string]string{}}
 		seen := map[string]bool{}
-		for _, n := range c.Needs {
+		for _, n := range append(append([]string{}, c.Needs...), c.Inputs...) {
 			if sc := ResourceScopes[n]; sc != "" && !seen[sc] {
 				seen[sc] = true
 				ci.Scopes = append(ci.Scopes, sc)
