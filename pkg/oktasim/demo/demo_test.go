@@ -1,0 +1,75 @@
+package demo
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestStartServesHistoryWindowAndLiveTraffic(t *testing.T) {
+	now := time.Now().UTC()
+	org, err := Start(Options{Users: 40, History: 3 * 24 * time.Hour, Now: now, Tick: 50 * time.Millisecond, Token: "demo-test-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	if org.Sim.EventCount() == 0 {
+		t.Fatal("no history loaded")
+	}
+	window := now.Add(-3 * 24 * time.Hour)
+	for _, l := range org.History.Labels {
+		if l.Start.Before(window) || l.End.After(now) {
+			t.Fatalf("label %s outside the served window: %v..%v", l.Scenario, l.Start, l.End)
+		}
+	}
+	if len(org.History.Labels) == 0 {
+		t.Fatal("a demo history with attacks must carry labelled attacks in the window")
+	}
+	for _, k := range []string{"anonymous", "suspicious", "risky", "trusted"} {
+		if len(org.Lists[k]) == 0 {
+			t.Errorf("ip list %s is empty", k)
+		}
+	}
+	// A bounded query returns only events inside the window.
+	req, _ := http.NewRequest("GET", org.URL+"/api/v1/logs?limit=1000&since="+window.Add(-time.Hour).Format(time.RFC3339)+"&until="+window.Format(time.RFC3339), nil)
+	req.Header.Set("Authorization", "SSWS "+org.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(page) != 0 {
+		t.Fatalf("status %d, %d events before the window", resp.StatusCode, len(page))
+	}
+	// Without the token: 401.
+	resp, err = http.Get(org.URL + "/api/v1/logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated request: status %d", resp.StatusCode)
+	}
+	// Management API of the posture profile is mounted.
+	req, _ = http.NewRequest("GET", org.URL+"/api/v1/policies?type=PASSWORD", nil)
+	req.Header.Set("Authorization", "SSWS "+org.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("policies: status %d", resp.StatusCode)
+	}
+	before := org.Sim.EventCount()
+	org.Close()
+	org.Close() // idempotent
+	if org.Sim.EventCount() < before {
+		t.Fatal("event count went down")
+	}
+}
