@@ -119,6 +119,9 @@ func apiTokenChecks() []Check {
 						if !active(t.Owner.Status) {
 							problems = append(problems, "owner "+t.Owner.Status)
 						}
+					} else if fe := e.s.Err(ResUsers); fe != nil {
+						o.findings = append(o.findings, errFinding(tokenRes(t), "owner not readable: "+fe.String(), exp))
+						continue
 					} else {
 						problems = append(problems, "owner not found")
 					}

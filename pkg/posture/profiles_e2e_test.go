@@ -305,3 +305,35 @@ func dedupe(in []string) []string {
 	}
 	return out
 }
+
+// Without okta.users.read every check that needs user records errors and
+// names that scope; checks not needing users still evaluate.
+func TestRevokedUsersScope(t *testing.T) {
+	t.Parallel()
+	org := newOrg(t, "strong", nil)
+	org.DenyScope("okta.users.read")
+	snap, err := fetchOrg(t, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := evaluate(t, "baseline", snap)
+	want := []string{"okta.users.mfa_coverage", "okta.users.dormant", "okta.users.inactivity_automation",
+		"okta.admins.dormant", "okta.admins.mfa", "okta.admins.stale_password", "okta.admins.super_admin_count",
+		"okta.admins.privileged_count", "okta.api_tokens.not_super_admin", "okta.api_tokens.hygiene"}
+	sameSet(t, "error checks", statusSet(r, posture.Error), want)
+	for _, id := range want {
+		c := mustCheck(t, r, id)
+		var named bool
+		for _, f := range c.Findings {
+			if obs, _ := f.Observed.(string); strings.Contains(obs, "okta.users.read") {
+				named = true
+			}
+		}
+		if !named {
+			t.Errorf("%s does not name okta.users.read: %+v", id, c.Findings)
+		}
+	}
+	if c := mustCheck(t, r, "okta.password.min_length"); c.Status != posture.Pass {
+		t.Fatalf("unrelated check = %s", c.Status)
+	}
+}
