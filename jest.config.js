@@ -6,6 +6,11 @@ const base = require('./.config/jest.config');
 module.exports = {
   // Jest configuration provided by the Grafana scaffolding (.config/jest.config.js) ...
   ...base,
+  moduleNameMapper: {
+    ...base.moduleNameMapper,
+    // the YAML parser of the provisioning tests: its CommonJS build (jsdom would pick the ESM browser build)
+    '^yaml$': '<rootDir>/node_modules/yaml/dist/index.js',
+  },
   transform: {
     // ... plus ES modules shipped as .mjs only (d3-color 3.1.x, pulled in by @grafana/data).
     '^.+\\.mjs$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
