@@ -3,19 +3,31 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/posture"
 )
 
-// ErrPostureUnavailable is returned by RefreshPosture when no posture
-// snapshot source is wired.
-var ErrPostureUnavailable = errors.New("pipeline: posture evaluation is not available")
+// ErrPostureDisabled is returned by RefreshPosture when posture.enabled is false.
+var ErrPostureDisabled = errors.New("pipeline: posture evaluation is disabled (posture.enabled: false)")
+
+// postureDebounce groups bursts of posture-relevant events into one
+// evaluation.
+const postureDebounce = 5 * time.Second
 
 // postureState schedules posture evaluations: on start, every
 // posture.interval and soon after a posture-relevant event.
 type postureState struct {
 	p    *Pipeline
 	kick chan struct{}
+
+	mu     sync.Mutex // one evaluation at a time
+	last   posture.Report
+	hasRep bool
 }
 
 func newPostureState(p *Pipeline) *postureState {
@@ -38,5 +50,81 @@ func (ps *postureState) notice(evs []event.Event) {
 }
 
 func (ps *postureState) loop(ctx context.Context) {
-	<-ctx.Done()
+	if !ps.p.s.Posture.Enabled {
+		<-ctx.Done()
+		return
+	}
+	interval := ps.p.s.Posture.Interval
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	run := func() {
+		if _, err := ps.p.RefreshPosture(ctx); err != nil && ctx.Err() == nil {
+			ps.p.log.Warn("posture evaluation failed", "error", err)
+		}
+	}
+	run()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			run()
+		case <-ps.kick:
+			if sleep(ctx, postureDebounce) != nil {
+				return
+			}
+			select { // coalesce kicks that arrived meanwhile
+			case <-ps.kick:
+			default:
+			}
+			run()
+		}
+	}
+}
+
+// RefreshPosture fetches a snapshot of the org's configuration through
+// the Okta client, evaluates it with the configured profile, records the
+// score and per-check metrics and keeps the report (LatestPosture).
+func (p *Pipeline) RefreshPosture(ctx context.Context) (posture.Report, error) {
+	if !p.s.Posture.Enabled {
+		return posture.Report{}, ErrPostureDisabled
+	}
+	prof, err := posture.ProfileByName(p.s.Posture.Profile)
+	if err != nil {
+		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
+	}
+	ps := p.posture
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	snap, err := okta.FetchSnapshot(ctx, p.client)
+	if err != nil {
+		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
+	}
+	rep := posture.EvaluateAt(snap, prof, p.now())
+	if err := p.savePosture(ctx, rep); err != nil {
+		p.log.Warn("posture report not stored", "error", err)
+	}
+	p.m.PostureScore(rep.Profile, rep.Score)
+	for _, c := range rep.Checks {
+		if c.Status == posture.Pass || c.Status == posture.Fail || c.Status == posture.Partial {
+			p.m.CheckPassing(c.ID, c.Status == posture.Pass)
+		}
+	}
+	ps.last, ps.hasRep = rep, true
+	p.mu.Lock()
+	p.status.PostureScore = rep.Score
+	p.status.PostureProfile = rep.Profile
+	p.status.PostureAt = rep.EvaluatedAt
+	p.mu.Unlock()
+	return rep, nil
+}
+
+// LatestPosture returns the last report evaluated by this pipeline.
+func (p *Pipeline) LatestPosture() (posture.Report, bool) {
+	p.posture.mu.Lock()
+	defer p.posture.mu.Unlock()
+	return p.posture.last, p.posture.hasRep
 }

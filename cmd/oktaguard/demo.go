@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
+)
+
+// cmdDemo starts the simulator in-process with a seeded org, its labelled
+// attacks over the last days and live traffic, runs the real pipeline
+// against it and prints progress and a summary. No config is needed.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	duration := fs.Duration("duration", 60*time.Second, "how long to run before printing the summary (0 = until Ctrl-C)")
+	dbPath := fs.String("db", "", "SQLite file to keep (default: a temporary file, removed at exit)")
+	seed := fs.Int64("seed", 1, "traffic generator seed")
+	users := fs.Int("users", 60, "simulated users (at least 40)")
+	days := fs.Int("days", 10, "days of history (attacks need at least 10)")
+	maxAlertLines := fs.Int("alert-lines", 40, "print at most this many individual alerts")
+	verbose := fs.Bool("v", false, "log the pipeline's warnings on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	if *duration < 0 {
+		return fmt.Errorf("%w: --duration must not be negative", errUsage)
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	path := *dbPath
+	if path == "" {
+		dir, err := os.MkdirTemp("", "oktaguard-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "oktaguard-demo.db")
+	}
+
+	fmt.Fprintf(stdout, "oktaguard demo: generating a %d-user org with %d days of history and labelled attacks...\n", *users, *days)
+	sim, err := startSimOrg(simOptions{Addr: "127.0.0.1:0", Seed: *seed, Users: *users, Days: *days, Attacks: true, Live: true, RateLimit: 12000, OrgProfile: "mixed"})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	fmt.Fprintf(stdout, "simulated Okta org at %s: %d events waiting, %d labelled attacks\n", sim.URL, sim.Loaded, len(sim.Dataset.Labels))
+
+	s := config.Defaults()
+	s.Okta.OrgURL = sim.URL
+	s.Okta.APIToken = sim.Token
+	s.Okta.Backfill = time.Duration(*days+1) * 24 * time.Hour
+	s.Okta.PollInterval = 2 * time.Second
+	s.Storage.Path = path
+	s.IPLists = sim.Dataset.Lists.Map()
+	s.Posture.Enabled = true
+	s.Posture.Profile = "baseline"
+	if pt := sim.Dataset.PenTester; pt != "" {
+		s.Detectors = detect.Config{}
+		for _, d := range detect.Detectors() {
+			s.Detectors[d.ID] = detect.DetectorConfig{Exclude: []string{pt}}
+		}
+	}
+	logLevel := slog.LevelError
+	if *verbose {
+		logLevel = slog.LevelWarn
+	}
+	_, m, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(s, pipeline.Options{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})), Metrics: m})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	updates, unsubscribe := p.Subscribe(4096)
+	defer unsubscribe()
+
+	var mu sync.Mutex
+	perDetector := map[string]int{}
+	printed := 0
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for u := range updates {
+			mu.Lock()
+			for _, a := range u.Alerts {
+				perDetector[a.Detector]++
+				if printed < *maxAlertLines {
+					fmt.Fprintf(stdout, "  ALERT %-8s %-20s %-32s %s\n", a.Severity, a.Detector, a.Actor, a.Title)
+					printed++
+					if printed == *maxAlertLines {
+						fmt.Fprintln(stdout, "  (further alerts are counted in the progress lines)")
+					}
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+
+	runErr := make(chan error, 1)
+	start := time.Now()
+	go func() { runErr <- p.Run(ctx) }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var err2 error
+loop:
+	for {
+		select {
+		case err2 = <-runErr:
+			break loop
+		case <-tick.C:
+			st := p.Status()
+			mu.Lock()
+			fmt.Fprintf(stdout, "[%4.0fs] ingested %d events | backfill %3.0f%% | alerts %s | posture %s\n",
+				time.Since(start).Seconds(), st.EventsIngested, st.BackfillProgress*100, detectorCounts(perDetector), postureText(st))
+			mu.Unlock()
+		}
+	}
+	unsubscribe()
+	wg.Wait()
+	if err2 != nil {
+		return err2
+	}
+	st := p.Status()
+	fmt.Fprintf(stdout, "\nSummary after %s\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(stdout, "  events ingested: %d (simulator holds %d)\n", st.EventsIngested, sim.srv.EventCount())
+	fmt.Fprintf(stdout, "  backfill: %.0f%% (done: %v), lag %s\n", st.BackfillProgress*100, st.BackfillDone, st.Lag.Round(time.Second))
+	fmt.Fprintf(stdout, "  posture: %s\n", postureText(st))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DETECTOR\tALERTS\tLABELLED ATTACKS")
+	labels := map[string]int{}
+	for _, l := range sim.Dataset.Labels {
+		labels[l.Detector]++
+	}
+	for _, d := range detect.Detectors() {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\n", d.ID, perDetector[d.ID], labels[d.ID])
+	}
+	tw.Flush()
+	if *dbPath != "" {
+		fmt.Fprintf(stdout, "  store: %s\n", path)
+	}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func detectorCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none yet"
+	}
+	var keys []string
+	total := 0
+	for k, v := range m {
+		keys = append(keys, k)
+		total += v
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, " "))
+}
+
+func postureText(st pipeline.Status) string {
+	if st.PostureAt.IsZero() {
+		return "pending"
+	}
+	return fmt.Sprintf("%.1f/100 (%s)", st.PostureScore, st.PostureProfile)
+}

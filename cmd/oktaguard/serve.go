@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/metrics"
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
+)
+
+// newMetrics builds the contract metric set on a fresh registry.
+func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	var ids []string
+	for _, d := range detect.Detectors() {
+		ids = append(ids, d.ID)
+	}
+	m, err := metrics.New(reg, metrics.Options{Detectors: ids, Version: version})
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics: %w", err)
+	}
+	return reg, m, nil
+}
+
+// cmdServe runs the pipeline until SIGINT/SIGTERM: the page in flight is
+// finished and committed, then it exits 0. Invalid or revoked credentials
+// stop it with exit code 1 and a clear message.
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	cfgPath := fs.String("config", "", "config file (YAML)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireConfig(*cfgPath); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	s, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	reg, m, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(s, pipeline.Options{Logger: log, Metrics: m})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	log.Info("oktaguard serve starting", "org", p.Client().OrgURL().String(), "store", s.Storage.Path, "listen", s.Listen)
+
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var httpErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		httpErr = serveHTTP(httpCtx, s, p, reg, log)
+		if httpErr != nil {
+			stopHTTP()
+		}
+	}()
+	runErr := p.Run(httpCtx)
+	stopHTTP()
+	wg.Wait()
+	if runErr != nil {
+		return runErr
+	}
+	if httpErr != nil && !errors.Is(httpErr, context.Canceled) {
+		return httpErr
+	}
+	log.Info("oktaguard serve stopped")
+	return nil
+}
