@@ -14,8 +14,8 @@ milliseconds), sorted by published, with the labels of the attacks hidden in
 them. The same Config (Seed included) gives byte-identical output.
 
 Defaults: 300 users, 30 days from DefaultStart (a Monday), no attacks, no late
-events, domain example.com. A month of 300 users is about 120 000 events
-(13 a user-day) and generates in about 2 s on one core
+events, domain example.com. A month of 300 users is about 125 000 events
+(14 a user-day) and generates in 1–2 s
 (go test ./pkg/oktasim/traffic -run '^$' -bench Generate -benchtime=3x).
 
 # The organisation
