@@ -1,0 +1,211 @@
+package plugin
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/oktaguard/oktaguard/pkg/okta"
+)
+
+// healthDetails is CheckHealth's JSON details (shown by Grafana and used
+// by tests and support).
+type healthDetails struct {
+	OrgURL             string            `json:"orgUrl,omitempty"`
+	AuthType           string            `json:"authType,omitempty"`
+	Demo               bool              `json:"demo,omitempty"`
+	BackfillProgress   float64           `json:"backfillProgress"`
+	BackfillDone       bool              `json:"backfillDone"`
+	LastPollSuccess    string            `json:"lastPollSuccess,omitempty"`
+	LagSeconds         float64           `json:"lagSeconds"`
+	RateLimitLimit     int               `json:"rateLimitLimit"`
+	RateLimitRemaining int               `json:"rateLimitRemaining"`
+	RateLimitBudget    int               `json:"rateLimitBudget"`
+	EventsIngested     int64             `json:"eventsIngested"`
+	Alerts             int64             `json:"alerts"`
+	LastError          string            `json:"lastError,omitempty"`
+	MissingScopes      []string          `json:"missingScopes,omitempty"`
+	GeoIP              map[string]string `json:"geoip,omitempty"`
+	PostureScore       *float64          `json:"postureScore,omitempty"`
+}
+
+// CheckHealth makes a real call to Okta with the configured credentials
+// and reports ingestion progress. Messages are written for an admin.
+func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	if d.settingsErr != nil {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.settingsErr.Error()}, nil
+	}
+	p := d.run.p
+	det := healthDetails{OrgURL: p.Client().OrgURL().String(), AuthType: d.settings.AuthType, Demo: d.settings.Demo, GeoIP: geoipStatus(d.settings)}
+	if d.settings.Demo {
+		det.OrgURL = "demo (in-process simulator)"
+	}
+	// The real call: one System Log request with the configured credentials.
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var page []json.RawMessage
+	_, callErr := p.Client().GetRaw(cctx, "/api/v1/logs?limit=1&sortOrder=DESCENDING", &page)
+
+	st := p.Status()
+	det.BackfillProgress, det.BackfillDone = st.BackfillProgress, st.BackfillDone
+	if !st.LastPollSuccess.IsZero() {
+		det.LastPollSuccess = st.LastPollSuccess.UTC().Format(time.RFC3339)
+	}
+	det.LagSeconds = st.Lag.Seconds()
+	det.RateLimitLimit, det.RateLimitRemaining, det.RateLimitBudget = st.RateLimitLimit, st.RateLimitRemaining, st.RateLimitBudget
+	det.EventsIngested, det.Alerts, det.LastError = st.EventsIngested, st.Alerts, st.LastError
+	if st.PostureProfile != "" {
+		v := st.PostureScore
+		det.PostureScore = &v
+	}
+	det.MissingScopes = d.missingScopes(ctx, callErr)
+	body, _ := json.Marshal(det)
+
+	if callErr != nil {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: healthMessage(callErr, d.settings), JSONDetails: body}, nil
+	}
+	msg := "Connected to Okta. "
+	if st.BackfillDone {
+		msg += fmt.Sprintf("Backfill complete; lag %s.", st.Lag.Round(time.Second))
+	} else {
+		msg += fmt.Sprintf("Backfill %.0f%% done.", st.BackfillProgress*100)
+	}
+	if !st.LastPollSuccess.IsZero() {
+		msg += fmt.Sprintf(" Last successful poll %s ago.", time.Since(st.LastPollSuccess).Round(time.Second))
+	}
+	if st.RateLimitLimit > 0 {
+		msg += fmt.Sprintf(" Rate limit: %d of %d remaining this minute (budget %d/min).", st.RateLimitRemaining, st.RateLimitLimit, st.RateLimitBudget)
+	}
+	status := backend.HealthStatusOk
+	if len(det.MissingScopes) > 0 {
+		status = backend.HealthStatusUnknown
+		msg += " Posture checks cannot read everything: missing OAuth scopes " + strings.Join(det.MissingScopes, ", ") + "."
+	}
+	for name, s := range det.GeoIP {
+		if strings.HasPrefix(s, "error") {
+			status = backend.HealthStatusUnknown
+			msg += fmt.Sprintf(" GeoIP %s database: %s.", name, s)
+		}
+	}
+	return &backend.CheckHealthResult{Status: status, Message: msg, JSONDetails: body}, nil
+}
+
+// healthMessage turns a failed Okta call into a friendly, secret-free
+// message per failure class.
+func healthMessage(err error, s Settings) string {
+	var apiErr *okta.APIError
+	errors.As(err, &apiErr)
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unkAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.Is(err, okta.ErrOrgURL):
+		return "Okta org URL refused: " + err.Error() + ". Use https://<your-org>.okta.com (plain http is only allowed to a loopback address)."
+	case errors.Is(err, okta.ErrUnauthorized):
+		if s.AuthType == "oauth" {
+			return "Okta rejected the OAuth service app's credentials: check the client id, that the public key registered in Okta matches the private key, and that DPoP is not required for the app."
+		}
+		return "Okta rejected the API token (invalid, expired or revoked). Create a new token in Security → API → Tokens and save it here."
+	case errors.Is(err, okta.ErrInsufficientScope):
+		scope := ""
+		if apiErr != nil {
+			scope = apiErr.Scope
+		}
+		if scope == "" {
+			scope = "okta.logs.read"
+		}
+		return fmt.Sprintf("The OAuth service app lacks the scope %s: grant it in Okta (Okta API Scopes tab) and save again.", scope)
+	case errors.Is(err, okta.ErrDPoP):
+		return "The OAuth service app requires DPoP, which this plugin does not send: untick \"Require Demonstrating Proof of Possession\" for the app in Okta."
+	case errors.Is(err, okta.ErrForbidden):
+		return "Okta refused access to the System Log: the token's admin needs a read-only administrator role (or the app the okta.logs.read scope)."
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("Cannot resolve the Okta domain %q: check the org URL and the DNS of the Grafana server.", dnsErr.Name)
+	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr), strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"):
+		return "TLS handshake with Okta failed (" + tlsReason(err) + "): check the org URL and any TLS-intercepting proxy between Grafana and Okta."
+	case errors.Is(err, context.DeadlineExceeded), isNetErr(err):
+		return "Okta is unreachable from the Grafana server (" + shortCause(err) + "): check the network path, proxy and firewall."
+	default:
+		return "Okta call failed: " + err.Error()
+	}
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe) || errors.Is(err, okta.ErrRetriesExhausted)
+}
+
+func tlsReason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "x509: "); i >= 0 {
+		return s[i:]
+	}
+	if i := strings.Index(s, "tls: "); i >= 0 {
+		return s[i:]
+	}
+	return "certificate not accepted"
+}
+
+func shortCause(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return err.Error()
+}
+
+// missingScopes lists OAuth scopes Okta refused: the health call's and
+// those named by the latest posture report's errors.
+func (d *Datasource) missingScopes(ctx context.Context, callErr error) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	var apiErr *okta.APIError
+	if errors.As(callErr, &apiErr) && errors.Is(callErr, okta.ErrInsufficientScope) {
+		add(apiErr.Scope)
+	}
+	for _, s := range d.postureMissingScopes(ctx) {
+		add(s)
+	}
+	return out
+}
+
+// geoipStatus reports each configured GeoIP database file.
+func geoipStatus(s Settings) map[string]string {
+	out := map[string]string{}
+	for name, p := range map[string]string{"city": s.GeoIPCityDB, "asn": s.GeoIPASNDB} {
+		if p == "" {
+			out[name] = "not configured (Okta's own geolocation is used)"
+			continue
+		}
+		fi, err := os.Stat(p)
+		switch {
+		case err != nil:
+			out[name] = "error: " + err.Error()
+		case fi.Size() == 0:
+			out[name] = "error: file is empty"
+		default:
+			out[name] = fmt.Sprintf("loaded %s (modified %s)", p, fi.ModTime().UTC().Format(time.RFC3339))
+		}
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+
+	"github.com/oktaguard/oktaguard/pkg/detect"
+)
+
+// Resource paths for the query editor (GET unless noted):
+//
+//	detectors               detector ids, titles, severities, MITRE ids
+//	event-types?prefix=&limit=   event types seen, with counts
+//	actors?q=&limit=        actor logins matching q
+//	posture/refresh (POST)  evaluate posture now; returns the score
+func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/detectors", d.getOnly(d.handleDetectors))
+	mux.HandleFunc("/event-types", d.getOnly(d.handleEventTypes))
+	mux.HandleFunc("/actors", d.getOnly(d.handleActors))
+	mux.HandleFunc("/posture/refresh", d.handlePostureRefresh)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "unknown resource "+strconv.Quote(r.URL.Path)+" (detectors, event-types, actors, posture/refresh)")
+	})
+	return httpadapter.New(mux)
+}
+
+// CallResource serves the query editor's resources.
+func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	return d.resources.CallResource(ctx, req, sender)
+}
+
+func (d *Datasource) getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+" (use GET)")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// resourceLimit reads ?limit= (default 100, 1..1000).
+func resourceLimit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errors.New("limit must be an integer in [1, 1000]")
+	}
+	return n, nil
+}
+
+func (d *Datasource) handleDetectors(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, detect.Detectors())
+}
+
+func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
+	st, err := d.ready()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	limit, err := resourceLimit(r)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	prefix := strings.TrimSpace(r.URL.Query().Get("prefix"))
+	if len(prefix) > 200 {
+		writeJSONError(w, http.StatusBadRequest, "prefix is longer than 200 characters")
+		return
+	}
+	types, err := st.EventTypes(r.Context(), prefix, limit)
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]map[string]any, 0, len(types))
+	for _, t := range types {
+		out = append(out, map[string]any{"eventType": t.EventType, "events": t.Events, "lastSeen": t.LastSeen})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (d *Datasource) handleActors(w http.ResponseWriter, r *http.Request) {
+	st, err := d.ready()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	limit, err := resourceLimit(r)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > 200 {
+		writeJSONError(w, http.StatusBadRequest, "q is longer than 200 characters")
+		return
+	}
+	actors, err := st.Actors(r.Context(), q, limit)
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]map[string]any, 0, len(actors))
+	for _, a := range actors {
+		out = append(out, map[string]any{"actor": a.Actor, "actorId": a.ActorID, "events": a.Events, "lastSeen": a.LastSeen})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (d *Datasource) handlePostureRefresh(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on posture/refresh (use POST)")
+		return
+	}
+	if _, err := d.ready(); err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := d.run.p.RefreshPosture(ctx)
+	if err != nil {
+		writeJSONError(w, http.StatusBadGateway, "posture evaluation failed: "+err.Error())
+		return
+	}
+	counts := map[string]int{}
+	for _, c := range rep.Checks {
+		counts[string(c.Status)]++
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"score": rep.Score, "profile": rep.Profile, "evaluatedAt": rep.EvaluatedAt, "statuses": counts})
+}
