@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -330,10 +331,10 @@ func TestPostureCommand(t *testing.T) {
 
 func TestSimCommandPrintsURLAndToken(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--users", "40", "--days", "10", "--token", simToken, "--live=false"}, nil, &out, &errb)
+		done <- run(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--users", "40", "--days", "10", "--token", simToken, "--live=false"}, nil, out, errb)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "apiToken:") && time.Now().Before(deadline) {
@@ -346,4 +347,21 @@ func TestSimCommandPrintsURLAndToken(t *testing.T) {
 	if !strings.Contains(out.String(), "orgUrl: http://127.0.0.1:") || !strings.Contains(out.String(), "apiToken: "+simToken) {
 		t.Fatalf("stdout %q", out.String())
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
@@ -32,6 +34,7 @@ type simOptions struct {
 // simOrg is a running simulator fed with generated traffic.
 type simOrg struct {
 	srv     *oktasim.Server
+	hs      *http.Server
 	URL     string
 	Token   string
 	Dataset *traffic.Dataset
@@ -116,11 +119,18 @@ func startSimOrg(opts simOptions) (*simOrg, error) {
 			return nil, fmt.Errorf("live traffic: %w", err)
 		}
 	}
-	url, err := srv.Start()
-	if err != nil {
-		return nil, err
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
 	}
-	s := &simOrg{srv: srv, URL: url, Token: opts.Token, Dataset: ds, Loaded: loaded, stream: stream, stop: make(chan struct{}), done: make(chan struct{})}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	url := "http://" + ln.Addr().String()
+	s := &simOrg{srv: srv, hs: hs, URL: url, Token: opts.Token, Dataset: ds, Loaded: loaded, stream: stream, stop: make(chan struct{}), done: make(chan struct{})}
 	if stream != nil {
 		go s.feed()
 	} else {
@@ -154,7 +164,7 @@ func (s *simOrg) Close() {
 		close(s.stop)
 	}
 	<-s.done
-	s.srv.Close()
+	s.hs.Close()
 }
 
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
