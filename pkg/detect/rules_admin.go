@@ -1,0 +1,262 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// Admin and privilege rules.
+
+func init() { ruleSets = append(ruleSets, adminRules) }
+
+var privilegeGrantTypes = []string{"user.account.privilege.grant", "group.privilege.grant", "iam.resourceset.bindings.add"}
+
+// grantedRole is the role an admin-grant event names (detailEntry
+// privilegeGranted, debugData privilegeGranted, or the role target).
+func grantedRole(ev *event.Event) string {
+	for i := range ev.Targets {
+		if r := detailStr(&ev.Targets[i], "privilegeGranted"); r != "" {
+			return r
+		}
+	}
+	if r := debugStr(ev, "privilegeGranted"); r != "" {
+		return r
+	}
+	if t := firstTarget(ev, "ROLE", "Role", "CUSTOM_ROLE"); t != nil {
+		return targetName(t)
+	}
+	return ""
+}
+
+func isSuperRole(role string) bool {
+	r := strings.ToLower(role)
+	return strings.Contains(r, "super") || strings.Contains(r, "org admin") || strings.Contains(r, "organization administrator") || strings.Contains(r, "org_admin")
+}
+
+// grantee is the user or group receiving a role.
+func grantee(ev *event.Event) *event.Target {
+	return firstTarget(ev, "User", "UserGroup", "Group")
+}
+
+var adminRules = []*Rule{
+	{
+		ID: "admin_role_granted", Title: "Administrator role granted", Severity: SeverityHigh, Theme: "admin",
+		MITRE: []string{"T1098.003", "T1078.004"},
+		Description: "An administrator role (or a custom role binding) was granted to a user or a group. New admins are the " +
+			"first persistence step after an admin account takeover. Check that a change request exists, that the actor " +
+			"normally administers roles, and that the grantee should hold this role; critical for Super / Org administrator.",
+		FalsePositives: []string{"planned onboarding of a new administrator", "just-in-time access tooling granting time-bound roles (scope its actor out)"},
+		Rearm:          time.Hour,
+		On: []Pattern{{
+			Name:  "grant",
+			Match: Match{Types: privilegeGrantTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
+			Key: func(ev *event.Event) string {
+				return targetName(grantee(ev)) + "|" + grantedRole(ev)
+			},
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				role, who := grantedRole(h.Ev), grantee(h.Ev)
+				f.Severity = sevIf(isSuperRole(role), SeverityCritical, SeverityHigh)
+				kind := "user"
+				if who != nil && who.Type != "User" {
+					kind = "group"
+				}
+				if h.Ev.EventType == "iam.resourceset.bindings.add" {
+					kind = "custom role binding"
+				}
+				if role == "" {
+					role = "an administrator role"
+				}
+				f.Summary = fmt.Sprintf("%s granted %s to %s %s", h.Ev.Actor.AlternateID, role, kind, targetName(who))
+				f.Evidence["role"] = role
+				f.Evidence["granteeType"] = kind
+				f.Evidence["grantee"] = targetName(who)
+				f.Evidence["selfGrant"] = who != nil && who.Type == "User" && !onOtherUser(h.Ev)
+				return f
+			},
+		}},
+	},
+	{
+		ID: "new_user_created", Title: "User account created outside the usual path", Severity: SeverityLow, Theme: "admin",
+		MITRE: []string{"T1136.003"},
+		Description: "A person (not the provisioning integration) created an Okta user from an address outside the `trusted` " +
+			"ranges, or a user created in the last 24 h was granted an administrator role (the 2023 breach pattern: " +
+			"create a backdoor user, make it admin). Verify the creator and the new account with HR / the requester.",
+		FalsePositives: []string{"administrators creating users while travelling or without the corporate VPN", "break-glass accounts created during an incident"},
+		On: []Pattern{
+			{
+				Name:        "untrusted_creator",
+				NeedTrusted: true,
+				Match: Match{Types: []string{"user.lifecycle.create"}, Where: func(ev *event.Event, _ Params) bool {
+					return notFailed(ev) && isPerson(ev) && ev.Transaction.Type != "JOB" && !isTrusted(ev) && ev.Client.IPAddress != ""
+				}},
+				Key: targetUserKey,
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("%s created user %s from %s, outside the trusted ranges", h.Ev.Actor.AlternateID, targetUserKey(h.Ev), h.Ev.Client.IPAddress)
+					f.Evidence["createdUser"] = targetUserKey(h.Ev)
+					return f
+				},
+			},
+			{
+				Name:   "created_then_admin",
+				Window: 24 * time.Hour,
+				Key:    targetUserKey,
+				Steps: []Step{
+					{Name: "created", Match: Match{Types: []string{"user.lifecycle.create"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }}},
+					{Name: "admin_granted", Match: Match{Types: []string{"user.account.privilege.grant"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }}},
+				},
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Severity = SeverityHigh
+					f.Summary = fmt.Sprintf("user %s was created at %s and granted %s by %s within 24 h", h.Key, h.Steps[0].Time().Format(time.RFC3339), orDefault(grantedRole(h.Ev), "an admin role"), h.Ev.Actor.AlternateID)
+					f.Evidence["createdUser"] = h.Key
+					f.Evidence["role"] = grantedRole(h.Ev)
+					return f
+				},
+			},
+		},
+	},
+	{
+		ID: "admin_activity_untrusted_ip", Title: "Administrative activity from outside the trusted ranges", Severity: SeverityMedium, Theme: "admin",
+		MITRE: []string{"T1078.004"},
+		Description: "A person used the Admin Console or performed an administrative action from an IP that is not in the " +
+			"`trusted` list (corporate / VPN egress). Admin work normally comes from managed networks; from elsewhere it " +
+			"may be a stolen admin session or credentials. Silent until at least one event from a trusted IP has been " +
+			"seen (so an install without a `trusted` list is not flooded). One alert per admin per day.",
+		FalsePositives: []string{"administrators working from home without the VPN", "trusted list missing a new office or VPN egress range"},
+		On: []Pattern{{
+			Name:        "untrusted",
+			NeedTrusted: true,
+			Match: Match{Where: func(ev *event.Event, _ Params) bool {
+				if !isPerson(ev) || ev.IsFailure() || ev.Client.IPAddress == "" || isTrusted(ev) {
+					return false
+				}
+				return ev.EventType == "user.session.access_admin_app" || ev.IsAdminAction()
+			}},
+			Key: func(*event.Event) string { return "" },
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				f.Summary = fmt.Sprintf("%s performed %s from %s (%s), outside the trusted ranges", h.Ev.Actor.AlternateID, h.Ev.EventType, h.Ev.Client.IPAddress, orDefault(h.Ev.Country(), "unknown country"))
+				f.Evidence["eventType"] = h.Ev.EventType
+				f.Evidence["asn"] = h.Ev.Security.ASNumber
+				f.Evidence["apiToken"] = h.Ev.IsAPITokenRequest()
+				return f
+			},
+		}},
+	},
+	{
+		ID: "admin_console_access_denied", Title: "Admin Console access denied", Severity: SeverityMedium, Theme: "admin",
+		MITRE: []string{"T1078.004"},
+		Description: "Okta refused a user access to the Admin Console (user.session.access_admin_app FAILURE). After an account " +
+			"takeover attackers probe the console; a denial by the admin app policy (network zone, MFA) stops them but " +
+			"says the credentials work.",
+		FalsePositives: []string{"a user who is not an admin clicking the Admin button", "an admin blocked by a stricter admin policy while off-network"},
+		Rearm:          6 * time.Hour,
+		On: []Pattern{{
+			Name:  "denied",
+			Match: Match{Types: []string{"user.session.access_admin_app"}, Where: func(ev *event.Event, _ Params) bool { return ev.IsFailure() }},
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				f.Summary = fmt.Sprintf("%s was denied Admin Console access from %s (%s)", h.Ev.Actor.AlternateID, h.Ev.Client.IPAddress, orDefault(h.Ev.Outcome.Reason, "no reason"))
+				f.Evidence["reason"] = h.Ev.Outcome.Reason
+				return f
+			},
+		}},
+	},
+	{
+		ID: "admin_console_weak_mfa", Title: "Admin Console reached with a weak or no second factor", Severity: SeverityHigh, Theme: "admin",
+		MITRE: []string{"T1078.004", "T1556"},
+		Description: "The Admin Console was reached with only a password / email / SMS / security question " +
+			"(user.authentication.verify to the Okta Admin Console with a weak methodTypeUsed), or in a session " +
+			"that started with a password and saw no successful MFA before the console was opened. Admin access " +
+			"should require phishing-resistant MFA; this is how stolen passwords become admin sessions.",
+		FalsePositives: []string{"break-glass accounts exempted from MFA", "orgs whose admin app policy deliberately allows a single factor"},
+		On: []Pattern{
+			{
+				Name: "weak_method",
+				Match: Match{Types: []string{"user.authentication.verify"}, Where: func(ev *event.Event, _ Params) bool {
+					if !ev.IsSuccess() {
+						return false
+					}
+					admin, weak := false, false
+					for i := range ev.Targets {
+						t := &ev.Targets[i]
+						n := strings.ToLower(t.DisplayName)
+						if strings.Contains(n, "okta admin console") || strings.Contains(n, "okta administration") {
+							admin = true
+						}
+						switch strings.ToLower(detailStr(t, "methodTypeUsed")) {
+						case "password", "email", "sms", "security_question", "security question":
+							weak = true
+						}
+					}
+					return admin && weak
+				}},
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("%s reached the Admin Console with a weak factor from %s", h.Ev.Actor.AlternateID, h.Ev.Client.IPAddress)
+					return f
+				},
+			},
+			{
+				Name:   "no_mfa_session",
+				Window: 12 * time.Hour,
+				Key:    sessKey,
+				Steps: []Step{
+					{Name: "password_session", Match: Match{Types: []string{"user.session.start"}, Where: func(ev *event.Event, _ Params) bool {
+						return ev.IsSuccess() && isPerson(ev) && !ev.IsAPITokenRequest()
+					}}},
+					{Name: "admin_console", Match: Match{Types: []string{"user.session.access_admin_app"}, Where: isOK}},
+				},
+				Cancel: []Match{{Types: []string{"user.authentication.auth_via_mfa", "user.authentication.verify"}, Where: func(ev *event.Event, _ Params) bool {
+					return ev.IsSuccess() && (ev.EventType == "user.authentication.auth_via_mfa" || !strings.EqualFold(ev.Auth.CredentialType, "PASSWORD"))
+				}}},
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("%s opened the Admin Console in a session with no successful MFA since its password sign-in at %s", h.Ev.Actor.AlternateID, h.Steps[0].Time().Format(time.RFC3339))
+					f.Evidence["session"] = h.Key
+					return f
+				},
+			},
+		},
+	},
+	{
+		ID: "support_impersonation", Title: "Okta Support impersonation", Severity: SeverityHigh, Theme: "admin",
+		MITRE: []string{"T1078.004", "T1199"},
+		Description: "An admin granted Okta Support access to the org (user.session.impersonation.grant, medium) or a Support " +
+			"engineer started an impersonation session (user.session.impersonation.initiate, high). Support access should " +
+			"match an open support case; an unexpected grant or session is a trust-relationship abuse.",
+		FalsePositives: []string{"a support case the org opened and approved"},
+		On: []Pattern{{
+			Name:  "impersonation",
+			Match: Match{Types: []string{"user.session.impersonation.grant", "user.session.impersonation.initiate", "user.session.impersonation.extend"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
+			Key:   func(ev *event.Event) string { return ev.EventType },
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				orig := debugStr(h.Ev, "originalPrincipal")
+				if h.Ev.EventType == "user.session.impersonation.initiate" {
+					f.Summary = fmt.Sprintf("Okta Support started an impersonation session as %s from %s", h.Ev.Actor.AlternateID, h.Ev.Client.IPAddress)
+				} else {
+					f.Severity = SeverityMedium
+					f.Summary = fmt.Sprintf("%s %s Okta Support access (%s)", h.Ev.Actor.AlternateID, eventVerb(h.Ev), orDefault(debugStr(h.Ev, "grantDurationHours")+" h", "duration unknown"))
+				}
+				f.Evidence["eventType"] = h.Ev.EventType
+				if orig != "" {
+					f.Evidence["originalPrincipal"] = orig
+				}
+				return f
+			},
+		}},
+	},
+}
+
+func orDefault(s, def string) string {
+	if s == "" || s == " h" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,322 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// MFA abuse rules, including the help-desk social-engineering chain.
+
+func init() { ruleSets = append(ruleSets, mfaRules) }
+
+var factorResetTypes = []string{"user.mfa.factor.reset_all", "user.mfa.factor.deactivate", "user.mfa.factor.suspend"}
+
+// resetByOther: a person acted on another user's factors or password.
+func resetByOther(ev *event.Event, _ Params) bool {
+	return notFailed(ev) && isPerson(ev) && onOtherUser(ev)
+}
+
+var enrolTypes = []string{"user.mfa.factor.activate", "user.mfa.factor.update", "device.user.add", "device.enrollment.create", "system.mfa.factor.activate"}
+
+// enrolledDevice is the device a factor or device enrolment names: the
+// top-level Okta Verify device, else a UDDevice target (oktaDeviceId).
+func enrolledDevice(ev *event.Event) string {
+	if ev.Device != nil && ev.Device.ID != "" {
+		return ev.Device.ID
+	}
+	if t := firstTarget(ev, "UDDevice", "Device"); t != nil {
+		if id := detailStr(t, "oktaDeviceId"); id != "" {
+			return id
+		}
+		return t.ID
+	}
+	return ""
+}
+
+var mfaRules = []*Rule{
+	{
+		ID: "mfa_factor_reset_by_other", Title: "MFA factors reset or deactivated by another user", Severity: SeverityMedium, Theme: "mfa",
+		MITRE: []string{"T1556.006", "T1098"},
+		Description: "Someone reset, deactivated or suspended another user's MFA factors (user.mfa.factor.reset_all / " +
+			"deactivate / suspend, actor ≠ target). This is the help-desk step of social-engineering attacks: the caller " +
+			"then enrols their own factor. Confirm the request came through a verified channel.",
+		FalsePositives: []string{"help desk resetting factors for a user who lost their phone (verified call-back)"},
+		Rearm:          time.Hour,
+		On: []Pattern{{
+			Name:  "reset",
+			Match: Match{Types: factorResetTypes, Where: resetByOther},
+			Key:   targetUserKey,
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				f.Summary = fmt.Sprintf("%s %s the MFA factors of %s", h.Ev.Actor.AlternateID, strings.ReplaceAll(eventVerb(h.Ev), "_", " "), targetUserKey(h.Ev))
+				f.Evidence["targetUser"] = targetUserKey(h.Ev)
+				f.Evidence["action"] = h.Ev.EventType
+				return f
+			},
+		}},
+	},
+	{
+		ID: "helpdesk_chain", Title: "Help-desk social-engineering chain", Severity: SeverityCritical, Theme: "mfa",
+		MITRE: []string{"T1656", "T1556.006", "T1078.004", "T1098"},
+		Description: "Another person reset a user's password or MFA; within an hour a new factor or device was enrolled for that " +
+			"user from an untrusted IP other than the resetter's; within the next hour the account opened the Admin Console " +
+			"or performed an admin action. This is the Scattered Spider / ShinyHunters playbook: call the help desk, get a " +
+			"reset, enrol your own MFA, use the admin rights. Suspend the account, revoke its sessions and factors, and " +
+			"review everything it did.",
+		FalsePositives: []string{"an admin who lost their phone, is reset by the help desk and enrols a new one from home before working (confirm with the admin directly)"},
+		Params:         []Param{{Name: "window", Default: 3 * time.Hour, Doc: "the whole chain, from the reset to the admin access"}},
+		On: []Pattern{{
+			Name:   "chain",
+			Window: 3 * time.Hour,
+			Steps: []Step{
+				{Name: "reset_by_other", Match: Match{Types: append([]string{"user.account.reset_password", "user.account.expire_password"}, factorResetTypes...), Key: targetUserKey, Where: resetByOther}},
+				{Name: "enrolled_from_new_ip", Within: time.Hour, Match: Match{Types: enrolTypes, Key: actorKey, Where: func(ev *event.Event, _ Params) bool {
+					return notFailed(ev) && ev.Client.IPAddress != "" && !isTrusted(ev)
+				}}, Check: func(prev []Snap, ev *event.Event, _ Params) bool {
+					return prev[0].IP != ev.Client.IPAddress
+				}},
+				{Name: "admin_access", Within: time.Hour, Match: Match{Key: actorKey, Where: func(ev *event.Event, _ Params) bool {
+					return isPerson(ev) && notFailed(ev) && (ev.EventType == "user.session.access_admin_app" || ev.IsAdminAction())
+				}}},
+			},
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				r, e := h.Steps[0], h.Steps[1]
+				f.IP, f.Country = e.IP, e.Country
+				f.Summary = fmt.Sprintf("%s reset %s (%s); %s later a factor/device was enrolled from %s; then %s", r.Actor, h.Ev.Actor.AlternateID, r.Type,
+					e.Time().Sub(r.Time()).Round(time.Minute), e.IP, h.Ev.EventType)
+				f.Evidence["resetBy"] = r.Actor
+				f.Evidence["enrolIP"] = e.IP
+				return f
+			},
+		}},
+	},
+	{
+		ID: "fastpass_phishing", Title: "Okta FastPass blocked a phishing attempt", Severity: SeverityHigh, Theme: "mfa",
+		MITRE: []string{"T1566.002", "T1557"},
+		Description: "FastPass refused to sign in because the request came from a site other than the Okta org (outcome reason " +
+			"\"FastPass declined phishing attempt\"): the user was on an adversary-in-the-middle phishing page. The user's " +
+			"password may have been typed into it; reset it and hunt for the phishing domain (debugData origin).",
+		FalsePositives: []string{"misconfigured custom domains or reverse proxies in front of Okta"},
+		On: []Pattern{{
+			Name: "phishing_blocked",
+			Match: Match{Where: func(ev *event.Event, _ Params) bool {
+				return ev.IsFailure() && reasonHas(ev, "FastPass declined phishing attempt")
+			}},
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				f.Summary = fmt.Sprintf("FastPass blocked a phishing sign-in for %s (origin %s)", h.Ev.Actor.AlternateID, orDefault(debugStr(h.Ev, "origin"), "unknown"))
+				f.Evidence["origin"] = debugStr(h.Ev, "origin")
+				return f
+			},
+		}},
+	},
+	{
+		ID: "fastpass_suspicious_binary", Title: "FastPass answered for an unexpected program", Severity: SeverityMedium, Theme: "mfa",
+		MITRE: []string{"T1604", "T1550"},
+		Description: "A FastPass (SIGNED_NONCE) sign-in succeeded over the loopback binding for a program that is not a known " +
+			"browser, or without a signature (authenticationContext.authenticatorContext). Malware on the device can " +
+			"proxy FastPass. Needs the raw event (authenticatorContext is read from it).",
+		FalsePositives: []string{"approved native apps using FastPass (add them to `allowedBinaries`)"},
+		Params:         []Param{{Name: "allowedBinaries", Default: []string{"edge", "chrome", "firefox", "safari", "brave", "microsoft"}, Doc: "substrings of binaryIdentifier that are expected"}},
+		On: []Pattern{{
+			Name: "binary",
+			Match: Match{Where: func(ev *event.Event, p Params) bool {
+				if !ev.IsSuccess() || !strings.EqualFold(debugStr(ev, "factor"), "SIGNED_NONCE") {
+					return false
+				}
+				ac := authenticatorContext(ev)
+				if !strings.EqualFold(ac.BindingMethod, "LOOPBACK") {
+					return false
+				}
+				if strings.EqualFold(ac.ValidationStatus, "NO_SIGNATURE") {
+					return true
+				}
+				b := strings.ToLower(ac.BinaryIdentifier)
+				for _, ok := range p.Strings("allowedBinaries") {
+					if ok != "" && strings.Contains(b, strings.ToLower(ok)) {
+						return false
+					}
+				}
+				return true
+			}},
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				ac := authenticatorContext(h.Ev)
+				f.Summary = fmt.Sprintf("FastPass signed in %s for %q (validation %s)", h.Ev.Actor.AlternateID, ac.BinaryIdentifier, orDefault(ac.ValidationStatus, "unknown"))
+				f.Evidence["binaryIdentifier"] = ac.BinaryIdentifier
+				f.Evidence["validationStatus"] = ac.ValidationStatus
+				return f
+			},
+		}},
+	},
+	{
+		ID: "number_challenge_failed", Title: "Okta Verify number challenge failed", Severity: SeverityMedium, Theme: "mfa",
+		MITRE: []string{"T1621"},
+		Description: "The user picked the wrong number in an Okta Verify number challenge " +
+			"(pushWithNumberChallengeResponseType OV_WITH_CHALLENGE_RESPONSE_INVALID). The push was most likely started by " +
+			"someone else holding the password; high when it happens twice within an hour.",
+		FalsePositives: []string{"a user tapping the wrong number by mistake"},
+		On: []Pattern{
+			{
+				Name:  "invalid_answer",
+				Match: Match{Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("%s failed an Okta Verify number challenge started from %s", h.Ev.Actor.AlternateID, h.Ev.Client.IPAddress)
+					return f
+				},
+			},
+			{
+				Name:   "repeated",
+				Match:  Match{Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
+				Count:  2,
+				Window: time.Hour,
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Severity = SeverityHigh
+					f.Summary = fmt.Sprintf("%s failed %d Okta Verify number challenges within an hour", h.Ev.Actor.AlternateID, len(h.Steps))
+					return f
+				},
+			},
+		},
+	},
+	{
+		ID: "mfa_abandonment", Title: "MFA prompts abandoned after a password sign-in from a new place", Severity: SeverityMedium, Theme: "mfa",
+		MITRE: []string{"T1621", "T1110"},
+		Description: "A password was accepted from a new IP or new device (Okta behaviours) outside the trusted ranges, MFA was " +
+			"prompted, and the session never completed MFA within `quiet` (30 min): someone has the password but not the " +
+			"factor. Also Okta's own ABANDONED / UNANSWERED MFA outcomes: ≥5 from one IP for one user, or for ≥5 users, " +
+			"within an hour.",
+		FalsePositives: []string{"a user who gives up signing in on a new laptop", "users ignoring prompts on a shared VPN IP"},
+		Params:         []Param{{Name: "quiet", Default: 30 * time.Minute, Doc: "how long after the last prompt without MFA success before alerting"}},
+		On: []Pattern{
+			{
+				Name:   "prompt_never_completed",
+				Window: 2 * time.Hour,
+				Quiet:  30 * time.Minute,
+				Key:    sessKey,
+				Steps: []Step{
+					{Name: "password_from_new_place", Match: Match{Types: []string{"user.session.start", "user.authentication.verify"}, Where: func(ev *event.Event, _ Params) bool {
+						return ev.IsSuccess() && isPerson(ev) && !isTrusted(ev) && !ev.IsAPITokenRequest() &&
+							(behavior(ev, "New IP") || behavior(ev, "New Device"))
+					}}},
+					{Name: "mfa_prompted", Match: Match{Types: []string{"system.push.send_factor_verify_push", "user.authentication.auth_via_mfa", "system.sms.send_factor_verify_message", "system.voice.send_mfa_challenge_call"}, Where: func(ev *event.Event, _ Params) bool {
+						return !ev.IsSuccess() || ev.EventType != "user.authentication.auth_via_mfa"
+					}}},
+				},
+				Cancel: []Match{{Types: []string{"user.authentication.auth_via_mfa", "user.authentication.sso", "user.session.access_admin_app", "user.authentication.verify"}, Where: func(ev *event.Event, _ Params) bool {
+					return ev.IsSuccess() && (ev.EventType != "user.authentication.verify" || !strings.EqualFold(ev.Auth.CredentialType, "PASSWORD"))
+				}}},
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					s := h.Steps[0]
+					f.Actor, f.IP, f.Country = s.Actor, s.IP, s.Country
+					f.Summary = fmt.Sprintf("%s's password was accepted from %s (new IP/device) but MFA was never completed", s.Actor, s.IP)
+					f.Evidence["session"] = h.Key
+					return f
+				},
+			},
+			{
+				Name:     "okta_abandoned_per_user",
+				Match:    Match{Types: []string{"user.authentication.auth_via_mfa"}, Where: mfaAbandoned},
+				Key:      func(ev *event.Event) string { return ev.Client.IPAddress + "|" + actorKey(ev) },
+				Count:    5,
+				Window:   time.Hour,
+				Distinct: func(ev *event.Event) string { return ev.UUID },
+			},
+			{
+				Name:     "okta_abandoned_many_users",
+				Match:    Match{Types: []string{"user.authentication.auth_via_mfa"}, Where: mfaAbandoned},
+				Key:      ipKey,
+				Count:    5,
+				Window:   time.Hour,
+				Distinct: actorKey,
+			},
+		},
+	},
+	{
+		ID: "mfa_bypass_attempt", Title: "Attempt to bypass MFA", Severity: SeverityHigh, Theme: "mfa",
+		MITRE:          []string{"T1111", "T1556"},
+		Description:    "Okta logged an MFA bypass attempt (user.mfa.attempt_bypass): a sign-in tried to skip the second factor.",
+		FalsePositives: []string{"rare client bugs in legacy authentication flows"},
+		On: []Pattern{{
+			Name:  "bypass",
+			Match: Match{Types: []string{"user.mfa.attempt_bypass"}},
+		}},
+	},
+	{
+		ID: "device_multiple_users", Title: "Device or phone registered to several users", Severity: SeverityHigh, Theme: "mfa",
+		MITRE: []string{"T1556.006", "T1098.005"},
+		Description: "The same device (Okta Verify device id / oktaDeviceId) or SMS phone was enrolled for MFA by two or more users " +
+			"within 30 days. Attackers enrol their own phone on every account they take over.",
+		FalsePositives: []string{"shared kiosk or lab devices", "service accounts sharing a phone"},
+		On: []Pattern{
+			{
+				Name: "device",
+				Match: Match{Types: enrolTypes, Where: func(ev *event.Event, _ Params) bool {
+					return notFailed(ev) && enrolledDevice(ev) != "" && ev.Actor.Type == "User"
+				}},
+				Key:      enrolledDevice,
+				Distinct: actorKey,
+				Count:    2,
+				Window:   30 * 24 * time.Hour,
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("device %s was enrolled by %d users: %s", h.Key, len(h.Values), strings.Join(topValues(h.Values, 10), ", "))
+					f.Evidence["device"] = h.Key
+					return f
+				},
+			},
+			{
+				Name: "phone",
+				Match: Match{Types: []string{"system.sms.send_phone_verification_message", "system.voice.send_phone_verification_call"}, Where: func(ev *event.Event, _ Params) bool {
+					return firstTarget(ev, "MobilePhone") != nil && ev.Actor.Type == "User"
+				}},
+				Key:      func(ev *event.Event) string { return firstTarget(ev, "MobilePhone").ID },
+				Distinct: actorKey,
+				Count:    2,
+				Window:   30 * 24 * time.Hour,
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Summary = fmt.Sprintf("phone %s was verified by %d users: %s", h.Key, len(h.Values), strings.Join(topValues(h.Values, 10), ", "))
+					f.Evidence["phone"] = h.Key
+					return f
+				},
+			},
+		},
+	},
+}
+
+func numberChallengeFailed(ev *event.Event) bool {
+	return strings.EqualFold(debugStr(ev, "pushWithNumberChallengeResponseType"), "OV_WITH_CHALLENGE_RESPONSE_INVALID")
+}
+
+func mfaAbandoned(ev *event.Event, _ Params) bool {
+	r := strings.ToUpper(ev.Outcome.Result)
+	return r == "ABANDONED" || r == "UNANSWERED"
+}
+
+// authnContext is authenticationContext.authenticatorContext, read from
+// the raw event (the normalized Event does not carry it).
+type authnContext struct {
+	BindingMethod    string `json:"bindingMethod"`
+	ValidationStatus string `json:"validationStatus"`
+	BinaryIdentifier string `json:"binaryIdentifier"`
+}
+
+func authenticatorContext(ev *event.Event) authnContext {
+	var m struct {
+		A struct {
+			C *authnContext `json:"authenticatorContext"`
+		} `json:"authenticationContext"`
+	}
+	if len(ev.Raw) == 0 || json.Unmarshal(ev.Raw, &m) != nil || m.A.C == nil {
+		return authnContext{}
+	}
+	return *m.A.C
+}
