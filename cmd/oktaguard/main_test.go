@@ -277,6 +277,34 @@ func TestServeSIGTERMExportAndMetrics(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data/og.db")); err != nil {
 		t.Fatalf("store not created relative to the config: %v", err)
 	}
+	// export: every stored event exactly once, raw JSON, oldest first.
+	code, out, errs := runCmd(t, nil, "export", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("export exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != sim.EventCount() {
+		t.Fatalf("export wrote %d lines, simulator holds %d", len(lines), sim.EventCount())
+	}
+	wantIDs := map[string]bool{}
+	for _, u := range sim.UUIDs() {
+		wantIDs[u] = true
+	}
+	var prev string
+	for _, l := range lines {
+		var v struct{ UUID, Published string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil || !wantIDs[v.UUID] {
+			t.Fatalf("export line not a stored event: %q", l)
+		}
+		delete(wantIDs, v.UUID)
+		if v.Published < prev {
+			t.Fatalf("export not in published order: %s after %s", v.Published, prev)
+		}
+		prev = v.Published
+	}
+	if len(wantIDs) != 0 {
+		t.Fatalf("%d events missing from the export", len(wantIDs))
+	}
 }
 
 func TestServeRevokedTokenExitsNonZero(t *testing.T) {

@@ -9,6 +9,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -653,15 +654,58 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 	return next, nil
 }
 
+// pruneLoop deletes events older than storage.retention at start and
+// every PruneInterval (retention 0 keeps everything).
 func (p *Pipeline) pruneLoop(ctx context.Context) {
-	<-ctx.Done()
+	if p.s.Storage.Retention <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(p.o.PruneInterval)
+	defer t.Stop()
+	for {
+		if _, err := p.PruneNow(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("retention pruning failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
-// savePosture stores a posture report. The store's posture tables are
-// written once pkg/store exposes them; until then the report is kept in
-// memory (LatestPosture) and exported through metrics.
+// PruneNow deletes the events published before now - storage.retention.
+func (p *Pipeline) PruneNow(ctx context.Context) (int64, error) {
+	if p.s.Storage.Retention <= 0 {
+		return 0, nil
+	}
+	cut := p.now().Add(-p.s.Storage.Retention)
+	n, err := p.st.Prune(ctx, cut)
+	if err != nil {
+		return n, fmt.Errorf("pipeline: prune: %w", err)
+	}
+	if n > 0 {
+		p.log.Info("retention pruning", "deleted_events", n, "before", cut.Format(time.RFC3339))
+	}
+	return n, nil
+}
+
+// savePosture stores a posture report with its per-check statuses.
 func (p *Pipeline) savePosture(ctx context.Context, rep posture.Report) error {
-	_ = ctx
-	_ = rep
+	js, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("pipeline: posture report: %w", err)
+	}
+	rec := store.PostureRecord{Time: rep.EvaluatedAt, Profile: rep.Profile, Score: rep.Score, JSON: js}
+	for _, c := range rep.Checks {
+		rec.Checks = append(rec.Checks, store.PostureCheckStatus{
+			ID: c.ID, Title: c.Title, Category: c.Category, Severity: string(c.Severity),
+			Status: string(c.Status), Findings: len(c.Findings), Failing: c.Failing(),
+		})
+	}
+	if err := p.st.SavePostureReport(ctx, rec); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
 	return nil
 }

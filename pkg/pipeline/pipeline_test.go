@@ -14,6 +14,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
+	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
 )
 
 func storeHasAll(p *Pipeline, sim *oktasim.Server) func(Status) bool {
@@ -322,5 +323,68 @@ func TestPostureRelevant(t *testing.T) {
 		if PostureRelevant(et) {
 			t.Errorf("%s should not be posture-relevant", et)
 		}
+	}
+}
+
+func TestPostureEvaluatedAndStored(t *testing.T) {
+	org, err := orgsim.New("weak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	sim.Add(genEvents(9, 50, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	s.Posture.Enabled = true
+	s.Posture.Profile = "baseline"
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	// Evaluated on start.
+	if err := runUntil(t, p, 30*time.Second, func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone }); err != nil {
+		t.Fatal(err)
+	}
+	rep, ok := p.LatestPosture()
+	if !ok || rep.Profile != "baseline" || len(rep.Checks) == 0 || rep.Score <= 0 || rep.Score >= 100 {
+		t.Fatalf("report: ok=%v score=%v checks=%d", ok, rep.Score, len(rep.Checks))
+	}
+	rec, ok, err := p.Store().LatestPostureReport(context.Background(), "baseline")
+	if err != nil || !ok || rec.Score != rep.Score || len(rec.Checks) != len(rep.Checks) {
+		t.Fatalf("stored report: %v %v %+v", err, ok, rec.Score)
+	}
+	// A strong org scores higher on refresh.
+	before := rep.Score
+	org.SetPasswordMinLength(16)
+	rep2, err := p.RefreshPosture(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Score < before {
+		t.Fatalf("score fell from %v to %v after strengthening the password policy", before, rep2.Score)
+	}
+	assertNoSecret(t, "logs", logs.String())
+}
+
+func TestRetentionPrunes(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	now := time.Now()
+	sim.Add(genEvents(10, 100, now.Add(-40*24*time.Hour), now.Add(-35*24*time.Hour))...)
+	sim.Add(genEvents(11, 100, now.Add(-2*time.Hour), now.Add(-time.Hour))...)
+	dir := t.TempDir()
+	s := testSettings(t, url, dir)
+	s.Storage.Retention = 30 * 24 * time.Hour
+	logs := &syncBuffer{}
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.BackfillDone && st.EventsIngested == 200 }); err != nil {
+		t.Fatal(err)
+	}
+	// The loop prunes at start (nothing stored yet then); prune now.
+	n, err := p.PruneNow(context.Background())
+	if err != nil || n != 100 {
+		t.Fatalf("pruned %d (%v), want the 100 events older than 30 days", n, err)
+	}
+	if got := len(storedUUIDs(t, s.Storage.Path)); got != 100 {
+		t.Fatalf("%d events left", got)
 	}
 }
