@@ -260,8 +260,9 @@ func topValues(m map[string]int, n int) []string {
 
 var severities = map[string]bool{SeverityInfo: true, SeverityLow: true, SeverityMedium: true, SeverityHigh: true, SeverityCritical: true}
 
-// ruleSets are the themed rule lists (one per rules_<theme>.go file).
-var ruleSets [][]*Rule
+// ruleSets are the themed rule lists (one per rules_<theme>.go file), in
+// registration order.
+var ruleSets = [][]*Rule{adminRules, persistenceRules, policyRules, tamperingRules, mfaRules, credentialRules, sessionRules, threatRules}
 
 // Rules returns the rule pack in registration order.
 func Rules() []*Rule {

@@ -10,7 +10,6 @@ import (
 
 // Admin and privilege rules.
 
-func init() { ruleSets = append(ruleSets, adminRules) }
 
 var privilegeGrantTypes = []string{"user.account.privilege.grant", "group.privilege.grant", "iam.resourceset.bindings.add"}
 

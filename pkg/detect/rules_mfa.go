@@ -11,7 +11,6 @@ import (
 
 // MFA abuse rules, including the help-desk social-engineering chain.
 
-func init() { ruleSets = append(ruleSets, mfaRules) }
 
 var factorResetTypes = []string{"user.mfa.factor.reset_all", "user.mfa.factor.deactivate", "user.mfa.factor.suspend"}
 

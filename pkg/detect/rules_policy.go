@@ -12,7 +12,6 @@ import (
 
 // Policy weakening, network zones, global MFA.
 
-func init() { ruleSets = append(ruleSets, policyRules) }
 
 // policyChange is the verdict on a policy / rule changeDetails.
 type policyChange struct {

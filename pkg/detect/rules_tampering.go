@@ -11,7 +11,6 @@ import (
 // Security-control tampering: log streams, event hooks, ThreatInsight,
 // behavior detection, protected actions.
 
-func init() { ruleSets = append(ruleSets, tamperingRules) }
 
 var tamperingRules = []*Rule{
 	{

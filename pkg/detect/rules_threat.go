@@ -11,7 +11,6 @@ import (
 
 // ThreatInsight and Okta risk signals, end-user reports.
 
-func init() { ruleSets = append(ruleSets, threatRules) }
 
 var threatRules = []*Rule{
 	{
