@@ -10,7 +10,6 @@ import (
 
 // Admin and privilege rules.
 
-
 var privilegeGrantTypes = []string{"user.account.privilege.grant", "group.privilege.grant", "iam.resourceset.bindings.add"}
 
 // grantedRole is the role an admin-grant event names (detailEntry

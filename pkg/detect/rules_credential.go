@@ -11,7 +11,6 @@ import (
 
 // Credential attacks and account state.
 
-
 var resetMessageTypes = []string{"user.account.reset_password", "user.account.unlock", "user.account.unlock_by_admin",
 	"system.email.password_reset.sent_message", "system.email.account_unlock.sent_message",
 	"system.sms.send_password_reset_message", "system.voice.send_password_reset_call", "system.sms.send_account_unlock_message"}

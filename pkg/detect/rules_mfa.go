@@ -11,7 +11,6 @@ import (
 
 // MFA abuse rules, including the help-desk social-engineering chain.
 
-
 var factorResetTypes = []string{"user.mfa.factor.reset_all", "user.mfa.factor.deactivate", "user.mfa.factor.suspend"}
 
 // resetByOther: a person acted on another user's factors or password.

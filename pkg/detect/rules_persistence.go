@@ -11,7 +11,6 @@ import (
 
 // Persistence via API tokens, apps, IdPs and AD agents.
 
-
 func tokenTarget(ev *event.Event) *event.Target { return firstTarget(ev, "Token") }
 
 func tokenID(ev *event.Event) string {

@@ -12,7 +12,6 @@ import (
 
 // Policy weakening, network zones, global MFA.
 
-
 // policyChange is the verdict on a policy / rule changeDetails.
 type policyChange struct {
 	weakened  []string // "path: from -> to"

@@ -10,7 +10,6 @@ import (
 
 // Session, token and application-access abuse.
 
-
 // appUserLogin is the login of the AppUser (or User) whose app password
 // was revealed.
 func appUserLogin(ev *event.Event) string {

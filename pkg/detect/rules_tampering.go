@@ -11,7 +11,6 @@ import (
 // Security-control tampering: log streams, event hooks, ThreatInsight,
 // behavior detection, protected actions.
 
-
 var tamperingRules = []*Rule{
 	{
 		ID: "log_stream_tampering", Title: "Log stream or event hook tampered with", Severity: SeverityHigh, Theme: "tampering",

@@ -11,7 +11,6 @@ import (
 
 // ThreatInsight and Okta risk signals, end-user reports.
 
-
 var threatRules = []*Rule{
 	{
 		ID: "security_threat_detected", Title: "Okta ThreatInsight detected a threat", Severity: SeverityMedium, Theme: "threat",
