@@ -77,11 +77,19 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
+	// database/sql closes a transaction whose context ends; the statement
+	// errors that follow must still tell the caller why.
+	withCtx := func(err error) error {
+		if ce := ctx.Err(); ce != nil && !errors.Is(err, ce) {
+			return fmt.Errorf("%w (%w)", err, ce)
+		}
+		return err
+	}
 	if err := s.commitEvents(ctx, tx, b.Events, &res); err != nil {
-		return CommitResult{}, err
+		return CommitResult{}, withCtx(err)
 	}
 	if err := commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
-		return CommitResult{}, err
+		return CommitResult{}, withCtx(err)
 	}
 	now := time.Now().UTC()
 	if cp := b.Checkpoint; cp != nil {

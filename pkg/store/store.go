@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -233,7 +234,22 @@ func (s *Store) Backup(ctx context.Context, dest string) error {
 			return fmt.Errorf("store: backup directory %s: %w", dir, err)
 		}
 	}
-	if _, err := s.r.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+	// a read connection (the writer keeps going) with query_only lifted
+	// for the duration: VACUUM INTO writes only the destination file.
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA query_only = 0"); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	_, err = conn.ExecContext(ctx, "VACUUM INTO ?", dest)
+	if _, rerr := conn.ExecContext(context.Background(), "PRAGMA query_only = 1"); rerr != nil {
+		// never hand a writable connection back to the read pool
+		conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // marks the connection bad
+	}
+	if err != nil {
 		return fmt.Errorf("store: backup to %s: %w", dest, err)
 	}
 	return nil

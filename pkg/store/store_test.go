@@ -507,3 +507,27 @@ func TestDecodedSamplesStore(t *testing.T) {
 		t.Fatalf("inserted %d, want %d unique", res.EventsInserted, len(uniq))
 	}
 }
+
+func TestBackupWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	mustCommit(t, s, Batch{Events: mkEvents(0, 250, t0, time.Second), Checkpoint: &Checkpoint{NextURL: "n1"}})
+	dest := filepath.Join(t.TempDir(), "backups", "copy.db")
+	if err := s.Backup(ctx, dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Backup(ctx, dest); err == nil {
+		t.Fatal("backup over an existing file succeeded")
+	}
+	mustCommit(t, s, Batch{Events: mkEvents(250, 10, t0, time.Second)}) // after the backup
+	b, err := Open(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	st, _ := b.Stats(ctx)
+	cp, ok, _ := b.LoadCheckpoint(ctx)
+	if st.Events != 250 || !ok || cp.NextURL != "n1" {
+		t.Fatalf("backup has %d events, checkpoint %+v", st.Events, cp)
+	}
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// pruneChunk is how many events one Prune transaction deletes, so that the
+// writer is never blocked for long.
+const pruneChunk = 5000
+
+// Prune deletes the events published before `before` with their raw JSON
+// and their alert links, and keeps the roll-ups and dictionaries exact.
+// Alerts themselves are kept (see PruneAlerts). It returns the number of
+// events deleted. It works in chunks of a few thousand events; a cancelled
+// context stops it between chunks with the work done so far committed.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("store: prune: %w: zero time", ErrInvalidQuery)
+	}
+	cut := before.UnixMilli()
+	var total int64
+	for {
+		n, err := s.pruneChunk(ctx, cut)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < pruneChunk {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM events WHERE published < ? ORDER BY published LIMIT ?", cut, pruneChunk)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	js, _ := json.Marshal(ids)
+	set := "(SELECT value FROM json_each(?1))"
+	stmts := []string{
+		// roll-ups: subtract what is deleted, drop emptied rows
+		`UPDATE event_counts AS c SET n = c.n - d.k FROM (SELECT published - (published % 60000) AS b, event_type, outcome, country, COUNT(*) AS k
+			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
+			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
+		`UPDATE event_counts_hour AS c SET n = c.n - d.k FROM (SELECT published - (published % 3600000) AS b, event_type, outcome, country, COUNT(*) AS k
+			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
+			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
+		`UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN ` + set + ` GROUP BY actor) AS d
+			WHERE a.actor = d.actor`,
+		`UPDATE event_types AS t SET events = t.events - d.k FROM (SELECT event_type, COUNT(*) AS k FROM events WHERE id IN ` + set + ` GROUP BY event_type) AS d
+			WHERE t.event_type = d.event_type`,
+		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN ` + set + `)`,
+		`DELETE FROM events_raw WHERE id IN ` + set,
+		`DELETE FROM events WHERE id IN ` + set,
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q, string(js)); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	for _, q := range []string{
+		"DELETE FROM event_counts WHERE n <= 0",
+		"DELETE FROM event_counts_hour WHERE n <= 0",
+		"DELETE FROM actors WHERE events <= 0",
+		"DELETE FROM event_types WHERE events <= 0",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	return int64(len(ids)), nil
+}
+
+// PruneAlerts deletes alerts (and their event links) whose time is before
+// `before`. Prune keeps alerts; call this for a separate alert retention.
+func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("store: prune alerts: %w: zero time", ErrInvalidQuery)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	r, err := s.w.ExecContext(ctx, "DELETE FROM alerts WHERE time < ?", before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune alerts: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return n, nil
+}

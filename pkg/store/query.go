@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/detect"
+)
+
+// EventRow is one stored event: the normalized columns and the raw JSON.
+type EventRow struct {
+	UUID           string
+	Published      time.Time
+	EventType      string
+	Actor          string // actor.alternateId (login)
+	ActorID        string
+	ActorType      string
+	ActorName      string
+	Outcome        string
+	Reason         string
+	IP             string
+	Country        string
+	City           string
+	Lat, Lon       float64
+	HasGeo         bool // Lat/Lon are known
+	SessionID      string
+	Severity       string
+	DisplayMessage string
+	Target         string // first target's alternateId (or display name)
+	RiskLevel      string
+	IPCategories   uint8 // event.IPCategory bits from enrichment
+	Raw            json.RawMessage
+}
+
+// EventQuery selects events, newest first. Zero From/To leave that side
+// open; empty filters match everything.
+type EventQuery struct {
+	From, To        time.Time
+	Actor           string // exact actor.alternateId
+	EventTypePrefix string // e.g. "user.session." or a full event type
+	Outcome         string // SUCCESS, FAILURE, ... (case-insensitive)
+	IP              string
+	Country         string
+	Text            string // substring of display message, actor, event type, target or IP (case-insensitive for ASCII)
+	SessionID       string
+	Limit           int // required, 1..MaxLimit
+	NoRaw           bool
+}
+
+// AlertQuery selects alerts, newest first.
+type AlertQuery struct {
+	From, To time.Time
+	Detector string
+	Severity string
+	Actor    string
+	Limit    int
+}
+
+func (s *Store) checkLimit(limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("store: %w: limit must be positive, got %d", ErrInvalidQuery, limit)
+	}
+	if limit > s.opts.MaxLimit {
+		return fmt.Errorf("store: %w: limit %d exceeds the maximum %d", ErrInvalidQuery, limit, s.opts.MaxLimit)
+	}
+	return nil
+}
+
+// bounds converts From/To to inclusive unix-ms bounds; zero means open.
+func bounds(from, to time.Time) (lo, hi int64, err error) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !from.IsZero() {
+		lo = from.UnixMilli()
+	}
+	if !to.IsZero() {
+		hi = to.UnixMilli()
+	}
+	if lo > hi {
+		return 0, 0, fmt.Errorf("store: %w: from %s is after to %s", ErrInvalidQuery,
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	return lo, hi, nil
+}
+
+// prefixUpper is an exclusive upper bound for strings starting with p.
+func prefixUpper(p string) string { return p + "\xff" }
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func (q EventQuery) where(lo, hi int64, prefix string) where {
+	var w where
+	w.add(prefix+"published BETWEEN ? AND ?", lo, hi)
+	if q.Actor != "" {
+		w.add(prefix+"actor = ?", q.Actor)
+	}
+	if q.EventTypePrefix != "" {
+		w.add(prefix+"event_type >= ? AND "+prefix+"event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
+	}
+	if q.Outcome != "" {
+		w.add(prefix+"outcome = ?", strings.ToUpper(q.Outcome))
+	}
+	if q.IP != "" {
+		w.add(prefix+"ip = ?", q.IP)
+	}
+	if q.Country != "" {
+		w.add(prefix+"country = ?", q.Country)
+	}
+	if q.SessionID != "" {
+		w.add(prefix+"session_id = ?", q.SessionID)
+	}
+	if q.Text != "" {
+		l := likeEscape(q.Text)
+		w.add("("+prefix+"display_message LIKE ? ESCAPE '\\' OR "+prefix+"actor LIKE ? ESCAPE '\\' OR "+
+			prefix+"event_type LIKE ? ESCAPE '\\' OR "+prefix+"target LIKE ? ESCAPE '\\' OR "+prefix+"ip LIKE ? ESCAPE '\\')",
+			l, l, l, l, l)
+	}
+	return w
+}
+
+const eventRowCols = `e.uuid, e.published, e.event_type, e.actor, e.actor_id, e.actor_type, e.actor_name, e.outcome, e.reason,
+	e.ip, e.country, e.city, e.lat, e.lon, e.session_id, e.severity, e.display_message, e.target, e.risk_level, e.ip_categories`
+
+// QueryEvents returns the events matching q, newest first, at most q.Limit.
+func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, error) {
+	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	lo, hi, err := bounds(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	w := q.where(lo, hi, "e.")
+	cols := eventRowCols + ", r.raw"
+	join := " LEFT JOIN events_raw r ON r.id = e.id"
+	if q.NoRaw {
+		cols, join = eventRowCols+", NULL", ""
+	}
+	query := "SELECT " + cols + " FROM events e" + join + w.sql() + " ORDER BY e.published DESC, e.id DESC LIMIT ?"
+	rows, err := s.r.QueryContext(ctx, query, append(w.args, q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: query events: %w", err)
+	}
+	defer rows.Close()
+	out := make([]EventRow, 0, min(q.Limit, 1024))
+	for rows.Next() {
+		var r EventRow
+		var pub int64
+		var lat, lon sql.NullFloat64
+		var cats int64
+		var raw []byte
+		if err := rows.Scan(&r.UUID, &pub, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
+			&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
+			&r.Target, &r.RiskLevel, &cats, &raw); err != nil {
+			return nil, fmt.Errorf("store: query events: %w", err)
+		}
+		r.Published = fromMS(pub)
+		if lat.Valid && lon.Valid {
+			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
+		}
+		r.IPCategories = uint8(cats)
+		if raw != nil {
+			r.Raw = json.RawMessage(raw)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: query events: %w", err)
+	}
+	return out, nil
+}
+
+// GetEvent returns one event by uuid; ok is false when it is not stored.
+func (s *Store) GetEvent(ctx context.Context, uuid string) (EventRow, bool, error) {
+	rows, err := s.QueryEventsByUUID(ctx, []string{uuid})
+	if err != nil || len(rows) == 0 {
+		return EventRow{}, false, err
+	}
+	return rows[0], true, nil
+}
+
+// QueryEventsByUUID returns the stored events among uuids (at most MaxLimit), oldest first.
+func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventRow, error) {
+	if len(uuids) > s.opts.MaxLimit {
+		return nil, fmt.Errorf("store: %w: %d uuids exceed the maximum %d", ErrInvalidQuery, len(uuids), s.opts.MaxLimit)
+	}
+	js, _ := json.Marshal(uuids)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+eventRowCols+`, r.raw FROM events e LEFT JOIN events_raw r ON r.id = e.id
+		WHERE e.uuid IN (SELECT value FROM json_each(?)) ORDER BY e.published, e.id`, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("store: events by uuid: %w", err)
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var r EventRow
+		var pub, cats int64
+		var lat, lon sql.NullFloat64
+		var raw []byte
+		if err := rows.Scan(&r.UUID, &pub, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
+			&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
+			&r.Target, &r.RiskLevel, &cats, &raw); err != nil {
+			return nil, fmt.Errorf("store: events by uuid: %w", err)
+		}
+		r.Published = fromMS(pub)
+		if lat.Valid && lon.Valid {
+			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
+		}
+		r.IPCategories = uint8(cats)
+		r.Raw = raw
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: events by uuid: %w", err)
+	}
+	return out, nil
+}
+
+// QueryAlerts returns the alerts matching q (on alert time), newest first.
+func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]detect.Alert, error) {
+	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	lo, hi, err := bounds(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	w.add("time BETWEEN ? AND ?", lo, hi)
+	if q.Detector != "" {
+		w.add("detector = ?", q.Detector)
+	}
+	if q.Severity != "" {
+		w.add("severity = ?", strings.ToLower(q.Severity))
+	}
+	if q.Actor != "" {
+		w.add("actor = ?", q.Actor)
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT id, json FROM alerts"+w.sql()+" ORDER BY time DESC, id LIMIT ?",
+		append(w.args, q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: query alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []detect.Alert
+	for rows.Next() {
+		var id string
+		var js []byte
+		if err := rows.Scan(&id, &js); err != nil {
+			return nil, fmt.Errorf("store: query alerts: %w", err)
+		}
+		var a detect.Alert
+		if err := json.Unmarshal(js, &a); err != nil {
+			return nil, fmt.Errorf("store: query alerts: alert %s: %w", id, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: query alerts: %w", err)
+	}
+	return out, nil
+}
+
+// AlertEvents returns the uuids of the events linked to an alert that are
+// still stored (events older than the retention are pruned).
+func (s *Store) AlertEvents(ctx context.Context, alertID string) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT l.event_uuid FROM alert_events l JOIN events e ON e.uuid = l.event_uuid
+		WHERE l.alert_id = ? ORDER BY e.published`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("store: alert events: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("store: alert events: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: alert events: %w", err)
+	}
+	return out, nil
+}
