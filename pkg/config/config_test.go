@@ -249,3 +249,26 @@ func TestIsInlineListEntry(t *testing.T) {
 		}
 	}
 }
+
+// The complete example of docs/configuration.md must parse (every key in
+// it is a real key with a valid value).
+func TestDocsExampleParses(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Skip("docs not found")
+	}
+	doc := string(b)
+	i := strings.Index(doc, "## Complete example")
+	start := strings.Index(doc[i:], "```yaml\n") + i + len("```yaml\n")
+	end := strings.Index(doc[start:], "```") + start
+	s, err := Parse([]byte(doc[start:end]), t.TempDir(), env(map[string]string{"OKTA_API_TOKEN": "x"}))
+	if err != nil {
+		t.Fatalf("docs example: %v", err)
+	}
+	if s.Okta.RateLimitShare != 0.5 || s.Posture.Profile != "baseline" || len(s.IPLists["trusted"]) != 3 {
+		t.Fatalf("docs example parsed wrongly: %v", s)
+	}
+	if err := s.Detectors.Validate(); err != nil {
+		t.Fatalf("docs example detectors: %v", err)
+	}
+}
