@@ -107,7 +107,7 @@ func genEvents(seed uint64, n int, from, to time.Time) []json.RawMessage {
 	return out
 }
 
-func testSettings(t *testing.T, url, dir string) config.Settings {
+func testSettings(t testing.TB, url, dir string) config.Settings {
 	s := config.Defaults()
 	s.Okta.OrgURL = url
 	s.Okta.APIToken = testToken
