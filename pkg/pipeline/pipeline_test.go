@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -386,5 +387,48 @@ func TestRetentionPrunes(t *testing.T) {
 	}
 	if got := len(storedUUIDs(t, s.Storage.Path)); got != 100 {
 		t.Fatalf("%d events left", got)
+	}
+}
+
+func TestBadEventsCountedLoggedOnceAndSkipped(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	good := genEvents(13, 150, time.Now().Add(-time.Hour), time.Now().Add(-time.Minute))
+	ts := time.Now().Add(-30 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+	bad := []json.RawMessage{
+		json.RawMessage(`{"uuid":"bad-no-type-0001","published":"` + ts + `","actor":{"id":"x"}}`),
+		json.RawMessage(`{"uuid":"bad-actor-type-0002","published":"` + ts + `","eventType":"user.session.start","actor":"not an object"}`),
+	}
+	sim.Add(good[:70]...)
+	sim.Add(bad...)
+	sim.Add(good[70:]...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.BackfillDone && st.EventsIngested == 150 }); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Status(); st.Rejected != 2 {
+		t.Fatalf("rejected %d, want 2", st.Rejected)
+	}
+	// Polling the same pages again (lost cursor) must not log them twice.
+	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultCursorExpired}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.CursorRecoveries == 1 && st.Rejected == 4 }); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got := len(storedUUIDs(t, s.Storage.Path)); got != 150 {
+		t.Fatalf("stored %d, want the 150 good events", got)
+	}
+	for _, u := range []string{"bad-no-type-0001", "bad-actor-type-0002"} {
+		if n := strings.Count(logs.String(), "uuid="+u+" "); n != 1 {
+			t.Fatalf("rejected event %s logged %d times, want once:\n%s", u, n, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "reason=missing_field") {
+		t.Fatalf("rejection reason not logged:\n%s", logs.String())
 	}
 }
