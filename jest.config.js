@@ -6,6 +6,8 @@ const base = require('./.config/jest.config');
 module.exports = {
   // Jest configuration provided by the Grafana scaffolding (.config/jest.config.js) ...
   ...base,
+  // UI tests render real @grafana/ui components: give them room on a busy 2-core CI machine.
+  testTimeout: 30000,
   moduleNameMapper: {
     ...base.moduleNameMapper,
     // the YAML parser of the provisioning tests: its CommonJS build (jsdom would pick the ESM browser build)

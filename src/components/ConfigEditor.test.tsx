@@ -150,9 +150,12 @@ describe('ConfigEditor settings', () => {
 
   it('toggles detectors and sets their parameters', () => {
     const { last } = renderEditor(settings());
+    expect(screen.queryByLabelText('Enable mfa_fatigue')).not.toBeInTheDocument();
+    fireEvent.click(screen.getByText('Detectors (11 of 11 on)'));
     expect(screen.getAllByRole('switch', { name: /^Enable / })).toHaveLength(11);
     fireEvent.click(screen.getByLabelText('Enable mfa_fatigue'));
     expect(last().jsonData.detectors?.mfa_fatigue).toEqual({ enabled: false });
+    expect(screen.getByText('Detectors (10 of 11 on)')).toBeInTheDocument();
     fireEvent.change(screen.getByLabelText('impossible_travel speedKmh'), { target: { value: '1000' } });
     fireEvent.change(screen.getByLabelText('impossible_travel anchorWindow'), { target: { value: '12h' } });
     expect(last().jsonData.detectors?.impossible_travel).toEqual({ params: { speedKmh: 1000, anchorWindow: '12h' } });
@@ -160,6 +163,14 @@ describe('ConfigEditor settings', () => {
     expect(last().jsonData.detectors?.impossible_travel).toEqual({ params: { anchorWindow: '12h' } });
     fireEvent.change(screen.getByLabelText('impossible_travel anchorWindow'), { target: { value: 'soon' } });
     expect(screen.getByText('Go duration, e.g. 15m')).toBeInTheDocument();
+  });
+
+  it('shows configured detectors unfolded with their values', () => {
+    renderEditor(settings({ detectors: { password_spray: { enabled: false, params: { minUsers: 25 } } } }));
+    expect(screen.getByText('Detectors (10 of 11 on)')).toBeInTheDocument();
+    expect(screen.getByLabelText('Enable password_spray')).not.toBeChecked();
+    expect(screen.getByLabelText('Enable mfa_fatigue')).toBeChecked();
+    expect(screen.getByLabelText('password_spray minUsers')).toHaveValue(25);
   });
 
   it('sets the posture profile', () => {

@@ -1,7 +1,8 @@
-import React, { ChangeEvent } from 'react';
+import React, { ChangeEvent, useState } from 'react';
 
 import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
 import {
+  Collapse,
   Field,
   FieldSet,
   InlineField,
@@ -66,6 +67,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const secureJsonFields = options.secureJsonFields ?? {};
   const secureJsonData = options.secureJsonData ?? {};
   const authType: AuthType = jsonData.authType ?? 'apiToken';
+  // The detector table is long: folded until opened, or open when a detector is configured.
+  const [detectorsOpen, setDetectorsOpen] = useState(Object.keys(jsonData.detectors ?? {}).length > 0);
 
   const setJson = <K extends keyof OktaOptions>(key: K, value: OktaOptions[K]) => {
     const next = { ...jsonData, [key]: value };
@@ -319,7 +322,12 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         ))}
       </FieldSet>
 
-      <FieldSet label="Detectors">
+      <Collapse
+        label={`Detectors (${DETECTORS.filter((d) => jsonData.detectors?.[d.id]?.enabled !== false).length} of ${DETECTORS.length} on)`}
+        collapsible
+        isOpen={detectorsOpen}
+        onToggle={() => setDetectorsOpen(!detectorsOpen)}
+      >
         {DETECTORS.map((d) => {
           const s = jsonData.detectors?.[d.id] ?? {};
           return (
@@ -373,7 +381,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             </InlineFieldRow>
           );
         })}
-      </FieldSet>
+      </Collapse>
 
       <FieldSet label="Posture">
         <Field label="Profile" description="Baseline checks, or the DISA STIG profile">
