@@ -50,7 +50,6 @@ func Build() (string, error) {
 		buildPath = filepath.Join(dir, "gpx_oktaguard")
 		cmd := exec.Command("go", "build", "-o", buildPath, "./pkg")
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ./pkg: %w\n%s", err, out)
