@@ -39,6 +39,14 @@ func grantee(ev *event.Event) *event.Target {
 	return firstTarget(ev, "User", "UserGroup", "Group")
 }
 
+// granteeName is a user grantee's login, else the group's name.
+func granteeName(t *event.Target) string {
+	if t != nil && t.Type == "User" && t.AlternateID != "" && t.AlternateID != "unknown" {
+		return t.AlternateID
+	}
+	return targetName(t)
+}
+
 var adminRules = []*Rule{
 	{
 		ID: "admin_role_granted", Title: "Administrator role granted", Severity: SeverityHigh, Theme: "admin",
@@ -52,7 +60,7 @@ var adminRules = []*Rule{
 			Name:  "grant",
 			Match: Match{Types: privilegeGrantTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
 			Key: func(ev *event.Event) string {
-				return targetName(grantee(ev)) + "|" + grantedRole(ev)
+				return granteeName(grantee(ev)) + "|" + grantedRole(ev)
 			},
 			Alert: func(h *Hit) Finding {
 				f := h.Base()
@@ -68,10 +76,10 @@ var adminRules = []*Rule{
 				if role == "" {
 					role = "an administrator role"
 				}
-				f.Summary = fmt.Sprintf("%s granted %s to %s %s", h.Ev.Actor.AlternateID, role, kind, targetName(who))
+				f.Summary = fmt.Sprintf("%s granted %s to %s %s", h.Ev.Actor.AlternateID, role, kind, granteeName(who))
 				f.Evidence["role"] = role
 				f.Evidence["granteeType"] = kind
-				f.Evidence["grantee"] = targetName(who)
+				f.Evidence["grantee"] = granteeName(who)
 				f.Evidence["selfGrant"] = who != nil && who.Type == "User" && !onOtherUser(h.Ev)
 				return f
 			},

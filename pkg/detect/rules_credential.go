@@ -116,7 +116,7 @@ var credentialRules = []*Rule{
 			Key: ipKey,
 			Alert: func(h *Hit) Finding {
 				f := h.Base()
-				f.Actor = maskSecret(h.Ev.Actor.AlternateID)
+				f.Actor, f.ActorID = maskSecret(h.Ev.Actor.AlternateID), ""
 				f.Summary = fmt.Sprintf("a failed sign-in from %s used a password-like username (%d characters); the password is exposed in the log", h.Ev.Client.IPAddress, len([]rune(h.Ev.Actor.AlternateID)))
 				f.Evidence["maskedLogin"] = f.Actor
 				return f

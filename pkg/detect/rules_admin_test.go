@@ -1,0 +1,106 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func adminRuleCases(t testing.TB) map[string][]ruleCase {
+	admin, victim := "ana.admin@example.com", "vic.user@example.com"
+	office := jTrusted()
+	vps := jIP("159.203.17.4", 14061)
+	return map[string][]ruleCase{
+		"admin_role_granted": {
+			{name: "super admin to a user", want: 1, sev: SeverityCritical, events: evs(
+				jev(t, "user.account.privilege.grant", admin, rt0, office, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
+			{name: "org admin to a group", want: 1, sev: SeverityCritical, events: evs(
+				jev(t, "group.privilege.grant", admin, rt0, office, jTarget("UserGroup", "00g1", "unknown", "IT Ops", "privilegeGranted", "Organization administrator")))},
+			{name: "help desk role to a user", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
+				if as[0].Evidence["role"] != "Help Desk administrator" || as[0].Evidence["grantee"] != victim {
+					t.Fatalf("evidence %v", as[0].Evidence)
+				}
+			}, events: evs(jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Help Desk administrator")))},
+			{name: "custom role binding", want: 1, events: evs(jev(t, "iam.resourceset.bindings.add", admin, rt0, jTarget("ROLE", "cr0", "unknown", "App admins")))},
+			{name: "failed grant and revocation do not alert", want: 0, events: evs(
+				jev(t, "user.account.privilege.grant", admin, rt0, jFail("INSUFFICIENT_PERMISSIONS"), jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")),
+				jev(t, "user.account.privilege.revoke", admin, rt0.Add(time.Minute), jTarget("User", "00uv", victim, "Vic")))},
+			{name: "severity param overrides", want: 1, sev: SeverityLow, cfg: DetectorConfig{Params: map[string]any{"severity": "low"}}, events: evs(
+				jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
+			{name: "exclude scoping drops the actor", want: 0, cfg: DetectorConfig{Exclude: []string{"ana.*"}}, events: evs(
+				jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
+		},
+		"new_user_created": {
+			{name: "created from outside trusted", want: 1, sev: SeverityLow, events: evs(
+				jev(t, "user.session.start", admin, rt0, office),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), vps, jUser("backdoor@example.com")))},
+			{name: "created then granted admin", want: 2, check: func(t *testing.T, as []Alert) {
+				if as[1].Severity != SeverityHigh || as[1].Evidence["pattern"] != "created_then_admin" {
+					t.Fatalf("second alert %s %v", as[1].Severity, as[1].Evidence)
+				}
+			}, events: evs(
+				jev(t, "user.session.start", admin, rt0, office),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), vps, jUser("backdoor@example.com")),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(2*time.Hour), vps, jTarget("User", "00ub", "backdoor@example.com", "b", "privilegeGranted", "Super administrator")))},
+			{name: "office creation, provisioning job and grant after 24h are quiet", want: 0, events: evs(
+				jev(t, "user.session.start", admin, rt0, office),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), office, jUser("newhire@example.com")),
+				jev(t, "user.lifecycle.create", "Workday", rt0.Add(time.Hour), jActorType("PublicClientApp"), jJob(), jUser("newhire2@example.com")),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(30*time.Hour), office, jTarget("User", "00un", "newhire@example.com", "n", "privilegeGranted", "Read-only administrator")))},
+			{name: "no trusted list configured: silent", want: 0, events: evs(
+				jev(t, "user.lifecycle.create", admin, rt0, vps, jUser("x@example.com")))},
+		},
+		"admin_activity_untrusted_ip": {
+			{name: "admin console from a VPS", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].IP != "159.203.17.4" {
+					t.Fatalf("ip %s", as[0].IP)
+				}
+			}, events: evs(
+				jev(t, "user.session.start", "other@example.com", rt0, office),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Hour), vps),
+				jev(t, "group.user_membership.add", admin, rt0.Add(61*time.Minute), vps, jUser(victim), jTarget("UserGroup", "00g", "unknown", "Admins")))},
+			{name: "admin work from the office, user activity from home", want: 0, events: evs(
+				jev(t, "user.session.access_admin_app", admin, rt0, office),
+				jev(t, "group.user_membership.add", admin, rt0.Add(time.Minute), office, jUser(victim), jTarget("UserGroup", "00g", "unknown", "Sales")),
+				jev(t, "user.authentication.sso", admin, rt0.Add(2*time.Hour), vps),
+				jev(t, "user.account.update_password", victim, rt0.Add(3*time.Hour), vps, jUser(victim)))},
+		},
+		"admin_console_access_denied": {
+			{name: "denied", want: 1, events: evs(jev(t, "user.session.access_admin_app", victim, rt0, jFail("Access denied by admin app policy")))},
+			{name: "allowed", want: 0, events: evs(jev(t, "user.session.access_admin_app", admin, rt0))},
+		},
+		"admin_console_weak_mfa": {
+			{name: "verify to the admin console with a password", want: 1, events: evs(
+				jev(t, "user.authentication.verify", admin, rt0, jTarget("AppInstance", "0oaadm", "Okta Admin Console", "Okta Admin Console"),
+					jTarget("AuthenticatorEnrollment", "pfd", "unknown", "Password", "methodTypeUsed", "Password")))},
+			{name: "password session without MFA opens the console", want: 1, events: evs(
+				jev(t, "user.session.start", admin, rt0, jSess("s1"), jCred("PASSWORD")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(mins(5)), jSess("s1")))},
+			{name: "MFA completed in the session; console verify with push", want: 0, events: evs(
+				jev(t, "user.session.start", admin, rt0, jSess("s1"), jCred("PASSWORD")),
+				jev(t, "user.authentication.auth_via_mfa", admin, rt0.Add(time.Minute), jSess("s1"), jDbg("factor", "OKTA_VERIFY_PUSH")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(mins(5)), jSess("s1")),
+				jev(t, "user.authentication.verify", admin, rt0.Add(mins(6)), jTarget("AppInstance", "0oaadm", "Okta Admin Console", "Okta Admin Console"),
+					jTarget("AuthenticatorEnrollment", "pfd", "unknown", "Okta Verify", "methodTypeUsed", "push")))},
+		},
+		"support_impersonation": {
+			{name: "grant then initiate", want: 2, check: func(t *testing.T, as []Alert) {
+				if as[0].Severity != SeverityMedium || as[1].Severity != SeverityHigh || !strings.Contains(as[1].Summary, "Okta Support") {
+					t.Fatalf("%s %s %s", as[0].Severity, as[1].Severity, as[1].Summary)
+				}
+			}, events: evs(
+				jev(t, "user.session.impersonation.grant", admin, rt0, jUser(admin), jDbg("grantDurationHours", "8")),
+				jev(t, "user.session.impersonation.initiate", admin, rt0.Add(time.Hour), jIP("52.4.1.9", 14618), jUser(admin),
+					jDbg("originalPrincipal", `{"alternateId":"support.engineer@okta.com"}`)))},
+			{name: "revocation and failures", want: 0, events: evs(
+				jev(t, "user.session.impersonation.revoke", admin, rt0),
+				jev(t, "user.session.impersonation.grant", admin, rt0, jFail("denied")))},
+		},
+	}
+}
+
+func TestRulesAdmin(t *testing.T) {
+	for id, cs := range adminRuleCases(t) {
+		testRule(t, id, cs)
+	}
+}

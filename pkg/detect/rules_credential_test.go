@@ -1,0 +1,101 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+func credentialRuleCases(t testing.TB) map[string][]ruleCase {
+	u, admin, hd := "una.user@example.com", "ana.admin@example.com", "hd.desk@example.com"
+	locks := func(n int, users bool) []event.Event {
+		var out []event.Event
+		for i := 0; i < n; i++ {
+			who := "u0@example.com"
+			if users {
+				who = fmt.Sprintf("u%d@example.com", i)
+			}
+			out = append(out, jev(t, "user.account.lock", who, rt0.Add(mins(3*i)), jFail("LOCKED_OUT"), jUser(who)))
+		}
+		return out
+	}
+	resets := func(n int, actor string, distinct bool) []event.Event {
+		var out []event.Event
+		for i := 0; i < n; i++ {
+			who := u
+			if distinct {
+				who = fmt.Sprintf("u%d@example.com", i)
+			}
+			out = append(out, jev(t, "user.account.reset_password", actor, rt0.Add(mins(2*i)), jUser(who)))
+		}
+		return out
+	}
+	return map[string][]ruleCase{
+		"account_lockouts": {
+			{name: "five users locked", want: 1, events: locks(5, true)},
+			{name: "one user locked three times", want: 1, events: locks(3, false)},
+			{name: "four users, one of them twice", want: 0, events: append(locks(4, true), locks(1, false)...)},
+		},
+		"password_in_username": {
+			{name: "password-like login", want: 1, check: func(t *testing.T, as []Alert) {
+				b := fmt.Sprint(as[0])
+				if strings.Contains(b, "Sup3r$ecret") || as[0].Actor != "S**********" {
+					t.Fatalf("secret leaked or not masked: %s", b)
+				}
+			}, events: evs(jev(t, "user.session.start", "Sup3r$ecret", rt0, jFail("VERIFICATION_ERROR")))},
+			{name: "email login, short name, success", want: 0, events: evs(
+				jev(t, "user.session.start", "Jo.Smith2024@example.com", rt0, jFail("INVALID_CREDENTIALS")),
+				jev(t, "user.session.start", "jsmith", rt0, jFail("INVALID_CREDENTIALS")),
+				jev(t, "user.session.start", "DOMAIN\\jsmith1!", rt0, jFail("INVALID_CREDENTIALS")))},
+		},
+		"reset_unlock_flood": {
+			{name: "five resets for one user", want: 1, events: resets(5, u, false)},
+			{name: "help desk resets ten users", want: 1, events: resets(10, hd, true)},
+			{name: "help desk routine and Okta auto-unlocks", want: 0, events: append(resets(4, hd, true),
+				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)),
+				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)),
+				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)),
+				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)),
+				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)))},
+		},
+		"rate_limit_violation": {
+			{name: "org rate limit violation", want: 1, events: evs(jev(t, "system.org.rate_limit.violation", "system@okta.com", rt0, jActorType("SystemPrincipal")))},
+			{name: "ordinary events", want: 0, events: evs(jev(t, "user.session.start", u, rt0))},
+		},
+		"denylist_country": {
+			{name: "listed country", want: 1, cfg: DetectorConfig{Params: map[string]any{"countries": []any{"North Korea"}}}, events: evs(jev(t, "user.session.start", u, rt0, jCountry("North Korea")))},
+			{name: "empty list (default) and unlisted country", want: 0, events: evs(jev(t, "user.session.start", u, rt0, jCountry("North Korea")))},
+		},
+		"dormant_account_activity": {
+			{name: "suspended account signs in", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].Actor != u || as[0].Evidence["changedBy"] != admin || len(as[0].EventIDs) != 2 {
+					t.Fatalf("%+v", as[0])
+				}
+			}, events: evs(
+				jev(t, "user.lifecycle.suspend", admin, rt0, jUser(u)),
+				jev(t, "user.session.start", u, rt0.Add(36*time.Hour)),
+				jev(t, "user.authentication.sso", u, rt0.Add(37*time.Hour)))},
+			{name: "first sign-in after 100 idle days", want: 1, sev: SeverityMedium, events: evs(
+				jev(t, "user.session.start", u, rt0),
+				jev(t, "user.session.start", u, rt0.Add(100*24*time.Hour)))},
+			{name: "idle param shortens dormancy", want: 1, cfg: DetectorConfig{Params: map[string]any{"idle": "10d"}}, events: evs(
+				jev(t, "user.session.start", u, rt0),
+				jev(t, "user.session.start", u, rt0.Add(11*24*time.Hour)))},
+			{name: "unsuspended before use; failed attempts; regular user", want: 0, events: evs(
+				jev(t, "user.lifecycle.suspend", admin, rt0, jUser(u)),
+				jev(t, "user.session.start", u, rt0.Add(time.Hour), jFail("USER_SUSPENDED")),
+				jev(t, "user.lifecycle.unsuspend", admin, rt0.Add(2*time.Hour), jUser(u)),
+				jev(t, "user.session.start", u, rt0.Add(3*time.Hour)),
+				jev(t, "user.session.start", u, rt0.Add(30*24*time.Hour)))},
+		},
+	}
+}
+
+func TestRulesCredential(t *testing.T) {
+	for id, cs := range credentialRuleCases(t) {
+		testRule(t, id, cs)
+	}
+}

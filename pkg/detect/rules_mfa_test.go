@@ -1,0 +1,132 @@
+package detect
+
+import (
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mfaRuleCases(t testing.TB) map[string][]ruleCase {
+	hd, sec, u2 := "hd.desk@example.com", "sam.secadmin@example.com", "una.user@example.com"
+	office := jTrusted()
+	vps := jIP("159.203.17.4", 14061)
+	return map[string][]ruleCase{
+		"mfa_factor_reset_by_other": {
+			{name: "help desk resets a user's factors", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].Actor != hd || as[0].Evidence["targetUser"] != u2 {
+					t.Fatalf("%s %v", as[0].Actor, as[0].Evidence)
+				}
+			}, events: evs(jev(t, "user.mfa.factor.reset_all", hd, rt0, office, jUser(u2)))},
+			{name: "deactivate by admin", want: 1, events: evs(jev(t, "user.mfa.factor.deactivate", hd, rt0, jUser(u2)))},
+			{name: "self-service reset, Okta itself, failure", want: 0, events: evs(
+				jev(t, "user.mfa.factor.reset_all", u2, rt0, jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u2)),
+				jev(t, "user.mfa.factor.reset_all", hd, rt0, jFail("denied"), jUser(u2)))},
+		},
+		"helpdesk_chain": {
+			{name: "reset, enrol from a VPS, admin console", want: 1, sev: SeverityCritical, check: func(t *testing.T, as []Alert) {
+				a := as[0]
+				if a.Actor != sec || a.IP != "159.203.17.4" || len(a.EventIDs) != 3 || a.Evidence["resetBy"] != hd {
+					t.Fatalf("%+v", a)
+				}
+			}, events: evs(
+				jev(t, "user.account.reset_password", hd, rt0, office, jUser(sec)),
+				jev(t, "user.mfa.factor.reset_all", hd, rt0.Add(time.Minute), office, jUser(sec)),
+				jev(t, "user.session.start", sec, rt0.Add(mins(20)), vps),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(22)), vps, jUser(sec), jDevice("guoPIXEL")),
+				jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(40)), vps))},
+			{name: "enrolment from the office IP is not the chain", want: 0, events: evs(
+				jev(t, "user.mfa.factor.reset_all", hd, rt0, office, jUser(sec)),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(22)), office, jUser(sec)),
+				jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(40)), office))},
+			{name: "admin access too late", want: 0, events: evs(
+				jev(t, "user.mfa.factor.reset_all", hd, rt0, office, jUser(sec)),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(22)), vps, jUser(sec)),
+				jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(22+61)), vps))},
+			{name: "self-service reset", want: 0, events: evs(
+				jev(t, "user.mfa.factor.reset_all", sec, rt0, jUser(sec)),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(2)), vps, jUser(sec)),
+				jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(5)), vps))},
+		},
+		"fastpass_phishing": {
+			{name: "declined phishing", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].Evidence["origin"] != "https://okta-sso-login.example.net" {
+					t.Fatalf("%v", as[0].Evidence)
+				}
+			}, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jFail("FastPass declined phishing attempt"), jDbg("factor", "SIGNED_NONCE", "origin", "https://okta-sso-login.example.net")))},
+			{name: "ordinary MFA failure", want: 0, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jFail("INVALID_CREDENTIALS")))},
+		},
+		"fastpass_suspicious_binary": {
+			{name: "unknown binary over loopback", want: 1, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jDbg("factor", "SIGNED_NONCE"), func(m map[string]any) {
+				sub(m, "authenticationContext")["authenticatorContext"] = map[string]any{"bindingMethod": "LOOPBACK", "validationStatus": "VALID", "binaryIdentifier": "/tmp/evil-proxy"}
+			}))},
+			{name: "Chrome over loopback, and no raw context", want: 0, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jDbg("factor", "SIGNED_NONCE"), func(m map[string]any) {
+				sub(m, "authenticationContext")["authenticatorContext"] = map[string]any{"bindingMethod": "LOOPBACK", "validationStatus": "VALID", "binaryIdentifier": "Google Chrome Helper"}
+			}), jev(t, "user.authentication.auth_via_mfa", u2, rt0, jDbg("factor", "SIGNED_NONCE")))},
+		},
+		"number_challenge_failed": {
+			{name: "two wrong numbers", want: 2, check: func(t *testing.T, as []Alert) {
+				if as[1].Severity != SeverityHigh {
+					t.Fatalf("%s", as[1].Severity)
+				}
+			}, events: evs(
+				jev(t, "user.authentication.auth_via_mfa", u2, rt0, jFail("INVALID_ANSWER"), jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_INVALID")),
+				jev(t, "user.authentication.auth_via_mfa", u2, rt0.Add(mins(5)), jFail("INVALID_ANSWER"), jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_INVALID")))},
+			{name: "correct number", want: 0, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_VALID")))},
+		},
+		"mfa_abandonment": {
+			{name: "new device password, pushes never answered", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].Actor != u2 || !as[0].Time.Equal(rt0.Add(mins(2+30))) {
+					t.Fatalf("%s %s", as[0].Actor, as[0].Time)
+				}
+			}, events: evs(
+				jev(t, "user.authentication.verify", u2, rt0, vps, jSess("s9"), jCred("PASSWORD"), jDbg("behaviors", "{New IP=POSITIVE, New Device=POSITIVE}")),
+				jev(t, "system.push.send_factor_verify_push", u2, rt0.Add(time.Minute), vps, jSess("s9")),
+				jev(t, "system.push.send_factor_verify_push", u2, rt0.Add(mins(2)), vps, jSess("s9")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(40))))},
+			{name: "pushes answered after 15 minutes", want: 0, events: evs(
+				jev(t, "user.authentication.verify", u2, rt0, vps, jSess("s9"), jCred("PASSWORD"), jDbg("behaviors", "{New IP=POSITIVE, New Device=POSITIVE}")),
+				jev(t, "system.push.send_factor_verify_push", u2, rt0.Add(time.Minute), vps, jSess("s9")),
+				jev(t, "user.authentication.auth_via_mfa", u2, rt0.Add(mins(15)), vps, jSess("s9")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(60))))},
+			{name: "known device never completing is not alerted", want: 0, events: evs(
+				jev(t, "user.authentication.verify", u2, rt0, jSess("s9"), jCred("PASSWORD"), jDbg("behaviors", "{New IP=NEGATIVE, New Device=NEGATIVE}")),
+				jev(t, "system.push.send_factor_verify_push", u2, rt0.Add(time.Minute), jSess("s9")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(60))))},
+			{name: "Okta ABANDONED outcomes for many users from one IP", want: 1, events: func() []event.Event {
+				var out []event.Event
+				for i, u := range []string{"a", "b", "c", "d", "e"} {
+					out = append(out, jev(t, "user.authentication.auth_via_mfa", u+"@example.com", rt0.Add(mins(i)), vps, jOutcome("ABANDONED", "")))
+				}
+				return out
+			}()},
+		},
+		"mfa_bypass_attempt": {
+			{name: "bypass", want: 1, events: evs(jev(t, "user.mfa.attempt_bypass", u2, rt0, jFail("bypass")))},
+			{name: "normal MFA", want: 0, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0))},
+		},
+		"device_multiple_users": {
+			{name: "one phone, two users", want: 1, check: func(t *testing.T, as []Alert) {
+				if !strings.Contains(as[0].Summary, "2 users") {
+					t.Fatal(as[0].Summary)
+				}
+			}, events: evs(
+				jev(t, "user.mfa.factor.activate", u2, rt0, jDevice("guoSAME"), jUser(u2)),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(48*time.Hour), jDevice("guoSAME"), jUser(sec)))},
+			{name: "UDDevice added to two users", want: 1, events: evs(
+				jev(t, "device.user.add", u2, rt0, jTarget("UDDevice", "dev1", "unknown", "MacBook", "oktaDeviceId", "guoMAC")),
+				jev(t, "device.user.add", sec, rt0.Add(time.Hour), jTarget("UDDevice", "dev1", "unknown", "MacBook", "oktaDeviceId", "guoMAC")))},
+			{name: "same user twice, different devices", want: 0, events: evs(
+				jev(t, "user.mfa.factor.activate", u2, rt0, jDevice("guoA"), jUser(u2)),
+				jev(t, "user.mfa.factor.activate", u2, rt0.Add(time.Hour), jDevice("guoA"), jUser(u2)),
+				jev(t, "user.mfa.factor.activate", sec, rt0.Add(time.Hour), jDevice("guoB"), jUser(sec)))},
+		},
+	}
+}
+
+func TestRulesMFA(t *testing.T) {
+	for id, cs := range mfaRuleCases(t) {
+		testRule(t, id, cs)
+	}
+}
