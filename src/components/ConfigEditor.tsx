@@ -2,7 +2,7 @@ import React, { ChangeEvent, useState } from 'react';
 
 import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
 import {
-  Collapse,
+  Button,
   Field,
   FieldSet,
   InlineField,
@@ -322,66 +322,72 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         ))}
       </FieldSet>
 
-      <Collapse
-        label={`Detectors (${DETECTORS.filter((d) => jsonData.detectors?.[d.id]?.enabled !== false).length} of ${DETECTORS.length} on)`}
-        collapsible
-        isOpen={detectorsOpen}
-        onToggle={() => setDetectorsOpen(!detectorsOpen)}
-      >
-        {DETECTORS.map((d) => {
-          const s = jsonData.detectors?.[d.id] ?? {};
-          return (
-            <InlineFieldRow key={d.id}>
-              <InlineField label={d.title} labelWidth={40} tooltip={`${d.id} · default severity ${d.severity}`}>
-                <InlineSwitch
-                  id={`oktaguard-detector-${d.id}`}
-                  aria-label={`Enable ${d.id}`}
-                  value={s.enabled !== false}
-                  onChange={(e: React.FormEvent<HTMLInputElement>) =>
-                    setDetector(d.id, { enabled: e.currentTarget.checked })
-                  }
-                />
-              </InlineField>
-              <InlineField label="Sensitivity" disabled={s.enabled === false}>
-                <RadioButtonGroup<Sensitivity>
-                  size="sm"
-                  options={SENSITIVITY_OPTIONS}
-                  value={s.sensitivity ?? 'medium'}
-                  onChange={(v) => setDetector(d.id, { sensitivity: v === 'medium' ? undefined : v })}
-                />
-              </InlineField>
-              {d.params.map((t) => {
-                const err =
-                  t.kind === 'duration' &&
-                  typeof s.params?.[t.key] === 'string' &&
-                  !isDuration(String(s.params?.[t.key]))
-                    ? 'Go duration, e.g. 15m'
-                    : undefined;
-                return (
-                  <InlineField
-                    key={t.key}
-                    label={t.unit ? `${t.label} (${t.unit})` : t.label}
-                    tooltip={t.description}
-                    disabled={s.enabled === false}
-                    invalid={Boolean(err)}
-                    error={err}
-                  >
-                    <Input
-                      id={`oktaguard-detector-${d.id}-${t.key}`}
-                      aria-label={`${d.id} ${t.key}`}
-                      type={t.kind === 'duration' ? 'text' : 'number'}
-                      width={10}
-                      placeholder={String(t.default)}
-                      value={String(s.params?.[t.key] ?? '')}
-                      onChange={(e: ChangeEvent<HTMLInputElement>) => setParam(d, t, e.currentTarget.value)}
-                    />
-                  </InlineField>
-                );
-              })}
-            </InlineFieldRow>
-          );
-        })}
-      </Collapse>
+      <FieldSet label="Detectors">
+        <Button
+          type="button"
+          variant="secondary"
+          fill="text"
+          icon={detectorsOpen ? 'angle-down' : 'angle-right'}
+          aria-expanded={detectorsOpen}
+          onClick={() => setDetectorsOpen(!detectorsOpen)}
+        >
+          {`Detectors (${DETECTORS.filter((d) => jsonData.detectors?.[d.id]?.enabled !== false).length} of ${DETECTORS.length} on)`}
+        </Button>
+        {detectorsOpen &&
+          DETECTORS.map((d) => {
+            const s = jsonData.detectors?.[d.id] ?? {};
+            return (
+              <InlineFieldRow key={d.id}>
+                <InlineField label={d.title} labelWidth={40} tooltip={`${d.id} · default severity ${d.severity}`}>
+                  <InlineSwitch
+                    id={`oktaguard-detector-${d.id}`}
+                    aria-label={`Enable ${d.id}`}
+                    value={s.enabled !== false}
+                    onChange={(e: React.FormEvent<HTMLInputElement>) =>
+                      setDetector(d.id, { enabled: e.currentTarget.checked })
+                    }
+                  />
+                </InlineField>
+                <InlineField label="Sensitivity" disabled={s.enabled === false}>
+                  <RadioButtonGroup<Sensitivity>
+                    size="sm"
+                    options={SENSITIVITY_OPTIONS}
+                    value={s.sensitivity ?? 'medium'}
+                    onChange={(v) => setDetector(d.id, { sensitivity: v === 'medium' ? undefined : v })}
+                  />
+                </InlineField>
+                {d.params.map((t) => {
+                  const err =
+                    t.kind === 'duration' &&
+                    typeof s.params?.[t.key] === 'string' &&
+                    !isDuration(String(s.params?.[t.key]))
+                      ? 'Go duration, e.g. 15m'
+                      : undefined;
+                  return (
+                    <InlineField
+                      key={t.key}
+                      label={t.unit ? `${t.label} (${t.unit})` : t.label}
+                      tooltip={t.description}
+                      disabled={s.enabled === false}
+                      invalid={Boolean(err)}
+                      error={err}
+                    >
+                      <Input
+                        id={`oktaguard-detector-${d.id}-${t.key}`}
+                        aria-label={`${d.id} ${t.key}`}
+                        type={t.kind === 'duration' ? 'text' : 'number'}
+                        width={10}
+                        placeholder={String(t.default)}
+                        value={String(s.params?.[t.key] ?? '')}
+                        onChange={(e: ChangeEvent<HTMLInputElement>) => setParam(d, t, e.currentTarget.value)}
+                      />
+                    </InlineField>
+                  );
+                })}
+              </InlineFieldRow>
+            );
+          })}
+      </FieldSet>
 
       <FieldSet label="Posture">
         <Field label="Profile" description="Baseline checks, or the DISA STIG profile">
