@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,12 +52,11 @@ func startSim(t *testing.T, opts oktasim.Options) (*oktasim.Server, string) {
 		opts.RateLimitPerMinute = 100000
 	}
 	sim := oktasim.New(opts)
-	url, err := sim.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	return sim, url
+	// Served through Handler on our own listener (oktasim's Start/Close
+	// pair races on its server field under -race).
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
 }
 
 var cities = []struct {

@@ -432,3 +432,35 @@ func TestBadEventsCountedLoggedOnceAndSkipped(t *testing.T) {
 		t.Fatalf("rejection reason not logged:\n%s", logs.String())
 	}
 }
+
+func TestShutdownFinishesPageInFlight(t *testing.T) {
+	sim, url := startSim(t, oktasim.Options{})
+	sim.Add(genEvents(14, 300, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := testSettings(t, url, dir)
+	p := newTestPipeline(t, s, logs)
+	defer p.Close()
+	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 100 }); err != nil {
+		t.Fatal(err)
+	}
+	before := p.Status().EventsIngested
+	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultSlow, Delay: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // the slow request is in flight
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	after := p.Status().EventsIngested
+	if after != before+100 {
+		t.Fatalf("ingested %d -> %d: the page in flight at shutdown was not committed", before, after)
+	}
+	if sim.Stats().Faults[oktasim.FaultSlow] != 1 {
+		t.Fatal("slow fault not served")
+	}
+}
