@@ -418,6 +418,8 @@ func TestPluginOverGRPC(t *testing.T) {
 		}
 	})
 
+	t.Run("dashboards and alert rules replay", func(t *testing.T) { replayProvisioning(t, e) })
+
 	t.Run("secrets never in logs", func(t *testing.T) {
 		if strings.Contains(e.p.Logs.String(), testToken) {
 			t.Fatal("the API token appears in the plugin's log output")
@@ -431,6 +433,9 @@ func TestInstanceReplacedMidIngestLosesNothing(t *testing.T) {
 	// The first request creates the instance and starts ingestion.
 	_ = e.health(t, e.ds)
 	time.Sleep(2 * time.Second)
+	if got := e.eventTotal(t, e.ds); got >= want {
+		t.Fatalf("the backfill (%d events) finished before the first replacement: the test proves nothing", want)
+	}
 	// Settings saved twice while the backfill runs: Grafana creates new
 	// instances and disposes the old ones.
 	for i := 1; i <= 2; i++ {

@@ -1,0 +1,260 @@
+package plugin_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oktaguard/oktaguard/pkg/plugin"
+	"github.com/oktaguard/oktaguard/pkg/plugin/plugintest"
+)
+
+const root = "../.."
+
+// dashboardQuery is one query a bundled dashboard sends (panel target or
+// annotation), with template variables already applied.
+type dashboardQuery struct {
+	where string
+	model map[string]any
+}
+
+var varRe = regexp.MustCompile(`\$\{?(\w+)(?::\w+)?\}?`)
+
+// interpolate applies the dashboard's variables the way the frontend's
+// applyTemplateVariables does: the "All" value drops the filter.
+func interpolate(m map[string]any, vars map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch k {
+		case "datasource", "refId", "hide", "key":
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			out[k] = v
+			continue
+		}
+		s = varRe.ReplaceAllStringFunc(s, func(ref string) string {
+			name := varRe.FindStringSubmatch(ref)[1]
+			return vars[name]
+		})
+		if s == "" || s == "*" {
+			continue
+		}
+		out[k] = s
+	}
+	return out
+}
+
+func loadDashboardQueries(t *testing.T, dsUID string, vars map[string]string) []dashboardQuery {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("dashboards: %v %v", files, err)
+	}
+	var out []dashboardQuery
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			UID        string `json:"uid"`
+			Title      string `json:"title"`
+			Panels     []json.RawMessage
+			Templating struct {
+				List []struct {
+					Name  string `json:"name"`
+					Type  string `json:"type"`
+					Query any    `json:"query"`
+				} `json:"list"`
+			} `json:"templating"`
+			Annotations struct {
+				List []struct {
+					Name       string         `json:"name"`
+					Datasource map[string]any `json:"datasource"`
+					Target     map[string]any `json:"target"`
+				} `json:"list"`
+			} `json:"annotations"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s is not valid JSON: %v", f, err)
+		}
+		if d.UID == "" || d.Title == "" {
+			t.Fatalf("%s lacks uid or title", f)
+		}
+		hasDSVar := false
+		for _, v := range d.Templating.List {
+			if v.Type == "datasource" {
+				hasDSVar = true
+				if v.Query != plugin.PluginID {
+					t.Errorf("%s: datasource variable %s selects %v, want %s", f, v.Name, v.Query, plugin.PluginID)
+				}
+			}
+		}
+		if !hasDSVar {
+			t.Errorf("%s: no datasource template variable", f)
+		}
+		var walk func(raw []json.RawMessage)
+		walk = func(raw []json.RawMessage) {
+			for _, pr := range raw {
+				var p struct {
+					ID         int              `json:"id"`
+					Title      string           `json:"title"`
+					Type       string           `json:"type"`
+					Datasource map[string]any   `json:"datasource"`
+					Targets    []map[string]any `json:"targets"`
+					Panels     []json.RawMessage
+				}
+				if err := json.Unmarshal(pr, &p); err != nil {
+					t.Fatalf("%s: panel: %v", f, err)
+				}
+				walk(p.Panels)
+				for _, tg := range p.Targets {
+					ds, _ := tg["datasource"].(map[string]any)
+					if ds == nil {
+						ds = p.Datasource
+					}
+					if ds == nil || ds["type"] != plugin.PluginID {
+						t.Errorf("%s panel %d %q: target datasource %v does not resolve to the plugin", f, p.ID, p.Title, ds)
+						continue
+					}
+					if uid, _ := ds["uid"].(string); uid != "${datasource}" && uid != "$datasource" && uid != dsUID {
+						t.Errorf("%s panel %d: datasource uid %q is neither the variable nor the provisioned uid", f, p.ID, uid)
+					}
+					out = append(out, dashboardQuery{where: filepath.Base(f) + " panel " + p.Title + " " + tg["refId"].(string), model: interpolate(tg, vars)})
+				}
+			}
+		}
+		walk(d.Panels)
+		for _, a := range d.Annotations.List {
+			if a.Datasource == nil || a.Datasource["type"] != plugin.PluginID {
+				continue
+			}
+			out = append(out, dashboardQuery{where: filepath.Base(f) + " annotation " + a.Name, model: interpolate(a.Target, vars)})
+		}
+	}
+	return out
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			UID         string            `yaml:"uid"`
+			Title       string            `yaml:"title"`
+			Condition   string            `yaml:"condition"`
+			Annotations map[string]string `yaml:"annotations"`
+			Labels      map[string]string `yaml:"labels"`
+			Data        []struct {
+				RefID             string                 `yaml:"refId"`
+				QueryType         string                 `yaml:"queryType"`
+				DatasourceUID     string                 `yaml:"datasourceUid"`
+				RelativeTimeRange struct{ From, To int } `yaml:"relativeTimeRange"`
+				Model             map[string]any         `yaml:"model"`
+			} `yaml:"data"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// replayProvisioning replays every dashboard query and every provisioned
+// alert rule through the running plugin.
+func replayProvisioning(t *testing.T, e *env) {
+	// The provisioned data source's uid is what dashboards and rules name.
+	var dsFile struct {
+		Datasources []struct {
+			UID  string `yaml:"uid"`
+			Type string `yaml:"type"`
+		} `yaml:"datasources"`
+	}
+	b, err := os.ReadFile(filepath.Join(root, "provisioning", "datasources", "oktaguard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &dsFile); err != nil || len(dsFile.Datasources) == 0 {
+		t.Fatalf("datasource provisioning: %v", err)
+	}
+	provUID := dsFile.Datasources[0].UID
+	if dsFile.Datasources[0].Type != plugin.PluginID {
+		t.Fatalf("provisioned type %q", dsFile.Datasources[0].Type)
+	}
+
+	actor := e.org.History.Users[0].Login
+	for _, vars := range []map[string]string{
+		{"datasource": provUID, "actor": "*", "detector": "*", "severity": "*", "ip": "", "profile": "baseline"},
+		{"datasource": provUID, "actor": actor, "detector": "impossible_travel", "severity": "high", "ip": "198.51.100.1", "profile": "stig"},
+	} {
+		qs := loadDashboardQueries(t, provUID, vars)
+		if len(qs) < 20 {
+			t.Fatalf("only %d dashboard queries found", len(qs))
+		}
+		for _, q := range qs {
+			r := e.query(t, e.ds, false, plugintest.Query{RefID: "A", Model: q.model})["A"]
+			if r.Error != "" {
+				t.Errorf("%s (%v): %s", q.where, q.model, r.Error)
+			}
+		}
+	}
+
+	files, _ := filepath.Glob(filepath.Join(root, "provisioning", "alerting", "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no provisioned alert rules")
+	}
+	rules := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				rules++
+				if r.Annotations["summary"] == "" || r.Annotations["description"] == "" || r.Annotations["__dashboardUid__"] == "" {
+					t.Errorf("rule %s lacks summary, description or dashboard link", r.Title)
+				}
+				refs := map[string]bool{}
+				for _, dq := range r.Data {
+					refs[dq.RefID] = true
+				}
+				if !refs[r.Condition] {
+					t.Errorf("rule %s: condition %s is not a refId", r.Title, r.Condition)
+				}
+				sent := 0
+				for _, dq := range r.Data {
+					if dq.DatasourceUID == "__expr__" {
+						continue
+					}
+					if dq.DatasourceUID != provUID {
+						t.Errorf("rule %s: datasourceUid %q does not resolve", r.Title, dq.DatasourceUID)
+						continue
+					}
+					sent++
+					now := time.Now()
+					from := now.Add(-time.Duration(dq.RelativeTimeRange.From) * time.Second)
+					to := now.Add(-time.Duration(dq.RelativeTimeRange.To) * time.Second)
+					res := e.query(t, e.ds, true, plugintest.Query{RefID: dq.RefID, QueryType: dq.QueryType, Model: dq.Model, From: from, To: to})[dq.RefID]
+					if res.Error != "" {
+						t.Errorf("rule %s %s: %s", r.Title, dq.RefID, res.Error)
+						continue
+					}
+					assertNumeric(t, res.Frames)
+				}
+				if sent == 0 {
+					t.Errorf("rule %s queries nothing of the plugin", r.Title)
+				}
+			}
+		}
+	}
+	if rules < 3 {
+		t.Fatalf("only %d alert rules", rules)
+	}
+}
