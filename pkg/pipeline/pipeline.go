@@ -70,17 +70,19 @@ type Status struct {
 	RateLimitLimit     int
 	RateLimitRemaining int
 	RateLimitBudget    int // requests/minute this collector allows itself
-	LastError          string
-	LastErrorAt        time.Time
-	EventsIngested     int64 // new events committed by this process
-	Duplicates         int64 // events dropped as already stored
-	Rejected           int64 // events that failed to decode
-	Alerts             int64 // new alerts committed by this process
-	Pages              int64
-	CursorRecoveries   int64
-	PostureScore       float64
-	PostureProfile     string
-	PostureAt          time.Time
+	// LastError is the most recent error (not cleared by later successes:
+	// compare LastErrorAt with LastPollSuccess).
+	LastError        string
+	LastErrorAt      time.Time
+	EventsIngested   int64 // new events committed by this process
+	Duplicates       int64 // events dropped as already stored
+	Rejected         int64 // events that failed to decode
+	Alerts           int64 // new alerts committed by this process
+	Pages            int64
+	CursorRecoveries int64
+	PostureScore     float64
+	PostureProfile   string
+	PostureAt        time.Time
 }
 
 // Update is what a live-tail subscriber receives after each commit.
