@@ -420,6 +420,14 @@ func TestPluginOverGRPC(t *testing.T) {
 
 	t.Run("dashboards and alert rules replay", func(t *testing.T) { replayProvisioning(t, e) })
 
+	t.Run("demo mode needs no org", func(t *testing.T) {
+		d := plugintest.DataSource{UID: "e2e-demo", Name: "demo", JSONData: map[string]any{"demo": true, "storagePath": t.TempDir()}}
+		h := e.health(t, d)
+		if h.Status == "ERROR" || !strings.Contains(h.Message, "Connected") || h.Details["demo"] != true {
+			t.Fatalf("demo health: %s %q %v", h.Status, h.Message, h.Details)
+		}
+	})
+
 	t.Run("secrets never in logs", func(t *testing.T) {
 		if strings.Contains(e.p.Logs.String(), testToken) {
 			t.Fatal("the API token appears in the plugin's log output")
