@@ -52,6 +52,9 @@ type Options struct {
 	// processed and before its commit (n counts pages from 1). Tests use
 	// it to kill the process between fetch and commit.
 	BeforeCommit func(n int)
+	// PostureDebounce is the wait between a posture-relevant event and
+	// the re-evaluation it triggers (default 5s).
+	PostureDebounce time.Duration
 	// ShutdownGrace bounds how long an in-flight request may still finish
 	// after the context is cancelled (default: the okta request timeout,
 	// at most 30s).
@@ -141,6 +144,9 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 	}
 	if p.o.PruneInterval <= 0 {
 		p.o.PruneInterval = time.Hour
+	}
+	if p.o.PostureDebounce <= 0 {
+		p.o.PostureDebounce = 5 * time.Second
 	}
 	if p.o.ShutdownGrace <= 0 {
 		p.o.ShutdownGrace = min(s.Okta.RequestTimeout, 30*time.Second)

@@ -464,3 +464,52 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 		t.Fatal("slow fault not served")
 	}
 }
+
+func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
+	org, err := orgsim.New("mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	sim.Add(genEvents(15, 20, time.Now().Add(-time.Hour), time.Now())...)
+	dir := t.TempDir()
+	s := testSettings(t, url, dir)
+	s.Posture.Enabled = true
+	s.Posture.Interval = time.Hour
+	p, err := New(s, Options{OktaOptions: fastOkta(), PostureDebounce: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor := func(what string, cond func(Status) bool) Status {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if st := p.Status(); cond(st) {
+				return st
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
+		return Status{}
+	}
+	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
+	// A routine sign-in does not trigger an evaluation...
+	sim.Add(genEvents(16, 5, time.Now(), time.Now())...)
+	waitFor("the sign-ins", func(st Status) bool { return st.EventsIngested == 25 })
+	time.Sleep(300 * time.Millisecond)
+	if st := p.Status(); !st.PostureAt.Equal(first.PostureAt) {
+		t.Fatal("posture re-evaluated after unrelated events")
+	}
+	// ...a policy change does.
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	sim.Add(json.RawMessage(`{"uuid":"policy-change-1","published":"` + ts + `","eventType":"policy.lifecycle.update","actor":{"id":"00uadmin","type":"User","alternateId":"admin@example.com"},"outcome":{"result":"SUCCESS"}}`))
+	waitFor("the re-evaluation", func(st Status) bool { return st.PostureAt.After(first.PostureAt) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

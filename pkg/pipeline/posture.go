@@ -15,10 +15,6 @@ import (
 // ErrPostureDisabled is returned by RefreshPosture when posture.enabled is false.
 var ErrPostureDisabled = errors.New("pipeline: posture evaluation is disabled (posture.enabled: false)")
 
-// postureDebounce groups bursts of posture-relevant events into one
-// evaluation.
-const postureDebounce = 5 * time.Second
-
 // postureState schedules posture evaluations: on start, every
 // posture.interval and soon after a posture-relevant event.
 type postureState struct {
@@ -73,7 +69,8 @@ func (ps *postureState) loop(ctx context.Context) {
 		case <-t.C:
 			run()
 		case <-ps.kick:
-			if sleep(ctx, postureDebounce) != nil {
+			// Debounce: a burst of changes gives one evaluation.
+			if sleep(ctx, ps.p.o.PostureDebounce) != nil {
 				return
 			}
 			select { // coalesce kicks that arrived meanwhile
