@@ -1,0 +1,130 @@
+package detect
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The docs must stay in step with the rules: every capability row of the
+// anchors' matrix (detections.md §4, 66 rows) and every §3 gap in
+// docs/rules.md names at least one registered rule or detector, and every
+// registered rule has a section with its title, severity and MITRE ids.
+
+var idRe = regexp.MustCompile("`([a-z0-9_]+)`")
+
+// tableRows returns the rows (cells) of the first markdown table after the
+// heading line that starts with heading.
+func tableRows(t *testing.T, doc, heading string) [][]string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading)
+	if i < 0 {
+		t.Fatalf("docs/rules.md: no heading %q", heading)
+	}
+	var rows [][]string
+	inTable := false
+	for _, line := range strings.Split(doc[i+1:], "\n")[1:] {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break
+			}
+			continue
+		}
+		inTable = true
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for j := range cells {
+			cells[j] = strings.TrimSpace(cells[j])
+		}
+		if strings.HasPrefix(cells[0], "---") || cells[0] == "Area" || cells[0] == "Gap" {
+			continue
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}
+
+func readRulesDoc(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/rules.md")
+	if err != nil {
+		t.Fatalf("docs/rules.md: %v", err)
+	}
+	return string(b)
+}
+
+func TestCoverageTableMapsToRegisteredIDs(t *testing.T) {
+	doc := readRulesDoc(t)
+	check := func(what string, rows [][]string, col, want int) {
+		if want > 0 && len(rows) != want {
+			t.Errorf("%s: %d rows, want %d", what, len(rows), want)
+		}
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if len(r) <= col {
+				t.Errorf("%s: malformed row %q", what, r)
+				continue
+			}
+			name := strings.Join(r[:col], " / ")
+			if seen[name] {
+				t.Errorf("%s: duplicate row %s", what, name)
+			}
+			seen[name] = true
+			ids := idRe.FindAllStringSubmatch(r[col], -1)
+			if len(ids) == 0 {
+				t.Errorf("%s: row %s names no rule or detector", what, name)
+			}
+			for _, m := range ids {
+				if lookupRegistration(m[1]) == nil {
+					t.Errorf("%s: row %s names %q, which is not a registered rule or detector", what, name, m[1])
+				}
+			}
+		}
+	}
+	check("capability matrix", tableRows(t, doc, "## Coverage of the anchors' capability matrix"), 2, 66)
+	check("§3 gaps", tableRows(t, doc, "### Gaps no anchor fully covers"), 1, 10)
+}
+
+func TestEveryRuleDocumented(t *testing.T) {
+	doc := readRulesDoc(t)
+	sections := map[string]string{}
+	parts := strings.Split(doc, "\n#### `")
+	for _, p := range parts[1:] {
+		id := p[:strings.IndexByte(p, '`')]
+		if _, dup := sections[id]; dup {
+			t.Errorf("two sections for %s", id)
+		}
+		sections[id] = p
+	}
+	for _, r := range Rules() {
+		s, ok := sections[r.ID]
+		if !ok {
+			t.Errorf("rule %s has no section in docs/rules.md", r.ID)
+			continue
+		}
+		if !strings.Contains(s, "— "+r.Title+"\n") {
+			t.Errorf("%s: section title differs from %q", r.ID, r.Title)
+		}
+		if !strings.Contains(s, "**Severity**: "+r.Severity+" ") {
+			t.Errorf("%s: documented severity differs from %s", r.ID, r.Severity)
+		}
+		if !strings.Contains(s, "**MITRE ATT&CK**: "+strings.Join(r.MITRE, ", ")+" ") {
+			t.Errorf("%s: documented MITRE ids differ from %v", r.ID, r.MITRE)
+		}
+		for _, p := range DetectorParams(r.ID) {
+			if !strings.Contains(s, "`"+p.Name+"`") {
+				t.Errorf("%s: parameter %s undocumented", r.ID, p.Name)
+			}
+		}
+		for _, p := range r.On {
+			if !strings.Contains(s, "`"+p.Name+"`") {
+				t.Errorf("%s: pattern %s undocumented", r.ID, p.Name)
+			}
+		}
+		delete(sections, r.ID)
+	}
+	for id := range sections {
+		t.Errorf("docs/rules.md documents %q, which is not a registered rule", id)
+	}
+}
