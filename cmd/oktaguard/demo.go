@@ -56,7 +56,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	fmt.Fprintf(stdout, "oktaguard demo: generating a %d-user org with %d days of history and labelled attacks...\n", *users, *days)
-	sim, err := startSimOrg(simOptions{Addr: "127.0.0.1:0", Seed: *seed, Users: *users, Days: *days, Attacks: true, Live: true, RateLimit: 12000, OrgProfile: "mixed"})
+	sim, err := startSimOrg(simOptions{Addr: "127.0.0.1:0", Seed: *seed, Users: *users, Days: *days, Attacks: true, Live: true, RateLimit: 12000, MgmtLimit: 60000, OrgProfile: "mixed"})
 	if err != nil {
 		return err
 	}
@@ -152,10 +152,18 @@ loop:
 	for _, l := range sim.Dataset.Labels {
 		labels[l.Detector]++
 	}
+	quiet := 0
 	for _, d := range detect.Detectors() {
+		if perDetector[d.ID] == 0 && labels[d.ID] == 0 {
+			quiet++
+			continue
+		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\n", d.ID, perDetector[d.ID], labels[d.ID])
 	}
 	tw.Flush()
+	if quiet > 0 {
+		fmt.Fprintf(stdout, "  (%d more detectors: no alerts and no labelled attacks)\n", quiet)
+	}
 	if *dbPath != "" {
 		fmt.Fprintf(stdout, "  store: %s\n", path)
 	}
@@ -175,10 +183,20 @@ func detectorCounts(m map[string]int) string {
 		keys = append(keys, k)
 		total += v
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	const top = 4
+	var parts []string
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+		if i == top {
+			parts = append(parts, fmt.Sprintf("+%d more", len(keys)-top))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
 	}
 	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, " "))
 }

@@ -393,3 +393,29 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestDemoRunsAndSummarises(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "demo.db")
+	code, out, errs := runCmd(t, nil, "demo", "--duration", "8s", "--users", "40", "--db", db)
+	if code != 0 {
+		t.Fatalf("demo exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"simulated Okta org at http://127.0.0.1:", "ingested", "Summary after", "DETECTOR", "store: " + db} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	var ingested, held int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "events ingested:") {
+			fmt.Sscanf(strings.TrimSpace(line), "events ingested: %d (simulator holds %d)", &ingested, &held)
+		}
+	}
+	if ingested == 0 || ingested != held {
+		t.Fatalf("demo ingested %d of %d events in 8s:\n%s", ingested, held, out)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("--db not kept: %v", err)
+	}
+}

@@ -26,6 +26,7 @@ type simOptions struct {
 	Attacks    bool
 	Live       bool
 	RateLimit  int
+	MgmtLimit  int // per-minute limit of management endpoints (0: simulator default)
 	Token      string
 	OrgProfile string
 	Logger     *slog.Logger
@@ -65,7 +66,7 @@ func startSimOrg(opts simOptions) (*simOrg, error) {
 		}
 		mgmt = o
 	}
-	so := oktasim.Options{Addr: opts.Addr, Token: opts.Token, RateLimitPerMinute: opts.RateLimit, Logger: opts.Logger, Seed: opts.Seed}
+	so := oktasim.Options{Addr: opts.Addr, Token: opts.Token, RateLimitPerMinute: opts.RateLimit, DefaultLimit: opts.MgmtLimit, Logger: opts.Logger, Seed: opts.Seed}
 	if mgmt != nil {
 		so.Mgmt = mgmt
 	}
