@@ -112,6 +112,14 @@ func TestEveryRuleDocumented(t *testing.T) {
 		if !strings.Contains(s, "**MITRE ATT&CK**: "+strings.Join(r.MITRE, ", ")+" ") {
 			t.Errorf("%s: documented MITRE ids differ from %v", r.ID, r.MITRE)
 		}
+		if !strings.Contains(s, r.Description) {
+			t.Errorf("%s: documented description differs from the rule's", r.ID)
+		}
+		for _, fp := range r.FalsePositives {
+			if !strings.Contains(s, fp) {
+				t.Errorf("%s: false positive %q undocumented", r.ID, fp)
+			}
+		}
 		for _, p := range DetectorParams(r.ID) {
 			if !strings.Contains(s, "`"+p.Name+"`") {
 				t.Errorf("%s: parameter %s undocumented", r.ID, p.Name)

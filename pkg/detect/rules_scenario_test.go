@@ -59,6 +59,9 @@ func TestRulePackScenario(t *testing.T) {
 			continue
 		}
 		t.Logf("%-28s %6d %6d %7.2f %7d %5d %8.2f", s.Detector, s.Labels, s.Detected, s.Recall, s.Alerts, s.FalsePositives, s.FPPer1000UserDays)
+		for _, a := range s.FalseAlerts {
+			t.Logf("    unlabelled: %s %s %s %s", s.Detector, a.Time.Format(time.RFC3339), a.Actor, a.IP)
+		}
 		if s.Labels > 0 && s.Recall < 0.95 {
 			t.Errorf("%s: recall %.2f < 0.95; missed %v", s.Detector, s.Recall, s.Missed)
 		}

@@ -134,13 +134,15 @@ var sessionRules = []*Rule{
 	{
 		ID: "dt_hash_multiple_os", Title: "One device token with several operating systems", Severity: SeverityMedium, Theme: "session",
 		MITRE: []string{"T1539", "T1550.004"},
-		Description: "The same Okta device token (debugData.dtHash) appeared with two or more operating systems within 24 h. A " +
+		Description: "The same Okta device token (debugData.dtHash) appeared with two or more operating systems (Okta's " +
+			"\"Unknown\" for unparsed user agents is ignored) within 24 h. A " +
 			"device token belongs to one browser on one device; seeing it on another OS means it was copied with the session.",
 		FalsePositives: []string{"user-agent spoofing extensions", "OS upgrades that change the reported name"},
 		On: []Pattern{{
 			Name: "os",
 			Match: Match{Where: func(ev *event.Event, _ Params) bool {
-				return ev.Debug.DTHash != "" && ev.Client.UserAgent.OS != "" && ev.Actor.Type == "User"
+				os := ev.Client.UserAgent.OS
+				return ev.Debug.DTHash != "" && os != "" && !strings.EqualFold(os, "unknown") && ev.Actor.Type == "User"
 			}},
 			Key:      func(ev *event.Event) string { return ev.Debug.DTHash },
 			Distinct: func(ev *event.Event) string { return strings.ToLower(ev.Client.UserAgent.OS) },

@@ -50,7 +50,9 @@ func sessionRuleCases(t testing.TB) map[string][]ruleCase {
 			{name: "one token, macOS then Windows", want: 1, events: evs(
 				jev(t, "user.session.start", u, rt0, jDbg("dtHash", "dt123")),
 				jev(t, "user.authentication.sso", u, rt0.Add(time.Hour), jDbg("dtHash", "dt123"), jOS("Windows 10")))},
-			{name: "two devices with their own tokens", want: 0, events: evs(
+			{name: "two devices with their own tokens; a script's Unknown OS", want: 0, events: evs(
+				jev(t, "user.session.start", u, rt0, jDbg("dtHash", "dt789"), jOS("Unknown")),
+				jev(t, "user.session.start", u, rt0.Add(time.Minute), jDbg("dtHash", "dt789"), jOS("Linux")),
 				jev(t, "user.session.start", u, rt0, jDbg("dtHash", "dt123")),
 				jev(t, "user.session.start", u, rt0, jDbg("dtHash", "dt456"), jOS("iOS")),
 				jev(t, "user.authentication.sso", u, rt0.Add(time.Hour), jDbg("dtHash", "dt123")))},
