@@ -140,7 +140,8 @@ func (d *Datasource) activity(ctx context.Context, st *store.Store, q queryModel
 			named(data.NewField("country", nil, country), "Country"), sessF,
 			named(data.NewField("id", nil, uuid), "UUID"),
 		)
-		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs}
+		// The Logs panel subscribes to the live tail through this channel.
+		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs, Channel: "ds/" + d.settings.UID + "/" + StreamEvents}
 	} else {
 		f = data.NewFrame("activity",
 			named(data.NewField("time", nil, ts), "Time"),
