@@ -40,11 +40,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *duration < 0 {
 		return fmt.Errorf("%w: --duration must not be negative", errUsage)
 	}
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
 	path := *dbPath
 	if path == "" {
 		dir, err := os.MkdirTemp("", "oktaguard-demo-")
@@ -117,6 +112,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 
+	// The duration counts from here, once the simulated org is ready.
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
 	runErr := make(chan error, 1)
 	start := time.Now()
 	go func() { runErr <- p.Run(ctx) }()

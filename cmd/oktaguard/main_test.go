@@ -412,8 +412,10 @@ func TestDemoRunsAndSummarises(t *testing.T) {
 			fmt.Sscanf(strings.TrimSpace(line), "events ingested: %d (simulator holds %d)", &ingested, &held)
 		}
 	}
-	if ingested == 0 || ingested != held {
-		t.Fatalf("demo ingested %d of %d events in 8s:\n%s", ingested, held, out)
+	// How much is ingested in 8s depends on the machine (and -race); the
+	// full backfill is asserted by the pipeline tests.
+	if ingested == 0 || ingested > held {
+		t.Fatalf("demo ingested %d of %d events:\n%s", ingested, held, out)
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("--db not kept: %v", err)
