@@ -321,6 +321,7 @@ func (r *Rule) registration() Registration {
 			for i := range r.On {
 				d.pats[i].init(&r.On[i], p)
 			}
+			d.buildGate()
 			return d, nil
 		},
 	}
@@ -367,6 +368,71 @@ type ruleDetector struct {
 	sev        string
 	pats       []patState
 	sawTrusted bool
+	// gate: when every match of the rule names event types, the exact
+	// types and prefixes of all of them (an event of another type is
+	// skipped with one lookup); nil when some match takes any type.
+	exact       map[string]struct{}
+	prefixes    []string
+	needTrusted bool
+}
+
+// buildGate fills the detector's event-type gate.
+func (d *ruleDetector) buildGate() {
+	exact := map[string]struct{}{}
+	var prefixes []string
+	ok := true
+	add := func(m *Match) {
+		if len(m.Types) == 0 {
+			ok = false
+		}
+		for _, t := range m.Types {
+			if n := len(t); n > 0 && t[n-1] == '*' {
+				prefixes = append(prefixes, t[:n-1])
+			} else {
+				exact[t] = struct{}{}
+			}
+		}
+	}
+	for i := range d.r.On {
+		p := &d.r.On[i]
+		if p.NeedTrusted {
+			d.needTrusted = true
+		}
+		if len(p.Steps) > 0 {
+			for j := range p.Steps {
+				add(&p.Steps[j].Match)
+			}
+			for j := range p.Cancel {
+				add(&p.Cancel[j])
+			}
+			if p.Collect != nil {
+				add(&p.Collect.Match)
+			}
+			if p.Quiet > 0 {
+				ok = false // deadlines are checked on every event
+			}
+			continue
+		}
+		add(&p.Match)
+	}
+	if ok {
+		d.exact, d.prefixes = exact, prefixes
+	}
+}
+
+func (d *ruleDetector) gated(typ string) bool {
+	if d.exact == nil {
+		return false
+	}
+	if _, ok := d.exact[typ]; ok {
+		return false
+	}
+	for _, p := range d.prefixes {
+		if strings.HasPrefix(typ, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // partial is an open sequence match: the steps matched so far.
@@ -431,8 +497,11 @@ func (s *patState) init(p *Pattern, prm Params) {
 
 // Handle runs every pattern of the rule over the event.
 func (d *ruleDetector) Handle(c *Context, ev *event.Event) {
-	if !d.sawTrusted && isTrusted(ev) {
+	if d.needTrusted && !d.sawTrusted && isTrusted(ev) {
 		d.sawTrusted = true
+	}
+	if d.gated(ev.EventType) {
+		return
 	}
 	for i := range d.pats {
 		s := &d.pats[i]
