@@ -178,8 +178,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	}()
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
-	pubs := make([]int64, eventChunk)
-	countries := make([]string, eventChunk)
+	cs := make([]cols, eventChunk)
+	users := make(map[userKey]*userAgg)
+	geos := make(map[geoKey]*geoAgg)
 	firstIdx := make(map[string]int, eventChunk)
 	for start := 0; start < len(evs); start += eventChunk {
 		if err := ctx.Err(); err != nil {
@@ -206,7 +207,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 				firstIdx[ev.UUID] = i
 			}
 			c := columnsOf(ev)
-			pubs[j], countries[j] = c.published, c.country
+			cs[j] = c
 			args = append(args, ev.UUID, c.published, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID,
 				ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
 				c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, ev.Debug.RiskLevel, int64(ev.IP.Categories))
@@ -255,7 +256,36 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			}
 			rawArgs = append(rawArgs, id, raw)
 
-			p, country := pubs[i-start], countries[i-start]
+			c := &cs[i-start]
+			p, country := c.published, c.country
+			if a := ev.Actor.AlternateID; a != "" {
+				failed := int64(0)
+				if ev.IsFailure() {
+					failed = 1
+				}
+				for _, k := range [2]userKey{{true, p - p%dayMS, a, country}, {false, p - p%hourMS, a, country}} {
+					u := users[k]
+					if u == nil {
+						u = &userAgg{}
+						users[k] = u
+					}
+					u.events++
+					u.failures += failed
+					if p >= u.lastSeen {
+						u.lastSeen, u.lastIP, u.actorID = p, c.ip, ev.Actor.ID
+					}
+				}
+			}
+			if c.hasGeo {
+				k := geoKey{p - p%hourMS, ev.EventType, ev.Outcome.Result, c.latF, c.lonF, country, c.city}
+				g := geos[k]
+				if g == nil {
+					g = &geoAgg{}
+					geos[k] = g
+				}
+				g.n++
+				g.lastSeen = max(g.lastSeen, p)
+			}
 			minutes[countKey{p - p%60000, ev.EventType, ev.Outcome.Result, country}]++
 			hours[countKey{p - p%3600000, ev.EventType, ev.Outcome.Result, country}]++
 			if a := ev.Actor.AlternateID; a != "" {
@@ -307,6 +337,12 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		return err
 	}
 	if err := upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {
+		return err
+	}
+	if err := upsertUsers(ctx, tx, users); err != nil {
+		return err
+	}
+	if err := upsertGeo(ctx, tx, geos); err != nil {
 		return err
 	}
 	if len(actors) > 0 {
@@ -419,6 +455,8 @@ type cols struct {
 	published                          int64
 	ip, country, city, session, target string
 	lat, lon                           any // nil when unknown
+	latF, lonF                         float64
+	hasGeo                             bool
 }
 
 func columnsOf(ev *event.Event) cols {
@@ -433,6 +471,7 @@ func columnsOf(ev *event.Event) cols {
 	}
 	if lat, lon, ok := ev.GeoPoint(); ok {
 		c.lat, c.lon = lat, lon
+		c.latF, c.lonF, c.hasGeo = lat, lon, true
 	}
 	if len(ev.Targets) > 0 {
 		t := &ev.Targets[0]
@@ -538,4 +577,77 @@ func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte,
 		return nil, fmt.Errorf("store: state: %w", err)
 	}
 	return out, nil
+}
+
+const dayMS = 24 * hourMS
+
+type userKey struct {
+	day            bool // user_days, else user_hours
+	bucket         int64
+	actor, country string
+}
+
+type userAgg struct {
+	actorID, lastIP  string
+	events, failures int64
+	lastSeen         int64
+}
+
+type geoKey struct {
+	bucket             int64
+	eventType, outcome string
+	lat, lon           float64
+	country, city      string
+}
+
+type geoAgg struct{ n, lastSeen int64 }
+
+func upsertUsers(ctx context.Context, tx *sql.Tx, users map[userKey]*userAgg) error {
+	if len(users) == 0 {
+		return nil
+	}
+	stmts := map[string]*sql.Stmt{}
+	for _, table := range []string{"user_days", "user_hours"} {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, actor, country) DO UPDATE SET
+			events = events + excluded.events, failures = failures + excluded.failures,
+			actor_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.actor_id ELSE actor_id END,
+			last_ip = CASE WHEN excluded.last_seen >= last_seen THEN excluded.last_ip ELSE last_ip END,
+			last_seen = MAX(last_seen, excluded.last_seen)`)
+		if err != nil {
+			return fmt.Errorf("store: commit: prepare %s: %w", table, err)
+		}
+		defer st.Close()
+		stmts[table] = st
+	}
+	for k, u := range users {
+		table := "user_hours"
+		if k.day {
+			table = "user_days"
+		}
+		if _, err := stmts[table].ExecContext(ctx, k.bucket, k.actor, k.country, u.actorID, u.events, u.failures, u.lastSeen, u.lastIP); err != nil {
+			return fmt.Errorf("store: commit: %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func upsertGeo(ctx context.Context, tx *sql.Tx, geos map[geoKey]*geoAgg) error {
+	if len(geos) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
+		VALUES (?, ?, ?, ROUND(?, 2), ROUND(?, 2), ?, ?, ?, ?)
+		ON CONFLICT(bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET
+		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen)`)
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare geo_hours: %w", err)
+	}
+	defer st.Close()
+	for k, g := range geos {
+		if _, err := st.ExecContext(ctx, k.bucket, k.eventType, k.outcome, k.lat, k.lon, k.country, k.city, g.n, g.lastSeen); err != nil {
+			return fmt.Errorf("store: commit: geo_hours: %w", err)
+		}
+	}
+	return nil
 }

@@ -167,6 +167,55 @@ INSERT INTO actors
 INSERT INTO event_types
 	SELECT event_type, MAX(published), COUNT(*) FROM events GROUP BY event_type;
 `,
+	// 4: per-user (day and hour) and geo (hour) roll-ups for the users and
+	// geo queries on large stores. Existing events are folded in.
+	`
+CREATE TABLE user_days (
+	bucket    INTEGER NOT NULL,   -- unix ms, start of the UTC day
+	actor     TEXT    NOT NULL,
+	country   TEXT    NOT NULL,
+	actor_id  TEXT    NOT NULL,
+	events    INTEGER NOT NULL,
+	failures  INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	last_ip   TEXT    NOT NULL,
+	PRIMARY KEY (bucket, actor, country)
+) WITHOUT ROWID;
+CREATE TABLE user_hours (
+	bucket    INTEGER NOT NULL,   -- unix ms, start of the hour
+	actor     TEXT    NOT NULL,
+	country   TEXT    NOT NULL,
+	actor_id  TEXT    NOT NULL,
+	events    INTEGER NOT NULL,
+	failures  INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	last_ip   TEXT    NOT NULL,
+	PRIMARY KEY (bucket, actor, country)
+) WITHOUT ROWID;
+CREATE TABLE geo_hours (
+	bucket     INTEGER NOT NULL,  -- unix ms, start of the hour
+	event_type TEXT    NOT NULL,
+	outcome    TEXT    NOT NULL,
+	lat        REAL    NOT NULL,  -- rounded to 2 decimals
+	lon        REAL    NOT NULL,
+	country    TEXT    NOT NULL,
+	city       TEXT    NOT NULL,
+	n          INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	PRIMARY KEY (bucket, event_type, outcome, lat, lon, country, city)
+) WITHOUT ROWID;
+INSERT INTO user_days
+	SELECT published - (published % 86400000), actor, country, actor_id, COUNT(*),
+		SUM(outcome IN ('FAILURE', 'DENY')), MAX(published), ip
+	FROM events WHERE actor <> '' GROUP BY 1, 2, 3;
+INSERT INTO user_hours
+	SELECT published - (published % 3600000), actor, country, actor_id, COUNT(*),
+		SUM(outcome IN ('FAILURE', 'DENY')), MAX(published), ip
+	FROM events WHERE actor <> '' GROUP BY 1, 2, 3;
+INSERT INTO geo_hours
+	SELECT published - (published % 3600000), event_type, outcome, ROUND(lat, 2), ROUND(lon, 2), country, city, COUNT(*), MAX(published)
+	FROM events WHERE lat IS NOT NULL AND lon IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -78,6 +78,17 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			WHERE a.actor = d.actor`,
 		`UPDATE event_types AS t SET events = t.events - d.k FROM (SELECT event_type, COUNT(*) AS k FROM events WHERE id IN ` + set + ` GROUP BY event_type) AS d
 			WHERE t.event_type = d.event_type`,
+		`UPDATE user_days AS u SET events = u.events - d.k, failures = u.failures - d.f FROM (SELECT published - (published % 86400000) AS b,
+			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN ` + set + ` AND actor <> '' GROUP BY 1, 2, 3) AS d
+			WHERE u.bucket = d.b AND u.actor = d.actor AND u.country = d.country`,
+		`UPDATE user_hours AS u SET events = u.events - d.k, failures = u.failures - d.f FROM (SELECT published - (published % 3600000) AS b,
+			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN ` + set + ` AND actor <> '' GROUP BY 1, 2, 3) AS d
+			WHERE u.bucket = d.b AND u.actor = d.actor AND u.country = d.country`,
+		`UPDATE geo_hours AS g SET n = g.n - d.k FROM (SELECT published - (published % 3600000) AS b, event_type, outcome,
+			ROUND(lat, 2) AS la, ROUND(lon, 2) AS lo, country, city, COUNT(*) AS k FROM events WHERE id IN ` + set + `
+			AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7) AS d
+			WHERE g.bucket = d.b AND g.event_type = d.event_type AND g.outcome = d.outcome AND g.lat = d.la AND g.lon = d.lo
+			AND g.country = d.country AND g.city = d.city`,
 		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN ` + set + `)`,
 		`DELETE FROM events_raw WHERE id IN ` + set,
 		`DELETE FROM events WHERE id IN ` + set,
@@ -91,6 +102,9 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		"DELETE FROM event_counts WHERE n <= 0",
 		"DELETE FROM event_counts_hour WHERE n <= 0",
 		"DELETE FROM actors WHERE events <= 0",
+		"DELETE FROM user_days WHERE events <= 0",
+		"DELETE FROM user_hours WHERE events <= 0",
+		"DELETE FROM geo_hours WHERE n <= 0",
 		"DELETE FROM event_types WHERE events <= 0",
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {

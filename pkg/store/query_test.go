@@ -401,7 +401,7 @@ func TestGeoPoints(t *testing.T) {
 	}
 	for i, p := range got {
 		k := fmt.Sprintf("%.1f,%.1f", p.Lat, p.Lon)
-		if p.Count != want[k] || p.Failures != fails[k] || p.Country == "" || p.City == "" || p.Actors == 0 {
+		if p.Count != want[k] || p.Failures != fails[k] || p.Country == "" || p.City == "" || p.LastSeen.IsZero() {
 			t.Fatalf("point %s = %+v, want count %d failures %d", k, p, want[k], fails[k])
 		}
 		if i > 0 && got[i-1].Count < p.Count {
@@ -423,14 +423,32 @@ func TestGeoPoints(t *testing.T) {
 	if sum != wsum || len(byOutcome) <= len(got) {
 		t.Fatalf("by outcome: %d points summing %d, want more than %d points summing %d", len(byOutcome), sum, len(got), wsum)
 	}
-	one, _ := s.GeoPoints(ctx, GeoQuery{Limit: 100, Actor: "user010@example.com", EventTypePrefix: "user."})
-	for _, p := range one {
-		if p.Actors != 1 {
-			t.Fatalf("actor-filtered point has %d actors", p.Actors)
+	// actor filter (row path) and a type prefix with a range cutting hours (roll-up + rows)
+	for _, gq := range []GeoQuery{
+		{Limit: 100, Actor: "user010@example.com", EventTypePrefix: "user."},
+		{Limit: 100, EventTypePrefix: "user.", From: evs[333].Published.Add(-time.Second), To: evs[2222].Published, Precision: 2},
+		{Limit: 100, Outcome: "failure", From: evs[1000].Published, To: evs[1500].Published},
+	} {
+		got, err := s.GeoPoints(ctx, gq)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(one) == 0 {
-		t.Fatal("no points for a single actor")
+		var sum, wsum int64
+		for _, p := range got {
+			sum += p.Count
+		}
+		for i := range evs {
+			e := &evs[i]
+			if (gq.Actor == "" || e.Actor.AlternateID == gq.Actor) && strings.HasPrefix(e.EventType, gq.EventTypePrefix) &&
+				(gq.EventTypePrefix != "" || signIn[e.EventType]) && e.Client.Geo.HasLatLon &&
+				(gq.From.IsZero() || !e.Published.Before(gq.From)) && (gq.To.IsZero() || !e.Published.After(gq.To)) &&
+				(gq.Outcome == "" || e.IsFailure()) {
+				wsum++
+			}
+		}
+		if sum != wsum || len(got) == 0 {
+			t.Fatalf("%+v: %d points summing %d, want %d", gq, len(got), sum, wsum)
+		}
 	}
 }
 
@@ -477,6 +495,55 @@ func TestUserSummariesAndDictionaries(t *testing.T) {
 	if g.Events != n || g.Failures != fails || g.LastIP != lastIP || !g.LastSeen.Equal(last.Truncate(time.Millisecond)) ||
 		len(g.Countries) != len(countries) || g.ActorID == "" {
 		t.Fatalf("summary = %+v; want events %d failures %d last %s %s countries %v", g, n, fails, last, lastIP, countries)
+	}
+	// an unaligned range (days, hours and row edges) equals brute force
+	from, to := evs[333].Published.Add(-time.Second), evs[2222].Published
+	ranged, err := s.UserSummaries(ctx, UserQuery{From: from, To: to, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type agg struct {
+		n, f      int64
+		last      time.Time
+		ip        string
+		countries map[string]bool
+	}
+	want := map[string]*agg{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Published.Before(from) || e.Published.After(to) {
+			continue
+		}
+		a := want[e.Actor.AlternateID]
+		if a == nil {
+			a = &agg{countries: map[string]bool{}}
+			want[e.Actor.AlternateID] = a
+		}
+		a.n++
+		if e.IsFailure() {
+			a.f++
+		}
+		if !e.Published.Before(a.last) {
+			a.last, a.ip = e.Published, e.Client.IPAddress
+		}
+		if c := e.Country(); c != "" {
+			a.countries[c] = true
+		}
+	}
+	withEvents := 0
+	for _, u := range ranged {
+		if u.Events == 0 {
+			continue // alert-only rows
+		}
+		withEvents++
+		w := want[u.Actor]
+		if w == nil || u.Events != w.n || u.Failures != w.f || u.LastIP != w.ip || !u.LastSeen.Equal(w.last.Truncate(time.Millisecond)) ||
+			len(u.Countries) != len(w.countries) {
+			t.Fatalf("ranged %s = %+v, want %+v", u.Actor, u, w)
+		}
+	}
+	if withEvents != len(want) {
+		t.Fatalf("ranged users = %d, want %d", withEvents, len(want))
 	}
 	lim, _ := s.UserSummaries(ctx, UserQuery{Limit: 5, From: evs[1500].Published})
 	if len(lim) != 5 {
@@ -541,6 +608,30 @@ func TestPrune(t *testing.T) {
 		if g, w := seriesString(got), seriesString(bruteSeries(rest, q)); g != w {
 			t.Fatalf("after prune (%s):\n got %s\nwant %s", iv, g, w)
 		}
+	}
+	for _, tbl := range []struct{ name, col string }{{"user_days", "events"}, {"user_hours", "events"}, {"geo_hours", "n"}} {
+		var sum int64
+		s.r.QueryRow("SELECT COALESCE(SUM(" + tbl.col + "), 0) FROM " + tbl.name).Scan(&sum)
+		want := int64(1200)
+		if tbl.name == "geo_hours" {
+			want = 0
+			for i := range rest {
+				if rest[i].Client.Geo.HasLatLon {
+					want++
+				}
+			}
+		}
+		if sum != want {
+			t.Fatalf("%s sums %d after prune, want %d", tbl.name, sum, want)
+		}
+	}
+	users, _ := s.UserSummaries(ctx, UserQuery{Limit: 1000})
+	var un int64
+	for _, u := range users {
+		un += u.Events
+	}
+	if un != 1200 {
+		t.Fatalf("user summaries count %d events after prune, want 1200", un)
 	}
 	st, _ := s.Stats(ctx)
 	if st.Events != 1200 {

@@ -140,8 +140,15 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// 8 KiB pages (a new database only): raw JSON of ~1.5-3 KB packs with
+	// less slack than in 4 KiB pages, and scans read fewer pages. Must be
+	// set before WAL mode.
+	if _, err := w.ExecContext(ctx, "PRAGMA page_size = 8192"); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -179,7 +186,6 @@ func dsn(path string, opts Options, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
 		// checkpoint the WAL every ~64 MB instead of 4 MB: fewer rewrites of hot index pages
 		q.Add("_pragma", "wal_autocheckpoint(16384)")

@@ -31,6 +31,10 @@ func TestOpenPragmasAndDirs(t *testing.T) {
 	if err := s.w.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
 		t.Fatalf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
 	}
+	var ps int
+	if err := s.w.QueryRow("PRAGMA page_size").Scan(&ps); err != nil || ps != 8192 {
+		t.Fatalf("page_size = %d, %v; want 8192", ps, err)
+	}
 	// readers are read-only
 	if _, err := s.r.Exec("INSERT INTO state(key, value, updated_at) VALUES ('x', 'y', 0)"); err == nil {
 		t.Fatal("write through the read pool succeeded; want query_only")
@@ -107,6 +111,12 @@ func TestMigrationsIdempotentAndUpgrade(t *testing.T) {
 		var sum int64
 		if err := s.r.QueryRow("SELECT SUM(n) FROM event_counts").Scan(&sum); err != nil || sum != 30 {
 			t.Fatalf("round %d: roll-up backfill sum = %d, %v; want 30", round, sum, err)
+		}
+		var ud, gh int64
+		s.r.QueryRow("SELECT SUM(events) FROM user_days").Scan(&ud)
+		s.r.QueryRow("SELECT SUM(n) FROM geo_hours").Scan(&gh)
+		if ud != 30 || gh != 30 {
+			t.Fatalf("round %d: user/geo roll-up backfill = %d/%d, want 30/30", round, ud, gh)
 		}
 		if n := countRows(t, s, "actors"); n != 30 {
 			t.Fatalf("round %d: actors = %d, want 30", round, n)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -27,7 +26,7 @@ type GeoQuery struct {
 	EventTypePrefix string // "" = the sign-in set (SignInEventTypes)
 	Outcome         string
 	ByOutcome       bool // one point per location and outcome
-	Precision       int  // decimals lat/lon are rounded to (0..4; default 1 ≈ 11 km)
+	Precision       int  // decimals lat/lon are rounded to: 1 (default, ≈ 11 km) or 2 (≈ 1 km)
 	Limit           int  // points, the busiest first
 }
 
@@ -43,7 +42,9 @@ type GeoPoint struct {
 	LastSeen time.Time
 }
 
-// GeoPoints groups located events by rounded latitude/longitude, busiest first.
+// GeoPoints groups located events by rounded latitude/longitude, busiest
+// first. Locations are rounded to 2 decimals, then to q.Precision. Without
+// an actor filter whole hours come from a roll-up (exact).
 func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
@@ -56,42 +57,143 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 	if prec == 0 {
 		prec = 1
 	}
-	if prec < 0 || prec > 4 {
-		return nil, fmt.Errorf("store: %w: geo precision must be 0..4 decimals, got %d", ErrInvalidQuery, q.Precision)
+	if prec < 0 || prec > 2 {
+		return nil, fmt.Errorf("store: %w: geo precision must be 1 or 2 decimals (0 = default 1), got %d", ErrInvalidQuery, q.Precision)
 	}
-	eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}
-	w := eq.where(lo, hi, "")
-	if q.EventTypePrefix == "" {
-		js, _ := json.Marshal(SignInEventTypes)
-		w.add("event_type IN (SELECT value FROM json_each(?))", string(js))
+	type gk struct {
+		lat, lon float64
+		outcome  string
 	}
-	w.add("lat IS NOT NULL AND lon IS NOT NULL")
-	outcomeCol, groupExtra := "''", ""
-	if q.ByOutcome {
-		outcomeCol, groupExtra = "outcome", ", outcome"
-	}
-	query := fmt.Sprintf(`SELECT ROUND(lat, %d) AS rlat, ROUND(lon, %d) AS rlon, %s, COUNT(*) AS n,
-		SUM(outcome IN ('FAILURE', 'DENY')), COUNT(DISTINCT actor), MAX(country), MAX(city), MAX(published)
-		FROM events%s GROUP BY rlat, rlon%s ORDER BY n DESC, rlat, rlon LIMIT ?`, prec, prec, outcomeCol, w.sql(), groupExtra)
-	rows, err := s.r.QueryContext(ctx, query, append(w.args, q.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: geo points: %w", err)
-	}
-	defer rows.Close()
-	var out []GeoPoint
-	for rows.Next() {
-		var p GeoPoint
-		var last int64
-		if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Actors, &p.Country, &p.City, &last); err != nil {
-			return nil, fmt.Errorf("store: geo points: %w", err)
+	agg := map[gk]*GeoPoint{}
+	typeFilter := func(w *where) {
+		if q.EventTypePrefix == "" {
+			js, _ := json.Marshal(SignInEventTypes)
+			w.add("event_type IN (SELECT value FROM json_each(?))", string(js))
 		}
-		p.LastSeen = fromMS(last)
-		out = append(out, p)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: geo points: %w", err)
+	outcomeCol := "''"
+	if q.ByOutcome {
+		outcomeCol = "outcome"
+	}
+	scan := func(query string, args []any) error {
+		rows, err := s.r.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: geo points: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p GeoPoint
+			var last int64
+			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Country, &p.City, &last); err != nil {
+				return fmt.Errorf("store: geo points: %w", err)
+			}
+			p.LastSeen = fromMS(last)
+			k := gk{p.Lat, p.Lon, p.Outcome}
+			if a := agg[k]; a != nil {
+				a.Count += p.Count
+				a.Failures += p.Failures
+				if p.LastSeen.After(a.LastSeen) {
+					a.LastSeen = p.LastSeen
+				}
+				a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
+			} else {
+				agg[k] = &p
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: geo points: %w", err)
+		}
+		return nil
+	}
+	rawSpan := func(a, b int64) error {
+		eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}
+		w := eq.where(a, b-1, "")
+		typeFilter(&w)
+		w.add("lat IS NOT NULL AND lon IS NOT NULL")
+		return scan(fmt.Sprintf(`SELECT ROUND(ROUND(lat, 2), %d) AS rlat, ROUND(ROUND(lon, 2), %d) AS rlon, %s AS o, COUNT(*),
+			SUM(outcome IN ('FAILURE', 'DENY')), MAX(country), MAX(city), MAX(published)
+			FROM events%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, w.sql()), w.args)
+	}
+	rollSpan := func(a, b int64) error {
+		var w where
+		w.add("bucket >= ? AND bucket < ?", a, b)
+		if q.EventTypePrefix != "" {
+			w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
+		}
+		typeFilter(&w)
+		if q.Outcome != "" {
+			w.add("outcome = ?", strings.ToUpper(q.Outcome))
+		}
+		return scan(fmt.Sprintf(`SELECT ROUND(lat, %d) AS rlat, ROUND(lon, %d) AS rlon, %s AS o, SUM(n),
+			SUM(CASE WHEN outcome IN ('FAILURE', 'DENY') THEN n ELSE 0 END), MAX(country), MAX(city), MAX(last_seen)
+			FROM geo_hours%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, w.sql()), w.args)
+	}
+	levels := []int64{hourMS}
+	if q.Actor != "" {
+		levels = nil
+	}
+	for _, sp := range spans(lo, endExclusive(hi), levels) {
+		if sp.level == 0 {
+			err = rawSpan(sp.a, sp.b)
+		} else {
+			err = rollSpan(sp.a, sp.b)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]GeoPoint, 0, len(agg))
+	for _, p := range agg {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Lat != b.Lat {
+			return a.Lat < b.Lat
+		}
+		if a.Lon != b.Lon {
+			return a.Lon < b.Lon
+		}
+		return a.Outcome < b.Outcome
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
 	}
 	return out, nil
+}
+
+// span is [a, b) read from a roll-up of the given bucket width (0 = rows).
+type span struct{ level, a, b int64 }
+
+// spans splits [lo, end) into whole buckets of the coarsest level possible
+// and finer pieces at the edges, down to raw rows.
+func spans(lo, end int64, levels []int64) []span {
+	// open bounds: no stored event predates 1970 or lies past year 146 million
+	lo, end = max(lo, 0), min(end, 1<<62)
+	if lo >= end {
+		return nil
+	}
+	if len(levels) == 0 {
+		return []span{{0, lo, end}}
+	}
+	l := levels[0]
+	a, b := ceilTo(lo, l), floorTo(end, l)
+	if a >= b {
+		return spans(lo, end, levels[1:])
+	}
+	out := spans(lo, a, levels[1:])
+	out = append(out, span{l, a, b})
+	return append(out, spans(b, end, levels[1:])...)
+}
+
+func endExclusive(hi int64) int64 {
+	if hi == maxInt64 {
+		return hi
+	}
+	return hi + 1
 }
 
 // UserQuery selects per-actor summaries.
@@ -126,41 +228,75 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	w.add("published BETWEEN ? AND ?", lo, hi)
-	w.add("actor <> ''")
-	if q.Search != "" {
-		w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
-	}
-	// MAX(published) is the only min/max aggregate, so the bare ip column
-	// comes from the newest row (SQLite's documented behaviour).
-	rows, err := s.r.QueryContext(ctx, `SELECT actor, MAX(published), ip, actor_id, COUNT(*),
-		SUM(outcome IN ('FAILURE', 'DENY')), group_concat(DISTINCT NULLIF(country, ''))
-		FROM events`+w.sql()+` GROUP BY actor`, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: user summaries: %w", err)
-	}
 	users := map[string]*UserSummary{}
-	for rows.Next() {
-		var u UserSummary
-		var last int64
-		var countries sql.NullString
-		if err := rows.Scan(&u.Actor, &last, &u.LastIP, &u.ActorID, &u.Events, &u.Failures, &countries); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: user summaries: %w", err)
+	countries := map[string]map[string]bool{}
+	scan := func(query string, args []any) error {
+		rows, err := s.r.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: user summaries: %w", err)
 		}
-		u.LastSeen = fromMS(last)
-		if countries.Valid && countries.String != "" {
-			u.Countries = strings.Split(countries.String, ",")
-			sort.Strings(u.Countries)
+		defer rows.Close()
+		for rows.Next() {
+			var actor, country, actorID, ip string
+			var n, fails, last int64
+			if err := rows.Scan(&actor, &country, &last, &ip, &actorID, &n, &fails); err != nil {
+				return fmt.Errorf("store: user summaries: %w", err)
+			}
+			u := users[actor]
+			if u == nil {
+				u = &UserSummary{Actor: actor}
+				users[actor] = u
+				countries[actor] = map[string]bool{}
+			}
+			u.Events += n
+			u.Failures += fails
+			if t := fromMS(last); !t.Before(u.LastSeen) {
+				u.LastSeen, u.LastIP, u.ActorID = t, ip, actorID
+			}
+			if country != "" {
+				countries[actor][country] = true
+			}
 		}
-		users[u.Actor] = &u
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: user summaries: %w", err)
+		}
+		return nil
 	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("store: user summaries: %w", err)
+	for _, sp := range spans(lo, endExclusive(hi), []int64{dayMS, hourMS}) {
+		var w where
+		var query string
+		if sp.level == 0 {
+			w.add("published >= ? AND published < ?", sp.a, sp.b)
+			w.add("actor <> ''")
+			if q.Search != "" {
+				w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
+			}
+			// MAX(published) is the only min/max aggregate, so the bare ip
+			// and actor_id come from the newest row (documented SQLite behaviour).
+			query = `SELECT actor, country, MAX(published), ip, actor_id, COUNT(*), SUM(outcome IN ('FAILURE', 'DENY'))
+				FROM events` + w.sql() + ` GROUP BY actor, country`
+		} else {
+			table := "user_hours"
+			if sp.level == dayMS {
+				table = "user_days"
+			}
+			w.add("bucket >= ? AND bucket < ?", sp.a, sp.b)
+			if q.Search != "" {
+				w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
+			}
+			query = `SELECT actor, country, MAX(last_seen), last_ip, actor_id, SUM(events), SUM(failures)
+				FROM ` + table + w.sql() + ` GROUP BY actor, country`
+		}
+		if err := scan(query, w.args); err != nil {
+			return nil, err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: user summaries: %w", err)
+	for actor, cs := range countries {
+		u := users[actor]
+		for c := range cs {
+			u.Countries = append(u.Countries, c)
+		}
+		sort.Strings(u.Countries)
 	}
 	var aw where
 	aw.add("time BETWEEN ? AND ?", lo, hi)

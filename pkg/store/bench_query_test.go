@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// Query benchmarks run on a large store that is built once and kept in the
+// temp directory. They are skipped unless OKTAGUARD_STORE_BENCH_EVENTS is
+// set (e.g. 1000000), so plain `go test` never builds it:
+//
+//	OKTAGUARD_STORE_BENCH_EVENTS=1000000 go test -run '^$' -bench BenchmarkQuery -benchtime=40x ./pkg/store
+//
+// The events span 30 days (the default retention) ending at benchEnd.
+
+var benchEnd = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+
+var benchTypes = []struct {
+	typ    string
+	weight int
+}{
+	{"user.session.start", 20}, {"user.authentication.sso", 25}, {"user.authentication.auth_via_mfa", 8},
+	{"user.authentication.verify", 6}, {"policy.evaluate_sign_on", 15}, {"user.session.end", 8},
+	{"app.oauth2.as.authorize", 6}, {"app.oauth2.as.token.grant", 4}, {"user.mfa.okta_verify.deny_push", 1},
+	{"user.account.lock", 1}, {"group.user_membership.add", 1}, {"user.lifecycle.create", 1},
+	{"system.api_token.create", 1}, {"policy.rule.update", 1}, {"user.account.update_password", 2},
+}
+
+func benchEvent(rng *rand.Rand, n int, at time.Time) event.Event {
+	w := rng.IntN(100)
+	typ := benchTypes[0].typ
+	for _, bt := range benchTypes {
+		if w < bt.weight {
+			typ = bt.typ
+			break
+		}
+		w -= bt.weight
+	}
+	user := rng.IntN(5000)
+	ev := mkEvent(n, at)
+	ev.UUID = benchUUID(n)
+	ev.EventType = typ
+	ev.Actor.AlternateID = fmt.Sprintf("user%04d@example.com", user)
+	ev.Actor.ID = fmt.Sprintf("00u%07d", user)
+	c := cities[(user+rng.IntN(20)/19)%len(cities)] // users mostly at home
+	ev.Client.Geo = event.Geo{City: c.name, Country: c.country, Lat: c.lat + float64(user%7)/10, Lon: c.lon, HasLatLon: true}
+	ev.Client.IPAddress = fmt.Sprintf("10.%d.%d.%d", user/250, user%250, rng.IntN(4))
+	ev.Outcome = event.Outcome{Result: "SUCCESS"}
+	if rng.IntN(20) == 0 {
+		ev.Outcome = event.Outcome{Result: "FAILURE", Reason: "INVALID_CREDENTIALS"}
+	}
+	ev.DisplayMessage = "Event " + typ
+	ev.Auth.ExternalSessionID = fmt.Sprintf("102s%06d", user*10+rng.IntN(10))
+	ev.Raw = rawFor(&ev)
+	return ev
+}
+
+func benchStore(b *testing.B) (*Store, int) {
+	b.Helper()
+	nStr := os.Getenv("OKTAGUARD_STORE_BENCH_EVENTS")
+	if nStr == "" {
+		b.Skip("set OKTAGUARD_STORE_BENCH_EVENTS=1000000 to build the large store and run the query benchmarks")
+	}
+	total, err := strconv.Atoi(nStr)
+	if err != nil || total < 1000 {
+		b.Fatalf("OKTAGUARD_STORE_BENCH_EVENTS=%q: want a number ≥ 1000", nStr)
+	}
+	ctx := context.Background()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("oktaguard-store-bench-%d-v%d.db", total, LatestSchemaVersion()))
+	s, err := Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, ok, _ := s.GetState(ctx, "bench/complete"); ok {
+		return s, total
+	}
+	b.Logf("building %s with %d events (once)", path, total)
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	span := 30 * 24 * time.Hour
+	step := span / time.Duration(total)
+	begin := benchEnd.Add(-span)
+	st, _ := s.Stats(ctx)
+	for n := int(st.Events); n < total; {
+		k := min(2000, total-n)
+		evs := make([]event.Event, k)
+		for j := range evs {
+			evs[j] = benchEvent(rng, n+j, begin.Add(time.Duration(n+j)*step))
+		}
+		var alerts []detectAlert
+		for j := 0; j < k; j += 200 { // ~5000 alerts per 1M events
+			e := &evs[j]
+			det := []string{"failed_logins", "password_spray", "impossible_travel", "mfa_fatigue", "anonymous_ip"}[(n+j)/200%5]
+			sev := []string{"low", "medium", "high", "critical"}[(n+j)/200%4]
+			alerts = append(alerts, mkAlert(fmt.Sprintf("al-%d", n+j), det, sev, e.Published, e.Actor.AlternateID, e.UUID))
+		}
+		if _, err := s.Commit(ctx, Batch{Events: evs, Alerts: alerts}); err != nil {
+			b.Fatal(err)
+		}
+		n += k
+	}
+	if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, Batch{State: map[string][]byte{"bench/complete": []byte("1")}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built in %s", time.Since(start))
+	return s, total
+}
+
+// benchQuery runs fn b.N times with a varying seed and reports p50/p95.
+func benchQuery(b *testing.B, fn func(i int) (int, error)) {
+	b.Helper()
+	durs := make([]time.Duration, 0, b.N)
+	rows := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		n, err := fn(i)
+		durs = append(durs, time.Since(t))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += n
+	}
+	b.StopTimer()
+	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
+	pct := func(p float64) float64 {
+		return float64(durs[min(len(durs)-1, int(float64(len(durs))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.95), "p95-ms")
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+}
+
+func BenchmarkQuery(b *testing.B) {
+	s, _ := benchStore(b)
+	defer s.Close()
+	ctx := context.Background()
+	week := 7 * 24 * time.Hour
+	// window i ends somewhere in the last 3 days
+	endAt := func(i int) time.Time { return benchEnd.Add(-time.Duration(i%72) * time.Hour) }
+	actor := func(i int) string { return fmt.Sprintf("user%04d@example.com", (i*37)%5000) }
+
+	b.Run("events_24h_limit1000", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("events_7d_actor", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Actor: actor(i), Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("events_7d_eventType_failures", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), EventTypePrefix: "user.session.", Outcome: "FAILURE", Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("events_7d_text", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%04d@", (i*37)%5000), Limit: 100})
+			return len(r), err
+		})
+	})
+	b.Run("series_7d_1h_by_eventType", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week).Add(17 * time.Second), To: endAt(i), Interval: time.Hour, GroupBy: GroupEventType, Limit: 50})
+			return len(r), err
+		})
+	})
+	b.Run("series_7d_5m_by_outcome", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: 5 * time.Minute, GroupBy: GroupOutcome, Limit: 50})
+			return len(r), err
+		})
+	})
+	b.Run("series_7d_1h_actor", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: time.Hour, Actor: actor(i), GroupBy: GroupOutcome, Limit: 50})
+			return len(r), err
+		})
+	})
+	b.Run("series_7d_1h_alerts_by_detector", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: time.Hour, GroupBy: GroupDetector, Limit: 50})
+			return len(r), err
+		})
+	})
+	b.Run("geo_7d", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("geo_24h", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("users_7d", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.UserSummaries(ctx, UserQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 100})
+			return len(r), err
+		})
+	})
+	b.Run("users_24h", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.UserSummaries(ctx, UserQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 100})
+			return len(r), err
+		})
+	})
+	b.Run("alerts_7d", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.QueryAlerts(ctx, AlertQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
+			return len(r), err
+		})
+	})
+	b.Run("actors_search", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.Actors(ctx, fmt.Sprintf("%03d", i%1000), 20)
+			return len(r), err
+		})
+	})
+	b.Run("stats", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			_, err := s.Stats(ctx)
+			return 1, err
+		})
+	})
+}
