@@ -228,8 +228,10 @@ func (s *Server) Start() (string, error) {
 		return "", fmt.Errorf("oktasim: listen on %s: %w", s.opts.Addr, err)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
+	// The goroutine uses its own copy: Close may clear s.srv at any time.
+	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), nil
 }
 
