@@ -423,6 +423,15 @@ func TestGeoPoints(t *testing.T) {
 	if sum != wsum || len(byOutcome) <= len(got) {
 		t.Fatalf("by outcome: %d points summing %d, want more than %d points summing %d", len(byOutcome), sum, len(got), wsum)
 	}
+	counted, err := s.GeoPoints(ctx, GeoQuery{Limit: 100, CountActors: true})
+	if err != nil || len(counted) != len(got) {
+		t.Fatalf("CountActors: %d points, %v", len(counted), err)
+	}
+	for i, p := range counted {
+		if p.Actors == 0 || p.Actors > p.Count || p.Count != got[i].Count || got[i].Actors != 0 {
+			t.Fatalf("CountActors point %+v (roll-up point %+v)", p, got[i])
+		}
+	}
 	// actor filter (row path) and a type prefix with a range cutting hours (roll-up + rows)
 	for _, gq := range []GeoQuery{
 		{Limit: 100, Actor: "user010@example.com", EventTypePrefix: "user."},

@@ -28,6 +28,10 @@ type GeoQuery struct {
 	ByOutcome       bool // one point per location and outcome
 	Precision       int  // decimals lat/lon are rounded to: 1 (default, ≈ 11 km) or 2 (≈ 1 km)
 	Limit           int  // points, the busiest first
+	// CountActors fills GeoPoint.Actors (distinct actors per point). It
+	// reads the range's rows instead of the hourly roll-up: exact but
+	// slower on long ranges of large stores.
+	CountActors bool
 }
 
 // GeoPoint is one rounded location with its counts.
@@ -71,6 +75,10 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 			w.add("event_type IN (SELECT value FROM json_each(?))", string(js))
 		}
 	}
+	actorsCol := "0"
+	if q.CountActors {
+		actorsCol = "COUNT(DISTINCT actor)"
+	}
 	outcomeCol := "''"
 	if q.ByOutcome {
 		outcomeCol = "outcome"
@@ -84,7 +92,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 		for rows.Next() {
 			var p GeoPoint
 			var last int64
-			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Country, &p.City, &last); err != nil {
+			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Actors, &p.Country, &p.City, &last); err != nil {
 				return fmt.Errorf("store: geo points: %w", err)
 			}
 			p.LastSeen = fromMS(last)
@@ -92,6 +100,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 			if a := agg[k]; a != nil {
 				a.Count += p.Count
 				a.Failures += p.Failures
+				a.Actors += p.Actors // only one span when counting actors
 				if p.LastSeen.After(a.LastSeen) {
 					a.LastSeen = p.LastSeen
 				}
@@ -111,8 +120,8 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 		typeFilter(&w)
 		w.add("lat IS NOT NULL AND lon IS NOT NULL")
 		return scan(fmt.Sprintf(`SELECT ROUND(ROUND(lat, 2), %d) AS rlat, ROUND(ROUND(lon, 2), %d) AS rlon, %s AS o, COUNT(*),
-			SUM(outcome IN ('FAILURE', 'DENY')), MAX(country), MAX(city), MAX(published)
-			FROM events%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, w.sql()), w.args)
+			SUM(outcome IN ('FAILURE', 'DENY')), %s, MAX(country), MAX(city), MAX(published)
+			FROM events%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, actorsCol, w.sql()), w.args)
 	}
 	rollSpan := func(a, b int64) error {
 		var w where
@@ -125,11 +134,11 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 			w.add("outcome = ?", strings.ToUpper(q.Outcome))
 		}
 		return scan(fmt.Sprintf(`SELECT ROUND(lat, %d) AS rlat, ROUND(lon, %d) AS rlon, %s AS o, SUM(n),
-			SUM(CASE WHEN outcome IN ('FAILURE', 'DENY') THEN n ELSE 0 END), MAX(country), MAX(city), MAX(last_seen)
+			SUM(CASE WHEN outcome IN ('FAILURE', 'DENY') THEN n ELSE 0 END), 0, MAX(country), MAX(city), MAX(last_seen)
 			FROM geo_hours%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, w.sql()), w.args)
 	}
 	levels := []int64{hourMS}
-	if q.Actor != "" {
+	if q.Actor != "" || q.CountActors {
 		levels = nil
 	}
 	for _, sp := range spans(lo, endExclusive(hi), levels) {
