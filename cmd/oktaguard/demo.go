@@ -16,6 +16,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
 )
 
@@ -51,12 +52,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	fmt.Fprintf(stdout, "oktaguard demo: generating a %d-user org with %d days of history and labelled attacks...\n", *users, *days)
-	sim, err := startSimOrg(simOptions{Addr: "127.0.0.1:0", Seed: *seed, Users: *users, Days: *days, Attacks: true, Live: true, RateLimit: 12000, MgmtLimit: 60000, OrgProfile: "mixed"})
+	sim, err := demo.Start(demo.Options{Seed: *seed, Users: *users, History: time.Duration(*days) * 24 * time.Hour, RateLimitPerMinute: 12000, MgmtRateLimit: 60000, Posture: "mixed"})
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
-	fmt.Fprintf(stdout, "simulated Okta org at %s: %d events waiting, %d labelled attacks\n", sim.URL, sim.Loaded, len(sim.Dataset.Labels))
+	fmt.Fprintf(stdout, "simulated Okta org at %s: %d events waiting, %d labelled attacks\n", sim.URL, sim.Loaded, len(sim.History.Labels))
 
 	s := config.Defaults()
 	s.Okta.OrgURL = sim.URL
@@ -64,10 +65,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.Okta.Backfill = time.Duration(*days+1) * 24 * time.Hour
 	s.Okta.PollInterval = 2 * time.Second
 	s.Storage.Path = path
-	s.IPLists = sim.Dataset.Lists.Map()
+	s.IPLists = sim.History.Lists.Map()
 	s.Posture.Enabled = true
 	s.Posture.Profile = "baseline"
-	if pt := sim.Dataset.PenTester; pt != "" {
+	if pt := sim.History.PenTester; pt != "" {
 		s.Detectors = detect.Config{}
 		for _, d := range detect.Detectors() {
 			s.Detectors[d.ID] = detect.DetectorConfig{Exclude: []string{pt}}
@@ -144,13 +145,13 @@ loop:
 	}
 	st := p.Status()
 	fmt.Fprintf(stdout, "\nSummary after %s\n", time.Since(start).Round(time.Second))
-	fmt.Fprintf(stdout, "  events ingested: %d (simulator holds %d)\n", st.EventsIngested, sim.srv.EventCount())
+	fmt.Fprintf(stdout, "  events ingested: %d (simulator holds %d)\n", st.EventsIngested, sim.Sim.EventCount())
 	fmt.Fprintf(stdout, "  backfill: %.0f%% (done: %v), lag %s\n", st.BackfillProgress*100, st.BackfillDone, st.Lag.Round(time.Second))
 	fmt.Fprintf(stdout, "  posture: %s\n", postureText(st))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  DETECTOR\tALERTS\tLABELLED ATTACKS")
 	labels := map[string]int{}
-	for _, l := range sim.Dataset.Labels {
+	for _, l := range sim.History.Labels {
 		labels[l.Detector]++
 	}
 	quiet := 0

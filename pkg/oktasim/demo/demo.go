@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -22,17 +23,21 @@ import (
 type Options struct {
 	Addr     string        // listen address; default 127.0.0.1:0
 	Seed     int64         // default 1
-	Users    int           // default 300
+	Users    int           // default 300 (the generator needs at least 40)
 	History  time.Duration // history before now, served as the backfill; default 7 days
 	Now      time.Time     // default time.Now()
 	Posture  string        // orgsim profile: weak, strong, stig, mixed (default mixed)
 	Token    string        // SSWS token; default random
-	Tick     time.Duration // how often live traffic is added; default 1s
 	NoAttack bool          // no labelled attacks (history and live)
+	NoLive   bool          // no live traffic after Now
+	Tick     time.Duration // how often live traffic is added; default 1s
 	// LiveAttackEvery is the interval between live attacks (default 20m).
 	LiveAttackEvery time.Duration
-	// RateLimitPerMinute of /api/v1/logs (default 120).
+	// RateLimitPerMinute of /api/v1/logs (simulator default 120) and
+	// MgmtRateLimit of the management endpoints (simulator default 600).
 	RateLimitPerMinute int
+	MgmtRateLimit      int
+	Logger             *slog.Logger // the simulator's request log (nil: none)
 }
 
 // Org is a running simulated org.
@@ -40,7 +45,8 @@ type Org struct {
 	URL     string
 	Token   string
 	Lists   map[string][]string // IP lists for the pipeline's ipLists
-	History *traffic.Dataset    // the backfilled history (events and labels)
+	History *traffic.Dataset    // the generated history; Labels holds only the served window's attacks
+	Loaded  int                 // history events served
 	Sim     *oktasim.Server
 	Mgmt    *orgsim.Org
 
@@ -51,6 +57,15 @@ type Org struct {
 
 	mu   sync.Mutex
 	live int
+}
+
+// RandomToken returns a fresh SSWS-looking token for the simulator.
+func RandomToken() (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "00sim" + hex.EncodeToString(b), nil
 }
 
 // Start generates the history, starts the simulator and the live feed.
@@ -75,24 +90,24 @@ func Start(o Options) (*Org, error) {
 		o.Tick = time.Second
 	}
 	if o.Token == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
+		t, err := RandomToken()
+		if err != nil {
 			return nil, err
 		}
-		o.Token = "demo-" + hex.EncodeToString(b)
+		o.Token = t
 	}
 	attacks := !o.NoAttack
-	// History: whole days ending today; events after now are not served yet.
+	window := now.Add(-o.History)
+	// Whole days up to today; with attacks the generator needs at least 10
+	// days (the first 7 are the learning period), so a shorter window is
+	// cut from the end of a longer history.
 	days := int(o.History/(24*time.Hour)) + 1
-	start := now.Add(-o.History).Truncate(24 * time.Hour)
-	// The generator needs at least 10 days with attacks (7 of learning
-	// first); generate from earlier and serve only the window.
-	genStart := start
+	start := window.Truncate(24 * time.Hour)
 	if attacks && days < 10 {
-		genStart = start.AddDate(0, 0, days-10)
+		start = start.AddDate(0, 0, days-10)
 		days = 10
 	}
-	ds, err := traffic.Generate(traffic.Config{Seed: o.Seed, Users: o.Users, Start: genStart, Days: days + 1, Attacks: attacks})
+	ds, err := traffic.Generate(traffic.Config{Seed: o.Seed, Users: o.Users, Start: start, Days: days + 1, Attacks: attacks})
 	if err != nil {
 		return nil, fmt.Errorf("demo: generate history: %w", err)
 	}
@@ -101,40 +116,48 @@ func Start(o Options) (*Org, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	sim := oktasim.New(oktasim.Options{
-		OrgName: "oktaguard-demo", Addr: o.Addr, Token: o.Token, Mgmt: mgmt.Handler(),
-		RateLimitPerMinute: o.RateLimitPerMinute,
+		OrgName: "oktaguard-demo", Addr: o.Addr, Token: o.Token, Mgmt: mgmt,
+		RateLimitPerMinute: o.RateLimitPerMinute, DefaultLimit: o.MgmtRateLimit, Logger: o.Logger, Seed: o.Seed,
 	})
-	window := now.Add(-o.History)
-	var hist []traffic.Label
-	batch := make([]json.RawMessage, 0, len(ds.Events))
-	for _, raw := range ds.Events {
-		pub, ok := publishedOf(raw)
-		if !ok || pub.Before(window) || pub.After(now) {
-			continue
+	// Events become visible in delivery order (late events after their
+	// delay); what is delivered after now arrives with the live feed.
+	del, err := ds.DeliveryOrder()
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	batch := make([]json.RawMessage, 0, len(del))
+	for _, d := range del {
+		if d.At.After(now) {
+			break
 		}
-		batch = append(batch, raw)
+		if pub, ok := publishedOf(d.Event); ok && !pub.Before(window) {
+			batch = append(batch, d.Event)
+		}
 	}
 	if err := sim.Add(batch...); err != nil {
 		return nil, fmt.Errorf("demo: load history: %w", err)
 	}
+	var labels []traffic.Label
 	for _, l := range ds.Labels {
 		if !l.Start.Before(window) && !l.End.After(now) {
-			hist = append(hist, l)
+			labels = append(labels, l)
 		}
 	}
-	ds.Labels = hist
+	ds.Labels = labels
 	url, err := sim.Start()
 	if err != nil {
 		return nil, fmt.Errorf("demo: start simulator: %w", err)
 	}
-	stream, err := traffic.NewStream(traffic.Config{Seed: o.Seed, Users: o.Users, Attacks: attacks, LiveAttackEvery: o.LiveAttackEvery}, now)
-	if err != nil {
-		_ = sim.Close()
-		return nil, fmt.Errorf("demo: live traffic: %w", err)
+	org := &Org{URL: url, Token: o.Token, Lists: ds.Lists.Map(), History: ds, Loaded: len(batch), Sim: sim, Mgmt: mgmt, stop: make(chan struct{})}
+	if !o.NoLive {
+		org.stream, err = traffic.NewStream(traffic.Config{Seed: o.Seed, Users: o.Users, Attacks: attacks, LiveAttackEvery: o.LiveAttackEvery}, now)
+		if err != nil {
+			_ = sim.Close()
+			return nil, fmt.Errorf("demo: live traffic: %w", err)
+		}
+		org.wg.Add(1)
+		go org.feed(o.Tick)
 	}
-	org := &Org{URL: url, Token: o.Token, Lists: ds.Lists.Map(), History: ds, Sim: sim, Mgmt: mgmt, stream: stream, stop: make(chan struct{})}
-	org.wg.Add(1)
-	go org.feed(o.Tick)
 	return org, nil
 }
 
@@ -167,6 +190,14 @@ func (org *Org) LiveEvents() int {
 	return org.live
 }
 
+// LiveLabels are the labelled attacks started by the live feed so far.
+func (org *Org) LiveLabels() []traffic.Label {
+	if org.stream == nil {
+		return nil
+	}
+	return org.stream.Labels()
+}
+
 // Close stops the live feed and the simulator.
 func (org *Org) Close() {
 	org.once.Do(func() {
@@ -175,9 +206,6 @@ func (org *Org) Close() {
 		_ = org.Sim.Close()
 	})
 }
-
-// LiveLabels are the labelled attacks started by the live feed so far.
-func (org *Org) LiveLabels() []traffic.Label { return org.stream.Labels() }
 
 func publishedOf(raw json.RawMessage) (time.Time, bool) {
 	var v struct {
