@@ -115,7 +115,7 @@ type Collect struct {
 type Snap struct {
 	ID      string `json:"id"`
 	T       int64  `json:"t"` // unix milliseconds
-	Type    string `json:"ty"`
+	Type    string `json:"ty,omitempty"`
 	Actor   string `json:"a,omitempty"`
 	IP      string `json:"ip,omitempty"`
 	Country string `json:"c,omitempty"`
@@ -714,7 +714,8 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 			list = append(list, x)
 		}
 	}
-	list = append(list, snapOf(ev, v))
+	// thresholds keep only what their evidence needs (memory per key)
+	list = append(list, Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), V: v})
 	if len(list) >= s.count {
 		delete(s.Thr, k)
 		vals := make(map[string]int, len(list))
@@ -736,7 +737,7 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	if k == "" {
 		return
 	}
-	cur := snapOf(ev, "")
+	cur := Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), Type: ev.EventType, IP: ev.Client.IPAddress}
 	if last, ok := s.Last[k]; ok && cur.T-last.T >= s.idle.Milliseconds() {
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: []Snap{last, cur}, Gap: time.Duration(cur.T-last.T) * time.Millisecond, At: ev.Published})
 	}
