@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -54,36 +55,62 @@ func readRulesDoc(t *testing.T) string {
 	return string(b)
 }
 
-func TestCoverageTableMapsToRegisteredIDs(t *testing.T) {
-	doc := readRulesDoc(t)
-	check := func(what string, rows [][]string, col, want int) {
-		if want > 0 && len(rows) != want {
-			t.Errorf("%s: %d rows, want %d", what, len(rows), want)
+// coverageProblems lists what is wrong with a coverage table: a row count
+// other than want (when want > 0), duplicate rows, rows naming no id, ids
+// that are not registered.
+func coverageProblems(what string, rows [][]string, col, want int) []string {
+	var out []string
+	if want > 0 && len(rows) != want {
+		out = append(out, fmt.Sprintf("%s: %d rows, want %d", what, len(rows), want))
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if len(r) <= col {
+			out = append(out, fmt.Sprintf("%s: malformed row %q", what, r))
+			continue
 		}
-		seen := map[string]bool{}
-		for _, r := range rows {
-			if len(r) <= col {
-				t.Errorf("%s: malformed row %q", what, r)
-				continue
-			}
-			name := strings.Join(r[:col], " / ")
-			if seen[name] {
-				t.Errorf("%s: duplicate row %s", what, name)
-			}
-			seen[name] = true
-			ids := idRe.FindAllStringSubmatch(r[col], -1)
-			if len(ids) == 0 {
-				t.Errorf("%s: row %s names no rule or detector", what, name)
-			}
-			for _, m := range ids {
-				if lookupRegistration(m[1]) == nil {
-					t.Errorf("%s: row %s names %q, which is not a registered rule or detector", what, name, m[1])
-				}
+		name := strings.Join(r[:col], " / ")
+		if seen[name] {
+			out = append(out, fmt.Sprintf("%s: duplicate row %s", what, name))
+		}
+		seen[name] = true
+		ids := idRe.FindAllStringSubmatch(r[col], -1)
+		if len(ids) == 0 {
+			out = append(out, fmt.Sprintf("%s: row %s names no rule or detector", what, name))
+		}
+		for _, m := range ids {
+			if lookupRegistration(m[1]) == nil {
+				out = append(out, fmt.Sprintf("%s: row %s names %q, which is not a registered rule or detector", what, name, m[1]))
 			}
 		}
 	}
-	check("capability matrix", tableRows(t, doc, "## Coverage of the anchors' capability matrix"), 2, 66)
-	check("§3 gaps", tableRows(t, doc, "### Gaps no anchor fully covers"), 1, 10)
+	return out
+}
+
+func TestCoverageTableMapsToRegisteredIDs(t *testing.T) {
+	doc := readRulesDoc(t)
+	var problems []string
+	problems = append(problems, coverageProblems("capability matrix", tableRows(t, doc, "## Coverage of the anchors' capability matrix"), 2, 66)...)
+	problems = append(problems, coverageProblems("§3 gaps", tableRows(t, doc, "### Gaps no anchor fully covers"), 1, 10)...)
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// The checker itself catches unknown ids, empty rows and duplicates.
+func TestCoverageCheckerCatchesProblems(t *testing.T) {
+	doc := "# Rules\n## Coverage\n\n| Area | Capability | Covered by | Notes |\n|---|---|---|---|\n" +
+		"| A | one | `admin_role_granted`, `no_such_rule` | |\n| A | two | - | not built |\n| A | two | `failed_logins` | |\n\ntext\n"
+	got := coverageProblems("t", tableRows(t, doc, "## Coverage"), 2, 4)
+	want := []string{"3 rows, want 4", `"no_such_rule"`, "two names no rule", "duplicate row A / two"}
+	if len(got) != len(want) {
+		t.Fatalf("problems %q", got)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("problem %d = %q, want it to mention %q", i, got[i], w)
+		}
+	}
 }
 
 func TestEveryRuleDocumented(t *testing.T) {
