@@ -79,10 +79,14 @@ type Pattern struct {
 	Match        // events of single, threshold, idle and new-term patterns
 	Key   func(ev *event.Event) string
 
-	Steps   []Step
-	Cancel  []Match
-	Collect *Collect // sequence: aggregate values while a partial match is open
-	Quiet   time.Duration
+	Steps  []Step
+	Cancel []Match
+	// CancelBefore: a Cancel event also prevents a sequence from starting
+	// for the same key within Window afterwards ("no MFA in this session",
+	// whichever order Okta logs the MFA and the session start in).
+	CancelBefore bool
+	Collect      *Collect // sequence: aggregate values while a partial match is open
+	Quiet        time.Duration
 
 	Window   time.Duration
 	Count    int
@@ -461,6 +465,8 @@ type patState struct {
 	Thr                     map[string][]Snap   `json:"thr,omitempty"`
 	Last                    map[string]Snap     `json:"last,omitempty"`
 	Terms                   map[string]*termKey `json:"terms,omitempty"`
+	// Cancelled: CancelBefore sequences, key -> last cancel (unix ms)
+	Cancelled map[string]int64 `json:"cancelled,omitempty"`
 	// nextDeadline is the earliest quiet deadline (unix ms; 0 = none).
 	NextDeadline int64 `json:"nd,omitempty"`
 }
@@ -486,6 +492,9 @@ func (s *patState) init(p *Pattern, prm Params) {
 	switch {
 	case len(p.Steps) > 0:
 		s.Seq = map[string]*seqKey{}
+		if p.CancelBefore {
+			s.Cancelled = map[string]int64{}
+		}
 	case p.Count > 0:
 		s.Thr = map[string][]Snap{}
 	case p.Idle > 0:
@@ -568,6 +577,9 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			k := keyOf(ev, cm.Key, p.Key)
 			if k != "" {
 				delete(s.Seq, k)
+				if p.CancelBefore {
+					s.Cancelled[k] = now
+				}
 			}
 		}
 	}
@@ -632,6 +644,9 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 	}
 	if p.Steps[0].matches(ev, d.p) {
 		k := keyOf(ev, p.Steps[0].Key, p.Key)
+		if c, ok := s.Cancelled[k]; ok && now-c <= win {
+			k = ""
+		}
 		if k != "" {
 			sk := s.Seq[k]
 			if sk == nil {
@@ -815,6 +830,11 @@ func (d *ruleDetector) Prune(now time.Time) {
 					delete(s.Seq, k)
 				}
 			}
+			for k, c := range s.Cancelled {
+				if ms-c > win {
+					delete(s.Cancelled, k)
+				}
+			}
 		case p.Count > 0:
 			cut := ms - s.win.Milliseconds()
 			for k, list := range s.Thr {
@@ -908,6 +928,9 @@ func (d *ruleDetector) UnmarshalState(data []byte) error {
 				}
 			}
 			fresh.Seq = ns.Seq
+		}
+		if ns.Cancelled != nil && fresh.Cancelled != nil {
+			fresh.Cancelled = ns.Cancelled
 		}
 		if ns.Thr != nil && fresh.Thr != nil {
 			fresh.Thr = ns.Thr

@@ -178,7 +178,8 @@ var adminRules = []*Rule{
 		MITRE: []string{"T1078.004", "T1556"},
 		Description: "The Admin Console was reached with only a password / email / SMS / security question " +
 			"(user.authentication.verify to the Okta Admin Console with a weak methodTypeUsed), or in a session " +
-			"that started with a password and saw no successful MFA before the console was opened. Admin access " +
+			"that started with a password and saw no successful MFA (logged before or after the session start) " +
+			"before the console was opened. Admin access " +
 			"should require phishing-resistant MFA; this is how stolen passwords become admin sessions.",
 		FalsePositives: []string{"break-glass accounts exempted from MFA", "orgs whose admin app policy deliberately allows a single factor"},
 		On: []Pattern{
@@ -209,9 +210,10 @@ var adminRules = []*Rule{
 				},
 			},
 			{
-				Name:   "no_mfa_session",
-				Window: 12 * time.Hour,
-				Key:    sessKey,
+				Name:         "no_mfa_session",
+				Window:       12 * time.Hour,
+				Key:          sessKey,
+				CancelBefore: true,
 				Steps: []Step{
 					{Name: "password_session", Match: Match{Types: []string{"user.session.start"}, Where: func(ev *event.Event, _ Params) bool {
 						return ev.IsSuccess() && isPerson(ev) && !ev.IsAPITokenRequest()

@@ -76,6 +76,10 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 			{name: "password session without MFA opens the console", want: 1, events: evs(
 				jev(t, "user.session.start", admin, rt0, jSess("s1"), jCred("PASSWORD")),
 				jev(t, "user.session.access_admin_app", admin, rt0.Add(mins(5)), jSess("s1")))},
+			{name: "MFA logged before the session start", want: 0, events: evs(
+				jev(t, "user.authentication.auth_via_mfa", admin, rt0, jSess("s2"), jDbg("factor", "OKTA_VERIFY_PUSH")),
+				jev(t, "user.session.start", admin, rt0.Add(time.Second), jSess("s2"), jCred("PASSWORD")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(mins(5)), jSess("s2")))},
 			{name: "MFA completed in the session; console verify with push", want: 0, events: evs(
 				jev(t, "user.session.start", admin, rt0, jSess("s1"), jCred("PASSWORD")),
 				jev(t, "user.authentication.auth_via_mfa", admin, rt0.Add(time.Minute), jSess("s1"), jDbg("factor", "OKTA_VERIFY_PUSH")),

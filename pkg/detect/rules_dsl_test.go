@@ -85,6 +85,15 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 			jev(t, "user.session.start", "x@example.com", rt0.Add(mins(40))),
 			jev(t, "user.session.start", "x@example.com", rt0.Add(mins(50)))))
 	})
+	t.Run("cancel before", func(t *testing.T) {
+		a := "ana.admin@example.com"
+		restartRun(t, "admin_console_weak_mfa", evs(
+			jev(t, "user.authentication.auth_via_mfa", a, rt0, jSess("s1")),
+			jev(t, "user.session.start", a, rt0.Add(time.Second), jSess("s1")),
+			jev(t, "user.session.start", a, rt0.Add(2*time.Second), jSess("s2")),
+			jev(t, "user.session.access_admin_app", a, rt0.Add(mins(5)), jSess("s1")),
+			jev(t, "user.session.access_admin_app", a, rt0.Add(mins(6)), jSess("s2"))))
+	})
 	t.Run("threshold", func(t *testing.T) {
 		var es []event.Event
 		for i := 0; i < 7; i++ {
