@@ -144,7 +144,7 @@ func judgePolicyChange(ev *event.Event) (policyChange, bool) {
 			if str(a) == str(b) {
 				continue
 			}
-			desc := fmt.Sprintf("%s: %v -> %v", k, orNone(a), orNone(b))
+			desc := fmt.Sprintf("%s: %v → %v", k, orNone(a), orNone(b))
 			ra, okA := rank(k, a)
 			rb, okB := rank(k, b)
 			switch {

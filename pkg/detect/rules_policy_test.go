@@ -18,7 +18,7 @@ func policyRuleCases(t testing.TB) map[string][]ruleCase {
 		"policy_weakened": {
 			{name: "2FA to 1FA and longer sessions", want: 1, check: func(t *testing.T, as []Alert) {
 				w, _ := as[0].Evidence["weakened"].([]string)
-				if len(w) != 3 || !strings.Contains(strings.Join(w, ";"), "factorMode: 2FA -> 1FA") {
+				if len(w) != 3 || !strings.Contains(strings.Join(w, ";"), "factorMode: 2FA → 1FA") {
 					t.Fatalf("weakened %v", as[0].Evidence)
 				}
 			}, events: evs(jev(t, "policy.rule.update", sec, rt0, rule(

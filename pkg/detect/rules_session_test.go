@@ -91,6 +91,8 @@ func threatRuleCases(t testing.TB) map[string][]ruleCase {
 		jActorType("SystemPrincipal")(m)
 		jJob()(m)
 		m["client"] = map[string]any{"userAgent": nil, "zone": nil, "device": nil, "id": nil, "ipAddress": nil, "geographicalContext": nil}
+		m["securityContext"] = map[string]any{"asNumber": nil, "asOrg": nil, "isp": nil, "domain": nil, "isProxy": nil}
+		m["request"] = map[string]any{"ipChain": []any{}}
 	}
 	spray := func(ip string, n int, at time.Time) []event.Event {
 		var out []event.Event
