@@ -163,3 +163,29 @@ func TestEveryRuleDocumented(t *testing.T) {
 		t.Errorf("docs/rules.md documents %q, which is not a registered rule", id)
 	}
 }
+
+// The configuration example of docs/rules.md is valid configuration.
+func TestRulesDocConfigExample(t *testing.T) {
+	doc := readRulesDoc(t)
+	i := strings.Index(doc, "```yaml\n")
+	if i < 0 {
+		t.Fatal("docs/rules.md: no yaml example")
+	}
+	body := doc[i+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	body = strings.TrimPrefix(body, "detectors:\n")
+	var lines []string
+	for _, l := range strings.Split(body, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "  "))
+	}
+	cfg, err := ParseConfig([]byte(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if _, err := NewEngine(cfg); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if len(cfg) < 4 {
+		t.Fatalf("example parsed to %d entries", len(cfg))
+	}
+}
