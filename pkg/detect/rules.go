@@ -456,7 +456,8 @@ type termKey struct {
 }
 
 type patState struct {
-	p *Pattern
+	p    *Pattern
+	Name string `json:"name"`
 	// effective window, count, idle, learn and quiet (pattern defaults
 	// overridden by the rule params of the same names)
 	win, quiet, idle, learn time.Duration
@@ -886,36 +887,42 @@ type ruleState struct {
 	Patterns   []*patState `json:"patterns"`
 }
 
-// MarshalState writes the open sequences, counts and memories.
+// MarshalState writes the open sequences, counts and memories, per
+// pattern name (so a newer rule definition with other patterns keeps the
+// state of the patterns it still has).
 func (d *ruleDetector) MarshalState() ([]byte, error) {
 	st := ruleState{SawTrusted: d.sawTrusted, Patterns: make([]*patState, len(d.pats))}
 	for i := range d.pats {
+		d.pats[i].Name = d.pats[i].p.Name
 		st.Patterns[i] = &d.pats[i]
 	}
 	return json.Marshal(st)
 }
 
-// UnmarshalState restores what MarshalState wrote.
+// UnmarshalState restores what MarshalState wrote. Patterns the rule no
+// longer has are ignored, patterns the state lacks start empty; malformed
+// state is an error naming the rule, pattern and key.
 func (d *ruleDetector) UnmarshalState(data []byte) error {
 	var st ruleState
-	st.Patterns = make([]*patState, len(d.pats))
-	for i := range d.pats {
-		st.Patterns[i] = &patState{}
-	}
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("rule %s: %w", d.r.ID, err)
 	}
-	if len(st.Patterns) != len(d.pats) {
-		return fmt.Errorf("rule %s: state has %d patterns, the rule %d", d.r.ID, len(st.Patterns), len(d.pats))
+	byName := make(map[string]*patState, len(st.Patterns))
+	for _, ns := range st.Patterns {
+		if ns != nil && ns.Name != "" {
+			byName[ns.Name] = ns
+		}
 	}
+	pats := make([]patState, len(d.pats))
 	for i := range d.pats {
 		p := d.pats[i].p
-		ns := st.Patterns[i]
-		if ns == nil {
-			ns = &patState{}
-		}
 		fresh := patState{}
 		fresh.init(p, d.p)
+		ns := byName[p.Name]
+		if ns == nil {
+			pats[i] = fresh
+			continue
+		}
 		if ns.Seq != nil && fresh.Seq != nil {
 			for k, sk := range ns.Seq {
 				if sk == nil || len(sk.At) != len(p.Steps) {
@@ -946,9 +953,12 @@ func (d *ruleDetector) UnmarshalState(data []byte) error {
 			}
 			fresh.Terms = ns.Terms
 		}
-		fresh.NextDeadline = ns.NextDeadline
-		d.pats[i] = fresh
+		if fresh.Seq != nil {
+			fresh.NextDeadline = ns.NextDeadline
+		}
+		pats[i] = fresh
 	}
+	d.pats = pats
 	d.sawTrusted = st.SawTrusted
 	return nil
 }

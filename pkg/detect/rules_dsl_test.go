@@ -120,11 +120,45 @@ func TestRuleStateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{`{`, `{"patterns":[{},{}]}`, `{"patterns":[{"seq":{"k":{"at":[null]}}}]}`, `{"patterns":[{"seq":{"k":{"at":[{"s":[]},null,null]}}}]}`} {
+	for _, bad := range []string{`{`, `{"patterns":"x"}`, `{"patterns":[{"name":"chain","seq":{"k":{"at":[null]}}}]}`, `{"patterns":[{"name":"chain","seq":{"k":{"at":[{"s":[]},null,null]}}}]}`} {
 		err := e.LoadState(map[string][]byte{StateKeyPrefix + "helpdesk_chain": []byte(bad)})
 		if err == nil || !strings.Contains(err.Error(), "helpdesk_chain") {
 			t.Errorf("state %s: error %v", bad, err)
 		}
+	}
+}
+
+// State of patterns a rule no longer has is ignored; a pattern missing
+// from the state starts empty (rule definitions change between versions).
+func TestRuleStateAcrossDefinitionChanges(t *testing.T) {
+	hd, sec := "hd.desk@example.com", "sam.secadmin@example.com"
+	vps := jIP("159.203.17.4", 14061)
+	e1, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
+	for _, ev := range evs(
+		jev(t, "user.mfa.factor.reset_all", hd, rt0, jTrusted(), jUser(sec)),
+		jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(22)), vps, jUser(sec))) {
+		e1.Process(&ev)
+	}
+	st, _ := e1.SaveState()
+	var raw map[string]any
+	_ = json.Unmarshal(st[StateKeyPrefix+"helpdesk_chain"], &raw)
+	pats := raw["patterns"].([]any)
+	raw["patterns"] = append([]any{map[string]any{"name": "retired_pattern", "thr": map[string]any{"k": []any{}}}}, pats...)
+	st[StateKeyPrefix+"helpdesk_chain"], _ = json.Marshal(raw)
+	e2, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
+	if err := e2.LoadState(st); err != nil {
+		t.Fatal(err)
+	}
+	admin := jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(40)), vps)
+	if as := e2.Process(&admin); len(as) != 1 {
+		t.Fatalf("%d alerts after loading state with a retired pattern", len(as))
+	}
+	e3, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
+	if err := e3.LoadState(map[string][]byte{StateKeyPrefix + "helpdesk_chain": []byte(`{"patterns":[]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if as := e3.Process(&admin); len(as) != 0 {
+		t.Fatalf("%d alerts from empty state", len(as))
 	}
 }
 
