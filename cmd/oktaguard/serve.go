@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
@@ -18,6 +19,7 @@ import (
 // newMetrics builds the contract metric set on a fresh registry.
 func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var ids []string
 	for _, d := range detect.Detectors() {
 		ids = append(ids, d.ID)
@@ -37,6 +39,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfgPath := fs.String("config", "", "config file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
+	listen := fs.String("listen", "", "exporter listen address (overrides the config's listen)")
+	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file for TLS and basic auth (overrides the config's webConfigFile)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +54,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *listen != "" {
+		s.Listen = *listen
+	}
+	if *webConfig != "" {
+		s.WebConfigFile = *webConfig
 	}
 	reg, m, err := newMetrics()
 	if err != nil {

@@ -1,66 +1,107 @@
 package main
 
-// This file is the exporter hook of `oktaguard serve`; the lead owns it
-// (issue 7: TLS and basic auth through exporter-toolkit's web config,
-// readiness rules). E4 provides this first version so serve works end to end.
+// The exporter of `oktaguard serve`: /metrics, /healthz and /readyz, with
+// TLS and basic auth through exporter-toolkit's web configuration file.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
 )
 
-// readyMaxPollAge is how recent the last successful poll must be for /readyz.
+// readyMaxPollAge is how recent the last successful poll must be for
+// /readyz: three poll intervals, and never less than two minutes.
 func readyMaxPollAge(s config.Settings) time.Duration {
-	return 3*s.Okta.PollInterval + 2*time.Minute
+	return max(3*s.Okta.PollInterval, 2*time.Minute)
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz on s.Listen until ctx
-// ends. An empty Listen disables the exporter.
+// readiness says whether the exporter is ready and, if not, why.
+func readiness(s config.Settings, st pipeline.Status, now time.Time) (bool, string) {
+	switch {
+	case !st.BackfillDone:
+		return false, fmt.Sprintf("backfill in progress (%.0f%%)", st.BackfillProgress*100)
+	case st.LastPollSuccess.IsZero():
+		return false, "no successful poll yet"
+	case now.Sub(st.LastPollSuccess) > readyMaxPollAge(s):
+		reason := fmt.Sprintf("last successful poll %s ago (limit %s)", now.Sub(st.LastPollSuccess).Round(time.Second), readyMaxPollAge(s))
+		if st.LastError != "" {
+			reason += ": " + st.LastError
+		}
+		return false, reason
+	default:
+		return true, "ready"
+	}
+}
+
+// exporterMux routes the exporter's endpoints.
+func exporterMux(s config.Settings, p *pipeline.Pipeline, reg *prometheus.Registry, log *slog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry:      reg,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := readiness(s, p.Status(), time.Now())
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<html><head><title>oktaguard</title></head><body><h1>oktaguard exporter</h1>
+<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li><li><a href="/readyz">/readyz</a></li></ul></body></html>`))
+	})
+	return mux
+}
+
+// serveHTTP serves the exporter on s.Listen until ctx ends. With
+// s.WebConfigFile set, exporter-toolkit applies its TLS and basic-auth
+// settings (re-read on every request, so certificates rotate in place).
+// An empty Listen disables the exporter.
 func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg *prometheus.Registry, log *slog.Logger) error {
 	if s.Listen == "" {
 		<-ctx.Done()
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		st := p.Status()
-		switch {
-		case !st.BackfillDone:
-			http.Error(w, fmt.Sprintf("backfill in progress (%.0f%%)", st.BackfillProgress*100), http.StatusServiceUnavailable)
-		case time.Since(st.LastPollSuccess) > readyMaxPollAge(s):
-			http.Error(w, "last successful poll too old: "+st.LastError, http.StatusServiceUnavailable)
-		default:
-			w.Write([]byte("ready\n"))
+	if s.WebConfigFile != "" {
+		if err := web.Validate(s.WebConfigFile); err != nil {
+			return fmt.Errorf("exporter: web config %s: %w", s.WebConfigFile, err)
 		}
-	})
-	ln, err := net.Listen("tcp", s.Listen)
-	if err != nil {
-		return fmt.Errorf("exporter: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("exporter listening", "addr", ln.Addr().String())
+	srv := &http.Server{Handler: exporterMux(s, p, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	addrs := []string{s.Listen}
+	systemd := false
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &s.WebConfigFile}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- web.ListenAndServe(srv, flags, log) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx)
+		<-errc
 		return nil
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
