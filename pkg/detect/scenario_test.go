@@ -162,6 +162,12 @@ func TestScenarioRecallAndFalsePositives(t *testing.T) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	// Every detector and rule the generator has a scenario for must be
+	// labelled; rules without a scenario are held to the FP budget only.
+	generated := map[string]bool{}
+	for _, id := range traffic.Detectors() {
+		generated[id] = true
+	}
 	t.Logf("%d events, %d users, %d days, %d alerts", len(c.events), len(c.ds.Users), c.ds.Config.Days, len(alerts))
 	t.Logf("%-20s %6s %6s %7s %7s %5s %5s %8s", "detector", "labels", "found", "recall", "alerts", "info", "FP", "FP/1kud")
 	for _, id := range ids {
@@ -172,7 +178,7 @@ func TestScenarioRecallAndFalsePositives(t *testing.T) {
 		}
 		fpRate := float64(s.fp) / userDays * 1000
 		t.Logf("%-20s %6d %6d %7.2f %7d %5d %5d %8.2f", id, s.labels, s.found, recall, s.alerts, s.info, s.fp, fpRate)
-		if s.labels == 0 {
+		if s.labels == 0 && generated[id] {
 			t.Errorf("%s: the generator labelled no attack for it", id)
 		}
 		if recall < 0.95 {
