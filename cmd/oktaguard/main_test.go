@@ -47,7 +47,7 @@ func runCmd(t *testing.T, stdin io.Reader, args ...string) (int, string, string)
 }
 
 func samplesDir(t *testing.T) string {
-	d := "/work/shared/samples/okta-system-log"
+	d := "../../../shared/samples/okta-system-log" // ../shared beside the repository
 	if _, err := os.Stat(d); err != nil {
 		t.Skip("public samples not available")
 	}

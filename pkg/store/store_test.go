@@ -483,7 +483,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 }
 
 func TestDecodedSamplesStore(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/samples/okta-system-log/*.jsonl")
+	files, _ := filepath.Glob("../../../shared/samples/okta-system-log/*.jsonl")
 	if len(files) == 0 {
 		t.Skip("no sample files")
 	}
