@@ -46,7 +46,7 @@ func benchEvent(rng *rand.Rand, n int, at time.Time) event.Event {
 		w -= bt.weight
 	}
 	user := rng.IntN(5000)
-	ev := mkEvent(n, at)
+	ev := mkEventNoRaw(n, at)
 	ev.UUID = benchUUID(n)
 	ev.EventType = typ
 	ev.Actor.AlternateID = fmt.Sprintf("user%04d@example.com", user)

@@ -71,6 +71,9 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if s.closed {
 		return CommitResult{}, ErrClosed
 	}
+	if err := s.prepare(ctx); err != nil {
+		return CommitResult{}, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
@@ -136,28 +139,9 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 
 // eventChunk is how many events one multi-row INSERT carries (20
 // parameters each; well under SQLite's 32766-parameter limit).
-const eventChunk = 100
+const eventChunk = maxRows
 
 const eventCols = 20
-
-func insertEventsSQL(rows int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
-	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories) VALUES `)
-	row := "(?" + strings.Repeat(",?", eventCols-1) + ")"
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(row)
-	}
-	b.WriteString(" ON CONFLICT(uuid) DO NOTHING RETURNING id, uuid")
-	return b.String()
-}
-
-func insertRawSQL(rows int) string {
-	return "INSERT INTO events_raw (id, raw) VALUES (?,?)" + strings.Repeat(",(?,?)", rows-1)
-}
 
 func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event, res *CommitResult) error {
 	if len(evs) == 0 {
@@ -167,30 +151,24 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	hours := make(map[countKey]int64)
 	actors := make(map[string]*actorAgg)
 	types := make(map[string]*actorAgg)
-	var fullIns, fullRaw *sql.Stmt
-	defer func() {
-		if fullIns != nil {
-			fullIns.Close()
-		}
-		if fullRaw != nil {
-			fullRaw.Close()
-		}
-	}()
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
 	cs := make([]cols, eventChunk)
 	users := make(map[userKey]*userAgg)
 	geos := make(map[geoKey]*geoAgg)
 	firstIdx := make(map[string]int, eventChunk)
-	for start := 0; start < len(evs); start += eventChunk {
+	start := 0
+	for _, size := range pieces(len(evs)) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("store: commit: %w", err)
 		}
-		chunk := evs[start:min(start+eventChunk, len(evs))]
+		first := start
+		chunk := evs[first : first+size]
+		start += size
 		args = args[:0]
 		clear(firstIdx)
 		for j := range chunk {
-			i := start + j
+			i := first + j
 			if s.testHook != nil {
 				if err := s.testHook(i); err != nil {
 					return fmt.Errorf("store: commit: event %d: %w", i, err)
@@ -212,27 +190,13 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 				ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
 				c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, ev.Debug.RiskLevel, int64(ev.IP.Categories))
 		}
-		var ins *sql.Stmt
-		if len(chunk) == eventChunk {
-			if fullIns == nil {
-				st, err := tx.PrepareContext(ctx, insertEventsSQL(eventChunk))
-				if err != nil {
-					return fmt.Errorf("store: commit: prepare: %w", err)
-				}
-				fullIns = st
-			}
-			ins = fullIns
-		} else {
-			st, err := tx.PrepareContext(ctx, insertEventsSQL(len(chunk)))
-			if err != nil {
-				return fmt.Errorf("store: commit: prepare: %w", err)
-			}
-			defer st.Close()
-			ins = st
+		ins, err := s.stmt(ctx, tx, "events", size)
+		if err != nil {
+			return err
 		}
 		rows, err := ins.QueryContext(ctx, args...)
 		if err != nil {
-			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
 		rawArgs = rawArgs[:0]
 		for rows.Next() {
@@ -240,7 +204,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			var u string
 			if err := rows.Scan(&id, &u); err != nil {
 				rows.Close()
-				return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+				return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 			}
 			i, ok := firstIdx[u]
 			if !ok || res.Inserted[i] {
@@ -256,7 +220,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			}
 			rawArgs = append(rawArgs, id, raw)
 
-			c := &cs[i-start]
+			c := &cs[i-first]
 			p, country := c.published, c.country
 			if a := ev.Actor.AlternateID; a != "" {
 				failed := int64(0)
@@ -311,85 +275,58 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			tg.lastSeen = max(tg.lastSeen, p)
 		}
 		if err := rows.Close(); err != nil {
-			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: commit: events %d..%d: %w", start, start+len(chunk)-1, err)
+			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
-		if n := len(rawArgs) / 2; n > 0 {
-			var err error
-			if n == eventChunk {
-				if fullRaw == nil {
-					if fullRaw, err = tx.PrepareContext(ctx, insertRawSQL(eventChunk)); err != nil {
-						return fmt.Errorf("store: commit: prepare: %w", err)
-					}
-				}
-				_, err = fullRaw.ExecContext(ctx, rawArgs...)
-			} else {
-				_, err = tx.ExecContext(ctx, insertRawSQL(n), rawArgs...)
-			}
-			if err != nil {
-				return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", start, start+len(chunk)-1, err)
-			}
+		if err := s.multiExec(ctx, tx, "raw", rawArgs); err != nil {
+			return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", first, start-1, err)
 		}
 	}
-	if err := upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
+	if err := s.upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
 		return err
 	}
-	if err := upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {
+	if err := s.upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {
 		return err
 	}
-	if err := upsertUsers(ctx, tx, users); err != nil {
+	if err := s.upsertUsers(ctx, tx, users); err != nil {
 		return err
 	}
-	if err := upsertGeo(ctx, tx, geos); err != nil {
+	if err := s.upsertGeo(ctx, tx, geos); err != nil {
 		return err
 	}
 	if len(actors) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO actors (actor, actor_id, last_seen, events) VALUES (?, ?, ?, ?)
-			ON CONFLICT(actor) DO UPDATE SET
-				actor_id = CASE WHEN excluded.last_seen >= last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE actor_id END,
-				last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`)
-		if err != nil {
-			return fmt.Errorf("store: commit: prepare actors: %w", err)
-		}
-		defer st.Close()
+		args := make([]any, 0, 4*len(actors))
 		for a, ag := range actors {
-			if _, err := st.ExecContext(ctx, a, ag.id, ag.lastSeen, ag.n); err != nil {
-				return fmt.Errorf("store: commit: actors: %w", err)
-			}
+			args = append(args, a, ag.id, ag.lastSeen, ag.n)
+		}
+		if err := s.multiExec(ctx, tx, "actors", args); err != nil {
+			return fmt.Errorf("store: commit: actors: %w", err)
 		}
 	}
 	if len(types) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO event_types (event_type, last_seen, events) VALUES (?, ?, ?)
-			ON CONFLICT(event_type) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`)
-		if err != nil {
-			return fmt.Errorf("store: commit: prepare event types: %w", err)
-		}
-		defer st.Close()
+		args := make([]any, 0, 3*len(types))
 		for t, ag := range types {
-			if _, err := st.ExecContext(ctx, t, ag.lastSeen, ag.n); err != nil {
-				return fmt.Errorf("store: commit: event types: %w", err)
-			}
+			args = append(args, t, ag.lastSeen, ag.n)
+		}
+		if err := s.multiExec(ctx, tx, "event_types", args); err != nil {
+			return fmt.Errorf("store: commit: event types: %w", err)
 		}
 	}
 	return nil
 }
 
-func upsertCounts(ctx context.Context, tx *sql.Tx, table string, m map[countKey]int64) error {
+func (s *Store) upsertCounts(ctx context.Context, tx *sql.Tx, table string, m map[countKey]int64) error {
 	if len(m) == 0 {
 		return nil
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (bucket, event_type, outcome, country, n) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n`)
-	if err != nil {
-		return fmt.Errorf("store: commit: prepare %s: %w", table, err)
-	}
-	defer st.Close()
+	args := make([]any, 0, 5*len(m))
 	for k, n := range m {
-		if _, err := st.ExecContext(ctx, k.bucket, k.eventType, k.outcome, k.country, n); err != nil {
-			return fmt.Errorf("store: commit: %s: %w", table, err)
-		}
+		args = append(args, k.bucket, k.eventType, k.outcome, k.country, n)
+	}
+	if err := s.multiExec(ctx, tx, table, args); err != nil {
+		return fmt.Errorf("store: commit: %s: %w", table, err)
 	}
 	return nil
 }
@@ -602,52 +539,41 @@ type geoKey struct {
 
 type geoAgg struct{ n, lastSeen int64 }
 
-func upsertUsers(ctx context.Context, tx *sql.Tx, users map[userKey]*userAgg) error {
+func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[userKey]*userAgg) error {
 	if len(users) == 0 {
 		return nil
 	}
-	stmts := map[string]*sql.Stmt{}
-	for _, table := range []string{"user_days", "user_hours"} {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, actor, country) DO UPDATE SET
-			events = events + excluded.events, failures = failures + excluded.failures,
-			actor_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.actor_id ELSE actor_id END,
-			last_ip = CASE WHEN excluded.last_seen >= last_seen THEN excluded.last_ip ELSE last_ip END,
-			last_seen = MAX(last_seen, excluded.last_seen)`)
-		if err != nil {
-			return fmt.Errorf("store: commit: prepare %s: %w", table, err)
-		}
-		defer st.Close()
-		stmts[table] = st
-	}
+	days := make([]any, 0, 8*len(users)/2)
+	hours := make([]any, 0, 8*len(users)/2)
 	for k, u := range users {
-		table := "user_hours"
+		row := []any{k.bucket, k.actor, k.country, u.actorID, u.events, u.failures, u.lastSeen, u.lastIP}
 		if k.day {
-			table = "user_days"
+			days = append(days, row...)
+		} else {
+			hours = append(hours, row...)
 		}
-		if _, err := stmts[table].ExecContext(ctx, k.bucket, k.actor, k.country, u.actorID, u.events, u.failures, u.lastSeen, u.lastIP); err != nil {
-			return fmt.Errorf("store: commit: %s: %w", table, err)
+	}
+	for _, t := range []struct {
+		table string
+		args  []any
+	}{{"user_days", days}, {"user_hours", hours}} {
+		if err := s.multiExec(ctx, tx, t.table, t.args); err != nil {
+			return fmt.Errorf("store: commit: %s: %w", t.table, err)
 		}
 	}
 	return nil
 }
 
-func upsertGeo(ctx context.Context, tx *sql.Tx, geos map[geoKey]*geoAgg) error {
+func (s *Store) upsertGeo(ctx context.Context, tx *sql.Tx, geos map[geoKey]*geoAgg) error {
 	if len(geos) == 0 {
 		return nil
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
-		VALUES (?, ?, ?, ROUND(?, 2), ROUND(?, 2), ?, ?, ?, ?)
-		ON CONFLICT(bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET
-		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen)`)
-	if err != nil {
-		return fmt.Errorf("store: commit: prepare geo_hours: %w", err)
-	}
-	defer st.Close()
+	args := make([]any, 0, 9*len(geos))
 	for k, g := range geos {
-		if _, err := st.ExecContext(ctx, k.bucket, k.eventType, k.outcome, k.lat, k.lon, k.country, k.city, g.n, g.lastSeen); err != nil {
-			return fmt.Errorf("store: commit: geo_hours: %w", err)
-		}
+		args = append(args, k.bucket, k.eventType, k.outcome, k.lat, k.lon, k.country, k.city, g.n, g.lastSeen)
+	}
+	if err := s.multiExec(ctx, tx, "geo_hours", args); err != nil {
+		return fmt.Errorf("store: commit: geo_hours: %w", err)
 	}
 	return nil
 }

@@ -37,6 +37,12 @@ var eventTypes = []string{
 // mkEvent builds a realistic event: n selects the actor, type, location,
 // outcome; Raw is a ~1.8 KB JSON document like Okta's.
 func mkEvent(n int, published time.Time) event.Event {
+	ev := mkEventNoRaw(n, published)
+	ev.Raw = rawFor(&ev)
+	return ev
+}
+
+func mkEventNoRaw(n int, published time.Time) event.Event {
 	c := cities[n%len(cities)]
 	actor := fmt.Sprintf("user%03d@example.com", n%200)
 	typ := eventTypes[n%len(eventTypes)]
@@ -61,7 +67,6 @@ func mkEvent(n int, published time.Time) event.Event {
 		Auth:    event.AuthContext{ExternalSessionID: fmt.Sprintf("102sess%05d", n%1000)},
 		Targets: []event.Target{{ID: "0oa1", Type: "AppInstance", AlternateID: "Salesforce"}},
 	}
-	ev.Raw = rawFor(&ev)
 	return ev
 }
 
