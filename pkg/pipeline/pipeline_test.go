@@ -513,3 +513,86 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPostureRegressionLinkedToCause: weakening the password policy after
+// the first evaluation records a regression of okta.password.min_length,
+// linked to the policy-change event and its actor.
+func TestPostureRegressionLinkedToCause(t *testing.T) {
+	org, err := orgsim.New("strong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	sim.Add(genEvents(17, 20, time.Now().Add(-time.Hour), time.Now())...)
+	s := testSettings(t, url, t.TempDir())
+	s.Posture.Enabled = true
+	s.Posture.Interval = time.Hour
+	p, err := New(s, Options{OktaOptions: fastOkta(), PostureDebounce: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor := func(what string, cond func(Status) bool) Status {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if st := p.Status(); cond(st) {
+				return st
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
+		return Status{}
+	}
+	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
+	if regs, _ := p.Store().Regressions(ctx, time.Time{}, time.Now().Add(time.Hour)); len(regs) != 0 {
+		t.Fatalf("regressions before any change: %+v", regs)
+	}
+	org.SetPasswordMinLength(6)
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	sim.Add(json.RawMessage(`{"uuid":"pw-policy-weakened","published":"` + ts + `","eventType":"policy.lifecycle.update",` +
+		`"displayMessage":"Update policy","actor":{"id":"00uevil","type":"User","alternateId":"mallory@example.com"},` +
+		`"target":[{"id":"00pdefault","type":"PolicyEntity","alternateId":"unknown","displayName":"Default Policy"}],"outcome":{"result":"SUCCESS"}}`))
+	waitFor("the re-evaluation", func(st Status) bool { return st.PostureAt.After(first.PostureAt) })
+	regs, err := p.Store().Regressions(ctx, time.Time{}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One check-level regression (no resource) and one per weakened policy.
+	var check, resources int
+	for _, r := range regs {
+		if r.CheckID != "okta.password.min_length" {
+			continue
+		}
+		if r.From != "pass" || r.To != "fail" || r.EventID != "pw-policy-weakened" || r.Actor != "mallory@example.com" {
+			t.Fatalf("regression not linked to its cause: %+v", r)
+		}
+		if r.Resource == "" {
+			check++
+		} else {
+			resources++
+		}
+	}
+	if check != 1 || resources == 0 {
+		t.Fatalf("okta.password.min_length: %d check-level and %d resource regressions: %+v", check, resources, regs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResourceName(t *testing.T) {
+	for in, want := range map[string]string{
+		`policy "Contractors" (00p1)`: "contractors",
+		"app: Salesforce":             "salesforce",
+		"":                            "",
+	} {
+		if got := resourceName(in); got != want {
+			t.Errorf("resourceName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

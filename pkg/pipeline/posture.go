@@ -101,8 +101,14 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (posture.Report, error) {
 		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
 	}
 	rep := posture.EvaluateAt(snap, prof, p.now())
+	prev, hasPrev := p.previousPosture(ctx, rep.Profile)
 	if err := p.savePosture(ctx, rep); err != nil {
 		p.log.Warn("posture report not stored", "error", err)
+	}
+	if hasPrev {
+		if _, err := p.recordRegressions(ctx, prev, rep); err != nil {
+			p.log.Warn("posture regressions not stored", "error", err)
+		}
 	}
 	p.m.PostureScore(rep.Profile, rep.Score)
 	for _, c := range rep.Checks {
