@@ -58,6 +58,8 @@ export interface OktaQuery extends DataQuery {
   status?: CheckStatus | string;
   category?: string;
   check?: string;
+  /** posture_history: the recorded regressions (check, resource, cause) instead of the score */
+  drift?: boolean;
 }
 
 /** The string-valued filters: each one goes through template-variable interpolation. */
@@ -87,7 +89,7 @@ export const QUERY_FIELDS: Record<QueryType, ReadonlyArray<keyof OktaQuery>> = {
   timeseries: ['source', 'groupBy', 'interval', 'actor', 'eventType', 'outcome', 'detector', 'severity'],
   geo: ['actor', 'eventType', 'outcome', 'limit'],
   posture: ['profile', 'status', 'category'],
-  posture_history: ['profile', 'check'],
+  posture_history: ['profile', 'check', 'drift'],
   users: ['actor', 'limit'],
 };
 

@@ -285,7 +285,7 @@ func seriesName(q queryModel, group string) string {
 }
 
 func (d *Datasource) geo(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
-	pts, err := st.GeoPoints(ctx, store.GeoQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, Limit: q.limit})
+	pts, err := st.GeoPoints(ctx, store.GeoQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, Limit: q.limit, CountActors: true})
 	if err != nil {
 		return nil, err
 	}
@@ -468,6 +468,9 @@ func (d *Datasource) postureMissingScopes(ctx context.Context) []string {
 }
 
 func (d *Datasource) postureHistory(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+	if q.Drift {
+		return d.postureDrift(ctx, st, q, from, to)
+	}
 	recs, err := st.PostureHistory(ctx, from, to, d.profile(q))
 	if err != nil {
 		return nil, err
@@ -520,3 +523,44 @@ func checkValue(status string) float64 {
 }
 
 func ptr(v float64) *data.ConfFloat64 { c := data.ConfFloat64(v); return &c }
+
+// postureDrift is the regressions frame: one row per check or resource
+// that got worse, with the System Log event and actor behind it.
+func (d *Datasource) postureDrift(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+	regs, err := st.Regressions(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var ts []time.Time
+	var title, summary, check, resource, fromS, toS, actor, eventID []string
+	for _, r := range regs {
+		if q.Check != "" && r.CheckID != q.Check {
+			continue
+		}
+		what := r.Title
+		if r.Resource != "" {
+			what += " — " + r.Resource
+		}
+		ts = append(ts, r.Time)
+		title = append(title, "Posture regression: "+what)
+		summary = append(summary, fmt.Sprintf("%s: %s → %s. %s", r.CheckID, r.From, r.To, r.Detail))
+		check, resource, fromS, toS = append(check, r.CheckID), append(resource, r.Resource), append(fromS, r.From), append(toS, r.To)
+		actor, eventID = append(actor, r.Actor), append(eventID, r.EventID)
+	}
+	f := data.NewFrame("posture_drift",
+		named(data.NewField("time", nil, ts), "Time"),
+		named(data.NewField("title", nil, title), "Regression"),
+		named(data.NewField("summary", nil, summary), "Summary"),
+		named(data.NewField("check", nil, check), "Check"),
+		named(data.NewField("resource", nil, resource), "Resource"),
+		named(data.NewField("from", nil, fromS), "From"),
+		named(data.NewField("to", nil, toS), "To"),
+		named(data.NewField("actor", nil, actor), "Actor"),
+		named(data.NewField("eventId", nil, eventID), "Event UUID"),
+	)
+	if fl, _ := f.FieldByName("actor"); fl != nil {
+		d.withLinks(fl, d.activityLink("Activity of this actor", "actor"))
+	}
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
+	return data.Frames{f}, nil
+}

@@ -53,6 +53,10 @@ type queryModel struct {
 	Status   string `json:"status"`
 	Category string `json:"category"`
 	Check    string `json:"check"`
+	// Drift (posture_history): return the recorded regressions (check,
+	// resource, from, to, and the event and actor that caused them)
+	// instead of the score, e.g. for dashboard annotations.
+	Drift bool `json:"drift"`
 
 	Limit *json.Number `json:"limit"`
 
