@@ -156,7 +156,9 @@ func TestExporterTLSBasicAuthPromtool(t *testing.T) {
 		<-done
 	}()
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// Generous timeout: exporter-toolkit checks unknown users against a cost-10
+	// bcrypt hash, which is slow under the race detector.
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	get := func(path, user, pass string) (*http.Response, string, error) {
 		req, _ := http.NewRequest("GET", "https://"+listen+path, nil)
 		if user != "" {
