@@ -90,23 +90,42 @@ func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg
 			return fmt.Errorf("exporter: web config %s: %w", s.WebConfigFile, err)
 		}
 	}
-	srv := &http.Server{Handler: exporterMux(s, p, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           exporterMux(s, p, reg, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// net/http's own messages (TLS handshake failures such as plain
+		// HTTP sent to the TLS port, handler panics) go to the structured
+		// log too, never to a bare stderr line.
+		ErrorLog: slog.NewLogLogger(log.With("component", "exporter").Handler(), slog.LevelWarn),
+	}
 	addrs := []string{s.Listen}
 	systemd := false
-	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &s.WebConfigFile}
+	webConfig := s.WebConfigFile
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfig}
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, flags, log) }()
+	go func() { errc <- web.ListenAndServe(srv, flags, log.With("component", "exporter")) }()
 	select {
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Graceful: no new connections, requests in flight (a scrape) finish;
+		// connections still busy after the timeout are closed.
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-errc
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("exporter: closing connections still busy after the shutdown timeout", "timeout", shutdownTimeout.String(), "error", err)
+			_ = srv.Close()
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("exporter on %s: %w", s.Listen, err)
+		}
 		return nil
 	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("exporter: %w", err)
+		return fmt.Errorf("exporter on %s: %w", s.Listen, err)
 	}
 }
+
+// shutdownTimeout bounds the graceful shutdown of the exporter's server.
+const shutdownTimeout = 5 * time.Second
