@@ -107,6 +107,10 @@ func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg
 	go func() { errc <- web.ListenAndServe(srv, flags, log.With("component", "exporter")) }()
 	select {
 	case <-ctx.Done():
+		// The pipeline stops on the same signal: keep answering while it
+		// finishes and commits the page in flight, so a last scrape sees
+		// the final counts (bounded by pipelineStopWait).
+		waitPipelineStopped(p, pipelineStopWait)
 		// Graceful: no new connections, requests in flight (a scrape) finish;
 		// connections still busy after the timeout are closed.
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -129,3 +133,17 @@ func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg
 
 // shutdownTimeout bounds the graceful shutdown of the exporter's server.
 const shutdownTimeout = 5 * time.Second
+
+// pipelineStopWait bounds how long the exporter keeps serving after the
+// stop signal while the pipeline finishes its page in flight (the
+// pipeline's own grace for a request in flight is at most 30s).
+const pipelineStopWait = 45 * time.Second
+
+// waitPipelineStopped returns once p.Run has returned (or never ran), or
+// after max.
+func waitPipelineStopped(p *pipeline.Pipeline, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for p.Status().Running && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -16,11 +17,13 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -553,4 +556,122 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestExporterServesUntilPageCommitted: on the stop signal the exporter
+// keeps answering while the pipeline finishes the System Log request in
+// flight and commits its page; only then does it shut down.
+func TestExporterServesUntilPageCommitted(t *testing.T) {
+	sim, _ := startTestSim(t, 300)
+	var armed atomic.Bool
+	inFlight := make(chan struct{})
+	const delay = 1500 * time.Millisecond
+	okta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/logs" && armed.CompareAndSwap(true, false) {
+			close(inFlight)
+			time.Sleep(delay)
+		}
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	defer okta.Close()
+
+	dir := t.TempDir()
+	listen := freePort(t)
+	s, err := config.Load(writeConfig(t, dir, okta.URL, simToken, listen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, m, err := newMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(s, pipeline.Options{Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	type httpResult struct {
+		err             error
+		pipelineRunning bool
+	}
+	httpDone := make(chan httpResult, 1)
+	go func() { runDone <- p.Run(ctx) }()
+	go func() {
+		err := serveHTTP(ctx, s, p, reg, slog.New(slog.DiscardHandler))
+		httpDone <- httpResult{err, p.Status().Running}
+	}()
+	waitListening(t, listen)
+	deadline := time.Now().Add(60 * time.Second)
+	for p.Status().EventsIngested != int64(sim.EventCount()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backfill: %d of %d events", p.Status().EventsIngested, sim.EventCount())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// New events, and the next System Log request hangs for a while.
+	before := sim.EventCount()
+	if err := sim.Add(freshEvents(25)...); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	select {
+	case <-inFlight:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no System Log request after the new events")
+	}
+	cancel()
+	// While that request is in flight the exporter still answers.
+	c := &http.Client{Timeout: 10 * time.Second}
+	if code, _, body := httpGet(t, c, "http://"+listen+"/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz during shutdown: %d %q", code, body)
+	}
+	select {
+	case err := <-runDone:
+		if err != nil {
+			t.Fatalf("pipeline: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the pipeline did not stop")
+	}
+	var res httpResult
+	select {
+	case res = <-httpDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the exporter did not stop")
+	}
+	if res.err != nil || res.pipelineRunning {
+		t.Fatalf("exporter stopped with %v while the pipeline was running: %v", res.err, res.pipelineRunning)
+	}
+	if got := p.Status().EventsIngested; got != int64(before+25) {
+		t.Fatalf("the page in flight was not committed: %d events ingested, want %d", got, before+25)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "oktaguard_events_ingested_total" && f.GetMetric()[0].GetCounter().GetValue() != float64(before+25) {
+			t.Fatalf("oktaguard_events_ingested_total = %v, want %d", f.GetMetric()[0].GetCounter().GetValue(), before+25)
+		}
+	}
+	if conn, err := net.DialTimeout("tcp", listen, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("still listening after the shutdown")
+	}
+}
+
+// freshEvents are n minimal sign-in events published now.
+func freshEvents(n int) []json.RawMessage {
+	var out []json.RawMessage
+	now := time.Now().UTC()
+	for i := 0; i < n; i++ {
+		out = append(out, json.RawMessage(fmt.Sprintf(`{"uuid":"fresh-%d-%d","published":%q,"eventType":"user.session.start",`+
+			`"actor":{"id":"00u1","alternateId":"alice@example.com","type":"User"},"outcome":{"result":"SUCCESS"},`+
+			`"client":{"ipAddress":"198.51.100.7"}}`, now.UnixNano(), i, now.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))))
+	}
+	return out
 }
