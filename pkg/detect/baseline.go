@@ -13,17 +13,53 @@ import (
 
 const (
 	windowDays      = 30
-	maxCountryDays  = 48 // (country, day) buckets kept per user
+	maxCountries    = 16 // countries kept per user
+	bucketDays      = 5  // country history granularity
+	countryBuckets  = windowDays / bucketDays
 	maxASNsPerUser  = 8
 	secondsPerDay   = 86400
 	noCountry       = 0
 	countryInternID = 1 // first id handed out
 )
 
-type countryDay struct {
-	C   uint16 // interned country
-	Day uint16 // days since 1970
-	N   uint16 // successful interactive sign-ins that day
+// countryHist counts a user's successful sign-ins from one country in
+// 5-day buckets over the last 30 days: N[0] is bucket B (the newest),
+// N[i] bucket B-i. 10 bytes per country.
+type countryHist struct {
+	C uint16
+	B uint16
+	N [countryBuckets]uint8
+}
+
+func (h *countryHist) add(bucket uint16) {
+	if bucket > h.B {
+		shift := int(bucket - h.B)
+		if shift >= countryBuckets {
+			h.N = [countryBuckets]uint8{}
+		} else {
+			copy(h.N[shift:], h.N[:countryBuckets-shift])
+			for i := 0; i < shift; i++ {
+				h.N[i] = 0
+			}
+		}
+		h.B = bucket
+	}
+	if idx := int(h.B - bucket); idx < countryBuckets && h.N[idx] < 255 {
+		h.N[idx]++
+	}
+}
+
+// count sums the buckets inside the 30 days before nowBucket.
+func (h *countryHist) count(nowBucket uint16) int {
+	n := 0
+	for i := 0; i < countryBuckets; i++ {
+		b := int(h.B) - i
+		if b < 0 || b > int(nowBucket) || int(nowBucket)-b >= countryBuckets {
+			continue
+		}
+		n += int(h.N[i])
+	}
+	return n
 }
 
 type asnDay struct {
@@ -37,7 +73,7 @@ type userRec struct {
 	login     string
 	First     int64 // unix seconds of the first event (learning starts here)
 	Last      int64 // unix seconds of the latest event
-	countries []countryDay
+	countries []countryHist
 	asns      []asnDay
 }
 
@@ -177,26 +213,31 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 }
 
 func (u *userRec) addCountry(c, d uint16) {
-	for i := len(u.countries) - 1; i >= 0; i-- {
-		x := &u.countries[i]
-		if x.C == c && x.Day == d {
-			if x.N < 65535 {
-				x.N++
-			}
+	bucket := d / bucketDays
+	for i := range u.countries {
+		if u.countries[i].C == c {
+			u.countries[i].add(bucket)
 			return
 		}
 	}
-	if len(u.countries) >= maxCountryDays {
-		// drop the oldest bucket
+	if len(u.countries) >= maxCountries {
 		oldest := 0
 		for i, x := range u.countries {
-			if x.Day < u.countries[oldest].Day {
+			if x.B < u.countries[oldest].B {
 				oldest = i
 			}
 		}
 		u.countries = append(u.countries[:oldest], u.countries[oldest+1:]...)
 	}
-	u.countries = append(u.countries, countryDay{C: c, Day: d, N: 1})
+	h := countryHist{C: c, B: bucket}
+	h.N[0] = 1
+	if len(u.countries) == cap(u.countries) {
+		// grow by one: most users have one or two countries
+		n := make([]countryHist, len(u.countries), len(u.countries)+1)
+		copy(n, u.countries)
+		u.countries = n
+	}
+	u.countries = append(u.countries, h)
 }
 
 func (u *userRec) addASN(asn uint32, d uint16) {
@@ -227,13 +268,12 @@ func (u *userRec) countryCount(c uint16, nowDay uint16) int {
 	if u == nil || c == noCountry {
 		return 0
 	}
-	n := 0
-	for _, x := range u.countries {
-		if x.C == c && inWindow(nowDay, x.Day) {
-			n += int(x.N)
+	for i := range u.countries {
+		if u.countries[i].C == c {
+			return u.countries[i].count(nowDay / bucketDays)
 		}
 	}
-	return n
+	return 0
 }
 
 // hasASN reports whether the user signed in from asn in the last 30 days.
@@ -283,7 +323,7 @@ func (b *baselines) prune(sec int64) {
 		if len(u.countries) > 0 {
 			keep := u.countries[:0]
 			for _, x := range u.countries {
-				if inWindow(nowDay, x.Day) || x.Day > nowDay {
+				if x.count(nowDay/bucketDays) > 0 || x.B > nowDay/bucketDays {
 					keep = append(keep, x)
 				}
 			}

@@ -55,9 +55,28 @@ func BenchmarkMemoryPerTrackedUser(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer en.Close()
+	for _, tc := range []struct {
+		name string
+		cfg  detect.Config
+	}{{"all", scenarioConfig(ds)}, {"baseline11", baselineOnly(ds)}} {
+		b.Run(tc.name, func(b *testing.B) { memPerUser(b, ds, en, tc.cfg) })
+	}
+}
+
+// baselineOnly enables the 11 baseline detectors and disables the rule pack.
+func baselineOnly(ds *traffic.Dataset) detect.Config {
 	cfg := scenarioConfig(ds)
+	off := false
+	for i, d := range detect.Detectors() {
+		if i >= 11 {
+			cfg[d.ID] = detect.DetectorConfig{Enabled: &off}
+		}
+	}
+	return cfg
+}
+
+func memPerUser(b *testing.B, ds *traffic.Dataset, en *enrich.Enricher, cfg detect.Config) {
 	var perUser, users float64
-	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var before, after runtime.MemStats
 		runtime.GC()

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
@@ -18,11 +19,11 @@ const (
 )
 
 type userState struct {
-	L string      `json:"l"`
-	F int64       `json:"f"`
-	S int64       `json:"s"`
-	C [][3]uint16 `json:"c,omitempty"`
-	A [][2]uint32 `json:"a,omitempty"`
+	L string                       `json:"l"`
+	F int64                        `json:"f"`
+	S int64                        `json:"s"`
+	C [][2 + countryBuckets]uint16 `json:"c,omitempty"`
+	A [][2]uint32                  `json:"a,omitempty"`
 }
 
 type pendingState struct {
@@ -36,11 +37,13 @@ type engineState struct {
 	Countries   []string              `json:"countries"`
 	Users       []userState           `json:"users"`
 	Dedup       map[string]dedupEntry `json:"dedup"`
-	Pending     []pendingState        `json:"pending,omitempty"`
-	Seq         uint64                `json:"seq"`
-	MaxSeen     int64                 `json:"maxSeen"`
-	Watermark   int64                 `json:"watermark"`
-	LastPrune   int64                 `json:"lastPrune"`
+	// TenantCountry: [country id, user index, last day] per user and country
+	TenantCountry [][3]uint32    `json:"tenantCountry"`
+	Pending       []pendingState `json:"pending,omitempty"`
+	Seq           uint64         `json:"seq"`
+	MaxSeen       int64          `json:"maxSeen"`
+	Watermark     int64          `json:"watermark"`
+	LastPrune     int64          `json:"lastPrune"`
 }
 
 // SaveState serialises the engine and every detector (JSON per key). The
@@ -63,13 +66,30 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 	for i, u := range e.base.users {
 		us := userState{L: u.login, F: u.First, S: u.Last}
 		for _, c := range u.countries {
-			us.C = append(us.C, [3]uint16{c.C, c.Day, c.N})
+			var x [2 + countryBuckets]uint16
+			x[0], x[1] = c.C, c.B
+			for i, n := range c.N {
+				x[2+i] = uint16(n)
+			}
+			us.C = append(us.C, x)
 		}
 		for _, a := range u.asns {
 			us.A = append(us.A, [2]uint32{a.ASN, uint32(a.Day)})
 		}
 		st.Users[i] = us
 	}
+	for c, m := range e.base.tenantCountry {
+		for ui, d := range m {
+			st.TenantCountry = append(st.TenantCountry, [3]uint32{uint32(c), ui, uint32(d)})
+		}
+	}
+	sort.Slice(st.TenantCountry, func(i, j int) bool {
+		a, b := st.TenantCountry[i], st.TenantCountry[j]
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		return a[1] < b[1]
+	})
 	for _, p := range e.buf {
 		st.Pending = append(st.Pending, pendingState{Seq: p.seq, Ev: p.ev})
 	}
@@ -124,19 +144,26 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 				if int(c[0]) >= len(base.countries) {
 					return fmt.Errorf("detect: load state %q: user %q: country id %d out of range", stateEngineKey, us.L, c[0])
 				}
-				u.countries = append(u.countries, countryDay{C: c[0], Day: c[1], N: c[2]})
-				tm := base.tenantCountry[c[0]]
-				if tm == nil {
-					tm = make(map[uint32]uint16)
-					base.tenantCountry[c[0]] = tm
+				h := countryHist{C: c[0], B: c[1]}
+				for i := range h.N {
+					h.N[i] = uint8(min(c[2+i], 255))
 				}
-				if c[1] > tm[u.idx] {
-					tm[u.idx] = c[1]
-				}
+				u.countries = append(u.countries, h)
 			}
 			for _, a := range us.A {
 				u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])})
 			}
+		}
+		for _, tc := range st.TenantCountry {
+			if tc[0] == 0 || int(tc[0]) >= len(base.countries) || int(tc[1]) >= len(base.users) || tc[2] > 65535 {
+				return fmt.Errorf("detect: load state %q: tenant country entry %v out of range", stateEngineKey, tc)
+			}
+			m := base.tenantCountry[uint16(tc[0])]
+			if m == nil {
+				m = make(map[uint32]uint16)
+				base.tenantCountry[uint16(tc[0])] = m
+			}
+			m[tc[1]] = uint16(tc[2])
 		}
 		e.base = base
 		e.dedup = st.Dedup
