@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -24,7 +25,7 @@ var sessionHijackRegistration = Registration{
 	},
 	Rearm: 24 * time.Hour,
 	New: func(p Params) (Detector, error) {
-		d := &sessionHijack{lifetime: p.Duration("lifetime"), asnChange: p.Bool("asnChange"), sessions: map[string]*sessOrigin{}}
+		d := &sessionHijack{lifetime: p.Duration("lifetime"), asnChange: p.Bool("asnChange"), sessions: map[uint64]*sessOrigin{}}
 		if d.lifetime <= 0 {
 			return nil, fmt.Errorf("params.lifetime: must be positive")
 		}
@@ -34,13 +35,12 @@ var sessionHijackRegistration = Registration{
 
 type sessOrigin struct {
 	T       int64  `json:"t"` // unix s of creation (first use seen)
-	Actor   string `json:"a"`
+	Actor   uint32 `json:"a"` // hash of the login
 	IP      string `json:"ip"`
 	Country string `json:"c,omitempty"`
 	ASN     uint32 `json:"asn,omitempty"`
 	UA      uint32 `json:"ua,omitempty"`
 	OS      string `json:"os,omitempty"`
-	Browser string `json:"br,omitempty"`
 	Trusted bool   `json:"tr,omitempty"`
 	UUID    string `json:"id"`
 }
@@ -48,7 +48,7 @@ type sessOrigin struct {
 type sessionHijack struct {
 	lifetime  time.Duration
 	asnChange bool
-	sessions  map[string]*sessOrigin
+	sessions  map[uint64]*sessOrigin
 }
 
 func sessionKey(ev *event.Event) string {
@@ -82,11 +82,12 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	now := c.Now.Unix()
-	o := d.sessions[key]
+	hk := hash64(key)
+	o := d.sessions[hk]
 	if o == nil || now-o.T > int64(d.lifetime/time.Second) || now < o.T && ev.EventType == "user.session.start" {
-		d.sessions[key] = &sessOrigin{T: now, Actor: normLogin(ev.Actor.AlternateID), IP: ip, Country: ev.Country(),
+		d.sessions[hk] = &sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), IP: ip, Country: ev.Country(),
 			ASN: uint32(max(asnOf(ev), 0)), UA: hash32(ev.Client.UserAgent.Raw), OS: ev.Client.UserAgent.OS,
-			Browser: ev.Client.UserAgent.Browser, Trusted: isTrusted(ev), UUID: ev.UUID}
+			Trusted: isTrusted(ev), UUID: ev.UUID}
 		return
 	}
 	if now < o.T || ip == o.IP || same24(ip, o.IP) {
@@ -121,11 +122,11 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 			ev.Actor.AlternateID, o.IP, o.Country, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
 		Evidence: map[string]any{
 			"changed":        changed,
-			"origin":         map[string]any{"ip": o.IP, "country": o.Country, "asn": o.ASN, "os": o.OS, "browser": o.Browser, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
+			"origin":         map[string]any{"ip": o.IP, "country": o.Country, "asn": o.ASN, "os": o.OS, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
 			"use":            map[string]any{"ip": ip, "country": country, "asn": asn, "os": ev.Client.UserAgent.OS, "browser": ev.Client.UserAgent.Browser, "userAgent": ev.Client.UserAgent.Raw, "eventType": ev.EventType, "trusted": trusted},
 			"sessionKind":    map[bool]string{true: "device_token", false: "okta_session"}[key[0] == 'd'],
 			"elapsedMinutes": (now - o.T) / 60,
-			"sameUser":       o.Actor == normLogin(ev.Actor.AlternateID),
+			"sameUser":       o.Actor == hash32(normLogin(ev.Actor.AlternateID)),
 		},
 		EventIDs: []string{o.UUID, ev.UUID},
 	})
@@ -140,18 +141,29 @@ func (d *sessionHijack) Prune(now time.Time) {
 	}
 }
 
-func (d *sessionHijack) MarshalState() ([]byte, error) { return json.Marshal(d.sessions) }
+func (d *sessionHijack) MarshalState() ([]byte, error) {
+	m := make(map[string]*sessOrigin, len(d.sessions))
+	for k, o := range d.sessions {
+		m[strconv.FormatUint(k, 16)] = o
+	}
+	return json.Marshal(m)
+}
 
 func (d *sessionHijack) UnmarshalState(b []byte) error {
 	m := map[string]*sessOrigin{}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
+	out := make(map[uint64]*sessOrigin, len(m))
 	for k, o := range m {
-		if o == nil {
-			delete(m, k)
+		n, err := strconv.ParseUint(k, 16, 64)
+		if err != nil {
+			return fmt.Errorf("session key %q: %w", k, err)
+		}
+		if o != nil {
+			out[n] = o
 		}
 	}
-	d.sessions = m
+	d.sessions = out
 	return nil
 }

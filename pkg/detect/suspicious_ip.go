@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -23,13 +24,16 @@ var suspiciousIPRegistration = Registration{
 		{"threatWindow", 24 * time.Hour, "how long a ThreatInsight verdict or spray behaviour marks the IP"},
 		{"sprayUsers", 10, "self-derived spray source: failures against at least this many distinct users"},
 		{"sprayMaxAttempts", 3, "... with at most this many attempts per user"},
-		{"sharedIPUsers", 5, "an IP this many users signed in from successfully in 30 days is shared egress (suppressed)"},
+		{"sharedIPUsers", 5, "an IP this many users (at most 5) signed in from successfully in 30 days is shared egress (suppressed)"},
 	},
 	Rearm: 24 * time.Hour,
 	New: func(p Params) (Detector, error) {
+		if n := p.Int("sharedIPUsers"); n > maxOKUsers {
+			return nil, fmt.Errorf("params.sharedIPUsers: at most %d, got %d", maxOKUsers, n)
+		}
 		return &suspiciousIP{window: p.Duration("threatWindow"), sprayUsers: p.Int("sprayUsers"),
 			sprayMax: p.Int("sprayMaxAttempts"), sharedUsers: p.Int("sharedIPUsers"),
-			threats: map[string]*threatMark{}, fails: map[string]map[string]*failCount{}, okUsers: map[string][]ipUser{}}, nil
+			threats: map[string]*threatMark{}, fails: map[string]map[string]*failCount{}, okUsers: map[uint64]okIP{}}, nil
 	},
 }
 
@@ -49,13 +53,26 @@ type suspiciousIP struct {
 	sprayUsers, sprayMax, sharedUsers int
 	threats                           map[string]*threatMark           // ip -> last security.threat.detected
 	fails                             map[string]map[string]*failCount // ip -> user -> failures
-	okUsers                           map[string][]ipUser              // ip -> users with success (capped)
+	okUsers                           map[uint64]okIP                  // hash(ip) -> users with success (capped)
 }
 
-// ipUser is one user who signed in successfully from an IP (compact).
-type ipUser struct {
-	L string `json:"l"`
-	D uint16 `json:"d"`
+// okIP remembers up to maxOKUsers users (login hashes) who signed in
+// successfully from one IP, and the last day of such a sign-in: 24 bytes
+// per IP, enough to recognise shared egress.
+const maxOKUsers = 5
+
+type okIP struct {
+	U [maxOKUsers]uint32 `json:"u"`
+	D uint16             `json:"d"`
+}
+
+func hash64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // isPrimaryAuthFailure is a failed primary authentication (password).
@@ -104,21 +121,31 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	login := normLogin(ev.Actor.AlternateID)
-	okm := d.okUsers[ip]
-	shared, self := 0, -1
-	for i, u := range okm {
-		if u.L == login {
-			self = i
-		} else if inWindow(c.today(), u.D) {
-			shared++
+	ipKey, uh := hash64(ip), hash32(login)
+	okm, seen := d.okUsers[ipKey]
+	shared, self := 0, false
+	if seen && inWindow(c.today(), okm.D) {
+		for _, x := range okm.U {
+			if x == uh {
+				self = true
+			} else if x != 0 {
+				shared++
+			}
 		}
+	} else {
+		okm = okIP{}
 	}
 	defer func() {
-		if self >= 0 {
-			okm[self].D = c.today()
-		} else if len(okm) <= d.sharedUsers {
-			d.okUsers[ip] = append(okm, ipUser{L: login, D: c.today()})
+		if !self {
+			for i := range okm.U {
+				if okm.U[i] == 0 {
+					okm.U[i] = uh
+					break
+				}
+			}
 		}
+		okm.D = max(okm.D, c.today())
+		d.okUsers[ipKey] = okm
 	}()
 	var signals []string
 	ids := []string{ev.UUID}
@@ -195,16 +222,8 @@ func (d *suspiciousIP) Prune(now time.Time) {
 	}
 	today := day(sec)
 	for ip, m := range d.okUsers {
-		keep := m[:0]
-		for _, u := range m {
-			if inWindow(today, u.D) || u.D > today {
-				keep = append(keep, u)
-			}
-		}
-		if len(keep) == 0 {
+		if !inWindow(today, m.D) && m.D <= today {
 			delete(d.okUsers, ip)
-		} else {
-			d.okUsers[ip] = keep
 		}
 	}
 }
@@ -212,11 +231,15 @@ func (d *suspiciousIP) Prune(now time.Time) {
 type suspiciousState struct {
 	Threats map[string]*threatMark           `json:"threats"`
 	Fails   map[string]map[string]*failCount `json:"fails"`
-	OK      map[string][]ipUser              `json:"ok"`
+	OK      map[string]okIP                  `json:"ok"`
 }
 
 func (d *suspiciousIP) MarshalState() ([]byte, error) {
-	return json.Marshal(suspiciousState{d.threats, d.fails, d.okUsers})
+	ok := make(map[string]okIP, len(d.okUsers))
+	for k, v := range d.okUsers {
+		ok[strconv.FormatUint(k, 16)] = v
+	}
+	return json.Marshal(suspiciousState{d.threats, d.fails, ok})
 }
 
 func (d *suspiciousIP) UnmarshalState(b []byte) error {
@@ -230,8 +253,14 @@ func (d *suspiciousIP) UnmarshalState(b []byte) error {
 	if st.Fails != nil {
 		d.fails = st.Fails
 	}
-	if st.OK != nil {
-		d.okUsers = st.OK
+	ok := make(map[uint64]okIP, len(st.OK))
+	for k, v := range st.OK {
+		n, err := strconv.ParseUint(k, 16, 64)
+		if err != nil {
+			return fmt.Errorf("ok key %q: %w", k, err)
+		}
+		ok[n] = v
 	}
+	d.okUsers = ok
 	return nil
 }
