@@ -485,17 +485,7 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor := func(what string, cond func(Status) bool) Status {
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if st := p.Status(); cond(st) {
-				return st
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
-		return Status{}
-	}
+	waitFor := func(what string, cond func(Status) bool) Status { return waitStatus(t, p, what, cond) }
 	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
 	// A routine sign-in does not trigger an evaluation...
 	sim.Add(genEvents(16, 5, time.Now(), time.Now())...)
@@ -536,17 +526,7 @@ func TestPostureRegressionLinkedToCause(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor := func(what string, cond func(Status) bool) Status {
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if st := p.Status(); cond(st) {
-				return st
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
-		return Status{}
-	}
+	waitFor := func(what string, cond func(Status) bool) Status { return waitStatus(t, p, what, cond) }
 	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
 	if regs, _ := p.Store().Regressions(ctx, time.Time{}, time.Now().Add(time.Hour)); len(regs) != 0 {
 		t.Fatalf("regressions before any change: %+v", regs)
@@ -595,4 +575,18 @@ func TestResourceName(t *testing.T) {
 			t.Errorf("resourceName(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// waitStatus polls the pipeline's status until cond holds (20 s at most).
+func waitStatus(t *testing.T, p *Pipeline, what string, cond func(Status) bool) Status {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := p.Status(); cond(st) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
+	return Status{}
 }

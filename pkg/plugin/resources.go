@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 
 	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
 // Resource paths for the query editor (GET unless noted):
@@ -75,7 +76,9 @@ func (d *Datasource) handleDetectors(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, detect.Detectors())
 }
 
-func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
+// listResource validates ?limit= and the search parameter, then writes
+// what list returns.
+func (d *Datasource) listResource(w http.ResponseWriter, r *http.Request, param string, list func(ctx context.Context, st *store.Store, search string, limit int) (any, error)) {
 	st, err := d.ready()
 	if err != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
@@ -86,49 +89,39 @@ func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	prefix := strings.TrimSpace(r.URL.Query().Get("prefix"))
-	if len(prefix) > 200 {
-		writeJSONError(w, http.StatusBadRequest, "prefix is longer than 200 characters")
+	search := strings.TrimSpace(r.URL.Query().Get(param))
+	if len(search) > 200 {
+		writeJSONError(w, http.StatusBadRequest, param+" is longer than 200 characters")
 		return
 	}
-	types, err := st.EventTypes(r.Context(), prefix, limit)
+	out, err := list(r.Context(), st, search, limit)
 	if err != nil {
 		writeJSONError(w, http.StatusInternalServerError, err.Error())
 		return
-	}
-	out := make([]map[string]any, 0, len(types))
-	for _, t := range types {
-		out = append(out, map[string]any{"eventType": t.EventType, "events": t.Events, "lastSeen": t.LastSeen})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
+	d.listResource(w, r, "prefix", func(ctx context.Context, st *store.Store, prefix string, limit int) (any, error) {
+		types, err := st.EventTypes(ctx, prefix, limit)
+		out := make([]map[string]any, 0, len(types))
+		for _, t := range types {
+			out = append(out, map[string]any{"eventType": t.EventType, "events": t.Events, "lastSeen": t.LastSeen})
+		}
+		return out, err
+	})
+}
+
 func (d *Datasource) handleActors(w http.ResponseWriter, r *http.Request) {
-	st, err := d.ready()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	limit, err := resourceLimit(r)
-	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if len(q) > 200 {
-		writeJSONError(w, http.StatusBadRequest, "q is longer than 200 characters")
-		return
-	}
-	actors, err := st.Actors(r.Context(), q, limit)
-	if err != nil {
-		writeJSONError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	out := make([]map[string]any, 0, len(actors))
-	for _, a := range actors {
-		out = append(out, map[string]any{"actor": a.Actor, "actorId": a.ActorID, "events": a.Events, "lastSeen": a.LastSeen})
-	}
-	writeJSON(w, http.StatusOK, out)
+	d.listResource(w, r, "q", func(ctx context.Context, st *store.Store, q string, limit int) (any, error) {
+		actors, err := st.Actors(ctx, q, limit)
+		out := make([]map[string]any, 0, len(actors))
+		for _, a := range actors {
+			out = append(out, map[string]any{"actor": a.Actor, "actorId": a.ActorID, "events": a.Events, "lastSeen": a.LastSeen})
+		}
+		return out, err
+	})
 }
 
 func (d *Datasource) handlePostureRefresh(w http.ResponseWriter, r *http.Request) {
