@@ -15,7 +15,11 @@ import (
 // beforehand. When the month is exhausted a new engine starts over.
 func BenchmarkEngine(b *testing.B) {
 	c := loadCorpus(b)
-	cfg := scenarioConfig(c.ds)
+	b.Run("all", func(b *testing.B) { benchEngine(b, c, scenarioConfig(c.ds)) })
+	b.Run("baseline11", func(b *testing.B) { benchEngine(b, c, baselineOnly(c.ds)) })
+}
+
+func benchEngine(b *testing.B, c *corpus, cfg detect.Config) {
 	newEngine := func() *detect.Engine {
 		e, err := detect.NewEngine(cfg)
 		if err != nil {

@@ -80,6 +80,7 @@ type Engine struct {
 	dedup map[string]dedupEntry
 
 	buf        pendHeap
+	free       []*pending // released buffer slots, reused to avoid an allocation per event
 	pendingIDs map[string]struct{}
 	seq        uint64
 	maxSeen    int64 // unix nanos of the newest event seen
@@ -177,7 +178,14 @@ func (e *Engine) Process(ev *event.Event) []Alert {
 		e.pendingIDs[ev.UUID] = struct{}{}
 	}
 	e.seq++
-	heap.Push(&e.buf, &pending{ev: *ev, seq: e.seq})
+	var p *pending
+	if n := len(e.free); n > 0 {
+		p, e.free = e.free[n-1], e.free[:n-1]
+	} else {
+		p = new(pending)
+	}
+	p.ev, p.seq = *ev, e.seq
+	heap.Push(&e.buf, p)
 	if t > e.maxSeen {
 		e.maxSeen = t
 	}
@@ -211,6 +219,10 @@ func (e *Engine) release() {
 		e.watermark = t
 	}
 	e.handle(&p.ev)
+	p.ev = event.Event{} // drop references before reuse
+	if len(e.free) < 1024 {
+		e.free = append(e.free, p)
+	}
 }
 
 // handle runs every detector over one event, then updates the shared
