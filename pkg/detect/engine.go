@@ -220,7 +220,7 @@ func (e *Engine) release() {
 	}
 	e.handle(&p.ev)
 	p.ev = event.Event{} // drop references before reuse
-	if len(e.free) < 1024 {
+	if len(e.free) < 256 {
 		e.free = append(e.free, p)
 	}
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"time"
@@ -24,7 +25,7 @@ var suspiciousIPRegistration = Registration{
 		{"threatWindow", 24 * time.Hour, "how long a ThreatInsight verdict or spray behaviour marks the IP"},
 		{"sprayUsers", 10, "self-derived spray source: failures against at least this many distinct users"},
 		{"sprayMaxAttempts", 3, "... with at most this many attempts per user"},
-		{"sharedIPUsers", 5, "an IP this many users (at most 5) signed in from successfully in 30 days is shared egress (suppressed)"},
+		{"sharedIPUsers", 5, "a /24 (IPv6 /64) this many users (at most 5) signed in from successfully in 30 days is shared egress (suppressed)"},
 	},
 	Rearm: 24 * time.Hour,
 	New: func(p Params) (Detector, error) {
@@ -64,6 +65,25 @@ const maxOKUsers = 5
 type okIP struct {
 	U [maxOKUsers]uint32 `json:"u"`
 	D uint16             `json:"d"`
+}
+
+// egressNet is the shared-egress unit of an address: its IPv4 /24 or
+// IPv6 /64 (NAT pools and carrier ranges share it), else the string.
+func egressNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 64
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func hash64(s string) uint64 {
@@ -121,7 +141,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	login := normLogin(ev.Actor.AlternateID)
-	ipKey, uh := hash64(ip), hash32(login)
+	ipKey, uh := hash64(egressNet(ip)), hash32(login)
 	okm, seen := d.okUsers[ipKey]
 	shared, self := 0, false
 	if seen && inWindow(c.today(), okm.D) {
