@@ -41,17 +41,22 @@ type failDay struct {
 }
 
 type failUser struct {
-	Times   []int64   `json:"t"` // recent failure times (unix ms), <= failRing
-	Sigs    []uint32  `json:"g"` // hash(ip, user agent) per failure
-	IDs     []string  `json:"i"` // uuids, parallel to Times
-	SessKey uint32    `json:"sk"`
-	SessN   uint16    `json:"sn"`
-	SessT   int64     `json:"st"`
-	Hour    int64     `json:"h"`
-	HourN   uint16    `json:"hn"`
-	Days    []failDay `json:"dy,omitempty"`
-	Sess    []uint16  `json:"ss,omitempty"` // recent finished session counts (<= 32)
-	PwdT    int64     `json:"p,omitempty"`  // last password change / reset
+	R       *failRecent `json:"r,omitempty"` // recent failures; nil when idle
+	SessKey uint32      `json:"sk"`
+	SessN   uint16      `json:"sn"`
+	SessT   int64       `json:"st"`
+	Hour    int64       `json:"h"`
+	HourN   uint16      `json:"hn"`
+	Days    []failDay   `json:"dy,omitempty"`
+	Sess    []uint16    `json:"ss,omitempty"` // recent finished session counts (<= 32)
+	PwdT    int64       `json:"p,omitempty"`  // last password change / reset
+}
+
+// failRecent holds a user's recent failures while they are relevant.
+type failRecent struct {
+	Times []int64  `json:"t"` // failure times (unix ms), <= failRing
+	Sigs  []uint32 `json:"g"` // hash(ip, user agent) per failure
+	IDs   []string `json:"i"` // uuids, parallel to Times
 }
 
 type failedLogins struct {
@@ -148,17 +153,20 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	u.SessN++
 	u.SessT = max(u.SessT, now)
 	// recent failures
-	u.Times = append(u.Times, now)
-	u.Sigs = append(u.Sigs, hash32(ev.Client.IPAddress+"\x00"+ev.Client.UserAgent.Raw))
-	u.IDs = append(u.IDs, ev.UUID)
-	if len(u.Times) > failRing {
-		n := len(u.Times) - failRing
-		u.Times, u.Sigs, u.IDs = u.Times[n:], u.Sigs[n:], u.IDs[n:]
+	if u.R == nil {
+		u.R = &failRecent{}
+	}
+	u.R.Times = append(u.R.Times, now)
+	u.R.Sigs = append(u.R.Sigs, hash32(ev.Client.IPAddress+"\x00"+ev.Client.UserAgent.Raw))
+	u.R.IDs = append(u.R.IDs, ev.UUID)
+	if len(u.R.Times) > failRing {
+		n := len(u.R.Times) - failRing
+		u.R.Times, u.R.Sigs, u.R.IDs = u.R.Times[n:], u.R.Sigs[n:], u.R.IDs[n:]
 	}
 	inWin := 0
-	first := len(u.Times)
-	for i := len(u.Times) - 1; i >= 0; i-- {
-		if now-u.Times[i] <= d.window.Milliseconds() && u.Times[i] <= now {
+	first := len(u.R.Times)
+	for i := len(u.R.Times) - 1; i >= 0; i-- {
+		if now-u.R.Times[i] <= d.window.Milliseconds() && u.R.Times[i] <= now {
 			inWin++
 			first = i
 		}
@@ -175,14 +183,14 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	if u.PwdT > 0 && now-u.PwdT >= 0 && now-u.PwdT <= d.grace.Milliseconds() {
 		return
 	}
-	n := min(count, len(u.Times))
-	if d.periodic(u.Times[len(u.Times)-n:], u.Sigs[len(u.Sigs)-n:]) {
+	n := min(count, len(u.R.Times))
+	if d.periodic(u.R.Times[len(u.R.Times)-n:], u.R.Sigs[len(u.R.Sigs)-n:]) {
 		return
 	}
 	if inWin < int(u.SessN) {
-		first = len(u.Times) - n
+		first = len(u.R.Times) - n
 	}
-	ids := append([]string(nil), u.IDs[first:]...)
+	ids := append([]string(nil), u.R.IDs[first:]...)
 	if len(ids) > 50 {
 		ids = ids[len(ids)-50:]
 	}
@@ -207,7 +215,7 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 			"sessionP99":            p99,
 			"lastReason":            ev.Outcome.Reason,
 			"lastEventType":         ev.EventType,
-			"distinctSourcesInSpan": distinctSigs(u.Sigs[len(u.Sigs)-n:]),
+			"distinctSourcesInSpan": distinctSigs(u.R.Sigs[len(u.R.Sigs)-n:]),
 		},
 		EventIDs: ids,
 		Learn:    LearnUser,
@@ -312,10 +320,10 @@ func (d *failedLogins) Prune(now time.Time) {
 			}
 		}
 		u.Days = keep
-		if len(u.Times) > 0 && ms-u.Times[len(u.Times)-1] > max(d.window, d.gap).Milliseconds() {
-			u.Times, u.Sigs, u.IDs = nil, nil, nil
+		if u.R != nil && (len(u.R.Times) == 0 || ms-u.R.Times[len(u.R.Times)-1] > max(d.window, d.gap).Milliseconds()) {
+			u.R = nil
 		}
-		if len(u.Days) == 0 && len(u.Times) == 0 && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds() {
+		if len(u.Days) == 0 && u.R == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds() {
 			delete(d.users, login)
 		}
 	}
@@ -329,7 +337,7 @@ func (d *failedLogins) UnmarshalState(b []byte) error {
 		return err
 	}
 	for k, u := range m {
-		if u == nil || len(u.Times) != len(u.Sigs) || len(u.Times) != len(u.IDs) {
+		if u == nil || u.R != nil && (len(u.R.Times) != len(u.R.Sigs) || len(u.R.Times) != len(u.R.IDs)) {
 			return fmt.Errorf("user %q: inconsistent failure ring", k)
 		}
 	}
