@@ -67,23 +67,28 @@ type okIP struct {
 	D uint16             `json:"d"`
 }
 
-// egressNet is the shared-egress unit of an address: its IPv4 /24 or
-// IPv6 /64 (NAT pools and carrier ranges share it), else the string.
-func egressNet(ip string) string {
+// egressKey identifies the shared-egress unit of an address: its IPv4
+// /24 or IPv6 /64 (NAT pools and carrier ranges share it); unparsable
+// strings hash as they are. No allocation.
+func egressKey(ip string) uint64 {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return ip
+		return hash64(ip)
 	}
 	a = a.Unmap()
-	bits := 24
-	if a.Is6() {
-		bits = 64
+	b := a.As16()
+	h := uint64(14695981039346656037)
+	n := 8 // IPv6: first 64 bits
+	if a.Is4() {
+		h ^= 4
+		b[15] = 0
+		n = 16
 	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return ip
+	for i := 0; i < n; i++ {
+		h ^= uint64(b[i])
+		h *= 1099511628211
 	}
-	return p.String()
+	return h
 }
 
 func hash64(s string) uint64 {
@@ -141,7 +146,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	login := normLogin(ev.Actor.AlternateID)
-	ipKey, uh := hash64(egressNet(ip)), hash32(login)
+	ipKey, uh := egressKey(ip), hash32(login)
 	okm, seen := d.okUsers[ipKey]
 	shared, self := 0, false
 	if seen && inWindow(c.today(), okm.D) {
