@@ -87,6 +87,7 @@ const LABELS: Record<string, string> = {
   status: 'Status',
   category: 'Category',
   check: 'Check',
+  drift: 'Drift',
 };
 
 function expectOnlyFields(visible: string[]) {
@@ -194,10 +195,19 @@ describe('QueryEditor', () => {
     expect(last()).toEqual({ refId: 'A', queryType: 'posture', profile: 'stig', status: 'fail', category: 'Password' });
   });
 
-  it('posture_history: profile and check', async () => {
+  it('posture_history: profile, check and drift', async () => {
     const { last } = await renderEditor({ refId: 'A', queryType: 'posture_history' });
-    expectOnlyFields(['profile', 'check']);
+    expectOnlyFields(['profile', 'check', 'drift']);
     fireEvent.change(screen.getByLabelText('Check'), { target: { value: 'okta.password.min_length' } });
+    expect(last()).toEqual({ refId: 'A', queryType: 'posture_history', check: 'okta.password.min_length' });
+    fireEvent.click(screen.getByLabelText('Drift'));
+    expect(last()).toEqual({
+      refId: 'A',
+      queryType: 'posture_history',
+      check: 'okta.password.min_length',
+      drift: true,
+    });
+    fireEvent.click(screen.getByLabelText('Drift'));
     expect(last()).toEqual({ refId: 'A', queryType: 'posture_history', check: 'okta.password.min_length' });
   });
 
@@ -249,6 +259,7 @@ describe('changeQueryType', () => {
       status: 'fail',
       category: 'x',
       check: 'y',
+      drift: true,
     };
     for (const t of Object.keys(QUERY_FIELDS) as QueryType[]) {
       const next = changeQueryType(everything, t);

@@ -2,7 +2,7 @@
 import React from 'react';
 
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { InlineField, InlineFieldRow, RadioButtonGroup, Select } from '@grafana/ui';
+import { InlineField, InlineFieldRow, InlineSwitch, RadioButtonGroup, Select } from '@grafana/ui';
 
 import { GROUP_BY_OPTIONS, PROFILE_OPTIONS, QUERY_TYPE_OPTIONS, STATUS_OPTIONS } from '../constants';
 import { DataSource } from '../datasource';
@@ -214,6 +214,18 @@ function PostureHistoryEditor(p: PickerProps) {
         width={36}
         tooltip="A posture check id (okta.password.min_length); empty: the overall score"
       />
+      <InlineField
+        label="Drift"
+        labelWidth={LABEL_WIDTH}
+        htmlFor="oktaguard-q-drift"
+        tooltip="Return the recorded regressions (check, resource, causing event and actor) instead of the score series: for annotations"
+      >
+        <InlineSwitch
+          id="oktaguard-q-drift"
+          value={p.query.drift ?? false}
+          onChange={(e: React.FormEvent<HTMLInputElement>) => update(p, 'drift', e.currentTarget.checked || undefined)}
+        />
+      </InlineField>
     </InlineFieldRow>
   );
 }
