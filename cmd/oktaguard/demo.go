@@ -102,7 +102,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			for _, a := range u.Alerts {
 				perDetector[a.Detector]++
 				if printed < *maxAlertLines {
-					fmt.Fprintf(stdout, "  ALERT %-8s %-20s %-32s %s\n", a.Severity, a.Detector, a.Actor, a.Title)
+					fmt.Fprintf(stdout, "  ALERT %-8s %-28s %-32s %s\n", a.Severity, a.Detector, a.Actor, a.Title)
 					printed++
 					if printed == *maxAlertLines {
 						fmt.Fprintln(stdout, "  (further alerts are counted in the progress lines)")
