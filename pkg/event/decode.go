@@ -38,7 +38,6 @@ func decodeInto(ev *Event, raw []byte) error {
 	ev.Raw = append(json.RawMessage(nil), raw...)
 	d := decoder{}
 	d.s.b = ev.Raw
-	d.s.key = d.keyArr[:0]
 	if err := d.event(ev); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
@@ -46,8 +45,7 @@ func decodeInto(ev *Event, raw []byte) error {
 }
 
 type decoder struct {
-	s      scanner
-	keyArr [48]byte
+	s scanner
 }
 
 func typeErr(prefix, name, want string, got byte) error {
@@ -162,7 +160,7 @@ func (d *decoder) mapf(prefix, name string) (map[string]any, error) {
 }
 
 // members reads an object (or null) at prefix.name, calling member with
-// the scanner on each member's value (the lower-cased key in d.s.key);
+// the scanner on each member's value (the lower-cased key in d.s.key());
 // member must consume the value.
 func (d *decoder) members(prefix, name string, member func() error) error {
 	ok, err := d.obj(prefix, name)
@@ -219,7 +217,7 @@ func (d *decoder) event(ev *Event) error {
 		if !ok {
 			break
 		}
-		switch string(s.key) {
+		switch string(s.key()) {
 		case "uuid":
 			err = d.strf("", "uuid", &ev.UUID)
 		case "published":
@@ -371,7 +369,7 @@ func daysIn(m, year int) int {
 
 func (d *decoder) actor(a *Actor) error {
 	return d.members("", "actor", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "id":
 			err = d.strf("actor", "id", &a.ID)
 		case "type":
@@ -395,7 +393,7 @@ func (d *decoder) actor(a *Actor) error {
 
 func (d *decoder) client(c *Client) error {
 	return d.members("", "client", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "useragent":
 			err = d.userAgent(&c.UserAgent)
 		case "zone":
@@ -420,7 +418,7 @@ func (d *decoder) client(c *Client) error {
 
 func (d *decoder) userAgent(u *UserAgent) error {
 	return d.members("client", "userAgent", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "rawuseragent":
 			err = d.strf("client.userAgent", "rawUserAgent", &u.Raw)
 		case "os":
@@ -437,7 +435,7 @@ func (d *decoder) userAgent(u *UserAgent) error {
 // geo reads a geographicalContext object under prefix.
 func (d *decoder) geo(prefix, path string, g *Geo) error {
 	return d.members(prefix, "geographicalContext", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "city":
 			err = d.strf(path, "city", &g.City)
 		case "state":
@@ -472,7 +470,7 @@ func (d *decoder) geolocation(path string, g *Geo) error {
 			g.HasLatLon = hasLat && hasLon
 			return nil
 		}
-		switch string(s.key) {
+		switch string(s.key()) {
 		case "lat":
 			hasLat, err = d.floatf(path, "geolocation.lat", &g.Lat)
 		case "lon":
@@ -494,7 +492,7 @@ func (d *decoder) device(ev *Event) error {
 	dev := &Device{}
 	ev.Device = dev
 	return d.rest(func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "id":
 			err = d.strf("device", "id", &dev.ID)
 		case "name":
@@ -516,7 +514,7 @@ func (d *decoder) device(ev *Event) error {
 
 func (d *decoder) outcome(o *Outcome) error {
 	return d.members("", "outcome", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "result":
 			err = d.strf("outcome", "result", &o.Result)
 		case "reason":
@@ -563,7 +561,7 @@ func (d *decoder) targets(ev *Event) error {
 
 func (d *decoder) target(t *Target) error {
 	return d.rest(func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "id":
 			err = d.strf("target[]", "id", &t.ID)
 		case "type":
@@ -595,7 +593,7 @@ func (d *decoder) changeDetails(t *Target) error {
 	cd := &ChangeDetails{}
 	t.ChangeDetails = cd
 	return d.rest(func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "from":
 			cd.From, err = d.mapf("target[].changeDetails", "from")
 		case "to":
@@ -609,7 +607,7 @@ func (d *decoder) changeDetails(t *Target) error {
 
 func (d *decoder) transaction(t *Transaction) error {
 	return d.members("", "transaction", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "id":
 			err = d.strf("transaction", "id", &t.ID)
 		case "type":
@@ -625,7 +623,7 @@ func (d *decoder) transaction(t *Transaction) error {
 
 func (d *decoder) debugContext(dbg *Debug) error {
 	return d.members("", "debugContext", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "debugdata":
 			dbg.Data, err = d.mapf("debugContext", "debugData")
 			if err == nil && dbg.Data != nil {
@@ -641,7 +639,7 @@ func (d *decoder) debugContext(dbg *Debug) error {
 func (d *decoder) authContext(a *AuthContext) error {
 	const p = "authenticationContext"
 	return d.members("", "authenticationContext", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "authenticationprovider":
 			err = d.strf(p, "authenticationProvider", &a.AuthenticationProvider)
 		case "credentialprovider":
@@ -665,7 +663,7 @@ func (d *decoder) authContext(a *AuthContext) error {
 
 func (d *decoder) issuer(a *AuthContext) error {
 	return d.members("authenticationContext", "issuer", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "id":
 			err = d.strf("authenticationContext.issuer", "id", &a.IssuerID)
 		case "type":
@@ -680,7 +678,7 @@ func (d *decoder) issuer(a *AuthContext) error {
 func (d *decoder) securityContext(sc *SecurityContext) error {
 	const p = "securityContext"
 	return d.members("", "securityContext", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "asnumber":
 			var f float64
 			var has bool
@@ -709,7 +707,7 @@ func (d *decoder) securityContext(sc *SecurityContext) error {
 
 func (d *decoder) request(ev *Event) error {
 	return d.members("", "request", func() (err error) {
-		switch string(d.s.key) {
+		switch string(d.s.key()) {
 		case "ipchain":
 			err = d.ipChain(ev)
 		default:
@@ -754,7 +752,7 @@ func (d *decoder) ipChain(ev *Event) error {
 			if !ok {
 				break
 			}
-			switch string(s.key) {
+			switch string(s.key()) {
 			case "ip":
 				err = d.strf(p, "ip", &h.IP)
 			case "version":

@@ -236,6 +236,20 @@ func minimal(extra string) []byte {
 	return []byte(s + "}")
 }
 
+// TestDecodeKeyForms covers the key scanner's slow paths: escaped and
+// non-ASCII keys, keys longer than its buffer, and short objects.
+func TestDecodeKeyForms(t *testing.T) {
+	long := strings.Repeat("displayMessage", 4)
+	ev := mustDecode(t, minimal(`"display\u004dessage":"m","actor":{"alternateId":"a"},"`+long+`":"x","\u00e9t\u00e9":1,"sévérité":2,"severity":"WARN"`))
+	if ev.DisplayMessage != "m" || ev.Actor.AlternateID != "a" || ev.Severity != "WARN" {
+		t.Errorf("got %q %q %q", ev.DisplayMessage, ev.Actor.AlternateID, ev.Severity)
+	}
+	ev = mustDecode(t, []byte(`{"uuid":"u","published":"2024-01-02T03:04:05Z","eventType":"e","a":{"b":1}}`))
+	if ev.UUID != "u" {
+		t.Errorf("uuid %q", ev.UUID)
+	}
+}
+
 func TestDecodeLowerCaseKeys(t *testing.T) {
 	raw := []byte(`{"UUID":"u-2","Published":"2024-01-02T03:04:05Z","eventtype":"user.session.start",
 	"displaymessage":"User login to Okta","actor":{"alternateid":"a@b.c","type":"User","displayname":"A"},

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -42,11 +43,15 @@ const maxDepth = 512
 
 // scanner is a single-pass JSON reader over one event's bytes.
 type scanner struct {
-	b   []byte
-	i   int
-	key []byte // scratch: the current object key, ASCII-lower-cased
-	buf []byte // scratch for unescaping
-	fix []byte // scratch for UTF-8 repair
+	b []byte
+	i int
+	// The current object key, ASCII-lower-cased (see key). A fixed array
+	// rather than a slice into one, so that the decoder, which holds the
+	// scanner, has no pointer to itself and can live on the stack.
+	keyArr [48]byte
+	keyLen int
+	buf    []byte // scratch for unescaping
+	fix    []byte // scratch for UTF-8 repair
 }
 
 func (s *scanner) syntax(msg string) error {
@@ -70,6 +75,10 @@ func (s *scanner) ws() {
 
 // peek skips whitespace and returns the next byte (0 at end of input).
 func (s *scanner) peek() byte {
+	// Fast path: compact JSON (what Okta sends) has no whitespace between tokens.
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i]
+	}
 	s.ws()
 	if s.i >= len(s.b) {
 		return 0
@@ -134,10 +143,14 @@ func (s *scanner) rawString() ([]byte, error) {
 	b := s.b
 	i := s.i
 	var high uint64 // OR of the bytes seen: its top bits tell whether any is non-ASCII
-	// 8 bytes at a time while none is '"', '\\' or a control character.
+	// 8 bytes at a time while none is '"', '\\' or a control character;
+	// the word holding one jumps i straight to it.
 	for i+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[i:])
-		if hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')) != 0 {
+		if m := special(x); m != 0 {
+			n := bits.TrailingZeros64(m) / 8
+			high |= x & (1<<(8*n) - 1)
+			i += n
 			break
 		}
 		high |= x
@@ -171,6 +184,22 @@ const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
 )
+
+// special flags (top bit of each flagged byte) the bytes of x that end a
+// string's fast scan: '"', '\\' and control characters. Borrows can set
+// flags above a real one, so only the lowest flag is exact.
+func special(x uint64) uint64 {
+	return hasLess(x, 0x20) | hasZero(x^(lsb*'"')) | hasZero(x^(lsb*'\\'))
+}
+
+// lower8 lower-cases the ASCII letters among the 8 bytes of x. Bytes with
+// the top bit set are left alone; no carry crosses a byte boundary.
+func lower8(x uint64) uint64 {
+	h := x &^ msb
+	ge := h + lsb*(0x80-'A')   // top bit set where h >= 'A'
+	gt := h + lsb*(0x80-'Z'-1) // top bit set where h > 'Z'
+	return x | (ge&^gt&^x&msb)>>2
+}
 
 // hasZero is non-zero when some byte of x is 0.
 func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
@@ -364,7 +393,7 @@ func (s *scanner) number() (float64, error) {
 func (s *scanner) objStart() { s.i++ }
 
 // next advances to the next member of an object being read. It returns
-// false at the closing brace. On true, s.key holds the lower-cased key and
+// false at the closing brace. On true, s.key() is the lower-cased key and
 // the scanner sits on the member's value.
 func (s *scanner) next(first *bool) (bool, error) {
 	c := s.peek()
@@ -389,17 +418,8 @@ func (s *scanner) next(first *bool) (bool, error) {
 		}
 		return false, s.syntax("expected object key")
 	}
-	k, err := s.rawString()
-	if err != nil {
+	if err := s.lowerKey(); err != nil {
 		return false, err
-	}
-	if cap(s.key) < len(k) {
-		s.key = make([]byte, len(k))
-	}
-	s.key = s.key[:len(k)]
-	kk := s.key
-	for j, ch := range k {
-		kk[j] = ch | lowerBit[ch]
 	}
 	if c := s.peek(); c != ':' {
 		if c == 0 {
@@ -412,6 +432,47 @@ func (s *scanner) next(first *bool) (bool, error) {
 		return false, s.eof()
 	}
 	return true, nil
+}
+
+// key returns the current object key, ASCII-lower-cased.
+func (s *scanner) key() []byte { return s.keyArr[:s.keyLen] }
+
+// lowerKey reads the object key at s.i into s.keyArr, ASCII-lower-cased.
+// No field this package decodes has a key longer than keyArr, so a longer
+// key is recorded as "", which matches no field either.
+func (s *scanner) lowerKey() error {
+	// Fast path for a plain ASCII key: scan and lower-case it 8 bytes at a
+	// time, storing whole words into keyArr (bytes past the key's end are
+	// garbage cut off by keyLen).
+	b := s.b[s.i+1:]
+	var high uint64
+	for j := 0; j+8 <= len(s.keyArr) && j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		high |= x
+		binary.LittleEndian.PutUint64(s.keyArr[j:], lower8(x))
+		if m := special(x); m != 0 {
+			end := j + bits.TrailingZeros64(m)/8
+			if b[end] != '"' || high&msb != 0 {
+				break // an escape, a control character or non-ASCII (maybe past the key): slow path
+			}
+			s.keyLen = end
+			s.i += end + 2
+			return nil
+		}
+	}
+	kb, err := s.rawString()
+	if err != nil {
+		return err
+	}
+	if len(kb) > len(s.keyArr) {
+		s.keyLen = 0
+		return nil
+	}
+	s.keyLen = len(kb)
+	for j, ch := range kb {
+		s.keyArr[j] = ch | lowerBit[ch]
+	}
+	return nil
 }
 
 // nextElem advances to the next element of an array being read.
