@@ -131,7 +131,9 @@ func (q EventQuery) where(lo, hi int64, prefix string) where {
 		w.add(prefix+"country = ?", q.Country)
 	}
 	if q.SessionID != "" {
-		w.add(prefix+"session_id = ?", q.SessionID)
+		// The redundant "<> ''" lets the planner use the partial index
+		// events_session: a bound "= ?" alone does not imply its condition.
+		w.add(prefix+"session_id = ? AND "+prefix+"session_id <> ''", q.SessionID)
 	}
 	if q.Text != "" {
 		l := likeEscape(q.Text)
@@ -145,6 +147,18 @@ func (q EventQuery) where(lo, hi int64, prefix string) where {
 const eventRowCols = `e.uuid, e.published, e.event_type, e.actor, e.actor_id, e.actor_type, e.actor_name, e.outcome, e.reason,
 	e.ip, e.country, e.city, e.lat, e.lon, e.session_id, e.severity, e.display_message, e.target, e.risk_level, e.ip_categories`
 
+// sql is QueryEvents' statement and arguments for the time bounds lo..hi.
+func (q EventQuery) sql(lo, hi int64) (string, []any) {
+	w := q.where(lo, hi, "e.")
+	cols := eventRowCols + ", r.raw"
+	join := " LEFT JOIN events_raw r ON r.id = e.id"
+	if q.NoRaw {
+		cols, join = eventRowCols+", NULL", ""
+	}
+	query := "SELECT " + cols + " FROM events e" + join + w.sql() + " ORDER BY e.published DESC, e.id DESC LIMIT ?"
+	return query, append(w.args, q.Limit)
+}
+
 // QueryEvents returns the events matching q, newest first, at most q.Limit.
 func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
@@ -154,14 +168,8 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 	if err != nil {
 		return nil, err
 	}
-	w := q.where(lo, hi, "e.")
-	cols := eventRowCols + ", r.raw"
-	join := " LEFT JOIN events_raw r ON r.id = e.id"
-	if q.NoRaw {
-		cols, join = eventRowCols+", NULL", ""
-	}
-	query := "SELECT " + cols + " FROM events e" + join + w.sql() + " ORDER BY e.published DESC, e.id DESC LIMIT ?"
-	rows, err := s.r.QueryContext(ctx, query, append(w.args, q.Limit)...)
+	query, args := q.sql(lo, hi)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: query events: %w", err)
 	}

@@ -135,6 +135,40 @@ func TestQueryEvents(t *testing.T) {
 	}
 }
 
+// TestEventFiltersUseTheirIndexes: the drill-down filters (a session, an
+// actor, an IP) read their own index, not the whole time range.
+func TestEventFiltersUseTheirIndexes(t *testing.T) {
+	s, evs := fixture(t)
+	lo, hi := evs[0].Published.UnixMilli(), evs[len(evs)-1].Published.UnixMilli()
+	for _, c := range []struct {
+		q     EventQuery
+		index string
+	}{
+		{EventQuery{SessionID: evs[1234].Auth.ExternalSessionID, Limit: 100}, "events_session"},
+		{EventQuery{Actor: evs[10].Actor.AlternateID, Limit: 100}, "events_actor"},
+		{EventQuery{IP: evs[10].Client.IPAddress, Limit: 100}, "events_ip"},
+	} {
+		query, args := c.q.sql(lo, hi)
+		rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !strings.Contains(strings.Join(plan, "; "), "INDEX "+c.index+" ") {
+			t.Errorf("%+v: plan %q does not use %s", c.q, plan, c.index)
+		}
+	}
+}
+
 func TestQueryValidation(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
