@@ -87,6 +87,8 @@ type baselines struct {
 	tenantCountry map[uint16]map[uint32]uint16
 	activeDay     uint16
 	activeCount   int
+	// labels interns cities and operating systems kept in detector state
+	labels labels
 }
 
 func (b *baselines) init() {
@@ -138,6 +140,7 @@ func (b *baselines) countryID(name string) uint16 {
 		return noCountry
 	}
 	id := uint16(len(b.countries))
+	name = strings.Clone(name)
 	b.countries = append(b.countries, name)
 	b.countryIdx[name] = id
 	return id
@@ -179,6 +182,7 @@ func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
 }
 
 func (b *baselines) addUser(login string, first, last int64) *userRec {
+	login = strings.Clone(login)
 	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last}
 	b.users = append(b.users, u)
 	b.byLogin[login] = u.idx

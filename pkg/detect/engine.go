@@ -118,6 +118,9 @@ func NewEngine(cfg Config, opts ...Option) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("detectors.%s: %w", r.reg.Info.ID, err)
 		}
+		if ub, ok := d.(userBound); ok {
+			ub.bindUsers(&e.base)
+		}
 		dr := &detRuntime{resolved: r, det: d}
 		e.all = append(e.all, dr)
 		if r.enabled {
@@ -197,12 +200,15 @@ func (e *Engine) Process(ev *event.Event) []Alert {
 }
 
 // Flush releases every buffered event (end of a replay or shutdown) and
-// returns the alerts they raise.
+// returns the alerts they raise. The emptied buffer's storage is freed
+// (each slot holds a whole event): an idle engine keeps only its state.
 func (e *Engine) Flush() []Alert {
 	e.out = nil
 	for len(e.buf) > 0 {
 		e.release()
 	}
+	e.buf, e.free = nil, nil
+	e.pendingIDs = make(map[string]struct{})
 	return e.takeOut()
 }
 

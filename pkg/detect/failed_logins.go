@@ -54,22 +54,28 @@ type failUser struct {
 
 // failRecent holds a user's recent failures while they are relevant.
 type failRecent struct {
-	Times []int64  `json:"t"` // failure times (unix ms), <= failRing
-	Sigs  []uint32 `json:"g"` // hash(ip, user agent) per failure
-	IDs   []string `json:"i"` // uuids, parallel to Times
+	Times []int64   `json:"t"` // failure times (unix ms), <= failRing
+	Sigs  []uint32  `json:"g"` // hash(ip, user agent) per failure
+	IDs   []eventID `json:"i"` // uuids, parallel to Times
 }
 
 type failedLogins struct {
 	minFail                 int
 	window, gap, grace, per time.Duration
 	sigmas                  float64
-	users                   map[string]*failUser
+	base                    *baselines
+	users                   map[uint32]*failUser // tracked users, by index
+	// untracked: actors without a baseline yet (only failures so far), by
+	// login; moved to users once the engine tracks them
+	untracked map[string]*failUser
 }
+
+func (d *failedLogins) bindUsers(b *baselines) { d.base = b }
 
 func newFailedLogins(p Params) (Detector, error) {
 	d := &failedLogins{minFail: p.Int("minFailures"), window: p.Duration("window"), gap: p.Duration("sessionGap"),
 		grace: p.Duration("passwordChangeGrace"), per: p.Duration("periodicMinInterval"), sigmas: p.Float("sigmas"),
-		users: map[string]*failUser{}}
+		users: map[uint32]*failUser{}, untracked: map[string]*failUser{}}
 	if d.minFail < 1 {
 		return nil, fmt.Errorf("params.minFailures: must be at least 1")
 	}
@@ -114,7 +120,7 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	switch ev.EventType {
 	case "user.account.update_password", "user.account.reset_password":
 		if ev.IsSuccess() {
-			u := d.user(login)
+			u := d.user(c, login)
 			u.PwdT = max(u.PwdT, now)
 		}
 		return
@@ -122,7 +128,7 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	if !isCountedFailure(ev) {
 		return
 	}
-	u := d.user(login)
+	u := d.user(c, login)
 	// hourly history
 	hour := now / 3600000
 	if hour != u.Hour {
@@ -158,7 +164,7 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	}
 	u.R.Times = append(u.R.Times, now)
 	u.R.Sigs = append(u.R.Sigs, hash32(ev.Client.IPAddress+"\x00"+ev.Client.UserAgent.Raw))
-	u.R.IDs = append(u.R.IDs, ev.UUID)
+	u.R.IDs = append(u.R.IDs, makeEventID(ev.UUID))
 	if len(u.R.Times) > failRing {
 		n := len(u.R.Times) - failRing
 		u.R.Times, u.R.Sigs, u.R.IDs = u.R.Times[n:], u.R.Sigs[n:], u.R.IDs[n:]
@@ -190,9 +196,13 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	if inWin < int(u.SessN) {
 		first = len(u.R.Times) - n
 	}
-	ids := append([]string(nil), u.R.IDs[first:]...)
-	if len(ids) > 50 {
-		ids = ids[len(ids)-50:]
+	recent := u.R.IDs[first:]
+	if len(recent) > 50 {
+		recent = recent[len(recent)-50:]
+	}
+	ids := make([]string, len(recent))
+	for i, id := range recent {
+		ids[i] = id.String()
 	}
 	sev := SeverityMedium
 	if ev.EventType == "user.account.lock" || count >= 2*threshold {
@@ -259,11 +269,25 @@ func (d *failedLogins) periodic(times []int64, sigs []uint32) bool {
 	return sd <= 0.1*mean
 }
 
-func (d *failedLogins) user(login string) *failUser {
-	u := d.users[login]
+// user returns the state of the current event's actor (login).
+func (d *failedLogins) user(c *Context, login string) *failUser {
+	tu := c.userOf()
+	if tu == nil {
+		u := d.untracked[login]
+		if u == nil {
+			u = &failUser{}
+			d.untracked[strings.Clone(login)] = u
+		}
+		return u
+	}
+	u := d.users[tu.idx]
 	if u == nil {
-		u = &failUser{}
-		d.users[login] = u
+		if u = d.untracked[login]; u != nil {
+			delete(d.untracked, login)
+		} else {
+			u = &failUser{}
+		}
+		d.users[tu.idx] = u
 	}
 	return u
 }
@@ -312,35 +336,61 @@ func (u *failUser) sessionP99() int {
 func (d *failedLogins) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	today := day(now.Unix())
-	for login, u := range d.users {
-		keep := u.Days[:0]
-		for _, x := range u.Days {
-			if inWindow(today, x.Day) || x.Day > today {
-				keep = append(keep, x)
-			}
+	for ui, u := range d.users {
+		if d.prune(u, ms, today) {
+			delete(d.users, ui)
 		}
-		u.Days = keep
-		if u.R != nil && (len(u.R.Times) == 0 || ms-u.R.Times[len(u.R.Times)-1] > max(d.window, d.gap).Milliseconds()) {
-			u.R = nil
-		}
-		if len(u.Days) == 0 && u.R == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds() {
-			delete(d.users, login)
+	}
+	for login, u := range d.untracked {
+		if d.prune(u, ms, today) {
+			delete(d.untracked, login)
 		}
 	}
 }
 
-func (d *failedLogins) MarshalState() ([]byte, error) { return json.Marshal(d.users) }
+// prune drops u's expired history and reports whether nothing is left.
+func (d *failedLogins) prune(u *failUser, ms int64, today uint16) bool {
+	keep := u.Days[:0]
+	for _, x := range u.Days {
+		if inWindow(today, x.Day) || x.Day > today {
+			keep = append(keep, x)
+		}
+	}
+	u.Days = keep
+	if u.R != nil && (len(u.R.Times) == 0 || ms-u.R.Times[len(u.R.Times)-1] > max(d.window, d.gap).Milliseconds()) {
+		u.R = nil
+	}
+	return len(u.Days) == 0 && u.R == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds()
+}
+
+// MarshalState writes every user's state keyed by login.
+func (d *failedLogins) MarshalState() ([]byte, error) {
+	m := make(map[string]*failUser, len(d.users)+len(d.untracked))
+	for login, u := range d.untracked {
+		m[login] = u
+	}
+	for ui, u := range d.users {
+		m[d.base.users[ui].login] = u
+	}
+	return json.Marshal(m)
+}
 
 func (d *failedLogins) UnmarshalState(b []byte) error {
 	m := map[string]*failUser{}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
+	users, untracked := make(map[uint32]*failUser, len(m)), map[string]*failUser{}
 	for k, u := range m {
 		if u == nil || u.R != nil && (len(u.R.Times) != len(u.R.Sigs) || len(u.R.Times) != len(u.R.IDs)) {
 			return fmt.Errorf("user %q: inconsistent failure ring", k)
 		}
+		if tu := d.base.lookup(k); tu != nil {
+			users[tu.idx] = u
+		} else {
+			untracked[k] = u
+		}
 	}
-	d.users = m
+	d.users, d.untracked = users, untracked
 	return nil
 }

@@ -34,17 +34,20 @@ var impossibleTravelRegistration = Registration{
 	New:   newImpossibleTravel,
 }
 
+// travelAnchor is a user's last sign-in that can anchor a comparison.
+// Kept per tracked user (by index): the country and city are interned,
+// the uuid packed; 96 bytes.
 type travelAnchor struct {
-	T       int64     `json:"t"`
-	Lat     float32   `json:"la"`
-	Lon     float32   `json:"lo"`
-	C       string    `json:"c,omitempty"`
-	City    string    `json:"ci,omitempty"`
-	IP      string    `json:"ip,omitempty"`
-	ASN     uint32    `json:"asn,omitempty"`
-	Trusted bool      `json:"tr,omitempty"`
-	UUID    string    `json:"id,omitempty"`
-	DT      [4]uint32 `json:"dt"` // hashes of recent dtHash values
+	T       int64
+	Lat     float32
+	Lon     float32
+	ASN     uint32
+	City    uint32 // labels id
+	C       uint16 // country id
+	Trusted bool
+	DT      [4]uint32 // hashes of recent dtHash values
+	IP      string
+	UUID    eventID
 }
 
 type impossibleTravel struct {
@@ -54,15 +57,16 @@ type impossibleTravel struct {
 	knownMin       int
 	routeUsers     int
 	dismissed      map[string]bool
-	anchors        map[string]*travelAnchor // user login -> last anchor
-	routes         map[string]map[string]uint16
+	base           *baselines
+	anchors        map[uint32]*travelAnchor     // user index -> last anchor
+	routes         map[string]map[uint32]uint16 // route -> user index -> last day
 }
 
 func newImpossibleTravel(p Params) (Detector, error) {
 	d := &impossibleTravel{
 		speed: p.Float("speedKmh"), minDist: p.Float("minDistanceKm"), window: p.Duration("anchorWindow"),
 		cityMode: p.Bool("cityMode"), knownMin: p.Int("knownCountryMin"), routeUsers: p.Int("commonRouteUsers"),
-		dismissed: map[string]bool{}, anchors: map[string]*travelAnchor{}, routes: map[string]map[string]uint16{},
+		dismissed: map[string]bool{}, anchors: map[uint32]*travelAnchor{}, routes: map[string]map[uint32]uint16{},
 	}
 	if d.speed <= 0 {
 		return nil, fmt.Errorf("params.speedKmh: must be positive")
@@ -72,6 +76,8 @@ func newImpossibleTravel(p Params) (Detector, error) {
 	}
 	return d, nil
 }
+
+func (d *impossibleTravel) bindUsers(b *baselines) { d.base = b }
 
 func hash32(s string) uint32 {
 	h := fnv.New32a()
@@ -94,13 +100,13 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	if !ev.IsInteractiveSignIn() || ev.IsOktaFirstPartyClient() {
 		return
 	}
-	login := normLogin(ev.Actor.AlternateID)
+	u := c.userOf()
 	lat, lon, ok := geoPoint(ev)
-	if !ok || isAnonymous(ev) || isPrivateRelay(ev) || isSatellite(ev) {
+	if u == nil || !ok || isAnonymous(ev) || isPrivateRelay(ev) || isSatellite(ev) {
 		// never anchors, never compared
 		return
 	}
-	prev := d.anchors[login]
+	prev := d.anchors[u.idx]
 	now := c.Now.Unix()
 	country := ev.Country()
 	dtHash := uint32(0)
@@ -108,16 +114,19 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 		dtHash = hash32(ev.Debug.DTHash)
 	}
 	if prev != nil && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
-		d.compare(c, ev, prev, lat, lon, country, dtHash)
+		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash)
 	}
-	na := &travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), C: country, City: ev.Client.Geo.City,
-		IP: ev.Client.IPAddress, ASN: uint32(max(asnOf(ev), 0)), Trusted: isTrusted(ev), UUID: ev.UUID}
-	if prev != nil {
-		na.DT = prev.DT
-		if now < prev.T { // a late event does not replace a newer anchor
-			return
-		}
+	if prev != nil && now < prev.T { // a late event does not replace a newer anchor
+		return
 	}
+	na := prev
+	if na == nil {
+		na = &travelAnchor{}
+		d.anchors[u.idx] = na
+	}
+	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)),
+		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
+		IP: cloneIfNew(na.IP, ev.Client.IPAddress), UUID: makeEventID(ev.UUID)}
 	if dtHash != 0 {
 		known := false
 		for _, h := range na.DT {
@@ -130,11 +139,10 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 			na.DT[0] = dtHash
 		}
 	}
-	d.anchors[login] = na
 }
 
-func (d *impossibleTravel) compare(c *Context, ev *event.Event, prev *travelAnchor, lat, lon float64, country string, dtHash uint32) {
-	login := normLogin(ev.Actor.AlternateID)
+func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32) {
+	prevC, prevCity := d.base.countries[prev.C], d.base.labels.name(prev.City)
 	dist := haversineKm(float64(prev.Lat), float64(prev.Lon), lat, lon)
 	dt := c.Now.Sub(time.Unix(prev.T, 0))
 	hours := math.Max(dt.Hours(), 1.0/60)
@@ -143,28 +151,28 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, prev *travelAnch
 		return
 	}
 	if d.cityMode {
-		if prev.City != "" && strings.EqualFold(prev.City, ev.Client.Geo.City) && prev.C == country {
+		if prevCity != "" && strings.EqualFold(prevCity, ev.Client.Geo.City) && prevC == country {
 			return
 		}
-	} else if prev.C == "" || country == "" || prev.C == country || bordering(prev.C, country) {
+	} else if prevC == "" || country == "" || prevC == country || bordering(prevC, country) {
 		return
 	}
 	// record the route for the tenant suppression (even when suppressed below)
-	rk := routeKey(prev.C, country)
+	rk := routeKey(prevC, country)
 	commonUsers := 0
 	if m := d.routes[rk]; m != nil {
 		for u, dd := range m {
-			if u != login && inWindow(c.today(), dd) {
+			if u != user && inWindow(c.today(), dd) {
 				commonUsers++
 			}
 		}
 	}
 	rm := d.routes[rk]
 	if rm == nil {
-		rm = map[string]uint16{}
+		rm = map[uint32]uint16{}
 		d.routes[rk] = rm
 	}
-	rm[login] = c.today()
+	rm[user] = c.today()
 
 	// system suppressions
 	ip := ev.Client.IPAddress
@@ -182,8 +190,8 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, prev *travelAnch
 		if d.routeUsers > 0 && commonUsers >= d.routeUsers {
 			return
 		}
-		if d.dismissed[strings.ToLower(rk)] || d.dismissed[strings.ToLower(prev.C+">"+country)] ||
-			d.dismissed[strings.ToLower(country+">"+prev.C)] || d.dismissed[strings.ToLower(anonOperator(ev))] {
+		if d.dismissed[strings.ToLower(rk)] || d.dismissed[strings.ToLower(prevC+">"+country)] ||
+			d.dismissed[strings.ToLower(country+">"+prevC)] || d.dismissed[strings.ToLower(anonOperator(ev))] {
 			return
 		}
 	}
@@ -222,16 +230,16 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, prev *travelAnch
 		sev = raise(sev)
 	}
 	ids := []string{ev.UUID}
-	if prev.UUID != "" {
-		ids = []string{prev.UUID, ev.UUID}
+	if !prev.UUID.isZero() {
+		ids = []string{prev.UUID.String(), ev.UUID}
 	}
 	c.Emit(Finding{
 		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
 		Title: "Impossible travel",
 		Summary: fmt.Sprintf("%s signed in from %s (%s) %s after %s (%s): %.0f km at %.0f km/h",
-			ev.Actor.AlternateID, country, ip, roundDur(dt), prev.C, prev.IP, dist, speed),
+			ev.Actor.AlternateID, country, ip, roundDur(dt), prevC, prev.IP, dist, speed),
 		Evidence: map[string]any{
-			"from":                 map[string]any{"ip": prev.IP, "country": prev.C, "city": prev.City, "time": time.Unix(prev.T, 0).UTC().Format(time.RFC3339), "lat": prev.Lat, "lon": prev.Lon, "trusted": prev.Trusted},
+			"from":                 map[string]any{"ip": prev.IP, "country": prevC, "city": prevCity, "time": time.Unix(prev.T, 0).UTC().Format(time.RFC3339), "lat": prev.Lat, "lon": prev.Lon, "trusted": prev.Trusted},
 			"to":                   map[string]any{"ip": ip, "country": country, "city": ev.Client.Geo.City, "time": c.Now.UTC().Format(time.RFC3339), "lat": ev.Client.Geo.Lat, "lon": ev.Client.Geo.Lon, "trusted": trusted, "asn": asnOf(ev)},
 			"distanceKm":           math.Round(dist),
 			"elapsedMinutes":       math.Round(dt.Minutes()*10) / 10,
@@ -274,25 +282,73 @@ func (d *impossibleTravel) Prune(now time.Time) {
 	}
 }
 
+// travelAnchorState is the persisted form of an anchor.
+type travelAnchorState struct {
+	T       int64     `json:"t"`
+	Lat     float32   `json:"la"`
+	Lon     float32   `json:"lo"`
+	C       string    `json:"c,omitempty"`
+	City    string    `json:"ci,omitempty"`
+	IP      string    `json:"ip,omitempty"`
+	ASN     uint32    `json:"asn,omitempty"`
+	Trusted bool      `json:"tr,omitempty"`
+	UUID    string    `json:"id,omitempty"`
+	DT      [4]uint32 `json:"dt"`
+}
+
+// travelState is keyed by login (anchors and route users).
 type travelState struct {
-	Anchors map[string]*travelAnchor     `json:"anchors"`
-	Routes  map[string]map[string]uint16 `json:"routes"`
+	Anchors map[string]*travelAnchorState `json:"anchors"`
+	Routes  map[string]map[string]uint16  `json:"routes"`
 }
 
 func (d *impossibleTravel) MarshalState() ([]byte, error) {
-	return json.Marshal(travelState{Anchors: d.anchors, Routes: d.routes})
+	st := travelState{Anchors: make(map[string]*travelAnchorState, len(d.anchors)), Routes: make(map[string]map[string]uint16, len(d.routes))}
+	for ui, a := range d.anchors {
+		st.Anchors[d.base.users[ui].login] = &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
+			City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, UUID: a.UUID.String(), DT: a.DT}
+	}
+	for rk, m := range d.routes {
+		rm := make(map[string]uint16, len(m))
+		for ui, dd := range m {
+			rm[d.base.users[ui].login] = dd
+		}
+		st.Routes[rk] = rm
+	}
+	return json.Marshal(st)
 }
 
+// UnmarshalState drops entries of logins the engine does not track (an
+// anchor is only ever kept for a tracked user).
 func (d *impossibleTravel) UnmarshalState(b []byte) error {
 	var st travelState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return err
 	}
 	if st.Anchors != nil {
-		d.anchors = st.Anchors
+		d.anchors = make(map[uint32]*travelAnchor, len(st.Anchors))
+		for login, a := range st.Anchors {
+			u := d.base.lookup(login)
+			if u == nil || a == nil {
+				continue
+			}
+			d.anchors[u.idx] = &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
+				C: d.base.countryID(a.C), Trusted: a.Trusted, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+		}
 	}
 	if st.Routes != nil {
-		d.routes = st.Routes
+		d.routes = make(map[string]map[uint32]uint16, len(st.Routes))
+		for rk, m := range st.Routes {
+			rm := make(map[uint32]uint16, len(m))
+			for login, dd := range m {
+				if u := d.base.lookup(login); u != nil {
+					rm[u.idx] = dd
+				}
+			}
+			if len(rm) > 0 {
+				d.routes[rk] = rm
+			}
+		}
 	}
 	return nil
 }

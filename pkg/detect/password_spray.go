@@ -3,7 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -145,13 +145,13 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	login := normLogin(ev.Actor.AlternateID)
-	hit := sprayHit{T: now, User: login, IP: ip, ID: ev.UUID}
+	hit := sprayHit{T: now, User: strings.Clone(login), IP: strings.Clone(ip), ID: strings.Clone(ev.UUID)}
 
 	// single source
 	k := d.byIP[ip]
 	if k == nil {
 		k = &sprayKey{}
-		d.byIP[ip] = k
+		d.byIP[hit.IP] = k
 	}
 	k.Hits = append(k.Hits, hit)
 	k.slide(now, win)
@@ -160,7 +160,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	}
 	users, maxAtt, _ := k.spread()
 	if len(users) >= d.minUsers && maxAtt <= d.maxAtt {
-		d.markSprayed(ip, users, now, "single_source")
+		d.markSprayed(hit.IP, users, now, "single_source")
 		c.Emit(Finding{
 			Key: ip, IP: ip, Country: ev.Country(),
 			Title:   "Password spray from one IP",
@@ -179,7 +179,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	}
 	a := d.byAgent[ak]
 	if a == nil {
-		a = &sprayKey{UA: label}
+		a = &sprayKey{UA: strings.Clone(label)}
 		d.byAgent[ak] = a
 	}
 	a.Hits = append(a.Hits, hit)
@@ -289,5 +289,3 @@ func (d *passwordSpray) UnmarshalState(b []byte) error {
 	}
 	return nil
 }
-
-var _ = sort.Strings

@@ -60,6 +60,15 @@ type Detector interface {
 	UnmarshalState(data []byte) error
 }
 
+// userBound is implemented by detectors that key per-user state by the
+// engine's user index (4 bytes instead of a login string per entry).
+// NewEngine binds them to its baselines; their MarshalState and
+// UnmarshalState translate indices to and from logins, so the persisted
+// form stays keyed by login.
+type userBound interface {
+	bindUsers(b *baselines)
+}
+
 // Detectors lists every registered detector.
 func Detectors() []Info {
 	out := make([]Info, len(registry))

@@ -33,23 +33,41 @@ var sessionHijackRegistration = Registration{
 	},
 }
 
+// sessOrigin is the first use of a session: country and OS interned, the
+// uuid packed; 80 bytes.
 type sessOrigin struct {
-	T       int64  `json:"t"` // unix s of creation (first use seen)
-	Actor   uint32 `json:"a"` // hash of the login
-	IP      string `json:"ip"`
-	Country string `json:"c,omitempty"`
-	ASN     uint32 `json:"asn,omitempty"`
-	UA      uint32 `json:"ua,omitempty"`
-	OS      string `json:"os,omitempty"`
-	Trusted bool   `json:"tr,omitempty"`
-	UUID    string `json:"id"`
+	T       int64  // unix s of creation (first use seen)
+	Actor   uint32 // hash of the login
+	ASN     uint32
+	UA      uint32 // hash of the user agent
+	OS      uint32 // labels id
+	Country uint16 // country id
+	Trusted bool
+	IP      string
+	UUID    eventID
+}
+
+// sessOriginState is the persisted form of a sessOrigin.
+type sessOriginState struct {
+	T       int64   `json:"t"`
+	Actor   uint32  `json:"a"`
+	IP      string  `json:"ip"`
+	Country string  `json:"c,omitempty"`
+	ASN     uint32  `json:"asn,omitempty"`
+	UA      uint32  `json:"ua,omitempty"`
+	OS      string  `json:"os,omitempty"`
+	Trusted bool    `json:"tr,omitempty"`
+	UUID    eventID `json:"id"`
 }
 
 type sessionHijack struct {
 	lifetime  time.Duration
 	asnChange bool
+	base      *baselines
 	sessions  map[uint64]*sessOrigin
 }
+
+func (d *sessionHijack) bindUsers(b *baselines) { d.base = b }
 
 func sessionKey(ev *event.Event) string {
 	if s := ev.SessionID(); s != "" {
@@ -85,9 +103,13 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	hk := hash64(key)
 	o := d.sessions[hk]
 	if o == nil || now-o.T > int64(d.lifetime/time.Second) || now < o.T && ev.EventType == "user.session.start" {
-		d.sessions[hk] = &sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), IP: ip, Country: ev.Country(),
-			ASN: uint32(max(asnOf(ev), 0)), UA: hash32(ev.Client.UserAgent.Raw), OS: ev.Client.UserAgent.OS,
-			Trusted: isTrusted(ev), UUID: ev.UUID}
+		if o == nil {
+			o = &sessOrigin{}
+			d.sessions[hk] = o
+		}
+		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)),
+			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
+			Trusted: isTrusted(ev), IP: cloneIfNew(o.IP, ip), UUID: makeEventID(ev.UUID)}
 		return
 	}
 	if now < o.T || ip == o.IP || same24(ip, o.IP) {
@@ -99,8 +121,9 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	}
 	country := ev.Country()
 	asn := uint32(max(asnOf(ev), 0))
+	oCountry, oOS := d.base.countries[o.Country], d.base.labels.name(o.OS)
 	var changed []string
-	if country != "" && o.Country != "" && country != o.Country {
+	if country != "" && oCountry != "" && country != oCountry {
 		changed = append(changed, "country")
 	}
 	if d.asnChange && asn != 0 && o.ASN != 0 && asn != o.ASN {
@@ -109,7 +132,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	if ev.Client.UserAgent.Raw != "" && hash32(ev.Client.UserAgent.Raw) != o.UA {
 		changed = append(changed, "user_agent")
 	}
-	if ev.Client.UserAgent.OS != "" && o.OS != "" && ev.Client.UserAgent.OS != o.OS {
+	if ev.Client.UserAgent.OS != "" && oOS != "" && ev.Client.UserAgent.OS != oOS {
 		changed = append(changed, "os")
 	}
 	if len(changed) == 0 {
@@ -119,16 +142,16 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
 		Title: "Session used from another network and client",
 		Summary: fmt.Sprintf("session of %s created from %s (%s) used %s later from %s (%s); changed: %v",
-			ev.Actor.AlternateID, o.IP, o.Country, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
+			ev.Actor.AlternateID, o.IP, oCountry, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
 		Evidence: map[string]any{
 			"changed":        changed,
-			"origin":         map[string]any{"ip": o.IP, "country": o.Country, "asn": o.ASN, "os": o.OS, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
+			"origin":         map[string]any{"ip": o.IP, "country": oCountry, "asn": o.ASN, "os": oOS, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
 			"use":            map[string]any{"ip": ip, "country": country, "asn": asn, "os": ev.Client.UserAgent.OS, "browser": ev.Client.UserAgent.Browser, "userAgent": ev.Client.UserAgent.Raw, "eventType": ev.EventType, "trusted": trusted},
 			"sessionKind":    map[bool]string{true: "device_token", false: "okta_session"}[key[0] == 'd'],
 			"elapsedMinutes": (now - o.T) / 60,
 			"sameUser":       o.Actor == hash32(normLogin(ev.Actor.AlternateID)),
 		},
-		EventIDs: []string{o.UUID, ev.UUID},
+		EventIDs: []string{o.UUID.String(), ev.UUID},
 	})
 }
 
@@ -142,15 +165,16 @@ func (d *sessionHijack) Prune(now time.Time) {
 }
 
 func (d *sessionHijack) MarshalState() ([]byte, error) {
-	m := make(map[string]*sessOrigin, len(d.sessions))
+	m := make(map[string]*sessOriginState, len(d.sessions))
 	for k, o := range d.sessions {
-		m[strconv.FormatUint(k, 16)] = o
+		m[strconv.FormatUint(k, 16)] = &sessOriginState{T: o.T, Actor: o.Actor, IP: o.IP, Country: d.base.countries[o.Country],
+			ASN: o.ASN, UA: o.UA, OS: d.base.labels.name(o.OS), Trusted: o.Trusted, UUID: o.UUID}
 	}
 	return json.Marshal(m)
 }
 
 func (d *sessionHijack) UnmarshalState(b []byte) error {
-	m := map[string]*sessOrigin{}
+	m := map[string]*sessOriginState{}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
@@ -161,7 +185,8 @@ func (d *sessionHijack) UnmarshalState(b []byte) error {
 			return fmt.Errorf("session key %q: %w", k, err)
 		}
 		if o != nil {
-			out[n] = o
+			out[n] = &sessOrigin{T: o.T, Actor: o.Actor, ASN: o.ASN, UA: o.UA, OS: d.base.labels.id(o.OS),
+				Country: d.base.countryID(o.Country), Trusted: o.Trusted, IP: o.IP, UUID: o.UUID}
 		}
 	}
 	d.sessions = out

@@ -125,6 +125,7 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 		}
 		var base baselines
 		base.init()
+		base.labels = e.base.labels // ids held by detectors stay valid
 		base.tenantFirst = st.TenantFirst
 		for i, name := range st.Countries {
 			if i == 0 {

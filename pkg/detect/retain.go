@@ -1,0 +1,133 @@
+package detect
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Long-lived detector state copies the event strings it keeps
+// (strings.Clone), interns low-cardinality labels (labels.id) or packs
+// uuids (makeEventID). What it retains for the 30-day window then never
+// depends on how the decoder allocates an event's strings: a substring of
+// a larger buffer would keep the whole buffer alive. (A map assignment to an
+// existing string key also replaces the stored key, so a map keyed by an
+// event's string would re-pin the newest event's copy on every update.)
+
+// cloneIfNew returns old when it equals s (no allocation), else a copy of s.
+func cloneIfNew(old, s string) string {
+	if old == s {
+		return old
+	}
+	return strings.Clone(s)
+}
+
+// eventID is an event uuid kept in detector state. The canonical
+// 36-character lowercase form ("8-4-4-4-12" hex digits) is packed into b
+// (16 bytes, no allocation); any other uuid is kept as a copy in s.
+type eventID struct {
+	b [16]byte
+	s string
+}
+
+const hexDigits = "0123456789abcdef"
+
+// uuidDigits are the offsets of the 32 hex digits in a canonical uuid.
+var uuidDigits = func() (o [32]uint8) {
+	n := 0
+	for i := 0; i < 36; i++ {
+		if i != 8 && i != 13 && i != 18 && i != 23 {
+			o[n] = uint8(i)
+			n++
+		}
+	}
+	return o
+}()
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func makeEventID(s string) eventID {
+	var id eventID
+	if len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' {
+		ok := true
+		for i := 0; i < 16 && ok; i++ {
+			hi, ok1 := unhex(s[uuidDigits[2*i]])
+			lo, ok2 := unhex(s[uuidDigits[2*i+1]])
+			id.b[i] = hi<<4 | lo
+			ok = ok1 && ok2
+		}
+		if ok && id.b != [16]byte{} {
+			return id
+		}
+	}
+	return eventID{s: strings.Clone(s)}
+}
+
+// String returns the uuid as it was in the event ("" for the zero value;
+// the all-zero canonical uuid is kept as a string, so it round-trips).
+func (id eventID) String() string {
+	if id.s != "" || id.b == [16]byte{} {
+		return id.s
+	}
+	var out [36]byte
+	for i := 0; i < 16; i++ {
+		out[uuidDigits[2*i]] = hexDigits[id.b[i]>>4]
+		out[uuidDigits[2*i+1]] = hexDigits[id.b[i]&15]
+	}
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
+}
+
+func (id eventID) isZero() bool { return id == eventID{} }
+
+// MarshalJSON / UnmarshalJSON keep the persisted form a plain string.
+func (id eventID) MarshalJSON() ([]byte, error) { return json.Marshal(id.String()) }
+
+func (id *eventID) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*id = makeEventID(s)
+	return nil
+}
+
+// labels interns low-cardinality strings (cities, operating systems) to
+// 32-bit ids shared by every user's state; id 0 is "". The vocabulary
+// comes from Okta's geolocation and user-agent parsing, so it stays small.
+type labels struct {
+	names []string
+	ids   map[string]uint32
+}
+
+func (l *labels) id(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if id, ok := l.ids[s]; ok {
+		return id
+	}
+	if l.ids == nil {
+		l.ids = map[string]uint32{}
+		l.names = []string{""}
+	}
+	s = strings.Clone(s)
+	id := uint32(len(l.names))
+	l.names = append(l.names, s)
+	l.ids[s] = id
+	return id
+}
+
+func (l *labels) name(id uint32) string {
+	if int(id) >= len(l.names) {
+		return ""
+	}
+	return l.names[id]
+}
