@@ -423,12 +423,15 @@ func isPrivateRelay(ev *event.Event, info *event.IPInfo) bool {
 	return false
 }
 
+// relaySeparators folds the separators operators use in relay names
+// ("iCloud_Private-Relay") to spaces; a Replacer is safe for concurrent use.
+var relaySeparators = strings.NewReplacer("_", " ", "-", " ")
+
 func relayName(s string) bool {
 	if s == "" {
 		return false
 	}
-	l := strings.ToLower(s)
-	l = strings.NewReplacer("_", " ", "-", " ").Replace(l)
+	l := relaySeparators.Replace(strings.ToLower(s))
 	return strings.Contains(l, "private relay") || strings.Contains(l, "icloud") ||
 		strings.HasPrefix(l, "apple relay") || l == "apple"
 }

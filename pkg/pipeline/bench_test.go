@@ -1,12 +1,16 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 )
 
 // BenchmarkHandlePage measures one page through decode → dedup → enrich →
@@ -34,4 +38,55 @@ func BenchmarkHandlePage(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReplay measures `oktaguard replay`'s stages end to end: a month
+// of generated traffic (300 users, attacks included) as JSON Lines, decoded,
+// de-duplicated, sorted, enriched (IP lists) and run through the detectors:
+// "all" with the rule pack, "baseline11" with the 11 baseline detectors
+// only. One iteration is the whole month; run with -cpu 1 for the per-core
+// figure:
+//
+//	go test ./pkg/pipeline -run '^$' -bench BenchmarkReplay -benchtime 3x -cpu 1
+func BenchmarkReplay(b *testing.B) {
+	ds, err := traffic.Generate(traffic.Config{Seed: 42, Users: 300, Days: 30, Attacks: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jsonl bytes.Buffer
+	if err := ds.WriteJSONL(&jsonl); err != nil {
+		b.Fatal(err)
+	}
+	all := config.Defaults()
+	all.IPLists = ds.Lists.Map()
+	baseline := all
+	baseline.Detectors = detect.Config{}
+	off := false
+	for i, d := range detect.Detectors() {
+		if i >= 11 { // the rule pack registers after the 11 baseline detectors
+			baseline.Detectors[d.ID] = detect.DetectorConfig{Enabled: &off}
+		}
+	}
+	b.Run("all", func(b *testing.B) { benchReplay(b, all, jsonl.Bytes()) })
+	b.Run("baseline11", func(b *testing.B) { benchReplay(b, baseline, jsonl.Bytes()) })
+}
+
+func benchReplay(b *testing.B, s config.Settings, jsonl []byte) {
+	ctx := context.Background()
+	b.SetBytes(int64(len(jsonl)))
+	b.ReportAllocs()
+	events := 0
+	for i := 0; i < b.N; i++ {
+		sum, err := Replay(ctx, s, []ReplayInput{{Name: "month.jsonl", R: bytes.NewReader(jsonl)}},
+			func(detect.Alert) error { return nil }, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.ParseErrors > 0 || sum.Events == 0 {
+			b.Fatalf("replay: %+v", sum)
+		}
+		events += sum.Events
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
