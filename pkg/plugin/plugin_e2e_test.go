@@ -34,7 +34,7 @@ type env struct {
 	to   time.Time
 }
 
-func newEnv(t *testing.T, uid string, users int, history time.Duration) *env {
+func newEnv(t testing.TB, uid string, users int, history time.Duration) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the plugin binary")
@@ -74,7 +74,7 @@ type health struct {
 	Details map[string]any
 }
 
-func (e *env) health(t *testing.T, ds plugintest.DataSource) health {
+func (e *env) health(t testing.TB, ds plugintest.DataSource) health {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -90,7 +90,7 @@ func (e *env) health(t *testing.T, ds plugintest.DataSource) health {
 }
 
 // waitIngested waits until the plugin has stored every simulator event.
-func (e *env) waitIngested(t *testing.T, ds plugintest.DataSource) {
+func (e *env) waitIngested(t testing.TB, ds plugintest.DataSource) {
 	t.Helper()
 	want := e.org.Sim.EventCount()
 	deadline := time.Now().Add(3 * time.Minute)
@@ -107,7 +107,7 @@ func (e *env) waitIngested(t *testing.T, ds plugintest.DataSource) {
 }
 
 // eventTotal sums the timeseries query of every stored event.
-func (e *env) eventTotal(t *testing.T, ds plugintest.DataSource) int {
+func (e *env) eventTotal(t testing.TB, ds plugintest.DataSource) int {
 	t.Helper()
 	res := e.query(t, ds, false, plugintest.Query{RefID: "T", Model: map[string]any{"queryType": "timeseries", "interval": "24h"}})
 	r := res["T"]
@@ -124,7 +124,26 @@ func (e *env) eventTotal(t *testing.T, ds plugintest.DataSource) int {
 	return int(total)
 }
 
-func (e *env) query(t *testing.T, ds plugintest.DataSource, fromAlert bool, qs ...plugintest.Query) map[string]plugintest.Result {
+// waitPosture waits for the first posture report and returns its number of checks.
+func (e *env) waitPosture(t testing.TB, ds plugintest.DataSource) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := e.query(t, ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture"}})["P"]
+		if r.Error != "" {
+			t.Fatal(r.Error)
+		}
+		if len(r.Frames) == 1 && r.Frames[0].Rows() > 0 {
+			return r.Frames[0].Rows()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no posture report within 60s")
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func (e *env) query(t testing.TB, ds plugintest.DataSource, fromAlert bool, qs ...plugintest.Query) map[string]plugintest.Result {
 	t.Helper()
 	for i := range qs {
 		if qs[i].From.IsZero() {
@@ -194,22 +213,8 @@ func TestPluginOverGRPC(t *testing.T) {
 	})
 
 	t.Run("posture evaluated", func(t *testing.T) {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			r := e.query(t, e.ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture"}})["P"]
-			if r.Error != "" {
-				t.Fatal(r.Error)
-			}
-			if len(r.Frames) == 1 && r.Frames[0].Rows() > 0 {
-				if r.Frames[0].Rows() < 60 {
-					t.Fatalf("posture table has %d checks, want all of them", r.Frames[0].Rows())
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no posture report within 60s")
-			}
-			time.Sleep(time.Second)
+		if n := e.waitPosture(t, e.ds); n < 60 {
+			t.Fatalf("posture table has %d checks, want all of them", n)
 		}
 		r := e.query(t, e.ds, true, plugintest.Query{RefID: "H", QueryType: "posture_history", Model: map[string]any{}})["H"]
 		if r.Error != "" || len(r.Frames) == 0 || r.Frames[0].Rows() == 0 {
