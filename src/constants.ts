@@ -294,24 +294,26 @@ export const STATUS_OPTIONS: Array<SelectableValue<string>> = [
   'partial',
 ].map((v) => ({ value: v, label: v }));
 
-/** Scopes an OAuth service app needs: the System Log plus read access for the posture checks. */
+/**
+ * Scopes an OAuth service app needs: the System Log plus read access for the posture checks.
+ * Must equal okta.DefaultScopes() of the back end (checked by TestDefaultScopesMatchFrontend in pkg/plugin).
+ */
 export const DEFAULT_OAUTH_SCOPES = [
   'okta.logs.read',
-  'okta.orgs.read',
-  'okta.policies.read',
-  'okta.authenticators.read',
-  'okta.users.read',
-  'okta.groups.read',
-  'okta.roles.read',
-  'okta.apps.read',
   'okta.apiTokens.read',
-  'okta.networkZones.read',
-  'okta.threatInsights.read',
+  'okta.apps.read',
+  'okta.authenticators.read',
   'okta.behaviors.read',
+  'okta.brands.read',
+  'okta.deviceAssurance.read',
   'okta.idps.read',
   'okta.logStreams.read',
-  'okta.trustedOrigins.read',
-  'okta.brands.read',
+  'okta.networkZones.read',
+  'okta.orgs.read',
+  'okta.policies.read',
+  'okta.roles.read',
   'okta.templates.read',
-  'okta.deviceAssurance.read',
+  'okta.threatInsights.read',
+  'okta.trustedOrigins.read',
+  'okta.users.read',
 ];

@@ -137,6 +137,8 @@ export interface OktaOptions extends DataSourceJsonData {
   authType?: AuthType;
   /** OAuth 2.0 service app client id (authType oauth) */
   clientId?: string;
+  /** kid of the service app's key, needed when the app has several keys (authType oauth) */
+  keyId?: string;
   /** OAuth scopes granted to the service app */
   scopes?: string[];
   /** Go duration, default 168h */

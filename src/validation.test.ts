@@ -3,6 +3,7 @@ import {
   backfillError,
   durationMs,
   isDuration,
+  keyIdError,
   orgUrlError,
   pollIntervalError,
   rateLimitShareError,
@@ -17,6 +18,13 @@ describe('validation', () => {
     expect(durationMs('1h30m')).toBe(5400e3);
     expect(durationMs('250ms')).toBe(250);
     expect(durationMs('x')).toBeUndefined();
+  });
+
+  it('refuses whitespace in an OAuth key id', () => {
+    expect(keyIdError(undefined)).toBeUndefined();
+    expect(keyIdError('')).toBeUndefined();
+    expect(keyIdError('Aq5c9iVpT-0hFpY_kid')).toBeUndefined();
+    expect(keyIdError('key 2')).toMatch(/no spaces/);
   });
 
   it('accepts https and loopback http org URLs only', () => {

@@ -47,6 +47,11 @@ export function orgUrlError(raw: string | undefined): string | undefined {
   return `Unsupported scheme ${u.protocol.replace(':', '')}: use https`;
 }
 
+/** OAuth key id (kid): sent as is in the JWT header, so no whitespace. */
+export function keyIdError(s: string | undefined): string | undefined {
+  return s && /\s/.test(s) ? 'A key id has no spaces: copy the kid exactly as Okta shows it' : undefined;
+}
+
 /** Backfill: a duration in (0, 90 days]. */
 export function backfillError(s: string | undefined): string | undefined {
   if (!s) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/posture"
 )
 
 // Defaults of the collector (okta-ingest.md §1, DESIGN.md).
@@ -25,25 +27,18 @@ const (
 // LogsScope is the OAuth scope needed to read the System Log.
 const LogsScope = "okta.logs.read"
 
-// DefaultScopes are requested by an OAuth service app when none are
-// configured: the System Log plus the read scopes the posture snapshot uses.
-var DefaultScopes = []string{
-	LogsScope,
-	"okta.users.read",
-	"okta.groups.read",
-	"okta.apps.read",
-	"okta.roles.read",
-	"okta.policies.read",
-	"okta.authenticators.read",
-	"okta.idps.read",
-	"okta.networkZones.read",
-	"okta.orgs.read",
-	"okta.threatInsights.read",
-	"okta.apiTokens.read",
-	"okta.authorizationServers.read",
-	"okta.trustedOrigins.read",
-	"okta.eventHooks.read",
-	"okta.logStreams.read",
+// DefaultScopes returns the scopes an OAuth service app requests when none
+// are configured: okta.logs.read first, then every scope the posture checks
+// read (posture.Scopes, derived from the check registry), so that granting
+// the list of docs/posture.md is exactly enough.
+func DefaultScopes() []string {
+	out := []string{LogsScope}
+	for _, s := range posture.Scopes() {
+		if s != LogsScope {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Config is how to reach one Okta org and how to read its System Log.
@@ -72,7 +67,7 @@ type OAuthConfig struct {
 	ClientID      string
 	PrivateKeyPEM []byte   // RSA key, PKCS#1 or PKCS#8 PEM
 	KeyID         string   // optional kid of the registered JWK
-	Scopes        []string // default DefaultScopes
+	Scopes        []string // default DefaultScopes()
 }
 
 // String never prints the key.
@@ -131,7 +126,7 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OAuth != nil && len(c.OAuth.Scopes) == 0 {
 		o := *c.OAuth
-		o.Scopes = append([]string(nil), DefaultScopes...)
+		o.Scopes = DefaultScopes()
 		c.OAuth = &o
 	}
 	return c

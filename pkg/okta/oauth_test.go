@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,7 +207,7 @@ func TestOAuthPrivateKeyJWT(t *testing.T) {
 			if f.tokenHits != 1 || f.logHits != 2 {
 				t.Fatalf("token hits %d (want 1, cached), log hits %d", f.tokenHits, f.logHits)
 			}
-			if len(f.scopes) != len(DefaultScopes) || f.scopes[0] != LogsScope {
+			if !slices.Equal(f.scopes, DefaultScopes()) {
 				t.Fatalf("scopes requested %v", f.scopes)
 			}
 			// A revoked access token is replaced once.

@@ -161,7 +161,7 @@ func (s Settings) toConfig() (config.Settings, error) {
 	cs := config.Defaults()
 	cs.Okta.OrgURL = s.OrgURL
 	if s.AuthType == "oauth" {
-		cs.Okta.OAuth = &okta.OAuthConfig{ClientID: s.ClientID, PrivateKeyPEM: []byte(s.PrivateKey), Scopes: s.Scopes}
+		cs.Okta.OAuth = &okta.OAuthConfig{ClientID: s.ClientID, PrivateKeyPEM: []byte(s.PrivateKey), KeyID: s.KeyID, Scopes: s.Scopes}
 	} else {
 		cs.Okta.APIToken = s.APIToken
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
@@ -23,6 +24,7 @@ type Settings struct {
 	OrgURL         string
 	AuthType       string // apiToken | oauth
 	ClientID       string
+	KeyID          string // kid of the service app's key, for apps with several keys
 	Scopes         []string
 	Backfill       time.Duration
 	PollInterval   time.Duration
@@ -47,6 +49,7 @@ type jsonData struct {
 	OrgURL         string              `json:"orgUrl"`
 	AuthType       string              `json:"authType"`
 	ClientID       string              `json:"clientId"`
+	KeyID          string              `json:"keyId"`
 	Scopes         flexStrings         `json:"scopes"`
 	Backfill       string              `json:"backfill"`
 	PollInterval   string              `json:"pollInterval"`
@@ -131,6 +134,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		OrgURL:         strings.TrimSpace(jd.OrgURL),
 		AuthType:       strings.TrimSpace(jd.AuthType),
 		ClientID:       strings.TrimSpace(jd.ClientID),
+		KeyID:          strings.TrimSpace(jd.KeyID),
 		Scopes:         jd.Scopes,
 		IPLists:        jd.IPLists,
 		GeoIPCityDB:    strings.TrimSpace(jd.GeoIPCityDB),
@@ -205,6 +209,9 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		case "oauth":
 			if out.ClientID == "" {
 				errs = append(errs, errors.New("authType oauth needs clientId (the OAuth 2.0 service app's client id)"))
+			}
+			if strings.ContainsFunc(out.KeyID, unicode.IsSpace) {
+				errs = append(errs, fmt.Errorf("keyId %q contains whitespace: use the key's kid exactly as the service app's Public keys list shows it", out.KeyID))
 			}
 			if strings.TrimSpace(out.PrivateKey) == "" {
 				errs = append(errs, errors.New("authType oauth needs a private key (PEM, RSA) in the secure settings"))

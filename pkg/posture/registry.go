@@ -81,15 +81,7 @@ func Checks() []CheckInfo {
 	out := make([]CheckInfo, 0, len(registry))
 	for _, c := range registry {
 		ci := CheckInfo{ID: c.ID, Title: c.Title, Category: c.Category, Severity: c.Severity, DoDOnly: c.DoDOnly,
-			Remediation: c.Remediation, References: c.References, Expected: map[string]string{}}
-		seen := map[string]bool{}
-		for _, n := range append(append([]string{}, c.Needs...), c.Inputs...) {
-			if sc := ResourceScopes[n]; sc != "" && !seen[sc] {
-				seen[sc] = true
-				ci.Scopes = append(ci.Scopes, sc)
-			}
-		}
-		sort.Strings(ci.Scopes)
+			Scopes: scopesOf([]Check{c}), Remediation: c.Remediation, References: c.References, Expected: map[string]string{}}
 		for _, p := range Profiles() {
 			if c.Expected != nil {
 				ci.Expected[p.Name] = c.Expected(p)
@@ -97,6 +89,30 @@ func Checks() []CheckInfo {
 		}
 		out = append(out, ci)
 	}
+	return out
+}
+
+// Scopes lists, sorted, every OAuth 2.0 scope the registered checks read
+// (okta.logs.read included, for the System Log evidence): what a service
+// app must be granted for no check to report error for a missing scope.
+func Scopes() []string { return scopesOf(registry) }
+
+// scopesOf returns the sorted, distinct scopes of the resources checks
+// need or read.
+func scopesOf(checks []Check) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range checks {
+		for _, res := range [][]string{c.Needs, c.Inputs} {
+			for _, n := range res {
+				if sc := ResourceScopes[n]; sc != "" && !seen[sc] {
+					seen[sc] = true
+					out = append(out, sc)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

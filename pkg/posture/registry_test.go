@@ -3,6 +3,7 @@ package posture
 import (
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -92,6 +93,17 @@ func TestParseISODuration(t *testing.T) {
 	for _, bad := range []string{"", "P", "30D", "PT", "P1X"} {
 		if _, err := ParseISODuration(bad); err == nil {
 			t.Errorf("%q: want error", bad)
+		}
+	}
+}
+
+// Every snapshot resource is read by a check, so Scopes (the default OAuth
+// scopes) names every scope the snapshot fetch needs.
+func TestRegistryScopesCoverEveryResource(t *testing.T) {
+	got := Scopes()
+	for res, sc := range ResourceScopes {
+		if _, found := slices.BinarySearch(got, sc); !found {
+			t.Errorf("resource %s: scope %s is read by no check, so Scopes lacks it", res, sc)
 		}
 	}
 }

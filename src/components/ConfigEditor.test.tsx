@@ -1,7 +1,7 @@
 import React, { useState } from 'react';
 
 import { DataSourceSettings } from '@grafana/data';
-import { fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, render, screen, within } from '@testing-library/react';
 
 import { DEFAULT_OAUTH_SCOPES } from '../constants';
 import { OktaOptions, OktaSecureOptions } from '../types';
@@ -67,7 +67,7 @@ describe('ConfigEditor secrets', () => {
     expect(last().jsonData.orgUrl).toBe('https://example.okta.com');
   });
 
-  it('stores the OAuth private key in secureJsonData only, client id and scopes in jsonData', () => {
+  it('stores the OAuth private key in secureJsonData only, client id, key id and scopes in jsonData', () => {
     const { changes, last } = renderEditor(settings({ orgUrl: 'https://example.okta.com' }));
     fireEvent.click(screen.getByLabelText('OAuth service app'));
     expect(last().jsonData.authType).toBe('oauth');
@@ -75,14 +75,29 @@ describe('ConfigEditor secrets', () => {
     expect(screen.queryByLabelText(/^API token/, { selector: '#oktaguard-api-token' })).not.toBeInTheDocument();
 
     fireEvent.change(screen.getByLabelText(/^Client ID/), { target: { value: '0oa1clientid' } });
+    fireEvent.change(screen.getByLabelText(/^Key ID/), { target: { value: ' kid-2 ' } });
     fireEvent.change(screen.getByLabelText(/^Private key/), { target: { value: PEM } });
     expect(last().secureJsonData?.privateKey).toBe(PEM);
     expect(last().jsonData.clientId).toBe('0oa1clientid');
+    expect(last().jsonData.keyId).toBe('kid-2');
     for (const c of changes) {
       expect(JSON.stringify(c.jsonData)).not.toContain('secretkeymaterial');
       expect(c.jsonData).not.toHaveProperty('privateKey');
       expect(c.jsonData).not.toHaveProperty('apiToken');
     }
+  });
+
+  it('keeps the key id optional, with a tooltip, and flags spaces', () => {
+    const { last } = renderEditor(settings({ orgUrl: 'https://example.okta.com', authType: 'oauth', keyId: 'k1' }));
+    const keyId = screen.getByLabelText(/^Key ID/) as HTMLInputElement;
+    expect(keyId.value).toBe('k1');
+    // The info icon carrying the tooltip (the test double of the SVG drops its hover handlers).
+    expect(within(keyId.labels![0]).getByTestId('info-circle')).toBeInTheDocument();
+    fireEvent.change(keyId, { target: { value: 'k 2' } });
+    expect(screen.getByText(/A key id has no spaces/)).toBeInTheDocument();
+    fireEvent.change(keyId, { target: { value: '' } });
+    expect(last().jsonData).not.toHaveProperty('keyId');
+    expect(screen.queryByText(/A key id has no spaces/)).not.toBeInTheDocument();
   });
 
   it('shows a configured token as configured and resets it', () => {

@@ -5,14 +5,18 @@ import {
   Button,
   Field,
   FieldSet,
+  Icon,
   InlineField,
   InlineFieldRow,
   InlineSwitch,
   Input,
+  Label,
   RadioButtonGroup,
   SecretInput,
   SecretTextArea,
+  Stack,
   TextArea,
+  Tooltip,
 } from '@grafana/ui';
 
 import { DEFAULT_OAUTH_SCOPES, DETECTORS, DetectorInfo, ParamInfo } from '../constants';
@@ -26,7 +30,14 @@ import {
   PostureProfile,
   Sensitivity,
 } from '../types';
-import { backfillError, isDuration, orgUrlError, pollIntervalError, rateLimitShareError } from '../validation';
+import {
+  backfillError,
+  isDuration,
+  keyIdError,
+  orgUrlError,
+  pollIntervalError,
+  rateLimitShareError,
+} from '../validation';
 
 export type Props = DataSourcePluginOptionsEditorProps<OktaOptions, OktaSecureOptions>;
 
@@ -126,6 +137,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   };
 
   const orgErr = orgUrlError(jsonData.orgUrl);
+  const keyIdErr = keyIdError(jsonData.keyId);
   const backfillErr = backfillError(jsonData.backfill);
   const pollErr = pollIntervalError(jsonData.pollInterval);
   const shareErr = rateLimitShareError(jsonData.rateLimitShare);
@@ -195,6 +207,30 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
                 value={jsonData.clientId ?? ''}
                 width={60}
                 onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('clientId', e.currentTarget.value)}
+              />
+            </Field>
+            <Field
+              label={
+                <Label htmlFor="oktaguard-key-id" description="Optional: the kid of the app's public key">
+                  <Stack gap={0.5} alignItems="center">
+                    Key ID
+                    <Tooltip
+                      theme="info"
+                      content="Needed when the service app has several public keys (e.g. during a key rotation): Okta picks the key by this kid in the JWT header. Copy it from the app's Public keys list; leave it empty when the app has one key."
+                    >
+                      <Icon name="info-circle" size="sm" tabIndex={0} />
+                    </Tooltip>
+                  </Stack>
+                </Label>
+              }
+              invalid={Boolean(keyIdErr)}
+              error={keyIdErr}
+            >
+              <Input
+                id="oktaguard-key-id"
+                value={jsonData.keyId ?? ''}
+                width={60}
+                onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('keyId', e.currentTarget.value.trim())}
               />
             </Field>
             <Field label="Scopes" description="Granted scopes, separated by spaces">
