@@ -29,7 +29,11 @@ func readyMaxPollAge(s config.Settings) time.Duration {
 func readiness(s config.Settings, st pipeline.Status, now time.Time) (bool, string) {
 	switch {
 	case !st.BackfillDone:
-		return false, fmt.Sprintf("backfill in progress (%.0f%%)", st.BackfillProgress*100)
+		reason := fmt.Sprintf("backfill in progress (%.0f%%)", st.BackfillProgress*100)
+		if st.LastError != "" && st.LastErrorAt.After(st.LastPollSuccess) {
+			reason += "; last poll failed: " + st.LastError // a stuck backfill says why
+		}
+		return false, reason
 	case st.LastPollSuccess.IsZero():
 		return false, "no successful poll yet"
 	case now.Sub(st.LastPollSuccess) > readyMaxPollAge(s):

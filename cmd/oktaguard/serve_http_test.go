@@ -126,6 +126,10 @@ func TestReadiness(t *testing.T) {
 	}{
 		{"backfilling", pipeline.Status{BackfillProgress: 0.42}, false, "backfill in progress (42%)"},
 		{"backfilling, recent poll", pipeline.Status{BackfillProgress: 0.9, LastPollSuccess: now}, false, "backfill in progress (90%)"},
+		{"backfilling, failing", pipeline.Status{BackfillProgress: 0.1, LastError: "okta: request failed", LastErrorAt: now},
+			false, "backfill in progress (10%); last poll failed: okta: request failed"},
+		{"backfilling, failed then recovered", pipeline.Status{BackfillProgress: 0.2, LastError: "okta: 503", LastErrorAt: now.Add(-time.Minute), LastPollSuccess: now},
+			false, "backfill in progress (20%)"},
 		{"never polled", pipeline.Status{BackfillDone: true}, false, "no successful poll yet"},
 		{"fresh", pipeline.Status{BackfillDone: true, LastPollSuccess: now.Add(-90 * time.Second)}, true, "ready"},
 		{"at the limit", pipeline.Status{BackfillDone: true, LastPollSuccess: now.Add(-2 * time.Minute)}, true, "ready"},

@@ -305,7 +305,20 @@ func (c *Client) GetRaw(ctx context.Context, target string, v any) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.get(ctx, pq, v)
+	resp, err := c.get(ctx, pq, v, false)
+	return resp, c.scrub.scrub(err)
+}
+
+// GetRawOnce is GetRaw with a single attempt: a failure that GetRaw would
+// retry (a network error, a 5xx, a 429) is returned at once, classified.
+// Connection checks use it, so that they report the cause within their
+// time budget instead of a deadline hit while retrying.
+func (c *Client) GetRawOnce(ctx context.Context, target string, v any) (*Response, error) {
+	pq, err := c.resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.get(ctx, pq, v, true)
 	return resp, c.scrub.scrub(err)
 }
 
@@ -350,7 +363,45 @@ const (
 	vReauth
 )
 
-func (c *Client) get(ctx context.Context, pq string, v any) (*Response, error) {
+type drainKey struct{}
+
+// WithDrain marks ctx so that requests made with it stop retrying once
+// parent ends: the attempt in flight finishes (its response is returned),
+// but no retry, backoff or rate-limit wait goes on afterwards. A shutdown
+// uses it to let the page in flight complete (ctx outlives parent by a
+// grace period) without waiting out the retries of a failing request.
+func WithDrain(ctx, parent context.Context) context.Context {
+	return context.WithValue(ctx, drainKey{}, parent)
+}
+
+// waitContext is ctx, ended early when ctx is draining (see WithDrain):
+// for the waits between attempts, never for an attempt itself.
+func waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	parent, _ := ctx.Value(drainKey{}).(context.Context)
+	wctx, cancel := context.WithCancel(ctx)
+	if parent == nil {
+		return wctx, cancel
+	}
+	stop := context.AfterFunc(parent, cancel)
+	return wctx, func() { stop(); cancel() }
+}
+
+func draining(ctx context.Context) bool {
+	parent, _ := ctx.Value(drainKey{}).(context.Context)
+	return parent != nil && parent.Err() != nil
+}
+
+// stopped is ctx's error, wrapping the last attempt's failure when there
+// was one: a caller whose deadline hit while retrying learns why the
+// retries were going on (DNS, TLS, a 429 storm), not just "deadline".
+func stopped(ctx context.Context, last *APIError) error {
+	if last == nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w; last attempt: %w", ctx.Err(), last)
+}
+
+func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Response, error) {
 	path := pq
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -359,12 +410,22 @@ func (c *Client) get(ctx context.Context, pq string, v any) (*Response, error) {
 	attempts, n429, failures := 0, 0, 0
 	reauthed := false
 	var last *APIError
+	wctx, stopWaits := waitContext(ctx)
+	defer stopWaits()
 	for {
-		if err := p.wait(ctx); err != nil {
-			return nil, err
+		if last != nil && draining(ctx) {
+			return nil, last
 		}
-		if err := c.acquire(ctx); err != nil {
-			return nil, err
+		if until := p.blocked(); once && !until.IsZero() {
+			// a single attempt does not wait out a 429 block: it reports it
+			return nil, &APIError{Method: http.MethodGet, Path: path, Status: http.StatusTooManyRequests, Code: "E0000047",
+				kind: ErrRateLimited, cause: fmt.Errorf("the org's rate limit for this endpoint resets at %s", until.UTC().Format(time.TimeOnly)+" UTC")}
+		}
+		if err := p.wait(wctx); err != nil {
+			return nil, stopped(wctx, last)
+		}
+		if err := c.acquire(wctx); err != nil {
+			return nil, stopped(wctx, last)
 		}
 		attempts++
 		resetPtr(v)
@@ -395,7 +456,7 @@ func (c *Client) get(ctx context.Context, pq string, v any) (*Response, error) {
 			err = fmt.Errorf("unexpected response status %d", status)
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, stopped(ctx, last)
 		}
 		var ae *APIError
 		var vd verdict
@@ -406,6 +467,9 @@ func (c *Client) get(ctx context.Context, pq string, v any) (*Response, error) {
 		}
 		ae.Method, ae.Path, ae.Attempts = http.MethodGet, path, attempts
 		last = ae
+		if once && (vd == vRetry || vd == vRetry429) {
+			return nil, ae
+		}
 		switch vd {
 		case vPermanent:
 			return nil, ae
@@ -434,13 +498,16 @@ func (c *Client) get(ctx context.Context, pq string, v any) (*Response, error) {
 				exhausted := *ae
 				exhausted.kind = ErrRetriesExhausted
 				exhausted.cause = errors.New(ae.describe())
+				if ae.cause != nil { // keep the chain reachable: errors.As finds a DNS or TLS error
+					exhausted.cause = &redactedError{msg: ae.describe(), errs: []error{ae.cause}}
+				}
 				exhausted.Summary, exhausted.Code = "", ""
 				return nil, &exhausted
 			}
 			d := jittered(backoffDelay(failures, c.backoffBase, c.backoffMax))
 			c.log.Warn("okta: request failed, retrying", "path", path, "error", c.scrub.scrub(ae).Error(), "attempt", attempts, "backoff", d.String())
-			if err := sleepCtx(ctx, d); err != nil {
-				return nil, err
+			if err := sleepCtx(wctx, d); err != nil {
+				return nil, stopped(wctx, last)
 			}
 		}
 	}
@@ -500,7 +567,7 @@ func (c *Client) classify(path string, seen bool, status int, h http.Header, err
 		ae.cause = sanitizeTransportError(err)
 		return ae, vRetry
 	case status == http.StatusTooManyRequests:
-		ae.kind = errors.New("rate limited")
+		ae.kind = ErrRateLimited
 		ae.Code, ae.Summary = "E0000047", ""
 		return ae, vRetry429
 	case status == http.StatusUnauthorized:

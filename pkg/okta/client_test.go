@@ -250,6 +250,77 @@ func TestRetriesExhausted(t *testing.T) {
 	}
 }
 
+func fail500(w http.ResponseWriter, r *http.Request) bool {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	fmt.Fprint(w, `{"errorCode":"E0000009","errorSummary":"took too long"}`)
+	return true
+}
+
+func TestGetRawOnceDoesNotRetry(t *testing.T) {
+	f := newFakeOkta(t, 5)
+	c := testClient(t, f, nil)
+	for i := 0; i < 4; i++ {
+		f.inject(fail500)
+	}
+	var page []json.RawMessage
+	_, err := c.GetRawOnce(t.Context(), "/api/v1/logs?limit=1", &page)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") || errors.Is(err, ErrRetriesExhausted) {
+		t.Fatalf("err = %v, want the classified 500", err)
+	}
+	if f.requests() != 1 {
+		t.Fatalf("requests = %d, want 1", f.requests())
+	}
+}
+
+// TestDrainStopsRetriesAfterParentEnds: a draining request finishes its
+// attempt in flight but starts no retry once its parent context ends, and
+// returns that attempt's failure, not a bare context error.
+func TestDrainStopsRetriesAfterParentEnds(t *testing.T) {
+	f := newFakeOkta(t, 5)
+	c := testClient(t, f, nil)
+	parent, cancel := context.WithCancel(t.Context())
+	f.inject(func(w http.ResponseWriter, r *http.Request) bool {
+		cancel() // the shutdown starts while this attempt is in flight
+		return fail500(w, r)
+	})
+	for i := 0; i < 4; i++ {
+		f.inject(fail500)
+	}
+	start := time.Now()
+	_, err := NewLogPoller(c).Poll(WithDrain(t.Context(), parent), Cursor{Since: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("err = %v, want the attempt's 500", err)
+	}
+	if f.requests() != 1 {
+		t.Fatalf("requests = %d: retried after the parent ended", f.requests())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// TestDeadlineNamesTheLastFailure: a deadline hit while retrying wraps
+// what the retries were about, so callers can classify it.
+func TestDeadlineNamesTheLastFailure(t *testing.T) {
+	f := newFakeOkta(t, 5)
+	c := testClient(t, f, nil)
+	f.inject(func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("X-Rate-Limit-Remaining", "0")
+		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(time.Now().Add(30*time.Second).Unix()))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(429)
+		fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
+		return true
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, err := NewLogPoller(c).Poll(ctx, Cursor{Since: time.Now()})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("err = %v, want the deadline wrapping the 429 being waited out", err)
+	}
+}
+
 func Test429HonoursResetAgainstServerDate(t *testing.T) {
 	f := newFakeOkta(t, 3)
 	c := testClient(t, f, nil)

@@ -23,6 +23,9 @@ var (
 	// ErrCursor: the stored System Log cursor (next URL) is unusable or
 	// was rejected; recover by re-reading from a since time.
 	ErrCursor = errors.New("System Log cursor unusable")
+	// ErrRateLimited: Okta answered 429 (the org's rate limit for the
+	// endpoint is used up until its reset). Retried after the reset.
+	ErrRateLimited = errors.New("rate limited")
 	// ErrRetriesExhausted: a retryable failure persisted through every attempt.
 	ErrRetriesExhausted = errors.New("retries exhausted")
 )

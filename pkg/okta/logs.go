@@ -103,7 +103,7 @@ func (p *LogPoller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		}
 	}
 	events := []json.RawMessage{} // fresh per page: never reuse a previous page's backing array
-	resp, err := p.c.get(ctx, pq, &events)
+	resp, err := p.c.get(ctx, pq, &events, false)
 	if err != nil {
 		var ae *APIError
 		if cur.Next != "" && errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound) {

@@ -84,6 +84,16 @@ func (p *pacer) spacingLocked() time.Duration {
 	return time.Duration(float64(p.window)/float64(b)*1.02) + 20*time.Millisecond
 }
 
+// blocked is when a 429's block ends, or the zero time when none is active.
+func (p *pacer) blocked() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blockedUntil.After(p.now()) {
+		return p.blockedUntil
+	}
+	return time.Time{}
+}
+
 // wait blocks until the next request may start and reserves that slot.
 func (p *pacer) wait(ctx context.Context) error {
 	for {

@@ -385,9 +385,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return nil
 		}
 		// The request in flight may finish after ctx is cancelled (bounded
-		// by the grace), so its page is committed rather than dropped.
+		// by the grace), so its page is committed rather than dropped; a
+		// failing request is not retried after ctx ends (WithDrain).
 		pctx, cancel := graceContext(ctx, p.o.ShutdownGrace)
-		page, err := p.poller.Poll(pctx, cur)
+		page, err := p.poller.Poll(okta.WithDrain(pctx, ctx), cur)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -42,18 +42,23 @@ type healthDetails struct {
 // and reports ingestion progress. Messages are written for an admin.
 func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
 	if d.settingsErr != nil {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.settingsErr.Error()}, nil
+		msg := d.settingsErr.Error()
+		if errors.Is(d.settingsErr, okta.ErrOrgURL) {
+			msg = healthMessage(d.settingsErr, d.settings)
+		}
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}, nil
 	}
 	p := d.run.p
 	det := healthDetails{OrgURL: p.Client().OrgURL().String(), AuthType: d.settings.AuthType, Demo: d.settings.Demo, GeoIP: geoipStatus(d.settings)}
 	if d.settings.Demo {
 		det.OrgURL = "demo (in-process simulator)"
 	}
-	// The real call: one System Log request with the configured credentials.
+	// The real call: one System Log request with the configured credentials,
+	// a single attempt so that its failure is reported as it is.
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	var page []json.RawMessage
-	_, callErr := p.Client().GetRaw(cctx, "/api/v1/logs?limit=1&sortOrder=DESCENDING", &page)
+	_, callErr := p.Client().GetRawOnce(cctx, "/api/v1/logs?limit=1&sortOrder=DESCENDING", &page)
 
 	st := p.Status()
 	det.BackfillProgress, det.BackfillDone = st.BackfillProgress, st.BackfillDone
@@ -110,25 +115,30 @@ func healthMessage(err error, s Settings) string {
 	var hostErr x509.HostnameError
 	switch {
 	case errors.Is(err, okta.ErrOrgURL):
-		return "Okta org URL refused: " + err.Error() + ". Use https://<your-org>.okta.com (plain http is only allowed to a loopback address)."
+		return "Okta org URL refused (" + orgURLReason(err) + "). Use https://<your-org>.okta.com (plain http is only allowed to a loopback address)."
 	case errors.Is(err, okta.ErrUnauthorized):
 		if s.AuthType == "oauth" {
 			return "Okta rejected the OAuth service app's credentials: check the client id, that the public key registered in Okta matches the private key, and that DPoP is not required for the app."
 		}
 		return "Okta rejected the API token (invalid, expired or revoked). Create a new token in Security → API → Tokens and save it here."
+	case errors.Is(err, okta.ErrInsufficientScope) && apiErr != nil && apiErr.Code == "invalid_scope":
+		// the token endpoint refused the whole request: Okta does not say which scope
+		return "Okta refused the OAuth scopes this data source requests (invalid_scope" + summarySuffix(apiErr) + "): grant every scope in the list to the service app (Okta API Scopes tab), or remove the ones it should not have, and save again."
 	case errors.Is(err, okta.ErrInsufficientScope):
 		scope := ""
 		if apiErr != nil {
 			scope = apiErr.Scope
 		}
 		if scope == "" {
-			scope = "okta.logs.read"
+			scope = okta.LogsScope
 		}
 		return fmt.Sprintf("The OAuth service app lacks the scope %s: grant it in Okta (Okta API Scopes tab) and save again.", scope)
 	case errors.Is(err, okta.ErrDPoP):
 		return "The OAuth service app requires DPoP, which this plugin does not send: untick \"Require Demonstrating Proof of Possession\" for the app in Okta."
 	case errors.Is(err, okta.ErrForbidden):
 		return "Okta refused access to the System Log: the token's admin needs a read-only administrator role (or the app the okta.logs.read scope)."
+	case errors.Is(err, okta.ErrRateLimited):
+		return "Okta rate-limited the check (HTTP 429): the org's System Log rate limit is used up for this minute, by ingestion or by other clients of the same org. Try again after the reset; if it persists, lower the rate-limit share of the data sources and tools sharing the org."
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("Cannot resolve the Okta domain %q: check the org URL and the DNS of the Grafana server.", dnsErr.Name)
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr), strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"):
@@ -138,6 +148,23 @@ func healthMessage(err error, s Settings) string {
 	default:
 		return "Okta call failed: " + err.Error()
 	}
+}
+
+// orgURLReason is the validation message without the sentinel's prefix.
+func orgURLReason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, okta.ErrOrgURL.Error()+": "); i >= 0 {
+		return msg[i+len(okta.ErrOrgURL.Error())+2:]
+	}
+	return msg
+}
+
+// summarySuffix is ": <Okta's error summary>" when Okta sent one.
+func summarySuffix(e *okta.APIError) string {
+	if e.Summary == "" {
+		return ""
+	}
+	return ": " + e.Summary
 }
 
 func isNetErr(err error) bool {

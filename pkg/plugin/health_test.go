@@ -1,0 +1,158 @@
+package plugin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var healthUIDs int // a fresh data source (and store) per case
+
+// checkHealth runs CheckHealth on a data source built from jsonData (the
+// apiToken secret unless secure is given) and disposes of it.
+func checkHealth(t *testing.T, jsonData map[string]any, secure map[string]string) *backend.CheckHealthResult {
+	t.Helper()
+	healthUIDs++
+	jsonData["storagePath"] = t.TempDir()
+	raw, err := json.Marshal(jsonData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secure == nil {
+		secure = map[string]string{"apiToken": secretToken}
+	}
+	d := newDatasource(NewRegistry(prometheus.NewRegistry()), backend.DataSourceInstanceSettings{
+		UID: fmt.Sprintf("health-%d", healthUIDs), JSONData: raw, DecryptedSecureJSONData: secure})
+	defer d.Dispose()
+	start := time.Now()
+	res, err := d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the check took %s: it must report the cause, not wait out retries", took)
+	}
+	if strings.Contains(res.Message, secretToken) || strings.Contains(string(res.JSONDetails), secretToken) {
+		t.Fatalf("health result leaks the token: %q", res.Message)
+	}
+	return res
+}
+
+// TestHealthMessagePerFailureClass: every failure class of "Save & test"
+// gets its own message, naming the cause and what to do, at once.
+func TestHealthMessagePerFailureClass(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler()) // certificate no one trusts
+	defer tlsSrv.Close()
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Rate-Limit-Limit", "120")
+		w.Header().Set("X-Rate-Limit-Remaining", "0")
+		w.Header().Set("X-Rate-Limit-Reset", "4102444800") // far in the future
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`))
+	}))
+	defer limited.Close()
+	refused := closedPort(t)
+
+	cases := []struct {
+		name    string
+		orgURL  string
+		want    string
+		wantAny []string
+	}{
+		{"dns", "https://oktaguard-health-test.invalid", `Cannot resolve the Okta domain "oktaguard-health-test.invalid"`, nil},
+		{"tls", tlsSrv.URL, "TLS handshake with Okta failed (", []string{"certificate", "x509"}},
+		{"unreachable", "https://" + refused, "Okta is unreachable from the Grafana server (", []string{"refused"}},
+		{"rate limited", limited.URL, "Okta rate-limited the check (HTTP 429)", nil},
+		{"plain http to a remote host", "http://example.okta.com", "Okta org URL refused (", []string{"http"}},
+		{"url with a path", "https://example.okta.com/admin", "Okta org URL refused (", []string{"path"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := checkHealth(t, map[string]any{"orgUrl": c.orgURL}, nil)
+			if res.Status != backend.HealthStatusError {
+				t.Fatalf("status %v, want error: %q", res.Status, res.Message)
+			}
+			if !strings.Contains(res.Message, c.want) {
+				t.Fatalf("message %q\nwant it to contain %q", res.Message, c.want)
+			}
+			if strings.Contains(res.Message, "timed out") {
+				t.Errorf("message blames a timeout: %q", res.Message)
+			}
+			if len(c.wantAny) > 0 && !containsAny(res.Message, c.wantAny) {
+				t.Errorf("message %q names none of %q", res.Message, c.wantAny)
+			}
+		})
+	}
+}
+
+// TestHealthInvalidScopeNamesNoWrongScope: when the token endpoint refuses
+// the requested scopes as a whole, the message says so instead of naming
+// okta.logs.read.
+func TestHealthInvalidScopeNamesNoWrongScope(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/oauth2/v1/token" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_scope","error_description":"One or more scopes are not configured for the authorization server resource."}`))
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	res := checkHealth(t, map[string]any{"orgUrl": srv.URL, "authType": "oauth", "clientId": "0oa-health-test",
+		"scopes": []string{"okta.logs.read", "okta.policies.read"}}, map[string]string{"privateKey": pemKey})
+	if res.Status != backend.HealthStatusError {
+		t.Fatalf("status %v: %q", res.Status, res.Message)
+	}
+	if !strings.Contains(res.Message, "refused the OAuth scopes") || !strings.Contains(res.Message, "not configured for the authorization server") {
+		t.Fatalf("message %q", res.Message)
+	}
+	if strings.Contains(res.Message, "lacks the scope okta.logs.read") {
+		t.Fatalf("message blames okta.logs.read: %q", res.Message)
+	}
+	for _, line := range strings.Split(pemKey, "\n")[1:3] {
+		if strings.Contains(res.Message, line) {
+			t.Fatal("message leaks the private key")
+		}
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
