@@ -4,10 +4,10 @@ import (
 	"strings"
 )
 
-// parseDebugData fills the typed fields of dbg from dbg.Data. Keys match
-// case-insensitively. Nothing here fails: a value that cannot be parsed is
+// parseDebugData fills the typed fields of dbg from dbg.Data, sharing
+// strings through cache (nil for none). Keys match case-insensitively. Nothing here fails: a value that cannot be parsed is
 // left as sent in dbg.Data and its typed field stays empty.
-func parseDebugData(dbg *Debug) {
+func parseDebugData(dbg *Debug, cache *strCache) {
 	var los any
 	var kb [32]byte
 	for k, v := range dbg.Data {
@@ -54,7 +54,7 @@ func parseDebugData(dbg *Debug) {
 		var m map[string]any
 		switch x := los.(type) {
 		case string:
-			m = parseJSONObject(x)
+			m = parseJSONObject(x, cache)
 		case map[string]any:
 			m = x
 		}
@@ -121,9 +121,10 @@ func riskFromMap(m map[string]any) (level, reasons string) {
 	return strings.TrimSpace(level), strings.TrimSpace(reasons)
 }
 
-// parseJSONObject decodes a JSON object held in a string; nil when it is not one.
-func parseJSONObject(s string) map[string]any {
-	sc := scanner{b: []byte(s)}
+// parseJSONObject decodes a JSON object held in a string, sharing strings
+// through cache (nil for none); nil when it is not one.
+func parseJSONObject(s string, cache *strCache) map[string]any {
+	sc := scanner{b: []byte(s), cache: cache}
 	if sc.peek() != '{' {
 		return nil
 	}

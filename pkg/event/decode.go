@@ -29,15 +29,18 @@ var (
 // decoded before the error (often the UUID) and Raw.
 func Decode(raw []byte) (Event, error) {
 	var ev Event
-	err := decodeInto(&ev, raw)
+	err := decodeInto(&ev, raw, nil)
 	return ev, err
 }
 
-func decodeInto(ev *Event, raw []byte) error {
+// decodeInto decodes raw into ev, sharing recurring strings through cache
+// (nil for none).
+func decodeInto(ev *Event, raw []byte, cache *strCache) error {
 	raw = bytes.TrimSpace(raw)
 	ev.Raw = append(json.RawMessage(nil), raw...)
 	d := decoder{}
 	d.s.b = ev.Raw
+	d.s.cache = cache
 	if err := d.event(ev); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
@@ -58,11 +61,19 @@ func typeErr(prefix, name, want string, got byte) error {
 
 // strf reads a string or null into dst.
 func (d *decoder) strf(prefix, name string, dst *string) error {
+	return d.strfCache(prefix, name, dst, d.s.cache)
+}
+
+// strfCache is strf sharing strings through cache (nil for none).
+func (d *decoder) strfCache(prefix, name string, dst *string, cache *strCache) error {
 	switch c := d.s.peek(); c {
 	case '"':
-		v, err := d.s.str()
-		*dst = v
-		return err
+		b, err := d.s.rawString()
+		if err != nil {
+			return err
+		}
+		*dst = intern(b, cache)
+		return nil
 	case 'n':
 		*dst = ""
 		return d.s.lit("null")
@@ -218,11 +229,13 @@ func (d *decoder) event(ev *Event) error {
 			break
 		}
 		switch string(s.key()) {
+		// uuid and published differ in every event: caching them would
+		// only evict values that recur.
 		case "uuid":
-			err = d.strf("", "uuid", &ev.UUID)
+			err = d.strfCache("", "uuid", &ev.UUID, nil)
 		case "published":
 			havePublished = true
-			err = d.strf("", "published", &published)
+			err = d.strfCache("", "published", &published, nil)
 		case "eventtype":
 			err = d.strf("", "eventType", &ev.EventType)
 		case "version":
@@ -627,7 +640,7 @@ func (d *decoder) debugContext(dbg *Debug) error {
 		case "debugdata":
 			dbg.Data, err = d.mapf("debugContext", "debugData")
 			if err == nil && dbg.Data != nil {
-				parseDebugData(dbg)
+				parseDebugData(dbg, d.s.cache)
 			}
 		default:
 			err = d.s.skip()

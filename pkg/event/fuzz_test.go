@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -28,11 +30,19 @@ func addSampleSeeds(f *testing.F) {
 }
 
 // FuzzDecode: Decode never panics; whatever it accepts is valid JSON with
-// the required fields, and agrees with encoding/json on them.
+// the required fields, and agrees with encoding/json on them. Decoding
+// through a Reader's string cache (one for the whole run, so its slots hold
+// earlier inputs' strings) gives the same event and error.
 func FuzzDecode(f *testing.F) {
 	addSampleSeeds(f)
+	cache := newStrCache()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ev, err := Decode(raw)
+		var cached Event
+		cerr := decodeInto(&cached, raw, cache)
+		if fmt.Sprint(cerr) != fmt.Sprint(err) || !reflect.DeepEqual(cached, ev) {
+			t.Fatalf("with the cache: %+v, %v; without: %+v, %v", cached, cerr, ev, err)
+		}
 		if err != nil {
 			return
 		}

@@ -1,5 +1,7 @@
 package event
 
+import "hash/maphash"
+
 // internTable holds strings that repeat in almost every event (keys of the
 // free-form maps, enum values, common event types). Decoding returns the
 // shared copy instead of allocating a new string. The table is built once
@@ -49,13 +51,20 @@ var internTable = func() map[string]string {
 
 // internIndex is internTable as a small hash table with a cheap hash, so
 // that the common miss costs a few nanoseconds rather than a map lookup.
-var internIndex = func() (t [internSlots][]string) {
+// Each word is also kept boxed in an interface: storing a string in an any
+// (the values of the generic maps) allocates its header otherwise.
+var internIndex = func() (t [internSlots][]internEntry) {
 	for w := range internTable {
 		h := internHash([]byte(w))
-		t[h] = append(t[h], w)
+		t[h] = append(t[h], internEntry{w, w})
 	}
 	return t
 }()
+
+type internEntry struct {
+	s string
+	v any // s, boxed
+}
 
 const internSlots = 1024
 
@@ -64,17 +73,83 @@ func internHash(b []byte) uint32 {
 	return (uint32(n)*2654435761 ^ uint32(b[0])*40503 ^ uint32(b[n-1])*9973 ^ uint32(b[n/2])*31) % internSlots
 }
 
-// intern returns b as a string, sharing a common copy when one exists.
-func intern(b []byte) string {
-	if len(b) == 0 {
-		return ""
+// lookupIntern returns the shared entry for b, or nil. b is not empty.
+func lookupIntern(b []byte) *internEntry {
+	if len(b) > 40 {
+		return nil
 	}
-	if len(b) <= 40 {
-		for _, s := range internIndex[internHash(b)] {
-			if s == string(b) {
-				return s
-			}
+	slot := internIndex[internHash(b)]
+	for i := range slot {
+		if slot[i].s == string(b) {
+			return &slot[i]
 		}
+	}
+	return nil
+}
+
+// strCacheSlots is the size of a Reader's string cache. A month of exports
+// from a few hundred users has some thousands of distinct recurring values;
+// fewer slots let the per-event unique values (request ids, session ids)
+// evict them before they recur.
+const strCacheSlots = 1 << 14
+
+// maxCached bounds the strings a strCache keeps: longer ones rarely recur,
+// and hashing and comparing them costs more than it saves.
+const maxCached = 256
+
+// strCache remembers recently decoded strings, so that the values that
+// recur from event to event (logins, names, IPs, user agents, app names,
+// cities) are allocated once per Reader instead of once per event. It is
+// direct-mapped: a colliding string replaces the slot's occupant. Strings
+// are exact-size copies, never substrings of an event's JSON, so keeping
+// one (say, as a map key) does not keep anything else alive.
+type strCache struct {
+	seed  maphash.Seed
+	slots [strCacheSlots]internEntry // v is boxed lazily, on first use as an any
+}
+
+func newStrCache() *strCache { return &strCache{seed: maphash.MakeSeed()} }
+
+// entry returns the slot holding b, filling it when b is not there.
+func (c *strCache) entry(b []byte) *internEntry {
+	e := &c.slots[maphash.Bytes(c.seed, b)&(strCacheSlots-1)]
+	if e.s != string(b) {
+		*e = internEntry{s: string(b)}
+	}
+	return e
+}
+
+// intern returns b as a string, sharing a common copy when one exists in
+// c (which may be nil) or the intern table. The cache is asked first and
+// alone: it soon holds the table's words that occur, and one lookup is
+// cheaper than two.
+func intern(b []byte, c *strCache) string {
+	switch {
+	case len(b) == 0:
+		return ""
+	case c != nil && len(b) <= maxCached:
+		return c.entry(b).s
+	}
+	if e := lookupIntern(b); e != nil {
+		return e.s
+	}
+	return string(b)
+}
+
+// internAny is intern for a value stored in an any, sharing the boxed copy too.
+func internAny(b []byte, c *strCache) any {
+	switch {
+	case len(b) == 0:
+		return ""
+	case c != nil && len(b) <= maxCached:
+		e := c.entry(b)
+		if e.v == nil {
+			e.v = e.s
+		}
+		return e.v
+	}
+	if e := lookupIntern(b); e != nil {
+		return e.v
 	}
 	return string(b)
 }

@@ -53,6 +53,7 @@ type Reader struct {
 	done    bool
 	readErr error
 	pending error // returned by the next call before io.EOF
+	cache   *strCache
 }
 
 const (
@@ -62,7 +63,7 @@ const (
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 256<<10), line: 1}
+	return &Reader{br: bufio.NewReaderSize(r, 256<<10), line: 1, cache: newStrCache()}
 }
 
 func (r *Reader) maxSize() int {
@@ -159,7 +160,7 @@ func (r *Reader) nextLine() (Event, error) {
 		}
 		if len(trimSpace(b)) > 0 {
 			var ev Event
-			derr := decodeInto(&ev, b)
+			derr := decodeInto(&ev, b, r.cache)
 			if derr != nil {
 				return Event{}, r.decodeErr(line, ev, derr)
 			}
@@ -252,7 +253,7 @@ func (r *Reader) nextArray() (Event, error) {
 	if tooBig {
 		derr = fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize())
 	} else {
-		derr = decodeInto(&ev, elem)
+		derr = decodeInto(&ev, elem, r.cache)
 	}
 	if derr != nil {
 		return Event{}, r.decodeErr(line, ev, derr)
@@ -375,7 +376,7 @@ func DecodePage(raws []json.RawMessage) (events []Event, errs []error) {
 	events = make([]Event, 0, len(raws))
 	for i, raw := range raws {
 		var ev Event
-		if err := decodeInto(&ev, raw); err != nil {
+		if err := decodeInto(&ev, raw, nil); err != nil {
 			errs = append(errs, &DecodeError{Index: i, UUID: ev.UUID, Err: err})
 			continue
 		}

@@ -50,8 +50,9 @@ type scanner struct {
 	// scanner, has no pointer to itself and can live on the stack.
 	keyArr [48]byte
 	keyLen int
-	buf    []byte // scratch for unescaping
-	fix    []byte // scratch for UTF-8 repair
+	buf    []byte    // scratch for unescaping
+	fix    []byte    // scratch for UTF-8 repair
+	cache  *strCache // the Reader's string cache; nil outside a Reader
 }
 
 func (s *scanner) syntax(msg string) error {
@@ -317,14 +318,6 @@ func (s *scanner) hex4() (rune, bool) {
 	return r, true
 }
 
-func (s *scanner) str() (string, error) {
-	b, err := s.rawString()
-	if err != nil {
-		return "", err
-	}
-	return intern(b), nil
-}
-
 // numberBytes scans a JSON number and returns its text.
 func (s *scanner) numberBytes() ([]byte, error) {
 	start := s.i
@@ -548,7 +541,7 @@ func (s *scanner) value(depth int, build bool) (any, error) {
 			}
 			var k string
 			if build {
-				k = intern(kb)
+				k = intern(kb, s.cache)
 			}
 			if c := s.peek(); c != ':' {
 				if c == 0 {
@@ -593,7 +586,7 @@ func (s *scanner) value(depth int, build bool) (any, error) {
 		if err != nil || !build {
 			return nil, err
 		}
-		return intern(b), nil
+		return internAny(b, s.cache), nil
 	case 't':
 		return true, s.lit("true")
 	case 'f':

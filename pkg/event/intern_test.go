@@ -1,0 +1,73 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// TestReaderCacheSameEvents: a Reader, which shares strings through its
+// cache, returns exactly what Decode returns for each sample line.
+func TestReaderCacheSameEvents(t *testing.T) {
+	names, lines := sampleLines(t)
+	var in bytes.Buffer
+	for _, n := range names {
+		in.Write(lines[n])
+		in.WriteByte('\n')
+	}
+	// Twice over, so that the second pass is served from the cache.
+	r := NewReader(bytes.NewReader(bytes.Repeat(in.Bytes(), 2)))
+	for i := 0; ; i++ {
+		got, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		want, werr := Decode(lines[names[i%len(names)]])
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("%s: error %v, Decode: %v", names[i%len(names)], err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: Reader and Decode differ:\n%+v\n%+v", names[i%len(names)], got, want)
+		}
+	}
+}
+
+// TestStrCacheEviction: whatever occupies a slot, intern returns b's text.
+func TestStrCacheEviction(t *testing.T) {
+	c := newStrCache()
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 3*strCacheSlots; i++ {
+			b := fmt.Appendf(nil, "value-%d", i)
+			if got := intern(b, c); got != string(b) {
+				t.Fatalf("intern(%q) = %q", b, got)
+			}
+			if got := internAny(b, c); got != any(string(b)) {
+				t.Fatalf("internAny(%q) = %v", b, got)
+			}
+		}
+	}
+	long := bytes.Repeat([]byte("x"), maxCached+1)
+	if got := intern(long, c); got != string(long) {
+		t.Fatalf("intern of a long string = %q", got)
+	}
+	if got := internAny([]byte("INFO"), nil); got != any("INFO") {
+		t.Fatalf("internAny without a cache = %v", got)
+	}
+}
+
+// TestInternShares: a recurring value is one allocation.
+func TestInternShares(t *testing.T) {
+	c := newStrCache()
+	a := intern([]byte("alice@example.com"), c)
+	allocs := testing.AllocsPerRun(100, func() {
+		if intern([]byte("alice@example.com"), c) != a {
+			t.Fatal("cache miss")
+		}
+		_ = internAny([]byte("alice@example.com"), c)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per cached lookup", allocs)
+	}
+}
