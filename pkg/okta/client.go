@@ -591,7 +591,11 @@ func (c *Client) classify(path string, seen bool, status int, h http.Header, err
 			if ae.Summary == "" {
 				ae.Summary = authParam(wa, "error_description")
 			}
-			ae.Hint = fmt.Sprintf("grant %s to the service app (Admin Console → Applications → the app → Okta API Scopes) and add it to okta.oauth.scopes", ae.Scope)
+			scope := ae.Scope
+			if scope == "" {
+				scope = "the read scope of " + bucketKey(path)
+			}
+			ae.Hint = fmt.Sprintf("grant %s to the service app (Admin Console → Applications → the app → Okta API Scopes) and add it to okta.oauth.scopes", scope)
 			return ae, vPermanent
 		}
 		ae.kind = ErrForbidden
@@ -698,43 +702,17 @@ func authParam(h, name string) string {
 	return rest
 }
 
-// ScopeFor names the OAuth read scope Okta requires for a management path.
+// ScopeFor names the OAuth read scope Okta requires for a System Log or
+// user path ("" for any other path: the posture fetch knows the scope of
+// each resource it reads, posture.ResourceScopes).
 func ScopeFor(path string) string {
 	switch k := bucketKey(path); {
 	case strings.HasPrefix(k, "/api/v1/logs"):
 		return LogsScope
 	case strings.HasPrefix(k, "/api/v1/users"):
 		return "okta.users.read"
-	case strings.HasPrefix(k, "/api/v1/groups"):
-		return "okta.groups.read"
-	case strings.HasPrefix(k, "/api/v1/apps"):
-		return "okta.apps.read"
-	case strings.HasPrefix(k, "/api/v1/iam"), strings.HasPrefix(k, "/api/v1/roles"):
-		return "okta.roles.read"
-	case strings.HasPrefix(k, "/api/v1/policies"):
-		return "okta.policies.read"
-	case strings.HasPrefix(k, "/api/v1/authenticators"):
-		return "okta.authenticators.read"
-	case strings.HasPrefix(k, "/api/v1/idps"):
-		return "okta.idps.read"
-	case strings.HasPrefix(k, "/api/v1/zones"):
-		return "okta.networkZones.read"
-	case strings.HasPrefix(k, "/api/v1/org"):
-		return "okta.orgs.read"
-	case strings.HasPrefix(k, "/api/v1/threats"):
-		return "okta.threatInsights.read"
-	case strings.HasPrefix(k, "/api/v1/api-tokens"):
-		return "okta.apiTokens.read"
-	case strings.HasPrefix(k, "/api/v1/authorizationServers"):
-		return "okta.authorizationServers.read"
-	case strings.HasPrefix(k, "/api/v1/trustedOrigins"):
-		return "okta.trustedOrigins.read"
-	case strings.HasPrefix(k, "/api/v1/eventHooks"):
-		return "okta.eventHooks.read"
-	case strings.HasPrefix(k, "/api/v1/logStreams"):
-		return "okta.logStreams.read"
 	default:
-		return "the read scope of " + k
+		return ""
 	}
 }
 
