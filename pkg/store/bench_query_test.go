@@ -164,6 +164,13 @@ func BenchmarkQuery(b *testing.B) {
 			return len(r), err
 		})
 	})
+	b.Run("events_7d_session", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			sess := fmt.Sprintf("102s%06d", ((i*37)%5000)*10+i%10)
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), SessionID: sess, Limit: 1000})
+			return len(r), err
+		})
+	})
 	b.Run("events_7d_eventType_failures", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), EventTypePrefix: "user.session.", Outcome: "FAILURE", Limit: 1000})
