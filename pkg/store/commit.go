@@ -148,6 +148,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		return nil
 	}
 	minutes := make(map[countKey]int64)
+	fives := make(map[countKey]int64)
 	hours := make(map[countKey]int64)
 	actors := make(map[string]*actorAgg)
 	types := make(map[string]*actorAgg)
@@ -250,8 +251,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 				g.n++
 				g.lastSeen = max(g.lastSeen, p)
 			}
-			minutes[countKey{p - p%60000, ev.EventType, ev.Outcome.Result, country}]++
-			hours[countKey{p - p%3600000, ev.EventType, ev.Outcome.Result, country}]++
+			minutes[countKey{p - p%minuteMS, ev.EventType, ev.Outcome.Result, country}]++
+			fives[countKey{p - p%fiveMinMS, ev.EventType, ev.Outcome.Result, country}]++
+			hours[countKey{p - p%hourMS, ev.EventType, ev.Outcome.Result, country}]++
 			if a := ev.Actor.AlternateID; a != "" {
 				ag := actors[a]
 				if ag == nil {
@@ -285,6 +287,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		}
 	}
 	if err := s.upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
+		return err
+	}
+	if err := s.upsertCounts(ctx, tx, "event_counts_5m", fives); err != nil {
 		return err
 	}
 	if err := s.upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {

@@ -216,6 +216,22 @@ INSERT INTO geo_hours
 	SELECT published - (published % 3600000), event_type, outcome, ROUND(lat, 2), ROUND(lon, 2), country, city, COUNT(*), MAX(published)
 	FROM events WHERE lat IS NOT NULL AND lon IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7;
 `,
+	// 5: a 5-minute roll-up between the minute and the hour ones: a week in
+	// Grafana's usual 5/10/15/30-minute buckets reads 2 016 buckets instead
+	// of 10 080 minutes.
+	`
+CREATE TABLE event_counts_5m (
+	bucket     INTEGER NOT NULL,   -- unix ms, start of the 5 minutes
+	event_type TEXT    NOT NULL,
+	outcome    TEXT    NOT NULL,
+	country    TEXT    NOT NULL,
+	n          INTEGER NOT NULL,
+	PRIMARY KEY (bucket, event_type, outcome, country)
+) WITHOUT ROWID;
+INSERT INTO event_counts_5m
+	SELECT published - (published % 300000), event_type, outcome, country, COUNT(*)
+	FROM events GROUP BY 1, 2, 3, 4;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -71,6 +71,9 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		`UPDATE event_counts AS c SET n = c.n - d.k FROM (SELECT published - (published % 60000) AS b, event_type, outcome, country, COUNT(*) AS k
 			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
 			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
+		`UPDATE event_counts_5m AS c SET n = c.n - d.k FROM (SELECT published - (published % 300000) AS b, event_type, outcome, country, COUNT(*) AS k
+			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
+			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
 		`UPDATE event_counts_hour AS c SET n = c.n - d.k FROM (SELECT published - (published % 3600000) AS b, event_type, outcome, country, COUNT(*) AS k
 			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
 			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
@@ -100,6 +103,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 	}
 	for _, q := range []string{
 		"DELETE FROM event_counts WHERE n <= 0",
+		"DELETE FROM event_counts_5m WHERE n <= 0",
 		"DELETE FROM event_counts_hour WHERE n <= 0",
 		"DELETE FROM actors WHERE events <= 0",
 		"DELETE FROM user_days WHERE events <= 0",

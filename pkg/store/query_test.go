@@ -283,7 +283,7 @@ func TestCountSeriesMatchesBruteForce(t *testing.T) {
 		{evs[400].Published, evs[400].Published},                                        // one instant
 		{t0.Add(90*time.Minute + 30*time.Second), t0.Add(50*time.Hour + 7*time.Second)}, // edges in minutes and hours
 	}
-	intervals := []time.Duration{30 * time.Second, time.Minute, 5 * time.Minute, time.Hour, 3 * time.Hour, 24 * time.Hour}
+	intervals := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 24 * time.Hour}
 	queries := []SeriesQuery{
 		{},
 		{GroupBy: GroupEventType},
@@ -642,7 +642,7 @@ func TestPrune(t *testing.T) {
 	}
 	// roll-ups stay exact: series equal brute force over the remaining events
 	rest := evs[1800:]
-	for _, iv := range []time.Duration{time.Minute, time.Hour} {
+	for _, iv := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour} {
 		q := SeriesQuery{From: evs[0].Published, To: evs[2999].Published, Interval: iv, GroupBy: GroupEventType, Limit: 100}
 		got, err := s.CountSeries(ctx, q)
 		if err != nil {

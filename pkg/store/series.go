@@ -55,9 +55,21 @@ type SeriesPoint struct {
 }
 
 const (
-	minuteMS = int64(60_000)
-	hourMS   = int64(3_600_000)
+	minuteMS  = int64(60_000)
+	fiveMinMS = 5 * minuteMS
+	hourMS    = int64(3_600_000)
 )
+
+// countRollups are the event count tables, coarsest first; each row holds
+// one whole bucket of its width (maintained by Commit and Prune).
+var countRollups = []struct {
+	width int64
+	table string
+}{
+	{hourMS, "event_counts_hour"},
+	{fiveMinMS, "event_counts_5m"},
+	{minuteMS, "event_counts"},
+}
 
 type seriesKey struct {
 	t int64
@@ -209,35 +221,32 @@ func (s *Store) eventSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 	if q.Actor != "" || q.IP != "" || iv%minuteMS != 0 {
 		return rawSpan(lo, end)
 	}
-	// minute-level decomposition of [a, b): whole minutes from the roll-up,
-	// the sub-minute edges from the rows.
-	minuteSpan := func(a, b int64) error {
-		ma, mb := ceilTo(a, minuteMS), floorTo(b, minuteMS)
-		if ma >= mb {
+	// span counts [a, b): the whole buckets of the coarsest roll-up from
+	// level i on whose width divides the interval (so a result bucket holds
+	// whole roll-up buckets) from its table, the edges from finer levels,
+	// and the sub-minute edges from the rows.
+	var span func(i int, a, b int64) error
+	span = func(i int, a, b int64) error {
+		if a >= b {
+			return nil
+		}
+		if i == len(countRollups) {
 			return rawSpan(a, b)
 		}
-		if err := rawSpan(a, ma); err != nil {
+		r := countRollups[i]
+		ra, rb := ceilTo(a, r.width), floorTo(b, r.width)
+		if iv%r.width != 0 || ra >= rb {
+			return span(i+1, a, b)
+		}
+		if err := span(i+1, a, ra); err != nil {
 			return err
 		}
-		if err := rollSpan("event_counts", ma, mb); err != nil {
+		if err := rollSpan(r.table, ra, rb); err != nil {
 			return err
 		}
-		return rawSpan(mb, b)
+		return span(i+1, rb, b)
 	}
-	if iv%hourMS != 0 {
-		return minuteSpan(lo, end)
-	}
-	ha, hb := ceilTo(lo, hourMS), floorTo(end, hourMS)
-	if ha >= hb {
-		return minuteSpan(lo, end)
-	}
-	if err := minuteSpan(lo, ha); err != nil {
-		return err
-	}
-	if err := rollSpan("event_counts_hour", ha, hb); err != nil {
-		return err
-	}
-	return minuteSpan(hb, end)
+	return span(0, lo, end)
 }
 
 const maxInt64 = int64(^uint64(0) >> 1)

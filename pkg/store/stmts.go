@@ -31,6 +31,8 @@ var templates = map[string]template{
 	"raw": {"INSERT OR FAIL INTO events_raw (id, raw)", "(?,?)", "", 2},
 	"event_counts": {"INSERT INTO event_counts (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
 		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
+	"event_counts_5m": {"INSERT INTO event_counts_5m (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
+		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
 	"event_counts_hour": {"INSERT INTO event_counts_hour (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
 		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
 	"user_days":  userTemplate("user_days"),

@@ -109,8 +109,10 @@ func TestMigrationsIdempotentAndUpgrade(t *testing.T) {
 			t.Fatalf("round %d: events = %d, want 30 (data kept)", round, n)
 		}
 		var sum int64
-		if err := s.r.QueryRow("SELECT SUM(n) FROM event_counts").Scan(&sum); err != nil || sum != 30 {
-			t.Fatalf("round %d: roll-up backfill sum = %d, %v; want 30", round, sum, err)
+		for _, tbl := range []string{"event_counts", "event_counts_5m", "event_counts_hour"} {
+			if err := s.r.QueryRow("SELECT SUM(n) FROM " + tbl).Scan(&sum); err != nil || sum != 30 {
+				t.Fatalf("round %d: %s backfill sum = %d, %v; want 30", round, tbl, sum, err)
+			}
 		}
 		var ud, gh int64
 		s.r.QueryRow("SELECT SUM(events) FROM user_days").Scan(&ud)
@@ -246,12 +248,13 @@ func TestCommitDuplicatesCountedOnce(t *testing.T) {
 	if n := countRows(t, s, "events_raw"); n != 150 {
 		t.Fatalf("events_raw = %d, want 150", n)
 	}
-	var sum, sumH, sumA int64
+	var sum, sum5, sumH, sumA int64
 	s.r.QueryRow("SELECT SUM(n) FROM event_counts").Scan(&sum)
+	s.r.QueryRow("SELECT SUM(n) FROM event_counts_5m").Scan(&sum5)
 	s.r.QueryRow("SELECT SUM(n) FROM event_counts_hour").Scan(&sumH)
 	s.r.QueryRow("SELECT SUM(events) FROM actors").Scan(&sumA)
-	if sum != 150 || sumH != 150 || sumA != 150 {
-		t.Fatalf("roll-ups count %d/%d/%d events, want 150 each (duplicates must not count)", sum, sumH, sumA)
+	if sum != 150 || sum5 != 150 || sumH != 150 || sumA != 150 {
+		t.Fatalf("roll-ups count %d/%d/%d/%d events, want 150 each (duplicates must not count)", sum, sum5, sumH, sumA)
 	}
 	// alerts are idempotent by id too
 	a := mkAlert("dup", "password_spray", "high", t0, "x@example.com", first[0].UUID)
