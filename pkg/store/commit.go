@@ -147,9 +147,10 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	if len(evs) == 0 {
 		return nil
 	}
-	minutes := make(map[countKey]int64)
-	fives := make(map[countKey]int64)
-	hours := make(map[countKey]int64)
+	counts := make([]map[countKey]int64, len(countRollups)) // parallel to countRollups
+	for i := range counts {
+		counts[i] = make(map[countKey]int64)
+	}
 	actors := make(map[string]*actorAgg)
 	types := make(map[string]*actorAgg)
 	args := make([]any, 0, eventChunk*eventCols)
@@ -251,9 +252,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 				g.n++
 				g.lastSeen = max(g.lastSeen, p)
 			}
-			minutes[countKey{p - p%minuteMS, ev.EventType, ev.Outcome.Result, country}]++
-			fives[countKey{p - p%fiveMinMS, ev.EventType, ev.Outcome.Result, country}]++
-			hours[countKey{p - p%hourMS, ev.EventType, ev.Outcome.Result, country}]++
+			for i, r := range countRollups {
+				counts[i][countKey{p - p%r.width, ev.EventType, ev.Outcome.Result, country}]++
+			}
 			if a := ev.Actor.AlternateID; a != "" {
 				ag := actors[a]
 				if ag == nil {
@@ -286,14 +287,10 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", first, start-1, err)
 		}
 	}
-	if err := s.upsertCounts(ctx, tx, "event_counts", minutes); err != nil {
-		return err
-	}
-	if err := s.upsertCounts(ctx, tx, "event_counts_5m", fives); err != nil {
-		return err
-	}
-	if err := s.upsertCounts(ctx, tx, "event_counts_hour", hours); err != nil {
-		return err
+	for i, r := range countRollups {
+		if err := s.upsertCounts(ctx, tx, r.table, counts[i]); err != nil {
+			return err
+		}
 	}
 	if err := s.upsertUsers(ctx, tx, users); err != nil {
 		return err

@@ -66,51 +66,46 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 	}
 	js, _ := json.Marshal(ids)
 	set := "(SELECT value FROM json_each(?1))"
-	stmts := []string{
-		// roll-ups: subtract what is deleted, drop emptied rows
-		`UPDATE event_counts AS c SET n = c.n - d.k FROM (SELECT published - (published % 60000) AS b, event_type, outcome, country, COUNT(*) AS k
-			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
-			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
-		`UPDATE event_counts_5m AS c SET n = c.n - d.k FROM (SELECT published - (published % 300000) AS b, event_type, outcome, country, COUNT(*) AS k
-			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
-			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
-		`UPDATE event_counts_hour AS c SET n = c.n - d.k FROM (SELECT published - (published % 3600000) AS b, event_type, outcome, country, COUNT(*) AS k
-			FROM events WHERE id IN ` + set + ` GROUP BY 1, 2, 3, 4) AS d
-			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`,
-		`UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN ` + set + ` GROUP BY actor) AS d
+	// roll-ups: subtract what is deleted, drop emptied rows
+	var stmts, empties []string
+	for _, r := range countRollups {
+		stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s AS c SET n = c.n - d.k FROM (SELECT published - (published %% %[2]d) AS b,
+			event_type, outcome, country, COUNT(*) AS k FROM events WHERE id IN %[3]s GROUP BY 1, 2, 3, 4) AS d
+			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`, r.table, r.width, set))
+		empties = append(empties, "DELETE FROM "+r.table+" WHERE n <= 0")
+	}
+	stmts = append(stmts,
+		`UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY actor) AS d
 			WHERE a.actor = d.actor`,
-		`UPDATE event_types AS t SET events = t.events - d.k FROM (SELECT event_type, COUNT(*) AS k FROM events WHERE id IN ` + set + ` GROUP BY event_type) AS d
+		`UPDATE event_types AS t SET events = t.events - d.k FROM (SELECT event_type, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY event_type) AS d
 			WHERE t.event_type = d.event_type`,
 		`UPDATE user_days AS u SET events = u.events - d.k, failures = u.failures - d.f FROM (SELECT published - (published % 86400000) AS b,
-			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN ` + set + ` AND actor <> '' GROUP BY 1, 2, 3) AS d
+			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN `+set+` AND actor <> '' GROUP BY 1, 2, 3) AS d
 			WHERE u.bucket = d.b AND u.actor = d.actor AND u.country = d.country`,
 		`UPDATE user_hours AS u SET events = u.events - d.k, failures = u.failures - d.f FROM (SELECT published - (published % 3600000) AS b,
-			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN ` + set + ` AND actor <> '' GROUP BY 1, 2, 3) AS d
+			actor, country, COUNT(*) AS k, SUM(outcome IN ('FAILURE', 'DENY')) AS f FROM events WHERE id IN `+set+` AND actor <> '' GROUP BY 1, 2, 3) AS d
 			WHERE u.bucket = d.b AND u.actor = d.actor AND u.country = d.country`,
 		`UPDATE geo_hours AS g SET n = g.n - d.k FROM (SELECT published - (published % 3600000) AS b, event_type, outcome,
-			ROUND(lat, 2) AS la, ROUND(lon, 2) AS lo, country, city, COUNT(*) AS k FROM events WHERE id IN ` + set + `
+			ROUND(lat, 2) AS la, ROUND(lon, 2) AS lo, country, city, COUNT(*) AS k FROM events WHERE id IN `+set+`
 			AND lat IS NOT NULL AND lon IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7) AS d
 			WHERE g.bucket = d.b AND g.event_type = d.event_type AND g.outcome = d.outcome AND g.lat = d.la AND g.lon = d.lo
 			AND g.country = d.country AND g.city = d.city`,
-		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN ` + set + `)`,
-		`DELETE FROM events_raw WHERE id IN ` + set,
-		`DELETE FROM events WHERE id IN ` + set,
-	}
+		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN `+set+`)`,
+		`DELETE FROM events_raw WHERE id IN `+set,
+		`DELETE FROM events WHERE id IN `+set,
+	)
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q, string(js)); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
-	for _, q := range []string{
-		"DELETE FROM event_counts WHERE n <= 0",
-		"DELETE FROM event_counts_5m WHERE n <= 0",
-		"DELETE FROM event_counts_hour WHERE n <= 0",
+	for _, q := range append(empties,
 		"DELETE FROM actors WHERE events <= 0",
 		"DELETE FROM user_days WHERE events <= 0",
 		"DELETE FROM user_hours WHERE events <= 0",
 		"DELETE FROM geo_hours WHERE n <= 0",
 		"DELETE FROM event_types WHERE events <= 0",
-	} {
+	) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}

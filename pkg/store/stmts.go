@@ -28,13 +28,7 @@ var templates = map[string]template{
 	"events": {`INSERT OR FAIL INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
 	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories)`,
 		"(?" + strings.Repeat(",?", eventCols-1) + ")", "ON CONFLICT(uuid) DO NOTHING RETURNING id, uuid", eventCols},
-	"raw": {"INSERT OR FAIL INTO events_raw (id, raw)", "(?,?)", "", 2},
-	"event_counts": {"INSERT INTO event_counts (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
-		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
-	"event_counts_5m": {"INSERT INTO event_counts_5m (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
-		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
-	"event_counts_hour": {"INSERT INTO event_counts_hour (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
-		"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5},
+	"raw":        {"INSERT OR FAIL INTO events_raw (id, raw)", "(?,?)", "", 2},
 	"user_days":  userTemplate("user_days"),
 	"user_hours": userTemplate("user_hours"),
 	"geo_hours": {"INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)",
@@ -45,6 +39,14 @@ var templates = map[string]template{
 		last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`, 4},
 	"event_types": {"INSERT INTO event_types (event_type, last_seen, events)", "(?,?,?)",
 		"ON CONFLICT(event_type) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events", 3},
+}
+
+// The event-count roll-ups (countRollups) share one template shape.
+func init() {
+	for _, r := range countRollups {
+		templates[r.table] = template{"INSERT INTO " + r.table + " (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
+			"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5}
+	}
 }
 
 func userTemplate(table string) template {
