@@ -92,14 +92,14 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 		m := d.operators[key]
 		if m == nil {
 			m = map[string]uint16{}
-			d.operators[strings.Clone(key)] = m
+			d.operators[key] = m
 		}
 		for u, dd := range m {
 			if u != login && inWindow(c.today(), dd) {
 				shared++
 			}
 		}
-		m[strings.Clone(login)] = c.today() // an assignment stores its key: copy it
+		m[login] = c.today()
 	}
 	// system suppression: an operator many users share is mis-tagged
 	// corporate egress (MDCA's learned behaviour); not for Tor or lists
@@ -134,7 +134,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 		Learn:    LearnUser,
 	})
 	if sev != SeverityInfo {
-		d.pending[strings.Clone(login)] = &anonPending{T: c.Now.Unix(), IP: strings.Clone(ev.Client.IPAddress), UUID: strings.Clone(ev.UUID), Cause: cause}
+		d.pending[login] = &anonPending{T: c.Now.Unix(), IP: ev.Client.IPAddress, UUID: ev.UUID, Cause: cause}
 	}
 }
 

@@ -140,7 +140,6 @@ func (b *baselines) countryID(name string) uint16 {
 		return noCountry
 	}
 	id := uint16(len(b.countries))
-	name = strings.Clone(name)
 	b.countries = append(b.countries, name)
 	b.countryIdx[name] = id
 	return id
@@ -182,7 +181,6 @@ func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
 }
 
 func (b *baselines) addUser(login string, first, last int64) *userRec {
-	login = strings.Clone(login)
 	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last}
 	b.users = append(b.users, u)
 	b.byLogin[login] = u.idx

@@ -276,7 +276,7 @@ func (d *failedLogins) user(c *Context, login string) *failUser {
 		u := d.untracked[login]
 		if u == nil {
 			u = &failUser{}
-			d.untracked[strings.Clone(login)] = u
+			d.untracked[login] = u
 		}
 		return u
 	}

@@ -126,7 +126,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	}
 	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)),
 		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
-		IP: cloneIfNew(na.IP, ev.Client.IPAddress), UUID: makeEventID(ev.UUID)}
+		IP: ev.Client.IPAddress, UUID: makeEventID(ev.UUID)}
 	if dtHash != 0 {
 		known := false
 		for _, h := range na.DT {

@@ -84,7 +84,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 	if ev.EventType == "system.api_token.create" && ev.IsSuccess() {
 		for _, t := range ev.Targets {
 			if t.ID != "" {
-				d.tokens[strings.Clone(t.ID)] = c.Now.Unix()
+				d.tokens[t.ID] = c.Now.Unix()
 			}
 		}
 		return
@@ -102,12 +102,12 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 	a := d.actors[login]
 	if a == nil {
 		a = &destrActor{}
-		d.actors[strings.Clone(login)] = a
+		d.actors[login] = a
 	}
 	now := c.Now.UnixMilli()
 	win := d.window.Milliseconds()
 	if anti {
-		a.AntiT, a.AntiID, a.AntiType = now, strings.Clone(ev.UUID), strings.Clone(ev.EventType)
+		a.AntiT, a.AntiID, a.AntiType = now, ev.UUID, ev.EventType
 	}
 	if destructive {
 		target := ""
@@ -129,7 +129,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 		if target == "" {
 			target = ev.UUID
 		}
-		a.Hits = append(a.Hits, destrHit{T: now, Target: hash32(target), ID: strings.Clone(ev.UUID)})
+		a.Hits = append(a.Hits, destrHit{T: now, Target: hash32(target), ID: ev.UUID})
 	}
 	// slide the window
 	i := 0

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -98,10 +97,10 @@ func (d *mfaFatigue) Handle(c *Context, ev *event.Event) {
 			return
 		}
 		u = &mfaUser{}
-		d.users[strings.Clone(login)] = u
+		d.users[login] = u
 	}
 	ip := ev.Client.IPAddress
-	u.Hits = append(u.Hits, mfaHit{T: now, K: k, IP: strings.Clone(ip), ID: strings.Clone(ev.UUID)})
+	u.Hits = append(u.Hits, mfaHit{T: now, K: k, IP: ip, ID: ev.UUID})
 	win := d.window.Milliseconds()
 	i := 0
 	for i < len(u.Hits) && now-u.Hits[i].T > max(win, d.successWin.Milliseconds()) {
@@ -167,7 +166,7 @@ func (d *mfaFatigue) Handle(c *Context, ev *event.Event) {
 	}
 	first := u.AlertT == 0 || now-u.AlertT > win
 	if first {
-		u.AlertT, u.AlertIP, u.AlertID = now, ips, strings.Clone(ev.UUID) // ips: keys of the (copied) hit IPs
+		u.AlertT, u.AlertIP, u.AlertID = now, ips, ev.UUID
 	}
 	c.Emit(Finding{
 		Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: firstOr(ips, ip), Country: ev.Country(),

@@ -3,7 +3,6 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -145,7 +144,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	login := normLogin(ev.Actor.AlternateID)
-	hit := sprayHit{T: now, User: strings.Clone(login), IP: strings.Clone(ip), ID: strings.Clone(ev.UUID)}
+	hit := sprayHit{T: now, User: login, IP: ip, ID: ev.UUID}
 
 	// single source
 	k := d.byIP[ip]
@@ -179,7 +178,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	}
 	a := d.byAgent[ak]
 	if a == nil {
-		a = &sprayKey{UA: strings.Clone(label)}
+		a = &sprayKey{UA: label}
 		d.byAgent[ak] = a
 	}
 	a.Hits = append(a.Hits, hit)

@@ -2,28 +2,17 @@ package detect
 
 import (
 	"encoding/json"
-	"strings"
 )
 
-// Long-lived detector state copies the event strings it keeps
-// (strings.Clone), interns low-cardinality labels (labels.id) or packs
-// uuids (makeEventID). What it retains for the 30-day window then never
-// depends on how the decoder allocates an event's strings: a substring of
-// a larger buffer would keep the whole buffer alive. (A map assignment to an
-// existing string key also replaces the stored key, so a map keyed by an
-// event's string would re-pin the newest event's copy on every update.)
-
-// cloneIfNew returns old when it equals s (no allocation), else a copy of s.
-func cloneIfNew(old, s string) string {
-	if old == s {
-		return old
-	}
-	return strings.Clone(s)
-}
+// Detector state keeps event strings as they are: pkg/event gives every
+// string field its own allocation (or a shared interned constant), never a
+// slice of the raw JSON, so a kept string pins only itself. What state
+// packs is what it keeps a lot of: uuids (makeEventID, 16 bytes) and
+// low-cardinality labels (labels.id, 4 bytes).
 
 // eventID is an event uuid kept in detector state. The canonical
 // 36-character lowercase form ("8-4-4-4-12" hex digits) is packed into b
-// (16 bytes, no allocation); any other uuid is kept as a copy in s.
+// (16 bytes, no allocation); any other uuid is kept as it is in s.
 type eventID struct {
 	b [16]byte
 	s string
@@ -67,7 +56,7 @@ func makeEventID(s string) eventID {
 			return id
 		}
 	}
-	return eventID{s: strings.Clone(s)}
+	return eventID{s: s}
 }
 
 // String returns the uuid as it was in the event ("" for the zero value;
@@ -118,7 +107,6 @@ func (l *labels) id(s string) uint32 {
 		l.ids = map[string]uint32{}
 		l.names = []string{""}
 	}
-	s = strings.Clone(s)
 	id := uint32(len(l.names))
 	l.names = append(l.names, s)
 	l.ids[s] = id

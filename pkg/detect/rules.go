@@ -131,15 +131,15 @@ type Snap struct {
 // Time returns the snap's event time.
 func (s Snap) Time() time.Time { return time.UnixMilli(s.T).UTC() }
 
-// snapOf records ev for rule state (strings copied, see retain.go).
+// snapOf records ev for rule state.
 func snapOf(ev *event.Event, v string) Snap {
 	asn := ev.IP.ASN
 	if asn == 0 {
 		asn = ev.Security.ASNumber
 	}
-	return Snap{ID: strings.Clone(ev.UUID), T: ev.Published.UnixMilli(), Type: strings.Clone(ev.EventType),
-		Actor: strings.Clone(ev.Actor.AlternateID), IP: strings.Clone(ev.Client.IPAddress), Country: strings.Clone(ev.Country()),
-		ASN: asn, Trusted: isTrusted(ev), V: strings.Clone(v)}
+	return Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), Type: ev.EventType,
+		Actor: ev.Actor.AlternateID, IP: ev.Client.IPAddress, Country: ev.Country(),
+		ASN: asn, Trusted: isTrusted(ev), V: v}
 }
 
 // Hit is a pattern match handed to the Alert builder.
@@ -581,7 +581,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			if k != "" {
 				delete(s.Seq, k)
 				if p.CancelBefore {
-					s.Cancelled[strings.Clone(k)] = now // an assignment stores its key
+					s.Cancelled[k] = now
 				}
 			}
 		}
@@ -601,8 +601,8 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 					if pt.Vals == nil {
 						pt.Vals = map[string]int{}
 					}
-					if n, ok := pt.Vals[v]; ok || len(pt.Vals) < mx {
-						pt.Vals[strings.Clone(v)] = n + 1
+					if _, ok := pt.Vals[v]; ok || len(pt.Vals) < mx {
+						pt.Vals[v]++
 					}
 				}
 			}
@@ -654,7 +654,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			sk := s.Seq[k]
 			if sk == nil {
 				sk = &seqKey{At: make([]*partial, n)}
-				s.Seq[strings.Clone(k)] = sk
+				s.Seq[k] = sk
 			}
 			sk.At[0] = &partial{Steps: []Snap{snapOf(ev, "")}}
 		}
@@ -733,7 +733,7 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 		}
 	}
 	// thresholds keep only what their evidence needs (memory per key)
-	list = append(list, Snap{ID: strings.Clone(ev.UUID), T: ev.Published.UnixMilli(), V: strings.Clone(v)})
+	list = append(list, Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), V: v})
 	if len(list) >= s.count {
 		delete(s.Thr, k)
 		vals := make(map[string]int, len(list))
@@ -743,7 +743,7 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: list, Values: vals, At: ev.Published})
 		return
 	}
-	s.Thr[strings.Clone(k)] = list
+	s.Thr[k] = list
 }
 
 func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
@@ -755,13 +755,12 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	if k == "" {
 		return
 	}
-	cur := Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), Type: ev.EventType, IP: ev.Client.IPAddress} // copied when kept
+	cur := Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), Type: ev.EventType, IP: ev.Client.IPAddress}
 	if last, ok := s.Last[k]; ok && cur.T-last.T >= s.idle.Milliseconds() {
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: []Snap{last, cur}, Gap: time.Duration(cur.T-last.T) * time.Millisecond, At: ev.Published})
 	}
 	if last, ok := s.Last[k]; !ok || cur.T >= last.T {
-		cur.ID, cur.Type, cur.IP = strings.Clone(cur.ID), strings.Clone(cur.Type), strings.Clone(cur.IP)
-		s.Last[strings.Clone(k)] = cur
+		s.Last[k] = cur
 	}
 }
 
@@ -778,7 +777,7 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 	now := ev.Published.UnixMilli()
 	tk := s.Terms[k]
 	if tk == nil {
-		s.Terms[strings.Clone(k)] = &termKey{First: snapOf(ev, v), Vals: map[string]int64{strings.Clone(v): now}}
+		s.Terms[k] = &termKey{First: snapOf(ev, v), Vals: map[string]int64{v: now}}
 		return
 	}
 	if _, seen := tk.Vals[v]; !seen {
@@ -800,7 +799,7 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 		}
 	}
 	if now > tk.Vals[v] {
-		tk.Vals[strings.Clone(v)] = now
+		tk.Vals[v] = now
 	}
 }
 

@@ -109,7 +109,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		}
 		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)),
 			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
-			Trusted: isTrusted(ev), IP: cloneIfNew(o.IP, ip), UUID: makeEventID(ev.UUID)}
+			Trusted: isTrusted(ev), IP: ip, UUID: makeEventID(ev.UUID)}
 		return
 	}
 	if now < o.T || ip == o.IP || same24(ip, o.IP) {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -122,7 +121,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	win := int64(d.window / time.Second)
 	if ev.EventType == "security.threat.detected" {
 		if t := d.threats[ip]; t == nil || now >= t.T {
-			d.threats[strings.Clone(ip)] = &threatMark{T: now, UUID: strings.Clone(ev.UUID), Tx: strings.Clone(ev.Transaction.ID)}
+			d.threats[ip] = &threatMark{T: now, UUID: ev.UUID, Tx: ev.Transaction.ID}
 		}
 		return
 	}
@@ -130,7 +129,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		m := d.fails[ip]
 		if m == nil {
 			m = map[string]*failCount{}
-			d.fails[strings.Clone(ip)] = m
+			d.fails[ip] = m
 		}
 		login := normLogin(ev.Actor.AlternateID)
 		if f := m[login]; f != nil {
@@ -139,7 +138,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 			}
 			f.Last = max(f.Last, now)
 		} else if len(m) < 1000 {
-			m[strings.Clone(login)] = &failCount{N: 1, Last: now}
+			m[login] = &failCount{N: 1, Last: now}
 		}
 		return
 	}

@@ -138,7 +138,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 				if a := d.actors[tl]; a != nil {
 					a.Granted = max(a.Granted, now)
 				} else {
-					d.pendingGrant[strings.Clone(tl)] = now
+					d.pendingGrant[tl] = now
 				}
 			}
 		}
@@ -151,7 +151,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 			a.Granted = g
 			delete(d.pendingGrant, login)
 		}
-		d.actors[strings.Clone(key)] = a
+		d.actors[key] = a
 	}
 	learning := now-a.First < int64(c.e.opts.learningPeriod/time.Second) || c.TenantLearning()
 	changeWin := d.inChangeWindow(c.Now)
@@ -173,7 +173,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 			}
 		}
 		if !found {
-			a.Types = append(a.Types, typeDay{T: strings.Clone(ev.EventType), D: today})
+			a.Types = append(a.Types, typeDay{T: ev.EventType, D: today})
 		}
 		if !learning && !changeWin {
 			sev := SeverityMedium

@@ -5,8 +5,9 @@ import (
 )
 
 // parseDebugData fills the typed fields of dbg from dbg.Data, sharing
-// strings through cache (nil for none). Keys match case-insensitively. Nothing here fails: a value that cannot be parsed is
-// left as sent in dbg.Data and its typed field stays empty.
+// strings through cache (nil for none). Keys match case-insensitively.
+// Nothing here fails: a value that cannot be parsed is left as sent in
+// dbg.Data and its typed field stays empty.
 func parseDebugData(dbg *Debug, cache *strCache) {
 	var los any
 	var kb [32]byte

@@ -11,6 +11,11 @@ import (
 )
 
 // Event is one normalized Okta System Log event.
+//
+// Every string in an Event (fields and map keys and values) is its own
+// allocation or a shared interned constant; none is a slice of Raw or of
+// the decoder's input, so whoever keeps one (detector state for 30 days)
+// keeps only that string.
 type Event struct {
 	UUID            string    // unique per event; the dedup key
 	Published       time.Time // event time (UTC)
