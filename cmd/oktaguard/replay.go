@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
-	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
 )
 
@@ -77,7 +77,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer bw.Flush()
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	sum, err := pipeline.Replay(ctx, s, inputs, func(a detect.Alert) error { return enc.Encode(a) },
+	sum, err := pipeline.Replay(ctx, s, inputs, func(a alert.Alert) error { return enc.Encode(a) },
 		func(input string, err error) {
 			if !*quiet {
 				fmt.Fprintf(stderr, "replay: %s: skipped %v\n", input, err)

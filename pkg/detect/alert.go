@@ -1,30 +1,16 @@
 package detect
 
-import "time"
+import "github.com/oktaguard/oktaguard/pkg/alert"
 
-// Severity levels of an alert (contract).
+// Severity levels of an alert (contract); see package alert.
 const (
-	SeverityInfo     = "info"
-	SeverityLow      = "low"
-	SeverityMedium   = "medium"
-	SeverityHigh     = "high"
-	SeverityCritical = "critical"
+	SeverityInfo     = alert.SeverityInfo
+	SeverityLow      = alert.SeverityLow
+	SeverityMedium   = alert.SeverityMedium
+	SeverityHigh     = alert.SeverityHigh
+	SeverityCritical = alert.SeverityCritical
 )
 
-// Alert is one detection (contract: JSON field names are relied on by
-// dashboards, alert rules, the replay CLI and outside tests).
-type Alert struct {
-	ID       string         `json:"id"`
-	Detector string         `json:"detector"`
-	Severity string         `json:"severity"`
-	Time     time.Time      `json:"time"` // event time, RFC 3339
-	Actor    string         `json:"actor"`
-	ActorID  string         `json:"actorId"`
-	IP       string         `json:"ip"`
-	Country  string         `json:"country"`
-	Title    string         `json:"title"`
-	Summary  string         `json:"summary"`
-	Evidence map[string]any `json:"evidence"`
-	EventIDs []string       `json:"eventIds"`
-	MITRE    []string       `json:"mitre"`
-}
+// Alert is the shared alert type, defined in package alert so that storage
+// and serving need not import the engine.
+type Alert = alert.Alert

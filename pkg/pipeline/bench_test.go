@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/okta"
@@ -78,7 +79,7 @@ func benchReplay(b *testing.B, s config.Settings, jsonl []byte) {
 	events := 0
 	for i := 0; i < b.N; i++ {
 		sum, err := Replay(ctx, s, []ReplayInput{{Name: "month.jsonl", R: bytes.NewReader(jsonl)}},
-			func(detect.Alert) error { return nil }, nil)
+			func(alert.Alert) error { return nil }, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/VictoriaMetrics/fastcache"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/enrich"
@@ -91,7 +92,7 @@ type Status struct {
 // Update is what a live-tail subscriber receives after each commit.
 type Update struct {
 	Events []event.Event
-	Alerts []detect.Alert
+	Alerts []alert.Alert
 }
 
 // Pipeline runs ingestion for one org.
@@ -553,7 +554,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 	for i := 0; i < dups; i++ {
 		p.m.Rejected("duplicate")
 	}
-	var alerts []detect.Alert
+	var alerts []alert.Alert
 	maxPub := p.cp.MaxPublished
 	for i := range fresh {
 		p.enr.Enrich(&fresh[i])
@@ -610,7 +611,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			p.seen.Set([]byte(fresh[i].UUID), nil)
 		}
 		p.m.EventsIngested(res.EventsInserted)
-		var newAlerts []detect.Alert
+		var newAlerts []alert.Alert
 		for i, a := range alerts {
 			if i < len(res.AlertInserted) && !res.AlertInserted[i] {
 				continue

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/enrich"
@@ -39,7 +40,7 @@ const replayChunk = 64
 // to emit as soon as the engine raises it (the engine is flushed at the
 // end). Malformed events are counted and skipped; reading goes on.
 // onParseError, when set, is called for each of them.
-func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit func(detect.Alert) error, onParseError func(input string, err error), opts ...detect.Option) (ReplaySummary, error) {
+func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit func(alert.Alert) error, onParseError func(input string, err error), opts ...detect.Option) (ReplaySummary, error) {
 	sum := ReplaySummary{Alerts: map[string]int{}}
 	enr, err := enrich.New(s.EnrichConfig())
 	if err != nil {
@@ -94,7 +95,7 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 		}
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Published.Before(evs[j].Published) })
-	out := func(as []detect.Alert) error {
+	out := func(as []alert.Alert) error {
 		for _, a := range as {
 			sum.Alerts[a.Detector]++
 			if err := emit(a); err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -167,7 +167,7 @@ func (d *Datasource) activity(ctx context.Context, st *store.Store, q queryModel
 }
 
 func (d *Datasource) alerts(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
-	var all []detect.Alert
+	var all []alert.Alert
 	sevs := splitList(q.Severity)
 	if len(sevs) == 0 {
 		sevs = []string{""}
@@ -187,7 +187,7 @@ func (d *Datasource) alerts(ctx context.Context, st *store.Store, q queryModel, 
 }
 
 // alertsFrame builds the alerts table (also the live-tail frame).
-func alertsFrame(as []detect.Alert) *data.Frame {
+func alertsFrame(as []alert.Alert) *data.Frame {
 	n := len(as)
 	ts := make([]time.Time, n)
 	str := func() []string { return make([]string, n) }
@@ -218,7 +218,7 @@ func alertsFrame(as []detect.Alert) *data.Frame {
 	return f
 }
 
-func alertsFrameWithLinks(d *Datasource, as []detect.Alert) *data.Frame {
+func alertsFrameWithLinks(d *Datasource, as []alert.Alert) *data.Frame {
 	f := alertsFrame(as)
 	if i, _ := f.FieldByName("actor"); i != nil {
 		d.withLinks(i, d.activityLink("Activity of this actor", "actor"))

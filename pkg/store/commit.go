@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -26,7 +26,7 @@ type Checkpoint struct {
 // Batch is one unit of pipeline work, committed atomically.
 type Batch struct {
 	Events     []event.Event
-	Alerts     []detect.Alert
+	Alerts     []alert.Alert
 	Checkpoint *Checkpoint       // nil: unchanged
 	State      map[string][]byte // key -> value; a nil value deletes the key
 }
@@ -333,7 +333,7 @@ func (s *Store) upsertCounts(ctx context.Context, tx *sql.Tx, table string, m ma
 	return nil
 }
 
-func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []detect.Alert, res *CommitResult) error {
+func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *CommitResult) error {
 	if len(alerts) == 0 {
 		return nil
 	}

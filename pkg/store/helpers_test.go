@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -113,8 +113,8 @@ func mkEvents(start, n int, from time.Time, step time.Duration) []event.Event {
 	return out
 }
 
-func mkAlert(id, detector, sev string, at time.Time, actor string, evIDs ...string) detect.Alert {
-	return detect.Alert{ID: id, Detector: detector, Severity: sev, Time: at, Actor: actor, ActorID: "00u" + id,
+func mkAlert(id, detector, sev string, at time.Time, actor string, evIDs ...string) alert.Alert {
+	return alert.Alert{ID: id, Detector: detector, Severity: sev, Time: at, Actor: actor, ActorID: "00u" + id,
 		IP: "203.0.113.9", Country: "Nigeria", Title: detector + " for " + actor, Summary: "summary " + id,
 		Evidence: map[string]any{"count": 12.0}, EventIDs: evIDs, MITRE: []string{"T1110"}}
 }
@@ -155,7 +155,7 @@ func wantErrContains(t *testing.T, err error, sub string) {
 	}
 }
 
-type detectAlert = detect.Alert
+type detectAlert = alert.Alert
 
 type eventT = event.Event
 

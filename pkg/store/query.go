@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/alert"
 )
 
 // EventRow is one stored event: the normalized columns and the raw JSON.
@@ -249,7 +249,7 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 }
 
 // QueryAlerts returns the alerts matching q (on alert time), newest first.
-func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]detect.Alert, error) {
+func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]alert.Alert, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
 	}
@@ -274,14 +274,14 @@ func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]detect.Alert, 
 		return nil, fmt.Errorf("store: query alerts: %w", err)
 	}
 	defer rows.Close()
-	var out []detect.Alert
+	var out []alert.Alert
 	for rows.Next() {
 		var id string
 		var js []byte
 		if err := rows.Scan(&id, &js); err != nil {
 			return nil, fmt.Errorf("store: query alerts: %w", err)
 		}
-		var a detect.Alert
+		var a alert.Alert
 		if err := json.Unmarshal(js, &a); err != nil {
 			return nil, fmt.Errorf("store: query alerts: alert %s: %w", id, err)
 		}

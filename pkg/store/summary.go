@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/alert"
 )
 
 // SignInEventTypes are the event types GeoPoints counts when the query
@@ -225,8 +227,6 @@ type UserSummary struct {
 	LastIP           string
 }
 
-var severityRank = map[string]int{"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-
 // UserSummaries summarises each actor's events and alerts in the range,
 // ordered by alerts, then failures, then events (descending).
 func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, error) {
@@ -330,7 +330,7 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 			users[actor] = u
 		}
 		u.Alerts += n
-		if severityRank[sev] > severityRank[u.MaxAlertSeverity] {
+		if alert.SeverityRank(sev) > alert.SeverityRank(u.MaxAlertSeverity) {
 			u.MaxAlertSeverity = sev
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// AlertRef is the part of an alert (pkg/detect.Alert) that scoring needs.
+// AlertRef is the part of an alert (pkg/alert.Alert) that scoring needs.
 type AlertRef struct {
 	Detector string
 	Actor    string // actor.alternateId
