@@ -22,6 +22,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
+	"github.com/oktaguard/oktaguard/pkg/testsamples"
 )
 
 // TestMain lets tests run the real main() in a subprocess.
@@ -47,11 +48,7 @@ func runCmd(t *testing.T, stdin io.Reader, args ...string) (int, string, string)
 }
 
 func samplesDir(t *testing.T) string {
-	d := "../../../shared/samples/okta-system-log" // ../shared beside the repository
-	if _, err := os.Stat(d); err != nil {
-		t.Skip("public samples not available")
-	}
-	return d
+	return testsamples.Shared(t, "samples/okta-system-log") // ../shared beside the repository
 }
 
 func TestUsageAndUnknown(t *testing.T) {

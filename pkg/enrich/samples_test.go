@@ -3,19 +3,16 @@ package enrich
 import (
 	"bufio"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/testsamples"
 )
 
 // TestRealSamples runs the real Okta sample events through the enricher
 // with fixture databases and checks Okta's own signals survive and win.
 func TestRealSamples(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/samples/okta-system-log/*.jsonl")
-	if len(files) == 0 {
-		t.Skip("sample folder ../../../shared/samples/okta-system-log is missing")
-	}
+	files := testsamples.EventFiles(t)
 	e, _ := newFixture(t, map[string][]string{"trusted": {"108.255.197.247"}})
 	var n, warp, trusted int
 	for _, f := range files {

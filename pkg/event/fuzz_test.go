@@ -13,8 +13,9 @@ import (
 )
 
 func addSampleSeeds(f *testing.F) {
+	own, _ := filepath.Glob(filepath.Join(ownDir, "*.jsonl"))
 	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.jsonl"))
-	for _, fn := range files {
+	for _, fn := range append(own, files...) {
 		b, err := os.ReadFile(fn)
 		if err != nil {
 			f.Fatal(err)

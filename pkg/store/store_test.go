@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/testsamples"
 )
 
 func TestOpenPragmasAndDirs(t *testing.T) {
@@ -486,10 +487,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 }
 
 func TestDecodedSamplesStore(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/samples/okta-system-log/*.jsonl")
-	if len(files) == 0 {
-		t.Skip("no sample files")
-	}
+	files := testsamples.EventFiles(t)
 	s, _ := openTemp(t)
 	var evs []event.Event
 	for _, f := range files {
