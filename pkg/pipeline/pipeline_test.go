@@ -451,7 +451,12 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	time.Sleep(300 * time.Millisecond) // the slow request is in flight
+	// The slow request is in flight once the simulator has taken its fault.
+	for deadline := time.Now().Add(20 * time.Second); sim.PendingFaults() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached the simulator")
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

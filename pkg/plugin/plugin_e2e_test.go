@@ -107,6 +107,22 @@ func (e *env) waitIngested(t testing.TB, ds plugintest.DataSource) {
 }
 
 // eventTotal sums the timeseries query of every stored event.
+// waitTotal polls the stored event total until cond holds (60 s at most).
+func (e *env) waitTotal(t testing.TB, ds plugintest.DataSource, cond func(int) bool, what string) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n := e.eventTotal(t, ds)
+		if cond(n) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %d events stored", what, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (e *env) eventTotal(t testing.TB, ds plugintest.DataSource) int {
 	t.Helper()
 	res := e.query(t, ds, false, plugintest.Query{RefID: "T", Model: map[string]any{"queryType": "timeseries", "interval": "24h"}})
@@ -445,8 +461,8 @@ func TestInstanceReplacedMidIngestLosesNothing(t *testing.T) {
 	want := e.org.Sim.EventCount()
 	// The first request creates the instance and starts ingestion.
 	_ = e.health(t, e.ds)
-	time.Sleep(2 * time.Second)
-	if got := e.eventTotal(t, e.ds); got >= want {
+	got := e.waitTotal(t, e.ds, func(n int) bool { return n > 0 }, "the backfill to start")
+	if got >= want {
 		t.Fatalf("the backfill (%d events) finished before the first replacement: the test proves nothing", want)
 	}
 	// Settings saved twice while the backfill runs: Grafana creates new
@@ -454,8 +470,8 @@ func TestInstanceReplacedMidIngestLosesNothing(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		e.ds.LastUpdated = time.Now().Add(time.Duration(i) * time.Second)
 		e.ds.JSONData["rateLimitShare"] = 0.5 - 0.1*float64(i)
-		_ = e.eventTotal(t, e.ds)
-		time.Sleep(1500 * time.Millisecond)
+		before := e.eventTotal(t, e.ds) // this request creates the new instance
+		e.waitTotal(t, e.ds, func(n int) bool { return n > before }, "the new instance to ingest")
 	}
 	e.waitIngested(t, e.ds)
 	e.p.Kill()
