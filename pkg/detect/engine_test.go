@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -295,22 +296,43 @@ anonymous_ip:
 	}
 }
 
+// contractIDs are the detector ids DESIGN.md makes a contract: they may
+// never disappear or be renamed (adding a detector does not touch this).
+var contractIDs = []string{"impossible_travel", "infrequent_country", "anonymous_ip", "suspicious_ip", "failed_logins",
+	"unusual_admin", "mass_destructive", "risky_ip_logon", "password_spray", "mfa_fatigue", "session_hijack"}
+
+// TestDetectorsList checks every registration from the registry itself:
+// nothing here lists the detectors, so adding one needs no test edit.
 func TestDetectorsList(t *testing.T) {
-	want := []string{"impossible_travel", "infrequent_country", "anonymous_ip", "suspicious_ip", "failed_logins",
-		"unusual_admin", "mass_destructive", "risky_ip_logon", "password_spray", "mfa_fatigue", "session_hijack"}
-	// The 11 baseline detectors come first, in this order; the rule pack
-	// registers after them.
 	got := Detectors()
-	if len(got) < len(want) {
-		t.Fatalf("%d detectors", len(got))
+	if len(got) != len(registry) {
+		t.Fatalf("Detectors() lists %d, registry has %d", len(got), len(registry))
 	}
-	for i, d := range got[:len(want)] {
-		if d.ID != want[i] || d.Title == "" || d.Description == "" || len(d.MITRE) == 0 || d.Severity == "" {
-			t.Errorf("detector %d: %+v", i, d)
+	seen := map[string]bool{}
+	idOK := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	for i, d := range got {
+		if !idOK.MatchString(d.ID) || seen[d.ID] {
+			t.Errorf("detector %d: bad or duplicate id %q", i, d.ID)
+		}
+		seen[d.ID] = true
+		if d.Title == "" || d.Description == "" || len(d.MITRE) == 0 || !severities[d.Severity] {
+			t.Errorf("detector %d: incomplete registration %+v", i, d)
 		}
 		if len(DetectorParams(d.ID)) == 0 {
 			t.Errorf("%s has no params", d.ID)
 		}
+	}
+	for _, id := range contractIDs {
+		if !seen[id] {
+			t.Errorf("contract detector id %s is not registered", id)
+		}
+	}
+	e, err := NewEngine(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en := e.Enabled(); len(en) != len(registry) {
+		t.Errorf("%d of %d detectors enabled by default", len(en), len(registry))
 	}
 }
 

@@ -7,7 +7,27 @@ import (
 )
 
 // registry lists every detector in the order they run. Adding a detector is
-// one file (its Registration and implementation) plus one line here.
+// one file (its Registration and implementation) plus one line here. Every
+// place a new detector touches:
+//
+//  1. pkg/detect/<id>.go: the detector and its Registration (Info with id,
+//     title, severity, MITRE and description; Params with their defaults;
+//     Rearm);
+//  2. the line below (a rule of the pack instead goes into the themed list
+//     of its rules_<theme>.go, which rules_register.go registers after
+//     these);
+//  3. pkg/detect/<id>_test.go: its table tests (positive, negative,
+//     threshold edges, suppressions);
+//  4. docs/detectors.md: a "## <id>" section naming every parameter and
+//     where its false positives come from (docs/rules.md "#### `<id>`" for a
+//     rule). TestEveryDetectorDocumented and TestEveryRuleDocumented hold
+//     the docs to this registry, and TestDetectorsList checks every
+//     registration is complete — neither has a list to edit;
+//  5. optionally a labelled scenario in pkg/oktasim/traffic so the scenario
+//     test (pkg/detect/scenario_test.go) measures its recall.
+//
+// Nothing else is per detector: config validation, the plugin's detector
+// list, metrics labels and state keys all derive from this registry.
 var registry = []Registration{
 	impossibleTravelRegistration,
 	infrequentCountryRegistration,
