@@ -38,6 +38,9 @@ type Metrics struct {
 	lastPollSuccess    prometheus.Gauge
 	backfillProgress   prometheus.Gauge
 	rejected           *prometheus.CounterVec
+	pagesSkipped       prometheus.Counter
+	degraded           prometheus.Counter
+	inputRejected      *prometheus.CounterVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	buildInfo          *prometheus.GaugeVec
@@ -90,6 +93,18 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "events_rejected_total", ConstLabels: cl,
 			Help: "Events received from Okta but not accepted, by reason.",
 		}, []string{"reason"}),
+		pagesSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "pages_skipped_total", ConstLabels: cl,
+			Help: "System Log pages that could not be split into events on any attempt and were stepped past on their next link (their events are lost; each one is logged).",
+		}),
+		degraded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_degraded_total", ConstLabels: cl,
+			Help: "Events accepted with an optional field of an unexpected shape treated as absent.",
+		}),
+		inputRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "enrichment_input_rejected_total", ConstLabels: cl,
+			Help: "Lines of IP lists and GeoIP databases that could not be used, by source (ip_list, geoip), at the last load.",
+		}, []string{"source"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -124,6 +139,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	for _, r := range RejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
+	for _, s := range InputRejectedSources {
+		m.inputRejected.WithLabelValues(s)
+	}
 	v := opts.Version
 	if v == "" {
 		v = "dev"
@@ -146,6 +164,7 @@ func (m *Metrics) Unregister(reg prometheus.Registerer) {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
+		m.pagesSkipped, m.degraded, m.inputRejected,
 		m.postureScore, m.checkPassing, m.buildInfo}
 }
 
@@ -230,6 +249,34 @@ func (m *Metrics) Rejected(reason string) {
 		reason = "malformed"
 	}
 	m.rejected.WithLabelValues(reason).Inc()
+}
+
+// PageSkipped counts one System Log page stepped past unread.
+func (m *Metrics) PageSkipped() {
+	if m == nil {
+		return
+	}
+	m.pagesSkipped.Inc()
+}
+
+// Degraded counts n events accepted with a field treated as absent.
+func (m *Metrics) Degraded(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.degraded.Add(float64(n))
+}
+
+// InputRejectedSources are the sources of InputRejected.
+var InputRejectedSources = []string{"ip_list", "geoip"}
+
+// InputRejected counts n unusable lines or entries of an enrichment input
+// (source "ip_list" or "geoip").
+func (m *Metrics) InputRejected(source string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.inputRejected.WithLabelValues(source).Add(float64(n))
 }
 
 // PostureScore records the latest score of a profile.

@@ -8,9 +8,11 @@ package okta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +23,8 @@ import (
 	"time"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
+
+	"github.com/oktaguard/oktaguard/pkg/retry"
 )
 
 // Client is a paced, retrying Okta API client for one org. At most one
@@ -305,8 +309,20 @@ func (c *Client) GetRaw(ctx context.Context, target string, v any) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.get(ctx, pq, v, false)
-	return resp, c.scrub.scrub(err)
+	resp, err := c.get(ctx, pq, unmarshalInto(v), false)
+	if err != nil {
+		return nil, c.scrub.scrub(err)
+	}
+	return resp, nil
+}
+
+// unmarshalInto is the accept function of GetRaw: the body decoded into v
+// (nothing when v is nil).
+func unmarshalInto(v any) func([]byte) error {
+	if v == nil {
+		return nil
+	}
+	return func(b []byte) error { return json.Unmarshal(b, v) }
 }
 
 // GetRawOnce is GetRaw with a single attempt: a failure that GetRaw would
@@ -318,18 +334,11 @@ func (c *Client) GetRawOnce(ctx context.Context, target string, v any) (*Respons
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.get(ctx, pq, v, true)
-	return resp, c.scrub.scrub(err)
-}
-
-func resetPtr(v any) {
-	if v == nil {
-		return
+	resp, err := c.get(ctx, pq, unmarshalInto(v), true)
+	if err != nil {
+		return nil, c.scrub.scrub(err)
 	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		rv.Elem().Set(reflect.Zero(rv.Elem().Type()))
-	}
+	return resp, nil
 }
 
 func (c *Client) acquire(ctx context.Context) error {
@@ -401,7 +410,41 @@ func stopped(ctx context.Context, last *APIError) error {
 	return fmt.Errorf("%w; last attempt: %w", ctx.Err(), last)
 }
 
-func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Response, error) {
+// attempt makes one request: the SDK's request executor builds it (URL,
+// authorization, user agent; in OAuth mode it fetches or reuses the access
+// token), this client's HTTP client sends it, and the body is read whole
+// here, so that no decoding limit of the SDK can fail a page. Errors of a
+// non-2xx response are parsed by the SDK's CheckResponseForError.
+func (c *Client) attempt(ctx context.Context, pq string) (seen bool, status int, h http.Header, at time.Time, body []byte, err error, tokenPhase bool) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	re := c.SDK().CloneRequestExecutor().WithAccept("application/json")
+	req, err := re.NewRequest(http.MethodGet, pq, nil)
+	if err != nil {
+		return false, 0, nil, time.Time{}, nil, err, true
+	}
+	resp, err := c.httpc.Do(req.WithContext(actx))
+	if err != nil {
+		return false, 0, nil, time.Time{}, nil, err, false
+	}
+	defer resp.Body.Close()
+	at = c.now()
+	status, h = resp.StatusCode, resp.Header
+	if err := oktasdk.CheckResponseForError(resp); err != nil {
+		return true, status, h, at, nil, err, false
+	}
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return true, status, h, at, nil, fmt.Errorf("reading the response body: %w", err), false
+	}
+	return true, status, h, at, body, nil, false
+}
+
+// get performs a paced, retried GET of pq. accept, when set, checks (and
+// keeps) the body of a 2xx response; its failure is retried like a broken
+// body, and once the attempts are exhausted get returns the last such
+// response along with an error wrapping ErrBadBody.
+func (c *Client) get(ctx context.Context, pq string, accept func([]byte) error, once bool) (*Response, error) {
 	path := pq
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -410,6 +453,7 @@ func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Respons
 	attempts, n429, failures := 0, 0, 0
 	reauthed := false
 	var last *APIError
+	var lastBad *Response
 	wctx, stopWaits := waitContext(ctx)
 	defer stopWaits()
 	for {
@@ -428,19 +472,8 @@ func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Respons
 			return nil, stopped(wctx, last)
 		}
 		attempts++
-		resetPtr(v)
-		x := &exchange{}
-		actx, cancel := context.WithTimeout(context.WithValue(ctx, exchangeKey{}, x), c.cfg.RequestTimeout)
-		re := c.SDK().CloneRequestExecutor().WithAccept("application/json")
-		req, err := re.NewRequest(http.MethodGet, pq, nil)
-		tokenPhase := err != nil
-		var sresp *oktasdk.Response
-		if err == nil {
-			sresp, err = re.Do(actx, req, v)
-		}
-		cancel()
+		seen, status, h, at, body, err, tokenPhase := c.attempt(ctx, pq)
 		c.release()
-		seen, status, h, at := x.get()
 		if seen {
 			p.observe(status, h, at)
 		}
@@ -449,8 +482,19 @@ func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Respons
 			links := parseLinks(h.Values("Link"))
 			out.Self = c.absolute(links["self"])
 			out.Next = c.absolute(links["next"])
-			_ = sresp
-			return out, nil
+			if accept == nil {
+				return out, nil
+			}
+			aerr := accept(body)
+			if aerr == nil {
+				return out, nil
+			}
+			// The body arrived whole but is not what was asked for: retried
+			// like a broken body, and after the last attempt the response
+			// (its links) is returned with the error so that the caller
+			// can step past it.
+			lastBad = out
+			err = badBody{aerr}
 		}
 		if err == nil {
 			err = fmt.Errorf("unexpected response status %d", status)
@@ -466,6 +510,9 @@ func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Respons
 			ae, vd = c.classify(path, seen, status, h, err)
 		}
 		ae.Method, ae.Path, ae.Attempts = http.MethodGet, path, attempts
+		if !errors.Is(err, ErrBadBody) {
+			lastBad = nil
+		}
 		last = ae
 		if once && (vd == vRetry || vd == vRetry429) {
 			return nil, ae
@@ -502,16 +549,26 @@ func (c *Client) get(ctx context.Context, pq string, v any, once bool) (*Respons
 					exhausted.cause = &redactedError{msg: ae.describe(), errs: []error{ae.cause}}
 				}
 				exhausted.Summary, exhausted.Code = "", ""
+				if lastBad != nil && errors.Is(ae, ErrBadBody) {
+					return lastBad, &exhausted
+				}
 				return nil, &exhausted
 			}
-			d := jittered(backoffDelay(failures, c.backoffBase, c.backoffMax))
+			d := retry.Delay(failures, c.backoffBase, c.backoffMax)
 			c.log.Warn("okta: request failed, retrying", "path", path, "error", c.scrub.scrub(ae).Error(), "attempt", attempts, "backoff", d.String())
-			if err := sleepCtx(wctx, d); err != nil {
+			if err := retry.Sleep(wctx, d); err != nil {
 				return nil, stopped(wctx, last)
 			}
 		}
 	}
 }
+
+// badBody is an accept function's verdict on a body; it matches ErrBadBody.
+type badBody struct{ err error }
+
+func (b badBody) Error() string        { return b.err.Error() }
+func (b badBody) Unwrap() error        { return b.err }
+func (b badBody) Is(target error) bool { return target == ErrBadBody }
 
 // describe is a short one-line cause used inside ErrRetriesExhausted.
 func (e *APIError) describe() string {
@@ -561,6 +618,10 @@ func (c *Client) classify(path string, seen bool, status int, h http.Header, err
 	case !seen || status == 0:
 		ae.kind = errors.New("request failed")
 		ae.cause = sanitizeTransportError(err)
+		return ae, vRetry
+	case status >= 200 && status < 300 && errors.Is(err, ErrBadBody):
+		ae.kind = ErrBadBody
+		ae.cause = err
 		return ae, vRetry
 	case status >= 200 && status < 300:
 		ae.kind = errors.New("broken response body")

@@ -28,6 +28,10 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrRetriesExhausted: a retryable failure persisted through every attempt.
 	ErrRetriesExhausted = errors.New("retries exhausted")
+	// ErrBadBody is a 2xx response whose body arrived whole but is not
+	// what was asked for (not JSON of the expected shape, a System Log
+	// page that is not a JSON array).
+	ErrBadBody = errors.New("unusable response body")
 )
 
 // APIError describes a failed Okta request. It holds only what Okta sent

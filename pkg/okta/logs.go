@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
 // LogsPath is the System Log endpoint.
@@ -33,6 +35,10 @@ type Page struct {
 	Limit     int               // the request's limit parameter
 	Full      bool              // len(Events) >= Limit: more is waiting, continue at once
 	Response  *Response
+	// Skipped is set when the page could not be split into events on any
+	// of MaxAttempts attempts: Events is empty, Next steps past the page,
+	// and the caller counts and logs the loss.
+	Skipped error
 }
 
 // LogPoller reads the System Log in Okta's polling mode: no until,
@@ -102,8 +108,31 @@ func (p *LogPoller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 			limit = l
 		}
 	}
-	events := []json.RawMessage{} // fresh per page: never reuse a previous page's backing array
-	resp, err := p.c.get(ctx, pq, &events, false)
+	// The page is split per event here, without decoding: an event that no
+	// decoder accepts (nested too deep, broken inside) is rejected alone
+	// when the pipeline decodes it. The elements alias this attempt's
+	// body, fresh per page.
+	var events []json.RawMessage
+	split := func(body []byte) (err error) {
+		events, err = event.SplitArray(body)
+		return err
+	}
+	resp, err := p.c.get(ctx, pq, split, false)
+	if err != nil && resp != nil {
+		// Every attempt returned a page that cannot be split into events:
+		// step past it on its next link rather than stall ingestion.
+		if resp.Next == "" {
+			return Page{}, p.c.scrub.scrub(err)
+		}
+		return Page{
+			Requested: p.c.orgStr + pq,
+			Next:      resp.Next,
+			Limit:     limit,
+			Full:      true,
+			Response:  resp,
+			Skipped:   p.c.scrub.scrub(err),
+		}, nil
+	}
 	if err != nil {
 		var ae *APIError
 		if cur.Next != "" && errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound) {

@@ -3,10 +3,11 @@ package okta
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/retry"
 )
 
 // assumedLimit is the per-minute limit assumed for a bucket whose responses
@@ -110,7 +111,7 @@ func (p *pacer) wait(ctx context.Context) error {
 			return nil
 		}
 		p.mu.Unlock()
-		if err := sleepCtx(ctx, t.Sub(now)); err != nil {
+		if err := retry.Sleep(ctx, t.Sub(now)); err != nil {
 			return err
 		}
 	}
@@ -159,7 +160,7 @@ func (p *pacer) observe(status int, h http.Header, recvAt time.Time) {
 				wait = max429Wait
 			}
 		} else {
-			wait = jittered(backoffDelay(p.c429, p.backoffBase, p.backoffMax))
+			wait = retry.Delay(p.c429, p.backoffBase, p.backoffMax)
 		}
 		if until := recvAt.Add(wait); until.After(p.blockedUntil) {
 			p.blockedUntil = until
@@ -188,42 +189,4 @@ func (p *pacer) state() RateLimit {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return RateLimit{Limit: p.limit, Remaining: p.remaining, Reset: p.resetAt, Budget: p.budgetLocked()}
-}
-
-// backoffDelay is base·2^(n-1) capped at max (n counts from 1).
-func backoffDelay(n int, base, max time.Duration) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
-}
-
-// jittered returns a duration uniformly in [d/2, d).
-func jittered(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + time.Duration(rand.Int64N(int64(d-half)))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -26,30 +26,8 @@ type nopObserver struct{}
 func (nopObserver) OktaRequest(string, int) {}
 func (nopObserver) RateLimitRemaining(int)  {}
 
-// exchange is what the transport saw for one attempt. It travels in the
-// request context so the client can read the status and rate-limit headers
-// even when the SDK returns no response (429 after its retries, broken
-// bodies).
-type exchange struct {
-	mu      sync.Mutex
-	seen    bool
-	status  int
-	header  http.Header
-	recvAt  time.Time
-	netErr  error
-	request string // path only
-}
-
-func (x *exchange) get() (seen bool, status int, h http.Header, at time.Time) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.seen, x.status, x.header, x.recvAt
-}
-
-type exchangeKey struct{}
-
 // recordingTransport counts every request per endpoint and status class,
-// records rate-limit headers, and stores the exchange of the attempt. It
+// records rate-limit headers and the last token exchange. It
 // never reads or logs the Authorization header or URL query strings.
 type recordingTransport struct {
 	base http.RoundTripper
@@ -90,16 +68,6 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		t.mu.Lock()
 		t.lastToken = tokenExchange{status: status, header: h}
 		t.mu.Unlock()
-	}
-	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
-		x.mu.Lock()
-		x.seen = true
-		x.status = status
-		x.header = h
-		x.recvAt = t.now()
-		x.netErr = err
-		x.request = req.URL.Path
-		x.mu.Unlock()
 	}
 	return resp, err
 }

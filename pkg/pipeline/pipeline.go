@@ -27,6 +27,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/posture"
+	"github.com/oktaguard/oktaguard/pkg/retry"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -83,6 +84,7 @@ type Status struct {
 	Rejected         int64 // events that failed to decode
 	Alerts           int64 // new alerts committed by this process
 	Pages            int64
+	PagesSkipped     int64 // pages stepped past unread (see okta.Page.Skipped)
 	CursorRecoveries int64
 	PostureScore     float64
 	PostureProfile   string
@@ -457,15 +459,10 @@ func graceContext(parent context.Context, grace time.Duration) (context.Context,
 	return ctx, func() { stop(); cancel() }
 }
 
-func backoff(n int, max time.Duration) time.Duration {
-	if max < time.Second {
-		max = time.Second
-	}
-	d := 500 * time.Millisecond
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)/2 + jitter(min(d, max)/2)
+// backoff is the wait before retry n of a failed poll or commit: from
+// 500ms doubling up to the poll interval (at least 1s), jittered.
+func backoff(n int, limit time.Duration) time.Duration {
+	return retry.Delay(n, 500*time.Millisecond, max(limit, time.Second))
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -475,16 +472,7 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)))
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 func rejectReason(err error) string {
 	switch {
@@ -501,6 +489,14 @@ func rejectReason(err error) string {
 // returns the cursor for the next poll.
 func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor, error) {
 	now := p.now()
+	if page.Skipped != nil {
+		p.m.PageSkipped()
+		p.mu.Lock()
+		p.status.PagesSkipped++
+		p.mu.Unlock()
+		p.log.Error("System Log page skipped: it could not be split into events on any attempt; its events are lost",
+			"page", page.Requested, "next", page.Next, "error", page.Skipped)
+	}
 	evs, errs := event.DecodePage(page.Events)
 	for _, err := range errs {
 		reason := rejectReason(err)
