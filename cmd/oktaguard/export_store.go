@@ -55,7 +55,7 @@ func exportEvents(ctx context.Context, cfgPath string, w io.Writer) error {
 
 // exportWindow exports events with published in [from, to] (inclusive,
 // millisecond resolution).
-func exportWindow(ctx context.Context, st *store.Store, from, to time.Time, w *bufio.Writer) (int64, error) {
+func exportWindow(ctx context.Context, st store.Backend, from, to time.Time, w *bufio.Writer) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -41,7 +41,7 @@ type Options struct {
 	Metrics *metrics.Metrics // nil is a valid no-op
 	// Store is used instead of opening Settings.Storage.Path; the caller
 	// keeps ownership (Close does not close it).
-	Store *store.Store
+	Store store.Backend
 	// OktaOptions are passed to okta.NewClient (transport, backoff, ...).
 	OktaOptions []okta.Option
 	// DetectOptions are passed to detect.NewEngine.
@@ -104,7 +104,7 @@ type Pipeline struct {
 	log      *slog.Logger
 	m        *metrics.Metrics
 	now      func() time.Time
-	st       *store.Store
+	st       store.Backend
 	ownStore bool
 	client   *okta.Client
 	poller   *okta.LogPoller
@@ -225,7 +225,7 @@ func (p *Pipeline) closeStore() {
 }
 
 // Store returns the pipeline's store.
-func (p *Pipeline) Store() *store.Store { return p.st }
+func (p *Pipeline) Store() store.Backend { return p.st }
 
 // Client returns the Okta client.
 func (p *Pipeline) Client() *okta.Client { return p.client }

@@ -240,7 +240,7 @@ func (d *Datasource) Dispose() {
 }
 
 // ready returns the store to read, or the reason there is none.
-func (d *Datasource) ready() (*store.Store, error) {
+func (d *Datasource) ready() (store.Backend, error) {
 	if d.settingsErr != nil {
 		return nil, d.settingsErr
 	}

@@ -107,7 +107,7 @@ func named(f *data.Field, display string) *data.Field {
 	return f
 }
 
-func (d *Datasource) activity(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) activity(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	rows, err := st.QueryEvents(ctx, store.EventQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType,
 		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: q.limit})
 	if err != nil {
@@ -166,7 +166,7 @@ func (d *Datasource) activity(ctx context.Context, st *store.Store, q queryModel
 	return data.Frames{f}, nil
 }
 
-func (d *Datasource) alerts(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) alerts(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	var all []alert.Alert
 	sevs := splitList(q.Severity)
 	if len(sevs) == 0 {
@@ -232,7 +232,7 @@ func alertsFrameWithLinks(d *Datasource, as []alert.Alert) *data.Frame {
 	return f
 }
 
-func (d *Datasource) timeseries(ctx context.Context, st *store.Store, q queryModel, from, to time.Time, interval time.Duration) (data.Frames, error) {
+func (d *Datasource) timeseries(ctx context.Context, st store.Backend, q queryModel, from, to time.Time, interval time.Duration) (data.Frames, error) {
 	limit := q.limit
 	if q.Limit == nil {
 		limit = 20 // series, not rows: keep panels readable by default
@@ -284,7 +284,7 @@ func seriesName(q queryModel, group string) string {
 	return "events"
 }
 
-func (d *Datasource) geo(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) geo(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	pts, err := st.GeoPoints(ctx, store.GeoQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, Limit: q.limit, CountActors: true})
 	if err != nil {
 		return nil, err
@@ -311,7 +311,7 @@ func (d *Datasource) geo(ctx context.Context, st *store.Store, q queryModel, fro
 	return data.Frames{f}, nil
 }
 
-func (d *Datasource) users(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) users(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	us, err := st.UserSummaries(ctx, store.UserQuery{From: from, To: to, Search: q.Actor, Limit: q.limit})
 	if err != nil {
 		return nil, err
@@ -369,7 +369,7 @@ func (d *Datasource) profile(q queryModel) string {
 	return d.settings.PostureProfile
 }
 
-func (d *Datasource) posture(ctx context.Context, st *store.Store, q queryModel) (data.Frames, error) {
+func (d *Datasource) posture(ctx context.Context, st store.Backend, q queryModel) (data.Frames, error) {
 	rec, ok, err := st.LatestPostureReport(ctx, d.profile(q))
 	if err != nil {
 		return nil, err
@@ -467,7 +467,7 @@ func (d *Datasource) postureMissingScopes(ctx context.Context) []string {
 	return out
 }
 
-func (d *Datasource) postureHistory(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) postureHistory(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	if q.Drift {
 		return d.postureDrift(ctx, st, q, from, to)
 	}
@@ -526,7 +526,7 @@ func ptr(v float64) *data.ConfFloat64 { c := data.ConfFloat64(v); return &c }
 
 // postureDrift is the regressions frame: one row per check or resource
 // that got worse, with the System Log event and actor behind it.
-func (d *Datasource) postureDrift(ctx context.Context, st *store.Store, q queryModel, from, to time.Time) (data.Frames, error) {
+func (d *Datasource) postureDrift(ctx context.Context, st store.Backend, q queryModel, from, to time.Time) (data.Frames, error) {
 	regs, err := st.Regressions(ctx, from, to)
 	if err != nil {
 		return nil, err

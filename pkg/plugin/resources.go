@@ -78,7 +78,7 @@ func (d *Datasource) handleDetectors(w http.ResponseWriter, _ *http.Request) {
 
 // listResource validates ?limit= and the search parameter, then writes
 // what list returns.
-func (d *Datasource) listResource(w http.ResponseWriter, r *http.Request, param string, list func(ctx context.Context, st *store.Store, search string, limit int) (any, error)) {
+func (d *Datasource) listResource(w http.ResponseWriter, r *http.Request, param string, list func(ctx context.Context, st store.Backend, search string, limit int) (any, error)) {
 	st, err := d.ready()
 	if err != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
@@ -103,7 +103,7 @@ func (d *Datasource) listResource(w http.ResponseWriter, r *http.Request, param 
 }
 
 func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
-	d.listResource(w, r, "prefix", func(ctx context.Context, st *store.Store, prefix string, limit int) (any, error) {
+	d.listResource(w, r, "prefix", func(ctx context.Context, st store.Backend, prefix string, limit int) (any, error) {
 		types, err := st.EventTypes(ctx, prefix, limit)
 		out := make([]map[string]any, 0, len(types))
 		for _, t := range types {
@@ -114,7 +114,7 @@ func (d *Datasource) handleEventTypes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Datasource) handleActors(w http.ResponseWriter, r *http.Request) {
-	d.listResource(w, r, "q", func(ctx context.Context, st *store.Store, q string, limit int) (any, error) {
+	d.listResource(w, r, "q", func(ctx context.Context, st store.Backend, q string, limit int) (any, error) {
 		actors, err := st.Actors(ctx, q, limit)
 		out := make([]map[string]any, 0, len(actors))
 		for _, a := range actors {

@@ -79,6 +79,9 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 		return CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.checkFence(ctx, tx); err != nil {
+		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
 
 	// database/sql closes a transaction whose context ends; the statement
 	// errors that follow must still tell the caller why.

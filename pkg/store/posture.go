@@ -61,6 +61,9 @@ func (s *Store) SavePostureReport(ctx context.Context, r PostureRecord) error {
 		return fmt.Errorf("store: save posture report: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.checkFence(ctx, tx); err != nil {
+		return fmt.Errorf("store: save posture report: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO posture_reports (time, profile, score, json) VALUES (?, ?, ?, ?)",
 		ms(r.Time), r.Profile, r.Score, r.JSON)
 	if err != nil {

@@ -114,6 +114,7 @@ type Store struct {
 	mu       sync.Mutex // serialises Commit and other write transactions
 	closed   bool
 	prepared map[string]map[int]*sql.Stmt // write statements by template and row count (see stmts.go)
+	fence    int64                        // lease token taken by Lead (lease.go); 0 = unfenced
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
