@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Query types (contract names).
+// Query types (contract names); handlers.go registers each one.
 const (
 	QueryActivity       = "activity"
 	QueryAlerts         = "alerts"
@@ -19,9 +19,6 @@ const (
 	QueryPostureHistory = "posture_history"
 	QueryUsers          = "users"
 )
-
-// QueryTypes lists every supported query type.
-var QueryTypes = []string{QueryActivity, QueryAlerts, QueryTimeseries, QueryGeo, QueryPosture, QueryPostureHistory, QueryUsers}
 
 // Limits of a query's row count.
 const (
@@ -97,11 +94,7 @@ func parseQuery(raw []byte, requestType string) (queryModel, error) {
 	if q.QueryType == "" {
 		return q, fmt.Errorf("queryType is missing (one of %s)", strings.Join(QueryTypes, ", "))
 	}
-	known := false
-	for _, t := range QueryTypes {
-		known = known || t == q.QueryType
-	}
-	if !known {
+	if _, known := lookupQueryType(q.QueryType); !known {
 		return q, fmt.Errorf("unknown queryType %q (one of %s)", q.QueryType, strings.Join(QueryTypes, ", "))
 	}
 	q.limit = DefaultLimit
