@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/posture"
@@ -18,44 +19,149 @@ type RawGetter interface {
 	GetRaw(ctx context.Context, target string, v any) (*Response, error)
 }
 
-var _ RawGetter = (*Client)(nil)
+var (
+	_ RawGetter       = (*Client)(nil)
+	_ posture.Fetcher = (*Client)(nil)
+)
 
-// FetchSnapshot reads the org configuration the posture checks need.
+// FetchSnapshot reads the org configuration the posture checks need
+// (posture.Fetcher).
 //
-// Every resource is read as raw JSON through the client's request executor
-// (GetRaw: SDK cache off, paced with the rate-limit share like the log
-// poller, retried): okta-sdk-golang v2.20.0 drops fields the checks need
-// (policy settings, appSignOn, phishingResistant, ipServiceCategories,
-// enrollment settings) and has no resource at all for api-tokens,
-// logStreams, first-party-app-settings, iam/assignees, behaviors,
-// device-assurances, email settings and the sign-in page; raw JSON is also
-// what the report keeps as evidence.
+// Every input (each policy type, each endpoint) is read, timed and failed
+// on its own, several at once (opts.Workers), as raw JSON through the
+// client's request executor (GetRaw: SDK cache off, paced with the
+// rate-limit share per endpoint like the log poller, retried):
+// okta-sdk-golang v2.20.0 drops fields the checks need (policy settings,
+// appSignOn, phishingResistant, ipServiceCategories, enrollment settings)
+// and has no resource at all for api-tokens, logStreams,
+// first-party-app-settings, iam/assignees, behaviors, device-assurances,
+// email settings and the sign-in page; raw JSON is also what the report
+// keeps as evidence.
 //
-// A resource that cannot be read (403 for a missing OAuth scope, 404, 5xx
-// after retries) is recorded in Snapshot.Errors with the scope it needs and
-// the fetch goes on; checks reading it then report status error. The
-// returned error is non-nil only when the context ends or the credentials
-// are rejected (401), i.e. when no snapshot can be trusted at all.
-func FetchSnapshot(ctx context.Context, c *Client) (posture.Snapshot, error) {
-	return FetchSnapshotWith(ctx, c)
+// The engine (Classic or Identity Engine) is detected once, first, from
+// /.well-known/okta-organization (else inferred from whether the org
+// serves ACCESS_POLICY policies). An input that cannot be read (403 for a
+// missing OAuth scope or admin role, 5xx after retries) is recorded in
+// Snapshot.Errors with the scope it needs and the fetch goes on; so is a
+// failed per-resource sub-read (a policy's rules, a user's factors, an
+// admin's roles, a brand's template), with its item. An input the org does
+// not have (400/404 for an unsupported policy type or Identity
+// Engine-only endpoint, E0000015 "feature not enabled", or known absent
+// from the engine) is recorded in Snapshot.Absent. The returned error is
+// non-nil only when the context ends or the credentials are rejected
+// (401), i.e. when no snapshot can be trusted at all.
+func (c *Client) FetchSnapshot(ctx context.Context, opts posture.FetchOptions) (posture.Snapshot, error) {
+	return FetchSnapshotWith(ctx, c, opts)
 }
 
+// FetchSnapshot is c.FetchSnapshot with default options.
+func FetchSnapshot(ctx context.Context, c *Client) (posture.Snapshot, error) {
+	return c.FetchSnapshot(ctx, posture.FetchOptions{})
+}
+
+// defaultSnapshotWorkers leaves the System Log poller's request a place in
+// the client's in-flight queue between posture requests.
+const defaultSnapshotWorkers = 3
+
 // FetchSnapshotWith is FetchSnapshot over any RawGetter.
-func FetchSnapshotWith(ctx context.Context, g RawGetter) (posture.Snapshot, error) {
-	f := &fetcher{g: g, snap: posture.Snapshot{FetchedAt: time.Now().UTC(), Policies: map[string][]posture.Policy{}}}
-	steps := []func(context.Context){
-		f.pipeline, f.policies, f.authenticators, f.zones, f.apps, f.adminConsole, f.admins, f.users,
-		f.apiTokens, f.idps, f.logStreams, f.threatInsight, f.behaviors, f.deviceAssurances, f.brands,
-		f.trustedOrigins, f.oktaSupport,
+func FetchSnapshotWith(ctx context.Context, g RawGetter, opts posture.FetchOptions) (posture.Snapshot, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := &fetcher{g: g, cancel: cancel, started: time.Now(),
+		snap:    posture.Snapshot{FetchedAt: time.Now().UTC(), Policies: map[string][]posture.Policy{}},
+		users:   map[string]*readOnce[*posture.User]{},
+		factors: map[string]*readOnce[[]posture.Factor]{},
+		state:   map[string]*job{}}
+
+	f.run(ctx, &job{res: posture.ResEngine, fn: f.engine})
+	if f.fatal != nil {
+		return f.snap, fmt.Errorf("posture snapshot: %w", f.fatal)
 	}
-	for _, step := range steps {
-		if err := ctx.Err(); err != nil {
-			return f.snap, fmt.Errorf("posture snapshot: %w", err)
+	jobs := []*job{
+		// the per-user reads first: they take longest
+		{res: posture.ResUsers, fn: f.usersJob},
+		{res: posture.ResAdmins, fn: f.adminsJob},
+	}
+	for _, typ := range posture.PolicyTypes {
+		jobs = append(jobs, &job{res: posture.PolicyResource(typ), fn: f.policiesJob(typ)})
+	}
+	jobs = append(jobs,
+		&job{res: posture.ResApps, fn: listJob(f, "/api/v1/apps?limit=200",
+			func(a *posture.App, r json.RawMessage) { a.Raw = r }, func(s *posture.Snapshot, v []posture.App) { s.Apps = v })},
+		&job{res: posture.ResAuthenticators, fn: listJob(f, "/api/v1/authenticators",
+			func(a *posture.Authenticator, r json.RawMessage) { a.Raw = r }, func(s *posture.Snapshot, v []posture.Authenticator) { s.Authenticators = v })},
+		&job{res: posture.ResZones, fn: listJob(f, "/api/v1/zones?limit=200",
+			func(z *posture.NetworkZone, r json.RawMessage) { z.Raw = r }, func(s *posture.Snapshot, v []posture.NetworkZone) { s.Zones = v })},
+		&job{res: posture.ResAdminConsole, fn: f.adminConsoleJob},
+		&job{res: posture.ResAPITokens, fn: f.apiTokensJob},
+		&job{res: posture.ResBrands, fn: f.brandsJob},
+		&job{res: posture.ResIdPs, fn: listJob(f, "/api/v1/idps?limit=200",
+			func(i *posture.IdP, r json.RawMessage) { i.Raw = r }, func(s *posture.Snapshot, v []posture.IdP) { s.IdPs = v })},
+		&job{res: posture.ResLogStreams, fn: listJob(f, "/api/v1/logStreams",
+			func(l *posture.LogStream, r json.RawMessage) { l.Raw = r }, func(s *posture.Snapshot, v []posture.LogStream) { s.LogStreams = v })},
+		&job{res: posture.ResThreatInsight, fn: objectJob(f, "/api/v1/threats/configuration",
+			func(t *posture.ThreatInsight, r json.RawMessage) { t.Raw = r }, func(s *posture.Snapshot, v *posture.ThreatInsight) { s.ThreatInsight = v })},
+		&job{res: posture.ResBehaviors, fn: listJob(f, "/api/v1/behaviors",
+			func(b *posture.Behavior, r json.RawMessage) { b.Raw = r }, func(s *posture.Snapshot, v []posture.Behavior) { s.Behaviors = v })},
+		&job{res: posture.ResDeviceAssurances, fn: f.oieOnly(posture.ResDeviceAssurances, "device assurance policies", listJob(f, "/api/v1/device-assurances",
+			func(d *posture.DeviceAssurance, r json.RawMessage) { d.Raw = r }, func(s *posture.Snapshot, v []posture.DeviceAssurance) { s.DeviceAssurances = v }))},
+		&job{res: posture.ResTrustedOrigins, fn: listJob(f, "/api/v1/trustedOrigins?limit=200",
+			func(t *posture.TrustedOrigin, r json.RawMessage) { t.Raw = r }, func(s *posture.Snapshot, v []posture.TrustedOrigin) { s.TrustedOrigins = v })},
+		&job{res: posture.ResOktaSupport, fn: objectJob(f, "/api/v1/org/privacy/oktaSupport",
+			func(o *posture.OktaSupport, r json.RawMessage) { o.Raw = r }, func(s *posture.Snapshot, v *posture.OktaSupport) { s.OktaSupport = v })},
+	)
+	for _, j := range jobs {
+		f.state[j.res] = j
+	}
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = defaultSnapshotWorkers
+	}
+	queue := make(chan *job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range queue {
+				f.run(ctx, j)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	var partialWG sync.WaitGroup
+	if opts.PartialAfter > 0 && opts.OnPartial != nil {
+		partialWG.Add(1)
+		go func() {
+			defer partialWG.Done()
+			t := time.NewTimer(opts.PartialAfter)
+			defer t.Stop()
+			select {
+			case <-done:
+			case <-ctx.Done():
+			case <-t.C:
+				opts.OnPartial(f.partial())
+			}
+		}()
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case queue <- j:
+		case <-ctx.Done():
+			break feed
 		}
-		step(ctx)
-		if f.fatal != nil {
-			return f.snap, fmt.Errorf("posture snapshot: %w", f.fatal)
-		}
+	}
+	close(queue)
+	wg.Wait()
+	close(done)
+	partialWG.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inferEngineLocked()
+	if f.fatal != nil {
+		return f.snap, fmt.Errorf("posture snapshot: %w", f.fatal)
 	}
 	if err := ctx.Err(); err != nil {
 		return f.snap, fmt.Errorf("posture snapshot: %w", err)
@@ -63,51 +169,126 @@ func FetchSnapshotWith(ctx context.Context, g RawGetter) (posture.Snapshot, erro
 	return f.snap, nil
 }
 
+// job reads one input.
+type job struct {
+	res string
+	fn  func(ctx context.Context, j *job)
+
+	// written by fn (its goroutine only)
+	requests int
+	items    int
+	errs     []posture.FetchError // the input's own error and failed sub-reads
+	absent   *posture.Absence
+	commit   func(*posture.Snapshot) // stores what was read
+
+	// guarded by fetcher.mu
+	started, finished bool
+	startedAt         time.Time
+}
+
 type fetcher struct {
-	g     RawGetter
+	g       RawGetter
+	cancel  context.CancelFunc
+	started time.Time
+
+	mu    sync.Mutex
 	snap  posture.Snapshot
 	fatal error
-	// users read by id (admins, token owners), to avoid re-reading.
-	byID map[string]*posture.User
+	state map[string]*job
+
+	cmu     sync.Mutex // users and factors caches
+	users   map[string]*readOnce[*posture.User]
+	factors map[string]*readOnce[[]posture.Factor]
 }
 
-// fail records a resource error unless it is fatal (401, context end).
-func (f *fetcher) fail(ctx context.Context, resource, path string, err error) {
-	if ctx.Err() != nil || errors.Is(err, ErrUnauthorized) {
+// run executes one job and commits its outcome under the lock.
+func (f *fetcher) run(ctx context.Context, j *job) {
+	f.mu.Lock()
+	j.started, j.startedAt = true, time.Now()
+	f.mu.Unlock()
+	if ctx.Err() == nil {
+		j.fn(ctx, j)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j.finished = true
+	if f.fatal != nil || ctx.Err() != nil {
+		return
+	}
+	st := posture.InputStatus{Resource: j.res, State: posture.InputOK, Items: j.items, Requests: j.requests,
+		Millis: float64(time.Since(j.startedAt).Microseconds()) / 1000}
+	for _, e := range j.errs {
+		f.snap.AddError(e)
+		if e.Resource == j.res && e.Item == "" {
+			st.State, st.Reason, st.Scope = posture.InputError, e.Message, f.snap.Errors[len(f.snap.Errors)-1].Scope
+		} else {
+			st.SubErrors++
+		}
+	}
+	if j.absent != nil {
+		f.snap.AddAbsent(*j.absent)
+		st.State, st.Reason = posture.InputAbsent, j.absent.Reason
+	}
+	if j.commit != nil {
+		j.commit(&f.snap)
+	}
+	f.snap.Inputs = append(f.snap.Inputs, st)
+}
+
+// partial is the snapshot so far, with every input not yet read marked
+// pending (an error naming it as still being read).
+func (f *fetcher) partial() posture.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.snap.Clone()
+	s.Partial = true
+	elapsed := time.Since(f.started).Round(time.Second)
+	for _, res := range sortedKeys(f.state) {
+		f.markPendingLocked(&s, res, elapsed)
+	}
+	inferEngine(&s)
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (f *fetcher) markPendingLocked(s *posture.Snapshot, res string, elapsed time.Duration) {
+	j := f.state[res]
+	if j == nil || j.finished || s.Err(res) != nil {
+		return
+	}
+	msg := fmt.Sprintf("still being read when this first evaluation was published (%s after the start); the next report has it", elapsed)
+	s.AddError(posture.FetchError{Resource: res, Message: msg})
+	s.Inputs = append(s.Inputs, posture.InputStatus{Resource: res, State: posture.InputPending, Reason: msg})
+}
+
+// get performs one counted GET.
+func (f *fetcher) get(ctx context.Context, j *job, target string, v any) (*Response, error) {
+	j.requests++
+	resp, err := f.g.GetRaw(ctx, target, v)
+	if err != nil && (errors.Is(err, ErrUnauthorized) || ctx.Err() != nil) {
+		f.mu.Lock()
 		if f.fatal == nil {
 			f.fatal = err
+			if ctx.Err() != nil {
+				f.fatal = ctx.Err()
+			}
 		}
-		return
+		f.mu.Unlock()
+		f.cancel()
 	}
-	if f.snap.Err(resource) != nil {
-		return
-	}
-	fe := posture.FetchError{Resource: resource, Path: path, Message: err.Error(), Scope: posture.ResourceScopes[resource]}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		fe.Status = ae.Status
-		if ae.Scope != "" {
-			fe.Scope = ae.Scope
-		}
-	}
-	if errors.Is(err, ErrInsufficientScope) {
-		fe.Message = "missing OAuth scope " + fe.Scope + " (HTTP 403 insufficient_scope on " + path + ")"
-	} else if errors.Is(err, ErrForbidden) {
-		fe.Message = "access denied on " + path + ": the principal's admin role cannot read it (needs " + fe.Scope + ")"
-	}
-	f.snap.AddError(fe)
-}
-
-func statusOf(err error) int {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	return 0
+	return resp, err
 }
 
 // list reads every page of a list endpoint (Link rel="next").
-func (f *fetcher) list(ctx context.Context, path string) ([]json.RawMessage, error) {
+func (f *fetcher) list(ctx context.Context, j *job, path string) ([]json.RawMessage, error) {
 	var all []json.RawMessage
 	next := path
 	for pages := 0; next != ""; pages++ {
@@ -115,7 +296,7 @@ func (f *fetcher) list(ctx context.Context, path string) ([]json.RawMessage, err
 			return all, fmt.Errorf("okta: %s: more than 10000 pages", path)
 		}
 		var page []json.RawMessage
-		resp, err := f.g.GetRaw(ctx, next, &page)
+		resp, err := f.get(ctx, j, next, &page)
 		if err != nil {
 			return all, err
 		}
@@ -128,9 +309,102 @@ func (f *fetcher) list(ctx context.Context, path string) ([]json.RawMessage, err
 	return all, nil
 }
 
-func (f *fetcher) get(ctx context.Context, path string, v any) error {
-	_, err := f.g.GetRaw(ctx, path, v)
-	return err
+func statusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+func codeOf(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
+}
+
+// fetchError describes a failed read of resource (item "" for the input
+// itself).
+func fetchError(resource, item, path string, err error) posture.FetchError {
+	fe := posture.FetchError{Resource: resource, Item: item, Path: path, Message: err.Error(), Scope: scopeForPath(resource, path)}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		fe.Status, fe.Code = ae.Status, ae.Code
+		if ae.Scope != "" {
+			fe.Scope = ae.Scope
+		}
+	}
+	switch {
+	case errors.Is(err, ErrInsufficientScope):
+		fe.Denied = true
+		fe.Message = "missing OAuth scope " + fe.Scope + " (HTTP 403 insufficient_scope on " + path + ")"
+	case errors.Is(err, ErrForbidden) && fe.Code != "E0000015":
+		fe.Denied = true
+		fe.Message = "access denied on " + path + ": the principal's admin role cannot read it (needs " + fe.Scope + ")"
+	}
+	return fe
+}
+
+// denied reports whether a failure is a permission refusal: every further
+// sub-read of the same kind would be refused too.
+func denied(err error) bool {
+	return errors.Is(err, ErrInsufficientScope) || (errors.Is(err, ErrForbidden) && codeOf(err) != "E0000015")
+}
+
+// absence classifies a failed read of an input the org may not have: 400
+// or 404 (unsupported type, Identity Engine-only endpoint) or E0000015
+// (feature not enabled). nil when the failure is an error.
+func absence(resource, path string, err error) *posture.Absence {
+	if !posture.Absentable(resource) {
+		return nil
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return nil
+	}
+	a := &posture.Absence{Resource: resource, Status: ae.Status, Code: ae.Code, Path: path}
+	detail := fmt.Sprintf("HTTP %d", ae.Status)
+	if ae.Code != "" {
+		detail += " " + ae.Code
+	}
+	if ae.Summary != "" {
+		detail += ": " + ae.Summary
+	}
+	switch {
+	case ae.Code == "E0000015":
+		a.Reason = "feature not enabled for this org (" + detail + ")"
+	case ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound:
+		a.Reason = "not supported by this org (" + detail + ")"
+	default:
+		return nil
+	}
+	return a
+}
+
+// fail records the job's input as failed, or absent when the org does not
+// have it.
+func (f *fetcher) fail(j *job, path string, err error) {
+	if a := absence(j.res, path, err); a != nil {
+		j.absent = a
+		return
+	}
+	j.errs = append(j.errs, fetchError(j.res, "", path, err))
+}
+
+// subFail records a failed sub-read; a permission refusal is recorded as
+// the failure of the whole sub-input (resource without item).
+func (j *job) subFail(resource, item, path string, err error) {
+	if denied(err) {
+		for _, e := range j.errs {
+			if e.Resource == resource && e.Item == "" {
+				return
+			}
+		}
+		item = ""
+	}
+	j.errs = append(j.errs, fetchError(resource, item, path, err))
 }
 
 // decode unmarshals each raw element into T and lets keep store the raw.
@@ -147,354 +421,53 @@ func decode[T any](raws []json.RawMessage, keep func(*T, json.RawMessage)) ([]T,
 	return out, nil
 }
 
-func (f *fetcher) listInto(ctx context.Context, resource, path string, decodeFn func([]json.RawMessage) error) {
-	raws, err := f.list(ctx, path)
+func unexpectedJSON(path string, err error) error {
+	return fmt.Errorf("okta: %s: unexpected JSON: %w", path, err)
+}
+
+// listDecoded reads every page of a list input and decodes it; on failure
+// it records the input's error (or absence) and returns false.
+func listDecoded[T any](ctx context.Context, f *fetcher, j *job, path string, keep func(*T, json.RawMessage)) ([]T, bool) {
+	raws, err := f.list(ctx, j, path)
 	if err != nil {
-		f.fail(ctx, resource, path, err)
-		return
+		f.fail(j, path, err)
+		return nil, false
 	}
-	if err := decodeFn(raws); err != nil {
-		f.fail(ctx, resource, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-	}
-}
-
-func (f *fetcher) pipeline(ctx context.Context) {
-	var org struct {
-		Pipeline string `json:"pipeline"`
-	}
-	if err := f.get(ctx, "/.well-known/okta-organization", &org); err == nil {
-		f.snap.Pipeline = org.Pipeline
-	} else if errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
-		f.fail(ctx, posture.ResPolicies, "/.well-known/okta-organization", err)
-	}
-	// Otherwise unknown: the pipeline is inferred from the policies.
-}
-
-func (f *fetcher) policies(ctx context.Context) {
-	for _, typ := range posture.PolicyTypes {
-		path := "/api/v1/policies?type=" + url.QueryEscape(typ)
-		raws, err := f.list(ctx, path)
-		if err != nil {
-			if typ == posture.PolicyAccess && statusOf(err) == http.StatusBadRequest {
-				continue // Classic org: no ACCESS_POLICY type
-			}
-			f.fail(ctx, posture.ResPolicies, path, err)
-			if f.fatal != nil {
-				return
-			}
-			continue
-		}
-		ps, err := decode(raws, func(p *posture.Policy, r json.RawMessage) { p.Raw = r })
-		if err != nil {
-			f.fail(ctx, posture.ResPolicies, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-			continue
-		}
-		for i := range ps {
-			p := &ps[i]
-			if (typ == posture.PolicyPassword || typ == posture.PolicyMFAEnroll) && p.Settings == nil {
-				// Some list responses omit settings: read the policy itself.
-				var raw json.RawMessage
-				one := "/api/v1/policies/" + url.PathEscape(p.ID)
-				if err := f.get(ctx, one, &raw); err != nil {
-					f.fail(ctx, posture.ResPolicies, one, err)
-				} else if err := json.Unmarshal(raw, p); err == nil {
-					p.Raw = raw
-				}
-			}
-			rpath := "/api/v1/policies/" + url.PathEscape(p.ID) + "/rules"
-			rraws, err := f.list(ctx, rpath)
-			if err != nil {
-				f.fail(ctx, posture.ResPolicies, rpath, err)
-				continue
-			}
-			rules, err := decode(rraws, func(r *posture.PolicyRule, raw json.RawMessage) { r.Raw = raw })
-			if err != nil {
-				f.fail(ctx, posture.ResPolicies, rpath, fmt.Errorf("okta: %s: unexpected JSON: %w", rpath, err))
-				continue
-			}
-			p.Rules = rules
-		}
-		f.snap.Policies[typ] = ps
-	}
-}
-
-func (f *fetcher) authenticators(ctx context.Context) {
-	f.listInto(ctx, posture.ResAuthenticators, "/api/v1/authenticators", func(raws []json.RawMessage) (err error) {
-		f.snap.Authenticators, err = decode(raws, func(a *posture.Authenticator, r json.RawMessage) { a.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) zones(ctx context.Context) {
-	f.listInto(ctx, posture.ResZones, "/api/v1/zones?limit=200", func(raws []json.RawMessage) (err error) {
-		f.snap.Zones, err = decode(raws, func(z *posture.NetworkZone, r json.RawMessage) { z.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) apps(ctx context.Context) {
-	f.listInto(ctx, posture.ResApps, "/api/v1/apps?limit=200", func(raws []json.RawMessage) (err error) {
-		f.snap.Apps, err = decode(raws, func(a *posture.App, r json.RawMessage) { a.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) adminConsole(ctx context.Context) {
-	const path = "/api/v1/first-party-app-settings/admin-console"
-	var raw json.RawMessage
-	if err := f.get(ctx, path, &raw); err != nil {
-		if statusOf(err) == http.StatusNotFound {
-			return // Classic Engine: no first-party app settings
-		}
-		f.fail(ctx, posture.ResAdminConsole, path, err)
-		return
-	}
-	var s posture.AdminConsoleSettings
-	if err := json.Unmarshal(raw, &s); err != nil {
-		f.fail(ctx, posture.ResAdminConsole, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-		return
-	}
-	s.Raw = raw
-	f.snap.AdminConsoleSettings = &s
-}
-
-// user reads one user by id (cached).
-func (f *fetcher) user(ctx context.Context, id string) (*posture.User, error) {
-	if u, ok := f.byID[id]; ok {
-		return u, nil
-	}
-	var raw json.RawMessage
-	path := "/api/v1/users/" + url.PathEscape(id)
-	if err := f.get(ctx, path, &raw); err != nil {
-		return nil, err
-	}
-	var u posture.User
-	if err := json.Unmarshal(raw, &u); err != nil {
-		return nil, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err)
-	}
-	u.Raw = raw
-	if f.byID == nil {
-		f.byID = map[string]*posture.User{}
-	}
-	f.byID[id] = &u
-	return &u, nil
-}
-
-func (f *fetcher) factors(ctx context.Context, u *posture.User) {
-	if u.FactorsRead {
-		return
-	}
-	path := "/api/v1/users/" + url.PathEscape(u.ID) + "/factors"
-	var fs []posture.Factor
-	if err := f.get(ctx, path, &fs); err != nil {
-		f.fail(ctx, posture.ResUserFactors, path, err)
-		return
-	}
-	u.Factors, u.FactorsRead = fs, true
-}
-
-func (f *fetcher) admins(ctx context.Context) {
-	next := "/api/v1/iam/assignees/users?limit=200"
-	var ids []string
-	for pages := 0; next != "" && pages < 10000; pages++ {
-		var page struct {
-			Value []struct {
-				ID string `json:"id"`
-			} `json:"value"`
-			Links struct {
-				Next *struct {
-					Href string `json:"href"`
-				} `json:"next"`
-			} `json:"_links"`
-		}
-		resp, err := f.g.GetRaw(ctx, next, &page)
-		if err != nil {
-			f.fail(ctx, posture.ResAdmins, next, err)
-			return
-		}
-		for _, v := range page.Value {
-			ids = append(ids, v.ID)
-		}
-		n := ""
-		if page.Links.Next != nil {
-			n = page.Links.Next.Href
-		} else if resp != nil {
-			n = resp.Next
-		}
-		if n == next {
-			break
-		}
-		next = n
-	}
-	admins := make([]posture.Admin, 0, len(ids))
-	for _, id := range ids {
-		u, err := f.user(ctx, id)
-		if err != nil {
-			f.fail(ctx, posture.ResAdmins, "/api/v1/users/"+id, err)
-			return
-		}
-		rpath := "/api/v1/users/" + url.PathEscape(id) + "/roles"
-		var roles []posture.Role
-		if err := f.get(ctx, rpath, &roles); err != nil {
-			f.fail(ctx, posture.ResAdmins, rpath, err)
-			return
-		}
-		f.factors(ctx, u)
-		if f.fatal != nil {
-			return
-		}
-		admins = append(admins, posture.Admin{User: *u, Roles: roles})
-	}
-	f.snap.Admins = admins
-}
-
-func (f *fetcher) users(ctx context.Context) {
-	path := "/api/v1/users?limit=200&filter=" + url.QueryEscape(`status eq "ACTIVE"`)
-	raws, err := f.list(ctx, path)
+	v, err := decode(raws, keep)
 	if err != nil {
-		f.fail(ctx, posture.ResUsers, path, err)
-		return
+		f.fail(j, path, unexpectedJSON(path, err))
+		return nil, false
 	}
-	users, err := decode(raws, func(u *posture.User, r json.RawMessage) { u.Raw = r })
-	if err != nil {
-		f.fail(ctx, posture.ResUsers, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-		return
-	}
-	for i := range users {
-		u := &users[i]
-		if cached, ok := f.byID[u.ID]; ok && cached.FactorsRead {
-			u.Factors, u.FactorsRead = cached.Factors, true
-			continue
-		}
-		f.factors(ctx, u)
-		if f.fatal != nil {
+	return v, true
+}
+
+// listJob reads a list endpoint (every page) into the snapshot.
+func listJob[T any](f *fetcher, path string, keep func(*T, json.RawMessage), set func(*posture.Snapshot, []T)) func(context.Context, *job) {
+	return func(ctx context.Context, j *job) {
+		v, ok := listDecoded(ctx, f, j, path, keep)
+		if !ok {
 			return
 		}
+		j.items = len(v)
+		j.commit = func(s *posture.Snapshot) { set(s, v) }
 	}
-	f.snap.Users = users
 }
 
-func (f *fetcher) apiTokens(ctx context.Context) {
-	f.listInto(ctx, posture.ResAPITokens, "/api/v1/api-tokens", func(raws []json.RawMessage) (err error) {
-		f.snap.APITokens, err = decode(raws, func(t *posture.APIToken, r json.RawMessage) { t.Raw = r })
-		return err
-	})
-	for i := range f.snap.APITokens {
-		t := &f.snap.APITokens[i]
-		if t.UserID == "" {
-			continue
+// objectJob reads a single-object endpoint into the snapshot.
+func objectJob[T any](f *fetcher, path string, keep func(*T, json.RawMessage), set func(*posture.Snapshot, *T)) func(context.Context, *job) {
+	return func(ctx context.Context, j *job) {
+		var raw json.RawMessage
+		if _, err := f.get(ctx, j, path, &raw); err != nil {
+			f.fail(j, path, err)
+			return
 		}
-		u, err := f.user(ctx, t.UserID)
-		if err != nil {
-			if statusOf(err) != http.StatusNotFound {
-				f.fail(ctx, posture.ResUsers, "/api/v1/users/"+t.UserID, err)
-			}
-			continue
+		v := new(T)
+		if err := json.Unmarshal(raw, v); err != nil {
+			f.fail(j, path, unexpectedJSON(path, err))
+			return
 		}
-		t.Owner = u
+		keep(v, raw)
+		j.items = 1
+		j.commit = func(s *posture.Snapshot) { set(s, v) }
 	}
-}
-
-func (f *fetcher) idps(ctx context.Context) {
-	f.listInto(ctx, posture.ResIdPs, "/api/v1/idps?limit=200", func(raws []json.RawMessage) (err error) {
-		f.snap.IdPs, err = decode(raws, func(i *posture.IdP, r json.RawMessage) { i.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) logStreams(ctx context.Context) {
-	f.listInto(ctx, posture.ResLogStreams, "/api/v1/logStreams", func(raws []json.RawMessage) (err error) {
-		f.snap.LogStreams, err = decode(raws, func(l *posture.LogStream, r json.RawMessage) { l.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) threatInsight(ctx context.Context) {
-	const path = "/api/v1/threats/configuration"
-	var raw json.RawMessage
-	if err := f.get(ctx, path, &raw); err != nil {
-		f.fail(ctx, posture.ResThreatInsight, path, err)
-		return
-	}
-	var t posture.ThreatInsight
-	if err := json.Unmarshal(raw, &t); err != nil {
-		f.fail(ctx, posture.ResThreatInsight, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-		return
-	}
-	t.Raw = raw
-	f.snap.ThreatInsight = &t
-}
-
-func (f *fetcher) behaviors(ctx context.Context) {
-	f.listInto(ctx, posture.ResBehaviors, "/api/v1/behaviors", func(raws []json.RawMessage) (err error) {
-		f.snap.Behaviors, err = decode(raws, func(b *posture.Behavior, r json.RawMessage) { b.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) deviceAssurances(ctx context.Context) {
-	f.listInto(ctx, posture.ResDeviceAssurances, "/api/v1/device-assurances", func(raws []json.RawMessage) (err error) {
-		f.snap.DeviceAssurances, err = decode(raws, func(d *posture.DeviceAssurance, r json.RawMessage) { d.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) brands(ctx context.Context) {
-	f.listInto(ctx, posture.ResBrands, "/api/v1/brands", func(raws []json.RawMessage) (err error) {
-		f.snap.Brands, err = decode(raws, func(b *posture.Brand, r json.RawMessage) { b.Raw = r })
-		return err
-	})
-	for i := range f.snap.Brands {
-		b := &f.snap.Brands[i]
-		b.EmailRecipients = map[string]string{}
-		for _, tmpl := range posture.NotificationTemplates {
-			path := "/api/v1/brands/" + url.PathEscape(b.ID) + "/templates/email/" + tmpl + "/settings"
-			var s struct {
-				Recipients string `json:"recipients"`
-			}
-			if err := f.get(ctx, path, &s); err != nil {
-				if statusOf(err) != http.StatusNotFound {
-					f.fail(ctx, posture.ResEmailSettings, path, err)
-				}
-				continue
-			}
-			b.EmailRecipients[tmpl] = s.Recipients
-		}
-		var page struct {
-			PageContent string `json:"pageContent"`
-		}
-		base := "/api/v1/brands/" + url.PathEscape(b.ID) + "/pages/sign-in/"
-		err := f.get(ctx, base+"customized", &page)
-		if statusOf(err) == http.StatusNotFound {
-			err = f.get(ctx, base+"default", &page)
-		}
-		if err != nil {
-			f.fail(ctx, posture.ResSignInPage, base+"customized", err)
-			continue
-		}
-		b.SignInPageContent = page.PageContent
-	}
-}
-
-func (f *fetcher) trustedOrigins(ctx context.Context) {
-	f.listInto(ctx, posture.ResTrustedOrigins, "/api/v1/trustedOrigins?limit=200", func(raws []json.RawMessage) (err error) {
-		f.snap.TrustedOrigins, err = decode(raws, func(t *posture.TrustedOrigin, r json.RawMessage) { t.Raw = r })
-		return err
-	})
-}
-
-func (f *fetcher) oktaSupport(ctx context.Context) {
-	const path = "/api/v1/org/privacy/oktaSupport"
-	var raw json.RawMessage
-	if err := f.get(ctx, path, &raw); err != nil {
-		f.fail(ctx, posture.ResOktaSupport, path, err)
-		return
-	}
-	var s posture.OktaSupport
-	if err := json.Unmarshal(raw, &s); err != nil {
-		f.fail(ctx, posture.ResOktaSupport, path, fmt.Errorf("okta: %s: unexpected JSON: %w", path, err))
-		return
-	}
-	s.Raw = raw
-	f.snap.OktaSupport = &s
 }

@@ -8,23 +8,41 @@ import (
 
 func eqFold(a, b string) bool { return strings.EqualFold(a, b) }
 
-// appPolicy resolves a first-party app's authentication policy. ok=false
-// with a non-empty reason means not applicable; err non-empty means the
-// policy could not be found in the snapshot.
-func appPolicy(s *Snapshot, appName string) (app App, pol Policy, na string, errMsg string) {
+// firstPartyNA documents when a first-party app check does not apply.
+const firstPartyNA = "the app is not in the org, has no authentication policy, or its policy has no ACTIVE ALLOW rule"
+
+// firstPartyPolicyNames are the names Okta gives the authentication
+// policies of its first-party apps; they identify the policy when the app
+// list cannot be read (okta.apps.read missing).
+var firstPartyPolicyNames = map[string]string{"saasure": "Okta Admin Console", "okta_enduser": "Okta Dashboard"}
+
+// appPolicy resolves a first-party app's authentication policy. na
+// non-empty means not applicable; errMsg non-empty means the policy could
+// not be found in the snapshot. Without the app list it falls back to the
+// policy Okta names after the app (via says so).
+func appPolicy(s *Snapshot, appName string) (app App, pol Policy, na, errMsg, via string) {
+	if s.Err(ResApps) != nil {
+		name := firstPartyPolicyNames[appName]
+		for _, p := range s.Policies[PolicyAccess] {
+			if p.Name == name {
+				return app, p, "", "", fmt.Sprintf("identified by its name %q (the app list is unreadable)", name)
+			}
+		}
+		return app, pol, "", fmt.Sprintf("the app list is unreadable (%s) and no authentication policy is named %q", s.Err(ResApps), name), ""
+	}
 	app, found := s.AppByName(appName)
 	if !found {
-		return app, pol, fmt.Sprintf("app %q not present", appName), ""
+		return app, pol, fmt.Sprintf("app %q not present", appName), "", ""
 	}
 	id := app.AccessPolicyID()
 	if id == "" {
-		return app, pol, fmt.Sprintf("app %q has no authentication policy (Classic Engine)", appName), ""
+		return app, pol, fmt.Sprintf("app %q has no authentication policy (Classic Engine)", appName), "", ""
 	}
 	pol, found = s.PolicyByID(id)
 	if !found {
-		return app, pol, "", fmt.Sprintf("authentication policy %s of app %q not in the snapshot", id, appName)
+		return app, pol, "", fmt.Sprintf("authentication policy %s of app %q not in the snapshot", id, appName), ""
 	}
-	return app, pol, "", ""
+	return app, pol, "", "", ""
 }
 
 func appSignOn(r PolicyRule) *AppSignOnAction {
@@ -88,12 +106,15 @@ func phishingResistant(vm *VerificationMethod) (string, bool) {
 // firstPartyRuleCheck evaluates every ACTIVE ALLOW rule of a first-party
 // app's authentication policy.
 func firstPartyRuleCheck(e env, appName, expected string, test func(r PolicyRule, a *AppSignOnAction) (any, bool)) outcome {
-	_, pol, na, errMsg := appPolicy(e.s, appName)
+	_, pol, na, errMsg, via := appPolicy(e.s, appName)
 	if na != "" {
 		return naOutcome(na, expected)
 	}
 	if errMsg != "" {
 		return outcome{findings: []Finding{errFinding("app "+appName, errMsg, expected)}}
+	}
+	if fe := e.s.ItemErr(ResRulesAccess, pol.ID); fe != nil {
+		return outcome{findings: []Finding{errFinding(policyRes(pol), fe.String(), expected)}}
 	}
 	var o outcome
 	for _, r := range pol.ActiveRules() {
@@ -102,6 +123,9 @@ func firstPartyRuleCheck(e env, appName, expected string, test func(r PolicyRule
 			continue
 		}
 		obs, ok := test(r, a)
+		if via != "" {
+			obs = fmt.Sprintf("%v; policy %s", obs, via)
+		}
 		o.findings = append(o.findings, finding(ruleRes(pol, r), ok, obs, expected, r.Raw))
 	}
 	if len(o.findings) == 0 {
@@ -116,7 +140,7 @@ func appPolicyChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.admin_console.idle_timeout", Title: "Admin Console idle timeout", Category: CatAppPolicies, Severity: Medium,
-			Needs:       []string{ResAdminConsole},
+			Needs: []string{ResAdminConsole}, Engine: EngineOIE,
 			Remediation: "Applications > Okta Admin Console > Sign On: set 'Maximum app session idle time' to the threshold or less.",
 			References:  References{"stig": "V-273187", "howToHarden": "4.3"},
 			Expected: func(p Profile) string {
@@ -134,7 +158,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.admin_console.max_lifetime", Title: "Admin Console max session lifetime", Category: CatAppPolicies, Severity: Low,
-			Needs:       []string{ResAdminConsole},
+			Needs: []string{ResAdminConsole}, Engine: EngineOIE,
 			Remediation: "Applications > Okta Admin Console > Sign On: set 'Maximum app session lifetime' to the threshold or less.",
 			References:  References{"howToHarden": "4.3"},
 			Expected: func(p Profile) string {
@@ -152,7 +176,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.admin_console.mfa", Title: "Admin Console requires 2 factors", Category: CatAppPolicies, Severity: Critical,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Inputs: []string{ResApps}, Engine: EngineOIE, OwnItemErrors: true, NAWhen: firstPartyNA,
 			Remediation: "Security > Authentication Policies > Okta Admin Console: make every ALLOW rule require 'Possession factor + another factor' (2FA).",
 			References:  References{"stig": "V-273193 (CAT I)", "healthInsight": "MFA for admins (Critical)", "secureScore": "Enable multi-factor authentication (MFA)", "howToHarden": "1.1"},
 			Expected:    fixed("every ACTIVE ALLOW rule: factorMode 2FA (or an AUTH_METHOD_CHAIN of ≥ 2 steps)"),
@@ -162,7 +186,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.admin_console.phishing_resistant", Title: "Admin Console phishing-resistant", Category: CatAppPolicies, Severity: High,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Inputs: []string{ResApps}, Engine: EngineOIE, OwnItemErrors: true, NAWhen: firstPartyNA,
 			Remediation: "Security > Authentication Policies > Okta Admin Console: in every ALLOW rule require a phishing-resistant possession factor (FastPass, WebAuthn/FIDO2, PIV).",
 			References:  References{"stig": "V-273191", "howToHarden": "1.1"},
 			Expected:    fixed("every ACTIVE ALLOW rule: possession.phishingResistant REQUIRED"),
@@ -172,7 +196,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.dashboard.mfa", Title: "Dashboard requires 2 factors", Category: CatAppPolicies, Severity: High,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Inputs: []string{ResApps}, Engine: EngineOIE, OwnItemErrors: true, NAWhen: firstPartyNA,
 			Remediation: "Security > Authentication Policies > Okta Dashboard: make every ALLOW rule require two factors.",
 			References:  References{"stig": "V-273194 (CAT I)", "secureScore": "Enable multi-factor authentication (MFA)"},
 			Expected:    fixed("every ACTIVE ALLOW rule: factorMode 2FA"),
@@ -182,7 +206,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.dashboard.phishing_resistant", Title: "Dashboard phishing-resistant", Category: CatAppPolicies, Severity: Medium,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Inputs: []string{ResApps}, Engine: EngineOIE, OwnItemErrors: true, NAWhen: firstPartyNA,
 			Remediation: "Security > Authentication Policies > Okta Dashboard: require a phishing-resistant possession factor in every ALLOW rule.",
 			References:  References{"stig": "V-273190"},
 			Expected:    fixed("every ACTIVE ALLOW rule: possession.phishingResistant REQUIRED"),
@@ -192,7 +216,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.apps.auth_policy_mfa", Title: "No app policy allows single-factor access", Category: CatAppPolicies, Severity: High,
-			Needs:       []string{ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Engine: EngineOIE, NAWhen: "no ACTIVE authentication policy has an ALLOW rule",
 			Remediation: "Security > Authentication Policies: change every ALLOW rule with 'Any 1 factor type' to two factors, or limit it to a network zone or to devices passing a device assurance policy (including the catch-all rule of the default policy).",
 			References:  References{"secureScore": "Enable multi-factor authentication (MFA)", "howToHarden": "1.9"},
 			Expected:    fixed("no ACTIVE ALLOW rule with factorMode 1FA unless limited by a network zone or device assurance"),
@@ -222,7 +246,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.apps.auth_policy_network_zone", Title: "Each app policy uses network zones", Category: CatAppPolicies, Severity: Medium,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResApps, ResPolicyAccess, ResRulesAccess}, Engine: EngineOIE, NAWhen: "no ACTIVE app has an authentication policy",
 			Remediation: "Give each app's authentication policy at least one rule with a network zone condition (e.g. deny or step up outside corporate zones).",
 			References:  References{"stig": "V-279693"},
 			Expected:    fixed("≥ 1 ACTIVE rule with a ZONE condition in each ACTIVE app's policy"),
@@ -254,7 +278,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.apps.risk_based_mfa", Title: "Step-up on medium/high risk", Category: CatAppPolicies, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs: []string{ResPolicySignOn, ResRulesSignOn}, Optional: []string{ResPolicyAccess, ResRulesAccess}, AnySuffices: true,
 			Remediation: "Add a rule (authentication policy or global session policy) conditioned on risk MEDIUM or HIGH that denies access or requires two factors.",
 			References:  References{"healthInsight": "Risk scoring / MFA requirements"},
 			Expected:    fixed("≥ 1 ACTIVE rule on risk MEDIUM/HIGH that denies or requires 2 factors"),
@@ -292,7 +316,7 @@ func appPolicyChecks() []Check {
 		},
 		{
 			ID: "okta.apps.device_assurance", Title: "Device assurance in use", Category: CatAppPolicies, Severity: Low,
-			Needs:       []string{ResDeviceAssurances, ResPolicies},
+			Needs: []string{ResDeviceAssurances, ResPolicyAccess, ResRulesAccess}, Engine: EngineOIE, AnySuffices: true,
 			Remediation: "Security > Device Assurance Policies: create a policy per platform and reference it from authentication policy rules, starting with the Okta Admin Console.",
 			References:  References{"howToHarden": "1.12"},
 			Expected:    fixed("≥ 1 device assurance policy referenced by an ACTIVE rule"),
@@ -304,7 +328,7 @@ func appPolicyChecks() []Check {
 				}
 				var refs []string
 				adminConsole := false
-				_, acPol, _, _ := appPolicy(e.s, "saasure")
+				_, acPol, _, _, _ := appPolicy(e.s, "saasure")
 				for _, p := range e.s.ActivePolicies(PolicyAccess) {
 					for _, r := range p.ActiveRules() {
 						if r.Conditions == nil || r.Conditions.Device == nil || r.Conditions.Device.Assurance == nil {

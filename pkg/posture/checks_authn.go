@@ -58,7 +58,7 @@ func authenticatorChecks() []Check {
 		},
 		{
 			ID: "okta.authn.weak_factors_disabled", Title: "SMS/voice/security question not enrollable", Category: CatAuthenticator, Severity: Medium,
-			Needs:       []string{ResAuthenticators, ResPolicies},
+			Needs: []string{ResPolicyMFAEnroll}, Inputs: []string{ResAuthenticators}, NAWhen: "no weak authenticator exists and there is no enrollment policy",
 			Remediation: "Deactivate the Phone and Security Question authenticators, or set them to 'Disabled' in every authenticator enrollment policy.",
 			References:  References{"healthInsight": "Disable SMS/voice/security question (High)", "howToHarden": "1.10"},
 			Expected:    fixed("authenticator INACTIVE, or NOT_ALLOWED in every ACTIVE enrollment policy"),
@@ -71,6 +71,10 @@ func authenticatorChecks() []Check {
 					{"phone_number", []string{"okta_sms", "okta_call"}},
 					{"security_question", []string{"okta_question"}},
 				}
+				// Without the authenticators (unreadable), an enrollment
+				// policy that forbids the factor still decides it; one that
+				// allows it does not (the authenticator may be INACTIVE).
+				authErr := e.s.Err(ResAuthenticators)
 				var o outcome
 				for _, w := range weak {
 					a, found := authenticatorByKey(e.s, w.key)
@@ -85,7 +89,11 @@ func authenticatorChecks() []Check {
 						if obs == "" {
 							obs = "not configured"
 						}
-						o.findings = append(o.findings, finding(policyRes(p)+": "+w.key, ok, obs, exp, p.Raw))
+						f := finding(policyRes(p)+": "+w.key, ok, obs, exp, p.Raw)
+						if !ok && authErr != nil {
+							f = errFinding(f.Resource, obs+"; authenticator status unreadable: "+authErr.String(), exp)
+						}
+						o.findings = append(o.findings, f)
 					}
 				}
 				if len(o.findings) == 0 {
@@ -96,7 +104,7 @@ func authenticatorChecks() []Check {
 		},
 		{
 			ID: "okta.authn.okta_verify_active", Title: "Okta Verify enabled", Category: CatAuthenticator, Severity: Low,
-			Needs:       []string{ResAuthenticators, ResPolicies},
+			Needs: []string{ResAuthenticators}, Optional: []string{ResPolicyMFAEnroll},
 			Remediation: "Security > Authenticators: activate Okta Verify and allow enrollment (Optional or Required) in the enrollment policies.",
 			References:  References{"healthInsight": "Enable Okta Verify (High)"},
 			Expected:    fixed("okta_verify ACTIVE and not NOT_ALLOWED in any ACTIVE enrollment policy"),
@@ -181,7 +189,7 @@ func authenticatorChecks() []Check {
 		},
 		{
 			ID: "okta.mfa_enroll.required_factor", Title: "Every enrollment policy requires a factor", Category: CatAuthenticator, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs:       []string{ResPolicyMFAEnroll},
 			Remediation: "Security > Authenticators > Enrollment: in every enrollment policy set at least one non-password authenticator to Required.",
 			References:  References{"healthInsight": "Require MFA enrollment (Low)"},
 			Expected:    fixed("≥ 1 non-password factor REQUIRED in each ACTIVE MFA_ENROLL policy"),
@@ -214,7 +222,7 @@ func authenticatorChecks() []Check {
 		},
 		{
 			ID: "okta.users.mfa_coverage", Title: "Active users have MFA enrolled", Category: CatAuthenticator, Severity: High,
-			Needs:       []string{ResUsers, ResUserFactors},
+			Needs: []string{ResUsers, ResUserFactors}, NAWhen: "the org has no ACTIVE users",
 			Remediation: "Require MFA enrollment for everyone (enrollment policy with a Required authenticator) and follow up with the users listed.",
 			References:  References{"secureScore": "Enable multi-factor authentication (MFA) (partial credit)"},
 			Expected: func(p Profile) string {

@@ -84,7 +84,7 @@ func monitoringChecks() []Check {
 		},
 		{
 			ID: "okta.detection.behavior_rules", Title: "Behavior detection used", Category: CatMonitoring, Severity: Low,
-			Needs:       []string{ResBehaviors, ResPolicies},
+			Needs: []string{ResBehaviors}, Optional: []string{ResPolicySignOn, ResRulesSignOn, ResPolicyAccess, ResRulesAccess}, AnySuffices: true,
 			Remediation: "Security > Behavior Detection: keep behaviors ACTIVE and reference them from a global session rule (or use risk-score conditions in authentication policies).",
 			References:  References{"howToHarden": "5.4", "healthInsight": "MFA requirements"},
 			Expected:    fixed("≥ 1 ACTIVE behavior referenced by an ACTIVE rule"),
@@ -155,7 +155,7 @@ func appOrgChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.apps.federated_sso", Title: "Prefer SAML/OIDC over password apps", Category: CatApps, Severity: Low,
-			Needs:       []string{ResApps},
+			Needs: []string{ResApps}, NAWhen: "the org has no ACTIVE apps",
 			Remediation: "Where the vendor supports it, switch the listed apps from password vaulting (SWA / basic auth) to SAML or OIDC.",
 			References:  References{"healthInsight": "Use federated SSO (High)"},
 			Expected:    fixed("no ACTIVE app with signOnMode BROWSER_PLUGIN/AUTO_LOGIN/BASIC_AUTH/SECURE_PASSWORD_STORE"),
@@ -176,7 +176,7 @@ func appOrgChecks() []Check {
 		},
 		{
 			ID: "okta.apps.oidc_risky_grants", Title: "No implicit/ROPC grants", Category: CatApps, Severity: Medium,
-			Needs:       []string{ResApps},
+			Needs: []string{ResApps}, NAWhen: "the org has no ACTIVE OIDC apps",
 			Remediation: "Applications > (OIDC app) > General: untick Implicit and Resource Owner Password; use authorization code with PKCE.",
 			References:  References{"howToHarden": "3.x"},
 			Expected:    fixed("grant_types contain neither implicit nor password"),
@@ -198,7 +198,7 @@ func appOrgChecks() []Check {
 		},
 		{
 			ID: "okta.apps.inactive_review", Title: "Unused apps", Category: CatApps, Severity: Info,
-			Needs:       []string{ResApps},
+			Needs: []string{ResApps}, NAWhen: "the org has no ACTIVE apps",
 			Inputs:      []string{ResLogSignals},
 			Remediation: "Review the listed apps nobody signed in to within the window; deactivate those no longer used.",
 			References:  References{"other": "okta-inspector"},
@@ -237,7 +237,7 @@ func appOrgChecks() []Check {
 		},
 		{
 			ID: "okta.trusted_origins.strict", Title: "Trusted origins tight", Category: CatApps, Severity: Low,
-			Needs:       []string{ResTrustedOrigins},
+			Needs: []string{ResTrustedOrigins}, NAWhen: "the org has no ACTIVE trusted origins",
 			Remediation: "Security > API > Trusted Origins: remove wildcard origins and plain-http origins (localhost excepted).",
 			References:  References{"other": "okta-inspector"},
 			Expected:    fixed("no wildcard; https only (http://localhost allowed)"),

@@ -33,7 +33,7 @@ func passFail(ok bool) Status {
 func atLeast(id, title string, sev Severity, field string, refs References, remediation string,
 	param func(Params) int, get func(*PasswordSettings) int) Check {
 	return Check{
-		ID: id, Title: title, Category: CatPassword, Severity: sev, Needs: []string{ResPolicies},
+		ID: id, Title: title, Category: CatPassword, Severity: sev, Needs: []string{ResPolicyPassword},
 		Remediation: remediation, References: refs,
 		Expected: func(p Profile) string { return fmt.Sprintf("%s ≥ %d", field, param(p.Params)) },
 		eval: func(e env) outcome {
@@ -72,7 +72,7 @@ func passwordChecks() []Check {
 			References{"stig": "V-273200", "healthInsight": "Minimum password age"}, pwRem("set 'Minimum password age' to the threshold or more"),
 			func(p Params) int { return p.PasswordMinAgeMinutes }, func(ps *PasswordSettings) int { return ps.Age.MinAgeMinutes }),
 		{
-			ID: "okta.password.max_age", Title: "Maximum age", Category: CatPassword, Severity: Low, Needs: []string{ResPolicies},
+			ID: "okta.password.max_age", Title: "Maximum age", Category: CatPassword, Severity: Low, Needs: []string{ResPolicyPassword},
 			Remediation: pwRem("set 'Password expires after' between 1 day and the threshold"),
 			References:  References{"stig": "V-273201", "secureScore": ss},
 			Expected: func(p Profile) string {
@@ -96,7 +96,7 @@ func passwordChecks() []Check {
 			References{"stig": "V-273209", "healthInsight": "Password history (24)"}, pwRem("enforce a password history of the threshold or more"),
 			func(p Params) int { return p.PasswordHistory }, func(ps *PasswordSettings) int { return ps.Age.HistoryCount }),
 		{
-			ID: "okta.password.common_check", Title: "Common-password check", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicies},
+			ID: "okta.password.common_check", Title: "Common-password check", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicyPassword},
 			Remediation: pwRem("enable 'Restrict use of common passwords'"),
 			References:  References{"stig": "V-273208", "healthInsight": "Common password check"},
 			Expected:    fixed("complexity.dictionary.common.exclude = true"),
@@ -108,7 +108,7 @@ func passwordChecks() []Check {
 			},
 		},
 		{
-			ID: "okta.password.lockout", Title: "Account lockout", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicies},
+			ID: "okta.password.lockout", Title: "Account lockout", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicyPassword},
 			Remediation: pwRem("enable 'Lock out user after N unsuccessful attempts' with N at most the threshold"),
 			References:  References{"stig": "V-273189", "healthInsight": "Account lockout", "howToHarden": "1.5"},
 			Expected: func(p Profile) string {
@@ -123,7 +123,7 @@ func passwordChecks() []Check {
 			},
 		},
 		{
-			ID: "okta.password.recovery_hardened", Title: "Weak self-service recovery off", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicies},
+			ID: "okta.password.recovery_hardened", Title: "Weak self-service recovery off", Category: CatPassword, Severity: Medium, Needs: []string{ResPolicyPassword, ResRulesPassword},
 			Remediation: pwRem("turn off security-question, SMS and voice call recovery (use email or Okta Verify)"),
 			References:  References{"howToHarden": "1.10"},
 			Expected:    fixed("recovery_question, okta_sms, okta_call recovery INACTIVE"),

@@ -64,7 +64,7 @@ func privilegedChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.users.inactivity_automation", Title: "Auto-suspend inactive users", Category: CatPrivileged, Severity: Medium,
-			Needs:       []string{ResPolicies, ResUsers},
+			Needs: []string{ResPolicyLifecycle, ResRulesLifecycle}, Optional: []string{ResUsers}, AnySuffices: true, NAWhen: "every user is sourced from AD/LDAP",
 			Remediation: "Workflow > Automations: add an ACTIVE automation 'User inactivity in Okta' of the threshold days or fewer that suspends (or deactivates) the user.",
 			References:  References{"stig": "V-273188", "howToHarden": "1.6"},
 			Expected: func(p Profile) string {
@@ -122,7 +122,7 @@ func privilegedChecks() []Check {
 		},
 		{
 			ID: "okta.users.dormant", Title: "Dormant active accounts", Category: CatPrivileged, Severity: Medium,
-			Needs:       []string{ResUsers},
+			Needs: []string{ResUsers}, NAWhen: "the org has no ACTIVE users",
 			Remediation: "Suspend or deactivate the listed ACTIVE users who have not signed in within the threshold, and add an inactivity automation.",
 			References:  References{"other": "GRCEngClub (90 d)"},
 			Expected:    func(p Profile) string { return fmt.Sprintf("no ACTIVE user idle > %d days", p.Params.DormantUserDays) },
@@ -132,7 +132,7 @@ func privilegedChecks() []Check {
 		},
 		{
 			ID: "okta.admins.dormant", Title: "Dormant privileged accounts", Category: CatPrivileged, Severity: High,
-			Needs:       []string{ResAdmins},
+			Needs: []string{ResAdmins}, NAWhen: "the org has no ACTIVE admins",
 			Remediation: "Remove admin roles from (or deactivate) the listed administrators who have not signed in within the threshold.",
 			References:  References{"mdi": "Dormant privileged Okta accounts"},
 			Expected:    func(p Profile) string { return fmt.Sprintf("no admin idle > %d days", p.Params.DormantAdminDays) },
@@ -142,7 +142,7 @@ func privilegedChecks() []Check {
 		},
 		{
 			ID: "okta.admins.mfa", Title: "Admins have MFA", Category: CatPrivileged, Severity: Critical,
-			Needs:       []string{ResAdmins, ResUserFactors},
+			Needs: []string{ResAdmins, ResUserFactors}, NAWhen: "the org has no ACTIVE admins",
 			Remediation: "Make every administrator enroll the required number of non-password factors (prefer phishing-resistant ones).",
 			References:  References{"mdi": "Okta admins without MFA", "secureScore": "Enable multi-factor authentication (MFA)"},
 			Expected: func(p Profile) string {
@@ -176,7 +176,7 @@ func privilegedChecks() []Check {
 		},
 		{
 			ID: "okta.admins.stale_password", Title: "Admin password rotated", Category: CatPrivileged, Severity: Medium,
-			Needs:       []string{ResAdmins},
+			Needs: []string{ResAdmins}, NAWhen: "the org has no ACTIVE admins",
 			Remediation: "Have the listed administrators change their password (or move them to passwordless / federated sign-in).",
 			References:  References{"mdi": "Okta admin with stale password"},
 			Expected: func(p Profile) string {

@@ -35,7 +35,7 @@ func sessionChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.session.idle_timeout", Title: "Global session idle timeout", Category: CatSession, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs:       []string{ResPolicySignOn, ResRulesSignOn},
 			Remediation: "Security > Global Session Policy: in every rule set 'Maximum Okta global session idle time' to the threshold or less.",
 			References:  References{"stig": "V-273186", "secureScore": "Enable session timeout for web users", "howToHarden": "4.1"},
 			Expected: func(p Profile) string {
@@ -54,7 +54,7 @@ func sessionChecks() []Check {
 		},
 		{
 			ID: "okta.session.max_lifetime", Title: "Global session max lifetime", Category: CatSession, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs:       []string{ResPolicySignOn, ResRulesSignOn},
 			Remediation: "Security > Global Session Policy: in every rule set 'Maximum Okta global session lifetime' (never unlimited) to the threshold or less.",
 			References:  References{"stig": "V-273203", "healthInsight": "Session lifetime (≤ 2 h)", "secureScore": "Enable session timeout for web users", "howToHarden": "4.1"},
 			Expected: func(p Profile) string {
@@ -73,7 +73,7 @@ func sessionChecks() []Check {
 		},
 		{
 			ID: "okta.session.persistent_cookie_off", Title: "No persistent global session cookie", Category: CatSession, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs:       []string{ResPolicySignOn, ResRulesSignOn},
 			Remediation: "Security > Global Session Policy: in every rule set 'Okta global session cookies persist across browser sessions' to Disabled.",
 			References:  References{"stig": "V-273206", "howToHarden": "4.2"},
 			Expected:    fixed("usePersistentCookie = false"),
@@ -88,7 +88,7 @@ func sessionChecks() []Check {
 		},
 		{
 			ID: "okta.session.custom_rule_first", Title: "Default policy evaluated by a custom rule", Category: CatSession, Severity: Low,
-			Needs:       []string{ResPolicies},
+			Needs: []string{ResPolicySignOn, ResRulesSignOn}, NAWhen: "no Default global session policy exists",
 			Remediation: "Add a custom rule to the Default global session policy at priority 1 carrying the hardened session settings; the built-in Default Rule cannot be edited to all values.",
 			References:  References{"stig": "precondition of V-273186/V-273203/V-273206"},
 			Expected:    fixed("priority-1 ACTIVE rule of the Default Policy is not the built-in Default Rule"),
@@ -111,7 +111,7 @@ func sessionChecks() []Check {
 		},
 		{
 			ID: "okta.session.network_zone_restricted", Title: "Global session limited by IP zone", Category: CatSession, Severity: Medium,
-			Needs:       []string{ResPolicies},
+			Needs: []string{ResPolicySignOn, ResRulesSignOn}, AnySuffices: true,
 			Remediation: "Add a global session policy rule whose 'IF user's IP is' condition uses network zones (include trusted zones, or exclude untrusted ones) and denies or steps up outside them.",
 			References:  References{"stig": "V-279691", "howToHarden": "2.1"},
 			Expected:    fixed("≥ 1 ACTIVE rule with connection ZONE and a non-empty include/exclude"),
@@ -130,7 +130,7 @@ func sessionChecks() []Check {
 		},
 		{
 			ID: "okta.session.mfa_at_signon", Title: "MFA required at Okta sign-on", Category: CatSession, Severity: High,
-			Needs:       []string{ResPolicies},
+			Needs: []string{ResPolicySignOn, ResRulesSignOn}, Engine: EngineClassic, NAWhen: "the engine is unknown and the org has ACCESS_POLICY policies (Identity Engine)",
 			Remediation: "Classic Engine: in every ALLOW rule of every sign-on policy require a secondary factor (Prompt for factor). Identity Engine: enforce MFA in authentication policies (see okta.apps.auth_policy_mfa).",
 			References:  References{"secureScore": "Enable multi-factor authentication (MFA)", "healthInsight": "MFA requirements / authentication frequency"},
 			Expected:    fixed("Classic: requireFactor = true on every ACTIVE ALLOW rule; OIE: not applicable"),

@@ -38,7 +38,7 @@ func apiTokenChecks() []Check {
 	return []Check{
 		{
 			ID: "okta.api_tokens.network_restricted", Title: "Tokens limited to zones", Category: CatAPITokens, Severity: Medium,
-			Needs:       []string{ResAPITokens, ResZones},
+			Needs: []string{ResAPITokens, ResZones}, NAWhen: "the org has no API tokens",
 			Remediation: "Security > API > Tokens: edit each token's network restriction to allow only the ACTIVE zones it is used from.",
 			References:  References{"stig": "V-279689"},
 			Expected:    fixed("network.connection ZONE with ACTIVE existing zones in include"),
@@ -78,7 +78,7 @@ func apiTokenChecks() []Check {
 		},
 		{
 			ID: "okta.api_tokens.not_super_admin", Title: "Token owner not Super Admin", Category: CatAPITokens, Severity: High,
-			Needs:       []string{ResAPITokens, ResAdmins},
+			Needs: []string{ResAPITokens, ResAdmins}, NAWhen: "the org has no API tokens",
 			Remediation: "Re-create the token under a dedicated service account holding only the role it needs (or move the integration to an OAuth service app with scoped grants).",
 			References:  References{"stig": "V-279690", "mdi": "API token owned by Super Admin"},
 			Expected:    fixed("owner holds no SUPER_ADMIN role (direct or via group)"),
@@ -102,7 +102,7 @@ func apiTokenChecks() []Check {
 		},
 		{
 			ID: "okta.api_tokens.hygiene", Title: "Token lifetime and ownership", Category: CatAPITokens, Severity: Low,
-			Needs:       []string{ResAPITokens},
+			Needs: []string{ResAPITokens}, Optional: []string{ResUsers}, NAWhen: "the org has no API tokens",
 			Remediation: "Revoke tokens whose owner is not ACTIVE, tokens older than the threshold, and tokens with an idle window above the threshold; re-issue under a dedicated service account.",
 			References:  References{"stig": "V-279690 (dedicated account)", "howToHarden": "3.4"},
 			Expected: func(p Profile) string {
@@ -235,7 +235,7 @@ func networkChecks() []Check {
 		},
 		{
 			ID: "okta.network.admin_console_zone", Title: "Admin Console limited by IP", Category: CatNetwork, Severity: Medium,
-			Needs:       []string{ResApps, ResPolicies},
+			Needs: []string{ResPolicyAccess, ResRulesAccess}, Inputs: []string{ResApps}, Engine: EngineOIE, OwnItemErrors: true, NAWhen: firstPartyNA,
 			Remediation: "Security > Authentication Policies > Okta Admin Console: add a network zone condition to every ALLOW rule (admin access only from corporate/VPN egress).",
 			References:  References{"howToHarden": "2.2"},
 			Expected:    fixed("connection ZONE on every ACTIVE ALLOW rule"),

@@ -137,13 +137,15 @@ func TestReportJSONShapeAndTable(t *testing.T) {
 	}
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	for _, k := range []string{"score", "profile", "evaluatedAt", "checks"} {
+	// The contract keys, plus the engine detected; inputs, gaps and
+	// partial appear only when there is something to say.
+	for _, k := range []string{"score", "profile", "evaluatedAt", "checks", "engine"} {
 		if _, ok := m[k]; !ok {
 			t.Fatalf("missing %s", k)
 		}
 	}
-	if len(m) != 4 {
-		t.Fatalf("extra top-level keys: %v", m)
+	if len(m) != 5 || m["engine"] != EngineUnknown {
+		t.Fatalf("unexpected top-level keys or engine: %v", m["engine"])
 	}
 	c0 := m["checks"].([]any)[0].(map[string]any)
 	for _, k := range []string{"id", "title", "status", "severity", "category", "findings", "remediation", "references"} {

@@ -31,7 +31,13 @@ func rateHeaders(h http.Handler) http.Handler {
 // pkg/okta's client (SSWS token).
 func fetchOrg(t *testing.T, org *orgsim.Org) (posture.Snapshot, error) {
 	t.Helper()
-	srv := httptest.NewServer(rateHeaders(org.Handler()))
+	return fetchFrom(t, org.Handler())
+}
+
+// fetchFrom reads a snapshot from any handler standing for an org.
+func fetchFrom(t *testing.T, h http.Handler) (posture.Snapshot, error) {
+	t.Helper()
+	srv := httptest.NewServer(rateHeaders(h))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

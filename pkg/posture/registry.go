@@ -13,11 +13,29 @@ type Check struct {
 	Title    string
 	Category string
 	Severity Severity
-	// Needs lists the snapshot resources the check reads; a fetch error on
-	// any of them makes the check's status error (naming the scope).
+	// Needs lists the inputs the check cannot be decided without: a fetch
+	// error on any of them makes the check's status error (naming the
+	// input and the scope); an input the org does not have makes it
+	// not_applicable (with the reason).
 	Needs []string
-	// Inputs are further resources read without gating (documented scopes).
+	// Optional inputs are read when the org has them (absent = empty). A
+	// fetch error adds an error finding: the check is still decided when
+	// what was read fails it (or, with AnySuffices, passes it).
+	Optional []string
+	// AnySuffices: one passing resource decides the check (an org-wide
+	// "at least one" criterion), even when an optional input failed.
+	AnySuffices bool
+	// Inputs are further inputs the check weighs itself (no gating).
 	Inputs []string
+	// Engine, when set, is the only engine the check applies to
+	// (EngineOIE or EngineClassic); on the other it is not_applicable.
+	Engine string
+	// NAWhen documents the check's own not-applicable cases (besides the
+	// engine, the profile and absent inputs).
+	NAWhen string
+	// OwnItemErrors: the check reports failed sub-reads of its inputs
+	// itself (only those of the resources it evaluates).
+	OwnItemErrors bool
 	// DoDOnly checks are not_applicable outside a DoD profile.
 	DoDOnly     bool
 	Remediation string
@@ -29,14 +47,20 @@ type Check struct {
 
 // CheckInfo is the exported, data-only description of a check.
 type CheckInfo struct {
-	ID          string     `json:"id"`
-	Title       string     `json:"title"`
-	Category    string     `json:"category"`
-	Severity    Severity   `json:"severity"`
-	DoDOnly     bool       `json:"dodOnly"`
-	Scopes      []string   `json:"scopes"`
-	Remediation string     `json:"remediation"`
-	References  References `json:"references"`
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Category string   `json:"category"`
+	Severity Severity `json:"severity"`
+	DoDOnly  bool     `json:"dodOnly"`
+	Engine   string   `json:"engine,omitempty"`
+	Needs    []string `json:"needs"`
+	Optional []string `json:"optional,omitempty"`
+	Inputs   []string `json:"inputs,omitempty"`
+	Scopes   []string `json:"scopes"`
+	// NotApplicableWhen lists what makes the check not_applicable.
+	NotApplicableWhen []string   `json:"notApplicableWhen"`
+	Remediation       string     `json:"remediation"`
+	References        References `json:"references"`
 	// Expected maps a profile name to the pass criterion under it.
 	Expected map[string]string `json:"expected"`
 }
@@ -81,7 +105,9 @@ func Checks() []CheckInfo {
 	out := make([]CheckInfo, 0, len(registry))
 	for _, c := range registry {
 		ci := CheckInfo{ID: c.ID, Title: c.Title, Category: c.Category, Severity: c.Severity, DoDOnly: c.DoDOnly,
-			Scopes: scopesOf([]Check{c}), Remediation: c.Remediation, References: c.References, Expected: map[string]string{}}
+			Engine: c.Engine, Needs: c.Needs, Optional: c.Optional, Inputs: c.Inputs,
+			Scopes: scopesOf([]Check{c}), NotApplicableWhen: naWhen(c),
+			Remediation: c.Remediation, References: c.References, Expected: map[string]string{}}
 		for _, p := range Profiles() {
 			if c.Expected != nil {
 				ci.Expected[p.Name] = c.Expected(p)
@@ -103,7 +129,7 @@ func scopesOf(checks []Check) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, c := range checks {
-		for _, res := range [][]string{c.Needs, c.Inputs} {
+		for _, res := range [][]string{c.Needs, c.Optional, c.Inputs} {
 			for _, n := range res {
 				if sc := ResourceScopes[n]; sc != "" && !seen[sc] {
 					seen[sc] = true
@@ -115,6 +141,43 @@ func scopesOf(checks []Check) []string {
 	sort.Strings(out)
 	return out
 }
+
+// naWhen lists what makes a check not applicable, for docs/posture.md.
+func naWhen(c Check) []string {
+	var out []string
+	if c.DoDOnly {
+		out = append(out, "a profile other than a DoD one (stig)")
+	}
+	switch c.Engine {
+	case EngineOIE:
+		out = append(out, "a Classic Engine org (Identity Engine only)")
+	case EngineClassic:
+		out = append(out, "an Identity Engine org (Classic Engine only)")
+	}
+	for _, n := range c.Needs {
+		if absentable[n] {
+			out = append(out, "the org does not have `"+n+"` (HTTP 400/404 or E0000015 \"feature not enabled\")")
+		}
+	}
+	if c.NAWhen != "" {
+		out = append(out, c.NAWhen)
+	}
+	if len(out) == 0 {
+		out = append(out, "never")
+	}
+	return out
+}
+
+// absentable are the inputs an org may not have: an Identity Engine-only
+// type or endpoint, or a feature behind a SKU. Their 400/404 or E0000015
+// answers mean "absent"; for any other input they are errors.
+var absentable = map[string]bool{
+	ResPolicyAccess: true, ResPolicyLifecycle: true, ResPolicyMFAEnroll: true, ResAdminConsole: true,
+	ResAuthenticators: true, ResDeviceAssurances: true, ResBehaviors: true, ResLogStreams: true,
+}
+
+// Absentable reports whether an org may lack the input (see absentable).
+func Absentable(resource string) bool { return absentable[resource] }
 
 // CheckIDs returns the registered ids.
 func CheckIDs() []string {

@@ -81,6 +81,17 @@ type Report struct {
 	Profile     string        `json:"profile"`
 	EvaluatedAt time.Time     `json:"evaluatedAt"`
 	Checks      []CheckResult `json:"checks"`
+	// Engine is the org's engine detected for this report (EngineOIE,
+	// EngineClassic, EngineUnknown) and how it was detected.
+	Engine       string `json:"engine,omitempty"`
+	EngineSource string `json:"engineSource,omitempty"`
+	// Partial marks a report evaluated before every input was read (the
+	// first evaluation's deadline); a complete one follows.
+	Partial bool `json:"partial,omitempty"`
+	// Inputs is how each input was read; Gaps the missing permissions and
+	// the checks they cost.
+	Inputs []InputStatus `json:"inputs,omitempty"`
+	Gaps   []Gap         `json:"gaps,omitempty"`
 }
 
 // Check returns the result of a check id.
@@ -168,11 +179,19 @@ func Evaluate(snap Snapshot, profile Profile) Report {
 // EvaluateAt is Evaluate with an explicit evaluation time (ages and
 // dormancy are measured against it).
 func EvaluateAt(snap Snapshot, profile Profile, now time.Time) Report {
-	rep := Report{Profile: profile.Name, EvaluatedAt: now.UTC(), Checks: make([]CheckResult, 0, len(registry))}
+	rep := Report{Profile: profile.Name, EvaluatedAt: now.UTC(), Checks: make([]CheckResult, 0, len(registry)),
+		Engine: snap.Engine, EngineSource: snap.EngineSource, Partial: snap.Partial, Inputs: snap.Inputs}
+	if rep.Engine == "" {
+		rep.Engine = EngineUnknown
+		if snap.Pipeline != "" || len(snap.Policies[PolicyAccess]) > 0 {
+			rep.Engine = map[bool]string{true: EngineOIE, false: EngineClassic}[snap.IsOIE()]
+		}
+	}
 	for _, c := range registry {
 		rep.Checks = append(rep.Checks, runCheck(c, &snap, profile, now))
 	}
 	rep.Score = Score(rep.Checks)
+	rep.Gaps = gaps(&snap, rep.Checks)
 	return rep
 }
 
@@ -204,6 +223,19 @@ func runCheck(c Check, s *Snapshot, profile Profile, now time.Time) (res CheckRe
 			Observed: "profile " + profile.Name, Expected: "applies only in a DoD (stig) profile"})
 		return res
 	}
+	if c.Engine != "" {
+		if c.Engine == EngineOIE && s.IsClassic() {
+			return naResult(res, "Classic Engine org: this applies only to Identity Engine orgs")
+		}
+		if c.Engine == EngineClassic && s.Engine == EngineOIE {
+			return naResult(res, "Identity Engine org: this applies only to Classic Engine orgs")
+		}
+	}
+	for _, need := range c.Needs {
+		if why := s.AbsentReason(need); why != "" {
+			return naResult(res, need+" not available in this org: "+why)
+		}
+	}
 	var missing []string
 	for _, need := range c.Needs {
 		if e := s.Err(need); e != nil {
@@ -224,9 +256,109 @@ func runCheck(c Check, s *Snapshot, profile Profile, now time.Time) (res CheckRe
 			res.Findings = []Finding{{Resource: "org", Status: Error, Observed: fmt.Sprintf("check failed: %v", r), Expected: "evaluable input"}}
 		}
 	}()
-	out := c.eval(env{s: s, p: profile.Params, dod: profile.DoD, now: now})
+	view := s
+	if !c.OwnItemErrors {
+		view = withoutUnreadPolicies(s, append(append([]string(nil), c.Needs...), c.Optional...))
+	}
+	out := c.eval(env{s: view, p: profile.Params, dod: profile.DoD, now: now})
 	res.Findings = append(res.Findings, out.findings...)
-	res.Status, res.credit = rollup(out)
+	evalStatus, evalCredit := rollup(out)
+	// What could not be read: optional inputs, and failed sub-reads of
+	// every input the check reads.
+	var unread []Finding
+	for _, opt := range c.Optional {
+		if e := s.Err(opt); e != nil {
+			unread = append(unread, Finding{Resource: opt, Status: Error, Observed: e.String(), Expected: "input readable"})
+		}
+	}
+	if !c.OwnItemErrors {
+		for _, in := range append(append([]string(nil), c.Needs...), c.Optional...) {
+			unread = append(unread, itemErrFindings(s.ItemErrs(in))...)
+		}
+	}
+	res.Findings = append(res.Findings, unread...)
+	res.Status, res.credit = evalStatus, evalCredit
+	if len(unread) > 0 && out.status == "" {
+		switch {
+		case evalStatus == Fail && failsOnResource(out.findings):
+			// decided by a resource that was read
+		case evalStatus == Pass && c.AnySuffices:
+			// one passing resource decides it
+		default:
+			res.Status, res.credit = Error, 0
+		}
+	}
+	return res
+}
+
+// failsOnResource reports whether a finding fails on a resource of its
+// own: an org-wide conclusion ("no such rule anywhere") is not decided
+// when part of the input is missing.
+func failsOnResource(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Status == Fail && f.Resource != "org" {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutUnreadPolicies is the snapshot a check sees when the settings or
+// rules of some policies of the types it reads could not be read: those
+// policies are left out (their error findings stand for them), so that
+// their missing rules or settings are never judged.
+func withoutUnreadPolicies(s *Snapshot, inputs []string) *Snapshot {
+	drop := map[string]map[string]bool{}
+	for _, in := range inputs {
+		typ, ok := strings.CutPrefix(in, "policy_rules:")
+		if !ok {
+			typ, ok = strings.CutPrefix(in, "policies:")
+		}
+		if !ok {
+			continue
+		}
+		for _, e := range s.ItemErrs(in) {
+			if drop[typ] == nil {
+				drop[typ] = map[string]bool{}
+			}
+			drop[typ][e.Item] = true
+		}
+	}
+	if len(drop) == 0 {
+		return s
+	}
+	c := s.Clone()
+	for typ, ids := range drop {
+		var kept []Policy
+		for _, p := range c.Policies[typ] {
+			if !ids[p.ID] {
+				kept = append(kept, p)
+			}
+		}
+		c.Policies[typ] = kept
+	}
+	return &c
+}
+
+// maxItemFindings caps the error findings of one input's failed sub-reads.
+const maxItemFindings = 20
+
+func itemErrFindings(errs []FetchError) []Finding {
+	var out []Finding
+	for i, e := range errs {
+		if i == maxItemFindings {
+			out = append(out, Finding{Resource: e.Resource, Status: Error,
+				Observed: fmt.Sprintf("%d more %s sub-reads failed", len(errs)-maxItemFindings, e.Resource), Expected: "input readable"})
+			break
+		}
+		out = append(out, Finding{Resource: e.Resource + " " + e.Item, Status: Error, Observed: e.String(), Expected: "input readable"})
+	}
+	return out
+}
+
+func naResult(res CheckResult, why string) CheckResult {
+	res.Status = NotApplicable
+	res.Findings = append(res.Findings, Finding{Resource: "org", Status: NotApplicable, Observed: why, Expected: "applicable input"})
 	return res
 }
 

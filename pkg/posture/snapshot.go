@@ -10,76 +10,6 @@ import (
 	"time"
 )
 
-// Resource names used in Snapshot.Errors and in each check's inputs.
-const (
-	ResPolicies         = "policies"          // every policy type and its rules
-	ResAuthenticators   = "authenticators"    // /api/v1/authenticators
-	ResZones            = "zones"             // /api/v1/zones
-	ResApps             = "apps"              // /api/v1/apps
-	ResAdminConsole     = "admin_console"     // /api/v1/first-party-app-settings/admin-console
-	ResAPITokens        = "api_tokens"        // /api/v1/api-tokens
-	ResAdmins           = "admins"            // /api/v1/iam/assignees/users + roles
-	ResUsers            = "users"             // /api/v1/users (ACTIVE)
-	ResUserFactors      = "user_factors"      // /api/v1/users/{id}/factors
-	ResIdPs             = "idps"              // /api/v1/idps
-	ResLogStreams       = "log_streams"       // /api/v1/logStreams
-	ResThreatInsight    = "threat_insight"    // /api/v1/threats/configuration
-	ResBehaviors        = "behaviors"         // /api/v1/behaviors
-	ResDeviceAssurances = "device_assurances" // /api/v1/device-assurances
-	ResBrands           = "brands"            // /api/v1/brands
-	ResEmailSettings    = "email_settings"    // /api/v1/brands/{id}/templates/email/{name}/settings
-	ResSignInPage       = "sign_in_page"      // /api/v1/brands/{id}/pages/sign-in/customized
-	ResTrustedOrigins   = "trusted_origins"   // /api/v1/trustedOrigins
-	ResOktaSupport      = "okta_support"      // /api/v1/org/privacy/oktaSupport
-	ResIngestion        = "log_ingestion"     // this plugin's own System Log ingestion (pipeline)
-	ResLogSignals       = "log_signals"       // System Log evidence (pipeline)
-)
-
-// ResourceScopes maps each snapshot resource to the OAuth 2.0 scope that
-// reads it.
-var ResourceScopes = map[string]string{
-	ResPolicies:         "okta.policies.read",
-	ResAuthenticators:   "okta.authenticators.read",
-	ResZones:            "okta.networkZones.read",
-	ResApps:             "okta.apps.read",
-	ResAdminConsole:     "okta.apps.read",
-	ResAPITokens:        "okta.apiTokens.read",
-	ResAdmins:           "okta.roles.read",
-	ResUsers:            "okta.users.read",
-	ResUserFactors:      "okta.users.read",
-	ResIdPs:             "okta.idps.read",
-	ResLogStreams:       "okta.logStreams.read",
-	ResThreatInsight:    "okta.threatInsights.read",
-	ResBehaviors:        "okta.behaviors.read",
-	ResDeviceAssurances: "okta.deviceAssurance.read",
-	ResBrands:           "okta.brands.read",
-	ResEmailSettings:    "okta.templates.read",
-	ResSignInPage:       "okta.brands.read",
-	ResTrustedOrigins:   "okta.trustedOrigins.read",
-	ResOktaSupport:      "okta.orgs.read",
-	ResIngestion:        "okta.logs.read",
-	ResLogSignals:       "okta.logs.read",
-}
-
-// FetchError records a resource that could not be read. Checks that need it
-// report status error with this message (and the scope, when the cause was a
-// missing OAuth scope).
-type FetchError struct {
-	Resource string `json:"resource"`
-	Scope    string `json:"scope,omitempty"`  // OAuth scope missing (403) or needed
-	Status   int    `json:"status,omitempty"` // HTTP status, 0 for transport errors
-	Message  string `json:"message"`          // never carries a secret
-	Path     string `json:"path,omitempty"`   // API path that failed
-}
-
-func (e FetchError) String() string {
-	s := e.Resource + ": " + e.Message
-	if e.Scope != "" && !strings.Contains(e.Message, e.Scope) {
-		s += " (scope " + e.Scope + ")"
-	}
-	return s
-}
-
 // Policy types.
 const (
 	PolicySignOn        = "OKTA_SIGN_ON"
@@ -99,9 +29,16 @@ type Snapshot struct {
 	OrgURL    string    `json:"orgUrl,omitempty"`
 	FetchedAt time.Time `json:"fetchedAt"`
 	// Pipeline is "idx" (Okta Identity Engine) or "v1" (Classic), from
-	// /.well-known/okta-organization; empty when unknown (then inferred:
-	// ACCESS_POLICY policies exist only in OIE).
+	// /.well-known/okta-organization; empty when unknown.
 	Pipeline string `json:"pipeline,omitempty"`
+	// Engine is the org's engine, detected once per snapshot (EngineOIE,
+	// EngineClassic or EngineUnknown); EngineSource says how.
+	Engine       string `json:"engine"`
+	EngineSource string `json:"engineSource,omitempty"`
+	// Partial marks a snapshot published before every input was read
+	// (the first evaluation's deadline): unread inputs are errors naming
+	// them as still being read.
+	Partial bool `json:"partial,omitempty"`
 
 	Policies             map[string][]Policy   `json:"policies"` // by type
 	Authenticators       []Authenticator       `json:"authenticators"`
@@ -124,36 +61,15 @@ type Snapshot struct {
 	Ingestion  *IngestionStatus `json:"ingestion,omitempty"`
 	LogSignals *LogSignals      `json:"logSignals,omitempty"`
 
+	// Inputs records every input's read: state, requests, time.
+	Inputs []InputStatus `json:"inputs,omitempty"`
+	// Errors are inputs (Item empty) and per-resource sub-reads (Item set)
+	// that could not be read.
 	Errors []FetchError `json:"errors,omitempty"`
-}
-
-// AddError records a fetch failure of a resource.
-func (s *Snapshot) AddError(e FetchError) {
-	if e.Scope == "" {
-		e.Scope = ResourceScopes[e.Resource]
-	}
-	s.Errors = append(s.Errors, e)
-}
-
-// Err returns the first fetch error of resource, or nil.
-func (s *Snapshot) Err(resource string) *FetchError {
-	for i := range s.Errors {
-		if s.Errors[i].Resource == resource {
-			return &s.Errors[i]
-		}
-	}
-	return nil
-}
-
-// IsOIE reports whether the org runs Okta Identity Engine.
-func (s *Snapshot) IsOIE() bool {
-	switch s.Pipeline {
-	case "idx":
-		return true
-	case "v1":
-		return false
-	}
-	return len(s.Policies[PolicyAccess]) > 0
+	// Absent are inputs the org does not have (unsupported policy type or
+	// feature, Classic Engine): the checks that need them are not
+	// applicable.
+	Absent []Absence `json:"absent,omitempty"`
 }
 
 // ActivePolicies returns the ACTIVE policies of a type, highest priority first

@@ -50,6 +50,21 @@ type State struct {
 	Brands           []*Brand
 	TrustedOrigins   []*TrustedOrigin
 	OktaSupport      OktaSupport
+
+	// What the org or the principal lacks (the real-org profiles):
+	// UnsupportedPolicyTypes answer /api/v1/policies?type=T with 400
+	// E0000001 (ACCESS_POLICY on a Classic Engine org);
+	// DisabledPolicyTypes and DisabledFeatures (path prefixes) answer 403
+	// E0000015 "feature not enabled" (lifecycle automation without its
+	// SKU, Identity Engine-only endpoints on Classic); ForbiddenScopes
+	// answer every request needing the scope with 403 E0000006 (an API
+	// token whose admin role cannot read it); DeniedScopes with 403
+	// insufficient_scope (an OAuth app without the grant).
+	UnsupportedPolicyTypes []string
+	DisabledPolicyTypes    []string
+	DisabledFeatures       []string
+	ForbiddenScopes        []string
+	DeniedScopes           []string
 }
 
 // Org is a simulated org, safe for concurrent use.
@@ -63,13 +78,20 @@ type Org struct {
 }
 
 // Profiles lists the org profiles New accepts.
-func Profiles() []string { return []string{"weak", "strong", "stig", "mixed"} }
+func Profiles() []string {
+	return []string{"weak", "strong", "stig", "mixed", "classic", "no-lifecycle", "readonly-admin", "oauth-logs-policies"}
+}
 
 // New builds an org of a profile: "strong" (passes the baseline profile),
 // "stig" (STIG-compliant, DoD checks included), "weak" (fails the three
 // Secure Score recommendations: MFA, web session timeout, password
-// requirements) or "mixed" (strong defaults with weak custom policies at
-// higher priority). Times are relative to now.
+// requirements), "mixed" (strong defaults with weak custom policies at
+// higher priority), or one of the real-org profiles (see realorgs.go):
+// "classic" (a Classic Engine org), "no-lifecycle" (Identity Engine
+// without lifecycle automation), "readonly-admin" (an API token whose
+// admin role cannot read users, roles, API tokens or log streams) and
+// "oauth-logs-policies" (an OAuth app granted only okta.logs.read and
+// okta.policies.read). Times are relative to now.
 func New(profile string) (*Org, error) { return NewAt(profile, time.Now().UTC()) }
 
 // NewAt is New with an explicit reference time.
@@ -78,7 +100,11 @@ func NewAt(profile string, now time.Time) (*Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Org{st: st, profile: profile, denied: map[string]bool{}, fail: map[string]int{}, hits: map[string]int{}}, nil
+	o := &Org{st: st, profile: profile, denied: map[string]bool{}, fail: map[string]int{}, hits: map[string]int{}}
+	for _, sc := range st.DeniedScopes {
+		o.denied[sc] = true
+	}
+	return o, nil
 }
 
 // Profile returns the profile the org was built from.
@@ -265,6 +291,20 @@ func writeErr(w http.ResponseWriter, status int, code, summary string) {
 	writeJSON(w, status, oktaError{ErrorCode: code, ErrorSummary: summary, ErrorLink: code, ErrorID: "oaeorgsim" + strconv.Itoa(status), ErrorCauses: []map[string]string{}})
 }
 
+// featureDisabled is Okta's answer for a feature the org does not have.
+func featureDisabled(w http.ResponseWriter) {
+	writeErr(w, http.StatusForbidden, "E0000015", "You do not have permission to access the feature you are requesting")
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeErr(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+r.URL.Path+" (Path)")
 }
@@ -297,6 +337,16 @@ func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			`", scope="`+sc+`", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="`+r.URL.Path+`"`)
 		writeErr(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 		return
+	}
+	if sc := o.RequiredScope(r); sc != "" && contains(o.st.ForbiddenScopes, sc) {
+		writeErr(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
+		return
+	}
+	for _, prefix := range o.st.DisabledFeatures {
+		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+			featureDisabled(w)
+			return
+		}
 	}
 	for prefix, status := range o.fail {
 		if strings.HasPrefix(r.URL.Path, prefix) {
@@ -537,6 +587,14 @@ func (o *Org) policies(w http.ResponseWriter, r *http.Request, rest []string, ba
 		typ := r.URL.Query().Get("type")
 		if typ == "" {
 			writeErr(w, http.StatusBadRequest, "E0000001", "Api validation failed: type")
+			return
+		}
+		if contains(st.UnsupportedPolicyTypes, typ) {
+			writeErr(w, http.StatusBadRequest, "E0000001", "Api validation failed: type")
+			return
+		}
+		if contains(st.DisabledPolicyTypes, typ) {
+			featureDisabled(w)
 			return
 		}
 		ps := st.PoliciesOfType(typ)

@@ -3,6 +3,7 @@ package orgsim
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -287,8 +288,16 @@ func build(profile string, now time.Time) (*State, error) {
 		return weak(now), nil
 	case "mixed":
 		return mixed(now), nil
+	case "classic":
+		return classic(now), nil
+	case "no-lifecycle":
+		return noLifecycle(now), nil
+	case "readonly-admin":
+		return readonlyAdmin(now), nil
+	case "oauth-logs-policies":
+		return oauthLogsPolicies(now), nil
 	}
-	return nil, fmt.Errorf("orgsim: unknown org profile %q (known: weak, strong, stig, mixed)", profile)
+	return nil, fmt.Errorf("orgsim: unknown org profile %q (known: %s)", profile, strings.Join(Profiles(), ", "))
 }
 
 // Snapshot returns the state as JSON (for debugging and golden tests of
