@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,13 +84,24 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				fmt.Fprintf(stderr, "replay: %s: skipped %v\n", input, err)
 			}
 		})
+	// The summary is printed whatever happened, so that a failed or cut
+	// short replay still says how far it got.
+	if ferr := bw.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("writing alerts: %w", ferr)
+	}
+	fmt.Fprintln(stderr, replaySummaryLine(sum))
 	if err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing alerts: %w", err)
+	if len(sum.Truncated) > 0 {
+		return fmt.Errorf("input truncated: %s (the events before the cut were replayed; the replay is incomplete)", strings.Join(sum.Truncated, ", "))
 	}
-	fmt.Fprintln(stderr, replaySummaryLine(sum))
+	if sum.Events == 0 {
+		if sum.ParseErrors > 0 {
+			return fmt.Errorf("no event could be parsed (%d parse errors; first: %s)", sum.ParseErrors, sum.FirstError)
+		}
+		return errors.New("the input holds no events")
+	}
 	return nil
 }
 
@@ -110,6 +122,12 @@ func replaySummaryLine(sum pipeline.ReplaySummary) string {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
 	line += fmt.Sprintf(", %d parse errors", sum.ParseErrors)
+	if sum.Degraded > 0 {
+		line += fmt.Sprintf(", %d degraded (an optional field of an unexpected type was ignored)", sum.Degraded)
+	}
+	if len(sum.Truncated) > 0 {
+		line += fmt.Sprintf(", TRUNCATED: %s", strings.Join(sum.Truncated, ", "))
+	}
 	if sum.Duplicates > 0 {
 		line += fmt.Sprintf(", %d duplicates skipped", sum.Duplicates)
 	}

@@ -20,7 +20,10 @@ var (
 // Decode decodes one Okta LogEvent object, exactly as GET /api/v1/logs
 // returns it or with the lower-case keys some exporters write (keys match
 // case-insensitively). uuid, published and eventType are required; every
-// other field is optional and may be null. The string-encoded debugData
+// other field is optional and may be null. An optional field of an
+// unexpected type ("" or a JSON string where an object belongs, a number
+// where a string belongs, ...) never fails the event: it is treated as
+// absent and its path listed in Event.Degraded. The string-encoded debugData
 // fields are parsed into Event.Debug; a malformed one never fails the event
 // (its raw value stays in Debug.Data).
 //
@@ -48,7 +51,39 @@ func decodeInto(ev *Event, raw []byte, cache *strCache) error {
 }
 
 type decoder struct {
-	s scanner
+	s        scanner
+	degraded []string // optional fields treated as absent (Event.Degraded)
+}
+
+// required names the top-level fields whose absence rejects an event.
+func required(prefix, name string) bool {
+	return prefix == "" && (name == "uuid" || name == "published" || name == "eventType")
+}
+
+// absent handles an optional field whose value has an unexpected type ("",
+// a string where an object belongs, a number where a string belongs): the
+// value is skipped, the field treated as absent and its path recorded in
+// Event.Degraded, so the event is kept. A required field of the wrong type
+// is an error.
+func (d *decoder) absent(prefix, name, want string, got byte) error {
+	if required(prefix, name) {
+		return typeErr(prefix, name, want, got)
+	}
+	if got == 0 {
+		return d.s.eof()
+	}
+	d.degrade(joinPath(prefix, name))
+	return d.s.skip()
+}
+
+// degrade records an optional field treated as absent.
+func (d *decoder) degrade(path string) {
+	for _, p := range d.degraded {
+		if p == path {
+			return
+		}
+	}
+	d.degraded = append(d.degraded, path)
 }
 
 func typeErr(prefix, name, want string, got byte) error {
@@ -78,7 +113,7 @@ func (d *decoder) strfCache(prefix, name string, dst *string, cache *strCache) e
 		*dst = ""
 		return d.s.lit("null")
 	default:
-		return typeErr(prefix, name, "string", c)
+		return d.absent(prefix, name, "string", c)
 	}
 }
 
@@ -100,12 +135,13 @@ func (d *decoder) boolf(prefix, name string, dst *bool) error {
 		}
 		v, ok := parseBoolString(b)
 		if !ok {
-			return &TypeError{Field: joinPath(prefix, name), Want: "boolean", Got: strconv.Quote(string(b))}
+			d.degrade(joinPath(prefix, name))
+			return nil
 		}
 		*dst = v
 		return nil
 	default:
-		return typeErr(prefix, name, "boolean", c)
+		return d.absent(prefix, name, "boolean", c)
 	}
 }
 
@@ -138,12 +174,13 @@ func (d *decoder) floatf(prefix, name string, dst *float64) (bool, error) {
 		}
 		f, perr := strconv.ParseFloat(string(b), 64)
 		if perr != nil {
-			return false, &TypeError{Field: joinPath(prefix, name), Want: "number", Got: strconv.Quote(string(b))}
+			d.degrade(joinPath(prefix, name))
+			return false, nil
 		}
 		*dst = f
 		return true, nil
 	default:
-		return false, typeErr(prefix, name, "number", c)
+		return false, d.absent(prefix, name, "number", c)
 	}
 }
 
@@ -166,7 +203,7 @@ func (d *decoder) mapf(prefix, name string) (map[string]any, error) {
 	case 'n':
 		return nil, d.s.lit("null")
 	default:
-		return nil, typeErr(prefix, name, "object", c)
+		return nil, d.absent(prefix, name, "object", c)
 	}
 }
 
@@ -204,7 +241,7 @@ func (d *decoder) obj(prefix, name string) (bool, error) {
 	case 'n':
 		return false, d.s.lit("null")
 	default:
-		return false, typeErr(prefix, name, "object", c)
+		return false, d.absent(prefix, name, "object", c)
 	}
 }
 
@@ -290,6 +327,7 @@ func (d *decoder) event(ev *Event) error {
 		return fmt.Errorf("published %q: %w", published, err)
 	}
 	ev.Published = t
+	ev.Degraded = d.degraded
 	if ev.Debug.RequestAPITokenID == "" && ev.Transaction.Detail != nil {
 		if v, ok := lookupFold(ev.Transaction.Detail, "requestApiTokenId").(string); ok {
 			ev.Debug.RequestAPITokenID = v
@@ -548,7 +586,7 @@ func (d *decoder) targets(ev *Event) error {
 	case '[':
 		s.i++
 	default:
-		return typeErr("", "target", "array", c)
+		return d.absent("", "target", "array", c)
 	}
 	ev.Targets = make([]Target, 0, 2)
 	first := true
@@ -698,7 +736,7 @@ func (d *decoder) securityContext(sc *SecurityContext) error {
 			has, err = d.floatf(p, "asNumber", &f)
 			if err == nil && has {
 				if f < 0 || f > 1<<32-1 || f != float64(int64(f)) {
-					err = &TypeError{Field: p + ".asNumber", Want: "AS number (0..4294967295)", Got: strconv.FormatFloat(f, 'g', -1, 64)}
+					d.degrade(p + ".asNumber")
 				} else {
 					sc.ASNumber = int(f)
 				}
@@ -738,7 +776,7 @@ func (d *decoder) ipChain(ev *Event) error {
 	case '[':
 		s.i++
 	default:
-		return typeErr("request", "ipChain", "array", c)
+		return d.absent("request", "ipChain", "array", c)
 	}
 	const p = "request.ipChain[]"
 	const pg = p + ".geographicalContext"

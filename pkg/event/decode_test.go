@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -387,15 +388,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad date", `{"uuid":"u","published":"2024-13-02T03:04:05Z","eventType":"x"}`, ErrBadTime, `published "2024-13-02T03:04:05Z": not an RFC 3339 timestamp`},
 		{"date garbage", `{"uuid":"u","published":"yesterday","eventType":"x"}`, ErrBadTime, `published "yesterday"`},
 		{"uuid number", `{"uuid":123,"published":"2024-01-02T03:04:05Z","eventType":"x"}`, nil, "uuid: expected string, got number"},
-		{"actor string", string(minimal(`"actor":"bob"`)), nil, "actor: expected object, got string"},
-		{"alternateId number", string(minimal(`"actor":{"alternateId":5}`)), nil, "actor.alternateId: expected string, got number"},
-		{"target object", string(minimal(`"target":{}`)), nil, "target: expected array, got object"},
-		{"target elem", string(minimal(`"target":["x"]`)), nil, "target[]: expected object, got string"},
-		{"lat string", string(minimal(`"client":{"geographicalContext":{"geolocation":{"lat":"north"}}}`)), nil, `client.geographicalContext.geolocation.lat: expected number, got "north"`},
-		{"isProxy", string(minimal(`"securityContext":{"isProxy":"sometimes"}`)), nil, `securityContext.isProxy: expected boolean, got "sometimes"`},
-		{"asNumber fraction", string(minimal(`"securityContext":{"asNumber":1.5}`)), nil, "securityContext.asNumber: expected AS number"},
-		{"ipChain object", string(minimal(`"request":{"ipChain":{}}`)), nil, "request.ipChain: expected array, got object"},
-		{"detail array", string(minimal(`"transaction":{"detail":[]}`)), nil, "transaction.detail: expected object, got array"},
 		{"deep nesting", string(minimal(`"x":` + strings.Repeat("[", 2000))), nil, "nesting too deep"},
 	}
 	for _, c := range cases {
@@ -416,13 +408,84 @@ func TestDecodeErrors(t *testing.T) {
 		})
 	}
 	// the UUID read before a later error is kept
-	ev, err := Decode([]byte(`{"uuid":"keep-me","published":"2024-01-02T03:04:05Z","eventType":"x","actor":7}`))
+	ev, err := Decode([]byte(`{"uuid":"keep-me","published":"2024-01-02T03:04:05Z","eventType":"x","actor":{"id":tru}}`))
 	if err == nil || ev.UUID != "keep-me" {
 		t.Errorf("uuid %q err %v", ev.UUID, err)
 	}
 	var se *SyntaxError
 	if _, err := Decode([]byte(`{"uuid":"u",}`)); !errors.As(err, &se) || se.Offset != 12 {
 		t.Errorf("want SyntaxError at offset 12, got %v", err)
+	}
+}
+
+// An optional field that is "", a JSON string, empty or of an unexpected
+// type never drops the event: the field is treated as absent and listed in
+// Degraded. Only uuid, published and eventType are required.
+func TestDecodeDegraded(t *testing.T) {
+	cases := []struct {
+		name, extra string
+		degraded    []string // nil: a clean event
+	}{
+		{"debugData empty string", `"debugContext":{"debugData":""}`, []string{"debugContext.debugData"}},
+		{"debugData stringified", `"debugContext":{"debugData":"{\"behaviors\":\"{New IP=POSITIVE}\"}"}`, []string{"debugContext.debugData"}},
+		{"debugContext number", `"debugContext":7`, []string{"debugContext"}},
+		{"empty objects are clean", `"debugContext":{"debugData":{}},"actor":{},"client":{},"securityContext":{}`, nil},
+		{"actor string", `"actor":"bob"`, []string{"actor"}},
+		{"actor stringified", `"actor":"{\"id\":\"00u1\"}"`, []string{"actor"}},
+		{"alternateId number", `"actor":{"alternateId":5,"id":"00u1"}`, []string{"actor.alternateId"}},
+		{"client empty string", `"client":""`, []string{"client"}},
+		{"userAgent array", `"client":{"userAgent":[1,2],"ipAddress":"192.0.2.1"}`, []string{"client.userAgent"}},
+		{"geographicalContext string", `"client":{"geographicalContext":"","ipAddress":"192.0.2.1"}`, []string{"client.geographicalContext"}},
+		{"target object", `"target":{}`, []string{"target"}},
+		{"target elem", `"target":["x",{"id":"t1"}]`, []string{"target[]"}},
+		{"changeDetails string", `"target":[{"id":"t1","changeDetails":""}]`, []string{"target[].changeDetails"}},
+		{"lat string", `"client":{"geographicalContext":{"geolocation":{"lat":"north","lon":2}}}`, []string{"client.geographicalContext.geolocation.lat"}},
+		{"isProxy", `"securityContext":{"isProxy":"sometimes"}`, []string{"securityContext.isProxy"}},
+		{"asNumber fraction", `"securityContext":{"asNumber":1.5}`, []string{"securityContext.asNumber"}},
+		{"ipChain object", `"request":{"ipChain":{}}`, []string{"request.ipChain"}},
+		{"detail array", `"transaction":{"detail":[]}`, []string{"transaction.detail"}},
+		{"authenticationContext string", `"authenticationContext":"{}"`, []string{"authenticationContext"}},
+		{"outcome bool", `"outcome":true`, []string{"outcome"}},
+		{"device string", `"device":""`, []string{"device"}},
+		{"two fields", `"actor":"","client":7`, []string{"actor", "client"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := Decode(minimal(c.extra))
+			if err != nil {
+				t.Fatalf("event dropped: %v", err)
+			}
+			if ev.UUID != "u-1" || ev.EventType != "user.session.start" || ev.Published.IsZero() {
+				t.Fatalf("required fields lost: %+v", ev)
+			}
+			if !reflect.DeepEqual(ev.Degraded, c.degraded) {
+				t.Fatalf("degraded %q, want %q", ev.Degraded, c.degraded)
+			}
+		})
+	}
+	// The field case: an "another user's password revealed" event whose
+	// debugData is "" keeps its actor, target and outcome.
+	raw := `{"uuid":"reveal-1","published":"2024-05-06T07:08:09Z","eventType":"user.account.reveal_password",` +
+		`"actor":{"id":"00uadmin","alternateId":"admin@example.com","type":"User"},` +
+		`"target":[{"id":"00uvictim","alternateId":"victim@example.com","type":"User"}],` +
+		`"outcome":{"result":"SUCCESS"},"debugContext":{"debugData":""}}`
+	ev, err := Decode([]byte(raw))
+	if err != nil {
+		t.Fatalf("password-reveal event dropped: %v", err)
+	}
+	if ev.Actor.AlternateID != "admin@example.com" || len(ev.Targets) != 1 || ev.Targets[0].AlternateID != "victim@example.com" ||
+		ev.Outcome.Result != "SUCCESS" || ev.Debug.Data != nil || !reflect.DeepEqual(ev.Degraded, []string{"debugContext.debugData"}) {
+		t.Fatalf("decoded %+v", ev)
+	}
+	// required fields of the wrong type still reject
+	for _, raw := range []string{
+		`{"uuid":123,"published":"2024-01-02T03:04:05Z","eventType":"x"}`,
+		`{"uuid":"u","published":{},"eventType":"x"}`,
+		`{"uuid":"u","published":"2024-01-02T03:04:05Z","eventType":""}`,
+	} {
+		if _, err := Decode([]byte(raw)); err == nil {
+			t.Errorf("accepted %s", raw)
+		}
 	}
 }
 

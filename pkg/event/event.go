@@ -40,6 +40,12 @@ type Event struct {
 	// from the configured IP lists, ASN and anonymizer flags from GeoIP.
 	IP IPInfo
 
+	// Degraded lists the paths of optional fields that had an unexpected
+	// type ("" or a JSON string where an object belongs, ...) and were
+	// treated as absent (nil for a clean event). Callers count such events
+	// as degraded.
+	Degraded []string
+
 	// Raw is the event's original JSON exactly as received.
 	Raw json.RawMessage
 }

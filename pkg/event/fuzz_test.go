@@ -28,6 +28,18 @@ func addSampleSeeds(f *testing.F) {
 	}
 	f.Add(minimal(`"debugContext":{"debugData":{"risk":"{reasons=a, b, level=HIGH}","tunnels":"[{\"anonymous\":true}]","logOnlySecurityData":"{\"risk\":{\"level\":\"LOW\"}}"}}`))
 	f.Add([]byte(`{"uuid":"\ud800","published":"2024-01-02 03:04:05","eventtype":"x"}`))
+	// empty, "" and stringified optional sub-objects: kept, marked degraded
+	for _, sub := range []string{"actor", "client", "device", "outcome", "target", "transaction", "debugContext", "authenticationContext", "securityContext", "request"} {
+		f.Add(minimal(`"` + sub + `":""`))
+		f.Add(minimal(`"` + sub + `":{}`))
+		f.Add(minimal(`"` + sub + `":"{\"id\":\"x\"}"`))
+		f.Add(minimal(`"` + sub + `":[1]`))
+	}
+	for _, sub := range []string{`"debugContext":{"debugData":""}`, `"debugContext":{"debugData":"{\"risk\":\"{level=HIGH}\"}"}`,
+		`"client":{"geographicalContext":"","userAgent":"{}"}`, `"target":[{"changeDetails":"","detailEntry":""}]`,
+		`"request":{"ipChain":[{"geographicalContext":""}]}`, `"transaction":{"detail":""}`} {
+		f.Add(minimal(sub))
+	}
 }
 
 // FuzzDecode: Decode never panics; whatever it accepts is valid JSON with
@@ -43,6 +55,10 @@ func FuzzDecode(f *testing.F) {
 		cerr := decodeInto(&cached, raw, cache)
 		if fmt.Sprint(cerr) != fmt.Sprint(err) || !reflect.DeepEqual(cached, ev) {
 			t.Fatalf("with the cache: %+v, %v; without: %+v, %v", cached, cerr, ev, err)
+		}
+		var te *TypeError
+		if errors.As(err, &te) && te.Field != "uuid" && te.Field != "published" && te.Field != "eventType" && te.Field != "(event)" {
+			t.Fatalf("optional field %s of an unexpected type dropped the event: %v", te.Field, err)
 		}
 		if err != nil {
 			return
@@ -83,6 +99,7 @@ func FuzzReader(f *testing.F) {
 	addSampleSeeds(f)
 	f.Add([]byte("[" + ev("a") + "," + ev("b") + "]"))
 	f.Add([]byte(ev("a") + "\n\n{bad\n" + ev("b")))
+	f.Add([]byte("[" + string(minimal(`"debugContext":{"debugData":""}`)) + "," + string(minimal(`"actor":"{}"`)) + "]"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := NewReader(bytes.NewReader(in))
 		for i := 0; ; i++ {

@@ -219,7 +219,7 @@ func (r *Reader) nextArray() (Event, error) {
 	if err != nil {
 		if err == io.EOF {
 			r.done = true
-			return Event{}, r.decodeErr(r.line, Event{}, errUnclosed)
+			return Event{}, r.decodeErr(r.line, Event{}, ErrUnclosed)
 		}
 		return Event{}, r.finish(err)
 	}
@@ -240,7 +240,7 @@ func (r *Reader) nextArray() (Event, error) {
 	if err == io.EOF || term == ']' {
 		r.done = true
 		if err == io.EOF {
-			r.pending = r.decodeErrAt(r.index+1, r.line, errUnclosed)
+			r.pending = r.decodeErrAt(r.index+1, r.line, ErrUnclosed)
 		} else if terr := r.trailer(); terr != io.EOF {
 			if de, ok := terr.(*DecodeError); ok {
 				de.Index = r.index + 1 // after this element
@@ -262,7 +262,9 @@ func (r *Reader) nextArray() (Event, error) {
 	return ev, nil
 }
 
-var errUnclosed = errors.New("unexpected end of input: JSON array not closed")
+// ErrUnclosed is a JSON array input that ends before its closing bracket
+// (a truncated export); the DecodeError of the Reader wraps it.
+var ErrUnclosed = errors.New("unexpected end of input: JSON array not closed")
 
 func (r *Reader) decodeErrAt(index, line int, err error) *DecodeError {
 	return &DecodeError{Index: index, Line: line, Err: err}

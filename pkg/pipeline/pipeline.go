@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,7 @@ type Status struct {
 	EventsIngested   int64 // new events committed by this process
 	Duplicates       int64 // events dropped as already stored
 	Rejected         int64 // events that failed to decode
+	Degraded         int64 // events decoded with an optional field treated as absent (event.Event.Degraded)
 	Alerts           int64 // new alerts committed by this process
 	Pages            int64
 	PagesSkipped     int64 // pages stepped past unread (see okta.Page.Skipped)
@@ -512,6 +514,13 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			p.log.Warn("event rejected", "uuid", uuid, "reason", reason, "error", err)
 		}
 	}
+	degraded := 0
+	for i := range evs {
+		if len(evs[i].Degraded) > 0 {
+			degraded++
+			p.log.Debug("event kept with fields of an unexpected type treated as absent", "uuid", evs[i].UUID, "fields", strings.Join(evs[i].Degraded, ","))
+		}
+	}
 	// Dedup: in-page duplicates, then the seen-set, then the store.
 	inPage := make(map[string]struct{}, len(evs))
 	cand := evs[:0:0]
@@ -639,6 +648,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 	p.status.Pages++
 	p.status.Duplicates += int64(dups)
 	p.status.Rejected += int64(len(errs))
+	p.status.Degraded += int64(degraded)
 	p.status.LastPollSuccess = now
 	p.status.MaxPublished = p.cp.MaxPublished
 	p.status.BackfillDone = p.cp.BackfillDone
@@ -653,6 +663,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 	maxP := p.cp.MaxPublished
 	p.mu.Unlock()
 	p.m.PollSuccess(now)
+	p.m.Degraded(degraded)
 	p.m.BackfillProgress(progress)
 	if !maxP.IsZero() {
 		p.m.PollLag(now.Sub(maxP))

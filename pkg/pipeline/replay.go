@@ -25,8 +25,13 @@ type ReplaySummary struct {
 	Events      int            // distinct events processed
 	Duplicates  int            // events whose uuid was already seen (skipped)
 	ParseErrors int            // events that could not be decoded (skipped)
+	Degraded    int            // events kept with an optional field treated as absent (event.Event.Degraded)
 	Alerts      map[string]int // per detector
 	FirstError  string         // the first parse error, for the summary line
+	// Truncated names the inputs that ended early (a JSON array not
+	// closed, a gzip stream or a file cut short): what was read before
+	// the cut is processed, and the replay is not complete.
+	Truncated []string
 }
 
 // replayChunk is how many events Replay allocates at once. A chunk lives
@@ -71,6 +76,9 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 			if err != nil {
 				var de *event.DecodeError
 				if errors.As(err, &de) {
+					if errors.Is(err, event.ErrUnclosed) {
+						sum.Truncated = append(sum.Truncated, in.Name)
+					}
 					sum.ParseErrors++
 					if sum.FirstError == "" {
 						sum.FirstError = in.Name + ": " + err.Error()
@@ -80,6 +88,14 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 					}
 					continue
 				}
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					// a cut-short gzip stream or file: keep what was read
+					sum.Truncated = append(sum.Truncated, in.Name)
+					if sum.FirstError == "" {
+						sum.FirstError = in.Name + ": input truncated: " + err.Error()
+					}
+					break
+				}
 				return sum, fmt.Errorf("replay: reading %s: %w", in.Name, err)
 			}
 			if _, dup := seen[ev.UUID]; dup {
@@ -87,6 +103,9 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 				continue
 			}
 			seen[ev.UUID] = struct{}{}
+			if len(ev.Degraded) > 0 {
+				sum.Degraded++
+			}
 			if len(chunk) == cap(chunk) {
 				chunk = make([]event.Event, 0, replayChunk)
 			}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func replayEvent(i int, extra string) string {
+	s := fmt.Sprintf(`{"uuid":"rx-%04d","published":"2024-03-01T10:%02d:00Z","eventType":"user.session.start","actor":{"id":"00u1","alternateId":"a@example.com","type":"User"},"client":{"ipAddress":"192.0.2.1"},"outcome":{"result":"SUCCESS"}`, i, i%60)
+	if extra != "" {
+		s += "," + extra
+	}
+	return s + "}"
+}
+
+// replay exits non-zero when nothing parsed or the input is cut short,
+// and prints its summary line in every case.
+func TestReplayExitCodesAndSummary(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, replayEvent(i, ""))
+	}
+	jsonl := strings.Join(lines, "\n") + "\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(jsonl))
+	zw.Close()
+	full := gz.Bytes()
+
+	cases := []struct {
+		name    string
+		file    string
+		code    int
+		summary string // in the summary line
+		errPart string // in the error line ("" when exit 0)
+	}{
+		{"every line broken", write("broken.jsonl", []byte("{broken\nnot json\n{\"uuid\":1}\n")), 1,
+			"replay: 0 events, 0 alerts, 3 parse errors", "no event could be parsed (3 parse errors; first: "},
+		{"empty", write("empty.jsonl", nil), 1, "replay: 0 events, 0 alerts, 0 parse errors", "the input holds no events"},
+		{"truncated gzip", write("cut.jsonl.gz", full[:len(full)*2/3]), 1, "TRUNCATED: ", "input truncated: "},
+		{"truncated array", write("cut.json", []byte("["+strings.Join(lines[:5], ",")+",")), 1,
+			"replay: 5 events", "input truncated: "},
+		{"degraded kept", write("degraded.jsonl", []byte(replayEvent(1, `"debugContext":{"debugData":""}`)+"\n"+replayEvent(2, `"client":"{}"`)+"\n")), 0,
+			"replay: 2 events, 0 alerts, 0 parse errors, 2 degraded", ""},
+		{"complete gzip", write("ok.jsonl.gz", full), 0, "replay: 20 events", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errs := runCmd(t, nil, "replay", "--quiet", c.file)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, errs)
+			}
+			if !strings.Contains(errs, c.summary) {
+				t.Fatalf("summary %q missing:\n%s", c.summary, errs)
+			}
+			if c.errPart != "" && !strings.Contains(errs, "oktaguard replay: "+c.errPart) {
+				t.Fatalf("error %q missing:\n%s", c.errPart, errs)
+			}
+		})
+	}
+}
