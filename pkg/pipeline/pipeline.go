@@ -58,6 +58,10 @@ type Options struct {
 	// PostureDebounce is the wait between a posture-relevant event and
 	// the re-evaluation it triggers (default 5s).
 	PostureDebounce time.Duration
+	// PostureFirstReport is when the first posture evaluation publishes a
+	// partial report if inputs are still being read (default
+	// DefaultPostureFirstReport).
+	PostureFirstReport time.Duration
 	// ShutdownGrace bounds how long an in-flight request may still finish
 	// after the context is cancelled (default: the okta request timeout,
 	// at most 30s).
@@ -152,6 +156,9 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 	}
 	if p.o.PostureDebounce <= 0 {
 		p.o.PostureDebounce = 5 * time.Second
+	}
+	if p.o.PostureFirstReport <= 0 {
+		p.o.PostureFirstReport = DefaultPostureFirstReport
 	}
 	if p.o.ShutdownGrace <= 0 {
 		p.o.ShutdownGrace = min(s.Okta.RequestTimeout, 30*time.Second)

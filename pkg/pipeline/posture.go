@@ -8,12 +8,17 @@ import (
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
-	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/posture"
 )
 
 // ErrPostureDisabled is returned by RefreshPosture when posture.enabled is false.
 var ErrPostureDisabled = errors.New("pipeline: posture evaluation is disabled (posture.enabled: false)")
+
+// DefaultPostureFirstReport is when the first evaluation publishes a
+// report even though inputs are still being read (a large org's per-user
+// factor reads outlast it): the first report comes within a minute of
+// connecting, the complete one when the reads end.
+const DefaultPostureFirstReport = 40 * time.Second
 
 // postureState schedules posture evaluations: on start, every
 // posture.interval and soon after a posture-relevant event.
@@ -21,9 +26,39 @@ type postureState struct {
 	p    *Pipeline
 	kick chan struct{}
 
-	mu     sync.Mutex // one evaluation at a time
-	last   posture.Report
-	hasRep bool
+	runMu sync.Mutex // one evaluation at a time
+
+	mu       sync.Mutex // guards the fields below (never held while fetching)
+	last     posture.Report
+	hasRep   bool
+	lastFull posture.Report // the last complete report: the base of the next diff
+	hasFull  bool
+	running  bool
+	started  time.Time
+	err      string
+	errAt    time.Time
+}
+
+// PostureStatus is the state of the posture evaluation.
+type PostureStatus struct {
+	Enabled     bool
+	Running     bool      // an evaluation is in progress
+	Started     time.Time // when the current (or last) evaluation started
+	HasReport   bool      // a report was evaluated by this pipeline
+	Partial     bool      // the latest report was published before every input was read
+	EvaluatedAt time.Time
+	LastError   string // why the last evaluation failed ("" when it did not)
+	LastErrorAt time.Time
+}
+
+// PostureStatus reports whether an evaluation is running, the latest
+// report and the last failure.
+func (p *Pipeline) PostureStatus() PostureStatus {
+	ps := p.posture
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return PostureStatus{Enabled: p.s.Posture.Enabled, Running: ps.running, Started: ps.started, HasReport: ps.hasRep,
+		Partial: ps.hasRep && ps.last.Partial, EvaluatedAt: ps.last.EvaluatedAt, LastError: ps.err, LastErrorAt: ps.errAt}
 }
 
 func newPostureState(p *Pipeline) *postureState {
@@ -83,9 +118,12 @@ func (ps *postureState) loop(ctx context.Context) {
 }
 
 // RefreshPosture fetches a snapshot of the org's configuration through
-// the Okta client, evaluates it with the configured profile, records the
-// score and per-check metrics and keeps the report (LatestPosture).
-func (p *Pipeline) RefreshPosture(ctx context.Context) (posture.Report, error) {
+// the Okta client (posture.Fetcher), evaluates it with the configured
+// profile, records the score and per-check metrics and keeps the report
+// (LatestPosture). When there is no report yet, the evaluation publishes
+// a partial report after Options.PostureFirstReport if inputs are still
+// being read, then the complete one.
+func (p *Pipeline) RefreshPosture(ctx context.Context) (rep posture.Report, err error) {
 	if !p.s.Posture.Enabled {
 		return posture.Report{}, ErrPostureDisabled
 	}
@@ -94,19 +132,62 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (posture.Report, error) {
 		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
 	}
 	ps := p.posture
+	ps.runMu.Lock()
+	defer ps.runMu.Unlock()
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	snap, err := okta.FetchSnapshot(ctx, p.client)
+	ps.running, ps.started = true, p.now()
+	first := !ps.hasRep
+	ps.mu.Unlock()
+	defer func() {
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		ps.running = false
+		if err != nil && ctx.Err() == nil {
+			ps.err, ps.errAt = err.Error(), p.now()
+		} else if err == nil {
+			ps.err = ""
+		}
+	}()
+	prev, hasPrev := p.previousPosture(ctx, prof.Name)
+	var opts posture.FetchOptions
+	if first && !hasPrev { // nothing to show yet: publish early
+		opts.PartialAfter = p.o.PostureFirstReport
+		opts.OnPartial = func(snap posture.Snapshot) {
+			p.publishPosture(ctx, p.evaluatePosture(snap, prof), nil)
+		}
+	}
+	var f posture.Fetcher = p.client
+	snap, err := f.FetchSnapshot(ctx, opts)
 	if err != nil {
 		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
 	}
-	rep := posture.EvaluateAt(snap, prof, p.now())
-	prev, hasPrev := p.previousPosture(ctx, rep.Profile)
+	rep = p.evaluatePosture(snap, prof)
+	if !hasPrev {
+		p.publishPosture(ctx, rep, nil)
+	} else {
+		p.publishPosture(ctx, rep, &prev)
+	}
+	return rep, nil
+}
+
+// evaluatePosture adds what the pipeline knows (its own ingestion health)
+// to the snapshot and evaluates it.
+func (p *Pipeline) evaluatePosture(snap posture.Snapshot, prof posture.Profile) posture.Report {
+	st := p.Status()
+	if !st.LastPollSuccess.IsZero() {
+		snap.Ingestion = &posture.IngestionStatus{LastPollSuccess: st.LastPollSuccess, Lag: st.Lag}
+	}
+	return posture.EvaluateAt(snap, prof, p.now())
+}
+
+// publishPosture stores a report (and its regressions against prev, when
+// given), records its metrics and makes it the latest.
+func (p *Pipeline) publishPosture(ctx context.Context, rep posture.Report, prev *posture.Report) {
 	if err := p.savePosture(ctx, rep); err != nil {
 		p.log.Warn("posture report not stored", "error", err)
 	}
-	if hasPrev {
-		if _, err := p.recordRegressions(ctx, prev, rep); err != nil {
+	if prev != nil {
+		if _, err := p.recordRegressions(ctx, *prev, rep); err != nil {
 			p.log.Warn("posture regressions not stored", "error", err)
 		}
 	}
@@ -116,16 +197,25 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (posture.Report, error) {
 			p.m.CheckPassing(c.ID, c.Status == posture.Pass)
 		}
 	}
+	ps := p.posture
+	ps.mu.Lock()
 	ps.last, ps.hasRep = rep, true
+	if !rep.Partial {
+		ps.lastFull, ps.hasFull = rep, true
+	}
+	ps.mu.Unlock()
 	p.mu.Lock()
 	p.status.PostureScore = rep.Score
 	p.status.PostureProfile = rep.Profile
 	p.status.PostureAt = rep.EvaluatedAt
 	p.mu.Unlock()
-	return rep, nil
+	if rep.Partial {
+		p.log.Info("first posture report published while inputs are still being read", "score", rep.Score)
+	}
 }
 
-// LatestPosture returns the last report evaluated by this pipeline.
+// LatestPosture returns the last report evaluated by this pipeline (it
+// does not wait for an evaluation in progress).
 func (p *Pipeline) LatestPosture() (posture.Report, bool) {
 	p.posture.mu.Lock()
 	defer p.posture.mu.Unlock()

@@ -19,8 +19,11 @@ const causeSlack = 5 * time.Minute
 // previousPosture is the report to compare a new one with: the one this
 // pipeline evaluated last, else the newest stored one (after a restart).
 func (p *Pipeline) previousPosture(ctx context.Context, profile string) (posture.Report, bool) {
-	if p.posture.hasRep && p.posture.last.Profile == profile {
-		return p.posture.last, true
+	p.posture.mu.Lock()
+	full, hasFull := p.posture.lastFull, p.posture.hasFull
+	p.posture.mu.Unlock()
+	if hasFull && full.Profile == profile {
+		return full, true
 	}
 	rec, ok, err := p.st.LatestPostureReport(ctx, profile)
 	if err != nil || !ok || len(rec.JSON) == 0 {
@@ -29,6 +32,9 @@ func (p *Pipeline) previousPosture(ctx context.Context, profile string) (posture
 	var rep posture.Report
 	if err := json.Unmarshal(rec.JSON, &rep); err != nil {
 		p.log.Warn("stored posture report unreadable; no drift computed", "error", err)
+		return posture.Report{}, false
+	}
+	if rep.Partial { // its unread inputs would hide what changed
 		return posture.Report{}, false
 	}
 	return rep, true

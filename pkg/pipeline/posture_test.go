@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/oktasim"
+	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
+	"github.com/oktaguard/oktaguard/pkg/posture"
+)
+
+// waitPosture waits (with a deadline) until cond holds for the posture
+// status while the pipeline runs.
+func waitPosture(t *testing.T, p *Pipeline, timeout time.Duration, what string, cond func(PostureStatus) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond(p.PostureStatus()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not reached in %s: %+v", what, timeout, p.PostureStatus())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The first evaluation publishes a report at PostureFirstReport even when
+// an input is still being read (here a slow behaviors endpoint), in
+// parallel with the backfill, then the complete report.
+func TestFirstPostureReportBeforeSlowInputs(t *testing.T) {
+	org, err := orgsim.New("strong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	sim.Add(genEvents(21, 300, time.Now().Add(-time.Hour), time.Now())...)
+	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultSlow, Path: "/api/v1/behaviors", Delay: 1500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s := testSettings(t, url, t.TempDir())
+	s.Posture.Enabled = true
+	s.Posture.Profile = "baseline"
+	logs := &syncBuffer{}
+	p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), OktaOptions: fastOkta(), PostureFirstReport: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if st := p.PostureStatus(); st.HasReport || st.Running || !st.Enabled {
+		t.Fatalf("before start: %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitPosture(t, p, 10*time.Second, "partial first report", func(st PostureStatus) bool { return st.HasReport })
+	rep, _ := p.LatestPosture()
+	if !rep.Partial {
+		t.Fatalf("first report is not partial (the slow input was read already?)")
+	}
+	c, _ := rep.Check("okta.detection.behavior_rules")
+	if c.Status != posture.Error || !strings.Contains(c.Findings[0].Observed.(string), "still being read") {
+		t.Fatalf("behavior_rules in the partial report: %s %+v", c.Status, c.Findings)
+	}
+	// What was read is evaluated; what was not is an error saying so
+	// (never a fail). How much was read by then depends on the machine.
+	for _, c := range rep.Checks {
+		switch c.Status {
+		case posture.Fail, posture.Partial:
+			t.Fatalf("%s = %s in the partial report of a strong org", c.ID, c.Status)
+		case posture.Error:
+			if !strings.Contains(c.Findings[0].Observed.(string), "still being read") {
+				t.Fatalf("%s: %+v", c.ID, c.Findings)
+			}
+		}
+	}
+	if st := p.PostureStatus(); !st.Running || !st.Partial {
+		t.Fatalf("status while completing: %+v", st)
+	}
+	waitPosture(t, p, 20*time.Second, "complete report", func(st PostureStatus) bool { return st.HasReport && !st.Partial && !st.Running })
+	rep, _ = p.LatestPosture()
+	if c, _ := rep.Check("okta.detection.behavior_rules"); c.Status != posture.Pass {
+		t.Fatalf("behavior_rules in the complete report: %s", c.Status)
+	}
+	if bad := failing(rep); len(bad) > 0 {
+		t.Fatalf("strong org, complete report fails %v", bad)
+	}
+	// Both were stored: the latest stored one is the complete report.
+	rec, ok, err := p.Store().LatestPostureReport(context.Background(), "baseline")
+	if err != nil || !ok || strings.Contains(string(rec.JSON), `"partial":true`) {
+		t.Fatalf("latest stored report: ok=%v err=%v partial=%v", ok, err, strings.Contains(string(rec.JSON), `"partial":true`))
+	}
+}
+
+func failing(r posture.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Status == posture.Fail || c.Status == posture.Error || c.Status == posture.Partial {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// A failed evaluation is reported by PostureStatus (the posture frame's
+// notice says why), and ingestion goes on.
+func TestPostureFailureReported(t *testing.T) {
+	org, err := orgsim.New("strong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.FailPath("/api/v1/policies", 401)
+	_, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	s := testSettings(t, url, t.TempDir())
+	s.Posture.Enabled = true
+	p := newTestPipeline(t, s, &syncBuffer{})
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitPosture(t, p, 10*time.Second, "failure", func(st PostureStatus) bool { return st.LastError != "" })
+	st := p.PostureStatus()
+	if st.HasReport || st.LastErrorAt.IsZero() || !strings.Contains(st.LastError, "API token invalid or revoked") {
+		t.Fatalf("status %+v", st)
+	}
+}
