@@ -136,9 +136,18 @@ describe('alert rules', () => {
       const a = rule.data.find((q) => q.refId === 'A')!;
       expect(a.model).toMatchObject({ queryType: 'timeseries', source: 'alerts', groupBy: 'detector' });
       expect(rule.labels.severity).toBe(a.model.severity);
-      expect(rule.labels.detector).toContain('$labels.detector');
+      // `.Labels`, not `$labels`: Grafana's file provisioning expands `$…` in labels and annotations.
+      expect(rule.labels.detector).toBe('{{ .Labels.detector }}');
     }
   });
+
+  it.each(rules.map((r) => [r.uid, r] as const))(
+    '%s: no $ in title, labels or annotations (provisioning would expand it)',
+    (_uid, rule) => {
+      const texts = [rule.title, ...Object.values(rule.labels), ...Object.values(rule.annotations)];
+      expect(texts.filter((s) => s.includes('$'))).toEqual([]);
+    }
+  );
 
   it('ingestion stalled fires on no data', () => {
     const rule = rules.find((r) => r.uid === 'oktaguard-ingestion-stalled')!;
