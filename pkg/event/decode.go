@@ -39,8 +39,13 @@ func Decode(raw []byte) (Event, error) {
 // decodeInto decodes raw into ev, sharing recurring strings through cache
 // (nil for none).
 func decodeInto(ev *Event, raw []byte, cache *strCache) error {
-	raw = bytes.TrimSpace(raw)
-	ev.Raw = append(json.RawMessage(nil), raw...)
+	return decodeOwned(ev, append(json.RawMessage(nil), bytes.TrimSpace(raw)...), cache)
+}
+
+// decodeOwned is decodeInto without the copy: the event keeps raw (trimmed)
+// as its Raw, so the caller must never write to raw again.
+func decodeOwned(ev *Event, raw []byte, cache *strCache) error {
+	ev.Raw = bytes.TrimSpace(raw)
 	d := decoder{}
 	d.s.b = ev.Raw
 	d.s.cache = cache

@@ -49,7 +49,8 @@ type Reader struct {
 	mode    int // 0 undetected, 1 lines, 2 array
 	line    int // 1-based current line (lines consumed so far + 1)
 	index   int
-	buf     []byte
+	buf     []byte // the element being read: the start of free
+	free    []byte // unused tail of the current block (len 0)
 	done    bool
 	readErr error
 	pending error // returned by the next call before io.EOF
@@ -61,7 +62,17 @@ const (
 	modeArray = 2
 )
 
-// NewReader returns a Reader over r.
+// Events read by a Reader keep their JSON (Event.Raw) in blocks of
+// readerBlock bytes shared by neighbouring events, rather than in one
+// allocation per event and a second copy: a block is freed when the last
+// event in it is. A new block starts when less than readerBlockMin is free.
+const (
+	readerBlock    = 1 << 20
+	readerBlockMin = 64 << 10
+)
+
+// NewReader returns a Reader over r. Each event's Raw is a slice of a block
+// of memory shared with the events read around it, never written to again.
 func NewReader(r io.Reader) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 256<<10), line: 1, cache: newStrCache()}
 }
@@ -160,10 +171,11 @@ func (r *Reader) nextLine() (Event, error) {
 		}
 		if len(trimSpace(b)) > 0 {
 			var ev Event
-			derr := decodeInto(&ev, b, r.cache)
+			derr := decodeOwned(&ev, b, r.cache)
 			if derr != nil {
 				return Event{}, r.decodeErr(line, ev, derr)
 			}
+			r.keepElem()
 			r.index++
 			return ev, nil
 		}
@@ -176,7 +188,7 @@ func (r *Reader) nextLine() (Event, error) {
 // readLine returns the next line without its newline. tooBig reports a line
 // over the size limit (its bytes are discarded).
 func (r *Reader) readLine() (line []byte, tooBig bool, err error) {
-	r.buf = r.buf[:0]
+	r.startElem()
 	limit := r.maxSize()
 	for {
 		chunk, e := r.br.ReadSlice('\n')
@@ -196,6 +208,23 @@ func (r *Reader) readLine() (line []byte, tooBig bool, err error) {
 		}
 		return r.buf, tooBig, e
 	}
+}
+
+// startElem points buf at the free tail of the current block, starting a
+// new block when little is left.
+func (r *Reader) startElem() {
+	if cap(r.free) < readerBlockMin {
+		r.free = make([]byte, 0, readerBlock)
+	}
+	r.buf = r.free
+}
+
+// keepElem leaves the element just decoded (buf) to its event: the free
+// tail starts after it. An element larger than the free space was moved to
+// its own array by append; what follows it there is free all the same.
+func (r *Reader) keepElem() {
+	r.free = r.buf[len(r.buf):len(r.buf)]
+	r.buf = nil
 }
 
 func trimSpace(b []byte) []byte {
@@ -253,11 +282,12 @@ func (r *Reader) nextArray() (Event, error) {
 	if tooBig {
 		derr = fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize())
 	} else {
-		derr = decodeInto(&ev, elem, r.cache)
+		derr = decodeOwned(&ev, elem, r.cache)
 	}
 	if derr != nil {
 		return Event{}, r.decodeErr(line, ev, derr)
 	}
+	r.keepElem()
 	r.index++
 	return ev, nil
 }
@@ -304,7 +334,7 @@ func (r *Reader) skipWS() (byte, error) {
 // readElement reads bytes up to a ',' or ']' at depth zero outside strings,
 // consuming the terminator, which it returns.
 func (r *Reader) readElement() (elem []byte, term byte, tooBig bool, err error) {
-	r.buf = r.buf[:0]
+	r.startElem()
 	limit := r.maxSize()
 	depth := 0
 	inStr, esc := false, false

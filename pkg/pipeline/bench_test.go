@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -43,10 +45,12 @@ func BenchmarkHandlePage(b *testing.B) {
 
 // BenchmarkReplay measures `oktaguard replay`'s stages end to end: a month
 // of generated traffic (300 users, attacks included) as JSON Lines, decoded,
-// de-duplicated, sorted, enriched (IP lists) and run through the detectors:
-// "all" with the rule pack, "baseline11" with the 11 baseline detectors
-// only. One iteration is the whole month; run with -cpu 1 for the per-core
-// figure:
+// de-duplicated, put in event-time order, enriched (IP lists) and run
+// through the detectors: "all" with the rule pack, "baseline11" with the 11
+// baseline detectors only. Next to them, on the same bytes, the floor the
+// issue set: "stdlib-map-decode" only decodes every line with encoding/json
+// into map[string]any and does nothing else. One iteration is the whole
+// month; run with -cpu 1 for the per-core figure:
 //
 //	go test ./pkg/pipeline -run '^$' -bench BenchmarkReplay -benchtime 3x -cpu 1
 func BenchmarkReplay(b *testing.B) {
@@ -70,6 +74,30 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.Run("all", func(b *testing.B) { benchReplay(b, all, jsonl.Bytes()) })
 	b.Run("baseline11", func(b *testing.B) { benchReplay(b, baseline, jsonl.Bytes()) })
+	b.Run("stdlib-map-decode", func(b *testing.B) { benchMapDecode(b, jsonl.Bytes()) })
+}
+
+// benchMapDecode is the decode-only floor: each line into map[string]any.
+func benchMapDecode(b *testing.B, jsonl []byte) {
+	b.SetBytes(int64(len(jsonl)))
+	b.ReportAllocs()
+	events := 0
+	for i := 0; i < b.N; i++ {
+		sc := bufio.NewScanner(bytes.NewReader(jsonl))
+		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				b.Fatal(err)
+			}
+			events++
+		}
+		if err := sc.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
 
 func benchReplay(b *testing.B, s config.Settings, jsonl []byte) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
@@ -32,19 +33,27 @@ type ReplaySummary struct {
 	// closed, a gzip stream or a file cut short): what was read before
 	// the cut is processed, and the replay is not complete.
 	Truncated []string
+	// OutOfOrder counts events that arrived after later ones beyond the
+	// engine's reorder window: they were processed, but out of time order.
+	OutOfOrder int
 }
 
-// replayChunk is how many events Replay allocates at once. A chunk lives
-// until the last of its events is processed; events mostly arrive in
-// published order, so that is soon after its first.
-const replayChunk = 64
+// replayDedupHorizon is how far back in event time Replay remembers uuids
+// to skip duplicates: overlapping exports repeat an event with the same
+// published time, which the merge of the inputs brings next to each other.
+// Older uuids are forgotten, so memory stays bounded however long the input.
+const replayDedupHorizon = time.Hour
 
 // Replay runs the pipeline's stages (decode → enrich → detect) over
-// exported events in event time: every input is read, events are
-// de-duplicated by uuid and sorted by published, and each alert is passed
-// to emit as soon as the engine raises it (the engine is flushed at the
-// end). Malformed events are counted and skipped; reading goes on.
-// onParseError, when set, is called for each of them.
+// exported events in event time. The inputs are streamed, never loaded
+// whole: they are merged by published time (each input is expected to be
+// roughly in time order, as Okta exports are), duplicates by uuid are
+// skipped, and the engine's bounded reorder buffer puts the remaining
+// disorder into event-time order; events later than its window are still
+// processed (counted in OutOfOrder). Each alert is passed to emit as soon
+// as the engine raises it (the engine is flushed at the end). Malformed
+// events are counted and skipped; reading goes on. onParseError, when set,
+// is called for each of them.
 func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit func(alert.Alert) error, onParseError func(input string, err error), opts ...detect.Option) (ReplaySummary, error) {
 	sum := ReplaySummary{Alerts: map[string]int{}}
 	enr, err := enrich.New(s.EnrichConfig())
@@ -56,64 +65,6 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 	if err != nil {
 		return sum, fmt.Errorf("replay: detectors: %w", err)
 	}
-	// Pointers, not values: an Event is ~1 KB, and growing or sorting a
-	// month of them by value spends more time moving memory than detecting.
-	// They point into chunks of replayChunk events, one allocation each
-	// rather than one per event.
-	var evs []*event.Event
-	var chunk []event.Event
-	seen := map[string]struct{}{}
-	for _, in := range inputs {
-		r := event.NewReader(in.R)
-		for {
-			if err := ctx.Err(); err != nil {
-				return sum, err
-			}
-			ev, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				var de *event.DecodeError
-				if errors.As(err, &de) {
-					if errors.Is(err, event.ErrUnclosed) {
-						sum.Truncated = append(sum.Truncated, in.Name)
-					}
-					sum.ParseErrors++
-					if sum.FirstError == "" {
-						sum.FirstError = in.Name + ": " + err.Error()
-					}
-					if onParseError != nil {
-						onParseError(in.Name, err)
-					}
-					continue
-				}
-				if errors.Is(err, io.ErrUnexpectedEOF) {
-					// a cut-short gzip stream or file: keep what was read
-					sum.Truncated = append(sum.Truncated, in.Name)
-					if sum.FirstError == "" {
-						sum.FirstError = in.Name + ": input truncated: " + err.Error()
-					}
-					break
-				}
-				return sum, fmt.Errorf("replay: reading %s: %w", in.Name, err)
-			}
-			if _, dup := seen[ev.UUID]; dup {
-				sum.Duplicates++
-				continue
-			}
-			seen[ev.UUID] = struct{}{}
-			if len(ev.Degraded) > 0 {
-				sum.Degraded++
-			}
-			if len(chunk) == cap(chunk) {
-				chunk = make([]event.Event, 0, replayChunk)
-			}
-			chunk = append(chunk, ev)
-			evs = append(evs, &chunk[len(chunk)-1])
-		}
-	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Published.Before(evs[j].Published) })
 	out := func(as []alert.Alert) error {
 		for _, a := range as {
 			sum.Alerts[a.Detector]++
@@ -123,21 +74,151 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 		}
 		return nil
 	}
-	for i := range evs {
-		if i%4096 == 0 {
+	m := &replayMerge{sum: &sum, onParseError: onParseError}
+	for _, in := range inputs {
+		m.add(in)
+	}
+	seen := map[string]int64{} // uuid -> published (unix ms), within replayDedupHorizon
+	var newest int64
+	for n := 0; ; n++ {
+		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return sum, err
 			}
 		}
-		enr.Enrich(evs[i])
-		if err := out(eng.Process(evs[i])); err != nil {
+		if n%16384 == 0 && n > 0 {
+			old := newest - replayDedupHorizon.Milliseconds()
+			for u, p := range seen {
+				if p < old {
+					delete(seen, u)
+				}
+			}
+		}
+		ev, err := m.next()
+		if err != nil {
 			return sum, err
 		}
-		evs[i] = nil // release memory as we go
+		if ev == nil {
+			break
+		}
+		pub := ev.Published.UnixMilli()
+		if _, dup := seen[ev.UUID]; dup {
+			sum.Duplicates++
+			continue
+		}
+		seen[ev.UUID] = pub
+		newest = max(newest, pub)
+		if len(ev.Degraded) > 0 {
+			sum.Degraded++
+		}
+		enr.Enrich(ev)
+		if err := out(eng.Process(ev)); err != nil {
+			return sum, err
+		}
 		sum.Events++
 	}
 	if err := out(eng.Flush()); err != nil {
 		return sum, err
 	}
+	sum.OutOfOrder = int(eng.Stats().Late)
 	return sum, nil
+}
+
+// replayMerge yields the events of several inputs merged by published
+// time, holding one decoded event per input.
+type replayMerge struct {
+	heads        []*replayHead // inputs with a pending event, a min-heap on published
+	sum          *ReplaySummary
+	onParseError func(input string, err error)
+	cur          event.Event // the event handed out last (the engine copies it)
+	started      bool
+}
+
+type replayHead struct {
+	name string
+	r    *event.Reader
+	ev   event.Event
+}
+
+func (m *replayMerge) add(in ReplayInput) {
+	m.heads = append(m.heads, &replayHead{name: in.Name, r: event.NewReader(in.R)})
+}
+
+// next returns the earliest pending event, nil at the end of every input.
+func (m *replayMerge) next() (*event.Event, error) {
+	if !m.started {
+		// first call: read every input's first event
+		m.started = true
+		live := m.heads[:0]
+		for _, h := range m.heads {
+			ok, err := m.advance(h)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				live = append(live, h)
+			}
+		}
+		m.heads = live
+		sort.SliceStable(m.heads, func(i, j int) bool { return m.heads[i].ev.Published.Before(m.heads[j].ev.Published) })
+	}
+	if len(m.heads) == 0 {
+		return nil, nil
+	}
+	h := m.heads[0]
+	m.cur = h.ev
+	ok, err := m.advance(h)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		m.heads = m.heads[1:]
+	} else {
+		// sift the head down: inputs are few, a linear pass is enough
+		i := 0
+		for i+1 < len(m.heads) && m.heads[i+1].ev.Published.Before(h.ev.Published) {
+			m.heads[i], m.heads[i+1] = m.heads[i+1], m.heads[i]
+			i++
+		}
+	}
+	return &m.cur, nil
+}
+
+// advance reads h's next event; false at the end of its input.
+func (m *replayMerge) advance(h *replayHead) (bool, error) {
+	for {
+		ev, err := h.r.Next()
+		if errors.Is(err, io.EOF) {
+			h.r = nil
+			return false, nil
+		}
+		if err != nil {
+			var de *event.DecodeError
+			if errors.As(err, &de) {
+				if errors.Is(err, event.ErrUnclosed) {
+					m.sum.Truncated = append(m.sum.Truncated, h.name)
+				}
+				m.sum.ParseErrors++
+				if m.sum.FirstError == "" {
+					m.sum.FirstError = h.name + ": " + err.Error()
+				}
+				if m.onParseError != nil {
+					m.onParseError(h.name, err)
+				}
+				continue
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				// a cut-short gzip stream or file: keep what was read
+				m.sum.Truncated = append(m.sum.Truncated, h.name)
+				if m.sum.FirstError == "" {
+					m.sum.FirstError = h.name + ": input truncated: " + err.Error()
+				}
+				h.r = nil
+				return false, nil
+			}
+			return false, fmt.Errorf("replay: reading %s: %w", h.name, err)
+		}
+		h.ev = ev
+		return true, nil
+	}
 }

@@ -97,6 +97,10 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if err := commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
 		return CommitResult{}, withCtx(err)
 	}
+	newCodec, err := s.trainDict(ctx, tx)
+	if err != nil {
+		return CommitResult{}, withCtx(err)
+	}
 	now := time.Now().UTC()
 	if cp := b.Checkpoint; cp != nil {
 		upd := cp.UpdatedAt
@@ -137,6 +141,7 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if err := tx.Commit(); err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
+	s.installCodec(ctx, newCodec)
 	return res, nil
 }
 
@@ -162,6 +167,8 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	users := make(map[userKey]*userAgg)
 	geos := make(map[geoKey]*geoAgg)
 	firstIdx := make(map[string]int, eventChunk)
+	codec := s.codec()
+	var packed []byte // compressed raw JSON of one chunk
 	start := 0
 	for _, size := range pieces(len(evs)) {
 		if err := ctx.Err(); err != nil {
@@ -204,6 +211,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
 		rawArgs = rawArgs[:0]
+		packed = packed[:0]
 		for rows.Next() {
 			var id int64
 			var u string
@@ -219,11 +227,14 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			res.Inserted[i] = true
 			res.EventsInserted++
 			ev := &evs[i]
-			raw := []byte(ev.Raw)
-			if raw == nil {
-				raw = []byte{}
+			s.sampleRaw(ev.Raw)
+			at := len(packed)
+			packed = codec.compress(packed, ev.Raw)
+			if len(packed) == at {
+				rawArgs = append(rawArgs, id, []byte{})
+			} else {
+				rawArgs = append(rawArgs, id, packed[at:len(packed):len(packed)])
 			}
-			rawArgs = append(rawArgs, id, raw)
 
 			c := &cs[i-first]
 			p, country := c.published, c.country

@@ -232,6 +232,22 @@ INSERT INTO event_counts_5m
 	SELECT published - (published % 300000), event_type, outcome, country, COUNT(*)
 	FROM events GROUP BY 1, 2, 3, 4;
 `,
+	// 6: raw JSON compressed at rest (zstd, see raw.go): the dictionaries,
+	// and the progress of the background pass that compresses the rows
+	// written before this version (ids up to end_id), resumable.
+	`
+CREATE TABLE raw_dicts (
+	id         INTEGER PRIMARY KEY,   -- the zstd dictionary id
+	dict       BLOB    NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE raw_recompress (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	next_id INTEGER NOT NULL,         -- rows with id <= next_id are done
+	end_id  INTEGER NOT NULL          -- rows above were written compressed
+);
+INSERT INTO raw_recompress SELECT 1, 0, COALESCE(MAX(id), 0) FROM events_raw;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

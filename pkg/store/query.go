@@ -174,6 +174,7 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 		return nil, fmt.Errorf("store: query events: %w", err)
 	}
 	defer rows.Close()
+	codec := s.codec()
 	out := make([]EventRow, 0, min(q.Limit, 1024))
 	for rows.Next() {
 		var r EventRow
@@ -192,7 +193,9 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 		}
 		r.IPCategories = uint8(cats)
 		if raw != nil {
-			r.Raw = json.RawMessage(raw)
+			if r.Raw, err = codec.decompress(raw); err != nil {
+				return nil, fmt.Errorf("store: query events: event %s: %w", r.UUID, err)
+			}
 		}
 		out = append(out, r)
 	}
@@ -223,6 +226,7 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 		return nil, fmt.Errorf("store: events by uuid: %w", err)
 	}
 	defer rows.Close()
+	codec := s.codec()
 	var out []EventRow
 	for rows.Next() {
 		var r EventRow
@@ -239,7 +243,9 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
 		}
 		r.IPCategories = uint8(cats)
-		r.Raw = raw
+		if r.Raw, err = codec.decompress(raw); err != nil {
+			return nil, fmt.Errorf("store: events by uuid: event %s: %w", r.UUID, err)
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
@@ -69,6 +70,8 @@ type Options struct {
 	ReaderCacheMB int
 
 	pageSize int // new databases only; tests compare sizes (default 8192)
+	// noBackground: tests run the raw JSON recompression step by step
+	noBackground bool
 }
 
 func (o *Options) defaults() error {
@@ -115,6 +118,8 @@ type Store struct {
 	closed   bool
 	prepared map[string]map[int]*sql.Stmt // write statements by template and row count (see stmts.go)
 	fence    int64                        // lease token taken by Lead (lease.go); 0 = unfenced
+	rawCodec atomic.Pointer[rawCodec]     // raw JSON compression (raw.go)
+	raw      rawState
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
@@ -192,6 +197,11 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		return nil, fmt.Errorf("store: open readers %s: %w", path, err)
 	}
 	s.r = r
+	if err := s.openRaw(ctx, upTo); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -222,6 +232,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close checkpoints the WAL and closes every connection. It is safe to call twice.
 func (s *Store) Close() error {
+	s.stopRecompress()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -197,12 +197,20 @@ func TestCommitReopenSameData(t *testing.T) {
 	if _, ok, err := s2.GetState(ctx, "nope"); ok || err != nil {
 		t.Fatalf("GetState(nope) = %v, %v", ok, err)
 	}
-	// raw JSON round-trips byte for byte
+	// raw JSON is stored compressed and round-trips byte for byte
 	var raw []byte
 	if err := s2.r.QueryRow("SELECT r.raw FROM events e JOIN events_raw r ON r.id = e.id WHERE e.uuid = ?", evs[42].UUID).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(raw, evs[42].Raw) {
+	if !bytes.HasPrefix(raw, zstdMagic) || len(raw) >= len(evs[42].Raw) {
+		t.Fatalf("raw JSON stored as %d bytes (zstd: %v), want a zstd frame smaller than its %d bytes of JSON",
+			len(raw), bytes.HasPrefix(raw, zstdMagic), len(evs[42].Raw))
+	}
+	ev42, ok, err := s2.GetEvent(ctx, evs[42].UUID)
+	if err != nil || !ok {
+		t.Fatalf("GetEvent = %v, %v", ok, err)
+	}
+	if !bytes.Equal(ev42.Raw, evs[42].Raw) {
 		t.Fatal("raw JSON differs after reopen")
 	}
 	// state delete with a nil value
