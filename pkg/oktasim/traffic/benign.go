@@ -111,7 +111,9 @@ func (g *gen) userDay(u *user, d int) {
 		}
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].start.Before(ss[j].start) })
-	officeDay := u.p.has(pOffice) && !weekend && (u.p&(pAdmin|pSecAdmin|pHelpdesk) != 0 || wd == time.Tuesday || wd == time.Wednesday || wd == time.Thursday)
+	// everyone with an office desk works there Tuesday to Thursday and from
+	// home (or the corporate VPN) on Monday and Friday, admins included
+	officeDay := u.p.has(pOffice) && !weekend && (wd == time.Tuesday || wd == time.Wednesday || wd == time.Thursday)
 	vpnDay := u.p.has(pVPN) && !weekend && r.chance(0.75)
 	pwDone := false
 	for si, s := range ss {
@@ -127,7 +129,6 @@ func (g *gen) userDay(u *user, d int) {
 			continue
 		}
 		w := g.pickWhere(r, u, s, tr, officeDay, vpnDay)
-		trusted := w.net.Kind == NetCorporate
 		typos := 0
 		if x := r.Float64(); x < 0.012 {
 			typos = 2
@@ -153,10 +154,16 @@ func (g *gen) userDay(u *user, d int) {
 				g.staleClient(r, u, &w, t)
 			}
 		}
-		// admin work inside the first work session, only from trusted networks
-		if s.admin && trusted && u.p&(pAdmin|pSecAdmin|pHelpdesk) != 0 {
+		// admin work inside the first work session, from wherever the admin
+		// works that day: the office, the corporate VPN or home
+		if s.admin && u.p&(pAdmin|pSecAdmin|pHelpdesk) != 0 {
 			t = g.adminWork(r, u, &w, sess, t, end, d)
 		}
+		// the help desk answers an evening call from the phone (carrier network)
+		if s.mobile && u.p.has(pHelpdesk) && r.chance(0.7) {
+			t = g.mobileUnlock(r, u, &w, sess, t)
+		}
+		g.selfService(r, u, &w, sess, t, d)
 		// SSO over the session
 		n := 4 + r.IntN(7)
 		if s.kind != "work" {
@@ -296,6 +303,7 @@ func (g *gen) adminWork(r *rnd, u *user, w *where, sess string, t, end time.Time
 	n := 0
 	switch {
 	case u.p.has(pSecAdmin):
+		t = g.identityTeam(r, u, w, sess, t, d)
 		// a policy tightening on day 2 and day 16: the policy_weakened trap
 		if d == 2 || d == 16 {
 			t = t.Add(r.dur(2*time.Minute, 20*time.Minute))
@@ -307,6 +315,7 @@ func (g *gen) adminWork(r *rnd, u *user, w *where, sess string, t, end time.Time
 		return t
 	case u.p.has(pHelpdesk):
 		types, n = helpdeskTypes, 2+r.IntN(4)
+		t = g.helpdeskFactorReset(r, u, w, sess, t, d)
 	default:
 		types, n = adminTypes, 2+r.IntN(6)
 	}
@@ -314,8 +323,12 @@ func (g *gen) adminWork(r *rnd, u *user, w *where, sess string, t, end time.Time
 	for i := 0; i < n || (first && i < len(types)); i++ {
 		typ := types[r.IntN(len(types))]
 		if first && i < len(types) {
-			typ = types[i] // every routine type appears in the learning week
+			typ = types[i] // every routine type appears in the learning week ...
 		}
+		if d < 9 && lateRoutine(u, typ) {
+			continue // ... except for the admins who first use them later
+		}
+		g.noteLateRoutine(u, typ, t)
 		t = t.Add(r.dur(20*time.Second, 6*time.Minute))
 		if t.After(end) {
 			break

@@ -58,14 +58,38 @@ alert on it is a false positive. Dataset.Traps lists the notable instances.
     Their ranges are in Lists.PrivateRelay (not in Lists.Anonymous). Detectors
     must treat them as Private Relay (anonymous_ip: many users share the
     operator, and Private Relay is demoted to Info).
-  - Routine admins (max(2, Users/100), office workers) do group membership,
+  - Routine admins (max(2, Users/40), office workers) do group membership,
     user create/activate/suspend of new hires and contractors, and app
-    assignment, every weekday, from the office, after
-    user.session.access_admin_app; every routine event type appears in the
-    learning week. A help-desk persona unlocks accounts and resets passwords.
-    A security admin tightens the sign-on rule on day 2 and day 16
-    (policy.rule.update with changeDetails shortening the session lifetime;
-    trap "policy_tightened").
+    assignment, every weekday, after user.session.access_admin_app: from
+    the office Tuesday to Thursday and from home or the corporate VPN on
+    Monday and Friday (their own residential IPs and ASNs, not trusted).
+    Every routine type appears in the learning week, except that every
+    other admin first activates a user or adds a group member after it
+    (trap "admin_first_routine_after_learning"). A help-desk persona
+    unlocks accounts and resets passwords, answers evening calls from the
+    phone on the carrier's network (trap "admin_on_mobile_network"), and
+    resets a lost phone's factors some weekdays (user.mfa.factor.reset_all,
+    then the user enrols a new Okta Verify from home: trap
+    "helpdesk_factor_reset"). The security admin (the identity team)
+    rotates the workforce IdP's certificate (system.idp.lifecycle.update,
+    days 1 and 15), creates the directory-sync API token (days 3 and 17),
+    grants admin roles to colleagues (days 4, 11, 22) and tightens the
+    sign-on rule on day 2 and day 16 (policy.rule.update with changeDetails
+    shortening the session lifetime; trap "policy_tightened").
+  - Users reset a forgotten password themselves, replace their phone
+    (user.mfa.factor.deactivate then .activate) and lock themselves out
+    (six typos, user.account.lock, unlock by email). In a month (Days >=
+    21) two employees are suspended for a leave and unsuspended by the
+    help desk five days later, then sign in again, and an admin reactivates
+    25 contractor accounts in about 8 minutes (trap
+    "incident_response_reactivation").
+  - Service accounts (in Dataset.Automation, not in Users): svc-ci@ signs
+    in with a password (no MFA) and SSOs to GitHub from AWS runners in
+    Oregon and Virginia, 3 400 km apart, within the hour; svc-dirsync@
+    changes group memberships every two hours from Google Cloud with the
+    identity team's API token and runs into the org rate limit
+    (system.org.rate_limit.warning twice a week, .violation every other
+    Thursday: trap "rate_limit").
   - Automation (Dataset.Automation): the "Workday Provisioning" app
     (PublicClientApp, JOB transactions, no client IP) syncs profiles nightly
     at 06:00 UTC and deactivates 22–35 contractor accounts in one JOB every
@@ -83,53 +107,51 @@ alert on it is a false positive. Dataset.Traps lists the notable instances.
 
 # Attacks and labels
 
-With Config.Attacks, the scenarios below are spread over day 8 .. Days-2,
-after every victim's 7-day learning period (the first 7 days are clean).
-Victims are plain users (no persona); their benign traffic pauses around the
-attack (30 h either side for location-based scenarios) so no accidental
-sign-in pairs with the attack. Each scenario instance has an id "kind#n".
+With Config.Attacks, the scenarios of scenarioTable (scenarios.go) are
+spread over day 8 .. Days-2, after every victim's 7-day learning period
+(the first 7 days are clean). Victims are plain users (no persona); their
+benign traffic pauses around the attack (30 h either side for
+location-based scenarios) so no accidental sign-in pairs with the attack.
+Each scenario instance has an id "kind#n". Most kinds are one of two
+shapes written as data: signInAttack (a victim signs in from an attacker's
+network) and adminAction (an admin session does something).
 
 A Label names the detector (or rule id) that should alert, the actor
-(actor.alternateId the alert should carry; empty for IP-keyed labels), the
-source IP, the first and last event times and the uuids of the events.
-Optional labels name detectors that may legitimately alert as a side effect
-(for example infrequent_country on an impossible-travel attack from a rare
-country): they are not counted for recall, and an alert matching them is not
-a false positive. Label.Matches and Dataset.Score implement that scoring
-(same detector, and a shared event id, or the same actor or IP with the alert
-time in [Start-5m, End+2h]).
+(actor.alternateId the alert should carry; empty for IP-keyed labels), an
+optional target (the account acted on, e.g. by Okta Support), the source
+IP and further source IPs (distributed attacks), the first and last event
+times and the uuids of the events. Optional labels name detectors that may
+legitimately alert as a side effect: they are not counted for recall, and
+an alert matching them is not a false positive.
 
-	scenario                      required labels (optional)                    what happens
-	impossible_travel (2)         impossible_travel (infrequent_country)        home sign-in, then 35–70 min later a sign-in with SSOs from a residential ISP in Romania, Nigeria, Brazil, Vietnam, Russia or Indonesia; Velocity and New Country POSITIVE, risk HIGH
-	infrequent_country (2)        infrequent_country                            a lone sign-in from one of those countries, no home sign-in within 30 h
-	anonymous_ip (2)              anonymous_ip (risky_ip_logon)                 #1 a NordVPN exit in the victim's country, #2 a Tor exit; isProxy and tunnels set; IPs in Lists.Anonymous
-	suspicious_ip (1)             suspicious_ip (risky_ip_logon)                sign-in from a threat-intel IP (Lists.Suspicious) in the victim's country
-	threat_then_signin (1)        suspicious_ip, security_threat_detected       three security.threat.detected (DENY) for an IP, then a sign-in from it with threatSuspected "true"
-	failed_logins (2)             failed_logins                                 #1 30 user.session.start failures in ~4 min then user.account.lock; #2 16 user.authentication.verify failures
-	password_spray (1)            password_spray (IP-keyed)                     one IP, 25 users, 1–2 attempts each, plus unknown usernames (VERIFICATION_ERROR)
-	spray_then_success (1)        password_spray, suspicious_ip                 spray of 14 users, then one of them signs in from the spray IP
-	mfa_fatigue (2)               mfa_fatigue (#2 also user_reported_suspicious) password verified from a VPS, 7 pushes with denies (from the victim's phone at home) and timeouts in ~15 min, then approval, session and SSO from the VPS; #2 the victim reports it next morning
-	session_hijack (2)            session_hijack (#1: impossible_travel, infrequent_country) victim's session replayed: SSOs with the same externalSessionId from Nigeria (#1) or a same-country VPS with python-requests (#2), plus security.session.detect_client_roaming
-	unusual_admin_new_types (1)   unusual_admin                                 a routine admin creates and updates an application (new event types)
-	unusual_admin_untrusted_ip (1) unusual_admin                                a routine admin's account does admin work at night from a VPS (New IP, New Device)
-	unusual_admin_volume (1)      unusual_admin                                 a routine admin removes 60 group memberships in ~15 min
-	mass_destructive (1)          mass_destructive (unusual_admin)              a routine admin deactivates 30 users in ~6 min (WEB)
-	mass_destructive_log_stream (1) mass_destructive, log_stream_tampering (unusual_admin) an admin account from a VPS deactivates the log stream and suspends 25 users (critical)
-	mass_destructive_new_token (1) mass_destructive, api_token_created (unusual_admin) an admin creates an API token (network ANYWHERE); 20–50 min later the token deactivates 24 users from a VPS (critical)
-	risky_ip_logon (2)            risky_ip_logon                                sign-in from a user-defined Risky range (Lists.Risky)
-	admin_role_granted (2)        admin_role_granted (unusual_admin)            user.account.privilege.grant Super administrator; group.privilege.grant
-	api_token_created (1)         api_token_created (unusual_admin)             system.api_token.create
-	idp_lifecycle (1)             idp_lifecycle (unusual_admin)                 system.idp.lifecycle.create and .activate
-	policy_weakened (2)           policy_weakened (unusual_admin)               #1 policy.rule.update 2FA→1FA and session lifetime 8 h→7 d (changeDetails); #2 policy.lifecycle.deactivate of the MFA policy
-	log_stream_tampering (1)      log_stream_tampering (unusual_admin)          system.log_stream.lifecycle.deactivate
-	support_impersonation (1)     support_impersonation                         user.session.impersonation.grant, then .initiate with debugData.originalPrincipal (Okta Support)
-	helpdesk_chain (1)            helpdesk_chain, mfa_factor_reset_by_other (unusual_admin) help desk resets the security admin's password and factors; 15–30 min later a sign-in from a VPS enrols a new Okta Verify, then Admin Console access
-	dormant_account_activity (1)  dormant_account_activity                      an admin suspends a user; 30–40 h later the account signs in again
-	security_threat_detected (1)  security_threat_detected (IP-keyed)           four security.threat.detected (Credential Stuffing, DENY)
-	org_under_attack (1)          org_under_attack (actor system@okta.com), password_spray ×3  security.attack.start, three spraying IPs, security.attack.end
-	fastpass_phishing (1)         fastpass_phishing                             auth_via_mfa FAILURE "FastPass declined phishing attempt"
-	user_reported_suspicious (1)  user_reported_suspicious                      user.account.report_suspicious_activity_by_enduser
-	mfa_factor_reset_by_other (1) mfa_factor_reset_by_other (unusual_admin)     help desk resets a user's factors (actor ≠ target)
+In a month (Days >= 21, unless Config.NoExtended) every kind runs at least
+twice and the extended kinds are added: attacks just above each
+detector's default threshold (exactly 10 failures in 4 minutes, exactly 10
+sprayed users, exactly 5 denied pushes, exactly 20 deactivations), the
+evasions of issue 11 (a brute force paced at exactly 30 s and 60 s from a
+hosting ASN; low-and-slow bursts of 3 failures every 35 minutes from
+rotating hosting addresses; a spray from six addresses of one ASN; New
+York to Los Angeles in 90 minutes from a cloud address; Germany to Paris
+and New York to Toronto; a stolen session replayed from a cloud region of
+the victim's country with the victim's own browser; an admin's New Device
++ New IP sign-in reaching the Admin Console; an established admin's first
+network-zone change or factor reset of another user; a password reset by
+Okta Support (system@okta.com); a user removing the last factor; a lone
+lockout of an admin), and cases just below a threshold: 9 failures, 9
+sprayed users (then a sign-in from the source), 4 denied pushes, 19
+deactivations, 9 group removals, London to Paris (344 km) and New York to
+Chicago at 650 km/h. The below cases are Dataset.NearMisses, not Labels:
+their detector must not alert on them.
+
+Scoring (Scorecard, Dataset.Score): a label is detected only by a non-info
+alert of its own detector naming its actor (or target) or one of its IPs,
+with the alert's [Time, LastTime] overlapping [Start-5m, End+45m]. Alerts
+sharing an ID are one grouped alert. A non-info alert matching no label of
+its detector is a false positive (an alert on a near miss too); info
+alerts count neither way. A detector without a labelled case reports "no
+cases", never recall 1. Per detector the scorecard gives recall, false
+positives per 1000 user-days (Users x Days; service accounts not counted),
+alerts per detected incident (mean and worst) and near-miss alerts.
 
 Config.AttackKinds restricts the scenarios to the listed scenario kinds or
 required detector ids (unknown names are an error).

@@ -56,12 +56,15 @@ type gen struct {
 	chunk  []byte
 	recs   []rec
 	labels []Label
+	near   []Label
 	traps  []Trap
 	seq    uint64
 	// drop events published before this time (Stream fast-forward)
 	emitFrom time.Time
 	// lateRnd decides late delivery
 	lateRnd *rnd
+	// lateNoted records the first late routine admin action per admin and type
+	lateNoted map[string]bool
 	// victimNext cycles through victims when the pool is exhausted
 	victimNext int
 }
@@ -167,6 +170,14 @@ var catalog = map[string]evType{
 	"security.attack.start":                              {"", "Org under attack: credential-based attack in progress", ""},
 	"security.attack.end":                                {"", "Org under attack: credential-based attack ended", ""},
 	"security.session.detect_client_roaming":             {"", "Roaming session detected", "/app/%s/sso/saml"},
+	"user.mfa.factor.deactivate":                         {"core.user.factor.deactivate", "Reset factor for user", "/idp/myaccount/authenticators/%s"},
+	"zone.update":                                        {"", "Update network zone", "/api/v1/zones/%s"},
+	"system.idp.lifecycle.update":                        {"", "Update IdP", "/api/v1/idps/%s"},
+	"user.account.privilege.revoke":                      {"core.user.admin_privilege.revoked", "Revoke user privilege", "/api/v1/users/%s/roles"},
+	"user.lifecycle.reactivate":                          {"core.user.config.user_reactivated", "Reactivate Okta user", "/api/v1/users/%s/lifecycle/reactivate"},
+	"user.lifecycle.unsuspend":                           {"core.user.config.user_status.unsuspended", "Unsuspend Okta user", "/api/v1/users/%s/lifecycle/unsuspend"},
+	"system.org.rate_limit.warning":                      {"core.framework.ratelimit.warning", "Rate limit warning", "/api/v1/groups/%s/users"},
+	"system.org.rate_limit.violation":                    {"core.framework.ratelimit.exceeded", "Rate limit violation", "/api/v1/groups/%s/users"},
 }
 
 // where is the network context of one request.

@@ -24,11 +24,13 @@ func Generate(cfg Config) (*Dataset, error) {
 			return nil, err
 		}
 	}
+	g.leaveAndIncidentResponse()
 	for d := 0; d < cfg.Days; d++ {
 		for _, u := range g.o.users {
 			g.userDay(u, d)
 		}
 		g.automationDay(d)
+		g.serviceDay(d)
 		g.pentestDay(d)
 	}
 	g.sortRecs()
@@ -44,6 +46,8 @@ func Generate(cfg Config) (*Dataset, error) {
 	}
 	ds.Labels = g.labels
 	sort.SliceStable(ds.Labels, func(i, j int) bool { return ds.Labels[i].Start.Before(ds.Labels[j].Start) })
+	ds.NearMisses = g.near
+	sort.SliceStable(ds.NearMisses, func(i, j int) bool { return ds.NearMisses[i].Start.Before(ds.NearMisses[j].Start) })
 	ds.Traps = g.traps
 	sort.SliceStable(ds.Traps, func(i, j int) bool { return ds.Traps[i].Start.Before(ds.Traps[j].Start) })
 	ds.Users = g.o.exportUsers()
@@ -52,7 +56,7 @@ func Generate(cfg Config) (*Dataset, error) {
 		ds.Networks = append(ds.Networks, *n)
 	}
 	ds.PenTester = g.o.pentest.login
-	ds.Automation = []string{g.o.provApp.AltID, g.o.svcUser.login}
+	ds.Automation = []string{g.o.provApp.AltID, g.o.svcUser.login, g.o.ciUser.login, g.o.syncUser.login}
 	ds.Scenarios = ScenarioKinds()
 	return ds, nil
 }

@@ -134,15 +134,16 @@ var countryPlan = []struct {
 }
 
 var (
-	uaWinChrome  = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Windows 10", "CHROME", "Computer"}
-	uaWinEdge    = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80", "Windows 10", "EDGE_CHROMIUM", "Computer"}
-	uaWinFirefox = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "Windows 10", "FIREFOX", "Computer"}
-	uaMacChrome  = &UA{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Mac OS X", "CHROME", "Computer"}
-	uaMacSafari  = &UA{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15", "Mac OS X", "SAFARI", "Computer"}
-	uaLinux      = &UA{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Linux", "CHROME", "Computer"}
-	uaIPhone     = &UA{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1", "iOS", "MOBILE_SAFARI", "Mobile"}
-	uaAndroid    = &UA{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36", "Android", "CHROME", "Mobile"}
-	uaVerifyIOS  = &UA{"OktaVerify/9.14.0 iOS/17.4.1 Apple/iPhone15,2 com.okta.mobile.auth.service.extension", "iOS", "UNKNOWN", "Mobile"}
+	uaWinChrome     = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Windows 10", "CHROME", "Computer"}
+	uaWinEdge       = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80", "Windows 10", "EDGE_CHROMIUM", "Computer"}
+	uaWinFirefox    = &UA{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "Windows 10", "FIREFOX", "Computer"}
+	uaMacChrome     = &UA{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Mac OS X", "CHROME", "Computer"}
+	uaMacSafari     = &UA{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15", "Mac OS X", "SAFARI", "Computer"}
+	uaLinux         = &UA{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Linux", "CHROME", "Computer"}
+	uaIPhone        = &UA{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1", "iOS", "MOBILE_SAFARI", "Mobile"}
+	uaAndroid       = &UA{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36", "Android", "CHROME", "Mobile"}
+	uaVerifyAndroid = &UA{"OktaVerify/9.14.0 Android/14 Google/Pixel 8 com.okta.android.auth", "Android", "UNKNOWN", "Mobile"}
+	uaVerifyIOS     = &UA{"OktaVerify/9.14.0 iOS/17.4.1 Apple/iPhone15,2 com.okta.mobile.auth.service.extension", "iOS", "UNKNOWN", "Mobile"}
 	// Attacker tooling.
 	uaPython    = &UA{"python-requests/2.31.0", "Unknown", "UNKNOWN", "Unknown"}
 	uaHeadless  = &UA{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/122.0.6261.94 Safari/537.36", "Linux", "CHROME", "Computer"}
@@ -164,6 +165,9 @@ type org struct {
 	provApp   actorRef
 	provToken string
 	svcToken  string
+	ciUser    *user                   // CI runners in two AWS regions (password sign-ins)
+	syncUser  *user                   // directory sync from Google Cloud (API token)
+	syncToken string                  // the token the identity team creates for it
 	corpIPs   map[string][]netip.Addr // per corporate network CIDR: egress IPs in use
 	dcIP      netip.Addr
 	policyID  string
@@ -319,7 +323,7 @@ func buildOrg(cfg Config, w *world) (*org, error) {
 		}
 	}
 	// routine admins: office workers in New York and London
-	nAdmins := max(2, n/100)
+	nAdmins := max(2, n/40)
 	for _, u := range o.users {
 		if len(admins) < nAdmins && u.p.has(pOffice) && (u.home.Name == "New York" || u.home.Name == "London") {
 			u.p |= pAdmin
@@ -341,6 +345,9 @@ func buildOrg(cfg Config, w *world) (*org, error) {
 		}
 		if len(o.helpdesk) < max(1, n/200) && u.p.has(pOffice) {
 			u.p |= pHelpdesk
+			if len(u.mobNet) > 0 {
+				u.p |= pMobile // answers calls from the phone
+			}
 			o.helpdesk = append(o.helpdesk, u)
 			continue
 		}
@@ -396,6 +403,9 @@ func buildOrg(cfg Config, w *world) (*org, error) {
 		seenIP: map[netip.Addr]bool{}, seenCity: map[string]bool{}, seenCountry: map[string]bool{}, seenDT: map[string]bool{}}
 	o.svcUser = svc
 	o.svcToken = "00T" + r.base62(17)
+	o.ciUser = newServiceUser(r, "svc-ci@"+cfg.Domain, "CI Runner", "Ashburn")
+	o.syncUser = newServiceUser(r, "svc-dirsync@"+cfg.Domain, "Directory Sync", "Council Bluffs")
+	o.syncToken = "00T" + r.base62(17)
 	o.provApp = actorRef{ID: "0oa" + r.base62(17), Type: "PublicClientApp", AltID: "Workday Provisioning", Name: "Workday Provisioning"}
 	o.provToken = "00T" + r.base62(17)
 	o.policyID = "00p" + r.base62(17)

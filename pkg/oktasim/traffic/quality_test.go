@@ -18,7 +18,7 @@ type corpus struct {
 	ds       *traffic.Dataset
 	evs      []event.Event
 	byID     map[string]*event.Event
-	labelled map[string]bool // event ids in any label (required or optional)
+	labelled map[string]bool // event ids in any label (required or optional) or near miss
 	trusted  []netip.Prefix
 	users    map[string]traffic.User
 }
@@ -50,7 +50,7 @@ func loadCorpus(t *testing.T) *corpus {
 		for i := range c.evs {
 			c.byID[c.evs[i].UUID] = &c.evs[i]
 		}
-		for _, l := range ds.Labels {
+		for _, l := range append(append([]traffic.Label(nil), ds.Labels...), ds.NearMisses...) {
 			for _, id := range l.EventIDs {
 				c.labelled[id] = true
 			}
@@ -157,7 +157,8 @@ func TestEveryDetectorHasALabel(t *testing.T) {
 		"password_spray", "mfa_fatigue", "session_hijack", "unusual_admin", "mass_destructive", "risky_ip_logon",
 		"admin_role_granted", "api_token_created", "idp_lifecycle", "policy_weakened", "log_stream_tampering",
 		"support_impersonation", "helpdesk_chain", "dormant_account_activity", "security_threat_detected",
-		"org_under_attack", "fastpass_phishing", "user_reported_suspicious", "mfa_factor_reset_by_other"}
+		"org_under_attack", "fastpass_phishing", "user_reported_suspicious", "mfa_factor_reset_by_other",
+		"account_lockouts", "okta_support_reset", "mfa_last_factor_removed"}
 	got := map[string]int{}
 	for _, l := range c.ds.Labels {
 		if !l.Optional {
@@ -439,43 +440,115 @@ func TestBenignFailuresStayLow(t *testing.T) {
 	}
 }
 
-func TestBenignAdminsWorkFromTrustedNetworks(t *testing.T) {
+// TestBenignAdminsWorkFromTheirOwnNetworks: benign admin work happens from
+// the office, the corporate VPN, the admin's own home IPs or the admin's
+// mobile carrier — and a good share of it from untrusted home and mobile
+// networks, as in real orgs. High-impact types are all used in the learning
+// week; only routine types may be first used later.
+func TestBenignAdminsWorkFromTheirOwnNetworks(t *testing.T) {
 	c := loadCorpus(t)
 	auto := map[string]bool{}
 	for _, a := range c.ds.Automation {
 		auto[a] = true
 	}
-	admin := 0
+	netOf := func(ip string) *traffic.Network {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return nil
+		}
+		for i := range c.ds.Networks {
+			if netip.MustParsePrefix(c.ds.Networks[i].CIDR).Contains(a) {
+				return &c.ds.Networks[i]
+			}
+		}
+		return nil
+	}
+	routine := func(typ string) bool {
+		return strings.HasPrefix(typ, "user.lifecycle.") || strings.HasPrefix(typ, "group.user_membership.") ||
+			typ == "user.account.unlock" || typ == "user.account.reset_password" || typ == "application.user_membership.add"
+	}
+	admin, untrusted, mobile := 0, 0, 0
 	types := map[string]map[string]bool{}
 	for i := range c.evs {
 		e := &c.evs[i]
-		if !e.IsAdminAction() || !c.benign(e) {
+		if !e.IsAdminAction() || !c.benign(e) || auto[e.Actor.AlternateID] || e.Actor.Type != "User" || e.IsAPITokenRequest() {
 			continue
 		}
 		admin++
-		if e.Actor.Type == "User" && !e.IsAPITokenRequest() && !c.isTrusted(e.Client.IPAddress) {
-			t.Errorf("benign admin event %s by %s from untrusted %s", e.EventType, e.Actor.AlternateID, e.Client.IPAddress)
+		if !c.isTrusted(e.Client.IPAddress) {
+			untrusted++
+			u, n := c.users[e.Actor.AlternateID], netOf(e.Client.IPAddress)
+			switch {
+			case n == nil:
+				t.Errorf("benign admin event %s by %s from unknown network %s", e.EventType, u.Login, e.Client.IPAddress)
+			case n.Kind == traffic.NetMobile && n.City.Country == u.Country:
+				mobile++
+			case n.Kind == traffic.NetResidential && containsStr(u.HomeIPs, e.Client.IPAddress):
+			default:
+				t.Errorf("benign admin event %s by %s from %s (%s, %s): not the admin's own network", e.EventType, u.Login, e.Client.IPAddress, n.Kind, n.City.Name)
+			}
 		}
-		if !auto[e.Actor.AlternateID] && e.Actor.Type == "User" {
-			if types[e.Actor.AlternateID] == nil {
-				types[e.Actor.AlternateID] = map[string]bool{}
-			}
-			if e.Published.Sub(c.ds.Start) > traffic.LearningPeriod && !types[e.Actor.AlternateID][e.EventType] {
-				t.Errorf("benign admin %s uses %s for the first time after the learning week", e.Actor.AlternateID, e.EventType)
-			}
-			types[e.Actor.AlternateID][e.EventType] = true
+		if types[e.Actor.AlternateID] == nil {
+			types[e.Actor.AlternateID] = map[string]bool{}
+		}
+		if e.Published.Sub(c.ds.Start) > traffic.LearningPeriod && !types[e.Actor.AlternateID][e.EventType] && !routine(e.EventType) {
+			t.Errorf("benign admin %s uses high-impact %s for the first time after the learning week", e.Actor.AlternateID, e.EventType)
+		}
+		types[e.Actor.AlternateID][e.EventType] = true
+	}
+	if admin < 100 || untrusted < admin/10 || mobile == 0 {
+		t.Fatalf("%d benign admin events, %d from untrusted networks, %d from mobile: admins at home and on the phone missing", admin, untrusted, mobile)
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
 		}
 	}
-	if admin < 100 {
-		t.Fatalf("only %d benign admin events: routine admins missing", admin)
+	return false
+}
+
+// TestBenignLookAlikesPresent: the benign traffic carries what real orgs do
+// and what issue 11 found detectors paging on.
+func TestBenignLookAlikesPresent(t *testing.T) {
+	c := loadCorpus(t)
+	kinds := map[string]int{}
+	for _, tr := range c.ds.Traps {
+		kinds[tr.Kind]++
+	}
+	for _, k := range []string{"admin_first_routine_after_learning", "idp_certificate_rotation", "api_token_for_integration",
+		"admin_role_granted_by_identity_team", "helpdesk_factor_reset", "leave_suspend_unsuspend", "incident_response_reactivation",
+		"rate_limit", "admin_on_mobile_network", "phone_replaced", "traveller", "policy_tightened"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s look-alike in the benign traffic (traps: %v)", k, kinds)
+		}
+	}
+	// service accounts sign in from public-cloud (hosting) ASNs, in two
+	// AWS regions within the hour
+	hosting := 0
+	for i := range c.evs {
+		e := &c.evs[i]
+		if e.EventType == "user.session.start" && e.IsSuccess() && strings.HasPrefix(e.Actor.AlternateID, "svc-ci@") {
+			switch e.Security.ASNumber {
+			case 16509:
+				hosting++
+			}
+		}
+	}
+	if hosting < 100 {
+		t.Errorf("%d CI sign-ins from AWS", hosting)
 	}
 }
 
 func TestBenignHasNoRulePackTriggers(t *testing.T) {
 	c := loadCorpus(t)
-	never := []string{"user.account.privilege.grant", "group.privilege.grant", "system.api_token.create", "system.idp.lifecycle.",
+	// (admin role grants, API tokens, IdP updates and factor resets are
+	// benign look-alikes now: TestBenignLookAlikesPresent)
+	never := []string{"group.privilege.grant", "system.idp.lifecycle.create", "system.idp.lifecycle.activate",
 		"system.log_stream.", "user.session.impersonation.", "security.threat.detected", "security.attack.",
-		"user.account.report_suspicious_activity_by_enduser", "user.mfa.factor.reset_all", "policy.lifecycle.deactivate",
+		"user.account.report_suspicious_activity_by_enduser", "policy.lifecycle.deactivate",
 		"security.session.detect_client_roaming"}
 	for i := range c.evs {
 		e := &c.evs[i]
@@ -538,6 +611,10 @@ func TestBenignNoActivityAfterSuspension(t *testing.T) {
 	gone := map[string]time.Time{}
 	for i := range c.evs {
 		e := &c.evs[i]
+		if (e.EventType == "user.lifecycle.unsuspend" || e.EventType == "user.lifecycle.reactivate") && len(e.Targets) > 0 {
+			delete(gone, e.Targets[0].AlternateID)
+			continue
+		}
 		if (e.EventType == "user.lifecycle.suspend" || e.EventType == "user.lifecycle.deactivate") && len(e.Targets) > 0 {
 			if _, ok := gone[e.Targets[0].AlternateID]; !ok {
 				gone[e.Targets[0].AlternateID] = e.Published
@@ -578,18 +655,19 @@ func TestAttackShapes(t *testing.T) {
 				t.Fatalf("%s: need two sign-ins", l.Scenario)
 			}
 			h := math.Max(b.Published.Sub(a.Published).Hours(), 1.0/60)
-			if d := km(a, b); d < 500 || d/h < 900 || a.Country() == b.Country() {
+			if d := km(a, b); d < 500 || d/h < 900 {
 				t.Errorf("%s: %.0f km at %.0f km/h (%s -> %s) is not impossible", l.Scenario, d, d/h, a.Country(), b.Country())
 			}
 		case "password_spray":
-			users := map[string]int{}
+			users, ips := map[string]int{}, map[string]bool{}
 			for _, e := range evs {
-				if e.IsFailure() && e.Client.IPAddress == l.IP {
+				if e.IsFailure() && (e.Client.IPAddress == l.IP || containsStr(l.IPs, e.Client.IPAddress)) {
 					users[e.Actor.AlternateID]++
+					ips[e.Client.IPAddress] = true
 				}
 			}
-			if len(users) < 10 {
-				t.Errorf("%s: spray hits %d users", l.Scenario, len(users))
+			if len(users) < 10 || len(ips) > 1 && (len(ips) < 5 || len(users) < 20) {
+				t.Errorf("%s: spray hits %d users from %d IPs", l.Scenario, len(users), len(ips))
 			}
 			for u, n := range users {
 				if n > 3 {
@@ -629,11 +707,13 @@ func TestAttackShapes(t *testing.T) {
 					ts = append(ts, e.Published)
 				}
 			}
-			if windowMax(ts, 5*time.Minute) < 11 {
-				t.Errorf("%s: only %d failures in 5 min", l.Scenario, windowMax(ts, 5*time.Minute))
+			// failed_logins' default bands: 10 in 5 min, 20 in 1 h, 30 in 6 h
+			if windowMax(ts, 5*time.Minute) < 10 && windowMax(ts, time.Hour) < 20 && windowMax(ts, 6*time.Hour) < 30 {
+				t.Errorf("%s: only %d failures in 5 min, %d in 1 h, %d in 6 h", l.Scenario,
+					windowMax(ts, 5*time.Minute), windowMax(ts, time.Hour), windowMax(ts, 6*time.Hour))
 			}
 		case "session_hijack":
-			ips, uas := map[string]bool{}, map[string]bool{}
+			ips, uas, asns := map[string]bool{}, map[string]bool{}, map[int]bool{}
 			sid := ""
 			for _, e := range evs {
 				if e.SessionID() != "" {
@@ -645,8 +725,9 @@ func TestAttackShapes(t *testing.T) {
 				}
 				ips[e.Client.IPAddress] = true
 				uas[e.Client.UserAgent.Raw] = true
+				asns[e.Security.ASNumber] = true
 			}
-			if len(ips) < 2 || len(uas) < 2 {
+			if len(ips) < 2 || len(uas) < 2 && len(asns) < 2 {
 				t.Errorf("%s: %d IPs, %d UAs", l.Scenario, len(ips), len(uas))
 			}
 		case "anonymous_ip":
@@ -711,5 +792,80 @@ func TestListsCoverScenarioIPs(t *testing.T) {
 			}
 		}
 		ps = append(ps, p)
+	}
+}
+
+// TestNearMissShapes: the below-threshold cases really sit under each
+// detector's default threshold (and so must not alert).
+func TestNearMissShapes(t *testing.T) {
+	c := loadCorpus(t)
+	if len(c.ds.NearMisses) < 8 {
+		t.Fatalf("%d near misses", len(c.ds.NearMisses))
+	}
+	for _, l := range c.ds.NearMisses {
+		var evs []*event.Event
+		for _, id := range l.EventIDs {
+			evs = append(evs, c.byID[id])
+		}
+		var ts []time.Time
+		switch l.Detector {
+		case "failed_logins":
+			for _, e := range evs {
+				if failure(e) {
+					ts = append(ts, e.Published)
+				}
+			}
+			if windowMax(ts, 5*time.Minute) >= 10 || windowMax(ts, time.Hour) >= 20 {
+				t.Errorf("%s: %d failures in 5 min is not below", l.Scenario, windowMax(ts, 5*time.Minute))
+			}
+		case "password_spray":
+			users := map[string]bool{}
+			for _, e := range evs {
+				if e.IsFailure() {
+					users[e.Actor.AlternateID] = true
+				}
+			}
+			if len(users) != 9 {
+				t.Errorf("%s: %d sprayed users, want 9", l.Scenario, len(users))
+			}
+		case "mfa_fatigue":
+			for _, e := range evs {
+				if e.EventType == "user.mfa.okta_verify.deny_push" {
+					ts = append(ts, e.Published)
+				}
+				if e.EventType == "user.authentication.auth_via_mfa" && e.IsSuccess() {
+					t.Errorf("%s: the push bombing succeeded", l.Scenario)
+				}
+			}
+			if windowMax(ts, 15*time.Minute) != 4 {
+				t.Errorf("%s: %d denies in 15 min, want 4", l.Scenario, windowMax(ts, 15*time.Minute))
+			}
+		case "mass_destructive":
+			targets := map[string]bool{}
+			for _, e := range evs {
+				targets[e.Targets[0].AlternateID] = true
+			}
+			if len(targets) != 19 {
+				t.Errorf("%s: %d targets, want 19", l.Scenario, len(targets))
+			}
+		case "unusual_admin":
+			if len(evs) >= 10 {
+				t.Errorf("%s: %d admin events, want under 10", l.Scenario, len(evs))
+			}
+		case "impossible_travel":
+			var ss []*event.Event
+			for _, e := range evs {
+				if e.EventType == "user.session.start" && e.IsSuccess() {
+					ss = append(ss, e)
+				}
+			}
+			if len(ss) != 2 {
+				t.Fatalf("%s: %d sign-ins", l.Scenario, len(ss))
+			}
+			h := ss[1].Published.Sub(ss[0].Published).Hours()
+			if d := km(ss[0], ss[1]); d >= 500 && d/h >= 900 {
+				t.Errorf("%s: %.0f km at %.0f km/h is not below", l.Scenario, d, d/h)
+			}
+		}
 	}
 }

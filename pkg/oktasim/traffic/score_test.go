@@ -19,7 +19,7 @@ func TestScore(t *testing.T) {
 	// plus one alert on an optional label (not a false positive) ...
 	for _, l := range ds.Labels {
 		if l.Optional {
-			alerts = append(alerts, traffic.AlertRef{Detector: l.Detector, EventIDs: l.EventIDs[:1], Time: l.Start})
+			alerts = append(alerts, traffic.AlertRef{Detector: l.Detector, Actor: l.Actor, IP: l.IP, Time: l.Start})
 			break
 		}
 	}

@@ -59,7 +59,7 @@ func NewStream(cfg Config, from time.Time) (*Stream, error) {
 	g.planTrips()
 	s := &Stream{g: g, from: from, lastNow: from}
 	for i := range scenarioTable {
-		if g.wantScenario(&scenarioTable[i]) {
+		if g.wantScenario(&scenarioTable[i]) && !scenarioTable[i].extended {
 			s.kinds = append(s.kinds, &scenarioTable[i])
 		}
 	}
@@ -67,7 +67,7 @@ func NewStream(cfg Config, from time.Time) (*Stream, error) {
 		s.nextAttack = from.Add(n.LiveAttackEvery / 2)
 	}
 	s.info = &Dataset{Config: n, Start: n.Start, Users: g.o.exportUsers(), Lists: g.lists(), PenTester: g.o.pentest.login,
-		Automation: []string{g.o.provApp.AltID, g.o.svcUser.login}, Scenarios: ScenarioKinds()}
+		Automation: []string{g.o.provApp.AltID, g.o.svcUser.login, g.o.ciUser.login, g.o.syncUser.login}, Scenarios: ScenarioKinds()}
 	for _, nw := range g.w.nets {
 		s.info.Networks = append(s.info.Networks, *nw)
 	}
@@ -96,6 +96,7 @@ func (s *Stream) Next(now time.Time) []json.RawMessage {
 			g.userDay(u, d)
 		}
 		g.automationDay(d)
+		g.serviceDay(d)
 		g.pentestDay(d)
 		s.nextDay++
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	Late float64
 	// Domain is the users' login domain; default "example.com".
 	Domain string
+	// Extended adds the near-threshold and evasion scenarios (issue 11):
+	// default on when Days >= 21; set NoExtended to leave them out.
+	NoExtended bool
 	// LiveAttackEvery is the interval between live attacks of a Stream
 	// (only when Attacks is set); default 20 minutes.
 	LiveAttackEvery time.Duration
@@ -40,10 +43,13 @@ type Config struct {
 
 // Label marks the events of one attack that a detector should alert on.
 type Label struct {
-	Detector string    `json:"detector"` // detector or rule id
-	Actor    string    `json:"actor"`    // actor.alternateId the alert should name ("" when keyed by IP only)
-	Target   string    `json:"target,omitempty"`
-	IP       string    `json:"ip"`       // source IP of the attack ("" when not IP-keyed)
+	Detector string `json:"detector"` // detector or rule id
+	Actor    string `json:"actor"`    // actor.alternateId the alert should name ("" when keyed by IP only)
+	Target   string `json:"target,omitempty"`
+	IP       string `json:"ip"` // source IP of the attack ("" when not IP-keyed)
+	// IPs are further source IPs of the same attack (distributed sprays,
+	// rotating low-and-slow sources); an alert naming any of them matches.
+	IPs      []string  `json:"ips,omitempty"`
 	Start    time.Time `json:"start"`    // first event of the attack
 	End      time.Time `json:"end"`      // last event of the attack
 	EventIDs []string  `json:"eventIds"` // uuids of the events behind it
@@ -106,13 +112,18 @@ type Dataset struct {
 	Events []json.RawMessage // sorted by published (ties keep generation order)
 	// Delays is parallel to Events: how long after its published time the
 	// event becomes visible in the API (0 for most; >0 for late events).
-	Delays    []time.Duration
-	Labels    []Label
-	Traps     []Trap
-	Users     []User
-	Lists     Lists
-	Networks  []Network // the ASN/geo table (for .mmdb fixtures)
-	PenTester string    // login of the authorised pen-test account (scope it out of detectors)
+	Delays []time.Duration
+	Labels []Label
+	// NearMisses are attacks placed just below one detector's threshold
+	// (Label.Detector): that detector must NOT alert on them. They are kept
+	// apart from Labels so that "every label alerts" checks stay true; an
+	// alert matching one is a false positive (Scorecard.Add).
+	NearMisses []Label
+	Traps      []Trap
+	Users      []User
+	Lists      Lists
+	Networks   []Network // the ASN/geo table (for .mmdb fixtures)
+	PenTester  string    // login of the authorised pen-test account (scope it out of detectors)
 	// Automation lists the non-human actors (alternateId): the provisioning
 	// app and the API-token service user.
 	Automation []string

@@ -63,14 +63,17 @@ type isp struct {
 
 var cities = map[string]City{
 	// United States
-	"New York":      {"New York", "New York", "United States", "US", "10001", 40.7128, -74.0060, -5},
-	"San Francisco": {"San Francisco", "California", "United States", "US", "94107", 37.7749, -122.4194, -8},
-	"Chicago":       {"Chicago", "Illinois", "United States", "US", "60601", 41.8781, -87.6298, -6},
-	"Seattle":       {"Seattle", "Washington", "United States", "US", "98101", 47.6062, -122.3321, -8},
-	"Austin":        {"Austin", "Texas", "United States", "US", "78701", 30.2672, -97.7431, -6},
-	"Boston":        {"Boston", "Massachusetts", "United States", "US", "02108", 42.3601, -71.0589, -5},
-	"Denver":        {"Denver", "Colorado", "United States", "US", "80202", 39.7392, -104.9903, -7},
-	"Ashburn":       {"Ashburn", "Virginia", "United States", "US", "20147", 39.0438, -77.4874, -5},
+	"New York":       {"New York", "New York", "United States", "US", "10001", 40.7128, -74.0060, -5},
+	"San Francisco":  {"San Francisco", "California", "United States", "US", "94107", 37.7749, -122.4194, -8},
+	"Chicago":        {"Chicago", "Illinois", "United States", "US", "60601", 41.8781, -87.6298, -6},
+	"Seattle":        {"Seattle", "Washington", "United States", "US", "98101", 47.6062, -122.3321, -8},
+	"Austin":         {"Austin", "Texas", "United States", "US", "78701", 30.2672, -97.7431, -6},
+	"Boston":         {"Boston", "Massachusetts", "United States", "US", "02108", 42.3601, -71.0589, -5},
+	"Denver":         {"Denver", "Colorado", "United States", "US", "80202", 39.7392, -104.9903, -7},
+	"Ashburn":        {"Ashburn", "Virginia", "United States", "US", "20147", 39.0438, -77.4874, -5},
+	"Los Angeles":    {"Los Angeles", "California", "United States", "US", "90012", 34.0522, -118.2437, -8},
+	"Boardman":       {"Boardman", "Oregon", "United States", "US", "97818", 45.8399, -119.7006, -8},
+	"Council Bluffs": {"Council Bluffs", "Iowa", "United States", "US", "51501", 41.2619, -95.8608, -6},
 	// United Kingdom
 	"London":     {"London", "England", "United Kingdom", "GB", "EC1A", 51.5074, -0.1278, 0},
 	"Manchester": {"Manchester", "England", "United Kingdom", "GB", "M1", 53.4808, -2.2426, 0},
@@ -109,7 +112,7 @@ var cities = map[string]City{
 
 var isps = []isp{
 	// Residential
-	{7922, "Comcast Cable Communications, LLC", "comcast", "comcast.net", NetResidential, "73.12", []string{"New York", "San Francisco", "Chicago", "Seattle", "Boston", "Denver", "Austin"}, ""},
+	{7922, "Comcast Cable Communications, LLC", "comcast", "comcast.net", NetResidential, "73.12", []string{"New York", "San Francisco", "Chicago", "Seattle", "Boston", "Denver", "Austin", "Los Angeles"}, ""},
 	{7018, "AT&T Services, Inc.", "at&t", "att.net", NetResidential, "99.40", []string{"New York", "San Francisco", "Chicago", "Austin", "Denver"}, ""},
 	{20115, "Charter Communications", "spectrum", "spectrum.com", NetResidential, "66.188", []string{"New York", "Austin", "Seattle", "Boston"}, ""},
 	{701, "Verizon Business", "verizon", "verizon.net", NetResidential, "108.28", []string{"New York", "Boston", "Seattle"}, ""},
@@ -154,7 +157,12 @@ var isps = []isp{
 	{14061, "DigitalOcean, LLC", "digitalocean", "digitalocean.com", NetHosting, "159.203", []string{"New York", "London", "Frankfurt", "Amsterdam", "Singapore", "Toronto", "Bengaluru"}, ""},
 	{16276, "OVH SAS", "ovh sas", "ovh.net", NetHosting, "51.75", []string{"Paris", "London", "Frankfurt"}, ""},
 	{9009, "M247 Europe SRL", "m247 europe", "m247.com", NetHosting, "185.156", []string{"Bucharest", "London", "New York", "Amsterdam"}, ""},
-	{63949, "Akamai Connected Cloud", "linode", "linode.com", NetHosting, "172.104", []string{"New York", "London", "Frankfurt", "Toronto", "Sydney", "Tokyo"}, ""},
+	{63949, "Akamai Connected Cloud", "linode", "linode.com", NetHosting, "172.104", []string{"New York", "London", "Frankfurt", "Toronto", "Sydney", "Tokyo", "Los Angeles"}, ""},
+	// Public cloud regions: the org's service accounts run here (untrusted,
+	// hosting ASNs), and so do attackers.
+	{16509, "Amazon.com, Inc.", "amazon.com", "amazonaws.com", NetHosting, "54.200", []string{"Boardman", "Ashburn"}, ""},
+	{396982, "Google LLC", "google cloud", "googleusercontent.com", NetHosting, "34.122", []string{"Council Bluffs", "Los Angeles"}, ""},
+	{8075, "Microsoft Corporation", "microsoft azure", "azure.com", NetHosting, "20.84", []string{"Ashburn", "Dublin"}, ""},
 	// Anonymizers
 	{212238, "Datacamp Limited", "datacamp limited", "cdn77.com", NetAnonVPN, "185.246", []string{"New York", "London", "Frankfurt", "Paris", "Amsterdam", "Toronto"}, "NORD_VPN"},
 	{60729, "Stiftung Erneuerbare Freiheit", "stiftung erneuerbare freiheit", "torproject.org", NetTor, "185.220", []string{"Frankfurt", "Amsterdam", "New York", "London"}, "TOR"},
