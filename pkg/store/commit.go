@@ -163,6 +163,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	types := make(map[string]*actorAgg)
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
+	ftsArgs := make([]any, 0, eventChunk*2)
 	cs := make([]cols, eventChunk)
 	users := make(map[userKey]*userAgg)
 	geos := make(map[geoKey]*geoAgg)
@@ -211,6 +212,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
 		rawArgs = rawArgs[:0]
+		ftsArgs = ftsArgs[:0]
 		packed = packed[:0]
 		for rows.Next() {
 			var id int64
@@ -237,6 +239,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			}
 
 			c := &cs[i-first]
+			ftsArgs = append(ftsArgs, id, ftsJoin(ev.DisplayMessage, ev.Actor.AlternateID, ev.EventType, c.target, c.ip))
 			p, country := c.published, c.country
 			if a := ev.Actor.AlternateID; a != "" {
 				failed := int64(0)
@@ -299,6 +302,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		}
 		if err := s.multiExec(ctx, tx, "raw", rawArgs); err != nil {
 			return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", first, start-1, err)
+		}
+		if err := s.multiExec(ctx, tx, "fts", ftsArgs); err != nil {
+			return fmt.Errorf("store: commit: text index of events %d..%d: %w", first, start-1, err)
 		}
 	}
 	for i, r := range countRollups {

@@ -248,6 +248,14 @@ CREATE TABLE raw_recompress (
 );
 INSERT INTO raw_recompress SELECT 1, 0, COALESCE(MAX(id), 0) FROM events_raw;
 `,
+	// 7: free-text search through an FTS5 trigram index of the five
+	// searched columns (see fts.go). Contentless (the text is in events)
+	// and without positions (detail=none): it only narrows the candidates,
+	// which the LIKE of the query then checks. Existing events are indexed.
+	`
+CREATE VIRTUAL TABLE events_fts USING fts5(t, content='', contentless_delete=1, tokenize='trigram', detail='none');
+INSERT INTO events_fts(rowid, t) SELECT id, ` + ftsText("") + ` FROM events;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

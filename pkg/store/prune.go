@@ -92,6 +92,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			AND g.country = d.country AND g.city = d.city`,
 		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN `+set+`)`,
 		`DELETE FROM events_raw WHERE id IN `+set,
+		`DELETE FROM events_fts WHERE rowid IN `+set,
 		`DELETE FROM events WHERE id IN `+set,
 	)
 	for _, q := range stmts {

@@ -50,6 +50,8 @@ type EventQuery struct {
 	SessionID       string
 	Limit           int // required, 1..MaxLimit
 	NoRaw           bool
+
+	ftsMatch string // set by QueryEvents when the text index narrows Text (fts.go)
 }
 
 // AlertQuery selects alerts, newest first.
@@ -136,6 +138,10 @@ func (q EventQuery) where(lo, hi int64, prefix string) where {
 		w.add(prefix+"session_id = ? AND "+prefix+"session_id <> ''", q.SessionID)
 	}
 	if q.Text != "" {
+		if q.ftsMatch != "" {
+			// the trigram index narrows the candidates; the LIKE below decides
+			w.add(prefix+"id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", q.ftsMatch)
+		}
 		l := likeEscape(q.Text)
 		w.add("("+prefix+"display_message LIKE ? ESCAPE '\\' OR "+prefix+"actor LIKE ? ESCAPE '\\' OR "+
 			prefix+"event_type LIKE ? ESCAPE '\\' OR "+prefix+"target LIKE ? ESCAPE '\\' OR "+prefix+"ip LIKE ? ESCAPE '\\')",
@@ -166,6 +172,9 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 	}
 	lo, hi, err := bounds(q.From, q.To)
 	if err != nil {
+		return nil, err
+	}
+	if q.ftsMatch, err = s.ftsPlan(ctx, q.Text); err != nil {
 		return nil, err
 	}
 	query, args := q.sql(lo, hi)

@@ -21,11 +21,18 @@ func TestRawRecompressResumes(t *testing.T) {
 	}
 	n := rawRecompressBatch*2 + 300
 	evs := mkEvents(0, n, t0, time.Second)
-	mustCommit(t, old, Batch{Events: evs})
 	// what a version before 6 wrote: plain JSON
 	for i := range evs {
-		if _, err := old.w.Exec("UPDATE events_raw SET raw = ? WHERE id = (SELECT id FROM events WHERE uuid = ?)",
-			[]byte(evs[i].Raw), evs[i].UUID); err != nil {
+		ev := &evs[i]
+		c := columnsOf(ev)
+		r, err := old.w.Exec(insertEventSQL, ev.UUID, c.published, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID,
+			ev.Actor.Type, ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.ip, c.country, c.city,
+			c.lat, c.lon, c.session, ev.Severity, ev.DisplayMessage, c.target, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := r.LastInsertId()
+		if _, err := old.w.Exec("INSERT INTO events_raw (id, raw) VALUES (?, ?)", id, []byte(ev.Raw)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Free text is answered through the trigram index when the text is
+// selective, by the range scan when it is common or shorter than a
+// trigram, and both give exactly the LIKE's answer: trigrams present apart
+// (not as the substring) do not match; pruned events leave the index.
+func TestFreeTextIndex(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	evs := mkEvents(0, 600, t0, time.Minute)
+	evs[10].DisplayMessage = "Rare abc then bcd apart"       // trigrams of "abcd" but not the substring
+	evs[20].DisplayMessage = "Rare token ABCD in caps"       // the substring, other case
+	evs[30].Targets[0].AlternateID = "svc-abcd@corp.example" // in the target column
+	mustCommit(t, s, Batch{Events: evs})
+
+	brute := func(text string) []string {
+		var out []string
+		for i := len(evs) - 1; i >= 0; i-- {
+			e := &evs[i]
+			c := columnsOf(e)
+			hay := strings.ToLower(ftsJoin(e.DisplayMessage, e.Actor.AlternateID, e.EventType, c.target, c.ip))
+			for _, f := range strings.Split(hay, ftsSep) {
+				if strings.Contains(f, strings.ToLower(text)) {
+					out = append(out, e.UUID)
+					break
+				}
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		text     string
+		useIndex bool
+	}{
+		{"abcd", true}, {"ABCD", true}, {"user012@", true}, {"session", true}, {"ab", false},
+	} {
+		m, err := s.ftsPlan(ctx, tc.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m != "") != tc.useIndex {
+			t.Errorf("%q: index used = %v, want %v", tc.text, m != "", tc.useIndex)
+		}
+		rows, err := s.QueryEvents(ctx, EventQuery{Text: tc.text, Limit: 1000, NoRaw: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.UUID)
+		}
+		if want := brute(tc.text); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%q: %d rows, brute force %d", tc.text, len(got), len(want))
+		}
+	}
+	if rows, _ := s.QueryEvents(ctx, EventQuery{Text: "abcd", Limit: 10, NoRaw: true}); len(rows) != 2 {
+		t.Fatalf("abcd: %d rows, want 2 (caps and target; not the one with the trigrams apart)", len(rows))
+	}
+	// pruning removes the events from the index too
+	if _, err := s.Prune(ctx, t0.Add(100*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM events_fts WHERE events_fts MATCH ?", ftsQuery("abcd")).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d pruned events still in the text index", n)
+	}
+}
