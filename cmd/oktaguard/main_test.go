@@ -155,11 +155,31 @@ func TestReplayDetectsGeneratedAttacks(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	got := map[string]bool{}
+	ids := map[string]bool{}
+	grown := 0
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var a struct{ Detector string }
+		var a struct {
+			ID, Detector string
+			Count        int
+			EventIDs     []string
+		}
 		if json.Unmarshal([]byte(line), &a) == nil {
 			got[a.Detector] = true
+			// one incident is one alert, written once in its final form
+			if ids[a.ID] {
+				t.Errorf("alert %s written twice", a.ID)
+			}
+			ids[a.ID] = true
+			if a.Count < 1 {
+				t.Errorf("alert %s (%s) has count %d", a.ID, a.Detector, a.Count)
+			}
+			if a.Count > 1 {
+				grown++
+			}
 		}
+	}
+	if grown == 0 {
+		t.Error("no alert grouped more than one match: the attacks repeat, so some incident must have grown")
 	}
 	known := map[string]bool{}
 	for _, d := range detect.Detectors() {

@@ -58,7 +58,9 @@ type Stats struct {
 	Late        int64            // events older than the reorder watermark (processed immediately)
 	Duplicates  int64            // events with a uuid already waiting in the buffer (dropped)
 	Buffered    int              // events currently held in the reorder buffer
-	Alerts      map[string]int64 // per detector
+	Alerts      map[string]int64 // incidents (new alerts) per detector
+	Matches     map[string]int64 // findings per detector: a new incident or a match inside an open one (after scope and learning)
+	Updates     map[string]int64 // per detector: matches that changed an open incident's alert (same id re-emitted)
 	Suppressed  map[string]int64 // per reason: "dedup", "learning", "scope"
 	TrackedUser int              // users with a baseline
 }
@@ -92,11 +94,6 @@ type Engine struct {
 	stats Stats
 }
 
-type dedupEntry struct {
-	First int64 `json:"f"`
-	Last  int64 `json:"l"`
-}
-
 // NewEngine validates cfg and builds an engine with every enabled detector.
 func NewEngine(cfg Config, opts ...Option) (*Engine, error) {
 	res, err := cfg.resolve()
@@ -107,7 +104,7 @@ func NewEngine(cfg Config, opts ...Option) (*Engine, error) {
 		opts:       options{reorderWindow: DefaultReorderWindow, reorderLimit: DefaultReorderLimit, learningPeriod: DefaultLearningPeriod},
 		dedup:      make(map[string]dedupEntry),
 		pendingIDs: make(map[string]struct{}),
-		stats:      Stats{Alerts: map[string]int64{}, Suppressed: map[string]int64{}},
+		stats:      Stats{Alerts: map[string]int64{}, Matches: map[string]int64{}, Updates: map[string]int64{}, Suppressed: map[string]int64{}},
 	}
 	for _, o := range opts {
 		o(&e.opts)
@@ -143,14 +140,10 @@ func (e *Engine) Enabled() []string {
 // Stats returns a copy of the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := e.stats
-	s.Alerts = make(map[string]int64, len(e.stats.Alerts))
-	for k, v := range e.stats.Alerts {
-		s.Alerts[k] = v
-	}
-	s.Suppressed = make(map[string]int64, len(e.stats.Suppressed))
-	for k, v := range e.stats.Suppressed {
-		s.Suppressed[k] = v
-	}
+	s.Alerts = copyCounts(e.stats.Alerts)
+	s.Suppressed = copyCounts(e.stats.Suppressed)
+	s.Matches = copyCounts(e.stats.Matches)
+	s.Updates = copyCounts(e.stats.Updates)
 	s.Buffered = len(e.buf)
 	s.TrackedUser = len(e.base.users)
 	return s
@@ -320,6 +313,9 @@ type Finding struct {
 	Summary  string
 	Evidence map[string]any
 	EventIDs []string
+	// Targets name what the finding acted on (users, objects); default:
+	// the User targets of the current event other than the actor.
+	Targets []string
 	// Learn gates the finding on learning periods.
 	Learn Learn
 	// LearnActor overrides whose learning period applies (default Actor).
@@ -360,6 +356,9 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 	if f.Time.IsZero() {
 		f.Time = now
 	}
+	if f.Targets == nil && e.ctx.ev != nil {
+		f.Targets = eventTargets(e.ctx.ev)
+	}
 	if len(d.include) > 0 && !matchScope(d.include, f.Actor, f.IP) || len(d.exclude) > 0 && matchScope(d.exclude, f.Actor, f.IP) {
 		e.stats.Suppressed["scope"]++
 		return
@@ -381,6 +380,7 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 	if rearm <= 0 {
 		rearm = int64(defaultRearm / time.Second)
 	}
+	e.stats.Matches[id]++
 	if de, ok := e.dedup[key]; ok {
 		ref := de.Last
 		if d.reg.FixedDedup {
@@ -389,13 +389,16 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 		if sec-ref < rearm {
 			if sec > de.Last {
 				de.Last = sec
-				e.dedup[key] = de
 			}
 			e.stats.Suppressed["dedup"]++
+			if de.A != nil && de.update(&f, sev) {
+				e.stats.Updates[id]++
+				e.out = append(e.out, snapshot(de.A))
+			}
+			e.dedup[key] = de
 			return
 		}
 	}
-	e.dedup[key] = dedupEntry{First: sec, Last: sec}
 	first := ""
 	if len(f.EventIDs) > 0 {
 		first = f.EventIDs[0]
@@ -416,14 +419,14 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 		Title:    f.Title,
 		Summary:  f.Summary,
 		Evidence: f.Evidence,
-		EventIDs: f.EventIDs,
 		MITRE:    append([]string(nil), d.reg.Info.MITRE...),
+		LastTime: f.Time.UTC(),
 	}
-	if a.EventIDs == nil {
-		a.EventIDs = []string{}
-	}
+	de := dedupEntry{First: sec, Last: sec, A: &a}
+	de.addMatch(&f)
+	e.dedup[key] = de
 	e.stats.Alerts[id]++
-	e.out = append(e.out, a)
+	e.out = append(e.out, snapshot(&a))
 }
 
 func (e *Engine) learning(f Finding, now time.Time) bool {

@@ -141,7 +141,7 @@ func runEvents(t testing.TB, cfg Config, evs []event.Event, opts ...Option) []Al
 	for i := range evs {
 		out = append(out, e.Process(&evs[i])...)
 	}
-	return append(out, e.Flush()...)
+	return Final(append(out, e.Flush()...))
 }
 
 // warmup: a user signing in daily from a home city for `days` days from t0.

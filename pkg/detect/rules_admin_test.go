@@ -88,9 +88,9 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 					jTarget("AuthenticatorEnrollment", "pfd", "unknown", "Okta Verify", "methodTypeUsed", "push")))},
 		},
 		"support_impersonation": {
-			{name: "grant then initiate", want: 2, check: func(t *testing.T, as []Alert) {
-				if as[0].Severity != SeverityMedium || as[1].Severity != SeverityHigh || !strings.Contains(as[1].Summary, "Okta Support") {
-					t.Fatalf("%s %s %s", as[0].Severity, as[1].Severity, as[1].Summary)
+			{name: "grant then initiate: one incident, raised to high by the session", want: 1, check: func(t *testing.T, as []Alert) {
+				if as[0].Severity != SeverityHigh || !strings.Contains(as[0].Summary, "Okta Support") || as[0].Count != 2 || len(as[0].EventIDs) != 2 {
+					t.Fatalf("%s %s count %d ids %v", as[0].Severity, as[0].Summary, as[0].Count, as[0].EventIDs)
 				}
 			}, events: evs(
 				jev(t, "user.session.impersonation.grant", admin, rt0, jUser(admin), jDbg("grantDurationHours", "8")),

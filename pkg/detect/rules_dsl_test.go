@@ -49,7 +49,7 @@ func restartRun(t *testing.T, id string, evs []event.Event) {
 		}
 		got = append(got, e2.Flush()...)
 		var mine []Alert
-		for _, a := range got {
+		for _, a := range Final(got) {
 			if a.Detector == id {
 				mine = append(mine, a)
 			}

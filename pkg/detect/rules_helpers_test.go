@@ -176,7 +176,7 @@ func runRule(t testing.TB, id string, cfg DetectorConfig, evs []event.Event) []A
 	for i := range evs {
 		out = append(out, e.Process(&evs[i])...)
 	}
-	out = append(out, e.Flush()...)
+	out = Final(append(out, e.Flush()...))
 	var mine []Alert
 	for _, a := range out {
 		if a.Detector == id {

@@ -170,8 +170,9 @@ type Hit struct {
 func (h *Hit) Window() time.Duration { return h.st.win }
 
 // Base returns a finding prefilled from the hit: actor, IP and country of
-// the completing event, title, the uuids of every event involved, key
-// "<pattern>:<key>" and an evidence map with the pattern and key.
+// the completing event, title, the uuids of every event involved, the
+// incident key (the pattern's name when there is an actor, else
+// "<pattern>:<key>") and an evidence map with the pattern.
 func (h *Hit) Base() Finding {
 	f := Finding{
 		Key:      h.Pattern.Name + ":" + h.Key,
@@ -185,6 +186,13 @@ func (h *Hit) Base() Finding {
 	} else if n := len(h.Steps); n > 0 {
 		s := h.Steps[n-1]
 		f.Actor, f.IP, f.Country = s.Actor, s.IP, s.Country
+	}
+	// One incident per rule, pattern and actor: the pattern's key (a
+	// target user, an object, a session) only separates state, not
+	// incidents — an admin changing twenty users is one alert with twenty
+	// targets. Actor-less findings (org- or IP-level) group by the key.
+	if f.Actor != "" {
+		f.Key = h.Pattern.Name
 	}
 	seen := map[string]bool{}
 	for _, s := range h.Steps {

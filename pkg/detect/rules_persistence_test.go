@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,9 +59,10 @@ func persistenceRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.authentication.auth_via_IDP", admin, rt0.Add(10*24*time.Hour), jTarget("IdentityProvider", "0oa1", "unknown", "Corp AzureAD")))},
 		},
 		"app_lifecycle": {
-			{name: "created then updated: one alert; deleted: medium", want: 2, check: func(t *testing.T, as []Alert) {
-				if as[0].Severity != SeverityLow || as[1].Severity != SeverityMedium {
-					t.Fatalf("%s %s", as[0].Severity, as[1].Severity)
+			{name: "one admin creating, updating and deleting apps: one incident, medium for the delete, both apps as targets", want: 1, check: func(t *testing.T, as []Alert) {
+				a := as[0]
+				if a.Severity != SeverityMedium || a.Count != 3 || strings.Join(a.Targets, ",") != "FTP Bridge,Payroll" || a.Evidence["targetsTotal"] != 2 {
+					t.Fatalf("%s count %d targets %v %v", a.Severity, a.Count, a.Targets, a.Evidence)
 				}
 			}, events: evs(
 				jev(t, "application.lifecycle.create", admin, rt0, jTarget("AppInstance", "0oa1", "FTP Bridge", "FTP Bridge")),

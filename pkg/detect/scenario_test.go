@@ -90,7 +90,7 @@ func runAll(t testing.TB, cfg detect.Config, evs []event.Event) []detect.Alert {
 	for i := range evs {
 		out = append(out, e.Process(&evs[i])...)
 	}
-	return append(out, e.Flush()...)
+	return detect.Final(append(out, e.Flush()...))
 }
 
 // generateEnriched generates an org and an enricher with its IP lists.
@@ -281,7 +281,7 @@ func TestScenarioRestartResumes(t *testing.T) {
 		for i := cut; i < len(c.events); i++ {
 			got = append(got, e2.Process(&c.events[i])...)
 		}
-		got = append(got, e2.Flush()...)
+		got = detect.Final(append(got, e2.Flush()...))
 		if len(got) != len(want) {
 			t.Fatalf("cut %d: %d alerts after restart, %d in one run", cut, len(got), len(want))
 		}
@@ -320,7 +320,7 @@ func TestScenarioLateDelivery(t *testing.T) {
 	for i := range evs {
 		alerts = append(alerts, e.Process(&evs[i])...)
 	}
-	alerts = append(alerts, e.Flush()...)
+	alerts = detect.Final(append(alerts, e.Flush()...))
 	if st := e.Stats(); st.Events != int64(len(evs)) {
 		t.Fatalf("processed %d of %d events", st.Events, len(evs))
 	}

@@ -32,6 +32,7 @@ var (
 type Metrics struct {
 	eventsIngested     prometheus.Counter
 	detections         *prometheus.CounterVec
+	detectionMatches   *prometheus.CounterVec
 	oktaRequests       *prometheus.CounterVec
 	rateLimitRemaining prometheus.Gauge
 	pollLag            prometheus.Gauge
@@ -69,6 +70,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "detections_total", ConstLabels: cl,
 			Help: "Alerts raised, by detector id and severity.",
 		}, []string{"detector", "severity"}),
+		detectionMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "detection_matches_total", ConstLabels: cl,
+			Help: "Matched findings by detector id: the first of an incident and every later match that joined it (detections_total counts incidents).",
+		}, []string{"detector"}),
 		oktaRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "okta_requests_total", ConstLabels: cl,
 			Help: "HTTP requests sent to Okta, by endpoint family and status class (error = no response).",
@@ -127,6 +132,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}
 	}
 	for _, d := range opts.Detectors {
+		m.detectionMatches.WithLabelValues(d)
 		for _, s := range Severities {
 			m.detections.WithLabelValues(d, s)
 		}
@@ -162,7 +168,7 @@ func (m *Metrics) Unregister(reg prometheus.Registerer) {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.eventsIngested, m.detections, m.oktaRequests,
+	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected,
 		m.postureScore, m.checkPassing, m.buildInfo}
@@ -176,12 +182,21 @@ func (m *Metrics) EventsIngested(n int) {
 	m.eventsIngested.Add(float64(n))
 }
 
-// Detection counts one alert.
+// Detection counts one incident: a newly stored alert (its later updates
+// are counted by DetectionMatches).
 func (m *Metrics) Detection(detector, severity string) {
 	if m == nil {
 		return
 	}
 	m.detections.WithLabelValues(detector, severity).Inc()
+}
+
+// DetectionMatches counts n matched findings of a detector (committed).
+func (m *Metrics) DetectionMatches(detector string, n int64) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.detectionMatches.WithLabelValues(detector).Add(float64(n))
 }
 
 // OktaRequest counts one request to Okta; status 0 means no response.

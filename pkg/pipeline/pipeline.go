@@ -116,6 +116,7 @@ type Pipeline struct {
 	poller   *okta.LogPoller
 	enr      *enrich.Enricher
 	eng      *detect.Engine
+	matched  map[string]int64 // engine matches already counted in metrics, per detector
 	seen     *fastcache.Cache
 
 	runMu sync.Mutex // one Run at a time
@@ -133,6 +134,20 @@ type Pipeline struct {
 	posture *postureState
 
 	closeOnce sync.Once
+}
+
+// countMatches adds the engine's matched findings since the last call to
+// the matches metric (called after a successful commit).
+func (p *Pipeline) countMatches() {
+	if p.matched == nil {
+		p.matched = map[string]int64{}
+	}
+	for det, n := range p.eng.Stats().Matches {
+		if d := n - p.matched[det]; d > 0 {
+			p.m.DetectionMatches(det, d)
+			p.matched[det] = n
+		}
+	}
 }
 
 // New builds the pipeline: validates settings, opens the store (unless
@@ -615,6 +630,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 		if p.o.BeforeCommit != nil {
 			p.o.BeforeCommit(n)
 		}
+		alerts = detect.Final(alerts) // an incident that grew within the page: its latest version
 		res, err := p.st.Commit(ctx, store.Batch{Events: fresh, Alerts: alerts, Checkpoint: &cp, State: state})
 		if err != nil {
 			return okta.Cursor{}, fmt.Errorf("pipeline: commit: %w", err)
@@ -631,6 +647,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			newAlerts = append(newAlerts, a)
 			p.m.Detection(a.Detector, a.Severity)
 		}
+		p.countMatches()
 		var newEvents []event.Event
 		if len(res.Inserted) == len(fresh) {
 			for i := range fresh {

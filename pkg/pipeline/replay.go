@@ -50,8 +50,9 @@ const replayDedupHorizon = time.Hour
 // roughly in time order, as Okta exports are), duplicates by uuid are
 // skipped, and the engine's bounded reorder buffer puts the remaining
 // disorder into event-time order; events later than its window are still
-// processed (counted in OutOfOrder). Each alert is passed to emit as soon
-// as the engine raises it (the engine is flushed at the end). Malformed
+// processed (counted in OutOfOrder). Each alert (one per incident) is
+// passed to emit once, in its final form, after the last event (the
+// engine is flushed first). Malformed
 // events are counted and skipped; reading goes on. onParseError, when set,
 // is called for each of them.
 func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit func(alert.Alert) error, onParseError func(input string, err error), opts ...detect.Option) (ReplaySummary, error) {
@@ -65,12 +66,17 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 	if err != nil {
 		return sum, fmt.Errorf("replay: detectors: %w", err)
 	}
+	// One incident is one alert: the engine re-emits an incident's alert
+	// (same id) as it grows, so replay keeps the latest version of each
+	// and writes every alert once, in its final form, after the last
+	// event, in the order the incidents opened.
+	var raised []alert.Alert
+	compactAt := 4096
 	out := func(as []alert.Alert) error {
-		for _, a := range as {
-			sum.Alerts[a.Detector]++
-			if err := emit(a); err != nil {
-				return err
-			}
+		raised = append(raised, as...)
+		if len(raised) >= compactAt { // keep memory near one version per incident
+			raised = detect.Final(raised)
+			compactAt = max(4096, 2*len(raised))
 		}
 		return nil
 	}
@@ -119,6 +125,12 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 	}
 	if err := out(eng.Flush()); err != nil {
 		return sum, err
+	}
+	for _, a := range detect.Final(raised) {
+		sum.Alerts[a.Detector]++
+		if err := emit(a); err != nil {
+			return sum, err
+		}
 	}
 	sum.OutOfOrder = int(eng.Stats().Late)
 	return sum, nil

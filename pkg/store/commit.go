@@ -42,6 +42,11 @@ type CommitResult struct {
 	// AlertInserted[i] reports whether b.Alerts[i] was new (false: an alert
 	// with the same id was already stored).
 	AlertInserted []bool
+	// AlertUpdated[i] reports whether b.Alerts[i] replaced a stored alert
+	// of the same id that differed (an incident that grew); an identical
+	// alert is neither inserted nor updated.
+	AlertUpdated  []bool
+	AlertsUpdated int
 }
 
 const insertEventSQL = `INSERT INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
@@ -60,12 +65,12 @@ type actorAgg struct {
 }
 
 // Commit writes a batch in ONE transaction: events (INSERT OR IGNORE by
-// uuid), their raw JSON, the roll-ups, alerts (INSERT OR IGNORE by id) with
-// their event links, the checkpoint and the state keys. On any error —
+// uuid), their raw JSON, the roll-ups, alerts (upserted by id: a grown
+// incident replaces its stored version) with their event links, the checkpoint and the state keys. On any error —
 // invalid content, a cancelled context, a disk error — nothing of the batch
 // is kept.
 func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
-	res := CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts))}
+	res := CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts)), AlertUpdated: make([]bool, len(b.Alerts))}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -357,8 +362,14 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 	if len(alerts) == 0 {
 		return nil
 	}
+	// One incident is one alert: the engine emits the alert again, same id,
+	// as its incident grows; the stored row takes the new version (first
+	// time, actor and stored_at stay; triage state lives in its own table).
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO alerts (id, detector, severity, time, actor, actor_id, ip, country,
-		title, summary, json, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING`)
+		title, summary, json, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, ip = excluded.ip, country = excluded.country,
+			title = excluded.title, summary = excluded.summary, json = excluded.json
+		WHERE alerts.json <> excluded.json`)
 	if err != nil {
 		return fmt.Errorf("store: commit: prepare alerts: %w", err)
 	}
@@ -368,6 +379,11 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 		return fmt.Errorf("store: commit: prepare alert links: %w", err)
 	}
 	defer link.Close()
+	exist, err := tx.PrepareContext(ctx, "SELECT COUNT(*) FROM alerts WHERE id = ?")
+	if err != nil {
+		return fmt.Errorf("store: commit: prepare alert lookup: %w", err)
+	}
+	defer exist.Close()
 	now := time.Now().UnixMilli()
 	for i := range alerts {
 		a := &alerts[i]
@@ -384,6 +400,10 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 		if err != nil {
 			return fmt.Errorf("store: commit: %w: alert %s: %w", ErrInvalidBatch, a.ID, err)
 		}
+		var exists int
+		if err := exist.QueryRowContext(ctx, a.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
+		}
 		r, err := ins.ExecContext(ctx, a.ID, a.Detector, strings.ToLower(a.Severity), ms(a.Time), a.Actor, a.ActorID,
 			a.IP, a.Country, a.Title, a.Summary, js, now)
 		if err != nil {
@@ -394,10 +414,15 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
 		}
 		if n == 0 {
-			continue
+			continue // stored already, unchanged
 		}
-		res.AlertInserted[i] = true
-		res.AlertsInserted++
+		if exists > 0 {
+			res.AlertUpdated[i] = true
+			res.AlertsUpdated++
+		} else {
+			res.AlertInserted[i] = true
+			res.AlertsInserted++
+		}
 		for _, u := range a.EventIDs {
 			if u == "" {
 				continue
