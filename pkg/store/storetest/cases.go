@@ -243,6 +243,43 @@ func testAlerts(t *testing.T, newDB NewDB) {
 	}
 }
 
+// One incident is one alert: the engine emits a grown incident again with
+// the same id; the store keeps one row holding the latest version (first
+// time stays), adds the new event links, and reports what it did.
+func testAlertUpsert(t *testing.T, newDB NewDB) {
+	s := newDB(t)(OrgA)
+	t0 := T0()
+	evs := Events("u", 0, 3, t0, time.Second)
+	commit(t, s, store.Batch{Events: evs})
+	a := Alert("inc", "failed_logins", "medium", t0, "x@example.com", evs[0].UUID)
+	a.Count, a.LastTime = 1, t0
+	r1 := commit(t, s, store.Batch{Alerts: []alert{a}})
+	grown := a
+	grown.Severity, grown.Summary, grown.Count, grown.LastTime = "high", "grown", 3, t0.Add(2*time.Second)
+	grown.EventIDs = []string{evs[0].UUID, evs[1].UUID, evs[2].UUID}
+	grown.Targets = []string{"u1", "u2"}
+	r2 := commit(t, s, store.Batch{Alerts: []alert{grown}})
+	r3 := commit(t, s, store.Batch{Alerts: []alert{grown}}) // identical: nothing to do
+	if !r1.AlertInserted[0] || r1.AlertUpdated[0] || r2.AlertInserted[0] || !r2.AlertUpdated[0] || r2.AlertsUpdated != 1 ||
+		r2.AlertsInserted != 0 || r3.AlertInserted[0] || r3.AlertUpdated[0] {
+		t.Fatalf("insert %+v, update %+v, repeat %+v", r1, r2, r3)
+	}
+	got, err := s.QueryAlerts(bg, store.AlertQuery{Limit: 10})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("QueryAlerts = %v, %v; want one row per incident", got, err)
+	}
+	g := got[0]
+	if g.Severity != "high" || g.Summary != "grown" || g.Count != 3 || !g.LastTime.Equal(grown.LastTime) || len(g.Targets) != 2 || !g.Time.Equal(t0) {
+		t.Fatalf("stored %+v", g)
+	}
+	if links, err := s.AlertEvents(bg, "inc"); err != nil || len(links) != 3 {
+		t.Fatalf("AlertEvents = %v, %v", links, err)
+	}
+	if hi, err := s.QueryAlerts(bg, store.AlertQuery{Severity: "high", Limit: 10}); err != nil || len(hi) != 1 {
+		t.Fatalf("severity filter after the update: %v, %v", hi, err)
+	}
+}
+
 func testSeries(t *testing.T, newDB NewDB) {
 	s := newDB(t)(OrgA)
 	t0 := T0().Add(-2 * time.Hour)

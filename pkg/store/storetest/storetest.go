@@ -39,6 +39,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AtomicBatch", testAtomicBatch},
 		{"EventFilters", testEventFilters},
 		{"Alerts", testAlerts},
+		{"AlertUpsert", testAlertUpsert},
 		{"Series", testSeries},
 		{"GeoUsersDictionaries", testGeoUsersDictionaries},
 		{"Posture", testPosture},
