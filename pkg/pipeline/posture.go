@@ -89,9 +89,17 @@ func (ps *postureState) loop(ctx context.Context) {
 	if interval <= 0 {
 		interval = time.Hour
 	}
+	// Until a first report exists, a failed evaluation is retried within
+	// a minute rather than at the next interval.
+	retry := min(interval, time.Minute)
+	var retryC <-chan time.Time
 	run := func() {
+		retryC = nil
 		if _, err := ps.p.RefreshPosture(ctx); err != nil && ctx.Err() == nil {
 			ps.p.log.Warn("posture evaluation failed", "error", err)
+			if _, ok := ps.p.LatestPosture(); !ok {
+				retryC = time.After(retry)
+			}
 		}
 	}
 	run()
@@ -102,6 +110,8 @@ func (ps *postureState) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			run()
+		case <-retryC:
 			run()
 		case <-ps.kick:
 			// Debounce: a burst of changes gives one evaluation.

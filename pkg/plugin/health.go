@@ -36,6 +36,19 @@ type healthDetails struct {
 	MissingScopes      []string          `json:"missingScopes,omitempty"`
 	GeoIP              map[string]string `json:"geoip,omitempty"`
 	PostureScore       *float64          `json:"postureScore,omitempty"`
+	Posture            *healthPosture    `json:"posture,omitempty"`
+}
+
+// healthPosture is the posture part of the health details.
+type healthPosture struct {
+	// State: disabled, in_progress (no report yet), failed (no report;
+	// Error says why), partial (published before every input was read),
+	// ok.
+	State       string       `json:"state"`
+	Error       string       `json:"error,omitempty"`
+	Engine      string       `json:"engine,omitempty"`
+	EvaluatedAt string       `json:"evaluatedAt,omitempty"`
+	Gaps        []postureGap `json:"missingPermissions,omitempty"`
 }
 
 // CheckHealth makes a real call to Okta with the configured credentials
@@ -72,7 +85,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		v := st.PostureScore
 		det.PostureScore = &v
 	}
-	det.MissingScopes = d.missingScopes(ctx, callErr)
+	rep, hasRep := d.latestPosture(ctx)
+	det.Posture = d.healthPosture(rep, hasRep)
+	det.MissingScopes = missingScopes(callErr, det.Posture.Gaps)
 	body, _ := json.Marshal(det)
 
 	if callErr != nil {
@@ -90,10 +105,17 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	if st.RateLimitLimit > 0 {
 		msg += fmt.Sprintf(" Rate limit: %d of %d remaining this minute (budget %d/min).", st.RateLimitRemaining, st.RateLimitLimit, st.RateLimitBudget)
 	}
+	// Partial posture permissions do not fail a connection that ingests:
+	// the message says what is missing and which checks it costs.
 	status := backend.HealthStatusOk
-	if len(det.MissingScopes) > 0 {
-		status = backend.HealthStatusUnknown
-		msg += " Posture checks cannot read everything: missing OAuth scopes " + strings.Join(det.MissingScopes, ", ") + "."
+	if g := det.Posture.Gaps; len(g) > 0 {
+		msg += " Posture checks cannot read everything: missing " + gapText(g) + "; those checks report error until the permission is granted."
+	}
+	switch det.Posture.State {
+	case "in_progress":
+		msg += " First posture evaluation in progress."
+	case "failed":
+		msg += " Posture evaluation failed: " + det.Posture.Error + "."
 	}
 	for name, s := range det.GeoIP {
 		if strings.HasPrefix(s, "error") {
@@ -195,9 +217,9 @@ func shortCause(err error) string {
 	return err.Error()
 }
 
-// missingScopes lists OAuth scopes Okta refused: the health call's and
-// those named by the latest posture report's errors.
-func (d *Datasource) missingScopes(ctx context.Context, callErr error) []string {
+// missingScopes lists the OAuth scopes (or admin-role permissions) Okta
+// refused: the health call's and the latest posture report's.
+func missingScopes(callErr error, gaps []postureGap) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
@@ -210,10 +232,32 @@ func (d *Datasource) missingScopes(ctx context.Context, callErr error) []string 
 	if errors.As(callErr, &apiErr) && errors.Is(callErr, okta.ErrInsufficientScope) {
 		add(apiErr.Scope)
 	}
-	for _, s := range d.postureMissingScopes(ctx) {
-		add(s)
+	for _, g := range gaps {
+		add(g.Scope)
 	}
 	return out
+}
+
+// healthPosture summarises the posture evaluation for the health check.
+func (d *Datasource) healthPosture(rep *postureReport, hasRep bool) *healthPosture {
+	st := d.run.p.PostureStatus()
+	hp := &healthPosture{}
+	switch {
+	case !st.Enabled:
+		hp.State = "disabled"
+		return hp
+	case !hasRep && st.LastError != "" && !st.Running:
+		hp.State, hp.Error = "failed", st.LastError
+		return hp
+	case !hasRep:
+		hp.State = "in_progress"
+		return hp
+	}
+	hp.State, hp.Engine, hp.EvaluatedAt, hp.Gaps = "ok", rep.Engine, rep.EvaluatedAt.UTC().Format(time.RFC3339), rep.Gaps
+	if rep.Partial {
+		hp.State = "partial"
+	}
+	return hp
 }
 
 // geoipStatus reports each configured GeoIP database file.

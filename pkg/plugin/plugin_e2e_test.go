@@ -34,7 +34,7 @@ type env struct {
 	to   time.Time
 }
 
-func newEnv(t testing.TB, uid string, users int, history time.Duration) *env {
+func newEnv(t testing.TB, uid string, users int, history time.Duration, opts ...func(*demo.Options)) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the plugin binary")
@@ -44,7 +44,11 @@ func newEnv(t testing.TB, uid string, users int, history time.Duration) *env {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	org, err := demo.Start(demo.Options{Users: users, History: history, Now: now, Token: testToken, Tick: time.Hour})
+	do := demo.Options{Users: users, History: history, Now: now, Token: testToken, Tick: time.Hour}
+	for _, o := range opts {
+		o(&do)
+	}
+	org, err := demo.Start(do)
 	if err != nil {
 		t.Fatal(err)
 	}

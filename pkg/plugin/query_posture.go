@@ -16,10 +16,17 @@ import (
 
 // postureReport is the part of the stored report JSON the frames need.
 type postureReport struct {
-	Score       float64   `json:"score"`
-	Profile     string    `json:"profile"`
-	EvaluatedAt time.Time `json:"evaluatedAt"`
-	Checks      []struct {
+	Score       float64      `json:"score"`
+	Profile     string       `json:"profile"`
+	EvaluatedAt time.Time    `json:"evaluatedAt"`
+	Engine      string       `json:"engine"`
+	Partial     bool         `json:"partial"`
+	Gaps        []postureGap `json:"gaps"`
+	Inputs      []struct {
+		Resource string `json:"resource"`
+		State    string `json:"state"`
+	} `json:"inputs"`
+	Checks []struct {
 		ID          string            `json:"id"`
 		Title       string            `json:"title"`
 		Status      string            `json:"status"`
@@ -51,13 +58,15 @@ func (d *Datasource) posture(ctx context.Context, st store.Backend, q queryModel
 	}
 	f := data.NewFrame("posture")
 	if !ok {
-		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "No posture evaluation yet: it runs at start and every hour (or POST posture/refresh)."})
+		// No report yet: say why instead of an empty frame.
+		f.AppendNotices(d.postureNotices(nil)...)
 		return data.Frames{f}, nil
 	}
 	var rep postureReport
 	if err := json.Unmarshal(rec.JSON, &rep); err != nil {
 		return nil, fmt.Errorf("stored posture report is unreadable: %w", err)
 	}
+
 	var id, title, category, severity, status, remediation, failing, stig, refs []string
 	var nFind, nFail []int64
 	for _, c := range rep.Checks {
@@ -102,42 +111,83 @@ func (d *Datasource) posture(ctx context.Context, st store.Backend, q queryModel
 		named(data.NewField("stig", nil, stig), "STIG"),
 		named(data.NewField("references", nil, refs), "References"),
 	)
-	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Custom: map[string]any{"score": rep.Score, "profile": rep.Profile, "evaluatedAt": rep.EvaluatedAt}}
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Custom: map[string]any{"score": rep.Score, "profile": rep.Profile, "evaluatedAt": rep.EvaluatedAt, "engine": rep.Engine, "partial": rep.Partial}}
+	f.AppendNotices(d.postureNotices(&rep)...)
 	return data.Frames{f}, nil
 }
 
-// postureMissingScopes lists OAuth scopes named by errors in the latest
-// posture report.
-func (d *Datasource) postureMissingScopes(ctx context.Context) []string {
+// postureGap is one missing permission of the latest report (posture.Gap).
+type postureGap struct {
+	Scope  string   `json:"scope"`
+	Inputs []string `json:"inputs"`
+	Checks []string `json:"checks"`
+}
+
+// latestPosture is the latest stored report of the data source's profile.
+func (d *Datasource) latestPosture(ctx context.Context) (*postureReport, bool) {
 	st, err := d.ready()
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	rec, ok, err := st.LatestPostureReport(ctx, d.settings.PostureProfile)
 	if err != nil || !ok {
-		return nil
+		return nil, false
 	}
 	var rep postureReport
 	if json.Unmarshal(rec.JSON, &rep) != nil {
-		return nil
+		return nil, false
 	}
-	seen := map[string]bool{}
-	var out []string
-	for _, c := range rep.Checks {
-		if c.Status != "error" {
-			continue
+	return &rep, true
+}
+
+// postureNotices explains what a posture frame cannot show by itself: no
+// report yet (the first evaluation in progress, or why it failed), a
+// partial report, missing permissions, a later evaluation that failed.
+func (d *Datasource) postureNotices(rep *postureReport) []data.Notice {
+	var out []data.Notice
+	st := d.run.p.PostureStatus()
+	if rep == nil {
+		switch {
+		case !st.Enabled:
+			return []data.Notice{{Severity: data.NoticeSeverityInfo, Text: "Posture evaluation is disabled for this data source."}}
+		case st.Running:
+			return []data.Notice{{Severity: data.NoticeSeverityInfo, Text: fmt.Sprintf("First evaluation in progress (started %s ago): the first posture report comes within a minute of connecting.",
+				time.Since(st.Started).Round(time.Second))}}
+		case st.LastError != "":
+			return []data.Notice{{Severity: data.NoticeSeverityError, Text: fmt.Sprintf("The first posture evaluation failed at %s: %s. It is retried within a minute.",
+				st.LastErrorAt.UTC().Format(time.RFC3339), st.LastError)}}
 		}
-		for _, fd := range c.Findings {
-			s := fmt.Sprint(fd.Observed) + " " + fd.Expected
-			for _, w := range strings.Fields(s) {
-				w = strings.Trim(w, `"'.,;:()`)
-				if strings.HasPrefix(w, "okta.") && strings.Count(w, ".") == 2 && !seen[w] {
-					seen[w] = true
-					out = append(out, w)
-				}
+		return []data.Notice{{Severity: data.NoticeSeverityInfo, Text: "First evaluation in progress: it starts with the data source and reports within a minute of connecting."}}
+	}
+	if rep.Partial {
+		var pending []string
+		for _, in := range rep.Inputs {
+			if in.State == "pending" {
+				pending = append(pending, in.Resource)
 			}
 		}
+		out = append(out, data.Notice{Severity: data.NoticeSeverityInfo, Text: fmt.Sprintf("First evaluation in progress: this report was published before every input was read (still reading %s); checks needing them show error until the complete report follows.",
+			strings.Join(pending, ", "))})
 	}
-	sort.Strings(out)
+	if len(rep.Gaps) > 0 {
+		out = append(out, data.Notice{Severity: data.NoticeSeverityWarning, Text: "Missing Okta permissions: " + gapText(rep.Gaps) + "."})
+	}
+	if st.LastError != "" && st.LastErrorAt.After(rep.EvaluatedAt) {
+		out = append(out, data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf("The latest posture evaluation failed at %s (%s); showing the report of %s.",
+			st.LastErrorAt.UTC().Format(time.RFC3339), st.LastError, rep.EvaluatedAt.UTC().Format(time.RFC3339))})
+	}
 	return out
+}
+
+// gapText lists each missing scope with the checks it leaves in error.
+func gapText(gaps []postureGap) string {
+	parts := make([]string, 0, len(gaps))
+	for _, g := range gaps {
+		checks := "no check under this profile"
+		if len(g.Checks) > 0 {
+			checks = strings.Join(g.Checks, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("%s (affects %s)", g.Scope, checks))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -11,7 +11,7 @@ import (
 func notifyCheck(id, title, template string, refs References) Check {
 	return Check{
 		ID: id, Title: title, Category: CatMonitoring, Severity: Low,
-		Needs:       []string{ResBrands, ResEmailSettings},
+		Needs: []string{ResBrands, ResEmailSettings}, NAWhen: "the org has no brands",
 		Remediation: "Customizations > Emails > " + template + " (every brand): send to all users (Security > General > Security notification emails).",
 		References:  refs,
 		Expected:    fixed("recipients = ALL_USERS for " + template + " in every brand"),

@@ -73,6 +73,7 @@ func passwordChecks() []Check {
 			func(p Params) int { return p.PasswordMinAgeMinutes }, func(ps *PasswordSettings) int { return ps.Age.MinAgeMinutes }),
 		{
 			ID: "okta.password.max_age", Title: "Maximum age", Category: CatPassword, Severity: Low, Needs: []string{ResPolicyPassword},
+			NAWhen:      "the profile sets no maximum age (passwordMaxAgeDays 0, NIST 800-63B)",
 			Remediation: pwRem("set 'Password expires after' between 1 day and the threshold"),
 			References:  References{"stig": "V-273201", "secureScore": ss},
 			Expected: func(p Profile) string {

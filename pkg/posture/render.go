@@ -13,8 +13,11 @@ import (
 func RenderTable(w io.Writer, r Report) error {
 	s := r.Summary()
 	bw := &errWriter{w: w}
-	fmt.Fprintf(bw, "Okta posture  profile=%s  evaluated=%s  score=%.1f/100 (over %d scored checks)\n",
-		r.Profile, r.EvaluatedAt.Format("2006-01-02T15:04:05Z07:00"), r.Score, s.Scored)
+	fmt.Fprintf(bw, "Okta posture  profile=%s  engine=%s  evaluated=%s  score=%.1f/100 (over %d scored checks)\n",
+		r.Profile, r.Engine, r.EvaluatedAt.Format("2006-01-02T15:04:05Z07:00"), r.Score, s.Scored)
+	for _, g := range r.Gaps {
+		fmt.Fprintf(bw, "missing %s (inputs %s): %d check(s) in error\n", g.Scope, strings.Join(g.Inputs, ", "), len(g.Checks))
+	}
 	fmt.Fprintf(bw, "pass %d · fail %d · partial %d · error %d (not scored) · manual %d · not_applicable %d\n\n",
 		s.Pass, s.Fail, s.Partial, s.Error, s.Manual, s.NotApplicable)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)

@@ -1,0 +1,118 @@
+package plugin_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
+	"github.com/oktaguard/oktaguard/pkg/plugin/plugintest"
+)
+
+// Through the plugin's gRPC protocol, with an API token whose admin role
+// cannot read users, roles, API tokens or log streams: every posture query
+// from the moment the data source connects returns rows or a notice
+// (never an empty frame with no word), the first report comes within 60 s
+// with only the checks needing what is missing in error, the frame says
+// which permissions are missing, and health is OK saying the same.
+func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
+	e := newEnv(t, "posture-readonly", 60, 24*time.Hour, func(o *demo.Options) { o.Posture = "readonly-admin" })
+	start := time.Now()
+	var rows, polls int
+	var firstNotice string
+	for rows == 0 {
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("no posture report within 60 s of connecting (%d polls)", polls)
+		}
+		r := e.query(t, e.ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture"}})["P"]
+		polls++
+		if r.Error != "" {
+			t.Fatalf("posture query: %s", r.Error)
+		}
+		if len(r.Frames) != 1 {
+			t.Fatalf("posture query returned %d frames", len(r.Frames))
+		}
+		f := r.Frames[0]
+		rows = f.Rows()
+		if rows == 0 {
+			if f.Meta == nil || len(f.Meta.Notices) == 0 {
+				t.Fatalf("poll %d after %s: empty posture frame without a notice", polls, time.Since(start).Round(time.Millisecond))
+			}
+			if firstNotice == "" {
+				firstNotice = f.Meta.Notices[0].Text
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("first posture report after %s (%d polls; notice before it: %q)", time.Since(start).Round(time.Millisecond), polls, firstNotice)
+	if firstNotice != "" && !strings.Contains(firstNotice, "First evaluation in progress") {
+		t.Fatalf("notice before the first report: %q", firstNotice)
+	}
+
+	// The complete report: exactly the checks reading users, roles and API
+	// tokens error (log offload is decided by the plugin's own ingestion).
+	var errs []string
+	var notices []string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := e.query(t, e.ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture", "status": "error"}})["P"]
+		f := r.Frames[0]
+		errs, notices = nil, nil
+		for i := 0; i < f.Rows(); i++ {
+			v, _ := f.Fields[0].ConcreteAt(i)
+			errs = append(errs, v.(string))
+		}
+		if f.Meta != nil {
+			for _, n := range f.Meta.Notices {
+				notices = append(notices, n.Text)
+			}
+		}
+		if partial, _ := f.Meta.Custom.(map[string]any)["partial"].(bool); !partial {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the complete report did not follow the partial one")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	want := map[string]bool{"okta.users.mfa_coverage": true, "okta.users.dormant": true, "okta.admins.dormant": true, "okta.admins.mfa": true,
+		"okta.admins.stale_password": true, "okta.admins.super_admin_count": true, "okta.admins.privileged_count": true,
+		"okta.api_tokens.network_restricted": true, "okta.api_tokens.not_super_admin": true, "okta.api_tokens.hygiene": true}
+	for _, id := range errs {
+		if !want[id] && id != "okta.logging.log_offload" {
+			t.Errorf("unexpected error check %s", id)
+		}
+		delete(want, id)
+	}
+	if len(want) > 0 {
+		t.Errorf("checks that should error but do not: %v", want)
+	}
+	joined := strings.Join(notices, " | ")
+	for _, sc := range []string{"okta.users.read", "okta.roles.read", "okta.apiTokens.read", "okta.logStreams.read"} {
+		if !strings.Contains(joined, sc) {
+			t.Errorf("frame notices %q do not name %s", joined, sc)
+		}
+	}
+
+	h := e.health(t, e.ds)
+	if h.Status != "OK" || !strings.Contains(h.Message, "missing okta.apiTokens.read (affects okta.api_tokens.") ||
+		!strings.Contains(h.Message, "okta.users.read (affects okta.users.mfa_coverage") {
+		t.Fatalf("health %s: %s", h.Status, h.Message)
+	}
+	p, _ := h.Details["posture"].(map[string]any)
+	gaps, _ := p["missingPermissions"].([]any)
+	if p["state"] != "ok" || p["engine"] != "identity_engine" || len(gaps) != 4 {
+		t.Fatalf("health details posture: %v", p)
+	}
+	if ms, _ := h.Details["missingScopes"].([]any); len(ms) != 4 {
+		t.Fatalf("health details missingScopes: %v", h.Details["missingScopes"])
+	}
+	assertNoSecretInPosture(t, joined+h.Message)
+}
+
+func assertNoSecretInPosture(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, testToken) {
+		t.Fatal("token leaked into posture notices or health")
+	}
+}
