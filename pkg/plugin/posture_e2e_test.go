@@ -108,6 +108,12 @@ func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
 		t.Fatalf("health details missingScopes: %v", h.Details["missingScopes"])
 	}
 	assertNoSecretInPosture(t, joined+h.Message)
+
+	// A profile this data source does not evaluate: a notice says so.
+	r := e.query(t, e.ds, false, plugintest.Query{RefID: "S", Model: map[string]any{"queryType": "posture", "profile": "stig"}})["S"]
+	if f := r.Frames[0]; f.Rows() != 0 || f.Meta == nil || len(f.Meta.Notices) != 1 || !strings.Contains(f.Meta.Notices[0].Text, `evaluates profile "baseline"`) {
+		t.Fatalf("stig query: rows %d meta %+v", f.Rows(), f.Meta)
+	}
 }
 
 func assertNoSecretInPosture(t *testing.T, s string) {

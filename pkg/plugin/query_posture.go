@@ -59,6 +59,10 @@ func (d *Datasource) posture(ctx context.Context, st store.Backend, q queryModel
 	f := data.NewFrame("posture")
 	if !ok {
 		// No report yet: say why instead of an empty frame.
+		if prof := d.profile(q); prof != d.settings.PostureProfile {
+			f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: fmt.Sprintf("No posture report for profile %q: this data source evaluates profile %q (postureProfile setting).", prof, d.settings.PostureProfile)})
+			return data.Frames{f}, nil
+		}
 		f.AppendNotices(d.postureNotices(nil)...)
 		return data.Frames{f}, nil
 	}
