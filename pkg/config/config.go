@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,9 +60,51 @@ type Settings struct {
 
 // Storage is where events, alerts, posture reports and the checkpoint live.
 type Storage struct {
+	// Driver is the backend: "sqlite" (default: one embedded file per org)
+	// or "postgres" (a shared database: many orgs, several instances in HA).
+	Driver    string
 	Path      string        // SQLite file
 	Retention time.Duration // events older than this are pruned; 0 keeps everything
+	// DSN is the PostgreSQL connection string or URL (driver postgres).
+	// Keep the password out of it: Password or PasswordFile replace the DSN's.
+	DSN string
+	// Password of the PostgreSQL user, typically "${OKTAGUARD_PG_PASSWORD}"
+	// (environment expansion); PasswordFile names a file holding it (a
+	// mounted secret). Never printed.
+	Password     string
+	PasswordFile string
 }
+
+// Storage drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// String never prints the password (nor a password inside the DSN).
+func (s Storage) String() string {
+	pw := ""
+	if s.Password != "" {
+		pw = "[redacted]"
+	}
+	return fmt.Sprintf("{Driver:%s Path:%s Retention:%s DSN:%s Password:%s PasswordFile:%s}",
+		s.Driver, s.Path, s.Retention, RedactDSN(s.DSN), pw, s.PasswordFile)
+}
+
+// RedactDSN masks a password in a URL or key=value DSN.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+		return dsn
+	}
+	out := passwordKV.ReplaceAllString(dsn, "password=xxxxx")
+	return out
+}
+
+var passwordKV = regexp.MustCompile(`password\s*=\s*('([^'\\]|\\.)*'|\S+)`)
 
 // GeoIP names MaxMind-format databases (all optional).
 type GeoIP struct {
@@ -136,8 +179,20 @@ func (s Settings) ValidateOffline() error {
 
 func (s Settings) validateLocal() []error {
 	var errs []error
-	if strings.TrimSpace(s.Storage.Path) == "" {
-		errs = append(errs, errors.New("storage.path is empty"))
+	switch s.Storage.Driver {
+	case "", DriverSQLite:
+		if strings.TrimSpace(s.Storage.Path) == "" {
+			errs = append(errs, errors.New("storage.path is empty"))
+		}
+	case DriverPostgres:
+		if strings.TrimSpace(s.Storage.DSN) == "" {
+			errs = append(errs, errors.New("storage.dsn is empty (driver postgres needs a PostgreSQL connection string or URL)"))
+		}
+		if s.Storage.Password != "" && s.Storage.PasswordFile != "" {
+			errs = append(errs, errors.New("storage.password and storage.passwordFile are both set; keep one"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("storage.driver %q is not sqlite or postgres", s.Storage.Driver))
 	}
 	if s.Storage.Retention < 0 {
 		errs = append(errs, fmt.Errorf("storage.retention %s is negative (0 keeps everything)", s.Storage.Retention))

@@ -86,8 +86,12 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 		},
 		"storage": func(n *yaml.Node, path string) {
 			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"path":      func(n *yaml.Node, k string) { s.Storage.Path = resolvePath(p.base, p.str(n, k)) },
-				"retention": func(n *yaml.Node, k string) { s.Storage.Retention = p.dur(n, k) },
+				"driver":       func(n *yaml.Node, k string) { s.Storage.Driver = strings.ToLower(p.str(n, k)) },
+				"path":         func(n *yaml.Node, k string) { s.Storage.Path = resolvePath(p.base, p.str(n, k)) },
+				"retention":    func(n *yaml.Node, k string) { s.Storage.Retention = p.dur(n, k) },
+				"dsn":          func(n *yaml.Node, k string) { s.Storage.DSN = p.secret(n, k) },
+				"password":     func(n *yaml.Node, k string) { s.Storage.Password = p.secret(n, k) },
+				"passwordFile": func(n *yaml.Node, k string) { s.Storage.PasswordFile = resolvePath(p.base, p.str(n, k)) },
 			})
 		},
 		"geoip": func(n *yaml.Node, path string) {

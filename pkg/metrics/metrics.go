@@ -44,6 +44,7 @@ type Metrics struct {
 	inputRejected      *prometheus.CounterVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
+	haLeader           *prometheus.GaugeVec
 	buildInfo          *prometheus.GaugeVec
 }
 
@@ -118,6 +119,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "posture_check_passing", ConstLabels: cl,
 			Help: "1 when the posture check passed in the latest evaluation, 0 when it failed or errored.",
 		}, []string{"check"}),
+		haLeader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "ha_leader", ConstLabels: cl,
+			Help: "1 when this instance leads its org (ingests, evaluates posture), 0 when it follows; the leader label names the instance that leads.",
+		}, []string{"leader"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "build_info", ConstLabels: cl,
 			Help: "Always 1; the version label says which oktaguard build is running.",
@@ -171,7 +176,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected,
-		m.postureScore, m.checkPassing, m.buildInfo}
+		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
 // EventsIngested counts n newly stored events.
@@ -330,4 +335,18 @@ func endpointFamily(e string) string {
 	default:
 		return "management"
 	}
+}
+
+// Leadership records whether this instance leads its org and which
+// instance does ("" while nobody holds the lease).
+func (m *Metrics) Leadership(leading bool, leader string) {
+	if m == nil {
+		return
+	}
+	m.haLeader.Reset()
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.haLeader.WithLabelValues(leader).Set(v)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/posture"
 	"github.com/oktaguard/oktaguard/pkg/retry"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/backend"
 )
 
 // seenCacheBytes bounds the in-memory uuid seen-set (fastcache evicts the
@@ -62,6 +63,14 @@ type Options struct {
 	// partial report if inputs are still being read (default
 	// DefaultPostureFirstReport).
 	PostureFirstReport time.Duration
+	// LeaseTTL is how long the org's lease lasts without renewal (default
+	// 15s): a dead leader is replaced within LeaseTTL + LeaseRetry.
+	LeaseTTL time.Duration
+	// LeaseRetry is how often a follower tries to take the lease (default 1s).
+	LeaseRetry time.Duration
+	// InstanceID names this instance in the lease, health and metrics
+	// (default host/pid/random).
+	InstanceID string
 	// ShutdownGrace bounds how long an in-flight request may still finish
 	// after the context is cancelled (default: the okta request timeout,
 	// at most 30s).
@@ -95,6 +104,13 @@ type Status struct {
 	PostureScore     float64
 	PostureProfile   string
 	PostureAt        time.Time
+	// HA: Role is "leader" (this instance ingests and evaluates posture) or
+	// "follower" (it serves queries; Leader ingests); "" before the first
+	// lease attempt.
+	Role       string
+	Leader     string // the instance holding the org's lease ("" = none)
+	Instance   string // this instance
+	LeaseToken int64
 }
 
 // Update is what a live-tail subscriber receives after each commit.
@@ -169,6 +185,10 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 	if p.o.PruneInterval <= 0 {
 		p.o.PruneInterval = time.Hour
 	}
+	if p.o.InstanceID == "" {
+		p.o.InstanceID = NewInstanceID()
+	}
+	p.status.Instance = p.o.InstanceID
 	if p.o.PostureDebounce <= 0 {
 		p.o.PostureDebounce = 5 * time.Second
 	}
@@ -188,7 +208,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 	if o.Store != nil {
 		p.st = o.Store
 	} else {
-		st, err := store.Open(ctx, s.Storage.Path)
+		st, err := backend.Open(ctx, StorageConfig(s.Storage, client.OrgURL().String()))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
@@ -397,7 +417,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.status.Running = false
 		p.mu.Unlock()
 	}()
+	return p.lead(ctx)
+}
 
+// ingest is the leader's loop: poll, process and commit until ctx ends
+// (nil), a fatal error, or a commit fenced by a new leader (errLeaseLost).
+func (p *Pipeline) ingest(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -448,6 +473,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		failures = 0
 		next, err := p.handlePage(context.WithoutCancel(ctx), page)
 		if err != nil {
+			if errors.Is(err, store.ErrFenced) {
+				p.log.Warn("another instance took the org over; this page is left to it", "error", err)
+				return errLeaseLost
+			}
 			p.setError(err)
 			p.log.Error("commit failed, the page will be fetched again", "error", err)
 			if rerr := p.resetEngine(context.WithoutCancel(ctx)); rerr != nil {

@@ -169,6 +169,7 @@ func (s Settings) toConfig() (config.Settings, error) {
 	cs.Okta.PollInterval = s.PollInterval
 	cs.Okta.RateLimitShare = s.RateLimitShare
 	cs.Storage.Path = s.DBPath()
+	cs.Storage.Driver, cs.Storage.DSN, cs.Storage.Password = s.StorageDriver, s.StorageDSN, s.StoragePassword
 	cs.GeoIP.CityDB = s.GeoIPCityDB
 	cs.GeoIP.ASNDB = s.GeoIPASNDB
 	if s.IPLists != nil {

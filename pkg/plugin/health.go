@@ -37,6 +37,11 @@ type healthDetails struct {
 	GeoIP              map[string]string `json:"geoip,omitempty"`
 	PostureScore       *float64          `json:"postureScore,omitempty"`
 	Posture            *healthPosture    `json:"posture,omitempty"`
+	// HA: "leader" or "follower", the instance that leads and this one.
+	Role     string `json:"role,omitempty"`
+	Leader   string `json:"leader,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Storage  string `json:"storage,omitempty"` // backend and location, never a password
 }
 
 // healthPosture is the posture part of the health details.
@@ -88,6 +93,8 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	rep, hasRep := d.latestPosture(ctx)
 	det.Posture = d.healthPosture(rep, hasRep)
 	det.MissingScopes = missingScopes(callErr, det.Posture.Gaps)
+	det.Role, det.Leader, det.Instance = st.Role, st.Leader, st.Instance
+	det.Storage = p.Store().Describe()
 	body, _ := json.Marshal(det)
 
 	if callErr != nil {
@@ -104,6 +111,18 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	}
 	if st.RateLimitLimit > 0 {
 		msg += fmt.Sprintf(" Rate limit: %d of %d remaining this minute (budget %d/min).", st.RateLimitRemaining, st.RateLimitLimit, st.RateLimitBudget)
+	}
+	switch st.Role {
+	case "follower":
+		leader := st.Leader
+		if leader == "" {
+			leader = "no instance yet (taking over)"
+		}
+		msg += fmt.Sprintf(" HA: this instance follows; %s leads (ingests and evaluates posture); queries are served from the shared store.", leader)
+	case "leader":
+		if strings.HasPrefix(det.Storage, "postgres") {
+			msg += " HA: this instance leads the org."
+		}
 	}
 	// Partial posture permissions do not fail a connection that ingests:
 	// the message says what is missing and which checks it costs.

@@ -35,6 +35,12 @@ type Settings struct {
 	Detectors      json.RawMessage
 	PostureProfile string
 	StoragePath    string
+	// StorageDriver is "sqlite" (default: one file per data source under
+	// StoragePath) or "postgres" (StorageDSN, shared by every Grafana
+	// replica; the password comes from secureJsonData.storagePassword).
+	StorageDriver   string
+	StorageDSN      string
+	StoragePassword string // secureJsonData.storagePassword
 	// Demo runs an in-process Okta simulator with a labelled attack
 	// scenario instead of connecting to a real org (docker-compose demo).
 	Demo bool
@@ -60,6 +66,8 @@ type jsonData struct {
 	Detectors      json.RawMessage     `json:"detectors"`
 	PostureProfile string              `json:"postureProfile"`
 	StoragePath    string              `json:"storagePath"`
+	StorageDriver  string              `json:"storageDriver"`
+	StorageDSN     string              `json:"storageDsn"`
 	Demo           bool                `json:"demo"`
 }
 
@@ -129,25 +137,28 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		}
 	}
 	out := Settings{
-		UID:            s.UID,
-		Name:           s.Name,
-		OrgURL:         strings.TrimSpace(jd.OrgURL),
-		AuthType:       strings.TrimSpace(jd.AuthType),
-		ClientID:       strings.TrimSpace(jd.ClientID),
-		KeyID:          strings.TrimSpace(jd.KeyID),
-		Scopes:         jd.Scopes,
-		IPLists:        jd.IPLists,
-		GeoIPCityDB:    strings.TrimSpace(jd.GeoIPCityDB),
-		GeoIPASNDB:     strings.TrimSpace(jd.GeoIPASNDB),
-		Detectors:      jd.Detectors,
-		PostureProfile: strings.TrimSpace(jd.PostureProfile),
-		StoragePath:    strings.TrimSpace(jd.StoragePath),
-		Demo:           jd.Demo,
-		APIToken:       strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
-		PrivateKey:     s.DecryptedSecureJSONData["privateKey"],
-		Backfill:       DefaultBackfill,
-		PollInterval:   DefaultPollInterval,
-		RateLimitShare: DefaultRateLimitShare,
+		UID:             s.UID,
+		Name:            s.Name,
+		OrgURL:          strings.TrimSpace(jd.OrgURL),
+		AuthType:        strings.TrimSpace(jd.AuthType),
+		ClientID:        strings.TrimSpace(jd.ClientID),
+		KeyID:           strings.TrimSpace(jd.KeyID),
+		Scopes:          jd.Scopes,
+		IPLists:         jd.IPLists,
+		GeoIPCityDB:     strings.TrimSpace(jd.GeoIPCityDB),
+		GeoIPASNDB:      strings.TrimSpace(jd.GeoIPASNDB),
+		Detectors:       jd.Detectors,
+		PostureProfile:  strings.TrimSpace(jd.PostureProfile),
+		StoragePath:     strings.TrimSpace(jd.StoragePath),
+		StorageDriver:   strings.ToLower(strings.TrimSpace(jd.StorageDriver)),
+		StorageDSN:      strings.TrimSpace(jd.StorageDSN),
+		StoragePassword: s.DecryptedSecureJSONData["storagePassword"],
+		Demo:            jd.Demo,
+		APIToken:        strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+		PrivateKey:      s.DecryptedSecureJSONData["privateKey"],
+		Backfill:        DefaultBackfill,
+		PollInterval:    DefaultPollInterval,
+		RateLimitShare:  DefaultRateLimitShare,
 	}
 	var errs []error
 	if out.UID == "" || !uidRe.MatchString(out.UID) {
@@ -222,6 +233,16 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	}
 	if out.StoragePath == "" {
 		out.StoragePath = defaultStorageDir()
+	}
+	switch out.StorageDriver {
+	case "", "sqlite":
+		out.StorageDriver = "sqlite"
+	case "postgres":
+		if out.StorageDSN == "" {
+			errs = append(errs, errors.New("storageDriver postgres needs storageDsn (e.g. postgres://oktaguard@db:5432/oktaguard?sslmode=require; the password goes in the secure storagePassword field)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("storageDriver %q is unknown (use sqlite or postgres)", out.StorageDriver))
 	}
 	if len(errs) > 0 {
 		return Settings{}, fmt.Errorf("invalid data source settings: %w", errors.Join(errs...))

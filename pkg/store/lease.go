@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -84,7 +87,7 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (Lea
 	if err != nil {
 		return Lease{}, err
 	}
-	if ok && cur.Holder != holder && cur.Holder != "" && now.Before(cur.Expires) {
+	if ok && cur.Holder != holder && cur.Holder != "" && now.Before(cur.Expires) && !holderDead(cur.Holder) {
 		return cur, nil // someone else leads
 	}
 	next := Lease{Holder: holder, Token: cur.Token, Expires: now.Add(ttl), Leader: true}
@@ -168,4 +171,26 @@ func (s *Store) checkFence(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("%w (token %d, current %d held by %q)", ErrFenced, s.fence, l.Token, l.Holder)
 	}
 	return nil
+}
+
+// holderDead reports a holder named host/pid/... (pipeline.NewInstanceID)
+// on this host whose process is gone: every process sharing a SQLite file
+// runs on this machine, so a restart after a kill -9 need not wait out the
+// dead process's lease.
+func holderDead(holder string) bool {
+	parts := strings.Split(holder, "/")
+	if len(parts) < 3 {
+		return false
+	}
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(parts[1])
+	if host == "" || parts[0] != host || err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return true
+	}
+	err = proc.Signal(syscall.Signal(0))
+	return errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH)
 }

@@ -1,0 +1,496 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+var stageCols = []string{"seq", "published", "uuid", "event_type", "actor", "actor_id", "actor_type", "actor_name",
+	"outcome", "reason", "ip", "country", "city", "lat", "lon", "session_id", "severity", "display_message", "target",
+	"risk_level", "ip_categories", "raw"}
+
+const eventInsertCols = `published, uuid, event_type, actor, actor_id, actor_type, actor_name, outcome, reason, ip, country, city,
+	lat, lon, session_id, severity, display_message, target, risk_level, ip_categories, raw`
+
+// Commit writes a batch in one transaction (see store.Backend): the
+// events go through COPY into a per-connection staging table, then one
+// INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING tells which are
+// new; roll-ups, alerts, checkpoint and state follow. With a lease taken
+// (Lead), the transaction first locks the org's lease row FOR SHARE and
+// checks the token: a takeover waits for this commit, and a deposed
+// leader's commit fails with store.ErrFenced.
+func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, error) {
+	res := store.CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts))}
+	if err := validate(b); err != nil {
+		return store.CommitResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.CommitResult{}, store.ErrClosed
+	}
+	if err := s.ensurePartitions(ctx, b.Events); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
+	if err := s.checkFence(ctx, tx); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if err := s.commitEvents(ctx, tx, b.Events, &res); err != nil {
+		return store.CommitResult{}, err
+	}
+	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
+		return store.CommitResult{}, err
+	}
+	now := time.Now().UTC()
+	if cp := b.Checkpoint; cp != nil {
+		upd := cp.UpdatedAt
+		if upd.IsZero() {
+			upd = now
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
+			max_published = excluded.max_published, backfill_since = excluded.backfill_since,
+			backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`,
+			s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd)); err != nil {
+			return store.CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
+		}
+	}
+	if len(b.State) > 0 {
+		var keys, dels []string
+		var vals [][]byte
+		for k, v := range b.State {
+			if v == nil {
+				dels = append(dels, k)
+				continue
+			}
+			keys = append(keys, k)
+			vals = append(vals, v)
+		}
+		if len(dels) > 0 {
+			if _, err := tx.Exec(ctx, "DELETE FROM state WHERE org = $1 AND key = ANY($2)", s.org, dels); err != nil {
+				return store.CommitResult{}, fmt.Errorf("store: commit: state: %w", err)
+			}
+		}
+		if len(keys) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO state (org, key, value, updated_at) SELECT $1, k, v, $4
+				FROM unnest($2::text[], $3::bytea[]) AS u(k, v)
+				ON CONFLICT (org, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+				s.org, keys, vals, now.UnixMilli()); err != nil {
+				return store.CommitResult{}, fmt.Errorf("store: commit: state: %w", err)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	return res, nil
+}
+
+func validate(b store.Batch) error {
+	for i := range b.Events {
+		ev := &b.Events[i]
+		if ev.UUID == "" {
+			return fmt.Errorf("store: commit: %w: event %d has no uuid", store.ErrInvalidBatch, i)
+		}
+		if ev.Published.IsZero() {
+			return fmt.Errorf("store: commit: %w: event %d (%s) has no published time", store.ErrInvalidBatch, i, ev.UUID)
+		}
+	}
+	for i := range b.Alerts {
+		a := &b.Alerts[i]
+		switch {
+		case a.ID == "":
+			return fmt.Errorf("store: commit: %w: alert %d has no id", store.ErrInvalidBatch, i)
+		case a.Detector == "":
+			return fmt.Errorf("store: commit: %w: alert %s has no detector", store.ErrInvalidBatch, a.ID)
+		case a.Time.IsZero():
+			return fmt.Errorf("store: commit: %w: alert %s has no time", store.ErrInvalidBatch, a.ID)
+		}
+	}
+	for k := range b.State {
+		if k == "" {
+			return fmt.Errorf("store: commit: %w: empty state key", store.ErrInvalidBatch)
+		}
+	}
+	return nil
+}
+
+type countKey struct {
+	bucket                      int64
+	eventType, outcome, country string
+}
+
+type userKey struct {
+	day            bool
+	bucket         int64
+	actor, country string
+}
+
+type userAgg struct {
+	actorID, lastIP  string
+	events, failures int64
+	lastSeen         int64
+}
+
+type geoKey struct {
+	bucket             int64
+	eventType, outcome string
+	lat, lon           float64
+	country, city      string
+}
+
+type agg struct {
+	id       string
+	n        int64
+	lastSeen int64
+}
+
+func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, res *store.CommitResult) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	cols := make([]store.EventColumns, len(evs))
+	rows := make([][]any, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		c := store.ColumnsOf(ev)
+		cols[i] = c
+		var lat, lon any
+		if c.HasGeo {
+			lat, lon = c.Lat, c.Lon
+		}
+		rows[i] = []any{int32(i), c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
+			ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.IP, c.Country, c.City, lat, lon, c.Session,
+			ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), s.compress(ev.Raw)}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("store: commit: events: %w", err)
+	}
+	// DISTINCT ON keeps a uuid's first occurrence in the batch
+	r, err := tx.Query(ctx, `INSERT INTO events (org, `+eventInsertCols+`)
+		SELECT $1, `+eventInsertCols+` FROM (SELECT DISTINCT ON (uuid) * FROM stage_events ORDER BY uuid, seq) d
+		ON CONFLICT DO NOTHING RETURNING uuid`, s.org)
+	if err != nil {
+		return fmt.Errorf("store: commit: events: %w", err)
+	}
+	first := make(map[string]int, len(evs))
+	for i := len(evs) - 1; i >= 0; i-- {
+		first[evs[i].UUID] = i
+	}
+	for r.Next() {
+		var u string
+		if err := r.Scan(&u); err != nil {
+			r.Close()
+			return fmt.Errorf("store: commit: events: %w", err)
+		}
+		i, ok := first[u]
+		if !ok || res.Inserted[i] {
+			r.Close()
+			return fmt.Errorf("store: commit: insert reported unexpected uuid %q", u)
+		}
+		res.Inserted[i] = true
+		res.EventsInserted++
+	}
+	r.Close()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("store: commit: events: %w", err)
+	}
+	return s.rollups(ctx, tx, evs, cols, res.Inserted)
+}
+
+// rollups folds the inserted events into the roll-ups and dictionaries
+// (the same ones as SQLite's, see pkg/store/commit.go), one unnest upsert
+// per table.
+func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols []store.EventColumns, inserted []bool) error {
+	levels := store.CountRollups()
+	counts := make([]map[countKey]int64, len(levels))
+	for i := range counts {
+		counts[i] = map[countKey]int64{}
+	}
+	users := map[userKey]*userAgg{}
+	geos := map[geoKey]*agg{}
+	actors := map[string]*agg{}
+	types := map[string]*agg{}
+	for i := range evs {
+		if !inserted[i] {
+			continue
+		}
+		ev, c := &evs[i], &cols[i]
+		p := c.Published
+		for j, l := range levels {
+			counts[j][countKey{store.FloorTo(p, l.Width), ev.EventType, ev.Outcome.Result, c.Country}]++
+		}
+		if a := ev.Actor.AlternateID; a != "" {
+			var failed int64
+			if ev.IsFailure() {
+				failed = 1
+			}
+			for _, k := range [2]userKey{{true, store.FloorTo(p, store.DayMS), a, c.Country}, {false, store.FloorTo(p, store.HourMS), a, c.Country}} {
+				u := users[k]
+				if u == nil {
+					u = &userAgg{}
+					users[k] = u
+				}
+				u.events++
+				u.failures += failed
+				if p >= u.lastSeen {
+					u.lastSeen, u.lastIP, u.actorID = p, c.IP, ev.Actor.ID
+				}
+			}
+			ag := actors[a]
+			if ag == nil {
+				ag = &agg{}
+				actors[a] = ag
+			}
+			ag.n++
+			if p >= ag.lastSeen {
+				ag.lastSeen = p
+				if ev.Actor.ID != "" {
+					ag.id = ev.Actor.ID
+				}
+			}
+		}
+		if c.HasGeo {
+			k := geoKey{store.FloorTo(p, store.HourMS), ev.EventType, ev.Outcome.Result, round2(c.Lat), round2(c.Lon), c.Country, c.City}
+			g := geos[k]
+			if g == nil {
+				g = &agg{}
+				geos[k] = g
+			}
+			g.n++
+			g.lastSeen = max(g.lastSeen, p)
+		}
+		t := types[ev.EventType]
+		if t == nil {
+			t = &agg{}
+			types[ev.EventType] = t
+		}
+		t.n++
+		t.lastSeen = max(t.lastSeen, p)
+	}
+	for j, l := range levels {
+		if len(counts[j]) == 0 {
+			continue
+		}
+		var b, n []int64
+		var et, oc, co []string
+		for k, v := range counts[j] {
+			b, et, oc, co, n = append(b, k.bucket), append(et, k.eventType), append(oc, k.outcome), append(co, k.country), append(n, v)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+l.Table+` (org, bucket, event_type, outcome, country, n)
+			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+			ON CONFLICT (org, bucket, event_type, outcome, country) DO UPDATE SET n = `+l.Table+`.n + excluded.n`,
+			s.org, b, et, oc, co, n); err != nil {
+			return fmt.Errorf("store: commit: %s: %w", l.Table, err)
+		}
+	}
+	for _, day := range []bool{true, false} {
+		table := "user_hours"
+		if day {
+			table = "user_days"
+		}
+		var b, ev, fl, ls []int64
+		var ac, co, id, ip []string
+		for k, u := range users {
+			if k.day != day {
+				continue
+			}
+			b, ac, co, id = append(b, k.bucket), append(ac, k.actor), append(co, k.country), append(id, u.actorID)
+			ev, fl, ls, ip = append(ev, u.events), append(fl, u.failures), append(ls, u.lastSeen), append(ip, u.lastIP)
+		}
+		if len(b) == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` AS t (org, bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
+			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
+			ON CONFLICT (org, bucket, actor, country) DO UPDATE SET events = t.events + excluded.events,
+			failures = t.failures + excluded.failures,
+			actor_id = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.actor_id ELSE t.actor_id END,
+			last_ip = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.last_ip ELSE t.last_ip END,
+			last_seen = GREATEST(t.last_seen, excluded.last_seen)`,
+			s.org, b, ac, co, id, ev, fl, ls, ip); err != nil {
+			return fmt.Errorf("store: commit: %s: %w", table, err)
+		}
+	}
+	if len(geos) > 0 {
+		var b, n, ls []int64
+		var et, oc, co, ci []string
+		var la, lo []float64
+		for k, g := range geos {
+			b, et, oc, la, lo = append(b, k.bucket), append(et, k.eventType), append(oc, k.outcome), append(la, k.lat), append(lo, k.lon)
+			co, ci, n, ls = append(co, k.country), append(ci, k.city), append(n, g.n), append(ls, g.lastSeen)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO geo_hours AS g (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
+			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+			ON CONFLICT (org, bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET n = g.n + excluded.n,
+			last_seen = GREATEST(g.last_seen, excluded.last_seen)`, s.org, b, et, oc, la, lo, co, ci, n, ls); err != nil {
+			return fmt.Errorf("store: commit: geo_hours: %w", err)
+		}
+	}
+	if len(actors) > 0 {
+		var ac, id []string
+		var ls, n []int64
+		for a, g := range actors {
+			ac, id, ls, n = append(ac, a), append(id, g.id), append(ls, g.lastSeen), append(n, g.n)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO actors AS a (org, actor, actor_id, last_seen, events)
+			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+			ON CONFLICT (org, actor) DO UPDATE SET
+			actor_id = CASE WHEN excluded.last_seen >= a.last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE a.actor_id END,
+			last_seen = GREATEST(a.last_seen, excluded.last_seen), events = a.events + excluded.events`, s.org, ac, id, ls, n); err != nil {
+			return fmt.Errorf("store: commit: actors: %w", err)
+		}
+	}
+	if len(types) > 0 {
+		var et []string
+		var ls, n []int64
+		for t, g := range types {
+			et, ls, n = append(et, t), append(ls, g.lastSeen), append(n, g.n)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO event_types AS t (org, event_type, last_seen, events)
+			SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])
+			ON CONFLICT (org, event_type) DO UPDATE SET last_seen = GREATEST(t.last_seen, excluded.last_seen),
+			events = t.events + excluded.events`, s.org, et, ls, n); err != nil {
+			return fmt.Errorf("store: commit: event types: %w", err)
+		}
+	}
+	return nil
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Alert, res *store.CommitResult) error {
+	now := time.Now().UnixMilli()
+	for i := range alerts {
+		a := &alerts[i]
+		js, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w: alert %s: %w", store.ErrInvalidBatch, a.ID, err)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO alerts (org, id, detector, severity, time, actor, actor_id, ip, country,
+			title, summary, json, stored_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (org, id) DO NOTHING`,
+			s.org, a.ID, a.Detector, strings.ToLower(a.Severity), store.MS(a.Time), a.Actor, a.ActorID, a.IP, a.Country,
+			a.Title, a.Summary, js, now)
+		if err != nil {
+			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		res.AlertInserted[i] = true
+		res.AlertsInserted++
+		var links []string
+		for _, u := range a.EventIDs {
+			if u != "" {
+				links = append(links, u)
+			}
+		}
+		if len(links) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO alert_events (org, alert_id, event_uuid) SELECT $1, $2, u FROM unnest($3::text[]) u
+				ON CONFLICT DO NOTHING`, s.org, a.ID, links); err != nil {
+				return fmt.Errorf("store: commit: alert %s links: %w", a.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// LoadCheckpoint returns the org's checkpoint; ok is false before the first commit.
+func (s *Store) LoadCheckpoint(ctx context.Context) (store.Checkpoint, bool, error) {
+	var cp store.Checkpoint
+	var maxPub, since, upd int64
+	err := s.pool.QueryRow(ctx, `SELECT next_url, max_published, backfill_since, backfill_done, updated_at
+		FROM checkpoint WHERE org = $1`, s.org).Scan(&cp.NextURL, &maxPub, &since, &cp.BackfillDone, &upd)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return store.Checkpoint{}, false, fmt.Errorf("store: load checkpoint: %w", err)
+	}
+	cp.MaxPublished, cp.BackfillSince, cp.UpdatedAt = store.FromMS(maxPub), store.FromMS(since), store.FromMS(upd)
+	return cp, true, nil
+}
+
+// HasEvents reports which of the uuids the org has stored.
+func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(uuids))
+	if len(uuids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT uuid FROM events WHERE org = $1 AND uuid = ANY($2)", s.org, uuids)
+	if err != nil {
+		return nil, fmt.Errorf("store: has events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("store: has events: %w", err)
+		}
+		out[u] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: has events: %w", err)
+	}
+	return out, nil
+}
+
+// GetState returns one state key.
+func (s *Store) GetState(ctx context.Context, key string) ([]byte, bool, error) {
+	var v []byte
+	err := s.pool.QueryRow(ctx, "SELECT value FROM state WHERE org = $1 AND key = $2", s.org, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get state %q: %w", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// AllState returns every state key with the prefix.
+func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, value FROM state WHERE org = $1 AND starts_with(key, $2) ORDER BY key`, s.org, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("store: state: %w", err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	return out, nil
+}

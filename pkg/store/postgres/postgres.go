@@ -1,0 +1,236 @@
+// Package postgres is the shared store backend: one PostgreSQL database
+// for many orgs and many oktaguard instances (Grafana in HA, exporters),
+// through github.com/jackc/pgx/v5. It implements store.Backend; the
+// contract suite (pkg/store/storetest) runs against it as against SQLite.
+//
+// Every row is keyed by org (orgs.id, from the normalized org URL) and a
+// handle only ever reads and writes its own org. Events are partitioned
+// by day (native declarative partitioning); retention drops whole
+// partitions. One instance per org leads (a lease row with a fencing
+// token, checked inside every page commit); see lease.go.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+// Config opens a PostgreSQL store.
+type Config struct {
+	// DSN is a libpq connection string or URL (postgres://user@host:5432/db?sslmode=...).
+	DSN string
+	// Password, when set, replaces the DSN's (the CLI reads it from an
+	// environment variable or a file, the plugin from secureJsonData), so
+	// the DSN itself can be shown and logged.
+	Password string
+	// Org is the normalized org URL this handle is bound to.
+	Org string
+	// MaxConns is the pool size (default 8).
+	MaxConns int32
+	// MaxLimit caps every read query's Limit (default store.DefaultMaxLimit).
+	MaxLimit int
+	// MaxBuckets caps the buckets of CountSeries (default store.DefaultMaxBuckets).
+	MaxBuckets int
+	// ConnectTimeout bounds each connection attempt (default 10 s).
+	ConnectTimeout time.Duration
+}
+
+// Store is one org's handle on a PostgreSQL database. Safe for concurrent use.
+type Store struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	org  int32
+	desc string
+
+	mu     sync.Mutex // serialises the writes of this handle (one page at a time)
+	closed bool
+	fence  int64 // lease token taken by Lead; 0 = unfenced
+
+	partMu sync.Mutex
+	parts  map[int64]bool // day starts (unix ms) whose partition exists
+
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+var _ store.Backend = (*Store)(nil)
+
+// Open connects, migrates the schema (under an advisory lock, so several
+// instances may start at once) and binds the handle to cfg.Org. Its errors
+// name what is wrong — a bad DSN, a refused connection, a missing
+// database, failed authentication, a missing permission — and never
+// contain the password.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if strings.TrimSpace(cfg.Org) == "" {
+		return nil, errors.New("postgres store: no org to bind to")
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 8
+	}
+	if cfg.MaxLimit <= 0 {
+		cfg.MaxLimit = store.DefaultMaxLimit
+	}
+	if cfg.MaxBuckets <= 0 {
+		cfg.MaxBuckets = store.DefaultMaxBuckets
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: storage DSN is not a valid PostgreSQL connection string or URL (%s)", dsnProblem(cfg.DSN, err))
+	}
+	if cfg.Password != "" {
+		pc.ConnConfig.Password = cfg.Password
+	}
+	pc.MaxConns = cfg.MaxConns
+	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	if pc.ConnConfig.RuntimeParams == nil {
+		pc.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = "oktaguard"
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, stageDDL)
+		return err
+	}
+	desc := describe(pc.ConnConfig)
+	secret := pc.ConnConfig.Password
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, explain(desc, secret, err)
+	}
+	s := &Store{cfg: cfg, pool: pool, desc: desc, parts: map[int64]bool{}}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, explain(desc, secret, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, explain(desc, secret, err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO orgs (url) VALUES ($1) ON CONFLICT (url) DO UPDATE SET url = excluded.url
+		RETURNING id`, strings.ToLower(strings.TrimRight(cfg.Org, "/"))).Scan(&s.org); err != nil {
+		pool.Close()
+		return nil, explain(desc, secret, fmt.Errorf("register org: %w", err))
+	}
+	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	s.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+	return s, nil
+}
+
+// stageDDL is the per-connection staging table that COPY fills before
+// the deduplicating insert into events.
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS stage_events (
+	seq int, published bigint, uuid text, event_type text, actor text, actor_id text, actor_type text, actor_name text,
+	outcome text, reason text, ip text, country text, city text, lat double precision, lon double precision,
+	session_id text, severity text, display_message text, target text, risk_level text, ip_categories smallint, raw bytea
+) ON COMMIT DELETE ROWS`
+
+func describe(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("postgres %s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// Describe names the database without the password.
+func (s *Store) Describe() string { return s.desc }
+
+// OrgID is the org's numeric key in this database.
+func (s *Store) OrgID() int32 { return s.org }
+
+// Close closes the pool. Safe to call twice.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.pool.Close()
+	if s.enc != nil {
+		s.enc.Close()
+	}
+	if s.dec != nil {
+		s.dec.Close()
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
+	// one migrator at a time across every instance
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7366421)"); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var cur int
+	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
+		return err
+	}
+	if cur > len(migrations) {
+		return fmt.Errorf("the database has schema version %d, newer than this build supports (%d); upgrade oktaguard", cur, len(migrations))
+	}
+	for v := cur + 1; v <= len(migrations); v++ {
+		if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// SchemaVersion is the migration version of the database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
+}
+
+// LatestSchemaVersion is the schema version this build migrates to.
+func LatestSchemaVersion() int { return len(migrations) }
+
+func (s *Store) checkLimit(limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("store: %w: limit must be positive, got %d", store.ErrInvalidQuery, limit)
+	}
+	if limit > s.cfg.MaxLimit {
+		return fmt.Errorf("store: %w: limit %d exceeds the maximum %d", store.ErrInvalidQuery, limit, s.cfg.MaxLimit)
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Store) compress(raw []byte) []byte {
+	if len(raw) == 0 {
+		return []byte{}
+	}
+	return s.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+16))
+}
+
+func (s *Store) decompress(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return s.dec.DecodeAll(b, nil)
+}

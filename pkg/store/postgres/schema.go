@@ -1,0 +1,184 @@
+package postgres
+
+// migrations are applied in order under an advisory lock (several
+// instances may start at once); migration i has schema version i+1.
+// Never edit a released migration: append a new one.
+//
+// Every table is keyed by org (orgs.id). Times are unix milliseconds
+// (bigint), as in the SQLite store, so both backends share the query
+// logic. Events are partitioned by day on published (partitions are
+// created ahead by the writer, see partitions.go) and retention drops
+// whole partitions.
+var migrations = []string{
+	// 1: the whole schema.
+	`
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE orgs (
+	id            serial PRIMARY KEY,
+	url           text   NOT NULL UNIQUE,
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	retained_from bigint NOT NULL DEFAULT 0 -- events before this (unix ms) were pruned
+);
+
+CREATE TABLE events (
+	org             int     NOT NULL,
+	published       bigint  NOT NULL,
+	uuid            text    NOT NULL,
+	event_type      text    COLLATE "C" NOT NULL,
+	actor           text    NOT NULL DEFAULT '',
+	actor_id        text    NOT NULL DEFAULT '',
+	actor_type      text    NOT NULL DEFAULT '',
+	actor_name      text    NOT NULL DEFAULT '',
+	outcome         text    NOT NULL DEFAULT '',
+	reason          text    NOT NULL DEFAULT '',
+	ip              text    NOT NULL DEFAULT '',
+	country         text    NOT NULL DEFAULT '',
+	city            text    NOT NULL DEFAULT '',
+	lat             double precision,
+	lon             double precision,
+	session_id      text    NOT NULL DEFAULT '',
+	severity        text    NOT NULL DEFAULT '',
+	display_message text    NOT NULL DEFAULT '',
+	target          text    NOT NULL DEFAULT '',
+	risk_level      text    NOT NULL DEFAULT '',
+	ip_categories   smallint NOT NULL DEFAULT 0,
+	raw             bytea   NOT NULL, -- zstd-compressed Okta JSON
+	PRIMARY KEY (org, uuid, published)
+) PARTITION BY RANGE (published);
+-- one index per panel query (TestExplain holds the plans to them)
+CREATE INDEX events_time    ON events (org, published);
+CREATE INDEX events_actor   ON events (org, actor, published);
+CREATE INDEX events_type    ON events (org, event_type, published);
+CREATE INDEX events_ip      ON events (org, ip, published);
+CREATE INDEX events_session ON events (org, session_id, published) WHERE session_id <> '';
+CREATE INDEX events_text    ON events USING gin ((display_message || chr(10) || actor || chr(10) || event_type || chr(10) || target || chr(10) || ip) gin_trgm_ops);
+
+CREATE TABLE alerts (
+	org       int    NOT NULL,
+	id        text   NOT NULL,
+	detector  text   NOT NULL,
+	severity  text   NOT NULL,
+	time      bigint NOT NULL,
+	actor     text   NOT NULL DEFAULT '',
+	actor_id  text   NOT NULL DEFAULT '',
+	ip        text   NOT NULL DEFAULT '',
+	country   text   NOT NULL DEFAULT '',
+	title     text   NOT NULL DEFAULT '',
+	summary   text   NOT NULL DEFAULT '',
+	json      bytea  NOT NULL,
+	stored_at bigint NOT NULL,
+	PRIMARY KEY (org, id)
+);
+CREATE INDEX alerts_time     ON alerts (org, time);
+CREATE INDEX alerts_detector ON alerts (org, detector, time);
+CREATE INDEX alerts_actor    ON alerts (org, actor, time);
+
+CREATE TABLE alert_events (
+	org        int  NOT NULL,
+	alert_id   text NOT NULL,
+	event_uuid text NOT NULL,
+	PRIMARY KEY (org, alert_id, event_uuid),
+	FOREIGN KEY (org, alert_id) REFERENCES alerts (org, id) ON DELETE CASCADE
+);
+CREATE INDEX alert_events_event ON alert_events (org, event_uuid);
+
+CREATE TABLE checkpoint (
+	org            int    PRIMARY KEY,
+	next_url       text   NOT NULL,
+	max_published  bigint NOT NULL,
+	backfill_since bigint NOT NULL,
+	backfill_done  boolean NOT NULL,
+	updated_at     bigint NOT NULL
+);
+
+CREATE TABLE state (
+	org        int    NOT NULL,
+	key        text   NOT NULL,
+	value      bytea  NOT NULL,
+	updated_at bigint NOT NULL,
+	PRIMARY KEY (org, key)
+);
+
+CREATE TABLE leases (
+	org     int         PRIMARY KEY,
+	holder  text        NOT NULL,
+	token   bigint      NOT NULL,
+	expires timestamptz NOT NULL
+);
+
+CREATE TABLE posture_reports (
+	org     int    NOT NULL,
+	id      bigserial PRIMARY KEY,
+	time    bigint NOT NULL,
+	profile text   NOT NULL,
+	score   double precision NOT NULL,
+	json    bytea
+);
+CREATE INDEX posture_reports_profile ON posture_reports (org, profile, time);
+CREATE INDEX posture_reports_time    ON posture_reports (org, time);
+
+CREATE TABLE posture_checks (
+	report_id bigint NOT NULL REFERENCES posture_reports (id) ON DELETE CASCADE,
+	check_id  text   NOT NULL,
+	title     text   NOT NULL DEFAULT '',
+	category  text   NOT NULL DEFAULT '',
+	severity  text   NOT NULL DEFAULT '',
+	status    text   NOT NULL,
+	findings  int    NOT NULL DEFAULT 0,
+	failing   int    NOT NULL DEFAULT 0,
+	PRIMARY KEY (report_id, check_id)
+);
+
+CREATE TABLE regressions (
+	org         int    NOT NULL,
+	id          bigserial PRIMARY KEY,
+	time        bigint NOT NULL,
+	check_id    text   NOT NULL,
+	title       text   NOT NULL DEFAULT '',
+	resource    text   NOT NULL DEFAULT '',
+	from_status text   NOT NULL DEFAULT '',
+	to_status   text   NOT NULL DEFAULT '',
+	event_id    text   NOT NULL DEFAULT '',
+	actor       text   NOT NULL DEFAULT '',
+	detail      text   NOT NULL DEFAULT ''
+);
+CREATE INDEX regressions_time ON regressions (org, time);
+
+-- roll-ups maintained by Commit (as in SQLite)
+CREATE TABLE event_counts (
+	org int NOT NULL, bucket bigint NOT NULL, event_type text COLLATE "C" NOT NULL, outcome text NOT NULL, country text NOT NULL, n bigint NOT NULL,
+	PRIMARY KEY (org, bucket, event_type, outcome, country));
+CREATE TABLE event_counts_5m (
+	org int NOT NULL, bucket bigint NOT NULL, event_type text COLLATE "C" NOT NULL, outcome text NOT NULL, country text NOT NULL, n bigint NOT NULL,
+	PRIMARY KEY (org, bucket, event_type, outcome, country));
+CREATE TABLE event_counts_hour (
+	org int NOT NULL, bucket bigint NOT NULL, event_type text COLLATE "C" NOT NULL, outcome text NOT NULL, country text NOT NULL, n bigint NOT NULL,
+	PRIMARY KEY (org, bucket, event_type, outcome, country));
+CREATE TABLE user_days (
+	org int NOT NULL, bucket bigint NOT NULL, actor text NOT NULL, country text NOT NULL, actor_id text NOT NULL,
+	events bigint NOT NULL, failures bigint NOT NULL, last_seen bigint NOT NULL, last_ip text NOT NULL,
+	PRIMARY KEY (org, bucket, actor, country));
+CREATE TABLE user_hours (
+	org int NOT NULL, bucket bigint NOT NULL, actor text NOT NULL, country text NOT NULL, actor_id text NOT NULL,
+	events bigint NOT NULL, failures bigint NOT NULL, last_seen bigint NOT NULL, last_ip text NOT NULL,
+	PRIMARY KEY (org, bucket, actor, country));
+CREATE TABLE geo_hours (
+	org int NOT NULL, bucket bigint NOT NULL, event_type text COLLATE "C" NOT NULL, outcome text NOT NULL,
+	lat double precision NOT NULL, lon double precision NOT NULL, country text NOT NULL, city text NOT NULL,
+	n bigint NOT NULL, last_seen bigint NOT NULL,
+	PRIMARY KEY (org, bucket, event_type, outcome, lat, lon, country, city));
+CREATE TABLE actors (
+	org int NOT NULL, actor text NOT NULL, actor_id text NOT NULL DEFAULT '', last_seen bigint NOT NULL, events bigint NOT NULL,
+	PRIMARY KEY (org, actor));
+CREATE INDEX actors_recent ON actors (org, last_seen DESC);
+CREATE INDEX actors_text ON actors USING gin (actor gin_trgm_ops);
+CREATE TABLE event_types (
+	org int NOT NULL, event_type text COLLATE "C" NOT NULL, last_seen bigint NOT NULL, events bigint NOT NULL,
+	PRIMARY KEY (org, event_type));
+`,
+}
+
+// searchExpr is the free-text expression; it must match the events_text
+// index expression exactly for the planner to use the trigram index.
+const searchExpr = `(display_message || chr(10) || actor || chr(10) || event_type || chr(10) || target || chr(10) || ip)`

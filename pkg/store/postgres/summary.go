@@ -1,0 +1,336 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+const failed = "outcome IN ('FAILURE', 'DENY')"
+
+// GeoPoints groups the org's located events by rounded location (see
+// store.Store.GeoPoints); whole hours come from geo_hours unless actors
+// are counted or filtered.
+func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoint, error) {
+	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	lo, hi, err := store.Bounds(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	prec := q.Precision
+	if prec == 0 {
+		prec = 1
+	}
+	if prec < 0 || prec > 2 {
+		return nil, fmt.Errorf("store: %w: geo precision must be 1 or 2 decimals (0 = default 1), got %d", store.ErrInvalidQuery, q.Precision)
+	}
+	type gk struct {
+		lat, lon float64
+		outcome  string
+	}
+	agg := map[gk]*store.GeoPoint{}
+	typeFilter := func(w *where) {
+		if q.EventTypePrefix == "" {
+			w.add("event_type = ANY(?)", store.SignInEventTypes)
+		}
+	}
+	actorsCol := "0::bigint"
+	if q.CountActors {
+		actorsCol = "COUNT(DISTINCT actor)"
+	}
+	outcomeCol := "''"
+	if q.ByOutcome {
+		outcomeCol = "outcome"
+	}
+	scan := func(query string, args []any) error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: geo points: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p store.GeoPoint
+			var last int64
+			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Actors, &p.Country, &p.City, &last); err != nil {
+				return fmt.Errorf("store: geo points: %w", err)
+			}
+			p.LastSeen = store.FromMS(last)
+			k := gk{p.Lat, p.Lon, p.Outcome}
+			if a := agg[k]; a != nil {
+				a.Count += p.Count
+				a.Failures += p.Failures
+				a.Actors += p.Actors
+				if p.LastSeen.After(a.LastSeen) {
+					a.LastSeen = p.LastSeen
+				}
+				a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
+			} else {
+				agg[k] = &p
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: geo points: %w", err)
+		}
+		return nil
+	}
+	rnd := func(col string) string {
+		return fmt.Sprintf("round(round(%s::numeric, 2), %d)::float8", col, prec)
+	}
+	rawSpan := func(a, b int64) error {
+		w := s.where()
+		eventWhere(w, store.EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}, a, b-1)
+		typeFilter(w)
+		w.add("lat IS NOT NULL AND lon IS NOT NULL")
+		return scan(fmt.Sprintf(`SELECT %s AS rlat, %s AS rlon, %s AS o, COUNT(*), COUNT(*) FILTER (WHERE %s), %s,
+			MAX(country), MAX(city), MAX(published) FROM events%s GROUP BY 1, 2, 3`,
+			rnd("lat"), rnd("lon"), outcomeCol, failed, actorsCol, w.sql()), w.args)
+	}
+	rollSpan := func(a, b int64) error {
+		w := s.where()
+		w.add("bucket >= ? AND bucket < ?", a, b)
+		if q.EventTypePrefix != "" {
+			w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
+		}
+		typeFilter(w)
+		if q.Outcome != "" {
+			w.add("outcome = ?", strings.ToUpper(q.Outcome))
+		}
+		return scan(fmt.Sprintf(`SELECT round(lat::numeric, %d)::float8 AS rlat, round(lon::numeric, %d)::float8 AS rlon, %s AS o,
+			SUM(n)::bigint, COALESCE(SUM(n) FILTER (WHERE %s), 0)::bigint, 0::bigint, MAX(country), MAX(city), MAX(last_seen)
+			FROM geo_hours%s GROUP BY 1, 2, 3`, prec, prec, outcomeCol, failed, w.sql()), w.args)
+	}
+	levels := []int64{store.HourMS}
+	if q.Actor != "" || q.CountActors {
+		levels = nil
+	}
+	for _, sp := range store.Spans(lo, store.EndExclusive(hi), levels) {
+		if sp.Level == 0 {
+			err = rawSpan(sp.A, sp.B)
+		} else {
+			err = rollSpan(sp.A, sp.B)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.GeoPoint, 0, len(agg))
+	for _, p := range agg {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Lat != b.Lat {
+			return a.Lat < b.Lat
+		}
+		if a.Lon != b.Lon {
+			return a.Lon < b.Lon
+		}
+		return a.Outcome < b.Outcome
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// UserSummaries summarises each actor of the org in the range (see
+// store.Store.UserSummaries): whole days and hours from the user roll-ups.
+func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.UserSummary, error) {
+	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	lo, hi, err := store.Bounds(q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]*store.UserSummary{}
+	countries := map[string]map[string]bool{}
+	scan := func(query string, args []any) error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: user summaries: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var actor, country, actorID, ip string
+			var n, fails, last int64
+			if err := rows.Scan(&actor, &country, &last, &ip, &actorID, &n, &fails); err != nil {
+				return fmt.Errorf("store: user summaries: %w", err)
+			}
+			u := users[actor]
+			if u == nil {
+				u = &store.UserSummary{Actor: actor}
+				users[actor] = u
+				countries[actor] = map[string]bool{}
+			}
+			u.Events += n
+			u.Failures += fails
+			if t := store.FromMS(last); !t.Before(u.LastSeen) {
+				u.LastSeen, u.LastIP, u.ActorID = t, ip, actorID
+			}
+			if country != "" {
+				countries[actor][country] = true
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: user summaries: %w", err)
+		}
+		return nil
+	}
+	for _, sp := range store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS}) {
+		w := s.where()
+		var query string
+		if sp.Level == 0 {
+			w.add("published >= ? AND published < ?", sp.A, sp.B)
+			w.add("actor <> ''")
+			if q.Search != "" {
+				w.add("actor ILIKE ?", likeEscape(q.Search))
+			}
+			query = `SELECT actor, country, MAX(published), (array_agg(ip ORDER BY published DESC))[1],
+				(array_agg(actor_id ORDER BY published DESC))[1], COUNT(*), COUNT(*) FILTER (WHERE ` + failed + `)
+				FROM events` + w.sql() + ` GROUP BY actor, country`
+		} else {
+			table := "user_hours"
+			if sp.Level == store.DayMS {
+				table = "user_days"
+			}
+			w.add("bucket >= ? AND bucket < ?", sp.A, sp.B)
+			if q.Search != "" {
+				w.add("actor ILIKE ?", likeEscape(q.Search))
+			}
+			query = `SELECT actor, country, MAX(last_seen), (array_agg(last_ip ORDER BY last_seen DESC))[1],
+				(array_agg(actor_id ORDER BY last_seen DESC))[1], SUM(events)::bigint, SUM(failures)::bigint
+				FROM ` + table + w.sql() + ` GROUP BY actor, country`
+		}
+		if err := scan(query, w.args); err != nil {
+			return nil, err
+		}
+	}
+	for actor, cs := range countries {
+		u := users[actor]
+		for c := range cs {
+			u.Countries = append(u.Countries, c)
+		}
+		sort.Strings(u.Countries)
+	}
+	aw := s.where()
+	aw.add("time BETWEEN ? AND ?", lo, hi)
+	aw.add("actor <> ''")
+	if q.Search != "" {
+		aw.add("actor ILIKE ?", likeEscape(q.Search))
+	}
+	arows, err := s.pool.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var actor, actorID, sev string
+		var n int64
+		if err := arows.Scan(&actor, &actorID, &sev, &n); err != nil {
+			return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
+		}
+		u := users[actor]
+		if u == nil {
+			u = &store.UserSummary{Actor: actor, ActorID: actorID}
+			users[actor] = u
+		}
+		u.Alerts += n
+		if alert.SeverityRank(sev) > alert.SeverityRank(u.MaxAlertSeverity) {
+			u.MaxAlertSeverity = sev
+		}
+	}
+	if err := arows.Err(); err != nil {
+		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
+	}
+	out := make([]store.UserSummary, 0, len(users))
+	for _, u := range users {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Alerts != b.Alerts {
+			return a.Alerts > b.Alerts
+		}
+		if a.Failures != b.Failures {
+			return a.Failures > b.Failures
+		}
+		if a.Events != b.Events {
+			return a.Events > b.Events
+		}
+		return a.Actor < b.Actor
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// EventTypes lists the org's event types starting with prefix.
+func (s *Store) EventTypes(ctx context.Context, prefix string, limit int) ([]store.EventTypeInfo, error) {
+	if err := s.checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT event_type, events, last_seen FROM event_types
+		WHERE org = $1 AND event_type >= $2 AND event_type < $3 AND events > 0 ORDER BY event_type LIMIT $4`,
+		s.org, prefix, prefixUpper(prefix), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: event types: %w", err)
+	}
+	defer rows.Close()
+	var out []store.EventTypeInfo
+	for rows.Next() {
+		var e store.EventTypeInfo
+		var last int64
+		if err := rows.Scan(&e.EventType, &e.Events, &last); err != nil {
+			return nil, fmt.Errorf("store: event types: %w", err)
+		}
+		e.LastSeen = store.FromMS(last)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: event types: %w", err)
+	}
+	return out, nil
+}
+
+// Actors lists the org's actors whose login contains search, most recent first.
+func (s *Store) Actors(ctx context.Context, search string, limit int) ([]store.ActorInfo, error) {
+	if err := s.checkLimit(limit); err != nil {
+		return nil, err
+	}
+	w := s.where()
+	w.add("events > 0")
+	if search != "" {
+		w.add("actor ILIKE ?", likeEscape(search))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT actor, actor_id, events, last_seen FROM actors`+w.sql()+
+		` ORDER BY last_seen DESC, actor LIMIT `+w.next(limit), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: actors: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ActorInfo
+	for rows.Next() {
+		var a store.ActorInfo
+		var last int64
+		if err := rows.Scan(&a.Actor, &a.ActorID, &a.Events, &last); err != nil {
+			return nil, fmt.Errorf("store: actors: %w", err)
+		}
+		a.LastSeen = store.FromMS(last)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: actors: %w", err)
+	}
+	return out, nil
+}
