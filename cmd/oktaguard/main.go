@@ -7,6 +7,7 @@
 //	oktaguard replay [--config F] FILE...    alerts as JSON Lines on stdout
 //	oktaguard posture --config F [--profile baseline|stig] [--format json|table]
 //	oktaguard sim [--addr 127.0.0.1:8089]    serve the Okta simulator
+//	oktaguard store migrate --from sqlite:PATH --to postgres:DSN   copy a store
 //
 // Errors go to stderr with a non-zero exit; stdout carries only data.
 package main
@@ -36,6 +37,7 @@ Usage:
   oktaguard replay [--config FILE] FILE...   ("-" reads stdin; gzip is detected)
   oktaguard posture --config FILE [--profile baseline|stig] [--format json|table]
   oktaguard sim [--addr 127.0.0.1:8089] [--seed 1] [--users 100] [--days 10]
+  oktaguard store migrate --from sqlite:PATH --to postgres:DSN [--org URL] [--password-file F]
   oktaguard version
 
 Run "oktaguard <command> -h" for the flags of a command.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdPosture(ctx, rest, stdout, stderr)
 	case "sim":
 		err = cmdSim(ctx, rest, stdout, stderr)
+	case "store":
+		err = cmdStore(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

@@ -31,7 +31,7 @@ func dsnProblem(dsn string, err error) string {
 	if i := strings.LastIndex(msg, ": "); i >= 0 {
 		msg = msg[i+2:]
 	}
-	return fmt.Errorf("%w: %s", ErrBadDSN, msg).Error()
+	return msg
 }
 
 // explain turns a connection or migration error into a precise message

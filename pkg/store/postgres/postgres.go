@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("postgres store: storage DSN is not a valid PostgreSQL connection string or URL (%s)", dsnProblem(cfg.DSN, err))
+		return nil, fmt.Errorf("postgres store: %w: not a PostgreSQL connection string or URL (%s)", ErrBadDSN, dsnProblem(cfg.DSN, err))
 	}
 	if cfg.Password != "" {
 		pc.ConnConfig.Password = cfg.Password
