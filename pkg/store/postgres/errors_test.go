@@ -23,7 +23,11 @@ func TestOpenErrorsArePreciseAndSecretFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	withDB := func(db string) string { c := *u; c.Path = "/" + db; return c.String() }
-	withPW := func(dsn string) string { c, _ := url.Parse(dsn); c.User = url.UserPassword(c.User.Username(), secret); return c.String() }
+	withPW := func(dsn string) string {
+		c, _ := url.Parse(dsn)
+		c.User = url.UserPassword(c.User.Username(), secret)
+		return c.String()
+	}
 
 	// a role without CREATE on a fresh schema
 	schemaDSN := pgtest.Schema(t)
