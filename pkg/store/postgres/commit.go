@@ -31,7 +31,8 @@ const eventInsertCols = `published, uuid, event_type, actor, actor_id, actor_typ
 // checks the token: a takeover waits for this commit, and a deposed
 // leader's commit fails with store.ErrFenced.
 func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, error) {
-	res := store.CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts))}
+	res := store.CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts)),
+		AlertUpdated: make([]bool, len(b.Alerts))}
 	if err := validate(b); err != nil {
 		return store.CommitResult{}, err
 	}
@@ -386,18 +387,30 @@ func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Aler
 		if err != nil {
 			return fmt.Errorf("store: commit: %w: alert %s: %w", store.ErrInvalidBatch, a.ID, err)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO alerts (org, id, detector, severity, time, actor, actor_id, ip, country,
-			title, summary, json, stored_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (org, id) DO NOTHING`,
+		// one incident is one alert: a grown incident (same id) replaces the
+		// stored version; first time, actor and stored_at stay
+		var inserted bool
+		err = tx.QueryRow(ctx, `INSERT INTO alerts AS a (org, id, detector, severity, time, actor, actor_id, ip, country,
+			title, summary, json, stored_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+			ON CONFLICT (org, id) DO UPDATE SET severity = excluded.severity, ip = excluded.ip, country = excluded.country,
+				title = excluded.title, summary = excluded.summary, json = excluded.json
+			WHERE a.json <> excluded.json
+			RETURNING (xmax = 0)`,
 			s.org, a.ID, a.Detector, strings.ToLower(a.Severity), store.MS(a.Time), a.Actor, a.ActorID, a.IP, a.Country,
-			a.Title, a.Summary, js, now)
+			a.Title, a.Summary, js, now).Scan(&inserted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // stored already, unchanged
+		}
 		if err != nil {
 			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
 		}
-		if tag.RowsAffected() == 0 {
-			continue
+		if inserted {
+			res.AlertInserted[i] = true
+			res.AlertsInserted++
+		} else {
+			res.AlertUpdated[i] = true
+			res.AlertsUpdated++
 		}
-		res.AlertInserted[i] = true
-		res.AlertsInserted++
 		var links []string
 		for _, u := range a.EventIDs {
 			if u != "" {
