@@ -257,7 +257,7 @@ func (s *Scorecard) Add(d *Dataset, alerts []AlertRef) {
 				}
 			}
 		}
-		if n > s.PackMaxPerIncident {
+		if n > s.PackMaxPerIncident || n == s.PackMaxPerIncident && n > 0 && tag+id < s.PackWorstIncident {
 			s.PackMaxPerIncident, s.PackWorstIncident = n, tag+id
 		}
 	}
