@@ -1,6 +1,8 @@
 package traffic_test
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +57,74 @@ func TestScore(t *testing.T) {
 	// too late to match without a shared event
 	if l.Matches(&traffic.AlertRef{Detector: l.Detector, Actor: l.Actor, Time: l.End.Add(traffic.MatchSlack + time.Minute)}) {
 		t.Error("an alert after End+MatchSlack matched")
+	}
+}
+
+// TestScorecardStrictMatching holds the scoring rules of issue 11 on a
+// hand-made dataset: own detector, own actor/target/IP, own window; grouped
+// alerts by ID; info alerts neither way; near misses; "no cases".
+func TestScorecardStrictMatching(t *testing.T) {
+	t0 := time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)
+	ds := &traffic.Dataset{
+		Config: traffic.Config{Days: 10},
+		Users:  make([]traffic.User, 100), // 1000 user-days
+		Labels: []traffic.Label{
+			{Detector: "failed_logins", Actor: "v@x", IP: "1.1.1.1", Start: t0, End: t0.Add(10 * time.Minute), Scenario: "a#1"},
+			{Detector: "password_spray", IP: "2.2.2.1", IPs: []string{"2.2.2.2"}, Start: t0, End: t0.Add(20 * time.Minute), Scenario: "b#1"},
+			{Detector: "okta_support_reset", Actor: "system@okta.com", Target: "w@x", Start: t0, End: t0.Add(time.Minute), Scenario: "c#1"},
+			{Detector: "unusual_admin", Actor: "v@x", Start: t0, End: t0.Add(10 * time.Minute), Scenario: "a#1", Optional: true},
+		},
+		NearMisses: []traffic.Label{
+			{Detector: "mfa_fatigue", Actor: "n@x", Start: t0, End: t0.Add(10 * time.Minute), Scenario: "d#1"},
+		},
+	}
+	alerts := []traffic.AlertRef{
+		// right detector, right actor, but a day later: not a detection, a false positive
+		{ID: "1", Detector: "failed_logins", Severity: "high", Actor: "v@x", Time: t0.Add(24 * time.Hour)},
+		// right detector and time, wrong actor and IP, shared event id: not a detection
+		{ID: "2", Detector: "failed_logins", Severity: "high", Actor: "z@x", IP: "9.9.9.9", Time: t0, EventIDs: []string{"e1"}},
+		// info alert on the label: neither a detection nor a false positive
+		{ID: "3", Detector: "failed_logins", Severity: "info", Actor: "v@x", Time: t0},
+		// a grouped alert that began before the window and was updated inside it (two versions)
+		{ID: "4", Detector: "password_spray", Severity: "medium", IP: "2.2.2.2", Time: t0.Add(-2 * time.Hour)},
+		{ID: "4", Detector: "password_spray", Severity: "high", IP: "2.2.2.2", Time: t0.Add(-2 * time.Hour), LastTime: t0.Add(5 * time.Minute)},
+		// keyed by the account acted on
+		{ID: "5", Detector: "okta_support_reset", Severity: "high", Actor: "W@X", Time: t0},
+		// an optional label's detector: not a false positive
+		{ID: "6", Detector: "unusual_admin", Severity: "medium", Actor: "v@x", Time: t0.Add(time.Minute)},
+		// an alert on a near miss: a false positive and a below-threshold hit
+		{ID: "7", Detector: "mfa_fatigue", Severity: "high", Actor: "n@x", Time: t0.Add(5 * time.Minute)},
+	}
+	var sc traffic.Scorecard
+	sc.Known("session_hijack")
+	sc.Add(ds, alerts)
+	by := map[string]traffic.DetectorScore{}
+	for _, s := range sc.Scores() {
+		by[s.Detector] = s
+	}
+	if s := by["failed_logins"]; s.Detected != 0 || s.Labels != 1 || s.Recall != 0 || s.FalsePositives != 2 || s.Info != 1 || s.Alerts != 3 {
+		t.Errorf("failed_logins: %+v", s)
+	}
+	if s := by["password_spray"]; s.Detected != 1 || s.Alerts != 1 || s.FalsePositives != 0 || s.MaxAlertsPerIncident != 1 {
+		t.Errorf("password_spray (grouped alert through a secondary IP): %+v", s)
+	}
+	if s := by["okta_support_reset"]; s.Detected != 1 {
+		t.Errorf("okta_support_reset (alert keyed by the target): %+v", s)
+	}
+	if s := by["unusual_admin"]; s.FalsePositives != 0 || !s.NoCases {
+		t.Errorf("unusual_admin (optional only): %+v", s)
+	}
+	if s := by["mfa_fatigue"]; s.Below != 1 || s.BelowAlerts != 1 || s.FalsePositives != 1 || len(s.BelowHits) != 1 {
+		t.Errorf("mfa_fatigue (near miss alerted): %+v", s)
+	}
+	if s := by["session_hijack"]; !s.NoCases || !math.IsNaN(s.Recall) || s.Alerts != 0 {
+		t.Errorf("session_hijack: a detector without cases must say no cases, got %+v", s)
+	}
+	fp, rate := sc.Pack()
+	if fp != 3 || rate != 3 {
+		t.Errorf("pack: %d false positives, %.2f per 1000 user-days; want 3 and 3.00", fp, rate)
+	}
+	if tab := sc.Table(); !strings.Contains(tab, "no cases") || !strings.Contains(tab, "3 false positives over 1000 user-days") {
+		t.Errorf("table:\n%s", tab)
 	}
 }
