@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
@@ -24,10 +23,9 @@ func exportEvents(ctx context.Context, cfgPath string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(s.Storage.Path); err != nil {
-		return fmt.Errorf("store %s: %w", s.Storage.Path, err)
-	}
-	st, err := store.Open(ctx, s.Storage.Path)
+	// Read-only: an intact store on read-only media or owned by another
+	// user can be exported, and no credentials are needed.
+	st, err := store.OpenReadOnly(ctx, s.Storage.Path)
 	if err != nil {
 		return err
 	}

@@ -146,10 +146,7 @@ func loadOffline(path string) (config.Settings, error) {
 		return config.Settings{}, err
 	}
 	s, err := config.Parse(data, abs, os.LookupEnv)
-	if err != nil {
-		return config.Settings{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := s.ValidateOffline(); err != nil {
+	if err := config.Problems(err, s.ValidateOffline); err != nil {
 		return config.Settings{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return s, nil

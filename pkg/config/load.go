@@ -29,14 +29,52 @@ func Load(path string) (Settings, error) {
 		return Settings{}, fmt.Errorf("config: %w", err)
 	}
 	s, err := Parse(data, filepath.Dir(abs), os.LookupEnv)
-	if err != nil {
-		return Settings{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := s.Validate(); err != nil {
+	if err := Problems(err, s.Validate); err != nil {
 		return Settings{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return s, nil
 }
+
+// Problems joins the problems of Parse (parseErr) and of validate, run on
+// what was parsed, so that one pass reports every problem of a file at
+// once. Identical messages are reported once. A file that is not YAML at
+// all is reported alone.
+func Problems(parseErr error, validate func() error) error {
+	var errs []error
+	if parseErr != nil {
+		if errors.Is(parseErr, errNotYAML) {
+			return parseErr
+		}
+		errs = append(errs, unjoin(parseErr)...)
+	}
+	errs = append(errs, unjoin(validate())...)
+	seen := map[string]bool{}
+	var out []error
+	for _, e := range errs {
+		if e == nil || seen[e.Error()] {
+			continue
+		}
+		seen[e.Error()] = true
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+var errNotYAML = errors.New("not valid YAML")
 
 // Parse decodes YAML config text. baseDir resolves relative paths;
 // lookup resolves ${NAME} (os.LookupEnv in Load). Parse applies defaults
@@ -46,15 +84,15 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 	s.BaseDir = baseDir
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return s, fmt.Errorf("not valid YAML: %w", err)
+		return s, fmt.Errorf("%w: %w", errNotYAML, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return s, errors.New("the file is empty")
+		return s, fmt.Errorf("%w: the file is empty", errNotYAML)
 	}
 	root := doc.Content[0]
 	p := &parser{base: baseDir, lookup: lookup}
 	if root.Kind != yaml.MappingNode {
-		return s, errors.New("top level must be a mapping of okta, storage, geoip, ipLists, detectors, posture, listen")
+		return s, fmt.Errorf("%w: top level must be a mapping of okta, storage, geoip, ipLists, detectors, posture, listen", errNotYAML)
 	}
 	var oauth *oauthFile
 	var privateKeyInline string
@@ -130,20 +168,7 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 			if err := p.expandTree(n, path); err != nil {
 				return
 			}
-			var buf bytes.Buffer
-			enc := yaml.NewEncoder(&buf)
-			if err := enc.Encode(n); err != nil {
-				p.fail(path, n, "cannot be re-encoded: "+err.Error())
-				return
-			}
-			var dc detect.Config
-			dec := yaml.NewDecoder(&buf)
-			dec.KnownFields(true)
-			if err := dec.Decode(&dc); err != nil {
-				p.errs = append(p.errs, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: ")))
-				return
-			}
-			s.Detectors = dc
+			s.Detectors = p.detectors(n, path)
 		},
 		"posture": func(n *yaml.Node, path string) {
 			p.mapping(n, path, map[string]func(*yaml.Node, string){
@@ -172,9 +197,11 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 			s.OAuthPrivateKeyFile = oauth.keyFile
 		case privateKeyInline != "":
 			o.PrivateKeyPEM = []byte(privateKeyInline)
+			o.KeySetting = "okta.oauth.privateKey"
 		}
 		s.Okta.OAuth = o
 	}
+	p.explicitZeros(s)
 	s.Okta = s.Okta.WithDefaults()
 	if len(p.errs) > 0 {
 		return s, errors.Join(p.errs...)
@@ -191,7 +218,143 @@ type parser struct {
 	base   string
 	lookup func(string) (string, bool)
 	errs   []error
+	set    map[string]*yaml.Node // key path -> value node of every key present
+	failed map[string]bool       // key paths already reported
 }
+
+// explicitZeros refuses tuning values written as 0 (or 0s): in the
+// settings a zero means "use the default", so an explicit 0 would silently
+// become the default instead of what was written. Negative values are
+// refused by Validate.
+func (p *parser) explicitZeros(s Settings) {
+	zero := []struct {
+		key    string
+		isZero bool
+		want   string
+	}{
+		{"okta.pageLimit", s.Okta.PageLimit == 0, "1..1000 (default 1000)"},
+		{"okta.rateLimitShare", s.Okta.RateLimitShare == 0, "a fraction in (0, 1] (default 0.5)"},
+		{"okta.pollInterval", s.Okta.PollInterval == 0, "a positive duration (default 30s)"},
+		{"okta.maxAttempts", s.Okta.MaxAttempts == 0, "at least 1 (default 8)"},
+		{"okta.requestTimeout", s.Okta.RequestTimeout == 0, "a positive duration (default 60s)"},
+		{"okta.backfill", s.Okta.Backfill == 0, "a positive duration up to 2160h (default 168h)"},
+		{"okta.overlap", s.Okta.Overlap == 0, "a positive duration (default 15m)"},
+		{"okta.rateLimitReserve", s.Okta.RateLimitReserve == 0, "a fraction in (0, 1) (default 0.1)"},
+		{"okta.rateLimitWindow", s.Okta.RateLimitWindow == 0, "a positive duration (default 1m)"},
+	}
+	for _, z := range zero {
+		n, ok := p.set[z.key]
+		if !ok || !z.isZero || p.failed[z.key] || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+			continue
+		}
+		p.fail(z.key, n, fmt.Sprintf("%q is out of range: want %s; remove the key to use the default", strings.TrimSpace(n.Value), z.want))
+	}
+}
+
+// detectors decodes the detectors section one detector and one field at
+// a time, so that every problem is reported with its key path (a bad
+// rearm does not hide a bad sensitivity). Detectors with a problem are
+// left out of the result.
+func (p *parser) detectors(n *yaml.Node, path string) detect.Config {
+	dc := detect.Config{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		idNode, v := n.Content[i], n.Content[i+1]
+		id := idNode.Value
+		idPath := join(path, id)
+		if err := (detect.Config{id: {}}).Validate(); err != nil {
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): %s", idPath, idNode.Line, strings.TrimPrefix(err.Error(), idPath+": ")))
+			continue
+		}
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			dc[id] = detect.DetectorConfig{}
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			p.fail(idPath, v, "must be a mapping of enabled, sensitivity, include, exclude, rearm, learningAlerts, params")
+			continue
+		}
+		ok := true
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			k, val := v.Content[j], v.Content[j+1]
+			pairs := []*yaml.Node{{Kind: yaml.MappingNode, Content: []*yaml.Node{k, val}}}
+			if k.Value == "params" && val.Kind == yaml.MappingNode {
+				pairs = pairs[:0]
+				for m := 0; m+1 < len(val.Content); m += 2 {
+					pairs = append(pairs, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k,
+						{Kind: yaml.MappingNode, Content: []*yaml.Node{val.Content[m], val.Content[m+1]}}}})
+				}
+			}
+			for _, one := range pairs {
+				var c detect.DetectorConfig
+				if err := decodeKnown(one, &c); err != nil {
+					p.errs = append(p.errs, fmt.Errorf("%s (line %d): %s", join(idPath, k.Value), k.Line, yamlMsg(err)))
+					ok = false
+					continue
+				}
+				if err := (detect.Config{id: c}).Validate(); err != nil {
+					p.errs = append(p.errs, err)
+					ok = false
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		var c detect.DetectorConfig
+		if err := decodeKnown(v, &c); err != nil {
+			p.errs = append(p.errs, fmt.Errorf("%s: %s", idPath, yamlMsg(err)))
+			continue
+		}
+		dc[id] = c
+	}
+	return dc
+}
+
+// ParseDetectors decodes a detectors configuration given as YAML or JSON
+// (the plugin's jsonData.detectors) with the rules of the config file's
+// detectors section: every problem is reported, each with its key path
+// under "detectors".
+func ParseDetectors(data []byte) (detect.Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("detectors: not valid JSON or YAML: %w", err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return detect.Config{}, nil
+	}
+	n := doc.Content[0]
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return detect.Config{}, nil
+	}
+	p := &parser{lookup: func(string) (string, bool) { return "", false }}
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("detectors: must be an object of detector id to settings")
+	}
+	dc := p.detectors(n, "detectors")
+	return dc, errors.Join(p.errs...)
+}
+
+// decodeKnown decodes n into v refusing unknown fields.
+func decodeKnown(n *yaml.Node, v any) error {
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(n); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// yamlMsg strips the yaml package's prefixes and the line number of the
+// re-encoded fragment (the caller names the line in the file).
+func yamlMsg(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	msg = lineRe.ReplaceAllString(msg, "")
+	return strings.TrimSpace(msg)
+}
+
+var lineRe = regexp.MustCompile(`(?m)^\s*line \d+: `)
 
 func join(path, key string) string {
 	if path == "" {
@@ -201,6 +364,10 @@ func join(path, key string) string {
 }
 
 func (p *parser) fail(path string, n *yaml.Node, msg string) {
+	if p.failed == nil {
+		p.failed = map[string]bool{}
+	}
+	p.failed[path] = true
 	p.errs = append(p.errs, fmt.Errorf("%s (line %d): %s", path, n.Line, msg))
 }
 
@@ -224,6 +391,10 @@ func (p *parser) mapping(n *yaml.Node, path string, fields map[string]func(*yaml
 			continue
 		}
 		seen[key] = true
+		if p.set == nil {
+			p.set = map[string]*yaml.Node{}
+		}
+		p.set[kp] = v
 		fn, ok := fields[key]
 		if !ok {
 			var known []string

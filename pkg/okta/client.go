@@ -120,7 +120,7 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 	if cfg.OAuth != nil {
 		p, err := ToPKCS1PEM(cfg.OAuth.PrivateKeyPEM)
 		if err != nil {
-			return nil, c.scrub.scrub(fmt.Errorf("okta.oauth.privateKeyFile: %w", err))
+			return nil, c.scrub.scrub(fmt.Errorf("%s: %w", cfg.OAuth.keySetting(), err))
 		}
 		c.pkcs1 = string(p)
 		c.scrub.secrets = append(c.scrub.secrets, pemBodyLines(c.pkcs1)...)

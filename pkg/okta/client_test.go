@@ -78,7 +78,7 @@ func TestConfigValidate(t *testing.T) {
 		{"both", func(c *Config) { c.OAuth = &OAuthConfig{ClientID: "x"} }, "not both"},
 		{"backfill too long", func(c *Config) { c.Backfill = 91 * 24 * time.Hour }, "more than 90 days"},
 		{"share", func(c *Config) { c.RateLimitShare = 1.5 }, "rateLimitShare"},
-		{"limit", func(c *Config) { c.PageLimit = 5000 }, "page limit"},
+		{"limit", func(c *Config) { c.PageLimit = 5000 }, "okta.pageLimit"},
 		{"http", func(c *Config) { c.OrgURL = "http://x.okta.com" }, "okta.orgUrl"},
 	}
 	for _, tc := range cases {

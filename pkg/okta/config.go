@@ -68,6 +68,18 @@ type OAuthConfig struct {
 	PrivateKeyPEM []byte   // RSA key, PKCS#1 or PKCS#8 PEM
 	KeyID         string   // optional kid of the registered JWK
 	Scopes        []string // default DefaultScopes()
+	// KeySetting names the setting the key came from, for messages:
+	// "okta.oauth.privateKeyFile" (default) or "okta.oauth.privateKey"
+	// (inline), or the plugin's field.
+	KeySetting string
+}
+
+// keySetting is KeySetting or its default.
+func (o *OAuthConfig) keySetting() string {
+	if o.KeySetting != "" {
+		return o.KeySetting
+	}
+	return "okta.oauth.privateKeyFile"
 }
 
 // String never prints the key.
@@ -149,9 +161,9 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("okta.oauth.clientId is empty"))
 		}
 		if len(c.OAuth.PrivateKeyPEM) == 0 {
-			errs = append(errs, errors.New("okta.oauth.privateKeyFile: no private key"))
+			errs = append(errs, fmt.Errorf("%s: no private key", c.OAuth.keySetting()))
 		} else if _, err := ToPKCS1PEM(c.OAuth.PrivateKeyPEM); err != nil {
-			errs = append(errs, fmt.Errorf("okta.oauth.privateKeyFile: %w", err))
+			errs = append(errs, fmt.Errorf("%s: %w", c.OAuth.keySetting(), err))
 		}
 		hasLogs := len(c.OAuth.Scopes) == 0
 		for _, s := range c.OAuth.Scopes {
@@ -179,13 +191,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("okta.rateLimitShare %g must be in (0, 1]", c.RateLimitShare))
 	}
 	if c.PageLimit < 0 || c.PageLimit > 1000 {
-		errs = append(errs, fmt.Errorf("okta page limit %d must be 1..1000", c.PageLimit))
+		errs = append(errs, fmt.Errorf("okta.pageLimit %d must be 1..1000", c.PageLimit))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("okta.requestTimeout %s is negative", c.RequestTimeout))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("okta.maxAttempts %d must be at least 1", c.MaxAttempts))
 	}
 	if c.RateLimitWindow < 0 {
-		errs = append(errs, fmt.Errorf("okta rate limit window %s is negative", c.RateLimitWindow))
+		errs = append(errs, fmt.Errorf("okta.rateLimitWindow %s is negative", c.RateLimitWindow))
 	}
 	if c.RateLimitReserve < 0 || c.RateLimitReserve >= 1 {
-		errs = append(errs, fmt.Errorf("okta rate limit reserve %g must be in [0, 1)", c.RateLimitReserve))
+		errs = append(errs, fmt.Errorf("okta.rateLimitReserve %g must be in [0, 1)", c.RateLimitReserve))
 	}
 	return errors.Join(errs...)
 }

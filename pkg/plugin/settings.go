@@ -13,6 +13,8 @@ import (
 	"unicode"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/oktaguard/oktaguard/pkg/config"
 )
 
 // Settings are one data source's settings: jsonData plus decrypted
@@ -243,6 +245,13 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("storageDriver %q is unknown (use sqlite or postgres)", out.StorageDriver))
+	}
+	if len(jd.Detectors) > 0 {
+		// every detector problem at once, each with its key path (a bad
+		// rearm does not hide a bad sensitivity)
+		if _, err := config.ParseDetectors(jd.Detectors); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return Settings{}, fmt.Errorf("invalid data source settings: %w", errors.Join(errs...))

@@ -120,6 +120,7 @@ type Store struct {
 	fence    int64                        // lease token taken by Lead (lease.go); 0 = unfenced
 	rawCodec atomic.Pointer[rawCodec]     // raw JSON compression (raw.go)
 	raw      rawState
+	readOnly bool                         // OpenReadOnly: w and r are one read-only pool
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
@@ -146,10 +147,10 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("store: create directory %s: %w", dir, err)
-		}
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
+	if err := precheck(path, false); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", dsn(path, opts, false))
 	if err != nil {
@@ -161,19 +162,25 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	w.SetConnMaxIdleTime(0)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, explain(path, err)
+	}
+	if existed {
+		if err := quickCheck(ctx, w, path); err != nil {
+			w.Close()
+			return nil, err
+		}
 	}
 	// 8 KiB pages (a new database only): raw JSON of ~1.5-3 KB packs with
 	// less slack than in 4 KiB pages, and scans read fewer pages. Must be
 	// set before WAL mode.
 	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", opts.pageSize)); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, explain(path, err)
 	}
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, explain(path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		w.Close()
@@ -240,6 +247,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	closeStmts(s.prepared)
+	if s.readOnly {
+		return s.r.Close()
+	}
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func loadText(t *testing.T, text string) error {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "oktaguard.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	return err
+}
+
+// A file with many problems reports every one of them, each with its key
+// path, in one pass: parse problems, explicit out-of-range values and
+// validation problems together.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	err := loadText(t, `
+okta:
+  orgUrl: https://example.okta.com
+  apiToken: abcdefghijklmnopqrstuvwxyz0123456789ABCD
+  pageLimit: 0
+  rateLimitShare: 0
+  pollInterval: 0s
+  maxAttempts: -3
+  requestTimeout: soon
+  backfill: 100000h
+detectors:
+  impossible_travel:
+    rearm: forever
+    sensitivity: extreme
+  password_spray:
+    params:
+      nope: 3
+  no_such_detector: {}
+storage:
+  retention: -1h
+`)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`okta.pageLimit (line 5): "0" is out of range: want 1..1000 (default 1000); remove the key to use the default`,
+		`okta.rateLimitShare (line 6): "0" is out of range: want a fraction in (0, 1]`,
+		`okta.pollInterval (line 7): "0s" is out of range: want a positive duration`,
+		`okta.maxAttempts -3 must be at least 1`,
+		`okta.requestTimeout (line 9): "soon" is not a Go duration`,
+		`okta.backfill 100000h0m0s is more than 90 days`,
+		`detectors.impossible_travel.rearm (line 13): `,
+		`detectors.impossible_travel.sensitivity: "extreme" is not one of low, medium, high`,
+		`detectors.password_spray.params.nope: unknown parameter`,
+		`detectors.no_such_detector (line 18): unknown detector`,
+		`storage.retention -1h0m0s is negative`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+	if n := len(strings.Split(msg, "\n")); n != 11 {
+		t.Errorf("%d problems reported, want 11:\n%s", n, msg)
+	}
+}
+
+// Explicit zero tuning values are refused one by one; absent keys and
+// null values mean the default.
+func TestExplicitZeroRefused(t *testing.T) {
+	base := "okta:\n  orgUrl: https://example.okta.com\n  apiToken: abcdefghijklmnopqrstuvwxyz0123456789ABCD\n"
+	for _, kv := range []string{"pageLimit: 0", "rateLimitShare: 0", "pollInterval: 0s", "maxAttempts: 0", "requestTimeout: 0s", "backfill: 0h", "overlap: 0m", "rateLimitReserve: 0"} {
+		err := loadText(t, base+"  "+kv+"\n")
+		key := "okta." + strings.SplitN(kv, ":", 2)[0]
+		if err == nil || !strings.Contains(err.Error(), key+" (line 4): ") || !strings.Contains(err.Error(), "is out of range") {
+			t.Errorf("%s: %v", kv, err)
+		}
+	}
+	if err := loadText(t, base+"  pageLimit:\n  maxAttempts: 3\n"); err != nil {
+		t.Errorf("null or valid values: %v", err)
+	}
+	if err := loadText(t, base+"  maxAttempts: -1\n"); err == nil || !strings.Contains(err.Error(), "okta.maxAttempts -1 must be at least 1") {
+		t.Errorf("negative maxAttempts: %v", err)
+	}
+}
+
+// An inline private key is reported under its own setting.
+func TestInlineKeyProblemNamesItsSetting(t *testing.T) {
+	err := loadText(t, `
+okta:
+  orgUrl: https://example.okta.com
+  oauth:
+    clientId: 0oa123
+    privateKey: "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+`)
+	if err == nil || !strings.Contains(err.Error(), "okta.oauth.privateKey: ") || strings.Contains(err.Error(), "privateKeyFile") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func wantOpenErr(t *testing.T, path string, is error, parts ...string) {
+	t.Helper()
+	st, err := Open(context.Background(), path)
+	if err == nil {
+		st.Close()
+		t.Fatalf("opened %s", path)
+	}
+	if !errors.Is(err, is) {
+		t.Fatalf("error %q is not %v", err, is)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %q does not contain %q", err, p)
+		}
+	}
+	if strings.Contains(err.Error(), "(14)") && !strings.Contains(err.Error(), "permission") {
+		t.Fatalf("bare SQLite code: %q", err)
+	}
+}
+
+// A zero-length store file is refused, not silently made a fresh store.
+func TestOpenRefusesEmptyFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "og.db")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOpenErr(t, p, ErrNotAStore, "the file is empty (0 bytes); refusing to start a fresh backfill over it")
+	if fi, _ := os.Stat(p); fi.Size() != 0 {
+		t.Fatalf("the empty file was written: %d bytes", fi.Size())
+	}
+}
+
+func TestOpenRefusesNotAStore(t *testing.T) {
+	dir := t.TempDir()
+	junk := make([]byte, 8192)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range junk {
+		junk[i] = byte(r.IntN(256))
+	}
+	p := filepath.Join(dir, "random.bin")
+	os.WriteFile(p, junk, 0o600)
+	wantOpenErr(t, p, ErrNotAStore, "not an SQLite database (8192 bytes, no SQLite header)")
+	wantOpenErr(t, dir, ErrNotAStore, "it is a directory")
+}
+
+// A store with garbled pages is refused at open by quick_check.
+func TestOpenRefusesCorruptStore(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "og.db")
+	st, err := Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, st, Batch{Events: mkEvents(0, 400, time.Now().Add(-time.Hour), time.Second)})
+	st.Close()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 6*8192 {
+		t.Fatalf("store too small to garble: %d bytes", len(b))
+	}
+	// garble pages 3 and 4 (table and index b-tree pages), keep the header
+	for i := 2 * 8192; i < 4*8192; i++ {
+		b[i] ^= 0x5a
+	}
+	os.WriteFile(p, b, 0o600)
+	st, err = Open(context.Background(), p)
+	if err == nil {
+		st.Close()
+		t.Fatal("opened a garbled store")
+	}
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "restore a backup") {
+		t.Fatalf("error %q", err)
+	}
+	if _, err := OpenReadOnly(context.Background(), p); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read-only open of a garbled store: %v", err)
+	}
+}
+
+// File system errors are named by cause (root bypasses permissions, so
+// the classification is checked on the errors the kernel returns).
+func TestExplainOSErrors(t *testing.T) {
+	cases := []struct {
+		err  error
+		is   error
+		want string
+	}{
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, ErrPermission, "permission denied: user"},
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}, ErrReadOnly, "read-only file system: the store must be writable (use `oktaguard export`"},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, ErrDiskFull, "disk full: free space on the volume"},
+	}
+	for _, c := range cases {
+		err := explainOS("/data/og.db", c.err)
+		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "store /data/og.db: ") {
+			t.Errorf("%v -> %q", c.err, err)
+		}
+	}
+}
+
+// OpenReadOnly reads an intact store without writing anything: no
+// migration, no journal files, the file unchanged.
+func TestOpenReadOnlyWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "og.db")
+	st, err := Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, st, Batch{Events: mkEvents(0, 50, time.Now().Add(-time.Hour), time.Second)})
+	st.Close()
+	before, _ := os.ReadFile(p)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(p, old, old)
+	ro, err := OpenReadOnly(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := ro.Stats(context.Background())
+	if err != nil || stats.Events != 50 {
+		t.Fatalf("stats %+v %v", stats, err)
+	}
+	if _, err := ro.Commit(context.Background(), Batch{Events: mkEvents(100, 1, time.Now(), time.Second)}); err == nil {
+		t.Fatal("a read-only store accepted a commit")
+	}
+	ro.Close()
+	after, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(before) != string(after) || !fi.ModTime().Equal(old) {
+		t.Fatal("OpenReadOnly modified the store file")
+	}
+	if _, err := OpenReadOnly(context.Background(), filepath.Join(dir, "missing.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing store: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Fatal("OpenReadOnly created a store")
+	}
+}
