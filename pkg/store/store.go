@@ -120,7 +120,7 @@ type Store struct {
 	fence    int64                        // lease token taken by Lead (lease.go); 0 = unfenced
 	rawCodec atomic.Pointer[rawCodec]     // raw JSON compression (raw.go)
 	raw      rawState
-	readOnly bool                         // OpenReadOnly: w and r are one read-only pool
+	readOnly bool // OpenReadOnly: w and r are one read-only pool
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
