@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -17,6 +19,7 @@ const (
 	bucketDays      = 5  // country history granularity
 	countryBuckets  = windowDays / bucketDays
 	maxASNsPerUser  = 8
+	maxNetsPerUser  = 12 // networks kept per user (prefixes and ISP+country pairs)
 	secondsPerDay   = 86400
 	noCountry       = 0
 	countryInternID = 1 // first id handed out
@@ -62,6 +65,14 @@ func (h *countryHist) count(nowBucket uint16) int {
 	return n
 }
 
+// netSeen is one network a user signed in from: the hash of its /24 (/64
+// for IPv6) prefix or of its ISP (AS number) and country, and the first
+// and last day it was seen. 8 bytes.
+type netSeen struct {
+	H    uint32
+	F, L uint16
+}
+
 type asnDay struct {
 	ASN uint32
 	Day uint16 // last day seen
@@ -75,6 +86,7 @@ type userRec struct {
 	Last      int64 // unix seconds of the latest event
 	countries []countryHist
 	asns      []asnDay
+	nets      []netSeen
 }
 
 type baselines struct {
@@ -212,6 +224,68 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 	} else if asn := ev.Security.ASNumber; asn > 0 {
 		u.addASN(uint32(asn), d)
 	}
+	pk, ak := netKeys(ev)
+	u.addNet(pk, d)
+	u.addNet(ak, d)
+}
+
+// netKeys returns the hashes of the event's network: its /24 (IPv4) or
+// /64 (IPv6) prefix, and its ISP (AS number) with its country; 0 when
+// unknown.
+func netKeys(ev *event.Event) (prefix, isp uint32) {
+	if a, err := netip.ParseAddr(ev.Client.IPAddress); err == nil {
+		a = a.Unmap()
+		bits := 24
+		if !a.Is4() {
+			bits = 64
+		}
+		if p, err := a.Prefix(bits); err == nil {
+			prefix = hash32("p:" + p.String())
+		}
+	}
+	if asn := asnOf(ev); asn > 0 {
+		isp = hash32("a:" + strconv.Itoa(asn) + ":" + ev.Country())
+	}
+	return prefix, isp
+}
+
+func (u *userRec) addNet(h uint32, d uint16) {
+	if h == 0 {
+		return
+	}
+	for i := range u.nets {
+		if u.nets[i].H == h {
+			u.nets[i].L = max(u.nets[i].L, d)
+			u.nets[i].F = min(u.nets[i].F, d)
+			return
+		}
+	}
+	if len(u.nets) >= maxNetsPerUser {
+		oldest := 0
+		for i, x := range u.nets {
+			if x.L < u.nets[oldest].L {
+				oldest = i
+			}
+		}
+		u.nets[oldest] = netSeen{H: h, F: d, L: d}
+		return
+	}
+	u.nets = append(u.nets, netSeen{H: h, F: d, L: d})
+}
+
+// knowsNet reports whether the user signed in from network h in the last
+// 30 days; mature also requires it to be first seen before today (a
+// network an attacker signed in from a minute ago is not the admin's own).
+func (u *userRec) knowsNet(h uint32, today uint16, mature bool) bool {
+	if u == nil || h == 0 {
+		return false
+	}
+	for _, x := range u.nets {
+		if x.H == h && inWindow(today, x.L) && (!mature || x.F < today) {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *userRec) addCountry(c, d uint16) {
@@ -331,6 +405,15 @@ func (b *baselines) prune(sec int64) {
 			}
 			u.countries = keep
 		}
+		if len(u.nets) > 0 {
+			keep := u.nets[:0]
+			for _, x := range u.nets {
+				if inWindow(nowDay, x.L) || x.L > nowDay {
+					keep = append(keep, x)
+				}
+			}
+			u.nets = keep
+		}
 		if len(u.asns) > 0 {
 			keep := u.asns[:0]
 			for _, x := range u.asns {
@@ -372,6 +455,25 @@ func (c *Context) UserCountryCount(country string) int {
 		return 0
 	}
 	return c.user.countryCount(id, c.today())
+}
+
+// NetworkFamiliar reports whether the current event comes from a network
+// the actor signed in from in the last 30 days (before this event): its
+// /24 (/64) prefix, or — outside hosting / datacenter ASNs, where anyone
+// can rent an address — its ISP in the same country (home and mobile
+// addresses change within the ISP). mature only counts networks first
+// seen on an earlier day. The reason names what matched ("prefix",
+// "isp") or is "" when nothing did.
+func (c *Context) NetworkFamiliar(ev *event.Event, mature bool) (bool, string) {
+	pk, ak := netKeys(ev)
+	today := c.today()
+	if c.user.knowsNet(pk, today, mature) {
+		return true, "prefix"
+	}
+	if !isCloud(ev) && c.user.knowsNet(ak, today, mature) {
+		return true, "isp"
+	}
+	return false, ""
 }
 
 // UserHasASN reports whether the actor signed in from asn in 30 days.

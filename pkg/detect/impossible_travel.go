@@ -25,7 +25,7 @@ var impossibleTravelRegistration = Registration{
 		{"speedKmh", 900.0, "alert above this speed between the anchor and the new sign-in"},
 		{"minDistanceKm", 500.0, "ignore hops shorter than this"},
 		{"anchorWindow", 24 * time.Hour, "compare only with an anchor sign-in this recent"},
-		{"cityMode", false, "compare cities instead of countries (same or bordering countries can alert)"},
+		{"cityMode", true, "compare cities (journeys inside one country or between neighbours alert when distance and speed say so); false: only different, non-bordering countries"},
 		{"knownCountryMin", 3, "user suppression: destination country with at least this many sign-ins in 30 days"},
 		{"commonRouteUsers", 3, "tenant suppression: country pair travelled by at least this many other users in 30 days"},
 		{"dismissed", []string(nil), "tenant suppression: dismissed country pairs \"A>B\" or ISP / AS organisation names"},
@@ -195,10 +195,10 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 			return
 		}
 	}
-	// user suppression (country history; not in city mode, where the
-	// destination country is usually the home country)
+	// user suppression (country history; in city mode only for a journey
+	// to another country: the home country is always "known")
 	known := c.UserCountryCount(country)
-	if c.UserSuppressions() && d.knownMin > 0 && known >= d.knownMin && !d.cityMode {
+	if c.UserSuppressions() && d.knownMin > 0 && known >= d.knownMin && (!d.cityMode || country != prevC) {
 		return
 	}
 	sev := SeverityHigh
@@ -214,6 +214,9 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 	}
 	if strings.EqualFold(ev.Debug.RiskLevel, "HIGH") {
 		corroboration = append(corroboration, "okta_risk_high")
+	}
+	if isCloud(ev) {
+		corroboration = append(corroboration, "hosting_asn") // a first-time datacenter ASN (a known one is suppressed above)
 	}
 	if dtHash != 0 && prev.DT[0] != 0 {
 		seen := false

@@ -17,6 +17,7 @@ func TestImpossibleTravel(t *testing.T) {
 	far := func(m int, city, addr string, o ...evOpt) event.Event {
 		return signIn(u, h(m), append([]evOpt{at(city), ip(addr), asn(8359)}, o...)...)
 	}
+	countryMode := DetectorConfig{Params: map[string]any{"cityMode": false}}
 	london3 := []event.Event{}
 	for i := 0; i < 3; i++ {
 		london3 = append(london3, signIn(u, t0.Add(time.Duration(48+i)*time.Hour), at("London"), ip("81.2.69.160")))
@@ -33,7 +34,17 @@ func TestImpossibleTravel(t *testing.T) {
 				}
 			}},
 		{name: "traveller NY to London in 8h", events: concat(home, []event.Event{ny(0), far(8*60, "London", "81.2.69.160")}), want: 0},
-		{name: "bordering countries NY to Toronto", events: concat(home, []event.Event{ny(0), far(10, "Toronto", "24.114.1.1")}), want: 0},
+		{name: "country mode: bordering countries NY to Toronto", cfg: countryMode, events: concat(home, []event.Event{ny(0), far(10, "Toronto", "24.114.1.1")}), want: 0},
+		{name: "city mode (default): neighbours NY to Toronto in 10 min", events: concat(home, []event.Event{ny(0), far(10, "Toronto", "24.114.1.1")}), want: 1},
+		{name: "city mode: NY to Toronto in 50 min (661 km/h) is below the speed", events: concat(home, []event.Event{ny(0), far(50, "Toronto", "24.114.1.1")}), want: 0},
+		{name: "city mode: NY to Toronto in 30 min (1102 km/h) is above", events: concat(home, []event.Event{ny(0), far(30, "Toronto", "24.114.1.1")}), want: 1},
+		{name: "city mode: NY to LA in 90 min from a datacenter raises severity", events: concat(home, []event.Event{ny(0), signIn(u, h(90), func(e *event.Event) {
+			e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+			e.IP.ASN = 14061
+		}, ip("104.131.1.1"))}), want: 1, wantSev: SeverityCritical},
+		{name: "city mode: NY to LA in 6 h (a flight) does not alert", events: concat(home, []event.Event{ny(0), signIn(u, h(360), func(e *event.Event) {
+			e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+		}, ip("104.1.1.1"))}), want: 0},
 		{name: "short hop NY to Boston", events: concat(home, []event.Event{ny(0), far(5, "Boston", "73.1.1.1")}), want: 0},
 		{name: "anonymous end", events: concat(home, []event.Event{ny(0), far(30, "Moscow", "95.165.1.1", proxy())}), want: 0},
 		{name: "anonymous never anchors", events: concat(home, []event.Event{ny(0), far(30, "Moscow", "95.165.1.1", tor()), ny(60)}), want: 0},
@@ -59,7 +70,11 @@ func TestImpossibleTravel(t *testing.T) {
 		{name: "failed sign-in is not travel", events: concat(home, []event.Event{ny(0), far(60, "Moscow", "95.165.1.1", failed("INVALID_CREDENTIALS"))}), want: 0},
 		{name: "Okta velocity corroboration raises", events: concat(home, []event.Event{ny(0), far(60, "Moscow", "95.165.1.1", behaviors("Velocity"))}), want: 1, wantSev: SeverityCritical},
 		{name: "dedup per user per 24h", events: concat(home, []event.Event{ny(0), far(60, "Moscow", "95.165.1.1"), ny(120), far(180, "Moscow", "95.165.1.2")}), want: 1},
-		{name: "city mode alerts inside a country", cfg: DetectorConfig{Params: map[string]any{"cityMode": true}},
+		{name: "country mode does not alert inside a country", cfg: countryMode,
+			events: concat(home, []event.Event{ny(0), signIn(u, h(30), func(e *event.Event) {
+				e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+			}, ip("104.1.1.1"))}), want: 0},
+		{name: "city mode alerts inside a country",
 			events: concat(home, []event.Event{ny(0), signIn(u, h(30), func(e *event.Event) {
 				e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
 			}, ip("104.1.1.1"))}), want: 1},

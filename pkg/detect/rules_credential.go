@@ -160,19 +160,29 @@ var credentialRules = []*Rule{
 		},
 	},
 	{
-		ID: "rate_limit_violation", Title: "Okta rate limit or concurrency limit hit", Severity: SeverityLow, Theme: "credential",
+		ID: "rate_limit_violation", Title: "Okta rate limit or concurrency limit exceeded", Severity: SeverityInfo, Theme: "credential",
 		MITRE: []string{"T1498", "T1110"},
-		Description: "Okta reported an org, operation, client or OAuth rate-limit warning or violation. A spike can be a " +
-			"brute force or denial-of-service attempt, or an integration misbehaving (which will also delay log collection).",
-		FalsePositives: []string{"bulk imports and misconfigured integrations"},
+		Description: "Okta reported that an org, operation, client or concurrency rate limit was exceeded (violation). " +
+			"Warnings (a limit approached) are not alerts. An exceeded limit is info — integrations and bulk jobs hit " +
+			"limits routinely — and medium when it comes with an attack signal: Okta's threatSuspected, or a source " +
+			"address that is anonymous, suspicious or risky.",
+		FalsePositives: []string{"bulk imports and misconfigured integrations exceeding a limit (info; silence with `enabled: false` or `severity`)",
+			"a load test from an address in the `suspicious` list (medium; exclude its IP with `exclude`)"},
 		On: []Pattern{{
 			Name: "limit",
-			Match: Match{Types: []string{"app.oauth2.client_id_rate_limit_warning", "application.integration.rate_limit_exceeded",
-				"system.client.concurrency_rate_limit.*", "system.client.rate_limit.*", "system.operation.rate_limit.*", "system.org.rate_limit.*", "core.concurrency.org.limit.violation"}},
+			Match: Match{Types: []string{"application.integration.rate_limit_exceeded",
+				"system.client.concurrency_rate_limit.*", "system.client.rate_limit.*", "system.operation.rate_limit.*", "system.org.rate_limit.*", "core.concurrency.org.limit.violation"},
+				Where: func(ev *event.Event, _ Params) bool {
+					return !strings.Contains(strings.ToLower(ev.EventType), "warning")
+				}},
 			Key: func(ev *event.Event) string { return ev.EventType },
 			Alert: func(h *Hit) Finding {
 				f := h.Base()
-				f.Summary = fmt.Sprintf("%s: %s", h.Ev.EventType, orDefault(h.Ev.DisplayMessage, "rate limit"))
+				f.Summary = fmt.Sprintf("%s: %s", h.Ev.EventType, orDefault(h.Ev.DisplayMessage, "rate limit exceeded"))
+				if sig := attackSignal(h.Ev); sig != "" {
+					f.Severity = SeverityMedium
+					f.Evidence["attackSignal"] = sig
+				}
 				return f
 			},
 		}},

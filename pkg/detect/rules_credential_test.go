@@ -62,7 +62,11 @@ func credentialRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.account.unlock", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u)))},
 		},
 		"rate_limit_violation": {
-			{name: "org rate limit violation", want: 1, events: evs(jev(t, "system.org.rate_limit.violation", "system@okta.com", rt0, jActorType("SystemPrincipal")))},
+			{name: "org rate limit violation: info", want: 1, sev: SeverityInfo, events: evs(jev(t, "system.org.rate_limit.violation", "system@okta.com", rt0, jActorType("SystemPrincipal")))},
+			{name: "warnings are not alerts", want: 0, events: evs(jev(t, "system.org.rate_limit.warning", "system@okta.com", rt0, jActorType("SystemPrincipal")),
+				jev(t, "app.oauth2.client_id_rate_limit_warning", "system@okta.com", rt0, jActorType("SystemPrincipal")),
+				jev(t, "system.operation.rate_limit.warning", "system@okta.com", rt0, jActorType("SystemPrincipal")))},
+			{name: "exceeded with threatSuspected: medium", want: 1, sev: SeverityMedium, events: evs(jev(t, "system.client.rate_limit.violation", "system@okta.com", rt0, jActorType("SystemPrincipal"), jDbg("threatSuspected", "true")))},
 			{name: "ordinary events", want: 0, events: evs(jev(t, "user.session.start", u, rt0))},
 		},
 		"denylist_country": {

@@ -153,3 +153,24 @@ func sevIf(cond bool, hi, lo string) string {
 	}
 	return lo
 }
+
+// attackSignal names why an event's source looks hostile ("" when it does
+// not): Okta's threatSuspected, an anonymous address, or the `suspicious`
+// or `risky` IP lists (a `trusted` address never does).
+func attackSignal(ev *event.Event) string {
+	if isTrusted(ev) {
+		return ""
+	}
+	switch {
+	case ev.Debug.ThreatSuspected:
+		return "threat_suspected"
+	case ev.IP.Categories.Has(event.CatSuspicious):
+		return "suspicious_ip"
+	case ev.IP.Categories.Has(event.CatRisky):
+		return "risky_ip"
+	}
+	if a := anonymousSignal(ev); a != "" {
+		return "anonymous:" + a
+	}
+	return ""
+}

@@ -24,6 +24,7 @@ type userState struct {
 	S int64                        `json:"s"`
 	C [][2 + countryBuckets]uint16 `json:"c,omitempty"`
 	A [][2]uint32                  `json:"a,omitempty"`
+	N [][3]uint32                  `json:"n,omitempty"` // networks: hash, first day, last day
 }
 
 type pendingState struct {
@@ -75,6 +76,9 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		}
 		for _, a := range u.asns {
 			us.A = append(us.A, [2]uint32{a.ASN, uint32(a.Day)})
+		}
+		for _, n := range u.nets {
+			us.N = append(us.N, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
 		}
 		st.Users[i] = us
 	}
@@ -153,6 +157,12 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 			}
 			for _, a := range us.A {
 				u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])})
+			}
+			for _, n := range us.N {
+				if n[1] > 65535 || n[2] > 65535 {
+					return fmt.Errorf("detect: load state %q: user %q: network day out of range", stateEngineKey, us.L)
+				}
+				u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
 			}
 		}
 		for _, tc := range st.TenantCountry {

@@ -26,7 +26,9 @@ var unusualAdminRegistration = Registration{
 		{"sessionGap", 30 * time.Minute, "admin events further apart start a new session when Okta gives no session id"},
 		{"newAdminGrace", 7 * 24 * time.Hour, "after someone else grants the actor a role, the volume check only learns for this long"},
 		{"changeWindows", []string(nil), "change windows \"<RFC3339 start>/<RFC3339 end>\" during which new types and volume do not alert"},
-		{"checkUntrustedIP", true, "alert when an actor who administers from trusted ranges does so from elsewhere"},
+		{"checkUntrustedIP", false, "MDCA's template: alert when an actor who administers from trusted ranges does so from elsewhere (off: admins work from home; admin_activity_untrusted_ip alerts on networks new to the admin instead)"},
+		{"checkNewNetwork", true, "alert on admin work from a network new to the admin (its /24 or /64, or ISP and country, learned from its sign-ins over 30 days) or from an anonymous, suspicious or risky address"},
+		{"routineInfo", true, "first use of a routine admin action (user lifecycle, group membership, profiles, app assignments) raises an info alert; false: none"},
 	},
 	Rearm: 24 * time.Hour,
 	New:   newUnusualAdmin,
@@ -56,13 +58,15 @@ type unusualAdmin struct {
 	gap, grace   time.Duration
 	windows      [][2]time.Time
 	untrusted    bool
+	routineInfo  bool
+	newNetwork   bool
 	actors       map[string]*adminActor
 	pendingGrant map[string]int64 // target login -> grant time, for actors not yet seen
 }
 
 func newUnusualAdmin(p Params) (Detector, error) {
 	d := &unusualAdmin{minVol: p.Int("volumeMinEvents"), z: p.Float("volumeZ"), gap: p.Duration("sessionGap"),
-		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"),
+		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"), routineInfo: p.Bool("routineInfo"), newNetwork: p.Bool("checkNewNetwork"),
 		actors: map[string]*adminActor{}, pendingGrant: map[string]int64{}}
 	for i, w := range p.Strings("changeWindows") {
 		a, b, ok := strings.Cut(w, "/")
@@ -76,14 +80,44 @@ func newUnusualAdmin(p Params) (Detector, error) {
 	return d, nil
 }
 
-// sensitiveAdmin marks event types whose first use is High severity.
-func sensitiveAdmin(t string) bool {
-	for _, p := range []string{"user.account.privilege.grant", "group.privilege.grant", "iam.", "system.idp.", "policy.", "application.policy.sign_on.", "system.api_token.create", "security.protected_action.", "system.log_stream."} {
+// adminImpact classes an admin event type by what it can do: first use of
+// a high-impact type alerts high, of a routine one (user lifecycle, group
+// membership, profiles, app assignments) is info at most, of any other
+// type medium.
+type adminImpact int
+
+const (
+	impactRoutine adminImpact = iota
+	impactOther
+	impactHigh
+)
+
+// highImpactAdmin: policies and rules, other users' authenticators and
+// factors, API tokens, zones, IdPs, log streams, roles, protected actions,
+// client secrets.
+var highImpactAdmin = []string{"user.account.privilege.", "group.privilege.", "iam.", "system.idp.", "policy.",
+	"application.policy.sign_on.", "system.api_token.", "security.protected_action.", "system.log_stream.", "zone.",
+	"network_zone.", "user.mfa.factor.", "user.authenticator.", "system.mfa.factor.", "security.authenticator.",
+	"app.oauth2.client.read_client_secret", "application.user_membership.show_password", "system.agent.ad.",
+	"event_hook.", "system.event_hook."}
+
+// routineAdmin: day-to-day administration.
+var routineAdminTypes = []string{"user.lifecycle.", "group.user_membership.", "user.account.update_profile", "group.profile.",
+	"group.lifecycle.create", "application.user_membership.add", "application.user_membership.remove",
+	"application.user_membership.update", "user.account.unlock", "user.account.reset_password", "user.account.expire_password"}
+
+func impactOf(t string) adminImpact {
+	for _, p := range highImpactAdmin {
 		if strings.HasPrefix(t, p) {
-			return true
+			return impactHigh
 		}
 	}
-	return false
+	for _, p := range routineAdminTypes {
+		if strings.HasPrefix(t, p) {
+			return impactRoutine
+		}
+	}
+	return impactOther
 }
 
 func isRoleGrant(t string) bool {
@@ -176,14 +210,20 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 			a.Types = append(a.Types, typeDay{T: ev.EventType, D: today})
 		}
 		if !learning && !changeWin {
-			sev := SeverityMedium
-			if sensitiveAdmin(ev.EventType) {
-				sev = SeverityHigh
+			sev, impact := SeverityMedium, "other"
+			switch impactOf(ev.EventType) {
+			case impactHigh:
+				sev, impact = SeverityHigh, "high"
+			case impactRoutine:
+				sev, impact = SeverityInfo, "routine"
 			}
-			c.Emit(base(Finding{Key: "type:" + ev.EventType, Severity: sev, Title: "Admin action new for this actor",
-				Summary: fmt.Sprintf("%s performed %s, an admin action not seen from this actor in 30 days", ev.Actor.AlternateID, ev.EventType),
-				Evidence: map[string]any{"condition": "new_event_type", "knownTypes30d": typeNames(a.Types, today, ev.EventType),
-					"actorAdminSince": time.Unix(a.First, 0).UTC().Format(time.RFC3339)}}))
+			if sev != SeverityInfo || d.routineInfo {
+				c.Emit(base(Finding{Key: "new_type", Severity: sev, Title: "Admin action new for this actor",
+					Summary: fmt.Sprintf("%s performed %s, an admin action not seen from this actor in 30 days (%s impact)", ev.Actor.AlternateID, ev.EventType, impact),
+					Evidence: map[string]any{"condition": "new_event_type", "impact": impact, "knownTypes30d": typeNames(a.Types, today, ev.EventType),
+						"actorAdminSince": time.Unix(a.First, 0).UTC().Format(time.RFC3339)},
+					Targets: []string{ev.EventType}}))
+			}
 		}
 	}
 
@@ -217,10 +257,29 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 		}
 	}
 
-	// (c) admin work from outside the trusted ranges the actor normally uses
+	// (c) admin work from a network new to the admin (its prefix, or its
+	// ISP and country, not among the networks it signed in from over 30
+	// days before today), or from an anonymous / suspicious / risky address
 	trusted := isTrusted(ev)
+	if d.newNetwork && !trusted && !automation && ev.Client.IPAddress != "" && !learning {
+		sig := attackSignal(ev)
+		familiar, _ := c.NetworkFamiliar(ev, true)
+		if sig != "" || !familiar {
+			sev, why := SeverityMedium, "network new to this admin"
+			if sig != "" {
+				sev, why = SeverityHigh, "hostile address ("+sig+")"
+			}
+			c.Emit(base(Finding{Key: "network", Severity: sev, Title: "Admin activity from a new or hostile network",
+				Summary: fmt.Sprintf("%s performed %s from %s (%s, AS %d): %s", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress,
+					orDefault(ev.Country(), "unknown country"), asnOf(ev), why),
+				Evidence: map[string]any{"condition": "new_network", "asn": asnOf(ev), "hosting": isCloud(ev), "attackSignal": sig,
+					"familiarNetwork": familiar}, Learn: LearnUser}))
+		}
+	}
+	// (c') Defender's template, off by default: outside the trusted ranges
+	// the actor normally administers from
 	if d.untrusted && !trusted && a.Trusted != 0 && inWindow(today, a.Trusted) && !automation {
-		c.Emit(base(Finding{Key: "untrusted_ip:" + ev.Client.IPAddress, Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
+		c.Emit(base(Finding{Key: "untrusted_ip", Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
 			Summary: fmt.Sprintf("%s performed %s from %s, outside the trusted ranges used for admin work", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress),
 			Evidence: map[string]any{"condition": "untrusted_ip", "lastTrustedAdminDay": time.Unix(int64(a.Trusted)*secondsPerDay, 0).UTC().Format("2006-01-02"),
 				"asn": asnOf(ev), "categories": categoryNames(ev.IP.Categories)}}))

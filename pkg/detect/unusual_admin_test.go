@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,19 @@ func TestUnusualAdmin(t *testing.T) {
 					t.Fatalf("%v", as[0].Evidence)
 				}
 			}},
-		{name: "new ordinary admin type is medium", events: concat(base, []event.Event{adminEv(a, "user.lifecycle.create", at(0))}), want: 1, wantSev: SeverityMedium},
+		{name: "first use of a routine type by an established admin is info", events: concat(base, []event.Event{adminEv(a, "user.lifecycle.create", at(0))}), want: 1, wantSev: SeverityInfo},
+		{name: "routine first use silenced with routineInfo: false", cfg: DetectorConfig{Params: map[string]any{"routineInfo": false}},
+			events: concat(base, []event.Event{adminEv(a, "group.user_membership.add", at(0))}), want: 0},
+		{name: "first use of another admin type is medium", events: concat(base, []event.Event{adminEv(a, "application.lifecycle.create", at(0))}), want: 1, wantSev: SeverityMedium},
+		{name: "first use of a high-impact type is high: API token", events: concat(base, []event.Event{adminEv(a, "system.api_token.create", at(0))}), want: 1, wantSev: SeverityHigh},
+		{name: "first use of a high-impact type is high: zone", events: concat(base, []event.Event{adminEv(a, "zone.update", at(0))}), want: 1, wantSev: SeverityHigh},
+		{name: "routine then high-impact: one incident raised to high with both types", events: concat(base, []event.Event{
+			adminEv(a, "user.lifecycle.activate", at(0)), adminEv(a, "system.idp.lifecycle.create", at(5))}), want: 1, wantSev: SeverityHigh,
+			check: func(t *testing.T, as []Alert) {
+				if as[0].Count != 2 || strings.Join(as[0].Targets, ",") != "user.lifecycle.activate,system.idp.lifecycle.create" {
+					t.Fatalf("count %d targets %v", as[0].Count, as[0].Targets)
+				}
+			}},
 		{name: "new type inside a change window", cfg: DetectorConfig{Params: map[string]any{"changeWindows": []any{"2025-03-13T07:00:00Z/2025-03-13T12:00:00Z"}}},
 			events: concat(base, []event.Event{adminEv(a, "policy.rule.update", at(0))}), want: 0},
 		{name: "volume spike in one session", events: concat(base, spike), want: 1,
@@ -64,7 +77,9 @@ func TestUnusualAdmin(t *testing.T) {
 				t.Fatalf("%+v", as[0])
 			}
 		}},
-		{name: "admin work from outside the usual trusted ranges", events: concat(base, []event.Event{
+		{name: "untrusted-IP template off by default", events: concat(base, []event.Event{
+			mkEv("group.user_membership.add", a, at(0), ip("159.203.1.1"), target("User", "x", "x@example.com"))}), want: 0},
+		{name: "admin work from outside the usual trusted ranges (template on)", cfg: DetectorConfig{Params: map[string]any{"checkUntrustedIP": true}}, events: concat(base, []event.Event{
 			mkEv("group.user_membership.add", a, at(0), ip("159.203.1.1"), target("User", "x", "x@example.com"))}), want: 1,
 			check: func(t *testing.T, as []Alert) {
 				if as[0].Evidence["condition"] != "untrusted_ip" {
@@ -91,5 +106,59 @@ func TestUnusualAdmin(t *testing.T) {
 		{name: "a member change on oneself is not admin work", events: concat(base, []event.Event{mkEv("user.lifecycle.deactivate", a, at(0), func(e *event.Event) {
 			e.Targets = []event.Target{{Type: "User", ID: "id-" + a, AlternateID: a}}
 		})}), want: 0},
+	})
+}
+
+// homeAdmin: an admin who signs in and administers from a home ISP (no
+// trusted list) for 10 days.
+func homeAdmin(a string, o ...evOpt) []event.Event {
+	var out []event.Event
+	home := append([]evOpt{ip("73.10.20.5"), asn(7922), at("New York")}, o...)
+	for d := 0; d < 10; d++ {
+		day := t0.Add(time.Duration(d) * 24 * time.Hour)
+		out = append(out, signIn(a, day, append(home, session("h"+itoa(d)))...))
+		for i := 0; i < 3; i++ {
+			out = append(out, mkEv("group.user_membership.add", a, day.Add(time.Duration(i+1)*time.Minute),
+				append(home, session("h"+itoa(d)), target("User", "00ut", "t@example.com"))...))
+		}
+	}
+	return out
+}
+
+func TestUnusualAdminNetworks(t *testing.T) {
+	const a = "home.admin@example.com"
+	base := homeAdmin(a)
+	when := func(m int) time.Time { return day10.Add(time.Duration(m) * time.Minute) }
+	act := func(m int, o ...evOpt) event.Event {
+		return mkEv("group.user_membership.add", a, when(m), append([]evOpt{target("User", "00ut", "t@example.com")}, o...)...)
+	}
+	cond := func(want string) func(*testing.T, []Alert) {
+		return func(t *testing.T, as []Alert) {
+			if as[0].Evidence["condition"] != want {
+				t.Fatalf("%v", as[0].Evidence)
+			}
+		}
+	}
+	runCases(t, "unusual_admin", []detCase{
+		{name: "benign: admin on the home network", events: concat(base, []event.Event{act(0, ip("73.10.20.5"), asn(7922), at("New York"))}), want: 0},
+		{name: "benign: new home address from the same ISP and country", events: concat(base, []event.Event{act(0, ip("73.99.1.1"), asn(7922), at("New York"))}), want: 0},
+		{name: "benign: phone on a known mobile network", events: concat(homeAdmin(a, func(e *event.Event) {
+			if e.Published.Hour()%2 == 0 {
+				e.Client.IPAddress, e.IP.ASN, e.Security.ASNumber = "172.58.1.1", 21928, 21928
+			}
+		}), []event.Event{act(0, ip("172.58.200.9"), asn(21928), at("New York"))}), want: 0},
+		{name: "network new to the admin", events: concat(base, []event.Event{act(0, ip("84.1.1.1"), asn(3320), at("Berlin"))}), want: 1, wantSev: SeverityMedium, check: cond("new_network")},
+		{name: "attacker signs in from a new VPS then administers: the fresh network is not the admin's own", events: concat(base, []event.Event{
+			signIn(a, when(0), ip("159.203.1.1"), asn(14061), at("New York")), act(2, ip("159.203.1.1"), asn(14061), at("New York"))}), want: 1, check: cond("new_network")},
+		{name: "hostile address even on a known ISP is high", events: concat(base, []event.Event{act(0, ip("73.10.20.5"), asn(7922), at("New York"), tor())}), want: 1, wantSev: SeverityHigh},
+		{name: "a datacenter ASN is not familiar by ISP: new /24 of a known cloud alerts", events: concat(homeAdmin(a, ip("52.1.1.1"), asn(16509)),
+			[]event.Event{act(0, ip("52.9.9.9"), asn(16509), at("New York"))}), want: 1, check: cond("new_network")},
+		{name: "benign: same /24 of a known cloud (VDI)", events: concat(homeAdmin(a, ip("52.1.1.1"), asn(16509)),
+			[]event.Event{act(0, ip("52.1.1.77"), asn(16509), at("New York"))}), want: 0},
+		{name: "trusted ranges never alert", events: concat(base, []event.Event{act(0, ip("84.1.1.1"), asn(3320), cats(event.CatTrusted))}), want: 0},
+		{name: "learning: a new admin's networks are all new", events: []event.Event{signIn("new.admin@example.com", day10, ip("84.1.1.1")),
+			mkEv("group.user_membership.add", "new.admin@example.com", day10.Add(time.Minute), ip("84.1.1.1"), target("User", "00ut", "t@example.com"))}, want: 0},
+		{name: "switched off with checkNewNetwork: false", cfg: DetectorConfig{Params: map[string]any{"checkNewNetwork": false}},
+			events: concat(base, []event.Event{act(0, ip("84.1.1.1"), asn(3320), at("Berlin"))}), want: 0},
 	})
 }
