@@ -24,6 +24,10 @@ import (
 
 var benchEnd = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 
+// benchUsers is how many users the large store's events come from (the
+// goal's org size: 20 000).
+const benchUsers = 20000
+
 var benchTypes = []struct {
 	typ    string
 	weight int
@@ -45,11 +49,11 @@ func benchEvent(rng *rand.Rand, n int, at time.Time) event.Event {
 		}
 		w -= bt.weight
 	}
-	user := rng.IntN(5000)
+	user := rng.IntN(benchUsers)
 	ev := mkEventNoRaw(n, at)
 	ev.UUID = benchUUID(n)
 	ev.EventType = typ
-	ev.Actor.AlternateID = fmt.Sprintf("user%04d@example.com", user)
+	ev.Actor.AlternateID = fmt.Sprintf("user%05d@example.com", user)
 	ev.Actor.ID = fmt.Sprintf("00u%07d", user)
 	c := cities[(user+rng.IntN(20)/19)%len(cities)] // users mostly at home
 	ev.Client.Geo = event.Geo{City: c.name, Country: c.country, Lat: c.lat + float64(user%7)/10, Lon: c.lon, HasLatLon: true}
@@ -59,7 +63,7 @@ func benchEvent(rng *rand.Rand, n int, at time.Time) event.Event {
 		ev.Outcome = event.Outcome{Result: "FAILURE", Reason: "INVALID_CREDENTIALS"}
 	}
 	ev.DisplayMessage = "Event " + typ
-	ev.Auth.ExternalSessionID = fmt.Sprintf("102s%06d", user*10+rng.IntN(10))
+	ev.Auth.ExternalSessionID = fmt.Sprintf("102s%07d", user*10+rng.IntN(10))
 	ev.Raw = rawFor(&ev)
 	return ev
 }
@@ -115,6 +119,13 @@ func benchStore(b *testing.B) (*Store, int) {
 		b.Fatal(err)
 	}
 	b.Logf("built in %s", time.Since(start))
+	var size int64
+	for _, suf := range []string{"", "-wal"} {
+		if fi, err := os.Stat(path + suf); err == nil {
+			size += fi.Size()
+		}
+	}
+	b.Logf("%s: %d bytes, %.0f B/event", path, size, float64(size)/float64(total))
 	return s, total
 }
 
@@ -150,7 +161,7 @@ func BenchmarkQuery(b *testing.B) {
 	week := 7 * 24 * time.Hour
 	// window i ends somewhere in the last 3 days
 	endAt := func(i int) time.Time { return benchEnd.Add(-time.Duration(i%72) * time.Hour) }
-	actor := func(i int) string { return fmt.Sprintf("user%04d@example.com", (i*37)%5000) }
+	actor := func(i int) string { return fmt.Sprintf("user%05d@example.com", (i*37)%benchUsers) }
 
 	b.Run("events_24h_limit1000", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
@@ -166,7 +177,7 @@ func BenchmarkQuery(b *testing.B) {
 	})
 	b.Run("events_7d_session", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
-			sess := fmt.Sprintf("102s%06d", ((i*37)%5000)*10+i%10)
+			sess := fmt.Sprintf("102s%07d", ((i*37)%benchUsers)*10+i%10)
 			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), SessionID: sess, Limit: 1000})
 			return len(r), err
 		})
@@ -179,7 +190,7 @@ func BenchmarkQuery(b *testing.B) {
 	})
 	b.Run("events_7d_text", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
-			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%04d@", (i*37)%5000), Limit: 100})
+			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%05d@", (i*37)%benchUsers), Limit: 100})
 			return len(r), err
 		})
 	})
