@@ -38,7 +38,13 @@ func (s *Store) EventsAfter(ctx context.Context, published, id int64, limit int)
 			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
 		}
 		r.IPCategories = uint8(cats)
-		r.Raw = raw
+		if raw != nil {
+			js, err := s.codec().decompress(raw)
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("store: scan events: event %s: %w", r.UUID, err)
+			}
+			r.Raw = js
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

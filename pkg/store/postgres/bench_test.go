@@ -1,0 +1,111 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
+	"github.com/oktaguard/oktaguard/pkg/store/storetest"
+)
+
+// BenchmarkCommit measures the write path on PostgreSQL: pages of 1000
+// new events (~1.8 KB raw JSON each) committed in one transaction (COPY,
+// deduplicating insert, roll-ups), as the pipeline commits a page.
+func BenchmarkCommit(b *testing.B) {
+	dsn := pgtest.Schema(b)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Org: "https://bench.okta.example"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 1000
+	rng := rand.New(rand.NewPCG(3, 4))
+	start := time.Now().Add(-24 * time.Hour)
+	n := 0
+	mk := func() []event.Event {
+		evs := make([]event.Event, batch)
+		for j := range evs {
+			evs[j] = storetest.BenchEvent(rng, n, start.Add(time.Duration(n)*10*time.Millisecond))
+			n++
+		}
+		return evs
+	}
+	pages := make([][]event.Event, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		pages = append(pages, mk())
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := s.Commit(ctx, store.Batch{Events: pages[i], Checkpoint: &store.Checkpoint{NextURL: "x"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.EventsInserted != batch {
+			b.Fatalf("inserted %d", res.EventsInserted)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkQuery runs the dashboards' panel queries on a large org built
+// once in the schema bench_N of the test server (kept between runs):
+//
+//	OKTAGUARD_TEST_PG_DSN=... OKTAGUARD_STORE_BENCH_EVENTS=1000000 go test -run '^$' -bench BenchmarkQuery -benchtime=40x ./pkg/store/postgres
+//
+// It also reports the bytes on disk per event (every table and index of
+// the org's events, roll-ups and alerts).
+func BenchmarkQuery(b *testing.B) {
+	nStr := os.Getenv("OKTAGUARD_STORE_BENCH_EVENTS")
+	if nStr == "" {
+		b.Skip("set OKTAGUARD_STORE_BENCH_EVENTS=1000000 to build the large store and run the query benchmarks")
+	}
+	total, err := strconv.Atoi(nStr)
+	if err != nil || total < 1000 {
+		b.Fatalf("OKTAGUARD_STORE_BENCH_EVENTS=%q: want a number ≥ 1000", nStr)
+	}
+	base := pgtest.DSN(b)
+	ctx := context.Background()
+	schema := fmt.Sprintf("bench_%d_v%d", total, postgres.LatestSchemaVersion())
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+	conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema)
+	s, err := postgres.Open(ctx, postgres.Config{DSN: pgtest.WithParam(base, "search_path", schema+",public"), Org: "https://bench.okta.example"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok, _ := s.GetState(ctx, "bench/complete"); !ok {
+		start := time.Now()
+		storetest.Fill(b, s, total)
+		if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Commit(ctx, store.Batch{State: map[string][]byte{"bench/complete": []byte("1")}}); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %d events in %s (%.0f events/s)", total, time.Since(start), float64(total)/time.Since(start).Seconds())
+	}
+	var bytes int64
+	if err := conn.QueryRow(ctx, `SELECT SUM(pg_total_relation_size(c.oid))::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')`, schema).Scan(&bytes); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: %d bytes on disk, %.0f B/event", schema, bytes, float64(bytes)/float64(total))
+	storetest.PanelQueries(b, s)
+}
