@@ -47,6 +47,17 @@ func readiness(s config.Settings, st pipeline.Status, now time.Time) (bool, stri
 	}
 }
 
+// readyBody is "ready", followed by one "warning:" line per rejected
+// enrichment input (bad IP-list lines, failed reloads): ingestion works,
+// but what an operator configured is not all in use.
+func readyBody(st pipeline.Status) string {
+	b := "ready\n"
+	for _, pr := range st.InputProblems {
+		b += "warning: " + pr + "\n"
+	}
+	return b
+}
+
 // exporterMux routes the exporter's endpoints.
 func exporterMux(s config.Settings, p *pipeline.Pipeline, reg *prometheus.Registry, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -66,7 +77,7 @@ func exporterMux(s config.Settings, p *pipeline.Pipeline, reg *prometheus.Regist
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte(readyBody(p.Status())))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

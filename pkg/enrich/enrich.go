@@ -528,6 +528,37 @@ type ListStatus struct {
 	Error    string // last reload error; the previous data stays in use
 }
 
+// Problems lists every rejected input as one line each: list files with
+// bad lines (their count and the first ones as file:line: reason), lists
+// and databases whose last reload failed (the previous data stays in use).
+// Empty when everything loaded cleanly.
+func (s Status) Problems() []string {
+	var out []string
+	for _, l := range s.Lists {
+		if l.BadLines > 0 {
+			out = append(out, fmt.Sprintf("ipLists.%s %s: %d lines ignored (%s)", l.Category, l.Source, l.BadLines, strings.Join(l.Bad, "; ")))
+		}
+		if l.Error != "" {
+			out = append(out, fmt.Sprintf("ipLists.%s %s: last reload failed, previous entries kept: %s", l.Category, l.Source, l.Error))
+		}
+	}
+	for _, d := range s.Databases {
+		if d.Error != "" {
+			out = append(out, fmt.Sprintf("geoip %s database %s: last reload failed, previous data kept: %s", d.Kind, d.Path, d.Error))
+		}
+	}
+	return out
+}
+
+// RejectedLines is the number of list lines ignored at the last load.
+func (s Status) RejectedLines() int {
+	n := 0
+	for _, l := range s.Lists {
+		n += l.BadLines
+	}
+	return n
+}
+
 // Status returns the current load status.
 func (e *Enricher) Status() Status {
 	e.mu.RLock()

@@ -229,6 +229,14 @@ func loadFile(path string) (sourceData, error) {
 			break
 		}
 	}
+	if len(d.entries) == 0 {
+		// a list that yields nothing is a mistake (wrong file, a download
+		// cut short, a format not understood), never silently "no match"
+		if d.badLines > 0 {
+			return sourceData{}, fmt.Errorf("ip list %s: no valid line (%d bad lines; first: %s)", path, d.badLines, strings.Join(d.samples, "; "))
+		}
+		return sourceData{}, fmt.Errorf("ip list %s: no IP, CIDR, range or ASN in the file (%d bytes)", path, st.Size())
+	}
 	return d, nil
 }
 

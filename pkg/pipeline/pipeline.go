@@ -91,15 +91,18 @@ type Status struct {
 	RateLimitBudget    int // requests/minute this collector allows itself
 	// LastError is the most recent error (not cleared by later successes:
 	// compare LastErrorAt with LastPollSuccess).
-	LastError        string
-	LastErrorAt      time.Time
-	EventsIngested   int64 // new events committed by this process
-	Duplicates       int64 // events dropped as already stored
-	Rejected         int64 // events that failed to decode
-	Degraded         int64 // events decoded with an optional field treated as absent (event.Event.Degraded)
-	Alerts           int64 // new alerts committed by this process
-	Pages            int64
-	PagesSkipped     int64 // pages stepped past unread (see okta.Page.Skipped)
+	LastError      string
+	LastErrorAt    time.Time
+	EventsIngested int64 // new events committed by this process
+	Duplicates     int64 // events dropped as already stored
+	Rejected       int64 // events that failed to decode
+	Degraded       int64 // events decoded with an optional field treated as absent (event.Event.Degraded)
+	Alerts         int64 // new alerts committed by this process
+	Pages          int64
+	PagesSkipped   int64 // pages stepped past unread (see okta.Page.Skipped)
+	// InputProblems are the rejected enrichment inputs (IP-list lines,
+	// failed list or GeoIP reloads), one line each (enrich.Status.Problems).
+	InputProblems    []string
 	CursorRecoveries int64
 	PostureScore     float64
 	PostureProfile   string
@@ -219,6 +222,13 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		p.closeStore()
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	// Every rejected enrichment input is logged (file:line samples),
+	// counted and shown in Status (health, /readyz).
+	est := p.enr.Status()
+	for _, prob := range est.Problems() {
+		p.log.Warn("enrichment input rejected", "problem", prob)
+	}
+	p.m.InputRejected("ip_list", est.RejectedLines())
 	if err := p.resetEngine(ctx); err != nil {
 		p.enr.Close()
 		p.closeStore()
@@ -307,6 +317,7 @@ func (p *Pipeline) Status() Status {
 	if !st.MaxPublished.IsZero() {
 		st.Lag = p.now().Sub(st.MaxPublished)
 	}
+	st.InputProblems = p.enr.Status().Problems()
 	return st
 }
 
