@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -83,6 +85,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			stopHTTP()
 		}
 	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); logProgress(httpCtx, p, log, serveSummaryEvery) }()
 	runErr := p.Run(httpCtx)
 	stopHTTP()
 	wg.Wait()
@@ -94,4 +98,46 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("oktaguard serve stopped")
 	return nil
+}
+
+// serveSummaryEvery is how often serve logs its one-line summary.
+const serveSummaryEvery = 5 * time.Minute
+
+// logProgress logs the backfill's progress (every 10%), "backfill done"
+// once, and then a one-line summary every `every` (events, alerts,
+// rejected, lag, last error), until ctx ends.
+func logProgress(ctx context.Context, p *pipeline.Pipeline, log *slog.Logger, every time.Duration) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	lastDecile, done := -1, false
+	var lastSummary time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			st := p.Status()
+			if !done && st.BackfillDone {
+				done, lastSummary = true, now
+				log.Info("backfill done", "events", st.EventsIngested, "alerts", st.Alerts, "rejected", st.Rejected, "degraded", st.Degraded, "pages", st.Pages)
+				continue
+			}
+			if !done {
+				if d := int(st.BackfillProgress * 10); d > lastDecile {
+					lastDecile = d
+					log.Info("backfill progress", "percent", d*10, "events", st.EventsIngested, "alerts", st.Alerts, "newest", st.MaxPublished.Format(time.RFC3339))
+				}
+				continue
+			}
+			if now.Sub(lastSummary) >= every {
+				lastSummary = now
+				args := []any{"events", st.EventsIngested, "alerts", st.Alerts, "rejected", st.Rejected, "degraded", st.Degraded,
+					"pages_skipped", st.PagesSkipped, "lag", st.Lag.Round(time.Second).String()}
+				if st.LastError != "" && st.LastErrorAt.After(st.LastPollSuccess) {
+					args = append(args, "last_error", st.LastError)
+				}
+				log.Info("summary", args...)
+			}
+		}
+	}
 }
