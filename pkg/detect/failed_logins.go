@@ -26,7 +26,7 @@ var failedLoginsRegistration = Registration{
 		{"sessionGap", 30 * time.Minute, "failures further apart start a new session when Okta gives no session id"},
 		{"sigmas", 3.0, "adaptive threshold: mean + sigmas × σ of the user's hourly failures (30 days)"},
 		{"passwordChangeGrace", 24 * time.Hour, "suppress after the user's password change or reset (stale clients)"},
-		{"periodicMinInterval", 30 * time.Second, "a same-IP same-agent series this regular and at least this far apart is a misconfigured client (suppressed)"},
+		{"periodicMinInterval", 30 * time.Second, "a same-IP same-agent series this regular and at least this far apart is a misconfigured client, suppressed only from a network the user signs in from and not a hosting ASN (otherwise a paced brute force: alerts)"},
 	},
 	Rearm: 24 * time.Hour,
 	New:   newFailedLogins,
@@ -190,8 +190,14 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	n := min(count, len(u.R.Times))
-	if d.periodic(u.R.Times[len(u.R.Times)-n:], u.R.Sigs[len(u.R.Sigs)-n:]) {
-		return
+	paced := d.periodic(u.R.Times[len(u.R.Times)-n:], u.R.Sigs[len(u.R.Sigs)-n:])
+	if paced {
+		// a misconfigured client retrying on a fixed period — but only from
+		// a network the user signs in from and not a hosting / datacenter
+		// ASN: a fixed period from anywhere else is a paced brute force
+		if familiar, _ := c.NetworkFamiliar(ev, false); familiar && !isCloud(ev) {
+			return
+		}
 	}
 	if inWin < int(u.SessN) {
 		first = len(u.R.Times) - n
@@ -207,6 +213,10 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 	sev := SeverityMedium
 	if ev.EventType == "user.account.lock" || count >= 2*threshold {
 		sev = SeverityHigh
+	}
+	pattern := "burst"
+	if paced {
+		pattern = "paced_unfamiliar_client"
 	}
 	c.Emit(Finding{
 		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
@@ -226,6 +236,8 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 			"lastReason":            ev.Outcome.Reason,
 			"lastEventType":         ev.EventType,
 			"distinctSourcesInSpan": distinctSigs(u.R.Sigs[len(u.R.Sigs)-n:]),
+			"pattern":               pattern,
+			"hosting":               isCloud(ev),
 		},
 		EventIDs: ids,
 		Learn:    LearnUser,

@@ -45,7 +45,15 @@ func TestFailedLogins(t *testing.T) {
 		{name: "alert once while it continues", events: concat(home, failures(u, day10, 40, fast)), want: 1},
 		{name: "stale client after a password change", events: concat(home, []event.Event{pwd}, failures(u, day10, 12, fast)), want: 0},
 		{name: "password change long before does not suppress", events: concat(home, []event.Event{mkEv("user.account.update_password", u, day10.Add(-30*time.Hour))}, failures(u, day10, 12, fast)), want: 1},
-		{name: "fixed-period retries from one client (service)", events: concat(home, failures(u, day10, 14, periodic)), want: 0},
+		{name: "benign: fixed-period retries from the user's own network (stale client)", events: concat(home, failures(u, day10, 14, periodic, ip("203.0.113.77"))), want: 0},
+		{name: "paced brute force: exactly every 40 s from a hosting ASN alerts", events: concat(home, failures(u, day10, 14, periodic, asn(14061))), want: 1,
+			check: func(t *testing.T, as []Alert) {
+				if as[0].Evidence["pattern"] != "paced_unfamiliar_client" {
+					t.Fatalf("%v", as[0].Evidence)
+				}
+			}},
+		{name: "paced every 40 s from a hosting ASN: 9 failures stay below the threshold", events: concat(home, failures(u, day10, 9, periodic, asn(14061))), want: 0},
+		{name: "paced from a known cloud /24 still alerts (hosting ASN)", events: concat(warmup(u, "New York", "159.203.1.20", 10, asn(14061)), failures(u, day10, 14, periodic, asn(14061))), want: 1},
 		{name: "irregular slow failures in one session", events: concat(home, failures(u, day10, 14, irregular)), want: 1},
 		{name: "system@okta.com", events: concat(home, failures("system@okta.com", day10, 12, fast)), want: 0},
 		{name: "unknown login stays in learning (spray covers it)", events: concat(home, failures("ghost@example.com", day10, 12, fast)), want: 0},

@@ -88,22 +88,25 @@ var adminRules = []*Rule{
 	{
 		ID: "new_user_created", Title: "User account created outside the usual path", Severity: SeverityLow, Theme: "admin",
 		MITRE: []string{"T1136.003"},
-		Description: "A person (not the provisioning integration) created an Okta user from an address outside the `trusted` " +
-			"ranges, or a user created in the last 24 h was granted an administrator role (the 2023 breach pattern: " +
+		Description: "A person (not the provisioning integration) created an Okta user from a network new to that person " +
+			"(not among the networks it signed in from over the last 30 days before today) or from an anonymous, suspicious " +
+			"or risky address, or a user created in the last 24 h was granted an administrator role (the 2023 breach pattern: " +
 			"create a backdoor user, make it admin). Verify the creator and the new account with HR / the requester.",
-		FalsePositives: []string{"administrators creating users while travelling or without the corporate VPN", "break-glass accounts created during an incident"},
+		FalsePositives: []string{"administrators creating users from a hotel or another new network (one low incident per admin per day; add the range to `trusted` or `exclude` the admin)",
+			"break-glass accounts created during an incident (`exclude` the responders for the incident)"},
 		On: []Pattern{
 			{
-				Name:        "untrusted_creator",
-				NeedTrusted: true,
+				Name: "untrusted_creator",
 				Match: Match{Types: []string{"user.lifecycle.create"}, Where: func(ev *event.Event, _ Params) bool {
 					return notFailed(ev) && isPerson(ev) && ev.Transaction.Type != "JOB" && !isTrusted(ev) && ev.Client.IPAddress != ""
-				}},
+				}, Baseline: newOrHostileNetwork},
 				Key: targetUserKey,
 				Alert: func(h *Hit) Finding {
 					f := h.Base()
-					f.Summary = fmt.Sprintf("%s created user %s from %s, outside the trusted ranges", h.Ev.Actor.AlternateID, targetUserKey(h.Ev), h.Ev.Client.IPAddress)
+					f.Learn = LearnUser
+					f.Summary = fmt.Sprintf("%s created user %s from %s, %s", h.Ev.Actor.AlternateID, targetUserKey(h.Ev), h.Ev.Client.IPAddress, networkWhy(h.Ev))
 					f.Evidence["createdUser"] = targetUserKey(h.Ev)
+					networkEvidence(&f, h.Ev)
 					return f
 				},
 			},
@@ -127,29 +130,32 @@ var adminRules = []*Rule{
 		},
 	},
 	{
-		ID: "admin_activity_untrusted_ip", Title: "Administrative activity from outside the trusted ranges", Severity: SeverityMedium, Theme: "admin",
+		ID: "admin_activity_untrusted_ip", Title: "Administrative activity from a network new to the admin", Severity: SeverityMedium, Theme: "admin",
 		MITRE: []string{"T1078.004"},
-		Description: "A person used the Admin Console or performed an administrative action from an IP that is not in the " +
-			"`trusted` list (corporate / VPN egress). Admin work normally comes from managed networks; from elsewhere it " +
-			"may be a stolen admin session or credentials. Silent until at least one event from a trusted IP has been " +
-			"seen (so an install without a `trusted` list is not flooded). One alert per admin per day.",
-		FalsePositives: []string{"administrators working from home without the VPN", "trusted list missing a new office or VPN egress range"},
+		Description: "A person used the Admin Console or performed an administrative action from a network new to that " +
+			"admin — neither its /24 (/64) nor, outside hosting / datacenter ASNs, its ISP in the same country is among " +
+			"the networks the admin signed in from over the last 30 days before today — or from an anonymous, suspicious " +
+			"or risky address (high). Each admin's home and mobile networks are learned like any other; the `trusted` " +
+			"list stays an allow-list (never alerts). Silent during the admin's learning period. One incident per admin " +
+			"per day: a stolen admin session or credentials used from the attacker's own network.",
+		FalsePositives: []string{"an admin working from a new network (hotel, new ISP): one medium incident per admin per day; add the range to `trusted` or `exclude` the admin while travelling",
+			"a new office or VPN egress before it is learned: add it to `trusted`"},
 		On: []Pattern{{
-			Name:        "untrusted",
-			NeedTrusted: true,
+			Name: "untrusted",
 			Match: Match{Where: func(ev *event.Event, _ Params) bool {
 				if !isPerson(ev) || ev.IsFailure() || ev.Client.IPAddress == "" || isTrusted(ev) {
 					return false
 				}
 				return ev.EventType == "user.session.access_admin_app" || ev.IsAdminAction()
-			}},
+			}, Baseline: newOrHostileNetwork},
 			Key: func(*event.Event) string { return "" },
 			Alert: func(h *Hit) Finding {
 				f := h.Base()
-				f.Summary = fmt.Sprintf("%s performed %s from %s (%s), outside the trusted ranges", h.Ev.Actor.AlternateID, h.Ev.EventType, h.Ev.Client.IPAddress, orDefault(h.Ev.Country(), "unknown country"))
+				f.Learn = LearnUser
+				f.Summary = fmt.Sprintf("%s performed %s from %s (%s), %s", h.Ev.Actor.AlternateID, h.Ev.EventType, h.Ev.Client.IPAddress, orDefault(h.Ev.Country(), "unknown country"), networkWhy(h.Ev))
 				f.Evidence["eventType"] = h.Ev.EventType
-				f.Evidence["asn"] = h.Ev.Security.ASNumber
 				f.Evidence["apiToken"] = h.Ev.IsAPITokenRequest()
+				networkEvidence(&f, h.Ev)
 				return f
 			},
 		}},
@@ -260,6 +266,35 @@ var adminRules = []*Rule{
 			},
 		}},
 	},
+}
+
+// newOrHostileNetwork matches an event from a network new to its actor
+// (not first seen before today; see Context.NetworkFamiliar) or from a
+// hostile address.
+func newOrHostileNetwork(c *Context, ev *event.Event, _ Params) bool {
+	if attackSignal(ev) != "" {
+		return true
+	}
+	familiar, _ := c.NetworkFamiliar(ev, true)
+	return !familiar
+}
+
+func networkWhy(ev *event.Event) string {
+	if sig := attackSignal(ev); sig != "" {
+		return "a hostile address (" + sig + ")"
+	}
+	return "a network new to this admin"
+}
+
+// networkEvidence adds the network facts; a hostile address raises the
+// finding to high.
+func networkEvidence(f *Finding, ev *event.Event) {
+	f.Evidence["asn"] = asnOf(ev)
+	f.Evidence["hosting"] = isCloud(ev)
+	if sig := attackSignal(ev); sig != "" {
+		f.Evidence["attackSignal"] = sig
+		f.Severity = SeverityHigh
+	}
 }
 
 func orDefault(s, def string) string {

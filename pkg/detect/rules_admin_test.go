@@ -4,12 +4,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
 func adminRuleCases(t testing.TB) map[string][]ruleCase {
 	admin, victim := "ana.admin@example.com", "vic.user@example.com"
 	office := jTrusted()
 	vps := jIP("159.203.17.4", 14061)
+	home := jIP("73.10.20.5", 7922)
 	return map[string][]ruleCase{
 		"admin_role_granted": {
 			{name: "super admin to a user", want: 1, sev: SeverityCritical, events: evs(
@@ -31,39 +34,47 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
 		},
 		"new_user_created": {
-			{name: "created from outside trusted", want: 1, sev: SeverityLow, events: evs(
-				jev(t, "user.session.start", admin, rt0, office),
+			{name: "created from a network new to the admin", want: 1, sev: SeverityLow, events: append(homeHistory(t, admin),
+				jev(t, "user.session.start", admin, rt0, vps),
 				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), vps, jUser("backdoor@example.com")))},
+			{name: "created from a hostile address on the home network is high", want: 1, sev: SeverityHigh, events: append(homeHistory(t, admin),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), home, jDbg("threatSuspected", "true"), jUser("backdoor@example.com")))},
 			{name: "created then granted admin", want: 2, check: func(t *testing.T, as []Alert) {
 				if as[1].Severity != SeverityHigh || as[1].Evidence["pattern"] != "created_then_admin" {
 					t.Fatalf("second alert %s %v", as[1].Severity, as[1].Evidence)
 				}
-			}, events: evs(
-				jev(t, "user.session.start", admin, rt0, office),
+			}, events: append(homeHistory(t, admin),
 				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), vps, jUser("backdoor@example.com")),
 				jev(t, "user.account.privilege.grant", admin, rt0.Add(2*time.Hour), vps, jTarget("User", "00ub", "backdoor@example.com", "b", "privilegeGranted", "Super administrator")))},
-			{name: "office creation, provisioning job and grant after 24h are quiet", want: 0, events: evs(
-				jev(t, "user.session.start", admin, rt0, office),
+			{name: "benign: creation from home (no VPN), office, provisioning job, grant after 24h", want: 0, events: append(homeHistory(t, admin),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), home, jUser("newhire0@example.com")),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), jIP("73.99.1.1", 7922), jUser("newhire1@example.com")),
 				jev(t, "user.lifecycle.create", admin, rt0.Add(time.Hour), office, jUser("newhire@example.com")),
 				jev(t, "user.lifecycle.create", "Workday", rt0.Add(time.Hour), jActorType("PublicClientApp"), jJob(), jUser("newhire2@example.com")),
 				jev(t, "user.account.privilege.grant", admin, rt0.Add(30*time.Hour), office, jTarget("User", "00un", "newhire@example.com", "n", "privilegeGranted", "Read-only administrator")))},
-			{name: "no trusted list configured: silent", want: 0, events: evs(
+			{name: "learning: an admin without history is silent", want: 0, events: evs(
 				jev(t, "user.lifecycle.create", admin, rt0, vps, jUser("x@example.com")))},
 		},
 		"admin_activity_untrusted_ip": {
-			{name: "admin console from a VPS", want: 1, check: func(t *testing.T, as []Alert) {
-				if as[0].IP != "159.203.17.4" {
-					t.Fatalf("ip %s", as[0].IP)
+			{name: "admin console from a VPS new to the admin", want: 1, sev: SeverityMedium, check: func(t *testing.T, as []Alert) {
+				if as[0].IP != "159.203.17.4" || as[0].Count != 2 || as[0].Evidence["hosting"] != true {
+					t.Fatalf("ip %s count %d %v", as[0].IP, as[0].Count, as[0].Evidence)
 				}
-			}, events: evs(
-				jev(t, "user.session.start", "other@example.com", rt0, office),
+			}, events: append(homeHistory(t, admin),
+				jev(t, "user.session.start", admin, rt0.Add(59*time.Minute), vps),
 				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Hour), vps),
 				jev(t, "group.user_membership.add", admin, rt0.Add(61*time.Minute), vps, jUser(victim), jTarget("UserGroup", "00g", "unknown", "Admins")))},
-			{name: "admin work from the office, user activity from home", want: 0, events: evs(
-				jev(t, "user.session.access_admin_app", admin, rt0, office),
-				jev(t, "group.user_membership.add", admin, rt0.Add(time.Minute), office, jUser(victim), jTarget("UserGroup", "00g", "unknown", "Sales")),
+			{name: "admin console through Tor is high", want: 1, sev: SeverityHigh, events: append(homeHistory(t, admin),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Hour), home, func(m map[string]any) { sub(m, "securityContext")["isProxy"] = true }))},
+			{name: "benign: admin at home without VPN, new address from the same ISP, office", want: 0, events: append(homeHistory(t, admin),
+				jev(t, "user.session.access_admin_app", admin, rt0, home),
+				jev(t, "group.user_membership.add", admin, rt0.Add(time.Minute), home, jUser(victim), jTarget("UserGroup", "00g", "unknown", "Sales")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(3*time.Hour), jIP("73.99.1.1", 7922)),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(4*time.Hour), office),
 				jev(t, "user.authentication.sso", admin, rt0.Add(2*time.Hour), vps),
 				jev(t, "user.account.update_password", victim, rt0.Add(3*time.Hour), vps, jUser(victim)))},
+			{name: "learning: a new admin is silent", want: 0, events: evs(
+				jev(t, "user.session.access_admin_app", "new.admin@example.com", rt0, vps))},
 		},
 		"admin_console_access_denied": {
 			{name: "denied", want: 1, events: evs(jev(t, "user.session.access_admin_app", victim, rt0, jFail("Access denied by admin app policy")))},
@@ -107,4 +118,14 @@ func TestRulesAdmin(t *testing.T) {
 	for id, cs := range adminRuleCases(t) {
 		testRule(t, id, cs)
 	}
+}
+
+// homeHistory: an admin signing in from a home ISP (no trusted list) on
+// the 8 days before rt0, past its learning period.
+func homeHistory(t testing.TB, who string) []event.Event {
+	var out []event.Event
+	for d := 8; d >= 1; d-- {
+		out = append(out, jev(t, "user.session.start", who, rt0.Add(-time.Duration(d)*24*time.Hour), jIP("73.10.20.5", 7922)))
+	}
+	return out
 }

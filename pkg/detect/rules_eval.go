@@ -19,7 +19,7 @@ import (
 
 // ---- matching ----
 
-func (m *Match) matches(ev *event.Event, p Params) bool {
+func (m *Match) matches(c *Context, ev *event.Event, p Params) bool {
 	if len(m.Types) > 0 {
 		ok := false
 		for _, t := range m.Types {
@@ -37,7 +37,7 @@ func (m *Match) matches(ev *event.Event, p Params) bool {
 			return false
 		}
 	}
-	return m.Where == nil || m.Where(ev, p)
+	return (m.Where == nil || m.Where(ev, p)) && (m.Baseline == nil || m.Baseline(c, ev, p))
 }
 
 func keyOf(ev *event.Event, own, def func(*event.Event) string) string {
@@ -215,7 +215,7 @@ func (d *ruleDetector) Handle(c *Context, ev *event.Event) {
 		case p.Term != nil:
 			d.newTerm(c, s, ev)
 		default:
-			if p.matches(ev, d.p) {
+			if p.matches(c, ev, d.p) {
 				d.fire(c, &Hit{st: s, Pattern: p, Key: keyOf(ev, p.Key, nil), Ev: ev, At: ev.Published})
 			}
 		}
@@ -260,7 +260,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 		d.expire(c, s, now, ev)
 	}
 	for _, cm := range p.Cancel {
-		if cm.matches(ev, d.p) {
+		if cm.matches(c, ev, d.p) {
 			k := keyOf(ev, cm.Key, p.Key)
 			if k != "" {
 				delete(s.Seq, k)
@@ -270,7 +270,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			}
 		}
 	}
-	if cl := p.Collect; cl != nil && cl.matches(ev, d.p) {
+	if cl := p.Collect; cl != nil && cl.matches(c, ev, d.p) {
 		if k := keyOf(ev, cl.Key, p.Key); k != "" {
 			if sk := s.Seq[k]; sk != nil {
 				v := cl.Value(ev)
@@ -295,7 +295,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 	n := len(p.Steps)
 	for i := n - 1; i >= 1; i-- {
 		st := &p.Steps[i]
-		if !st.matches(ev, d.p) {
+		if !st.matches(c, ev, d.p) {
 			continue
 		}
 		k := keyOf(ev, st.Key, p.Key)
@@ -329,7 +329,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 		sk.At[i-1] = nil
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: np.Steps, Values: np.Vals, At: ev.Published})
 	}
-	if p.Steps[0].matches(ev, d.p) {
+	if p.Steps[0].matches(c, ev, d.p) {
 		k := keyOf(ev, p.Steps[0].Key, p.Key)
 		if c, ok := s.Cancelled[k]; ok && now-c <= win {
 			k = ""
@@ -394,7 +394,7 @@ func (d *ruleDetector) expire(c *Context, s *patState, now int64, ev *event.Even
 
 func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 	p := s.p
-	if !p.matches(ev, d.p) {
+	if !p.matches(c, ev, d.p) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)
@@ -432,7 +432,7 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 
 func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	p := s.p
-	if !p.matches(ev, d.p) {
+	if !p.matches(c, ev, d.p) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)
@@ -450,7 +450,7 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 
 func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 	p := s.p
-	if !p.matches(ev, d.p) {
+	if !p.matches(c, ev, d.p) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)

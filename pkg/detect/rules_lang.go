@@ -48,6 +48,10 @@ type Match struct {
 	Types []string
 	// Where is an extra predicate (nil = true).
 	Where func(ev *event.Event, p Params) bool
+	// Baseline is a predicate over the engine's baselines as they were
+	// before this event (nil = true), e.g. "a network new to the actor";
+	// evaluated after Types and Where.
+	Baseline func(c *Context, ev *event.Event, p Params) bool
 	// Key of the matched event for sequences, cancels and collects
 	// (default: the pattern's Key).
 	Key func(ev *event.Event) string
