@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 
@@ -32,7 +34,7 @@ func Open(ctx context.Context, c Config) (store.Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.Org != "" {
+		if c.Org != "" && !loopback(c.Org) {
 			if err := s.BindOrg(ctx, c.Org); err != nil {
 				s.Close()
 				return nil, err
@@ -60,4 +62,20 @@ func Open(ctx context.Context, c Config) (store.Backend, error) {
 	default:
 		return nil, fmt.Errorf("store: unknown storage driver %q (sqlite or postgres)", c.Driver)
 	}
+}
+
+// loopback reports an org URL on a loopback address (the simulator, the
+// demo, tests): its port changes between runs, so a SQLite file is not
+// bound to it.
+func loopback(org string) bool {
+	u, err := url.Parse(org)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
