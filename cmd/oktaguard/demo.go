@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/detect"
@@ -32,6 +36,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	days := fs.Int("days", 10, "days of history (attacks need at least 10)")
 	maxAlertLines := fs.Int("alert-lines", 40, "print at most this many individual alerts")
 	verbose := fs.Bool("v", false, "log the pipeline's warnings on stderr")
+	listen := fs.String("listen", "127.0.0.1:0", "address of the demo's /metrics endpoint (port 0: any free port)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,10 +83,19 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		logLevel = slog.LevelWarn
 	}
-	_, m, err := newMetrics()
+	reg, m, err := newMetrics()
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("demo --listen %s: %w", *listen, err)
+	}
+	msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = msrv.Serve(ln) }()
+	defer msrv.Close()
+	metricsURL := "http://" + ln.Addr().String() + "/metrics"
+	fmt.Fprintf(stdout, "metrics: %s (Prometheus format, live while the demo runs)\n", metricsURL)
 	p, err := pipeline.New(s, pipeline.Options{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})), Metrics: m})
 	if err != nil {
 		return err
@@ -169,6 +183,13 @@ loop:
 	if *dbPath != "" {
 		fmt.Fprintf(stdout, "  store: %s\n", path)
 	}
+	fmt.Fprintln(stdout, "\nWhere to look next:")
+	if *dbPath != "" {
+		fmt.Fprintf(stdout, "  oktaguard export --config F   (storage.path: %s) — the stored events as JSON Lines\n", path)
+	}
+	fmt.Fprintln(stdout, "  docker compose up -d          — Grafana with the dashboards and alert rules on this simulator (docs/docker-compose.md)")
+	fmt.Fprintln(stdout, "  oktaguard serve --config F    — the same pipeline against your own org (docs/configuration.md)")
+	fmt.Fprintln(stdout, "  docs/detectors.md             — what each detector looks for and how to tune it")
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
 	}

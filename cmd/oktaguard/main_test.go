@@ -418,7 +418,7 @@ func TestDemoRunsAndSummarises(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"simulated Okta org at http://127.0.0.1:", "ingested", "Summary after", "DETECTOR", "store: " + db} {
+	for _, want := range []string{"simulated Okta org at http://127.0.0.1:", "metrics: http://127.0.0.1:", "ingested", "Summary after", "DETECTOR", "store: " + db, "Where to look next:"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}
