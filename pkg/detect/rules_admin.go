@@ -239,6 +239,30 @@ var adminRules = []*Rule{
 		},
 	},
 	{
+		ID: "support_password_reset", Title: "Password or factors reset by Okta Support", Severity: SeverityHigh, Theme: "admin",
+		MITRE: []string{"T1098", "T1199"},
+		Description: "A user's password was reset, or a factor reset or deactivated, by Okta itself (actor system@okta.com) " +
+			"from no client (no user agent, no location): the trace of an Okta Support action, which social engineers request " +
+			"to take over an account. Confirm a support case exists and that the user asked for it.",
+		FalsePositives: []string{"a support case the org opened for the user (one incident per day with the users as targets; `exclude` nothing — close the alert with the case number)"},
+		On: []Pattern{{
+			Name: "support_reset",
+			Match: Match{Types: []string{"user.account.reset_password", "user.mfa.factor.reset_all", "user.mfa.factor.deactivate", "system.mfa.factor.deactivate", "user.mfa.factor.update"},
+				Where: func(ev *event.Event, _ Params) bool {
+					return notFailed(ev) && strings.EqualFold(ev.Actor.AlternateID, event.OktaSystemActor) &&
+						ev.Client.UserAgent.Raw == "" && ev.Country() == "" && ev.Transaction.Type != "JOB"
+				}},
+			Key: targetUserKey,
+			Alert: func(h *Hit) Finding {
+				f := h.Base()
+				f.Summary = fmt.Sprintf("Okta Support (%s) performed %s on %s", h.Ev.Actor.AlternateID, h.Ev.EventType, orDefault(targetUserKey(h.Ev), "an unknown user"))
+				f.Evidence["eventType"] = h.Ev.EventType
+				f.Evidence["user"] = targetUserKey(h.Ev)
+				return f
+			},
+		}},
+	},
+	{
 		ID: "support_impersonation", Title: "Okta Support impersonation", Severity: SeverityHigh, Theme: "admin",
 		MITRE: []string{"T1078.004", "T1199"},
 		Description: "An admin granted Okta Support access to the org (user.session.impersonation.grant, medium) or a Support " +

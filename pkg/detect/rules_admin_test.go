@@ -76,6 +76,17 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 			{name: "learning: a new admin is silent", want: 0, events: evs(
 				jev(t, "user.session.access_admin_app", "new.admin@example.com", rt0, vps))},
 		},
+		"support_password_reset": {
+			{name: "password reset by Okta Support", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
+				if strings.Join(as[0].Targets, ",") != victim {
+					t.Fatalf("targets %v", as[0].Targets)
+				}
+			}, events: evs(jev(t, "user.account.reset_password", "system@okta.com", rt0, jActorType("User"), jNoClient(), jUser(victim)))},
+			{name: "benign: help-desk reset by an admin, and Okta's scheduled job", want: 0, events: evs(
+				jev(t, "user.account.reset_password", admin, rt0, jUser(victim)),
+				jev(t, "user.account.reset_password", "system@okta.com", rt0, jJob(), jNoClient(), jUser(victim)),
+				jev(t, "user.account.reset_password", "system@okta.com", rt0, jActorType("User"), jUser(victim)))},
+		},
 		"admin_console_access_denied": {
 			{name: "denied", want: 1, events: evs(jev(t, "user.session.access_admin_app", victim, rt0, jFail("Access denied by admin app policy")))},
 			{name: "allowed", want: 0, events: evs(jev(t, "user.session.access_admin_app", admin, rt0))},
@@ -128,4 +139,15 @@ func homeHistory(t testing.TB, who string) []event.Event {
 		out = append(out, jev(t, "user.session.start", who, rt0.Add(-time.Duration(d)*24*time.Hour), jIP("73.10.20.5", 7922)))
 	}
 	return out
+}
+
+// jNoClient removes the client's user agent and location (an action Okta
+// performed itself, as Okta Support's are logged).
+func jNoClient() jmod {
+	return func(m map[string]any) {
+		c := sub(m, "client")
+		delete(c, "userAgent")
+		delete(c, "geographicalContext")
+		delete(c, "ipAddress")
+	}
 }
