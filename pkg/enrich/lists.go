@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go4.org/netipx"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
@@ -255,141 +256,46 @@ func looksLikeHeader(line string) bool {
 	return first != ""
 }
 
-// rangeSet answers "is this address in any of these ranges" with a binary
-// search over sorted, merged ranges (separately for IPv4 and IPv6).
+// rangeSet answers "is this address in any of these ranges". It is
+// go4.org/netipx's IPSet: ranges are merged by IPSetBuilder and looked up
+// by binary search (IPv4 and IPv6, 4-in-6 addresses unmapped).
 type rangeSet struct {
-	v4 []r32
-	v6 []r128
+	b   netipx.IPSetBuilder
+	set *netipx.IPSet
 }
 
-type r32 struct{ lo, hi uint32 }
-type u128 struct{ hi, lo uint64 }
-type r128 struct{ lo, hi u128 }
-
-func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
-func (a u128) inc() (u128, bool) {
-	if a.lo == ^uint64(0) {
-		if a.hi == ^uint64(0) {
-			return a, false
-		}
-		return u128{a.hi + 1, 0}, true
-	}
-	return u128{a.hi, a.lo + 1}, true
-}
-
-func v4(a netip.Addr) uint32 { b := a.As4(); return binary.BigEndian.Uint32(b[:]) }
-func v6(a netip.Addr) u128 {
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr()
-	if a.Is4() {
-		x := v4(a) | (^uint32(0) >> p.Bits())
-		if p.Bits() == 0 {
-			x = ^uint32(0)
-		}
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], x)
-		return netip.AddrFrom4(b)
-	}
-	u := v6(a)
-	bits := p.Bits()
-	switch {
-	case bits == 0:
-		u = u128{^uint64(0), ^uint64(0)}
-	case bits < 64:
-		u.hi |= ^uint64(0) >> bits
-		u.lo = ^uint64(0)
-	case bits == 64:
-		u.lo = ^uint64(0)
-	case bits < 128:
-		u.lo |= ^uint64(0) >> (bits - 64)
-	}
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], u.hi)
-	binary.BigEndian.PutUint64(b[8:], u.lo)
-	return netip.AddrFrom16(b)
-}
+// lastAddr is the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr { return netipx.PrefixLastIP(p.Masked()) }
 
 func (s *rangeSet) add(lo, hi netip.Addr) {
-	if lo.Is4() {
-		s.v4 = append(s.v4, r32{v4(lo), v4(hi)})
-	} else {
-		s.v6 = append(s.v6, r128{v6(lo), v6(hi)})
-	}
+	s.b.AddRange(netipx.IPRangeFrom(lo.Unmap(), hi.Unmap()))
 }
 
-// finish sorts and merges overlapping or adjacent ranges.
+// finish builds the set; add must not be called afterwards.
 func (s *rangeSet) finish() {
-	slices.SortFunc(s.v4, func(a, b r32) int {
-		switch {
-		case a.lo < b.lo:
-			return -1
-		case a.lo > b.lo:
-			return 1
-		}
-		return 0
-	})
-	m4 := s.v4[:0]
-	for _, r := range s.v4 {
-		if n := len(m4); n > 0 && (r.lo <= m4[n-1].hi || (m4[n-1].hi != ^uint32(0) && r.lo == m4[n-1].hi+1)) {
-			if r.hi > m4[n-1].hi {
-				m4[n-1].hi = r.hi
-			}
-			continue
-		}
-		m4 = append(m4, r)
-	}
-	s.v4 = m4
-	slices.SortFunc(s.v6, func(a, b r128) int {
-		switch {
-		case a.lo.less(b.lo):
-			return -1
-		case b.lo.less(a.lo):
-			return 1
-		}
-		return 0
-	})
-	m6 := s.v6[:0]
-	for _, r := range s.v6 {
-		if n := len(m6); n > 0 {
-			last := &m6[n-1]
-			if next, ok := last.hi.inc(); !ok || !next.less(r.lo) { // r.lo <= last.hi+1
-				if last.hi.less(r.hi) {
-					last.hi = r.hi
-				}
-				continue
-			}
-		}
-		m6 = append(m6, r)
-	}
-	s.v6 = m6
+	s.set, _ = s.b.IPSet() // errors only for invalid ranges, which add never gets
 }
 
 func (s *rangeSet) contains(a netip.Addr) bool {
-	if a.Is4() {
-		x := v4(a)
-		i, _ := slices.BinarySearchFunc(s.v4, x, func(r r32, t uint32) int {
-			if r.lo <= t {
-				return -1
-			}
-			return 1
-		})
-		return i > 0 && x <= s.v4[i-1].hi
-	}
-	x := v6(a)
-	i, _ := slices.BinarySearchFunc(s.v6, x, func(r r128, t u128) int {
-		if !t.less(r.lo) {
-			return -1
-		}
-		return 1
-	})
-	return i > 0 && !s.v6[i-1].hi.less(x)
+	return s.set != nil && s.set.Contains(a.Unmap())
 }
 
-func (s *rangeSet) size() int { return len(s.v4) + len(s.v6) }
+// counts is the number of merged IPv4 and IPv6 ranges.
+func (s *rangeSet) counts() (v4, v6 int) {
+	if s.set == nil {
+		return 0, 0
+	}
+	for _, r := range s.set.Ranges() {
+		if r.From().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	return v4, v6
+}
+
+func (s *rangeSet) size() int { v4, v6 := s.counts(); return v4 + v6 }
 
 // lists is an immutable snapshot of every category's matcher.
 type lists struct {

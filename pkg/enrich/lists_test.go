@@ -101,8 +101,8 @@ func TestRangeSet(t *testing.T) {
 	}
 	s.add(netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.20"))
 	s.finish()
-	if len(s.v4) != 3 || len(s.v6) != 2 {
-		t.Errorf("merge: v4 %v v6 %v", s.v4, s.v6)
+	if v4, v6 := s.counts(); v4 != 3 || v6 != 2 {
+		t.Errorf("merge: %d v4 and %d v6 ranges, want 3 and 2", v4, v6)
 	}
 	in := []string{"10.0.0.0", "10.255.255.255", "10.1.2.3", "192.0.2.0", "192.0.2.200", "198.51.100.10", "198.51.100.20", "2001:db8::1", "2001:db8:0:ffff::1", "2001:db8:0:1::5", "febf:ffff::1"}
 	out := []string{"9.255.255.255", "11.0.0.0", "192.0.3.0", "198.51.100.9", "198.51.100.21", "0.0.0.0", "255.255.255.255", "2001:db8:1::1", "2001:db7::1", "::", "ffff::1", "fec0::1"}
