@@ -360,8 +360,26 @@ func TestPluginOverGRPC(t *testing.T) {
 		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		found := false
+		logs := e.query(t, e.ds, false, plugintest.Query{RefID: "L", Model: map[string]any{"queryType": "activity", "format": "logs", "limit": 5}})["L"]
+		if logs.Error != "" || len(logs.Frames) != 1 {
+			t.Fatalf("logs query: %q %v", logs.Error, logs.Frames)
+		}
 		err = e.p.RunStream(sctx, e.ds, "tail/events", func(f *data.Frame) bool {
-			fld, _ := f.FieldByName("uuid")
+			// One schema for the tail and the logs query: same fields, types, order.
+			if len(f.Fields) != len(logs.Frames[0].Fields) {
+				t.Errorf("stream frame has %d fields, logs query %d", len(f.Fields), len(logs.Frames[0].Fields))
+				return false
+			}
+			for i, fl := range f.Fields {
+				q := logs.Frames[0].Fields[i]
+				if fl.Name != q.Name || fl.Type() != q.Type() {
+					t.Errorf("stream field %d %s %s, logs query %s %s", i, fl.Name, fl.Type(), q.Name, q.Type())
+				}
+			}
+			if f.Meta == nil || f.Meta.Type != data.FrameTypeLogLines {
+				t.Errorf("stream frame meta %+v", f.Meta)
+			}
+			fld, _ := f.FieldByName("id")
 			for i := 0; fld != nil && i < fld.Len(); i++ {
 				if fld.At(i).(string) == uuid {
 					found = true

@@ -38,18 +38,14 @@ func (d *Datasource) activity(ctx context.Context, st store.Backend, q queryMode
 	d.withLinks(ipF, d.activityLink("Activity from this IP", "ip"))
 	var f *data.Frame
 	if q.Format == "logs" {
-		// Logs panel: time, body, severity; the rest become labels/fields.
-		f = data.NewFrame("activity",
-			named(data.NewField("time", nil, ts), "Time"),
-			named(data.NewField("body", nil, msg), "Message"),
-			named(data.NewField("severity", nil, sev), "Level"),
-			named(data.NewField("eventType", nil, et), "Event type"),
-			actorF, named(data.NewField("outcome", nil, outcome), "Outcome"), ipF,
-			named(data.NewField("country", nil, country), "Country"), sessF,
-			named(data.NewField("id", nil, uuid), "UUID"),
-		)
-		// The Logs panel subscribes to the live tail through this channel.
-		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs, Channel: "ds/" + d.settings.UID + "/" + StreamEvents}
+		lines := make([]logLine, len(rows))
+		for i := range rows {
+			lines[i] = logLineFromRow(&rows[i])
+		}
+		f = logLinesFrame("activity", lines)
+		// The Logs panel subscribes to the live tail through this channel;
+		// the tail sends frames of the same schema (logs.go).
+		f.Meta.Channel = "ds/" + d.settings.UID + "/" + StreamEvents
 	} else {
 		f = data.NewFrame("activity",
 			named(data.NewField("time", nil, ts), "Time"),

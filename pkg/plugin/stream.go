@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -72,36 +71,11 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	}
 }
 
+// liveEventsFrame is the events tail: the activity logs frame's schema.
 func liveEventsFrame(evs []event.Event) *data.Frame {
-	n := len(evs)
-	ts := make([]time.Time, n)
-	cols := make([][]string, 8)
-	for i := range cols {
-		cols[i] = make([]string, n)
-	}
+	lines := make([]logLine, len(evs))
 	for i := range evs {
-		e := &evs[i]
-		ts[i] = e.Published
-		cols[0][i] = e.EventType
-		cols[1][i] = e.Actor.AlternateID
-		cols[2][i] = e.Outcome.Result
-		cols[3][i] = e.Client.IPAddress
-		cols[4][i] = e.Country()
-		cols[5][i] = e.DisplayMessage
-		cols[6][i] = e.UUID
-		cols[7][i] = e.SessionID()
+		lines[i] = logLineFromEvent(&evs[i])
 	}
-	f := data.NewFrame("events",
-		data.NewField("time", nil, ts),
-		data.NewField("eventType", nil, cols[0]),
-		data.NewField("actor", nil, cols[1]),
-		data.NewField("outcome", nil, cols[2]),
-		data.NewField("ip", nil, cols[3]),
-		data.NewField("country", nil, cols[4]),
-		data.NewField("displayMessage", nil, cols[5]),
-		data.NewField("uuid", nil, cols[6]),
-		data.NewField("sessionId", nil, cols[7]),
-	)
-	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs}
-	return f
+	return logLinesFrame("events", lines)
 }
