@@ -35,17 +35,23 @@ var Version = "dev"
 // UID. Grafana replaces an instance on every settings save; the registry
 // makes the new instance take over the old one's pipeline state (the
 // SQLite file) and metrics, so nothing is lost, duplicated or reset.
+//
+// mu guards the maps only and is never held while a pipeline stops or
+// starts (an old pipeline may take up to its shutdown grace to finish its
+// Okta page): a handover of one UID never blocks another data source.
+// Handovers of the same UID are serialised by that UID's handover lock.
 type Registry struct {
-	reg    prometheus.Registerer
-	mu     sync.Mutex
-	active map[string]*runner
-	mets   map[string]*metrics.Metrics
+	reg      prometheus.Registerer
+	mu       sync.Mutex
+	active   map[string]*runner
+	mets     map[string]*metrics.Metrics
+	handover map[string]*sync.Mutex
 }
 
 // NewRegistry creates the registry; metrics go to reg (the plugin uses
 // prometheus.DefaultRegisterer so CollectMetrics serves them).
 func NewRegistry(reg prometheus.Registerer) *Registry {
-	return &Registry{reg: reg, active: map[string]*runner{}, mets: map[string]*metrics.Metrics{}}
+	return &Registry{reg: reg, active: map[string]*runner{}, mets: map[string]*metrics.Metrics{}, handover: map[string]*sync.Mutex{}}
 }
 
 // runner is one running pipeline.
@@ -88,15 +94,27 @@ func (g *Registry) metricsFor(uid string) (*metrics.Metrics, error) {
 }
 
 // start stops the UID's previous pipeline (it finishes and commits its
-// page) and starts a new one on the same store.
+// page) and starts a new one on the same store. The old runner leaves the
+// registry under mu; it stops, and the new one starts, outside it.
 func (g *Registry) start(s Settings, logger *slog.Logger) (*runner, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if old := g.active[s.UID]; old != nil {
-		delete(g.active, s.UID)
+	h := g.handover[s.UID]
+	if h == nil {
+		h = &sync.Mutex{}
+		g.handover[s.UID] = h
+	}
+	g.mu.Unlock()
+	h.Lock()
+	defer h.Unlock()
+
+	g.mu.Lock()
+	old := g.active[s.UID]
+	delete(g.active, s.UID)
+	m, err := g.metricsFor(s.UID)
+	g.mu.Unlock()
+	if old != nil {
 		old.stop()
 	}
-	m, err := g.metricsFor(s.UID)
 	if err != nil {
 		return nil, err
 	}
@@ -131,16 +149,21 @@ func (g *Registry) start(s Settings, logger *slog.Logger) (*runner, error) {
 			logger.Error("pipeline stopped", "error", r.err)
 		}
 	}()
+	g.mu.Lock()
 	g.active[s.UID] = r
+	g.mu.Unlock()
 	return r, nil
 }
 
 // release stops r if it is still the UID's active runner.
 func (g *Registry) release(r *runner) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.active[r.uid] == r {
+	mine := g.active[r.uid] == r
+	if mine {
 		delete(g.active, r.uid)
+	}
+	g.mu.Unlock()
+	if mine {
 		r.stop()
 	}
 }
@@ -148,11 +171,18 @@ func (g *Registry) release(r *runner) {
 // Close stops every pipeline.
 func (g *Registry) Close() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	rs := make([]*runner, 0, len(g.active))
 	for uid, r := range g.active {
 		delete(g.active, uid)
-		r.stop()
+		rs = append(rs, r)
 	}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.stop() }()
+	}
+	wg.Wait()
 }
 
 // toConfig maps the data source settings onto the same Settings struct
