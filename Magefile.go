@@ -3,8 +3,13 @@
 // Magefile: the Grafana plugin SDK's build targets (build:linux, build:darwin,
 // ..., buildAll, coverage, ...) plus oktaguard's own targets.
 //
-//	go run github.com/magefile/mage -v            # build the plugin backend for every platform into dist/
-//	go run github.com/magefile/mage -v testAll    # the README's test command (.ci/test)
+//	go run github.com/magefile/mage -v build:linux   # the plugin backend for linux/amd64 into dist/ (+ go_plugin_build_manifest)
+//	go run github.com/magefile/mage -v               # the plugin backend for every platform into dist/
+//	go run github.com/magefile/mage -v buildDemo     # linux/amd64 backend WITH the Okta simulator (demo mode; docker-compose)
+//	go run github.com/magefile/mage -v testAll       # the README's test command (.ci/test)
+//
+// Released builds carry no simulator: demo mode exists only in buildDemo's
+// binary (build tag oktaguard_demo; see pkg/plugin/demo.go).
 package main
 
 import (
@@ -13,13 +18,30 @@ import (
 	"github.com/magefile/mage/sh"
 )
 
+// demoTag is set by BuildDemo: the next backend build links the simulator.
+var demoTag bool
+
 func init() {
 	// plugin.json lives at the repository root, not in src/.
 	_ = build.SetBeforeBuildCallback(func(cfg build.Config) (build.Config, error) {
 		cfg.PluginJSONPath = "."
 		cfg.EnableCGo = false
+		if demoTag {
+			if cfg.Env == nil {
+				cfg.Env = map[string]string{}
+			}
+			cfg.Env["GOFLAGS"] = "-tags=oktaguard_demo"
+		}
 		return cfg, nil
 	})
+}
+
+// BuildDemo builds the linux/amd64 backend with the in-process Okta
+// simulator (jsonData.demo), for the docker-compose demo only.
+func BuildDemo() error {
+	demoTag = true
+	defer func() { demoTag = false }()
+	return build.Build{}.Linux()
 }
 
 // Default builds the plugin backend for every platform Grafana supports.

@@ -604,8 +604,6 @@ func assertNumeric(t *testing.T, fs data.Frames) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if p, err := plugintest.Build(); err == nil && p != "" {
-		_ = os.RemoveAll(filepath.Dir(p))
-	}
+	plugintest.RemoveBuilds()
 	os.Exit(code)
 }

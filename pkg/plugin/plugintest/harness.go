@@ -27,35 +27,58 @@ import (
 // PluginID is the plugin's id (contract).
 const PluginID = "oktaguard-okta-datasource"
 
+// DemoTag is the build tag that links the Okta simulator into the plugin
+// (demo mode). Production builds (mage build:linux) go without it.
+const DemoTag = "oktaguard_demo"
+
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	buildMu sync.Mutex
+	built   = map[string]string{} // tags -> executable
+	dirs    []string
 )
 
-// Build compiles ./pkg (the plugin's main package) once per test process
-// and returns the executable's path.
-func Build() (string, error) {
-	buildOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "oktaguard-plugin-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "gpx_oktaguard")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./pkg")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./pkg: %w\n%s", err, out)
-		}
-	})
-	return buildPath, buildErr
+// Build compiles ./pkg (the plugin's main package) as the demo build
+// (-tags oktaguard_demo, so demo mode works) once per test process and
+// returns the executable's path.
+func Build() (string, error) { return build(DemoTag) }
+
+// BuildProduction compiles ./pkg as the released plugin is built: no
+// build tags, no simulator.
+func BuildProduction() (string, error) { return build("") }
+
+func build(tags string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[tags]; ok {
+		return p, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "oktaguard-plugin-bin-")
+	if err != nil {
+		return "", err
+	}
+	dirs = append(dirs, dir)
+	path := filepath.Join(dir, "gpx_oktaguard")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", path, "./pkg")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -tags %q ./pkg: %w\n%s", tags, err, out)
+	}
+	built[tags] = path
+	return path, nil
+}
+
+// RemoveBuilds deletes every executable Build and BuildProduction made.
+func RemoveBuilds() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	for _, d := range dirs {
+		_ = os.RemoveAll(d)
+	}
+	dirs, built = nil, map[string]string{}
 }
 
 func repoRoot() (string, error) {
