@@ -9,12 +9,10 @@ import type { Configuration } from 'webpack';
 import { copyFilePatterns } from './.config/bundler/copyFiles';
 import grafanaConfig, { type Env } from './.config/webpack/webpack.config';
 
-const OPTIONAL = new Set(['../LICENSE', '../CHANGELOG.md']);
-
 const config = async (env: Env): Promise<Configuration> => {
   const base = await grafanaConfig(env);
   const patterns = [
-    ...copyFilePatterns.map((p) => (OPTIONAL.has(p.from) ? { ...p, noErrorOnMissing: true } : p)),
+    ...copyFilePatterns,
     { from: '../dashboards/*.json', to: 'dashboards/[name][ext]' },
   ];
   base.plugins = (base.plugins ?? []).map((p) =>

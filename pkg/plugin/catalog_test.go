@@ -1,0 +1,216 @@
+package plugin_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// Offline stand-ins for two Grafana tools that need the network here:
+// the JSON schema of plugin.json (grafana/grafana
+// docs/sources/developers/plugins/plugin.schema.json, AGPL-3.0, so its
+// rules are written out here rather than vendored) and the dashboard
+// linter (grafana/dashboard-linter rules named below).
+
+var (
+	pluginIDRe   = regexp.MustCompile(`^[0-9a-z]+\-([0-9a-z]+\-)?(app|panel|datasource)$`)
+	grafanaDepRe = regexp.MustCompile(`^(<=|>=|<|>|=|~|\^)?([0-9]+)(\.[0-9x\*]+)(\.?[0-9x\*]+)?(\s(<=|>=|<|=>)?([0-9]+)(\.[0-9x]+)(\.?[0-9x]+)?)?(\-[0-9]+)?$`)
+)
+
+// pluginJSONKeys are the top-level properties the schema allows
+// (additionalProperties: false).
+var pluginJSONKeys = map[string]bool{
+	"$schema": true, "alerting": true, "annotations": true, "autoEnabled": true, "backend": true, "builtIn": true,
+	"category": true, "dependencies": true, "enterpriseFeatures": true, "executable": true, "explore": true,
+	"foldersFromFilesStructure": true, "hideFromList": true, "id": true, "includes": true, "info": true, "logs": true,
+	"metrics": true, "multiValueFilterOperators": true, "name": true, "pascalName": true, "preload": true,
+	"queryOptions": true, "routes": true, "skipDataQuery": true, "state": true, "streaming": true, "tracing": true,
+	"type": true, "tables": true, "iam": true, "roles": true, "sort": true, "annotationsSupport": true,
+	"languages": true, "buildMode": true, "extensions": true, "signature": true, "hideFromPluginList": true,
+}
+
+func TestPluginJSONAgainstSchemaRules(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "plugin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("plugin.json: %v", err)
+	}
+	for k := range p {
+		if !pluginJSONKeys[k] {
+			t.Errorf("plugin.json: unknown property %q", k)
+		}
+	}
+	for _, k := range []string{"type", "name", "id", "info", "dependencies"} {
+		if p[k] == nil {
+			t.Errorf("plugin.json: required %q missing", k)
+		}
+	}
+	if id, _ := p["id"].(string); !pluginIDRe.MatchString(id) {
+		t.Errorf("plugin.json: id %q does not match %s", id, pluginIDRe)
+	}
+	switch p["type"] {
+	case "app", "datasource", "panel", "renderer", "secretsmanager":
+	default:
+		t.Errorf("plugin.json: type %v", p["type"])
+	}
+	if p["backend"] == true {
+		if ex, _ := p["executable"].(string); ex == "" {
+			t.Error("plugin.json: backend plugins need executable")
+		}
+	}
+	info, _ := p["info"].(map[string]any)
+	for _, k := range []string{"keywords", "logos", "version", "updated"} {
+		if info[k] == nil {
+			t.Errorf("plugin.json: info.%s missing", k)
+		}
+	}
+	if kw, _ := info["keywords"].([]any); len(kw) == 0 {
+		t.Error("plugin.json: info.keywords must have at least one entry")
+	}
+	if a, _ := info["author"].(map[string]any); a == nil || a["name"] == "" {
+		t.Error("plugin.json: info.author.name missing")
+	}
+	src := filepath.Join(root, "src")
+	logos, _ := info["logos"].(map[string]any)
+	for _, k := range []string{"small", "large"} {
+		path, _ := logos[k].(string)
+		if _, err := os.Stat(filepath.Join(src, path)); path == "" || err != nil {
+			t.Errorf("plugin.json: info.logos.%s %q is not a file under src/", k, path)
+		}
+	}
+	for _, l := range asList(info["links"]) {
+		if l["name"] == nil || l["url"] == nil {
+			t.Errorf("plugin.json: link %v needs name and url", l)
+		}
+	}
+	shots := asList(info["screenshots"])
+	for _, s := range shots {
+		path, _ := s["path"].(string)
+		if s["name"] == nil || path == "" {
+			t.Errorf("plugin.json: screenshot %v needs name and path", s)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(src, path)); err != nil {
+			t.Errorf("plugin.json: screenshot %s is not a file under src/", path)
+		}
+	}
+	deps, _ := p["dependencies"].(map[string]any)
+	if gd, _ := deps["grafanaDependency"].(string); !grafanaDepRe.MatchString(gd) {
+		t.Errorf("plugin.json: dependencies.grafanaDependency %q does not match the schema's pattern", gd)
+	}
+	for _, inc := range asList(p["includes"]) {
+		switch inc["type"] {
+		case "dashboard", "page", "panel", "datasource":
+		default:
+			t.Errorf("plugin.json: include type %v", inc["type"])
+		}
+		if inc["type"] == "dashboard" {
+			path, _ := inc["path"].(string)
+			if _, err := os.Stat(filepath.Join(root, path)); err != nil {
+				t.Errorf("plugin.json: included dashboard %q does not exist", path)
+			}
+		}
+	}
+}
+
+func asList(v any) []map[string]any {
+	var out []map[string]any
+	l, _ := v.([]any)
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// unitPanels are the panel types the linter's panel-units-rule covers
+// (plus tables and pie/bar charts, whose counts need a unit too).
+var unitPanels = map[string]bool{"stat": true, "singlestat": true, "graph": true, "table": true, "timeseries": true,
+	"gauge": true, "bargauge": true, "piechart": true}
+
+func TestDashboardLintRules(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	uids := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		name := filepath.Base(f)
+		uid, _ := d["uid"].(string)
+		if uid == "" || len(uid) > 40 {
+			t.Errorf("%s: uid %q (1..40 characters)", name, uid)
+		}
+		if other, dup := uids[uid]; dup {
+			t.Errorf("%s: uid %q also used by %s", name, uid, other)
+		}
+		uids[uid] = name
+		// Provisioned dashboards are read-only: edits belong in the file.
+		if d["editable"] != false {
+			t.Errorf("%s: editable must be false", name)
+		}
+		ids := map[float64]bool{}
+		var walk func(ps []map[string]any)
+		walk = func(ps []map[string]any) {
+			for _, p := range ps {
+				walk(asList(p["panels"]))
+				id, _ := p["id"].(float64)
+				if ids[id] {
+					t.Errorf("%s: panel id %v repeats", name, id)
+				}
+				ids[id] = true
+				typ, _ := p["type"].(string)
+				if typ == "row" {
+					continue
+				}
+				// panel-title-description-rule
+				if p["title"] == "" || p["title"] == nil || p["description"] == "" || p["description"] == nil {
+					t.Errorf("%s: panel %v %q lacks a title or description", name, id, p["title"])
+				}
+				// panel-units-rule
+				if unitPanels[typ] {
+					fc, _ := p["fieldConfig"].(map[string]any)
+					def, _ := fc["defaults"].(map[string]any)
+					if u, _ := def["unit"].(string); u == "" {
+						t.Errorf("%s: %s panel %v %q has no unit", name, typ, id, p["title"])
+					}
+				}
+				for _, tg := range asList(p["targets"]) {
+					if tg["refId"] == nil {
+						t.Errorf("%s: panel %v has a target without refId", name, id)
+					}
+				}
+			}
+		}
+		walk(asList(d["panels"]))
+		tmpl, _ := d["templating"].(map[string]any)
+		hasDS := false
+		for _, v := range asList(tmpl["list"]) {
+			switch v["type"] {
+			case "datasource":
+				hasDS = true // template-datasource-rule
+			case "query":
+				// template-on-time-change-reload-rule: refresh 2 (on time range change)
+				if v["refresh"] != float64(2) {
+					t.Errorf("%s: query variable %v refreshes %v, want 2 (on time range change)", name, v["name"], v["refresh"])
+				}
+			}
+		}
+		if !hasDS {
+			t.Errorf("%s: no datasource variable", name)
+		}
+	}
+}
