@@ -239,7 +239,7 @@ var adminRules = []*Rule{
 		},
 	},
 	{
-		ID: "support_password_reset", Title: "Password or factors reset by Okta Support", Severity: SeverityHigh, Theme: "admin",
+		ID: "okta_support_reset", Title: "Password or factors reset by Okta Support", Severity: SeverityHigh, Theme: "admin",
 		MITRE: []string{"T1098", "T1199"},
 		Description: "A user's password was reset, or a factor reset or deactivated, by Okta itself (actor system@okta.com) " +
 			"from no client (no user agent, no location): the trace of an Okta Support action, which social engineers request " +

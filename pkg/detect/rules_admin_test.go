@@ -76,7 +76,7 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 			{name: "learning: a new admin is silent", want: 0, events: evs(
 				jev(t, "user.session.access_admin_app", "new.admin@example.com", rt0, vps))},
 		},
-		"support_password_reset": {
+		"okta_support_reset": {
 			{name: "password reset by Okta Support", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
 				if strings.Join(as[0].Targets, ",") != victim {
 					t.Fatalf("targets %v", as[0].Targets)
