@@ -1,27 +1,60 @@
 import {
+  AdHocVariableFilter,
   AnnotationQuery,
   CoreApp,
   DataFrame,
+  DataQueryRequest,
+  DataQueryResponse,
   DataSourceInstanceSettings,
+  DataSourceWithSupplementaryQueriesSupport,
   MetricFindValue,
+  QueryFixAction,
   ScopedVars,
   SelectableValue,
+  SupplementaryQueryOptions,
+  SupplementaryQueryType,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { of } from 'rxjs';
+import { Observable, map, of } from 'rxjs';
 
 import { framesToAnnotations } from './annotations';
 import { toOptions } from './resources';
-import { DEFAULT_QUERY, MAX_LIMIT, OktaOptions, OktaQuery, QUERY_TYPES, QueryType, STRING_FILTERS } from './types';
+import {
+  DEFAULT_QUERY,
+  LOG_LABEL_FILTERS,
+  LogLabelFilter,
+  MAX_LIMIT,
+  OktaOptions,
+  OktaQuery,
+  QUERY_FIELDS,
+  QUERY_TYPES,
+  QueryType,
+  STRING_FILTERS,
+} from './types';
+import { OktaVariableSupport, VariableKind } from './variables';
+
+export type { VariableKind };
+
+/** refId prefix of the logs volume query Explore runs beside an activity logs query. */
+export const LOGS_VOLUME_PREFIX = 'log-volume-';
+
+const isLogLabel = (key: string): key is LogLabelFilter => (LOG_LABEL_FILTERS as readonly string[]).includes(key);
+
+/** Sets an equality filter on a query whose type honours it; other filters leave the query as is. */
+export function withFilter(query: OktaQuery, key: string, value: string): OktaQuery {
+  const qt = (query.queryType ?? 'activity') as QueryType;
+  const fields = qt === ('logs_volume' as QueryType) ? QUERY_FIELDS.activity : (QUERY_FIELDS[qt] ?? []);
+  if (!isLogLabel(key) || !fields.includes(key) || value === '') {
+    return query;
+  }
+  return { ...query, [key]: value };
+}
 
 /**
  * The value dashboards give a variable's "All" option. A filter that interpolates to it
  * (or to nothing) is dropped, so "All" means "no filter".
  */
 export const ALL_VALUE = '*';
-
-/** Variable queries understood by metricFindQuery. */
-export type VariableKind = 'detectors' | 'actors' | 'event-types';
 
 /**
  * Parses a variable query: `detectors`, `actors`, `actors:<search>`, `event-types`,
@@ -35,9 +68,13 @@ export function parseVariableQuery(q: string): { kind: VariableKind; arg: string
   return { kind: m[1] as VariableKind, arg: (m[2] ?? m[3] ?? '').trim() };
 }
 
-export class DataSource extends DataSourceWithBackend<OktaQuery, OktaOptions> {
+export class DataSource
+  extends DataSourceWithBackend<OktaQuery, OktaOptions>
+  implements DataSourceWithSupplementaryQueriesSupport<OktaQuery>
+{
   constructor(instanceSettings: DataSourceInstanceSettings<OktaOptions>) {
     super(instanceSettings);
+    this.variables = new OktaVariableSupport(this);
     this.annotations = {
       // An annotation without a query shows the detections (alerts) of the dashboard's range.
       prepareAnnotation: (json: AnnotationQuery<OktaQuery>) => {
@@ -55,10 +92,22 @@ export class DataSource extends DataSourceWithBackend<OktaQuery, OktaOptions> {
     return DEFAULT_QUERY;
   }
 
-  /** Interpolates every string filter (and a templated limit); "All" and empty values drop the filter. */
-  applyTemplateVariables(query: OktaQuery, scopedVars: ScopedVars): OktaQuery {
+  /**
+   * Interpolates every string filter (and a templated limit); "All" and empty values drop the
+   * filter. Ad hoc filters with `=` on a log label (eventType, actor, outcome, ip, country,
+   * sessionId) become that filter on the query types that honour it; other operators are not
+   * supported by the back end and are ignored.
+   */
+  applyTemplateVariables(query: OktaQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): OktaQuery {
     const srv = getTemplateSrv();
-    const out: OktaQuery = { ...query };
+    let out: OktaQuery = { ...query };
+    for (const f of filters ?? []) {
+      if (f.operator === '=') {
+        out = withFilter(out, f.key, f.value);
+      }
+    }
+    query = out;
+    out = { ...out };
     for (const key of STRING_FILTERS) {
       const raw = query[key];
       if (typeof raw !== 'string') {
@@ -89,7 +138,96 @@ export class DataSource extends DataSourceWithBackend<OktaQuery, OktaOptions> {
     if (query.hide) {
       return false;
     }
-    return QUERY_TYPES.includes(query.queryType as QueryType);
+    return QUERY_TYPES.includes(query.queryType as QueryType) || query.queryType === 'logs_volume';
+  }
+
+  /** Explore's "filter for value" on a log line's label; filter out is not supported. */
+  modifyQuery(query: OktaQuery, action: QueryFixAction): OktaQuery {
+    const opts = action.options ?? {};
+    if (action.type === 'ADD_FILTER' && opts.key && opts.value !== undefined) {
+      return withFilter(query, opts.key, String(opts.value));
+    }
+    return query;
+  }
+
+  getSupportedQueryModifications(): string[] {
+    return ['ADD_FILTER'];
+  }
+
+  /** Ad hoc filter keys: the log labels. */
+  async getTagKeys(): Promise<MetricFindValue[]> {
+    return LOG_LABEL_FILTERS.map((k) => ({ text: k, value: k }));
+  }
+
+  /** Ad hoc filter values for the keys the resources list. */
+  async getTagValues(options: { key: string }): Promise<MetricFindValue[]> {
+    let opts: Array<SelectableValue<string>> = [];
+    if (options.key === 'actor') {
+      opts = await this.getActors();
+    } else if (options.key === 'eventType') {
+      opts = await this.getEventTypes();
+    } else if (options.key === 'outcome') {
+      opts = ['SUCCESS', 'FAILURE', 'SKIPPED', 'ALLOW', 'DENY', 'CHALLENGE', 'UNKNOWN'].map((v) => ({ value: v }));
+    }
+    return opts.map((o) => ({ text: o.value ?? '', value: o.value }));
+  }
+
+  getSupportedSupplementaryQueryTypes(): SupplementaryQueryType[] {
+    return [SupplementaryQueryType.LogsVolume];
+  }
+
+  /** The logs volume of an activity logs query: same filters, counts per level (query type logs_volume). */
+  getSupplementaryQuery(options: SupplementaryQueryOptions, query: OktaQuery): OktaQuery | undefined {
+    if (
+      options.type !== SupplementaryQueryType.LogsVolume ||
+      query.queryType !== 'activity' ||
+      query.format !== 'logs'
+    ) {
+      return undefined;
+    }
+    const out: OktaQuery = { refId: LOGS_VOLUME_PREFIX + query.refId, queryType: 'logs_volume' };
+    for (const k of QUERY_FIELDS.activity) {
+      if (k !== 'limit' && k !== 'format' && query[k] !== undefined) {
+        (out as unknown as Record<string, unknown>)[k] = query[k];
+      }
+    }
+    return out;
+  }
+
+  getSupplementaryRequest(
+    type: SupplementaryQueryType,
+    request: DataQueryRequest<OktaQuery>
+  ): DataQueryRequest<OktaQuery> | undefined {
+    const targets = request.targets
+      .map((q) => this.getSupplementaryQuery({ type }, q))
+      .filter((q): q is OktaQuery => q !== undefined);
+    if (targets.length === 0) {
+      return undefined;
+    }
+    return { ...request, requestId: request.requestId + '_log_volume', targets };
+  }
+
+  /** Marks logs volume frames the way Explore's histogram expects. */
+  query(request: DataQueryRequest<OktaQuery>): Observable<DataQueryResponse> {
+    return super.query(request).pipe(
+      map((res) => {
+        for (const f of res.data as DataFrame[]) {
+          if (f.refId?.startsWith(LOGS_VOLUME_PREFIX)) {
+            f.meta = {
+              ...f.meta,
+              custom: {
+                ...f.meta?.custom,
+                logsVolumeType: 'FullRange',
+                absoluteRange: { from: request.range.from.valueOf(), to: request.range.to.valueOf() },
+                datasourceName: this.name,
+                sourceQuery: request.targets.find((t) => LOGS_VOLUME_PREFIX + t.refId === f.refId),
+              },
+            };
+          }
+        }
+        return res;
+      })
+    );
   }
 
   /** Template-variable values from the plugin's resources (see parseVariableQuery). */
@@ -115,6 +253,11 @@ export class DataSource extends DataSourceWithBackend<OktaQuery, OktaOptions> {
         break;
     }
     return opts.map((o) => ({ text: o.value ?? '', value: o.value }));
+  }
+
+  /** Interpolates template variables in a variable query's argument. */
+  interpolate(text: string, scopedVars?: ScopedVars): string {
+    return getTemplateSrv().replace(text, scopedVars);
   }
 
   /** GET resources/detectors: the detector registry. */

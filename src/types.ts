@@ -29,7 +29,8 @@ export type CheckStatus = 'pass' | 'fail' | 'error' | 'not_applicable' | 'manual
  * query type honours is listed in QUERY_FIELDS. String filters may hold template variables.
  */
 export interface OktaQuery extends DataQuery {
-  queryType?: QueryType;
+  /** logs_volume is Explore's logs volume of an activity query (supplementary, no editor) */
+  queryType?: QueryType | 'logs_volume';
 
   /** activity, alerts, timeseries, geo: actor login (alternateId); users: a search string */
   actor?: string;
@@ -92,6 +93,13 @@ export const QUERY_FIELDS: Record<QueryType, ReadonlyArray<keyof OktaQuery>> = {
   posture_history: ['profile', 'check', 'drift'],
   users: ['actor', 'limit'],
 };
+
+/**
+ * The fields of a log line's labels (the activity logs frame): each is also an activity filter, so
+ * Explore's "filter for value" and ad hoc filters set it.
+ */
+export const LOG_LABEL_FILTERS = ['eventType', 'actor', 'outcome', 'ip', 'country', 'sessionId'] as const;
+export type LogLabelFilter = (typeof LOG_LABEL_FILTERS)[number];
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 50000;

@@ -32,6 +32,7 @@ var queryTypes = []queryType{
 	{QueryPosture, (*Datasource).posture, false},
 	{QueryPostureHistory, (*Datasource).postureHistory, true},
 	{QueryUsers, (*Datasource).users, false},
+	{QueryLogsVolume, (*Datasource).logsVolume, false},
 }
 
 // QueryTypes lists every supported query type, in registry order.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,33 +21,8 @@ import (
 // (built from stored rows) must send one schema with the same values, or
 // the Logs panel scrambles its columns when a live frame arrives.
 func TestLiveTailAndLogsQueryShareOneSchema(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "event", "testdata", "okta-events.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []event.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		ev, err := event.Decode(sc.Bytes())
-		if err != nil {
-			t.Fatalf("testdata event: %v", err)
-		}
-		evs = append(evs, ev)
-	}
-	if len(evs) < 10 {
-		t.Fatalf("only %d testdata events", len(evs))
-	}
+	evs, st := testdataStore(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "logs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Commit(ctx, store.Batch{Events: evs}); err != nil {
-		t.Fatal(err)
-	}
 	d := &Datasource{settings: Settings{UID: "logs-test"}}
 	q, err := parseQuery([]byte(`{"queryType":"activity","format":"logs"}`), "")
 	if err != nil {
@@ -133,4 +109,74 @@ func backendQuery(evs []event.Event) backend.DataQuery {
 		}
 	}
 	return backend.DataQuery{RefID: "A", TimeRange: backend.TimeRange{From: from.Add(-time.Minute), To: to.Add(time.Minute)}}
+}
+
+// testdataStore stores the project's testdata events in a fresh SQLite store.
+func testdataStore(t *testing.T) ([]event.Event, *store.Store) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "event", "testdata", "okta-events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []event.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		ev, err := event.Decode(sc.Bytes())
+		if err != nil {
+			t.Fatalf("testdata event: %v", err)
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) < 10 {
+		t.Fatalf("only %d testdata events", len(evs))
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "logs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Commit(ctx, store.Batch{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	return evs, st
+}
+
+func TestLogsVolumeCountsEveryEventByLevel(t *testing.T) {
+	evs, st := testdataStore(t)
+	d := &Datasource{settings: Settings{UID: "logs-test"}}
+	q, err := parseQuery([]byte(`{"queryType":"logs_volume"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dq := backendQuery(evs)
+	dq.Interval = time.Hour
+	fs, err := d.logsVolume(context.Background(), st, q, dq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, e := range evs {
+		want[strings.ToLower(e.Severity)]++
+	}
+	got := map[string]float64{}
+	for _, f := range fs {
+		lvl := f.Fields[1].Labels["level"]
+		for i := 0; i < f.Rows(); i++ {
+			got[lvl] += f.Fields[1].At(i).(float64)
+		}
+		if f.TimeSeriesSchema().Type == data.TimeSeriesTypeNot {
+			t.Errorf("frame %s is not a time series", f.Name)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("levels %v, want %v", got, want)
+	}
+	for l, n := range want {
+		if got[l] != n {
+			t.Errorf("level %s: %v events counted, %v stored", l, got[l], n)
+		}
+	}
 }

@@ -18,6 +18,8 @@ const (
 	QueryPosture        = "posture"
 	QueryPostureHistory = "posture_history"
 	QueryUsers          = "users"
+	// QueryLogsVolume is Explore's logs volume of an activity query.
+	QueryLogsVolume = "logs_volume"
 )
 
 // Limits of a query's row count.

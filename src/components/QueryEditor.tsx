@@ -266,7 +266,8 @@ export function changeQueryType(query: OktaQuery, queryType: QueryType): OktaQue
 }
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
-  const queryType: QueryType = query.queryType ?? 'activity';
+  // logs_volume is Explore's supplementary query: it is edited as the activity query it comes from.
+  const queryType: QueryType = query.queryType === 'logs_volume' ? 'activity' : (query.queryType ?? 'activity');
   const Editor = EDITORS[queryType] ?? ActivityEditor;
   return (
     <>
