@@ -158,7 +158,7 @@ func TestEveryDetectorHasALabel(t *testing.T) {
 		"admin_role_granted", "api_token_created", "idp_lifecycle", "policy_weakened", "log_stream_tampering",
 		"support_impersonation", "helpdesk_chain", "dormant_account_activity", "security_threat_detected",
 		"org_under_attack", "fastpass_phishing", "user_reported_suspicious", "mfa_factor_reset_by_other",
-		"account_lockouts", "support_password_reset", "mfa_last_factor_removed"}
+		"account_lockouts", "okta_support_reset", "mfa_last_factor_removed"}
 	got := map[string]int{}
 	for _, l := range c.ds.Labels {
 		if !l.Optional {

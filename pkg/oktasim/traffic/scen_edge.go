@@ -276,7 +276,7 @@ func scSupportReset(g *gen, r *rnd, sc *scenCtx) error {
 	b := allNew()
 	b.newCountry, b.newState = false, false
 	g.attackSignIn(r, v, aw, t.Add(r.dur(15*time.Minute, 40*time.Minute)), b, false, &k)
-	g.labels = append(g.labels, Label{Detector: "support_password_reset", Actor: sys.AltID, Target: v.login, Start: k.start, End: k.end,
+	g.labels = append(g.labels, Label{Detector: "okta_support_reset", Actor: sys.AltID, Target: v.login, Start: k.start, End: k.end,
 		EventIDs: append([]string(nil), k.ids[:1]...), Scenario: sc.id})
 	return nil
 }

@@ -143,7 +143,7 @@ var scenarioTable = []scenario{
 	{"risky_ip_logon_uk", []string{"risky_ip_logon"}, 1, true, signInAttack{
 		countries: []string{"United Kingdom"}, hour: 14, net: riskyNet, ua: uaWinChrome, sameCountry: true,
 		labels: []string{"risky_ip_logon"}}.run},
-	{"okta_support_reset", []string{"support_password_reset"}, 2, true, scSupportReset},
+	{"okta_support_reset", []string{"okta_support_reset"}, 2, true, scSupportReset},
 	{"mfa_last_factor_removed", []string{"mfa_last_factor_removed"}, 2, true, scLastFactorRemoved},
 	{"admin_lockout", []string{"account_lockouts"}, 2, true, scAdminLockout},
 }
