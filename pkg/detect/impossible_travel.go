@@ -184,6 +184,12 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 		return
 	case isCloud(ev) && c.UserHasASN(asnOf(ev)):
 		return // VPN egress in a cloud ASN the user has used before
+	case prevC == country && prev.ASN != 0 && uint32(max(asnOf(ev), 0)) == prev.ASN && !isCloud(ev):
+		// Same ISP inside one country: geolocation places an ISP's (above
+		// all a mobile carrier's) ranges in cities the user never visited,
+		// so a domestic jump that keeps the carrier is not evidence of
+		// travel. A datacenter end, a new ISP or a border crossing still is.
+		return
 	}
 	// tenant suppressions
 	if c.TenantSuppressions() {

@@ -45,6 +45,13 @@ func TestImpossibleTravel(t *testing.T) {
 		{name: "city mode: NY to LA in 6 h (a flight) does not alert", events: concat(home, []event.Event{ny(0), signIn(u, h(360), func(e *event.Event) {
 			e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
 		}, ip("104.1.1.1"))}), want: 0},
+		{name: "city mode: same mobile carrier geolocated to LA 30 min later does not alert", events: concat(home, []event.Event{ny(0, asn(21928), ip("172.56.10.1")), signIn(u, h(30), func(e *event.Event) {
+			e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+		}, ip("172.58.200.7"), asn(21928))}), want: 0},
+		{name: "city mode: same carrier across a border (NY to Toronto) still alerts", events: concat(home, []event.Event{ny(0, asn(21928), ip("172.56.10.1")), far(10, "Toronto", "24.114.1.1", asn(21928))}), want: 1},
+		{name: "city mode: carrier to another ISP inside one country alerts", events: concat(home, []event.Event{ny(0, asn(21928), ip("172.56.10.1")), signIn(u, h(30), func(e *event.Event) {
+			e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+		}, ip("104.1.1.1"), asn(7018))}), want: 1},
 		{name: "short hop NY to Boston", events: concat(home, []event.Event{ny(0), far(5, "Boston", "73.1.1.1")}), want: 0},
 		{name: "anonymous end", events: concat(home, []event.Event{ny(0), far(30, "Moscow", "95.165.1.1", proxy())}), want: 0},
 		{name: "anonymous never anchors", events: concat(home, []event.Event{ny(0), far(30, "Moscow", "95.165.1.1", tor()), ny(60)}), want: 0},
@@ -74,10 +81,10 @@ func TestImpossibleTravel(t *testing.T) {
 			events: concat(home, []event.Event{ny(0), signIn(u, h(30), func(e *event.Event) {
 				e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
 			}, ip("104.1.1.1"))}), want: 0},
-		{name: "city mode alerts inside a country",
+		{name: "city mode alerts inside a country (another ISP)",
 			events: concat(home, []event.Event{ny(0), signIn(u, h(30), func(e *event.Event) {
 				e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
-			}, ip("104.1.1.1"))}), want: 1},
+			}, ip("104.1.1.1"), asn(7018))}), want: 1},
 		{name: "dismissed pair at low sensitivity", cfg: DetectorConfig{Sensitivity: SensitivityLow, Params: map[string]any{"dismissed": []any{"United States>Russia"}}},
 			events: concat(home, []event.Event{ny(0), far(60, "Moscow", "95.165.1.1")}), want: 0},
 	})
