@@ -8,6 +8,7 @@
 //	oktaguard posture --config F [--profile baseline|stig] [--format json|table]
 //	oktaguard sim [--addr 127.0.0.1:8089]    serve the Okta simulator
 //	oktaguard store migrate --from sqlite:PATH --to postgres:DSN   copy a store
+//	oktaguard alerts list|ack|resolve|dismiss ID ...   triage alerts and exceptions
 //
 // Errors go to stderr with a non-zero exit; stdout carries only data.
 package main
@@ -38,6 +39,7 @@ Usage:
   oktaguard posture --config FILE [--profile baseline|stig] [--format json|table]
   oktaguard sim [--addr 127.0.0.1:8089] [--seed 1] [--users 100] [--days 10]
   oktaguard store migrate --from sqlite:PATH --to postgres:DSN [--org URL] [--password-file F]
+  oktaguard alerts list|show|ack|resolve|dismiss|reopen|exceptions|except|unexcept ... --config FILE
   oktaguard version
 
 Run "oktaguard <command> -h" for the flags of a command.
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdSim(ctx, rest, stdout, stderr)
 	case "store":
 		err = cmdStore(ctx, rest, stdout, stderr)
+	case "alerts":
+		err = cmdAlerts(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

@@ -33,6 +33,7 @@ type Metrics struct {
 	eventsIngested     prometheus.Counter
 	detections         *prometheus.CounterVec
 	detectionMatches   *prometheus.CounterVec
+	suppressed         *prometheus.CounterVec
 	oktaRequests       *prometheus.CounterVec
 	rateLimitRemaining prometheus.Gauge
 	pollLag            prometheus.Gauge
@@ -74,6 +75,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		detectionMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "detection_matches_total", ConstLabels: cl,
 			Help: "Matched findings by detector id: the first of an incident and every later match that joined it (detections_total counts incidents).",
+		}, []string{"detector"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "alerts_suppressed_total", ConstLabels: cl,
+			Help: "Alerts a detector raised that an analyst's exception suppressed (not stored), by detector id.",
 		}, []string{"detector"}),
 		oktaRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "okta_requests_total", ConstLabels: cl,
@@ -138,6 +143,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	for _, d := range opts.Detectors {
 		m.detectionMatches.WithLabelValues(d)
+		m.suppressed.WithLabelValues(d)
 		for _, s := range Severities {
 			m.detections.WithLabelValues(d, s)
 		}
@@ -173,7 +179,7 @@ func (m *Metrics) Unregister(reg prometheus.Registerer) {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.oktaRequests,
+	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected,
 		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
@@ -202,6 +208,14 @@ func (m *Metrics) DetectionMatches(detector string, n int64) {
 		return
 	}
 	m.detectionMatches.WithLabelValues(detector).Add(float64(n))
+}
+
+// Suppressed counts one alert an exception suppressed.
+func (m *Metrics) Suppressed(detector string) {
+	if m == nil {
+		return
+	}
+	m.suppressed.WithLabelValues(detector).Inc()
 }
 
 // OktaRequest counts one request to Okta; status 0 means no response.

@@ -98,6 +98,7 @@ type Status struct {
 	Rejected       int64 // events that failed to decode
 	Degraded       int64 // events decoded with an optional field treated as absent (event.Event.Degraded)
 	Alerts         int64 // new alerts committed by this process
+	Suppressed     int64 // alerts an exception suppressed (this process)
 	Pages          int64
 	PagesSkipped   int64 // pages stepped past unread (see okta.Page.Skipped)
 	// InputProblems are the rejected enrichment inputs (IP-list lines,
@@ -137,6 +138,7 @@ type Pipeline struct {
 	eng      *detect.Engine
 	matched  map[string]int64 // engine matches already counted in metrics, per detector
 	seen     *fastcache.Cache
+	suppress *suppressor
 
 	runMu sync.Mutex // one Run at a time
 
@@ -235,6 +237,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p.seen = fastcache.New(seenCacheBytes)
+	p.suppress = newSuppressor(p.st, p.log)
 	cp, ok, err := p.st.LoadCheckpoint(ctx)
 	if err != nil {
 		p.enr.Close()
@@ -630,6 +633,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			maxPub = fresh[i].Published
 		}
 	}
+	alerts, suppressed := p.suppress.filter(ctx, alerts, fresh, now)
 	p.mu.Lock()
 	prev := p.cp
 	p.mu.Unlock()
@@ -678,6 +682,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 		for i := range fresh {
 			p.seen.Set([]byte(fresh[i].UUID), nil)
 		}
+		p.recordSuppressed(ctx, suppressed, now)
 		p.m.EventsIngested(res.EventsInserted)
 		var newAlerts []alert.Alert
 		for i, a := range alerts {

@@ -335,7 +335,13 @@ func TestPluginOverGRPC(t *testing.T) {
 				t.Errorf("%s %s: %d %s, want %d with an error", c.method, c.path, status, body, c.status)
 			}
 		}
-		status, body, _ = e.p.CallResource(ctx, e.ds, "POST", "posture/refresh", nil)
+		// Only Editors and Admins may refresh (the role comes from the plugin context).
+		for _, viewer := range []plugintest.DataSource{e.ds, e.ds.As("vic", "Viewer")} {
+			if status, body, _ := e.p.CallResource(ctx, viewer, "POST", "posture/refresh", nil); status != 403 || !bytes.Contains(body, []byte("Editor")) {
+				t.Fatalf("posture/refresh without an Editor: %d %s", status, body)
+			}
+		}
+		status, body, _ = e.p.CallResource(ctx, e.ds.As("ed", "Editor"), "POST", "posture/refresh", nil)
 		var pr map[string]any
 		if status != 200 || json.Unmarshal(body, &pr) != nil || pr["score"] == nil {
 			t.Fatalf("posture/refresh: %d %s", status, body)

@@ -22,14 +22,24 @@ import (
 //	event-types?prefix=&limit=   event types seen, with counts
 //	actors?q=&limit=        actor logins matching q
 //	posture/refresh (POST)  evaluate posture now; returns the score
+//
+// and the triage resources of resources_triage.go. Every state-changing
+// request (anything but GET) needs a Grafana Editor or Admin: the role
+// comes from the request's plugin context, never from the body.
 func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/detectors", d.getOnly(d.handleDetectors))
 	mux.HandleFunc("/event-types", d.getOnly(d.handleEventTypes))
 	mux.HandleFunc("/actors", d.getOnly(d.handleActors))
-	mux.HandleFunc("/posture/refresh", d.handlePostureRefresh)
+	mux.HandleFunc("/posture/refresh", editorsOnly(d.handlePostureRefresh))
+	mux.HandleFunc("/alerts/{id}", d.handleAlert)
+	mux.HandleFunc("/alerts/{id}/state", d.handleAlertState)
+	mux.HandleFunc("/exceptions", d.handleExceptions)
+	mux.HandleFunc("/exceptions/{id}", d.handleExceptionRemove)
+	mux.HandleFunc("/exceptions/{id}/remove", d.handleExceptionRemove)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "unknown resource "+strconv.Quote(r.URL.Path)+" (detectors, event-types, actors, posture/refresh)")
+		writeJSONError(w, http.StatusNotFound, "unknown resource "+strconv.Quote(r.URL.Path)+
+			" (detectors, event-types, actors, posture/refresh, alerts/{id}, alerts/{id}/state, exceptions, exceptions/{id})")
 	})
 	return httpadapter.New(mux)
 }

@@ -256,6 +256,11 @@ INSERT INTO raw_recompress SELECT 1, 0, COALESCE(MAX(id), 0) FROM events_raw;
 CREATE VIRTUAL TABLE events_fts USING fts5(t, content='', contentless_delete=1, tokenize='trigram', detail='none');
 INSERT INTO events_fts(rowid, t) SELECT id, ` + ftsText("") + ` FROM events;
 `,
+	// 8: alert triage (current status, full history) and exceptions. Kept
+	// apart from the alerts table, so the detection engine's upsert of an
+	// alert never overwrites its triage state, and kept when alerts are
+	// pruned (the history is the audit record).
+	triageMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

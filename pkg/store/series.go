@@ -37,6 +37,10 @@ type SeriesQuery struct {
 	// alert filters (Actor applies too)
 	Detector string
 	Severity string
+	// Statuses keeps the alerts whose triage status is one of these (an
+	// alert never triaged is open); empty counts every alert. Alert rules
+	// count open alerts only, so a resolved incident stops paging.
+	Statuses []string
 
 	// Limit is the maximum number of groups (series) returned: the ones with
 	// the largest totals are kept. Required, 1..MaxLimit.
@@ -168,6 +172,9 @@ func (s *Store) alertSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 	}
 	if q.Actor != "" {
 		w.add("actor = ?", q.Actor)
+	}
+	if err := statusFilter(&w, q.Statuses); err != nil {
+		return err
 	}
 	return s.scanCounts(ctx, fmt.Sprintf("SELECT time - (time %% %d), %s, COUNT(*) FROM alerts%s GROUP BY 1, 2", iv, grp, w.sql()),
 		w.args, iv, counts)

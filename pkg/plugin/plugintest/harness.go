@@ -182,6 +182,20 @@ type DataSource struct {
 	JSONData    map[string]any
 	Secure      map[string]string
 	LastUpdated time.Time
+	// User is the signed-in Grafana user Grafana puts in the plugin
+	// context of a request (nil: none, as for background requests).
+	User *User
+}
+
+// User is a Grafana user and their org role (Viewer, Editor, Admin).
+type User struct {
+	Login, Role string
+}
+
+// As returns a copy of the data source whose requests come from a user.
+func (d DataSource) As(login, role string) DataSource {
+	d.User = &User{Login: login, Role: role}
+	return d
 }
 
 // PluginContext builds the protobuf plugin context for the data source.
@@ -191,7 +205,12 @@ func (d DataSource) PluginContext() *pluginv2.PluginContext {
 	if lu.IsZero() {
 		lu = time.Unix(1700000000, 0)
 	}
+	var user *pluginv2.User
+	if d.User != nil {
+		user = &pluginv2.User{Login: d.User.Login, Name: d.User.Login, Email: d.User.Login + "@example.com", Role: d.User.Role}
+	}
 	return &pluginv2.PluginContext{
+		User:     user,
 		OrgId:    1,
 		PluginId: PluginID,
 		DataSourceInstanceSettings: &pluginv2.DataSourceInstanceSettings{
