@@ -23,7 +23,7 @@ const recentEvents = 8192
 // page without a restart; expiry is checked against the clock at match
 // time, so an exception lapses on its own.
 type suppressor struct {
-	st  *store.Store
+	st  store.Backend
 	log *slog.Logger
 
 	mu      sync.Mutex
@@ -42,7 +42,7 @@ type eventExtra struct {
 	apps []string
 }
 
-func newSuppressor(st *store.Store, log *slog.Logger) *suppressor {
+func newSuppressor(st store.Backend, log *slog.Logger) *suppressor {
 	return &suppressor{st: st, log: log, extra: map[string]eventExtra{}, ring: make([]string, recentEvents)}
 }
 

@@ -47,6 +47,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"InvalidQueries", testInvalidQueries},
 		{"OrgIsolation", testOrgIsolation},
 		{"LeaseAndFencing", testLease},
+		{"Triage", testTriage},
+		{"TriageBadInput", testTriageBadInput},
+		{"Exceptions", testExceptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB) })
