@@ -1,6 +1,6 @@
 import { SelectableValue } from '@grafana/data';
 
-import { GroupBy, QueryType, Severity } from './types';
+import { GroupBy, QueryType, Severity, UserView } from './types';
 
 export const PLUGIN_ID = 'oktaguard-okta-datasource';
 
@@ -255,6 +255,27 @@ export const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
   { value: 'posture', label: 'Posture', description: 'Latest posture report, one row per check' },
   { value: 'posture_history', label: 'Posture history', description: 'Score and check status over time' },
   { value: 'users', label: 'Users', description: 'Per-user summary: alerts, failures, countries, last seen' },
+  { value: 'exceptions', label: 'Exceptions', description: "Analysts' exceptions that suppress alerts" },
+  { value: 'alert_history', label: 'Alert history', description: 'Triage changes: who moved which alert to what status' },
+  { value: 'user', label: 'User', description: "One user's story: sign-ins, clients, sessions, admin actions, factors" },
+];
+
+export const ALERT_STATUS_OPTIONS: Array<SelectableValue<string>> = [
+  { value: 'open,acknowledged', label: 'open, acknowledged', description: 'Default of the alerts table' },
+  { value: 'open', label: 'open' },
+  { value: 'acknowledged', label: 'acknowledged' },
+  { value: 'resolved', label: 'resolved' },
+  { value: 'dismissed', label: 'dismissed' },
+  { value: 'all', label: 'all' },
+];
+
+export const USER_VIEW_OPTIONS: Array<SelectableValue<UserView>> = [
+  { value: 'signins', label: 'Sign-ins', description: 'Sign-in and authentication events with outcome' },
+  { value: 'clients', label: 'Devices and clients' },
+  { value: 'sessions', label: 'Sessions' },
+  { value: 'admin_by', label: 'Admin actions by the user' },
+  { value: 'admin_to', label: 'Actions on the user' },
+  { value: 'factors', label: 'Factor and password changes' },
 ];
 
 export const OUTCOME_OPTIONS: Array<SelectableValue<string>> = [

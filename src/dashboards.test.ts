@@ -102,12 +102,31 @@ describe.each(files)('dashboard %s', (file) => {
 });
 
 describe('dashboard set', () => {
-  it('bundles the three dashboards', () => {
+  it('bundles the four dashboards', () => {
     expect(files.map((f) => path.basename(f)).sort()).toEqual([
       'okta-activity.json',
       'okta-posture.json',
       'okta-threats.json',
+      'okta-user-investigation.json',
     ]);
+  });
+
+  it('gives the alert tables confirmed actions that call the data source resources through the proxy', () => {
+    let actions = 0;
+    for (const f of files) {
+      const d = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
+      for (const p of d.panels as Array<{ title: string; fieldConfig?: { defaults?: { actions?: Array<Record<string, any>> } } }>) {
+        for (const a of p.fieldConfig?.defaults?.actions ?? []) {
+          actions++;
+          expect(a.type).toBe('fetch');
+          expect(String(a.confirmation).length).toBeGreaterThan(10);
+          expect(a.fetch.method).toBe('POST');
+          expect(a.fetch.url).toMatch(/^\/api\/datasources\/uid\/\$\{datasource\}\/resources\/(alerts\/\$\{__data\.fields\.id\}\/state|exceptions\/\$\{__data\.fields\.id\}\/remove)$/);
+          expect(() => JSON.parse(a.fetch.body)).not.toThrow();
+        }
+      }
+    }
+    expect(actions).toBeGreaterThanOrEqual(5);
   });
 
   it('covers every query type across the dashboards', () => {

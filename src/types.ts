@@ -4,7 +4,17 @@ import { DataQuery } from '@grafana/schema';
 /**
  * Query types of the plugin query model (contract, see team APIS.md "Plugin query model").
  */
-export type QueryType = 'activity' | 'alerts' | 'timeseries' | 'geo' | 'posture' | 'posture_history' | 'users';
+export type QueryType =
+  | 'activity'
+  | 'alerts'
+  | 'timeseries'
+  | 'geo'
+  | 'posture'
+  | 'posture_history'
+  | 'users'
+  | 'exceptions'
+  | 'alert_history'
+  | 'user';
 
 export const QUERY_TYPES: QueryType[] = [
   'activity',
@@ -14,6 +24,9 @@ export const QUERY_TYPES: QueryType[] = [
   'posture',
   'posture_history',
   'users',
+  'exceptions',
+  'alert_history',
+  'user',
 ];
 
 export type Outcome = 'SUCCESS' | 'FAILURE' | 'SKIPPED' | 'ALLOW' | 'DENY' | 'CHALLENGE' | 'UNKNOWN';
@@ -61,7 +74,17 @@ export interface OktaQuery extends DataQuery {
   check?: string;
   /** posture_history: the recorded regressions (check, resource, cause) instead of the score */
   drift?: boolean;
+  /** exceptions: list expired and removed exceptions too */
+  all?: boolean;
+  /** user: which part of the user's story (signins, clients, sessions, admin_by, admin_to, factors) */
+  view?: UserView;
 }
+
+/** Views of query type user (one user's story). */
+export type UserView = 'signins' | 'clients' | 'sessions' | 'admin_by' | 'admin_to' | 'factors';
+
+/** Alert triage statuses; alerts, alert_history and alert time series take a comma-separated list or `all`. */
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved' | 'dismissed';
 
 /** The string-valued filters: each one goes through template-variable interpolation. */
 export const STRING_FILTERS = [
@@ -86,12 +109,15 @@ export type StringFilter = (typeof STRING_FILTERS)[number];
 /** Which model fields each query type uses (besides queryType). */
 export const QUERY_FIELDS: Record<QueryType, ReadonlyArray<keyof OktaQuery>> = {
   activity: ['actor', 'eventType', 'outcome', 'ip', 'country', 'text', 'sessionId', 'limit', 'format'],
-  alerts: ['detector', 'severity', 'actor', 'limit'],
-  timeseries: ['source', 'groupBy', 'interval', 'actor', 'eventType', 'outcome', 'detector', 'severity'],
+  alerts: ['detector', 'severity', 'actor', 'status', 'limit'],
+  timeseries: ['source', 'groupBy', 'interval', 'actor', 'eventType', 'outcome', 'detector', 'severity', 'status'],
   geo: ['actor', 'eventType', 'outcome', 'limit'],
   posture: ['profile', 'status', 'category'],
   posture_history: ['profile', 'check', 'drift'],
   users: ['actor', 'limit'],
+  exceptions: ['all', 'limit'],
+  alert_history: ['status', 'limit'],
+  user: ['view', 'actor', 'limit'],
 };
 
 /**

@@ -33,6 +33,9 @@ var queryTypes = []queryType{
 	{QueryPostureHistory, (*Datasource).postureHistory, true},
 	{QueryUsers, (*Datasource).users, false},
 	{QueryLogsVolume, (*Datasource).logsVolume, false},
+	{QueryExceptions, (*Datasource).exceptions, false},
+	{QueryAlertHistory, (*Datasource).alertHistory, false},
+	{QueryUser, (*Datasource).user, false},
 }
 
 // QueryTypes lists every supported query type, in registry order.
@@ -84,6 +87,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, fromAlert 
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			fmt.Sprintf("query type %s %s", q.QueryType, errNotNumeric))
 	}
+	q.fromAlert = fromAlert
 	frames, err := qt.handle(d, ctx, st, q, dq)
 	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, err.Error())

@@ -186,8 +186,8 @@ func replayProvisioning(t *testing.T, e *env) {
 
 	actor := e.org.History.Users[0].Login
 	for _, vars := range []map[string]string{
-		{"datasource": provUID, "actor": "*", "detector": "*", "severity": "*", "ip": "", "profile": "baseline"},
-		{"datasource": provUID, "actor": actor, "detector": "impossible_travel", "severity": "high", "ip": "198.51.100.1", "profile": "stig"},
+		{"datasource": provUID, "actor": "*", "detector": "*", "severity": "*", "ip": "", "profile": "baseline", "status": "open,acknowledged", "user": actor},
+		{"datasource": provUID, "actor": actor, "detector": "impossible_travel", "severity": "high", "ip": "198.51.100.1", "profile": "stig", "status": "dismissed", "user": ""},
 	} {
 		qs := loadDashboardQueries(t, provUID, vars)
 		if len(qs) < 20 {

@@ -19,7 +19,10 @@ const (
 	QueryPostureHistory = "posture_history"
 	QueryUsers          = "users"
 	// QueryLogsVolume is Explore's logs volume of an activity query.
-	QueryLogsVolume = "logs_volume"
+	QueryLogsVolume   = "logs_volume"
+	QueryExceptions   = "exceptions"
+	QueryAlertHistory = "alert_history"
+	QueryUser         = "user"
 )
 
 // Limits of a query's row count.
@@ -56,11 +59,20 @@ type queryModel struct {
 	// resource, from, to, and the event and actor that caused them)
 	// instead of the score, e.g. for dashboard annotations.
 	Drift bool `json:"drift"`
+	// All (exceptions): list expired and removed exceptions too.
+	All bool `json:"all"`
+	// View (user): which part of one user's story (see query_user.go).
+	View string `json:"view"`
 
 	Limit *json.Number `json:"limit"`
 
 	limit    int
 	interval time.Duration
+	// statuses are the alert triage statuses the status filter selects
+	// (alerts, alert_history, timeseries of alerts); nil: all.
+	statuses []string
+	// fromAlert is set for alert-rule queries.
+	fromAlert bool
 }
 
 var (
@@ -151,8 +163,8 @@ func parseQuery(raw []byte, requestType string) (queryModel, error) {
 	default:
 		return q, fmt.Errorf("format %q is unknown (table or logs)", q.Format)
 	}
-	if q.Status != "" && !validStatuses[q.Status] {
-		return q, fmt.Errorf("status %q is unknown (pass, fail, error, not_applicable, manual, partial)", q.Status)
+	if err := q.parseStatus(); err != nil {
+		return q, err
 	}
 	switch q.Profile {
 	case "", "baseline", "stig":

@@ -31,7 +31,7 @@ func (d *Datasource) activity(ctx context.Context, st store.Backend, q queryMode
 		sess[i], target[i], uuid[i], raw[i] = r.SessionID, r.Target, r.UUID, string(r.Raw)
 	}
 	actorF := named(data.NewField("actor", nil, actor), "Actor")
-	d.withLinks(actorF, d.activityLink("Activity of this actor", "actor"))
+	d.withLinks(actorF, d.activityLink("Activity of this actor", "actor"), d.userInvestigationLink())
 	sessF := named(data.NewField("sessionId", nil, sess), "Session")
 	d.withLinks(sessF, d.activityLink("Activity of this session", "sessionId"))
 	ipF := named(data.NewField("ip", nil, ip), "IP")

@@ -3,7 +3,8 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"sort"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,53 +12,81 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/exception"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
-// alerts answers query type alerts: detections as a table (also the alerts live-tail frame).
+// alerts answers query type alerts: detections with their triage state as
+// a table (also the alerts live-tail frame). status filters on the triage
+// status (comma-separated, or all); the default is open + acknowledged.
 func (d *Datasource) alerts(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
-	from, to := dq.TimeRange.From, dq.TimeRange.To
-	var all []alert.Alert
-	sevs := splitList(q.Severity)
-	if len(sevs) == 0 {
-		sevs = []string{""}
+	as, err := st.QueryTriagedAlerts(ctx, store.TriageQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Detector: q.Detector,
+		Severities: splitList(q.Severity), Actor: q.Actor, Statuses: q.alertStatuses(), Limit: q.limit})
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range sevs {
-		as, err := st.QueryAlerts(ctx, store.AlertQuery{From: from, To: to, Detector: q.Detector, Severity: s, Actor: q.Actor, Limit: q.limit})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, as...)
+	now := time.Now()
+	xs, err := st.Exceptions(ctx, store.ExceptionQuery{ActiveAt: now, Limit: store.DefaultMaxLimit})
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.After(all[j].Time) })
-	if len(all) > q.limit {
-		all = all[:q.limit]
-	}
-	return data.Frames{alertsFrameWithLinks(d, all)}, nil
+	f := triagedAlertsFrame(as, exception.New(xs), now)
+	d.alertLinks(f)
+	return data.Frames{f}, nil
 }
 
-// alertsFrame builds the alerts table (also the live-tail frame).
+// alertsFrame builds the alerts table of new (open) alerts: the live-tail frame.
 func alertsFrame(as []alert.Alert) *data.Frame {
+	ts := make([]store.TriagedAlert, len(as))
+	for i, a := range as {
+		a.Status = alert.StatusOpen
+		ts[i] = store.TriagedAlert{Alert: a, Triage: alert.Triage{AlertID: a.ID, Status: alert.StatusOpen}}
+	}
+	return triagedAlertsFrame(ts, nil, time.Now())
+}
+
+// triagedAlertsFrame builds the alerts table: the alert, its triage state
+// (status, assignee, note, who changed it when) and the exception that
+// now covers it, if any (suppression).
+func triagedAlertsFrame(as []store.TriagedAlert, xs *exception.Set, now time.Time) *data.Frame {
 	n := len(as)
-	ts := make([]time.Time, n)
+	ts, upd := make([]time.Time, n), make([]*time.Time, n)
 	str := func() []string { return make([]string, n) }
 	id, det, sev, actor, ip, country, title, summary, evidence, eventIDs, mitre := str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str()
-	for i, a := range as {
+	status, assignee, note, updBy, suppression := str(), str(), str(), str(), str()
+	for i, ta := range as {
+		a := ta.Alert
 		ts[i], id[i], det[i], sev[i], actor[i], ip[i], country[i], title[i], summary[i] = a.Time, a.ID, a.Detector, a.Severity, a.Actor, a.IP, a.Country, a.Title, a.Summary
 		if b, err := json.Marshal(a.Evidence); err == nil {
 			evidence[i] = string(b)
 		}
 		eventIDs[i] = strings.Join(a.EventIDs, ",")
 		mitre[i] = strings.Join(a.MITRE, ",")
+		tr := ta.Triage
+		status[i], assignee[i], note[i], updBy[i] = tr.Status, tr.Assignee, tr.Note, tr.UpdatedBy
+		if !tr.UpdatedAt.IsZero() {
+			t := tr.UpdatedAt
+			upd[i] = &t
+		}
+		sub := exception.Subject{Detector: a.Detector, Actor: a.Actor, IP: a.IP, ASN: exception.EvidenceASN(a.Evidence)}
+		if x, ok := xs.Match(sub, now); ok {
+			suppression[i] = fmt.Sprintf("exception #%d: %s %s until %s (%s)", x.ID, x.Scope, x.Value, x.ExpiresAt.Format("2006-01-02 15:04 MST"), x.Reason)
+		}
 	}
 	f := data.NewFrame("alerts",
 		named(data.NewField("time", nil, ts), "Time"),
 		named(data.NewField("severity", nil, sev), "Severity"),
+		named(data.NewField("status", nil, status), "Status"),
 		named(data.NewField("detector", nil, det), "Detector"),
 		named(data.NewField("title", nil, title), "Title"),
 		named(data.NewField("actor", nil, actor), "Actor"),
 		named(data.NewField("ip", nil, ip), "IP"),
 		named(data.NewField("country", nil, country), "Country"),
+		named(data.NewField("assignee", nil, assignee), "Assignee"),
+		named(data.NewField("note", nil, note), "Note"),
+		named(data.NewField("suppression", nil, suppression), "Suppression"),
+		named(data.NewField("updatedAt", nil, upd), "Status changed"),
+		named(data.NewField("updatedBy", nil, updBy), "Changed by"),
 		named(data.NewField("summary", nil, summary), "Summary"),
 		named(data.NewField("evidence", nil, evidence), "Evidence"),
 		named(data.NewField("eventIds", nil, eventIDs), "Event UUIDs"),
@@ -68,10 +97,11 @@ func alertsFrame(as []alert.Alert) *data.Frame {
 	return f
 }
 
-func alertsFrameWithLinks(d *Datasource, as []alert.Alert) *data.Frame {
-	f := alertsFrame(as)
+// alertLinks adds the alerts table's data links: the actor's activity and
+// investigation, the IP's activity, the MITRE technique.
+func (d *Datasource) alertLinks(f *data.Frame) {
 	if i, _ := f.FieldByName("actor"); i != nil {
-		d.withLinks(i, d.activityLink("Activity of this actor", "actor"))
+		d.withLinks(i, d.activityLink("Activity of this actor", "actor"), d.userInvestigationLink())
 	}
 	if i, _ := f.FieldByName("ip"); i != nil {
 		d.withLinks(i, d.activityLink("Activity from this IP", "ip"))
@@ -79,5 +109,15 @@ func alertsFrameWithLinks(d *Datasource, as []alert.Alert) *data.Frame {
 	if i, _ := f.FieldByName("mitre"); i != nil {
 		d.withLinks(i, data.DataLink{Title: "MITRE ATT&CK technique", URL: "https://attack.mitre.org/techniques/${__value.raw}/"})
 	}
-	return f
+}
+
+// UserDashboardUID is the uid of the bundled Okta — User investigation dashboard.
+const UserDashboardUID = "oktaguard-user"
+
+// userInvestigationLink opens the user investigation dashboard for the
+// field's user, over the same time range.
+func (d *Datasource) userInvestigationLink() data.DataLink {
+	return data.DataLink{Title: "Investigate this user",
+		URL: "/d/" + UserDashboardUID + "/okta-user-investigation?var-datasource=" + url.QueryEscape(d.settings.UID) +
+			"&var-user=${__value.raw}&${__url_time_range}"}
 }

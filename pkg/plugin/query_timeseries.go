@@ -21,7 +21,7 @@ func (d *Datasource) timeseries(ctx context.Context, st store.Backend, q queryMo
 	}
 	pts, err := st.CountSeries(ctx, store.SeriesQuery{From: from, To: to, Interval: interval, Source: q.Source, GroupBy: q.GroupBy,
 		Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, Country: q.Country, IP: q.IP,
-		Detector: q.Detector, Severity: q.Severity, Limit: limit, Fill: true})
+		Detector: q.Detector, Severity: q.Severity, Statuses: q.alertStatuses(), Limit: limit, Fill: true})
 	if err != nil {
 		return nil, err
 	}

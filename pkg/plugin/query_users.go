@@ -27,7 +27,7 @@ func (d *Datasource) users(ctx context.Context, st store.Backend, q queryModel, 
 		events[i], fails[i], alerts[i], ncountries[i], last[i] = u.Events, u.Failures, u.Alerts, int64(len(u.Countries)), u.LastSeen
 	}
 	actorF := named(data.NewField("actor", nil, actor), "User")
-	d.withLinks(actorF, d.activityLink("Activity of this user", "actor"))
+	d.withLinks(actorF, d.activityLink("Activity of this user", "actor"), d.userInvestigationLink())
 	f := data.NewFrame("users", actorF,
 		named(data.NewField("alerts", nil, alerts), "Alerts"),
 		named(data.NewField("maxSeverity", nil, maxSev), "Highest severity"),

@@ -4,9 +4,25 @@ import React from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, InlineSwitch, RadioButtonGroup, Select } from '@grafana/ui';
 
-import { GROUP_BY_OPTIONS, PROFILE_OPTIONS, QUERY_TYPE_OPTIONS, STATUS_OPTIONS } from '../constants';
+import {
+  ALERT_STATUS_OPTIONS,
+  GROUP_BY_OPTIONS,
+  PROFILE_OPTIONS,
+  QUERY_TYPE_OPTIONS,
+  STATUS_OPTIONS,
+  USER_VIEW_OPTIONS,
+} from '../constants';
 import { DataSource } from '../datasource';
-import { ActivityFormat, GroupBy, OktaOptions, OktaQuery, QUERY_FIELDS, QueryType, SeriesSource } from '../types';
+import {
+  ActivityFormat,
+  GroupBy,
+  OktaOptions,
+  OktaQuery,
+  QUERY_FIELDS,
+  QueryType,
+  SeriesSource,
+  UserView,
+} from '../types';
 import {
   ActorPicker,
   DetectorPicker,
@@ -68,12 +84,86 @@ function ActivityEditor(p: PickerProps) {
   );
 }
 
+function AlertStatusPicker(p: FilterProps & { placeholder: string }) {
+  return (
+    <InlineField
+      label="Status"
+      labelWidth={LABEL_WIDTH}
+      htmlFor="oktaguard-q-alertStatus"
+      tooltip="Triage status: a comma-separated list (open,acknowledged) or all"
+    >
+      <Select<string>
+        inputId="oktaguard-q-alertStatus"
+        width={24}
+        isClearable
+        allowCustomValue
+        options={[...ALERT_STATUS_OPTIONS, ...variableOptions()]}
+        value={p.query.status ? { label: p.query.status, value: p.query.status } : null}
+        placeholder={p.placeholder}
+        onChange={(v: SelectableValue<string> | null) => update(p, 'status', v?.value)}
+      />
+    </InlineField>
+  );
+}
+
 function AlertsEditor(p: PickerProps) {
   return (
+    <>
+      <InlineFieldRow>
+        <DetectorPicker {...p} />
+        <SeverityPicker {...p} />
+        <ActorPicker {...p} />
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <AlertStatusPicker {...p} placeholder="open, acknowledged" />
+        <LimitField {...p} />
+      </InlineFieldRow>
+    </>
+  );
+}
+
+function ExceptionsEditor(p: PickerProps) {
+  return (
     <InlineFieldRow>
-      <DetectorPicker {...p} />
-      <SeverityPicker {...p} />
-      <ActorPicker {...p} />
+      <InlineField
+        label="Include inactive"
+        labelWidth={LABEL_WIDTH}
+        htmlFor="oktaguard-q-all"
+        tooltip="Also list expired and removed exceptions"
+      >
+        <InlineSwitch
+          id="oktaguard-q-all"
+          value={p.query.all ?? false}
+          onChange={(e: React.FormEvent<HTMLInputElement>) => update(p, 'all', e.currentTarget.checked || undefined)}
+        />
+      </InlineField>
+      <LimitField {...p} />
+    </InlineFieldRow>
+  );
+}
+
+function AlertHistoryEditor(p: PickerProps) {
+  return (
+    <InlineFieldRow>
+      <AlertStatusPicker {...p} placeholder="all changes" />
+      <LimitField {...p} />
+    </InlineFieldRow>
+  );
+}
+
+function UserEditor(p: PickerProps) {
+  return (
+    <InlineFieldRow>
+      <ActorPicker {...p} label="User" tooltip="The user's login" />
+      <InlineField label="View" labelWidth={LABEL_WIDTH} htmlFor="oktaguard-q-view">
+        <Select<UserView>
+          inputId="oktaguard-q-view"
+          width={28}
+          options={USER_VIEW_OPTIONS}
+          value={p.query.view ?? 'signins'}
+          onChange={(v: SelectableValue<UserView>) => update(p, 'view', v.value)}
+        />
+      </InlineField>
       <LimitField {...p} />
     </InlineFieldRow>
   );
@@ -137,6 +227,7 @@ function TimeseriesEditor(p: PickerProps) {
           <>
             <DetectorPicker {...p} />
             <SeverityPicker {...p} />
+            <AlertStatusPicker {...p} placeholder="all" />
           </>
         )}
       </InlineFieldRow>
@@ -247,6 +338,9 @@ const EDITORS: Record<QueryType, (p: PickerProps) => React.JSX.Element> = {
   posture: PostureEditor,
   posture_history: PostureHistoryEditor,
   users: UsersEditor,
+  exceptions: ExceptionsEditor,
+  alert_history: AlertHistoryEditor,
+  user: UserEditor,
 };
 
 /** Keeps only the fields the new query type understands. */
