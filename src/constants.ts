@@ -256,8 +256,16 @@ export const QUERY_TYPE_OPTIONS: Array<SelectableValue<QueryType>> = [
   { value: 'posture_history', label: 'Posture history', description: 'Score and check status over time' },
   { value: 'users', label: 'Users', description: 'Per-user summary: alerts, failures, countries, last seen' },
   { value: 'exceptions', label: 'Exceptions', description: "Analysts' exceptions that suppress alerts" },
-  { value: 'alert_history', label: 'Alert history', description: 'Triage changes: who moved which alert to what status' },
-  { value: 'user', label: 'User', description: "One user's story: sign-ins, clients, sessions, admin actions, factors" },
+  {
+    value: 'alert_history',
+    label: 'Alert history',
+    description: 'Triage changes: who moved which alert to what status',
+  },
+  {
+    value: 'user',
+    label: 'User',
+    description: "One user's story: sign-ins, clients, sessions, admin actions, factors",
+  },
 ];
 
 export const ALERT_STATUS_OPTIONS: Array<SelectableValue<string>> = [

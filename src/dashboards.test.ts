@@ -115,13 +115,18 @@ describe('dashboard set', () => {
     let actions = 0;
     for (const f of files) {
       const d = JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
-      for (const p of d.panels as Array<{ title: string; fieldConfig?: { defaults?: { actions?: Array<Record<string, any>> } } }>) {
+      for (const p of d.panels as Array<{
+        title: string;
+        fieldConfig?: { defaults?: { actions?: Array<Record<string, any>> } };
+      }>) {
         for (const a of p.fieldConfig?.defaults?.actions ?? []) {
           actions++;
           expect(a.type).toBe('fetch');
           expect(String(a.confirmation).length).toBeGreaterThan(10);
           expect(a.fetch.method).toBe('POST');
-          expect(a.fetch.url).toMatch(/^\/api\/datasources\/uid\/\$\{datasource\}\/resources\/(alerts\/\$\{__data\.fields\.id\}\/state|exceptions\/\$\{__data\.fields\.id\}\/remove)$/);
+          expect(a.fetch.url).toMatch(
+            /^\/api\/datasources\/uid\/\$\{datasource\}\/resources\/(alerts\/\$\{__data\.fields\.id\}\/state|exceptions\/\$\{__data\.fields\.id\}\/remove)$/
+          );
           expect(() => JSON.parse(a.fetch.body)).not.toThrow();
         }
       }

@@ -106,17 +106,21 @@ func ValueFor(scope string, s Subject) string {
 }
 
 // Set matches subjects against exceptions. It is immutable and safe for
-// concurrent use; build a new one when the exceptions change.
+// concurrent use; build a new one when the exceptions change. Exceptions
+// are indexed by detector, scope and normalized value, so a match costs a
+// few map look-ups whatever the number of exceptions.
 type Set struct {
-	byDetector map[string][]alert.Exception
+	index      map[key][]alert.Exception
 	needsEvent bool
 	n          int
 }
 
+type key struct{ detector, scope, value string }
+
 // New builds a Set from exceptions (removed ones are ignored; expiry is
 // checked at match time, so a Set built once lapses on its own).
 func New(xs []alert.Exception) *Set {
-	s := &Set{byDetector: map[string][]alert.Exception{}}
+	s := &Set{index: map[key][]alert.Exception{}}
 	for _, x := range xs {
 		if !x.RemovedAt.IsZero() {
 			continue
@@ -126,7 +130,8 @@ func New(xs []alert.Exception) *Set {
 			continue
 		}
 		x.Value = v
-		s.byDetector[x.Detector] = append(s.byDetector[x.Detector], x)
+		k := key{x.Detector, x.Scope, v}
+		s.index[k] = append(s.index[k], x)
 		s.needsEvent = s.needsEvent || x.Scope == alert.ScopeASN || x.Scope == alert.ScopeApp
 		s.n++
 	}
@@ -145,40 +150,43 @@ func (s *Set) Len() int {
 // come from the alert's event rather than the alert.
 func (s *Set) NeedsEvent() bool { return s != nil && s.needsEvent }
 
-// Match returns the first exception in force at now that covers the subject.
+// Match returns an exception in force at now that covers the subject.
 func (s *Set) Match(sub Subject, now time.Time) (alert.Exception, bool) {
-	if s == nil {
+	if s == nil || s.n == 0 {
 		return alert.Exception{}, false
 	}
-	for _, x := range s.byDetector[sub.Detector] {
-		if x.Active(now) && covers(x, sub) {
+	try := func(scope, value string) (alert.Exception, bool) {
+		if value == "" {
+			return alert.Exception{}, false
+		}
+		for _, x := range s.index[key{sub.Detector, scope, value}] {
+			if x.Active(now) {
+				return x, true
+			}
+		}
+		return alert.Exception{}, false
+	}
+	if x, ok := try(alert.ScopeActor, strings.ToLower(strings.TrimSpace(sub.Actor))); ok {
+		return x, true
+	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(sub.IP)); err == nil {
+		a = a.Unmap()
+		if x, ok := try(alert.ScopeIP, a.String()); ok {
+			return x, true
+		}
+		if x, ok := try(alert.ScopeSubnet, subnetOf(a).String()); ok {
+			return x, true
+		}
+	}
+	if sub.ASN > 0 {
+		if x, ok := try(alert.ScopeASN, strconv.Itoa(sub.ASN)); ok {
+			return x, true
+		}
+	}
+	for _, app := range sub.Apps {
+		if x, ok := try(alert.ScopeApp, strings.ToLower(strings.TrimSpace(app))); ok {
 			return x, true
 		}
 	}
 	return alert.Exception{}, false
-}
-
-func covers(x alert.Exception, sub Subject) bool {
-	switch x.Scope {
-	case alert.ScopeActor:
-		return sub.Actor != "" && strings.EqualFold(strings.TrimSpace(sub.Actor), x.Value)
-	case alert.ScopeIP, alert.ScopeSubnet:
-		a, err := netip.ParseAddr(strings.TrimSpace(sub.IP))
-		if err != nil {
-			return false
-		}
-		if x.Scope == alert.ScopeIP {
-			return a.Unmap().String() == x.Value
-		}
-		return subnetOf(a).String() == x.Value
-	case alert.ScopeASN:
-		return sub.ASN > 0 && strconv.Itoa(sub.ASN) == x.Value
-	case alert.ScopeApp:
-		for _, app := range sub.Apps {
-			if strings.EqualFold(strings.TrimSpace(app), x.Value) {
-				return true
-			}
-		}
-	}
-	return false
 }

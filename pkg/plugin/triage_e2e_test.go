@@ -380,8 +380,9 @@ func (e *triageEnv) replayActions(t *testing.T, editor plugintest.DataSource) {
 					model[k] = v
 				}
 			}
-			model["status"] = "all"
-			model["all"] = false
+			if model["queryType"] == "alerts" {
+				model["status"] = "all"
+			}
 			var row map[string]any
 			for _, a := range p.FieldConfig.Defaults.Actions {
 				if model["queryType"] == "exceptions" {

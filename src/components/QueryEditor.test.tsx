@@ -1,6 +1,6 @@
 import React, { useState } from 'react';
 
-import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 
 import type { DataSource } from '../datasource';
 import { installTemplateSrv } from '../testutil/templateSrv';
@@ -146,7 +146,7 @@ describe('QueryEditor', () => {
 
   it('alerts: detector from the resource, severities as a list, actor and limit', async () => {
     const { ds, last } = await renderEditor({ refId: 'A', queryType: 'alerts' });
-    expectOnlyFields(['detector', 'severity', 'actor', 'limit']);
+    expectOnlyFields(['detector', 'severity', 'actor', 'status', 'limit']);
     await waitFor(() => expect(ds.getDetectors).toHaveBeenCalled());
     await pick('Detector', 'password_spray');
     await pick('Severity', 'high');
@@ -174,7 +174,7 @@ describe('QueryEditor', () => {
     expect(last()).toMatchObject({ queryType: 'timeseries', source: 'alerts', interval: '5m' });
     expect(last()).not.toHaveProperty('eventType');
     expect(last()).not.toHaveProperty('groupBy');
-    expectOnlyFields(['groupBy', 'interval', 'actor', 'detector', 'severity']);
+    expectOnlyFields(['groupBy', 'interval', 'actor', 'detector', 'severity', 'status']);
     await pick('Group by', 'Detector');
     expect(last().groupBy).toBe('detector');
   });
@@ -220,6 +220,30 @@ describe('QueryEditor', () => {
     expect(last()).toEqual({ refId: 'A', queryType: 'users', actor: 'bob@example.com' });
   });
 
+  it('alerts: the triage status filter takes a list or all', async () => {
+    const { last } = await renderEditor({ refId: 'A', queryType: 'alerts' });
+    await pick('Status', 'resolved');
+    expect(last()).toMatchObject({ queryType: 'alerts', status: 'resolved' });
+  });
+
+  it('exceptions, alert history and user: their own fields only', async () => {
+    const ex = await renderEditor({ refId: 'A', queryType: 'exceptions' });
+    expectOnlyFields(['limit']);
+    await act(async () => {
+      fireEvent.click(screen.getByLabelText('Include inactive'));
+    });
+    expect(ex.last()).toMatchObject({ queryType: 'exceptions', all: true });
+    cleanup();
+    await renderEditor({ refId: 'A', queryType: 'alert_history' });
+    expectOnlyFields(['status', 'limit']);
+    cleanup();
+    const u = await renderEditor({ refId: 'A', queryType: 'user' });
+    expect(screen.getByLabelText('User')).toBeInTheDocument();
+    expect(screen.getByLabelText('View')).toBeInTheDocument();
+    await pick('View', 'Sessions');
+    expect(u.last()).toMatchObject({ queryType: 'user', view: 'sessions' });
+  });
+
   it('switching the query type keeps only the fields the new type understands', async () => {
     const { last, onRunQuery } = await renderEditor({
       refId: 'A',
@@ -232,7 +256,7 @@ describe('QueryEditor', () => {
     await pick('Query type', 'Alerts');
     expect(last()).toEqual({ refId: 'A', queryType: 'alerts', actor: 'alice@example.com' });
     expect(onRunQuery).toHaveBeenCalled();
-    expectOnlyFields(['detector', 'severity', 'actor', 'limit']);
+    expectOnlyFields(['detector', 'severity', 'actor', 'status', 'limit']);
   });
 });
 
@@ -260,6 +284,8 @@ describe('changeQueryType', () => {
       category: 'x',
       check: 'y',
       drift: true,
+      all: true,
+      view: 'clients',
     };
     for (const t of Object.keys(QUERY_FIELDS) as QueryType[]) {
       const next = changeQueryType(everything, t);
