@@ -208,6 +208,9 @@ func openConfiguredStore(ctx context.Context, cfgPath string) (*store.Store, err
 	if err != nil {
 		return nil, err
 	}
+	if d := strings.ToLower(s.Storage.Driver); d != "" && d != "sqlite" {
+		return nil, fmt.Errorf("alerts: storage driver %s: %w (use the data source's resources)", s.Storage.Driver, store.ErrTriageUnsupported)
+	}
 	if _, err := os.Stat(s.Storage.Path); err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.Storage.Path, err)
 	}

@@ -23,7 +23,7 @@ const recentEvents = 8192
 // page without a restart; expiry is checked against the clock at match
 // time, so an exception lapses on its own.
 type suppressor struct {
-	st  store.Backend
+	st  store.Triager // nil: the backend has no triage; nothing is suppressed
 	log *slog.Logger
 
 	mu      sync.Mutex
@@ -42,14 +42,27 @@ type eventExtra struct {
 	apps []string
 }
 
-func newSuppressor(st store.Backend, log *slog.Logger) *suppressor {
-	return &suppressor{st: st, log: log, extra: map[string]eventExtra{}, ring: make([]string, recentEvents)}
+func newSuppressor(b store.Backend, log *slog.Logger) *suppressor {
+	s := &suppressor{log: log, extra: map[string]eventExtra{}, ring: make([]string, recentEvents)}
+	if b == nil {
+		return s
+	}
+	st, err := store.AsTriager(b)
+	if err != nil {
+		log.Warn("exceptions are not applied", "error", err)
+		return s
+	}
+	s.st = st
+	return s
 }
 
 // refresh reloads the exceptions when the store's version changed. On a
 // read error the previous set stays in force (before the first load,
 // nothing is suppressed: an alert shown is better than one lost).
 func (s *suppressor) refresh(ctx context.Context) *exception.Set {
+	if s.st == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, err := s.st.ExceptionsVersion(ctx)
@@ -154,7 +167,7 @@ func (p *Pipeline) recordSuppressed(ctx context.Context, sups []suppression, at 
 	p.mu.Lock()
 	p.status.Suppressed += int64(len(sups))
 	p.mu.Unlock()
-	if err := p.st.RecordExceptionHits(ctx, hits, at); err != nil {
+	if err := p.suppress.st.RecordExceptionHits(ctx, hits, at); err != nil {
 		p.log.Warn("cannot record exception hits", "error", err)
 	}
 }

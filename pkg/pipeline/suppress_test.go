@@ -32,7 +32,10 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 	dir := t.TempDir()
 	p := newTestPipeline(t, testSettings(t, url, dir), &syncBuffer{})
 	defer p.Close()
-	st := p.Store()
+	st, err := store.AsTriager(p.Store())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -41,7 +44,7 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 	const ip = "100.64.9.9"
 	n := 0
 	alertsOf := func(login string) int {
-		as, err := st.QueryAlerts(context.Background(), store.AlertQuery{Detector: "suspicious_ip", Actor: login, Limit: 10})
+		as, err := p.Store().QueryAlerts(context.Background(), store.AlertQuery{Detector: "suspicious_ip", Actor: login, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

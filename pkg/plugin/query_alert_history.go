@@ -15,7 +15,11 @@ import (
 // time range (who moved which alert from what to what, with the note),
 // newest first; time, title and text make it an annotation source.
 // status keeps the changes to those statuses.
-func (d *Datasource) alertHistory(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
+func (d *Datasource) alertHistory(ctx context.Context, b store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
+	st, err := store.AsTriager(b)
+	if err != nil {
+		return nil, err
+	}
 	hs, err := st.AlertHistory(ctx, store.HistoryQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Limit: q.limit})
 	if err != nil {
 		return nil, err

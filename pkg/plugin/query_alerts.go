@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,7 +20,11 @@ import (
 // alerts answers query type alerts: detections with their triage state as
 // a table (also the alerts live-tail frame). status filters on the triage
 // status (comma-separated, or all); the default is open + acknowledged.
-func (d *Datasource) alerts(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
+func (d *Datasource) alerts(ctx context.Context, b store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
+	st, err := store.AsTriager(b)
+	if err != nil {
+		return d.alertsWithoutTriage(ctx, b, q, dq, err)
+	}
 	as, err := st.QueryTriagedAlerts(ctx, store.TriageQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Detector: q.Detector,
 		Severities: splitList(q.Severity), Actor: q.Actor, Statuses: q.alertStatuses(), Limit: q.limit})
 	if err != nil {
@@ -32,6 +37,31 @@ func (d *Datasource) alerts(ctx context.Context, st store.Backend, q queryModel,
 	}
 	f := triagedAlertsFrame(as, exception.New(xs), now)
 	d.alertLinks(f)
+	return data.Frames{f}, nil
+}
+
+// alertsWithoutTriage answers the alerts query on a backend without
+// triage: every alert, shown open, with a notice saying why.
+func (d *Datasource) alertsWithoutTriage(ctx context.Context, b store.Backend, q queryModel, dq backend.DataQuery, why error) (data.Frames, error) {
+	var all []alert.Alert
+	sevs := splitList(q.Severity)
+	if len(sevs) == 0 {
+		sevs = []string{""}
+	}
+	for _, s := range sevs {
+		as, err := b.QueryAlerts(ctx, store.AlertQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Detector: q.Detector, Severity: s, Actor: q.Actor, Limit: q.limit})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, as...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.After(all[j].Time) })
+	if len(all) > q.limit {
+		all = all[:q.limit]
+	}
+	f := alertsFrame(all)
+	d.alertLinks(f)
+	f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: why.Error() + ": every alert is shown, as open"})
 	return data.Frames{f}, nil
 }
 

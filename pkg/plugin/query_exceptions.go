@@ -13,7 +13,11 @@ import (
 // exceptions answers query type exceptions: the analysts' exceptions in
 // force (all: expired and removed ones too), with how often each
 // suppressed an alert. The time range does not apply.
-func (d *Datasource) exceptions(ctx context.Context, st store.Backend, q queryModel, _ backend.DataQuery) (data.Frames, error) {
+func (d *Datasource) exceptions(ctx context.Context, b store.Backend, q queryModel, _ backend.DataQuery) (data.Frames, error) {
+	st, err := store.AsTriager(b)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	sq := store.ExceptionQuery{ActiveAt: now, Limit: q.limit}
 	if q.All {

@@ -111,6 +111,22 @@ func storeError(w http.ResponseWriter, err error) {
 	}
 }
 
+// triageStore returns the data source's store for triage, or answers 503
+// (not running) or 501 (the backend has no triage) and returns false.
+func (d *Datasource) triageStore(w http.ResponseWriter) (store.Triager, bool) {
+	b, err := d.ready()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return nil, false
+	}
+	st, err := store.AsTriager(b)
+	if err != nil {
+		writeJSONError(w, http.StatusNotImplemented, err.Error())
+		return nil, false
+	}
+	return st, true
+}
+
 func knownDetector(id string) bool {
 	for _, d := range detect.Detectors() {
 		if d.ID == id {
@@ -129,9 +145,8 @@ type stateInput struct {
 }
 
 func (d *Datasource) handleAlert(w http.ResponseWriter, r *http.Request) {
-	st, err := d.ready()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+	st, ok := d.triageStore(w)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -164,9 +179,8 @@ func (d *Datasource) handleAlertState(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st, err := d.ready()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+	st, ok := d.triageStore(w)
+	if !ok {
 		return
 	}
 	var in stateInput
@@ -214,9 +228,8 @@ func (d *Datasource) handleAlertState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Datasource) handleExceptions(w http.ResponseWriter, r *http.Request) {
-	st, err := d.ready()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+	st, ok := d.triageStore(w)
+	if !ok {
 		return
 	}
 	switch r.Method {
@@ -277,9 +290,8 @@ func (d *Datasource) handleExceptionRemove(w http.ResponseWriter, r *http.Reques
 	if !ok {
 		return
 	}
-	st, err := d.ready()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+	st, ok := d.triageStore(w)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)

@@ -55,7 +55,6 @@ type Backend interface {
 	PruneAlerts(ctx context.Context, before time.Time) (int64, error)
 
 	Leaser
-	Triager
 
 	// Describe names the backend and its location for health and logs,
 	// without any secret ("sqlite /var/lib/og.db", "postgres db@host:5432").

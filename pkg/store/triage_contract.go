@@ -2,12 +2,19 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 )
 
-// Triager is the triage part of the store contract: alert status with its
+// Triager is the triage part of the store: alert status with its
+// history, and exceptions. The SQLite store implements it; a backend that
+// does not (PostgreSQL, for now) serves alerts without triage state and
+// the plugin answers triage requests with ErrTriageUnsupported. The
+// contract suite's triage cases run against every backend that does.
+// Summary of the contract: alert status with its
 // history, and exceptions. A backend keeps triage state apart from the
 // alert rows, so the engine's upsert of an alert never overwrites it, and
 // keeps it when alerts are pruned.
@@ -32,3 +39,15 @@ type Triager interface {
 }
 
 var _ Triager = (*Store)(nil)
+
+// ErrTriageUnsupported is wrapped when a backend does not implement
+// Triager (the PostgreSQL backend does not yet).
+var ErrTriageUnsupported = errors.New("alert triage is not supported by this storage backend yet")
+
+// AsTriager returns the backend's triage side, or ErrTriageUnsupported.
+func AsTriager(b Backend) (Triager, error) {
+	if t, ok := b.(Triager); ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%w (%s)", ErrTriageUnsupported, b.Describe())
+}

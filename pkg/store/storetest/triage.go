@@ -12,9 +12,26 @@ import (
 )
 
 // triageDB is one org's handle holding three alerts at T0, +1m, +2m.
-func triageDB(t *testing.T, newDB NewDB) (store.Backend, func(org string) store.Backend) {
+// triager is the backend's triage side; a backend without one is reported
+// as not supporting triage (skipped with the reason, never silently).
+type triager interface {
+	store.Backend
+	store.Triager
+}
+
+func asTriager(t *testing.T, b store.Backend) triager {
 	t.Helper()
-	open := newDB(t)
+	tr, ok := b.(triager)
+	if !ok {
+		t.Skipf("%s does not implement store.Triager: alert triage is not supported on this backend yet", b.Describe())
+	}
+	return tr
+}
+
+func triageDB(t *testing.T, newDB NewDB) (triager, func(org string) triager) {
+	t.Helper()
+	openB := newDB(t)
+	open := func(org string) triager { return asTriager(t, openB(org)) }
 	s := open(OrgA)
 	t0 := T0()
 	commit(t, s, store.Batch{Alerts: []alert{
@@ -25,7 +42,7 @@ func triageDB(t *testing.T, newDB NewDB) (store.Backend, func(org string) store.
 	return s, open
 }
 
-func statusesOf(t *testing.T, s store.Backend, want ...string) map[string]string {
+func statusesOf(t *testing.T, s triager, want ...string) map[string]string {
 	t.Helper()
 	as, err := s.QueryTriagedAlerts(context.Background(), store.TriageQuery{Statuses: want, Limit: 100})
 	if err != nil {
