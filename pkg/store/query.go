@@ -289,23 +289,7 @@ func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]alert.Alert, e
 		return nil, fmt.Errorf("store: query alerts: %w", err)
 	}
 	defer rows.Close()
-	var out []alert.Alert
-	for rows.Next() {
-		var id string
-		var js []byte
-		if err := rows.Scan(&id, &js); err != nil {
-			return nil, fmt.Errorf("store: query alerts: %w", err)
-		}
-		var a alert.Alert
-		if err := json.Unmarshal(js, &a); err != nil {
-			return nil, fmt.Errorf("store: query alerts: alert %s: %w", id, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: query alerts: %w", err)
-	}
-	return out, nil
+	return ScanAlerts(rows, "query alerts")
 }
 
 // AlertEvents returns the uuids of the events linked to an alert that are

@@ -125,18 +125,35 @@ func (s *Store) QueryAlertsAsc(ctx context.Context, from time.Time, limit int) (
 		return nil, fmt.Errorf("store: scan alerts: %w", err)
 	}
 	defer rows.Close()
+	return ScanAlerts(rows, "scan alerts")
+}
+
+// AlertRows is what ScanAlerts reads: database/sql's *Rows and pgx's Rows
+// both have it.
+type AlertRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanAlerts decodes rows of (id, json) into alerts; every backend's alert
+// queries share it. what names the query in errors.
+func ScanAlerts(rows AlertRows, what string) ([]alert.Alert, error) {
 	var out []alert.Alert
 	for rows.Next() {
 		var id string
 		var js []byte
 		if err := rows.Scan(&id, &js); err != nil {
-			return nil, fmt.Errorf("store: scan alerts: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		var a alert.Alert
 		if err := json.Unmarshal(js, &a); err != nil {
-			return nil, fmt.Errorf("store: scan alerts: alert %s: %w", id, err)
+			return nil, fmt.Errorf("store: %s: alert %s: %w", what, id, err)
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
 }
