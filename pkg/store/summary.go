@@ -157,23 +157,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 	for _, p := range agg {
 		out = append(out, *p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
-		if a.Lat != b.Lat {
-			return a.Lat < b.Lat
-		}
-		if a.Lon != b.Lon {
-			return a.Lon < b.Lon
-		}
-		return a.Outcome < b.Outcome
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return RankGeoPoints(out, q.Limit), nil
 }
 
 // span is [a, b) read from a roll-up of the given bucket width (0 = rows).
@@ -428,4 +412,26 @@ func (s *Store) Actors(ctx context.Context, search string, limit int) ([]ActorIn
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
 	return out, nil
+}
+
+// RankGeoPoints orders points by count (most first), then position and
+// outcome, and keeps the first limit; every backend's geo query ends with it.
+func RankGeoPoints(out []GeoPoint, limit int) []GeoPoint {
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Lat != b.Lat {
+			return a.Lat < b.Lat
+		}
+		if a.Lon != b.Lon {
+			return a.Lon < b.Lon
+		}
+		return a.Outcome < b.Outcome
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }

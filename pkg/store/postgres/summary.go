@@ -123,23 +123,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 	for _, p := range agg {
 		out = append(out, *p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
-		if a.Lat != b.Lat {
-			return a.Lat < b.Lat
-		}
-		if a.Lon != b.Lon {
-			return a.Lon < b.Lon
-		}
-		return a.Outcome < b.Outcome
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return store.RankGeoPoints(out, q.Limit), nil
 }
 
 // UserSummaries summarises each actor of the org in the range (see
