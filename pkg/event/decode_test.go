@@ -684,6 +684,7 @@ func TestReader(t *testing.T) {
 		{"array unclosed", "[" + ev("a"), "a", []int{1}, nil},
 		{"array empty element", "[" + ev("a") + ",," + ev("b") + "]", "a,b", []int{1}, nil},
 		{"array trailing data", "[" + ev("a") + "] x", "a", []int{1}, nil},
+		{"array stray brace costs its element alone", "[" + ev("a") + ",\n" + ev("b") + "}},\n" + ev("c") + "]", "a,c", []int{1}, []int{2}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -331,13 +331,14 @@ func (r *Reader) skipWS() (byte, error) {
 	}
 }
 
-// readElement reads bytes up to a ',' or ']' at depth zero outside strings,
-// consuming the terminator, which it returns.
+// readElement reads bytes up to a ',' or ']' at depth zero outside strings
+// (elemScanner), consuming the terminator, which it returns. An unbalanced
+// '}' stays in the element (which then fails to decode alone) and the
+// scan goes on.
 func (r *Reader) readElement() (elem []byte, term byte, tooBig bool, err error) {
 	r.startElem()
 	limit := r.maxSize()
-	depth := 0
-	inStr, esc := false, false
+	var s elemScanner
 	for {
 		chunk, e := r.br.Peek(r.br.Buffered())
 		if len(chunk) == 0 {
@@ -346,44 +347,23 @@ func (r *Reader) readElement() (elem []byte, term byte, tooBig bool, err error) 
 			}
 			continue
 		}
-		for i, c := range chunk {
-			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
-				case c == '\n':
-					r.line++
-				}
-				continue
+		from := 0
+		for {
+			i := s.scan(chunk[from:])
+			if i < 0 {
+				break
 			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}':
-				depth--
-			case ']':
-				if depth == 0 {
-					r.appendLimited(chunk[:i], limit, &tooBig)
-					_, _ = r.br.Discard(i + 1)
-					return r.buf, ']', tooBig, nil
-				}
-				depth--
-			case ',':
-				if depth == 0 {
-					r.appendLimited(chunk[:i], limit, &tooBig)
-					_, _ = r.br.Discard(i + 1)
-					return r.buf, ',', tooBig, nil
-				}
-			case '\n':
-				r.line++
+			i += from
+			if c := chunk[i]; c != '}' {
+				r.line += s.lines
+				r.appendLimited(chunk[:i], limit, &tooBig)
+				_, _ = r.br.Discard(i + 1)
+				return r.buf, c, tooBig, nil
 			}
+			from = i + 1
 		}
+		r.line += s.lines
+		s.lines = 0
 		r.appendLimited(chunk, limit, &tooBig)
 		_, _ = r.br.Discard(len(chunk))
 	}

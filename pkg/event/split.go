@@ -10,14 +10,65 @@ import (
 // array.
 var ErrNotArray = errors.New("not a JSON array")
 
+// elemScanner finds where one element of a JSON array ends, a chunk at a
+// time: it only tracks strings and bracket depth, with no depth limit, so
+// one element that no decoder accepts (nested 20,000 levels deep, broken
+// inside) costs that element alone when it is decoded. SplitArray (a whole
+// API page in memory) and Reader.readElement (a stream) both use it.
+type elemScanner struct {
+	depth      int
+	inStr, esc bool
+	// lines counts the newlines scanned (inside strings too), for the
+	// Reader's line numbers.
+	lines int
+}
+
+// scan returns the index in b of the first byte at depth zero outside
+// strings that ends the element or breaks it: ',' or ']' (the element's
+// terminator) or '}' (unbalanced). It returns -1 when b ends first; the
+// state carries over to the next chunk. Bytes up to the returned index are
+// consumed (counted in lines); the byte at the index is not.
+func (s *elemScanner) scan(b []byte) int {
+	for i, c := range b {
+		if s.inStr {
+			switch {
+			case s.esc:
+				s.esc = false
+			case c == '\\':
+				s.esc = true
+			case c == '"':
+				s.inStr = false
+			case c == '\n':
+				s.lines++
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			s.inStr = true
+		case '{', '[':
+			s.depth++
+		case '}', ']':
+			if s.depth == 0 {
+				return i
+			}
+			s.depth--
+		case ',':
+			if s.depth == 0 {
+				return i
+			}
+		case '\n':
+			s.lines++
+		}
+	}
+	return -1
+}
+
 // SplitArray splits a JSON array (a System Log API page) into its elements
-// without decoding them: it only tracks strings and bracket depth, with no
-// depth limit, so one element that no decoder accepts (nested 20,000 levels
-// deep, broken inside) costs that element alone when it is decoded. The
-// elements alias body. An error (wrapping ErrNotArray) means the body
-// cannot be split: it does not start with '[', an element is empty, the
-// array is not closed,
-// brackets do not balance, or data follows the closing bracket.
+// without decoding them (see elemScanner). The elements alias body. An
+// error (wrapping ErrNotArray) means the body cannot be split: it does not
+// start with '[', an element is empty, the array is not closed, brackets
+// do not balance, or data follows the closing bracket.
 func SplitArray(body []byte) ([]json.RawMessage, error) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '[' {
@@ -30,43 +81,14 @@ func SplitArray(body []byte) ([]json.RawMessage, error) {
 	}
 	for {
 		start := i
-		depth := 0
-		inStr, esc := false, false
-	elem:
-		for ; i < len(body); i++ {
-			c := body[i]
-			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
-				}
-				continue
-			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					if c == ']' {
-						break elem
-					}
-					return nil, fmt.Errorf("%w: unbalanced '}' at byte %d", ErrNotArray, i)
-				}
-				depth--
-			case ',':
-				if depth == 0 {
-					break elem
-				}
-			}
-		}
-		if i >= len(body) {
+		var s elemScanner
+		n := s.scan(body[i:])
+		if n < 0 {
 			return nil, fmt.Errorf("%w: unexpected end of the body after %d elements (array not closed)", ErrNotArray, len(out))
+		}
+		i += n
+		if body[i] == '}' {
+			return nil, fmt.Errorf("%w: unbalanced '}' at byte %d", ErrNotArray, i)
 		}
 		el := trimSpace(body[start:i])
 		if len(el) == 0 {
