@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +78,90 @@ func unjoin(err error) []error {
 
 var errNotYAML = errors.New("not valid YAML")
 
+// file is the layout of the config file: yaml struct tags, decoded with
+// KnownFields(true), so an unknown key anywhere is refused. Every leaf is
+// a value (the node as written, nil when absent or null): leaves are
+// expanded and converted after decoding, each with its key path, so one
+// pass reports every problem of the file (a bad duration does not hide an
+// unknown key elsewhere).
+type file struct {
+	Okta          oktaFile    `yaml:"okta"`
+	Storage       storageFile `yaml:"storage"`
+	GeoIP         geoipFile   `yaml:"geoip"`
+	IPLists       ipListsFile `yaml:"ipLists"`
+	Detectors     value       `yaml:"detectors"`
+	Posture       postureFile `yaml:"posture"`
+	Listen        value       `yaml:"listen"`
+	WebConfigFile value       `yaml:"webConfigFile"`
+}
+
+type oktaFile struct {
+	OrgURL           value      `yaml:"orgUrl"`
+	APIToken         value      `yaml:"apiToken"`
+	Backfill         value      `yaml:"backfill"`
+	PollInterval     value      `yaml:"pollInterval"`
+	Overlap          value      `yaml:"overlap"`
+	RateLimitShare   value      `yaml:"rateLimitShare"`
+	RateLimitReserve value      `yaml:"rateLimitReserve"`
+	PageLimit        value      `yaml:"pageLimit"`
+	RequestTimeout   value      `yaml:"requestTimeout"`
+	MaxAttempts      value      `yaml:"maxAttempts"`
+	RateLimitWindow  value      `yaml:"rateLimitWindow"`
+	OAuth            *oauthFile `yaml:"oauth"`
+}
+
+type oauthFile struct {
+	ClientID       value `yaml:"clientId"`
+	PrivateKeyFile value `yaml:"privateKeyFile"`
+	PrivateKey     value `yaml:"privateKey"`
+	KeyID          value `yaml:"keyId"`
+	Scopes         value `yaml:"scopes"`
+}
+
+type storageFile struct {
+	Driver       value `yaml:"driver"`
+	Path         value `yaml:"path"`
+	Retention    value `yaml:"retention"`
+	DSN          value `yaml:"dsn"`
+	Password     value `yaml:"password"`
+	PasswordFile value `yaml:"passwordFile"`
+}
+
+type geoipFile struct {
+	CityDB      value `yaml:"cityDB"`
+	ASNDB       value `yaml:"asnDB"`
+	AnonymousDB value `yaml:"anonymousDB"`
+}
+
+// ipListsFile has one key per IPListCategories entry (a test holds them
+// equal).
+type ipListsFile struct {
+	Anonymous  value `yaml:"anonymous"`
+	Suspicious value `yaml:"suspicious"`
+	Risky      value `yaml:"risky"`
+	Trusted    value `yaml:"trusted"`
+}
+
+func (l *ipListsFile) byCategory() []value {
+	return []value{l.Anonymous, l.Suspicious, l.Risky, l.Trusted}
+}
+
+type postureFile struct {
+	Enabled  value `yaml:"enabled"`
+	Profile  value `yaml:"profile"`
+	Interval value `yaml:"interval"`
+}
+
+// value is one leaf as written in the file. The yaml decoder does not
+// call UnmarshalYAML for a null value, so n is nil for an absent or null
+// key (the default applies).
+type value struct{ n *yaml.Node }
+
+func (v *value) UnmarshalYAML(n *yaml.Node) error {
+	v.n = n
+	return nil
+}
+
 // Parse decodes YAML config text. baseDir resolves relative paths;
 // lookup resolves ${NAME} (os.LookupEnv in Load). Parse applies defaults
 // but does not call Validate.
@@ -89,119 +175,18 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return s, fmt.Errorf("%w: the file is empty", errNotYAML)
 	}
-	root := doc.Content[0]
-	p := &parser{base: baseDir, lookup: lookup}
-	if root.Kind != yaml.MappingNode {
-		return s, fmt.Errorf("%w: top level must be a mapping of okta, storage, geoip, ipLists, detectors, posture, listen", errNotYAML)
+	if doc.Content[0].Kind != yaml.MappingNode {
+		return s, fmt.Errorf("%w: top level must be a mapping of %s", errNotYAML, strings.Join(yamlKeys(reflect.TypeOf(file{})), ", "))
 	}
-	var oauth *oauthFile
-	var privateKeyInline string
-	p.mapping(root, "", map[string]func(*yaml.Node, string){
-		"okta": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"orgUrl":           func(n *yaml.Node, k string) { s.Okta.OrgURL = p.str(n, k) },
-				"apiToken":         func(n *yaml.Node, k string) { s.Okta.APIToken = strings.TrimSpace(p.secret(n, k)) },
-				"backfill":         func(n *yaml.Node, k string) { s.Okta.Backfill = p.dur(n, k) },
-				"pollInterval":     func(n *yaml.Node, k string) { s.Okta.PollInterval = p.dur(n, k) },
-				"overlap":          func(n *yaml.Node, k string) { s.Okta.Overlap = p.dur(n, k) },
-				"rateLimitShare":   func(n *yaml.Node, k string) { s.Okta.RateLimitShare = p.float(n, k) },
-				"rateLimitReserve": func(n *yaml.Node, k string) { s.Okta.RateLimitReserve = p.float(n, k) },
-				"pageLimit":        func(n *yaml.Node, k string) { s.Okta.PageLimit = p.int(n, k) },
-				"requestTimeout":   func(n *yaml.Node, k string) { s.Okta.RequestTimeout = p.dur(n, k) },
-				"maxAttempts":      func(n *yaml.Node, k string) { s.Okta.MaxAttempts = p.int(n, k) },
-				"rateLimitWindow":  func(n *yaml.Node, k string) { s.Okta.RateLimitWindow = p.dur(n, k) },
-				"oauth": func(n *yaml.Node, path string) {
-					oauth = &oauthFile{}
-					p.mapping(n, path, map[string]func(*yaml.Node, string){
-						"clientId":       func(n *yaml.Node, k string) { oauth.clientID = p.str(n, k) },
-						"privateKeyFile": func(n *yaml.Node, k string) { oauth.keyFile = resolvePath(p.base, p.str(n, k)) },
-						"privateKey":     func(n *yaml.Node, k string) { privateKeyInline = p.secret(n, k) },
-						"keyId":          func(n *yaml.Node, k string) { oauth.keyID = p.str(n, k) },
-						"scopes":         func(n *yaml.Node, k string) { oauth.scopes = p.strList(n, k) },
-					})
-				},
-			})
-		},
-		"storage": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"driver":       func(n *yaml.Node, k string) { s.Storage.Driver = strings.ToLower(p.str(n, k)) },
-				"path":         func(n *yaml.Node, k string) { s.Storage.Path = resolvePath(p.base, p.str(n, k)) },
-				"retention":    func(n *yaml.Node, k string) { s.Storage.Retention = p.dur(n, k) },
-				"dsn":          func(n *yaml.Node, k string) { s.Storage.DSN = p.secret(n, k) },
-				"password":     func(n *yaml.Node, k string) { s.Storage.Password = p.secret(n, k) },
-				"passwordFile": func(n *yaml.Node, k string) { s.Storage.PasswordFile = resolvePath(p.base, p.str(n, k)) },
-			})
-		},
-		"geoip": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"cityDB":      func(n *yaml.Node, k string) { s.GeoIP.CityDB = resolvePath(p.base, p.str(n, k)) },
-				"asnDB":       func(n *yaml.Node, k string) { s.GeoIP.ASNDB = resolvePath(p.base, p.str(n, k)) },
-				"anonymousDB": func(n *yaml.Node, k string) { s.GeoIP.AnonymousDB = resolvePath(p.base, p.str(n, k)) },
-			})
-		},
-		"ipLists": func(n *yaml.Node, path string) {
-			fields := map[string]func(*yaml.Node, string){}
-			for _, cat := range IPListCategories {
-				cat := cat
-				fields[cat] = func(n *yaml.Node, k string) {
-					var out []string
-					for _, e := range p.strList(n, k) {
-						if IsInlineListEntry(e) {
-							out = append(out, strings.TrimSpace(e))
-						} else {
-							out = append(out, resolvePath(p.base, e))
-						}
-					}
-					s.IPLists[cat] = out
-				}
-			}
-			p.mapping(n, path, fields)
-		},
-		"detectors": func(n *yaml.Node, path string) {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return
-			}
-			if n.Kind != yaml.MappingNode {
-				p.fail(path, n, "must be a mapping of detector id to settings")
-				return
-			}
-			if err := p.expandTree(n, path); err != nil {
-				return
-			}
-			s.Detectors = p.detectors(n, path)
-		},
-		"posture": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"enabled":  func(n *yaml.Node, k string) { s.Posture.Enabled = p.bool(n, k) },
-				"profile":  func(n *yaml.Node, k string) { s.Posture.Profile = p.str(n, k) },
-				"interval": func(n *yaml.Node, k string) { s.Posture.Interval = p.dur(n, k) },
-			})
-		},
-		"listen":        func(n *yaml.Node, k string) { s.Listen = p.str(n, k) },
-		"webConfigFile": func(n *yaml.Node, k string) { s.WebConfigFile = resolvePath(p.base, p.str(n, k)) },
-	})
-	if s.Storage.Path == DefaultStoragePath {
-		s.Storage.Path = resolvePath(baseDir, DefaultStoragePath)
+	p := &parser{base: baseDir, lookup: lookup, paths: indexPaths(doc.Content[0]), failed: map[string]bool{}}
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		p.decodeErrors(err)
 	}
-	if oauth != nil {
-		o := &okta.OAuthConfig{ClientID: oauth.clientID, KeyID: oauth.keyID, Scopes: oauth.scopes}
-		switch {
-		case oauth.keyFile != "" && privateKeyInline != "":
-			p.errs = append(p.errs, errors.New("okta.oauth: set privateKeyFile or privateKey, not both"))
-		case oauth.keyFile != "":
-			b, err := os.ReadFile(oauth.keyFile)
-			if err != nil {
-				p.errs = append(p.errs, fmt.Errorf("okta.oauth.privateKeyFile: %w", err))
-			}
-			o.PrivateKeyPEM = b
-			s.OAuthPrivateKeyFile = oauth.keyFile
-		case privateKeyInline != "":
-			o.PrivateKeyPEM = []byte(privateKeyInline)
-			o.KeySetting = "okta.oauth.privateKey"
-		}
-		s.Okta.OAuth = o
-	}
-	p.explicitZeros(s)
+	p.settings(&f, &s)
+	p.explicitZeros(&f, s)
 	s.Okta = s.Okta.WithDefaults()
 	if len(p.errs) > 0 {
 		return s, errors.Join(p.errs...)
@@ -209,45 +194,141 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 	return s, nil
 }
 
-type oauthFile struct {
-	clientID, keyFile, keyID string
-	scopes                   []string
+// settings converts the decoded leaves onto s.
+func (p *parser) settings(f *file, s *Settings) {
+	o := &f.Okta
+	set(o.OrgURL, p.str, &s.Okta.OrgURL)
+	set(o.APIToken, func(v value) string { return strings.TrimSpace(p.secret(v)) }, &s.Okta.APIToken)
+	set(o.Backfill, p.dur, &s.Okta.Backfill)
+	set(o.PollInterval, p.dur, &s.Okta.PollInterval)
+	set(o.Overlap, p.dur, &s.Okta.Overlap)
+	set(o.RateLimitShare, p.float, &s.Okta.RateLimitShare)
+	set(o.RateLimitReserve, p.float, &s.Okta.RateLimitReserve)
+	set(o.PageLimit, p.int, &s.Okta.PageLimit)
+	set(o.RequestTimeout, p.dur, &s.Okta.RequestTimeout)
+	set(o.MaxAttempts, p.int, &s.Okta.MaxAttempts)
+	set(o.RateLimitWindow, p.dur, &s.Okta.RateLimitWindow)
+	if o.OAuth != nil {
+		p.oauth(o.OAuth, s)
+	}
+
+	st := &s.Storage
+	set(f.Storage.Driver, func(v value) string { return strings.ToLower(p.str(v)) }, &st.Driver)
+	set(f.Storage.Path, p.path, &st.Path)
+	set(f.Storage.Retention, p.dur, &st.Retention)
+	set(f.Storage.DSN, p.secret, &st.DSN)
+	set(f.Storage.Password, p.secret, &st.Password)
+	set(f.Storage.PasswordFile, p.path, &st.PasswordFile)
+	if st.Path == DefaultStoragePath {
+		st.Path = resolvePath(p.base, DefaultStoragePath)
+	}
+
+	set(f.GeoIP.CityDB, p.path, &s.GeoIP.CityDB)
+	set(f.GeoIP.ASNDB, p.path, &s.GeoIP.ASNDB)
+	set(f.GeoIP.AnonymousDB, p.path, &s.GeoIP.AnonymousDB)
+
+	for i, v := range f.IPLists.byCategory() {
+		if v.n == nil {
+			continue
+		}
+		var out []string
+		for _, e := range p.strList(v) {
+			if IsInlineListEntry(e) {
+				out = append(out, strings.TrimSpace(e))
+			} else {
+				out = append(out, resolvePath(p.base, e))
+			}
+		}
+		s.IPLists[IPListCategories[i]] = out
+	}
+
+	if n := f.Detectors.n; n != nil {
+		path := p.pathOf(n)
+		if n.Kind != yaml.MappingNode {
+			p.fail(path, n, "must be a mapping of detector id to settings")
+		} else if err := p.expandTree(n, path); err == nil {
+			s.Detectors = p.detectors(n, path)
+		}
+	}
+
+	set(f.Posture.Enabled, p.bool, &s.Posture.Enabled)
+	set(f.Posture.Profile, p.str, &s.Posture.Profile)
+	set(f.Posture.Interval, p.dur, &s.Posture.Interval)
+	set(f.Listen, p.str, &s.Listen)
+	set(f.WebConfigFile, p.path, &s.WebConfigFile)
+}
+
+// set stores conv(v) in *dst when the key is present (a null or absent
+// key keeps the default).
+func set[T any](v value, conv func(value) T, dst *T) {
+	if v.n != nil {
+		*dst = conv(v)
+	}
+}
+
+func (p *parser) oauth(of *oauthFile, s *Settings) {
+	o := &okta.OAuthConfig{}
+	var keyFile, keyInline string
+	set(of.ClientID, p.str, &o.ClientID)
+	set(of.KeyID, p.str, &o.KeyID)
+	set(of.Scopes, p.strList, &o.Scopes)
+	set(of.PrivateKeyFile, p.path, &keyFile)
+	set(of.PrivateKey, p.secret, &keyInline)
+	switch {
+	case keyFile != "" && keyInline != "":
+		p.errs = append(p.errs, errors.New("okta.oauth: set privateKeyFile or privateKey, not both"))
+	case keyFile != "":
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			p.errs = append(p.errs, fmt.Errorf("okta.oauth.privateKeyFile: %w", err))
+		}
+		o.PrivateKeyPEM = b
+		s.OAuthPrivateKeyFile = keyFile
+	case keyInline != "":
+		o.PrivateKeyPEM = []byte(keyInline)
+		o.KeySetting = "okta.oauth.privateKey"
+	}
+	s.Okta.OAuth = o
 }
 
 type parser struct {
 	base   string
 	lookup func(string) (string, bool)
 	errs   []error
-	set    map[string]*yaml.Node // key path -> value node of every key present
-	failed map[string]bool       // key paths already reported
+	paths  pathIndex
+	failed map[string]bool // key paths already reported
 }
 
 // explicitZeros refuses tuning values written as 0 (or 0s): in the
 // settings a zero means "use the default", so an explicit 0 would silently
 // become the default instead of what was written. Negative values are
 // refused by Validate.
-func (p *parser) explicitZeros(s Settings) {
+func (p *parser) explicitZeros(f *file, s Settings) {
+	o := &f.Okta
 	zero := []struct {
-		key    string
+		v      value
 		isZero bool
 		want   string
 	}{
-		{"okta.pageLimit", s.Okta.PageLimit == 0, "1..1000 (default 1000)"},
-		{"okta.rateLimitShare", s.Okta.RateLimitShare == 0, "a fraction in (0, 1] (default 0.5)"},
-		{"okta.pollInterval", s.Okta.PollInterval == 0, "a positive duration (default 30s)"},
-		{"okta.maxAttempts", s.Okta.MaxAttempts == 0, "at least 1 (default 8)"},
-		{"okta.requestTimeout", s.Okta.RequestTimeout == 0, "a positive duration (default 60s)"},
-		{"okta.backfill", s.Okta.Backfill == 0, "a positive duration up to 2160h (default 168h)"},
-		{"okta.overlap", s.Okta.Overlap == 0, "a positive duration (default 15m)"},
-		{"okta.rateLimitReserve", s.Okta.RateLimitReserve == 0, "a fraction in (0, 1) (default 0.1)"},
-		{"okta.rateLimitWindow", s.Okta.RateLimitWindow == 0, "a positive duration (default 1m)"},
+		{o.PageLimit, s.Okta.PageLimit == 0, "1..1000 (default 1000)"},
+		{o.RateLimitShare, s.Okta.RateLimitShare == 0, "a fraction in (0, 1] (default 0.5)"},
+		{o.PollInterval, s.Okta.PollInterval == 0, "a positive duration (default 30s)"},
+		{o.MaxAttempts, s.Okta.MaxAttempts == 0, "at least 1 (default 8)"},
+		{o.RequestTimeout, s.Okta.RequestTimeout == 0, "a positive duration (default 60s)"},
+		{o.Backfill, s.Okta.Backfill == 0, "a positive duration up to 2160h (default 168h)"},
+		{o.Overlap, s.Okta.Overlap == 0, "a positive duration (default 15m)"},
+		{o.RateLimitReserve, s.Okta.RateLimitReserve == 0, "a fraction in (0, 1) (default 0.1)"},
+		{o.RateLimitWindow, s.Okta.RateLimitWindow == 0, "a positive duration (default 1m)"},
 	}
 	for _, z := range zero {
-		n, ok := p.set[z.key]
-		if !ok || !z.isZero || p.failed[z.key] || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		if z.v.n == nil || !z.isZero {
 			continue
 		}
-		p.fail(z.key, n, fmt.Sprintf("%q is out of range: want %s; remove the key to use the default", strings.TrimSpace(n.Value), z.want))
+		key := p.pathOf(z.v.n)
+		if p.failed[key] {
+			continue
+		}
+		p.fail(key, z.v.n, fmt.Sprintf("%q is out of range: want %s; remove the key to use the default", strings.TrimSpace(z.v.n.Value), z.want))
 	}
 }
 
@@ -371,50 +452,119 @@ func (p *parser) fail(path string, n *yaml.Node, msg string) {
 	p.errs = append(p.errs, fmt.Errorf("%s (line %d): %s", path, n.Line, msg))
 }
 
-// mapping walks a mapping node, dispatching known keys and rejecting
-// unknown or duplicate ones by key path.
-func (p *parser) mapping(n *yaml.Node, path string, fields map[string]func(*yaml.Node, string)) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		p.fail(path, n, "must be a mapping")
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := k.Value
-		kp := join(path, key)
-		if seen[key] {
-			p.fail(kp, k, "duplicate key")
-			continue
+// pathIndex names the key path of every node of the file, by position:
+// the yaml decoder's nodes and the parsed document's are the same text,
+// so positions match.
+type pathIndex struct {
+	values map[[2]int]string  // line, column of a value -> key path
+	keys   map[lineKey]string // line and name of a key -> key path
+	lines  map[int]string     // line -> key path of the first value starting there
+}
+
+type lineKey struct {
+	line int
+	name string
+}
+
+func indexPaths(root *yaml.Node) pathIndex {
+	ix := pathIndex{values: map[[2]int]string{}, keys: map[lineKey]string{}, lines: map[int]string{}}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		ix.values[[2]int{n.Line, n.Column}] = path
+		if _, ok := ix.lines[n.Line]; !ok && path != "" {
+			ix.lines[n.Line] = path
 		}
-		seen[key] = true
-		if p.set == nil {
-			p.set = map[string]*yaml.Node{}
-		}
-		p.set[kp] = v
-		fn, ok := fields[key]
-		if !ok {
-			var known []string
-			for f := range fields {
-				known = append(known, f)
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				kp := join(path, k.Value)
+				lk := lineKey{k.Line, k.Value}
+				if _, ok := ix.keys[lk]; !ok {
+					ix.keys[lk] = kp
+				}
+				walk(n.Content[i+1], kp)
 			}
-			sortStrings(known)
-			p.fail(kp, k, "unknown key (known keys here: "+strings.Join(known, ", ")+")")
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(root, "")
+	return ix
+}
+
+// pathOf is the key path of a value node of the file.
+func (p *parser) pathOf(n *yaml.Node) string {
+	if path, ok := p.paths.values[[2]int{n.Line, n.Column}]; ok {
+		return path
+	}
+	return p.paths.lines[n.Line]
+}
+
+var (
+	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
+	duplicateRe    = regexp.MustCompile(`^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
+	notMappingRe   = regexp.MustCompile(`^line (\d+): cannot unmarshal (!!\w+).* into (.+)$`)
+)
+
+// decodeErrors turns the yaml decoder's errors into problems with a key
+// path: unknown keys (with the keys allowed there), duplicate keys (the
+// decoder then skips that mapping), and a scalar or list where a section
+// is expected.
+func (p *parser) decodeErrors(err error) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		p.errs = append(p.errs, fmt.Errorf("%w: %w", errNotYAML, err))
+		return
+	}
+	for _, msg := range te.Errors {
+		if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			known := "known keys here: " + strings.Join(yamlKeys(fileTypes[m[3]]), ", ")
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): unknown key (%s)", p.paths.keys[lineKey{line, m[2]}], line, known))
 			continue
 		}
-		fn(v, kp)
+		if m := duplicateRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): duplicate key (first at line %s)", p.paths.keys[lineKey{line, m[2]}], line, m[3]))
+			continue
+		}
+		if m := notMappingRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			p.failed[p.paths.lines[line]] = true
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): must be a mapping of %s, not %s", p.paths.lines[line], line,
+				strings.Join(yamlKeys(fileTypes[m[3]]), ", "), m[2]))
+			continue
+		}
+		p.errs = append(p.errs, errors.New(msg))
 	}
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+// fileTypes are the sections of file by the type name the yaml decoder's
+// messages use.
+var fileTypes = func() map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, v := range []any{file{}, oktaFile{}, oauthFile{}, storageFile{}, geoipFile{}, ipListsFile{}, postureFile{}} {
+		t := reflect.TypeOf(v)
+		out[t.String()] = t
+		out[reflect.PointerTo(t).String()] = t
 	}
+	return out
+}()
+
+// yamlKeys lists the keys of a section (its yaml tags), sorted.
+func yamlKeys(t reflect.Type) []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	sort.Strings(out)
+	return out
 }
 
 var envRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -467,101 +617,78 @@ func (p *parser) expandTree(n *yaml.Node, path string) error {
 	return bad
 }
 
-func (p *parser) scalar(n *yaml.Node, path string) (string, bool) {
+func (p *parser) scalar(v value) (string, bool) {
+	n := v.n
 	if n.Kind != yaml.ScalarNode {
-		p.fail(path, n, "must be a single value")
+		p.fail(p.pathOf(n), n, "must be a single value")
 		return "", false
 	}
-	if n.Tag == "!!null" {
-		return "", true
-	}
-	return p.expand(n.Value, path, n)
+	return p.expand(n.Value, p.pathOf(n), n)
 }
 
-func (p *parser) str(n *yaml.Node, path string) string {
-	v, _ := p.scalar(n, path)
-	return strings.TrimSpace(v)
+func (p *parser) str(v value) string {
+	s, _ := p.scalar(v)
+	return strings.TrimSpace(s)
 }
+
+// path is a str resolved against the config file's folder.
+func (p *parser) path(v value) string { return resolvePath(p.base, p.str(v)) }
 
 // secret is str whose errors never show the value.
-func (p *parser) secret(n *yaml.Node, path string) string {
-	if n.Kind != yaml.ScalarNode {
-		p.fail(path, n, "must be a string (value not shown)")
+func (p *parser) secret(v value) string {
+	if v.n.Kind != yaml.ScalarNode {
+		p.fail(p.pathOf(v.n), v.n, "must be a string (value not shown)")
 		return ""
 	}
-	v, _ := p.scalar(n, path)
-	return v
+	s, _ := p.scalar(v)
+	return s
 }
 
-func (p *parser) dur(n *yaml.Node, path string) time.Duration {
-	v, ok := p.scalar(n, path)
-	if !ok || v == "" {
-		return 0
+// number converts a scalar with parse; "" (an empty expansion) is zero.
+func number[T any](p *parser, v value, parse func(string) (T, error), what string) T {
+	var zero T
+	s, ok := p.scalar(v)
+	if !ok || s == "" {
+		return zero
 	}
-	d, err := time.ParseDuration(strings.TrimSpace(v))
+	out, err := parse(strings.TrimSpace(s))
 	if err != nil {
-		p.fail(path, n, fmt.Sprintf("%q is not a Go duration (examples: 90s, 15m, 168h)", v))
-		return 0
+		p.fail(p.pathOf(v.n), v.n, fmt.Sprintf("%q is not %s", s, what))
+		return zero
 	}
-	return d
+	return out
 }
 
-func (p *parser) float(n *yaml.Node, path string) float64 {
-	v, ok := p.scalar(n, path)
-	if !ok || v == "" {
-		return 0
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		p.fail(path, n, fmt.Sprintf("%q is not a number", v))
-	}
-	return f
+func (p *parser) dur(v value) time.Duration {
+	return number(p, v, time.ParseDuration, "a Go duration (examples: 90s, 15m, 168h)")
 }
 
-func (p *parser) int(n *yaml.Node, path string) int {
-	v, ok := p.scalar(n, path)
-	if !ok || v == "" {
-		return 0
-	}
-	i, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		p.fail(path, n, fmt.Sprintf("%q is not an integer", v))
-	}
-	return i
+func (p *parser) float(v value) float64 {
+	return number(p, v, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "a number")
 }
 
-func (p *parser) bool(n *yaml.Node, path string) bool {
-	v, ok := p.scalar(n, path)
-	if !ok {
-		return false
-	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		p.fail(path, n, fmt.Sprintf("%q is not true or false", v))
-	}
-	return b
-}
+func (p *parser) int(v value) int { return number(p, v, strconv.Atoi, "an integer") }
+
+func (p *parser) bool(v value) bool { return number(p, v, strconv.ParseBool, "true or false") }
 
 // strList accepts a sequence of scalars or one scalar.
-func (p *parser) strList(n *yaml.Node, path string) []string {
-	switch n.Kind {
+func (p *parser) strList(v value) []string {
+	switch v.n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return nil
-		}
-		v, _ := p.scalar(n, path)
-		return []string{strings.TrimSpace(v)}
+		return []string{p.str(v)}
 	case yaml.SequenceNode:
-		out := make([]string, 0, len(n.Content))
-		for i, c := range n.Content {
-			v, ok := p.scalar(c, fmt.Sprintf("%s[%d]", path, i))
-			if ok {
-				out = append(out, strings.TrimSpace(v))
+		out := make([]string, 0, len(v.n.Content))
+		for _, c := range v.n.Content {
+			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" {
+				continue
+			}
+			if s, ok := p.scalar(value{c}); ok {
+				out = append(out, strings.TrimSpace(s))
 			}
 		}
 		return out
 	default:
-		p.fail(path, n, "must be a list")
+		p.fail(p.pathOf(v.n), v.n, "must be a list")
 		return nil
 	}
 }

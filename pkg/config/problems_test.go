@@ -100,3 +100,77 @@ okta:
 		t.Fatalf("%v", err)
 	}
 }
+
+// Unknown keys at every level, values of the wrong shape, bad values and
+// unset variables, in one file: every problem is reported once, with its
+// key path and line, and unknown keys list the keys allowed there.
+func TestParseReportsEveryKindOfProblemAtOnce(t *testing.T) {
+	_, err := Parse([]byte(`okta:
+  orgURL: https://example.okta.com
+  backfill: 7 days
+  oauth:
+    clientID: y
+    scopes: {a: 1}
+  pageLimit: [1]
+storgae: {}
+ipLists:
+  tor: [1.2.3.4]
+  risky: {x: 1}
+posture: [1]
+listen: ${NOPE_NOT_SET}
+geoip: {cityDB: a.mmdb, asnDb: b.mmdb}
+storage: {retention: soon, driver: [x]}
+`), t.TempDir(), env(nil))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		"okta.orgURL (line 2): unknown key (known keys here: apiToken, backfill, maxAttempts, oauth, orgUrl, overlap, pageLimit, pollInterval, rateLimitReserve, rateLimitShare, rateLimitWindow, requestTimeout)",
+		`okta.backfill (line 3): "7 days" is not a Go duration (examples: 90s, 15m, 168h)`,
+		"okta.oauth.clientID (line 5): unknown key (known keys here: clientId, keyId, privateKey, privateKeyFile, scopes)",
+		"okta.oauth.scopes (line 6): must be a list",
+		"okta.pageLimit (line 7): must be a single value",
+		"storgae (line 8): unknown key (known keys here: detectors, geoip, ipLists, listen, okta, posture, storage, webConfigFile)",
+		"ipLists.tor (line 10): unknown key (known keys here: anonymous, risky, suspicious, trusted)",
+		"ipLists.risky (line 11): must be a list",
+		"posture (line 12): must be a mapping of enabled, interval, profile, not !!seq",
+		"listen (line 13): environment variable NOPE_NOT_SET is not set",
+		"geoip.asnDb (line 14): unknown key (known keys here: anonymousDB, asnDB, cityDB)",
+		`storage.retention (line 15): "soon" is not a Go duration`,
+		"storage.driver (line 15): must be a single value",
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing %q in:\n%s", w, msg)
+		}
+	}
+	if n := len(strings.Split(msg, "\n")); n != len(want) {
+		t.Errorf("%d problems reported, want %d:\n%s", n, len(want), msg)
+	}
+}
+
+// A duplicate key is reported with both lines. The yaml decoder then skips
+// the mapping that holds it, so the other problems of that mapping show
+// once the duplicate is removed (docs/configuration.md says so).
+func TestDuplicateKeyNamesBothLines(t *testing.T) {
+	_, err := Parse([]byte("okta:\n  orgUrl: a\n  orgUrl: b\nlisten: :1\n"), t.TempDir(), env(nil))
+	if err == nil || err.Error() != "okta.orgUrl (line 3): duplicate key (first at line 2)" {
+		t.Fatalf("%v", err)
+	}
+}
+
+// The ipLists keys of the file are exactly IPListCategories, in order.
+func TestIPListKeysAreTheCategories(t *testing.T) {
+	var f ipListsFile
+	vals := f.byCategory()
+	if len(vals) != len(IPListCategories) {
+		t.Fatalf("%d values for %d categories", len(vals), len(IPListCategories))
+	}
+	for _, cat := range IPListCategories {
+		s, err := Parse([]byte("ipLists:\n  "+cat+": [192.0.2.1]\n"), t.TempDir(), env(nil))
+		if err != nil || len(s.IPLists) != 1 || len(s.IPLists[cat]) != 1 {
+			t.Errorf("%s: %v %v", cat, s.IPLists, err)
+		}
+	}
+}
