@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -300,8 +299,10 @@ func (c *Client) absolute(link string) string {
 // 429s are retried; 401/403/4xx are returned at once as *APIError.
 func (c *Client) GetRaw(ctx context.Context, target string, v any) (*Response, error) {
 	if v != nil {
-		rv := reflect.ValueOf(v)
-		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		// decoding null checks v before any request (a programming error
+		// is not retried as a bad body) and resets it
+		var inv *json.InvalidUnmarshalError
+		if err := json.Unmarshal([]byte("null"), v); errors.As(err, &inv) {
 			return nil, fmt.Errorf("okta: GetRaw needs a non-nil pointer, got %T", v)
 		}
 	}
@@ -309,7 +310,7 @@ func (c *Client) GetRaw(ctx context.Context, target string, v any) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.get(ctx, pq, unmarshalInto(v), false)
+	resp, err := c.get(ctx, nil, pq, unmarshalInto(v), false)
 	if err != nil {
 		return nil, c.scrub.scrub(err)
 	}
@@ -334,7 +335,7 @@ func (c *Client) GetRawOnce(ctx context.Context, target string, v any) (*Respons
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.get(ctx, pq, unmarshalInto(v), true)
+	resp, err := c.get(ctx, nil, pq, unmarshalInto(v), true)
 	if err != nil {
 		return nil, c.scrub.scrub(err)
 	}
@@ -372,32 +373,20 @@ const (
 	vReauth
 )
 
-type drainKey struct{}
-
-// WithDrain marks ctx so that requests made with it stop retrying once
-// parent ends: the attempt in flight finishes (its response is returned),
-// but no retry, backoff or rate-limit wait goes on afterwards. A shutdown
-// uses it to let the page in flight complete (ctx outlives parent by a
-// grace period) without waiting out the retries of a failing request.
-func WithDrain(ctx, parent context.Context) context.Context {
-	return context.WithValue(ctx, drainKey{}, parent)
-}
-
-// waitContext is ctx, ended early when ctx is draining (see WithDrain):
-// for the waits between attempts, never for an attempt itself.
-func waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	parent, _ := ctx.Value(drainKey{}).(context.Context)
+// waitContext is ctx, ended early when drain ends (see
+// LogPoller.PollDraining): for the waits between attempts, never for an
+// attempt itself. A nil drain never ends.
+func waitContext(ctx, drain context.Context) (context.Context, context.CancelFunc) {
 	wctx, cancel := context.WithCancel(ctx)
-	if parent == nil {
+	if drain == nil {
 		return wctx, cancel
 	}
-	stop := context.AfterFunc(parent, cancel)
+	stop := context.AfterFunc(drain, cancel)
 	return wctx, func() { stop(); cancel() }
 }
 
-func draining(ctx context.Context) bool {
-	parent, _ := ctx.Value(drainKey{}).(context.Context)
-	return parent != nil && parent.Err() != nil
+func draining(drain context.Context) bool {
+	return drain != nil && drain.Err() != nil
 }
 
 // stopped is ctx's error, wrapping the last attempt's failure when there
@@ -440,11 +429,13 @@ func (c *Client) attempt(ctx context.Context, pq string) (seen bool, status int,
 	return true, status, h, at, body, nil, false
 }
 
-// get performs a paced, retried GET of pq. accept, when set, checks (and
+// get performs a paced, retried GET of pq. Once drain (nil: never) ends,
+// no retry, backoff or rate-limit wait starts: the attempt in flight
+// finishes and its failure is returned. accept, when set, checks (and
 // keeps) the body of a 2xx response; its failure is retried like a broken
 // body, and once the attempts are exhausted get returns the last such
 // response along with an error wrapping ErrBadBody.
-func (c *Client) get(ctx context.Context, pq string, accept func([]byte) error, once bool) (*Response, error) {
+func (c *Client) get(ctx, drain context.Context, pq string, accept func([]byte) error, once bool) (*Response, error) {
 	path := pq
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -454,10 +445,10 @@ func (c *Client) get(ctx context.Context, pq string, accept func([]byte) error, 
 	reauthed := false
 	var last *APIError
 	var lastBad *Response
-	wctx, stopWaits := waitContext(ctx)
+	wctx, stopWaits := waitContext(ctx, drain)
 	defer stopWaits()
 	for {
-		if last != nil && draining(ctx) {
+		if last != nil && draining(drain) {
 			return nil, last
 		}
 		if until := p.blocked(); once && !until.IsZero() {

@@ -288,7 +288,7 @@ func TestDrainStopsRetriesAfterParentEnds(t *testing.T) {
 		f.inject(fail500)
 	}
 	start := time.Now()
-	_, err := NewLogPoller(c).Poll(WithDrain(t.Context(), parent), Cursor{Since: time.Now()})
+	_, err := NewLogPoller(c).PollDraining(t.Context(), parent, Cursor{Since: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
 		t.Fatalf("err = %v, want the attempt's 500", err)
 	}
@@ -521,5 +521,25 @@ func TestAuthParam(t *testing.T) {
 	h := `Bearer realm="x", scope="okta.users.read", error="insufficient_scope", error_description="no"`
 	if authParam(h, "scope") != "okta.users.read" || authParam(h, "error") != "insufficient_scope" || authParam(h, "missing") != "" {
 		t.Fatal("authParam")
+	}
+}
+
+// GetRaw refuses a target that is not a non-nil pointer before any request
+// (a programming error is not retried as a bad body).
+func TestGetRawNeedsPointer(t *testing.T) {
+	f := newFakeOkta(t, 5)
+	c := testClient(t, f, nil)
+	var nilSlice *[]json.RawMessage
+	for _, v := range []any{[]json.RawMessage{}, nilSlice, 3} {
+		if _, err := c.GetRaw(t.Context(), "/api/v1/logs", v); err == nil || !strings.Contains(err.Error(), "needs a non-nil pointer") {
+			t.Errorf("%T: err = %v", v, err)
+		}
+	}
+	if n := f.requests(); n != 0 {
+		t.Fatalf("%d requests made", n)
+	}
+	var got []json.RawMessage
+	if _, err := c.GetRaw(t.Context(), "/api/v1/logs", &got); err != nil {
+		t.Fatalf("pointer: %v", err)
 	}
 }

@@ -87,6 +87,15 @@ func (p *LogPoller) ValidateCursor(next string) (string, error) {
 // wrapping ErrCursor, and the caller restarts from a since time. Other
 // errors are returned after the client's retries.
 func (p *LogPoller) Poll(ctx context.Context, cur Cursor) (Page, error) {
+	return p.PollDraining(ctx, nil, cur)
+}
+
+// PollDraining is Poll that stops retrying once drain ends: the attempt in
+// flight finishes (its page is returned), but no retry, backoff or
+// rate-limit wait goes on afterwards. A shutdown uses it to let the page in
+// flight complete (ctx outlives drain by a grace period) without waiting
+// out the retries of a failing request.
+func (p *LogPoller) PollDraining(ctx, drain context.Context, cur Cursor) (Page, error) {
 	var (
 		pq  string
 		err error
@@ -117,7 +126,7 @@ func (p *LogPoller) Poll(ctx context.Context, cur Cursor) (Page, error) {
 		events, err = event.SplitArray(body)
 		return err
 	}
-	resp, err := p.c.get(ctx, pq, split, false)
+	resp, err := p.c.get(ctx, drain, pq, split, false)
 	if err != nil && resp != nil {
 		// Every attempt returned a page that cannot be split into events:
 		// step past it on its next link rather than stall ingestion.

@@ -452,9 +452,9 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 		}
 		// The request in flight may finish after ctx is cancelled (bounded
 		// by the grace), so its page is committed rather than dropped; a
-		// failing request is not retried after ctx ends (WithDrain).
+		// failing request is not retried after ctx ends (PollDraining).
 		pctx, cancel := graceContext(ctx, p.o.ShutdownGrace)
-		page, err := p.poller.Poll(okta.WithDrain(pctx, ctx), cur)
+		page, err := p.poller.PollDraining(pctx, ctx, cur)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
