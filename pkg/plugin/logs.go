@@ -23,7 +23,8 @@ import (
 //
 // Explore shows the level, filters by it and builds the logs volume from
 // it; the labels are what "filter for value" / "filter out value" and ad
-// hoc filters act on (logLabelFilters in query.go maps them back).
+// hoc filters act on: "filter for" sets the activity filter of the same
+// name, "filter out" adds it to the query's exclude list (query_exclude.go).
 
 // logLabelKeys are the labels a log line may carry, in display order; each
 // is also a query-model filter of the activity query.

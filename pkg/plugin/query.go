@@ -43,6 +43,13 @@ type queryModel struct {
 	Text      string `json:"text"`
 	SessionID string `json:"sessionId"`
 	Format    string `json:"format"`
+	// Exclude (activity, logs_volume): drop the events whose log label
+	// equals a value (Explore's "filter out value", `!=` ad hoc filters).
+	Exclude []labelFilter `json:"exclude"`
+	// Direction (activity): "backward" (default) returns the newest events
+	// of the range first; "forward" the oldest first, as Explore's log
+	// context after a line asks.
+	Direction string `json:"direction"`
 
 	Detector string `json:"detector"`
 	Severity string `json:"severity"`
@@ -164,6 +171,14 @@ func parseQuery(raw []byte, requestType string) (queryModel, error) {
 		return q, fmt.Errorf("format %q is unknown (table or logs)", q.Format)
 	}
 	if err := q.parseStatus(); err != nil {
+		return q, err
+	}
+	switch q.Direction {
+	case "", "backward", "forward":
+	default:
+		return q, fmt.Errorf("direction %q is unknown (backward or forward)", q.Direction)
+	}
+	if err := checkExclusions(q.Exclude); err != nil {
 		return q, err
 	}
 	switch q.Profile {

@@ -17,7 +17,8 @@ import (
 func (d *Datasource) activity(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	rows, err := st.QueryEvents(ctx, store.EventQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType,
-		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: q.limit})
+		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: q.limit,
+		Exclude: q.exclusions(), Oldest: q.Direction == "forward"})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func (d *Datasource) activity(ctx context.Context, st store.Backend, q queryMode
 		)
 		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	}
-	if n == q.limit {
+	if n == q.limit && q.Direction != "forward" {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf("Showing the newest %d events; narrow the time range or raise the limit.", q.limit)})
 	}
 	return data.Frames{f}, nil

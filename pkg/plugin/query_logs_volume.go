@@ -23,7 +23,8 @@ func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryMo
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	interval := bucket(q, dq.Interval, from, to, dq.MaxDataPoints)
 	rows, err := st.QueryEvents(ctx, store.EventQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType,
-		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: MaxLimit, NoRaw: true})
+		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: MaxLimit, NoRaw: true,
+		Exclude: q.exclusions()})
 	if err != nil {
 		return nil, err
 	}

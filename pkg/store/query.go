@@ -50,6 +50,12 @@ type EventQuery struct {
 	SessionID       string
 	Limit           int // required, 1..MaxLimit
 	NoRaw           bool
+	// Exclude drops the events matching any exclusion (exclude.go).
+	Exclude []Exclusion
+	// Oldest returns the oldest events of the range first (and keeps the
+	// oldest Limit): the events just after a time, e.g. a log line's
+	// context after it. Default: newest first.
+	Oldest bool
 
 	ftsMatch string // set by QueryEvents when the text index narrows Text (fts.go)
 }
@@ -137,6 +143,10 @@ func (q EventQuery) where(lo, hi int64, prefix string) where {
 		// events_session: a bound "= ?" alone does not imply its condition.
 		w.add(prefix+"session_id = ? AND "+prefix+"session_id <> ''", q.SessionID)
 	}
+	for _, e := range q.Exclude {
+		c, a := ExclusionCond(prefix, e)
+		w.add(c, a)
+	}
 	if q.Text != "" {
 		if q.ftsMatch != "" {
 			// the trigram index narrows the candidates; the LIKE below decides
@@ -161,13 +171,21 @@ func (q EventQuery) sql(lo, hi int64) (string, []any) {
 	if q.NoRaw {
 		cols, join = eventRowCols+", NULL", ""
 	}
-	query := "SELECT " + cols + " FROM events e" + join + w.sql() + " ORDER BY e.published DESC, e.id DESC LIMIT ?"
+	order := " ORDER BY e.published DESC, e.id DESC LIMIT ?"
+	if q.Oldest {
+		order = " ORDER BY e.published, e.id LIMIT ?"
+	}
+	query := "SELECT " + cols + " FROM events e" + join + w.sql() + order
 	return query, append(w.args, q.Limit)
 }
 
-// QueryEvents returns the events matching q, newest first, at most q.Limit.
+// QueryEvents returns the events matching q, newest first (q.Oldest:
+// oldest first), at most q.Limit.
 func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	if err := CheckExclusions(q.Exclude); err != nil {
 		return nil, err
 	}
 	lo, hi, err := bounds(q.From, q.To)

@@ -74,6 +74,10 @@ func eventWhere(w *where, q store.EventQuery, lo, hi int64) {
 	if q.SessionID != "" {
 		w.add("session_id = ? AND session_id <> ''", q.SessionID)
 	}
+	for _, e := range q.Exclude {
+		c, a := store.ExclusionCond("", e)
+		w.add(c, a)
+	}
 	if q.Text != "" {
 		w.add(searchExpr+" ILIKE ?", likeEscape(q.Text))
 	}
@@ -82,9 +86,13 @@ func eventWhere(w *where, q store.EventQuery, lo, hi int64) {
 const eventRowCols = `uuid, published, event_type, actor, actor_id, actor_type, actor_name, outcome, reason,
 	ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories`
 
-// QueryEvents returns the org's events matching q, newest first.
+// QueryEvents returns the org's events matching q, newest first (q.Oldest:
+// oldest first).
 func (s *Store) QueryEvents(ctx context.Context, q store.EventQuery) ([]store.EventRow, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	if err := store.CheckExclusions(q.Exclude); err != nil {
 		return nil, err
 	}
 	lo, hi, err := store.Bounds(q.From, q.To)
@@ -97,7 +105,11 @@ func (s *Store) QueryEvents(ctx context.Context, q store.EventQuery) ([]store.Ev
 	if q.NoRaw {
 		cols = eventRowCols + ", NULL::bytea"
 	}
-	query := "SELECT " + cols + " FROM events" + w.sql() + " ORDER BY published DESC, uuid DESC LIMIT " + w.next(q.Limit)
+	order := " ORDER BY published DESC, uuid DESC LIMIT "
+	if q.Oldest {
+		order = " ORDER BY published, uuid LIMIT "
+	}
+	query := "SELECT " + cols + " FROM events" + w.sql() + order + w.next(q.Limit)
 	return s.scanEvents(ctx, "query events", query, w.args)
 }
 

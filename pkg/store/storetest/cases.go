@@ -182,9 +182,27 @@ func testEventFilters(t *testing.T, newDB NewDB) {
 		return strings.Contains(strings.ToLower(evs[i].DisplayMessage), "message 12 about")
 	})
 	check("text %", store.EventQuery{Text: "100%"}, func(int) bool { return false })
+	// Exclusions (Explore's "filter out value"): each drops exact matches only.
+	exActor, exType := evs[3].Actor.AlternateID, evs[5].EventType
+	check("exclude actor", store.EventQuery{Exclude: []store.Exclusion{{Field: "actor", Value: exActor}}},
+		func(i int) bool { return evs[i].Actor.AlternateID != exActor })
+	check("exclude type and outcome", store.EventQuery{Exclude: []store.Exclusion{{Field: "eventType", Value: exType}, {Field: "outcome", Value: "failure"}}},
+		func(i int) bool { return evs[i].EventType != exType && evs[i].Outcome.Result != "FAILURE" })
+	check("exclude with a filter", store.EventQuery{EventTypePrefix: "user.", Exclude: []store.Exclusion{{Field: "country", Value: "Japan"}, {Field: "ip", Value: "198.51.100.7"}}},
+		func(i int) bool {
+			return strings.HasPrefix(evs[i].EventType, "user.") && evs[i].Client.Geo.Country != "Japan" && evs[i].Client.IPAddress != "198.51.100.7"
+		})
+	check("exclude session", store.EventQuery{Exclude: []store.Exclusion{{Field: "sessionId", Value: evs[4].Auth.ExternalSessionID}}},
+		func(i int) bool { return evs[i].Auth.ExternalSessionID != evs[4].Auth.ExternalSessionID })
 	rows, err := s.QueryEvents(bg, store.EventQuery{Limit: 7})
 	if err != nil || len(rows) != 7 || rows[0].UUID != evs[199].UUID {
 		t.Fatalf("limit: %d rows, %v", len(rows), err)
+	}
+	// Oldest first keeps the oldest Limit events of the range (a log line's
+	// context after it).
+	rows, err = s.QueryEvents(bg, store.EventQuery{From: evs[10].Published, Limit: 3, Oldest: true})
+	if got := rowUUIDs(rows); err != nil || !reflect.DeepEqual(got, []string{evs[10].UUID, evs[11].UUID, evs[12].UUID}) {
+		t.Fatalf("oldest first: %v, %v", got, err)
 	}
 }
 
@@ -506,6 +524,7 @@ func testInvalidQueries(t *testing.T, newDB NewDB) {
 		"limit 0":     errOf(s.QueryEvents(bg, store.EventQuery{})),
 		"limit huge":  errOf(s.QueryEvents(bg, store.EventQuery{Limit: 1 << 30})),
 		"from > to":   errOf(s.QueryEvents(bg, store.EventQuery{From: t0, To: t0.Add(-time.Hour), Limit: 1})),
+		"exclude":     errOf(s.QueryEvents(bg, store.EventQuery{Limit: 1, Exclude: []store.Exclusion{{Field: "raw", Value: "x"}}})),
 		"alerts":      errOf(s.QueryAlerts(bg, store.AlertQuery{})),
 		"series open": errOf(s.CountSeries(bg, store.SeriesQuery{Interval: time.Minute, Limit: 1})),
 		"series iv":   errOf(s.CountSeries(bg, store.SeriesQuery{From: t0, To: t0.Add(time.Hour), Limit: 1})),
