@@ -18,7 +18,8 @@ var failedLoginsRegistration = Registration{
 		Severity: SeverityMedium,
 		MITRE:    []string{"T1110", "T1110.001"},
 		Description: "A user fails to authenticate more often in one session or 5-minute window than " +
-			"max(10, mean + 3σ of the user's hourly failures, p99 of the user's per-session failures).",
+			"max(10, mean + 3σ of the user's hourly failures, p99 of the user's per-session failures); " +
+			"or, low and slow, at least 20 failures within 12 hours from networks the user never signs in from.",
 	},
 	Params: []Param{
 		{"minFailures", 10, "static threshold (failures in the window or session)"},
@@ -26,6 +27,8 @@ var failedLoginsRegistration = Registration{
 		{"sessionGap", 30 * time.Minute, "failures further apart start a new session when Okta gives no session id"},
 		{"sigmas", 3.0, "adaptive threshold: mean + sigmas × σ of the user's hourly failures (30 days)"},
 		{"passwordChangeGrace", 24 * time.Hour, "suppress after the user's password change or reset (stale clients)"},
+		{"slowWindow", 12 * time.Hour, "low-and-slow brute force: failures from networks new to the user (see Context.NetworkFamiliar) are counted over this window"},
+		{"slowMinFailures", 20, "low-and-slow brute force: alert at this many failures from new networks within slowWindow (0: off)"},
 		{"periodicMinInterval", 30 * time.Second, "a same-IP same-agent series this regular and at least this far apart is a misconfigured client, suppressed only from a network the user signs in from and not a hosting ASN (otherwise a paced brute force: alerts)"},
 	},
 	Rearm: 24 * time.Hour,
@@ -50,6 +53,16 @@ type failUser struct {
 	Days    []failDay   `json:"dy,omitempty"`
 	Sess    []uint16    `json:"ss,omitempty"` // recent finished session counts (<= 32)
 	PwdT    int64       `json:"p,omitempty"`  // last password change / reset
+	// Slow: failures from networks new to the user within slowWindow
+	// (low-and-slow), <= failRing; nil when there are none
+	Slow *failSlow `json:"sl,omitempty"`
+}
+
+// failSlow holds a user's recent failures from networks new to the user.
+type failSlow struct {
+	Times []int64   `json:"t"` // unix ms
+	IDs   []eventID `json:"i"` // uuids, parallel to Times
+	Srcs  []uint32  `json:"s"` // hash of the source IP, parallel to Times
 }
 
 // failRecent holds a user's recent failures while they are relevant.
@@ -60,8 +73,9 @@ type failRecent struct {
 }
 
 type failedLogins struct {
-	minFail                 int
+	minFail, slowMin        int
 	window, gap, grace, per time.Duration
+	slowWin                 time.Duration
 	sigmas                  float64
 	base                    *baselines
 	users                   map[uint32]*failUser // tracked users, by index
@@ -75,12 +89,16 @@ func (d *failedLogins) bindUsers(b *baselines) { d.base = b }
 func newFailedLogins(p Params) (Detector, error) {
 	d := &failedLogins{minFail: p.Int("minFailures"), window: p.Duration("window"), gap: p.Duration("sessionGap"),
 		grace: p.Duration("passwordChangeGrace"), per: p.Duration("periodicMinInterval"), sigmas: p.Float("sigmas"),
+		slowWin: p.Duration("slowWindow"), slowMin: p.Int("slowMinFailures"),
 		users: map[uint32]*failUser{}, untracked: map[string]*failUser{}}
 	if d.minFail < 1 {
 		return nil, fmt.Errorf("params.minFailures: must be at least 1")
 	}
 	if d.window <= 0 {
 		return nil, fmt.Errorf("params.window: must be positive")
+	}
+	if d.slowMin < 0 || d.slowMin > failRing || d.slowMin > 0 && d.slowWin <= 0 {
+		return nil, fmt.Errorf("params.slowMinFailures: must be 0 (off) to %d with a positive slowWindow", failRing)
 	}
 	return d, nil
 }
@@ -169,6 +187,9 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 		n := len(u.R.Times) - failRing
 		u.R.Times, u.R.Sigs, u.R.IDs = u.R.Times[n:], u.R.Sigs[n:], u.R.IDs[n:]
 	}
+	if d.lowAndSlow(c, ev, u, now) {
+		return
+	}
 	inWin := 0
 	first := len(u.R.Times)
 	for i := len(u.R.Times) - 1; i >= 0; i-- {
@@ -242,6 +263,76 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 		EventIDs: ids,
 		Learn:    LearnUser,
 	})
+}
+
+// lowAndSlow counts a failure from a network new to the user (not a
+// prefix or ISP the user signed in from in 30 days) and raises the
+// low-and-slow alert when slowMinFailures of them fall within slowWindow:
+// an attacker who stays under the burst threshold by pausing between
+// bursts and rotating addresses. Failures from the user's own networks
+// (typos, stale clients) never count. It reports whether it alerted.
+func (d *failedLogins) lowAndSlow(c *Context, ev *event.Event, u *failUser, now int64) bool {
+	if d.slowMin <= 0 {
+		return false
+	}
+	if familiar, _ := c.NetworkFamiliar(ev, false); familiar {
+		return false
+	}
+	if u.Slow == nil {
+		u.Slow = &failSlow{}
+	}
+	s := u.Slow
+	s.Times = append(s.Times, now)
+	s.IDs = append(s.IDs, makeEventID(ev.UUID))
+	s.Srcs = append(s.Srcs, hash32(ev.Client.IPAddress))
+	s.expire(now, d.slowWin.Milliseconds())
+	if len(s.Times) < d.slowMin {
+		return false
+	}
+	if u.PwdT > 0 && now-u.PwdT >= 0 && now-u.PwdT <= d.grace.Milliseconds() {
+		return false
+	}
+	ids := make([]string, len(s.IDs))
+	for i, id := range s.IDs {
+		ids[i] = id.String()
+	}
+	span := time.Duration(now-s.Times[0]) * time.Millisecond
+	sev := SeverityMedium
+	if len(s.Times) >= 2*d.slowMin || ev.EventType == "user.account.lock" {
+		sev = SeverityHigh
+	}
+	c.Emit(Finding{
+		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
+		Title: "Low-and-slow brute force",
+		Summary: fmt.Sprintf("%s failed to authenticate %d times in %s from %d networks the user never signs in from (threshold %d in %s)",
+			ev.Actor.AlternateID, len(s.Times), roundDur(span), distinctSigs(s.Srcs), d.slowMin, d.slowWin),
+		Evidence: map[string]any{
+			"pattern":             "low_and_slow",
+			"failuresFromNewNets": len(s.Times),
+			"distinctSourceIPs":   distinctSigs(s.Srcs),
+			"spanMinutes":         int(span.Minutes()),
+			"slowWindowHours":     d.slowWin.Hours(),
+			"slowMinFailures":     d.slowMin,
+			"lastReason":          ev.Outcome.Reason,
+			"lastEventType":       ev.EventType,
+			"hosting":             isCloud(ev),
+		},
+		EventIDs: ids,
+		Learn:    LearnUser,
+	})
+	return true
+}
+
+// expire drops the failures older than win before now.
+func (s *failSlow) expire(now, win int64) {
+	i := 0
+	for i < len(s.Times) && now-s.Times[i] > win {
+		i++
+	}
+	if n := len(s.Times) - failRing; n > i {
+		i = n
+	}
+	s.Times, s.IDs, s.Srcs = s.Times[i:], s.IDs[i:], s.Srcs[i:]
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
@@ -372,7 +463,13 @@ func (d *failedLogins) prune(u *failUser, ms int64, today uint16) bool {
 	if u.R != nil && (len(u.R.Times) == 0 || ms-u.R.Times[len(u.R.Times)-1] > max(d.window, d.gap).Milliseconds()) {
 		u.R = nil
 	}
-	return len(u.Days) == 0 && u.R == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds()
+	if u.Slow != nil {
+		u.Slow.expire(ms, d.slowWin.Milliseconds())
+		if len(u.Slow.Times) == 0 {
+			u.Slow = nil
+		}
+	}
+	return len(u.Days) == 0 && u.R == nil && u.Slow == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds()
 }
 
 // MarshalState writes every user's state keyed by login.
@@ -396,6 +493,9 @@ func (d *failedLogins) UnmarshalState(b []byte) error {
 	for k, u := range m {
 		if u == nil || u.R != nil && (len(u.R.Times) != len(u.R.Sigs) || len(u.R.Times) != len(u.R.IDs)) {
 			return fmt.Errorf("user %q: inconsistent failure ring", k)
+		}
+		if u.Slow != nil && (len(u.Slow.Times) != len(u.Slow.IDs) || len(u.Slow.Times) != len(u.Slow.Srcs)) {
+			return fmt.Errorf("user %q: inconsistent low-and-slow ring", k)
 		}
 		if tu := d.base.lookup(k); tu != nil {
 			users[tu.idx] = u

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,5 +80,39 @@ func TestFailedLoginsAdaptiveThreshold(t *testing.T) {
 	u.Sess = append(u.Sess, 25)
 	if p := u.sessionP99(); p != 25 {
 		t.Fatalf("p99 %d", p)
+	}
+}
+
+// lowAndSlow: bursts of 3 failures, gap apart, each burst from another
+// hosting address (159.203.<b>.9, DigitalOcean) unless o says otherwise.
+func lowAndSlow(u string, from time.Time, bursts int, gap time.Duration, o ...evOpt) []event.Event {
+	var out []event.Event
+	for b := 0; b < bursts; b++ {
+		src := append([]evOpt{ip(fmt.Sprintf("159.203.%d.9", b+1)), asn(14061)}, o...)
+		out = append(out, failures(u, from.Add(time.Duration(b)*gap), 3, func(int) time.Duration { return 12 * time.Second }, src...)...)
+	}
+	return out
+}
+
+func TestFailedLoginsLowAndSlow(t *testing.T) {
+	const u = "alice@example.com"
+	home := warmup(u, "New York", "203.0.113.5", 10)
+	runCases(t, "failed_logins", []detCase{
+		{name: "10 bursts of 3, 35 min apart, rotating hosting addresses (30 failures in 5.3 h)", events: concat(home, lowAndSlow(u, day10, 10, 35*time.Minute)), want: 1, wantSev: SeverityMedium,
+			check: func(t *testing.T, as []Alert) {
+				ev := as[0].Evidence
+				if ev["pattern"] != "low_and_slow" || ev["failuresFromNewNets"].(int) < 20 || ev["distinctSourceIPs"].(int) < 7 || len(as[0].EventIDs) < 20 {
+					t.Fatalf("%v %d ids", ev, len(as[0].EventIDs))
+				}
+			}},
+		{name: "exactly 20 failures from new networks within 12 h alert", events: concat(home, lowAndSlow(u, day10, 7, 100*time.Minute)[:20]), want: 1},
+		{name: "just below: 19 failures from new networks within 12 h", events: concat(home, lowAndSlow(u, day10, 7, 100*time.Minute)[:19]), want: 0},
+		{name: "spread wider than the window: 3 every 2 h for 20 h", events: concat(home, lowAndSlow(u, day10, 10, 2*time.Hour)), want: 0},
+		{name: "benign: 30 typos over a day from the user's own network", events: concat(home, lowAndSlow(u, day10, 10, 35*time.Minute, ip("203.0.113.77"), asn(7922))), want: 0},
+		{name: "after a password change (stale clients) stays quiet", events: concat(home, []event.Event{mkEv("user.account.update_password", u, day10.Add(-time.Hour))}, lowAndSlow(u, day10, 10, 35*time.Minute)), want: 0},
+		{name: "off with slowMinFailures 0", cfg: DetectorConfig{Params: map[string]any{"slowMinFailures": 0}}, events: concat(home, lowAndSlow(u, day10, 10, 35*time.Minute)), want: 0},
+	})
+	if _, err := NewEngine(Config{"failed_logins": {Params: map[string]any{"slowMinFailures": 65}}}); err == nil {
+		t.Fatal("slowMinFailures above the ring size accepted")
 	}
 }
