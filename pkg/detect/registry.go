@@ -23,8 +23,11 @@ import (
 //     rule). TestEveryDetectorDocumented and TestEveryRuleDocumented hold
 //     the docs to this registry, and TestDetectorsList checks every
 //     registration is complete — neither has a list to edit;
-//  5. optionally a labelled scenario in pkg/oktasim/traffic so the scenario
-//     test (pkg/detect/scenario_test.go) measures its recall.
+//  5. a row of scenarioTable (pkg/oktasim/traffic/scenarios.go) labelling
+//     its attack, so the scenario test (pkg/detect/scenario_test.go)
+//     measures its recall: required for a detector
+//     (TestEveryDetectorHasALabel in pkg/oktasim/traffic derives the ids
+//     from this registry), optional for a rule.
 //
 // Nothing else is per detector: config validation, the plugin's detector
 // list, metrics labels and state keys all derive from this registry.

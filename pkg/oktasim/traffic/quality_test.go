@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 )
@@ -151,27 +152,43 @@ func TestVolumePerUserDay(t *testing.T) {
 	}
 }
 
+// TestEveryDetectorHasALabel holds the scenarios to pkg/detect's registry,
+// with no list of ids to edit: every detector (not the rules of the pack,
+// for which a scenario is optional) has a required label, every scenario's
+// detector has a required label, and labelled ids that are not registered
+// (yet) are logged.
 func TestEveryDetectorHasALabel(t *testing.T) {
 	c := loadCorpus(t)
-	want := []string{"impossible_travel", "infrequent_country", "anonymous_ip", "suspicious_ip", "failed_logins",
-		"password_spray", "mfa_fatigue", "session_hijack", "unusual_admin", "mass_destructive", "risky_ip_logon",
-		"admin_role_granted", "api_token_created", "idp_lifecycle", "policy_weakened", "log_stream_tampering",
-		"support_impersonation", "helpdesk_chain", "dormant_account_activity", "security_threat_detected",
-		"org_under_attack", "fastpass_phishing", "user_reported_suspicious", "mfa_factor_reset_by_other",
-		"account_lockouts", "okta_support_reset", "mfa_last_factor_removed"}
 	got := map[string]int{}
 	for _, l := range c.ds.Labels {
 		if !l.Optional {
 			got[l.Detector]++
 		}
 	}
-	for _, d := range want {
+	rules := map[string]bool{}
+	for _, r := range detect.Rules() {
+		rules[r.ID] = true
+	}
+	registered := map[string]bool{}
+	for _, d := range detect.Detectors() {
+		registered[d.ID] = true
+		if !rules[d.ID] && got[d.ID] == 0 {
+			t.Errorf("detector %s has no required label in any scenario", d.ID)
+		}
+	}
+	ds := traffic.Detectors()
+	if len(ds) < len(registered)-len(rules) {
+		t.Fatalf("Detectors() = %v: fewer ids than the %d detectors", ds, len(registered)-len(rules))
+	}
+	for _, d := range ds {
+		if !registered[d] {
+			// a detection gap on purpose (a scenario waiting for its rule):
+			// the scenario test scores it at recall 0
+			t.Logf("a scenario labels %q, which is not a registered detector or rule yet", d)
+		}
 		if got[d] == 0 {
 			t.Errorf("no required label for %s", d)
 		}
-	}
-	if ds := traffic.Detectors(); len(ds) != len(want) {
-		t.Errorf("Detectors() = %v, want the %d ids above", ds, len(want))
 	}
 }
 
