@@ -16,7 +16,7 @@ var passwordSprayRegistration = Registration{
 		MITRE:    []string{"T1110.003"},
 		Description: "One source IP fails primary authentication against at least 10 distinct users within " +
 			"30 minutes with at most 3 attempts per user; or one user agent / device token does the same " +
-			"from many IPs (distributed spray). A targeted user's later success from the source escalates.",
+			"from many IPs, or addresses of one hosting ASN do (distributed spray). A targeted user's later success from the source escalates.",
 	},
 	Params: []Param{
 		{"window", 30 * time.Minute, "sliding window"},
@@ -24,15 +24,16 @@ var passwordSprayRegistration = Registration{
 		{"maxAttemptsPerUser", 3, "a spray tries each user at most this often"},
 		{"distributedMinIPs", 5, "distributed spray: distinct source IPs sharing a user agent / device token"},
 		{"distributedMinUsers", 20, "distributed spray: distinct targeted users"},
+		{"asnMinIPs", 3, "distributed spray over one hosting / datacenter ASN: distinct source IPs of the ASN (0: off); distributedMinUsers and distributedMaxSuccessRatio apply"},
 		{"distributedMaxSuccessRatio", 0.1, "distributed spray: the agent's successes / failures in the window stays below this"},
 		{"successWindow", 180 * time.Minute, "escalate when a targeted user signs in successfully from the source within this time"},
 	},
 	Rearm: 24 * time.Hour,
 	New: func(p Params) (Detector, error) {
 		d := &passwordSpray{window: p.Duration("window"), minUsers: p.Int("minUsers"), maxAtt: p.Int("maxAttemptsPerUser"),
-			dMinIPs: p.Int("distributedMinIPs"), dMinUsers: p.Int("distributedMinUsers"), dRatio: p.Float("distributedMaxSuccessRatio"),
+			dMinIPs: p.Int("distributedMinIPs"), aMinIPs: p.Int("asnMinIPs"), dMinUsers: p.Int("distributedMinUsers"), dRatio: p.Float("distributedMaxSuccessRatio"),
 			successWin: p.Duration("successWindow"),
-			byIP:       map[string]*sprayKey{}, byAgent: map[uint32]*sprayKey{}, sprayed: map[string]*sprayedSource{}}
+			byIP:       map[string]*sprayKey{}, byAgent: map[uint32]*sprayKey{}, byASN: map[int]*sprayKey{}, sprayed: map[string]*sprayedSource{}}
 		if d.window <= 0 || d.minUsers < 2 {
 			return nil, fmt.Errorf("params.window must be positive and params.minUsers at least 2")
 		}
@@ -63,9 +64,11 @@ type passwordSpray struct {
 	window, successWin time.Duration
 	minUsers, maxAtt   int
 	dMinIPs, dMinUsers int
+	aMinIPs            int
 	dRatio             float64
 	byIP               map[string]*sprayKey
 	byAgent            map[uint32]*sprayKey
+	byASN              map[int]*sprayKey         // hosting ASNs only
 	sprayed            map[string]*sprayedSource // source IP -> spray alert
 }
 
@@ -131,12 +134,10 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 			})
 		}
 		if k, _ := agentKey(ev); k != 0 {
-			if a := d.byAgent[k]; a != nil {
-				a.OK = append(a.OK, now)
-				if len(a.OK) > 1000 {
-					a.OK = a.OK[len(a.OK)-1000:]
-				}
-			}
+			d.byAgent[k].success(now)
+		}
+		if asn := asnOf(ev); asn > 0 {
+			d.byASN[asn].success(now)
 		}
 		return
 	}
@@ -172,39 +173,78 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	}
 
 	// distributed: one agent / device token across many IPs
-	ak, label := agentKey(ev)
-	if ak == 0 || d.dMinIPs <= 0 {
-		return
+	if ak, label := agentKey(ev); ak != 0 && d.dMinIPs > 0 {
+		a := d.byAgent[ak]
+		if a == nil {
+			a = &sprayKey{UA: label}
+			d.byAgent[ak] = a
+		}
+		d.distributed(c, ev, a, hit, d.dMinIPs, fmt.Sprintf("agent:%08x", ak), "distributed",
+			func(ips int) string { return fmt.Sprintf("%d IPs sharing one client (%s)", ips, label) },
+			map[string]any{"client": label})
 	}
-	a := d.byAgent[ak]
-	if a == nil {
-		a = &sprayKey{UA: label}
-		d.byAgent[ak] = a
+	// distributed over one hosting ASN: rented addresses of one provider,
+	// each with its own client and device token
+	if asn := asnOf(ev); asn > 0 && d.aMinIPs > 0 && isCloud(ev) {
+		a := d.byASN[asn]
+		if a == nil {
+			a = &sprayKey{}
+			d.byASN[asn] = a
+		}
+		d.distributed(c, ev, a, hit, d.aMinIPs, fmt.Sprintf("asn:%d", asn), "distributed_asn",
+			func(ips int) string {
+				return fmt.Sprintf("%d addresses of hosting AS %d (%s)", ips, asn, ev.Security.ASOrg)
+			},
+			map[string]any{"asn": asn, "asOrg": ev.Security.ASOrg})
 	}
+}
+
+// distributed adds a failure to a multi-IP key (one client, or one hosting
+// ASN) and alerts when at least minIPs addresses together failed against
+// distributedMinUsers users in the window, at most maxAttemptsPerUser each,
+// with successes from the key below distributedMaxSuccessRatio.
+func (d *passwordSpray) distributed(c *Context, ev *event.Event, a *sprayKey, hit sprayHit, minIPs int, key, kind string, who func(ips int) string, extra map[string]any) {
+	now := hit.T
 	a.Hits = append(a.Hits, hit)
-	a.slide(now, win)
+	a.slide(now, d.window.Milliseconds())
 	if len(a.Hits) > 5000 {
 		a.Hits = a.Hits[len(a.Hits)-5000:]
 	}
 	dUsers, dMax, ips := a.spread()
 	ratio := float64(len(a.OK)) / float64(len(a.Hits))
-	if ips >= d.dMinIPs && len(dUsers) >= d.dMinUsers && dMax <= d.maxAtt && ratio < d.dRatio {
-		ipset := map[string]int{}
-		for _, h := range a.Hits {
-			ipset[h.IP]++
-		}
-		for sip := range ipset {
-			d.markSprayed(sip, dUsers, now, "distributed")
-		}
-		c.Emit(Finding{
-			Key: fmt.Sprintf("agent:%08x", ak), IP: ip, Country: ev.Country(),
-			Title:   "Distributed password spray",
-			Summary: fmt.Sprintf("%d IPs sharing one client (%s) failed against %d users in %s", ips, label, len(dUsers), d.window),
-			Evidence: map[string]any{"kind": "distributed", "client": label, "distinctIPs": ips, "distinctUsers": len(dUsers),
-				"failures": len(a.Hits), "successes": len(a.OK), "maxAttemptsPerUser": dMax, "windowMinutes": d.window.Minutes(),
-				"ipSample": sampleUsers(ipset, 10), "userSample": sampleUsers(dUsers, 10)},
-			EventIDs: hitIDs(a.Hits, 100),
-		})
+	if ips < minIPs || len(dUsers) < d.dMinUsers || dMax > d.maxAtt || ratio >= d.dRatio {
+		return
+	}
+	ipset := map[string]int{}
+	for _, h := range a.Hits {
+		ipset[h.IP]++
+	}
+	for sip := range ipset {
+		d.markSprayed(sip, dUsers, now, kind)
+	}
+	evidence := map[string]any{"kind": kind, "distinctIPs": ips, "distinctUsers": len(dUsers),
+		"failures": len(a.Hits), "successes": len(a.OK), "maxAttemptsPerUser": dMax, "windowMinutes": d.window.Minutes(),
+		"ipSample": sampleUsers(ipset, 10), "userSample": sampleUsers(dUsers, 10)}
+	for k, v := range extra {
+		evidence[k] = v
+	}
+	c.Emit(Finding{
+		Key: key, IP: ev.Client.IPAddress, Country: ev.Country(),
+		Title:    "Distributed password spray",
+		Summary:  fmt.Sprintf("%s failed against %d users in %s", who(ips), len(dUsers), d.window),
+		Evidence: evidence,
+		EventIDs: hitIDs(a.Hits, 100),
+	})
+}
+
+// success records a successful interactive sign-in on a tracked key.
+func (k *sprayKey) success(now int64) {
+	if k == nil {
+		return
+	}
+	k.OK = append(k.OK, now)
+	if len(k.OK) > 1000 {
+		k.OK = k.OK[len(k.OK)-1000:]
 	}
 }
 
@@ -245,6 +285,12 @@ func (d *passwordSpray) Prune(now time.Time) {
 			delete(d.byAgent, ak)
 		}
 	}
+	for asn, k := range d.byASN {
+		k.slide(ms, win)
+		if len(k.Hits) == 0 {
+			delete(d.byASN, asn)
+		}
+	}
 	for ip, s := range d.sprayed {
 		if ms-s.T > d.successWin.Milliseconds() {
 			delete(d.sprayed, ip)
@@ -255,11 +301,12 @@ func (d *passwordSpray) Prune(now time.Time) {
 type sprayState struct {
 	ByIP    map[string]*sprayKey      `json:"byIp"`
 	ByAgent map[string]*sprayKey      `json:"byAgent"`
+	ByASN   map[int]*sprayKey         `json:"byAsn,omitempty"`
 	Sprayed map[string]*sprayedSource `json:"sprayed"`
 }
 
 func (d *passwordSpray) MarshalState() ([]byte, error) {
-	st := sprayState{ByIP: d.byIP, ByAgent: map[string]*sprayKey{}, Sprayed: d.sprayed}
+	st := sprayState{ByIP: d.byIP, ByAgent: map[string]*sprayKey{}, ByASN: d.byASN, Sprayed: d.sprayed}
 	for k, v := range d.byAgent {
 		st.ByAgent[fmt.Sprint(k)] = v
 	}
@@ -283,6 +330,10 @@ func (d *passwordSpray) UnmarshalState(b []byte) error {
 		d.byIP = st.ByIP
 	}
 	d.byAgent = agents
+	d.byASN = map[int]*sprayKey{}
+	if st.ByASN != nil {
+		d.byASN = st.ByASN
+	}
 	if st.Sprayed != nil {
 		d.sprayed = st.Sprayed
 	}

@@ -57,3 +57,37 @@ func TestPasswordSpray(t *testing.T) {
 		{name: "a common browser with many successes is not a spray", events: commonUA, want: 0},
 	})
 }
+
+// asnSpray: users failures from n addresses of one hosting ASN (M247, AS
+// 9009), each address with its own client and device token, 40 s apart;
+// ok adds a success from the same addresses after each failure.
+func asnSpray(users, n int, ok bool) []event.Event {
+	var out []event.Event
+	tt := day10
+	for i := 0; i < users; i++ {
+		src := []evOpt{ip("185.156.7." + itoa(10+i%n)), asn(9009), ua("python-requests/2."+itoa(i%n), "Linux"), dt("dt" + itoa(i%n))}
+		out = append(out, signIn(userN(i), tt, append(src, failed("INVALID_CREDENTIALS"))...))
+		if ok {
+			out = append(out, signIn(userN(i), tt.Add(5*time.Second), src...))
+		}
+		tt = tt.Add(40 * time.Second)
+	}
+	return out
+}
+
+func TestPasswordSprayOverOneHostingASN(t *testing.T) {
+	runCases(t, "password_spray", []detCase{
+		{name: "six addresses of one hosting ASN, 4 users each (24 users in 16 min)", events: asnSpray(24, 6, false), want: 1, wantSev: SeverityMedium,
+			check: func(t *testing.T, as []Alert) {
+				ev := as[0].Evidence
+				if ev["kind"] != "distributed_asn" || ev["asn"] != 9009 || ev["distinctIPs"].(int) != 6 || ev["distinctUsers"].(int) < 20 {
+					t.Fatalf("%v", ev)
+				}
+			}},
+		{name: "exactly 20 users over 3 addresses alerts", events: asnSpray(20, 3, false), want: 1},
+		{name: "just below: 19 users", events: asnSpray(19, 6, false), want: 0},
+		{name: "just below: two addresses (single-source threshold raised out of the way)", events: asnSpray(24, 2, false), cfg: DetectorConfig{Params: map[string]any{"minUsers": 30}}, want: 0},
+		{name: "benign: corporate egress in a cloud, users fail once and then sign in", events: asnSpray(24, 6, true), want: 0},
+		{name: "off with asnMinIPs 0", events: asnSpray(24, 6, false), cfg: DetectorConfig{Params: map[string]any{"asnMinIPs": 0}}, want: 0},
+	})
+}
