@@ -70,8 +70,11 @@ var credentialRules = []*Rule{
 		MITRE: []string{"T1110"},
 		Description: "Accounts are being locked out (user.account.lock): at least 5 different users within 30 minutes " +
 			"(an org-wide guessing campaign), or the same user 3 times within 3 hours (a targeted brute force that keeps " +
-			"going after each unlock).",
-		FalsePositives: []string{"a broken integration retrying an old password for several service accounts"},
+			"going after each unlock); or a single lockout of an administrator (someone who opened the Admin Console in the " +
+			"30 days before) from a network that admin never signs in from or a hostile address — admins are worth a slow, " +
+			"careful guess, and one lockout may be all an attacker risks.",
+		FalsePositives: []string{"a broken integration retrying an old password for several service accounts",
+			"an administrator locking themselves out while travelling (a network new to them)"},
 		On: []Pattern{
 			{
 				Name:     "many_users",
@@ -96,6 +99,26 @@ var credentialRules = []*Rule{
 				Alert: func(h *Hit) Finding {
 					f := h.Base()
 					f.Summary = fmt.Sprintf("%s was locked out %d times within 3 h", h.Key, len(h.Steps))
+					return f
+				},
+			},
+			{
+				// a lone lockout of an admin: the Admin Console access in
+				// the 30 days before marks the account as an admin (each
+				// access restarts the window)
+				Name: "admin",
+				Steps: []Step{
+					{Name: "admin_console", Match: Match{Types: []string{"user.session.access_admin_app"}, Where: isOK, Key: actorKey}},
+					{Name: "lockout", Match: Match{Types: []string{"user.account.lock"}, Baseline: newOrHostileNetwork}},
+				},
+				Key:    resetSubject,
+				Window: 30 * 24 * time.Hour,
+				Alert: func(h *Hit) Finding {
+					f := h.Base()
+					f.Severity = SeverityHigh
+					f.Summary = fmt.Sprintf("administrator %s was locked out from %s (%s)", h.Key, h.Ev.Client.IPAddress, networkWhy(h.Ev))
+					networkEvidence(&f, h.Ev)
+					f.Evidence["lastAdminConsole"] = h.Steps[0].Time().Format(time.RFC3339)
 					return f
 				},
 			},

@@ -38,6 +38,17 @@ func credentialRuleCases(t testing.TB) map[string][]ruleCase {
 			{name: "five users locked", want: 1, events: locks(5, true)},
 			{name: "one user locked three times", want: 1, events: locks(3, false)},
 			{name: "four users, one of them twice", want: 0, events: append(locks(4, true), locks(1, false)...)},
+			{name: "lone lockout of an admin from a hosting address", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
+				if as[0].Actor != admin || as[0].IP != "159.203.17.4" || as[0].Evidence["pattern"] != "admin" || as[0].Evidence["hosting"] != true {
+					t.Fatalf("%+v", as[0])
+				}
+			}, events: adminLockout(t, admin, 2, jIP("159.203.17.4", 14061))},
+			{name: "lone lockout of an admin from a network new to them", want: 1, events: adminLockout(t, admin, 2, jIP("81.2.69.160", 5089))},
+			{name: "benign: an admin locks themselves out at home", want: 0, events: adminLockout(t, admin, 2)},
+			{name: "benign: a plain user's lone lockout from a hosting address", want: 0, events: joinEvs(
+				evs(jev(t, "user.session.start", u, rt0.Add(-72*time.Hour))),
+				evs(jev(t, "user.account.lock", u, rt0, jFail("LOCKED_OUT"), jUser(u), jIP("159.203.17.4", 14061))))},
+			{name: "just below: the admin's last Admin Console access was 31 days before", want: 0, events: adminLockout(t, admin, 31, jIP("159.203.17.4", 14061))},
 		},
 		"password_in_username": {
 			{name: "password-like login", want: 1, check: func(t *testing.T, as []Alert) {
@@ -102,4 +113,18 @@ func TestRulesCredential(t *testing.T) {
 	for id, cs := range credentialRuleCases(t) {
 		testRule(t, id, cs)
 	}
+}
+
+// adminLockout: admin signs in at home for a week, opens the Admin Console
+// consoleDaysBefore days before rt0, then is locked out at rt0 (from the
+// home address unless where says otherwise).
+func adminLockout(t testing.TB, admin string, consoleDaysBefore int, where ...jmod) []event.Event {
+	var out []event.Event
+	for d := 40; d >= 1; d-- {
+		out = append(out, jev(t, "user.session.start", admin, rt0.Add(-time.Duration(d)*24*time.Hour)))
+		if d == consoleDaysBefore {
+			out = append(out, jev(t, "user.session.access_admin_app", admin, rt0.Add(-time.Duration(d)*24*time.Hour+time.Minute)))
+		}
+	}
+	return append(out, jev(t, "user.account.lock", admin, rt0, append([]jmod{jFail("LOCKED_OUT"), jUser(admin)}, where...)...))
 }

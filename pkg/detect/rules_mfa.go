@@ -248,6 +248,44 @@ var mfaRules = []*Rule{
 		}},
 	},
 	{
+		ID: "mfa_last_factor_removed", Title: "User removed their own MFA factors", Severity: SeverityHigh, Theme: "mfa",
+		MITRE: []string{"T1556.006", "T1098"},
+		Description: "A user's own session removed their MFA: reset all of their factors (user.mfa.factor.reset_all, " +
+			"actor = target), or deactivated factors twice within 2 hours (user.mfa.factor.deactivate, actor = target) with no " +
+			"factor enrolled in the 2 hours before or the 30 minutes after. An account without a second factor is one password " +
+			"away from takeover; an attacker who signed in with a stolen session removes the owner's factors first. Ask the " +
+			"user; if they did not, reset the password and sessions and re-enrol MFA.",
+		FalsePositives: []string{"a user cleaning up old factors and enrolling new ones more than 30 minutes later",
+			"a user leaving the company removing their authenticators"},
+		Params: []Param{
+			{"window", 2 * time.Hour, "two self-deactivations within this time (and no enrolment within it before the first)"},
+			{"quiet", 30 * time.Minute, "alert when no factor is enrolled within this time after the second deactivation"},
+		},
+		On: []Pattern{
+			{
+				Name:  "self_reset_all",
+				Match: Match{Types: []string{"user.mfa.factor.reset_all"}, Where: selfFactorChange},
+				Key:   actorKey,
+				Alert: selfRemovalAlert,
+			},
+			{
+				Name: "self_deactivations",
+				Steps: []Step{
+					{Name: "deactivate", Match: Match{Types: []string{"user.mfa.factor.deactivate"}, Where: selfFactorChange}},
+					{Name: "deactivate_another", Match: Match{Types: []string{"user.mfa.factor.deactivate"}, Where: selfFactorChange}},
+				},
+				// an enrolment by the user before (CancelBefore) or after
+				// is a replaced phone, not a removal
+				Cancel:       []Match{{Types: enrolTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) && isPerson(ev) }}},
+				CancelBefore: true,
+				Quiet:        30 * time.Minute,
+				Window:       2 * time.Hour,
+				Key:          actorKey,
+				Alert:        selfRemovalAlert,
+			},
+		},
+	},
+	{
 		ID: "device_multiple_users", Title: "Device or phone registered to several users", Severity: SeverityHigh, Theme: "mfa",
 		MITRE: []string{"T1556.006", "T1098.005"},
 		Description: "The same device (Okta Verify device id / oktaDeviceId) or SMS phone was enrolled for MFA by two or more users " +
@@ -317,4 +355,20 @@ func authenticatorContext(ev *event.Event) authnContext {
 		return authnContext{}
 	}
 	return *m.A.C
+}
+
+// selfFactorChange: a person's successful change of their own factors
+// (the User target, when there is one, is the actor).
+func selfFactorChange(ev *event.Event, _ Params) bool {
+	return notFailed(ev) && isPerson(ev) && !onOtherUser(ev)
+}
+
+func selfRemovalAlert(h *Hit) Finding {
+	f := h.Base()
+	how := "reset all of their MFA factors"
+	if len(h.Pattern.Steps) > 0 {
+		how = fmt.Sprintf("deactivated %d of their MFA factors and enrolled none", len(h.Steps))
+	}
+	f.Summary = fmt.Sprintf("%s %s from %s", f.Actor, how, orDefault(f.IP, "an unknown address"))
+	return f
 }

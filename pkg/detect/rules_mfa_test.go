@@ -24,6 +24,37 @@ func mfaRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.mfa.factor.deactivate", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u2)),
 				jev(t, "user.mfa.factor.reset_all", hd, rt0, jFail("denied"), jUser(u2)))},
 		},
+		"mfa_last_factor_removed": {
+			{name: "own session deactivates Okta Verify then TOTP, nothing enrolled", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
+				if as[0].Actor != u2 || as[0].IP != "159.203.17.4" || len(as[0].EventIDs) != 2 {
+					t.Fatalf("%+v", as[0])
+				}
+			}, events: evs(
+				jev(t, "user.mfa.factor.deactivate", u2, rt0, vps, jUser(u2), jTarget("AuthenticatorEnrollment", "opf1", "unknown", "Okta Verify")),
+				jev(t, "user.mfa.factor.deactivate", u2, rt0.Add(mins(3)), vps, jUser(u2), jTarget("AuthenticatorEnrollment", "uft1", "unknown", "Google Authenticator")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(40))))},
+			{name: "own session resets all factors", want: 1, events: evs(jev(t, "user.mfa.factor.reset_all", u2, rt0, jUser(u2)))},
+			{name: "benign: phone replaced (deactivate, activate minutes later)", want: 0, events: evs(
+				jev(t, "user.mfa.factor.deactivate", u2, rt0, jUser(u2), jTarget("AuthenticatorEnrollment", "opf1", "unknown", "Okta Verify")),
+				jev(t, "user.mfa.factor.activate", u2, rt0.Add(mins(4)), jUser(u2), jTarget("AuthenticatorEnrollment", "opf2", "unknown", "Okta Verify")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(60))))},
+			{name: "benign: two removals then re-enrolment within the quiet period", want: 0, events: evs(
+				jev(t, "user.mfa.factor.deactivate", u2, rt0, jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", u2, rt0.Add(mins(2)), jUser(u2)),
+				jev(t, "user.mfa.factor.activate", u2, rt0.Add(mins(20)), jUser(u2)),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(60))))},
+			{name: "benign: new factor enrolled first, old ones removed after", want: 0, events: evs(
+				jev(t, "user.mfa.factor.activate", u2, rt0, jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", u2, rt0.Add(mins(5)), jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", u2, rt0.Add(mins(7)), jUser(u2)),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(60))))},
+			{name: "just below: one removal; two removals 3 h apart; removal by the help desk", want: 0, events: evs(
+				jev(t, "user.mfa.factor.deactivate", u2, rt0, jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", u2, rt0.Add(mins(181)), jUser(u2)),
+				jev(t, "user.mfa.factor.deactivate", hd, rt0.Add(mins(300)), jUser("other@example.com")),
+				jev(t, "user.mfa.factor.deactivate", hd, rt0.Add(mins(302)), jUser("other@example.com")),
+				jev(t, "user.session.start", "someone.else@example.com", rt0.Add(mins(400))))},
+		},
 		"helpdesk_chain": {
 			{name: "reset, enrol from a VPS, admin console", want: 1, sev: SeverityCritical, check: func(t *testing.T, as []Alert) {
 				a := as[0]
