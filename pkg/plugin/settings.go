@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/okta"
 )
 
 // Settings are one data source's settings: jsonData plus decrypted
@@ -119,13 +120,49 @@ func (f *flexFloat) UnmarshalJSON(b []byte) error {
 // Defaults (DESIGN.md and okta-ingest.md).
 const (
 	DefaultBackfill       = 168 * time.Hour
-	MaxBackfill           = 90 * 24 * time.Hour
 	DefaultPollInterval   = 30 * time.Second
 	MinPollInterval       = 5 * time.Second
 	DefaultRateLimitShare = 0.5
 )
 
-var ipListCategories = map[string]bool{"anonymous": true, "suspicious": true, "risky": true, "trusted": true}
+// configFields maps the config file's key paths to this data source's
+// jsonData fields (secureJsonData for the password), for the problems of
+// the shared validation.
+var configFields = []struct{ key, field string }{
+	{"storage.driver", "storageDriver"},
+	{"storage.dsn", "storageDsn"},
+	{"storage.password", "storagePassword"},
+	{"storage.path", "storagePath"},
+	{"geoip.cityDB", "geoipCityDB"},
+	{"geoip.asnDB", "geoipAsnDB"},
+	{"posture.profile", "postureProfile"},
+}
+
+// pluginFieldNames renames the key path that starts each problem of
+// config.Settings validation to the data source's field.
+func pluginFieldNames(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		msg := e.Error()
+		for _, f := range configFields {
+			if strings.HasPrefix(msg, f.key) {
+				msg = f.field + msg[len(f.key):]
+				break
+			}
+		}
+		out = append(out, errors.New(msg))
+	}
+	return out
+}
 
 var uidRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -174,7 +211,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("backfill %q is not a duration (examples: 24h, 168h)", jd.Backfill))
-		case d <= 0 || d > MaxBackfill:
+		case d <= 0 || d > okta.MaxBackfill:
 			errs = append(errs, fmt.Errorf("backfill %s is out of range: Okta keeps 90 days, so use a value in (0, 2160h]", jd.Backfill))
 		default:
 			out.Backfill = d
@@ -198,17 +235,8 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 			out.RateLimitShare = v
 		}
 	}
-	for k := range out.IPLists {
-		if !ipListCategories[k] {
-			errs = append(errs, fmt.Errorf("ipLists: unknown category %q (use anonymous, suspicious, risky or trusted)", k))
-		}
-	}
-	switch out.PostureProfile {
-	case "":
-		out.PostureProfile = "baseline"
-	case "baseline", "stig":
-	default:
-		errs = append(errs, fmt.Errorf("postureProfile %q is unknown (use baseline or stig)", out.PostureProfile))
+	if out.PostureProfile == "" {
+		out.PostureProfile = config.DefaultPostureProfile
 	}
 	if !out.Demo {
 		if out.OrgURL == "" {
@@ -236,15 +264,8 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	if out.StoragePath == "" {
 		out.StoragePath = defaultStorageDir()
 	}
-	switch out.StorageDriver {
-	case "", "sqlite":
-		out.StorageDriver = "sqlite"
-	case "postgres":
-		if out.StorageDSN == "" {
-			errs = append(errs, errors.New("storageDriver postgres needs storageDsn (e.g. postgres://oktaguard@db:5432/oktaguard?sslmode=require; the password goes in the secure storagePassword field)"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("storageDriver %q is unknown (use sqlite or postgres)", out.StorageDriver))
+	if out.StorageDriver == "" {
+		out.StorageDriver = config.DriverSQLite
 	}
 	if len(jd.Detectors) > 0 {
 		// every detector problem at once, each with its key path (a bad
@@ -252,6 +273,15 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		if _, err := config.ParseDetectors(jd.Detectors); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// The settings shared with the CLI's config file (storage, GeoIP
+	// databases, IP lists, posture profile) by the config file's rules,
+	// reported under this data source's field names. Detectors were
+	// checked above.
+	shared := out
+	shared.Detectors = nil
+	if cs, err := shared.toConfig(); err == nil {
+		errs = append(errs, pluginFieldNames(cs.ValidateOffline())...)
 	}
 	if len(errs) > 0 {
 		return Settings{}, fmt.Errorf("invalid data source settings: %w", errors.Join(errs...))

@@ -64,8 +64,8 @@ func TestLoadSettingsErrors(t *testing.T) {
 		{"poll range", `{"orgUrl":"https://a.okta.com","pollInterval":"1s"}`, map[string]string{"apiToken": secretToken}, "pollInterval 1s is out of range"},
 		{"share", `{"orgUrl":"https://a.okta.com","rateLimitShare":1.5}`, map[string]string{"apiToken": secretToken}, "rateLimitShare 1.5"},
 		{"share string", `{"orgUrl":"https://a.okta.com","rateLimitShare":"lots"}`, map[string]string{"apiToken": secretToken}, "must be a number"},
-		{"list category", `{"orgUrl":"https://a.okta.com","ipLists":{"evil":["1.2.3.4"]}}`, map[string]string{"apiToken": secretToken}, `unknown category "evil"`},
-		{"profile", `{"orgUrl":"https://a.okta.com","postureProfile":"nist"}`, map[string]string{"apiToken": secretToken}, `postureProfile "nist"`},
+		{"list category", `{"orgUrl":"https://a.okta.com","ipLists":{"evil":["1.2.3.4"]}}`, map[string]string{"apiToken": secretToken}, `ipLists.evil: unknown category (use anonymous, suspicious, risky, trusted)`},
+		{"profile", `{"orgUrl":"https://a.okta.com","postureProfile":"nist"}`, map[string]string{"apiToken": secretToken}, `postureProfile: posture: unknown profile "nist" (known: baseline, stig)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
