@@ -78,20 +78,17 @@ func TestBackfillSevenDaysThenLive(t *testing.T) {
 		t.Fatalf("subscribers saw %d events", got)
 	}
 
-	// Live: events arrive while polling.
+	// Live: events arrive while polling, each batch after the previous one
+	// is stored (so each is read by a later poll than the one before).
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	for i := 0; i < 5; i++ {
 		sim.Add(genEvents(uint64(100+i), 30, time.Now().Add(-time.Second), time.Now())...)
-		time.Sleep(80 * time.Millisecond)
+		waitStatus(t, p, fmt.Sprintf("live batch %d", i+1), storeHasAll(p, sim))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !storeHasAll(p, sim)(p.Status()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("live events not ingested: %+v", p.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if st := p.Status(); st.EventsIngested != 2500+5*30 {
+		t.Fatalf("after the live batches: %+v", st)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -496,8 +493,12 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
 	// A routine sign-in does not trigger an evaluation...
 	sim.Add(genEvents(16, 5, time.Now(), time.Now())...)
-	waitFor("the sign-ins", func(st Status) bool { return st.EventsIngested == 25 })
-	time.Sleep(300 * time.Millisecond)
+	ingested := waitFor("the sign-ins", func(st Status) bool { return st.EventsIngested == 25 })
+	// one more page: the sign-ins' page has finished its commit, notice included
+	waitFor("the next page", func(st Status) bool { return st.Pages > ingested.Pages })
+	if n := p.posture.requested.Load(); n != 0 {
+		t.Fatalf("%d early evaluations requested by unrelated events", n)
+	}
 	if st := p.Status(); !st.PostureAt.Equal(first.PostureAt) {
 		t.Fatal("posture re-evaluated after unrelated events")
 	}
@@ -505,6 +506,9 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	sim.Add(json.RawMessage(`{"uuid":"policy-change-1","published":"` + ts + `","eventType":"policy.lifecycle.update","actor":{"id":"00uadmin","type":"User","alternateId":"admin@example.com"},"outcome":{"result":"SUCCESS"}}`))
 	waitFor("the re-evaluation", func(st Status) bool { return st.PostureAt.After(first.PostureAt) })
+	if n := p.posture.requested.Load(); n != 1 {
+		t.Fatalf("%d early evaluations requested, want 1 (the policy change)", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -25,6 +26,9 @@ const DefaultPostureFirstReport = 40 * time.Second
 type postureState struct {
 	p    *Pipeline
 	kick chan struct{}
+	// requested counts the committed pages whose events asked for an early
+	// evaluation (notice), for tests to check which events do.
+	requested atomic.Int64
 
 	runMu sync.Mutex // one evaluation at a time
 
@@ -71,6 +75,7 @@ func newPostureState(p *Pipeline) *postureState {
 func (ps *postureState) notice(evs []event.Event) {
 	for i := range evs {
 		if PostureRelevant(evs[i].EventType) {
+			ps.requested.Add(1)
 			select {
 			case ps.kick <- struct{}{}:
 			default:
