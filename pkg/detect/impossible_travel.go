@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ var impossibleTravelRegistration = Registration{
 		{"knownCountryMin", 3, "user suppression: destination country with at least this many sign-ins in 30 days"},
 		{"commonRouteUsers", 3, "tenant suppression: country pair travelled by at least this many other users in 30 days"},
 		{"dismissed", []string(nil), "tenant suppression: dismissed country pairs \"A>B\" or ISP / AS organisation names"},
+		{"knownPlaces", true, "user suppression: both ends are places the user signed in from on an earlier day in 30 days (same AS in the same city; for hosting ASNs the same /24 or /64)"},
 	},
 	Rearm: 24 * time.Hour,
 	New:   newImpossibleTravel,
@@ -45,6 +47,8 @@ type travelAnchor struct {
 	City    uint32 // labels id
 	C       uint16 // country id
 	Trusted bool
+	Known   bool      // the anchor's place was one the user had used on an earlier day
+	Cloud   bool      // the anchor came from a hosting / datacenter ASN new to the user
 	DT      [4]uint32 // hashes of recent dtHash values
 	IP      string
 	UUID    eventID
@@ -56,17 +60,20 @@ type impossibleTravel struct {
 	cityMode       bool
 	knownMin       int
 	routeUsers     int
+	knownPlaces    bool
 	dismissed      map[string]bool
 	base           *baselines
 	anchors        map[uint32]*travelAnchor     // user index -> last anchor
 	routes         map[string]map[uint32]uint16 // route -> user index -> last day
+	places         map[uint32][]netSeen         // user index -> places signed in from (30 days)
 }
 
 func newImpossibleTravel(p Params) (Detector, error) {
 	d := &impossibleTravel{
 		speed: p.Float("speedKmh"), minDist: p.Float("minDistanceKm"), window: p.Duration("anchorWindow"),
 		cityMode: p.Bool("cityMode"), knownMin: p.Int("knownCountryMin"), routeUsers: p.Int("commonRouteUsers"),
-		dismissed: map[string]bool{}, anchors: map[uint32]*travelAnchor{}, routes: map[string]map[uint32]uint16{},
+		knownPlaces: p.Bool("knownPlaces"), dismissed: map[string]bool{}, anchors: map[uint32]*travelAnchor{},
+		routes: map[string]map[uint32]uint16{}, places: map[uint32][]netSeen{},
 	}
 	if d.speed <= 0 {
 		return nil, fmt.Errorf("params.speedKmh: must be positive")
@@ -113,9 +120,12 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	if ev.Debug.DTHash != "" {
 		dtHash = hash32(ev.Debug.DTHash)
 	}
+	place := placeKey(ev)
+	known := d.knowsPlace(u.idx, place, c.today())
 	if prev != nil && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
-		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash)
+		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash, known)
 	}
+	d.addPlace(u.idx, place, c.today())
 	if prev != nil && now < prev.T { // a late event does not replace a newer anchor
 		return
 	}
@@ -126,6 +136,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	}
 	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)),
 		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
+		Known: known, Cloud: isCloud(ev) && !c.UserHasASN(asnOf(ev)),
 		IP: ev.Client.IPAddress, UUID: makeEventID(ev.UUID)}
 	if dtHash != 0 {
 		known := false
@@ -141,7 +152,65 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	}
 }
 
-func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32) {
+// placeKey is the hash of where a sign-in comes from: outside hosting
+// ASNs its AS number in its geolocated city (a home ISP or a mobile
+// carrier hands out changing addresses in one city); for a hosting ASN,
+// where anyone can rent an address in any city, or without a city, its
+// /24 (/64 for IPv6) prefix. 0 when unknown. One key per place keeps a
+// phone's many carrier prefixes from crowding out the user's other places.
+func placeKey(ev *event.Event) uint32 {
+	if asn := asnOf(ev); asn > 0 && ev.Client.Geo.City != "" && !isCloud(ev) {
+		return hash32("c:" + strconv.Itoa(asn) + ":" + strings.ToLower(ev.Client.Geo.City) + ":" + strings.ToLower(ev.Country()))
+	}
+	prefix, _ := netKeys(ev)
+	return prefix
+}
+
+// maxPlacesPerUser bounds the places kept per user (the least recently
+// used one goes first).
+const maxPlacesPerUser = 8
+
+// knowsPlace reports whether the user signed in from the place on an
+// earlier day of the last 30 days: a place first seen today —
+// maybe by an attacker a minute ago — is not yet the user's own.
+func (d *impossibleTravel) knowsPlace(user, h uint32, today uint16) bool {
+	if h == 0 {
+		return false
+	}
+	for _, x := range d.places[user] {
+		if x.H == h && x.F < today && inWindow(today, x.L) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *impossibleTravel) addPlace(user, h uint32, today uint16) {
+	if h == 0 {
+		return
+	}
+	ps := d.places[user]
+	for i := range ps {
+		if ps[i].H == h {
+			ps[i].L = max(ps[i].L, today)
+			ps[i].F = min(ps[i].F, today)
+			return
+		}
+	}
+	if len(ps) >= maxPlacesPerUser {
+		oldest := 0
+		for i, x := range ps {
+			if x.L < ps[oldest].L {
+				oldest = i
+			}
+		}
+		ps[oldest] = netSeen{H: h, F: today, L: today}
+		return
+	}
+	d.places[user] = append(ps, netSeen{H: h, F: today, L: today})
+}
+
+func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32, known bool) {
 	prevC, prevCity := d.base.countries[prev.C], d.base.labels.name(prev.City)
 	dist := haversineKm(float64(prev.Lat), float64(prev.Lon), lat, lon)
 	dt := c.Now.Sub(time.Unix(prev.T, 0))
@@ -201,10 +270,18 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 			return
 		}
 	}
-	// user suppression (country history; in city mode only for a journey
-	// to another country: the home country is always "known")
-	known := c.UserCountryCount(country)
-	if c.UserSuppressions() && d.knownMin > 0 && known >= d.knownMin && (!d.cityMode || country != prevC) {
+	// user suppressions. Both ends are places the user has signed in from
+	// on earlier days: the corporate VPN exit (geolocated at the
+	// concentrator, not the user) and home, or home and the phone's carrier
+	// in the home city. Going back and forth between one's own places is
+	// not a journey; an attacker signs in from a place new to the user.
+	if c.UserSuppressions() && d.knownPlaces && known && prev.Known {
+		return
+	}
+	// Country history (in city mode only for a journey to another country:
+	// the home country is always "known").
+	signIns := c.UserCountryCount(country)
+	if c.UserSuppressions() && d.knownMin > 0 && signIns >= d.knownMin && (!d.cityMode || country != prevC) {
 		return
 	}
 	sev := SeverityHigh
@@ -221,8 +298,11 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 	if strings.EqualFold(ev.Debug.RiskLevel, "HIGH") {
 		corroboration = append(corroboration, "okta_risk_high")
 	}
-	if isCloud(ev) {
-		corroboration = append(corroboration, "hosting_asn") // a first-time datacenter ASN (a known one is suppressed above)
+	if isCloud(ev) || prev.Cloud {
+		// a datacenter end new to the user: on the new sign-in (a known
+		// one is suppressed above), or the anchor (the attacker signed in
+		// first, the user second)
+		corroboration = append(corroboration, "hosting_asn")
 	}
 	if dtHash != 0 && prev.DT[0] != 0 {
 		seen := false
@@ -255,7 +335,7 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 			"speedKmh":             math.Round(speed),
 			"thresholdSpeedKmh":    d.speed,
 			"thresholdDistanceKm":  d.minDist,
-			"destinationSignIns30": known,
+			"destinationSignIns30": signIns,
 			"routeUsers30d":        commonUsers,
 			"corroboration":        corroboration,
 		},
@@ -279,6 +359,19 @@ func (d *impossibleTravel) Prune(now time.Time) {
 		}
 	}
 	today := day(now.Unix())
+	for u, ps := range d.places {
+		keep := ps[:0]
+		for _, x := range ps {
+			if inWindow(today, x.L) || x.L > today {
+				keep = append(keep, x)
+			}
+		}
+		if len(keep) == 0 {
+			delete(d.places, u)
+		} else {
+			d.places[u] = keep
+		}
+	}
 	for rk, m := range d.routes {
 		for u, dd := range m {
 			if !inWindow(today, dd) && dd <= today {
@@ -301,21 +394,29 @@ type travelAnchorState struct {
 	IP      string    `json:"ip,omitempty"`
 	ASN     uint32    `json:"asn,omitempty"`
 	Trusted bool      `json:"tr,omitempty"`
+	Known   bool      `json:"kn,omitempty"`
+	Cloud   bool      `json:"cl,omitempty"`
 	UUID    string    `json:"id,omitempty"`
 	DT      [4]uint32 `json:"dt"`
 }
 
-// travelState is keyed by login (anchors and route users).
+// travelState is keyed by login (anchors, route users and places).
 type travelState struct {
 	Anchors map[string]*travelAnchorState `json:"anchors"`
 	Routes  map[string]map[string]uint16  `json:"routes"`
+	Places  map[string][]netSeen          `json:"places,omitempty"`
 }
 
 func (d *impossibleTravel) MarshalState() ([]byte, error) {
-	st := travelState{Anchors: make(map[string]*travelAnchorState, len(d.anchors)), Routes: make(map[string]map[string]uint16, len(d.routes))}
+	st := travelState{Anchors: make(map[string]*travelAnchorState, len(d.anchors)), Routes: make(map[string]map[string]uint16, len(d.routes)),
+		Places: make(map[string][]netSeen, len(d.places))}
 	for ui, a := range d.anchors {
 		st.Anchors[d.base.users[ui].login] = &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
-			City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, UUID: a.UUID.String(), DT: a.DT}
+			City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud,
+			UUID: a.UUID.String(), DT: a.DT}
+	}
+	for ui, ps := range d.places {
+		st.Places[d.base.users[ui].login] = ps
 	}
 	for rk, m := range d.routes {
 		rm := make(map[string]uint16, len(m))
@@ -342,7 +443,13 @@ func (d *impossibleTravel) UnmarshalState(b []byte) error {
 				continue
 			}
 			d.anchors[u.idx] = &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
-				C: d.base.countryID(a.C), Trusted: a.Trusted, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+				C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+		}
+	}
+	d.places = make(map[uint32][]netSeen, len(st.Places))
+	for login, ps := range st.Places {
+		if u := d.base.lookup(login); u != nil && len(ps) > 0 {
+			d.places[u.idx] = ps
 		}
 	}
 	if st.Routes != nil {

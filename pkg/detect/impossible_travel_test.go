@@ -22,7 +22,49 @@ func TestImpossibleTravel(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		london3 = append(london3, signIn(u, t0.Add(time.Duration(48+i)*time.Hour), at("London"), ip("81.2.69.160")))
 	}
+	// Places of the known-places suppression: the corporate VPN exit
+	// (trusted, geolocated at the concentrator in Los Angeles) and the
+	// user's phone on a carrier in the home city, both used on earlier days.
+	la := func(e *event.Event) {
+		e.Client.Geo = event.Geo{Country: "United States", City: "Los Angeles", Lat: 34.05, Lon: -118.24, HasLatLon: true}
+	}
+	chicago := func(e *event.Event) {
+		e.Client.Geo = event.Geo{Country: "United States", City: "Chicago", Lat: 41.88, Lon: -87.63, HasLatLon: true}
+	}
+	vpn := func(m int) event.Event {
+		return signIn(u, h(m), la, ip("64.125.0.12"), asn(6461), cats(event.CatTrusted))
+	}
+	vpnBefore := []event.Event{
+		signIn(u, t0.Add(2*24*time.Hour+3*time.Hour), la, ip("64.125.0.11"), asn(6461), cats(event.CatTrusted)),
+		signIn(u, t0.Add(5*24*time.Hour+3*time.Hour), la, ip("64.125.0.13"), asn(6461), cats(event.CatTrusted)),
+	}
+	phoneBefore := []event.Event{
+		signIn(u, t0.Add(3*24*time.Hour+12*time.Hour), ip("172.58.3.7"), asn(21928)),
+		signIn(u, t0.Add(6*24*time.Hour+12*time.Hour), ip("172.58.90.4"), asn(21928)),
+	}
 	runCases(t, "impossible_travel", []detCase{
+		{name: "known places: corporate VPN exit then home, both used on earlier days", events: concat(home, vpnBefore, []event.Event{vpn(0), ny(60)}), want: 0},
+		{name: "known places: home then the VPN exit", events: concat(home, vpnBefore, []event.Event{ny(0), vpn(60)}), want: 0},
+		{name: "known places: VPN exit then the phone's carrier in the home city (new address, known AS and city)",
+			events: concat(home, vpnBefore, phoneBefore, []event.Event{vpn(0), ny(60, ip("172.58.201.9"), asn(21928))}), want: 0},
+		{name: "known places: VPN exit then a network new to the user in the home city alerts (medium: one end trusted)",
+			events: concat(home, vpnBefore, []event.Event{vpn(0), ny(60, ip("99.40.1.1"), asn(7018))}), want: 1, wantSev: SeverityMedium},
+		{name: "known places: VPN exit then the user's carrier geolocated to another city alerts",
+			events: concat(home, vpnBefore, phoneBefore, []event.Event{vpn(0), signIn(u, h(60), chicago, ip("172.58.201.9"), asn(21928))}), want: 1},
+		{name: "known places: a VPN exit first used today is not yet known",
+			events: concat(home, []event.Event{vpn(0), ny(60)}), want: 1, wantSev: SeverityMedium},
+		{name: "known places: a place first seen earlier today is not yet known",
+			events: concat(home, []event.Event{signIn(u, h(-300), la, ip("99.40.7.7"), asn(7018)), ny(0), signIn(u, h(30), la, ip("99.40.7.8"), asn(7018))}), want: 1},
+		{name: "known places: ignored at high sensitivity", cfg: DetectorConfig{Sensitivity: SensitivityHigh},
+			events: concat(home, vpnBefore, []event.Event{vpn(0), ny(60)}), want: 1},
+		{name: "known places: knownPlaces false", cfg: DetectorConfig{Params: map[string]any{"knownPlaces": false}},
+			events: concat(home, vpnBefore, []event.Event{vpn(0), ny(60)}), want: 1},
+		{name: "datacenter anchor (attacker first, then the user at home) raises severity",
+			events: concat(home, []event.Event{signIn(u, h(0), la, ip("104.131.1.1"), asn(14061)), ny(30)}), want: 1, wantSev: SeverityCritical},
+		{name: "service account: the same cloud provider at both ends (used before) does not alert",
+			events: concat(warmup("svc-ci@example.com", "New York", "3.80.0.1", 10, asn(16509)), []event.Event{
+				signIn("svc-ci@example.com", h(0), ip("3.80.0.9"), asn(16509)),
+				signIn("svc-ci@example.com", h(40), la, ip("44.230.1.1"), asn(16509))}), want: 0},
 		{name: "NY to Moscow in an hour", events: concat(home, []event.Event{ny(0), far(60, "Moscow", "95.165.1.1")}), want: 1, wantSev: SeverityHigh,
 			check: func(t *testing.T, as []Alert) {
 				ev := as[0].Evidence
