@@ -563,16 +563,7 @@ func (b badBody) Is(target error) bool { return target == ErrBadBody }
 
 // describe is a short one-line cause used inside ErrRetriesExhausted.
 func (e *APIError) describe() string {
-	var det []string
-	if e.Status != 0 {
-		det = append(det, fmt.Sprintf("HTTP %d", e.Status))
-	}
-	if e.Code != "" {
-		det = append(det, e.Code)
-	}
-	if e.Summary != "" {
-		det = append(det, e.Summary)
-	}
+	det := e.facts()
 	if e.cause != nil {
 		det = append(det, e.cause.Error())
 	}

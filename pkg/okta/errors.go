@@ -63,16 +63,7 @@ func (e *APIError) Error() string {
 	if e.kind != nil {
 		b.WriteString(e.kind.Error())
 	}
-	var det []string
-	if e.Status != 0 {
-		det = append(det, fmt.Sprintf("HTTP %d", e.Status))
-	}
-	if e.Code != "" {
-		det = append(det, e.Code)
-	}
-	if e.Summary != "" {
-		det = append(det, e.Summary)
-	}
+	det := e.facts()
 	if e.Scope != "" {
 		det = append(det, "scope "+e.Scope)
 	}
@@ -95,6 +86,22 @@ func (e *APIError) Error() string {
 		b.WriteString(e.Hint)
 	}
 	return b.String()
+}
+
+// facts are the response's HTTP status, error code and summary, as far as
+// known.
+func (e *APIError) facts() []string {
+	var det []string
+	if e.Status != 0 {
+		det = append(det, fmt.Sprintf("HTTP %d", e.Status))
+	}
+	if e.Code != "" {
+		det = append(det, e.Code)
+	}
+	if e.Summary != "" {
+		det = append(det, e.Summary)
+	}
+	return det
 }
 
 // Unwrap returns the sentinel and the cause.
