@@ -469,30 +469,52 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 	}
 }
 
-func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
-	org, err := orgsim.New("mixed")
+// postureRun is a pipeline running over a simulated org with posture
+// enabled (hourly, 100 ms debounce), after its start evaluation; the
+// test's cleanup stops it and checks that Run ended cleanly.
+type postureRun struct {
+	org   *orgsim.Org
+	sim   *oktasim.Server
+	p     *Pipeline
+	ctx   context.Context
+	first Status
+}
+
+func startPostureRun(t *testing.T, profile string, seed uint64) *postureRun {
+	t.Helper()
+	org, err := orgsim.New(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
-	sim.Add(genEvents(15, 20, time.Now().Add(-time.Hour), time.Now())...)
-	dir := t.TempDir()
-	s := testSettings(t, url, dir)
+	sim.Add(genEvents(seed, 20, time.Now().Add(-time.Hour), time.Now())...)
+	s := testSettings(t, url, t.TempDir())
 	s.Posture.Enabled = true
 	s.Posture.Interval = time.Hour
 	p, err := New(s, Options{OktaOptions: fastOkta(), PostureDebounce: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		p.Close()
+	})
+	first := waitStatus(t, p, "the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
+	return &postureRun{org: org, sim: sim, p: p, ctx: ctx, first: first}
+}
+
+func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
+	r := startPostureRun(t, "mixed", 15)
+	p, first := r.p, r.first
 	waitFor := func(what string, cond func(Status) bool) Status { return waitStatus(t, p, what, cond) }
-	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
 	// A routine sign-in does not trigger an evaluation...
-	sim.Add(genEvents(16, 5, time.Now(), time.Now())...)
+	r.sim.Add(genEvents(16, 5, time.Now(), time.Now())...)
 	ingested := waitFor("the sign-ins", func(st Status) bool { return st.EventsIngested == 25 })
 	// one more page: the sign-ins' page has finished its commit, notice included
 	waitFor("the next page", func(st Status) bool { return st.Pages > ingested.Pages })
@@ -504,14 +526,10 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 	}
 	// ...a policy change does.
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	sim.Add(json.RawMessage(`{"uuid":"policy-change-1","published":"` + ts + `","eventType":"policy.lifecycle.update","actor":{"id":"00uadmin","type":"User","alternateId":"admin@example.com"},"outcome":{"result":"SUCCESS"}}`))
+	r.sim.Add(json.RawMessage(`{"uuid":"policy-change-1","published":"` + ts + `","eventType":"policy.lifecycle.update","actor":{"id":"00uadmin","type":"User","alternateId":"admin@example.com"},"outcome":{"result":"SUCCESS"}}`))
 	waitFor("the re-evaluation", func(st Status) bool { return st.PostureAt.After(first.PostureAt) })
 	if n := p.posture.requested.Load(); n != 1 {
 		t.Fatalf("%d early evaluations requested, want 1 (the policy change)", n)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -519,35 +537,17 @@ func TestPostureReevaluatedAfterRelevantEvent(t *testing.T) {
 // the first evaluation records a regression of okta.password.min_length,
 // linked to the policy-change event and its actor.
 func TestPostureRegressionLinkedToCause(t *testing.T) {
-	org, err := orgsim.New("strong")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
-	sim.Add(genEvents(17, 20, time.Now().Add(-time.Hour), time.Now())...)
-	s := testSettings(t, url, t.TempDir())
-	s.Posture.Enabled = true
-	s.Posture.Interval = time.Hour
-	p, err := New(s, Options{OktaOptions: fastOkta(), PostureDebounce: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	waitFor := func(what string, cond func(Status) bool) Status { return waitStatus(t, p, what, cond) }
-	first := waitFor("the start evaluation", func(st Status) bool { return !st.PostureAt.IsZero() && st.BackfillDone })
+	r := startPostureRun(t, "strong", 17)
+	p, ctx := r.p, r.ctx
 	if regs, _ := p.Store().Regressions(ctx, time.Time{}, time.Now().Add(time.Hour)); len(regs) != 0 {
 		t.Fatalf("regressions before any change: %+v", regs)
 	}
-	org.SetPasswordMinLength(6)
+	r.org.SetPasswordMinLength(6)
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	sim.Add(json.RawMessage(`{"uuid":"pw-policy-weakened","published":"` + ts + `","eventType":"policy.lifecycle.update",` +
+	r.sim.Add(json.RawMessage(`{"uuid":"pw-policy-weakened","published":"` + ts + `","eventType":"policy.lifecycle.update",` +
 		`"displayMessage":"Update policy","actor":{"id":"00uevil","type":"User","alternateId":"mallory@example.com"},` +
 		`"target":[{"id":"00pdefault","type":"PolicyEntity","alternateId":"unknown","displayName":"Default Policy"}],"outcome":{"result":"SUCCESS"}}`))
-	waitFor("the re-evaluation", func(st Status) bool { return st.PostureAt.After(first.PostureAt) })
+	waitStatus(t, p, "the re-evaluation", func(st Status) bool { return st.PostureAt.After(r.first.PostureAt) })
 	regs, err := p.Store().Regressions(ctx, time.Time{}, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -569,10 +569,6 @@ func TestPostureRegressionLinkedToCause(t *testing.T) {
 	}
 	if check != 1 || resources == 0 {
 		t.Fatalf("okta.password.min_length: %d check-level and %d resource regressions: %+v", check, resources, regs)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
