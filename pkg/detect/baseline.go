@@ -20,6 +20,7 @@ const (
 	countryBuckets  = windowDays / bucketDays
 	maxASNsPerUser  = 8
 	maxNetsPerUser  = 12 // networks kept per user (prefixes and ISP+country pairs)
+	maxActsPerUser  = 16 // admin action types kept per user (admins only)
 	secondsPerDay   = 86400
 	noCountry       = 0
 	countryInternID = 1 // first id handed out
@@ -87,6 +88,14 @@ type userRec struct {
 	countries []countryHist
 	asns      []asnDay
 	nets      []netSeen
+	// acts are the admin event types the user performed (hash of the type,
+	// first and last day), from successful admin actions without an
+	// attack signal; empty for users who never administer.
+	acts []netSeen
+	// devSess is the hash of the latest session whose sign-in Okta judged
+	// from a known device and a known place (behaviours New Device and New
+	// Geo-Location both NEGATIVE); 0 when none.
+	devSess uint32
 }
 
 type baselines struct {
@@ -201,10 +210,14 @@ func (b *baselines) addUser(login string, first, last int64) *userRec {
 
 // record updates the baselines after the detectors saw the event.
 func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
-	if u == nil || !ev.IsInteractiveSignIn() || isAnonymous(ev) || isPrivateRelay(ev) {
+	if u == nil || isAnonymous(ev) || isPrivateRelay(ev) {
 		return
 	}
 	d := day(sec)
+	if !ev.IsInteractiveSignIn() {
+		b.recordAdmin(ev, u, d)
+		return
+	}
 	if name := ev.Country(); name != "" {
 		c := b.countryID(name)
 		if c != noCountry {
@@ -227,6 +240,58 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 	pk, ak := netKeys(ev)
 	u.addNet(pk, d)
 	u.addNet(ak, d)
+	if sid := ev.SessionID(); sid != "" {
+		h := hash32("s:" + sid)
+		switch {
+		case behaviorNegative(ev, "New Device") && behaviorNegative(ev, "New Geo-Location"):
+			u.devSess = h
+		case u.devSess == h && (behavior(ev, "New Device") || behavior(ev, "New Geo-Location")):
+			u.devSess = 0
+		}
+	}
+}
+
+// behaviorNegative reports an Okta behaviour evaluated and not matched.
+func behaviorNegative(ev *event.Event, name string) bool {
+	return strings.EqualFold(ev.Debug.Behaviors[name], "NEGATIVE")
+}
+
+// recordAdmin learns what an actor administers and from where: the type
+// of each successful admin action (so rules can tell an admin's routine
+// work from a first use) and, for API-token requests — automation that
+// never signs in interactively —, the network the token is used from (so
+// a directory-sync account running from its cloud project is familiar
+// after its first day). Actions with an attack signal teach nothing.
+func (b *baselines) recordAdmin(ev *event.Event, u *userRec, d uint16) {
+	if ev.IsFailure() || !ev.IsAdminAction() || attackSignal(ev) != "" {
+		return
+	}
+	u.acts = addSeen(u.acts, hash32("t:"+ev.EventType), d, maxActsPerUser)
+	if ev.IsAPITokenRequest() {
+		pk, ak := netKeys(ev)
+		u.addNet(pk, d)
+		u.addNet(ak, d)
+	}
+}
+
+// didBefore reports whether the user performed admin event type typ on a
+// day before today within the last 30 days.
+func (u *userRec) didBefore(typ string, today uint16) bool {
+	return u != nil && u.knowsSeen(u.acts, hash32("t:"+typ), today, true)
+}
+
+// administers reports whether the user performed any admin action in the
+// last 30 days (a privileged account).
+func (u *userRec) administers(today uint16) bool {
+	if u == nil {
+		return false
+	}
+	for _, x := range u.acts {
+		if inWindow(today, x.L) {
+			return true
+		}
+	}
+	return false
 }
 
 // netKeys returns the hashes of the event's network: its /24 (IPv4) or
@@ -249,38 +314,57 @@ func netKeys(ev *event.Event) (prefix, isp uint32) {
 	return prefix, isp
 }
 
-func (u *userRec) addNet(h uint32, d uint16) {
+func (u *userRec) addNet(h uint32, d uint16) { u.nets = addSeen(u.nets, h, d, maxNetsPerUser) }
+
+// addSeen records value h seen on day d in a bounded list (the value
+// least recently seen makes room).
+func addSeen(list []netSeen, h uint32, d uint16, limit int) []netSeen {
 	if h == 0 {
-		return
+		return list
 	}
-	for i := range u.nets {
-		if u.nets[i].H == h {
-			u.nets[i].L = max(u.nets[i].L, d)
-			u.nets[i].F = min(u.nets[i].F, d)
-			return
+	for i := range list {
+		if list[i].H == h {
+			list[i].L = max(list[i].L, d)
+			list[i].F = min(list[i].F, d)
+			return list
 		}
 	}
-	if len(u.nets) >= maxNetsPerUser {
+	if len(list) >= limit {
 		oldest := 0
-		for i, x := range u.nets {
-			if x.L < u.nets[oldest].L {
+		for i, x := range list {
+			if x.L < list[oldest].L {
 				oldest = i
 			}
 		}
-		u.nets[oldest] = netSeen{H: h, F: d, L: d}
-		return
+		list[oldest] = netSeen{H: h, F: d, L: d}
+		return list
 	}
-	u.nets = append(u.nets, netSeen{H: h, F: d, L: d})
+	return append(list, netSeen{H: h, F: d, L: d})
 }
 
 // knowsNet reports whether the user signed in from network h in the last
 // 30 days; mature also requires it to be first seen before today (a
 // network an attacker signed in from a minute ago is not the admin's own).
 func (u *userRec) knowsNet(h uint32, today uint16, mature bool) bool {
-	if u == nil || h == 0 {
+	return u != nil && u.knowsSeen(u.nets, h, today, mature)
+}
+
+// pruneSeen drops the values not seen in the last 30 days.
+func pruneSeen(list []netSeen, nowDay uint16) []netSeen {
+	keep := list[:0]
+	for _, x := range list {
+		if inWindow(nowDay, x.L) || x.L > nowDay {
+			keep = append(keep, x)
+		}
+	}
+	return keep
+}
+
+func (u *userRec) knowsSeen(list []netSeen, h uint32, today uint16, mature bool) bool {
+	if h == 0 {
 		return false
 	}
-	for _, x := range u.nets {
+	for _, x := range list {
 		if x.H == h && inWindow(today, x.L) && (!mature || x.F < today) {
 			return true
 		}
@@ -405,15 +489,8 @@ func (b *baselines) prune(sec int64) {
 			}
 			u.countries = keep
 		}
-		if len(u.nets) > 0 {
-			keep := u.nets[:0]
-			for _, x := range u.nets {
-				if inWindow(nowDay, x.L) || x.L > nowDay {
-					keep = append(keep, x)
-				}
-			}
-			u.nets = keep
-		}
+		u.nets = pruneSeen(u.nets, nowDay)
+		u.acts = pruneSeen(u.acts, nowDay)
 		if len(u.asns) > 0 {
 			keep := u.asns[:0]
 			for _, x := range u.asns {
@@ -474,6 +551,25 @@ func (c *Context) NetworkFamiliar(ev *event.Event, mature bool) (bool, string) {
 		return true, "isp"
 	}
 	return false, ""
+}
+
+// ActorDidBefore reports whether the current event's actor performed
+// admin event type typ on an earlier day within the last 30 days (its
+// routine work, as opposed to a first use).
+func (c *Context) ActorDidBefore(typ string) bool { return c.user.didBefore(typ, c.today()) }
+
+// UserAdministers reports whether login performed any admin action in the
+// last 30 days (a privileged account).
+func (c *Context) UserAdministers(login string) bool {
+	return c.e.base.lookup(login).administers(c.today())
+}
+
+// SessionDeviceKnown reports whether the current event belongs to the
+// actor's latest session whose sign-in Okta judged from a known device and
+// a known place (New Device and New Geo-Location NEGATIVE).
+func (c *Context) SessionDeviceKnown(ev *event.Event) bool {
+	sid := ev.SessionID()
+	return c.user != nil && sid != "" && c.user.devSess != 0 && c.user.devSess == hash32("s:"+sid)
 }
 
 // UserHasASN reports whether the actor signed in from asn in 30 days.

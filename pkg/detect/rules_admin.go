@@ -53,34 +53,28 @@ var adminRules = []*Rule{
 		MITRE: []string{"T1098.003", "T1078.004"},
 		Description: "An administrator role (or a custom role binding) was granted to a user or a group. New admins are the " +
 			"first persistence step after an admin account takeover. Check that a change request exists, that the actor " +
-			"normally administers roles, and that the grantee should hold this role; critical for Super / Org administrator.",
-		FalsePositives: []string{"planned onboarding of a new administrator", "just-in-time access tooling granting time-bound roles (scope its actor out)"},
-		Rearm:          time.Hour,
+			"normally administers roles, and that the grantee should hold this role; critical for Super / Org administrator. " +
+			"A grant of another role to someone else that is the admin's routine work (it granted this kind of role before, " +
+			"from a familiar network, no attack signal) is info.",
+		FalsePositives: []string{"the identity team granting roles as part of its work: a grant of a role other than Super / Org administrator, to someone else, by an admin who granted this kind of role on an earlier day of the last 30 (or is in its learning period), from a trusted range or a network familiar to it, with no attack signal, is info (`routine`: false makes it alert)",
+			"planned onboarding of a new administrator by an admin who never granted roles before (close the alert with the change request)",
+			"just-in-time access tooling granting time-bound roles (scope its actor out with `exclude`)"},
+		Rearm:  time.Hour,
+		Params: []Param{routineParam},
 		On: []Pattern{{
-			Name:  "grant",
-			Match: Match{Types: privilegeGrantTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
-			Key: func(ev *event.Event) string {
-				return granteeName(grantee(ev)) + "|" + grantedRole(ev)
-			},
+			Name: "grant",
+			Match: Match{Types: privilegeGrantTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+				Baseline: func(c *Context, ev *event.Event, p Params) bool { return !routineGrant(c, ev, p) }},
+			Key:   grantKey,
+			Alert: grantFinding,
+		}, {
+			Name: "routine_grant",
+			Match: Match{Types: privilegeGrantTypes, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+				Baseline: routineGrant},
+			Key: grantKey,
 			Alert: func(h *Hit) Finding {
-				f := h.Base()
-				role, who := grantedRole(h.Ev), grantee(h.Ev)
-				f.Severity = sevIf(isSuperRole(role), SeverityCritical, SeverityHigh)
-				kind := "user"
-				if who != nil && who.Type != "User" {
-					kind = "group"
-				}
-				if h.Ev.EventType == "iam.resourceset.bindings.add" {
-					kind = "custom role binding"
-				}
-				if role == "" {
-					role = "an administrator role"
-				}
-				f.Summary = fmt.Sprintf("%s granted %s to %s %s", h.Ev.Actor.AlternateID, role, kind, granteeName(who))
-				f.Evidence["role"] = role
-				f.Evidence["granteeType"] = kind
-				f.Evidence["grantee"] = granteeName(who)
-				f.Evidence["selfGrant"] = who != nil && who.Type == "User" && !onOtherUser(h.Ev)
+				f := grantFinding(h)
+				routineFinding(&f)
 				return f
 			},
 		}},
@@ -92,8 +86,10 @@ var adminRules = []*Rule{
 			"(not among the networks it signed in from over the last 30 days before today) or from an anonymous, suspicious " +
 			"or risky address, or a user created in the last 24 h was granted an administrator role (the 2023 breach pattern: " +
 			"create a backdoor user, make it admin). Verify the creator and the new account with HR / the requester.",
-		FalsePositives: []string{"administrators creating users from a hotel or another new network (one low incident per admin per day; add the range to `trusted` or `exclude` the admin)",
+		FalsePositives: []string{"administrators creating users from home for the first time, on the device and in the place Okta knows for the session (New Device and New Geo-Location NEGATIVE), outside hosting providers: not an alert (`knownDevice`: false alerts)",
+			"administrators creating users from a hotel or another new network on a new device (one low incident per admin per day; add the range to `trusted` or `exclude` the admin)",
 			"break-glass accounts created during an incident (`exclude` the responders for the incident)"},
+		Params: []Param{knownDeviceParam},
 		On: []Pattern{
 			{
 				Name: "untrusted_creator",
@@ -138,25 +134,22 @@ var adminRules = []*Rule{
 			"or risky address (high). Each admin's home and mobile networks are learned like any other; the `trusted` " +
 			"list stays an allow-list (never alerts). Silent during the admin's learning period. One incident per admin " +
 			"per day: a stolen admin session or credentials used from the attacker's own network.",
-		FalsePositives: []string{"an admin working from a new network (hotel, new ISP): one medium incident per admin per day; add the range to `trusted` or `exclude` the admin while travelling",
+		FalsePositives: []string{"an admin working from home or the phone for the first time: on the device and in the place Okta knows for the session (New Device and New Geo-Location NEGATIVE at its sign-in), outside hosting providers and with no attack signal, it is info (`knownDevice`: false alerts)",
+			"automation (API tokens) running from its usual cloud project: the networks an account's API-token admin requests come from are learned like sign-in networks (familiar from the day after the first use)",
+			"an admin working from a new network on a new device (hotel, new laptop): one medium incident per admin per day; add the range to `trusted` or `exclude` the admin while travelling",
 			"a new office or VPN egress before it is learned: add it to `trusted`"},
+		Params: []Param{knownDeviceParam},
 		On: []Pattern{{
-			Name: "untrusted",
-			Match: Match{Where: func(ev *event.Event, _ Params) bool {
-				if !isPerson(ev) || ev.IsFailure() || ev.Client.IPAddress == "" || isTrusted(ev) {
-					return false
-				}
-				return ev.EventType == "user.session.access_admin_app" || ev.IsAdminAction()
-			}, Baseline: newOrHostileNetwork},
-			Key: func(*event.Event) string { return "" },
+			Name:  "untrusted",
+			Match: Match{Where: adminActivity, Baseline: newOrHostileNetwork},
+			Key:   func(*event.Event) string { return "" },
+			Alert: adminNetworkFinding,
+		}, {
+			Name:  "known_device",
+			Match: Match{Where: adminActivity, Baseline: knownDeviceNewNetwork},
+			Key:   func(*event.Event) string { return "" },
 			Alert: func(h *Hit) Finding {
-				f := h.Base()
-				f.Learn = LearnUser
-				f.Summary = fmt.Sprintf("%s performed %s from %s (%s), %s", h.Ev.Actor.AlternateID, h.Ev.EventType, h.Ev.Client.IPAddress, orDefault(h.Ev.Country(), "unknown country"), networkWhy(h.Ev))
-				f.Evidence["eventType"] = h.Ev.EventType
-				f.Evidence["apiToken"] = h.Ev.IsAPITokenRequest()
-				networkEvidence(&f, h.Ev)
-				return f
+				return flagFinding(adminNetworkFinding(h), SeverityInfo, "knownDevice", " — on the device and in the place Okta knows for this session")
 			},
 		}},
 	},
@@ -292,12 +285,141 @@ var adminRules = []*Rule{
 	},
 }
 
+// adminActivity: a person's successful Admin Console access or admin
+// action from a known, untrusted address.
+func adminActivity(ev *event.Event, _ Params) bool {
+	if !isPerson(ev) || ev.IsFailure() || ev.Client.IPAddress == "" || isTrusted(ev) {
+		return false
+	}
+	return ev.EventType == "user.session.access_admin_app" || ev.IsAdminAction()
+}
+
+func adminNetworkFinding(h *Hit) Finding {
+	f := h.Base()
+	f.Learn = LearnUser
+	f.Summary = fmt.Sprintf("%s performed %s from %s (%s), %s", h.Ev.Actor.AlternateID, h.Ev.EventType, h.Ev.Client.IPAddress, orDefault(h.Ev.Country(), "unknown country"), networkWhy(h.Ev))
+	f.Evidence["eventType"] = h.Ev.EventType
+	f.Evidence["apiToken"] = h.Ev.IsAPITokenRequest()
+	networkEvidence(&f, h.Ev)
+	return f
+}
+
+// routineParam is the knob of every rule that tells an admin's routine
+// work from the rest (adminRoutine).
+var routineParam = Param{Name: "routine", Default: true,
+	Doc: "an established admin repeating an action it performed on an earlier day of the last 30 (or still in its learning period), from a trusted range or a network familiar to it, with no attack signal, raises info instead of an alert; false: always alert"}
+
+// adminRoutine reports why an admin action is the actor's routine work
+// ("" when it is not): no anonymous / suspicious / risky signal, from a
+// trusted range or a network the actor signed in from on an earlier day
+// of the last 30 (Context.NetworkFamiliar; during the actor's learning
+// period, outside hosting providers, earlier the same day), and either the actor performed
+// this event type on an earlier day of the last 30 ("repeat") or the
+// actor is still in its learning period, when only the network can be
+// judged ("learning"). Off when the rule's `routine` param is false.
+func adminRoutine(c *Context, ev *event.Event, p Params) string {
+	if !p.Bool("routine") || !isPerson(ev) || ev.Client.IPAddress == "" || attackSignal(ev) != "" {
+		return ""
+	}
+	learning := c.UserLearning(ev.Actor.AlternateID)
+	if !isTrusted(ev) {
+		familiar, _ := c.NetworkFamiliar(ev, true)
+		if !familiar && learning && !isCloud(ev) {
+			// the first days: a network seen earlier today counts
+			familiar, _ = c.NetworkFamiliar(ev, false)
+		}
+		if !familiar {
+			return ""
+		}
+	}
+	if c.ActorDidBefore(ev.EventType) {
+		return "repeat"
+	}
+	if learning {
+		return "learning"
+	}
+	return ""
+}
+
+func isRoutineAdmin(c *Context, ev *event.Event, p Params) bool { return adminRoutine(c, ev, p) != "" }
+
+func notRoutineAdmin(c *Context, ev *event.Event, p Params) bool { return adminRoutine(c, ev, p) == "" }
+
+// routineFinding turns a routine action's finding into context: info
+// severity, the reason in the evidence and the summary.
+func routineFinding(f *Finding) {
+	*f = flagFinding(*f, SeverityInfo, "routine", " — routine: an action this admin performed before (or in its learning period), from a network familiar to it, no attack signal")
+}
+
+// flagFinding sets a finding's severity, marks flag in its evidence and
+// appends note to its summary.
+func flagFinding(f Finding, sev, flag, note string) Finding {
+	f.Severity = sev
+	f.Evidence[flag] = true
+	f.Summary += note
+	return f
+}
+
+func grantKey(ev *event.Event) string { return granteeName(grantee(ev)) + "|" + grantedRole(ev) }
+
+func selfGrant(ev *event.Event) bool {
+	who := grantee(ev)
+	return who != nil && who.Type == "User" && !onOtherUser(ev)
+}
+
+// routineGrant: a grant that is the actor's routine work — never a Super /
+// Org administrator role, never to itself.
+func routineGrant(c *Context, ev *event.Event, p Params) bool {
+	return !isSuperRole(grantedRole(ev)) && !selfGrant(ev) && isRoutineAdmin(c, ev, p)
+}
+
+func grantFinding(h *Hit) Finding {
+	f := h.Base()
+	role, who := grantedRole(h.Ev), grantee(h.Ev)
+	f.Severity = sevIf(isSuperRole(role), SeverityCritical, SeverityHigh)
+	kind := "user"
+	if who != nil && who.Type != "User" {
+		kind = "group"
+	}
+	if h.Ev.EventType == "iam.resourceset.bindings.add" {
+		kind = "custom role binding"
+	}
+	if role == "" {
+		role = "an administrator role"
+	}
+	f.Summary = fmt.Sprintf("%s granted %s to %s %s", h.Ev.Actor.AlternateID, role, kind, granteeName(who))
+	f.Evidence["role"] = role
+	f.Evidence["granteeType"] = kind
+	f.Evidence["grantee"] = granteeName(who)
+	f.Evidence["selfGrant"] = selfGrant(h.Ev)
+	return f
+}
+
 // newOrHostileNetwork matches an event from a network new to its actor
 // (not first seen before today; see Context.NetworkFamiliar) or from a
 // hostile address.
-func newOrHostileNetwork(c *Context, ev *event.Event, _ Params) bool {
+// A network new to the actor in a session Okta signed in from a known
+// device and place (knownDeviceNewNetwork) does not match when the rule's
+// `knownDevice` param is true.
+func newOrHostileNetwork(c *Context, ev *event.Event, p Params) bool {
 	if attackSignal(ev) != "" {
 		return true
+	}
+	familiar, _ := c.NetworkFamiliar(ev, true)
+	return !familiar && !knownDeviceNewNetwork(c, ev, p)
+}
+
+// knownDeviceParam is the knob of the admin-network rules for a known
+// device on a new network.
+var knownDeviceParam = Param{Name: "knownDevice", Default: true,
+	Doc: "a network new to the admin is not an alert when Okta signed the session in from a known device and place (behaviours New Device and New Geo-Location NEGATIVE), the network is not a hosting provider and nothing is hostile (an admin working from home for the first time); false: alert"}
+
+// knownDeviceNewNetwork: a network new to the actor, not a hosting
+// provider, no attack signal, in the actor's session that Okta signed in
+// from a known device and a known place.
+func knownDeviceNewNetwork(c *Context, ev *event.Event, p Params) bool {
+	if !p.Bool("knownDevice") || attackSignal(ev) != "" || isCloud(ev) || !c.SessionDeviceKnown(ev) {
+		return false
 	}
 	familiar, _ := c.NetworkFamiliar(ev, true)
 	return !familiar

@@ -32,6 +32,30 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
 			{name: "exclude scoping drops the actor", want: 0, cfg: DetectorConfig{Exclude: []string{"ana.*"}}, events: evs(
 				jev(t, "user.account.privilege.grant", admin, rt0, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")))},
+			// routine work: the established admin granted a role yesterday
+			{name: "routine: an established admin's repeat grant from home is info", want: 2, check: sevsAre(SeverityHigh, SeverityInfo), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, home, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
+			{name: "the same repeat from a VPS alerts", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, vps, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
+			{name: "the same repeat from home with threatSuspected alerts", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, home, jDbg("threatSuspected", "true"), jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
+			{name: "a repeated Super administrator grant stays critical", want: 2, check: sevsAre(SeverityCritical, SeverityCritical), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Super administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, home, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Super administrator")))},
+			{name: "a repeated self-grant stays high", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, home, jTarget("User", "00u"+admin, admin, "Ana", "privilegeGranted", "Read-only Administrator")))},
+			{name: "routine: false alerts on the repeat", want: 2, cfg: DetectorConfig{Params: map[string]any{"routine": false}}, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.account.privilege.grant", admin, rt0, home, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
+			{name: "learning: a grant from the network signed in from earlier that day is info, from a VPS high", want: 2, check: sevsAre(SeverityInfo, SeverityHigh), events: evs(
+				jev(t, "user.session.start", admin, rt0, home),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(time.Hour), home, jTarget("User", "00uv", victim, "Vic", "privilegeGranted", "Read-only Administrator")),
+				jev(t, "user.session.start", admin, rt0.Add(3*time.Hour), vps),
+				jev(t, "user.account.privilege.grant", admin, rt0.Add(3*time.Hour+time.Minute), vps, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
 		},
 		"new_user_created": {
 			{name: "created from a network new to the admin", want: 1, sev: SeverityLow, events: append(homeHistory(t, admin),
@@ -54,6 +78,15 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.account.privilege.grant", admin, rt0.Add(30*time.Hour), office, jTarget("User", "00un", "newhire@example.com", "n", "privilegeGranted", "Read-only administrator")))},
 			{name: "learning: an admin without history is silent", want: 0, events: evs(
 				jev(t, "user.lifecycle.create", admin, rt0, vps, jUser("x@example.com")))},
+			{name: "known device: first day at a new home network is not an alert", want: 0, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-new-home", jIP("66.188.3.130", 20115)),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(10*time.Minute), jSess("s-new-home"), jIP("66.188.3.130", 20115), jUser("newhire@example.com")))},
+			{name: "new device on the same new network alerts", want: 1, sev: SeverityLow, events: append(homeHistory(t, admin),
+				jev(t, "user.session.start", admin, rt0, jSess("s-new-dev"), jIP("66.188.3.130", 20115), jDbg("behaviors", "{New Device=POSITIVE, New Geo-Location=NEGATIVE, New IP=POSITIVE}")),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(10*time.Minute), jSess("s-new-dev"), jIP("66.188.3.130", 20115), jUser("newhire@example.com")))},
+			{name: "known device on a hosting network alerts", want: 1, sev: SeverityLow, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-vps", vps),
+				jev(t, "user.lifecycle.create", admin, rt0.Add(10*time.Minute), jSess("s-vps"), vps, jUser("newhire@example.com")))},
 		},
 		"admin_activity_untrusted_ip": {
 			{name: "admin console from a VPS new to the admin", want: 1, sev: SeverityMedium, check: func(t *testing.T, as []Alert) {
@@ -75,6 +108,30 @@ func adminRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.account.update_password", victim, rt0.Add(3*time.Hour), vps, jUser(victim)))},
 			{name: "learning: a new admin is silent", want: 0, events: evs(
 				jev(t, "user.session.access_admin_app", "new.admin@example.com", rt0, vps))},
+			{name: "known device: first day at a new home network is info", want: 1, sev: SeverityInfo, check: func(t *testing.T, as []Alert) {
+				if as[0].Evidence["knownDevice"] != true || as[0].Evidence["pattern"] != "known_device" {
+					t.Fatalf("%v", as[0].Evidence)
+				}
+			}, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-new-home", jIP("66.188.3.130", 20115)),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Minute), jSess("s-new-home"), jIP("66.188.3.130", 20115)),
+				jev(t, "group.user_membership.add", admin, rt0.Add(2*time.Minute), jSess("s-new-home"), jIP("66.188.3.130", 20115), jUser(victim), jTarget("UserGroup", "00g", "unknown", "Sales")))},
+			{name: "new device on the same network is medium", want: 1, sev: SeverityMedium, events: append(homeHistory(t, admin),
+				jev(t, "user.session.start", admin, rt0, jSess("s-new-dev"), jIP("66.188.3.130", 20115), jDbg("behaviors", "{New Device=POSITIVE, New Geo-Location=NEGATIVE, New IP=POSITIVE}")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Minute), jSess("s-new-dev"), jIP("66.188.3.130", 20115)))},
+			{name: "known device, then a new-device sign-in in the same session, is medium", want: 1, sev: SeverityMedium, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-mixed", jIP("66.188.3.130", 20115)),
+				jev(t, "user.authentication.verify", admin, rt0.Add(time.Minute), jSess("s-mixed"), jIP("66.188.3.130", 20115), jDbg("behaviors", "{New Device=POSITIVE, New Geo-Location=NEGATIVE}")),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(2*time.Minute), jSess("s-mixed"), jIP("66.188.3.130", 20115)))},
+			{name: "known device from a hosting network is medium", want: 1, sev: SeverityMedium, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-vps", vps),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Minute), jSess("s-vps"), vps))},
+			{name: "knownDevice: false keeps it medium", want: 1, sev: SeverityMedium, cfg: DetectorConfig{Params: map[string]any{"knownDevice": false}}, events: append(homeHistory(t, admin),
+				knownDeviceSignIn(t, admin, rt0, "s-new-home", jIP("66.188.3.130", 20115)),
+				jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Minute), jSess("s-new-home"), jIP("66.188.3.130", 20115)))},
+			{name: "API-token automation from its cloud project is learned", want: 0, events: tokenAutomation(t, "svc-sync@example.com", jIP("34.122.0.78", 396982))},
+			{name: "the same automation from a new network alerts", want: 1, sev: SeverityMedium, events: append(tokenAutomation(t, "svc-sync@example.com", jIP("34.122.0.78", 396982)),
+				jev(t, "group.user_membership.add", "svc-sync@example.com", rt0.Add(time.Hour), vps, jToken("00Tsync"), jUser(victim), jTarget("UserGroup", "00g", "unknown", "Sales")))},
 		},
 		"okta_support_reset": {
 			{name: "password reset by Okta Support", want: 1, sev: SeverityHigh, check: func(t *testing.T, as []Alert) {
@@ -137,6 +194,40 @@ func homeHistory(t testing.TB, who string) []event.Event {
 	var out []event.Event
 	for d := 8; d >= 1; d-- {
 		out = append(out, jev(t, "user.session.start", who, rt0.Add(-time.Duration(d)*24*time.Hour), jIP("73.10.20.5", 7922)))
+	}
+	return out
+}
+
+// sevsAre checks the severities of a case's alerts, in order.
+func sevsAre(want ...string) func(t *testing.T, as []Alert) {
+	return func(t *testing.T, as []Alert) {
+		t.Helper()
+		var got []string
+		for _, a := range as {
+			got = append(got, a.Severity)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			for _, a := range as {
+				t.Logf("alert: %s %s", a.Severity, a.Summary)
+			}
+			t.Fatalf("severities %v, want %v", got, want)
+		}
+	}
+}
+
+// knownDeviceSignIn is a sign-in Okta judged from a known device and
+// place on a new IP (an admin at home for the first time), in session s.
+func knownDeviceSignIn(t testing.TB, who string, at time.Time, s string, mods ...jmod) event.Event {
+	return jev(t, "user.session.start", who, at, append([]jmod{jSess(s), jDbg("behaviors", "{New Device=NEGATIVE, New Geo-Location=NEGATIVE, New IP=POSITIVE}")}, mods...)...)
+}
+
+// tokenAutomation: an account's API token adds group members from a cloud
+// project every day for nine days, ending at rt0.
+func tokenAutomation(t testing.TB, who string, net jmod) []event.Event {
+	var out []event.Event
+	for d := 9; d >= 0; d-- {
+		out = append(out, jev(t, "group.user_membership.add", who, rt0.Add(-time.Duration(d)*24*time.Hour), net, jToken("00Tsync"),
+			jUser("u"+string(rune('a'+d))+"@example.com"), jTarget("UserGroup", "00g", "unknown", "Sales")))
 	}
 	return out
 }

@@ -341,6 +341,13 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 				s.Seq[k] = sk
 			}
 			sk.At[0] = &partial{Steps: []Snap{snapOf(ev, "")}}
+			if n == 1 && s.quiet > 0 {
+				// a one-step quiet sequence: "X and no Cancel within Quiet"
+				sk.At[0].Deadline = now + s.quiet.Milliseconds()
+				if s.NextDeadline == 0 || sk.At[0].Deadline < s.NextDeadline {
+					s.NextDeadline = sk.At[0].Deadline
+				}
+			}
 		}
 	}
 }

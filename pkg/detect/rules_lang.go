@@ -73,7 +73,8 @@ type Step struct {
 //   - Steps: an ordered sequence keyed per step, within Window (from the
 //     first step), optionally cancelled by Cancel; with Quiet > 0 it fires
 //     only when no Cancel event arrives within Quiet of the last step
-//     (an absence: "prompted but never completed").
+//     (an absence: "prompted but never completed"; a single step with
+//     Quiet: "this happened and no Cancel followed").
 //   - Count > 0: a threshold — at least Count distinct Distinct values
 //     (default: events) per Key within Window.
 //   - Idle > 0: the first matching event of a Key after at least Idle

@@ -35,24 +35,147 @@ func enrolledDevice(ev *event.Event) string {
 	return ""
 }
 
+// resetFollowUpTypes: what a user does after a factor reset — sign in and
+// enrol a factor or device.
+var resetFollowUpTypes = append([]string{"user.session.start", "user.authentication.verify", "user.authentication.sso"}, enrolTypes...)
+
+// routineReset: a reset that is the resetter's routine work and whose
+// target does not administer the org.
+func routineReset(c *Context, ev *event.Event, p Params) bool {
+	return isRoutineAdmin(c, ev, p) && !c.UserAdministers(targetUserKey(ev))
+}
+
+// resetFinding is the finding of the reset itself, on the resetter.
+func resetFinding(h *Hit) Finding {
+	f := h.Base()
+	f.Key = "reset"
+	f.Summary = fmt.Sprintf("%s %s the MFA factors of %s", h.Ev.Actor.AlternateID, strings.ReplaceAll(eventVerb(h.Ev), "_", " "), targetUserKey(h.Ev))
+	f.Evidence["targetUser"] = targetUserKey(h.Ev)
+	f.Evidence["action"] = h.Ev.EventType
+	return f
+}
+
+// resetFollowUp is the finding of what followed a reset: the resetter's
+// incident (same key as the reset), raised.
+func resetFollowUp(h *Hit) Finding {
+	f := h.Base()
+	r := h.Steps[0]
+	f.Key = "reset"
+	f.Time = r.Time()
+	f.Actor, f.ActorID, f.IP, f.Country = r.Actor, "", r.IP, r.Country
+	f.Targets = []string{h.Key}
+	f.Evidence["targetUser"] = h.Key
+	f.Evidence["action"] = r.Type
+	return f
+}
+
+// userNewOrHostileNetwork: the user's event comes from a hostile address,
+// or from a network the user never signed in from (before this event);
+// while the user is in its learning period, from a hosting network only.
+func userNewOrHostileNetwork(c *Context, ev *event.Event, _ Params) bool {
+	if attackSignal(ev) != "" {
+		return true
+	}
+	if familiar, _ := c.NetworkFamiliar(ev, false); familiar {
+		return false
+	}
+	return isCloud(ev) || !c.UserLearning(ev.Actor.AlternateID)
+}
+
+// userNetWhy says why a user's follow-up network is suspicious.
+func userNetWhy(ev *event.Event) string {
+	if sig := attackSignal(ev); sig != "" {
+		return "a hostile address (" + sig + ")"
+	}
+	if isCloud(ev) {
+		return "a hosting network new to the user"
+	}
+	return "a network new to the user"
+}
+
 var mfaRules = []*Rule{
 	{
 		ID: "mfa_factor_reset_by_other", Title: "MFA factors reset or deactivated by another user", Severity: SeverityMedium, Theme: "mfa",
 		MITRE: []string{"T1556.006", "T1098"},
 		Description: "Someone reset, deactivated or suspended another user's MFA factors (user.mfa.factor.reset_all / " +
 			"deactivate / suspend, actor ≠ target). This is the help-desk step of social-engineering attacks: the caller " +
-			"then enrols their own factor. Confirm the request came through a verified channel.",
-		FalsePositives: []string{"help desk resetting factors for a user who lost their phone (verified call-back)"},
-		Rearm:          time.Hour,
+			"then enrols their own factor. Alerts at once when the resetter never did this before (on an earlier day of " +
+			"the last 30, outside its learning period), works from a network new to it or a hostile address (high), or " +
+			"the target administers the org (high). A routine reset (otherwise) is info and is then judged by what " +
+			"follows: the user signing in or enrolling from a network new to them or a hostile address within `window` " +
+			"raises the incident to high; no sign-in or enrolment by the user within `quiet` raises it to medium (an " +
+			"unconfirmed reset); the user back on a familiar network closes it. Confirm the request came through a " +
+			"verified channel.",
+		FalsePositives: []string{"the help desk resetting a lost phone: a reset by an actor who resets routinely, followed within `quiet` by the user signing in or enrolling from their own familiar network, stays info (`routine`: false alerts on every reset)",
+			"a user who is reset but re-enrols only the next day (medium after `quiet`; raise `quiet`)",
+			"a user re-enrolling from a hotel or a new ISP (high: confirm with the user)"},
+		Rearm: 8 * time.Hour,
+		Params: []Param{routineParam,
+			{Name: "quiet", Default: 4 * time.Hour, Doc: "how long a routine reset waits for the user to sign in or enrol before it alerts as unconfirmed"},
+			{Name: "window", Default: 24 * time.Hour, Doc: "how long after a reset a sign-in or enrolment by the user from a new or hostile network raises it"}},
 		On: []Pattern{{
-			Name:  "reset",
-			Match: Match{Types: factorResetTypes, Where: resetByOther},
+			Name: "reset",
+			Match: Match{Types: factorResetTypes, Where: resetByOther, Baseline: func(c *Context, ev *event.Event, p Params) bool {
+				return !routineReset(c, ev, p) && !c.UserAdministers(targetUserKey(ev))
+			}},
+			Key: targetUserKey,
+			Alert: func(h *Hit) Finding {
+				f := resetFinding(h)
+				if sig := attackSignal(h.Ev); sig != "" {
+					f.Severity = SeverityHigh
+					f.Evidence["attackSignal"] = sig
+				}
+				return f
+			},
+		}, {
+			Name: "reset_of_admin",
+			Match: Match{Types: factorResetTypes, Where: resetByOther, Baseline: func(c *Context, ev *event.Event, _ Params) bool {
+				return c.UserAdministers(targetUserKey(ev))
+			}},
+			Key: targetUserKey,
+			Alert: func(h *Hit) Finding {
+				return flagFinding(resetFinding(h), SeverityHigh, "targetAdministers", ", who administers the org")
+			},
+		}, {
+			Name:  "routine_reset",
+			Match: Match{Types: factorResetTypes, Where: resetByOther, Baseline: routineReset},
 			Key:   targetUserKey,
 			Alert: func(h *Hit) Finding {
-				f := h.Base()
-				f.Summary = fmt.Sprintf("%s %s the MFA factors of %s", h.Ev.Actor.AlternateID, strings.ReplaceAll(eventVerb(h.Ev), "_", " "), targetUserKey(h.Ev))
-				f.Evidence["targetUser"] = targetUserKey(h.Ev)
-				f.Evidence["action"] = h.Ev.EventType
+				return flagFinding(resetFinding(h), SeverityInfo, "routine", " — routine reset by an actor who resets; watching the user's next sign-in")
+			},
+		}, {
+			Name:   "reset_then_new_network",
+			Window: 24 * time.Hour,
+			Steps: []Step{
+				{Name: "reset", Match: Match{Types: factorResetTypes, Key: targetUserKey, Where: resetByOther}},
+				{Name: "user_from_new_network", Match: Match{Types: resetFollowUpTypes, Key: actorKey, Where: isOK, Baseline: userNewOrHostileNetwork}},
+			},
+			Alert: func(h *Hit) Finding {
+				f := resetFollowUp(h)
+				f.Severity = SeverityHigh
+				f.Summary = fmt.Sprintf("%s reset the MFA factors of %s; %s later %s performed %s from %s, %s", h.Steps[0].Actor, h.Key,
+					h.Ev.Published.Sub(h.Steps[0].Time()).Round(time.Minute), h.Key, h.Ev.EventType, h.Ev.Client.IPAddress, userNetWhy(h.Ev))
+				f.Evidence["followUpIP"] = h.Ev.Client.IPAddress
+				f.Evidence["followUpType"] = h.Ev.EventType
+				f.Evidence["followUpASN"] = asnOf(h.Ev)
+				f.Evidence["followUpHosting"] = isCloud(h.Ev)
+				if sig := attackSignal(h.Ev); sig != "" {
+					f.Evidence["attackSignal"] = sig
+				}
+				return f
+			},
+		}, {
+			Name:   "reset_unconfirmed",
+			Window: 24 * time.Hour,
+			Quiet:  4 * time.Hour,
+			Steps:  []Step{{Name: "reset", Match: Match{Types: factorResetTypes, Key: targetUserKey, Where: resetByOther}}},
+			Cancel: []Match{{Types: resetFollowUpTypes, Key: actorKey, Where: isOK}},
+			Alert: func(h *Hit) Finding {
+				f := resetFollowUp(h)
+				f.Severity = SeverityMedium
+				f.Summary = fmt.Sprintf("%s reset the MFA factors of %s at %s and the user has not signed in or enrolled in the %s since", h.Steps[0].Actor, h.Key,
+					h.Steps[0].Time().Format(time.RFC3339), h.At.Sub(h.Steps[0].Time()).Round(time.Minute))
+				f.Evidence["unconfirmedFor"] = h.At.Sub(h.Steps[0].Time()).Round(time.Second).String()
 				return f
 			},
 		}},

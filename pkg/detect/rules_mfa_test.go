@@ -1,8 +1,10 @@
 package detect
 
 import (
-	"github.com/oktaguard/oktaguard/pkg/event"
+	"sort"
 	"strings"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
 	"testing"
 	"time"
 )
@@ -11,6 +13,7 @@ func mfaRuleCases(t testing.TB) map[string][]ruleCase {
 	hd, sec, u2 := "hd.desk@example.com", "sam.secadmin@example.com", "una.user@example.com"
 	office := jTrusted()
 	vps := jIP("159.203.17.4", 14061)
+	uHome := jIP("98.1.2.3", 7018)
 	return map[string][]ruleCase{
 		"mfa_factor_reset_by_other": {
 			{name: "help desk resets a user's factors", want: 1, check: func(t *testing.T, as []Alert) {
@@ -19,6 +22,31 @@ func mfaRuleCases(t testing.TB) map[string][]ruleCase {
 				}
 			}, events: evs(jev(t, "user.mfa.factor.reset_all", hd, rt0, office, jUser(u2)))},
 			{name: "deactivate by admin", want: 1, events: evs(jev(t, "user.mfa.factor.deactivate", hd, rt0, jUser(u2)))},
+			{name: "routine reset, the user back from their home network: info only", want: 2, check: sevsAre(SeverityInfo, SeverityInfo),
+				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), uHome), jev(t, "user.mfa.factor.activate", u2, rt0.Add(32*time.Minute), uHome, jUser(u2)))},
+			{name: "routine reset, the user then signs in from a VPS: high", want: 2, check: func(t *testing.T, as []Alert) {
+				sevsAre(SeverityInfo, SeverityHigh)(t, as)
+				if as[1].Actor != hd || !as[1].Time.Equal(rt0) || as[1].Evidence["followUpIP"] != "159.203.17.4" {
+					t.Fatalf("%s %s %v", as[1].Actor, as[1].Time, as[1].Evidence)
+				}
+			}, events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), vps))},
+			{name: "routine reset, no sign-in by the user within quiet: medium, timed at the reset", want: 2, check: func(t *testing.T, as []Alert) {
+				sevsAre(SeverityInfo, SeverityMedium)(t, as)
+				if !as[1].Time.Equal(rt0) || as[1].Evidence["unconfirmedFor"] == nil {
+					t.Fatalf("%s %v", as[1].Time, as[1].Evidence)
+				}
+			}, events: resetStory(t, hd, u2, true)},
+			{name: "just below quiet: the user signs in from home after 3h59m: info", want: 2, check: sevsAre(SeverityInfo, SeverityInfo),
+				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(4*time.Hour-time.Minute), uHome))},
+			{name: "just above quiet: the first sign-in after 4h01m: medium", want: 2, check: sevsAre(SeverityInfo, SeverityMedium),
+				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(4*time.Hour+time.Minute), uHome))},
+			{name: "a resetter who never reset before alerts at once", want: 1, check: sevsAre(SeverityMedium),
+				events: resetStory(t, hd, u2, false, jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), uHome))},
+			{name: "a reset of a user who administers is high", want: 1, check: sevsAre(SeverityHigh),
+				events: resetStory(t, hd, u2, false, jev(t, "group.user_membership.add", u2, rt0.Add(-72*time.Hour), uHome, jUser("x@example.com")),
+					jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), uHome))},
+			{name: "routine: false alerts on every reset", want: 2, cfg: DetectorConfig{Params: map[string]any{"routine": false}}, check: sevsAre(SeverityMedium, SeverityMedium),
+				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), uHome))},
 			{name: "self-service reset, Okta itself, failure", want: 0, events: evs(
 				jev(t, "user.mfa.factor.reset_all", u2, rt0, jUser(u2)),
 				jev(t, "user.mfa.factor.deactivate", "system@okta.com", rt0, jActorType("SystemPrincipal"), jUser(u2)),
@@ -160,4 +188,32 @@ func TestRulesMFA(t *testing.T) {
 	for id, cs := range mfaRuleCases(t) {
 		testRule(t, id, cs)
 	}
+}
+
+// resetStory: the help desk (hd, at home 73.10.20.5) and the user (at home
+// 98.1.2.3) have signed in daily for eight days; with pastReset the help
+// desk reset another user's factors two days ago (that user signed in
+// again); the help desk resets user's factors at rt0; then follow (sorted
+// by time) and an unrelated sign-in six hours later that moves time on.
+func resetStory(t testing.TB, hd, user string, pastReset bool, follow ...event.Event) []event.Event {
+	out := homeHistory(t, hd)
+	for d := 8; d >= 1; d-- {
+		out = append(out, jev(t, "user.session.start", user, rt0.Add(-time.Duration(d)*24*time.Hour+time.Hour), jIP("98.1.2.3", 7018)))
+	}
+	if pastReset {
+		out = append(out, jev(t, "user.mfa.factor.reset_all", hd, rt0.Add(-48*time.Hour), jIP("73.10.20.5", 7922), jUser("old@example.com")),
+			jev(t, "user.session.start", "old@example.com", rt0.Add(-47*time.Hour), jIP("98.7.6.5", 7018)))
+	}
+	var later []event.Event
+	for _, e := range follow {
+		if e.Published.Before(rt0) {
+			out = append(out, e)
+		} else {
+			later = append(later, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Published.Before(out[j].Published) })
+	out = append(out, jev(t, "user.mfa.factor.reset_all", hd, rt0, jIP("73.10.20.5", 7922), jUser(user)))
+	out = append(out, later...)
+	return append(out, jev(t, "user.session.start", "zed@example.com", rt0.Add(6*time.Hour), jIP("73.10.20.9", 7922)))
 }

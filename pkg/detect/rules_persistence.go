@@ -44,6 +44,52 @@ func evNetwork(ev *event.Event) string {
 	return network(ev.Client.IPAddress, asn)
 }
 
+func idpKey(ev *event.Event) string { return targetName(firstTarget(ev, "IdentityProvider")) }
+
+// routineIdPUpdate: an update of an existing IdP that is the actor's
+// routine work (creating or activating one never is).
+func routineIdPUpdate(c *Context, ev *event.Event, p Params) bool {
+	return ev.EventType == "system.idp.lifecycle.update" && isRoutineAdmin(c, ev, p)
+}
+
+func idpFinding(h *Hit) Finding {
+	f := h.Base()
+	idp := firstTarget(h.Ev, "IdentityProvider")
+	f.Summary = fmt.Sprintf("%s %s identity provider %q (%s)", h.Ev.Actor.AlternateID, eventVerb(h.Ev), targetName(idp), orDefault(detailStr(idp, "idpType"), "type unknown"))
+	f.Evidence["idp"] = targetName(idp)
+	f.Evidence["idpType"] = detailStr(idp, "idpType")
+	f.Evidence["action"] = eventVerb(h.Ev)
+	return f
+}
+
+// tokenCondition is the network condition of a created token (debugData
+// tokenNetworkCondition: ANYWHERE, ZONE, ...; "" when not logged).
+func tokenCondition(ev *event.Event) string { return debugStr(ev, "tokenNetworkCondition") }
+
+// zoneToken reports a token restricted to a network zone (Okta refuses it
+// elsewhere).
+func zoneToken(ev *event.Event) bool {
+	c := strings.ToUpper(tokenCondition(ev))
+	return c == "ZONE" || c == "IN_ZONE"
+}
+
+// routineToken: a zone-restricted token created as the actor's routine
+// work (a token usable from anywhere never is).
+func routineToken(c *Context, ev *event.Event, p Params) bool {
+	return zoneToken(ev) && isRoutineAdmin(c, ev, p)
+}
+
+func tokenFinding(h *Hit) Finding {
+	f := h.Base()
+	cond := tokenCondition(h.Ev)
+	f.Severity = sevIf(strings.EqualFold(cond, "ANYWHERE") || attackSignal(h.Ev) != "", SeverityHigh, SeverityMedium)
+	f.Summary = fmt.Sprintf("%s created API token %q (network: %s)", h.Ev.Actor.AlternateID, targetName(tokenTarget(h.Ev)), orDefault(cond, "unknown"))
+	f.Evidence["token"] = targetName(tokenTarget(h.Ev))
+	f.Evidence["tokenId"] = tokenID(h.Ev)
+	f.Evidence["networkCondition"] = cond
+	return f
+}
+
 func appTarget(ev *event.Event) *event.Target { return firstTarget(ev, "AppInstance") }
 
 func isOrg2Org(t *event.Target) bool {
@@ -65,24 +111,32 @@ var persistenceRules = []*Rule{
 		MITRE: []string{"T1098.001", "T1528"},
 		Description: "An admin created an SSWS API token (system.api_token.create): it acts with the creator's admin rights and " +
 			"survives password and MFA resets. High when the token may be used from ANYWHERE (no network restriction). " +
-			"A second alert (pattern created_then_used_elsewhere, high) fires when the new token is used within 24 h from a " +
-			"network (ASN) other than the one it was created from and not in the trusted ranges — the script running " +
-			"elsewhere than the admin who made it.",
-		FalsePositives: []string{"a new integration being set up by its owner", "automation that rotates its own token"},
-		Rearm:          time.Hour,
+			"A second alert (pattern created_then_used_elsewhere, high) fires when a token usable from anywhere is used within " +
+			"24 h from a network (ASN) other than the one it was created from and not in the trusted ranges — the script " +
+			"running elsewhere than the admin who made it. A zone-restricted token created as the admin's routine work " +
+			"(it created tokens before, from a familiar network, no attack signal) is info.",
+		FalsePositives: []string{"the identity team creating or rotating a network-restricted token for an integration: a token limited to a network zone, created by an admin who created tokens on an earlier day of the last 30 (or is in its learning period), from a trusted range or a network familiar to it, with no attack signal, is info (`routine`: false makes it alert); a token usable from ANYWHERE always alerts",
+			"an integration using its zone-restricted token from its cloud project: created_then_used_elsewhere follows only tokens usable from anywhere, since Okta itself refuses a zone-restricted token outside its zone (`followZoneTokens`: true follows them too; api_token_new_source still alerts when a token moves to a network new to it)",
+			"a new integration being set up by an admin who never created a token before (close the alert with the change request)"},
+		Rearm: time.Hour,
+		Params: []Param{routineParam,
+			{Name: "followZoneTokens", Default: false, Doc: "created_then_used_elsewhere also follows tokens restricted to a network zone"}},
 		On: []Pattern{
 			{
-				Name:  "created",
-				Match: Match{Types: []string{"system.api_token.create"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
+				Name: "created",
+				Match: Match{Types: []string{"system.api_token.create"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+					Baseline: func(c *Context, ev *event.Event, p Params) bool { return !routineToken(c, ev, p) }},
 				Key:   tokenID,
+				Alert: tokenFinding,
+			},
+			{
+				Name: "routine_created",
+				Match: Match{Types: []string{"system.api_token.create"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+					Baseline: routineToken},
+				Key: tokenID,
 				Alert: func(h *Hit) Finding {
-					f := h.Base()
-					cond := debugStr(h.Ev, "tokenNetworkCondition")
-					f.Severity = sevIf(strings.EqualFold(cond, "ANYWHERE"), SeverityHigh, SeverityMedium)
-					f.Summary = fmt.Sprintf("%s created API token %q (network: %s)", h.Ev.Actor.AlternateID, targetName(tokenTarget(h.Ev)), orDefault(cond, "unknown"))
-					f.Evidence["token"] = targetName(tokenTarget(h.Ev))
-					f.Evidence["tokenId"] = tokenID(h.Ev)
-					f.Evidence["networkCondition"] = cond
+					f := tokenFinding(h)
+					routineFinding(&f)
 					return f
 				},
 			},
@@ -90,7 +144,9 @@ var persistenceRules = []*Rule{
 				Name:   "created_then_used_elsewhere",
 				Window: 24 * time.Hour,
 				Steps: []Step{
-					{Name: "created", Match: Match{Types: []string{"system.api_token.create"}, Key: tokenID, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }}},
+					{Name: "created", Match: Match{Types: []string{"system.api_token.create"}, Key: tokenID, Where: func(ev *event.Event, p Params) bool {
+						return notFailed(ev) && (p.Bool("followZoneTokens") || !zoneToken(ev))
+					}}},
 					{Name: "used", Match: Match{Key: func(ev *event.Event) string { return ev.Debug.RequestAPITokenID }, Where: func(ev *event.Event, _ Params) bool {
 						return ev.IsAPITokenRequest() && ev.Client.IPAddress != "" && !isTrusted(ev)
 					}}, Check: func(prev []Snap, ev *event.Event, _ Params) bool {
@@ -160,19 +216,25 @@ var persistenceRules = []*Rule{
 		MITRE: []string{"T1484.002", "T1556.007"},
 		Description: "An identity provider was created, changed, activated, deactivated or deleted (system.idp.lifecycle.*). " +
 			"A rogue inbound-federation IdP lets an attacker sign in as any user without their password or MFA " +
-			"(the 2023 cross-tenant impersonation attacks).",
-		FalsePositives: []string{"a planned federation with a partner or a new social login"},
+			"(the 2023 cross-tenant impersonation attacks). An update of an existing IdP that is the admin's routine work " +
+			"(it updated IdPs before, from a familiar network, no attack signal) is info.",
+		FalsePositives: []string{"the identity team maintaining an existing IdP (certificate rotation): an update by an admin who updated IdPs on an earlier day of the last 30 (or is in its learning period), from a trusted range or a network familiar to it, with no attack signal, is info (`routine`: false makes it alert); creating, activating, deactivating or deleting an IdP always alerts",
+			"a planned federation with a partner or a new social login (close the alert with the change request)"},
+		Params: []Param{routineParam},
 		On: []Pattern{{
-			Name:  "lifecycle",
-			Match: Match{Types: []string{"system.idp.lifecycle.*"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }},
-			Key:   func(ev *event.Event) string { return targetName(firstTarget(ev, "IdentityProvider")) },
+			Name: "lifecycle",
+			Match: Match{Types: []string{"system.idp.lifecycle.*"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+				Baseline: func(c *Context, ev *event.Event, p Params) bool { return !routineIdPUpdate(c, ev, p) }},
+			Key:   idpKey,
+			Alert: idpFinding,
+		}, {
+			Name: "routine_update",
+			Match: Match{Types: []string{"system.idp.lifecycle.update"}, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) },
+				Baseline: routineIdPUpdate},
+			Key: idpKey,
 			Alert: func(h *Hit) Finding {
-				f := h.Base()
-				idp := firstTarget(h.Ev, "IdentityProvider")
-				f.Summary = fmt.Sprintf("%s %s identity provider %q (%s)", h.Ev.Actor.AlternateID, eventVerb(h.Ev), targetName(idp), orDefault(detailStr(idp, "idpType"), "type unknown"))
-				f.Evidence["idp"] = targetName(idp)
-				f.Evidence["idpType"] = detailStr(idp, "idpType")
-				f.Evidence["action"] = eventVerb(h.Ev)
+				f := idpFinding(h)
+				routineFinding(&f)
 				return f
 			},
 		}},

@@ -10,11 +10,27 @@ func persistenceRuleCases(t testing.TB) map[string][]ruleCase {
 	admin := "ana.admin@example.com"
 	office := jTrusted()
 	vps := jIP("159.203.17.4", 14061)
+	home := jIP("73.10.20.5", 7922)
 	tok := jTarget("Token", "00Tabc", "unknown", "backup-export")
 	return map[string][]ruleCase{
 		"api_token_created": {
 			{name: "ANYWHERE token", want: 1, sev: SeverityHigh, events: evs(jev(t, "system.api_token.create", admin, rt0, office, tok, jDbg("tokenNetworkCondition", "ANYWHERE")))},
-			{name: "zone-restricted token", want: 1, sev: SeverityMedium, events: evs(jev(t, "system.api_token.create", admin, rt0, office, tok, jDbg("tokenNetworkCondition", "ZONE")))},
+			{name: "zone-restricted token by a new admin in its learning period, from the office, is info", want: 1, sev: SeverityInfo, events: evs(jev(t, "system.api_token.create", admin, rt0, office, tok, jDbg("tokenNetworkCondition", "ZONE")))},
+			{name: "an established admin's first zone-restricted token is medium, its repeat from home info", want: 2, check: sevsAre(SeverityMedium, SeverityInfo), events: append(homeHistory(t, admin),
+				jev(t, "system.api_token.create", admin, rt0.Add(-24*time.Hour), home, jTarget("Token", "00T1", "unknown", "directory-sync"), jDbg("tokenNetworkCondition", "ZONE")),
+				jev(t, "system.api_token.create", admin, rt0, home, jTarget("Token", "00T2", "unknown", "directory-sync-rotated"), jDbg("tokenNetworkCondition", "ZONE")))},
+			{name: "the repeat from a VPS is medium", want: 2, check: sevsAre(SeverityMedium, SeverityMedium), events: append(homeHistory(t, admin),
+				jev(t, "system.api_token.create", admin, rt0.Add(-24*time.Hour), home, jTarget("Token", "00T1", "unknown", "directory-sync"), jDbg("tokenNetworkCondition", "ZONE")),
+				jev(t, "system.api_token.create", admin, rt0, vps, jTarget("Token", "00T2", "unknown", "directory-sync-rotated"), jDbg("tokenNetworkCondition", "ZONE")))},
+			{name: "a repeated ANYWHERE token stays high", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "system.api_token.create", admin, rt0.Add(-24*time.Hour), home, jTarget("Token", "00T1", "unknown", "directory-sync"), jDbg("tokenNetworkCondition", "ANYWHERE")),
+				jev(t, "system.api_token.create", admin, rt0, home, jTarget("Token", "00T2", "unknown", "backup-export"), jDbg("tokenNetworkCondition", "ANYWHERE")))},
+			{name: "a zone-restricted token used from a cloud project is not followed", want: 1, sev: SeverityInfo, events: evs(
+				jev(t, "system.api_token.create", admin, rt0, office, tok, jDbg("tokenNetworkCondition", "ZONE")),
+				jev(t, "group.user_membership.add", "svc-sync@example.com", rt0.Add(time.Hour), jIP("34.122.0.78", 396982), jToken("00Tabc"), jUser("x@example.com")))},
+			{name: "followZoneTokens: true follows it", want: 2, cfg: DetectorConfig{Params: map[string]any{"followZoneTokens": true}}, check: sevsAre(SeverityInfo, SeverityHigh), events: evs(
+				jev(t, "system.api_token.create", admin, rt0, office, tok, jDbg("tokenNetworkCondition", "ZONE")),
+				jev(t, "group.user_membership.add", "svc-sync@example.com", rt0.Add(time.Hour), jIP("34.122.0.78", 396982), jToken("00Tabc"), jUser("x@example.com")))},
 			{name: "created in the office, used from a VPS", want: 2, check: func(t *testing.T, as []Alert) {
 				if as[1].Evidence["pattern"] != "created_then_used_elsewhere" || as[1].IP != "159.203.17.4" || as[1].Severity != SeverityHigh {
 					t.Fatalf("%+v", as[1])
@@ -49,6 +65,15 @@ func persistenceRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "system.idp.lifecycle.create", admin, rt0, office, jTarget("IdentityProvider", "0oaidp", "unknown", "Partner SAML IdP", "idpType", "SAML2")),
 				jev(t, "system.idp.lifecycle.activate", admin, rt0.Add(time.Minute), office, jTarget("IdentityProvider", "0oaidp", "unknown", "Partner SAML IdP", "idpType", "SAML2")))},
 			{name: "IdP sign-in is not a lifecycle change", want: 0, events: evs(jev(t, "user.authentication.auth_via_IDP", admin, rt0))},
+			{name: "an established admin's repeat update of an IdP from home is info", want: 2, check: sevsAre(SeverityHigh, SeverityInfo), events: append(homeHistory(t, admin),
+				jev(t, "system.idp.lifecycle.update", admin, rt0.Add(-24*time.Hour), home, jTarget("IdentityProvider", "0oawf", "unknown", "Azure AD (Workforce)", "idpType", "SAML2")),
+				jev(t, "system.idp.lifecycle.update", admin, rt0, home, jTarget("IdentityProvider", "0oawf", "unknown", "Azure AD (Workforce)", "idpType", "SAML2")))},
+			{name: "the repeat update from a VPS is high", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "system.idp.lifecycle.update", admin, rt0.Add(-24*time.Hour), home, jTarget("IdentityProvider", "0oawf", "unknown", "Azure AD (Workforce)", "idpType", "SAML2")),
+				jev(t, "system.idp.lifecycle.update", admin, rt0, vps, jTarget("IdentityProvider", "0oawf", "unknown", "Azure AD (Workforce)", "idpType", "SAML2")))},
+			{name: "a repeated IdP creation stays high", want: 2, check: sevsAre(SeverityHigh, SeverityHigh), events: append(homeHistory(t, admin),
+				jev(t, "system.idp.lifecycle.create", admin, rt0.Add(-24*time.Hour), home, jTarget("IdentityProvider", "0oa1", "unknown", "Partner A", "idpType", "SAML2")),
+				jev(t, "system.idp.lifecycle.create", admin, rt0, home, jTarget("IdentityProvider", "0oa2", "unknown", "Partner B", "idpType", "SAML2")))},
 		},
 		"idp_signin_new": {
 			{name: "second IdP after learning", want: 1, events: evs(

@@ -51,8 +51,8 @@ func (r *Rule) validate() error {
 		if (len(p.Steps) > 0 || p.Count > 0) && p.Window <= 0 {
 			return fmt.Errorf("rule %s/%s: sequences and thresholds need a window", r.ID, p.Name)
 		}
-		if len(p.Steps) == 1 {
-			return fmt.Errorf("rule %s/%s: a sequence needs at least two steps", r.ID, p.Name)
+		if len(p.Steps) == 1 && p.Quiet <= 0 {
+			return fmt.Errorf("rule %s/%s: a sequence needs at least two steps (or one and a quiet period)", r.ID, p.Name)
 		}
 	}
 	return nil

@@ -25,6 +25,8 @@ type userState struct {
 	C [][2 + countryBuckets]uint16 `json:"c,omitempty"`
 	A [][2]uint32                  `json:"a,omitempty"`
 	N [][3]uint32                  `json:"n,omitempty"` // networks: hash, first day, last day
+	K [][3]uint32                  `json:"k,omitempty"` // admin action types: hash, first day, last day
+	D uint32                       `json:"d,omitempty"` // session signed in from a known device and place (hash)
 }
 
 type pendingState struct {
@@ -65,7 +67,7 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		LastPrune:   e.lastPrune,
 	}
 	for i, u := range e.base.users {
-		us := userState{L: u.login, F: u.First, S: u.Last}
+		us := userState{L: u.login, F: u.First, S: u.Last, D: u.devSess}
 		for _, c := range u.countries {
 			var x [2 + countryBuckets]uint16
 			x[0], x[1] = c.C, c.B
@@ -79,6 +81,9 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		}
 		for _, n := range u.nets {
 			us.N = append(us.N, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
+		}
+		for _, n := range u.acts {
+			us.K = append(us.K, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
 		}
 		st.Users[i] = us
 	}
@@ -145,6 +150,7 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 				return fmt.Errorf("detect: load state %q: duplicate user %q", stateEngineKey, us.L)
 			}
 			u := base.addUser(us.L, us.F, us.S)
+			u.devSess = us.D
 			for _, c := range us.C {
 				if int(c[0]) >= len(base.countries) {
 					return fmt.Errorf("detect: load state %q: user %q: country id %d out of range", stateEngineKey, us.L, c[0])
@@ -163,6 +169,12 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 					return fmt.Errorf("detect: load state %q: user %q: network day out of range", stateEngineKey, us.L)
 				}
 				u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
+			}
+			for _, n := range us.K {
+				if n[1] > 65535 || n[2] > 65535 {
+					return fmt.Errorf("detect: load state %q: user %q: admin action day out of range", stateEngineKey, us.L)
+				}
+				u.acts = append(u.acts, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
 			}
 		}
 		for _, tc := range st.TenantCountry {

@@ -28,6 +28,7 @@ var unusualAdminRegistration = Registration{
 		{"changeWindows", []string(nil), "change windows \"<RFC3339 start>/<RFC3339 end>\" during which new types and volume do not alert"},
 		{"checkUntrustedIP", false, "MDCA's template: alert when an actor who administers from trusted ranges does so from elsewhere (off: admins work from home; admin_activity_untrusted_ip alerts on networks new to the admin instead)"},
 		{"checkNewNetwork", true, "alert on admin work from a network new to the admin (its /24 or /64, or ISP and country, learned from its sign-ins over 30 days) or from an anonymous, suspicious or risky address"},
+		{"knownDevice", true, "admin work from a network new to the admin is info when Okta signed the session in from a known device and place (New Device and New Geo-Location NEGATIVE), outside hosting providers and with no attack signal; false: medium"},
 		{"routineInfo", true, "first use of a routine admin action (user lifecycle, group membership, profiles, app assignments) raises an info alert; false: none"},
 	},
 	Rearm: 24 * time.Hour,
@@ -60,13 +61,14 @@ type unusualAdmin struct {
 	untrusted    bool
 	routineInfo  bool
 	newNetwork   bool
+	knownDevice  bool
 	actors       map[string]*adminActor
 	pendingGrant map[string]int64 // target login -> grant time, for actors not yet seen
 }
 
 func newUnusualAdmin(p Params) (Detector, error) {
 	d := &unusualAdmin{minVol: p.Int("volumeMinEvents"), z: p.Float("volumeZ"), gap: p.Duration("sessionGap"),
-		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"), routineInfo: p.Bool("routineInfo"), newNetwork: p.Bool("checkNewNetwork"),
+		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"), routineInfo: p.Bool("routineInfo"), newNetwork: p.Bool("checkNewNetwork"), knownDevice: p.Bool("knownDevice"),
 		actors: map[string]*adminActor{}, pendingGrant: map[string]int64{}}
 	for i, w := range p.Strings("changeWindows") {
 		a, b, ok := strings.Cut(w, "/")
@@ -266,14 +268,17 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 		familiar, _ := c.NetworkFamiliar(ev, true)
 		if sig != "" || !familiar {
 			sev, why := SeverityMedium, "network new to this admin"
+			knownDev := false
 			if sig != "" {
 				sev, why = SeverityHigh, "hostile address ("+sig+")"
+			} else if d.knownDevice && !isCloud(ev) && c.SessionDeviceKnown(ev) {
+				sev, why, knownDev = SeverityInfo, "network new to this admin, on the device and in the place Okta knows for this session", true
 			}
 			c.Emit(base(Finding{Key: "network", Severity: sev, Title: "Admin activity from a new or hostile network",
 				Summary: fmt.Sprintf("%s performed %s from %s (%s, AS %d): %s", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress,
 					orDefault(ev.Country(), "unknown country"), asnOf(ev), why),
 				Evidence: map[string]any{"condition": "new_network", "asn": asnOf(ev), "hosting": isCloud(ev), "attackSignal": sig,
-					"familiarNetwork": familiar}, Learn: LearnUser}))
+					"familiarNetwork": familiar, "knownDevice": knownDev}, Learn: LearnUser}))
 		}
 	}
 	// (c') Defender's template, off by default: outside the trusted ranges

@@ -125,6 +125,14 @@ func homeAdmin(a string, o ...evOpt) []event.Event {
 	return out
 }
 
+// oktaBehaviors sets Okta's New Device and New Geo-Location behaviours
+// (New IP is POSITIVE).
+func oktaBehaviors(newDevice, newGeo string) evOpt {
+	return func(e *event.Event) {
+		e.Debug.Behaviors = map[string]string{"New Device": newDevice, "New Geo-Location": newGeo, "New IP": "POSITIVE"}
+	}
+}
+
 func TestUnusualAdminNetworks(t *testing.T) {
 	const a = "home.admin@example.com"
 	base := homeAdmin(a)
@@ -160,5 +168,21 @@ func TestUnusualAdminNetworks(t *testing.T) {
 			mkEv("group.user_membership.add", "new.admin@example.com", day10.Add(time.Minute), ip("84.1.1.1"), target("User", "00ut", "t@example.com"))}, want: 0},
 		{name: "switched off with checkNewNetwork: false", cfg: DetectorConfig{Params: map[string]any{"checkNewNetwork": false}},
 			events: concat(base, []event.Event{act(0, ip("84.1.1.1"), asn(3320), at("Berlin"))}), want: 0},
+		{name: "known device: a new home network in a session Okta signed in from a known device and place is info", events: concat(base, []event.Event{
+			signIn(a, when(0), ip("66.188.3.130"), asn(20115), at("New York"), session("kd"), oktaBehaviors("NEGATIVE", "NEGATIVE")),
+			act(2, ip("66.188.3.130"), asn(20115), at("New York"), session("kd"))}), want: 1, wantSev: SeverityInfo, check: func(t *testing.T, as []Alert) {
+			if as[0].Evidence["knownDevice"] != true {
+				t.Fatalf("%v", as[0].Evidence)
+			}
+		}},
+		{name: "a new device on the same network is medium", events: concat(base, []event.Event{
+			signIn(a, when(0), ip("66.188.3.130"), asn(20115), at("New York"), session("nd"), oktaBehaviors("POSITIVE", "NEGATIVE")),
+			act(2, ip("66.188.3.130"), asn(20115), at("New York"), session("nd"))}), want: 1, wantSev: SeverityMedium},
+		{name: "a known device in another session does not count", events: concat(base, []event.Event{
+			signIn(a, when(0), ip("66.188.3.130"), asn(20115), at("New York"), session("kd"), oktaBehaviors("NEGATIVE", "NEGATIVE")),
+			act(2, ip("66.188.3.130"), asn(20115), at("New York"), session("other"))}), want: 1, wantSev: SeverityMedium},
+		{name: "knownDevice: false keeps it medium", cfg: DetectorConfig{Params: map[string]any{"knownDevice": false}}, events: concat(base, []event.Event{
+			signIn(a, when(0), ip("66.188.3.130"), asn(20115), at("New York"), session("kd"), oktaBehaviors("NEGATIVE", "NEGATIVE")),
+			act(2, ip("66.188.3.130"), asn(20115), at("New York"), session("kd"))}), want: 1, wantSev: SeverityMedium},
 	})
 }
