@@ -163,6 +163,33 @@ func (q EventQuery) where(lo, hi int64, prefix string) where {
 const eventRowCols = `e.uuid, e.published, e.event_type, e.actor, e.actor_id, e.actor_type, e.actor_name, e.outcome, e.reason,
 	e.ip, e.country, e.city, e.lat, e.lon, e.session_id, e.severity, e.display_message, e.target, e.risk_level, e.ip_categories`
 
+// scanEventRow scans one row of eventRowCols followed by the raw JSON
+// (events_raw.raw, decompressed here) and then extra, for QueryEvents,
+// QueryEventsByUUID and EventsAfter. publishedMS is the stored published
+// time (unix ms).
+func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, publishedMS int64, err error) {
+	var cats int64
+	var lat, lon sql.NullFloat64
+	var raw []byte
+	dest := append([]any{&r.UUID, &publishedMS, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
+		&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
+		&r.Target, &r.RiskLevel, &cats, &raw}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return r, 0, err
+	}
+	r.Published = fromMS(publishedMS)
+	if lat.Valid && lon.Valid {
+		r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
+	}
+	r.IPCategories = uint8(cats)
+	if raw != nil {
+		if r.Raw, err = codec.decompress(raw); err != nil {
+			return r, 0, fmt.Errorf("event %s: %w", r.UUID, err)
+		}
+	}
+	return r, publishedMS, nil
+}
+
 // sql is QueryEvents' statement and arguments for the time bounds lo..hi.
 func (q EventQuery) sql(lo, hi int64) (string, []any) {
 	w := q.where(lo, hi, "e.")
@@ -204,25 +231,9 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 	codec := s.codec()
 	out := make([]EventRow, 0, min(q.Limit, 1024))
 	for rows.Next() {
-		var r EventRow
-		var pub int64
-		var lat, lon sql.NullFloat64
-		var cats int64
-		var raw []byte
-		if err := rows.Scan(&r.UUID, &pub, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
-			&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
-			&r.Target, &r.RiskLevel, &cats, &raw); err != nil {
+		r, _, err := scanEventRow(rows, codec)
+		if err != nil {
 			return nil, fmt.Errorf("store: query events: %w", err)
-		}
-		r.Published = fromMS(pub)
-		if lat.Valid && lon.Valid {
-			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
-		}
-		r.IPCategories = uint8(cats)
-		if raw != nil {
-			if r.Raw, err = codec.decompress(raw); err != nil {
-				return nil, fmt.Errorf("store: query events: event %s: %w", r.UUID, err)
-			}
 		}
 		out = append(out, r)
 	}
@@ -256,22 +267,9 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 	codec := s.codec()
 	var out []EventRow
 	for rows.Next() {
-		var r EventRow
-		var pub, cats int64
-		var lat, lon sql.NullFloat64
-		var raw []byte
-		if err := rows.Scan(&r.UUID, &pub, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
-			&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
-			&r.Target, &r.RiskLevel, &cats, &raw); err != nil {
+		r, _, err := scanEventRow(rows, codec)
+		if err != nil {
 			return nil, fmt.Errorf("store: events by uuid: %w", err)
-		}
-		r.Published = fromMS(pub)
-		if lat.Valid && lon.Valid {
-			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
-		}
-		r.IPCategories = uint8(cats)
-		if r.Raw, err = codec.decompress(raw); err != nil {
-			return nil, fmt.Errorf("store: events by uuid: event %s: %w", r.UUID, err)
 		}
 		out = append(out, r)
 	}
@@ -279,6 +277,24 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 		return nil, fmt.Errorf("store: events by uuid: %w", err)
 	}
 	return out, nil
+}
+
+// alertWhere is the alerts table's filter on alert time (lo..hi, unix ms)
+// and, when set, detector, severity (any case) and actor: QueryAlerts and
+// the alert series.
+func alertWhere(lo, hi int64, detector, severity, actor string) where {
+	var w where
+	w.add("time BETWEEN ? AND ?", lo, hi)
+	if detector != "" {
+		w.add("detector = ?", detector)
+	}
+	if severity != "" {
+		w.add("severity = ?", strings.ToLower(severity))
+	}
+	if actor != "" {
+		w.add("actor = ?", actor)
+	}
+	return w
 }
 
 // QueryAlerts returns the alerts matching q (on alert time), newest first.
@@ -290,17 +306,7 @@ func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]alert.Alert, e
 	if err != nil {
 		return nil, err
 	}
-	var w where
-	w.add("time BETWEEN ? AND ?", lo, hi)
-	if q.Detector != "" {
-		w.add("detector = ?", q.Detector)
-	}
-	if q.Severity != "" {
-		w.add("severity = ?", strings.ToLower(q.Severity))
-	}
-	if q.Actor != "" {
-		w.add("actor = ?", q.Actor)
-	}
+	w := alertWhere(lo, hi, q.Detector, q.Severity, q.Actor)
 	rows, err := s.r.QueryContext(ctx, "SELECT id, json FROM alerts"+w.sql()+" ORDER BY time DESC, id LIMIT ?",
 		append(w.args, q.Limit)...)
 	if err != nil {

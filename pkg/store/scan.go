@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -21,30 +20,14 @@ func (s *Store) EventsAfter(ctx context.Context, published, id int64, limit int)
 		return nil, 0, 0, fmt.Errorf("store: scan events: %w", err)
 	}
 	defer rows.Close()
+	codec := s.codec()
 	var out []EventRow
 	for rows.Next() {
-		var r EventRow
-		var pub, cats int64
-		var lat, lon sql.NullFloat64
-		var raw []byte
-		if err := rows.Scan(&r.UUID, &pub, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
-			&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
-			&r.Target, &r.RiskLevel, &cats, &raw, &id); err != nil {
+		r, pub, err := scanEventRow(rows, codec, &id)
+		if err != nil {
 			return nil, 0, 0, fmt.Errorf("store: scan events: %w", err)
 		}
 		published = pub
-		r.Published = fromMS(pub)
-		if lat.Valid && lon.Valid {
-			r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
-		}
-		r.IPCategories = uint8(cats)
-		if raw != nil {
-			js, err := s.codec().decompress(raw)
-			if err != nil {
-				return nil, 0, 0, fmt.Errorf("store: scan events: event %s: %w", r.UUID, err)
-			}
-			r.Raw = js
-		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -162,17 +162,7 @@ func (s *Store) alertSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 	if q.EventTypePrefix != "" || q.Outcome != "" || q.Country != "" || q.IP != "" {
 		return fmt.Errorf("store: %w: eventType/outcome/country/ip filters apply to events, not alerts", ErrInvalidQuery)
 	}
-	var w where
-	w.add("time BETWEEN ? AND ?", lo, hi)
-	if q.Detector != "" {
-		w.add("detector = ?", q.Detector)
-	}
-	if q.Severity != "" {
-		w.add("severity = ?", strings.ToLower(q.Severity))
-	}
-	if q.Actor != "" {
-		w.add("actor = ?", q.Actor)
-	}
+	w := alertWhere(lo, hi, q.Detector, q.Severity, q.Actor)
 	if err := statusFilter(&w, q.Statuses); err != nil {
 		return err
 	}
