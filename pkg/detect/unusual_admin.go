@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,7 +19,8 @@ var unusualAdminRegistration = Registration{
 		MITRE:    []string{"T1098", "T1078.004", "T1484"},
 		Description: "Administrative activity unlike the actor's 30-day baseline: an admin event type never " +
 			"used, a per-session volume spike, admin work from outside the trusted ranges the actor " +
-			"normally uses, admin work in a session Okta flags as new device + new IP, or a self-granted role.",
+			"normally uses, admin work in a session Okta flags as new device + new IP, the Admin Console reached from a " +
+			"sign-in Okta flags New Device with New IP or New Geo-Location, or a self-granted role.",
 	},
 	Params: []Param{
 		{"volumeMinEvents", 10, "a session spike needs at least this many admin events"},
@@ -29,6 +31,7 @@ var unusualAdminRegistration = Registration{
 		{"checkUntrustedIP", false, "MDCA's template: alert when an actor who administers from trusted ranges does so from elsewhere (off: admins work from home; admin_activity_untrusted_ip alerts on networks new to the admin instead)"},
 		{"checkNewNetwork", true, "alert on admin work from a network new to the admin (its /24 or /64, or ISP and country, learned from its sign-ins over 30 days) or from an anonymous, suspicious or risky address"},
 		{"knownDevice", true, "admin work from a network new to the admin is info when Okta signed the session in from a known device and place (New Device and New Geo-Location NEGATIVE), outside hosting providers and with no attack signal; false: medium"},
+		{"consoleRiskWindow", 12 * time.Hour, "Admin Console access within this time of a sign-in (same session or IP) that Okta flags New Device with New IP or New Geo-Location alerts (0: off)"},
 		{"routineInfo", true, "first use of a routine admin action (user lifecycle, group membership, profiles, app assignments) raises an info alert; false: none"},
 	},
 	Rearm: 24 * time.Hour,
@@ -64,12 +67,25 @@ type unusualAdmin struct {
 	knownDevice  bool
 	actors       map[string]*adminActor
 	pendingGrant map[string]int64 // target login -> grant time, for actors not yet seen
+	consoleWin   time.Duration
+	// riskySignIn: the latest sign-in per user that Okta flagged New
+	// Device with New IP or New Geo-Location, kept consoleWin
+	riskySignIn map[string]*riskySignIn
+}
+
+type riskySignIn struct {
+	T     int64             `json:"t"` // unix ms
+	Sess  uint32            `json:"s"` // hash of the session id (0: none)
+	IP    string            `json:"ip"`
+	ID    string            `json:"id"` // uuid of the sign-in event
+	Flags map[string]string `json:"b"`  // Okta's behaviours on it
 }
 
 func newUnusualAdmin(p Params) (Detector, error) {
 	d := &unusualAdmin{minVol: p.Int("volumeMinEvents"), z: p.Float("volumeZ"), gap: p.Duration("sessionGap"),
 		grace: p.Duration("newAdminGrace"), untrusted: p.Bool("checkUntrustedIP"), routineInfo: p.Bool("routineInfo"), newNetwork: p.Bool("checkNewNetwork"), knownDevice: p.Bool("knownDevice"),
-		actors: map[string]*adminActor{}, pendingGrant: map[string]int64{}}
+		actors: map[string]*adminActor{}, pendingGrant: map[string]int64{},
+		consoleWin: p.Duration("consoleRiskWindow"), riskySignIn: map[string]*riskySignIn{}}
 	for i, w := range p.Strings("changeWindows") {
 		a, b, ok := strings.Cut(w, "/")
 		t1, err1 := time.Parse(time.RFC3339, strings.TrimSpace(a))
@@ -135,7 +151,92 @@ func (d *unusualAdmin) inChangeWindow(t time.Time) bool {
 	return false
 }
 
+// oktaRiskBehaviors reports a sign-in Okta's own behaviour detection flags
+// as a new device together with a new IP or a new geo-location.
+func oktaRiskBehaviors(ev *event.Event) bool {
+	return behavior(ev, "New Device") && (behavior(ev, "New IP") || behavior(ev, "New Geo-Location"))
+}
+
+// isAdminConsole reports an event about the Okta Admin Console app (its
+// target app instance), or the console access itself.
+func isAdminConsole(ev *event.Event) bool {
+	if ev.EventType == "user.session.access_admin_app" {
+		return true
+	}
+	for i := range ev.Targets {
+		t := &ev.Targets[i]
+		if t.Type == "AppInstance" && (strings.Contains(t.DisplayName, "Admin Console") || strings.EqualFold(t.AlternateID, "saasure") || strings.Contains(t.AlternateID, "Admin Console")) {
+			return true
+		}
+	}
+	return false
+}
+
+// adminConsoleRisk (issue 11: Okta's own risk behaviours on sign-ins to
+// the Admin Console): remembers each user's latest sign-in that Okta
+// flags New Device with New IP or New Geo-Location, and alerts when the
+// same session or address reaches the Admin Console within consoleWin —
+// or when the Admin Console sign-on itself carries the flags. Gated on the
+// user's learning period like the other conditions (Okta's first
+// sign-ins of a user are all "new").
+func (d *unusualAdmin) adminConsoleRisk(c *Context, ev *event.Event) {
+	if d.consoleWin <= 0 || !isPerson(ev) || ev.IsFailure() {
+		return
+	}
+	login := normLogin(ev.Actor.AlternateID)
+	now := c.Now.UnixMilli()
+	sess := uint32(0)
+	if s := ev.SessionID(); s != "" {
+		sess = hash32(s)
+	}
+	risky := oktaRiskBehaviors(ev)
+	console := isAdminConsole(ev)
+	if risky && !console {
+		switch ev.EventType {
+		case "user.session.start", "policy.evaluate_sign_on", "user.authentication.sso", "user.authentication.auth_via_mfa", "user.authentication.verify":
+			d.riskySignIn[login] = &riskySignIn{T: now, Sess: sess, IP: ev.Client.IPAddress, ID: ev.UUID, Flags: ev.Debug.Behaviors}
+		}
+		return
+	}
+	if !console {
+		return
+	}
+	r := d.riskySignIn[login]
+	if risky {
+		r = &riskySignIn{T: now, Sess: sess, IP: ev.Client.IPAddress, ID: ev.UUID, Flags: ev.Debug.Behaviors}
+	}
+	if r == nil || now-r.T > d.consoleWin.Milliseconds() || now < r.T || !(r.Sess != 0 && r.Sess == sess || r.IP == ev.Client.IPAddress) {
+		return
+	}
+	ids := []string{ev.UUID}
+	if r.ID != ev.UUID {
+		ids = []string{r.ID, ev.UUID}
+	}
+	// the same incident as (c): the admin's access comes from somewhere
+	// new (one alert, updated, rather than one per condition)
+	c.Emit(Finding{Key: "network", Severity: SeverityHigh, Title: "Admin Console reached from a sign-in Okta flags as risky",
+		Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
+		Summary: fmt.Sprintf("%s reached the Admin Console (%s) from %s in a sign-in Okta flags %s", ev.Actor.AlternateID, ev.EventType,
+			ev.Client.IPAddress, flaggedBehaviors(r.Flags)),
+		Evidence: map[string]any{"condition": "admin_console_okta_risk", "behaviors": r.Flags, "signInAt": time.UnixMilli(r.T).UTC().Format(time.RFC3339),
+			"asn": asnOf(ev), "hosting": isCloud(ev), "eventType": ev.EventType},
+		EventIDs: ids, Learn: LearnUser})
+}
+
+// flaggedBehaviors lists the POSITIVE behaviours, sorted.
+func flaggedBehaviors(b map[string]string) string {
+	var out []string
+	for k, v := range b {
+		if strings.EqualFold(v, "POSITIVE") {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " + ")
+}
+
 func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
+	d.adminConsoleRisk(c, ev)
 	if !ev.IsAdminAction() || ev.IsOktaInternal() || ev.Actor.AlternateID == "" || ev.IsFailure() {
 		return
 	}
@@ -358,15 +459,21 @@ func (d *unusualAdmin) Prune(now time.Time) {
 			delete(d.pendingGrant, k)
 		}
 	}
+	for k, r := range d.riskySignIn {
+		if now.UnixMilli()-r.T > d.consoleWin.Milliseconds() {
+			delete(d.riskySignIn, k)
+		}
+	}
 }
 
 type adminState struct {
-	Actors  map[string]*adminActor `json:"actors"`
-	Granted map[string]int64       `json:"granted"`
+	Actors  map[string]*adminActor  `json:"actors"`
+	Granted map[string]int64        `json:"granted"`
+	Risky   map[string]*riskySignIn `json:"risky,omitempty"`
 }
 
 func (d *unusualAdmin) MarshalState() ([]byte, error) {
-	return json.Marshal(adminState{d.actors, d.pendingGrant})
+	return json.Marshal(adminState{d.actors, d.pendingGrant, d.riskySignIn})
 }
 
 func (d *unusualAdmin) UnmarshalState(b []byte) error {
@@ -379,6 +486,9 @@ func (d *unusualAdmin) UnmarshalState(b []byte) error {
 	}
 	if st.Granted != nil {
 		d.pendingGrant = st.Granted
+	}
+	if st.Risky != nil {
+		d.riskySignIn = st.Risky
 	}
 	return nil
 }

@@ -186,3 +186,37 @@ func TestUnusualAdminNetworks(t *testing.T) {
 			act(2, ip("66.188.3.130"), asn(20115), at("New York"), session("kd"))}), want: 1, wantSev: SeverityMedium},
 	})
 }
+
+func TestUnusualAdminConsoleRisk(t *testing.T) {
+	const a = "admin@example.com"
+	base := routineAdmin(a)
+	at := func(m int) time.Time { return day10.Add(time.Duration(m) * time.Minute) }
+	newISP := []evOpt{ip("98.1.2.3"), asn(701), session("evil")}
+	risky := func(m int, b ...string) event.Event {
+		return signIn(a, at(m), append(newISP, behaviors(b...))...)
+	}
+	console := func(m int, o ...evOpt) event.Event {
+		return mkEv("user.session.access_admin_app", a, at(m), append(newISP, o...)...)
+	}
+	consoleSignOn := mkEv("policy.evaluate_sign_on", a, at(0), append(newISP, behaviors("New Device", "New Geo-Location"),
+		target("AppInstance", "0oaADMIN", "saasure"))...)
+	runCases(t, "unusual_admin", []detCase{
+		{name: "Admin Console after a sign-in Okta flags New Device + New IP", events: concat(base, []event.Event{risky(0, "New Device", "New IP"), console(2)}), want: 1, wantSev: SeverityHigh,
+			check: func(t *testing.T, as []Alert) {
+				if as[0].Evidence["condition"] != "admin_console_okta_risk" || as[0].IP != "98.1.2.3" || len(as[0].EventIDs) != 2 {
+					t.Fatalf("%+v", as[0])
+				}
+			}},
+		{name: "the Admin Console sign-on itself flagged New Device + New Geo-Location", events: concat(base, []event.Event{consoleSignOn}), want: 1, wantSev: SeverityHigh},
+		{name: "benign: new laptop at a known address (New Device only)", events: concat(base, []event.Event{risky(0, "New Device"), console(2)}), want: 0},
+		{name: "benign: flagged sign-in that never reaches the Admin Console", events: concat(base, []event.Event{risky(0, "New Device", "New IP"),
+			mkEv("user.authentication.sso", a, at(3), newISP...)}), want: 0},
+		{name: "just outside the window: console 12 h 1 min later", events: concat(base, []event.Event{risky(0, "New Device", "New IP"), console(12*60 + 1)}), want: 0},
+		{name: "console from another session and address (the office)", events: concat(base, []event.Event{risky(0, "New Device", "New IP"),
+			console(30, ip("212.36.0.10"), session("s-office"), cats(event.CatTrusted))}), want: 0},
+		{name: "off with consoleRiskWindow 0", cfg: DetectorConfig{Params: map[string]any{"consoleRiskWindow": "0s"}},
+			events: concat(base, []event.Event{risky(0, "New Device", "New IP"), console(2)}), want: 0},
+		{name: "user still in learning", events: []event.Event{signIn(a, t0, append(newISP, behaviors("New Device", "New IP"))...),
+			mkEv("user.session.access_admin_app", a, t0.Add(time.Minute), newISP...)}, want: 0},
+	})
+}
