@@ -110,6 +110,9 @@ type baselines struct {
 	activeCount   int
 	// labels interns cities and operating systems kept in detector state
 	labels labels
+	// dirty holds the users whose baseline changed since the last state
+	// save (SaveStateDelta writes only those).
+	dirty map[uint32]struct{}
 }
 
 func (b *baselines) init() {
@@ -117,7 +120,11 @@ func (b *baselines) init() {
 	b.countries = []string{""}
 	b.countryIdx = map[string]uint16{"": noCountry}
 	b.tenantCountry = make(map[uint16]map[uint32]uint16)
+	b.dirty = make(map[uint32]struct{})
 }
+
+// changed marks a user's baseline for the next incremental state save.
+func (b *baselines) changed(u *userRec) { b.dirty[u.idx] = struct{}{} }
 
 func day(sec int64) uint16 {
 	if sec <= 0 {
@@ -189,9 +196,11 @@ func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
 		u := b.users[i]
 		if sec > u.Last {
 			u.Last = sec
+			b.changed(u)
 		}
 		if sec < u.First {
 			u.First = sec
+			b.changed(u)
 		}
 		return u
 	}
@@ -205,6 +214,7 @@ func (b *baselines) addUser(login string, first, last int64) *userRec {
 	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last}
 	b.users = append(b.users, u)
 	b.byLogin[login] = u.idx
+	b.changed(u)
 	return u
 }
 
@@ -214,6 +224,7 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 		return
 	}
 	d := day(sec)
+	b.changed(u)
 	if !ev.IsInteractiveSignIn() {
 		b.recordAdmin(ev, u, d)
 		return
@@ -480,6 +491,7 @@ func (b *baselines) activeUsers(nowDay uint16) int {
 func (b *baselines) prune(sec int64) {
 	nowDay := day(sec)
 	for _, u := range b.users {
+		before := len(u.countries) + len(u.nets) + len(u.asns) + len(u.acts)
 		if len(u.countries) > 0 {
 			keep := u.countries[:0]
 			for _, x := range u.countries {
@@ -500,11 +512,15 @@ func (b *baselines) prune(sec int64) {
 			}
 			u.asns = keep
 		}
+		if len(u.countries)+len(u.nets)+len(u.asns)+len(u.acts) != before {
+			b.changed(u)
+		}
 	}
 	for c, m := range b.tenantCountry {
 		for ui, d := range m {
 			if !inWindow(nowDay, d) && d <= nowDay {
 				delete(m, ui)
+				b.dirty[ui] = struct{}{}
 			}
 		}
 		if len(m) == 0 {

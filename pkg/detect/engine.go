@@ -92,6 +92,11 @@ type Engine struct {
 	ctx   Context
 	out   []Alert
 	stats Stats
+
+	// incremental state (state.go): whether SaveStateDelta made its full
+	// first save, and the hashes of the keys saved whole
+	stateSaved bool
+	stateHash  map[string]uint64
 }
 
 // NewEngine validates cfg and builds an engine with every enabled detector.

@@ -4,27 +4,43 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
+	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
-// State keys written by SaveState: "detect.engine" for the engine (user
-// and tenant baselines, dedup memory, the reorder buffer) and
-// "detect.<detector id>" for each detector.
+// State keys (all under StateKeyPrefix, "detect."):
+//
+//	detect.engine             the engine's header: tenant facts, country
+//	                          names, dedup memory, the reorder buffer
+//	detect.engine/u/<login>   one user's baseline
+//	detect.<id>               a detector saved whole
+//	detect.<id>/<entry>       one entry of a detector with per-entry state
+//	                          (see entryState)
+//
+// SaveStateDelta returns only the keys changed since its previous call, so
+// a commit writes the users and entries its events touched; the first
+// call on an engine (after a start or a reload) rewrites everything under
+// the prefix, which also compacts away keys of removed detectors and the
+// single-blob layout of older versions.
 const (
-	StateKeyPrefix = "detect."
-	stateEngineKey = StateKeyPrefix + "engine"
-	stateVersion   = 1
+	StateKeyPrefix  = "detect."
+	stateEngineKey  = StateKeyPrefix + "engine"
+	stateUserPrefix = stateEngineKey + "/u/"
+	stateVersion    = 1
 )
 
 type userState struct {
+	I uint32                       `json:"i"`
 	L string                       `json:"l"`
 	F int64                        `json:"f"`
 	S int64                        `json:"s"`
 	C [][2 + countryBuckets]uint16 `json:"c,omitempty"`
 	A [][2]uint32                  `json:"a,omitempty"`
 	N [][3]uint32                  `json:"n,omitempty"` // networks: hash, first day, last day
+	T [][2]uint32                  `json:"t,omitempty"` // tenant countries: country id, last day
 	K [][3]uint32                  `json:"k,omitempty"` // admin action types: hash, first day, last day
 	D uint32                       `json:"d,omitempty"` // session signed in from a known device and place (hash)
 }
@@ -38,10 +54,10 @@ type engineState struct {
 	Version     int                   `json:"version"`
 	TenantFirst int64                 `json:"tenantFirst"`
 	Countries   []string              `json:"countries"`
-	Users       []userState           `json:"users"`
+	Users       []userState           `json:"users,omitempty"` // before per-user keys
 	Dedup       map[string]dedupEntry `json:"dedup"`
-	// TenantCountry: [country id, user index, last day] per user and country
-	TenantCountry [][3]uint32    `json:"tenantCountry"`
+	// TenantCountry (before per-user keys): [country id, user index, last day]
+	TenantCountry [][3]uint32    `json:"tenantCountry,omitempty"`
 	Pending       []pendingState `json:"pending,omitempty"`
 	Seq           uint64         `json:"seq"`
 	MaxSeen       int64          `json:"maxSeen"`
@@ -49,170 +65,390 @@ type engineState struct {
 	LastPrune     int64          `json:"lastPrune"`
 }
 
-// SaveState serialises the engine and every detector (JSON per key). The
-// pipeline stores the map in the same transaction as the events and
-// alerts it has processed, so a restart resumes without forgetting
-// baselines and without re-alerting. Events still in the reorder buffer
-// are part of the state.
+// StateDelta is a change of the persisted detector state: first delete
+// every stored key starting with one of Reset, then write Put (a nil value
+// deletes the key). The pipeline commits it in the same transaction as the
+// events and alerts it results from (store.Batch StateReset and State).
+type StateDelta struct {
+	Reset []string
+	Put   map[string][]byte
+}
+
+// ApplyTo applies the delta to a key/value map the way a store applies
+// it: the reset prefixes first, then the keys (a nil value deletes).
+func (d StateDelta) ApplyTo(m map[string][]byte) {
+	for _, p := range d.Reset {
+		for k := range m {
+			if strings.HasPrefix(k, p) {
+				delete(m, k)
+			}
+		}
+	}
+	for k, v := range d.Put {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+}
+
+// SaveState returns the whole state, one value per key (see the key layout
+// above). It does not change what the next SaveStateDelta returns.
 func (e *Engine) SaveState() (map[string][]byte, error) {
+	out := make(map[string][]byte, len(e.all)+1+len(e.base.users))
+	b, err := e.marshalHeader()
+	if err != nil {
+		return nil, err
+	}
+	out[stateEngineKey] = b
+	for _, u := range e.base.users {
+		b, err := e.marshalUser(u)
+		if err != nil {
+			return nil, err
+		}
+		out[stateUserPrefix+u.login] = b
+	}
+	for _, d := range e.all {
+		id := d.reg.Info.ID
+		es, ok := d.det.(entryState)
+		if !ok {
+			b, err := d.det.MarshalState()
+			if err != nil {
+				return nil, fmt.Errorf("detect: save state of %s: %w", id, err)
+			}
+			out[StateKeyPrefix+id] = b
+			continue
+		}
+		if err := putEntries(out, id, es, es.stateEntryKeys(), false); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SaveStateDelta returns what changed since its previous call: the header
+// and whole-saved detectors when their bytes changed, the users whose
+// baseline changed and the entries detectors marked. Its first call on an
+// engine returns everything with Reset of the whole prefix. If the commit
+// of a delta fails, the caller must rebuild the engine from the store
+// (the pipeline does), since the change tracking has moved on.
+func (e *Engine) SaveStateDelta() (StateDelta, error) {
+	if !e.stateSaved {
+		m, err := e.SaveState()
+		if err != nil {
+			return StateDelta{}, err
+		}
+		clear(e.base.dirty)
+		e.stateHash = make(map[string]uint64, len(e.all)+1)
+		for _, d := range e.all {
+			if es, ok := d.det.(entryState); ok {
+				es.stateChanges().take()
+			} else {
+				k := StateKeyPrefix + d.reg.Info.ID
+				e.stateHash[k] = hashBytes(m[k])
+			}
+		}
+		e.stateHash[stateEngineKey] = hashBytes(m[stateEngineKey])
+		e.stateSaved = true
+		return StateDelta{Reset: []string{StateKeyPrefix}, Put: m}, nil
+	}
+	d, err := e.stateDelta()
+	if err != nil {
+		e.stateSaved = false // the next save rewrites everything
+		return StateDelta{}, err
+	}
+	return d, nil
+}
+
+func (e *Engine) stateDelta() (StateDelta, error) {
+	put := make(map[string][]byte, len(e.base.dirty)+2)
+	whole := func(key string, b []byte) {
+		if h := hashBytes(b); e.stateHash[key] != h {
+			e.stateHash[key] = h
+			put[key] = b
+		}
+	}
+	b, err := e.marshalHeader()
+	if err != nil {
+		return StateDelta{}, err
+	}
+	whole(stateEngineKey, b)
+	for ui := range e.base.dirty {
+		u := e.base.users[ui]
+		b, err := e.marshalUser(u)
+		if err != nil {
+			return StateDelta{}, err
+		}
+		put[stateUserPrefix+u.login] = b
+	}
+	clear(e.base.dirty)
+	for _, d := range e.all {
+		id := d.reg.Info.ID
+		es, ok := d.det.(entryState)
+		if !ok {
+			b, err := d.det.MarshalState()
+			if err != nil {
+				return StateDelta{}, fmt.Errorf("detect: save state of %s: %w", id, err)
+			}
+			whole(StateKeyPrefix+id, b)
+			continue
+		}
+		if err := putEntries(put, id, es, es.stateChanges().take(), true); err != nil {
+			return StateDelta{}, err
+		}
+	}
+	return StateDelta{Put: put}, nil
+}
+
+// putEntries marshals the detector's entries under keys into out; an
+// entry that no longer exists is a nil value (a delete) when deletes is
+// set, else left out.
+func putEntries(out map[string][]byte, id string, es entryState, keys []string, deletes bool) error {
+	for _, k := range keys {
+		b, ok, err := es.marshalEntry(k)
+		if err != nil {
+			return fmt.Errorf("detect: save state of %s entry %q: %w", id, k, err)
+		}
+		if ok {
+			out[StateKeyPrefix+id+"/"+k] = b
+		} else if deletes {
+			out[StateKeyPrefix+id+"/"+k] = nil
+		}
+	}
+	return nil
+}
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+func (e *Engine) marshalHeader() ([]byte, error) {
 	st := engineState{
 		Version:     stateVersion,
 		TenantFirst: e.base.tenantFirst,
 		Countries:   e.base.countries,
-		Users:       make([]userState, len(e.base.users)),
 		Dedup:       e.dedup,
 		Seq:         e.seq,
 		MaxSeen:     e.maxSeen,
 		Watermark:   e.watermark,
 		LastPrune:   e.lastPrune,
 	}
-	for i, u := range e.base.users {
-		us := userState{L: u.login, F: u.First, S: u.Last, D: u.devSess}
-		for _, c := range u.countries {
-			var x [2 + countryBuckets]uint16
-			x[0], x[1] = c.C, c.B
-			for i, n := range c.N {
-				x[2+i] = uint16(n)
-			}
-			us.C = append(us.C, x)
-		}
-		for _, a := range u.asns {
-			us.A = append(us.A, [2]uint32{a.ASN, uint32(a.Day)})
-		}
-		for _, n := range u.nets {
-			us.N = append(us.N, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
-		}
-		for _, n := range u.acts {
-			us.K = append(us.K, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
-		}
-		st.Users[i] = us
-	}
-	for c, m := range e.base.tenantCountry {
-		for ui, d := range m {
-			st.TenantCountry = append(st.TenantCountry, [3]uint32{uint32(c), ui, uint32(d)})
-		}
-	}
-	sort.Slice(st.TenantCountry, func(i, j int) bool {
-		a, b := st.TenantCountry[i], st.TenantCountry[j]
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		return a[1] < b[1]
-	})
 	for _, p := range e.buf {
 		st.Pending = append(st.Pending, pendingState{Seq: p.seq, Ev: p.ev})
 	}
-	out := make(map[string][]byte, len(e.all)+1)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("detect: save engine state: %w", err)
 	}
-	out[stateEngineKey] = b
-	for _, d := range e.all {
-		b, err := d.det.MarshalState()
-		if err != nil {
-			return nil, fmt.Errorf("detect: save state of %s: %w", d.reg.Info.ID, err)
-		}
-		out[StateKeyPrefix+d.reg.Info.ID] = b
-	}
-	return out, nil
+	return b, nil
 }
 
-// LoadState restores what SaveState wrote. Call it on a fresh engine,
-// before Process. Keys without the "detect." prefix and keys of detectors
-// that no longer exist are ignored; a corrupt value is an error naming
-// its key (the engine is then left as it was before the call only for the
-// engine key; detectors already loaded keep their state).
+func (e *Engine) marshalUser(u *userRec) ([]byte, error) {
+	us := userState{I: u.idx, L: u.login, F: u.First, S: u.Last, D: u.devSess}
+	for _, c := range u.countries {
+		var x [2 + countryBuckets]uint16
+		x[0], x[1] = c.C, c.B
+		for i, n := range c.N {
+			x[2+i] = uint16(n)
+		}
+		us.C = append(us.C, x)
+	}
+	for _, a := range u.asns {
+		us.A = append(us.A, [2]uint32{a.ASN, uint32(a.Day)})
+	}
+	for _, n := range u.nets {
+		us.N = append(us.N, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
+	}
+	for _, n := range u.acts {
+		us.K = append(us.K, [3]uint32{n.H, uint32(n.F), uint32(n.L)})
+	}
+	for c := range e.base.countries { // in id order: the bytes are deterministic
+		if d, ok := e.base.tenantCountry[uint16(c)][u.idx]; ok {
+			us.T = append(us.T, [2]uint32{uint32(c), uint32(d)})
+		}
+	}
+	b, err := json.Marshal(us)
+	if err != nil {
+		return nil, fmt.Errorf("detect: save state of user %q: %w", u.login, err)
+	}
+	return b, nil
+}
+
+// LoadState restores what SaveState (or the deltas of SaveStateDelta, as
+// the store holds them) wrote; the single-blob layout of older versions
+// loads too. Call it on a fresh engine, before Process. Keys without the
+// "detect." prefix and keys of detectors that no longer exist are
+// ignored; a corrupt value is an error naming its key (the engine is then
+// left as it was before the call only for the engine keys; detectors
+// already loaded keep their state).
 func (e *Engine) LoadState(m map[string][]byte) error {
-	if b, ok := m[stateEngineKey]; ok && len(b) > 0 {
-		var st engineState
-		if err := json.Unmarshal(b, &st); err != nil {
+	hb, hasHeader := m[stateEngineKey]
+	hasHeader = hasHeader && len(hb) > 0
+	var users []userState
+	for k, v := range m {
+		login, ok := strings.CutPrefix(k, stateUserPrefix)
+		if !ok {
+			continue
+		}
+		var us userState
+		if err := json.Unmarshal(v, &us); err != nil {
+			return fmt.Errorf("detect: load state %q: %w", k, err)
+		}
+		if us.L != login {
+			return fmt.Errorf("detect: load state %q: entry of user %q", k, us.L)
+		}
+		users = append(users, us)
+	}
+	if hasHeader || len(users) > 0 {
+		if err := e.loadEngine(hb, users); err != nil {
+			return err
+		}
+	}
+	entries := map[string]map[string][]byte{}
+	for k, v := range m {
+		rest, ok := strings.CutPrefix(k, StateKeyPrefix)
+		if !ok {
+			continue
+		}
+		if id, ek, ok := strings.Cut(rest, "/"); ok && id != "engine" {
+			if entries[id] == nil {
+				entries[id] = map[string][]byte{}
+			}
+			entries[id][ek] = v
+		}
+	}
+	for _, d := range e.all {
+		key := StateKeyPrefix + d.reg.Info.ID
+		if b, ok := m[key]; ok && len(b) > 0 {
+			if err := d.det.UnmarshalState(b); err != nil {
+				return fmt.Errorf("detect: load state %q: %w", key, err)
+			}
+		}
+		es, ok := d.det.(entryState)
+		if !ok {
+			continue
+		}
+		if em := entries[d.reg.Info.ID]; len(em) > 0 {
+			if err := es.unmarshalEntries(em); err != nil {
+				return fmt.Errorf("detect: load state %q: %w", key+"/", err)
+			}
+		}
+		es.stateChanges().take()
+	}
+	e.stateSaved = false
+	return nil
+}
+
+// loadEngine rebuilds the baselines and the engine's header from the
+// header (hb, may be empty) and the per-user entries.
+func (e *Engine) loadEngine(hb []byte, users []userState) error {
+	var st engineState
+	if len(hb) > 0 {
+		if err := json.Unmarshal(hb, &st); err != nil {
 			return fmt.Errorf("detect: load state %q: %w", stateEngineKey, err)
 		}
 		if st.Version != stateVersion {
 			return fmt.Errorf("detect: load state %q: unsupported version %d", stateEngineKey, st.Version)
 		}
-		var base baselines
-		base.init()
-		base.labels = e.base.labels // ids held by detectors stay valid
-		base.tenantFirst = st.TenantFirst
-		for i, name := range st.Countries {
-			if i == 0 {
-				continue
-			}
-			base.countryID(name)
-		}
-		for _, us := range st.Users {
-			if us.L == "" {
-				return fmt.Errorf("detect: load state %q: user without login", stateEngineKey)
-			}
-			if _, dup := base.byLogin[us.L]; dup {
-				return fmt.Errorf("detect: load state %q: duplicate user %q", stateEngineKey, us.L)
-			}
-			u := base.addUser(us.L, us.F, us.S)
-			u.devSess = us.D
-			for _, c := range us.C {
-				if int(c[0]) >= len(base.countries) {
-					return fmt.Errorf("detect: load state %q: user %q: country id %d out of range", stateEngineKey, us.L, c[0])
-				}
-				h := countryHist{C: c[0], B: c[1]}
-				for i := range h.N {
-					h.N[i] = uint8(min(c[2+i], 255))
-				}
-				u.countries = append(u.countries, h)
-			}
-			for _, a := range us.A {
-				u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])})
-			}
-			for _, n := range us.N {
-				if n[1] > 65535 || n[2] > 65535 {
-					return fmt.Errorf("detect: load state %q: user %q: network day out of range", stateEngineKey, us.L)
-				}
-				u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
-			}
-			for _, n := range us.K {
-				if n[1] > 65535 || n[2] > 65535 {
-					return fmt.Errorf("detect: load state %q: user %q: admin action day out of range", stateEngineKey, us.L)
-				}
-				u.acts = append(u.acts, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
-			}
-		}
-		for _, tc := range st.TenantCountry {
-			if tc[0] == 0 || int(tc[0]) >= len(base.countries) || int(tc[1]) >= len(base.users) || tc[2] > 65535 {
-				return fmt.Errorf("detect: load state %q: tenant country entry %v out of range", stateEngineKey, tc)
-			}
-			m := base.tenantCountry[uint16(tc[0])]
-			if m == nil {
-				m = make(map[uint32]uint16)
-				base.tenantCountry[uint16(tc[0])] = m
-			}
-			m[tc[1]] = uint16(tc[2])
-		}
-		e.base = base
-		e.dedup = st.Dedup
-		if e.dedup == nil {
-			e.dedup = make(map[string]dedupEntry)
-		}
-		e.buf = e.buf[:0]
-		e.pendingIDs = make(map[string]struct{})
-		for _, p := range st.Pending {
-			e.buf = append(e.buf, &pending{ev: p.Ev, seq: p.Seq})
-			if p.Ev.UUID != "" {
-				e.pendingIDs[p.Ev.UUID] = struct{}{}
-			}
-		}
-		heap.Init(&e.buf)
-		e.seq, e.maxSeen, e.watermark, e.lastPrune = st.Seq, st.MaxSeen, st.Watermark, st.LastPrune
 	}
-	for _, d := range e.all {
-		key := StateKeyPrefix + d.reg.Info.ID
-		b, ok := m[key]
-		if !ok || len(b) == 0 {
+	if len(st.Users) > 0 && len(users) > 0 {
+		return fmt.Errorf("detect: load state %q: users both in the header and under %q", stateEngineKey, stateUserPrefix)
+	}
+	var base baselines
+	base.init()
+	base.labels = e.base.labels // ids held by detectors stay valid
+	base.tenantFirst = st.TenantFirst
+	for i, name := range st.Countries {
+		if i == 0 {
 			continue
 		}
-		if err := d.det.UnmarshalState(b); err != nil {
-			return fmt.Errorf("detect: load state %q: %w", key, err)
+		base.countryID(name)
+	}
+	key := func(us *userState) string {
+		if len(st.Users) > 0 {
+			return stateEngineKey
+		}
+		return stateUserPrefix + us.L
+	}
+	if len(st.Users) > 0 { // older layout: users by position
+		users = st.Users
+		for i := range users {
+			users[i].I = uint32(i)
+		}
+	} else {
+		sort.Slice(users, func(i, j int) bool { return users[i].I < users[j].I })
+	}
+	for i := range users {
+		us := &users[i]
+		if us.L == "" {
+			return fmt.Errorf("detect: load state %q: user without login", key(us))
+		}
+		if us.I != uint32(i) {
+			return fmt.Errorf("detect: load state %q: user index %d, want %d (users missing)", key(us), us.I, i)
+		}
+		if _, dup := base.byLogin[us.L]; dup {
+			return fmt.Errorf("detect: load state %q: duplicate user %q", key(us), us.L)
+		}
+		u := base.addUser(us.L, us.F, us.S)
+		u.devSess = us.D
+		for _, c := range us.C {
+			if int(c[0]) >= len(base.countries) {
+				return fmt.Errorf("detect: load state %q: user %q: country id %d out of range", key(us), us.L, c[0])
+			}
+			h := countryHist{C: c[0], B: c[1]}
+			for i := range h.N {
+				h.N[i] = uint8(min(c[2+i], 255))
+			}
+			u.countries = append(u.countries, h)
+		}
+		for _, a := range us.A {
+			u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])})
+		}
+		for _, n := range us.N {
+			if n[1] > 65535 || n[2] > 65535 {
+				return fmt.Errorf("detect: load state %q: user %q: network day out of range", key(us), us.L)
+			}
+			u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
+		}
+		for _, n := range us.K {
+			if n[1] > 65535 || n[2] > 65535 {
+				return fmt.Errorf("detect: load state %q: user %q: admin action day out of range", key(us), us.L)
+			}
+			u.acts = append(u.acts, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
+		}
+		for _, tc := range us.T {
+			st.TenantCountry = append(st.TenantCountry, [3]uint32{tc[0], u.idx, tc[1]})
 		}
 	}
+	for _, tc := range st.TenantCountry {
+		if tc[0] == 0 || int(tc[0]) >= len(base.countries) || int(tc[1]) >= len(base.users) || tc[2] > 65535 {
+			return fmt.Errorf("detect: load state %q: tenant country entry %v out of range", stateEngineKey, tc)
+		}
+		m := base.tenantCountry[uint16(tc[0])]
+		if m == nil {
+			m = make(map[uint32]uint16)
+			base.tenantCountry[uint16(tc[0])] = m
+		}
+		m[tc[1]] = uint16(tc[2])
+	}
+	clear(base.dirty)
+	e.base = base
+	e.dedup = st.Dedup
+	if e.dedup == nil {
+		e.dedup = make(map[string]dedupEntry)
+	}
+	e.buf = e.buf[:0]
+	e.pendingIDs = make(map[string]struct{})
+	for _, p := range st.Pending {
+		e.buf = append(e.buf, &pending{ev: p.Ev, seq: p.Seq})
+		if p.Ev.UUID != "" {
+			e.pendingIDs[p.Ev.UUID] = struct{}{}
+		}
+	}
+	heap.Init(&e.buf)
+	e.seq, e.maxSeen, e.watermark, e.lastPrune = st.Seq, st.MaxSeen, st.Watermark, st.LastPrune
 	return nil
 }

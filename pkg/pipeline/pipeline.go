@@ -663,10 +663,13 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 	n := p.pages
 	p.mu.Unlock()
 	if !unchanged {
-		var state map[string][]byte
+		var state detect.StateDelta
 		if len(fresh) > 0 {
+			// only what changed since the last commit (everything on the
+			// first commit of this engine); a failed commit rebuilds the
+			// engine from the store (resetEngine)
 			var err error
-			state, err = p.eng.SaveState()
+			state, err = p.eng.SaveStateDelta()
 			if err != nil {
 				return okta.Cursor{}, fmt.Errorf("pipeline: %w", err)
 			}
@@ -675,7 +678,7 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			p.o.BeforeCommit(n)
 		}
 		alerts = detect.Final(alerts) // an incident that grew within the page: its latest version
-		res, err := p.st.Commit(ctx, store.Batch{Events: fresh, Alerts: alerts, Checkpoint: &cp, State: state})
+		res, err := p.st.Commit(ctx, store.Batch{Events: fresh, Alerts: alerts, Checkpoint: &cp, State: state.Put, StateReset: state.Reset})
 		if err != nil {
 			return okta.Cursor{}, fmt.Errorf("pipeline: commit: %w", err)
 		}

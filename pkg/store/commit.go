@@ -29,6 +29,11 @@ type Batch struct {
 	Alerts     []alert.Alert
 	Checkpoint *Checkpoint       // nil: unchanged
 	State      map[string][]byte // key -> value; a nil value deletes the key
+	// StateReset lists key prefixes whose stored keys are all deleted
+	// before State is applied, in the same transaction: a full rewrite of
+	// a group of keys (the detector state's first save after a start, a
+	// detector rewriting all its entries). An empty prefix is invalid.
+	StateReset []string
 }
 
 // CommitResult tells what a Commit actually added.
@@ -124,21 +129,8 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			return CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
 		}
 	}
-	for k, v := range b.State {
-		if k == "" {
-			return CommitResult{}, fmt.Errorf("store: commit: %w: empty state key", ErrInvalidBatch)
-		}
-		if v == nil {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM state WHERE key = ?", k); err != nil {
-				return CommitResult{}, fmt.Errorf("store: commit: state %q: %w", k, err)
-			}
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-			k, v, now.UnixMilli()); err != nil {
-			return CommitResult{}, fmt.Errorf("store: commit: state %q: %w", k, err)
-		}
+	if err := commitState(ctx, tx, b, now); err != nil {
+		return CommitResult{}, withCtx(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
@@ -540,7 +532,7 @@ func (s *Store) GetState(ctx context.Context, key string) ([]byte, bool, error) 
 // AllState returns every state key with the given prefix ("" for all).
 func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
-		prefix, prefix+"\U0010FFFF")
+		prefix, StatePrefixEnd(prefix))
 	if err != nil {
 		return nil, fmt.Errorf("store: state: %w", err)
 	}

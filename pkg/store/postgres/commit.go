@@ -72,6 +72,11 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 			return store.CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
 		}
 	}
+	for _, p := range b.StateReset {
+		if _, err := tx.Exec(ctx, "DELETE FROM state WHERE org = $1 AND starts_with(key, $2)", s.org, p); err != nil {
+			return store.CommitResult{}, fmt.Errorf("store: commit: state reset %q: %w", p, err)
+		}
+	}
 	if len(b.State) > 0 {
 		var keys, dels []string
 		var vals [][]byte
@@ -127,12 +132,7 @@ func validate(b store.Batch) error {
 			return fmt.Errorf("store: commit: %w: alert %s has no time", store.ErrInvalidBatch, a.ID)
 		}
 	}
-	for k := range b.State {
-		if k == "" {
-			return fmt.Errorf("store: commit: %w: empty state key", store.ErrInvalidBatch)
-		}
-	}
-	return nil
+	return store.ValidateStateChange(b)
 }
 
 type countKey struct {

@@ -35,6 +35,7 @@ func Run(t *testing.T, newDB NewDB) {
 		fn   func(*testing.T, NewDB)
 	}{
 		{"CommitAndRead", testCommitAndRead},
+		{"StateDelta", testStateDelta},
 		{"Duplicates", testDuplicates},
 		{"AtomicBatch", testAtomicBatch},
 		{"EventFilters", testEventFilters},

@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+// BenchmarkStateCommit measures what the detector state adds to a commit
+// of 1,000 events as the number of tracked users grows: the engine first
+// learns N users (two sign-ins each, committed), then every iteration
+// processes 1,000 sign-ins of random users (not timed) and times saving
+// the state plus committing it with the events to SQLite on disk.
+// "delta" is what the pipeline does (SaveStateDelta: changed users and
+// entries only); "full" is the rewrite of every key before it (SaveState).
+// Reports ms per 1,000-event commit and the state bytes written per commit:
+//
+//	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 3
+func BenchmarkStateCommit(b *testing.B) {
+	for _, users := range []int{1000, 10000, 100000} {
+		for _, mode := range []string{"delta", "full"} {
+			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) { benchStateCommit(b, users, mode == "full") })
+		}
+	}
+}
+
+var stateCities = []struct {
+	city, country string
+	lat, lon      float64
+}{{"New York", "United States", 40.71, -74.0}, {"London", "United Kingdom", 51.5, -0.13}, {"Berlin", "Germany", 52.52, 13.4},
+	{"Tokyo", "Japan", 35.68, 139.69}, {"Sydney", "Australia", -33.87, 151.21}}
+
+func stateEvent(n, user int, at time.Time) event.Event {
+	c := stateCities[user%len(stateCities)]
+	return event.Event{
+		UUID: fmt.Sprintf("bench-%012d", n), Published: at, EventType: "user.session.start",
+		Actor:   event.Actor{ID: fmt.Sprintf("00u%d", user), Type: "User", AlternateID: fmt.Sprintf("user%d@example.com", user), DisplayName: "U"},
+		Outcome: event.Outcome{Result: "SUCCESS"},
+		Client: event.Client{IPAddress: fmt.Sprintf("198.51.%d.%d", user/250%250, 1+user%250),
+			UserAgent: event.UserAgent{Raw: "Mozilla/5.0", OS: "Mac OS X", Browser: "CHROME"},
+			Geo:       event.Geo{Country: c.country, City: c.city, Lat: c.lat, Lon: c.lon, HasLatLon: true}},
+		Transaction: event.Transaction{Type: "WEB", ID: "tx"},
+		Auth:        event.AuthContext{ExternalSessionID: fmt.Sprintf("idx%d", user)},
+		Raw:         []byte(`{"eventType":"user.session.start"}`),
+	}
+}
+
+func benchStateCommit(b *testing.B, users int, full bool) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	e, err := detect.NewEngine(detect.Config{}, detect.WithReorderWindow(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Hour)
+	n := 0
+	next := func(user int) event.Event {
+		n++
+		t = t.Add(time.Second)
+		return stateEvent(n, user, t)
+	}
+	for round := 0; round < 2; round++ {
+		for u := 0; u < users; u++ {
+			ev := next(u)
+			e.Process(&ev)
+		}
+	}
+	d, err := e.SaveStateDelta()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, store.Batch{State: d.Put, StateReset: d.Reset}); err != nil {
+		b.Fatal(err)
+	}
+	rnd := uint64(12345)
+	var written int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		evs := make([]event.Event, 1000)
+		for j := range evs {
+			rnd = rnd*6364136223846793005 + 1442695040888963407
+			evs[j] = next(int(rnd>>33) % users)
+			e.Process(&evs[j])
+		}
+		b.StartTimer()
+		batch := store.Batch{Events: evs}
+		if full {
+			m, err := e.SaveState()
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch.State = m
+		} else {
+			d, err := e.SaveStateDelta()
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch.State, batch.StateReset = d.Put, d.Reset
+		}
+		for _, v := range batch.State {
+			written += int64(len(v))
+		}
+		if _, err := s.Commit(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/1000ev")
+	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
+}
