@@ -242,3 +242,54 @@ func jNoClient() jmod {
 		delete(c, "ipAddress")
 	}
 }
+
+// The admin-action history and the known-device session are engine state:
+// a restart between the learning and the repeat keeps the repeat routine
+// and the known-device session info.
+func TestRoutineStateSurvivesRestart(t *testing.T) {
+	admin := "ana.admin@example.com"
+	home := jIP("73.10.20.5", 7922)
+	newHome := jIP("66.188.3.130", 20115)
+	for _, tc := range []struct {
+		id          string
+		before, aft []event.Event
+	}{
+		{"admin_role_granted", append(homeHistory(t, admin),
+			jev(t, "user.account.privilege.grant", admin, rt0.Add(-24*time.Hour), home, jTarget("User", "00uv", "vic@example.com", "Vic", "privilegeGranted", "Read-only Administrator"))),
+			evs(jev(t, "user.account.privilege.grant", admin, rt0, home, jTarget("User", "00uw", "wes@example.com", "Wes", "privilegeGranted", "Help Desk Administrator")))},
+		{"admin_activity_untrusted_ip", append(homeHistory(t, admin), knownDeviceSignIn(t, admin, rt0, "s-new-home", newHome)),
+			evs(jev(t, "user.session.access_admin_app", admin, rt0.Add(time.Minute), jSess("s-new-home"), newHome))},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			e1, err := NewEngine(ruleOnly(tc.id, DetectorConfig{}), WithReorderWindow(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.before {
+				e1.Process(&tc.before[i])
+			}
+			st, err := e1.SaveState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e2, err := NewEngine(ruleOnly(tc.id, DetectorConfig{}), WithReorderWindow(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e2.LoadState(st); err != nil {
+				t.Fatal(err)
+			}
+			var got []Alert
+			for i := range tc.aft {
+				got = append(got, e2.Process(&tc.aft[i])...)
+			}
+			got = Final(append(got, e2.Flush()...))
+			if len(got) != 1 || got[0].Severity != SeverityInfo {
+				for _, a := range got {
+					t.Logf("%s %s", a.Severity, a.Summary)
+				}
+				t.Fatalf("%d alerts after the restart, want one info", len(got))
+			}
+		})
+	}
+}

@@ -70,6 +70,12 @@ func TestUnusualAdmin(t *testing.T) {
 				}
 			}},
 		{name: "newly granted admin: volume only learns", events: concat(base, []event.Event{grantedByOther}, spike), want: 0},
+		{name: "just below the absolute minimum: 9 admin events in a session (z far above 3) do not alert", events: concat(base, spike[:9]), want: 0},
+		{name: "at the absolute minimum: 10 admin events alert", events: concat(base, spike[:10]), want: 1, check: func(t *testing.T, as []Alert) {
+			if as[0].Evidence["condition"] != "session_volume" || as[0].Evidence["z"].(float64) <= 3 {
+				t.Fatalf("%v", as[0].Evidence)
+			}
+		}},
 		{name: "self-granted role alerts", events: concat(base, []event.Event{adminEv(a, "user.account.privilege.grant", at(0), func(e *event.Event) {
 			e.Targets = []event.Target{{Type: "User", ID: "id-" + a, AlternateID: a}}
 		})}), want: 2, check: func(t *testing.T, as []Alert) {
