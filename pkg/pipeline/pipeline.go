@@ -120,7 +120,13 @@ type Status struct {
 // Update is what a live-tail subscriber receives after each commit.
 type Update struct {
 	Events []event.Event
+	// Alerts are new alerts: each opens an incident (its id is new).
 	Alerts []alert.Alert
+	// Updated are grouped alerts published before whose incident grew in
+	// this commit (another match: count, last time, targets, event ids,
+	// maybe severity): the same id, the new version — a consumer replaces
+	// the alert it holds with that id.
+	Updated []alert.Alert
 }
 
 // Pipeline runs ingestion for one org.
@@ -325,7 +331,7 @@ func (p *Pipeline) Status() Status {
 }
 
 // Subscribe returns a channel receiving an Update after every commit that
-// added events or alerts, and a cancel function. A subscriber that does
+// added events, alerts or alert updates, and a cancel function. A subscriber that does
 // not keep up misses updates (the store has everything).
 func (p *Pipeline) Subscribe(buf int) (<-chan Update, func()) {
 	if buf < 1 {
@@ -687,9 +693,12 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 		}
 		p.recordSuppressed(ctx, suppressed, now)
 		p.m.EventsIngested(res.EventsInserted)
-		var newAlerts []alert.Alert
+		var newAlerts, updated []alert.Alert
 		for i, a := range alerts {
 			if i < len(res.AlertInserted) && !res.AlertInserted[i] {
+				if i < len(res.AlertUpdated) && res.AlertUpdated[i] {
+					updated = append(updated, a) // an incident that grew: not a new detection
+				}
 				continue
 			}
 			newAlerts = append(newAlerts, a)
@@ -711,8 +720,8 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 		p.status.EventsIngested += int64(res.EventsInserted)
 		p.status.Alerts += int64(len(newAlerts))
 		p.mu.Unlock()
-		if len(newEvents) > 0 || len(newAlerts) > 0 {
-			p.publish(Update{Events: newEvents, Alerts: newAlerts})
+		if len(newEvents) > 0 || len(newAlerts) > 0 || len(updated) > 0 {
+			p.publish(Update{Events: newEvents, Alerts: newAlerts, Updated: updated})
 			p.posture.notice(newEvents)
 		}
 	}

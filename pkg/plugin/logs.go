@@ -35,7 +35,8 @@ type logLine struct {
 	body     string
 	severity string
 	id       string
-	labels   [6]string // logLabelKeys order
+	labels   [6]string   // logLabelKeys order
+	extra    [][2]string // further labels, key and value (the alerts tail's detector, count, ...)
 }
 
 func logLineFromRow(r *store.EventRow) logLine {
@@ -56,10 +57,15 @@ func newLogLine(t time.Time, msg, severity, id string, labels [6]string) logLine
 }
 
 func (l *logLine) labelsJSON() json.RawMessage {
-	m := make(map[string]string, len(logLabelKeys))
+	m := make(map[string]string, len(logLabelKeys)+len(l.extra))
 	for i, k := range logLabelKeys {
 		if l.labels[i] != "" {
 			m[k] = l.labels[i]
+		}
+	}
+	for _, kv := range l.extra {
+		if kv[1] != "" {
+			m[kv[0]] = kv[1]
 		}
 	}
 	b, _ := json.Marshal(m) // a map of strings always encodes

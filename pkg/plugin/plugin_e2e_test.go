@@ -399,6 +399,91 @@ func TestPluginOverGRPC(t *testing.T) {
 		}
 	})
 
+	t.Run("live alerts tail sends grouped-alert updates with the same id", func(t *testing.T) {
+		ctx := context.Background()
+		if sr, err := e.p.SubscribeStream(ctx, e.ds, "tail/alerts"); err != nil || sr.Status != pluginv2.SubscribeStreamResponse_OK {
+			t.Fatalf("subscribe: %v %v", err, sr)
+		}
+		// An admin deactivates the SIEM log stream, again and again: one
+		// log_stream_tampering incident (re-arm 1 h) whose alert grows.
+		// Events older than the engine's watermark are detected at once.
+		actor := fmt.Sprintf("tamper-%d@example.com", time.Now().UnixNano())
+		base := time.Now().Add(-20 * time.Minute)
+		add := func(i int) {
+			_ = e.org.Sim.Add(json.RawMessage(fmt.Sprintf(`{"uuid":"%s-%d","published":"%s","eventType":"system.log_stream.lifecycle.deactivate",`+
+				`"actor":{"id":"00utamper","alternateId":"%s","type":"User"},"outcome":{"result":"SUCCESS"},"client":{"ipAddress":"198.51.100.77"},`+
+				`"target":[{"id":"0Oxsplunk","type":"LogStream","alternateId":"Splunk Cloud","displayName":"Splunk Cloud"}]}`,
+				actor, i, base.Add(time.Duration(i)*time.Second).UTC().Format(time.RFC3339Nano), actor)))
+		}
+		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		// Keep adding matches (one per poll interval) until the stream has
+		// shown the incident's alert and an update of it: the stream may
+		// subscribe after the first match was committed.
+		go func() {
+			tick := time.NewTicker(6 * time.Second)
+			defer tick.Stop()
+			for i := 0; i < 12; i++ {
+				add(i)
+				select {
+				case <-sctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		alertID, counts := "", map[string]bool{}
+		var updates int
+		err := e.p.RunStream(sctx, e.ds, "tail/alerts", func(f *data.Frame) bool {
+			if f.Meta == nil || f.Meta.Type != data.FrameTypeLogLines {
+				t.Errorf("alerts tail frame meta %+v, want log lines", f.Meta)
+				return false
+			}
+			id, _ := f.FieldByName("id")
+			lab, _ := f.FieldByName("labels")
+			if id == nil || lab == nil {
+				t.Errorf("alerts tail frame without id or labels: %v", f.Fields)
+				return false
+			}
+			for i := 0; i < id.Len(); i++ {
+				var l map[string]string
+				if err := json.Unmarshal(lab.At(i).(json.RawMessage), &l); err != nil {
+					t.Errorf("labels: %v", err)
+					return false
+				}
+				if l["actor"] != actor {
+					continue
+				}
+				if l["detector"] != "log_stream_tampering" || l["alertSeverity"] != "critical" {
+					t.Errorf("line labels %v", l)
+				}
+				if alertID == "" {
+					alertID = id.At(i).(string)
+				}
+				if id.At(i).(string) != alertID {
+					t.Errorf("a second alert id %s for one incident (first %s): labels %v", id.At(i), alertID, l)
+					return false
+				}
+				if l["change"] == "update" {
+					updates++
+				}
+				counts[l["count"]] = true
+			}
+			return updates < 2 // two updates: the count grew twice under one id
+		})
+		if err != nil || updates < 2 || alertID == "" || len(counts) < 2 {
+			t.Fatalf("alerts tail: err %v, alert %q, %d updates, counts seen %v", err, alertID, updates, counts)
+		}
+		// the stored alert is the incident, under the same id
+		res := e.query(t, e.ds, false, plugintest.Query{RefID: "A", Model: map[string]any{"queryType": "alerts", "actor": actor}})["A"]
+		if res.Error != "" || len(res.Frames) != 1 || res.Frames[0].Rows() != 1 {
+			t.Fatalf("alerts query for %s: %q %v", actor, res.Error, res.Frames)
+		}
+		if got, _ := res.Frames[0].FieldByName("id"); got == nil || got.At(0).(string) != alertID {
+			t.Fatalf("stored alert id %v, streamed %s", got, alertID)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		text, err := e.p.CollectMetrics(context.Background(), e.ds)
 		if err != nil {

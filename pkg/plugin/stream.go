@@ -3,10 +3,14 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -34,8 +38,9 @@ func (d *Datasource) PublishStream(context.Context, *backend.PublishStreamReques
 	return &backend.PublishStreamResponse{Status: backend.PublishStreamStatusPermissionDenied}, nil
 }
 
-// RunStream sends every newly committed event or alert as a frame until
-// Grafana closes the stream (ctx) or the pipeline stops.
+// RunStream sends every newly committed event, or every new alert and
+// every update of a grouped alert, as a frame until Grafana closes the
+// stream (ctx) or the pipeline stops.
 func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamRequest, sender *backend.StreamSender) error {
 	if d.settingsErr != nil {
 		return d.settingsErr
@@ -59,8 +64,8 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 			switch {
 			case req.Path == StreamEvents && len(u.Events) > 0:
 				f = liveEventsFrame(u.Events)
-			case req.Path == StreamAlerts && len(u.Alerts) > 0:
-				f = alertsFrame(u.Alerts)
+			case req.Path == StreamAlerts && len(u.Alerts)+len(u.Updated) > 0:
+				f = liveAlertsFrame(u.Alerts, u.Updated)
 			default:
 				continue
 			}
@@ -78,4 +83,46 @@ func liveEventsFrame(evs []event.Event) *data.Frame {
 		lines[i] = logLineFromEvent(&evs[i])
 	}
 	return logLinesFrame("events", lines)
+}
+
+// alertLevels maps alert severities to Grafana's log levels (the level
+// colours the line and feeds the logs volume; the alert's own severity is
+// also a label).
+var alertLevels = map[string]string{"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "debug"}
+
+// liveAlertsFrame is the alerts tail, in the activity logs frame's schema:
+// one line per new alert and per update of a grouped alert. An update has
+// the same id as the alert it replaces (label change=update, its count and
+// last time grown): a consumer keeps the latest line per id.
+//
+//	timestamp  the latest match (LastTime)
+//	body       title: summary
+//	severity   the Grafana level of the alert's severity
+//	id         the alert id
+//	labels     actor, ip, country, detector, alertSeverity, count, firstTime, change (new | update)
+func liveAlertsFrame(added, updated []alert.Alert) *data.Frame {
+	lines := make([]logLine, 0, len(added)+len(updated))
+	for i := range added {
+		lines = append(lines, alertLogLine(&added[i], "new"))
+	}
+	for i := range updated {
+		lines = append(lines, alertLogLine(&updated[i], "update"))
+	}
+	return logLinesFrame("alerts", lines)
+}
+
+func alertLogLine(a *alert.Alert, change string) logLine {
+	last := a.LastTime
+	if last.Before(a.Time) {
+		last = a.Time
+	}
+	body := a.Title
+	if a.Summary != "" {
+		body += ": " + a.Summary
+	}
+	sev := strings.ToLower(a.Severity)
+	l := newLogLine(last, body, alertLevels[sev], a.ID, [6]string{"", a.Actor, "", a.IP, a.Country, ""})
+	l.extra = [][2]string{{"detector", a.Detector}, {"alertSeverity", sev}, {"count", strconv.Itoa(max(a.Count, 1))},
+		{"firstTime", a.Time.UTC().Format(time.RFC3339)}, {"change", change}}
+	return l
 }
