@@ -17,7 +17,10 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/exception"
+	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/backend"
 )
 
 const alertsUsage = `Usage:
@@ -55,7 +58,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		id, rest = rest[0], rest[1:]
 	}
-	var run func(st *store.Store) error
+	var run func(st triageStore) error
 	switch sub {
 	case "list":
 		status := fs.String("status", "open,acknowledged", "statuses to list (comma-separated) or all")
@@ -63,7 +66,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		actor := fs.String("actor", "", "only this actor (login)")
 		since := fs.Duration("since", 7*24*time.Hour, "alerts of this far back")
 		limit := fs.Int("limit", 100, "at most this many alerts")
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			q := store.TriageQuery{From: time.Now().Add(-*since), Detector: *det, Actor: *actor, Limit: *limit}
 			if *status != "all" {
 				for _, s := range strings.Split(*status, ",") {
@@ -82,7 +85,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return printAlerts(stdout, *format, as)
 		}
 	case "show":
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			ta, err := st.AlertTriage(ctx, id)
 			if err != nil {
 				return err
@@ -106,7 +109,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fs.StringVar(&in.Reason, "reason", "", "why the pattern is benign (required with --exception)")
 			fs.StringVar(&in.ExpiresIn, "expires", "30d", "the exception's lifetime")
 		}
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			now := time.Now().UTC()
 			c := store.StatusChange{AlertID: id, To: statusVerbs[sub], Note: *note, Assignee: *assignee, User: *who, Role: "cli", Time: now}
 			if in.Scope != "" {
@@ -130,7 +133,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	case "exceptions":
 		all := fs.Bool("all", false, "include expired and removed exceptions")
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			q := store.ExceptionQuery{ActiveAt: time.Now(), Limit: 1000}
 			if *all {
 				q.ActiveAt = time.Time{}
@@ -148,7 +151,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&in.Value, "value", "", "the scope's value")
 		fs.StringVar(&in.Reason, "reason", "", "why the pattern is benign")
 		fs.StringVar(&in.ExpiresIn, "expires", "30d", "lifetime")
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			x, err := in.Build(*who, time.Now().UTC(), nil, knownDetector)
 			if err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
@@ -159,7 +162,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return json.NewEncoder(stdout).Encode(x)
 		}
 	case "unexcept":
-		run = func(st *store.Store) error {
+		run = func(st triageStore) error {
 			n, err := strconv.ParseInt(id, 10, 64)
 			if err != nil || n <= 0 {
 				return fmt.Errorf("%w: exception id %q is not a positive integer", errUsage, id)
@@ -202,19 +205,46 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-// openConfiguredStore opens the existing store a config file names.
-func openConfiguredStore(ctx context.Context, cfgPath string) (*store.Store, error) {
+// triageStore is a store backend with its triage side (both backends).
+type triageStore interface {
+	store.Backend
+	store.Triager
+}
+
+// openConfiguredStore opens the existing store a config file names: its
+// SQLite file, or its PostgreSQL database bound to the config's org
+// (triage needs no lease: the CLI may triage while instances ingest).
+func openConfiguredStore(ctx context.Context, cfgPath string) (triageStore, error) {
 	s, err := loadOffline(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	if d := strings.ToLower(s.Storage.Driver); d != "" && d != "sqlite" {
-		return nil, fmt.Errorf("alerts: storage driver %s: %w (use the data source's resources)", s.Storage.Driver, store.ErrTriageUnsupported)
+	var b store.Backend
+	switch d := strings.ToLower(s.Storage.Driver); d {
+	case "", "sqlite":
+		if _, err := os.Stat(s.Storage.Path); err != nil {
+			return nil, fmt.Errorf("store %s: %w", s.Storage.Path, err)
+		}
+		b, err = store.Open(ctx, s.Storage.Path)
+	default:
+		org, oerr := okta.NormalizeOrgURL(s.Okta.OrgURL)
+		if oerr != nil {
+			return nil, oerr
+		}
+		b, err = backend.Open(ctx, pipeline.StorageConfig(s.Storage, org.String()))
 	}
-	if _, err := os.Stat(s.Storage.Path); err != nil {
-		return nil, fmt.Errorf("store %s: %w", s.Storage.Path, err)
+	if err != nil {
+		return nil, err
 	}
-	return store.Open(ctx, s.Storage.Path)
+	t, err := store.AsTriager(b)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return struct {
+		store.Backend
+		store.Triager
+	}{b, t}, nil
 }
 
 func knownDetector(id string) bool {

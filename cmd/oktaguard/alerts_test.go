@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 )
 
 // alertsFixture writes a config whose store holds two alerts.
@@ -22,6 +25,37 @@ func alertsFixture(t *testing.T) (cfg, dbPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fixtureAlerts(t, st)
+	st.Close()
+	return cfg, dbPath
+}
+
+// alertsFixturePG writes a config whose PostgreSQL store (a fresh schema
+// on the test server) holds the same two alerts.
+func alertsFixturePG(t *testing.T) string {
+	t.Helper()
+	dsn := pgtest.Schema(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "https://example.okta.com", "00unused-token-123456", "")
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = []byte(strings.Replace(string(body), "  path: data/og.db\n", "  driver: postgres\n  dsn: \""+dsn+"\"\n", 1))
+	if err := os.WriteFile(cfg, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, Org: "https://example.okta.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtureAlerts(t, st)
+	st.Close()
+	return cfg
+}
+
+func fixtureAlerts(t *testing.T, st store.Backend) {
+	t.Helper()
 	now := time.Now().UTC().Add(-time.Hour)
 	if _, err := st.Commit(context.Background(), store.Batch{Alerts: []alert.Alert{
 		{ID: "al1", Detector: "suspicious_ip", Severity: "high", Time: now, Actor: "alice@example.com", IP: "203.0.113.7", Title: "t1", Evidence: map[string]any{}},
@@ -29,12 +63,17 @@ func alertsFixture(t *testing.T) (cfg, dbPath string) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	return cfg, dbPath
 }
 
 func TestAlertsCommand(t *testing.T) {
 	cfg, _ := alertsFixture(t)
+	testAlertsCommand(t, cfg)
+}
+
+// TestAlertsCommandPostgres: the same commands on a PostgreSQL store.
+func TestAlertsCommandPostgres(t *testing.T) { testAlertsCommand(t, alertsFixturePG(t)) }
+
+func testAlertsCommand(t *testing.T, cfg string) {
 	code, out, errOut := runCmd(t, nil, "alerts", "list", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "al1") || !strings.Contains(out, "al2") || !strings.Contains(out, "STATUS") {
 		t.Fatalf("list: %d %q %q", code, out, errOut)

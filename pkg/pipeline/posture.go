@@ -10,10 +10,16 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/posture"
+	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
 // ErrPostureDisabled is returned by RefreshPosture when posture.enabled is false.
 var ErrPostureDisabled = errors.New("pipeline: posture evaluation is disabled (posture.enabled: false)")
+
+// ErrFollower is returned by RefreshPosture on an instance that follows
+// the org: only the leader evaluates posture (it alone calls Okta and
+// writes reports; the store fences the others' writes too).
+var ErrFollower = errors.New("pipeline: this instance follows the org; only the leader evaluates posture")
 
 // DefaultPostureFirstReport is when the first evaluation publishes a
 // report even though inputs are still being read (a large org's per-user
@@ -146,6 +152,12 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (rep posture.Report, err 
 	if err != nil {
 		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
 	}
+	p.mu.Lock()
+	role, leader := p.status.Role, p.status.Leader
+	p.mu.Unlock()
+	if role == RoleFollower {
+		return posture.Report{}, fmt.Errorf("%w (%s leads)", ErrFollower, leader)
+	}
 	ps := p.posture
 	ps.runMu.Lock()
 	defer ps.runMu.Unlock()
@@ -168,7 +180,7 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (rep posture.Report, err 
 	if first && !hasPrev { // nothing to show yet: publish early
 		opts.PartialAfter = p.o.PostureFirstReport
 		opts.OnPartial = func(snap posture.Snapshot) {
-			p.publishPosture(ctx, p.evaluatePosture(snap, prof), nil)
+			p.publishPosture(ctx, p.evaluatePosture(snap, prof), nil) //nolint:errcheck // the complete report follows
 		}
 	}
 	var f posture.Fetcher = p.client
@@ -177,10 +189,12 @@ func (p *Pipeline) RefreshPosture(ctx context.Context) (rep posture.Report, err 
 		return posture.Report{}, fmt.Errorf("pipeline: posture: %w", err)
 	}
 	rep = p.evaluatePosture(snap, prof)
-	if !hasPrev {
-		p.publishPosture(ctx, rep, nil)
-	} else {
-		p.publishPosture(ctx, rep, &prev)
+	var base *posture.Report
+	if hasPrev {
+		base = &prev
+	}
+	if err := p.publishPosture(ctx, rep, base); err != nil {
+		return posture.Report{}, err
 	}
 	return rep, nil
 }
@@ -196,9 +210,14 @@ func (p *Pipeline) evaluatePosture(snap posture.Snapshot, prof posture.Profile) 
 }
 
 // publishPosture stores a report (and its regressions against prev, when
-// given), records its metrics and makes it the latest.
-func (p *Pipeline) publishPosture(ctx context.Context, rep posture.Report, prev *posture.Report) {
-	if err := p.savePosture(ctx, rep); err != nil {
+// given), records its metrics and makes it the latest. A save fenced by
+// the store (another instance leads the org now) publishes nothing and
+// is returned; other store errors are logged and the report still counts.
+func (p *Pipeline) publishPosture(ctx context.Context, rep posture.Report, prev *posture.Report) error {
+	if err := p.savePosture(ctx, rep); errors.Is(err, store.ErrFenced) {
+		p.log.Warn("posture report not stored: another instance leads the org", "error", err)
+		return err
+	} else if err != nil {
 		p.log.Warn("posture report not stored", "error", err)
 	}
 	if prev != nil {
@@ -227,6 +246,7 @@ func (p *Pipeline) publishPosture(ctx context.Context, rep posture.Report, prev 
 	if rep.Partial {
 		p.log.Info("first posture report published while inputs are still being read", "score", rep.Score)
 	}
+	return nil
 }
 
 // LatestPosture returns the last report evaluated by this pipeline (it

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -138,4 +140,58 @@ func TestPostureFailureReported(t *testing.T) {
 	if st.HasReport || st.LastErrorAt.IsZero() || !strings.Contains(st.LastError, "API token invalid or revoked") {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+// TestFollowerRefusesPostureRefresh: two instances on one store; the one
+// that follows refuses a direct posture refresh (the plugin's
+// posture/refresh resource) instead of calling Okta and writing a report
+// that only the leader may write.
+func TestFollowerRefusesPostureRefresh(t *testing.T) {
+	org, err := orgsim.New("strong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, url := startSim(t, oktasim.Options{Mgmt: org, DefaultLimit: 100000})
+	sim.Add(genEvents(22, 50, time.Now().Add(-time.Hour), time.Now())...)
+	s := testSettings(t, url, t.TempDir())
+	s.Posture.Enabled = true
+	s.Posture.Profile = "baseline"
+	open := func(id string) *Pipeline {
+		p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OktaOptions: fastOkta(), InstanceID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	leader, follower := open("leader"), open("follower")
+	ctx, cancel := context.WithCancel(context.Background())
+	var done []chan error
+	for _, p := range []*Pipeline{leader, follower} {
+		ch := make(chan error, 1)
+		done = append(done, ch)
+		go func() { ch <- p.Run(ctx) }()
+		// the first one leads before the second starts
+		deadline := time.Now().Add(10 * time.Second)
+		for p.Status().Role == "" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+		}
+	}
+	defer func() {
+		cancel()
+		for _, ch := range done {
+			<-ch
+		}
+	}()
+	if l, f := leader.Status(), follower.Status(); l.Role != RoleLeader || f.Role != RoleFollower || f.Leader != "leader" {
+		t.Fatalf("roles: leader %q, follower %q (leader %q)", l.Role, f.Role, f.Leader)
+	}
+	_, err = follower.RefreshPosture(ctx)
+	if !errors.Is(err, ErrFollower) || !strings.Contains(err.Error(), "leader leads") {
+		t.Fatalf("follower's RefreshPosture: %v, want ErrFollower naming the leader", err)
+	}
+	if _, ok := follower.LatestPosture(); ok {
+		t.Fatal("the follower evaluated posture")
+	}
+	waitPosture(t, leader, 20*time.Second, "the leader's report", func(st PostureStatus) bool { return st.HasReport && !st.Running })
 }

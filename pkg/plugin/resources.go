@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 
 	"github.com/oktaguard/oktaguard/pkg/detect"
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -146,6 +147,12 @@ func (d *Datasource) handlePostureRefresh(w http.ResponseWriter, r *http.Request
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
 	rep, err := d.run.p.RefreshPosture(ctx)
+	if errors.Is(err, pipeline.ErrFollower) || errors.Is(err, store.ErrFenced) {
+		// another replica leads the org: it evaluates posture, this one
+		// serves the report it stored
+		writeJSONError(w, http.StatusConflict, "posture evaluation refused: "+err.Error())
+		return
+	}
 	if err != nil {
 		writeJSONError(w, http.StatusBadGateway, "posture evaluation failed: "+err.Error())
 		return

@@ -52,22 +52,17 @@ type CommitResult struct {
 	// alert is neither inserted nor updated.
 	AlertUpdated  []bool
 	AlertsUpdated int
+	// EventsExpired counts the events not stored because they were
+	// published before the org's retention horizon, in a day retention has
+	// already pruned (a late event; PostgreSQL only: its retention drops
+	// whole day partitions, which a late event must not re-create). Their
+	// Inserted is false.
+	EventsExpired int
 }
 
 const insertEventSQL = `INSERT INTO events (uuid, published, event_type, actor, actor_id, actor_type, actor_name,
 	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories)
 	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(uuid) DO NOTHING`
-
-type countKey struct {
-	bucket                      int64
-	eventType, outcome, country string
-}
-
-type actorAgg struct {
-	id       string
-	lastSeen int64
-	n        int64
-}
 
 // Commit writes a batch in ONE transaction: events (INSERT OR IGNORE by
 // uuid), their raw JSON, the roll-ups, alerts (upserted by id: a grown
@@ -152,18 +147,11 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	if len(evs) == 0 {
 		return nil
 	}
-	counts := make([]map[countKey]int64, len(countRollups)) // parallel to countRollups
-	for i := range counts {
-		counts[i] = make(map[countKey]int64)
-	}
-	actors := make(map[string]*actorAgg)
-	types := make(map[string]*actorAgg)
+	agg := NewIngestAgg()
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
 	ftsArgs := make([]any, 0, eventChunk*2)
 	cs := make([]cols, eventChunk)
-	users := make(map[userKey]*userAgg)
-	geos := make(map[geoKey]*geoAgg)
 	firstIdx := make(map[string]int, eventChunk)
 	codec := s.codec()
 	var packed []byte // compressed raw JSON of one chunk
@@ -237,59 +225,8 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 
 			c := &cs[i-first]
 			ftsArgs = append(ftsArgs, id, ftsJoin(ev.DisplayMessage, ev.Actor.AlternateID, ev.EventType, c.target, c.ip))
-			p, country := c.published, c.country
-			if a := ev.Actor.AlternateID; a != "" {
-				failed := int64(0)
-				if ev.IsFailure() {
-					failed = 1
-				}
-				for _, k := range [2]userKey{{true, p - p%dayMS, a, country}, {false, p - p%hourMS, a, country}} {
-					u := users[k]
-					if u == nil {
-						u = &userAgg{}
-						users[k] = u
-					}
-					u.events++
-					u.failures += failed
-					if p >= u.lastSeen {
-						u.lastSeen, u.lastIP, u.actorID = p, c.ip, ev.Actor.ID
-					}
-				}
-			}
-			if c.hasGeo {
-				k := geoKey{p - p%hourMS, ev.EventType, ev.Outcome.Result, c.latF, c.lonF, country, c.city}
-				g := geos[k]
-				if g == nil {
-					g = &geoAgg{}
-					geos[k] = g
-				}
-				g.n++
-				g.lastSeen = max(g.lastSeen, p)
-			}
-			for i, r := range countRollups {
-				counts[i][countKey{p - p%r.width, ev.EventType, ev.Outcome.Result, country}]++
-			}
-			if a := ev.Actor.AlternateID; a != "" {
-				ag := actors[a]
-				if ag == nil {
-					ag = &actorAgg{}
-					actors[a] = ag
-				}
-				ag.n++
-				if p >= ag.lastSeen {
-					ag.lastSeen = p
-					if ev.Actor.ID != "" {
-						ag.id = ev.Actor.ID
-					}
-				}
-			}
-			tg := types[ev.EventType]
-			if tg == nil {
-				tg = &actorAgg{}
-				types[ev.EventType] = tg
-			}
-			tg.n++
-			tg.lastSeen = max(tg.lastSeen, p)
+			ec := c.columns()
+			agg.Add(ev, &ec)
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
@@ -304,30 +241,35 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: text index of events %d..%d: %w", first, start-1, err)
 		}
 	}
+	return s.upsertRollups(ctx, tx, agg)
+}
+
+// upsertRollups writes the page's folded roll-up rows.
+func (s *Store) upsertRollups(ctx context.Context, tx *sql.Tx, agg *IngestAgg) error {
 	for i, r := range countRollups {
-		if err := s.upsertCounts(ctx, tx, r.table, counts[i]); err != nil {
+		if err := s.upsertCounts(ctx, tx, r.table, agg.Counts[i]); err != nil {
 			return err
 		}
 	}
-	if err := s.upsertUsers(ctx, tx, users); err != nil {
+	if err := s.upsertUsers(ctx, tx, agg.Users); err != nil {
 		return err
 	}
-	if err := s.upsertGeo(ctx, tx, geos); err != nil {
+	if err := s.upsertGeo(ctx, tx, agg.Geos); err != nil {
 		return err
 	}
-	if len(actors) > 0 {
-		args := make([]any, 0, 4*len(actors))
-		for a, ag := range actors {
-			args = append(args, a, ag.id, ag.lastSeen, ag.n)
+	if len(agg.Actors) > 0 {
+		args := make([]any, 0, 4*len(agg.Actors))
+		for a, ag := range agg.Actors {
+			args = append(args, a, ag.ID, ag.LastSeen, ag.N)
 		}
 		if err := s.multiExec(ctx, tx, "actors", args); err != nil {
 			return fmt.Errorf("store: commit: actors: %w", err)
 		}
 	}
-	if len(types) > 0 {
-		args := make([]any, 0, 3*len(types))
-		for t, ag := range types {
-			args = append(args, t, ag.lastSeen, ag.n)
+	if len(agg.Types) > 0 {
+		args := make([]any, 0, 3*len(agg.Types))
+		for t, ag := range agg.Types {
+			args = append(args, t, ag.LastSeen, ag.N)
 		}
 		if err := s.multiExec(ctx, tx, "event_types", args); err != nil {
 			return fmt.Errorf("store: commit: event types: %w", err)
@@ -336,13 +278,13 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	return nil
 }
 
-func (s *Store) upsertCounts(ctx context.Context, tx *sql.Tx, table string, m map[countKey]int64) error {
+func (s *Store) upsertCounts(ctx context.Context, tx *sql.Tx, table string, m map[CountKey]int64) error {
 	if len(m) == 0 {
 		return nil
 	}
 	args := make([]any, 0, 5*len(m))
 	for k, n := range m {
-		args = append(args, k.bucket, k.eventType, k.outcome, k.country, n)
+		args = append(args, k.Bucket, k.EventType, k.Outcome, k.Country, n)
 	}
 	if err := s.multiExec(ctx, tx, table, args); err != nil {
 		return fmt.Errorf("store: commit: %s: %w", table, err)
@@ -557,36 +499,15 @@ func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte,
 
 const dayMS = 24 * hourMS
 
-type userKey struct {
-	day            bool // user_days, else user_hours
-	bucket         int64
-	actor, country string
-}
-
-type userAgg struct {
-	actorID, lastIP  string
-	events, failures int64
-	lastSeen         int64
-}
-
-type geoKey struct {
-	bucket             int64
-	eventType, outcome string
-	lat, lon           float64
-	country, city      string
-}
-
-type geoAgg struct{ n, lastSeen int64 }
-
-func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[userKey]*userAgg) error {
+func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[UserKey]*UserRow) error {
 	if len(users) == 0 {
 		return nil
 	}
 	days := make([]any, 0, 8*len(users)/2)
 	hours := make([]any, 0, 8*len(users)/2)
 	for k, u := range users {
-		row := []any{k.bucket, k.actor, k.country, u.actorID, u.events, u.failures, u.lastSeen, u.lastIP}
-		if k.day {
+		row := []any{k.Bucket, k.Actor, k.Country, u.ActorID, u.Events, u.Failures, u.LastSeen, u.LastIP}
+		if k.Day {
 			days = append(days, row...)
 		} else {
 			hours = append(hours, row...)
@@ -603,13 +524,13 @@ func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[userKey]*
 	return nil
 }
 
-func (s *Store) upsertGeo(ctx context.Context, tx *sql.Tx, geos map[geoKey]*geoAgg) error {
+func (s *Store) upsertGeo(ctx context.Context, tx *sql.Tx, geos map[GeoKey]*Seen) error {
 	if len(geos) == 0 {
 		return nil
 	}
 	args := make([]any, 0, 9*len(geos))
 	for k, g := range geos {
-		args = append(args, k.bucket, k.eventType, k.outcome, k.lat, k.lon, k.country, k.city, g.n, g.lastSeen)
+		args = append(args, k.Bucket, k.EventType, k.Outcome, k.Lat, k.Lon, k.Country, k.City, g.N, g.LastSeen)
 	}
 	if err := s.multiExec(ctx, tx, "geo_hours", args); err != nil {
 		return fmt.Errorf("store: commit: geo_hours: %w", err)

@@ -155,17 +155,27 @@ func readLease(ctx context.Context, q queryRower) (Lease, bool, error) {
 	return l, true, nil
 }
 
-// checkFence fails with ErrFenced when this handle took the lease (Lead)
-// and the lease's token has moved on since. Called inside the write
+// checkFence guards a write that only the org's leader may make (a page
+// commit, a posture report, a regression), inside the write's
 // transaction, so no takeover can slip between the check and the commit
-// (SQLite has one writer at a time).
+// (SQLite has one writer at a time). A handle that took the lease (Lead)
+// fails with ErrFenced once the lease's token has moved on; a handle that
+// never took it (a follower, or a posture refresh asked of one) fails
+// with ErrFenced while another instance holds a live lease. Without any
+// lease (a single instance that never leads, a tool) the write goes on.
 func (s *Store) checkFence(ctx context.Context, tx *sql.Tx) error {
-	if s.fence == 0 {
-		return nil
-	}
 	l, ok, err := readLease(ctx, tx)
+	if err != nil && s.fence == 0 && strings.Contains(err.Error(), "no such table") {
+		return nil // no instance ever led this file
+	}
 	if err != nil {
 		return err
+	}
+	if s.fence == 0 {
+		if ok && l.Holder != "" && time.Now().Before(l.Expires) && !holderDead(l.Holder) {
+			return fmt.Errorf("%w (%q leads the org: only the leader writes)", ErrFenced, l.Holder)
+		}
+		return nil
 	}
 	if !ok || l.Token != s.fence {
 		return fmt.Errorf("%w (token %d, current %d held by %q)", ErrFenced, s.fence, l.Token, l.Holder)

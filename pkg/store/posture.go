@@ -137,39 +137,22 @@ func (s *Store) PostureHistory(ctx context.Context, from, to time.Time, profile 
 	if err != nil {
 		return nil, fmt.Errorf("store: posture history: %w", err)
 	}
-	var out []PostureRecord
-	var ids []int64
-	for rows.Next() {
-		var r PostureRecord
-		var t int64
-		if err := rows.Scan(&r.ID, &t, &r.Profile, &r.Score); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: posture history: %w", err)
-		}
-		r.Time = fromMS(t)
-		out = append(out, r)
-		ids = append(ids, r.ID)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("store: posture history: %w", err)
-	}
-	if err := rows.Err(); err != nil {
+	out, ids, err := ScanPostureRecords(rows, false)
+	rows.Close()
+	if err != nil {
 		return nil, fmt.Errorf("store: posture history: %w", err)
 	}
 	checks, err := s.postureChecks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].Checks = checks[out[i].ID]
-	}
+	AttachChecks(out, checks)
 	return out, nil
 }
 
 func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]PostureCheckStatus, error) {
-	out := map[int64][]PostureCheckStatus{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[int64][]PostureCheckStatus{}, nil
 	}
 	lo, hi := ids[0], ids[0]
 	for _, id := range ids {
@@ -185,17 +168,8 @@ func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]Pos
 		return nil, fmt.Errorf("store: posture checks: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var c PostureCheckStatus
-		if err := rows.Scan(&id, &c.ID, &c.Title, &c.Category, &c.Severity, &c.Status, &c.Findings, &c.Failing); err != nil {
-			return nil, fmt.Errorf("store: posture checks: %w", err)
-		}
-		if want[id] {
-			out[id] = append(out[id], c)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	out, err := ScanPostureChecks(rows, want)
+	if err != nil {
 		return nil, fmt.Errorf("store: posture checks: %w", err)
 	}
 	return out, nil
@@ -211,8 +185,19 @@ func (s *Store) SaveRegression(ctx context.Context, r Regression) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO regressions (time, check_id, title, resource, from_status, to_status, event_id, actor, detail)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: save regression: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.checkFence(ctx, tx); err != nil {
+		return fmt.Errorf("store: save regression: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO regressions (time, check_id, title, resource, from_status, to_status, event_id, actor, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ms(r.Time), r.CheckID, r.Title, r.Resource, r.From, r.To, r.EventID, r.Actor, r.Detail); err != nil {
+		return fmt.Errorf("store: save regression: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: save regression: %w", err)
 	}
 	return nil

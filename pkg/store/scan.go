@@ -43,30 +43,16 @@ func (s *Store) PostureReports(ctx context.Context, after int64) ([]PostureRecor
 	if err != nil {
 		return nil, fmt.Errorf("store: posture reports: %w", err)
 	}
-	var out []PostureRecord
-	var ids []int64
-	for rows.Next() {
-		var r PostureRecord
-		var t int64
-		if err := rows.Scan(&r.ID, &t, &r.Profile, &r.Score, &r.JSON); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: posture reports: %w", err)
-		}
-		r.Time = fromMS(t)
-		out = append(out, r)
-		ids = append(ids, r.ID)
-	}
+	out, ids, err := ScanPostureRecords(rows, true)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("store: posture reports: %w", err)
 	}
 	checks, err := s.postureChecks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].Checks = checks[out[i].ID]
-	}
+	AttachChecks(out, checks)
 	return out, nil
 }
 

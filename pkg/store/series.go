@@ -211,39 +211,7 @@ func (s *Store) eventSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 		return s.scanCounts(ctx, fmt.Sprintf("SELECT bucket - (bucket %% %d), %s, SUM(n) FROM %s%s GROUP BY 1, 2",
 			iv, grp, table, w.sql()), w.args, iv, counts)
 	}
-	end := hi + 1 // exclusive
-	if hi == maxInt64 {
-		end = hi
-	}
-	if q.Actor != "" || q.IP != "" || iv%minuteMS != 0 {
-		return rawSpan(lo, end)
-	}
-	// span counts [a, b): the whole buckets of the coarsest roll-up from
-	// level i on whose width divides the interval (so a result bucket holds
-	// whole roll-up buckets) from its table, the edges from finer levels,
-	// and the sub-minute edges from the rows.
-	var span func(i int, a, b int64) error
-	span = func(i int, a, b int64) error {
-		if a >= b {
-			return nil
-		}
-		if i == len(countRollups) {
-			return rawSpan(a, b)
-		}
-		r := countRollups[i]
-		ra, rb := ceilTo(a, r.width), floorTo(b, r.width)
-		if iv%r.width != 0 || ra >= rb {
-			return span(i+1, a, b)
-		}
-		if err := span(i+1, a, ra); err != nil {
-			return err
-		}
-		if err := rollSpan(r.table, ra, rb); err != nil {
-			return err
-		}
-		return span(i+1, rb, b)
-	}
-	return span(0, lo, end)
+	return ReadEventSeries(q, lo, hi, iv, rawSpan, rollSpan)
 }
 
 const maxInt64 = int64(^uint64(0) >> 1)

@@ -37,6 +37,56 @@ func Spans(lo, end int64, levels []int64) []Span {
 	return out
 }
 
+// SeriesSpan is [A, B) of an event series read from a count roll-up
+// (Table) or, with Table "", from the event rows.
+type SeriesSpan struct {
+	Table string
+	A, B  int64
+}
+
+// EventSeriesSpans plans an event series over [lo, hi] (inclusive) with
+// buckets of iv ms: the whole buckets of the coarsest count roll-up whose
+// width divides the interval (so a result bucket holds whole roll-up
+// buckets), the edges from finer roll-ups, the sub-minute edges from the
+// rows; only rows when the query filters on what the roll-ups do not
+// keep (actor, IP) or the interval is not whole minutes. Every backend's
+// CountSeries reads these spans.
+func EventSeriesSpans(q SeriesQuery, lo, hi, iv int64) []SeriesSpan {
+	end := endExclusive(hi)
+	var levels []int64
+	tables := map[int64]string{}
+	if q.Actor == "" && q.IP == "" && iv%minuteMS == 0 {
+		for _, r := range countRollups {
+			if iv%r.width == 0 {
+				levels = append(levels, r.width)
+				tables[r.width] = r.table
+			}
+		}
+	}
+	var out []SeriesSpan
+	for _, sp := range spans(lo, end, levels) {
+		out = append(out, SeriesSpan{tables[sp.level], sp.a, sp.b})
+	}
+	return out
+}
+
+// ReadEventSeries reads each span of EventSeriesSpans with raw (event
+// rows) or roll (a count roll-up table), stopping at the first error.
+func ReadEventSeries(q SeriesQuery, lo, hi, iv int64, raw func(a, b int64) error, roll func(table string, a, b int64) error) error {
+	for _, sp := range EventSeriesSpans(q, lo, hi, iv) {
+		var err error
+		if sp.Table == "" {
+			err = raw(sp.A, sp.B)
+		} else {
+			err = roll(sp.Table, sp.A, sp.B)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Rollup is one event-count roll-up level: its bucket width and table.
 type Rollup struct {
 	Width int64
@@ -97,6 +147,10 @@ type EventColumns struct {
 // ColumnsOf derives an event's stored columns.
 func ColumnsOf(ev *event.Event) EventColumns {
 	c := columnsOf(ev)
+	return c.columns()
+}
+
+func (c *cols) columns() EventColumns {
 	return EventColumns{Published: c.published, IP: c.ip, Country: c.country, City: c.city, Session: c.session,
 		Target: c.target, Lat: c.latF, Lon: c.lonF, HasGeo: c.hasGeo}
 }

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/oktaguard/oktaguard/pkg/alert"
 )
 
 // SignInEventTypes are the event types GeoPoints counts when the query
@@ -66,11 +64,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 	if prec < 0 || prec > 2 {
 		return nil, fmt.Errorf("store: %w: geo precision must be 1 or 2 decimals (0 = default 1), got %d", ErrInvalidQuery, q.Precision)
 	}
-	type gk struct {
-		lat, lon float64
-		outcome  string
-	}
-	agg := map[gk]*GeoPoint{}
+	agg := NewGeoAgg()
 	typeFilter := func(w *where) {
 		if q.EventTypePrefix == "" {
 			js, _ := json.Marshal(SignInEventTypes)
@@ -91,27 +85,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 			return fmt.Errorf("store: geo points: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var p GeoPoint
-			var last int64
-			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Actors, &p.Country, &p.City, &last); err != nil {
-				return fmt.Errorf("store: geo points: %w", err)
-			}
-			p.LastSeen = fromMS(last)
-			k := gk{p.Lat, p.Lon, p.Outcome}
-			if a := agg[k]; a != nil {
-				a.Count += p.Count
-				a.Failures += p.Failures
-				a.Actors += p.Actors // only one span when counting actors
-				if p.LastSeen.After(a.LastSeen) {
-					a.LastSeen = p.LastSeen
-				}
-				a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
-			} else {
-				agg[k] = &p
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := agg.Scan(rows); err != nil {
 			return fmt.Errorf("store: geo points: %w", err)
 		}
 		return nil
@@ -153,11 +127,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 			return nil, err
 		}
 	}
-	out := make([]GeoPoint, 0, len(agg))
-	for _, p := range agg {
-		out = append(out, *p)
-	}
-	return RankGeoPoints(out, q.Limit), nil
+	return agg.Ranked(q.Limit), nil
 }
 
 // span is [a, b) read from a roll-up of the given bucket width (0 = rows).
@@ -221,36 +191,14 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 	if err != nil {
 		return nil, err
 	}
-	users := map[string]*UserSummary{}
-	countries := map[string]map[string]bool{}
+	agg := NewUserAgg()
 	scan := func(query string, args []any) error {
 		rows, err := s.r.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: user summaries: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var actor, country, actorID, ip string
-			var n, fails, last int64
-			if err := rows.Scan(&actor, &country, &last, &ip, &actorID, &n, &fails); err != nil {
-				return fmt.Errorf("store: user summaries: %w", err)
-			}
-			u := users[actor]
-			if u == nil {
-				u = &UserSummary{Actor: actor}
-				users[actor] = u
-				countries[actor] = map[string]bool{}
-			}
-			u.Events += n
-			u.Failures += fails
-			if t := fromMS(last); !t.Before(u.LastSeen) {
-				u.LastSeen, u.LastIP, u.ActorID = t, ip, actorID
-			}
-			if country != "" {
-				countries[actor][country] = true
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := agg.ScanActivity(rows); err != nil {
 			return fmt.Errorf("store: user summaries: %w", err)
 		}
 		return nil
@@ -284,13 +232,6 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 			return nil, err
 		}
 	}
-	for actor, cs := range countries {
-		u := users[actor]
-		for c := range cs {
-			u.Countries = append(u.Countries, c)
-		}
-		sort.Strings(u.Countries)
-	}
 	var aw where
 	aw.add("time BETWEEN ? AND ?", lo, hi)
 	aw.add("actor <> ''")
@@ -302,46 +243,10 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
 	defer arows.Close()
-	for arows.Next() {
-		var actor, actorID, sev string
-		var n int64
-		if err := arows.Scan(&actor, &actorID, &sev, &n); err != nil {
-			return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
-		}
-		u := users[actor]
-		if u == nil { // alerts on an actor whose events are outside the range
-			u = &UserSummary{Actor: actor, ActorID: actorID}
-			users[actor] = u
-		}
-		u.Alerts += n
-		if alert.SeverityRank(sev) > alert.SeverityRank(u.MaxAlertSeverity) {
-			u.MaxAlertSeverity = sev
-		}
-	}
-	if err := arows.Err(); err != nil {
+	if err := agg.ScanAlerts(arows); err != nil {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
-	out := make([]UserSummary, 0, len(users))
-	for _, u := range users {
-		out = append(out, *u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Alerts != b.Alerts {
-			return a.Alerts > b.Alerts
-		}
-		if a.Failures != b.Failures {
-			return a.Failures > b.Failures
-		}
-		if a.Events != b.Events {
-			return a.Events > b.Events
-		}
-		return a.Actor < b.Actor
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return agg.Ranked(q.Limit), nil
 }
 
 // EventTypeInfo is one known event type.
@@ -362,17 +267,8 @@ func (s *Store) EventTypes(ctx context.Context, prefix string, limit int) ([]Eve
 		return nil, fmt.Errorf("store: event types: %w", err)
 	}
 	defer rows.Close()
-	var out []EventTypeInfo
-	for rows.Next() {
-		var e EventTypeInfo
-		var last int64
-		if err := rows.Scan(&e.EventType, &e.Events, &last); err != nil {
-			return nil, fmt.Errorf("store: event types: %w", err)
-		}
-		e.LastSeen = fromMS(last)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := ScanEventTypes(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: event types: %w", err)
 	}
 	return out, nil
@@ -398,17 +294,8 @@ func (s *Store) Actors(ctx context.Context, search string, limit int) ([]ActorIn
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
 	defer rows.Close()
-	var out []ActorInfo
-	for rows.Next() {
-		var a ActorInfo
-		var last int64
-		if err := rows.Scan(&a.Actor, &a.ActorID, &a.Events, &last); err != nil {
-			return nil, fmt.Errorf("store: actors: %w", err)
-		}
-		a.LastSeen = fromMS(last)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := ScanActors(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
 	return out, nil

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -119,16 +118,9 @@ func validateException(x alert.Exception) error {
 // An unknown alert is ErrNotFound; bad input is ErrInvalidInput. Nothing
 // is written when it fails.
 func (s *Store) SetAlertStatus(ctx context.Context, c StatusChange) (alert.Change, error) {
-	if err := c.validate(); err != nil {
+	c, err := PrepareStatusChange(c)
+	if err != nil {
 		return alert.Change{}, fmt.Errorf("store: set alert status: %w", err)
-	}
-	if c.Exception != nil {
-		x := *c.Exception
-		x.AlertID, x.CreatedBy, x.CreatedAt = c.AlertID, c.User, c.Time
-		if err := validateException(x); err != nil {
-			return alert.Change{}, fmt.Errorf("store: set alert status: %w", err)
-		}
-		c.Exception = &x
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,13 +144,8 @@ func (s *Store) SetAlertStatus(ctx context.Context, c StatusChange) (alert.Chang
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return alert.Change{}, fmt.Errorf("store: set alert status: %w", err)
 	}
-	switch {
-	case c.Assignee != "":
-		assignee = c.Assignee
-	case assignee == "" && c.To == alert.StatusAcknowledged:
-		assignee = c.User
-	}
-	ch := alert.Change{AlertID: c.AlertID, Time: c.Time.UTC(), User: c.User, Role: c.Role, From: from, To: c.To, Note: c.Note, Assignee: assignee}
+	ch := NextTriage(c, from, assignee)
+	assignee = ch.Assignee
 	if x := c.Exception; x != nil {
 		id, err := insertException(ctx, tx, *x)
 		if err != nil {
@@ -223,10 +210,7 @@ func (s *Store) AddException(ctx context.Context, x alert.Exception) (alert.Exce
 // RemoveException marks an exception removed (it stays listed as removed).
 // An unknown or already removed exception is ErrNotFound.
 func (s *Store) RemoveException(ctx context.Context, id int64, by string, at time.Time) (alert.Exception, error) {
-	if strings.TrimSpace(by) == "" {
-		return alert.Exception{}, fmt.Errorf("store: remove exception: %w: the acting user is unknown", ErrInvalidInput)
-	}
-	if err := checkText("user", by, MaxActorLen); err != nil {
+	if err := ValidateRemover(by); err != nil {
 		return alert.Exception{}, fmt.Errorf("store: remove exception: %w", err)
 	}
 	s.mu.Lock()
@@ -242,19 +226,9 @@ func (s *Store) RemoveException(ctx context.Context, id int64, by string, at tim
 	return s.Exception(ctx, id)
 }
 
-const exceptionCols = `id, detector, scope, value, reason, alert_id, created_by, created_at, expires_at, removed_at, removed_by, hits, last_hit`
-
-func scanException(sc interface{ Scan(...any) error }) (alert.Exception, error) {
-	var x alert.Exception
-	var created, expires, removed, last int64
-	err := sc.Scan(&x.ID, &x.Detector, &x.Scope, &x.Value, &x.Reason, &x.AlertID, &x.CreatedBy, &created, &expires, &removed, &x.RemovedBy, &x.Hits, &last)
-	x.CreatedAt, x.ExpiresAt, x.RemovedAt, x.LastHit = fromMS(created), fromMS(expires), fromMS(removed), fromMS(last)
-	return x, err
-}
-
 // Exception returns one exception by id (ErrNotFound when unknown).
 func (s *Store) Exception(ctx context.Context, id int64) (alert.Exception, error) {
-	x, err := scanException(s.r.QueryRowContext(ctx, "SELECT "+exceptionCols+" FROM alert_exceptions WHERE id = ?", id))
+	x, err := ScanException(s.r.QueryRowContext(ctx, "SELECT "+ExceptionCols+" FROM alert_exceptions WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return alert.Exception{}, fmt.Errorf("store: exception: %w: no exception %d", ErrNotFound, id)
 	}
@@ -281,20 +255,13 @@ func (s *Store) Exceptions(ctx context.Context, q ExceptionQuery) ([]alert.Excep
 	if !q.ActiveAt.IsZero() {
 		w.add("removed_at = 0 AND expires_at > ?", ms(q.ActiveAt))
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT "+exceptionCols+" FROM alert_exceptions"+w.sql()+" ORDER BY id DESC LIMIT ?", append(w.args, q.Limit)...)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+ExceptionCols+" FROM alert_exceptions"+w.sql()+" ORDER BY id DESC LIMIT ?", append(w.args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: exceptions: %w", err)
 	}
 	defer rows.Close()
-	var out []alert.Exception
-	for rows.Next() {
-		x, err := scanException(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: exceptions: %w", err)
-		}
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := ScanExceptions(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: exceptions: %w", err)
 	}
 	return out, nil
@@ -309,7 +276,7 @@ func (s *Store) ExceptionsVersion(ctx context.Context) (string, error) {
 		FROM alert_exceptions`).Scan(&maxID, &removed, &maxRemoved); err != nil {
 		return "", fmt.Errorf("store: exceptions version: %w", err)
 	}
-	return fmt.Sprintf("%d/%d/%d", maxID, removed, maxRemoved), nil
+	return ExceptionsVersionOf(maxID, removed, maxRemoved), nil
 }
 
 // RecordExceptionHits adds suppressed-alert counts to exceptions (id -> hits).
@@ -365,17 +332,8 @@ func (s *Store) AlertHistory(ctx context.Context, q HistoryQuery) ([]alert.Chang
 		return nil, fmt.Errorf("store: alert history: %w", err)
 	}
 	defer rows.Close()
-	var out []alert.Change
-	for rows.Next() {
-		var c alert.Change
-		var t int64
-		if err := rows.Scan(&c.ID, &c.AlertID, &t, &c.User, &c.Role, &c.From, &c.To, &c.Note, &c.Assignee, &c.ExceptionID); err != nil {
-			return nil, fmt.Errorf("store: alert history: %w", err)
-		}
-		c.Time = fromMS(t)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := ScanHistory(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: alert history: %w", err)
 	}
 	return out, nil
@@ -425,15 +383,9 @@ func (s *Store) QueryTriagedAlerts(ctx context.Context, q TriageQuery) ([]Triage
 		}
 		w.add(col+" IN (?"+strings.Repeat(",?", len(vals)-1)+")", args...)
 	}
-	sevs := make([]string, len(q.Severities))
-	for i, v := range q.Severities {
-		sevs[i] = strings.ToLower(v)
-	}
-	inList("a.severity", sevs)
-	for _, st := range q.Statuses {
-		if !alert.ValidStatus(st) {
-			return nil, fmt.Errorf("store: %w: status %q is unknown (%s)", ErrInvalidQuery, st, strings.Join(alert.Statuses, ", "))
-		}
+	inList("a.severity", LowerAll(q.Severities))
+	if err := ValidateStatuses(q.Statuses); err != nil {
+		return nil, err
 	}
 	inList("COALESCE(t.status, 'open')", q.Statuses)
 	out, err := s.queryTriaged(ctx, w, q.Limit)
@@ -452,24 +404,7 @@ func (s *Store) queryTriaged(ctx context.Context, w where, limit int) ([]Triaged
 		return nil, err
 	}
 	defer rows.Close()
-	var out []TriagedAlert
-	for rows.Next() {
-		var ta TriagedAlert
-		var id string
-		var js []byte
-		var upd int64
-		tr := &ta.Triage
-		if err := rows.Scan(&id, &js, &tr.Status, &tr.Assignee, &tr.Note, &upd, &tr.UpdatedBy); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(js, &ta.Alert); err != nil {
-			return nil, fmt.Errorf("alert %s: %w", id, err)
-		}
-		tr.AlertID, tr.UpdatedAt = id, fromMS(upd)
-		ta.Alert.Status = tr.Status
-		out = append(out, ta)
-	}
-	return out, rows.Err()
+	return ScanTriagedAlerts(rows)
 }
 
 // AlertTriage returns one alert with its triage state (open when never
@@ -493,11 +428,11 @@ func statusFilter(w *where, statuses []string) error {
 	if len(statuses) == 0 {
 		return nil
 	}
+	if err := ValidateStatuses(statuses); err != nil {
+		return err
+	}
 	args := make([]any, len(statuses))
 	for i, st := range statuses {
-		if !alert.ValidStatus(st) {
-			return fmt.Errorf("store: %w: status %q is unknown (%s)", ErrInvalidQuery, st, strings.Join(alert.Statuses, ", "))
-		}
 		args[i] = st
 	}
 	w.add("COALESCE((SELECT t.status FROM alert_triage t WHERE t.alert_id = alerts.id), 'open') IN (?"+strings.Repeat(",?", len(statuses)-1)+")", args...)

@@ -10,12 +10,10 @@ import (
 )
 
 // Triager is the triage part of the store: alert status with its
-// history, and exceptions. The SQLite store implements it; a backend that
-// does not (PostgreSQL, for now) serves alerts without triage state and
-// the plugin answers triage requests with ErrTriageUnsupported. The
-// contract suite's triage cases run against every backend that does.
-// Summary of the contract: alert status with its
-// history, and exceptions. A backend keeps triage state apart from the
+// history, and exceptions. Both backends (SQLite, PostgreSQL) implement
+// it; a backend that did not would serve alerts without triage state and
+// the plugin would answer triage requests with ErrTriageUnsupported. The
+// contract suite's triage cases run against every backend that does. A backend keeps triage state apart from the
 // alert rows, so the engine's upsert of an alert never overwrites it, and
 // keeps it when alerts are pruned.
 type Triager interface {
@@ -41,7 +39,7 @@ type Triager interface {
 var _ Triager = (*Store)(nil)
 
 // ErrTriageUnsupported is wrapped when a backend does not implement
-// Triager (the PostgreSQL backend does not yet).
+// Triager (every backend of this build does).
 var ErrTriageUnsupported = errors.New("alert triage is not supported by this storage backend yet")
 
 // AsTriager returns the backend's triage side, or ErrTriageUnsupported.

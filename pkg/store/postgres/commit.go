@@ -52,7 +52,14 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 	if err := s.checkFence(ctx, tx); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
-	if err := s.commitEvents(ctx, tx, b.Events, &res); err != nil {
+	// The org's retention horizon, read FOR SHARE: a Prune of this org (on
+	// any instance) waits for this commit before it moves the horizon and
+	// drops partitions, so no event lands in a day being dropped.
+	var horizon int64
+	if err := tx.QueryRow(ctx, "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", s.org).Scan(&horizon); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: retention horizon: %w", err)
+	}
+	if err := s.commitEvents(ctx, tx, b.Events, horizon, &res); err != nil {
 		return store.CommitResult{}, err
 	}
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
@@ -135,53 +142,32 @@ func validate(b store.Batch) error {
 	return store.ValidateStateChange(b)
 }
 
-type countKey struct {
-	bucket                      int64
-	eventType, outcome, country string
-}
-
-type userKey struct {
-	day            bool
-	bucket         int64
-	actor, country string
-}
-
-type userAgg struct {
-	actorID, lastIP  string
-	events, failures int64
-	lastSeen         int64
-}
-
-type geoKey struct {
-	bucket             int64
-	eventType, outcome string
-	lat, lon           float64
-	country, city      string
-}
-
-type agg struct {
-	id       string
-	n        int64
-	lastSeen int64
-}
-
-func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, res *store.CommitResult) error {
+// commitEvents stores the events published at or after horizon (the
+// org's retention horizon; older ones are counted as expired).
+func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, horizon int64, res *store.CommitResult) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	cols := make([]store.EventColumns, len(evs))
-	rows := make([][]any, len(evs))
+	rows := make([][]any, 0, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		c := store.ColumnsOf(ev)
 		cols[i] = c
+		if c.Published < horizon {
+			res.EventsExpired++
+			continue
+		}
 		var lat, lon any
 		if c.HasGeo {
 			lat, lon = c.Lat, c.Lon
 		}
-		rows[i] = []any{int32(i), c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
+		rows = append(rows, []any{int32(i), c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
 			ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.IP, c.Country, c.City, lat, lon, c.Session,
-			ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), s.compress(ev.Raw)}
+			ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), s.compress(ev.Raw)})
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("store: commit: events: %w", err)
@@ -222,80 +208,22 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, 
 // (the same ones as SQLite's, see pkg/store/commit.go), one unnest upsert
 // per table.
 func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols []store.EventColumns, inserted []bool) error {
-	levels := store.CountRollups()
-	counts := make([]map[countKey]int64, len(levels))
-	for i := range counts {
-		counts[i] = map[countKey]int64{}
-	}
-	users := map[userKey]*userAgg{}
-	geos := map[geoKey]*agg{}
-	actors := map[string]*agg{}
-	types := map[string]*agg{}
+	g := store.NewIngestAgg()
+	g.RoundGeo = round2 // one unnest upsert cannot merge two rows into one
 	for i := range evs {
-		if !inserted[i] {
-			continue
+		if inserted[i] {
+			g.Add(&evs[i], &cols[i])
 		}
-		ev, c := &evs[i], &cols[i]
-		p := c.Published
-		for j, l := range levels {
-			counts[j][countKey{store.FloorTo(p, l.Width), ev.EventType, ev.Outcome.Result, c.Country}]++
-		}
-		if a := ev.Actor.AlternateID; a != "" {
-			var failed int64
-			if ev.IsFailure() {
-				failed = 1
-			}
-			for _, k := range [2]userKey{{true, store.FloorTo(p, store.DayMS), a, c.Country}, {false, store.FloorTo(p, store.HourMS), a, c.Country}} {
-				u := users[k]
-				if u == nil {
-					u = &userAgg{}
-					users[k] = u
-				}
-				u.events++
-				u.failures += failed
-				if p >= u.lastSeen {
-					u.lastSeen, u.lastIP, u.actorID = p, c.IP, ev.Actor.ID
-				}
-			}
-			ag := actors[a]
-			if ag == nil {
-				ag = &agg{}
-				actors[a] = ag
-			}
-			ag.n++
-			if p >= ag.lastSeen {
-				ag.lastSeen = p
-				if ev.Actor.ID != "" {
-					ag.id = ev.Actor.ID
-				}
-			}
-		}
-		if c.HasGeo {
-			k := geoKey{store.FloorTo(p, store.HourMS), ev.EventType, ev.Outcome.Result, round2(c.Lat), round2(c.Lon), c.Country, c.City}
-			g := geos[k]
-			if g == nil {
-				g = &agg{}
-				geos[k] = g
-			}
-			g.n++
-			g.lastSeen = max(g.lastSeen, p)
-		}
-		t := types[ev.EventType]
-		if t == nil {
-			t = &agg{}
-			types[ev.EventType] = t
-		}
-		t.n++
-		t.lastSeen = max(t.lastSeen, p)
 	}
+	levels := store.CountRollups()
 	for j, l := range levels {
-		if len(counts[j]) == 0 {
+		if len(g.Counts[j]) == 0 {
 			continue
 		}
 		var b, n []int64
 		var et, oc, co []string
-		for k, v := range counts[j] {
-			b, et, oc, co, n = append(b, k.bucket), append(et, k.eventType), append(oc, k.outcome), append(co, k.country), append(n, v)
+		for k, v := range g.Counts[j] {
+			b, et, oc, co, n = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(co, k.Country), append(n, v)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+l.Table+` (org, bucket, event_type, outcome, country, n)
 			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
@@ -311,12 +239,12 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 		}
 		var b, ev, fl, ls []int64
 		var ac, co, id, ip []string
-		for k, u := range users {
-			if k.day != day {
+		for k, u := range g.Users {
+			if k.Day != day {
 				continue
 			}
-			b, ac, co, id = append(b, k.bucket), append(ac, k.actor), append(co, k.country), append(id, u.actorID)
-			ev, fl, ls, ip = append(ev, u.events), append(fl, u.failures), append(ls, u.lastSeen), append(ip, u.lastIP)
+			b, ac, co, id = append(b, k.Bucket), append(ac, k.Actor), append(co, k.Country), append(id, u.ActorID)
+			ev, fl, ls, ip = append(ev, u.Events), append(fl, u.Failures), append(ls, u.LastSeen), append(ip, u.LastIP)
 		}
 		if len(b) == 0 {
 			continue
@@ -332,13 +260,13 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 			return fmt.Errorf("store: commit: %s: %w", table, err)
 		}
 	}
-	if len(geos) > 0 {
+	if len(g.Geos) > 0 {
 		var b, n, ls []int64
 		var et, oc, co, ci []string
 		var la, lo []float64
-		for k, g := range geos {
-			b, et, oc, la, lo = append(b, k.bucket), append(et, k.eventType), append(oc, k.outcome), append(la, k.lat), append(lo, k.lon)
-			co, ci, n, ls = append(co, k.country), append(ci, k.city), append(n, g.n), append(ls, g.lastSeen)
+		for k, v := range g.Geos {
+			b, et, oc, la, lo = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(la, k.Lat), append(lo, k.Lon)
+			co, ci, n, ls = append(co, k.Country), append(ci, k.City), append(n, v.N), append(ls, v.LastSeen)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO geo_hours AS g (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
 			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
@@ -347,11 +275,11 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 			return fmt.Errorf("store: commit: geo_hours: %w", err)
 		}
 	}
-	if len(actors) > 0 {
+	if len(g.Actors) > 0 {
 		var ac, id []string
 		var ls, n []int64
-		for a, g := range actors {
-			ac, id, ls, n = append(ac, a), append(id, g.id), append(ls, g.lastSeen), append(n, g.n)
+		for a, v := range g.Actors {
+			ac, id, ls, n = append(ac, a), append(id, v.ID), append(ls, v.LastSeen), append(n, v.N)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO actors AS a (org, actor, actor_id, last_seen, events)
 			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
@@ -361,11 +289,11 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 			return fmt.Errorf("store: commit: actors: %w", err)
 		}
 	}
-	if len(types) > 0 {
+	if len(g.Types) > 0 {
 		var et []string
 		var ls, n []int64
-		for t, g := range types {
-			et, ls, n = append(et, t), append(ls, g.lastSeen), append(n, g.n)
+		for t, v := range g.Types {
+			et, ls, n = append(et, t), append(ls, v.LastSeen), append(n, v.N)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO event_types AS t (org, event_type, last_seen, events)
 			SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])

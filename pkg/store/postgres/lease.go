@@ -79,23 +79,31 @@ func (s *Store) currentLease(ctx context.Context) (store.Lease, error) {
 	return l, nil
 }
 
-// checkFence locks the lease row FOR SHARE and compares the token: a
-// takeover (an UPDATE of that row) waits until this transaction ends, and
-// a token that moved on fails the transaction with store.ErrFenced.
+// checkFence guards a write that only the org's leader may make (a page
+// commit, a posture report, a regression) inside the write's
+// transaction: it locks the lease row FOR SHARE, so a takeover (an UPDATE
+// of that row) waits until this transaction ends. A handle that took the
+// lease (Lead) fails with store.ErrFenced once the token has moved on; a
+// handle that never took it (a follower, or a posture refresh asked of
+// one) fails with store.ErrFenced while another instance holds a live
+// lease. Without any lease (a single instance that never leads, a tool)
+// the write goes on.
 func (s *Store) checkFence(ctx context.Context, tx pgx.Tx) error {
-	if s.fence == 0 {
-		return nil
-	}
 	var tok int64
 	var holder string
-	err := tx.QueryRow(ctx, "SELECT token, holder FROM leases WHERE org = $1 FOR SHARE", s.org).Scan(&tok, &holder)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var live bool
+	err := tx.QueryRow(ctx, `SELECT token, holder, holder <> '' AND expires > clock_timestamp() FROM leases WHERE org = $1 FOR SHARE`,
+		s.org).Scan(&tok, &holder, &live)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && s.fence == 0:
+		return nil // no instance ever led this org
+	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%w (the lease row is gone)", store.ErrFenced)
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("lease check: %w", err)
-	}
-	if tok != s.fence {
+	case s.fence == 0 && live:
+		return fmt.Errorf("%w (%q leads the org: only the leader writes)", store.ErrFenced, holder)
+	case s.fence != 0 && tok != s.fence:
 		return fmt.Errorf("%w (token %d, current %d held by %q)", store.ErrFenced, s.fence, tok, holder)
 	}
 	return nil

@@ -95,37 +95,22 @@ func (s *Store) PostureHistory(ctx context.Context, from, to time.Time, profile 
 	if err != nil {
 		return nil, fmt.Errorf("store: posture history: %w", err)
 	}
-	var out []store.PostureRecord
-	var ids []int64
-	for rows.Next() {
-		var r store.PostureRecord
-		var t int64
-		if err := rows.Scan(&r.ID, &t, &r.Profile, &r.Score); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: posture history: %w", err)
-		}
-		r.Time = store.FromMS(t)
-		out = append(out, r)
-		ids = append(ids, r.ID)
-	}
+	out, ids, err := store.ScanPostureRecords(rows, false)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("store: posture history: %w", err)
 	}
 	checks, err := s.postureChecks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].Checks = checks[out[i].ID]
-	}
+	store.AttachChecks(out, checks)
 	return out, nil
 }
 
 func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]store.PostureCheckStatus, error) {
-	out := map[int64][]store.PostureCheckStatus{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[int64][]store.PostureCheckStatus{}, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.report_id, c.check_id, c.title, c.category, c.severity, c.status, c.findings, c.failing
 		FROM posture_checks c JOIN posture_reports r ON r.id = c.report_id
@@ -134,15 +119,8 @@ func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]sto
 		return nil, fmt.Errorf("store: posture checks: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var c store.PostureCheckStatus
-		if err := rows.Scan(&id, &c.ID, &c.Title, &c.Category, &c.Severity, &c.Status, &c.Findings, &c.Failing); err != nil {
-			return nil, fmt.Errorf("store: posture checks: %w", err)
-		}
-		out[id] = append(out[id], c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.ScanPostureChecks(rows, nil)
+	if err != nil {
 		return nil, fmt.Errorf("store: posture checks: %w", err)
 	}
 	return out, nil
@@ -153,12 +131,21 @@ func (s *Store) SaveRegression(ctx context.Context, r store.Regression) error {
 	if r.Time.IsZero() || r.CheckID == "" {
 		return fmt.Errorf("store: save regression: %w: time and check id are required", store.ErrInvalidBatch)
 	}
-	if s.isClosed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return store.ErrClosed
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO regressions (org, time, check_id, title, resource, from_status, to_status, event_id, actor, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, s.org, store.MS(r.Time), r.CheckID, r.Title, r.Resource, r.From, r.To,
-		r.EventID, r.Actor, r.Detail); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.checkFence(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO regressions (org, time, check_id, title, resource, from_status, to_status, event_id, actor, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, s.org, store.MS(r.Time), r.CheckID, r.Title, r.Resource, r.From, r.To,
+			r.EventID, r.Actor, r.Detail)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: save regression: %w", err)
 	}
 	return nil

@@ -14,9 +14,9 @@ import (
 // past it; until then only this org's rows are deleted from it. The
 // roll-ups lose the same buckets, and the actor and event-type
 // dictionaries are recounted from the roll-ups that remain, so every
-// query stays consistent with the events kept. Links of alerts to pruned
-// events stay (AlertEvents only returns stored events); alerts are kept
-// (PruneAlerts).
+// query stays consistent with the events kept. The alert links of the
+// pruned events go with them (in the same transaction as their
+// partition's rows); alerts are kept (PruneAlerts).
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if before.IsZero() {
 		return 0, fmt.Errorf("store: prune: %w: zero time", store.ErrInvalidQuery)
@@ -92,6 +92,17 @@ func (s *Store) prunePartition(ctx context.Context, name string, day int64, drop
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	var n int64
+	// the alert links of the events that go (as SQLite's Prune): every
+	// org's when the partition is dropped, else this org's
+	links := "DELETE FROM alert_events l USING " + name + " e WHERE l.org = e.org AND l.event_uuid = e.uuid"
+	var args []any
+	if !drop {
+		links += " AND e.org = $1 AND l.org = $1"
+		args = append(args, s.org)
+	}
+	if _, err := tx.Exec(ctx, links, args...); err != nil {
+		return 0, fmt.Errorf("store: prune %s: alert links: %w", name, err)
+	}
 	if drop {
 		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+name+" WHERE org = $1", s.org).Scan(&n); err != nil {
 			return 0, fmt.Errorf("store: prune %s: %w", name, err)

@@ -177,6 +177,57 @@ CREATE TABLE event_types (
 	org int NOT NULL, event_type text COLLATE "C" NOT NULL, last_seen bigint NOT NULL, events bigint NOT NULL,
 	PRIMARY KEY (org, event_type));
 `,
+	// 2: alert triage (status with history, exceptions), keyed by org like
+	// everything else and kept apart from the alert rows, so the leader's
+	// upsert of an alert never overwrites it and alert retention keeps it.
+	`
+CREATE TABLE alert_triage (
+	org        int    NOT NULL,
+	alert_id   text   NOT NULL,
+	status     text   NOT NULL,
+	assignee   text   NOT NULL DEFAULT '',
+	note       text   NOT NULL DEFAULT '',
+	updated_at bigint NOT NULL,
+	updated_by text   NOT NULL DEFAULT '',
+	PRIMARY KEY (org, alert_id)
+);
+CREATE INDEX alert_triage_status ON alert_triage (org, status);
+
+CREATE TABLE alert_history (
+	org          int    NOT NULL,
+	id           bigserial PRIMARY KEY,
+	alert_id     text   NOT NULL,
+	time         bigint NOT NULL,
+	usr          text   NOT NULL,
+	role         text   NOT NULL DEFAULT '',
+	from_status  text   NOT NULL,
+	to_status    text   NOT NULL,
+	note         text   NOT NULL DEFAULT '',
+	assignee     text   NOT NULL DEFAULT '',
+	exception_id bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX alert_history_alert ON alert_history (org, alert_id, time);
+CREATE INDEX alert_history_time  ON alert_history (org, time);
+
+CREATE TABLE alert_exceptions (
+	org        int    NOT NULL,
+	id         bigserial PRIMARY KEY,
+	detector   text   NOT NULL,
+	scope      text   NOT NULL,
+	value      text   NOT NULL,
+	reason     text   NOT NULL,
+	alert_id   text   NOT NULL DEFAULT '',
+	created_by text   NOT NULL,
+	created_at bigint NOT NULL,
+	expires_at bigint NOT NULL,
+	removed_at bigint NOT NULL DEFAULT 0,
+	removed_by text   NOT NULL DEFAULT '',
+	hits       bigint NOT NULL DEFAULT 0,
+	last_hit   bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX alert_exceptions_org  ON alert_exceptions (org, id);
+CREATE INDEX alert_exceptions_live ON alert_exceptions (org, removed_at, expires_at);
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

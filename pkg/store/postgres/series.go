@@ -85,6 +85,9 @@ func (s *Store) alertSeries(ctx context.Context, q store.SeriesQuery, lo, hi, iv
 	if q.Actor != "" {
 		w.add("actor = ?", q.Actor)
 	}
+	if err := s.statusFilter(w, q.Statuses); err != nil {
+		return err
+	}
 	return s.scanCounts(ctx, fmt.Sprintf("SELECT time - mod(time, %d), %s, COUNT(*) FROM alerts%s GROUP BY 1, 2", iv, grp, w.sql()),
 		w.args, iv, counts)
 }
@@ -126,33 +129,7 @@ func (s *Store) eventSeries(ctx context.Context, q store.SeriesQuery, lo, hi, iv
 		return s.scanCounts(ctx, fmt.Sprintf("SELECT bucket - mod(bucket, %d), %s, SUM(n)::bigint FROM %s%s GROUP BY 1, 2",
 			iv, grp, table, w.sql()), w.args, iv, counts)
 	}
-	end := store.EndExclusive(hi)
-	if q.Actor != "" || q.IP != "" || iv%store.MinuteMS != 0 {
-		return rawSpan(lo, end)
-	}
-	levels := store.CountRollups()
-	var span func(i int, a, b int64) error
-	span = func(i int, a, b int64) error {
-		if a >= b {
-			return nil
-		}
-		if i == len(levels) {
-			return rawSpan(a, b)
-		}
-		r := levels[i]
-		ra, rb := store.CeilTo(a, r.Width), store.FloorTo(b, r.Width)
-		if iv%r.Width != 0 || ra >= rb {
-			return span(i+1, a, b)
-		}
-		if err := span(i+1, a, ra); err != nil {
-			return err
-		}
-		if err := rollSpan(r.Table, ra, rb); err != nil {
-			return err
-		}
-		return span(i+1, rb, b)
-	}
-	return span(0, lo, end)
+	return store.ReadEventSeries(q, lo, hi, iv, rawSpan, rollSpan)
 }
 
 func (s *Store) scanCounts(ctx context.Context, query string, args []any, iv int64, counts store.SeriesCounts) error {

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
-	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -30,11 +28,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 	if prec < 0 || prec > 2 {
 		return nil, fmt.Errorf("store: %w: geo precision must be 1 or 2 decimals (0 = default 1), got %d", store.ErrInvalidQuery, q.Precision)
 	}
-	type gk struct {
-		lat, lon float64
-		outcome  string
-	}
-	agg := map[gk]*store.GeoPoint{}
+	agg := store.NewGeoAgg()
 	typeFilter := func(w *where) {
 		if q.EventTypePrefix == "" {
 			w.add("event_type = ANY(?)", store.SignInEventTypes)
@@ -54,27 +48,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 			return fmt.Errorf("store: geo points: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var p store.GeoPoint
-			var last int64
-			if err := rows.Scan(&p.Lat, &p.Lon, &p.Outcome, &p.Count, &p.Failures, &p.Actors, &p.Country, &p.City, &last); err != nil {
-				return fmt.Errorf("store: geo points: %w", err)
-			}
-			p.LastSeen = store.FromMS(last)
-			k := gk{p.Lat, p.Lon, p.Outcome}
-			if a := agg[k]; a != nil {
-				a.Count += p.Count
-				a.Failures += p.Failures
-				a.Actors += p.Actors
-				if p.LastSeen.After(a.LastSeen) {
-					a.LastSeen = p.LastSeen
-				}
-				a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
-			} else {
-				agg[k] = &p
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := agg.Scan(rows); err != nil {
 			return fmt.Errorf("store: geo points: %w", err)
 		}
 		return nil
@@ -119,11 +93,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 			return nil, err
 		}
 	}
-	out := make([]store.GeoPoint, 0, len(agg))
-	for _, p := range agg {
-		out = append(out, *p)
-	}
-	return store.RankGeoPoints(out, q.Limit), nil
+	return agg.Ranked(q.Limit), nil
 }
 
 // UserSummaries summarises each actor of the org in the range (see
@@ -136,36 +106,14 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	if err != nil {
 		return nil, err
 	}
-	users := map[string]*store.UserSummary{}
-	countries := map[string]map[string]bool{}
+	agg := store.NewUserAgg()
 	scan := func(query string, args []any) error {
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: user summaries: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var actor, country, actorID, ip string
-			var n, fails, last int64
-			if err := rows.Scan(&actor, &country, &last, &ip, &actorID, &n, &fails); err != nil {
-				return fmt.Errorf("store: user summaries: %w", err)
-			}
-			u := users[actor]
-			if u == nil {
-				u = &store.UserSummary{Actor: actor}
-				users[actor] = u
-				countries[actor] = map[string]bool{}
-			}
-			u.Events += n
-			u.Failures += fails
-			if t := store.FromMS(last); !t.Before(u.LastSeen) {
-				u.LastSeen, u.LastIP, u.ActorID = t, ip, actorID
-			}
-			if country != "" {
-				countries[actor][country] = true
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := agg.ScanActivity(rows); err != nil {
 			return fmt.Errorf("store: user summaries: %w", err)
 		}
 		return nil
@@ -199,13 +147,6 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 			return nil, err
 		}
 	}
-	for actor, cs := range countries {
-		u := users[actor]
-		for c := range cs {
-			u.Countries = append(u.Countries, c)
-		}
-		sort.Strings(u.Countries)
-	}
 	aw := s.where()
 	aw.add("time BETWEEN ? AND ?", lo, hi)
 	aw.add("actor <> ''")
@@ -217,46 +158,10 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
 	defer arows.Close()
-	for arows.Next() {
-		var actor, actorID, sev string
-		var n int64
-		if err := arows.Scan(&actor, &actorID, &sev, &n); err != nil {
-			return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
-		}
-		u := users[actor]
-		if u == nil {
-			u = &store.UserSummary{Actor: actor, ActorID: actorID}
-			users[actor] = u
-		}
-		u.Alerts += n
-		if alert.SeverityRank(sev) > alert.SeverityRank(u.MaxAlertSeverity) {
-			u.MaxAlertSeverity = sev
-		}
-	}
-	if err := arows.Err(); err != nil {
+	if err := agg.ScanAlerts(arows); err != nil {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
-	out := make([]store.UserSummary, 0, len(users))
-	for _, u := range users {
-		out = append(out, *u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Alerts != b.Alerts {
-			return a.Alerts > b.Alerts
-		}
-		if a.Failures != b.Failures {
-			return a.Failures > b.Failures
-		}
-		if a.Events != b.Events {
-			return a.Events > b.Events
-		}
-		return a.Actor < b.Actor
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return agg.Ranked(q.Limit), nil
 }
 
 // EventTypes lists the org's event types starting with prefix.
@@ -271,17 +176,8 @@ func (s *Store) EventTypes(ctx context.Context, prefix string, limit int) ([]sto
 		return nil, fmt.Errorf("store: event types: %w", err)
 	}
 	defer rows.Close()
-	var out []store.EventTypeInfo
-	for rows.Next() {
-		var e store.EventTypeInfo
-		var last int64
-		if err := rows.Scan(&e.EventType, &e.Events, &last); err != nil {
-			return nil, fmt.Errorf("store: event types: %w", err)
-		}
-		e.LastSeen = store.FromMS(last)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.ScanEventTypes(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: event types: %w", err)
 	}
 	return out, nil
@@ -303,17 +199,8 @@ func (s *Store) Actors(ctx context.Context, search string, limit int) ([]store.A
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
 	defer rows.Close()
-	var out []store.ActorInfo
-	for rows.Next() {
-		var a store.ActorInfo
-		var last int64
-		if err := rows.Scan(&a.Actor, &a.ActorID, &a.Events, &last); err != nil {
-			return nil, fmt.Errorf("store: actors: %w", err)
-		}
-		a.LastSeen = store.FromMS(last)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.ScanActors(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
 	return out, nil

@@ -701,6 +701,33 @@ func testLease(t *testing.T, newDB NewDB) {
 	if err := h1.SavePostureReport(bg, store.PostureRecord{Time: T0(), Profile: "p"}); !errors.Is(err, store.ErrFenced) {
 		t.Fatalf("deposed leader's posture save: %v, want ErrFenced", err)
 	}
+	if err := h1.SaveRegression(bg, store.Regression{Time: T0(), CheckID: "c"}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("deposed leader's regression save: %v, want ErrFenced", err)
+	}
+	// a follower that never led (a posture refresh asked of another
+	// replica) may not write what only the leader writes
+	h3 := open(OrgA)
+	if err := h3.SavePostureReport(bg, store.PostureRecord{Time: T0(), Profile: "p"}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("follower's posture save: %v, want ErrFenced", err)
+	}
+	if err := h3.SaveRegression(bg, store.Regression{Time: T0(), CheckID: "c"}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("follower's regression save: %v, want ErrFenced", err)
+	}
+	if _, err := h3.Commit(bg, store.Batch{Events: Events("a", 20, 1, T0(), time.Second)}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("follower's commit: %v, want ErrFenced", err)
+	}
+	if _, ok, _ := h2.LatestPostureReport(bg, ""); ok {
+		t.Fatal("a fenced posture save was stored")
+	}
+	if regs, _ := h2.Regressions(bg, time.Time{}, time.Time{}); len(regs) != 0 {
+		t.Fatalf("fenced regression saves were stored: %+v", regs)
+	}
+	if err := h2.SavePostureReport(bg, store.PostureRecord{Time: T0(), Profile: "p"}); err != nil {
+		t.Fatalf("leader's posture save: %v", err)
+	}
+	if err := open(OrgB).SavePostureReport(bg, store.PostureRecord{Time: T0(), Profile: "p"}); err != nil {
+		t.Fatalf("another org's posture save while org A is led: %v", err)
+	}
 	if cp, _, _ := h2.LoadCheckpoint(bg); cp.NextURL != "by-one" {
 		t.Fatalf("checkpoint after a fenced commit: %q", cp.NextURL)
 	}

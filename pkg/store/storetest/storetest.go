@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Triage", testTriage},
 		{"TriageBadInput", testTriageBadInput},
 		{"Exceptions", testExceptions},
+		{"TriageConcurrent", testTriageConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB) })

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,57 @@ func testExceptions(t *testing.T, newDB NewDB) {
 	}
 	if _, err := b.RemoveException(ctx, x2.ID, "eve", at); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("org B removed org A's exception: %v", err)
+	}
+}
+
+// testTriageConcurrent: analysts on several instances (two handles on one
+// org) change one alert's status at the same time. No change is lost and
+// the history is one chain: each change starts from the status the
+// previous one left, and the alert ends in the last change's status.
+func testTriageConcurrent(t *testing.T, newDB NewDB) {
+	ctx := context.Background()
+	s, open := triageDB(t, newDB)
+	other := open(OrgA)
+	const perHandle = 15
+	at := T0().Add(time.Hour)
+	statuses := []string{alertpkg.StatusAcknowledged, alertpkg.StatusResolved, alertpkg.StatusOpen}
+	errs := make(chan error, 2*perHandle)
+	for h, st := range []triager{s, other} {
+		go func() {
+			for i := 0; i < perHandle; i++ {
+				_, err := st.SetAlertStatus(ctx, store.StatusChange{AlertID: "a1", To: statuses[(i+h)%len(statuses)],
+					Note: fmt.Sprintf("handle %d change %d", h, i), User: fmt.Sprintf("analyst%d", h), Time: at})
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 2*perHandle; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent SetAlertStatus: %v", err)
+		}
+	}
+	h, err := s.AlertHistory(ctx, store.HistoryQuery{AlertID: "a1", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2*perHandle {
+		t.Fatalf("history has %d changes, want %d (changes lost)", len(h), 2*perHandle)
+	}
+	// newest first: each change's From is the To of the one before it
+	for i := 0; i+1 < len(h); i++ {
+		if h[i].From != h[i+1].To {
+			t.Fatalf("lost update: change %d (%s, %q) starts from %s but the change before it (%s, %q) left %s",
+				h[i].ID, h[i].User, h[i].Note, h[i].From, h[i+1].User, h[i+1].Note, h[i+1].To)
+		}
+	}
+	if first := h[len(h)-1]; first.From != alertpkg.StatusOpen {
+		t.Fatalf("first change starts from %s, want open", first.From)
+	}
+	ta, err := other.AlertTriage(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta.Triage.Status != h[0].To || ta.Triage.Note != h[0].Note {
+		t.Fatalf("alert's triage %+v, last change %+v", ta.Triage, h[0])
 	}
 }
