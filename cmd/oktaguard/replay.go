@@ -131,6 +131,9 @@ func replaySummaryLine(sum pipeline.ReplaySummary) string {
 	if sum.Duplicates > 0 {
 		line += fmt.Sprintf(", %d duplicates skipped", sum.Duplicates)
 	}
+	if sum.OutOfOrder > 0 {
+		line += fmt.Sprintf(", %d out of order (later than the reorder window: processed, but after newer events)", sum.OutOfOrder)
+	}
 	return line
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
 )
 
 func replayEvent(i int, extra string) string {
@@ -70,5 +72,16 @@ func TestReplayExitCodesAndSummary(t *testing.T) {
 				t.Fatalf("error %q missing:\n%s", c.errPart, errs)
 			}
 		})
+	}
+}
+
+// The summary line names the events that arrived beyond the reorder
+// window (pipeline.TestReplayCountsOutOfOrder checks the count itself).
+func TestReplaySummaryNamesOutOfOrder(t *testing.T) {
+	if line := replaySummaryLine(pipeline.ReplaySummary{Events: 5, OutOfOrder: 2}); !strings.Contains(line, ", 2 out of order (") {
+		t.Fatalf("summary %q does not name the 2 out-of-order events", line)
+	}
+	if line := replaySummaryLine(pipeline.ReplaySummary{Events: 5}); strings.Contains(line, "out of order") {
+		t.Fatalf("summary %q names out-of-order events when there are none", line)
 	}
 }

@@ -65,6 +65,7 @@ type sessionHijack struct {
 	asnChange bool
 	base      *baselines
 	sessions  map[uint64]*sessOrigin
+	changeSet // sessions changed since the last state save (entry key: hex hash)
 }
 
 func (d *sessionHijack) bindUsers(b *baselines) { d.base = b }
@@ -110,6 +111,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)),
 			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
 			Trusted: isTrusted(ev), IP: ip, UUID: makeEventID(ev.UUID)}
+		d.mark(strconv.FormatUint(hk, 16))
 		return
 	}
 	if now < o.T || ip == o.IP || same24(ip, o.IP) {
@@ -160,15 +162,39 @@ func (d *sessionHijack) Prune(now time.Time) {
 	for k, o := range d.sessions {
 		if sec-o.T > int64(d.lifetime/time.Second) {
 			delete(d.sessions, k)
+			d.mark(strconv.FormatUint(k, 16))
 		}
 	}
+}
+
+// The state is one entry per session (entryState): its key is the hex
+// hash of the session key. MarshalState / UnmarshalState keep the whole
+// map form of older versions loadable.
+
+func (d *sessionHijack) toState(o *sessOrigin) *sessOriginState {
+	return &sessOriginState{T: o.T, Actor: o.Actor, IP: o.IP, Country: d.base.countries[o.Country],
+		ASN: o.ASN, UA: o.UA, OS: d.base.labels.name(o.OS), Trusted: o.Trusted, UUID: o.UUID}
+}
+
+// restore adds the stored sessions (hex key -> origin) to d.sessions.
+func (d *sessionHijack) restore(m map[string]*sessOriginState) error {
+	for k, o := range m {
+		n, err := strconv.ParseUint(k, 16, 64)
+		if err != nil {
+			return fmt.Errorf("session key %q: %w", k, err)
+		}
+		if o != nil {
+			d.sessions[n] = &sessOrigin{T: o.T, Actor: o.Actor, ASN: o.ASN, UA: o.UA, OS: d.base.labels.id(o.OS),
+				Country: d.base.countryID(o.Country), Trusted: o.Trusted, IP: o.IP, UUID: o.UUID}
+		}
+	}
+	return nil
 }
 
 func (d *sessionHijack) MarshalState() ([]byte, error) {
 	m := make(map[string]*sessOriginState, len(d.sessions))
 	for k, o := range d.sessions {
-		m[strconv.FormatUint(k, 16)] = &sessOriginState{T: o.T, Actor: o.Actor, IP: o.IP, Country: d.base.countries[o.Country],
-			ASN: o.ASN, UA: o.UA, OS: d.base.labels.name(o.OS), Trusted: o.Trusted, UUID: o.UUID}
+		m[strconv.FormatUint(k, 16)] = d.toState(o)
 	}
 	return json.Marshal(m)
 }
@@ -178,17 +204,39 @@ func (d *sessionHijack) UnmarshalState(b []byte) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	out := make(map[uint64]*sessOrigin, len(m))
-	for k, o := range m {
-		n, err := strconv.ParseUint(k, 16, 64)
-		if err != nil {
-			return fmt.Errorf("session key %q: %w", k, err)
-		}
-		if o != nil {
-			out[n] = &sessOrigin{T: o.T, Actor: o.Actor, ASN: o.ASN, UA: o.UA, OS: d.base.labels.id(o.OS),
-				Country: d.base.countryID(o.Country), Trusted: o.Trusted, IP: o.IP, UUID: o.UUID}
-		}
+	d.sessions = make(map[uint64]*sessOrigin, len(m))
+	return d.restore(m)
+}
+
+func (d *sessionHijack) stateEntryKeys() []string {
+	out := make([]string, 0, len(d.sessions))
+	for k := range d.sessions {
+		out = append(out, strconv.FormatUint(k, 16))
 	}
-	d.sessions = out
-	return nil
+	return out
+}
+
+func (d *sessionHijack) marshalEntry(key string) ([]byte, bool, error) {
+	n, err := strconv.ParseUint(key, 16, 64)
+	if err != nil {
+		return nil, false, fmt.Errorf("session key %q: %w", key, err)
+	}
+	o := d.sessions[n]
+	if o == nil {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(d.toState(o))
+	return b, true, err
+}
+
+func (d *sessionHijack) unmarshalEntries(m map[string][]byte) error {
+	st := make(map[string]*sessOriginState, len(m))
+	for k, b := range m {
+		var o sessOriginState
+		if err := json.Unmarshal(b, &o); err != nil {
+			return fmt.Errorf("session %q: %w", k, err)
+		}
+		st[k] = &o
+	}
+	return d.restore(st)
 }

@@ -56,3 +56,6 @@ func (c *changeSet) take() []string {
 	clear(c.keys)
 	return out
 }
+
+// Detectors with per-entry state.
+var _ entryState = (*sessionHijack)(nil)
