@@ -87,6 +87,31 @@ func TestReorderBuffer(t *testing.T) {
 	}
 }
 
+// Advance releases by wall clock what Process would hold until a newer
+// event arrives: a quiet org's last events are not held forever.
+func TestAdvanceReleasesByWallClock(t *testing.T) {
+	rec := withRecorder(t)
+	e, _ := NewEngine(only("test_recorder", DetectorConfig{}))
+	e.Process(testEv("a", t0, "test.alert"))
+	e.Process(testEv("b", t0.Add(90*time.Second), "x"))
+	if as := e.Advance(t0.Add(119 * time.Second)); len(as) != 0 || len(rec.seen) != 0 {
+		t.Fatalf("released before the reorder window passed: %v, %d alerts", rec.seen, len(as))
+	}
+	as := e.Advance(t0.Add(2 * time.Minute))
+	if got := strings.Join(rec.seen, ","); got != "a" || len(as) != 1 || as[0].EventIDs[0] != "a" {
+		t.Fatalf("after the window: released %q, alerts %+v", got, as)
+	}
+	// an event older than the released one: processed at once (late)
+	e.Process(testEv("late", t0.Add(-time.Second), "x"))
+	e.Advance(t0.Add(4 * time.Minute))
+	if got := strings.Join(rec.seen, ","); got != "a,late,b" {
+		t.Fatalf("after late and a second advance: %q", got)
+	}
+	if st := e.Stats(); st.Buffered != 0 || st.Late != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestReorderLimit(t *testing.T) {
 	rec := withRecorder(t)
 	e, _ := NewEngine(only("test_recorder", DetectorConfig{}), WithReorderLimit(2))

@@ -45,6 +45,13 @@ type Config struct {
 	ReloadInterval time.Duration
 	// CacheBytes sizes the per-IP memo (default 32 MiB).
 	CacheBytes int
+	// OnReject, when set, is told of every rejected input as it happens:
+	// source "ip_list" (n bad lines of a list file at a load, or 1 for a
+	// list reload that failed) or "geoip" (1 for a database reload that
+	// failed, or a record that could not be decoded), with a one-line
+	// description naming the file (and file:line samples for lists). It
+	// must not call the Enricher.
+	OnReject func(source string, n int, problem string)
 }
 
 // Defaults.
@@ -68,14 +75,20 @@ type Enricher struct {
 
 	hits, misses atomic.Uint64
 	reloads      atomic.Uint64
-	lastCheck    atomic.Int64
-	closed       atomic.Bool
+	// GeoIP records that could not be decoded, per database kind, with
+	// the first failure of each (guarded by geoMu).
+	geoMu     sync.Mutex
+	geoBad    map[string]int64
+	geoBad1   map[string]string
+	lastCheck atomic.Int64
+	closed    atomic.Bool
 }
 
 // db is one open mmdb.
 type db struct {
 	kind    string // city, asn, anonymous
 	path    string
+	fail    func(d *db, ip net.IP, err error) // a record that cannot be decoded
 	reader  *maxminddb.Reader
 	modTime time.Time
 	size    int64
@@ -131,6 +144,10 @@ func New(cfg Config) (*Enricher, error) {
 		st.data[i] = d
 	}
 	st.lists = buildLists(st.srcs, st.data)
+	st.setFail(e.geoFail)
+	for i, src := range st.srcs {
+		e.reportList(src, st.data[i])
+	}
 	e.st = st
 	e.cache = fastcache.New(size)
 	e.gen.Store(1)
@@ -160,6 +177,50 @@ func openDB(kind, path string) (*db, error) {
 		return nil, fmt.Errorf("enrich: geoip %s database %s: %w", kind, path, err)
 	}
 	return &db{kind: kind, path: path, reader: r, modTime: st.ModTime(), size: st.Size()}, nil
+}
+
+// setFail makes every database of s report undecodable records to f.
+func (s *state) setFail(f func(d *db, ip net.IP, err error)) {
+	for _, d := range []*db{s.city, s.asn, s.anon} {
+		if d != nil {
+			d.fail = f
+		}
+	}
+}
+
+// reject tells Config.OnReject, when set.
+func (e *Enricher) reject(source string, n int, problem string) {
+	if e.cfg.OnReject != nil && n > 0 {
+		e.cfg.OnReject(source, n, problem)
+	}
+}
+
+// reportList reports a loaded list file's bad lines.
+func (e *Enricher) reportList(src *source, d sourceData) {
+	if src.path != "" && d.badLines > 0 {
+		e.reject("ip_list", d.badLines, listBadLines(src.category, src.path, d.badLines, d.samples))
+	}
+}
+
+func listBadLines(category, path string, n int, samples []string) string {
+	return fmt.Sprintf("ipLists.%s %s: %d lines ignored (%s)", category, path, n, strings.Join(samples, "; "))
+}
+
+// geoFail counts a GeoIP record that could not be decoded (a damaged or
+// foreign database): the event keeps no data from that database.
+func (e *Enricher) geoFail(d *db, ip net.IP, err error) {
+	e.geoMu.Lock()
+	if e.geoBad == nil {
+		e.geoBad, e.geoBad1 = map[string]int64{}, map[string]string{}
+	}
+	e.geoBad[d.kind]++
+	first := e.geoBad[d.kind] == 1
+	if first {
+		e.geoBad1[d.kind] = fmt.Sprintf("IP %s: %v", ip, err)
+	}
+	e.geoMu.Unlock()
+	msg := fmt.Sprintf("geoip %s database %s: a record cannot be decoded, events get no %s data from it: %v", d.kind, d.path, d.kind, err)
+	e.reject("geoip", 1, msg)
 }
 
 func (s *state) close() {
@@ -251,13 +312,21 @@ type result struct {
 
 func en(m map[string]string) string { return m["en"] }
 
+func (d *db) failed(ip net.IP, err error) {
+	if d.fail != nil {
+		d.fail(d, ip, err)
+	}
+}
+
 func (s *state) lookup(a netip.Addr) result {
 	var r result
 	r.cats = s.lists.matchIP(a)
 	ip := net.IP(a.AsSlice())
 	if s.city != nil {
 		var rec cityRecord
-		if err := s.city.reader.Lookup(ip, &rec); err == nil {
+		if err := s.city.reader.Lookup(ip, &rec); err != nil {
+			s.city.failed(ip, err)
+		} else {
 			r.countryISO = rec.Country.ISOCode
 			r.country = en(rec.Country.Names)
 			if r.countryISO == "" && r.country == "" {
@@ -277,14 +346,18 @@ func (s *state) lookup(a netip.Addr) result {
 	}
 	if s.asn != nil {
 		var rec asnRecord
-		if err := s.asn.reader.Lookup(ip, &rec); err == nil {
+		if err := s.asn.reader.Lookup(ip, &rec); err != nil {
+			s.asn.failed(ip, err)
+		} else {
 			r.asn = uint32(rec.Number)
 			r.asOrg = rec.Org
 		}
 	}
 	if s.anon != nil {
 		var rec anonRecord
-		if err := s.anon.reader.Lookup(ip, &rec); err == nil {
+		if err := s.anon.reader.Lookup(ip, &rec); err != nil {
+			s.anon.failed(ip, err)
+		} else {
 			if rec.IsTorExitNode {
 				r.flags |= flagTor
 			}
@@ -512,6 +585,10 @@ type DBStatus struct {
 	BuildEpoch   time.Time // when the database was built
 	ModTime      time.Time
 	Error        string // last reload error; the previous data stays in use
+	// BadRecords counts lookups whose record could not be decoded (since
+	// start; the memo asks once per IP and load), FirstBadRecord the first.
+	BadRecords     int64
+	FirstBadRecord string
 }
 
 // ListStatus is one configured list entry (a file or an inline value).
@@ -536,7 +613,7 @@ func (s Status) Problems() []string {
 	var out []string
 	for _, l := range s.Lists {
 		if l.BadLines > 0 {
-			out = append(out, fmt.Sprintf("ipLists.%s %s: %d lines ignored (%s)", l.Category, l.Source, l.BadLines, strings.Join(l.Bad, "; ")))
+			out = append(out, listBadLines(l.Category, l.Source, l.BadLines, l.Bad))
 		}
 		if l.Error != "" {
 			out = append(out, fmt.Sprintf("ipLists.%s %s: last reload failed, previous entries kept: %s", l.Category, l.Source, l.Error))
@@ -545,6 +622,9 @@ func (s Status) Problems() []string {
 	for _, d := range s.Databases {
 		if d.Error != "" {
 			out = append(out, fmt.Sprintf("geoip %s database %s: last reload failed, previous data kept: %s", d.Kind, d.Path, d.Error))
+		}
+		if d.BadRecords > 0 {
+			out = append(out, fmt.Sprintf("geoip %s database %s: %d records could not be decoded, those events have no %s data (first: %s)", d.Kind, d.Path, d.BadRecords, d.Kind, d.FirstBadRecord))
 		}
 	}
 	return out
@@ -585,6 +665,9 @@ func (e *Enricher) Status() Status {
 		if d.err != nil {
 			ds.Error = d.err.Error()
 		}
+		e.geoMu.Lock()
+		ds.BadRecords, ds.FirstBadRecord = e.geoBad[d.kind], e.geoBad1[d.kind]
+		e.geoMu.Unlock()
 		s.Databases = append(s.Databases, ds)
 	}
 	for i, src := range e.st.srcs {
@@ -660,8 +743,12 @@ func (e *Enricher) Reload() (bool, error) {
 		}
 		st, err := os.Stat(d.path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("enrich: geoip %s database: %w", d.kind, err))
-			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err}
+			err = fmt.Errorf("enrich: geoip %s database: %w", d.kind, err)
+			errs = append(errs, err)
+			if d.err == nil || d.err.Error() != err.Error() { // counted once, not at every retry
+				e.reject("geoip", 1, fmt.Sprintf("geoip %s database %s: reload failed, previous data kept: %v", d.kind, d.path, err))
+			}
+			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err, fail: e.geoFail}
 			continue
 		}
 		if st.ModTime().Equal(d.modTime) && st.Size() == d.size {
@@ -670,9 +757,13 @@ func (e *Enricher) Reload() (bool, error) {
 		nd, err := openDB(d.kind, d.path)
 		if err != nil {
 			errs = append(errs, err)
-			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err}
+			if d.err == nil || d.err.Error() != err.Error() { // counted once, not at every retry
+				e.reject("geoip", 1, fmt.Sprintf("geoip %s database %s: reload failed, previous data kept: %v", d.kind, d.path, err))
+			}
+			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err, fail: e.geoFail}
 			continue
 		}
+		nd.fail = e.geoFail
 		*pair.dst = nd
 		old = append(old, d)
 		changed = true
@@ -691,11 +782,15 @@ func (e *Enricher) Reload() (bool, error) {
 		d, lerr := loadFile(src.path)
 		if lerr != nil {
 			errs = append(errs, fmt.Errorf("enrich: %s list: %w", src.category, lerr))
+			if prev := cur.data[i].err; prev == nil || prev.Error() != lerr.Error() { // counted once, not at every retry
+				e.reject("ip_list", 1, fmt.Sprintf("ipLists.%s %s: reload failed, previous entries kept: %v", src.category, src.path, lerr))
+			}
 			kept := cur.data[i]
 			kept.err = lerr
 			next.data[i] = kept
 			continue
 		}
+		e.reportList(src, d)
 		next.data[i] = d
 		listsChanged = true
 	}

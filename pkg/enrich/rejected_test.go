@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
 // Every rejected IP-list line is reported with file:line and its reason;
@@ -60,5 +63,85 @@ func TestBadListLinesReported(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "enrich: anonymous list: ip list "+p+": "+c.want) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+type rejectRec struct {
+	source  string
+	n       int
+	problem string
+}
+
+// Every rejected input reaches Config.OnReject (the pipeline logs it and
+// counts it in oktaguard_enrichment_input_rejected_total) and Problems
+// (health, /readyz): bad list lines at load and reload, a failed list or
+// database reload (once, not at every retry), and GeoIP records that
+// cannot be decoded.
+func TestRejectedInputsReported(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "suspicious.txt")
+	os.WriteFile(list, []byte("198.51.100.7\n300.1.1.1\n"), 0o600)
+	asn := filepath.Join(dir, "asn.mmdb")
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"198.51.100.0/24": asnRec(64500, "Good Net"),
+		// a damaged record: the number is a string
+		"203.0.113.0/24": {"autonomous_system_number": mmdbtype.String("sixty-four"), "autonomous_system_organization": mmdbtype.String("Bad Net")},
+	})
+	var got []rejectRec
+	e, err := New(Config{ASNDB: asn, Lists: map[string][]string{"suspicious": {list}}, ReloadInterval: -1,
+		OnReject: func(source string, n int, problem string) { got = append(got, rejectRec{source, n, problem}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	want := []rejectRec{{"ip_list", 1, "ipLists.suspicious " + list + ": 1 lines ignored (" + list + `:2: not an IP, CIDR, IP range or AS number`}}
+	if len(got) != 1 || got[0].source != want[0].source || got[0].n != 1 || !strings.HasPrefix(got[0].problem, want[0].problem) {
+		t.Fatalf("at load: %+v, want %+v", got, want)
+	}
+
+	// a damaged GeoIP record: counted once per IP (the memo), the event keeps no ASN
+	for range 3 {
+		ev := evAt("203.0.113.9")
+		e.Enrich(ev)
+		if ev.IP.ASN != 0 {
+			t.Fatalf("ASN %d from a damaged record", ev.IP.ASN)
+		}
+	}
+	if len(got) != 2 || got[1].source != "geoip" || got[1].n != 1 ||
+		!strings.HasPrefix(got[1].problem, "geoip asn database "+asn+": a record cannot be decoded, events get no asn data from it: ") {
+		t.Fatalf("damaged record: %+v", got)
+	}
+	probs := strings.Join(e.Status().Problems(), "\n")
+	if !strings.Contains(probs, "geoip asn database "+asn+": 1 records could not be decoded, those events have no asn data (first: IP 203.0.113.9: ") {
+		t.Fatalf("problems: %s", probs)
+	}
+
+	// a list reload that fails: counted once, not at every retry
+	os.WriteFile(list, []byte("300.1.1.1\n"), 0o600)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(list, later, later)
+	for range 2 {
+		if _, err := e.Reload(); err == nil {
+			t.Fatal("reload of a list with no valid line succeeded")
+		}
+	}
+	if len(got) != 3 || got[2].source != "ip_list" ||
+		got[2].problem != "ipLists.suspicious "+list+": reload failed, previous entries kept: ip list "+list+": no valid line (1 bad lines; first: "+list+":1: not an IP, CIDR, IP range or AS number)" {
+		t.Fatalf("failed list reload: %+v", got[2:])
+	}
+	// a database reload that fails: counted once
+	os.WriteFile(asn, []byte("not a database"), 0o600)
+	os.Chtimes(asn, later, later)
+	for range 2 {
+		if _, err := e.Reload(); err == nil {
+			t.Fatal("reload of a broken database succeeded")
+		}
+	}
+	if len(got) != 4 || got[3].source != "geoip" ||
+		!strings.HasPrefix(got[3].problem, "geoip asn database "+asn+": reload failed, previous data kept: enrich: geoip asn database "+asn+": ") {
+		t.Fatalf("failed database reload: %+v", got[3:])
+	}
+	for _, r := range got {
+		t.Logf("%s %d: %s", r.source, r.n, r.problem)
 	}
 }

@@ -114,7 +114,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}),
 		inputRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "enrichment_input_rejected_total", ConstLabels: cl,
-			Help: "Lines of IP lists and GeoIP databases that could not be used, by source (ip_list, geoip), at the last load.",
+			Help: "Rejected enrichment inputs, by source (ip_list, geoip): bad IP-list lines at each load, failed list or GeoIP reloads, GeoIP records that could not be decoded.",
 		}, []string{"source"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,

@@ -225,18 +225,33 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		}
 		p.st, p.ownStore = st, true
 	}
-	p.enr, err = enrich.New(s.EnrichConfig())
+	// Every rejected enrichment input (bad IP-list lines, failed list or
+	// GeoIP reloads, undecodable GeoIP records) is logged (file:line
+	// samples) and counted as it happens, and shown in Status (health,
+	// /readyz) through enrich.Status.Problems.
+	ec := s.EnrichConfig()
+	var logMu sync.Mutex
+	logged := map[string]bool{} // a damaged GeoIP record is met once per IP: log each problem once
+	ec.OnReject = func(source string, n int, problem string) {
+		p.m.InputRejected(source, n)
+		logMu.Lock()
+		first := true
+		if strings.Contains(problem, "a record cannot be decoded") {
+			first = !logged[problem] && len(logged) < 1000
+			if first {
+				logged[problem] = true
+			}
+		}
+		logMu.Unlock()
+		if first {
+			p.log.Warn("enrichment input rejected", "source", source, "problem", problem)
+		}
+	}
+	p.enr, err = enrich.New(ec)
 	if err != nil {
 		p.closeStore()
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	// Every rejected enrichment input is logged (file:line samples),
-	// counted and shown in Status (health, /readyz).
-	est := p.enr.Status()
-	for _, prob := range est.Problems() {
-		p.log.Warn("enrichment input rejected", "problem", prob)
-	}
-	p.m.InputRejected("ip_list", est.RejectedLines())
 	if err := p.resetEngine(ctx); err != nil {
 		p.enr.Close()
 		p.closeStore()
@@ -639,6 +654,15 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 			maxPub = fresh[i].Published
 		}
 	}
+	// At the head of the log (a short page: nothing more is waiting) the
+	// reorder buffer is released by the clock, so a live attack alerts a
+	// reorder window after its events, not when unrelated traffic arrives.
+	released := 0
+	if !page.Full {
+		held := p.eng.Buffered()
+		alerts = append(alerts, p.eng.Advance(now)...)
+		released = held - p.eng.Buffered()
+	}
 	alerts, suppressed := p.suppress.filter(ctx, alerts, fresh, now)
 	p.mu.Lock()
 	prev := p.cp
@@ -663,14 +687,14 @@ func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor,
 		next = okta.Cursor{Since: s}
 		p.log.Warn("page had no next link; reopening the polling chain", "since", s.Format(time.RFC3339))
 	}
-	unchanged := len(fresh) == 0 && len(alerts) == 0 && cp.NextURL == prev.NextURL && cp.BackfillDone == prev.BackfillDone && p.haveCP
+	unchanged := len(fresh) == 0 && len(alerts) == 0 && released == 0 && cp.NextURL == prev.NextURL && cp.BackfillDone == prev.BackfillDone && p.haveCP
 	p.mu.Lock()
 	p.pages++
 	n := p.pages
 	p.mu.Unlock()
 	if !unchanged {
 		var state detect.StateDelta
-		if len(fresh) > 0 {
+		if len(fresh) > 0 || released > 0 {
 			// only what changed since the last commit (everything on the
 			// first commit of this engine); a failed commit rebuilds the
 			// engine from the store (resetEngine)

@@ -17,5 +17,8 @@ import (
 type demoOrg = demo.Org
 
 func startDemoOrg(now time.Time) (*demoOrg, error) {
-	return demo.Start(demo.Options{Now: now})
+	// The first live attacks start two minutes in, so a new user sees a
+	// live detection in Grafana soon after the backfill (not after the
+	// 10 minutes of the round robin's first attack).
+	return demo.Start(demo.Options{Now: now, FirstLiveAttack: 2 * time.Minute})
 }

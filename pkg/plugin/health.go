@@ -35,8 +35,12 @@ type healthDetails struct {
 	LastError          string            `json:"lastError,omitempty"`
 	MissingScopes      []string          `json:"missingScopes,omitempty"`
 	GeoIP              map[string]string `json:"geoip,omitempty"`
-	PostureScore       *float64          `json:"postureScore,omitempty"`
-	Posture            *healthPosture    `json:"posture,omitempty"`
+	// InputProblems are the rejected enrichment inputs, one line each:
+	// IP-list files with bad lines (file:line samples), failed list or
+	// GeoIP reloads, undecodable GeoIP records.
+	InputProblems []string       `json:"inputProblems,omitempty"`
+	PostureScore  *float64       `json:"postureScore,omitempty"`
+	Posture       *healthPosture `json:"posture,omitempty"`
 	// HA: "leader" or "follower", the instance that leads and this one.
 	Role     string `json:"role,omitempty"`
 	Leader   string `json:"leader,omitempty"`
@@ -86,6 +90,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	det.LagSeconds = st.Lag.Seconds()
 	det.RateLimitLimit, det.RateLimitRemaining, det.RateLimitBudget = st.RateLimitLimit, st.RateLimitRemaining, st.RateLimitBudget
 	det.EventsIngested, det.Alerts, det.LastError = st.EventsIngested, st.Alerts, st.LastError
+	det.InputProblems = st.InputProblems
 	if st.PostureProfile != "" {
 		v := st.PostureScore
 		det.PostureScore = &v
@@ -141,6 +146,12 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			status = backend.HealthStatusUnknown
 			msg += fmt.Sprintf(" GeoIP %s database: %s.", name, s)
 		}
+	}
+	// Rejected enrichment inputs do not stop ingestion, but what the admin
+	// configured is not all in use: a warning naming each one.
+	if n := len(st.InputProblems); n > 0 {
+		status = backend.HealthStatusUnknown
+		msg += fmt.Sprintf(" Enrichment inputs rejected (%d): %s.", n, strings.Join(st.InputProblems, " | "))
 	}
 	return &backend.CheckHealthResult{Status: status, Message: msg, JSONDetails: body}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +157,45 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
+}
+
+// TestHealthListsRejectedInputs: an IP list with bad lines still loads
+// its good ones, and "Save & test" warns with each rejected line
+// (file:line); a list with no valid line is an error.
+func TestHealthListsRejectedInputs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/v1/logs" {
+			_, _ = w.Write([]byte(`[]`))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "suspicious.txt")
+	if err := os.WriteFile(list, []byte("198.51.100.7\n300.1.1.1\n1.2.3.4/99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := checkHealth(t, map[string]any{"orgUrl": srv.URL, "ipLists": map[string]any{"suspicious": []string{list}}}, nil)
+	want := "ipLists.suspicious " + list + ": 2 lines ignored (" + list + ":2: not an IP, CIDR, IP range or AS number; " + list + `:3: bad CIDR "1.2.3.4/99")`
+	if res.Status != backend.HealthStatusUnknown || !strings.Contains(res.Message, " Enrichment inputs rejected (1): "+want+".") {
+		t.Fatalf("status %v, message %q\nwant a warning with %q", res.Status, res.Message, want)
+	}
+	var det healthDetails
+	if err := json.Unmarshal(res.JSONDetails, &det); err != nil {
+		t.Fatal(err)
+	}
+	if len(det.InputProblems) != 1 || det.InputProblems[0] != want {
+		t.Fatalf("details inputProblems %q", det.InputProblems)
+	}
+
+	bad := filepath.Join(dir, "all-bad.txt")
+	if err := os.WriteFile(bad, []byte("300.1.1.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = checkHealth(t, map[string]any{"orgUrl": srv.URL, "ipLists": map[string]any{"suspicious": []string{bad}}}, nil)
+	if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "enrich: suspicious list: ip list "+bad+": no valid line (1 bad lines; first: "+bad+":1: not an IP, CIDR, IP range or AS number)") {
+		t.Fatalf("a list with no valid line: status %v, message %q", res.Status, res.Message)
+	}
 }

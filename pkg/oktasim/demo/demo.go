@@ -33,6 +33,11 @@ type Options struct {
 	Tick     time.Duration // how often live traffic is added; default 1s
 	// LiveAttackEvery is the interval between live attacks (default 20m).
 	LiveAttackEvery time.Duration
+	// FirstLiveAttack, when > 0, starts the QuickAttacks this long after
+	// Now, so a viewer sees a live detection within minutes rather than
+	// after LiveAttackEvery/2 (the Grafana demo mode uses it; the CLI demo
+	// calls InjectAttacks once its backfill is done instead).
+	FirstLiveAttack time.Duration
 	// RateLimitPerMinute of /api/v1/logs (simulator default 120) and
 	// MgmtRateLimit of the management endpoints (simulator default 600).
 	RateLimitPerMinute int
@@ -155,6 +160,12 @@ func Start(o Options) (*Org, error) {
 			_ = sim.Close()
 			return nil, fmt.Errorf("demo: live traffic: %w", err)
 		}
+		if o.FirstLiveAttack > 0 && attacks {
+			if err := org.InjectAttacks(now.Add(o.FirstLiveAttack)); err != nil {
+				_ = sim.Close()
+				return nil, err
+			}
+		}
 		org.wg.Add(1)
 		go org.feed(o.Tick)
 	}
@@ -181,6 +192,28 @@ func (org *Org) feed(tick time.Duration) {
 			}
 		}
 	}
+}
+
+// QuickAttacks are the live attack kinds whose detector fires on their
+// first events (seconds after the start, not after an hour like
+// impossible_travel): a sign-in from a threat-intelligence address, a
+// burst of failed sign-ins (about 30 events over a few minutes, so the
+// event count visibly grows) and a FastPass phishing report.
+var QuickAttacks = []string{"suspicious_ip", "failed_logins", "fastpass_phishing"}
+
+// InjectAttacks starts the QuickAttacks at at (each a second after the
+// previous). Their events reach the simulator as the clock passes their
+// delivery time; LiveLabels lists them.
+func (org *Org) InjectAttacks(at time.Time) error {
+	if org.stream == nil {
+		return fmt.Errorf("demo: no live traffic (NoLive) to inject attacks into")
+	}
+	for i, k := range QuickAttacks {
+		if err := org.stream.Inject(k, at.Add(time.Duration(i)*time.Second)); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return nil
 }
 
 // LiveEvents is the number of live events added since Start.

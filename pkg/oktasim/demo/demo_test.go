@@ -2,7 +2,9 @@ package demo
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,5 +73,55 @@ func TestStartServesHistoryWindowAndLiveTraffic(t *testing.T) {
 	org.Close() // idempotent
 	if org.Sim.EventCount() < before {
 		t.Fatal("event count went down")
+	}
+}
+
+// FirstLiveAttack starts the quick attacks that long after Now; their
+// events reach the simulator as the clock passes them.
+func TestFirstLiveAttackStartsQuickAttacks(t *testing.T) {
+	now := time.Now().UTC()
+	org, err := Start(Options{Users: 40, History: 24 * time.Hour, Now: now, Tick: 50 * time.Millisecond, Token: "demo-test-token", FirstLiveAttack: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	labels := org.LiveLabels()
+	started := map[string]bool{}
+	var fastpass string
+	for _, l := range labels {
+		if l.Start.Before(now.Add(100 * time.Millisecond).Truncate(time.Millisecond)) { // events carry milliseconds
+			t.Errorf("live label %s starts at %v, before Now+FirstLiveAttack", l.Scenario, l.Start)
+		}
+		started[l.Detector] = true
+		if l.Detector == "fastpass_phishing" {
+			fastpass = l.EventIDs[0]
+		}
+	}
+	for _, k := range QuickAttacks {
+		if !started[k] {
+			t.Errorf("quick attack %s not started (labels %+v)", k, labels)
+		}
+	}
+	// The FastPass event (at Now+300ms) is served within seconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", org.URL+"/api/v1/logs?limit=1000&since="+now.Format(time.RFC3339Nano), nil)
+		req.Header.Set("Authorization", "SSWS "+org.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), fastpass) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the injected FastPass event %s was not served within 30 s", fastpass)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval of the wait, not synchronisation
+	}
+	if err := (&Org{}).InjectAttacks(now); err == nil {
+		t.Fatal("InjectAttacks without live traffic accepted")
 	}
 }

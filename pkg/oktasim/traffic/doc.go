@@ -176,7 +176,9 @@ NewStream(cfg, from) yields the same kind of org live: Next(now) returns every
 event that became visible since the previous call (late ones after their
 delay), and with cfg.Attacks a labelled scenario starts every
 cfg.LiveAttackEvery (default 20 min), round-robin over the kinds; Labels()
-returns their labels. The days between cfg.Start (default from − 7 days) and
-from are simulated silently so Okta's behaviours continue a real history.
+returns their labels. Inject(kind, at) starts one more attack of a kind at a
+chosen time (the demo's first live attack, right after its backfill). The
+days between cfg.Start (default from − 7 days) and from are simulated
+silently so Okta's behaviours continue a real history.
 */
 package traffic

@@ -101,12 +101,7 @@ func (s *Stream) Next(now time.Time) []json.RawMessage {
 		s.nextDay++
 	}
 	for len(s.kinds) > 0 && !s.nextAttack.IsZero() && !s.nextAttack.After(now.Add(time.Minute)) {
-		k := s.kinds[s.attackN%len(s.kinds)]
-		s.attackN++
-		sc := &scenCtx{id: fmt.Sprintf("live-%s#%d", k.kind, s.attackN), n: 1 + (s.attackN/len(s.kinds))%max(1, k.instances),
-			day: s.nextAttack.Truncate(24 * time.Hour), fixed: s.nextAttack}
-		r := newRnd(uint64(g.cfg.Seed), 0x11fe_0000+uint64(s.attackN))
-		_ = k.run(g, r, sc) // scenario errors only come from an inconsistent network table, checked by Generate's tests
+		s.startAttack(s.kinds[s.attackN%len(s.kinds)], s.nextAttack)
 		s.nextAttack = s.nextAttack.Add(g.cfg.LiveAttackEvery)
 	}
 	due := func(x *rec) int64 { return x.t + int64(x.delay) }
@@ -128,6 +123,37 @@ func (s *Stream) Next(now time.Time) []json.RawMessage {
 	g.recs = rest
 	s.lastNow = now
 	return out
+}
+
+// startAttack runs one live scenario of kind k starting at at (s.mu held).
+func (s *Stream) startAttack(k *scenario, at time.Time) {
+	g := s.g
+	s.attackN++
+	sc := &scenCtx{id: fmt.Sprintf("live-%s#%d", k.kind, s.attackN), n: 1 + (s.attackN/max(1, len(s.kinds)))%max(1, k.instances),
+		day: at.Truncate(24 * time.Hour), fixed: at}
+	r := newRnd(uint64(g.cfg.Seed), 0x11fe_0000+uint64(s.attackN))
+	_ = k.run(g, r, sc) // scenario errors only come from an inconsistent network table, checked by Generate's tests
+}
+
+// Inject starts one labelled live attack of the given kind (a
+// ScenarioKinds name that a Stream can start live) at at, outside the
+// round robin of Config.LiveAttackEvery. Its events are returned by Next
+// once the clock passes their delivery time, and its labels join Labels.
+// The demo uses it to show an attack as soon as its backfill is done.
+func (s *Stream) Inject(kind string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = at.UTC()
+	if at.Before(s.from) {
+		return fmt.Errorf("%w: live attack at %v, before the stream start %v", ErrConfig, at, s.from)
+	}
+	for i := range scenarioTable {
+		if k := &scenarioTable[i]; k.kind == kind && !k.extended {
+			s.startAttack(k, at)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q is not a live attack kind", ErrConfig, kind)
 }
 
 // Labels returns the labels of the live attacks started so far (an attack's

@@ -3,6 +3,7 @@ package traffic_test
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +135,44 @@ func TestNewStreamRejectsBadInput(t *testing.T) {
 	}
 	if _, err := traffic.NewStream(traffic.Config{Users: 3}, from); err == nil {
 		t.Fatal("3 users accepted")
+	}
+}
+
+// Inject starts an attack of a chosen kind at a chosen time, outside the
+// round robin; its events arrive as the clock passes them.
+func TestStreamInjectStartsAnAttackAtTheGivenTime(t *testing.T) {
+	from := time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
+	s, err := traffic.NewStream(traffic.Config{Seed: 5, Users: 60, Attacks: true}, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := from.Add(30 * time.Second)
+	if err := s.Inject("fastpass_phishing", at); err != nil {
+		t.Fatal(err)
+	}
+	labels := s.Labels()
+	if len(labels) != 1 || labels[0].Detector != "fastpass_phishing" || !labels[0].Start.Equal(at) || len(labels[0].EventIDs) != 1 {
+		t.Fatalf("labels after Inject: %+v", labels)
+	}
+	raws, _ := drain(t, s, from, time.Second, 60)
+	found := false
+	for _, raw := range raws {
+		found = found || bytes.Contains(raw, []byte(labels[0].EventIDs[0]))
+	}
+	if !found {
+		t.Fatalf("the injected attack's event was not delivered within a minute (%d events)", len(raws))
+	}
+	for _, c := range []struct {
+		kind string
+		at   time.Time
+		want string
+	}{
+		{"no_such_kind", at, `"no_such_kind" is not a live attack kind`},
+		{"travel_below", at, `"travel_below" is not a live attack kind`}, // extended: never live
+		{"fastpass_phishing", from.Add(-time.Second), "before the stream start"},
+	} {
+		if err := s.Inject(c.kind, c.at); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Inject(%s, %v): %v, want %q", c.kind, c.at, err, c.want)
+		}
 	}
 }
