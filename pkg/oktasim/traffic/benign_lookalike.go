@@ -131,7 +131,7 @@ func (g *gen) mobileUnlock(r *rnd, hd *user, home *where, sess string, t time.Ti
 }
 
 // selfService: rare self-service actions in a user's session: a forgotten
-// password reset by the user, a replaced phone, a lockout.
+// password reset by the user, a replaced phone, a lockout (an admin's too).
 func (g *gen) selfService(r *rnd, u *user, w *where, sess string, t time.Time, d int) {
 	if u.reserved || u.p&(pPentest|pService) != 0 {
 		return
@@ -153,16 +153,25 @@ func (g *gen) selfService(r *rnd, u *user, w *where, sess string, t time.Time, d
 		g.emit(r, fa)
 		g.traps = append(g.traps, Trap{Kind: "phone_replaced", Actor: u.login, Start: t1, End: fa.t, Note: "the user removes the old Okta Verify and enrols the new phone"})
 	case x < 0.0026 && !u.p.has(pAdmin|pSecAdmin|pHelpdesk): // locked out: six wrong passwords in a minute, later unlocked by email
-		t0 := t.Add(-r.dur(10*time.Minute, 30*time.Minute))
-		for i := 0; i < 6; i++ {
-			g.emit(r, failEv(t0, u.actor(), w, "user.session.start"))
-			t0 = t0.Add(r.dur(4*time.Second, 12*time.Second))
-		}
-		g.emit(r, lockEv(t0, u, w))
-		ul := adminEv(t0.Add(r.dur(3*time.Minute, 8*time.Minute)), u.actor(), w, "", "user.account.unlock", u.target())
-		g.emit(r, ul)
-		g.traps = append(g.traps, Trap{Kind: "user_lockout", Actor: u.login, Start: t0, End: ul.t, Note: "a user locks themselves out and unlocks by email"})
+		g.selfLockout(r, u, w, t, 6, "user_lockout", "a user locks themselves out and unlocks by email")
+	case x < 0.0060 && u.p.has(pAdmin|pSecAdmin|pHelpdesk) && d >= 8: // an admin mistypes where they usually work
+		g.selfLockout(r, u, w, t, 5, "admin_lockout_own_network",
+			"an admin locks themselves out where they usually work and unlocks by email (account_lockouts' admin pattern must stay quiet)")
 	}
+}
+
+// selfLockout: typos wrong passwords from w in about a minute before t,
+// user.account.lock, then an unlock by email minutes later (a trap).
+func (g *gen) selfLockout(r *rnd, u *user, w *where, t time.Time, typos int, kind, note string) {
+	t0 := t.Add(-r.dur(10*time.Minute, 30*time.Minute))
+	for i := 0; i < typos; i++ {
+		g.emit(r, failEv(t0, u.actor(), w, "user.session.start"))
+		t0 = t0.Add(r.dur(4*time.Second, 12*time.Second))
+	}
+	g.emit(r, lockEv(t0, u, w))
+	ul := adminEv(t0.Add(r.dur(3*time.Minute, 8*time.Minute)), u.actor(), w, "", "user.account.unlock", u.target())
+	g.emit(r, ul)
+	g.traps = append(g.traps, Trap{Kind: kind, Actor: u.login, Start: t0, End: ul.t, Note: note})
 }
 
 // leaveAndIncidentResponse plans, before the benign days are generated:

@@ -78,7 +78,9 @@ alert on it is a false positive. Dataset.Traps lists the notable instances.
     shortening the session lifetime; trap "policy_tightened").
   - Users reset a forgotten password themselves, replace their phone
     (user.mfa.factor.deactivate then .activate) and lock themselves out
-    (six typos, user.account.lock, unlock by email). In a month (Days >=
+    (six typos, user.account.lock, unlock by email); admins and the help
+    desk do so too, where they usually work, after the learning week (five
+    typos; trap "admin_lockout_own_network"). In a month (Days >=
     21) two employees are suspended for a leave and unsuspended by the
     help desk five days later, then sign in again, and an admin reactivates
     25 contractor accounts in about 8 minutes (trap
