@@ -5,7 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 
-import { parseVariableQuery } from './datasource';
+import { parseVariableText } from './variables';
 import { QUERY_FIELDS, QueryType } from './types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -69,7 +69,7 @@ describe.each(files)('dashboard %s', (file) => {
     expect(ds).toMatchObject({ type: 'datasource', query: PLUGIN_ID });
     for (const v of vars.filter((x) => x.type === 'query')) {
       expect(v.datasource).toEqual({ type: PLUGIN_ID, uid: '${datasource}' });
-      expect(parseVariableQuery(String(v.query))).toBeDefined();
+      expect(parseVariableText(String(v.query))).toBeDefined();
       expect(v.allValue).toBe('*');
     }
   });
@@ -132,6 +132,44 @@ describe('dashboard set', () => {
       }
     }
     expect(actions).toBeGreaterThanOrEqual(5);
+  });
+
+  it('uses only Grafana features of the version plugin.json requires', () => {
+    // Dashboard JSON keys whose feature needs a newer Grafana than 10.x (older versions drop them
+    // silently): a dashboard using one needs grafanaDependency at least that version.
+    const FEATURE_SINCE: Record<string, string> = { actions: '11.5.0' };
+    const version = (v: string) => v.split('.').map((n) => parseInt(n, 10));
+    const atLeast = (a: string, b: string) => {
+      const [x, y] = [version(a), version(b)];
+      for (let i = 0; i < 3; i++) {
+        if ((x[i] ?? 0) !== (y[i] ?? 0)) {
+          return (x[i] ?? 0) > (y[i] ?? 0);
+        }
+      }
+      return true;
+    };
+    const dep = /^>=\s*(\d+\.\d+\.\d+)$/.exec(pluginJson.dependencies.grafanaDependency);
+    expect(dep).not.toBeNull();
+    const used: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) {
+        v.forEach(walk);
+      } else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k in FEATURE_SINCE && Array.isArray(x) && x.length > 0) {
+            used.push(k);
+          }
+          walk(x);
+        }
+      }
+    };
+    for (const f of files) {
+      walk(JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')));
+    }
+    expect(used).toContain('actions'); // the Threats dashboard's triage actions
+    for (const k of used) {
+      expect({ feature: k, grafanaDependency: dep![1], ok: atLeast(dep![1], FEATURE_SINCE[k]) }).toMatchObject({ ok: true });
+    }
   });
 
   it('covers every query type across the dashboards', () => {

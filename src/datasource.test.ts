@@ -1,7 +1,8 @@
 import { DataSourceInstanceSettings, FieldType, toDataFrame } from '@grafana/data';
 import { lastValueFrom } from 'rxjs';
 
-import { ALL_VALUE, DataSource, parseVariableQuery } from './datasource';
+import { ALL_VALUE, DataSource } from './datasource';
+import { parseVariableText } from './variables';
 import { installTemplateSrv } from './testutil/templateSrv';
 import { DEFAULT_QUERY, OktaOptions, OktaQuery, STRING_FILTERS } from './types';
 
@@ -100,12 +101,12 @@ describe('default query and filtering', () => {
 
 describe('variable queries', () => {
   it('parses the variable query syntax', () => {
-    expect(parseVariableQuery('detectors')).toEqual({ kind: 'detectors', arg: '' });
-    expect(parseVariableQuery(' actors ')).toEqual({ kind: 'actors', arg: '' });
-    expect(parseVariableQuery('actors:ali')).toEqual({ kind: 'actors', arg: 'ali' });
-    expect(parseVariableQuery('event-types(user.session.)')).toEqual({ kind: 'event-types', arg: 'user.session.' });
-    expect(parseVariableQuery('users')).toBeUndefined();
-    expect(parseVariableQuery('')).toBeUndefined();
+    expect(parseVariableText('detectors')).toEqual({ kind: 'detectors', arg: '' });
+    expect(parseVariableText(' actors ')).toEqual({ kind: 'actors', arg: '' });
+    expect(parseVariableText('actors:ali')).toEqual({ kind: 'actors', arg: 'ali' });
+    expect(parseVariableText('event-types(user.session.)')).toEqual({ kind: 'event-types', arg: 'user.session.' });
+    expect(parseVariableText('users')).toBeUndefined();
+    expect(parseVariableText('')).toBeUndefined();
   });
 
   it('lists detectors, actors and event types from the resources', async () => {

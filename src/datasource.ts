@@ -6,23 +6,28 @@ import {
   DataQueryRequest,
   DataQueryResponse,
   DataSourceInstanceSettings,
+  DataSourceWithLogsContextSupport,
   DataSourceWithSupplementaryQueriesSupport,
+  LogRowContextOptions,
+  LogRowModel,
   MetricFindValue,
   QueryFixAction,
   ScopedVars,
   SelectableValue,
   SupplementaryQueryOptions,
   SupplementaryQueryType,
+  dateTime,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { Observable, map, of } from 'rxjs';
+import { Observable, lastValueFrom, map, of } from 'rxjs';
 
 import { framesToAnnotations } from './annotations';
+import { withFilter, withoutFilter } from './labelFilters';
+import { contextQuery } from './logContext';
 import { toOptions } from './resources';
 import {
   DEFAULT_QUERY,
   LOG_LABEL_FILTERS,
-  LogLabelFilter,
   MAX_LIMIT,
   OktaOptions,
   OktaQuery,
@@ -31,24 +36,13 @@ import {
   QueryType,
   STRING_FILTERS,
 } from './types';
-import { OktaVariableSupport, VariableKind } from './variables';
+import { OktaVariableSupport, VariableKind, parseVariableText, variableValues } from './variables';
 
 export type { VariableKind };
+export { withFilter, withoutFilter };
 
 /** refId prefix of the logs volume query Explore runs beside an activity logs query. */
 export const LOGS_VOLUME_PREFIX = 'log-volume-';
-
-const isLogLabel = (key: string): key is LogLabelFilter => (LOG_LABEL_FILTERS as readonly string[]).includes(key);
-
-/** Sets an equality filter on a query whose type honours it; other filters leave the query as is. */
-export function withFilter(query: OktaQuery, key: string, value: string): OktaQuery {
-  const qt = (query.queryType ?? 'activity') as QueryType;
-  const fields = qt === ('logs_volume' as QueryType) ? QUERY_FIELDS.activity : (QUERY_FIELDS[qt] ?? []);
-  if (!isLogLabel(key) || !fields.includes(key) || value === '') {
-    return query;
-  }
-  return { ...query, [key]: value };
-}
 
 /**
  * The value dashboards give a variable's "All" option. A filter that interpolates to it
@@ -56,21 +50,9 @@ export function withFilter(query: OktaQuery, key: string, value: string): OktaQu
  */
 export const ALL_VALUE = '*';
 
-/**
- * Parses a variable query: `detectors`, `actors`, `actors:<search>`, `event-types`,
- * `event-types:<prefix>` (a `(...)` argument works too: `actors(ali)`).
- */
-export function parseVariableQuery(q: string): { kind: VariableKind; arg: string } | undefined {
-  const m = /^\s*(detectors|actors|event-types)\s*(?::\s*(.*?)|\((.*)\))?\s*$/.exec(q);
-  if (!m) {
-    return undefined;
-  }
-  return { kind: m[1] as VariableKind, arg: (m[2] ?? m[3] ?? '').trim() };
-}
-
 export class DataSource
   extends DataSourceWithBackend<OktaQuery, OktaOptions>
-  implements DataSourceWithSupplementaryQueriesSupport<OktaQuery>
+  implements DataSourceWithSupplementaryQueriesSupport<OktaQuery>, DataSourceWithLogsContextSupport<OktaQuery>
 {
   constructor(instanceSettings: DataSourceInstanceSettings<OktaOptions>) {
     super(instanceSettings);
@@ -95,8 +77,9 @@ export class DataSource
   /**
    * Interpolates every string filter (and a templated limit); "All" and empty values drop the
    * filter. Ad hoc filters with `=` on a log label (eventType, actor, outcome, ip, country,
-   * sessionId) become that filter on the query types that honour it; other operators are not
-   * supported by the back end and are ignored.
+   * sessionId) become that filter on the query types that honour it; `!=` becomes an exclusion
+   * on activity queries (and their logs volume); other operators are not supported by the back
+   * end and are ignored.
    */
   applyTemplateVariables(query: OktaQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): OktaQuery {
     const srv = getTemplateSrv();
@@ -104,6 +87,8 @@ export class DataSource
     for (const f of filters ?? []) {
       if (f.operator === '=') {
         out = withFilter(out, f.key, f.value);
+      } else if (f.operator === '!=') {
+        out = withoutFilter(out, f.key, f.value);
       }
     }
     query = out;
@@ -141,17 +126,50 @@ export class DataSource
     return QUERY_TYPES.includes(query.queryType as QueryType) || query.queryType === 'logs_volume';
   }
 
-  /** Explore's "filter for value" on a log line's label; filter out is not supported. */
+  /** Explore's "filter for value" / "filter out value" on a log line's label. */
   modifyQuery(query: OktaQuery, action: QueryFixAction): OktaQuery {
     const opts = action.options ?? {};
-    if (action.type === 'ADD_FILTER' && opts.key && opts.value !== undefined) {
+    if (!opts.key || opts.value === undefined) {
+      return query;
+    }
+    if (action.type === 'ADD_FILTER') {
       return withFilter(query, opts.key, String(opts.value));
+    }
+    if (action.type === 'ADD_FILTER_OUT') {
+      return withoutFilter(query, opts.key, String(opts.value));
     }
     return query;
   }
 
   getSupportedQueryModifications(): string[] {
-    return ['ADD_FILTER'];
+    return ['ADD_FILTER', 'ADD_FILTER_OUT'];
+  }
+
+  /** The context query of a log line (Explore opens it in a split view). */
+  async getLogRowContextQuery(row: LogRowModel, options?: LogRowContextOptions): Promise<OktaQuery | null> {
+    return contextQuery(row, options)?.query ?? null;
+  }
+
+  /** The events before (backward) or after (forward) a log line, of its session, else its actor. */
+  async getLogRowContext(row: LogRowModel, options?: LogRowContextOptions): Promise<DataQueryResponse> {
+    const c = contextQuery(row, options);
+    if (!c) {
+      return { data: [] };
+    }
+    const from = dateTime(c.from);
+    const to = dateTime(c.to);
+    const request = {
+      app: CoreApp.Explore,
+      requestId: c.query.refId,
+      interval: '1s',
+      intervalMs: 1000,
+      range: { from, to, raw: { from, to } },
+      scopedVars: options?.scopedVars ?? {},
+      targets: [c.query],
+      timezone: 'UTC',
+      startTime: Date.now(),
+    } as DataQueryRequest<OktaQuery>;
+    return lastValueFrom(this.query(request));
   }
 
   /** Ad hoc filter keys: the log labels. */
@@ -230,29 +248,17 @@ export class DataSource
     );
   }
 
-  /** Template-variable values from the plugin's resources (see parseVariableQuery). */
+  /** Template-variable values from the plugin's resources (legacy text queries; see variables.ts). */
   async metricFindQuery(
     query: string | { query?: string },
     options?: { scopedVars?: ScopedVars }
   ): Promise<MetricFindValue[]> {
     const text = typeof query === 'string' ? query : (query?.query ?? '');
-    const parsed = parseVariableQuery(getTemplateSrv().replace(text, options?.scopedVars));
+    const parsed = parseVariableText(getTemplateSrv().replace(text, options?.scopedVars));
     if (!parsed) {
       throw new Error(`unknown variable query "${text}": use detectors, actors[:search] or event-types[:prefix]`);
     }
-    let opts: Array<SelectableValue<string>>;
-    switch (parsed.kind) {
-      case 'detectors':
-        opts = await this.getDetectors();
-        break;
-      case 'actors':
-        opts = await this.getActors(parsed.arg);
-        break;
-      case 'event-types':
-        opts = await this.getEventTypes(parsed.arg);
-        break;
-    }
-    return opts.map((o) => ({ text: o.value ?? '', value: o.value }));
+    return variableValues(this, { refId: 'OktaVariable', ...parsed });
   }
 
   /** Interpolates template variables in a variable query's argument. */

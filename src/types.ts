@@ -78,6 +78,17 @@ export interface OktaQuery extends DataQuery {
   all?: boolean;
   /** user: which part of the user's story (signins, clients, sessions, admin_by, admin_to, factors) */
   view?: UserView;
+
+  /** activity: drop the events whose log label equals a value ("filter out value", `!=` ad hoc filters) */
+  exclude?: LabelExclusion[];
+  /** activity: `backward` (default, newest first) or `forward` (oldest first: log context after a line) */
+  direction?: 'backward' | 'forward';
+}
+
+/** One "label != value" of an activity query. */
+export interface LabelExclusion {
+  key: LogLabelFilter;
+  value: string;
 }
 
 /** Views of query type user (one user's story). */
@@ -108,7 +119,7 @@ export type StringFilter = (typeof STRING_FILTERS)[number];
 
 /** Which model fields each query type uses (besides queryType). */
 export const QUERY_FIELDS: Record<QueryType, ReadonlyArray<keyof OktaQuery>> = {
-  activity: ['actor', 'eventType', 'outcome', 'ip', 'country', 'text', 'sessionId', 'limit', 'format'],
+  activity: ['actor', 'eventType', 'outcome', 'ip', 'country', 'text', 'sessionId', 'exclude', 'limit', 'format'],
   alerts: ['detector', 'severity', 'actor', 'status', 'limit'],
   timeseries: ['source', 'groupBy', 'interval', 'actor', 'eventType', 'outcome', 'detector', 'severity', 'status'],
   geo: ['actor', 'eventType', 'outcome', 'limit'],

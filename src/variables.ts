@@ -24,14 +24,28 @@ export const VARIABLE_KINDS: Array<{ value: VariableKind; label: string; descrip
   { value: 'event-types', label: 'Event types', description: 'event types seen', arg: 'prefix' },
 ];
 
-/** Reads a saved variable query: the editor's object, or the legacy text (`actors:ali`). */
+/**
+ * Parses a legacy text variable query: `detectors`, `actors`, `actors:<search>`, `event-types`,
+ * `event-types:<prefix>` (a `(...)` argument works too: `actors(ali)`); undefined if it is none.
+ */
+export function parseVariableText(text: string): { kind: VariableKind; arg: string } | undefined {
+  const m = /^\s*(detectors|actors|event-types)\s*(?::\s*(.*?)|\((.*)\))?\s*$/.exec(text);
+  if (!m) {
+    return undefined;
+  }
+  return { kind: m[1] as VariableKind, arg: (m[2] ?? m[3] ?? '').trim() };
+}
+
+/**
+ * Reads a saved variable query: the editor's object, or the legacy text (`actors:ali`); text
+ * that is no variable query starts the editor at detectors.
+ */
 export function toVariableQuery(q: unknown): OktaVariableQuery {
   if (q && typeof q === 'object' && 'kind' in q) {
     return q as OktaVariableQuery;
   }
   const text = typeof q === 'string' ? q : ((q as { query?: string } | undefined)?.query ?? '');
-  const m = /^\s*(detectors|actors|event-types)\s*(?::\s*(.*?)|\((.*)\))?\s*$/.exec(text);
-  return { refId: 'OktaVariable', kind: (m?.[1] as VariableKind) ?? 'detectors', arg: (m?.[2] ?? m?.[3] ?? '').trim() };
+  return { refId: 'OktaVariable', ...(parseVariableText(text) ?? { kind: 'detectors', arg: '' }) };
 }
 
 /** Values of one variable query (template variables in arg are interpolated by the caller). */

@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -89,14 +90,22 @@ func TestPluginJSONAgainstSchemaRules(t *testing.T) {
 		}
 	}
 	shots := asList(info["screenshots"])
+	if len(shots) < 4 {
+		t.Errorf("plugin.json: %d screenshots, the catalog page wants the editors and panels (npm run screenshots)", len(shots))
+	}
 	for _, s := range shots {
 		path, _ := s["path"].(string)
 		if s["name"] == nil || path == "" {
 			t.Errorf("plugin.json: screenshot %v needs name and path", s)
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(src, path)); err != nil {
+		b, err := os.ReadFile(filepath.Join(src, path))
+		if err != nil {
 			t.Errorf("plugin.json: screenshot %s is not a file under src/", path)
+			continue
+		}
+		if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 4096 {
+			t.Errorf("plugin.json: screenshot %s is not a PNG image of some size (%d bytes)", path, len(b))
 		}
 	}
 	deps, _ := p["dependencies"].(map[string]any)

@@ -358,11 +358,16 @@ func TestPluginOverGRPC(t *testing.T) {
 			t.Fatalf("unknown path: %v", sr.Status)
 		}
 		uuid := fmt.Sprintf("live-%d", time.Now().UnixNano())
-		go func() {
-			time.Sleep(500 * time.Millisecond)
-			_ = e.org.Sim.Add(json.RawMessage(`{"uuid":"` + uuid + `","published":"` + time.Now().UTC().Format(time.RFC3339Nano) +
-				`","eventType":"user.session.start","actor":{"alternateId":"live@example.com","type":"User"},"outcome":{"result":"SUCCESS"},"client":{"ipAddress":"198.51.100.7"}}`))
-		}()
+		// The event is added once the stream has sent its schema frame
+		// (no rows): the tail is subscribed from then on.
+		added := false
+		addEvent := func() {
+			added = true
+			if err := e.org.Sim.Add(json.RawMessage(`{"uuid":"` + uuid + `","published":"` + time.Now().UTC().Format(time.RFC3339Nano) +
+				`","eventType":"user.session.start","actor":{"alternateId":"live@example.com","type":"User"},"outcome":{"result":"SUCCESS"},"client":{"ipAddress":"198.51.100.7"}}`)); err != nil {
+				t.Errorf("add live event: %v", err)
+			}
+		}
 		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		found := false
@@ -384,6 +389,13 @@ func TestPluginOverGRPC(t *testing.T) {
 			}
 			if f.Meta == nil || f.Meta.Type != data.FrameTypeLogLines {
 				t.Errorf("stream frame meta %+v", f.Meta)
+			}
+			if !added {
+				if f.Rows() != 0 {
+					t.Errorf("the first stream frame has %d rows, want the schema alone", f.Rows())
+				}
+				addEvent()
+				return true
 			}
 			fld, _ := f.FieldByName("id")
 			for i := 0; fld != nil && i < fld.Len(); i++ {
@@ -553,6 +565,7 @@ func TestPluginOverGRPC(t *testing.T) {
 	})
 
 	t.Run("dashboards and alert rules replay", func(t *testing.T) { replayProvisioning(t, e) })
+	t.Run("frames for screenshots", func(t *testing.T) { writeScreenshotFrames(t, e) })
 
 	t.Run("demo mode needs no org", func(t *testing.T) {
 		d := plugintest.DataSource{UID: "e2e-demo", Name: "demo", JSONData: map[string]any{"demo": true, "storagePath": t.TempDir()}}

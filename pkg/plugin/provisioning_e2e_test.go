@@ -1,10 +1,13 @@
 package plugin_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,11 +196,49 @@ func replayProvisioning(t *testing.T, e *env) {
 		if len(qs) < 20 {
 			t.Fatalf("only %d dashboard queries found", len(qs))
 		}
+		logs := 0
 		for _, q := range qs {
 			r := e.query(t, e.ds, false, plugintest.Query{RefID: "A", Model: q.model})["A"]
 			if r.Error != "" {
 				t.Errorf("%s (%v): %s", q.where, q.model, r.Error)
 			}
+			// Explore and the Logs panel send more queries for a logs query:
+			// the logs volume (supplementary) and the log context of a line.
+			for _, sq := range logsCompanions(q.model, r) {
+				logs++
+				res := e.query(t, e.ds, false, plugintest.Query{RefID: "S", Model: sq.model, From: sq.from, To: sq.to})["S"]
+				if res.Error != "" {
+					t.Errorf("%s %s (%v): %s", q.where, sq.what, sq.model, res.Error)
+				}
+			}
+		}
+		if logs == 0 {
+			t.Error("no dashboard logs query to replay the logs volume and log context of")
+		}
+	}
+
+	// Every query variable of the dashboards, as the variable editor's
+	// query runs it (variables.ts variableValues: the plugin's resources).
+	vqs := loadVariableQueries(t)
+	if len(vqs) < 3 {
+		t.Fatalf("only %d variable queries found", len(vqs))
+	}
+	for _, v := range vqs {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		status, body, err := e.p.CallResource(ctx, e.ds, "GET", v.path, nil)
+		cancel()
+		var list []any
+		var obj map[string][]any
+		if err != nil || status != 200 || (json.Unmarshal(body, &list) != nil && json.Unmarshal(body, &obj) != nil) {
+			t.Errorf("variable %s (GET %s): %d %v %.200s", v.where, v.path, status, err, body)
+			continue
+		}
+		n := len(list)
+		for _, l := range obj {
+			n += len(l)
+		}
+		if n == 0 {
+			t.Errorf("variable %s (GET %s) lists no values: %.200s", v.where, v.path, body)
 		}
 	}
 
@@ -257,4 +298,127 @@ func replayProvisioning(t *testing.T, e *env) {
 	if rules < 3 {
 		t.Fatalf("only %d alert rules", rules)
 	}
+}
+
+// companion is a query Explore sends beside a logs query.
+type companion struct {
+	what     string
+	model    map[string]any
+	from, to time.Time
+}
+
+// logsCompanions are the queries the frontend derives from an activity logs
+// query and its answer: the logs volume (datasource.ts getSupplementaryQuery:
+// the activity filters without limit and format) and the log context before
+// and after its first line (logContext.ts: same session, else same actor,
+// 24 h either side).
+func logsCompanions(model map[string]any, r plugintest.Result) []companion {
+	if model["queryType"] != "activity" || model["format"] != "logs" {
+		return nil
+	}
+	vol := map[string]any{"queryType": "logs_volume"}
+	for k, v := range model {
+		switch k {
+		case "queryType", "limit", "format":
+		default:
+			vol[k] = v
+		}
+	}
+	out := []companion{{what: "logs volume", model: vol}}
+	if len(r.Frames) == 0 || r.Frames[0].Rows() == 0 {
+		return out
+	}
+	f := r.Frames[0]
+	ts, _ := f.FieldByName("timestamp")
+	lf, _ := f.FieldByName("labels")
+	if ts == nil || lf == nil {
+		return out
+	}
+	var labels map[string]string
+	_ = json.Unmarshal(lf.At(0).(json.RawMessage), &labels)
+	at := ts.At(0).(time.Time)
+	for _, key := range []string{"sessionId", "actor"} {
+		if labels[key] == "" {
+			continue
+		}
+		for _, dir := range []string{"backward", "forward"} {
+			from, to := at.Add(-24*time.Hour), at
+			if dir == "forward" {
+				from, to = at, at.Add(24*time.Hour)
+			}
+			out = append(out, companion{what: "log context " + dir + " by " + key,
+				model: map[string]any{"queryType": "activity", "format": "logs", key: labels[key], "limit": 50, "direction": dir},
+				from:  from, to: to})
+		}
+		break
+	}
+	return out
+}
+
+// variableQuery is a dashboard query variable as the resource call that
+// lists its values.
+type variableQuery struct {
+	where string
+	path  string
+}
+
+// loadVariableQueries reads every query variable of the bundled dashboards
+// (text form "actors:<search>" or the editor's {kind, arg}) and maps it to
+// the resource the frontend calls (variables.ts variableValues).
+func loadVariableQueries(t *testing.T) []variableQuery {
+	t.Helper()
+	textRe := regexp.MustCompile(`^\s*(detectors|actors|event-types)\s*(?::\s*(.*?)|\((.*)\))?\s*$`)
+	files, _ := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	var out []variableQuery
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Templating struct {
+				List []struct {
+					Name       string         `json:"name"`
+					Type       string         `json:"type"`
+					Query      any            `json:"query"`
+					Datasource map[string]any `json:"datasource"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range d.Templating.List {
+			if v.Type != "query" || v.Datasource["type"] != plugin.PluginID {
+				continue
+			}
+			where := filepath.Base(f) + " $" + v.Name
+			var kind, arg string
+			switch q := v.Query.(type) {
+			case string:
+				m := textRe.FindStringSubmatch(q)
+				if m == nil {
+					t.Errorf("%s: %q is no variable query", where, q)
+					continue
+				}
+				kind, arg = m[1], strings.TrimSpace(m[2]+m[3])
+			case map[string]any:
+				kind, _ = q["kind"].(string)
+				arg, _ = q["arg"].(string)
+			default:
+				t.Errorf("%s: query %v", where, v.Query)
+				continue
+			}
+			path := map[string]string{"detectors": "detectors", "actors": "actors?q=", "event-types": "event-types?prefix="}[kind]
+			if path == "" {
+				t.Errorf("%s: unknown kind %q", where, kind)
+				continue
+			}
+			if kind != "detectors" {
+				path += url.QueryEscape(arg)
+			}
+			out = append(out, variableQuery{where: where, path: path})
+		}
+	}
+	return out
 }

@@ -38,7 +38,8 @@ func (d *Datasource) PublishStream(context.Context, *backend.PublishStreamReques
 	return &backend.PublishStreamResponse{Status: backend.PublishStreamStatusPermissionDenied}, nil
 }
 
-// RunStream sends every newly committed event, or every new alert and
+// RunStream sends the stream's schema (a frame without rows) once
+// subscribed, then every newly committed event, or every new alert and
 // every update of a grouped alert, as a frame until Grafana closes the
 // stream (ctx) or the pipeline stops.
 func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamRequest, sender *backend.StreamSender) error {
@@ -50,6 +51,16 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	}
 	updates, cancel := d.run.p.Subscribe(64)
 	defer cancel()
+	// The schema goes first, before any update: Grafana Live knows the
+	// frame's fields, and the client knows the tail is subscribed (every
+	// event committed from now on reaches it).
+	first := liveEventsFrame(nil)
+	if req.Path == StreamAlerts {
+		first = liveAlertsFrame(nil, nil)
+	}
+	if err := sender.SendFrame(first, data.IncludeSchemaOnly); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -144,6 +144,28 @@ describe('QueryEditor', () => {
     expect(last()).not.toHaveProperty('ip');
   });
 
+  it('activity: shows the filter-out exclusions and removes one', async () => {
+    const { last, onRunQuery } = await renderEditor({
+      refId: 'A',
+      queryType: 'activity',
+      format: 'logs',
+      exclude: [
+        { key: 'actor', value: 'x@example.com' },
+        { key: 'outcome', value: 'FAILURE' },
+      ],
+    });
+    expect(screen.getByText('actor != x@example.com')).toBeInTheDocument();
+    await act(async () => {
+      fireEvent.click(screen.getByLabelText('Remove filter out outcome FAILURE'));
+    });
+    expect(last().exclude).toEqual([{ key: 'actor', value: 'x@example.com' }]);
+    await act(async () => {
+      fireEvent.click(screen.getByLabelText('Remove filter out actor x@example.com'));
+    });
+    expect(last().exclude).toBeUndefined();
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
   it('alerts: detector from the resource, severities as a list, actor and limit', async () => {
     const { ds, last } = await renderEditor({ refId: 'A', queryType: 'alerts' });
     expectOnlyFields(['detector', 'severity', 'actor', 'status', 'limit']);
@@ -286,6 +308,7 @@ describe('changeQueryType', () => {
       drift: true,
       all: true,
       view: 'clients',
+      exclude: [{ key: 'ip', value: '10.0.0.1' }],
     };
     for (const t of Object.keys(QUERY_FIELDS) as QueryType[]) {
       const next = changeQueryType(everything, t);

@@ -1,8 +1,8 @@
-/* eslint-disable @typescript-eslint/no-deprecated -- Select, AsyncSelect and MultiSelect on purpose: Combobox does not exist in Grafana 10.4-11.x, which this plugin supports (grafanaDependency >=10.4.0). */
+/* eslint-disable @typescript-eslint/no-deprecated -- Select, AsyncSelect and MultiSelect on purpose: Combobox is not stable in Grafana 11.x, which this plugin supports (grafanaDependency >=11.5.0). */
 import React from 'react';
 
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { InlineField, InlineFieldRow, InlineSwitch, RadioButtonGroup, Select } from '@grafana/ui';
+import { Button, InlineField, InlineFieldRow, InlineSwitch, RadioButtonGroup, Select, Stack } from '@grafana/ui';
 
 import {
   ALERT_STATUS_OPTIONS,
@@ -80,7 +80,43 @@ function ActivityEditor(p: PickerProps) {
           />
         </InlineField>
       </InlineFieldRow>
+      <ExclusionList {...p} />
     </>
+  );
+}
+
+/** The query's "label != value" exclusions (Explore's filter out value, `!=` ad hoc filters), each removable. */
+function ExclusionList(p: FilterProps) {
+  const exclude = p.query.exclude ?? [];
+  if (exclude.length === 0) {
+    return null;
+  }
+  return (
+    <InlineFieldRow>
+      <InlineField
+        label="Filter out"
+        labelWidth={LABEL_WIDTH}
+        tooltip="Events whose label equals one of these values are left out (added by Explore's filter out value)"
+      >
+        <Stack direction="row" gap={0.5} wrap="wrap" alignItems="center">
+          {exclude.map((e, i) => (
+            <Button
+              key={`${e.key}=${e.value}`}
+              size="sm"
+              variant="secondary"
+              icon="times"
+              aria-label={`Remove filter out ${e.key} ${e.value}`}
+              onClick={() => {
+                const rest = exclude.filter((_, j) => j !== i);
+                update(p, 'exclude', rest.length ? rest : undefined);
+              }}
+            >
+              {e.key} != {e.value}
+            </Button>
+          ))}
+        </Stack>
+      </InlineField>
+    </InlineFieldRow>
   );
 }
 

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-deprecated -- Select, AsyncSelect and MultiSelect on purpose: Combobox does not exist in Grafana 10.4-11.x, which this plugin supports (grafanaDependency >=10.4.0). */
+/* eslint-disable @typescript-eslint/no-deprecated -- Select, AsyncSelect and MultiSelect on purpose: Combobox is not stable in Grafana 11.x, which this plugin supports (grafanaDependency >=11.5.0). */
 import React, { ChangeEvent, useEffect, useState } from 'react';
 
 import { SelectableValue } from '@grafana/data';
