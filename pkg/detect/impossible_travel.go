@@ -64,6 +64,7 @@ type impossibleTravel struct {
 	dismissed      map[string]bool
 	base           *baselines
 	anchors        map[uint32]*travelAnchor     // user index -> last anchor
+	changeSet      // users (login) whose anchor, places or routes changed since the last state save
 	routes         map[string]map[uint32]uint16 // route -> user index -> last day
 	places         map[uint32][]netSeen         // user index -> places signed in from (30 days)
 }
@@ -113,6 +114,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 		// never anchors, never compared
 		return
 	}
+	d.mark(u.login) // its places, anchor or routes may change below
 	prev := d.anchors[u.idx]
 	now := c.Now.Unix()
 	country := ev.Country()
@@ -356,15 +358,20 @@ func (d *impossibleTravel) Prune(now time.Time) {
 	for k, a := range d.anchors {
 		if a.T < cut && now.Unix()-a.T > 30*secondsPerDay {
 			delete(d.anchors, k)
+			d.mark(d.base.users[k].login)
 		}
 	}
 	today := day(now.Unix())
 	for u, ps := range d.places {
+		n := len(ps)
 		keep := ps[:0]
 		for _, x := range ps {
 			if inWindow(today, x.L) || x.L > today {
 				keep = append(keep, x)
 			}
+		}
+		if len(keep) != n {
+			d.mark(d.base.users[u].login)
 		}
 		if len(keep) == 0 {
 			delete(d.places, u)
@@ -376,6 +383,7 @@ func (d *impossibleTravel) Prune(now time.Time) {
 		for u, dd := range m {
 			if !inWindow(today, dd) && dd <= today {
 				delete(m, u)
+				d.mark(d.base.users[u].login)
 			}
 		}
 		if len(m) == 0 {
@@ -411,9 +419,7 @@ func (d *impossibleTravel) MarshalState() ([]byte, error) {
 	st := travelState{Anchors: make(map[string]*travelAnchorState, len(d.anchors)), Routes: make(map[string]map[string]uint16, len(d.routes)),
 		Places: make(map[string][]netSeen, len(d.places))}
 	for ui, a := range d.anchors {
-		st.Anchors[d.base.users[ui].login] = &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
-			City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud,
-			UUID: a.UUID.String(), DT: a.DT}
+		st.Anchors[d.base.users[ui].login] = d.anchorState(a)
 	}
 	for ui, ps := range d.places {
 		st.Places[d.base.users[ui].login] = ps
@@ -442,8 +448,7 @@ func (d *impossibleTravel) UnmarshalState(b []byte) error {
 			if u == nil || a == nil {
 				continue
 			}
-			d.anchors[u.idx] = &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
-				C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+			d.anchors[u.idx] = d.anchorFrom(a)
 		}
 	}
 	d.places = make(map[uint32][]netSeen, len(st.Places))
@@ -464,6 +469,101 @@ func (d *impossibleTravel) UnmarshalState(b []byte) error {
 			if len(rm) > 0 {
 				d.routes[rk] = rm
 			}
+		}
+	}
+	return nil
+}
+
+// The state is one entry per user (entryState), keyed by login: the
+// user's anchor, places and the routes it travelled (route -> last day).
+// MarshalState / UnmarshalState keep the whole form of older versions
+// loadable.
+type travelUserState struct {
+	Anchor *travelAnchorState `json:"a,omitempty"`
+	Places []netSeen          `json:"p,omitempty"`
+	Routes map[string]uint16  `json:"r,omitempty"`
+}
+
+func (d *impossibleTravel) anchorState(a *travelAnchor) *travelAnchorState {
+	return &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
+		City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud,
+		UUID: a.UUID.String(), DT: a.DT}
+}
+
+func (d *impossibleTravel) anchorFrom(a *travelAnchorState) *travelAnchor {
+	return &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
+		C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+}
+
+func (d *impossibleTravel) stateEntryKeys() []string {
+	seen := make(map[uint32]struct{}, len(d.anchors))
+	for ui := range d.anchors {
+		seen[ui] = struct{}{}
+	}
+	for ui := range d.places {
+		seen[ui] = struct{}{}
+	}
+	for _, m := range d.routes {
+		for ui := range m {
+			seen[ui] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for ui := range seen {
+		out = append(out, d.base.users[ui].login)
+	}
+	return out
+}
+
+func (d *impossibleTravel) marshalEntry(login string) ([]byte, bool, error) {
+	u := d.base.lookup(login)
+	if u == nil {
+		return nil, false, nil
+	}
+	var st travelUserState
+	if a := d.anchors[u.idx]; a != nil {
+		st.Anchor = d.anchorState(a)
+	}
+	st.Places = d.places[u.idx]
+	for rk, m := range d.routes {
+		if dd, ok := m[u.idx]; ok {
+			if st.Routes == nil {
+				st.Routes = map[string]uint16{}
+			}
+			st.Routes[rk] = dd
+		}
+	}
+	if st.Anchor == nil && len(st.Places) == 0 && len(st.Routes) == 0 {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(st)
+	return b, true, err
+}
+
+// unmarshalEntries drops entries of logins the engine does not track.
+func (d *impossibleTravel) unmarshalEntries(m map[string][]byte) error {
+	for login, b := range m {
+		var st travelUserState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("user %q: %w", login, err)
+		}
+		u := d.base.lookup(login)
+		if u == nil {
+			continue
+		}
+		if st.Anchor != nil {
+			d.anchors[u.idx] = d.anchorFrom(st.Anchor)
+		}
+		if len(st.Places) > 0 {
+			d.places[u.idx] = st.Places
+		}
+		for rk, dd := range st.Routes {
+			rm := d.routes[rk]
+			if rm == nil {
+				rm = map[uint32]uint16{}
+				d.routes[rk] = rm
+			}
+			rm[u.idx] = dd
 		}
 	}
 	return nil

@@ -58,4 +58,7 @@ func (c *changeSet) take() []string {
 }
 
 // Detectors with per-entry state.
-var _ entryState = (*sessionHijack)(nil)
+var (
+	_ entryState = (*sessionHijack)(nil)
+	_ entryState = (*impossibleTravel)(nil)
+)
