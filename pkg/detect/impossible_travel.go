@@ -64,7 +64,7 @@ type impossibleTravel struct {
 	dismissed      map[string]bool
 	base           *baselines
 	anchors        map[uint32]*travelAnchor     // user index -> last anchor
-	changeSet      // users (login) whose anchor, places or routes changed since the last state save
+	changeSet                                   // users (login) whose anchor, places or routes changed since the last state save
 	routes         map[string]map[uint32]uint16 // route -> user index -> last day
 	places         map[uint32][]netSeen         // user index -> places signed in from (30 days)
 }
