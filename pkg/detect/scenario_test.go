@@ -172,15 +172,18 @@ var scenarioSeeds = []int64{1, 2, 3}
 // its own actor or IP inside its own window; info alerts count neither way;
 // a detector without a labelled case reports "no cases". -v prints the
 // table. The bars (recall, pack FP rate, alerts per incident, silence on
-// near misses) fail the test when OKTAGUARD_SCENARIO_STRICT=1 and are
-// reported otherwise; the harness checks (>= 5 cases per baseline
-// detector, every labelled detector registered) always fail it.
+// near misses) fail the test — every detector meets them at 300 and 1,000
+// users (docs/detectors.md has the table) — unless
+// OKTAGUARD_SCENARIO_STRICT=0, which only
+// reports them (to see the whole table while working on a detector); the
+// harness check (>= 5 cases per baseline detector and per labelled rule)
+// always fails it.
 // OKTAGUARD_SCENARIO_REPORT=<file> also writes the table there.
 func TestScenarioQuality(t *testing.T) {
 	if testing.Short() || raceBuild {
 		t.Skip("generates three months of traffic; .ci/test runs it in its own step without -race")
 	}
-	strict := os.Getenv("OKTAGUARD_SCENARIO_STRICT") == "1"
+	strict := os.Getenv("OKTAGUARD_SCENARIO_STRICT") != "0"
 	var report strings.Builder
 	for _, users := range scenarioSizes(t) {
 		var sc traffic.Scorecard
@@ -203,7 +206,7 @@ func TestScenarioQuality(t *testing.T) {
 			if strict {
 				t.Errorf(format, args...)
 			} else {
-				t.Logf("NOT YET (fails with OKTAGUARD_SCENARIO_STRICT=1): "+format, args...)
+				t.Logf("BAR MISSED (reported only: OKTAGUARD_SCENARIO_STRICT=0): "+format, args...)
 			}
 		}
 		registered := map[string]bool{}
