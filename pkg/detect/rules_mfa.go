@@ -107,7 +107,7 @@ var mfaRules = []*Rule{
 			"unconfirmed reset); the user back on a familiar network closes it. Confirm the request came through a " +
 			"verified channel.",
 		FalsePositives: []string{"the help desk resetting a lost phone: a reset by an actor who resets routinely, followed within `quiet` by the user signing in or enrolling from their own familiar network, stays info (`routine`: false alerts on every reset)",
-			"a user who is reset but re-enrols only the next day (medium after `quiet`; raise `quiet`)",
+			"a user who is reset but re-enrols only the next day (medium after `quiet`; raise `quiet`); a reset during offboarding, when the user is suspended or deactivated within `quiet`, does not alert",
 			"a user re-enrolling from a hotel or a new ISP (high: confirm with the user)"},
 		Rearm: 8 * time.Hour,
 		Params: []Param{routineParam,
@@ -169,7 +169,9 @@ var mfaRules = []*Rule{
 			Window: 24 * time.Hour,
 			Quiet:  4 * time.Hour,
 			Steps:  []Step{{Name: "reset", Match: Match{Types: factorResetTypes, Key: targetUserKey, Where: resetByOther}}},
-			Cancel: []Match{{Types: resetFollowUpTypes, Key: actorKey, Where: isOK}},
+			Cancel: []Match{{Types: resetFollowUpTypes, Key: actorKey, Where: isOK},
+				// offboarding: the user is suspended or deactivated, nobody is expected back
+				{Types: []string{"user.lifecycle.suspend", "user.lifecycle.deactivate"}, Key: targetUserKey, Where: func(ev *event.Event, _ Params) bool { return notFailed(ev) }}},
 			Alert: func(h *Hit) Finding {
 				f := resetFollowUp(h)
 				f.Severity = SeverityMedium

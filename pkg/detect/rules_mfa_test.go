@@ -40,6 +40,8 @@ func mfaRuleCases(t testing.TB) map[string][]ruleCase {
 				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(4*time.Hour-time.Minute), uHome))},
 			{name: "just above quiet: the first sign-in after 4h01m: medium", want: 2, check: sevsAre(SeverityInfo, SeverityMedium),
 				events: resetStory(t, hd, u2, true, jev(t, "user.session.start", u2, rt0.Add(4*time.Hour+time.Minute), uHome))},
+			{name: "offboarding: the user is deactivated after the reset, nobody is expected back: info", want: 2, check: sevsAre(SeverityInfo, SeverityInfo),
+				events: resetStory(t, hd, u2, true, jev(t, "user.lifecycle.deactivate", hd, rt0.Add(10*time.Minute), jIP("73.10.20.5", 7922), jUser(u2)))},
 			{name: "a resetter who never reset before alerts at once", want: 1, check: sevsAre(SeverityMedium),
 				events: resetStory(t, hd, u2, false, jev(t, "user.session.start", u2, rt0.Add(30*time.Minute), uHome))},
 			{name: "a reset of a user who administers is high", want: 1, check: sevsAre(SeverityHigh),
