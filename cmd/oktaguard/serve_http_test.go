@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,7 +258,11 @@ func TestExporterEndpoints(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		t.Errorf("/metrics: %d %q", code, h.Get("Content-Type"))
 	}
-	for _, want := range []string{`oktaguard_build_info{version="dev"} 1`, "oktaguard_events_ingested_total 0",
+	// build_info names the version, the VCS revision (unknown in a test binary) and the Go version.
+	if re := regexp.MustCompile(`(?m)^oktaguard_build_info\{goversion="` + regexp.QuoteMeta(runtime.Version()) + `",revision="[^"]+",version="dev"\} 1$`); !re.MatchString(body) {
+		t.Errorf("/metrics lacks oktaguard_build_info with goversion, revision and version")
+	}
+	for _, want := range []string{"oktaguard_events_ingested_total 0",
 		`oktaguard_detections_total{detector="password_spray",severity="critical"} 0`, "go_goroutines ", "process_start_time_seconds "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

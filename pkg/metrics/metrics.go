@@ -8,6 +8,8 @@ package metrics
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -130,8 +132,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}, []string{"leader"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "build_info", ConstLabels: cl,
-			Help: "Always 1; the version label says which oktaguard build is running.",
-		}, []string{"version"}),
+			Help: "Always 1; the labels say which oktaguard build is running: version, VCS revision and Go version.",
+		}, []string{"version", "revision", "goversion"}),
 	}
 	for i, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
@@ -163,7 +165,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if v == "" {
 		v = "dev"
 	}
-	m.buildInfo.WithLabelValues(v).Set(1)
+	m.buildInfo.WithLabelValues(v, buildRevision(), runtime.Version()).Set(1)
 	return m, nil
 }
 
@@ -363,4 +365,17 @@ func (m *Metrics) Leadership(leading bool, leader string) {
 		v = 1
 	}
 	m.haLeader.WithLabelValues(leader).Set(v)
+}
+
+// buildRevision is the VCS revision the binary was built from ("unknown"
+// when the build did not stamp it, e.g. go test or -buildvcs=false).
+func buildRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && kv.Value != "" {
+				return kv.Value
+			}
+		}
+	}
+	return "unknown"
 }
