@@ -244,39 +244,50 @@ func startTestSim(t *testing.T, n int) (*oktasim.Server, string) {
 	return sim, url
 }
 
-// TestServeSIGTERMExportAndMetrics runs the real binary: serve ingests,
-// /metrics shows the count, SIGTERM exits 0; export then prints every
-// event once.
+// TestServeSIGTERMExportAndMetrics runs serve as a child process: it logs
+// the backfill's progress, "backfill done" and then its periodic summary
+// (--summary-every 1s), its /metrics count every event, /readyz is 200,
+// and SIGTERM ends it with exit 0. The child's output is read while it
+// runs, through a lockedBuffer (a bytes.Buffer written by exec's copying
+// goroutine and read by the test was a data race under -race).
 func TestServeSIGTERMExportAndMetrics(t *testing.T) {
 	sim, url := startTestSim(t, 1500)
 	dir := t.TempDir()
 	listen := freePort(t)
 	cfg := writeConfig(t, dir, url, simToken, listen)
 	cmd := exec.Command(os.Args[0])
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(), "OKTAGUARD_RUN_MAIN=1", "OKTAGUARD_ARGS=serve --config "+cfg, "TEST_OKTA_TOKEN="+simToken)
+	cmd.Env = append(os.Environ(), "OKTAGUARD_RUN_MAIN=1", "OKTAGUARD_ARGS=serve --config "+cfg+" --summary-every 1s", "TEST_OKTA_TOKEN="+simToken)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	want := fmt.Sprintf("oktaguard_events_ingested_total %d", sim.EventCount())
-	deadline := time.Now().Add(30 * time.Second)
+	n := sim.EventCount()
+	want := fmt.Sprintf("oktaguard_events_ingested_total %d", n)
+	logged := func() bool {
+		l := stderr.String()
+		return strings.Contains(l, `msg="backfill progress"`) && strings.Contains(l, fmt.Sprintf(`msg="backfill done" events=%d `, n)) &&
+			strings.Contains(l, fmt.Sprintf("msg=summary events=%d ", n))
+	}
+	// A deadline, not a duration: the child runs under -race on a shared
+	// machine; it normally takes a few seconds.
+	deadline := time.Now().Add(2 * time.Minute)
 	var body string
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && !(strings.Contains(body, want) && logged()) {
 		resp, err := http.Get("http://" + listen + "/metrics")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			body = string(b)
-			if strings.Contains(body, want) {
-				break
-			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // polling interval of the wait
 	}
 	if !strings.Contains(body, want) {
 		t.Fatalf("metrics never showed %q\n%s\nstderr: %s", want, body, stderr.String())
+	}
+	if !logged() {
+		t.Fatalf("serve did not log backfill progress, backfill done (%d events) and a summary:\n%s", n, stderr.String())
 	}
 	if resp, err := http.Get("http://" + listen + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", err, resp)
@@ -285,7 +296,7 @@ func TestServeSIGTERMExportAndMetrics(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve did not exit 0 on SIGTERM: %v\nstderr: %s", err, stderr.String())
 	}
-	if stdout.Len() != 0 {
+	if stdout.String() != "" {
 		t.Fatalf("serve wrote to stdout: %q", stdout.String())
 	}
 	if strings.Contains(stderr.String(), simToken) || strings.Contains(body, simToken) {

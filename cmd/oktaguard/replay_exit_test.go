@@ -54,7 +54,14 @@ func TestReplayExitCodesAndSummary(t *testing.T) {
 		{"empty", write("empty.jsonl", nil), 1, "replay: 0 events, 0 alerts, 0 parse errors", "the input holds no events"},
 		{"truncated gzip", write("cut.jsonl.gz", full[:len(full)*2/3]), 1, "TRUNCATED: ", "input truncated: "},
 		{"truncated array", write("cut.json", []byte("["+strings.Join(lines[:5], ",")+",")), 1,
-			"replay: 5 events", "input truncated: "},
+			"replay: 5 events, 0 alerts, 0 parse errors, TRUNCATED: " + filepath.Join(dir, "cut.json"), "input truncated: "},
+		// JSON Lines cut mid-line: the last line has no newline and is not whole JSON
+		{"truncated jsonl", write("cut.jsonl", []byte(strings.Join(lines[:5], "\n")+"\n"+lines[5][:40])), 1,
+			"replay: 5 events, 0 alerts, 0 parse errors, TRUNCATED: " + filepath.Join(dir, "cut.jsonl"), "input truncated: " + filepath.Join(dir, "cut.jsonl")},
+		// a whole last line without its newline is fine
+		{"last line without newline", write("nonl.jsonl", []byte(strings.Join(lines[:5], "\n"))), 0, "replay: 5 events, 0 alerts, 0 parse errors", ""},
+		// a bad line in the middle is a parse error, not a truncation
+		{"bad middle line", write("mid.jsonl", []byte(lines[0]+"\n"+lines[1][:40]+"\n"+lines[2]+"\n")), 0, "replay: 2 events, 0 alerts, 1 parse errors", ""},
 		{"degraded kept", write("degraded.jsonl", []byte(replayEvent(1, `"debugContext":{"debugData":""}`)+"\n"+replayEvent(2, `"client":"{}"`)+"\n")), 0,
 			"replay: 2 events, 0 alerts, 0 parse errors, 2 degraded", ""},
 		{"complete gzip", write("ok.jsonl.gz", full), 0, "replay: 20 events", ""},

@@ -43,8 +43,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("log-format", "text", "log format: text or json")
 	listen := fs.String("listen", "", "exporter listen address (overrides the config's listen)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file for TLS and basic auth (overrides the config's webConfigFile)")
+	summaryEvery := fs.Duration("summary-every", serveSummaryEvery, "how often to log the one-line summary once the backfill is done (at least 1s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *summaryEvery < time.Second {
+		return fmt.Errorf("%w: --summary-every must be at least 1s", errUsage)
 	}
 	if err := requireConfig(*cfgPath); err != nil {
 		return err
@@ -86,7 +90,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	wg.Add(1)
-	go func() { defer wg.Done(); logProgress(httpCtx, p, log, serveSummaryEvery) }()
+	go func() { defer wg.Done(); logProgress(httpCtx, p, log, *summaryEvery) }()
 	runErr := p.Run(httpCtx)
 	stopHTTP()
 	wg.Wait()
@@ -100,7 +104,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// serveSummaryEvery is how often serve logs its one-line summary.
+// serveSummaryEvery is how often serve logs its one-line summary by
+// default (--summary-every).
 const serveSummaryEvery = 5 * time.Minute
 
 // logProgress logs the backfill's progress (every 10%), "backfill done"

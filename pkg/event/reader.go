@@ -172,6 +172,12 @@ func (r *Reader) nextLine() (Event, error) {
 		if len(trimSpace(b)) > 0 {
 			var ev Event
 			derr := decodeOwned(&ev, b, r.cache)
+			var syn *SyntaxError
+			if derr != nil && atEOF && errors.As(derr, &syn) {
+				// the last line, without its newline, is not whole JSON:
+				// the input was cut mid-line
+				derr = fmt.Errorf("%w: %w", ErrCutLine, derr)
+			}
 			if derr != nil {
 				return Event{}, r.decodeErr(line, ev, derr)
 			}
@@ -291,6 +297,11 @@ func (r *Reader) nextArray() (Event, error) {
 	r.index++
 	return ev, nil
 }
+
+// ErrCutLine is a JSON Lines input whose last line has no newline and is
+// not valid JSON: the input was cut mid-line (a truncated export); the
+// DecodeError of the Reader wraps it.
+var ErrCutLine = errors.New("unexpected end of input: last line cut short (no newline, not valid JSON)")
 
 // ErrUnclosed is a JSON array input that ends before its closing bracket
 // (a truncated export); the DecodeError of the Reader wraps it.

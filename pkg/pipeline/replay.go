@@ -207,8 +207,13 @@ func (m *replayMerge) advance(h *replayHead) (bool, error) {
 		if err != nil {
 			var de *event.DecodeError
 			if errors.As(err, &de) {
-				if errors.Is(err, event.ErrUnclosed) {
+				if errors.Is(err, event.ErrUnclosed) || errors.Is(err, event.ErrCutLine) {
+					// a cut-short input, not a bad event: reported as truncated
 					m.sum.Truncated = append(m.sum.Truncated, h.name)
+					if m.sum.FirstError == "" {
+						m.sum.FirstError = h.name + ": input truncated: " + err.Error()
+					}
+					continue
 				}
 				m.sum.ParseErrors++
 				if m.sum.FirstError == "" {
