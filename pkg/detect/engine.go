@@ -89,9 +89,10 @@ type Engine struct {
 	watermark  int64 // unix nanos of the newest event released
 	lastPrune  int64 // unix seconds (event time)
 
-	ctx   Context
-	out   []Alert
-	stats Stats
+	ctx    Context
+	out    []Alert
+	opened []string // dedup keys of the incidents opened by the current event (subsume.go)
+	stats  Stats
 
 	// incremental state (state.go): whether SaveStateDelta made its full
 	// first save, and the hashes of the keys saved whole
@@ -270,11 +271,16 @@ func (e *Engine) handle(ev *event.Event) {
 	if e.base.tenantFirst == 0 || sec < e.base.tenantFirst {
 		e.base.tenantFirst = sec
 	}
+	from := len(e.out)
+	e.opened = e.opened[:0]
 	for _, d := range e.dets {
 		c.det = d
 		d.det.Handle(c, ev)
 	}
 	c.det = nil
+	if len(e.opened) > 0 {
+		e.subsume(from, e.opened, sec)
+	}
 	e.base.record(ev, c.user, sec)
 	c.ev = nil
 	c.user = nil
@@ -449,6 +455,7 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 	de := dedupEntry{First: sec, Last: sec, A: &a}
 	de.addMatch(&f)
 	e.dedup[key] = de
+	e.opened = append(e.opened, key)
 	e.stats.Alerts[id]++
 	e.out = append(e.out, snapshot(&a))
 }
