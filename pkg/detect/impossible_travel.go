@@ -48,6 +48,7 @@ type travelAnchor struct {
 	C       uint16 // country id
 	Trusted bool
 	Known   bool      // the anchor's place was one the user had used on an earlier day
+	KCity   bool      // the anchor (outside hosting ASNs) was in a city the user had signed in from on an earlier day
 	Cloud   bool      // the anchor came from a hosting / datacenter ASN new to the user
 	DT      [4]uint32 // hashes of recent dtHash values
 	IP      string
@@ -122,12 +123,13 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	if ev.Debug.DTHash != "" {
 		dtHash = hash32(ev.Debug.DTHash)
 	}
-	place := placeKey(ev)
-	known := d.knowsPlace(u.idx, place, c.today())
+	place, city := placeKey(ev), cityKey(ev)
+	known, knownCity := d.knowsPlace(u.idx, place, c.today()), d.knowsPlace(u.idx, city, c.today())
 	if prev != nil && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
-		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash, known)
+		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash, known, knownCity)
 	}
 	d.addPlace(u.idx, place, c.today())
+	d.addPlace(u.idx, city, c.today())
 	if prev != nil && now < prev.T { // a late event does not replace a newer anchor
 		return
 	}
@@ -138,7 +140,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	}
 	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)),
 		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
-		Known: known, Cloud: isCloud(ev) && !c.UserHasASN(asnOf(ev)),
+		Known: known, KCity: knownCity, Cloud: isCloud(ev) && !c.UserHasASN(asnOf(ev)),
 		IP: ev.Client.IPAddress, UUID: makeEventID(ev.UUID)}
 	if dtHash != 0 {
 		known := false
@@ -168,9 +170,18 @@ func placeKey(ev *event.Event) uint32 {
 	return prefix
 }
 
+// cityKey is the hash of a sign-in's city outside hosting ASNs (0 for a
+// datacenter address or without a city).
+func cityKey(ev *event.Event) uint32 {
+	if ev.Client.Geo.City == "" || isCloud(ev) {
+		return 0
+	}
+	return hash32("city:" + strings.ToLower(ev.Client.Geo.City) + ":" + strings.ToLower(ev.Country()))
+}
+
 // maxPlacesPerUser bounds the places kept per user (the least recently
 // used one goes first).
-const maxPlacesPerUser = 8
+const maxPlacesPerUser = 12
 
 // knowsPlace reports whether the user signed in from the place on an
 // earlier day of the last 30 days: a place first seen today —
@@ -212,7 +223,7 @@ func (d *impossibleTravel) addPlace(user, h uint32, today uint16) {
 	d.places[user] = append(ps, netSeen{H: h, F: today, L: today})
 }
 
-func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32, known bool) {
+func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32, known, knownCity bool) {
 	prevC, prevCity := d.base.countries[prev.C], d.base.labels.name(prev.City)
 	dist := haversineKm(float64(prev.Lat), float64(prev.Lon), lat, lon)
 	dt := c.Now.Sub(time.Unix(prev.T, 0))
@@ -278,6 +289,13 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 	// in the home city. Going back and forth between one's own places is
 	// not a journey; an attacker signs in from a place new to the user.
 	if c.UserSuppressions() && d.knownPlaces && known && prev.Known {
+		return
+	}
+	// A trusted end (the corporate VPN or office egress) the user has used
+	// before is geolocated where the egress is, not where the user sits:
+	// when the other end is in a city the user signs in from (a first
+	// sign-in on the phone's carrier at home), there is no journey either.
+	if c.UserSuppressions() && d.knownPlaces && (prev.Trusted && prev.Known && knownCity || trusted && known && prev.KCity) {
 		return
 	}
 	// Country history (in city mode only for a journey to another country:
@@ -403,6 +421,7 @@ type travelAnchorState struct {
 	ASN     uint32    `json:"asn,omitempty"`
 	Trusted bool      `json:"tr,omitempty"`
 	Known   bool      `json:"kn,omitempty"`
+	KCity   bool      `json:"kc,omitempty"`
 	Cloud   bool      `json:"cl,omitempty"`
 	UUID    string    `json:"id,omitempty"`
 	DT      [4]uint32 `json:"dt"`
@@ -486,13 +505,13 @@ type travelUserState struct {
 
 func (d *impossibleTravel) anchorState(a *travelAnchor) *travelAnchorState {
 	return &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
-		City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud,
+		City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud,
 		UUID: a.UUID.String(), DT: a.DT}
 }
 
 func (d *impossibleTravel) anchorFrom(a *travelAnchorState) *travelAnchor {
 	return &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
-		C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+		C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
 }
 
 func (d *impossibleTravel) stateEntryKeys() []string {
