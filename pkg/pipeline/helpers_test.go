@@ -137,14 +137,25 @@ func newTestPipeline(t *testing.T, s config.Settings, logs *syncBuffer) *Pipelin
 	return p
 }
 
-// runUntil runs p until cond holds (checked every 20ms) or the timeout,
-// then stops it and returns Run's error.
+// runUntil runs p until cond holds, then stops it and returns Run's
+// error. It fails the test when the pipeline makes no progress (events
+// stored, duplicates dropped, events rejected, backfill progress) for
+// timeout: a stall, not slowness, is the failure. On a 2-core machine
+// shared with other jobs, under -race, a page can take seconds, and a
+// fixed total deadline failed tests whose pipeline was merely slow
+// (TestKillBeforeCommitThenRestart stopped with all 500 events stored and
+// the final short page not yet polled). A hard cap of 10 x timeout bounds
+// a pipeline that keeps changing without ever satisfying cond.
 func runUntil(t *testing.T, p *Pipeline, timeout time.Duration, cond func(Status) bool) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	deadline := time.After(timeout)
+	progress := func(st Status) [4]float64 {
+		return [4]float64{float64(st.EventsIngested), float64(st.Duplicates), float64(st.Rejected), st.BackfillProgress}
+	}
+	start := time.Now()
+	last, lastAt := progress(p.Status()), start
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -152,14 +163,20 @@ func runUntil(t *testing.T, p *Pipeline, timeout time.Duration, cond func(Status
 		case err := <-done:
 			cancel()
 			return err
-		case <-deadline:
-			cancel()
-			err := <-done
-			t.Fatalf("condition not reached in %s; status %+v (run err %v)", timeout, p.Status(), err)
-		case <-tick.C:
-			if cond(p.Status()) {
+		case now := <-tick.C:
+			st := p.Status()
+			if cond(st) {
 				cancel()
 				return <-done
+			}
+			if pr := progress(st); pr != last {
+				last, lastAt = pr, now
+			}
+			if now.Sub(lastAt) > timeout || now.Sub(start) > 10*timeout {
+				cancel()
+				err := <-done
+				t.Fatalf("condition not reached: no progress for %s (%s in all); status %+v (run err %v)",
+					now.Sub(lastAt).Round(time.Millisecond), now.Sub(start).Round(time.Millisecond), p.Status(), err)
 			}
 		}
 	}
