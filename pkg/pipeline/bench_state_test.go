@@ -22,7 +22,7 @@ import (
 // One op is one 1,000-event commit (ns/op); stateKB/commit is the state
 // written with it:
 //
-//	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 3
+//	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
 		for _, mode := range []string{"delta", "full"} {
