@@ -404,7 +404,7 @@ func stopped(ctx context.Context, last *APIError) error {
 // token), this client's HTTP client sends it, and the body is read whole
 // here, so that no decoding limit of the SDK can fail a page. Errors of a
 // non-2xx response are parsed by the SDK's CheckResponseForError.
-func (c *Client) attempt(ctx context.Context, pq string) (seen bool, status int, h http.Header, at time.Time, body []byte, err error, tokenPhase bool) {
+func (c *Client) attempt(ctx context.Context, pq string, p *pacer) (seen bool, status int, h http.Header, at time.Time, body []byte, err error, tokenPhase bool) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	re := c.SDK().CloneRequestExecutor().WithAccept("application/json")
@@ -412,6 +412,7 @@ func (c *Client) attempt(ctx context.Context, pq string) (seen bool, status int,
 	if err != nil {
 		return false, 0, nil, time.Time{}, nil, err, true
 	}
+	p.sent(c.now())
 	resp, err := c.httpc.Do(req.WithContext(actx))
 	if err != nil {
 		return false, 0, nil, time.Time{}, nil, err, false
@@ -463,7 +464,7 @@ func (c *Client) get(ctx, drain context.Context, pq string, accept func([]byte) 
 			return nil, stopped(wctx, last)
 		}
 		attempts++
-		seen, status, h, at, body, err, tokenPhase := c.attempt(ctx, pq)
+		seen, status, h, at, body, err, tokenPhase := c.attempt(ctx, pq, p)
 		c.release()
 		if seen {
 			p.observe(status, h, at)

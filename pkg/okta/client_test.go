@@ -466,6 +466,32 @@ func TestPacingKeepsShare(t *testing.T) {
 	}
 }
 
+// TestPacingSpacesFromTheSend: a request that goes out late after its slot
+// (a busy concurrency semaphore, a loaded scheduler) pushes the next slot
+// back, so the two arrive at least one spacing apart.
+func TestPacingSpacesFromTheSend(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	p := newPacer(0.5, time.Minute, 0, time.Millisecond, time.Millisecond, now)
+	p.observe(200, http.Header{"X-Rate-Limit-Limit": {"600"}}, now())
+	if err := p.wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	spacing := p.spacingLocked()
+	late := clock.Add(5 * time.Second)
+	mu.Lock()
+	clock = late
+	mu.Unlock()
+	p.sent(late)
+	p.mu.Lock()
+	next := p.nextAt
+	p.mu.Unlock()
+	if want := late.Add(spacing); !next.Equal(want) {
+		t.Fatalf("next slot %s after a send at %s; want %s (one spacing of %s after the send)", next.Format(time.StampMilli), late.Format(time.StampMilli), want.Format(time.StampMilli), spacing)
+	}
+}
+
 func TestReserveWaitsForReset(t *testing.T) {
 	f := newFakeOkta(t, 30)
 	c := testClient(t, f, nil)

@@ -117,6 +117,22 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 }
 
+// sent records the moment a request whose slot wait reserved actually
+// goes out. Anything between the slot and the send (the concurrency
+// semaphore, scheduling on a loaded machine) would otherwise let that
+// request arrive late and the next, spaced from the slot, arrive less than
+// one spacing after it; spacing from the send keeps arrivals apart.
+func (p *pacer) sent(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at.After(p.lastStart) {
+		p.lastStart = at
+	}
+	if next := p.lastStart.Add(p.spacingLocked()); next.After(p.nextAt) {
+		p.nextAt = next
+	}
+}
+
 // observe records one response (status 0 = none).
 func (p *pacer) observe(status int, h http.Header, recvAt time.Time) {
 	p.mu.Lock()
