@@ -153,8 +153,8 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	ftsArgs := make([]any, 0, eventChunk*2)
 	cs := make([]cols, eventChunk)
 	firstIdx := make(map[string]int, eventChunk)
-	codec := s.codec()
-	var packed []byte // compressed raw JSON of one chunk
+	frames := compressFrames(s.codec(), evs)
+	defer frames.close()
 	start := 0
 	for _, size := range pieces(len(evs)) {
 		if err := ctx.Err(); err != nil {
@@ -198,7 +198,6 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		}
 		rawArgs = rawArgs[:0]
 		ftsArgs = ftsArgs[:0]
-		packed = packed[:0]
 		for rows.Next() {
 			var id int64
 			var u string
@@ -215,12 +214,10 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			res.EventsInserted++
 			ev := &evs[i]
 			s.sampleRaw(ev.Raw)
-			at := len(packed)
-			packed = codec.compress(packed, ev.Raw)
-			if len(packed) == at {
+			if fr := frames.frame(i); len(fr) == 0 {
 				rawArgs = append(rawArgs, id, []byte{})
 			} else {
-				rawArgs = append(rawArgs, id, packed[at:len(packed):len(packed)])
+				rawArgs = append(rawArgs, id, fr)
 			}
 
 			c := &cs[i-first]

@@ -6,60 +6,78 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
-	"github.com/klauspost/compress/dict"
 	"github.com/klauspost/compress/zstd"
 )
 
 // The events' raw JSON is stored as zstd frames (events_raw.raw), compressed
-// with a dictionary trained on this store's own first events: an Okta event
-// of ~2.2 KB takes ~0.5 KB with the dictionary and ~1.2 KB without. A frame
-// names its dictionary (the zstd dictionary id = raw_dicts.id), so rows
-// written before a dictionary existed, or under an older one, stay readable.
-// Rows written by versions before schema 6 hold plain JSON; readers tell the
-// two apart by the zstd magic number, and a background pass rewrites them
-// (see recompressRaw).
+// with a dictionary made of this store's own first events (raw_dict.go): an
+// Okta event of ~2.4 KB takes ~210 bytes with it and ~1.2 KB without. A
+// frame names its dictionary (the zstd dictionary id = raw_dicts.id), so
+// rows written before a dictionary existed, or under an older one, stay
+// readable. Rows written by versions before schema 6 hold plain JSON;
+// readers tell the two apart by the zstd magic number, and a background
+// pass rewrites them (see recompressBatch).
 const (
 	// rawDictSamples is how many events a dictionary is trained on.
 	rawDictSamples = 256
-	rawDictMaxSize = 32 << 10
 	// rawRecompressBatch is how many legacy rows one recompression
 	// transaction rewrites (the writer lock is released in between).
 	rawRecompressBatch = 1000
 )
+
+// rawEncoders is how many events Commit compresses at once (one zstd
+// encoder each).
+var rawEncoders = max(1, min(runtime.GOMAXPROCS(0), 8))
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // rawCodec compresses and decompresses raw JSON. Both directions are safe
 // for concurrent use.
 type rawCodec struct {
-	dictID uint32 // 0: no dictionary yet
-	enc    *zstd.Encoder
-	dec    *zstd.Decoder
+	dictID  uint32            // the dictionary new frames use; 0: none yet
+	trained bool              // dictID is a trained dictionary (see raw_dict.go)
+	dicts   map[uint32][]byte // every dictionary the decoder knows, by id
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
 }
 
+// needsDict tells whether the store should sample events for a new
+// raw-content dictionary: it has none, or only a trained one.
+func (c *rawCodec) needsDict() bool { return c.dictID == 0 || c.trained }
+
 func newRawCodec(dicts map[uint32][]byte, newest uint32) (*rawCodec, error) {
-	eopts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+	eopts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(rawEncoders),
 		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false)}
-	var all [][]byte
-	for _, d := range dicts {
-		all = append(all, d)
+	dopts := []zstd.DOption{zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256 << 20)}
+	for id, d := range dicts {
+		if isTrainedDict(d) {
+			dopts = append(dopts, zstd.WithDecoderDicts(d))
+		} else {
+			dopts = append(dopts, zstd.WithDecoderDictRaw(id, d))
+		}
 	}
+	trained := false
 	if newest != 0 {
-		eopts = append(eopts, zstd.WithEncoderDict(dicts[newest]))
+		d := dicts[newest]
+		if trained = isTrainedDict(d); trained {
+			eopts = append(eopts, zstd.WithEncoderDict(d))
+		} else {
+			eopts = append(eopts, zstd.WithEncoderDictRaw(newest, d))
+		}
 	}
 	enc, err := zstd.NewWriter(nil, eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("store: raw JSON encoder: %w", err)
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(all...), zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(256<<20))
+	dec, err := zstd.NewReader(nil, dopts...)
 	if err != nil {
 		enc.Close()
 		return nil, fmt.Errorf("store: raw JSON decoder: %w", err)
 	}
-	return &rawCodec{dictID: newest, enc: enc, dec: dec}, nil
+	return &rawCodec{dictID: newest, trained: trained, dicts: dicts, enc: enc, dec: dec}, nil
 }
 
 func (c *rawCodec) close() {
@@ -127,9 +145,10 @@ func (s *Store) loadRawCodec(ctx context.Context) error {
 		return err
 	}
 	s.rawCodec.Store(c)
-	if newest != 0 {
+	if !c.needsDict() {
 		return nil
 	}
+	s.raw.samples = s.raw.samples[:0]
 	rows, err = s.w.QueryContext(ctx, "SELECT raw FROM events_raw ORDER BY id DESC LIMIT ?", rawDictSamples)
 	if err != nil {
 		return fmt.Errorf("store: raw samples: %w", err)
@@ -153,31 +172,26 @@ func (s *Store) loadRawCodec(ctx context.Context) error {
 
 // sampleRaw keeps raw JSON for the first dictionary (Store.mu held).
 func (s *Store) sampleRaw(j []byte) {
-	if !s.raw.noDicts && s.codec().dictID == 0 && len(s.raw.samples) < rawDictSamples && len(j) > 0 {
+	if !s.raw.noDicts && s.codec().needsDict() && len(s.raw.samples) < rawDictSamples && len(j) > 0 {
 		s.raw.samples = append(s.raw.samples, bytes.Clone(j))
 	}
 }
 
-// trainDict builds a dictionary from the samples once there are enough and
-// stores it in tx. It returns the codec to install after tx commits (nil:
-// nothing to do). Store.mu held.
+// trainDict builds a raw-content dictionary (raw_dict.go) from the samples
+// once there are enough and stores it in tx. It returns the codec to
+// install after tx commits (nil: nothing to do). Store.mu held.
 func (s *Store) trainDict(ctx context.Context, tx *sql.Tx) (*rawCodec, error) {
 	cur := s.codec()
-	if s.raw.noDicts || cur.dictID != 0 || len(s.raw.samples) < rawDictSamples {
+	if s.raw.noDicts || !cur.needsDict() || len(s.raw.samples) < rawDictSamples {
 		return nil, nil
 	}
-	d, err := dict.BuildZstdDict(s.raw.samples, dict.Options{MaxDictSize: rawDictMaxSize, HashBytes: 6,
-		ZstdLevel: zstd.SpeedFastest})
-	if err != nil {
+	d := buildRawDict(s.raw.samples)
+	if d == nil {
 		// a dictionary is an optimisation: keep compressing without one
 		s.raw.samples = nil
-		return nil, nil //nolint:nilerr // see above
+		return nil, nil
 	}
-	id, err := zstdDictID(d)
-	if err != nil {
-		s.raw.samples = nil
-		return nil, nil //nolint:nilerr // see above
-	}
+	id := newRawDictID(cur.dicts)
 	if _, err := tx.ExecContext(ctx, "INSERT INTO raw_dicts (id, dict, created_at) VALUES (?, ?, ?)",
 		int64(id), d, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("store: store raw dictionary: %w", err)
@@ -200,18 +214,6 @@ func (s *Store) installCodec(ctx context.Context, c *rawCodec) {
 		// the new dictionary, and frames naming the new one fail loudly
 		s.raw.bgErr = err
 	}
-}
-
-func zstdDictID(d []byte) (uint32, error) {
-	// dictionary format: magic 0xEC30A437, then the little-endian id
-	if len(d) < 8 || d[0] != 0x37 || d[1] != 0xa4 || d[2] != 0x30 || d[3] != 0xec {
-		return 0, errors.New("not a zstd dictionary")
-	}
-	id := uint32(d[4]) | uint32(d[5])<<8 | uint32(d[6])<<16 | uint32(d[7])<<24
-	if id == 0 {
-		return 0, errors.New("zstd dictionary without id")
-	}
-	return id, nil
 }
 
 // startRecompress rewrites, in the background, the raw JSON stored as plain

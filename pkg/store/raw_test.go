@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/dict"
+	"github.com/klauspost/compress/zstd"
 )
 
 // A store written before schema 6 holds plain raw JSON. Opening it with
@@ -135,6 +138,86 @@ func TestRawDictionaryTrainedOnFirstEvents(t *testing.T) {
 	defer s2.Close()
 	for _, ev := range []eventT{first[10], later[10]} {
 		got, ok, err := s2.GetEvent(ctx, ev.UUID)
+		if err != nil || !ok || !bytes.Equal(got.Raw, ev.Raw) {
+			t.Fatalf("%s: raw JSON differs after reopen (ok=%v err=%v)", ev.UUID, ok, err)
+		}
+	}
+}
+
+// A store whose dictionary was trained by an earlier version (a formatted
+// zstd dictionary) keeps reading the rows written with it, samples its next
+// events and switches to a raw-content dictionary, which takes markedly
+// less space per event.
+func TestRawTrainedDictionaryUpgradedToRawContent(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	var samples [][]byte
+	for _, ev := range mkEvents(0, rawDictSamples, t0.Add(-time.Hour), time.Second) {
+		samples = append(samples, ev.Raw)
+	}
+	trained, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: 32 << 10, HashBytes: 6, ZstdLevel: zstd.SpeedFastest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldID := int64(trainedID(t, trained))
+	if _, err := s.w.Exec("INSERT INTO raw_dicts (id, dict, created_at) VALUES (?, ?, ?)", oldID, trained, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.codec(); !c.trained || uint32(oldID) != c.dictID {
+		t.Fatalf("codec uses dictionary %d (trained %v), want the stored trained one %d", c.dictID, c.trained, oldID)
+	}
+	first := mkEvents(0, rawDictSamples, t0, time.Second)
+	mustCommit(t, s, Batch{Events: first})
+	c := s.codec()
+	if c.trained || c.dictID < rawDictIDMin || c.dictID > rawDictIDMax {
+		t.Fatalf("after %d events the codec uses dictionary %d (trained %v), want a raw-content one", rawDictSamples, c.dictID, c.trained)
+	}
+	later := mkEvents(rawDictSamples, 500, t0.Add(time.Hour), time.Second)
+	mustCommit(t, s, Batch{Events: later})
+	stored := func(evs []eventT) (bytesPerEvent int, dictID uint32) {
+		var sum int
+		for i, ev := range evs {
+			var b []byte
+			if err := s.r.QueryRow("SELECT r.raw FROM events e JOIN events_raw r ON r.id = e.id WHERE e.uuid = ?", ev.UUID).Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			var h zstd.Header
+			if err := h.Decode(b); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 && h.DictionaryID != dictID {
+				t.Fatalf("%s: dictionary %d, the batch's first event %d", ev.UUID, h.DictionaryID, dictID)
+			}
+			dictID = h.DictionaryID
+			sum += len(b)
+		}
+		return sum / len(evs), dictID
+	}
+	oldSize, oldDict := stored(first)
+	newSize, newDict := stored(later)
+	if oldDict != uint32(oldID) || newDict != c.dictID {
+		t.Fatalf("frames name dictionaries %d and %d, want %d then %d", oldDict, newDict, oldID, c.dictID)
+	}
+	if newSize*10 > oldSize*7 {
+		t.Fatalf("raw-content dictionary: %d B/event, trained one %d: want at most 70%%", newSize, oldSize)
+	}
+	t.Logf("raw JSON of %d B/event: %d B/event with the trained dictionary, %d with raw content", len(later[0].Raw), oldSize, newSize)
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if c := s.codec(); c.dictID != newDict {
+		t.Fatalf("reopened store uses dictionary %d, want %d", c.dictID, newDict)
+	}
+	for _, ev := range append(first[:10:10], later...) {
+		got, ok, err := s.GetEvent(ctx, ev.UUID)
 		if err != nil || !ok || !bytes.Equal(got.Raw, ev.Raw) {
 			t.Fatalf("%s: raw JSON differs after reopen (ok=%v err=%v)", ev.UUID, ok, err)
 		}
