@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,12 +11,48 @@ import (
 // BenchmarkCommit measures the write hot path: batches of 1000 new events
 // (realistic ~1.8 KB raw JSON each) committed in one transaction.
 func BenchmarkCommit(b *testing.B) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	benchCommit(b, s)
+}
+
+// BenchmarkCommitOutcomeIndex is the write cost of the partial index
+// events_outcome_type side by side: the same commits on a store migrated
+// up to just before it and on a current one (run with -count to
+// alternate them on a noisy machine).
+func BenchmarkCommitOutcomeIndex(b *testing.B) {
+	v := migrationVersion(b, "events_outcome_type")
+	for _, c := range []struct {
+		name string
+		upTo int
+	}{{"without", v - 1}, {"with", LatestSchemaVersion()}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := openAt(context.Background(), filepath.Join(b.TempDir(), "bench.db"), Options{}, c.upTo)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			benchCommit(b, s)
+		})
+	}
+}
+
+// migrationVersion is the schema version of the migration that mentions name.
+func migrationVersion(tb testing.TB, name string) int {
+	for i, m := range migrations {
+		if strings.Contains(m, name) {
+			return i + 1
+		}
+	}
+	tb.Fatalf("no migration mentions %s", name)
+	return 0
+}
+
+func benchCommit(b *testing.B, s *Store) {
+	ctx := context.Background()
 	const batch = 1000
 	// pre-build a pool of events; uuids are rewritten per iteration
 	pool := mkEvents(0, batch, t0, 100*time.Millisecond)

@@ -188,6 +188,28 @@ func BenchmarkQuery(b *testing.B) {
 			return len(r), err
 		})
 	})
+	// the same query with the SQL before the partial index
+	// events_outcome_type (a walk of events_published), side by side
+	b.Run("events_7d_eventType_failures_old", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			q := EventQuery{From: endAt(i).Add(-week), To: endAt(i), EventTypePrefix: "user.session.", Outcome: "FAILURE", Limit: 1000}
+			w := q.where(q.From.UnixMilli(), q.To.UnixMilli(), "e.")
+			rows, err := s.r.QueryContext(ctx, "SELECT "+eventRowCols+", r.raw FROM events e LEFT JOIN events_raw r ON r.id = e.id"+
+				w.sql()+" ORDER BY e.published DESC, e.id DESC LIMIT ?", append(w.args, q.Limit)...)
+			if err != nil {
+				return 0, err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				if _, _, err := scanEventRow(rows, s.codec()); err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, rows.Err()
+		})
+	})
 	b.Run("events_7d_text", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%05d@", (i*37)%benchUsers), Limit: 100})
@@ -239,6 +261,19 @@ func BenchmarkQuery(b *testing.B) {
 	b.Run("users_24h", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.UserSummaries(ctx, UserQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 100})
+			return len(r), err
+		})
+	})
+	// the same queries merged in Go as before (userSummariesOld), side by side
+	b.Run("users_7d_old", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.userSummariesOld(ctx, UserQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 100})
+			return len(r), err
+		})
+	})
+	b.Run("users_24h_old", func(b *testing.B) {
+		benchQuery(b, func(i int) (int, error) {
+			r, err := s.userSummariesOld(ctx, UserQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 100})
 			return len(r), err
 		})
 	})

@@ -190,19 +190,39 @@ func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, pu
 	return r, publishedMS, nil
 }
 
+// outcomeIndexed reports whether q reads the partial index
+// events_outcome_type (migration 9): an event-type prefix with an outcome
+// that index holds (any but SUCCESS and ALLOW). Walking the range's events
+// newest first and testing each would read about Limit / (share of
+// matches) rows, the whole range when fewer match.
+func (q EventQuery) outcomeIndexed() bool {
+	o := strings.ToUpper(q.Outcome)
+	return q.EventTypePrefix != "" && o != "" && o != "SUCCESS" && o != "ALLOW"
+}
+
 // sql is QueryEvents' statement and arguments for the time bounds lo..hi.
 func (q EventQuery) sql(lo, hi int64) (string, []any) {
-	w := q.where(lo, hi, "e.")
 	cols := eventRowCols + ", r.raw"
 	join := " LEFT JOIN events_raw r ON r.id = e.id"
 	if q.NoRaw {
 		cols, join = eventRowCols+", NULL", ""
 	}
-	order := " ORDER BY e.published DESC, e.id DESC LIMIT ?"
+	order := " ORDER BY e.published DESC, e.id DESC"
 	if q.Oldest {
-		order = " ORDER BY e.published, e.id LIMIT ?"
+		order = " ORDER BY e.published, e.id"
 	}
-	query := "SELECT " + cols + " FROM events e" + join + w.sql() + order
+	if q.outcomeIndexed() {
+		// The redundant conditions let the planner use the partial index
+		// (an "outcome = ?" does not imply its WHERE). The ids are chosen
+		// from the index alone (it covers the filter) and only the Limit
+		// rows kept are read, with their raw JSON, afterwards.
+		w := q.where(lo, hi, "x.")
+		w.add("x.outcome <> 'SUCCESS' AND x.outcome <> 'ALLOW'")
+		inner := "SELECT x.id FROM events x" + w.sql() + strings.ReplaceAll(order, "e.", "x.") + " LIMIT ?"
+		return "SELECT " + cols + " FROM events e" + join + " WHERE e.id IN (" + inner + ")" + order, append(w.args, q.Limit)
+	}
+	w := q.where(lo, hi, "e.")
+	query := "SELECT " + cols + " FROM events e" + join + w.sql() + order + " LIMIT ?"
 	return query, append(w.args, q.Limit)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -84,6 +85,11 @@ func TestQueryEvents(t *testing.T) {
 		{From: from, To: to, Limit: 50000, Text: "USER012@"},
 		{Limit: 50000, Text: "100%_"}, // LIKE metacharacters are literal: no match
 		{From: from, To: to, Limit: 50000, Actor: "nobody@example.com"},
+		// type prefix + rare outcome: the partial index events_outcome_type
+		{From: from, To: to, Limit: 50000, EventTypePrefix: "user.", Outcome: "failure"},
+		{From: from, To: to, Limit: 7, EventTypePrefix: "user.", Outcome: "FAILURE"},
+		{From: from, To: to, Limit: 7, EventTypePrefix: "user.", Outcome: "FAILURE", Oldest: true},
+		{Limit: 50000, EventTypePrefix: "user.session.start", Outcome: "FAILURE", NoRaw: true},
 	}
 	for i, q := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -96,6 +102,9 @@ func TestQueryEvents(t *testing.T) {
 				if match(q, &evs[j]) {
 					want = append(want, &evs[j])
 				}
+			}
+			if q.Oldest {
+				slices.Reverse(want)
 			}
 			if len(want) > q.Limit {
 				want = want[:q.Limit]
@@ -148,24 +157,66 @@ func TestEventFiltersUseTheirIndexes(t *testing.T) {
 		{EventQuery{Actor: evs[10].Actor.AlternateID, Limit: 100}, "events_actor"},
 		{EventQuery{IP: evs[10].Client.IPAddress, Limit: 100}, "events_ip"},
 	} {
-		query, args := c.q.sql(lo, hi)
-		rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if !strings.Contains(strings.Join(plan, "; "), "INDEX "+c.index+" ") {
+		plan := queryPlan(t, s, c.q, lo, hi)
+		if !strings.Contains(plan, "INDEX "+c.index+" ") {
 			t.Errorf("%+v: plan %q does not use %s", c.q, plan, c.index)
 		}
+	}
+}
+
+// queryPlan is EXPLAIN QUERY PLAN of QueryEvents' statement for q.
+func queryPlan(t *testing.T, s *Store, q EventQuery, lo, hi int64) string {
+	t.Helper()
+	query, args := q.sql(lo, hi)
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
+}
+
+// TestEventTypeOutcomeUsesItsIndex: an event-type prefix with a failure
+// outcome reads the partial index events_outcome_type, never a walk of
+// events_published (which reads Limit / share-of-matches rows, the whole
+// range when few match), with and without the planner's statistics.
+func TestEventTypeOutcomeUsesItsIndex(t *testing.T) {
+	s, evs := fixture(t)
+	lo, hi := evs[0].Published.UnixMilli(), evs[len(evs)-1].Published.UnixMilli()
+	qs := []EventQuery{
+		{EventTypePrefix: "user.session.", Outcome: "FAILURE", Limit: 1000},
+		{EventTypePrefix: "user.", Outcome: "deny", Limit: 100, Oldest: true},
+		{EventTypePrefix: "user.session.start", Outcome: "FAILURE", Limit: 1000, NoRaw: true},
+	}
+	check := func(stage string) {
+		for _, q := range qs {
+			plan := queryPlan(t, s, q, lo, hi)
+			if !strings.Contains(plan, "INDEX events_outcome_type ") || strings.Contains(plan, "events_published") {
+				t.Errorf("%s: %+v: plan %q walks events_published or skips events_outcome_type", stage, q, plan)
+			}
+		}
+	}
+	check("no statistics")
+	if _, err := s.w.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	check("after ANALYZE")
+	// SUCCESS is most events: walking the range newest first stops early,
+	// and the partial index does not hold them.
+	if plan := queryPlan(t, s, EventQuery{EventTypePrefix: "user.", Outcome: "success", Limit: 10}, lo, hi); strings.Contains(plan, "events_outcome_type") {
+		t.Errorf("SUCCESS reads the partial index: %q", plan)
 	}
 }
 
