@@ -228,6 +228,30 @@ CREATE TABLE alert_exceptions (
 CREATE INDEX alert_exceptions_org  ON alert_exceptions (org, id);
 CREATE INDEX alert_exceptions_live ON alert_exceptions (org, removed_at, expires_at);
 `,
+	// 3: write path and panel plans (see docs/performance.md, "Store
+	// backends side by side").
+	//   - actors_recent is dropped: actor search sorts the org's actors (a
+	//     few thousand rows) by last_seen itself, and without an index on
+	//     the columns an upsert changes, the per-page upsert of every seen
+	//     actor is a HOT update that touches neither the primary key nor
+	//     the trigram index (it was ~15 % of a page's commit).
+	//   - free space per page (fillfactor) on the tables every page
+	//     upserts, so those updates stay HOT (in-page, no index entries).
+	//   - events_outcome serves "activity with an outcome" (the failures
+	//     panel): walk the org's failures newest first instead of every
+	//     event of the 7 days.
+	`
+DROP INDEX actors_recent;
+ALTER TABLE actors SET (fillfactor = 70);
+ALTER TABLE event_types SET (fillfactor = 70);
+ALTER TABLE user_hours SET (fillfactor = 80);
+ALTER TABLE user_days SET (fillfactor = 80);
+ALTER TABLE geo_hours SET (fillfactor = 80);
+ALTER TABLE event_counts SET (fillfactor = 80);
+ALTER TABLE event_counts_5m SET (fillfactor = 80);
+ALTER TABLE event_counts_hour SET (fillfactor = 80);
+CREATE INDEX events_outcome ON events (org, outcome, published);
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text
