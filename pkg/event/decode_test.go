@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -809,5 +810,58 @@ func TestOwnSamples(t *testing.T) {
 	}
 	if len(ev.Targets) != 1 || ev.Targets[0].AlternateID != "it.admin@acme.example" {
 		t.Errorf("targets %+v", ev.Targets)
+	}
+}
+
+// TestReaderLinesAcrossBlocks reads JSON Lines that cross the Reader's
+// block boundaries, through an input that returns a few bytes at a time
+// and one that returns whole blocks, and checks every event's Raw is its
+// own line, whole and unchanged after the lines that follow are read.
+func TestReaderLinesAcrossBlocks(t *testing.T) {
+	var in bytes.Buffer
+	var want []string
+	for i := 0; in.Len() < 3*readerBlock; i++ {
+		pad := strings.Repeat("p", i%5000)
+		line := `{"uuid":"u-` + strconv.Itoa(i) + `","published":"2024-01-02T03:04:05Z","eventType":"x","displayMessage":"` + pad + `"}`
+		want = append(want, line)
+		in.WriteString(line)
+		if i%7 == 0 {
+			in.WriteString("\r")
+		}
+		in.WriteString("\n")
+	}
+	for name, src := range map[string]func() io.Reader{
+		"whole":     func() io.Reader { return bytes.NewReader(in.Bytes()) },
+		"one byte":  func() io.Reader { return iotest.OneByteReader(bytes.NewReader(in.Bytes())) },
+		"half read": func() io.Reader { return iotest.HalfReader(bytes.NewReader(in.Bytes())) },
+	} {
+		r := NewReader(src())
+		var raws [][]byte
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if want := "u-" + strconv.Itoa(len(raws)); e.UUID != want {
+				t.Fatalf("%s: event %d uuid %q", name, len(raws), e.UUID)
+			}
+			raws = append(raws, e.Raw)
+		}
+		if len(raws) != len(want) {
+			t.Fatalf("%s: %d events, want %d", name, len(raws), len(want))
+		}
+		for i, raw := range raws {
+			if string(raw) != want[i] {
+				t.Fatalf("%s: event %d Raw changed: %.60q...", name, i, raw)
+			}
+		}
+		// appending to one event's Raw never writes over the next one's
+		_ = append(raws[0], "XXXXXXXX"...)
+		if string(raws[1]) != want[1] {
+			t.Fatalf("%s: appending to Raw overwrote the next event", name)
+		}
 	}
 }

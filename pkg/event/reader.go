@@ -2,6 +2,7 @@ package event
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,12 +46,21 @@ type Reader struct {
 	// a *DecodeError wrapping ErrTooLarge. Zero means DefaultMaxEventSize.
 	MaxEventSize int
 
-	br      *bufio.Reader
-	mode    int // 0 undetected, 1 lines, 2 array
-	line    int // 1-based current line (lines consumed so far + 1)
-	index   int
-	buf     []byte // the element being read: the start of free
-	free    []byte // unused tail of the current block (len 0)
+	br    *bufio.Reader
+	mode  int // 0 undetected, 1 lines, 2 array
+	line  int // 1-based current line (lines consumed so far + 1)
+	index int
+	buf   []byte // array mode: the element being read, the start of free
+	free  []byte // array mode: unused tail of the current block (len 0)
+	// JSON Lines mode reads straight into blk, a block of readerBlock
+	// bytes (or more for a longer line): blk[pos:] is read but not yet
+	// returned. A line's event keeps its slice of the block; a new block
+	// starts (with the unfinished line copied over) when less than
+	// readerBlockMin is free.
+	blk     []byte
+	pos     int
+	drained bool  // br's buffered bytes were moved into blk
+	srcErr  error // the error (io.EOF at the end) that ended reading into blk
 	done    bool
 	readErr error
 	pending error // returned by the next call before io.EOF
@@ -66,15 +76,19 @@ const (
 // readerBlock bytes shared by neighbouring events, rather than in one
 // allocation per event and a second copy: a block is freed when the last
 // event in it is. A new block starts when less than readerBlockMin is free.
+// JSON Lines are read from the input straight into the block (no copy
+// through the bufio.Reader: its buffer is no larger than readerBlockMin, so
+// it hands reads of the block's free space straight to the input).
 const (
 	readerBlock    = 1 << 20
 	readerBlockMin = 64 << 10
+	readerBufio    = readerBlockMin
 )
 
 // NewReader returns a Reader over r. Each event's Raw is a slice of a block
 // of memory shared with the events read around it, never written to again.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 256<<10), line: 1, cache: newStrCache()}
+	return &Reader{br: bufio.NewReaderSize(r, readerBufio), line: 1, cache: newStrCache()}
 }
 
 func (r *Reader) maxSize() int {
@@ -181,7 +195,6 @@ func (r *Reader) nextLine() (Event, error) {
 			if derr != nil {
 				return Event{}, r.decodeErr(line, ev, derr)
 			}
-			r.keepElem()
 			r.index++
 			return ev, nil
 		}
@@ -191,28 +204,70 @@ func (r *Reader) nextLine() (Event, error) {
 	}
 }
 
-// readLine returns the next line without its newline. tooBig reports a line
-// over the size limit (its bytes are discarded).
+// readLine returns the next line without its newline, a slice of the
+// current block (its capacity ends with it: appending to it never writes
+// over the next line). tooBig reports a line over the size limit (its
+// bytes are discarded). err is io.EOF with the last line when the input
+// ends without a newline.
 func (r *Reader) readLine() (line []byte, tooBig bool, err error) {
-	r.startElem()
+	if !r.drained {
+		// detect may have buffered the start of the input in br
+		r.drained = true
+		n := r.br.Buffered()
+		r.blk = make([]byte, 0, max(readerBlock, n))
+		b, _ := r.br.Peek(n)
+		r.blk = append(r.blk, b...)
+		_, _ = r.br.Discard(n)
+	}
 	limit := r.maxSize()
+	scanned := 0 // r.blk[r.pos:r.pos+scanned] holds no newline
+	empty := 0   // reads in a row that returned nothing
 	for {
-		chunk, e := r.br.ReadSlice('\n')
-		if !tooBig {
-			if len(r.buf)+len(chunk) > limit+1 {
-				tooBig = true
-				r.buf = r.buf[:0]
-			} else {
-				r.buf = append(r.buf, chunk...)
-			}
-		}
-		if e == bufio.ErrBufferFull {
-			continue
-		}
-		if e == nil {
+		data := r.blk[r.pos:]
+		if i := bytes.IndexByte(data[scanned:], '\n'); i >= 0 {
+			end := r.pos + scanned + i
+			line = r.blk[r.pos:end:end]
+			r.pos = end + 1
 			r.line++
+			if tooBig || len(line) > limit {
+				return nil, true, nil
+			}
+			return line, false, nil
 		}
-		return r.buf, tooBig, e
+		scanned = len(data)
+		if r.srcErr != nil {
+			r.pos = len(r.blk)
+			if tooBig || len(data) > limit {
+				return nil, true, r.srcErr
+			}
+			return data[:len(data):len(data)], false, r.srcErr
+		}
+		if len(data) > limit {
+			// over the limit already: drop what was read of this line and
+			// reuse its room
+			tooBig = true
+			r.blk = r.blk[:r.pos]
+			scanned = 0
+		}
+		if cap(r.blk)-len(r.blk) < readerBlockMin {
+			// a new block, with the unfinished line moved to its start
+			data = r.blk[r.pos:]
+			nb := make([]byte, len(data), max(readerBlock, 2*len(data)+readerBlockMin))
+			copy(nb, data)
+			r.blk, r.pos = nb, 0
+		}
+		n, err := r.br.Read(r.blk[len(r.blk):cap(r.blk)])
+		r.blk = r.blk[:len(r.blk)+n]
+		switch {
+		case err != nil:
+			r.srcErr = err
+		case n == 0:
+			if empty++; empty >= 100 {
+				r.srcErr = io.ErrNoProgress
+			}
+		default:
+			empty = 0
+		}
 	}
 }
 
