@@ -41,6 +41,7 @@ type anonymousIP struct {
 	escalation  time.Duration
 	operators   map[string]map[string]uint16 // operator -> user -> last day
 	pending     map[string]*anonPending      // user -> last anonymous sign-in that alerted
+	changeSet                                // users whose operators or pending sign-in changed since the last state save ("u/<login>")
 }
 
 func newAnonymousIP(p Params) (Detector, error) {
@@ -70,6 +71,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 				Learn:    LearnUser,
 			})
 			delete(d.pending, login)
+			d.mark(partKey("u", login))
 		}
 	}
 	candidate := ev.IsInteractiveSignIn() ||
@@ -100,6 +102,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 			}
 		}
 		m[login] = c.today()
+		d.mark(partKey("u", login))
 	}
 	// system suppression: an operator many users share is mis-tagged
 	// corporate egress (MDCA's learned behaviour); not for Tor or lists
@@ -135,6 +138,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 	})
 	if sev != SeverityInfo {
 		d.pending[login] = &anonPending{T: c.Now.Unix(), IP: ev.Client.IPAddress, UUID: ev.UUID, Cause: cause}
+		d.mark(partKey("u", login))
 	}
 }
 
@@ -151,6 +155,7 @@ func (d *anonymousIP) Prune(now time.Time) {
 		for u, dd := range m {
 			if !inWindow(today, dd) && dd <= today {
 				delete(m, u)
+				d.mark(partKey("u", u))
 			}
 		}
 		if len(m) == 0 {
@@ -160,6 +165,7 @@ func (d *anonymousIP) Prune(now time.Time) {
 	for u, p := range d.pending {
 		if now.Unix()-p.T > int64(d.escalation/time.Second) {
 			delete(d.pending, u)
+			d.mark(partKey("u", u))
 		}
 	}
 }
@@ -185,4 +191,67 @@ func (d *anonymousIP) UnmarshalState(b []byte) error {
 		d.pending = st.Pending
 	}
 	return nil
+}
+
+// The state is one entry per user (entryState), "u/<login>": the
+// operators the user signed in through (operator -> last day) and the
+// pending anonymous sign-in. MarshalState / UnmarshalState keep the whole
+// form of older versions loadable.
+type anonUserState struct {
+	Ops     map[string]uint16 `json:"o,omitempty"`
+	Pending *anonPending      `json:"p,omitempty"`
+}
+
+func (d *anonymousIP) stateEntryKeys() []string {
+	seen := make(map[string]struct{}, len(d.pending))
+	for u := range d.pending {
+		seen[u] = struct{}{}
+	}
+	for _, m := range d.operators {
+		for u := range m {
+			seen[u] = struct{}{}
+		}
+	}
+	return appendPartKeys(make([]string, 0, len(seen)), "u", seen)
+}
+
+func (d *anonymousIP) marshalEntry(key string) ([]byte, bool, error) {
+	part, login, _ := splitPartKey(key)
+	if part != "u" {
+		return nil, false, nil
+	}
+	st := anonUserState{Pending: d.pending[login]}
+	for op, m := range d.operators {
+		if dd, ok := m[login]; ok {
+			if st.Ops == nil {
+				st.Ops = map[string]uint16{}
+			}
+			st.Ops[op] = dd
+		}
+	}
+	return jsonEntry(st, st.Pending != nil || len(st.Ops) > 0)
+}
+
+func (d *anonymousIP) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, login string, b []byte) error {
+		if part != "u" {
+			return errUnknownEntry
+		}
+		var st anonUserState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return err
+		}
+		if st.Pending != nil {
+			d.pending[login] = st.Pending
+		}
+		for op, dd := range st.Ops {
+			om := d.operators[op]
+			if om == nil {
+				om = map[string]uint16{}
+				d.operators[op] = om
+			}
+			om[login] = dd
+		}
+		return nil
+	})
 }

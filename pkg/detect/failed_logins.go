@@ -82,6 +82,7 @@ type failedLogins struct {
 	// untracked: actors without a baseline yet (only failures so far), by
 	// login; moved to users once the engine tracks them
 	untracked map[string]*failUser
+	changeSet // users changed since the last state save (entry key "u/<login>", tracked or not)
 }
 
 func (d *failedLogins) bindUsers(b *baselines) { d.base = b }
@@ -372,8 +373,10 @@ func (d *failedLogins) periodic(times []int64, sigs []uint32) bool {
 	return sd <= 0.1*mean
 }
 
-// user returns the state of the current event's actor (login).
+// user returns the state of the current event's actor (login), marked
+// as changed.
 func (d *failedLogins) user(c *Context, login string) *failUser {
+	d.mark(partKey("u", login))
 	tu := c.userOf()
 	if tu == nil {
 		u := d.untracked[login]
@@ -440,19 +443,29 @@ func (d *failedLogins) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	today := day(now.Unix())
 	for ui, u := range d.users {
-		if d.prune(u, ms, today) {
+		changed, empty := d.prune(u, ms, today)
+		if empty {
 			delete(d.users, ui)
+		}
+		if changed || empty {
+			d.mark(partKey("u", d.base.users[ui].login))
 		}
 	}
 	for login, u := range d.untracked {
-		if d.prune(u, ms, today) {
+		changed, empty := d.prune(u, ms, today)
+		if empty {
 			delete(d.untracked, login)
+		}
+		if changed || empty {
+			d.mark(partKey("u", login))
 		}
 	}
 }
 
-// prune drops u's expired history and reports whether nothing is left.
-func (d *failedLogins) prune(u *failUser, ms int64, today uint16) bool {
+// prune drops u's expired history; it reports whether that changed u and
+// whether nothing is left.
+func (d *failedLogins) prune(u *failUser, ms int64, today uint16) (changed, empty bool) {
+	before := u.pruneSize()
 	keep := u.Days[:0]
 	for _, x := range u.Days {
 		if inWindow(today, x.Day) || x.Day > today {
@@ -469,7 +482,21 @@ func (d *failedLogins) prune(u *failUser, ms int64, today uint16) bool {
 			u.Slow = nil
 		}
 	}
-	return len(u.Days) == 0 && u.R == nil && u.Slow == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds()
+	return u.pruneSize() != before, len(u.Days) == 0 && u.R == nil && u.Slow == nil && ms-u.SessT > 30*secondsPerDay*1000 && ms-u.PwdT > d.grace.Milliseconds()
+}
+
+// pruneSize counts what prune can remove from u (days, the recent ring
+// and the low-and-slow failures, each ring counting one more when set);
+// prune only removes, so a change of the count is a change of u.
+func (u *failUser) pruneSize() int {
+	n := len(u.Days)
+	if u.R != nil {
+		n += 1 + len(u.R.Times)
+	}
+	if u.Slow != nil {
+		n += 1 + len(u.Slow.Times)
+	}
+	return n
 }
 
 // MarshalState writes every user's state keyed by login.
@@ -491,11 +518,11 @@ func (d *failedLogins) UnmarshalState(b []byte) error {
 	}
 	users, untracked := make(map[uint32]*failUser, len(m)), map[string]*failUser{}
 	for k, u := range m {
-		if u == nil || u.R != nil && (len(u.R.Times) != len(u.R.Sigs) || len(u.R.Times) != len(u.R.IDs)) {
-			return fmt.Errorf("user %q: inconsistent failure ring", k)
+		if u == nil {
+			return fmt.Errorf("user %q: no state", k)
 		}
-		if u.Slow != nil && (len(u.Slow.Times) != len(u.Slow.IDs) || len(u.Slow.Times) != len(u.Slow.Srcs)) {
-			return fmt.Errorf("user %q: inconsistent low-and-slow ring", k)
+		if err := u.check(); err != nil {
+			return fmt.Errorf("user %q: %w", k, err)
 		}
 		if tu := d.base.lookup(k); tu != nil {
 			users[tu.idx] = u
@@ -504,5 +531,65 @@ func (d *failedLogins) UnmarshalState(b []byte) error {
 		}
 	}
 	d.users, d.untracked = users, untracked
+	return nil
+}
+
+// The state is one entry per user (entryState), "u/<login>", for tracked
+// and untracked actors alike (a tracked user's entry wins, as in
+// MarshalState). MarshalState / UnmarshalState keep the whole form of
+// older versions loadable.
+
+func (d *failedLogins) stateEntryKeys() []string {
+	out := appendPartKeys(make([]string, 0, len(d.users)+len(d.untracked)), "u", d.untracked)
+	for ui := range d.users {
+		if login := d.base.users[ui].login; d.untracked[login] == nil {
+			out = append(out, partKey("u", login))
+		}
+	}
+	return out
+}
+
+func (d *failedLogins) marshalEntry(key string) ([]byte, bool, error) {
+	part, login, ok := splitPartKey(key)
+	if !ok || part != "u" {
+		return nil, false, nil
+	}
+	if tu := d.base.lookup(login); tu != nil {
+		if u := d.users[tu.idx]; u != nil {
+			return jsonEntry(u, true)
+		}
+	}
+	return lookupEntry(d.untracked, login)
+}
+
+func (d *failedLogins) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, login string, b []byte) error {
+		if part != "u" {
+			return errUnknownEntry
+		}
+		u := &failUser{}
+		if err := json.Unmarshal(b, u); err != nil {
+			return err
+		}
+		if err := u.check(); err != nil {
+			return err
+		}
+		if tu := d.base.lookup(login); tu != nil {
+			d.users[tu.idx] = u
+		} else {
+			d.untracked[login] = u
+		}
+		return nil
+	})
+}
+
+// check reports rings whose parallel slices differ in length.
+func (u *failUser) check() error {
+	if u.R != nil && (len(u.R.Times) != len(u.R.Sigs) || len(u.R.Times) != len(u.R.IDs)) {
+		return fmt.Errorf("inconsistent failure ring")
+	}
+	if u.Slow != nil && (len(u.Slow.Times) != len(u.Slow.IDs) || len(u.Slow.Times) != len(u.Slow.Srcs)) {
+		return fmt.Errorf("inconsistent low-and-slow ring")
+	}
 	return nil
 }

@@ -59,6 +59,7 @@ type massDestructive struct {
 	automation []string
 	actors     map[string]*destrActor
 	tokens     map[string]int64 // API token id -> creation (unix s)
+	changeSet                   // entries changed since the last state save: "a/<login>", "k/<token id>"
 }
 
 // isDestructive is the event set of detections.md §1.7.
@@ -85,6 +86,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 		for _, t := range ev.Targets {
 			if t.ID != "" {
 				d.tokens[t.ID] = c.Now.Unix()
+				d.mark(partKey("k", t.ID))
 			}
 		}
 		return
@@ -100,6 +102,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 	}
 	login := normLogin(ev.Actor.AlternateID)
 	a := d.actors[login]
+	d.mark(partKey("a", login)) // created or updated below
 	if a == nil {
 		a = &destrActor{}
 		d.actors[login] = a
@@ -239,6 +242,7 @@ func (d *massDestructive) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	today := day(now.Unix())
 	for k, a := range d.actors {
+		n := len(a.Hits) + len(a.Days)
 		if len(a.Hits) > 0 && ms-a.Hits[len(a.Hits)-1].T > d.window.Milliseconds() {
 			a.Hits = nil
 		}
@@ -249,13 +253,18 @@ func (d *massDestructive) Prune(now time.Time) {
 			}
 		}
 		a.Days, a.DayMax = keepD, keepM
+		if len(a.Hits)+len(a.Days) != n { // prune only removes
+			d.mark(partKey("a", k))
+		}
 		if len(a.Hits) == 0 && len(a.Days) == 0 {
 			delete(d.actors, k)
+			d.mark(partKey("a", k))
 		}
 	}
 	for k, t := range d.tokens {
 		if now.Unix()-t > int64(d.tokenAge/time.Second) {
 			delete(d.tokens, k)
+			d.mark(partKey("k", k))
 		}
 	}
 }
@@ -275,7 +284,7 @@ func (d *massDestructive) UnmarshalState(b []byte) error {
 		return err
 	}
 	for k, a := range st.Actors {
-		if a == nil || len(a.Days) != len(a.DayMax) {
+		if a == nil || a.check() != nil {
 			return fmt.Errorf("actor %q: inconsistent burst history", k)
 		}
 	}
@@ -286,4 +295,52 @@ func (d *massDestructive) UnmarshalState(b []byte) error {
 		d.tokens = st.Tokens
 	}
 	return nil
+}
+
+func (a *destrActor) check() error {
+	if len(a.Days) != len(a.DayMax) {
+		return fmt.Errorf("inconsistent burst history")
+	}
+	return nil
+}
+
+// The state is one entry per actor ("a/<login>") and per recent API
+// token ("k/<token id>") (entryState). MarshalState / UnmarshalState keep
+// the whole form of older versions loadable.
+
+func (d *massDestructive) stateEntryKeys() []string {
+	out := appendPartKeys(make([]string, 0, len(d.actors)+len(d.tokens)), "a", d.actors)
+	return appendPartKeys(out, "k", d.tokens)
+}
+
+func (d *massDestructive) marshalEntry(key string) ([]byte, bool, error) {
+	part, k, _ := splitPartKey(key)
+	switch part {
+	case "a":
+		return lookupEntry(d.actors, k)
+	case "k":
+		t, ok := d.tokens[k]
+		return jsonEntry(t, ok)
+	}
+	return nil, false, nil
+}
+
+func (d *massDestructive) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, k string, b []byte) error {
+		switch part {
+		case "a":
+			a := &destrActor{}
+			if err := json.Unmarshal(b, a); err != nil {
+				return err
+			}
+			if err := a.check(); err != nil {
+				return err
+			}
+			d.actors[k] = a
+			return nil
+		case "k":
+			return decodeInto(b, func(t *int64) { d.tokens[k] = *t })
+		}
+		return errUnknownEntry
+	})
 }

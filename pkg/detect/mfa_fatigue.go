@@ -58,6 +58,7 @@ type mfaFatigue struct {
 	window, successWin time.Duration
 	minBad             int
 	users              map[string]*mfaUser
+	changeSet          // users changed since the last state save (entry key "u/<login>")
 }
 
 func mfaKind(ev *event.Event) byte {
@@ -99,6 +100,7 @@ func (d *mfaFatigue) Handle(c *Context, ev *event.Event) {
 		u = &mfaUser{}
 		d.users[login] = u
 	}
+	d.mark(partKey("u", login))
 	ip := ev.Client.IPAddress
 	u.Hits = append(u.Hits, mfaHit{T: now, K: k, IP: ip, ID: ev.UUID})
 	win := d.window.Milliseconds()
@@ -192,6 +194,7 @@ func (d *mfaFatigue) Prune(now time.Time) {
 	for k, u := range d.users {
 		if (len(u.Hits) == 0 || ms-u.Hits[len(u.Hits)-1].T > keep) && ms-u.AlertT > keep {
 			delete(d.users, k)
+			d.mark(partKey("u", k))
 		}
 	}
 }
@@ -210,4 +213,28 @@ func (d *mfaFatigue) UnmarshalState(b []byte) error {
 	}
 	d.users = m
 	return nil
+}
+
+// The state is one entry per user (entryState), "u/<login>".
+// MarshalState / UnmarshalState keep the whole form of older versions
+// loadable.
+
+func (d *mfaFatigue) stateEntryKeys() []string {
+	return appendPartKeys(make([]string, 0, len(d.users)), "u", d.users)
+}
+
+func (d *mfaFatigue) marshalEntry(key string) ([]byte, bool, error) {
+	if part, login, ok := splitPartKey(key); ok && part == "u" {
+		return lookupEntry(d.users, login)
+	}
+	return nil, false, nil
+}
+
+func (d *mfaFatigue) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, login string, b []byte) error {
+		if part != "u" {
+			return errUnknownEntry
+		}
+		return decodeInto(b, func(u *mfaUser) { d.users[login] = u })
+	})
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -70,6 +71,9 @@ type passwordSpray struct {
 	byAgent            map[uint32]*sprayKey
 	byASN              map[int]*sprayKey         // hosting ASNs only
 	sprayed            map[string]*sprayedSource // source IP -> spray alert
+	// entries changed since the last state save: "i/<ip>", "a/<agent
+	// key>", "n/<asn>" (failures by source) and "s/<ip>" (sprayed sources)
+	changeSet
 }
 
 func agentKey(ev *event.Event) (uint32, string) {
@@ -133,11 +137,13 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 				EventIDs: []string{ev.UUID},
 			})
 		}
-		if k, _ := agentKey(ev); k != 0 {
+		if k, _ := agentKey(ev); k != 0 && d.byAgent[k] != nil {
 			d.byAgent[k].success(now)
+			d.mark(agentPart(k))
 		}
-		if asn := asnOf(ev); asn > 0 {
+		if asn := asnOf(ev); asn > 0 && d.byASN[asn] != nil {
 			d.byASN[asn].success(now)
+			d.mark(asnPart(asn))
 		}
 		return
 	}
@@ -149,6 +155,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 
 	// single source
 	k := d.byIP[ip]
+	d.mark(partKey("i", ip))
 	if k == nil {
 		k = &sprayKey{}
 		d.byIP[hit.IP] = k
@@ -175,6 +182,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	// distributed: one agent / device token across many IPs
 	if ak, label := agentKey(ev); ak != 0 && d.dMinIPs > 0 {
 		a := d.byAgent[ak]
+		d.mark(agentPart(ak))
 		if a == nil {
 			a = &sprayKey{UA: label}
 			d.byAgent[ak] = a
@@ -187,6 +195,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	// each with its own client and device token
 	if asn := asnOf(ev); asn > 0 && d.aMinIPs > 0 && isCloud(ev) {
 		a := d.byASN[asn]
+		d.mark(asnPart(asn))
 		if a == nil {
 			a = &sprayKey{}
 			d.byASN[asn] = a
@@ -261,6 +270,7 @@ func hitIDs(h []sprayHit, n int) []string {
 
 func (d *passwordSpray) markSprayed(ip string, users map[string]int, now int64, kind string) {
 	s := d.sprayed[ip]
+	d.mark(partKey("s", ip))
 	if s == nil || now-s.T > d.successWin.Milliseconds() {
 		s = &sprayedSource{T: now, Users: map[string]bool{}, Kind: kind}
 		d.sprayed[ip] = s
@@ -273,27 +283,42 @@ func (d *passwordSpray) markSprayed(ip string, users map[string]int, now int64, 
 func (d *passwordSpray) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	win := d.window.Milliseconds()
-	for ip, k := range d.byIP {
+	prune := func(k *sprayKey) (changed, empty bool) {
+		n := len(k.Hits) + len(k.OK)
 		k.slide(ms, win)
-		if len(k.Hits) == 0 {
+		return len(k.Hits)+len(k.OK) != n, len(k.Hits) == 0
+	}
+	for ip, k := range d.byIP {
+		changed, empty := prune(k)
+		if empty {
 			delete(d.byIP, ip)
+		}
+		if changed || empty {
+			d.mark(partKey("i", ip))
 		}
 	}
 	for ak, k := range d.byAgent {
-		k.slide(ms, win)
-		if len(k.Hits) == 0 {
+		changed, empty := prune(k)
+		if empty {
 			delete(d.byAgent, ak)
+		}
+		if changed || empty {
+			d.mark(agentPart(ak))
 		}
 	}
 	for asn, k := range d.byASN {
-		k.slide(ms, win)
-		if len(k.Hits) == 0 {
+		changed, empty := prune(k)
+		if empty {
 			delete(d.byASN, asn)
+		}
+		if changed || empty {
+			d.mark(asnPart(asn))
 		}
 	}
 	for ip, s := range d.sprayed {
 		if ms-s.T > d.successWin.Milliseconds() {
 			delete(d.sprayed, ip)
+			d.mark(partKey("s", ip))
 		}
 	}
 }
@@ -338,4 +363,74 @@ func (d *passwordSpray) UnmarshalState(b []byte) error {
 		d.sprayed = st.Sprayed
 	}
 	return nil
+}
+
+// The state is one entry per failure source — "i/<ip>", "a/<agent key>",
+// "n/<asn>", each at most 5,000 failures in the window — and per sprayed
+// source, "s/<ip>" (entryState). MarshalState / UnmarshalState keep the
+// whole form of older versions loadable.
+
+func agentPart(k uint32) string { return partKey("a", strconv.FormatUint(uint64(k), 10)) }
+func asnPart(asn int) string    { return partKey("n", strconv.Itoa(asn)) }
+
+func (d *passwordSpray) stateEntryKeys() []string {
+	out := make([]string, 0, len(d.byIP)+len(d.byAgent)+len(d.byASN)+len(d.sprayed))
+	out = appendPartKeys(out, "i", d.byIP)
+	out = appendPartKeys(out, "s", d.sprayed)
+	for k := range d.byAgent {
+		out = append(out, agentPart(k))
+	}
+	for k := range d.byASN {
+		out = append(out, asnPart(k))
+	}
+	return out
+}
+
+func (d *passwordSpray) marshalEntry(key string) ([]byte, bool, error) {
+	part, k, _ := splitPartKey(key)
+	switch part {
+	case "i":
+		return lookupEntry(d.byIP, k)
+	case "s":
+		return lookupEntry(d.sprayed, k)
+	case "a":
+		n, err := strconv.ParseUint(k, 10, 32)
+		if err != nil {
+			return nil, false, fmt.Errorf("agent key %q: %w", k, err)
+		}
+		v := d.byAgent[uint32(n)]
+		return jsonEntry(v, v != nil)
+	case "n":
+		n, err := strconv.Atoi(k)
+		if err != nil {
+			return nil, false, fmt.Errorf("asn key %q: %w", k, err)
+		}
+		v := d.byASN[n]
+		return jsonEntry(v, v != nil)
+	}
+	return nil, false, nil
+}
+
+func (d *passwordSpray) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, k string, b []byte) error {
+		switch part {
+		case "s":
+			return decodeInto(b, func(s *sprayedSource) { d.sprayed[k] = s })
+		case "i":
+			return decodeInto(b, func(sk *sprayKey) { d.byIP[k] = sk })
+		case "a":
+			n, err := strconv.ParseUint(k, 10, 32)
+			if err != nil {
+				return err
+			}
+			return decodeInto(b, func(sk *sprayKey) { d.byAgent[uint32(n)] = sk })
+		case "n":
+			n, err := strconv.Atoi(k)
+			if err != nil {
+				return err
+			}
+			return decodeInto(b, func(sk *sprayKey) { d.byASN[n] = sk })
+		}
+		return errUnknownEntry
+	})
 }

@@ -62,3 +62,14 @@ var (
 	_ entryState = (*sessionHijack)(nil)
 	_ entryState = (*impossibleTravel)(nil)
 )
+
+// Detectors converted after the framework (one file each).
+var (
+	_ entryState = (*failedLogins)(nil)
+	_ entryState = (*mfaFatigue)(nil)
+	_ entryState = (*unusualAdmin)(nil)
+	_ entryState = (*suspiciousIP)(nil)
+	_ entryState = (*passwordSpray)(nil)
+	_ entryState = (*massDestructive)(nil)
+	_ entryState = (*anonymousIP)(nil)
+)

@@ -55,6 +55,9 @@ type suspiciousIP struct {
 	threats                           map[string]*threatMark           // ip -> last security.threat.detected
 	fails                             map[string]map[string]*failCount // ip -> user -> failures
 	okUsers                           map[uint64]okIP                  // hash(ip) -> users with success (capped)
+	// entries changed since the last state save: "t/<ip>" (threat),
+	// "f/<ip>" (failures from the IP), "o/<hex egress key>"
+	changeSet
 }
 
 // okIP remembers up to maxOKUsers users (login hashes) who signed in
@@ -122,6 +125,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	if ev.EventType == "security.threat.detected" {
 		if t := d.threats[ip]; t == nil || now >= t.T {
 			d.threats[ip] = &threatMark{T: now, UUID: ev.UUID, Tx: ev.Transaction.ID}
+			d.mark(partKey("t", ip))
 		}
 		return
 	}
@@ -132,6 +136,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 			d.fails[ip] = m
 		}
 		login := normLogin(ev.Actor.AlternateID)
+		d.mark(partKey("f", ip))
 		if f := m[login]; f != nil {
 			if f.N < 65535 {
 				f.N++
@@ -171,6 +176,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		}
 		okm.D = max(okm.D, c.today())
 		d.okUsers[ipKey] = okm
+		d.mark(partKey("o", strconv.FormatUint(ipKey, 16)))
 	}()
 	var signals []string
 	ids := []string{ev.UUID}
@@ -233,12 +239,14 @@ func (d *suspiciousIP) Prune(now time.Time) {
 	for ip, t := range d.threats {
 		if sec-t.T > win {
 			delete(d.threats, ip)
+			d.mark(partKey("t", ip))
 		}
 	}
 	for ip, m := range d.fails {
 		for u, f := range m {
 			if sec-f.Last > win {
 				delete(m, u)
+				d.mark(partKey("f", ip))
 			}
 		}
 		if len(m) == 0 {
@@ -249,6 +257,7 @@ func (d *suspiciousIP) Prune(now time.Time) {
 	for ip, m := range d.okUsers {
 		if !inWindow(today, m.D) && m.D <= today {
 			delete(d.okUsers, ip)
+			d.mark(partKey("o", strconv.FormatUint(ip, 16)))
 		}
 	}
 }
@@ -288,4 +297,60 @@ func (d *suspiciousIP) UnmarshalState(b []byte) error {
 	}
 	d.okUsers = ok
 	return nil
+}
+
+// The state is one entry per threat mark ("t/<ip>"), per source of
+// failures ("f/<ip>": its users, at most 1,000) and per egress key with
+// successes ("o/<hex key>") (entryState). MarshalState / UnmarshalState
+// keep the whole form of older versions loadable.
+
+func (d *suspiciousIP) stateEntryKeys() []string {
+	out := make([]string, 0, len(d.threats)+len(d.fails)+len(d.okUsers))
+	out = appendPartKeys(out, "t", d.threats)
+	out = appendPartKeys(out, "f", d.fails)
+	for k := range d.okUsers {
+		out = append(out, partKey("o", strconv.FormatUint(k, 16)))
+	}
+	return out
+}
+
+func (d *suspiciousIP) marshalEntry(key string) ([]byte, bool, error) {
+	part, k, _ := splitPartKey(key)
+	switch part {
+	case "t":
+		return lookupEntry(d.threats, k)
+	case "f":
+		m := d.fails[k]
+		return jsonEntry(m, len(m) > 0)
+	case "o":
+		n, err := strconv.ParseUint(k, 16, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("ok key %q: %w", k, err)
+		}
+		v, ok := d.okUsers[n]
+		return jsonEntry(v, ok)
+	}
+	return nil, false, nil
+}
+
+func (d *suspiciousIP) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, k string, b []byte) error {
+		switch part {
+		case "t":
+			return decodeInto(b, func(t *threatMark) { d.threats[k] = t })
+		case "f":
+			return decodeInto(b, func(f *map[string]*failCount) {
+				if len(*f) > 0 {
+					d.fails[k] = *f
+				}
+			})
+		case "o":
+			n, err := strconv.ParseUint(k, 16, 64)
+			if err != nil {
+				return err
+			}
+			return decodeInto(b, func(v *okIP) { d.okUsers[n] = *v })
+		}
+		return errUnknownEntry
+	})
 }

@@ -71,6 +71,9 @@ type unusualAdmin struct {
 	// riskySignIn: the latest sign-in per user that Okta flagged New
 	// Device with New IP or New Geo-Location, kept consoleWin
 	riskySignIn map[string]*riskySignIn
+	// entries changed since the last state save: "a/<actor key>",
+	// "g/<login>" (pending grant), "r/<login>" (risky sign-in)
+	changeSet
 }
 
 type riskySignIn struct {
@@ -195,6 +198,7 @@ func (d *unusualAdmin) adminConsoleRisk(c *Context, ev *event.Event) {
 		switch ev.EventType {
 		case "user.session.start", "policy.evaluate_sign_on", "user.authentication.sso", "user.authentication.auth_via_mfa", "user.authentication.verify":
 			d.riskySignIn[login] = &riskySignIn{T: now, Sess: sess, IP: ev.Client.IPAddress, ID: ev.UUID, Flags: ev.Debug.Behaviors}
+			d.mark(partKey("r", login))
 		}
 		return
 	}
@@ -274,19 +278,23 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 				tl := normLogin(t.AlternateID)
 				if a := d.actors[tl]; a != nil {
 					a.Granted = max(a.Granted, now)
+					d.mark(partKey("a", tl))
 				} else {
 					d.pendingGrant[tl] = now
+					d.mark(partKey("g", tl))
 				}
 			}
 		}
 	}
 	a := d.actors[key]
+	d.mark(partKey("a", key)) // created or updated below
 	isNew := a == nil
 	if isNew {
 		a = &adminActor{First: now, Epoch: today / 15}
 		if g, ok := d.pendingGrant[login]; ok && !automation {
 			a.Granted = g
 			delete(d.pendingGrant, login)
+			d.mark(partKey("g", login))
 		}
 		d.actors[key] = a
 	}
@@ -449,19 +457,25 @@ func (d *unusualAdmin) Prune(now time.Time) {
 				keep = append(keep, t)
 			}
 		}
+		if len(keep) != len(a.Types) {
+			d.mark(partKey("a", k))
+		}
 		a.Types = keep
 		if len(a.Types) == 0 && now.UnixMilli()-a.SessT > 30*secondsPerDay*1000 {
 			delete(d.actors, k)
+			d.mark(partKey("a", k))
 		}
 	}
 	for k, t := range d.pendingGrant {
 		if now.Unix()-t > int64(d.grace/time.Second) {
 			delete(d.pendingGrant, k)
+			d.mark(partKey("g", k))
 		}
 	}
 	for k, r := range d.riskySignIn {
 		if now.UnixMilli()-r.T > d.consoleWin.Milliseconds() {
 			delete(d.riskySignIn, k)
+			d.mark(partKey("r", k))
 		}
 	}
 }
@@ -491,4 +505,44 @@ func (d *unusualAdmin) UnmarshalState(b []byte) error {
 		d.riskySignIn = st.Risky
 	}
 	return nil
+}
+
+// The state is one entry per admin actor ("a/<actor key>"), pending grant
+// ("g/<login>") and risky sign-in ("r/<login>") (entryState).
+// MarshalState / UnmarshalState keep the whole form of older versions
+// loadable.
+
+func (d *unusualAdmin) stateEntryKeys() []string {
+	out := make([]string, 0, len(d.actors)+len(d.pendingGrant)+len(d.riskySignIn))
+	out = appendPartKeys(out, "a", d.actors)
+	out = appendPartKeys(out, "g", d.pendingGrant)
+	return appendPartKeys(out, "r", d.riskySignIn)
+}
+
+func (d *unusualAdmin) marshalEntry(key string) ([]byte, bool, error) {
+	part, k, _ := splitPartKey(key)
+	switch part {
+	case "a":
+		return lookupEntry(d.actors, k)
+	case "g":
+		t, ok := d.pendingGrant[k]
+		return jsonEntry(t, ok)
+	case "r":
+		return lookupEntry(d.riskySignIn, k)
+	}
+	return nil, false, nil
+}
+
+func (d *unusualAdmin) unmarshalEntries(m map[string][]byte) error {
+	return loadEntries(m, func(part, k string, b []byte) error {
+		switch part {
+		case "a":
+			return decodeInto(b, func(a *adminActor) { d.actors[k] = a })
+		case "g":
+			return decodeInto(b, func(t *int64) { d.pendingGrant[k] = *t })
+		case "r":
+			return decodeInto(b, func(r *riskySignIn) { d.riskySignIn[k] = r })
+		}
+		return errUnknownEntry
+	})
 }

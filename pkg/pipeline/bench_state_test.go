@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +21,9 @@ import (
 // the state plus committing it with the events to SQLite on disk.
 // "delta" is what the pipeline does (SaveStateDelta: changed users and
 // entries only); "full" is the rewrite of every key before it (SaveState).
-// One op is one 1,000-event commit (ns/op); stateKB/commit is the state
-// written with it:
+// One op is one 1,000-event commit (ns/op); stateKB/commit and
+// stateKeys/commit are the state (bytes, keys) written with it; the log
+// names the five largest writers (bytes per commit by owner):
 //
 //	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2
 func BenchmarkStateCommit(b *testing.B) {
@@ -84,7 +87,8 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 		b.Fatal(err)
 	}
 	rnd := uint64(12345)
-	var written int64
+	var written, keys int64
+	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -109,12 +113,31 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 			}
 			batch.State, batch.StateReset = d.Put, d.Reset
 		}
-		for _, v := range batch.State {
+		for k, v := range batch.State {
 			written += int64(len(v))
+			keys++
+			owner, _, _ := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/")
+			byOwner[owner] += int64(len(v))
 		}
 		if _, err := s.Commit(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
+	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
+	logLargestOwners(b, byOwner, b.N)
+}
+
+// logLargestOwners logs the five largest writers of state per commit.
+func logLargestOwners(b *testing.B, byOwner map[string]int64, commits int) {
+	owners := make([]string, 0, len(byOwner))
+	for o := range byOwner {
+		owners = append(owners, o)
+	}
+	sort.Slice(owners, func(i, j int) bool { return byOwner[owners[i]] > byOwner[owners[j]] })
+	var top []string
+	for _, o := range owners[:min(5, len(owners))] {
+		top = append(top, fmt.Sprintf("%s %.1f KB", o, float64(byOwner[o])/float64(commits)/1024))
+	}
+	b.Logf("largest state writers per commit: %s", strings.Join(top, ", "))
 }
