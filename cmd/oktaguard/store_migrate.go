@@ -64,8 +64,9 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // migrateStore copies src into dst and verifies by counts. It is
 // resumable: events resume from the newest one dst holds (duplicates are
-// skipped by uuid), alerts are keyed by id, posture reports and
-// regressions resume after dst's newest, and the checkpoint is written
+// skipped by uuid), alerts are keyed by id, triage is copied in one
+// transaction (or not at all), posture reports and regressions resume
+// after dst's newest, and the checkpoint is written
 // last, so a pipeline started on dst resumes where src stopped.
 func migrateStore(ctx context.Context, src *store.Store, dst store.Backend, out io.Writer) error {
 	start := time.Now()
@@ -160,6 +161,9 @@ func migrateStore(ctx context.Context, src *store.Store, dst store.Backend, out 
 			return fmt.Errorf("copying regressions: %w", err)
 		}
 	}
+	if err := migrateTriage(ctx, src, dst, out); err != nil {
+		return err
+	}
 	state, err := src.AllState(ctx, "")
 	if err != nil {
 		return err
@@ -200,6 +204,46 @@ func verifyMigration(ctx context.Context, src *store.Store, dst store.Backend, o
 	if ss.Events != ds.Events || ss.Alerts != ds.Alerts || len(sp) != len(dp) || len(sr) != len(dr) {
 		return errors.New("verification failed: the counts differ (run the migration again to resume)")
 	}
+	if ti, ok := dst.(store.TriageImporter); ok {
+		st, err := src.TriageCounts(ctx)
+		if err != nil {
+			return err
+		}
+		dt, err := ti.TriageCounts(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "verify triage (source / destination): triaged alerts %d / %d, history entries %d / %d, exceptions %d / %d\n",
+			st.States, dt.States, st.History, dt.History, st.Exceptions, dt.Exceptions)
+		if st != dt {
+			return errors.New("verification failed: the triage counts differ (the destination had a triage record of its own before the copy; " +
+				"migrate into an org without one)")
+		}
+	}
 	fmt.Fprintln(out, "migration verified")
+	return nil
+}
+
+// migrateTriage copies the alerts' triage state, history and exceptions
+// in one destination transaction, unless the destination's org has a
+// triage record already (a resumed migration copied it before).
+func migrateTriage(ctx context.Context, src *store.Store, dst store.Backend, out io.Writer) error {
+	ti, ok := dst.(store.TriageImporter)
+	if !ok {
+		return fmt.Errorf("copying triage: %w (%s)", store.ErrTriageUnsupported, dst.Describe())
+	}
+	d, err := src.DumpTriage(ctx)
+	if err != nil {
+		return err
+	}
+	copied, err := ti.ImportTriage(ctx, d)
+	if err != nil {
+		return fmt.Errorf("copying triage: %w", err)
+	}
+	if !copied {
+		fmt.Fprintln(out, "triage: the destination has a triage record already (copied by an earlier run); not copied again")
+		return nil
+	}
+	fmt.Fprintf(out, "triage: %d alert states, %d history entries, %d exceptions copied\n", len(d.States), len(d.History), len(d.Exceptions))
 	return nil
 }
