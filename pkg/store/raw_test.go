@@ -171,8 +171,20 @@ func TestRawTrainedDictionaryUpgradedToRawContent(t *testing.T) {
 	if c := s.codec(); !c.trained || uint32(oldID) != c.dictID {
 		t.Fatalf("codec uses dictionary %d (trained %v), want the stored trained one %d", c.dictID, c.trained, oldID)
 	}
+	// all but one of the samples are committed before a restart: the
+	// reopened store samples them back from the table (decompressed with
+	// the trained dictionary), and the next commit completes the set
 	first := mkEvents(0, rawDictSamples, t0, time.Second)
-	mustCommit(t, s, Batch{Events: first})
+	mustCommit(t, s, Batch{Events: first[:rawDictSamples-1]})
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.codec(); !c.trained || len(s.raw.samples) != rawDictSamples-1 {
+		t.Fatalf("reopened: trained=%v with %d samples, want the trained dictionary and %d samples", c.trained, len(s.raw.samples), rawDictSamples-1)
+	}
+	mustCommit(t, s, Batch{Events: first[rawDictSamples-1:]})
 	c := s.codec()
 	if c.trained || c.dictID < rawDictIDMin || c.dictID > rawDictIDMax {
 		t.Fatalf("after %d events the codec uses dictionary %d (trained %v), want a raw-content one", rawDictSamples, c.dictID, c.trained)
