@@ -98,6 +98,8 @@ type Engine struct {
 	// first save, and the hashes of the keys saved whole
 	stateSaved bool
 	stateHash  map[string]uint64
+	// dedup keys changed since the last state save (state.go)
+	dedupChanged changeSet
 }
 
 // NewEngine validates cfg and builds an engine with every enabled detector.
@@ -309,6 +311,7 @@ func (e *Engine) prune(now time.Time) {
 		}
 		if sec-ref > int64(rearm/time.Second) {
 			delete(e.dedup, k)
+			e.dedupChanged.mark(k)
 		}
 	}
 	e.base.prune(sec)
@@ -426,6 +429,7 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 				e.out = append(e.out, snapshot(de.A))
 			}
 			e.dedup[key] = de
+			e.dedupChanged.mark(key)
 			return
 		}
 	}
@@ -455,6 +459,7 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 	de := dedupEntry{First: sec, Last: sec, A: &a}
 	de.addMatch(&f)
 	e.dedup[key] = de
+	e.dedupChanged.mark(key)
 	e.opened = append(e.opened, key)
 	e.stats.Alerts[id]++
 	e.out = append(e.out, snapshot(&a))

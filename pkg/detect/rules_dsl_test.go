@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +28,21 @@ func restartRun(t *testing.T, id string, evs []event.Event) {
 	for cut := 1; cut < len(evs); cut++ {
 		e1, _ := NewEngine(ruleOnly(id, DetectorConfig{}), WithReorderWindow(0))
 		var got []Alert
+		stored := map[string][]byte{} // the deltas after every event, as the store applies them
 		for i := 0; i < cut; i++ {
 			got = append(got, e1.Process(&evs[i])...)
+			d, err := e1.SaveStateDelta()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.ApplyTo(stored)
 		}
 		st, err := e1.SaveState()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !maps.EqualFunc(st, stored, bytes.Equal) {
+			t.Fatalf("%s cut %d: the stored deltas differ from a full save:\n%q\n%q", id, cut, stored, st)
 		}
 		// through JSON bytes, as the store keeps them
 		for k, v := range st {
@@ -126,6 +137,21 @@ func TestRuleStateErrors(t *testing.T) {
 			t.Errorf("state %s: error %v", bad, err)
 		}
 	}
+	// per-entry state: a malformed entry names the rule, pattern and key
+	for key, bad := range map[string]string{
+		"chain/k":     `{`,
+		"chain/%zz":   `{}`,
+		"chain":       `{}`,
+		"h":           `[`,
+		"chain/short": `{"seq":{"at":[null]}}`,
+		"chain/empty": `{"seq":{"at":[{"s":[]},null,null]}}`,
+	} {
+		e, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}))
+		err := e.LoadState(map[string][]byte{StateKeyPrefix + "helpdesk_chain/" + key: []byte(bad)})
+		if err == nil || !strings.Contains(err.Error(), "helpdesk_chain") {
+			t.Errorf("entry %s = %s: error %v", key, bad, err)
+		}
+	}
 }
 
 // State of patterns a rule no longer has is ignored; a pattern missing
@@ -139,19 +165,47 @@ func TestRuleStateAcrossDefinitionChanges(t *testing.T) {
 		jev(t, "user.mfa.factor.activate", sec, rt0.Add(mins(22)), vps, jUser(sec))) {
 		e1.Process(&ev)
 	}
+	admin := jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(40)), vps)
+	// per-entry state with an entry of a retired pattern
 	st, _ := e1.SaveState()
-	var raw map[string]any
-	_ = json.Unmarshal(st[StateKeyPrefix+"helpdesk_chain"], &raw)
-	pats := raw["patterns"].([]any)
-	raw["patterns"] = append([]any{map[string]any{"name": "retired_pattern", "thr": map[string]any{"k": []any{}}}}, pats...)
-	st[StateKeyPrefix+"helpdesk_chain"], _ = json.Marshal(raw)
+	if _, ok := st[StateKeyPrefix+"helpdesk_chain"]; ok {
+		t.Fatal("rule state saved whole, want per entry")
+	}
+	st[StateKeyPrefix+"helpdesk_chain/retired_pattern/k"] = []byte(`{"thr":[{"id":"x","t":1}]}`)
 	e2, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
 	if err := e2.LoadState(st); err != nil {
 		t.Fatal(err)
 	}
-	admin := jev(t, "user.session.access_admin_app", sec, rt0.Add(mins(40)), vps)
 	if as := e2.Process(&admin); len(as) != 1 {
 		t.Fatalf("%d alerts after loading state with a retired pattern", len(as))
+	}
+	// the whole form of older versions, with a retired pattern
+	var whole []byte
+	for _, d := range e1.all {
+		if d.reg.Info.ID == "helpdesk_chain" {
+			var err error
+			if whole, err = d.det.MarshalState(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(whole, &raw)
+	pats := raw["patterns"].([]any)
+	raw["patterns"] = append([]any{map[string]any{"name": "retired_pattern", "thr": map[string]any{"k": []any{}}}}, pats...)
+	whole, _ = json.Marshal(raw)
+	old := map[string][]byte{StateKeyPrefix + "helpdesk_chain": whole}
+	for k, v := range st {
+		if !strings.HasPrefix(k, StateKeyPrefix+"helpdesk_chain") {
+			old[k] = v
+		}
+	}
+	e2, _ = NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
+	if err := e2.LoadState(old); err != nil {
+		t.Fatal(err)
+	}
+	if as := e2.Process(&admin); len(as) != 1 {
+		t.Fatalf("%d alerts after loading whole state with a retired pattern", len(as))
 	}
 	e3, _ := NewEngine(ruleOnly("helpdesk_chain", DetectorConfig{}), WithReorderWindow(0))
 	if err := e3.LoadState(map[string][]byte{StateKeyPrefix + "helpdesk_chain": []byte(`{"patterns":[]}`)}); err != nil {
@@ -214,5 +268,9 @@ func TestRuleDefinitions(t *testing.T) {
 	bad.On = []Pattern{{Name: "p", Steps: []Step{{Name: "a"}, {Name: "b"}}}}
 	if bad.validate() == nil {
 		t.Error("sequence without window accepted")
+	}
+	bad.On = []Pattern{{Name: "a/b"}}
+	if bad.validate() == nil {
+		t.Error("pattern name with '/' accepted")
 	}
 }

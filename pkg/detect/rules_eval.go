@@ -8,8 +8,6 @@ package detect
 // predicates rule definitions share in rules_predicates.go.
 
 import (
-	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -64,6 +62,9 @@ type ruleDetector struct {
 	exact       map[string]struct{}
 	prefixes    []string
 	needTrusted bool
+	// incremental state (rules_state.go): keys changed since the last save
+	dirty   map[ruleEntryKey]struct{}
+	changes changeSet
 }
 
 // buildGate fills the detector's event-type gate.
@@ -195,6 +196,7 @@ func (s *patState) init(p *Pattern, prm Params) {
 func (d *ruleDetector) Handle(c *Context, ev *event.Event) {
 	if d.needTrusted && !d.sawTrusted && isTrusted(ev) {
 		d.sawTrusted = true
+		d.markHeader()
 	}
 	if d.gated(ev.EventType) {
 		return
@@ -255,6 +257,13 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 	p := s.p
 	now := ev.Published.UnixMilli()
 	win := s.win.Milliseconds()
+	if nd := s.NextDeadline; s.quiet > 0 {
+		defer func() {
+			if s.NextDeadline != nd {
+				d.markHeader()
+			}
+		}()
+	}
 	// quiet sequences whose deadline passed fire first (event time moved on)
 	if s.quiet > 0 && s.NextDeadline != 0 && now > s.NextDeadline {
 		d.expire(c, s, now, ev)
@@ -263,9 +272,13 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 		if cm.matches(c, ev, d.p) {
 			k := keyOf(ev, cm.Key, p.Key)
 			if k != "" {
+				_, had := s.Seq[k]
 				delete(s.Seq, k)
 				if p.CancelBefore {
 					s.Cancelled[k] = now
+				}
+				if had || p.CancelBefore {
+					d.markKey(s, k)
 				}
 			}
 		}
@@ -287,6 +300,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 					}
 					if _, ok := pt.Vals[v]; ok || len(pt.Vals) < mx {
 						pt.Vals[v]++
+						d.markKey(s, k)
 					}
 				}
 			}
@@ -314,6 +328,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			continue
 		}
 		np := &partial{Steps: append(append(make([]Snap, 0, i+1), prev.Steps...), snapOf(ev, "")), Vals: copyVals(prev.Vals)}
+		d.markKey(s, k)
 		if i < n-1 {
 			sk.At[i] = np
 			continue
@@ -341,6 +356,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 				s.Seq[k] = sk
 			}
 			sk.At[0] = &partial{Steps: []Snap{snapOf(ev, "")}}
+			d.markKey(s, k)
 			if n == 1 && s.quiet > 0 {
 				// a one-step quiet sequence: "X and no Cancel within Quiet"
 				sk.At[0].Deadline = now + s.quiet.Milliseconds()
@@ -381,6 +397,7 @@ func (d *ruleDetector) expire(c *Context, s *patState, now int64, ev *event.Even
 		if pt.Deadline < now {
 			fire = append(fire, due{k, pt})
 			sk.At[n-1] = nil
+			d.markKey(s, k)
 			continue
 		}
 		if next == 0 || pt.Deadline < next {
@@ -409,6 +426,7 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 		return
 	}
 	v := ev.UUID
+	defer d.markKey(s, k)
 	if p.Distinct != nil {
 		v = p.Distinct(ev)
 		if v == "" {
@@ -452,6 +470,7 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	}
 	if last, ok := s.Last[k]; !ok || cur.T >= last.T {
 		s.Last[k] = cur
+		d.markKey(s, k)
 	}
 }
 
@@ -469,6 +488,7 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 	tk := s.Terms[k]
 	if tk == nil {
 		s.Terms[k] = &termKey{First: snapOf(ev, v), Vals: map[string]int64{v: now}}
+		d.markKey(s, k)
 		return
 	}
 	if _, seen := tk.Vals[v]; !seen {
@@ -488,9 +508,11 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 			}
 			delete(tk.Vals, oldK)
 		}
+		d.markKey(s, k)
 	}
 	if now > tk.Vals[v] {
 		tk.Vals[v] = now
+		d.markKey(s, k)
 	}
 }
 
@@ -516,17 +538,20 @@ func (d *ruleDetector) Prune(now time.Time) {
 					}
 					if ms-pt.Steps[0].T > win {
 						sk.At[j] = nil
+						d.markKey(s, k)
 						continue
 					}
 					live = true
 				}
 				if !live {
 					delete(s.Seq, k)
+					d.markKey(s, k)
 				}
 			}
 			for k, c := range s.Cancelled {
 				if ms-c > win {
 					delete(s.Cancelled, k)
+					d.markKey(s, k)
 				}
 			}
 		case p.Count > 0:
@@ -538,6 +563,10 @@ func (d *ruleDetector) Prune(now time.Time) {
 						keep = append(keep, x)
 					}
 				}
+				if len(keep) == len(list) {
+					continue
+				}
+				d.markKey(s, k)
 				if len(keep) == 0 {
 					delete(s.Thr, k)
 				} else {
@@ -553,6 +582,7 @@ func (d *ruleDetector) Prune(now time.Time) {
 			for k, l := range s.Last {
 				if l.T < cut {
 					delete(s.Last, k)
+					d.markKey(s, k)
 				}
 			}
 		case p.Term != nil:
@@ -565,6 +595,7 @@ func (d *ruleDetector) Prune(now time.Time) {
 				for v, t := range tk.Vals {
 					if t < cut {
 						delete(tk.Vals, v)
+						d.markKey(s, k)
 					}
 				}
 				if len(tk.Vals) == 0 {
@@ -573,85 +604,4 @@ func (d *ruleDetector) Prune(now time.Time) {
 			}
 		}
 	}
-}
-
-type ruleState struct {
-	SawTrusted bool        `json:"sawTrusted,omitempty"`
-	Patterns   []*patState `json:"patterns"`
-}
-
-// MarshalState writes the open sequences, counts and memories, per
-// pattern name (so a newer rule definition with other patterns keeps the
-// state of the patterns it still has).
-func (d *ruleDetector) MarshalState() ([]byte, error) {
-	st := ruleState{SawTrusted: d.sawTrusted, Patterns: make([]*patState, len(d.pats))}
-	for i := range d.pats {
-		d.pats[i].Name = d.pats[i].p.Name
-		st.Patterns[i] = &d.pats[i]
-	}
-	return json.Marshal(st)
-}
-
-// UnmarshalState restores what MarshalState wrote. Patterns the rule no
-// longer has are ignored, patterns the state lacks start empty; malformed
-// state is an error naming the rule, pattern and key.
-func (d *ruleDetector) UnmarshalState(data []byte) error {
-	var st ruleState
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("rule %s: %w", d.r.ID, err)
-	}
-	byName := make(map[string]*patState, len(st.Patterns))
-	for _, ns := range st.Patterns {
-		if ns != nil && ns.Name != "" {
-			byName[ns.Name] = ns
-		}
-	}
-	pats := make([]patState, len(d.pats))
-	for i := range d.pats {
-		p := d.pats[i].p
-		fresh := patState{}
-		fresh.init(p, d.p)
-		ns := byName[p.Name]
-		if ns == nil {
-			pats[i] = fresh
-			continue
-		}
-		if ns.Seq != nil && fresh.Seq != nil {
-			for k, sk := range ns.Seq {
-				if sk == nil || len(sk.At) != len(p.Steps) {
-					return fmt.Errorf("rule %s/%s: key %q: malformed sequence state", d.r.ID, p.Name, k)
-				}
-				for _, pt := range sk.At {
-					if pt != nil && len(pt.Steps) == 0 {
-						return fmt.Errorf("rule %s/%s: key %q: empty partial match", d.r.ID, p.Name, k)
-					}
-				}
-			}
-			fresh.Seq = ns.Seq
-		}
-		if ns.Cancelled != nil && fresh.Cancelled != nil {
-			fresh.Cancelled = ns.Cancelled
-		}
-		if ns.Thr != nil && fresh.Thr != nil {
-			fresh.Thr = ns.Thr
-		}
-		if ns.Last != nil && fresh.Last != nil {
-			fresh.Last = ns.Last
-		}
-		if ns.Terms != nil && fresh.Terms != nil {
-			for k, tk := range ns.Terms {
-				if tk == nil || tk.Vals == nil {
-					return fmt.Errorf("rule %s/%s: key %q: malformed term state", d.r.ID, p.Name, k)
-				}
-			}
-			fresh.Terms = ns.Terms
-		}
-		if fresh.Seq != nil {
-			fresh.NextDeadline = ns.NextDeadline
-		}
-		pats[i] = fresh
-	}
-	d.pats = pats
-	d.sawTrusted = st.SawTrusted
-	return nil
 }

@@ -44,8 +44,8 @@ func (r *Rule) validate() error {
 	names := map[string]bool{}
 	for i := range r.On {
 		p := &r.On[i]
-		if p.Name == "" || names[p.Name] {
-			return fmt.Errorf("rule %s: pattern %d needs a unique name", r.ID, i)
+		if p.Name == "" || names[p.Name] || strings.Contains(p.Name, "/") {
+			return fmt.Errorf("rule %s: pattern %d needs a unique name without '/' (it starts the pattern's state keys)", r.ID, i)
 		}
 		names[p.Name] = true
 		if (len(p.Steps) > 0 || p.Count > 0) && p.Window <= 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 //	detect.engine             the engine's header: tenant facts, country
 //	                          names, dedup memory, the reorder buffer
 //	detect.engine/u/<login>   one user's baseline
+//	detect.engine/d/<key>     one open incident's dedup entry (the dedup
+//	                          key, path-escaped: detector, actor, key)
 //	detect.<id>               a detector saved whole
 //	detect.<id>/<entry>       one entry of a detector with per-entry state
 //	                          (see entryState)
@@ -26,10 +29,11 @@ import (
 // the prefix, which also compacts away keys of removed detectors and the
 // single-blob layout of older versions.
 const (
-	StateKeyPrefix  = "detect."
-	stateEngineKey  = StateKeyPrefix + "engine"
-	stateUserPrefix = stateEngineKey + "/u/"
-	stateVersion    = 1
+	StateKeyPrefix   = "detect."
+	stateEngineKey   = StateKeyPrefix + "engine"
+	stateUserPrefix  = stateEngineKey + "/u/"
+	stateDedupPrefix = stateEngineKey + "/d/"
+	stateVersion     = 1
 )
 
 type userState struct {
@@ -55,7 +59,7 @@ type engineState struct {
 	TenantFirst int64                 `json:"tenantFirst"`
 	Countries   []string              `json:"countries"`
 	Users       []userState           `json:"users,omitempty"` // before per-user keys
-	Dedup       map[string]dedupEntry `json:"dedup"`
+	Dedup       map[string]dedupEntry `json:"dedup,omitempty"` // before per-incident keys
 	// TenantCountry (before per-user keys): [country id, user index, last day]
 	TenantCountry [][3]uint32    `json:"tenantCountry,omitempty"`
 	Pending       []pendingState `json:"pending,omitempty"`
@@ -109,6 +113,13 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		}
 		out[stateUserPrefix+u.login] = b
 	}
+	for k := range e.dedup {
+		b, _, err := e.marshalDedup(k)
+		if err != nil {
+			return nil, err
+		}
+		out[stateDedupPrefix+url.PathEscape(k)] = b
+	}
 	for _, d := range e.all {
 		id := d.reg.Info.ID
 		es, ok := d.det.(entryState)
@@ -140,6 +151,7 @@ func (e *Engine) SaveStateDelta() (StateDelta, error) {
 			return StateDelta{}, err
 		}
 		clear(e.base.dirty)
+		e.dedupChanged.take()
 		e.stateHash = make(map[string]uint64, len(e.all)+1)
 		for _, d := range e.all {
 			if es, ok := d.det.(entryState); ok {
@@ -183,6 +195,16 @@ func (e *Engine) stateDelta() (StateDelta, error) {
 		put[stateUserPrefix+u.login] = b
 	}
 	clear(e.base.dirty)
+	for _, k := range e.dedupChanged.take() {
+		b, ok, err := e.marshalDedup(k)
+		if err != nil {
+			return StateDelta{}, err
+		}
+		if !ok {
+			b = nil
+		}
+		put[stateDedupPrefix+url.PathEscape(k)] = b
+	}
 	for _, d := range e.all {
 		id := d.reg.Info.ID
 		es, ok := d.det.(entryState)
@@ -225,12 +247,25 @@ func hashBytes(b []byte) uint64 {
 	return h.Sum64()
 }
 
+// marshalDedup returns the bytes of the dedup entry under key (ok false:
+// it no longer exists).
+func (e *Engine) marshalDedup(key string) ([]byte, bool, error) {
+	de, ok := e.dedup[key]
+	if !ok {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(de)
+	if err != nil {
+		return nil, false, fmt.Errorf("detect: save dedup entry %q: %w", key, err)
+	}
+	return b, true, nil
+}
+
 func (e *Engine) marshalHeader() ([]byte, error) {
 	st := engineState{
 		Version:     stateVersion,
 		TenantFirst: e.base.tenantFirst,
 		Countries:   e.base.countries,
-		Dedup:       e.dedup,
 		Seq:         e.seq,
 		MaxSeen:     e.maxSeen,
 		Watermark:   e.watermark,
@@ -307,6 +342,22 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 			return err
 		}
 	}
+	for k, v := range m {
+		ek, ok := strings.CutPrefix(k, stateDedupPrefix)
+		if !ok {
+			continue
+		}
+		key, err := url.PathUnescape(ek)
+		if err != nil {
+			return fmt.Errorf("detect: load state %q: %w", k, err)
+		}
+		var de dedupEntry
+		if err := json.Unmarshal(v, &de); err != nil {
+			return fmt.Errorf("detect: load state %q: %w", k, err)
+		}
+		e.dedup[key] = de
+	}
+	e.dedupChanged.take()
 	entries := map[string]map[string][]byte{}
 	for k, v := range m {
 		rest, ok := strings.CutPrefix(k, StateKeyPrefix)

@@ -29,23 +29,31 @@ type entryState interface {
 }
 
 // changeSet is the set of entry keys changed since the last state save.
-// The zero value is ready to use.
+// The zero value is ready to use. It records nothing until its first take
+// (the engine's first SaveStateDelta or LoadState): an engine whose state
+// is never saved (a replay) does not accumulate every key it ever saw.
 type changeSet struct {
 	keys map[string]struct{}
+	on   bool
 }
 
 func (c *changeSet) stateChanges() *changeSet { return c }
 
 // mark records that the entry under key changed (or was deleted).
 func (c *changeSet) mark(key string) {
+	if !c.on {
+		return
+	}
 	if c.keys == nil {
 		c.keys = make(map[string]struct{})
 	}
 	c.keys[key] = struct{}{}
 }
 
-// take returns the changed keys and forgets them.
+// take returns the changed keys and forgets them; from then on changes
+// are recorded.
 func (c *changeSet) take() []string {
+	c.on = true
 	if len(c.keys) == 0 {
 		return nil
 	}

@@ -31,6 +31,11 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 	var want, before []detect.Alert
 	maxDelta, pages := 0, 0
 	puts, dels := map[string]int{}, map[string]int{} // entries per detector, after the first delta
+	rules := map[string]bool{}
+	for _, r := range detect.Rules() {
+		rules[r.ID] = true
+	}
+	deleted := map[string]int{} // keys deleted by deltas after the first, per kind
 	for i := 0; i < len(c.events); i++ {
 		want = append(want, e1.Process(&c.events[i])...)
 		if (i+1)%page != 0 {
@@ -56,6 +61,11 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 						puts[id]++
 					}
 				}
+			}
+		}
+		for k, v := range d.Put {
+			if v == nil && pages > 1 {
+				deleted[keyKind(k, rules)]++
 			}
 		}
 		d.ApplyTo(stored)
@@ -91,15 +101,22 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 			t.Fatalf("cut %d: alert %d differs: %s/%s vs %s/%s", cut, k, got[k].Detector, got[k].ID, want[k].Detector, want[k].ID)
 		}
 	}
-	users := 0
+	kinds := map[string]int{}
 	for k := range stored {
-		if strings.HasPrefix(k, detect.StateKeyPrefix+"engine/u/") {
-			users++
-		}
+		kinds[keyKind(k, rules)]++
 	}
-	t.Logf("%d pages of %d events, %d users stored, largest delta %d keys", pages, page, users, maxDelta)
-	if users < 250 {
-		t.Fatalf("%d users stored, the month has about 300", users)
+	t.Logf("%d pages of %d events, stored keys per kind %v, deleted by later deltas %v, largest delta %d keys",
+		pages, page, kinds, deleted, maxDelta)
+	if kinds["user"] < 250 {
+		t.Fatalf("%d users stored, the month has about 300", kinds["user"])
+	}
+	// the rule pack and the dedup memory are saved per entry, and what
+	// expires reaches the deltas as deletes
+	if kinds["rule whole"] != 0 || kinds["rule entry"] == 0 || kinds["dedup"] == 0 {
+		t.Fatalf("stored keys per kind %v: want rule entries and dedup entries, no rule saved whole", kinds)
+	}
+	if deleted["rule entry"] == 0 || deleted["dedup"] == 0 {
+		t.Fatalf("deletes per kind %v: pruned rule keys and expired incidents must reach the deltas", deleted)
 	}
 	// every detector with per-entry state wrote entries through the
 	// deltas, and those whose entries expire within the month deleted
@@ -113,6 +130,24 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 		if puts[id] == 0 || wantDel && dels[id] == 0 {
 			t.Errorf("%s: %d entries written and %d deleted by the deltas of a month", id, puts[id], dels[id])
 		}
+	}
+}
+
+// keyKind classifies a state key for the test's counts.
+func keyKind(k string, rules map[string]bool) string {
+	rest := strings.TrimPrefix(k, detect.StateKeyPrefix)
+	id, _, entry := strings.Cut(rest, "/")
+	switch {
+	case strings.HasPrefix(rest, "engine/u/"):
+		return "user"
+	case strings.HasPrefix(rest, "engine/d/"):
+		return "dedup"
+	case rules[id] && entry:
+		return "rule entry"
+	case rules[id]:
+		return "rule whole"
+	default:
+		return "other"
 	}
 }
 

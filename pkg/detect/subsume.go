@@ -53,6 +53,7 @@ func (e *Engine) subsume(from int, opened []string, sec int64) {
 		e.out = keep
 		de.A = nil
 		e.dedup[k] = de
+		e.dedupChanged.mark(k)
 		e.stats.Alerts[det]--
 		e.stats.Suppressed["subsumed"]++
 		// record it on the subsuming alert and re-emit that
@@ -75,6 +76,7 @@ func (e *Engine) subsume(from int, opened []string, sec int64) {
 		}
 		y.A.Evidence["eventsTotal"] = y.ET
 		e.dedup[yk] = y
+		e.dedupChanged.mark(yk)
 		replaced := false
 		for i := from; i < len(e.out); i++ {
 			if e.out[i].ID == y.A.ID {

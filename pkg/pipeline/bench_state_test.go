@@ -22,8 +22,9 @@ import (
 // "delta" is what the pipeline does (SaveStateDelta: changed users and
 // entries only); "full" is the rewrite of every key before it (SaveState).
 // One op is one 1,000-event commit (ns/op); stateKB/commit and
-// stateKeys/commit are the state (bytes, keys) written with it; the log
-// names the five largest writers (bytes per commit by owner):
+// stateKeys/commit are the state (bytes, keys) written with it,
+// ruleKB/commit the rule pack's part of the bytes; the log names the five
+// largest writers (bytes per commit by owner):
 //
 //	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2
 func BenchmarkStateCommit(b *testing.B) {
@@ -87,8 +88,12 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 		b.Fatal(err)
 	}
 	rnd := uint64(12345)
-	var written, keys int64
+	var written, ruleBytes, keys int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
+	rules := map[string]bool{}
+	for _, r := range detect.Rules() {
+		rules[r.ID] = true
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -118,6 +123,9 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 			keys++
 			owner, _, _ := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/")
 			byOwner[owner] += int64(len(v))
+			if rules[owner] {
+				ruleBytes += int64(len(v))
+			}
 		}
 		if _, err := s.Commit(ctx, batch); err != nil {
 			b.Fatal(err)
@@ -125,6 +133,7 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 	}
 	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
+	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
 	logLargestOwners(b, byOwner, b.N)
 }
 
