@@ -29,7 +29,7 @@ import (
 // against it and prints progress and a summary. No config is needed.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
-	duration := fs.Duration("duration", 60*time.Second, "how long to run before printing the summary (0 = until Ctrl-C)")
+	duration := fs.Duration("duration", 60*time.Second, "how long the live phase runs after the backfill, before the summary (0 = until Ctrl-C)")
 	dbPath := fs.String("db", "", "SQLite file to keep (default: a temporary file, removed at exit)")
 	seed := fs.Int64("seed", 1, "traffic generator seed")
 	users := fs.Int("users", 60, "simulated users (at least 40)")
@@ -140,12 +140,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 
-	// The duration counts from here, once the simulated org is ready.
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
+	// The duration is the live phase's: it starts when the backfill is
+	// done, so a slow machine still shows live attacks (a fixed wall-clock
+	// budget from start could end during the backfill).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var liveTimer *time.Timer
+	defer func() {
+		if liveTimer != nil {
+			liveTimer.Stop()
+		}
+	}()
 	runErr := make(chan error, 1)
 	start := time.Now()
 	go func() { runErr <- p.Run(ctx) }()
@@ -170,6 +175,9 @@ loop:
 			}
 			backfill.Stop()
 			backfillC = nil
+			if *duration > 0 {
+				liveTimer = time.AfterFunc(*duration, cancel)
+			}
 			now := time.Now()
 			mu.Lock()
 			liveFrom, atLive = now, st.EventsIngested
@@ -202,7 +210,7 @@ loop:
 	fmt.Fprintf(stdout, "  events ingested: %d (simulator holds %d)\n", st.EventsIngested, sim.Sim.EventCount())
 	fmt.Fprintf(stdout, "  backfill: %.0f%% (done: %v), lag %s\n", st.BackfillProgress*100, st.BackfillDone, st.Lag.Round(time.Second))
 	if liveFrom.IsZero() {
-		fmt.Fprintln(stdout, "  live: not reached (the backfill did not finish within --duration)")
+		fmt.Fprintln(stdout, "  live: not reached (stopped before the backfill finished)")
 	} else {
 		fmt.Fprintf(stdout, "  live: %d events after the backfill, live alerts %s\n", st.EventsIngested-atLive, detectorCounts(livePerDetector))
 	}
