@@ -76,6 +76,9 @@ type Engine struct {
 	opts options
 	dets []*detRuntime
 	all  []*detRuntime // every registered detector, enabled or not (state keys)
+	// byType: the detectors of dets that an event of the type is handed
+	// to, built on first sight of the type (see typeGate)
+	byType map[string][]*detRuntime
 
 	base baselines
 
@@ -275,7 +278,7 @@ func (e *Engine) handle(ev *event.Event) {
 	}
 	from := len(e.out)
 	e.opened = e.opened[:0]
-	for _, d := range e.dets {
+	for _, d := range e.detsFor(ev.EventType) {
 		c.det = d
 		d.det.Handle(c, ev)
 	}
@@ -286,6 +289,39 @@ func (e *Engine) handle(ev *event.Event) {
 	e.base.record(ev, c.user, sec)
 	c.ev = nil
 	c.user = nil
+}
+
+// typeGate is a Detector whose Handle does nothing at all (no state
+// change, no finding) for events of some types: the engine then does not
+// call it for them.
+type typeGate interface {
+	skipsType(typ string) bool
+}
+
+// maxTypeGates bounds Engine.byType: past that many distinct event types
+// (only hostile input has so many), the list is worked out per event.
+const maxTypeGates = 4096
+
+// detsFor returns the enabled detectors that an event of type typ is
+// handed to, in their order.
+func (e *Engine) detsFor(typ string) []*detRuntime {
+	if l, ok := e.byType[typ]; ok {
+		return l
+	}
+	l := make([]*detRuntime, 0, len(e.dets))
+	for _, d := range e.dets {
+		if g, ok := d.det.(typeGate); ok && g.skipsType(typ) {
+			continue
+		}
+		l = append(l, d)
+	}
+	if e.byType == nil {
+		e.byType = map[string][]*detRuntime{}
+	}
+	if len(e.byType) < maxTypeGates {
+		e.byType[typ] = l
+	}
+	return l
 }
 
 func (e *Engine) prune(now time.Time) {

@@ -111,6 +111,13 @@ func (d *ruleDetector) buildGate() {
 	}
 }
 
+// skipsType: Handle does nothing for an event of type typ (the engine's
+// typeGate): the rule's gate refuses the type and the rule does not watch
+// for trusted networks (which Handle notes on every event).
+func (d *ruleDetector) skipsType(typ string) bool {
+	return !d.needTrusted && d.gated(typ)
+}
+
 func (d *ruleDetector) gated(typ string) bool {
 	if d.exact == nil {
 		return false
