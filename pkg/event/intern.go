@@ -1,6 +1,10 @@
 package event
 
-import "hash/maphash"
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+)
 
 // internTable holds strings that repeat in almost every event (keys of the
 // free-form maps, enum values, common event types). Decoding returns the
@@ -91,7 +95,10 @@ func lookupIntern(b []byte) *internEntry {
 // from a few hundred users has some thousands of distinct recurring values;
 // fewer slots let the per-event unique values (request ids, session ids)
 // evict them before they recur.
-const strCacheSlots = 1 << 14
+const (
+	strCacheBits  = 14
+	strCacheSlots = 1 << strCacheBits
+)
 
 // maxCached bounds the strings a strCache keeps: longer ones rarely recur,
 // and hashing and comparing them costs more than it saves.
@@ -103,20 +110,71 @@ const maxCached = 256
 // direct-mapped: a colliding string replaces the slot's occupant. Strings
 // are exact-size copies, never substrings of an event's JSON, so keeping
 // one (say, as a map key) does not keep anything else alive.
+//
+// Almost every lookup hits (a month of generated traffic: 57 lookups per
+// event, 3% misses) and two thirds are of strings of at most 16 bytes
+// (keys, enum values, IPs): a slot keeps such a string's bytes inline, so
+// that the lookup hashes two machine words and compares them with the
+// slot's, without reading the string itself from elsewhere in memory.
 type strCache struct {
-	seed  maphash.Seed
-	slots [strCacheSlots]internEntry // v is boxed lazily, on first use as an any
+	seed  maphash.Seed // hash of strings longer than 16 bytes
+	key   uint64       // random key of the short strings' hash
+	slots [strCacheSlots]cacheSlot
+	boxed [strCacheSlots]any // slots[i].s boxed, filled on first use as an any
 }
 
-func newStrCache() *strCache { return &strCache{seed: maphash.MakeSeed()} }
+// cacheSlot is one string of a strCache. For a string of up to 16 bytes,
+// w0 and w1 hold its bytes (little-endian, zero-padded).
+type cacheSlot struct {
+	w0, w1 uint64
+	s      string
+}
 
-// entry returns the slot holding b, filling it when b is not there.
-func (c *strCache) entry(b []byte) *internEntry {
-	e := &c.slots[maphash.Bytes(c.seed, b)&(strCacheSlots-1)]
-	if e.s != string(b) {
-		*e = internEntry{s: string(b)}
+func newStrCache() *strCache {
+	seed := maphash.MakeSeed()
+	return &strCache{seed: seed, key: maphash.String(seed, "strCache")}
+}
+
+// shortWords returns the bytes of b (at most 16) as two little-endian
+// words, zero-padded.
+func shortWords(b []byte) (w0, w1 uint64) {
+	n := len(b)
+	if n < 8 {
+		for i := n - 1; i >= 0; i-- {
+			w0 = w0<<8 | uint64(b[i])
+		}
+		return w0, 0
 	}
-	return e
+	w0 = binary.LittleEndian.Uint64(b)
+	if n > 8 {
+		// the last 8 bytes, shifted so that b[8] is the lowest byte
+		w1 = binary.LittleEndian.Uint64(b[n-8:]) >> (8 * (16 - n))
+	}
+	return w0, w1
+}
+
+// lookup returns the index of the slot holding b (1 to maxCached bytes),
+// filling the slot when b is not there.
+func (c *strCache) lookup(b []byte) int {
+	n := len(b)
+	if n <= 16 {
+		w0, w1 := shortWords(b)
+		h := bits.RotateLeft64((w0^c.key)*0x9e3779b97f4a7c15, 31) ^ (w1+uint64(n))*0xc2b2ae3d27d4eb4f
+		i := int((h * 0xbf58476d1ce4e5b9) >> (64 - strCacheBits))
+		e := &c.slots[i]
+		if len(e.s) != n || e.w0 != w0 || e.w1 != w1 {
+			*e = cacheSlot{w0: w0, w1: w1, s: string(b)}
+			c.boxed[i] = nil
+		}
+		return i
+	}
+	i := int(maphash.Bytes(c.seed, b) & (strCacheSlots - 1))
+	e := &c.slots[i]
+	if e.s != string(b) {
+		*e = cacheSlot{s: string(b)}
+		c.boxed[i] = nil
+	}
+	return i
 }
 
 // intern returns b as a string, sharing a common copy when one exists in
@@ -128,7 +186,7 @@ func intern(b []byte, c *strCache) string {
 	case len(b) == 0:
 		return ""
 	case c != nil && len(b) <= maxCached:
-		return c.entry(b).s
+		return c.slots[c.lookup(b)].s
 	}
 	if e := lookupIntern(b); e != nil {
 		return e.s
@@ -142,11 +200,11 @@ func internAny(b []byte, c *strCache) any {
 	case len(b) == 0:
 		return ""
 	case c != nil && len(b) <= maxCached:
-		e := c.entry(b)
-		if e.v == nil {
-			e.v = e.s
+		i := c.lookup(b)
+		if c.boxed[i] == nil {
+			c.boxed[i] = c.slots[i].s
 		}
-		return e.v
+		return c.boxed[i]
 	}
 	if e := lookupIntern(b); e != nil {
 		return e.v

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // TestReaderCacheSameEvents: a Reader, which shares strings through its
@@ -69,5 +70,45 @@ func TestInternShares(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per cached lookup", allocs)
+	}
+}
+
+// TestStrCacheShortStringsExact: strings of up to 16 bytes are matched by
+// their bytes held in the slot; every length, NUL bytes and strings that
+// differ in one byte or only in length must still come back exactly, and
+// a repeated one from the cache (shared, no allocation).
+func TestStrCacheShortStringsExact(t *testing.T) {
+	c := newStrCache()
+	var inputs [][]byte
+	for n := 1; n <= 17; n++ {
+		base := bytes.Repeat([]byte{0}, n)
+		inputs = append(inputs, base, bytes.Repeat([]byte("a"), n))
+		for i := 0; i < n; i++ {
+			for _, v := range []byte{1, 'a', 0x80, 0xff} {
+				b := bytes.Clone(base)
+				b[i] = v
+				inputs = append(inputs, b)
+			}
+		}
+	}
+	for round := 0; round < 3; round++ {
+		for _, b := range inputs {
+			got := intern(b, c)
+			if got != string(b) {
+				t.Fatalf("intern(%q) = %q", b, got)
+			}
+			if a := internAny(b, c); a != any(string(b)) {
+				t.Fatalf("internAny(%q) = %q", b, a)
+			}
+		}
+	}
+	b := []byte("10.0.0.1")
+	first := intern(b, c)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if s := intern(b, c); unsafe.StringData(s) != unsafe.StringData(first) {
+			t.Fatal("a cached short string was not shared")
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per cached short lookup", allocs)
 	}
 }
