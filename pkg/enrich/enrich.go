@@ -11,6 +11,7 @@
 package enrich
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -500,13 +501,42 @@ func isPrivateRelay(ev *event.Event, info *event.IPInfo) bool {
 // ("iCloud_Private-Relay") to spaces; a Replacer is safe for concurrent use.
 var relaySeparators = strings.NewReplacer("_", " ", "-", " ")
 
+// relayName reports whether an operator, ISP or AS name is Apple's
+// iCloud Private Relay's. It runs on every event: an ASCII name of up to
+// 128 bytes is folded in a buffer on the stack, without allocating; any
+// other goes through strings.ToLower and relaySeparators (relayNameSlow),
+// which give the same result for ASCII.
 func relayName(s string) bool {
 	if s == "" {
 		return false
 	}
-	l := relaySeparators.Replace(strings.ToLower(s))
-	return strings.Contains(l, "private relay") || strings.Contains(l, "icloud") ||
-		strings.HasPrefix(l, "apple relay") || l == "apple"
+	if len(s) > 128 {
+		return relayNameSlow(s)
+	}
+	var buf [128]byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return relayNameSlow(s)
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_' || c == '-':
+			c = ' '
+		}
+		buf[i] = c
+	}
+	return isRelayName(buf[:len(s)])
+}
+
+func relayNameSlow(s string) bool {
+	return isRelayName([]byte(relaySeparators.Replace(strings.ToLower(s))))
+}
+
+// isRelayName is relayName's test on a lower-cased, separator-folded name.
+func isRelayName(l []byte) bool {
+	return bytes.Contains(l, []byte("private relay")) || bytes.Contains(l, []byte("icloud")) ||
+		bytes.HasPrefix(l, []byte("apple relay")) || string(l) == "apple"
 }
 
 func clientAddr(ev *event.Event) (netip.Addr, bool) {

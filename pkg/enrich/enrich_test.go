@@ -389,3 +389,32 @@ func TestConcurrentEnrichDuringReload(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestRelayNameFastPathAgrees: the allocation-free fold of an ASCII name
+// gives what strings.ToLower and the separator replacer give, on names
+// that are and are not the relay's, in every case and with non-ASCII and
+// over-long names (which take the slow path).
+func TestRelayNameFastPathAgrees(t *testing.T) {
+	names := []string{
+		"iCloud Private Relay", "APPLE_ICLOUD_PRIVATE_RELAY", "Private-Relay", "apple", "Apple", "APPLE",
+		"Apple Relay Egress", "apple-relay", "Apple Inc.", "applex", "Cloudflare", "NordVPN", "reliance jio",
+		"Reliance Jio Infocomm Limited", "ICLOUD", "İCLOUD", "Ünïcode Private Relay", "privaterelay",
+		"private  relay", "a-b_c", strings.Repeat("x", 200) + " private relay", strings.Repeat("Y", 128),
+	}
+	relays := 0
+	for _, n := range names {
+		got, want := relayName(n), relayNameSlow(n)
+		if got != want {
+			t.Errorf("relayName(%q) = %v, slow path %v", n, got, want)
+		}
+		if got {
+			relays++
+		}
+	}
+	if relays < 8 {
+		t.Errorf("only %d of the names were seen as relay names", relays)
+	}
+	if a := testing.AllocsPerRun(100, func() { relayName("Reliance Jio Infocomm Limited") }); a != 0 {
+		t.Errorf("%v allocations per ASCII name", a)
+	}
+}
