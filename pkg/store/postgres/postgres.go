@@ -99,6 +99,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pc.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "oktaguard"
+	// Plan every statement with its values. pgx caches prepared statements,
+	// and after five runs PostgreSQL may switch one to a generic plan that
+	// cannot see the values: the failures panel then walked the event-type
+	// index and filtered the outcome on ~60 000 rows instead of reading
+	// the (org, outcome, published) index (EXPLAIN on the 1 M schema). A
+	// DSN that sets plan_cache_mode itself wins.
+	if _, ok := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, stageDDL)
 		return err
