@@ -2,11 +2,9 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -25,8 +23,9 @@ func (d *Datasource) alerts(ctx context.Context, b store.Backend, q queryModel, 
 	if err != nil {
 		return d.alertsWithoutTriage(ctx, b, q, dq, err)
 	}
-	as, err := st.QueryTriagedAlerts(ctx, store.TriageQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Detector: q.Detector,
-		Severities: splitList(q.Severity), Actor: q.Actor, Statuses: q.alertStatuses(), Limit: q.limit})
+	tq := store.TriageQuery{From: dq.TimeRange.From, To: dq.TimeRange.To, Detector: q.Detector,
+		Severities: splitList(q.Severity), Actor: q.Actor, Statuses: q.alertStatuses(), Limit: q.limit}
+	as, err := alertTable(ctx, st, tq)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +37,24 @@ func (d *Datasource) alerts(ctx context.Context, b store.Backend, q queryModel, 
 	f := triagedAlertsFrame(as, exception.New(xs), now)
 	d.alertLinks(f)
 	return data.Frames{f}, nil
+}
+
+// alertTable reads the alerts table's rows: from the backend's columns
+// when it serves them (SQLite: no alert JSON decoded), else from the
+// decoded alerts.
+func alertTable(ctx context.Context, st store.Triager, q store.TriageQuery) ([]store.AlertTableRow, error) {
+	if r, ok := st.(store.AlertTableReader); ok {
+		return r.QueryAlertTable(ctx, q)
+	}
+	as, err := st.QueryTriagedAlerts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]store.AlertTableRow, len(as))
+	for i, ta := range as {
+		rows[i] = store.TableRowOf(ta)
+	}
+	return rows, nil
 }
 
 // alertsWithoutTriage answers the alerts query on a backend without
@@ -67,10 +84,10 @@ func (d *Datasource) alertsWithoutTriage(ctx context.Context, b store.Backend, q
 
 // alertsFrame builds the alerts table of new (open) alerts: the live-tail frame.
 func alertsFrame(as []alert.Alert) *data.Frame {
-	ts := make([]store.TriagedAlert, len(as))
+	ts := make([]store.AlertTableRow, len(as))
 	for i, a := range as {
 		a.Status = alert.StatusOpen
-		ts[i] = store.TriagedAlert{Alert: a, Triage: alert.Triage{AlertID: a.ID, Status: alert.StatusOpen}}
+		ts[i] = store.TableRowOf(store.TriagedAlert{Alert: a, Triage: alert.Triage{AlertID: a.ID, Status: alert.StatusOpen}})
 	}
 	return triagedAlertsFrame(ts, nil, time.Now())
 }
@@ -78,27 +95,22 @@ func alertsFrame(as []alert.Alert) *data.Frame {
 // triagedAlertsFrame builds the alerts table: the alert, its triage state
 // (status, assignee, note, who changed it when) and the exception that
 // now covers it, if any (suppression).
-func triagedAlertsFrame(as []store.TriagedAlert, xs *exception.Set, now time.Time) *data.Frame {
+func triagedAlertsFrame(as []store.AlertTableRow, xs *exception.Set, now time.Time) *data.Frame {
 	n := len(as)
 	ts, upd := make([]time.Time, n), make([]*time.Time, n)
 	str := func() []string { return make([]string, n) }
 	id, det, sev, actor, ip, country, title, summary, evidence, eventIDs, mitre := str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str()
 	status, assignee, note, updBy, suppression := str(), str(), str(), str(), str()
-	for i, ta := range as {
-		a := ta.Alert
+	for i, a := range as {
 		ts[i], id[i], det[i], sev[i], actor[i], ip[i], country[i], title[i], summary[i] = a.Time, a.ID, a.Detector, a.Severity, a.Actor, a.IP, a.Country, a.Title, a.Summary
-		if b, err := json.Marshal(a.Evidence); err == nil {
-			evidence[i] = string(b)
-		}
-		eventIDs[i] = strings.Join(a.EventIDs, ",")
-		mitre[i] = strings.Join(a.MITRE, ",")
-		tr := ta.Triage
+		evidence[i], eventIDs[i], mitre[i] = a.Evidence, a.EventIDs, a.MITRE
+		tr := a.Triage
 		status[i], assignee[i], note[i], updBy[i] = tr.Status, tr.Assignee, tr.Note, tr.UpdatedBy
 		if !tr.UpdatedAt.IsZero() {
 			t := tr.UpdatedAt
 			upd[i] = &t
 		}
-		sub := exception.Subject{Detector: a.Detector, Actor: a.Actor, IP: a.IP, ASN: exception.EvidenceASN(a.Evidence)}
+		sub := exception.Subject{Detector: a.Detector, Actor: a.Actor, IP: a.IP, ASN: a.ASN}
 		if x, ok := xs.Match(sub, now); ok {
 			suppression[i] = fmt.Sprintf("exception #%d: %s %s until %s (%s)", x.ID, x.Scope, x.Value, x.ExpiresAt.Format("2006-01-02 15:04 MST"), x.Reason)
 		}

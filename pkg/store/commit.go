@@ -297,9 +297,10 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 	// as its incident grows; the stored row takes the new version (first
 	// time, actor and stored_at stay; triage state lives in its own table).
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO alerts (id, detector, severity, time, actor, actor_id, ip, country,
-		title, summary, json, stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+		title, summary, json, stored_at, evidence, event_ids, mitre) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, ip = excluded.ip, country = excluded.country,
-			title = excluded.title, summary = excluded.summary, json = excluded.json
+			title = excluded.title, summary = excluded.summary, json = excluded.json,
+			evidence = excluded.evidence, event_ids = excluded.event_ids, mitre = excluded.mitre
 		WHERE alerts.json <> excluded.json`)
 	if err != nil {
 		return fmt.Errorf("store: commit: prepare alerts: %w", err)
@@ -335,8 +336,12 @@ func commitAlerts(ctx context.Context, tx *sql.Tx, alerts []alert.Alert, res *Co
 		if err := exist.QueryRowContext(ctx, a.ID).Scan(&exists); err != nil {
 			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
 		}
+		evidence, err := json.Marshal(a.Evidence)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w: alert %s evidence: %w", ErrInvalidBatch, a.ID, err)
+		}
 		r, err := ins.ExecContext(ctx, a.ID, a.Detector, strings.ToLower(a.Severity), ms(a.Time), a.Actor, a.ActorID,
-			a.IP, a.Country, a.Title, a.Summary, js, now)
+			a.IP, a.Country, a.Title, a.Summary, js, now, string(evidence), strings.Join(a.EventIDs, ","), strings.Join(a.MITRE, ","))
 		if err != nil {
 			return fmt.Errorf("store: commit: alert %s: %w", a.ID, err)
 		}

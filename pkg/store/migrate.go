@@ -269,6 +269,18 @@ INSERT INTO events_fts(rowid, t) SELECT id, ` + ftsText("") + ` FROM events;
 CREATE INDEX events_outcome_type ON events(outcome, event_type, published)
 	WHERE outcome <> 'SUCCESS' AND outcome <> 'ALLOW';
 `,
+	// 10: what the alerts table shows, as columns (alert_table.go): the
+	// evidence as its JSON text, the event uuids and MITRE ids joined by
+	// commas. Existing alerts are filled from their JSON.
+	`
+ALTER TABLE alerts ADD COLUMN evidence  TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE alerts ADD COLUMN event_ids TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN mitre     TEXT NOT NULL DEFAULT '';
+UPDATE alerts SET
+	evidence  = COALESCE(json_extract(CAST(json AS TEXT), '$.evidence'), 'null'),
+	event_ids = COALESCE((SELECT group_concat(value, ',') FROM json_each(CAST(alerts.json AS TEXT), '$.eventIds')), ''),
+	mitre     = COALESCE((SELECT group_concat(value, ',') FROM json_each(CAST(alerts.json AS TEXT), '$.mitre')), '');
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -361,11 +361,24 @@ func (s *Store) QueryTriagedAlerts(ctx context.Context, q TriageQuery) ([]Triage
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	lo, hi, err := bounds(q.From, q.To)
+	w, err := q.where()
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.queryTriaged(ctx, w, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: query triaged alerts: %w", err)
+	}
+	return out, nil
+}
+
+// where is the filter of q on the alerts (a) joined with their triage (t).
+func (q TriageQuery) where() (where, error) {
 	var w where
+	lo, hi, err := bounds(q.From, q.To)
+	if err != nil {
+		return w, err
+	}
 	w.add("a.time BETWEEN ? AND ?", lo, hi)
 	if q.Detector != "" {
 		w.add("a.detector = ?", q.Detector)
@@ -385,14 +398,10 @@ func (s *Store) QueryTriagedAlerts(ctx context.Context, q TriageQuery) ([]Triage
 	}
 	inList("a.severity", LowerAll(q.Severities))
 	if err := ValidateStatuses(q.Statuses); err != nil {
-		return nil, err
+		return w, err
 	}
 	inList("COALESCE(t.status, 'open')", q.Statuses)
-	out, err := s.queryTriaged(ctx, w, q.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: query triaged alerts: %w", err)
-	}
-	return out, nil
+	return w, nil
 }
 
 // queryTriaged reads alerts joined with their triage state, newest first.

@@ -87,10 +87,10 @@ func bruteUserSummaries(evs []event.Event, alerts []alert.Alert, q UserQuery) []
 }
 
 // TestUserSummariesExact: the users summary equals, field for field and
-// in order, the same summary computed from the raw events and alerts, and
-// the Go-side merge it replaced, over ranges that are open, aligned on
-// days or hours, or cut through minutes (rows at the edges); with a search,
-// a limit, and alerts on actors without events in the range.
+// in order, the same summary computed from the raw events and alerts, over
+// ranges that are open, aligned on days or hours, or cut through minutes
+// (rows at the edges); with a search, a limit, and alerts on actors
+// without events in the range.
 func TestUserSummariesExact(t *testing.T) {
 	ctx := context.Background()
 	s, evs := fixture(t)
@@ -131,84 +131,8 @@ func TestUserSummariesExact(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%+v:\n got %d users %+v\nwant %d users %+v", q, len(got), head(got), len(want), head(want))
 			}
-			old, err := s.userSummariesOld(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, old) {
-				t.Fatalf("%+v: differs from the Go-side merge:\n got %+v\n old %+v", q, head(got), head(old))
-			}
 		})
 	}
 }
 
 func head(us []UserSummary) []UserSummary { return us[:min(len(us), 3)] }
-
-// userSummariesOld is UserSummaries as it was before the one-statement
-// version (per-span queries merged in Go by UserAgg): the side-by-side
-// benchmark and TestUserSummariesExact compare with it.
-func (s *Store) userSummariesOld(ctx context.Context, q UserQuery) ([]UserSummary, error) {
-	if err := s.checkLimit(q.Limit); err != nil {
-		return nil, err
-	}
-	lo, hi, err := bounds(q.From, q.To)
-	if err != nil {
-		return nil, err
-	}
-	agg := NewUserAgg()
-	scan := func(query string, args []any) error {
-		rows, err := s.r.QueryContext(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("store: user summaries: %w", err)
-		}
-		defer rows.Close()
-		if err := agg.ScanActivity(rows); err != nil {
-			return fmt.Errorf("store: user summaries: %w", err)
-		}
-		return nil
-	}
-	for _, sp := range spans(lo, endExclusive(hi), []int64{dayMS, hourMS}) {
-		var w where
-		var query string
-		if sp.level == 0 {
-			w.add("published >= ? AND published < ?", sp.a, sp.b)
-			w.add("actor <> ''")
-			if q.Search != "" {
-				w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
-			}
-			// MAX(published) is the only min/max aggregate, so the bare ip
-			// and actor_id come from the newest row (documented SQLite behaviour).
-			query = `SELECT actor, country, MAX(published), ip, actor_id, COUNT(*), SUM(outcome IN ('FAILURE', 'DENY'))
-				FROM events` + w.sql() + ` GROUP BY actor, country`
-		} else {
-			table := "user_hours"
-			if sp.level == dayMS {
-				table = "user_days"
-			}
-			w.add("bucket >= ? AND bucket < ?", sp.a, sp.b)
-			if q.Search != "" {
-				w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
-			}
-			query = `SELECT actor, country, MAX(last_seen), last_ip, actor_id, SUM(events), SUM(failures)
-				FROM ` + table + w.sql() + ` GROUP BY actor, country`
-		}
-		if err := scan(query, w.args); err != nil {
-			return nil, err
-		}
-	}
-	var aw where
-	aw.add("time BETWEEN ? AND ?", lo, hi)
-	aw.add("actor <> ''")
-	if q.Search != "" {
-		aw.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
-	}
-	arows, err := s.r.QueryContext(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
-	}
-	defer arows.Close()
-	if err := agg.ScanAlerts(arows); err != nil {
-		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
-	}
-	return agg.Ranked(q.Limit), nil
-}
