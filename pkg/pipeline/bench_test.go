@@ -52,7 +52,7 @@ func BenchmarkHandlePage(b *testing.B) {
 // into map[string]any and does nothing else. One iteration is the whole
 // month; run with -cpu 1 for the per-core figure:
 //
-//	go test ./pkg/pipeline -run '^$' -bench BenchmarkReplay -benchtime 2x -count 2 -cpu 1
+//	go test ./pkg/pipeline -run '^$' -bench BenchmarkReplay -benchtime 2x -count 3 -cpu 1
 func BenchmarkReplay(b *testing.B) {
 	ds, err := traffic.Generate(traffic.Config{Seed: 42, Users: 300, Days: 30, Attacks: true})
 	if err != nil {
