@@ -186,4 +186,12 @@ func TestIncidentSurvivesRestart(t *testing.T) {
 	if out := e3.Process(&ev2); len(out) != 0 {
 		t.Fatalf("old dedup entry did not suppress: %+v", out)
 	}
+	// saved again, the incident has a key of its own and the header no dedup map
+	st3, err := e3.SaveState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := st3[stateDedupPrefix+"test_incident%00bob@example.com%00k"]; len(b) == 0 || strings.Contains(string(st3[stateEngineKey]), `"dedup"`) {
+		t.Fatalf("incident entry %s, header %s", b, st3[stateEngineKey])
+	}
 }
