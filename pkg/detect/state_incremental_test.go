@@ -35,7 +35,8 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 	for _, r := range detect.Rules() {
 		rules[r.ID] = true
 	}
-	deleted := map[string]int{} // keys deleted by deltas after the first, per kind
+	deleted := map[string]int{}  // keys deleted by deltas after the first, per kind
+	putBytes := map[string]int{} // bytes per detector, after the first delta
 	for i := 0; i < len(c.events); i++ {
 		want = append(want, e1.Process(&c.events[i])...)
 		if (i+1)%page != 0 {
@@ -59,6 +60,7 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 						dels[id]++
 					} else {
 						puts[id]++
+						putBytes[id] += len(v)
 					}
 				}
 			}
@@ -125,7 +127,14 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 	// month's tail (their deletes are covered by TestEntryStateDeltas)
 	for _, id := range []string{"session_hijack", "impossible_travel", "failed_logins", "mfa_fatigue", "unusual_admin",
 		"suspicious_ip", "password_spray", "mass_destructive", "anonymous_ip"} {
-		t.Logf("%s: %d entries written, %d deleted", id, puts[id], dels[id])
+		whole := 0
+		for k, v := range stored {
+			if strings.HasPrefix(k, detect.StateKeyPrefix+id+"/") {
+				whole += len(v)
+			}
+		}
+		t.Logf("%s: %d entries written, %d deleted; %d B written per page on average, %d B of state at the end",
+			id, puts[id], dels[id], putBytes[id]/(pages-1), whole)
 		wantDel := id != "impossible_travel" && id != "anonymous_ip"
 		if puts[id] == 0 || wantDel && dels[id] == 0 {
 			t.Errorf("%s: %d entries written and %d deleted by the deltas of a month", id, puts[id], dels[id])

@@ -24,13 +24,17 @@ import (
 // One op is one 1,000-event commit (ns/op); stateKB/commit and
 // stateKeys/commit are the state (bytes, keys) written with it,
 // ruleKB/commit the rule pack's part of the bytes; the log names the five
-// largest writers (bytes per commit by owner):
+// largest writers (bytes per commit by owner). "delta-failures" is delta
+// on traffic with failed sign-ins (see benchStateCommit); it also logs
+// what the detectors holding failures would write if saved whole:
 //
-//	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2
+//	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2 -timeout 60m
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
-		for _, mode := range []string{"delta", "full"} {
-			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) { benchStateCommit(b, users, mode == "full") })
+		for _, mode := range []string{"delta", "full", "delta-failures"} {
+			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
+				benchStateCommit(b, users, mode == "full", mode == "delta-failures")
+			})
 		}
 	}
 }
@@ -56,7 +60,18 @@ func stateEvent(n, user int, at time.Time) event.Event {
 	}
 }
 
-func benchStateCommit(b *testing.B, users int, full bool) {
+// failedSignIn turns a sign-in into a failed one (wrong password).
+func failedSignIn(ev event.Event) event.Event {
+	ev.Outcome = event.Outcome{Result: "FAILURE", Reason: "INVALID_CREDENTIALS"}
+	return ev
+}
+
+// benchStateCommit: with failures, every user also failed a sign-in once
+// while learned, right after a success (so failed_logins, suspicious_ip
+// and password_spray hold state for every user or address, and the
+// shared client's successes keep it from looking like a distributed
+// spray) and one event in ten of each commit is a failed sign-in.
+func benchStateCommit(b *testing.B, users int, full, failures bool) {
 	ctx := context.Background()
 	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
 	if err != nil {
@@ -78,6 +93,10 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 		for u := 0; u < users; u++ {
 			ev := next(u)
 			e.Process(&ev)
+			if failures && round == 1 { // after a success of the same client: no spray
+				ev = failedSignIn(next(u))
+				e.Process(&ev)
+			}
 		}
 	}
 	d, err := e.SaveStateDelta()
@@ -101,6 +120,9 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 		for j := range evs {
 			rnd = rnd*6364136223846793005 + 1442695040888963407
 			evs[j] = next(int(rnd>>33) % users)
+			if failures && j%10 == 0 {
+				evs[j] = failedSignIn(evs[j])
+			}
 			e.Process(&evs[j])
 		}
 		b.StartTimer()
@@ -135,6 +157,21 @@ func benchStateCommit(b *testing.B, users int, full bool) {
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
 	logLargestOwners(b, byOwner, b.N)
+	if failures { // what the detectors with failure state would write if saved whole
+		m, err := e.SaveState()
+		if err != nil {
+			b.Fatal(err)
+		}
+		whole := map[string]int64{}
+		for k, v := range m {
+			owner, _, _ := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/")
+			whole[owner] += int64(len(v))
+		}
+		b.Logf("whole state of failed_logins %.1f KB, suspicious_ip %.1f KB, password_spray %.1f KB; written per commit %.1f / %.1f / %.1f KB",
+			float64(whole["failed_logins"])/1024, float64(whole["suspicious_ip"])/1024, float64(whole["password_spray"])/1024,
+			float64(byOwner["failed_logins"])/float64(b.N)/1024, float64(byOwner["suspicious_ip"])/float64(b.N)/1024,
+			float64(byOwner["password_spray"])/float64(b.N)/1024)
+	}
 }
 
 // logLargestOwners logs the five largest writers of state per commit.
