@@ -33,8 +33,9 @@ func TestEntryStateDeltas(t *testing.T) {
 			signIn("alice@example.com", t0),
 			mkEv("user.session.start", "alice@example.com", when(1), failed("INVALID_CREDENTIALS")),
 			mkEv("user.session.start", "ghost@example.com", when(2), failed("INVALID_CREDENTIALS")),
+			mkEv("user.session.start", "zoë/ops\x00\xff@example.com", when(2), failed("INVALID_CREDENTIALS")),
 			mkEv("user.account.reset_password", "bob@example.com", when(3)),
-		}, []string{"u/alice@example.com", "u/ghost@example.com", "u/bob@example.com"}},
+		}, []string{"u/alice@example.com", "u/ghost@example.com", "u/bob@example.com", "u/zo%C3%AB%2Fops%00%FF@example.com"}},
 		{"mfa_fatigue", []event.Event{
 			mkEv("system.push.send_factor_verify_push", "alice@example.com", when(1)),
 			mkEv("user.mfa.okta_verify.deny_push", "alice@example.com", when(2)),
@@ -99,6 +100,13 @@ func TestEntryStateDeltas(t *testing.T) {
 			}
 			for _, ev := range tc.events {
 				step(ev)
+			}
+			for k := range stored { // PostgreSQL keys are text: ASCII only
+				for i := 0; i < len(k); i++ {
+					if k[i] < 0x20 || k[i] > 0x7e {
+						t.Fatalf("state key %q is not printable ASCII", k)
+					}
+				}
 			}
 			for _, p := range tc.parts {
 				if n := countPrefix(stored, prefix+p); n == 0 {

@@ -4,18 +4,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
 // Helpers for detectors whose per-entry state (entryState) spans several
 // maps: each map is a "part" with a short name, and an entry key is
-// "<part>/<map key>" (so keys are never empty and parts never collide).
+// "<part>/<map key, path-escaped>" (so keys are never empty, parts never
+// collide, and a login or address with a slash, a NUL or invalid UTF-8
+// still makes a valid ASCII store key).
 
 // partKey is the entry key of key in part.
-func partKey(part, key string) string { return part + "/" + key }
+func partKey(part, key string) string { return part + "/" + url.PathEscape(key) }
 
-// splitPartKey splits an entry key into its part and map key.
-func splitPartKey(k string) (part, key string, ok bool) { return strings.Cut(k, "/") }
+// splitPartKey splits an entry key into its part and map key (ok false:
+// not an entry key).
+func splitPartKey(k string) (part, key string, ok bool) {
+	part, esc, ok := strings.Cut(k, "/")
+	if !ok {
+		return "", "", false
+	}
+	key, err := url.PathUnescape(esc)
+	return part, key, err == nil
+}
 
 // appendPartKeys appends the entry keys of every key of m in part.
 func appendPartKeys[V any](out []string, part string, m map[string]V) []string {
@@ -47,7 +58,10 @@ var errUnknownEntry = errors.New("unknown entry")
 // bytes (unmarshalEntries); an error names the entry.
 func loadEntries(m map[string][]byte, load func(part, key string, b []byte) error) error {
 	for k, b := range m {
-		part, key, _ := splitPartKey(k)
+		part, key, ok := splitPartKey(k)
+		if !ok {
+			return fmt.Errorf("entry %q: malformed key", k)
+		}
 		if err := load(part, key, b); err != nil {
 			return fmt.Errorf("entry %q: %w", k, err)
 		}
