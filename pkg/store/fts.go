@@ -8,8 +8,11 @@ import (
 
 // Free-text search (EventQuery.Text) is a case-insensitive substring of the
 // display message, actor, event type, target or IP. An FTS5 trigram index
-// (events_fts, schema 7) holds those five columns of every event, written
-// by Commit with the event. A query of three or more characters asks the
+// (events_fts, schema 7; without its per-row size table since schema 11)
+// holds those five columns of every event, written by Commit with the
+// event; Prune removes an event with FTS5's 'delete' command, given the
+// same text recomputed from the events row (ftsText), which is why the
+// indexed text must stay a function of the row's columns. A query of three or more characters asks the
 // index for the rows holding every trigram of the text, and the query's
 // LIKE then keeps the rows where the text really is a substring (the index
 // has no positions, so "abcd" matches rows with "abc" and "bcd" apart).

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,69 @@ func TestFreeTextIndex(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%d pruned events still in the text index", n)
+	}
+}
+
+// Schema 11 rebuilds a schema-10 store's text index in place without its
+// size table, and pruning then removes exactly the pruned events from it
+// (FTS5's 'delete' command with the text recomputed from the events row):
+// a trigram every event holds counts the live events before and after.
+func TestFreeTextIndexRebuiltAndPruned(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v10.db")
+	old, err := openAt(ctx, path, Options{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := mkEvents(0, 600, t0, time.Minute)
+	mustCommit(t, old, Batch{Events: evs[:400]})
+	old.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustCommit(t, s, Batch{Events: evs[400:]})
+	var docsize int
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'events_fts_docsize'").Scan(&docsize); err != nil {
+		t.Fatal(err)
+	}
+	if docsize != 0 {
+		t.Fatal("schema 11 still has events_fts_docsize")
+	}
+	indexed := func() int {
+		t.Helper()
+		var n int
+		// "exa" (example.com) is in every event's actor
+		if err := s.r.QueryRow("SELECT COUNT(*) FROM events_fts WHERE events_fts MATCH ?", ftsQuery("example.com")).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := indexed(); n != len(evs) {
+		t.Fatalf("%d events in the text index, want %d", n, len(evs))
+	}
+	pruned, err := s.Prune(ctx, t0.Add(250*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned != 250 {
+		t.Fatalf("pruned %d events, want 250", pruned)
+	}
+	if n := indexed(); n != len(evs)-250 {
+		t.Fatalf("after the prune %d events in the text index, want %d", n, len(evs)-250)
+	}
+	if _, err := s.w.Exec("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')"); err != nil {
+		t.Fatalf("text index integrity check: %v", err)
+	}
+	rows, err := s.QueryEvents(ctx, EventQuery{Text: evs[300].Client.IPAddress, Limit: 10, NoRaw: true})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("text query for a live event's IP: %d rows, err %v", len(rows), err)
+	}
+	if _, err := s.Prune(ctx, t0.Add(time.Duration(len(evs)+1)*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed(); n != 0 {
+		t.Fatalf("after pruning everything %d events in the text index", n)
 	}
 }

@@ -281,6 +281,16 @@ UPDATE alerts SET
 	event_ids = COALESCE((SELECT group_concat(value, ',') FROM json_each(CAST(alerts.json AS TEXT), '$.eventIds')), ''),
 	mitre     = COALESCE((SELECT group_concat(value, ',') FROM json_each(CAST(alerts.json AS TEXT), '$.mitre')), '');
 `,
+	// 11: the text index without its per-row size table (columnsize=0,
+	// ~13 bytes per event): contentless_delete=1 needed that table, so
+	// pruned rows now leave the index through FTS5's 'delete' command with
+	// their indexed text, recomputed from the events row (prune.go). The
+	// index is rebuilt from the events.
+	`
+DROP TABLE events_fts;
+CREATE VIRTUAL TABLE events_fts USING fts5(t, content='', columnsize=0, tokenize='trigram', detail='none');
+INSERT INTO events_fts(rowid, t) SELECT id, ` + ftsText("") + ` FROM events;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

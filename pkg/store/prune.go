@@ -92,7 +92,9 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			AND g.country = d.country AND g.city = d.city`,
 		`DELETE FROM alert_events WHERE event_uuid IN (SELECT uuid FROM events WHERE id IN `+set+`)`,
 		`DELETE FROM events_raw WHERE id IN `+set,
-		`DELETE FROM events_fts WHERE rowid IN `+set,
+		// a contentless index without contentless_delete (schema 11) forgets
+		// a row through the 'delete' command given the text it indexed
+		`INSERT INTO events_fts (events_fts, rowid, t) SELECT 'delete', id, `+ftsText("")+` FROM events WHERE id IN `+set,
 		`DELETE FROM events WHERE id IN `+set,
 	)
 	for _, q := range stmts {
