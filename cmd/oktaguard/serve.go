@@ -124,6 +124,11 @@ func logProgress(ctx context.Context, p *pipeline.Pipeline, log *slog.Logger, ev
 			st := p.Status()
 			if !done && st.BackfillDone {
 				done, lastSummary = true, now
+				if lastDecile < 10 {
+					// finished between two ticks (a small org or a fast
+					// backfill): its last step, 100 %, is still logged
+					log.Info("backfill progress", "percent", 100, "events", st.EventsIngested, "alerts", st.Alerts, "newest", st.MaxPublished.Format(time.RFC3339))
+				}
 				log.Info("backfill done", "events", st.EventsIngested, "alerts", st.Alerts, "rejected", st.Rejected, "degraded", st.Degraded, "pages", st.Pages)
 				continue
 			}
