@@ -103,6 +103,9 @@ type Engine struct {
 	stateHash  map[string]uint64
 	// dedup keys changed since the last state save (state.go)
 	dedupChanged changeSet
+	// reorder-buffer slots (by seq) pushed or released since the last
+	// state save, tracked once a save was made (state.go)
+	pendChanged map[uint64]bool
 }
 
 // NewEngine validates cfg and builds an engine with every enabled detector.
@@ -193,6 +196,7 @@ func (e *Engine) Process(ev *event.Event) []Alert {
 	}
 	p.ev, p.seq = *ev, e.seq
 	heap.Push(&e.buf, p)
+	e.markPending(p.seq, true)
 	if t > e.maxSeen {
 		e.maxSeen = t
 	}
@@ -243,6 +247,7 @@ func (e *Engine) takeOut() []Alert {
 
 func (e *Engine) release() {
 	p := heap.Pop(&e.buf).(*pending)
+	e.markPending(p.seq, false)
 	delete(e.pendingIDs, p.ev.UUID)
 	if t := p.ev.Published.UnixNano(); t > e.watermark {
 		e.watermark = t

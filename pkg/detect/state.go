@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -19,6 +20,8 @@ import (
 //	detect.engine/u/<login>   one user's baseline
 //	detect.engine/d/<key>     one open incident's dedup entry (the dedup
 //	                          key, path-escaped: detector, actor, key)
+//	detect.engine/p/<seq>     one event waiting in the reorder buffer
+//	                          (its arrival number, hexadecimal)
 //	detect.<id>               a detector saved whole
 //	detect.<id>/<entry>       one entry of a detector with per-entry state
 //	                          (see entryState)
@@ -33,6 +36,7 @@ const (
 	stateEngineKey   = StateKeyPrefix + "engine"
 	stateUserPrefix  = stateEngineKey + "/u/"
 	stateDedupPrefix = stateEngineKey + "/d/"
+	statePendPrefix  = stateEngineKey + "/p/"
 	stateVersion     = 1
 )
 
@@ -62,7 +66,7 @@ type engineState struct {
 	Dedup       map[string]dedupEntry `json:"dedup,omitempty"` // before per-incident keys
 	// TenantCountry (before per-user keys): [country id, user index, last day]
 	TenantCountry [][3]uint32    `json:"tenantCountry,omitempty"`
-	Pending       []pendingState `json:"pending,omitempty"`
+	Pending       []pendingState `json:"pending,omitempty"` // before per-event keys
 	Seq           uint64         `json:"seq"`
 	MaxSeen       int64          `json:"maxSeen"`
 	Watermark     int64          `json:"watermark"`
@@ -120,6 +124,13 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		}
 		out[stateDedupPrefix+url.PathEscape(k)] = b
 	}
+	for _, p := range e.buf {
+		b, err := marshalPending(p)
+		if err != nil {
+			return nil, err
+		}
+		out[pendKey(p.seq)] = b
+	}
 	for _, d := range e.all {
 		id := d.reg.Info.ID
 		es, ok := d.det.(entryState)
@@ -152,6 +163,7 @@ func (e *Engine) SaveStateDelta() (StateDelta, error) {
 		}
 		clear(e.base.dirty)
 		e.dedupChanged.take()
+		clear(e.pendChanged)
 		e.stateHash = make(map[string]uint64, len(e.all)+1)
 		for _, d := range e.all {
 			if es, ok := d.det.(entryState); ok {
@@ -204,6 +216,22 @@ func (e *Engine) stateDelta() (StateDelta, error) {
 			b = nil
 		}
 		put[stateDedupPrefix+url.PathEscape(k)] = b
+	}
+	if len(e.pendChanged) > 0 {
+		live := make(map[uint64]*pending, len(e.buf))
+		for _, p := range e.buf {
+			live[p.seq] = p
+		}
+		for seq := range e.pendChanged {
+			var b []byte
+			if p := live[seq]; p != nil {
+				if b, err = marshalPending(p); err != nil {
+					return StateDelta{}, err
+				}
+			}
+			put[pendKey(seq)] = b
+		}
+		clear(e.pendChanged)
 	}
 	for _, d := range e.all {
 		id := d.reg.Info.ID
@@ -261,6 +289,36 @@ func (e *Engine) marshalDedup(key string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
+// markPending records that the event seq entered (pushed) or left the
+// reorder buffer, only once a save was made (before it, the next save is
+// a full one). An event that entered and left since the last save was
+// never stored: it is forgotten, not deleted.
+func (e *Engine) markPending(seq uint64, pushed bool) {
+	if !e.stateSaved {
+		return
+	}
+	if e.pendChanged == nil {
+		e.pendChanged = make(map[uint64]bool)
+	}
+	if pushed {
+		e.pendChanged[seq] = true
+	} else if e.pendChanged[seq] {
+		delete(e.pendChanged, seq)
+	} else {
+		e.pendChanged[seq] = false
+	}
+}
+
+func pendKey(seq uint64) string { return statePendPrefix + strconv.FormatUint(seq, 16) }
+
+func marshalPending(p *pending) ([]byte, error) {
+	b, err := json.Marshal(pendingState{Seq: p.seq, Ev: p.ev})
+	if err != nil {
+		return nil, fmt.Errorf("detect: save buffered event %d: %w", p.seq, err)
+	}
+	return b, nil
+}
+
 func (e *Engine) marshalHeader() ([]byte, error) {
 	st := engineState{
 		Version:     stateVersion,
@@ -270,9 +328,6 @@ func (e *Engine) marshalHeader() ([]byte, error) {
 		MaxSeen:     e.maxSeen,
 		Watermark:   e.watermark,
 		LastPrune:   e.lastPrune,
-	}
-	for _, p := range e.buf {
-		st.Pending = append(st.Pending, pendingState{Seq: p.seq, Ev: p.ev})
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -357,6 +412,29 @@ func (e *Engine) LoadState(m map[string][]byte) error {
 		}
 		e.dedup[key] = de
 	}
+	pend := false
+	for k, v := range m {
+		hs, ok := strings.CutPrefix(k, statePendPrefix)
+		if !ok {
+			continue
+		}
+		var ps pendingState
+		if err := json.Unmarshal(v, &ps); err != nil {
+			return fmt.Errorf("detect: load state %q: %w", k, err)
+		}
+		if seq, err := strconv.ParseUint(hs, 16, 64); err != nil || seq != ps.Seq {
+			return fmt.Errorf("detect: load state %q: entry of buffered event %d", k, ps.Seq)
+		}
+		e.buf = append(e.buf, &pending{ev: ps.Ev, seq: ps.Seq})
+		if ps.Ev.UUID != "" {
+			e.pendingIDs[ps.Ev.UUID] = struct{}{}
+		}
+		pend = true
+	}
+	if pend {
+		heap.Init(&e.buf)
+	}
+	clear(e.pendChanged)
 	e.dedupChanged.take()
 	entries := map[string]map[string][]byte{}
 	for k, v := range m {

@@ -68,3 +68,21 @@ func TestStateDeltaPruneAndSize(t *testing.T) {
 		t.Fatalf("%d users with pruned countries, want the 50 quiet ones", pruned)
 	}
 }
+
+// A buffered event's entry must be JSON of the event under its own number.
+func TestStatePendingEntryErrors(t *testing.T) {
+	for k, v := range map[string]string{
+		statePendPrefix + "zz": `{"seq":1,"ev":{}}`,
+		statePendPrefix + "2":  `{"seq":1,"ev":{}}`,
+		statePendPrefix + "1":  `{`,
+	} {
+		e, _ := NewEngine(Config{})
+		if err := e.LoadState(map[string][]byte{k: []byte(v)}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s = %s: error %v", k, v, err)
+		}
+	}
+	e, _ := NewEngine(Config{})
+	if err := e.LoadState(map[string][]byte{statePendPrefix + "a": []byte(`{"seq":10,"ev":{"uuid":"x"}}`)}); err != nil || e.Buffered() != 1 {
+		t.Fatalf("buffered %d, %v", e.Buffered(), err)
+	}
+}
