@@ -33,18 +33,22 @@ func TestFollowerPostureRefreshConflictOverGRPC(t *testing.T) {
 	// the first replica's instance starts (and leads) before the second's
 	role := func(p *plugintest.Plugin, want string) health {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.NewTimer(60 * time.Second)
+		defer deadline.Stop()
+		poll := time.NewTicker(100 * time.Millisecond)
+		defer poll.Stop()
+		e2 := *e
+		e2.p = p
 		for {
-			e2 := *e
-			e2.p = p
 			h := e2.health(t, e.ds)
 			if h.Details["role"] == want {
 				return h
 			}
-			if time.Now().After(deadline) {
+			select {
+			case <-deadline.C:
 				t.Fatalf("no %s within 60 s: %s %v", want, h.Message, h.Details)
+			case <-poll.C:
 			}
-			time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
 		}
 	}
 	lh := role(replicas[0], "leader")
