@@ -26,7 +26,7 @@ type AlertTableRow struct {
 }
 
 // AlertTableReader is the optional side of a backend that serves the
-// alerts table from columns (SQLite). Others are read through Triager
+// alerts table from columns (SQLite, PostgreSQL). Others are read through Triager
 // and converted with TableRowOf.
 type AlertTableReader interface {
 	QueryAlertTable(ctx context.Context, q TriageQuery) ([]AlertTableRow, error)
@@ -44,18 +44,20 @@ func TableRowOf(ta TriagedAlert) AlertTableRow {
 	return r
 }
 
-// asnOf is exception.EvidenceASN of an "asn" value read by SQLite (an
-// integer comes back as int64).
-func asnOf(v any) int {
-	if n, ok := v.(int64); ok {
-		v = int(n)
+// ASNOfJSON is the alerts table's ASN of an evidence "asn" value read
+// as JSON text (a backend's JSON operator, e.g. PostgreSQL's ->): decoded
+// as TableRowOf sees it after decoding the alert.
+func ASNOfJSON(v []byte) (int, error) {
+	var x any
+	if err := json.Unmarshal(v, &x); err != nil {
+		return 0, err
 	}
-	return exception.EvidenceASN(map[string]any{"asn": v})
+	return exception.EvidenceASN(map[string]any{"asn": x}), nil
 }
 
 // QueryAlertTable returns the alerts table rows of q (as QueryTriagedAlerts,
-// newest first) from the alerts' columns: no alert JSON is decoded (the
-// evidence's asn is read by SQLite from the evidence column).
+// newest first) from the alerts' columns: no alert JSON is decoded (SQLite
+// picks the evidence's asn out as JSON text; only that value is decoded).
 func (s *Store) QueryAlertTable(ctx context.Context, q TriageQuery) ([]AlertTableRow, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func (s *Store) QueryAlertTable(ctx context.Context, q TriageQuery) ([]AlertTabl
 		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT a.id, a.detector, a.severity, a.time, a.actor, a.ip, a.country, a.title, a.summary,
-		a.evidence, a.event_ids, a.mitre, CASE WHEN json_valid(a.evidence) THEN json_extract(a.evidence, '$.asn') END,
+		a.evidence, a.event_ids, a.mitre, CASE WHEN json_valid(a.evidence) THEN a.evidence -> '$.asn' END,
 		COALESCE(t.status, 'open'), COALESCE(t.assignee, ''), COALESCE(t.note, ''), COALESCE(t.updated_at, 0), COALESCE(t.updated_by, '')
 		FROM alerts a LEFT JOIN alert_triage t ON t.alert_id = a.id`+w.sql()+" ORDER BY a.time DESC, a.id LIMIT ?",
 		append(w.args, q.Limit)...)
@@ -73,17 +75,31 @@ func (s *Store) QueryAlertTable(ctx context.Context, q TriageQuery) ([]AlertTabl
 		return nil, fmt.Errorf("store: alert table: %w", err)
 	}
 	defer rows.Close()
+	return ScanAlertTable(rows)
+}
+
+// ScanAlertTable reads rows of (id, detector, severity, time, actor, ip,
+// country, title, summary, evidence, event_ids, mitre, the evidence's asn
+// as JSON text or NULL, status, assignee, note, updated_at, updated_by):
+// the alerts table rows every backend serves from columns.
+func ScanAlertTable(rows AlertRows) ([]AlertTableRow, error) {
 	var out []AlertTableRow
 	for rows.Next() {
 		var r AlertTableRow
 		var at, upd int64
-		var asn any
+		var asn *string
 		tr := &r.Triage
 		if err := rows.Scan(&r.ID, &r.Detector, &r.Severity, &at, &r.Actor, &r.IP, &r.Country, &r.Title, &r.Summary,
 			&r.Evidence, &r.EventIDs, &r.MITRE, &asn, &tr.Status, &tr.Assignee, &tr.Note, &upd, &tr.UpdatedBy); err != nil {
 			return nil, fmt.Errorf("store: alert table: %w", err)
 		}
-		r.Time, r.ASN = fromMS(at), asnOf(asn)
+		if asn != nil {
+			var err error
+			if r.ASN, err = ASNOfJSON([]byte(*asn)); err != nil {
+				return nil, fmt.Errorf("store: alert table: alert %s evidence asn: %w", r.ID, err)
+			}
+		}
+		r.Time = fromMS(at)
 		tr.AlertID, tr.UpdatedAt = r.ID, fromMS(upd)
 		out = append(out, r)
 	}

@@ -315,17 +315,22 @@ func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Aler
 		if err != nil {
 			return fmt.Errorf("store: commit: %w: alert %s: %w", store.ErrInvalidBatch, a.ID, err)
 		}
+		evidence, err := json.Marshal(a.Evidence)
+		if err != nil {
+			return fmt.Errorf("store: commit: %w: alert %s evidence: %w", store.ErrInvalidBatch, a.ID, err)
+		}
 		// one incident is one alert: a grown incident (same id) replaces the
 		// stored version; first time, actor and stored_at stay
 		var inserted bool
 		err = tx.QueryRow(ctx, `INSERT INTO alerts AS a (org, id, detector, severity, time, actor, actor_id, ip, country,
-			title, summary, json, stored_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+			title, summary, json, stored_at, evidence, event_ids, mitre) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
 			ON CONFLICT (org, id) DO UPDATE SET severity = excluded.severity, ip = excluded.ip, country = excluded.country,
-				title = excluded.title, summary = excluded.summary, json = excluded.json
+				title = excluded.title, summary = excluded.summary, json = excluded.json,
+				evidence = excluded.evidence, event_ids = excluded.event_ids, mitre = excluded.mitre
 			WHERE a.json <> excluded.json
 			RETURNING (xmax = 0)`,
 			s.org, a.ID, a.Detector, strings.ToLower(a.Severity), store.MS(a.Time), a.Actor, a.ActorID, a.IP, a.Country,
-			a.Title, a.Summary, js, now).Scan(&inserted)
+			a.Title, a.Summary, js, now, string(evidence), strings.Join(a.EventIDs, ","), strings.Join(a.MITRE, ",")).Scan(&inserted)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // stored already, unchanged
 		}

@@ -252,6 +252,24 @@ ALTER TABLE event_counts_5m SET (fillfactor = 80);
 ALTER TABLE event_counts_hour SET (fillfactor = 80);
 CREATE INDEX events_outcome ON events (org, outcome, published);
 `,
+	// 4: the alerts table served from columns (as SQLite's migration 10):
+	// the evidence as its JSON text, the event uuids and MITRE ids joined
+	// by commas, so the panel decodes no alert JSON. Alerts stored before
+	// are filled from their JSON in this transaction (the json type keeps
+	// the stored text, so the evidence is byte-equal to what Commit writes).
+	`
+ALTER TABLE alerts ADD COLUMN evidence  text NOT NULL DEFAULT 'null',
+	ADD COLUMN event_ids text NOT NULL DEFAULT '',
+	ADD COLUMN mitre     text NOT NULL DEFAULT '';
+UPDATE alerts SET
+	evidence  = COALESCE((convert_from(json, 'UTF8')::json -> 'evidence')::text, 'null'),
+	event_ids = COALESCE((SELECT string_agg(e.v, ',' ORDER BY e.i) FROM json_array_elements_text(
+		CASE WHEN json_typeof(convert_from(json, 'UTF8')::json -> 'eventIds') = 'array' THEN convert_from(json, 'UTF8')::json -> 'eventIds' END)
+		WITH ORDINALITY AS e(v, i)), ''),
+	mitre     = COALESCE((SELECT string_agg(e.v, ',' ORDER BY e.i) FROM json_array_elements_text(
+		CASE WHEN json_typeof(convert_from(json, 'UTF8')::json -> 'mitre') = 'array' THEN convert_from(json, 'UTF8')::json -> 'mitre' END)
+		WITH ORDINALITY AS e(v, i)), '');
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

@@ -214,6 +214,20 @@ func (s *Store) AlertHistory(ctx context.Context, q store.HistoryQuery) ([]alert
 // QueryTriagedAlerts returns the org's alerts (on alert time) with their
 // triage state; an alert never triaged is open.
 func (s *Store) QueryTriagedAlerts(ctx context.Context, q store.TriageQuery) ([]store.TriagedAlert, error) {
+	w, err := s.triageWhere(q)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.queryTriaged(ctx, w, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: query triaged alerts: %w", err)
+	}
+	return out, nil
+}
+
+// triageWhere is the condition of a triage query over alerts a left
+// joined with alert_triage t (the triaged list and the alerts table).
+func (s *Store) triageWhere(q store.TriageQuery) (*where, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
 	}
@@ -239,11 +253,7 @@ func (s *Store) QueryTriagedAlerts(ctx context.Context, q store.TriageQuery) ([]
 	if len(q.Statuses) > 0 {
 		w.add("COALESCE(t.status, 'open') = ANY(?)", q.Statuses)
 	}
-	out, err := s.queryTriaged(ctx, w, q.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: query triaged alerts: %w", err)
-	}
-	return out, nil
+	return w, nil
 }
 
 func (s *Store) queryTriaged(ctx context.Context, w *where, limit int) ([]store.TriagedAlert, error) {

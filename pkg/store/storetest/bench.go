@@ -209,6 +209,23 @@ func PanelQueries(b *testing.B, s store.Backend) {
 		r, err := s.QueryAlerts(ctx, store.AlertQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
 		return len(r), err
 	})
+	if r, ok := s.(store.AlertTableReader); ok {
+		// the alerts table panel: from columns, and as a backend without
+		// them serves it (decoded alerts, TableRowOf), side by side
+		q("alert_table_7d", func(i int) (int, error) {
+			rows, err := r.QueryAlertTable(ctx, store.TriageQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
+			return len(rows), err
+		})
+	}
+	if tr, ok := s.(store.Triager); ok {
+		q("alert_table_7d_decoded", func(i int) (int, error) {
+			as, err := tr.QueryTriagedAlerts(ctx, store.TriageQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
+			for _, a := range as {
+				_ = store.TableRowOf(a)
+			}
+			return len(as), err
+		})
+	}
 	q("actors_search", func(i int) (int, error) {
 		r, err := s.Actors(ctx, fmt.Sprintf("%03d", i%1000), 20)
 		return len(r), err

@@ -41,6 +41,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"EventFilters", testEventFilters},
 		{"Alerts", testAlerts},
 		{"AlertUpsert", testAlertUpsert},
+		{"AlertTable", testAlertTable},
 		{"Series", testSeries},
 		{"GeoUsersDictionaries", testGeoUsersDictionaries},
 		{"Posture", testPosture},
