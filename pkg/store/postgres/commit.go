@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -304,8 +303,6 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 	}
 	return nil
 }
-
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Alert, res *store.CommitResult) error {
 	now := time.Now().UnixMilli()
