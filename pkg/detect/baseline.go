@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -252,7 +250,7 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 	u.addNet(pk, d)
 	u.addNet(ak, d)
 	if sid := ev.SessionID(); sid != "" {
-		h := hash32("s:" + sid)
+		h := hashParts("s:", sid)
 		switch {
 		case behaviorNegative(ev, "New Device") && behaviorNegative(ev, "New Geo-Location"):
 			u.devSess = h
@@ -277,7 +275,7 @@ func (b *baselines) recordAdmin(ev *event.Event, u *userRec, d uint16) {
 	if ev.IsFailure() || !ev.IsAdminAction() || attackSignal(ev) != "" {
 		return
 	}
-	u.acts = addSeen(u.acts, hash32("t:"+ev.EventType), d, maxActsPerUser)
+	u.acts = addSeen(u.acts, hashParts("t:", ev.EventType), d, maxActsPerUser)
 	if ev.IsAPITokenRequest() {
 		pk, ak := netKeys(ev)
 		u.addNet(pk, d)
@@ -288,7 +286,7 @@ func (b *baselines) recordAdmin(ev *event.Event, u *userRec, d uint16) {
 // didBefore reports whether the user performed admin event type typ on a
 // day before today within the last 30 days.
 func (u *userRec) didBefore(typ string, today uint16) bool {
-	return u != nil && u.knowsSeen(u.acts, hash32("t:"+typ), today, true)
+	return u != nil && u.knowsSeen(u.acts, hashParts("t:", typ), today, true)
 }
 
 // administers reports whether the user performed any admin action in the
@@ -303,26 +301,6 @@ func (u *userRec) administers(today uint16) bool {
 		}
 	}
 	return false
-}
-
-// netKeys returns the hashes of the event's network: its /24 (IPv4) or
-// /64 (IPv6) prefix, and its ISP (AS number) with its country; 0 when
-// unknown.
-func netKeys(ev *event.Event) (prefix, isp uint32) {
-	if a, err := netip.ParseAddr(ev.Client.IPAddress); err == nil {
-		a = a.Unmap()
-		bits := 24
-		if !a.Is4() {
-			bits = 64
-		}
-		if p, err := a.Prefix(bits); err == nil {
-			prefix = hash32("p:" + p.String())
-		}
-	}
-	if asn := asnOf(ev); asn > 0 {
-		isp = hash32("a:" + strconv.Itoa(asn) + ":" + ev.Country())
-	}
-	return prefix, isp
 }
 
 func (u *userRec) addNet(h uint32, d uint16) { u.nets = addSeen(u.nets, h, d, maxNetsPerUser) }
@@ -585,7 +563,7 @@ func (c *Context) UserAdministers(login string) bool {
 // a known place (New Device and New Geo-Location NEGATIVE).
 func (c *Context) SessionDeviceKnown(ev *event.Event) bool {
 	sid := ev.SessionID()
-	return c.user != nil && sid != "" && c.user.devSess != 0 && c.user.devSess == hash32("s:"+sid)
+	return c.user != nil && sid != "" && c.user.devSess != 0 && c.user.devSess == hashParts("s:", sid)
 }
 
 // UserHasASN reports whether the actor signed in from asn in 30 days.

@@ -182,7 +182,7 @@ func (d *failedLogins) Handle(c *Context, ev *event.Event) {
 		u.R = &failRecent{}
 	}
 	u.R.Times = append(u.R.Times, now)
-	u.R.Sigs = append(u.R.Sigs, hash32(ev.Client.IPAddress+"\x00"+ev.Client.UserAgent.Raw))
+	u.R.Sigs = append(u.R.Sigs, hashParts(ev.Client.IPAddress, "\x00", ev.Client.UserAgent.Raw))
 	u.R.IDs = append(u.R.IDs, makeEventID(ev.UUID))
 	if len(u.R.Times) > failRing {
 		n := len(u.R.Times) - failRing

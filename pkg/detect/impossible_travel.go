@@ -3,9 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,16 +86,6 @@ func newImpossibleTravel(p Params) (Detector, error) {
 
 func (d *impossibleTravel) bindUsers(b *baselines) { d.base = b }
 
-func hash32(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	v := h.Sum32()
-	if v == 0 {
-		v = 1
-	}
-	return v
-}
-
 func routeKey(a, b string) string {
 	if a > b {
 		a, b = b, a
@@ -162,22 +150,6 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 // where anyone can rent an address in any city, or without a city, its
 // /24 (/64 for IPv6) prefix. 0 when unknown. One key per place keeps a
 // phone's many carrier prefixes from crowding out the user's other places.
-func placeKey(ev *event.Event) uint32 {
-	if asn := asnOf(ev); asn > 0 && ev.Client.Geo.City != "" && !isCloud(ev) {
-		return hash32("c:" + strconv.Itoa(asn) + ":" + strings.ToLower(ev.Client.Geo.City) + ":" + strings.ToLower(ev.Country()))
-	}
-	prefix, _ := netKeys(ev)
-	return prefix
-}
-
-// cityKey is the hash of a sign-in's city outside hosting ASNs (0 for a
-// datacenter address or without a city).
-func cityKey(ev *event.Event) uint32 {
-	if ev.Client.Geo.City == "" || isCloud(ev) {
-		return 0
-	}
-	return hash32("city:" + strings.ToLower(ev.Client.Geo.City) + ":" + strings.ToLower(ev.Country()))
-}
 
 // maxPlacesPerUser bounds the places kept per user (the least recently
 // used one goes first).

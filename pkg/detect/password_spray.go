@@ -76,14 +76,24 @@ type passwordSpray struct {
 	changeSet
 }
 
-func agentKey(ev *event.Event) (uint32, string) {
+// agentKey is the hash of the event's client: its device token, else its
+// user agent; 0 for neither.
+func agentKey(ev *event.Event) uint32 {
 	if ev.Debug.DTHash != "" {
-		return hash32("dt:" + ev.Debug.DTHash), "device token " + ev.Debug.DTHash
+		return hashParts("dt:", ev.Debug.DTHash)
 	}
 	if ev.Client.UserAgent.Raw != "" {
-		return hash32("ua:" + ev.Client.UserAgent.Raw), ev.Client.UserAgent.Raw
+		return hashParts("ua:", ev.Client.UserAgent.Raw)
 	}
-	return 0, ""
+	return 0
+}
+
+// agentLabel names the client agentKey hashes, for evidence.
+func agentLabel(ev *event.Event) string {
+	if ev.Debug.DTHash != "" {
+		return "device token " + ev.Debug.DTHash
+	}
+	return ev.Client.UserAgent.Raw
 }
 
 func (k *sprayKey) slide(now, win int64) {
@@ -137,7 +147,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 				EventIDs: []string{ev.UUID},
 			})
 		}
-		if k, _ := agentKey(ev); k != 0 && d.byAgent[k] != nil {
+		if k := agentKey(ev); k != 0 && d.byAgent[k] != nil {
 			d.byAgent[k].success(now)
 			d.mark(agentPart(k))
 		}
@@ -180,7 +190,8 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	}
 
 	// distributed: one agent / device token across many IPs
-	if ak, label := agentKey(ev); ak != 0 && d.dMinIPs > 0 {
+	if ak := agentKey(ev); ak != 0 && d.dMinIPs > 0 {
+		label := agentLabel(ev)
 		a := d.byAgent[ak]
 		d.mark(agentPart(ak))
 		if a == nil {

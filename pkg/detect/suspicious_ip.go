@@ -178,9 +178,9 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		d.okUsers[ipKey] = okm
 		d.mark(partKey("o", strconv.FormatUint(ipKey, 16)))
 	}()
-	var signals []string
-	ids := []string{ev.UUID}
-	ev2 := map[string]any{}
+	// ids and ev2 are made when a signal is found: most sign-ins have none
+	var signals, ids []string
+	var ev2 map[string]any
 	if ev.IP.Categories.Has(event.CatSuspicious) {
 		signals = append(signals, "suspicious_list")
 	}
@@ -190,9 +190,11 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	if t := d.threats[ip]; t != nil && now >= t.T && now-t.T <= win {
 		signals = append(signals, "threatinsight_detected")
 		ids = append(ids, t.UUID)
+		ev2 = map[string]any{}
 		ev2["threatDetectedAt"] = time.Unix(t.T, 0).UTC().Format(time.RFC3339)
 	}
-	sprayed, maxAttempts, sample := 0, 0, []string{}
+	sprayed, maxAttempts := 0, 0
+	var sample []string
 	for u, f := range d.fails[ip] {
 		if now >= f.Last && now-f.Last <= win || f.Last > now {
 			sprayed++
@@ -205,6 +207,9 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		sort.Strings(sample)
 		if len(sample) > 10 {
 			sample = sample[:10]
+		}
+		if ev2 == nil {
+			ev2 = map[string]any{}
 		}
 		ev2["sprayedUsers"] = sprayed
 		ev2["sprayMaxAttemptsPerUser"] = maxAttempts
@@ -220,6 +225,10 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	if d.sharedUsers > 0 && shared >= d.sharedUsers && !ev.IP.Categories.Has(event.CatSuspicious) {
 		return
 	}
+	if ev2 == nil {
+		ev2 = map[string]any{}
+	}
+	ids = append([]string{ev.UUID}, ids...)
 	ev2["signals"] = signals
 	ev2["ipUsers30d"] = shared
 	ev2["asn"] = asnOf(ev)
