@@ -61,6 +61,10 @@ type Store struct {
 
 	enc *zstd.Encoder
 	dec *zstd.Decoder
+
+	// groupUserRowsInSQL: the users summary's roll-up rows grouped by
+	// PostgreSQL as before (benchmarks compare it side by side).
+	groupUserRowsInSQL bool
 }
 
 var _ store.Backend = (*Store)(nil)
