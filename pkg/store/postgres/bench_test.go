@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -11,53 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 	"github.com/oktaguard/oktaguard/pkg/store/storetest"
 )
-
-// BenchmarkCommit measures the write path on PostgreSQL: pages of 1000
-// new events (~1.8 KB raw JSON each) committed in one transaction (COPY,
-// deduplicating insert, roll-ups), as the pipeline commits a page.
-func BenchmarkCommit(b *testing.B) {
-	dsn := pgtest.Schema(b)
-	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Org: "https://bench.okta.example"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	const batch = 1000
-	rng := rand.New(rand.NewPCG(3, 4))
-	start := time.Now().Add(-24 * time.Hour)
-	n := 0
-	mk := func() []event.Event {
-		evs := make([]event.Event, batch)
-		for j := range evs {
-			evs[j] = storetest.BenchEvent(rng, n, start.Add(time.Duration(n)*10*time.Millisecond))
-			n++
-		}
-		return evs
-	}
-	pages := make([][]event.Event, 0, b.N)
-	for i := 0; i < b.N; i++ {
-		pages = append(pages, mk())
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := s.Commit(ctx, store.Batch{Events: pages[i], Checkpoint: &store.Checkpoint{NextURL: "x"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.EventsInserted != batch {
-			b.Fatalf("inserted %d", res.EventsInserted)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-}
 
 // BenchmarkQuery runs the dashboards' panel queries on a large org built
 // once in the schema bench_N of the test server (kept between runs):

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -19,19 +20,24 @@ var stageCols = []string{"seq", "published", "uuid", "event_type", "actor", "act
 	"outcome", "reason", "ip", "country", "city", "lat", "lon", "session_id", "severity", "display_message", "target",
 	"risk_level", "ip_categories", "raw"}
 
+// eventCols are the events columns the direct COPY fills.
+var eventCols = append([]string{"org"}, stageCols[1:]...)
+
 const eventInsertCols = `published, uuid, event_type, actor, actor_id, actor_type, actor_name, outcome, reason, ip, country, city,
 	lat, lon, session_id, severity, display_message, target, risk_level, ip_categories, raw`
 
-// Commit writes a batch in one transaction (see store.Backend): the
-// events go through COPY into a per-connection staging table, then one
-// INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING tells which are
-// new; roll-ups, alerts, checkpoint and state follow. With a lease taken
+// Commit writes a batch in one transaction (see store.Backend). The
+// events are COPYed straight into their day partitions: the pipeline hands
+// Commit events it has checked against the store (HasEvents), so a stored
+// one is rare, and the partitions' primary key refuses it. Then the whole
+// transaction is redone on the deduplicating path (COPY into a
+// per-connection staging table, INSERT ... SELECT ... ON CONFLICT DO
+// NOTHING RETURNING, which tells which events are new). Roll-ups, alerts,
+// checkpoint and state follow in the same transaction. With a lease taken
 // (Lead), the transaction first locks the org's lease row FOR SHARE and
 // checks the token: a takeover waits for this commit, and a deposed
 // leader's commit fails with store.ErrFenced.
 func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, error) {
-	res := store.CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts)),
-		AlertUpdated: make([]bool, len(b.Alerts))}
 	if err := validate(b); err != nil {
 		return store.CommitResult{}, err
 	}
@@ -43,6 +49,22 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 	if err := s.ensurePartitions(ctx, b.Events); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
+	res, err := s.commit(ctx, b, true)
+	if errors.Is(err, errStored) {
+		res, err = s.commit(ctx, b, false)
+	}
+	return res, err
+}
+
+// errStored is the direct COPY's failure on an event stored already.
+var errStored = errors.New("an event of the batch is stored already")
+
+// commit runs the page transaction; direct chooses the COPY into the
+// partitions (it fails with errStored on a stored event) over the
+// deduplicating insert.
+func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.CommitResult, error) {
+	res := store.CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts)),
+		AlertUpdated: make([]bool, len(b.Alerts))}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
@@ -58,7 +80,7 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 	if err := tx.QueryRow(ctx, "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", s.org).Scan(&horizon); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: retention horizon: %w", err)
 	}
-	if err := s.commitEvents(ctx, tx, b.Events, horizon, &res); err != nil {
+	if err := s.commitEvents(ctx, tx, b.Events, horizon, direct, &res); err != nil {
 		return store.CommitResult{}, err
 	}
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
@@ -142,13 +164,17 @@ func validate(b store.Batch) error {
 }
 
 // commitEvents stores the events published at or after horizon (the
-// org's retention horizon; older ones are counted as expired).
-func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, horizon int64, res *store.CommitResult) error {
+// org's retention horizon; older ones are counted as expired): COPY into
+// each day partition when direct, else through the staging table.
+func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, horizon int64, direct bool, res *store.CommitResult) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	cols := make([]store.EventColumns, len(evs))
-	rows := make([][]any, 0, len(evs))
+	raws := s.compressAll(evs)
+	seen := make(map[string]struct{}, len(evs))
+	days := map[int64][][]any{} // direct: rows per partition day
+	var staged [][]any
 	for i := range evs {
 		ev := &evs[i]
 		c := store.ColumnsOf(ev)
@@ -161,14 +187,40 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, 
 		if c.HasGeo {
 			lat, lon = c.Lat, c.Lon
 		}
-		rows = append(rows, []any{int32(i), c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
+		if !direct {
+			staged = append(staged, []any{int32(i), c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
+				ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.IP, c.Country, c.City, lat, lon, c.Session,
+				ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), raws[i]})
+			continue
+		}
+		// a uuid's first occurrence in the batch is the one stored
+		if _, dup := seen[ev.UUID]; dup {
+			continue
+		}
+		seen[ev.UUID] = struct{}{}
+		d := store.FloorTo(c.Published, store.DayMS)
+		days[d] = append(days[d], []any{s.org, c.Published, ev.UUID, ev.EventType, ev.Actor.AlternateID, ev.Actor.ID, ev.Actor.Type,
 			ev.Actor.DisplayName, ev.Outcome.Result, ev.Outcome.Reason, c.IP, c.Country, c.City, lat, lon, c.Session,
-			ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), s.compress(ev.Raw)})
+			ev.Severity, ev.DisplayMessage, c.Target, ev.Debug.RiskLevel, int16(ev.IP.Categories), raws[i]})
+		res.Inserted[i] = true
+		res.EventsInserted++
 	}
-	if len(rows) == 0 {
+	if direct {
+		for d, rows := range days {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{partName(d)}, eventCols, pgx.CopyFromRows(rows)); err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+					return errStored
+				}
+				return fmt.Errorf("store: commit: events: %w", err)
+			}
+		}
+		return s.rollups(ctx, tx, evs, cols, res.Inserted)
+	}
+	if len(staged) == 0 {
 		return nil
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageCols, pgx.CopyFromRows(staged)); err != nil {
 		return fmt.Errorf("store: commit: events: %w", err)
 	}
 	// DISTINCT ON keeps a uuid's first occurrence in the batch

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -43,6 +45,10 @@ type Config struct {
 	MaxBuckets int
 	// ConnectTimeout bounds each connection attempt (default 10 s).
 	ConnectTimeout time.Duration
+
+	// tracer, when set (the package's own benchmarks), times every
+	// statement of the pool's connections.
+	tracer pgx.QueryTracer
 }
 
 // Store is one org's handle on a PostgreSQL database. Safe for concurrent use.
@@ -115,6 +121,9 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 	if _, ok := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
 		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
+	if cfg.tracer != nil {
+		pc.ConnConfig.Tracer = cfg.tracer
+	}
 	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, stageDDL)
 		return err
@@ -139,7 +148,7 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		pool.Close()
 		return nil, explain(desc, secret, fmt.Errorf("register org: %w", err))
 	}
-	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	s.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	return s, nil
 }
@@ -235,6 +244,25 @@ func (s *Store) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
+}
+
+// compressAll compresses the events' raw JSON, on up to one goroutine per
+// core (the encoder is safe for concurrent EncodeAll calls).
+func (s *Store) compressAll(evs []event.Event) [][]byte {
+	out := make([][]byte, len(evs))
+	workers := min(runtime.GOMAXPROCS(0), (len(evs)+63)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(evs); i += workers {
+				out[i] = s.compress(evs[i].Raw)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return out
 }
 
 func (s *Store) compress(raw []byte) []byte {

@@ -104,11 +104,17 @@ func testDuplicates(t *testing.T, newDB NewDB) {
 	if res.EventsInserted != 4 || !reflect.DeepEqual(res.Inserted, wantFlags) {
 		t.Fatalf("inserted %d %v, want 4 %v", res.EventsInserted, res.Inserted, wantFlags)
 	}
-	if st, _ := s.Stats(bg); st.Events != 10 {
-		t.Fatalf("stats count %d after duplicates, want 10", st.Events)
+	// a uuid twice in a batch of new events: the first occurrence is stored
+	more := Events("a", 10, 3, T0().Add(10*time.Second), time.Second)
+	res = commit(t, s, store.Batch{Events: append(append([]eventT{}, more[0], more[1], more[0]), more[2])})
+	if want := []bool{true, true, false, true}; res.EventsInserted != 3 || !reflect.DeepEqual(res.Inserted, want) {
+		t.Fatalf("batch with an inner duplicate: inserted %d %v, want 3 %v", res.EventsInserted, res.Inserted, want)
+	}
+	if st, _ := s.Stats(bg); st.Events != 13 {
+		t.Fatalf("stats count %d after duplicates, want 13", st.Events)
 	}
 	pts, err := s.CountSeries(bg, store.SeriesQuery{From: T0(), To: T0().Add(time.Hour), Interval: time.Hour, Limit: 10})
-	if err != nil || len(pts) != 1 || pts[0].Count != 10 {
+	if err != nil || len(pts) != 1 || pts[0].Count != 13 {
 		t.Fatalf("series after duplicates %v %v (roll-ups must not count a duplicate)", pts, err)
 	}
 }

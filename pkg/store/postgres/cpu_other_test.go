@@ -1,0 +1,14 @@
+//go:build !linux
+
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func processCPU() time.Duration { return 0 }
+
+func backendsCPU(context.Context, *pgx.Conn) (time.Duration, bool) { return 0, false }
