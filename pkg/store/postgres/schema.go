@@ -270,6 +270,16 @@ UPDATE alerts SET
 		CASE WHEN json_typeof(convert_from(json, 'UTF8')::json -> 'mitre') = 'array' THEN convert_from(json, 'UTF8')::json -> 'mitre' END)
 		WITH ORDINALITY AS e(v, i)), '');
 `,
+	// 5: the geo panel's roll-up is read without parallel workers. For a
+	// 7-day range PostgreSQL picked a parallel sequential scan of the whole
+	// geo_hours table (3 558 buffers on the 1 M benchmark schema) over a
+	// bitmap scan of the 7 days (2 597): on a busy 2-core machine the
+	// workers fight for the cores, BenchmarkQuery geo_7d 216-237 ms p50
+	// against 50-104 ms without them (docs/performance.md). The series
+	// roll-ups keep their parallel plans (measured faster with them).
+	`
+ALTER TABLE geo_hours SET (parallel_workers = 0);
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

@@ -87,11 +87,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 		if q.Outcome != "" {
 			w.add("outcome = ?", strings.ToUpper(q.Outcome))
 		}
-		return scan(fmt.Sprintf(`SELECT round(lat::numeric, %d)::float8 AS rlat, round(lon::numeric, %d)::float8 AS rlon, o,
-			SUM(n)::bigint, SUM(f)::bigint, 0::bigint, MAX(country), MAX(city), MAX(ls)
-			FROM (SELECT lat, lon, %s AS o, SUM(n) AS n, COALESCE(SUM(n) FILTER (WHERE %s), 0) AS f, MAX(country) AS country,
-				MAX(city) AS city, MAX(last_seen) AS ls FROM geo_hours%s GROUP BY lat, lon, o) g GROUP BY 1, 2, 3`,
-			prec, prec, outcomeCol, failed, w.sql()), w.args)
+		return scan(geoRollupSQL(prec, outcomeCol, w), w.args)
 	}
 	levels := []int64{store.HourMS}
 	if q.Actor != "" || q.CountActors {
@@ -108,6 +104,16 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 		}
 	}
 	return agg.Ranked(q.Limit), nil
+}
+
+// geoRollupSQL is the geo_hours statement of a span of whole hours
+// (migration 5 keeps it off parallel workers).
+func geoRollupSQL(prec int, outcomeCol string, w *where) string {
+	return fmt.Sprintf(`SELECT round(lat::numeric, %d)::float8 AS rlat, round(lon::numeric, %d)::float8 AS rlon, o,
+		SUM(n)::bigint, SUM(f)::bigint, 0::bigint, MAX(country), MAX(city), MAX(ls)
+		FROM (SELECT lat, lon, %s AS o, SUM(n) AS n, COALESCE(SUM(n) FILTER (WHERE %s), 0) AS f, MAX(country) AS country,
+			MAX(city) AS city, MAX(last_seen) AS ls FROM geo_hours%s GROUP BY lat, lon, o) g GROUP BY 1, 2, 3`,
+		prec, prec, outcomeCol, failed, w.sql())
 }
 
 // UserSummaries summarises each actor of the org in the range (see
