@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"sort"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
@@ -60,16 +61,55 @@ func (g *GeoAgg) Ranked(limit int) []GeoPoint {
 	return RankGeoPoints(out, limit)
 }
 
-// UserAgg merges per-actor activity rows of several spans and the actors'
-// alert counts into user summaries.
+// UserAgg merges per-actor activity rows of several spans, sealed user
+// segments (user_segs.go) and the actors' alert counts into user summaries.
 type UserAgg struct {
-	users     map[string]*UserSummary
-	countries map[string]map[string]bool
+	users   map[string]*userAcc
+	scratch []byte // decoded segment, reused
+}
+
+type userAcc struct {
+	UserSummary
+	lastMS int64 // newest activity, unix ms (math.MinInt64: none yet)
 }
 
 // NewUserAgg returns an empty UserAgg.
 func NewUserAgg() *UserAgg {
-	return &UserAgg{users: map[string]*UserSummary{}, countries: map[string]map[string]bool{}}
+	return &UserAgg{users: map[string]*userAcc{}}
+}
+
+func (g *UserAgg) get(actor []byte) *userAcc {
+	u := g.users[string(actor)] // no allocation for the look-up
+	if u == nil {
+		u = &userAcc{UserSummary: UserSummary{Actor: string(actor)}, lastMS: math.MinInt64}
+		g.users[u.Actor] = u
+	}
+	return u
+}
+
+// add folds one activity entry; the newest (or equally new, later
+// folded) entry gives the last IP and actor id.
+func (u *userAcc) add(country, lastIP, actorID []byte, n, fails, last int64) {
+	u.Events += n
+	u.Failures += fails
+	if last >= u.lastMS {
+		u.lastMS = last
+		if u.LastIP != string(lastIP) {
+			u.LastIP = string(lastIP)
+		}
+		if u.ActorID != string(actorID) {
+			u.ActorID = string(actorID)
+		}
+	}
+	if len(country) == 0 {
+		return
+	}
+	for _, c := range u.Countries {
+		if c == string(country) {
+			return
+		}
+	}
+	u.Countries = append(u.Countries, string(country))
 }
 
 // ScanActivity folds rows of (actor, country, last_seen ms, last_ip,
@@ -81,22 +121,65 @@ func (g *UserAgg) ScanActivity(rows AlertRows) error {
 		if err := rows.Scan(&actor, &country, &last, &ip, &actorID, &n, &fails); err != nil {
 			return err
 		}
-		u := g.users[actor]
-		if u == nil {
-			u = &UserSummary{Actor: actor}
-			g.users[actor] = u
-			g.countries[actor] = map[string]bool{}
-		}
-		u.Events += n
-		u.Failures += fails
-		if t := fromMS(last); !t.Before(u.LastSeen) {
-			u.LastSeen, u.LastIP, u.ActorID = t, ip, actorID
-		}
-		if country != "" {
-			g.countries[actor][country] = true
-		}
+		g.get([]byte(actor)).add([]byte(country), []byte(ip), []byte(actorID), n, fails, last)
 	}
 	return rows.Err()
+}
+
+// AddSegment folds the entries of a sealed user segment of the bucket
+// starting at bucket (unix ms), keeping the actors that contain search
+// (case-insensitive for ASCII, as SQL LIKE; "" keeps all).
+func (g *UserAgg) AddSegment(bucket int64, data []byte, search string) error {
+	r, scratch, err := openUserSeg(bucket, data, g.scratch)
+	g.scratch = scratch
+	if err != nil {
+		return err
+	}
+	needle := asciiLower([]byte(search))
+	var e rawEntry
+	for {
+		ok, err := r.next(&e)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if len(needle) > 0 && !containsFold(e.actor, needle) {
+			continue
+		}
+		g.get(e.actor).add(e.country, e.lastIP, e.actorID, e.events, e.failures, e.lastSeen)
+	}
+}
+
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// containsFold reports whether s contains the lower-case needle, folding
+// ASCII letters of s only (SQLite's LIKE).
+func containsFold(s, needle []byte) bool {
+outer:
+	for i := 0; i+len(needle) <= len(s); i++ {
+		for j, n := range needle {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != n {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // ScanAlerts folds rows of (actor, actor_id, severity, count): an actor
@@ -110,7 +193,7 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 		}
 		u := g.users[actor]
 		if u == nil { // alerts on an actor whose events are outside the range
-			u = &UserSummary{Actor: actor, ActorID: actorID}
+			u = &userAcc{UserSummary: UserSummary{Actor: actor, ActorID: actorID}, lastMS: math.MinInt64}
 			g.users[actor] = u
 		}
 		u.Alerts += n
@@ -125,16 +208,11 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 // events (descending), then actor, at most limit of them.
 func (g *UserAgg) Ranked(limit int) []UserSummary {
 	out := make([]UserSummary, 0, len(g.users))
-	for actor, u := range g.users {
-		u.Countries = u.Countries[:0]
-		for c := range g.countries[actor] {
-			u.Countries = append(u.Countries, c)
+	for _, u := range g.users {
+		if u.lastMS != math.MinInt64 {
+			u.LastSeen = fromMS(u.lastMS)
 		}
-		sort.Strings(u.Countries)
-		if len(u.Countries) == 0 {
-			u.Countries = nil
-		}
-		out = append(out, *u)
+		out = append(out, u.UserSummary)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
@@ -151,6 +229,9 @@ func (g *UserAgg) Ranked(limit int) []UserSummary {
 	})
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	for i := range out {
+		sort.Strings(out[i].Countries)
 	}
 	return out
 }

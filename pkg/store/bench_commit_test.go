@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,58 @@ func benchCommit(b *testing.B, s *Store) {
 	// core sustains, independent of other load on a shared machine
 	if cpu := processCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
+	}
+}
+
+// BenchmarkCommitUserSegments is the write cost of sealing closed user
+// buckets (schema 12) side by side with the rows-only roll-ups before it
+// (schema 11): 1 000-event pages of the BenchmarkQuery generator (20 000
+// users) at the 10 M store's density (one event per 259 ms, an hour every
+// ~14 pages, a day every ~334), so that -benchtime 400x seals a whole day
+// and ~28 hours. Run with -count to alternate the two on a noisy machine.
+func BenchmarkCommitUserSegments(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		upTo int
+	}{{"rows", userSegsVersion - 1}, {"segments", LatestSchemaVersion()}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := openAt(ctx, filepath.Join(b.TempDir(), "bench.db"), Options{}, c.upTo)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			const batch = 1000
+			step := 259 * time.Millisecond
+			start := benchEnd.Add(-30 * 24 * time.Hour)
+			rng := rand.New(rand.NewPCG(1, 2))
+			b.ResetTimer()
+			var cpu time.Duration // of the commits only, not of generating the events
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				evs := make([]eventT, batch)
+				for j := range evs {
+					n := i*batch + j
+					evs[j] = benchEvent(rng, n, start.Add(time.Duration(n)*step))
+				}
+				b.StartTimer()
+				cpu0 := processCPU()
+				if _, err := s.Commit(ctx, Batch{Events: evs}); err != nil {
+					b.Fatal(err)
+				}
+				cpu += processCPU() - cpu0
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+			if cpu > 0 {
+				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
+			}
+			var segs int64
+			s.w.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'user_segs'").Scan(&segs)
+			if segs > 0 {
+				s.w.QueryRow("SELECT COUNT(*) FROM user_segs").Scan(&segs)
+			}
+			b.ReportMetric(float64(segs), "segments")
+		})
 	}
 }

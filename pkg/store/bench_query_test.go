@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,15 +82,23 @@ func benchStore(b *testing.B) (*Store, int) {
 	}
 	ctx := context.Background()
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("oktaguard-store-bench-%d-v%d.db", total, LatestSchemaVersion()))
+	migrated := false
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		migrated = adoptOlderBenchStore(b, total, path)
+	}
+	start := time.Now()
 	s, err := Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if migrated {
+		b.Logf("migrated %s to schema %d in place in %s", path, LatestSchemaVersion(), time.Since(start).Round(time.Millisecond))
 	}
 	if _, ok, _ := s.GetState(ctx, "bench/complete"); ok {
 		return s, total
 	}
 	b.Logf("building %s with %d events (once)", path, total)
-	start := time.Now()
+	start = time.Now()
 	rng := rand.New(rand.NewPCG(1, 2))
 	span := 30 * 24 * time.Hour
 	step := span / time.Duration(total)
@@ -127,6 +137,69 @@ func benchStore(b *testing.B) (*Store, int) {
 	}
 	b.Logf("%s: %d bytes, %.0f B/event", path, size, float64(size)/float64(total))
 	return s, total
+}
+
+// adoptOlderBenchStore renames the newest complete benchmark store of the
+// same size built at an older schema (with its -wal and -shm) to path, so
+// that Open migrates it in place instead of building the events again.
+// A file still open in another process (a build in progress) is left
+// alone. It reports whether a store was adopted.
+func adoptOlderBenchStore(b *testing.B, total int, path string) bool {
+	b.Helper()
+	for v := LatestSchemaVersion() - 1; v >= 1; v-- {
+		old := filepath.Join(os.TempDir(), fmt.Sprintf("oktaguard-store-bench-%d-v%d.db", total, v))
+		if _, err := os.Stat(old); err != nil {
+			continue
+		}
+		if openElsewhere(old) {
+			b.Logf("%s is open in another process (still being built?): not adopted", old)
+			continue
+		}
+		if !benchStoreComplete(old) {
+			b.Logf("%s is incomplete: not adopted", old)
+			continue
+		}
+		for _, suf := range []string{"-wal", "-shm", ""} { // the database last
+			if err := os.Rename(old+suf, path+suf); err != nil && !os.IsNotExist(err) {
+				b.Fatalf("adopt %s: %v", old, err)
+			}
+		}
+		b.Logf("adopted %s (schema %d) as %s", old, v, path)
+		return true
+	}
+	return false
+}
+
+// benchStoreComplete reports whether the store at path finished its build,
+// read without migrating it.
+func benchStoreComplete(path string) bool {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var n int
+	return db.QueryRow("SELECT COUNT(*) FROM state WHERE key = 'bench/complete'").Scan(&n) == nil && n == 1
+}
+
+// openElsewhere reports whether a process other than this one has path
+// open (Linux /proc; false where /proc is missing).
+func openElsewhere(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	self := fmt.Sprintf("/proc/%d/", os.Getpid())
+	for _, fd := range procs {
+		if strings.HasPrefix(fd, self) {
+			continue
+		}
+		if target, err := os.Readlink(fd); err == nil && (target == abs || target == abs+"-wal") {
+			return true
+		}
+	}
+	return false
 }
 
 // benchQuery runs fn b.N times with a varying seed and reports p50/p95.

@@ -238,7 +238,17 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: text index of events %d..%d: %w", first, start-1, err)
 		}
 	}
-	return s.upsertRollups(ctx, tx, agg)
+	if err := s.upsertRollups(ctx, tx, agg); err != nil {
+		return err
+	}
+	if s.userSegs {
+		// normally the buckets this page closed (an hour, once a day a
+		// day); bounded, so a page of late events stays cheap
+		if _, _, err := s.sealUserBuckets(ctx, tx, sealBudget); err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+	}
+	return nil
 }
 
 // upsertRollups writes the page's folded roll-up rows.

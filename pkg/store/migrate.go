@@ -291,6 +291,19 @@ DROP TABLE events_fts;
 CREATE VIRTUAL TABLE events_fts USING fts5(t, content='', columnsize=0, tokenize='trigram', detail='none');
 INSERT INTO events_fts(rowid, t) SELECT id, ` + ftsText("") + ` FROM events;
 `,
+	// 12: sealed user segments (user_segs.go): the rows of each closed
+	// user_days / user_hours bucket packed into one compressed blob, so the
+	// users summary decodes a bucket instead of grouping its rows. The rows
+	// of existing stores are sealed after this migration, one bucket per
+	// transaction (sealUserBuckets at open: resumable).
+	`
+CREATE TABLE user_segs (
+	span   INTEGER NOT NULL,   -- bucket width in ms: 86400000 (user_days) or 3600000 (user_hours)
+	bucket INTEGER NOT NULL,   -- unix ms, start of the bucket
+	data   BLOB    NOT NULL,   -- zstd of the bucket's entries
+	PRIMARY KEY (span, bucket)
+);
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -203,7 +203,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true}
+	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {
 		db.Close()

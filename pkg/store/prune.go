@@ -40,6 +40,9 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
+	if err := s.prepare(ctx); err != nil { // unsealing user buckets upserts rows
+		return 0, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
@@ -65,6 +68,11 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		return 0, nil
 	}
 	js, _ := json.Marshal(ids)
+	if s.userSegs {
+		if err := s.unsealUserBuckets(ctx, tx, string(js)); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
 	set := "(SELECT value FROM json_each(?1))"
 	// roll-ups: subtract what is deleted, drop emptied rows
 	var stmts, empties []string
@@ -110,6 +118,11 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		"DELETE FROM event_types WHERE events <= 0",
 	) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	if s.userSegs {
+		if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}

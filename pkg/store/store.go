@@ -72,6 +72,9 @@ type Options struct {
 	pageSize int // new databases only; tests compare sizes (default 8192)
 	// noBackground: tests run the raw JSON recompression step by step
 	noBackground bool
+	// sealLimit: tests stop the sealing of user buckets at open after
+	// this many (0: all), to check a store sealed halfway
+	sealLimit int
 }
 
 func (o *Options) defaults() error {
@@ -121,6 +124,7 @@ type Store struct {
 	rawCodec atomic.Pointer[rawCodec]     // raw JSON compression (raw.go)
 	raw      rawState
 	readOnly bool // OpenReadOnly: w and r are one read-only pool
+	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_seal.go)
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
@@ -208,6 +212,15 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		w.Close()
 		r.Close()
 		return nil, err
+	}
+	if upTo >= userSegsVersion {
+		s.userSegs = true
+		if err := s.sealAllUserBuckets(ctx); err != nil {
+			s.stopRecompress()
+			w.Close()
+			r.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// userTables are the per-actor roll-ups with their bucket widths (ms),
+// which are also their span in user_segs.
+var userTables = []struct {
+	table string
+	span  int64
+}{{"user_days", dayMS}, {"user_hours", hourMS}}
+
+// sealBudget bounds the entries one Commit seals (~a day of a 20 000-user
+// org: a few tens of ms).
+const sealBudget = 50000
+
+// userSegsVersion is the schema version that has user_segs.
+const userSegsVersion = 12
+
+// sealUserBuckets seals closed buckets of user_days and user_hours (every
+// bucket older than the table's newest) into user_segs, oldest first,
+// until it has handled budget entries (0: no limit; it always seals one
+// bucket when there is one). more reports that closed buckets were left.
+// The work is about the rows ingested since the last seal, except after
+// late events: re-sealing an old bucket decodes its whole segment, so a
+// page of late events spread over many buckets leaves some as rows (still
+// read by queries) for the next pages.
+func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n int, more bool, err error) {
+	work := 0
+	for _, t := range userTables {
+		var newest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM "+t.table).Scan(&newest); err != nil {
+			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+		}
+		if !newest.Valid {
+			continue
+		}
+		after := int64(math.MinInt64)
+		for {
+			var b int64
+			err := tx.QueryRowContext(ctx, "SELECT bucket FROM "+t.table+" WHERE bucket > ? AND bucket < ? ORDER BY bucket LIMIT 1",
+				after, newest.Int64).Scan(&b)
+			if errors.Is(err, sql.ErrNoRows) {
+				break
+			}
+			if err != nil {
+				return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+			}
+			if budget > 0 && work >= budget {
+				return n, true, nil
+			}
+			k, err := sealUserBucket(ctx, tx, t.table, t.span, b)
+			if err != nil {
+				return n, false, err
+			}
+			work += k
+			n++
+			after = b
+		}
+	}
+	return n, false, nil
+}
+
+// sealUserBucket merges the rows of one bucket into its segment and
+// deletes them. It returns the number of entries handled (rows and the
+// segment's entries).
+func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket int64) (int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM "+table+
+		" WHERE bucket = ?", bucket)
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	var fresh []UserSegEntry
+	for rows.Next() {
+		var e UserSegEntry
+		if err := rows.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+		}
+		fresh = append(fresh, e)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	base, err := userSeg(ctx, tx, span, bucket)
+	if err != nil {
+		return 0, err
+	}
+	work := len(base) + len(fresh)
+	entries := MergeUserSegEntries(base, fresh)
+	if len(entries) == 0 {
+		_, err = tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", span, bucket)
+	} else {
+		var data []byte
+		if data, err = EncodeUserSeg(bucket, entries); err != nil {
+			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO user_segs (span, bucket, data) VALUES (?, ?, ?)
+			ON CONFLICT(span, bucket) DO UPDATE SET data = excluded.data`, span, bucket, data)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	return work, nil
+}
+
+// userSeg is the decoded segment of a bucket (nil when it has none).
+func userSeg(ctx context.Context, tx *sql.Tx, span, bucket int64) ([]UserSegEntry, error) {
+	var data []byte
+	err := tx.QueryRowContext(ctx, "SELECT data FROM user_segs WHERE span = ? AND bucket = ?", span, bucket).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
+	}
+	out, err := DecodeUserSeg(bucket, data)
+	if err != nil {
+		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
+	}
+	return out, nil
+}
+
+// unsealUserBuckets turns the segments of the buckets that the events of
+// ids (a JSON array, as Prune binds it) fall in back into rows, so that
+// Prune can subtract from them; Prune seals them again afterwards.
+func (s *Store) unsealUserBuckets(ctx context.Context, tx *sql.Tx, ids string) error {
+	for _, t := range userTables {
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT published - (published %% %d) FROM events
+			WHERE id IN (SELECT value FROM json_each(?)) AND actor <> ''`, t.span), ids)
+		if err != nil {
+			return fmt.Errorf("store: unseal %s: %w", t.table, err)
+		}
+		var buckets []int64
+		for rows.Next() {
+			var b int64
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: unseal %s: %w", t.table, err)
+			}
+			buckets = append(buckets, b)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("store: unseal %s: %w", t.table, err)
+		}
+		for _, b := range buckets {
+			entries, err := userSeg(ctx, tx, t.span, b)
+			if err != nil {
+				return err
+			}
+			if entries == nil {
+				continue
+			}
+			args := make([]any, 0, 8*len(entries))
+			for _, e := range entries {
+				args = append(args, b, e.Actor, e.Country, e.ActorID, e.Events, e.Failures, e.LastSeen, e.LastIP)
+			}
+			if err := s.multiExec(ctx, tx, t.table, args); err != nil {
+				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", t.span, b); err != nil {
+				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sealAllUserBuckets seals every closed bucket, one per transaction: after
+// migration 12 it packs an existing store's rows, and a store closed
+// halfway continues where it stopped at the next open.
+func (s *Store) sealAllUserBuckets(ctx context.Context) error {
+	sealed := 0
+	for {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: seal user buckets: %w", err)
+		}
+		n, _, err := s.sealUserBuckets(ctx, tx, 1)
+		if err != nil {
+			tx.Rollback() //nolint:errcheck // the error above is the one to report
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: seal user buckets: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		sealed++
+		if s.opts.sealLimit > 0 && sealed >= s.opts.sealLimit {
+			return nil
+		}
+	}
+}

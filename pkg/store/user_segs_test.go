@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// sealedUserEvents sums the events of the sealed segments of a per-actor
+// roll-up (0 for another table).
+func sealedUserEvents(t *testing.T, s *Store, table string) int64 {
+	t.Helper()
+	var sum int64
+	for _, ut := range userTables {
+		if ut.table != table {
+			continue
+		}
+		rows, err := s.r.QueryContext(context.Background(), "SELECT bucket, data FROM user_segs WHERE span = ?", ut.span)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b int64
+			var data []byte
+			if err := rows.Scan(&b, &data); err != nil {
+				t.Fatal(err)
+			}
+			es, err := DecodeUserSeg(b, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				sum += e.Events
+			}
+		}
+	}
+	return sum
+}
+
+// segEvents are n events over ~4 days from start, minutes apart at
+// irregular milliseconds, from 200 actors in several countries.
+func segEvents(first, n int, start time.Time) []event.Event {
+	evs := make([]event.Event, n)
+	at := start
+	for i := range evs {
+		at = at.Add(time.Duration(60+(i*7919)%53)*time.Second + time.Duration(i%997)*time.Millisecond)
+		evs[i] = mkEventNoRaw(first+i, at)
+	}
+	return evs
+}
+
+// checkUserRanges compares UserSummaries with the brute-force summary of
+// evs and alerts over random ranges (unaligned edges to the millisecond,
+// from minutes to days), whole days and hours, open ranges and searches.
+func checkUserRanges(t *testing.T, s *Store, evs []event.Event, alerts []alert.Alert, seed uint64) {
+	t.Helper()
+	ctx := context.Background()
+	first, last := evs[0].Published, evs[0].Published
+	for i := range evs {
+		if evs[i].Published.Before(first) {
+			first = evs[i].Published
+		}
+		if evs[i].Published.After(last) {
+			last = evs[i].Published
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	span := last.Sub(first) + 2*time.Hour
+	qs := []UserQuery{{Limit: 1000}, {Search: "USER01", Limit: 1000}, {Limit: 5},
+		{From: first.Truncate(24 * time.Hour).Add(24 * time.Hour), To: last.Truncate(24 * time.Hour).Add(-time.Millisecond), Limit: 1000}}
+	for range 40 {
+		from := first.Add(-time.Hour + time.Duration(rng.Int64N(int64(span))))
+		from = from.Truncate(time.Millisecond)
+		to := from.Add(time.Duration(rng.Int64N(int64(3 * 24 * time.Hour))))
+		switch rng.IntN(4) {
+		case 0: // whole hours
+			from, to = from.Truncate(time.Hour), to.Truncate(time.Hour).Add(-time.Millisecond)
+		case 1: // an edge on an event
+			from = evs[rng.IntN(len(evs))].Published
+		}
+		if to.Before(from) {
+			to = from
+		}
+		q := UserQuery{From: from, To: to, Limit: 1000}
+		if rng.IntN(5) == 0 {
+			q.Search = fmt.Sprintf("r%02d", rng.IntN(20))
+		}
+		qs = append(qs, q)
+	}
+	for _, q := range qs {
+		got, err := s.UserSummaries(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bruteUserSummaries(evs, alerts, q)
+		if len(got) == 0 && len(want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			for i := range min(len(got), len(want)) {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("%+v: %d users, want %d; first difference at %d:\n got %+v\nwant %+v", q, len(got), len(want), i, got[i], want[i])
+				}
+			}
+			t.Fatalf("%+v: %d users, want %d", q, len(got), len(want))
+		}
+	}
+}
+
+// TestUserSegmentsExact: with closed buckets sealed as pages arrive, late
+// events added to sealed buckets (rows beside a segment, then merged) and
+// a prune through sealed buckets, the users summary equals the
+// brute-force one over random ranges.
+func TestUserSegmentsExact(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	evs := segEvents(0, 5000, t0.Add(7*time.Hour+123*time.Millisecond))
+	for i := 0; i < len(evs); i += 400 {
+		mustCommit(t, s, Batch{Events: evs[i:min(i+400, len(evs))]})
+	}
+	alerts := []alert.Alert{
+		mkAlert("a1", "failed_logins", "medium", evs[100].Published, evs[100].Actor.AlternateID, evs[100].UUID),
+		mkAlert("a2", "password_spray", "high", evs[2000].Published, evs[2000].Actor.AlternateID),
+		mkAlert("a3", "anonymous_ip", "info", evs[4000].Published, "ghost@example.com"),
+	}
+	mustCommit(t, s, Batch{Alerts: alerts})
+	segs := countRows(t, s, "user_segs")
+	if segs < 80 { // ~4 days: 3 closed days and ~90 closed hours
+		t.Fatalf("%d sealed segments after ingest, want every closed bucket (> 80)", segs)
+	}
+	var newestHour int64
+	s.r.QueryRow("SELECT MAX(bucket) FROM user_hours").Scan(&newestHour)
+	if n := countRows(t, s, "user_hours"); n == 0 || n > 200 {
+		t.Fatalf("%d user_hours rows left, want only the newest hour's", n)
+	}
+	checkUserRanges(t, s, evs, alerts, 1)
+
+	// late events: into sealed buckets of every day
+	late := segEvents(20000, 300, evs[0].Published.Add(-30*time.Minute))
+	for i := range late {
+		late[i].Published = evs[(i*16)%len(evs)].Published.Add(-time.Duration(i) * time.Millisecond)
+	}
+	mustCommit(t, s, Batch{Events: late})
+	all := append(append([]event.Event{}, evs...), late...)
+	checkUserRanges(t, s, all, alerts, 2)
+	// the next page seals what the late page left as rows
+	mustCommit(t, s, Batch{Events: segEvents(30000, 50, evs[len(evs)-1].Published)})
+	all = append(all, segEvents(30000, 50, evs[len(evs)-1].Published)...)
+	checkUserRanges(t, s, all, alerts, 3)
+
+	// prune through sealed buckets: the rest stays exact
+	cut := evs[2345].Published
+	if _, err := s.Prune(ctx, cut); err != nil {
+		t.Fatal(err)
+	}
+	var rest []event.Event
+	for _, e := range all {
+		if !e.Published.Before(cut) {
+			rest = append(rest, e)
+		}
+	}
+	checkUserRanges(t, s, rest, alerts, 4)
+	var old int64
+	s.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE bucket + span <= ?", cut.UnixMilli()).Scan(&old)
+	if old != 0 {
+		t.Fatalf("%d segments of pruned buckets left", old)
+	}
+}
+
+// TestUserSegmentsMigration: a store built at schema 11 (rows only) is
+// sealed by migration 12 at open, one bucket per transaction: stopped
+// after three buckets it answers exactly (segments and rows together),
+// and the next open finishes the job.
+func TestUserSegmentsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v11.db")
+	old, err := openAt(ctx, path, Options{}, userSegsVersion-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := segEvents(0, 3000, t0.Add(5*time.Hour+77*time.Millisecond))
+	for i := 0; i < len(evs); i += 500 {
+		mustCommit(t, old, Batch{Events: evs[i:min(i+500, len(evs))]})
+	}
+	alerts := []alert.Alert{mkAlert("a1", "failed_logins", "medium", evs[10].Published, evs[10].Actor.AlternateID)}
+	mustCommit(t, old, Batch{Alerts: alerts})
+	hours := countRows(t, old, "user_hours")
+	old.Close()
+
+	half, err := OpenWithOptions(ctx, path, Options{sealLimit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, half, "user_segs"); n != 3 {
+		t.Fatalf("%d segments after a seal stopped at 3", n)
+	}
+	checkUserRanges(t, half, evs, alerts, 5)
+	half.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, ut := range userTables {
+		var buckets int64
+		s.r.QueryRow("SELECT COUNT(DISTINCT bucket) FROM " + ut.table).Scan(&buckets)
+		if buckets != 1 {
+			t.Fatalf("%s keeps %d buckets as rows after the migration, want the newest only", ut.table, buckets)
+		}
+	}
+	if n := countRows(t, s, "user_hours"); n >= hours {
+		t.Fatalf("user_hours still has %d of %d rows", n, hours)
+	}
+	checkUserRanges(t, s, evs, alerts, 6)
+}
+
+// TestUserSegCodec: entries survive encoding (sorted, merged like the
+// upserts), and damaged data is an error, never a panic.
+func TestUserSegCodec(t *testing.T) {
+	b := int64(1_700_000_000_000)
+	in := []UserSegEntry{
+		{Actor: "b@x", Country: "France", ActorID: "00u2", LastIP: "10.0.0.2", Events: 3, Failures: 1, LastSeen: b + 5},
+		{Actor: "a@x", Country: "", ActorID: "00u1", LastIP: "", Events: 1, LastSeen: b},
+	}
+	data, err := EncodeUserSeg(b, append([]UserSegEntry{}, in...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := DecodeUserSeg(b, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []UserSegEntry{in[1], in[0]}; !reflect.DeepEqual(out, want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", out, want)
+	}
+	merged := MergeUserSegEntries(out, []UserSegEntry{
+		{Actor: "b@x", Country: "France", ActorID: "00u2b", LastIP: "10.0.0.9", Events: 2, LastSeen: b + 5},
+		{Actor: "a@x", Country: "", Events: -1, LastSeen: b - 1}, // a prune emptied it
+	})
+	if len(merged) != 1 || merged[0].Events != 5 || merged[0].Failures != 1 || merged[0].LastIP != "10.0.0.9" || merged[0].ActorID != "00u2b" {
+		t.Fatalf("merge: %+v", merged)
+	}
+	plain, _, _ := userSegCodec()
+	for _, bad := range [][]byte{nil, {1, 2, 3}, data[:len(data)/2], plain.EncodeAll([]byte{9, 1}, nil),
+		plain.EncodeAll([]byte{userSegVersion, 5, 200}, nil), plain.EncodeAll([]byte{userSegVersion, 0, 1}, nil)} {
+		if _, err := DecodeUserSeg(b, bad); err == nil {
+			t.Fatalf("%x decoded without an error", bad)
+		}
+	}
+}
