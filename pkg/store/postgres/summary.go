@@ -116,6 +116,18 @@ func geoRollupSQL(prec int, outcomeCol string, w *where) string {
 		prec, prec, outcomeCol, failed, w.sql())
 }
 
+func (s *Store) foldUserRows(ctx context.Context, f *userRowFolder, query string, args []any) error {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: user summaries: %w", err)
+	}
+	defer rows.Close()
+	if err := f.fold(rows); err != nil {
+		return fmt.Errorf("store: user summaries: %w", err)
+	}
+	return nil
+}
+
 // UserSummaries summarises each actor of the org in the range (see
 // store.Store.UserSummaries): whole days and hours from the user roll-ups.
 func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.UserSummary, error) {
@@ -138,6 +150,7 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 		}
 		return nil
 	}
+	folder := newUserRowFolder()
 	for _, sp := range store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS}) {
 		w := s.where()
 		var query string
@@ -159,20 +172,27 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 			if q.Search != "" {
 				w.add("actor ILIKE ?", likeEscape(q.Search))
 			}
-			// The roll-up rows go to UserAgg as they are, which folds them
-			// per actor in Go: grouping them in SQL sorted every actor's rows
-			// and ran two ordered array_aggs per group, ~3x slower on the 1 M
-			// benchmark schema (docs/performance.md).
-			query = `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM ` + table + w.sql()
+			// The roll-up rows are folded per actor and country in Go
+			// (user_rows.go) and then handed to UserAgg: grouping them in SQL
+			// sorted every actor's rows and ran two ordered array_aggs per
+			// group, slower on the 1 M benchmark schema (docs/performance.md).
 			if s.groupUserRowsInSQL {
 				query = `SELECT actor, country, MAX(last_seen), (array_agg(last_ip ORDER BY last_seen DESC))[1],
 					(array_agg(actor_id ORDER BY last_seen DESC))[1], SUM(events)::bigint, SUM(failures)::bigint
 					FROM ` + table + w.sql() + ` GROUP BY actor, country`
+			} else {
+				if err := s.foldUserRows(ctx, folder, `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM `+table+w.sql(), w.args); err != nil {
+					return nil, err
+				}
+				continue
 			}
 		}
 		if err := scan(query, w.args); err != nil {
 			return nil, err
 		}
+	}
+	if err := agg.ScanActivity(folder.rows()); err != nil {
+		return nil, fmt.Errorf("store: user summaries: %w", err)
 	}
 	aw := s.where()
 	aw.add("time BETWEEN ? AND ?", lo, hi)
