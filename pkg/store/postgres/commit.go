@@ -80,7 +80,10 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	if err := tx.QueryRow(ctx, "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", s.org).Scan(&horizon); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: retention horizon: %w", err)
 	}
-	if err := s.commitEvents(ctx, tx, b.Events, horizon, direct, &res); err != nil {
+	// the statements after the events' COPY go to the server in one
+	// round trip (pgx Batch), in order
+	q := &stmtBatch{}
+	if err := s.commitEvents(ctx, tx, q, b.Events, horizon, direct, &res); err != nil {
 		return store.CommitResult{}, err
 	}
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
@@ -92,18 +95,14 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 		if upd.IsZero() {
 			upd = now
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
+		q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
 			max_published = excluded.max_published, backfill_since = excluded.backfill_since,
 			backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`,
-			s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd)); err != nil {
-			return store.CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
-		}
+			s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd))
 	}
 	for _, p := range b.StateReset {
-		if _, err := tx.Exec(ctx, "DELETE FROM state WHERE org = $1 AND starts_with(key, $2)", s.org, p); err != nil {
-			return store.CommitResult{}, fmt.Errorf("store: commit: state reset %q: %w", p, err)
-		}
+		q.add(fmt.Sprintf("state reset %q", p), "DELETE FROM state WHERE org = $1 AND starts_with(key, $2)", s.org, p)
 	}
 	if len(b.State) > 0 {
 		var keys, dels []string
@@ -117,18 +116,17 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 			vals = append(vals, v)
 		}
 		if len(dels) > 0 {
-			if _, err := tx.Exec(ctx, "DELETE FROM state WHERE org = $1 AND key = ANY($2)", s.org, dels); err != nil {
-				return store.CommitResult{}, fmt.Errorf("store: commit: state: %w", err)
-			}
+			q.add("state", "DELETE FROM state WHERE org = $1 AND key = ANY($2)", s.org, dels)
 		}
 		if len(keys) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO state (org, key, value, updated_at) SELECT $1, k, v, $4
+			q.add("state", `INSERT INTO state (org, key, value, updated_at) SELECT $1, k, v, $4
 				FROM unnest($2::text[], $3::bytea[]) AS u(k, v)
 				ON CONFLICT (org, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-				s.org, keys, vals, now.UnixMilli()); err != nil {
-				return store.CommitResult{}, fmt.Errorf("store: commit: state: %w", err)
-			}
+				s.org, keys, vals, now.UnixMilli())
 		}
+	}
+	if err := q.run(ctx, tx); err != nil {
+		return store.CommitResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
@@ -137,6 +135,36 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
 	return res, nil
+}
+
+// stmtBatch queues statements whose results are not read (roll-up,
+// checkpoint and state upserts) and sends them in one round trip; each is
+// named for its error.
+type stmtBatch struct {
+	b    pgx.Batch
+	what []string
+}
+
+func (q *stmtBatch) add(what, sql string, args ...any) {
+	q.b.Queue(sql, args...)
+	q.what = append(q.what, what)
+}
+
+func (q *stmtBatch) run(ctx context.Context, tx pgx.Tx) error {
+	if q.b.Len() == 0 {
+		return nil
+	}
+	br := tx.SendBatch(ctx, &q.b)
+	for _, w := range q.what {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("store: commit: %s: %w", w, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
 }
 
 func validate(b store.Batch) error {
@@ -166,7 +194,7 @@ func validate(b store.Batch) error {
 // commitEvents stores the events published at or after horizon (the
 // org's retention horizon; older ones are counted as expired): COPY into
 // each day partition when direct, else through the staging table.
-func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, horizon int64, direct bool, res *store.CommitResult) error {
+func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []event.Event, horizon int64, direct bool, res *store.CommitResult) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -215,7 +243,8 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, 
 				return fmt.Errorf("store: commit: events: %w", err)
 			}
 		}
-		return s.rollups(ctx, tx, evs, cols, res.Inserted)
+		s.rollups(q, evs, cols, res.Inserted)
+		return nil
 	}
 	if len(staged) == 0 {
 		return nil
@@ -252,13 +281,14 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, evs []event.Event, 
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("store: commit: events: %w", err)
 	}
-	return s.rollups(ctx, tx, evs, cols, res.Inserted)
+	s.rollups(q, evs, cols, res.Inserted)
+	return nil
 }
 
 // rollups folds the inserted events into the roll-ups and dictionaries
 // (the same ones as SQLite's, see pkg/store/commit.go), one unnest upsert
 // per table.
-func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols []store.EventColumns, inserted []bool) error {
+func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColumns, inserted []bool) {
 	g := store.NewIngestAgg()
 	g.RoundGeo = round2 // one unnest upsert cannot merge two rows into one
 	for i := range evs {
@@ -276,12 +306,10 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 		for k, v := range g.Counts[j] {
 			b, et, oc, co, n = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(co, k.Country), append(n, v)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+l.Table+` (org, bucket, event_type, outcome, country, n)
+		q.add(l.Table, `INSERT INTO `+l.Table+` (org, bucket, event_type, outcome, country, n)
 			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
 			ON CONFLICT (org, bucket, event_type, outcome, country) DO UPDATE SET n = `+l.Table+`.n + excluded.n`,
-			s.org, b, et, oc, co, n); err != nil {
-			return fmt.Errorf("store: commit: %s: %w", l.Table, err)
-		}
+			s.org, b, et, oc, co, n)
 	}
 	for _, day := range []bool{true, false} {
 		table := "user_hours"
@@ -300,16 +328,14 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 		if len(b) == 0 {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` AS t (org, bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
+		q.add(table, `INSERT INTO `+table+` AS t (org, bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
 			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
 			ON CONFLICT (org, bucket, actor, country) DO UPDATE SET events = t.events + excluded.events,
 			failures = t.failures + excluded.failures,
 			actor_id = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.actor_id ELSE t.actor_id END,
 			last_ip = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.last_ip ELSE t.last_ip END,
 			last_seen = GREATEST(t.last_seen, excluded.last_seen)`,
-			s.org, b, ac, co, id, ev, fl, ls, ip); err != nil {
-			return fmt.Errorf("store: commit: %s: %w", table, err)
-		}
+			s.org, b, ac, co, id, ev, fl, ls, ip)
 	}
 	if len(g.Geos) > 0 {
 		var b, n, ls []int64
@@ -319,12 +345,10 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 			b, et, oc, la, lo = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(la, k.Lat), append(lo, k.Lon)
 			co, ci, n, ls = append(co, k.Country), append(ci, k.City), append(n, v.N), append(ls, v.LastSeen)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO geo_hours AS g (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
+		q.add("geo_hours", `INSERT INTO geo_hours AS g (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
 			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
 			ON CONFLICT (org, bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET n = g.n + excluded.n,
-			last_seen = GREATEST(g.last_seen, excluded.last_seen)`, s.org, b, et, oc, la, lo, co, ci, n, ls); err != nil {
-			return fmt.Errorf("store: commit: geo_hours: %w", err)
-		}
+			last_seen = GREATEST(g.last_seen, excluded.last_seen)`, s.org, b, et, oc, la, lo, co, ci, n, ls)
 	}
 	if len(g.Actors) > 0 {
 		var ac, id []string
@@ -332,13 +356,11 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 		for a, v := range g.Actors {
 			ac, id, ls, n = append(ac, a), append(id, v.ID), append(ls, v.LastSeen), append(n, v.N)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO actors AS a (org, actor, actor_id, last_seen, events)
+		q.add("actors", `INSERT INTO actors AS a (org, actor, actor_id, last_seen, events)
 			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
 			ON CONFLICT (org, actor) DO UPDATE SET
 			actor_id = CASE WHEN excluded.last_seen >= a.last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE a.actor_id END,
-			last_seen = GREATEST(a.last_seen, excluded.last_seen), events = a.events + excluded.events`, s.org, ac, id, ls, n); err != nil {
-			return fmt.Errorf("store: commit: actors: %w", err)
-		}
+			last_seen = GREATEST(a.last_seen, excluded.last_seen), events = a.events + excluded.events`, s.org, ac, id, ls, n)
 	}
 	if len(g.Types) > 0 {
 		var et []string
@@ -346,14 +368,11 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, evs []event.Event, cols 
 		for t, v := range g.Types {
 			et, ls, n = append(et, t), append(ls, v.LastSeen), append(n, v.N)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO event_types AS t (org, event_type, last_seen, events)
+		q.add("event types", `INSERT INTO event_types AS t (org, event_type, last_seen, events)
 			SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])
 			ON CONFLICT (org, event_type) DO UPDATE SET last_seen = GREATEST(t.last_seen, excluded.last_seen),
-			events = t.events + excluded.events`, s.org, et, ls, n); err != nil {
-			return fmt.Errorf("store: commit: event types: %w", err)
-		}
+			events = t.events + excluded.events`, s.org, et, ls, n)
 	}
-	return nil
 }
 
 func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Alert, res *store.CommitResult) error {

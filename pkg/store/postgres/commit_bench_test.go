@@ -58,6 +58,16 @@ func (t *stmtTimer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	t.add(ctx)
 }
 
+func (t *stmtTimer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, stmtKey{}, stmtStart{"BATCH (roll-ups, checkpoint, state)", time.Now()})
+}
+
+func (t *stmtTimer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (t *stmtTimer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	t.add(ctx)
+}
+
 func (t *stmtTimer) add(ctx context.Context) {
 	st, ok := ctx.Value(stmtKey{}).(stmtStart)
 	if !ok {
