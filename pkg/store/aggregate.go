@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 )
@@ -207,31 +210,29 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 // Ranked returns the summaries ordered by alerts, then failures, then
 // events (descending), then actor, at most limit of them.
 func (g *UserAgg) Ranked(limit int) []UserSummary {
-	out := make([]UserSummary, 0, len(g.users))
+	all := make([]*userAcc, 0, len(g.users))
 	for _, u := range g.users {
+		all = append(all, u)
+	}
+	slices.SortFunc(all, func(a, b *userAcc) int {
+		if c := cmp.Compare(b.Alerts, a.Alerts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Failures, a.Failures); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Events, a.Events); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Actor, b.Actor)
+	})
+	out := make([]UserSummary, 0, min(limit, len(all)))
+	for _, u := range all[:min(limit, len(all))] {
 		if u.lastMS != math.MinInt64 {
 			u.LastSeen = fromMS(u.lastMS)
 		}
+		sort.Strings(u.Countries)
 		out = append(out, u.UserSummary)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Alerts != b.Alerts {
-			return a.Alerts > b.Alerts
-		}
-		if a.Failures != b.Failures {
-			return a.Failures > b.Failures
-		}
-		if a.Events != b.Events {
-			return a.Events > b.Events
-		}
-		return a.Actor < b.Actor
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	for i := range out {
-		sort.Strings(out[i].Countries)
 	}
 	return out
 }

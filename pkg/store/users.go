@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -57,7 +58,11 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 		}
 		return nil
 	}
-	for _, sp := range spans(lo, endExclusive(hi), []int64{dayMS, hourMS}) {
+	// newest span first, newest bucket first: an actor's first entry is
+	// then its newest, and the older ones skip the last IP and id
+	sps := spans(lo, endExclusive(hi), []int64{dayMS, hourMS})
+	slices.Reverse(sps)
+	for _, sp := range sps {
 		var w where
 		var query string
 		if sp.level == 0 {
@@ -110,7 +115,7 @@ func (s *Store) UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, 
 
 // scanUserSegs folds the sealed segments of the span's buckets.
 func (s *Store) scanUserSegs(ctx context.Context, agg *UserAgg, sp span, search string) error {
-	rows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ?",
+	rows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket DESC",
 		sp.level, sp.a, sp.b)
 	if err != nil {
 		return fmt.Errorf("store: user summaries: segments: %w", err)
