@@ -68,27 +68,6 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	b.Logf("%s: %d bytes on disk, %.0f B/event", schema, bytes, float64(bytes)/float64(total))
 	storetest.PanelQueries(b, s)
-	// the users summary as before (roll-up rows grouped by PostgreSQL),
-	// side by side with users_7d / users_24h above
-	old, err := postgres.Open(ctx, postgres.Config{DSN: pgtest.WithParam(base, "search_path", schema+",public"), Org: "https://bench.okta.example"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer old.Close()
-	postgres.GroupUserRowsInSQL(old)
-	week := 7 * 24 * time.Hour
-	endAt := func(i int) time.Time { return storetest.BenchEnd.Add(-time.Duration(i%72) * time.Hour) }
-	for _, c := range []struct {
-		name string
-		span time.Duration
-	}{{"users_7d_sql_grouped", week}, {"users_24h_sql_grouped", 24 * time.Hour}} {
-		b.Run(c.name, func(b *testing.B) {
-			storetest.BenchQuery(b, func(i int) (int, error) {
-				r, err := old.UserSummaries(ctx, store.UserQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 100})
-				return len(r), err
-			})
-		})
-	}
 }
 
 // reuseOlderSchema renames the newest complete benchmark schema of an

@@ -68,9 +68,7 @@ type Store struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
 
-	// groupUserRowsInSQL: the users summary's roll-up rows grouped by
-	// PostgreSQL as before (benchmarks compare it side by side).
-	groupUserRowsInSQL bool
+	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
 }
 
 var _ store.Backend = (*Store)(nil)
@@ -147,6 +145,13 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		RETURNING id`, strings.ToLower(strings.TrimRight(cfg.Org, "/"))).Scan(&s.org); err != nil {
 		pool.Close()
 		return nil, explain(desc, secret, fmt.Errorf("register org: %w", err))
+	}
+	if version >= userSegsVersion {
+		s.userSegs = true
+		if err := s.sealAllUserBuckets(ctx); err != nil {
+			pool.Close()
+			return nil, explain(desc, secret, err)
+		}
 	}
 	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	s.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))

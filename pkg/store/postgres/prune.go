@@ -60,17 +60,34 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 			return total, fmt.Errorf("store: prune: %s: %w", r.Table, err)
 		}
 	}
-	for _, t := range []string{"user_days", "user_hours", "geo_hours"} {
+	tables := []string{"user_days", "user_hours", "geo_hours"}
+	if s.userSegs {
+		tables = append(tables, "user_segs")
+	}
+	for _, t := range tables {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+t+" WHERE org = $1 AND bucket < $2", s.org, cut); err != nil {
 			return total, fmt.Errorf("store: prune: %s: %w", t, err)
 		}
 	}
 	if total > 0 {
+		// the actors recounted from the user days kept, rows and sealed
+		// segments (user_segs.go)
+		counts, err := s.dayActorEvents(ctx, tx)
+		if err != nil {
+			return total, fmt.Errorf("store: prune: actors: %w", err)
+		}
+		actors, ns := make([]string, 0, len(counts)), make([]int64, 0, len(counts))
+		for a, n := range counts {
+			actors, ns = append(actors, a), append(ns, n)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE actors a SET events = COALESCE(c.n, 0)
+			FROM actors a2 LEFT JOIN unnest($2::text[], $3::bigint[]) AS c(actor, n) ON c.actor = a2.actor
+			WHERE a.org = $1 AND a2.org = a.org AND a2.actor = a.actor`, s.org, actors, ns); err != nil {
+			return total, fmt.Errorf("store: prune: actors: %w", err)
+		}
 		for _, q := range []string{
 			`UPDATE event_types t SET events = COALESCE((SELECT SUM(n) FROM event_counts_hour h
 				WHERE h.org = t.org AND h.event_type = t.event_type), 0) WHERE t.org = $1`,
-			`UPDATE actors a SET events = COALESCE((SELECT SUM(events) FROM user_days u
-				WHERE u.org = a.org AND u.actor = a.actor), 0) WHERE a.org = $1`,
 			"DELETE FROM event_types WHERE org = $1 AND events <= 0",
 			"DELETE FROM actors WHERE org = $1 AND events <= 0",
 		} {

@@ -280,6 +280,21 @@ UPDATE alerts SET
 	`
 ALTER TABLE geo_hours SET (parallel_workers = 0);
 `,
+	// 6: sealed user segments (user_segs.go; the encoding is SQLite's
+	// schema 12's, pkg/store/user_segs.go): the rows of each closed
+	// user_days / user_hours bucket of an org packed into one row, so the
+	// users summary decodes a bucket instead of receiving its rows. The
+	// rows of existing stores are sealed at open after this migration, a
+	// budget of entries per transaction (resumable).
+	`
+CREATE TABLE user_segs (
+	org    int    NOT NULL,
+	span   bigint NOT NULL, -- bucket width in ms: 86400000 (user_days) or 3600000 (user_hours)
+	bucket bigint NOT NULL, -- unix ms, start of the bucket
+	data   bytea  NOT NULL, -- zstd of the bucket's entries
+	PRIMARY KEY (org, span, bucket)
+);
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

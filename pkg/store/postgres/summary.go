@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -116,18 +118,6 @@ func geoRollupSQL(prec int, outcomeCol string, w *where) string {
 		prec, prec, outcomeCol, failed, w.sql())
 }
 
-func (s *Store) foldUserRows(ctx context.Context, f *userRowFolder, query string, args []any) error {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("store: user summaries: %w", err)
-	}
-	defer rows.Close()
-	if err := f.fold(rows); err != nil {
-		return fmt.Errorf("store: user summaries: %w", err)
-	}
-	return nil
-}
-
 // UserSummaries summarises each actor of the org in the range (see
 // store.Store.UserSummaries): whole days and hours from the user roll-ups.
 func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.UserSummary, error) {
@@ -138,57 +128,62 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	if err != nil {
 		return nil, err
 	}
-	agg := store.NewUserAgg()
-	scan := func(query string, args []any) error {
-		rows, err := s.pool.Query(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("store: user summaries: %w", err)
-		}
-		defer rows.Close()
-		if err := agg.ScanActivity(rows); err != nil {
-			return fmt.Errorf("store: user summaries: %w", err)
-		}
-		return nil
+	// one snapshot: a seal moving rows into a segment in between two
+	// statements would count them twice or not at all
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("store: user summaries: %w", err)
 	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	agg := store.NewUserAgg()
 	folder := newUserRowFolder()
 	for _, sp := range store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS}) {
 		w := s.where()
-		var query string
 		if sp.Level == 0 {
 			w.add("published >= ? AND published < ?", sp.A, sp.B)
 			w.add("actor <> ''")
 			if q.Search != "" {
 				w.add("actor ILIKE ?", likeEscape(q.Search))
 			}
-			query = `SELECT actor, country, MAX(published), (array_agg(ip ORDER BY published DESC))[1],
-				(array_agg(actor_id ORDER BY published DESC))[1], COUNT(*), COUNT(*) FILTER (WHERE ` + failed + `)
-				FROM events` + w.sql() + ` GROUP BY actor, country`
-		} else {
-			table := "user_hours"
-			if sp.Level == store.DayMS {
-				table = "user_days"
+			rows, err := tx.Query(ctx, `SELECT actor, country, MAX(published), (array_agg(ip ORDER BY published DESC))[1],
+				(array_agg(actor_id ORDER BY published DESC))[1], COUNT(*), COUNT(*) FILTER (WHERE `+failed+`)
+				FROM events`+w.sql()+` GROUP BY actor, country`, w.args...)
+			if err != nil {
+				return nil, fmt.Errorf("store: user summaries: %w", err)
 			}
-			w.add("bucket >= ? AND bucket < ?", sp.A, sp.B)
-			if q.Search != "" {
-				w.add("actor ILIKE ?", likeEscape(q.Search))
+			err = agg.ScanActivity(rows)
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("store: user summaries: %w", err)
 			}
-			// The roll-up rows are folded per actor and country in Go
-			// (user_rows.go) and then handed to UserAgg: grouping them in SQL
-			// sorted every actor's rows and ran two ordered array_aggs per
-			// group, slower on the 1 M benchmark schema (docs/performance.md).
-			if s.groupUserRowsInSQL {
-				query = `SELECT actor, country, MAX(last_seen), (array_agg(last_ip ORDER BY last_seen DESC))[1],
-					(array_agg(actor_id ORDER BY last_seen DESC))[1], SUM(events)::bigint, SUM(failures)::bigint
-					FROM ` + table + w.sql() + ` GROUP BY actor, country`
-			} else {
-				if err := s.foldUserRows(ctx, folder, `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM `+table+w.sql(), w.args); err != nil {
-					return nil, err
-				}
-				continue
+			continue
+		}
+		// A closed bucket is one sealed segment (user_segs.go), decoded
+		// into UserAgg; the rows not sealed yet (the newest bucket, late
+		// rows) are folded per actor and country in Go (user_rows.go).
+		// Grouping the rows in SQL instead sorted every actor's rows and ran
+		// two ordered array_aggs per group (docs/performance.md).
+		if s.userSegs {
+			if err := s.scanUserSegs(ctx, tx, agg, sp, q.Search); err != nil {
+				return nil, err
 			}
 		}
-		if err := scan(query, w.args); err != nil {
-			return nil, err
+		table := "user_hours"
+		if sp.Level == store.DayMS {
+			table = "user_days"
+		}
+		w.add("bucket >= ? AND bucket < ?", sp.A, sp.B)
+		if q.Search != "" {
+			w.add("actor ILIKE ?", likeEscape(q.Search))
+		}
+		rows, err := tx.Query(ctx, `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM `+table+w.sql(), w.args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: user summaries: %w", err)
+		}
+		err = folder.fold(rows)
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: user summaries: %w", err)
 		}
 	}
 	if err := agg.ScanActivity(folder.rows()); err != nil {
@@ -200,7 +195,7 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	if q.Search != "" {
 		aw.add("actor ILIKE ?", likeEscape(q.Search))
 	}
-	arows, err := s.pool.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
+	arows, err := tx.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}

@@ -1,0 +1,216 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+// Sealed user segments, as SQLite's (pkg/store/user_segs.go, the shared
+// encoding): the rows of a closed user_days or user_hours bucket of an
+// org are packed into one user_segs row, so the users summary decodes a
+// bucket in Go instead of receiving its rows one by one. The newest bucket
+// of each table stays as rows, and so do late rows of an old bucket until
+// the next seal; a query reads both in one snapshot.
+
+// userTables are the per-actor roll-ups with their bucket widths (ms).
+var userTables = []struct {
+	table string
+	span  int64
+}{{"user_days", store.DayMS}, {"user_hours", store.HourMS}}
+
+// sealBudget bounds the entries one Commit seals (about a day of a
+// 20 000-user org); the rest is left to the next pages.
+const sealBudget = 50000
+
+// sealLock serialises the sealing of an org's buckets (with the org id as
+// the second key): a seal reads a segment and rewrites it.
+const sealLock = 7366423
+
+// sealUserBuckets seals the org's closed buckets (every bucket older than
+// the table's newest), oldest first, until it has handled budget entries
+// (0: no limit; one bucket is always sealed when there is one). more
+// reports that closed buckets were left.
+func (s *Store) sealUserBuckets(ctx context.Context, tx pgx.Tx, budget int) (n int, more bool, err error) {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", sealLock, s.org); err != nil {
+		return 0, false, fmt.Errorf("store: seal user buckets: %w", err)
+	}
+	work := 0
+	for _, t := range userTables {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT bucket FROM `+t.table+` WHERE org = $1
+			AND bucket < (SELECT MAX(bucket) FROM `+t.table+` WHERE org = $1) ORDER BY bucket`, s.org)
+		if err != nil {
+			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+		}
+		buckets, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+		}
+		for _, b := range buckets {
+			if budget > 0 && work >= budget {
+				return n, true, nil
+			}
+			k, err := s.sealUserBucket(ctx, tx, t.table, t.span, b)
+			if err != nil {
+				return n, false, err
+			}
+			work += k
+			n++
+		}
+	}
+	return n, false, nil
+}
+
+// sealUserBucket moves the rows of one bucket into its segment (the rows
+// deleted are exactly the rows merged: DELETE … RETURNING).
+func (s *Store) sealUserBucket(ctx context.Context, tx pgx.Tx, table string, span, bucket int64) (int, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM `+table+` WHERE org = $1 AND bucket = $2
+		RETURNING actor, country, actor_id, events, failures, last_seen, last_ip`, s.org, bucket)
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	fresh, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.UserSegEntry, error) {
+		var e store.UserSegEntry
+		err := r.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP)
+		return e, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	base, err := s.userSeg(ctx, tx, span, bucket)
+	if err != nil {
+		return 0, err
+	}
+	entries := store.MergeUserSegEntries(base, fresh)
+	if len(entries) == 0 {
+		_, err = tx.Exec(ctx, "DELETE FROM user_segs WHERE org = $1 AND span = $2 AND bucket = $3", s.org, span, bucket)
+	} else {
+		var data []byte
+		if data, err = store.EncodeUserSeg(bucket, entries); err != nil {
+			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO user_segs (org, span, bucket, data) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (org, span, bucket) DO UPDATE SET data = excluded.data`, s.org, span, bucket, data)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	return len(base) + len(fresh), nil
+}
+
+// userSeg is the decoded segment of a bucket (nil when it has none).
+func (s *Store) userSeg(ctx context.Context, tx pgx.Tx, span, bucket int64) ([]store.UserSegEntry, error) {
+	var data []byte
+	err := tx.QueryRow(ctx, "SELECT data FROM user_segs WHERE org = $1 AND span = $2 AND bucket = $3", s.org, span, bucket).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
+	}
+	out, err := store.DecodeUserSeg(bucket, data)
+	if err != nil {
+		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
+	}
+	return out, nil
+}
+
+// sealAllUserBuckets seals every closed bucket of the org, a budget of
+// entries per transaction: at open it packs the rows of a store migrated
+// to schema 6, and a store closed halfway continues at the next open.
+func (s *Store) sealAllUserBuckets(ctx context.Context) error {
+	for {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("store: seal user buckets: %w", err)
+		}
+		_, more, err := s.sealUserBuckets(ctx, tx, sealBudget)
+		if err != nil {
+			tx.Rollback(ctx) //nolint:errcheck // the error above is the one to report
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("store: seal user buckets: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// scanUserSegs folds the org's sealed segments of the span's buckets.
+func (s *Store) scanUserSegs(ctx context.Context, tx pgx.Tx, agg *store.UserAgg, sp store.Span, search string) error {
+	rows, err := tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2 AND bucket >= $3 AND bucket < $4",
+		s.org, sp.Level, sp.A, sp.B)
+	if err != nil {
+		return fmt.Errorf("store: user summaries: segments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var bucket int64
+		var data []byte
+		if err := rows.Scan(&bucket, &data); err != nil {
+			return fmt.Errorf("store: user summaries: segments: %w", err)
+		}
+		if err := agg.AddSegment(bucket, data, search); err != nil {
+			return fmt.Errorf("store: user summaries: segment %d/%d: %w", sp.Level, bucket, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: user summaries: segments: %w", err)
+	}
+	return nil
+}
+
+// dayActorEvents is the org's events per actor in user_days, rows and
+// segments (Prune recounts the actors dictionary from it).
+func (s *Store) dayActorEvents(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
+	out := map[string]int64{}
+	rows, err := tx.Query(ctx, "SELECT actor, SUM(events)::bigint FROM user_days WHERE org = $1 GROUP BY actor", s.org)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var a string
+		var n int64
+		if err := rows.Scan(&a, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[a] += n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !s.userSegs {
+		return out, nil
+	}
+	rows, err = tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2", s.org, store.DayMS)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var bucket int64
+		var data []byte
+		if err := rows.Scan(&bucket, &data); err != nil {
+			return nil, err
+		}
+		entries, err := store.DecodeUserSeg(bucket, data)
+		if err != nil {
+			return nil, fmt.Errorf("user segment %d: %w", bucket, err)
+		}
+		for _, e := range entries {
+			out[e.Actor] += e.Events
+		}
+	}
+	return out, rows.Err()
+}
+
+// userSegsVersion is the schema version that has user_segs.
+const userSegsVersion = 6

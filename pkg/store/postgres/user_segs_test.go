@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
+)
+
+// A store with user roll-up rows at schema 5 is sealed at open after
+// migration 6 (every closed bucket into a segment, the users summary
+// unchanged), and Prune then drops the pruned days' segments and recounts
+// the actors from the rows and segments kept.
+func TestUserSegsMigratedAndPruned(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DSN: pgtest.Schema(t), Org: "https://segs.okta.example", MaxConns: 2}
+	old, err := openAt(ctx, cfg, userSegsVersion-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -5)
+	var evs []event.Event
+	for n := range 1500 {
+		evs = append(evs, event.Event{
+			UUID: fmt.Sprintf("seg-%05d", n), Published: day.Add(time.Duration(n)*5*time.Minute + time.Duration(n%7)*time.Millisecond),
+			EventType: "user.session.start", Severity: "INFO",
+			Actor:   event.Actor{ID: fmt.Sprintf("00u%d", n%30), Type: "User", AlternateID: fmt.Sprintf("a%02d@example.com", n%30)},
+			Client:  event.Client{IPAddress: fmt.Sprintf("10.1.0.%d", n%9), Geo: event.Geo{Country: []string{"France", "Peru"}[n%2]}},
+			Outcome: event.Outcome{Result: []string{"SUCCESS", "FAILURE"}[n%3/2]},
+			Raw:     []byte(`{}`),
+		})
+	}
+	if _, err := old.Commit(ctx, store.Batch{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	var rowsBefore int
+	if err := old.pool.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&rowsBefore); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var segs, rowsAfter int
+	if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM user_segs), (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&segs, &rowsAfter); err != nil {
+		t.Fatal(err)
+	}
+	// 1500 events 5 minutes apart: ~5.2 days, ~125 hours; all but the
+	// newest day and hour sealed
+	if segs < 120 || rowsAfter >= rowsBefore/10 {
+		t.Fatalf("after open: %d segments, %d of %d rows left", segs, rowsAfter, rowsBefore)
+	}
+	end := evs[len(evs)-1].Published.Add(time.Minute)
+	check := func(stage string) {
+		t.Helper()
+		for _, q := range []store.UserQuery{
+			{From: day.Add(-time.Hour), To: end, Limit: 100},
+			{From: day.Add(26*time.Hour + 17*time.Minute), To: end.Add(-3 * time.Hour), Limit: 10},
+			{From: day.Add(24 * time.Hour), To: day.Add(72 * time.Hour), Search: "A1", Limit: 100},
+		} {
+			got, err := s.UserSummaries(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := refUsers(ctx, t, s, q)
+			if len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s %+v:\n got %+v\nwant %+v", stage, q, got, want)
+			}
+		}
+	}
+	check("sealed at open")
+	cut := day.Add(48 * time.Hour)
+	if n, err := s.Prune(ctx, cut); err != nil || n == 0 {
+		t.Fatalf("Prune = %d, %v", n, err)
+	}
+	var left int
+	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM user_segs WHERE bucket < $1", cut.UnixMilli()).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d segments before the cut after Prune (%v)", left, err)
+	}
+	check("pruned")
+	actors, err := s.Actors(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for _, e := range evs {
+		if !e.Published.Before(cut) {
+			want[e.Actor.AlternateID]++
+		}
+	}
+	if len(actors) != len(want) {
+		t.Fatalf("%d actors after prune, want %d", len(actors), len(want))
+	}
+	for _, a := range actors {
+		if a.Events != want[a.Actor] {
+			t.Fatalf("actor %s: %d events after prune, want %d", a.Actor, a.Events, want[a.Actor])
+		}
+	}
+}
