@@ -257,3 +257,46 @@ func TestUserSegCodec(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUserAggSegment folds 24 hour segments of 10 000 entries each
+// (the 10 M store's density: a day of edges) into a UserAgg and ranks it.
+func BenchmarkUserAggSegment(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	base := int64(1_700_000_000_000)
+	var segs [][]byte
+	entries := 0
+	for h := range 24 {
+		bucket := base + int64(h)*hourMS
+		seen := map[int]bool{}
+		var es []UserSegEntry
+		for len(es) < 10000 {
+			u := rng.IntN(benchUsers)
+			if seen[u] {
+				continue
+			}
+			seen[u] = true
+			es = append(es, UserSegEntry{Actor: fmt.Sprintf("user%05d@example.com", u), Country: cities[u%len(cities)].country,
+				ActorID: fmt.Sprintf("00u%07d", u), LastIP: fmt.Sprintf("10.%d.%d.%d", u/250, u%250, rng.IntN(4)),
+				Events: 1 + int64(rng.IntN(3)), Failures: int64(rng.IntN(20) / 19), LastSeen: bucket + rng.Int64N(hourMS)})
+		}
+		data, err := EncodeUserSeg(bucket, es)
+		if err != nil {
+			b.Fatal(err)
+		}
+		segs = append(segs, data)
+		entries += len(es)
+	}
+	b.ResetTimer()
+	for range b.N {
+		g := NewUserAgg()
+		for h := len(segs) - 1; h >= 0; h-- {
+			if err := g.AddSegment(base+int64(h)*hourMS, segs[h], ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(g.Ranked(100)) != 100 {
+			b.Fatal("short")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
+}
