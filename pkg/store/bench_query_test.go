@@ -139,11 +139,12 @@ func benchStore(b *testing.B) (*Store, int) {
 	return s, total
 }
 
-// adoptOlderBenchStore renames the newest complete benchmark store of the
-// same size built at an older schema (with its -wal and -shm) to path, so
-// that Open migrates it in place instead of building the events again.
-// A file still open in another process (a build in progress) is left
-// alone. It reports whether a store was adopted.
+// adoptOlderBenchStore renames the newest benchmark store of the same size
+// built at an older schema (with its -wal and -shm) to path, so that Open
+// migrates it in place instead of building the events again (an
+// unfinished build continues at the new schema). A file still open in
+// another process (a build in progress) stops the benchmark rather than
+// starting a second build. It reports whether a store was adopted.
 func adoptOlderBenchStore(b *testing.B, total int, path string) bool {
 	b.Helper()
 	for v := LatestSchemaVersion() - 1; v >= 1; v-- {
@@ -152,12 +153,10 @@ func adoptOlderBenchStore(b *testing.B, total int, path string) bool {
 			continue
 		}
 		if openElsewhere(old) {
-			b.Logf("%s is open in another process (still being built?): not adopted", old)
-			continue
+			b.Fatalf("%s is open in another process (a build in progress?): run again when it is closed", old)
 		}
 		if !benchStoreComplete(old) {
-			b.Logf("%s is incomplete: not adopted", old)
-			continue
+			b.Logf("%s is incomplete: its build continues after the migration", old)
 		}
 		for _, suf := range []string{"-wal", "-shm", ""} { // the database last
 			if err := os.Rename(old+suf, path+suf); err != nil && !os.IsNotExist(err) {
