@@ -89,13 +89,6 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
 		return store.CommitResult{}, err
 	}
-	if s.userSegs && res.EventsInserted > 0 {
-		// normally the buckets this page closed (an hour, once a day a
-		// day); bounded, so a page of late events stays cheap
-		if _, _, err := s.sealUserBuckets(ctx, tx, sealBudget); err != nil {
-			return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
-		}
-	}
 	now := time.Now().UTC()
 	if cp := b.Checkpoint; cp != nil {
 		upd := cp.UpdatedAt
@@ -134,6 +127,14 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	}
 	if err := q.run(ctx, tx); err != nil {
 		return store.CommitResult{}, err
+	}
+	if s.userSegs && res.EventsInserted > 0 {
+		// after the roll-up upserts ran: normally the buckets this page
+		// closed (an hour, once a day a day); bounded, so a page of late
+		// events stays cheap
+		if _, _, err := s.sealUserBuckets(ctx, tx, sealBudget); err != nil {
+			return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)

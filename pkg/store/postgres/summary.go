@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -137,7 +138,11 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	agg := store.NewUserAgg()
 	folder := newUserRowFolder()
-	for _, sp := range store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS}) {
+	// newest span first, newest bucket first (as SQLite): an actor's first
+	// entry is then its newest, and UserAgg skips the older ones' strings
+	sps := store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS})
+	slices.Reverse(sps)
+	for _, sp := range sps {
 		w := s.where()
 		if sp.Level == 0 {
 			w.add("published >= ? AND published < ?", sp.A, sp.B)

@@ -144,7 +144,7 @@ func (s *Store) sealAllUserBuckets(ctx context.Context) error {
 
 // scanUserSegs folds the org's sealed segments of the span's buckets.
 func (s *Store) scanUserSegs(ctx context.Context, tx pgx.Tx, agg *store.UserAgg, sp store.Span, search string) error {
-	rows, err := tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2 AND bucket >= $3 AND bucket < $4",
+	rows, err := tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket DESC",
 		s.org, sp.Level, sp.A, sp.B)
 	if err != nil {
 		return fmt.Errorf("store: user summaries: segments: %w", err)
