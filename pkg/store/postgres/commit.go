@@ -452,25 +452,38 @@ func (s *Store) LoadCheckpoint(ctx context.Context) (store.Checkpoint, bool, err
 	return cp, true, nil
 }
 
-// HasEvents reports which of the uuids the org has stored.
+// HasEvents reports which of the uuids the org has stored. Without the
+// events' times it looks in every day partition's primary key; the
+// statement runs with a generic plan (plan_cache_mode is per transaction
+// here: the pool plans everything else with its values), since a custom
+// plan of it considers every index of every partition and, at 31
+// partitions, took longer to plan than to run (EXPLAIN on a 30-day
+// store, 1 000 uuids, load ~17: 148-189 ms planning + 66-77 ms execution
+// against 0.2 ms + 102-107 ms).
 func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(uuids))
 	if len(uuids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, "SELECT uuid FROM events WHERE org = $1 AND uuid = ANY($2)", s.org, uuids)
-	if err != nil {
-		return nil, fmt.Errorf("store: has events: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, fmt.Errorf("store: has events: %w", err)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			return err
 		}
-		out[u] = true
-	}
-	if err := rows.Err(); err != nil {
+		rows, err := tx.Query(ctx, "SELECT uuid FROM events WHERE org = $1 AND uuid = ANY($2)", s.org, uuids)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				return err
+			}
+			out[u] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: has events: %w", err)
 	}
 	return out, nil
