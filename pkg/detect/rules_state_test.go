@@ -39,12 +39,15 @@ func TestRuleStateChangesTracked(t *testing.T) {
 			name = s.p.Name
 		}
 	}
-	key := StateKeyPrefix + "dormant_account_activity/" + name + "/ua@example.com"
+	key := entryStateKey("dormant_account_activity", name+"/ua@example.com")
+	if key != stateSubjectPrefix+"ua@example.com/dormant_account_activity/"+name {
+		t.Fatalf("entry stored under %q, not clustered by its user", key)
+	}
 	if b := d.Put[key]; len(b) == 0 || !strings.Contains(string(b), ev.UUID) {
 		t.Fatalf("delta after one event: %q = %s (keys %d)", key, b, len(d.Put))
 	}
 	for k := range d.Put {
-		if strings.HasPrefix(k, StateKeyPrefix+"dormant_account_activity/") && k != key {
+		if strings.HasPrefix(mustLegacy(k), StateKeyPrefix+"dormant_account_activity/") && k != key {
 			t.Errorf("delta holds untouched key %q", k)
 		}
 	}
@@ -57,7 +60,7 @@ func TestRuleStateChangesTracked(t *testing.T) {
 	}
 	deleted := 0
 	for k, v := range d.Put {
-		if strings.HasPrefix(k, StateKeyPrefix+"dormant_account_activity/") && v == nil {
+		if strings.HasPrefix(mustLegacy(k), StateKeyPrefix+"dormant_account_activity/") && v == nil {
 			deleted++
 		}
 	}

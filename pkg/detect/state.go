@@ -17,14 +17,21 @@ import (
 //
 //	detect.engine             the engine's header: tenant facts, country
 //	                          names, dedup memory, the reorder buffer
-//	detect.engine/u/<login>   one user's baseline
+//	detect.s/<login>/engine/u one user's baseline (the login
+//	                          path-escaped; detect.engine/u/<login> before
+//	                          keys were clustered by subject, see
+//	                          state_layout.go)
 //	detect.engine/d/<key>     one open incident's dedup entry (the dedup
 //	                          key, path-escaped: detector, actor, key)
 //	detect.engine/p/<seq>     one event waiting in the reorder buffer
 //	                          (its arrival number, hexadecimal)
 //	detect.<id>               a detector saved whole
-//	detect.<id>/<entry>       one entry of a detector with per-entry state
-//	                          (see entryState)
+//	detect.s/<subject>/<id>/<part>
+//	                          one entry "<part>/<subject>" of a detector
+//	                          with per-entry state (see entryState),
+//	                          clustered by subject (state_layout.go)
+//	detect.<id>/<entry>       such an entry whose subject holds a slash
+//	                          (and every entry, in older versions)
 //
 // SaveStateDelta returns only the keys changed since its previous call, so
 // a commit writes the users and entries its events touched; the first
@@ -115,7 +122,7 @@ func (e *Engine) SaveState() (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[stateUserPrefix+u.login] = b
+		out[userStateKey(u.login)] = b
 	}
 	for k := range e.dedup {
 		b, _, err := e.marshalDedup(k)
@@ -204,7 +211,7 @@ func (e *Engine) stateDelta() (StateDelta, error) {
 		if err != nil {
 			return StateDelta{}, err
 		}
-		put[stateUserPrefix+u.login] = b
+		put[userStateKey(u.login)] = b
 	}
 	clear(e.base.dirty)
 	for _, k := range e.dedupChanged.take() {
@@ -261,9 +268,9 @@ func putEntries(out map[string][]byte, id string, es entryState, keys []string, 
 			return fmt.Errorf("detect: save state of %s entry %q: %w", id, k, err)
 		}
 		if ok {
-			out[StateKeyPrefix+id+"/"+k] = b
+			out[entryStateKey(id, k)] = b
 		} else if deletes {
-			out[StateKeyPrefix+id+"/"+k] = nil
+			out[entryStateKey(id, k)] = nil
 		}
 	}
 	return nil
@@ -375,6 +382,10 @@ func (e *Engine) marshalUser(u *userRec) ([]byte, error) {
 // left as it was before the call only for the engine keys; detectors
 // already loaded keep their state).
 func (e *Engine) LoadState(m map[string][]byte) error {
+	m, err := legacyStateMap(m)
+	if err != nil {
+		return err
+	}
 	hb, hasHeader := m[stateEngineKey]
 	hasHeader = hasHeader && len(hb) > 0
 	var users []userState

@@ -113,6 +113,12 @@ func TestEntryStateDeltas(t *testing.T) {
 					t.Fatalf("no entry %s* after the events; stored: %q", prefix+p, keysWith(stored, prefix))
 				}
 			}
+			// entries are stored clustered by subject (state_layout.go)
+			for _, k := range keysWith(stored, prefix) {
+				if !strings.HasPrefix(k, stateSubjectPrefix) {
+					t.Fatalf("entry %s not stored under its subject", k)
+				}
+			}
 			// reload: the same entries, the same bytes
 			e2, err := NewEngine(only(tc.id, DetectorConfig{}), WithReorderWindow(0))
 			if err != nil {
@@ -134,7 +140,7 @@ func TestEntryStateDeltas(t *testing.T) {
 			badKey := keysWith(stored, prefix)[0]
 			bad[badKey] = []byte("{")
 			e3, _ := NewEngine(only(tc.id, DetectorConfig{}), WithReorderWindow(0))
-			if err := e3.LoadState(bad); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(badKey, prefix)) {
+			if err := e3.LoadState(bad); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(mustLegacy(badKey), prefix)) {
 				t.Fatalf("corrupt %s: error %v, want one naming the entry", badKey, err)
 			}
 			// 70 days later every entry has expired: the delta deletes them
@@ -152,25 +158,30 @@ func TestEntryStateDeltas(t *testing.T) {
 	}
 }
 
+// countPrefix counts the keys of m whose legacy key (LegacyStateKey:
+// "detect.<owner>/<entry>") starts with p.
 func countPrefix(m map[string][]byte, p string) int {
-	n := 0
-	for k := range m {
-		if strings.HasPrefix(k, p) {
-			n++
-		}
-	}
-	return n
+	return len(keysWith(m, p))
 }
 
+// keysWith returns the keys of m whose legacy key starts with p, sorted.
 func keysWith(m map[string][]byte, p string) []string {
 	var out []string
 	for k := range m {
-		if strings.HasPrefix(k, p) {
+		if strings.HasPrefix(mustLegacy(k), p) {
 			out = append(out, k)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+func mustLegacy(k string) string {
+	lk, err := LegacyStateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return lk
 }
 
 func sameState(t *testing.T, what string, got, want map[string][]byte) {

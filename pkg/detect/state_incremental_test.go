@@ -56,7 +56,7 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 		} else {
 			maxDelta = max(maxDelta, len(d.Put))
 			for k, v := range d.Put {
-				if id, _, ok := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/"); ok && id != "engine" {
+				if id, _, ok := strings.Cut(strings.TrimPrefix(legacy(t, k), detect.StateKeyPrefix), "/"); ok && id != "engine" {
 					if v == nil {
 						dels[id]++
 					} else {
@@ -71,9 +71,9 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 				continue
 			}
 			if v == nil {
-				deleted[keyKind(k, rules)]++
+				deleted[keyKind(t, k, rules)]++
 			} else {
-				written[keyKind(k, rules)]++
+				written[keyKind(t, k, rules)]++
 			}
 		}
 		d.ApplyTo(stored)
@@ -110,8 +110,19 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 		}
 	}
 	kinds := map[string]int{}
+	clustered := map[string]int{} // keys stored under their subject, per kind
 	for k := range stored {
-		kinds[keyKind(k, rules)]++
+		kind := keyKind(t, k, rules)
+		kinds[kind]++
+		if k != legacy(t, k) {
+			clustered[kind]++
+		}
+	}
+	// a user's baseline and the rule entries lie under their subject
+	// (login, address, session), next to the other entries of the same
+	// subject (state_layout.go)
+	if clustered["user"] != kinds["user"] || clustered["rule entry"] == 0 || clustered["dedup"] != 0 || clustered["pending"] != 0 {
+		t.Fatalf("keys stored under their subject per kind %v, of %v", clustered, kinds)
 	}
 	t.Logf("%d pages of %d events, stored keys per kind %v, deleted by later deltas %v, largest delta %d keys",
 		pages, page, kinds, deleted, maxDelta)
@@ -140,7 +151,7 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 		"suspicious_ip", "password_spray", "mass_destructive", "anonymous_ip"} {
 		whole := 0
 		for k, v := range stored {
-			if strings.HasPrefix(k, detect.StateKeyPrefix+id+"/") {
+			if strings.HasPrefix(legacy(t, k), detect.StateKeyPrefix+id+"/") {
 				whole += len(v)
 			}
 		}
@@ -153,9 +164,21 @@ func TestScenarioIncrementalStateExact(t *testing.T) {
 	}
 }
 
-// keyKind classifies a state key for the test's counts.
-func keyKind(k string, rules map[string]bool) string {
-	rest := strings.TrimPrefix(k, detect.StateKeyPrefix)
+// legacy is the key's legacy form ("detect.<owner>/<entry>").
+func legacy(t *testing.T, k string) string {
+	t.Helper()
+	lk, err := detect.LegacyStateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk
+}
+
+// keyKind classifies a state key for the test's counts (by its legacy
+// form; "clustered" counts the keys stored under their subject).
+func keyKind(t *testing.T, k string, rules map[string]bool) string {
+	t.Helper()
+	rest := strings.TrimPrefix(legacy(t, k), detect.StateKeyPrefix)
 	id, _, entry := strings.Cut(rest, "/")
 	switch {
 	case strings.HasPrefix(rest, "engine/u/"):

@@ -60,7 +60,7 @@ func TestStateDeltaPruneAndSize(t *testing.T) {
 		if !bytes.Equal(stored[k], v) {
 			t.Fatalf("stored %s = %s, a full save has %s", k, stored[k], v)
 		}
-		if strings.HasPrefix(k, stateUserPrefix) && !bytes.Contains(v, []byte(`"c":`)) {
+		if strings.HasPrefix(mustLegacy(k), stateUserPrefix) && !bytes.Contains(v, []byte(`"c":`)) {
 			pruned++
 		}
 	}

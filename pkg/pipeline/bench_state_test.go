@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"testing"
@@ -20,8 +23,13 @@ import (
 // processes 1,000 sign-ins of random users (not timed) and times saving
 // the state plus committing it with the events to SQLite on disk.
 // "delta" is what the pipeline does (SaveStateDelta: changed users and
-// entries only); "full" is the rewrite of every key before it (SaveState).
-// One op is one 1,000-event commit (ns/op); stateKB/commit and
+// entries only); "delta-oldlayout" the same keys in the layout before they
+// were clustered by subject; "full" is the rewrite of every key before
+// the deltas (SaveState).
+// One op is one 1,000-event commit (ns/op; cpu-ms/commit is the process's
+// CPU time in it, walPages/commit the pages it wrote to SQLite's WAL, both
+// far less dependent on the machine's load; the timed part carries the
+// profiler label part=commit); stateKB/commit and
 // stateKeys/commit are the state (bytes, keys) written with it,
 // ruleKB/commit the rule pack's part of the bytes; the log names the five
 // largest writers (bytes per commit by owner). "delta-failures" is delta
@@ -31,9 +39,9 @@ import (
 //	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2 -timeout 60m
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
-		for _, mode := range []string{"delta", "full", "delta-failures"} {
+		for _, mode := range []string{"delta", "delta-oldlayout", "full", "delta-failures"} {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
-				benchStateCommit(b, users, mode == "full", mode == "delta-failures")
+				benchStateCommit(b, users, mode == "full", mode == "delta-failures", mode == "delta-oldlayout")
 			})
 		}
 	}
@@ -71,9 +79,13 @@ func failedSignIn(ev event.Event) event.Event {
 // and password_spray hold state for every user or address, and the
 // shared client's successes keep it from looking like a distributed
 // spray) and one event in ten of each commit is a failed sign-in.
-func benchStateCommit(b *testing.B, users int, full, failures bool) {
+//
+// With oldLayout every key is stored as before entries were clustered by
+// subject (detect.LegacyStateKey: "detect.<detector>/<part>/<key>").
+func benchStateCommit(b *testing.B, users int, full, failures, oldLayout bool) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
+	path := filepath.Join(b.TempDir(), "state.db")
+	s, err := store.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,12 +115,17 @@ func benchStateCommit(b *testing.B, users int, full, failures bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if oldLayout {
+		d.Put = legacyKeys(b, d.Put)
+	}
 	if _, err := s.Commit(ctx, store.Batch{State: d.Put, StateReset: d.Reset}); err != nil {
 		b.Fatal(err)
 	}
+	wal := openWALMeter(b, path)
 	rnd := uint64(12345)
-	var written, ruleBytes, keys int64
+	var written, ruleBytes, keys, walPages, cpu int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
+	keysByOwner := map[string]int64{}
 	rules := map[string]bool{}
 	for _, r := range detect.Rules() {
 		rules[r.ID] = true
@@ -126,37 +143,59 @@ func benchStateCommit(b *testing.B, users int, full, failures bool) {
 			e.Process(&evs[j])
 		}
 		b.StartTimer()
+		cpu0 := processCPU()
 		batch := store.Batch{Events: evs}
-		if full {
-			m, err := e.SaveState()
-			if err != nil {
-				b.Fatal(err)
+		pprof.Do(ctx, commitLabels, func(context.Context) {
+			if full {
+				m, err := e.SaveState()
+				if err != nil {
+					b.Fatal(err)
+				}
+				batch.State = m
+				return
 			}
-			batch.State = m
-		} else {
 			d, err := e.SaveStateDelta()
 			if err != nil {
 				b.Fatal(err)
 			}
 			batch.State, batch.StateReset = d.Put, d.Reset
+		})
+		cpu += processCPU() - cpu0
+		b.StopTimer()
+		if oldLayout {
+			batch.State = legacyKeys(b, batch.State)
 		}
+		b.StartTimer()
+		cpu0 = processCPU()
+		pprof.Do(ctx, commitLabels, func(ctx context.Context) {
+			if _, err := s.Commit(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		})
+		cpu += processCPU() - cpu0
+		b.StopTimer()
+		walPages += wal.pages()
 		for k, v := range batch.State {
 			written += int64(len(v))
 			keys++
-			owner, _, _ := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/")
+			owner := stateOwner(b, k)
 			byOwner[owner] += int64(len(v))
+			keysByOwner[owner]++
 			if rules[owner] {
 				ruleBytes += int64(len(v))
 			}
 		}
-		if _, err := s.Commit(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
+	b.ReportMetric(float64(walPages)/float64(b.N), "walPages/commit")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/commit")
+	}
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
-	logLargestOwners(b, byOwner, b.N)
+	logLargestOwners(b, "state writers per commit", byOwner, b.N, 1024, "KB")
+	logLargestOwners(b, "key writers per commit", keysByOwner, b.N, 1, "keys")
 	if failures { // what the detectors with failure state would write if saved whole
 		m, err := e.SaveState()
 		if err != nil {
@@ -164,7 +203,7 @@ func benchStateCommit(b *testing.B, users int, full, failures bool) {
 		}
 		whole := map[string]int64{}
 		for k, v := range m {
-			owner, _, _ := strings.Cut(strings.TrimPrefix(k, detect.StateKeyPrefix), "/")
+			owner := stateOwner(b, k)
 			whole[owner] += int64(len(v))
 		}
 		b.Logf("whole state of failed_logins %.1f KB, suspicious_ip %.1f KB, password_spray %.1f KB; written per commit %.1f / %.1f / %.1f KB",
@@ -174,8 +213,81 @@ func benchStateCommit(b *testing.B, users int, full, failures bool) {
 	}
 }
 
-// logLargestOwners logs the five largest writers of state per commit.
-func logLargestOwners(b *testing.B, byOwner map[string]int64, commits int) {
+// commitLabels mark the timed part in a CPU profile:
+// go tool pprof -tagfocus=part=commit
+var commitLabels = pprof.Labels("part", "commit")
+
+// legacyKeys returns m under the keys of the layout before entries were
+// clustered by subject.
+func legacyKeys(b *testing.B, m map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		lk, err := detect.LegacyStateKey(k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[lk] = v
+	}
+	return out
+}
+
+// stateOwner is the detector (or "engine") a state key belongs to.
+func stateOwner(b *testing.B, k string) string {
+	lk, err := detect.LegacyStateKey(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner, _, _ := strings.Cut(strings.TrimPrefix(lk, detect.StateKeyPrefix), "/")
+	return owner
+}
+
+// walMeter counts the pages a commit writes to the SQLite write-ahead
+// log without touching the database: the wal-index header at the start of
+// the -shm file holds mxFrame, the number of frames (one page each) in the
+// WAL. A commit appends its pages; a checkpoint leaves mxFrame alone and
+// the WAL restarts at the next write (mxFrame then counts from zero).
+// Load-independent, like the state bytes.
+type walMeter struct {
+	b    *testing.B
+	path string
+	last uint32
+}
+
+func openWALMeter(b *testing.B, path string) *walMeter {
+	w := &walMeter{b: b, path: path + "-shm"}
+	w.last = w.frames()
+	return w
+}
+
+// frames reads mxFrame (a native-endian uint32 at offset 16 of the first
+// copy of the wal-index header).
+func (w *walMeter) frames() uint32 {
+	f, err := os.Open(w.path)
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	defer f.Close()
+	var h [24]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		w.b.Fatal(err)
+	}
+	return binary.NativeEndian.Uint32(h[16:20])
+}
+
+// pages returns the frames written since the previous call.
+func (w *walMeter) pages() int64 {
+	n := w.frames()
+	d := n - w.last
+	if n < w.last { // the WAL restarted in between
+		d = n
+	}
+	w.last = n
+	return int64(d)
+}
+
+// logLargestOwners logs the five largest writers per commit (what: bytes
+// or keys, divided by scale).
+func logLargestOwners(b *testing.B, what string, byOwner map[string]int64, commits int, scale float64, unit string) {
 	owners := make([]string, 0, len(byOwner))
 	for o := range byOwner {
 		owners = append(owners, o)
@@ -183,7 +295,7 @@ func logLargestOwners(b *testing.B, byOwner map[string]int64, commits int) {
 	sort.Slice(owners, func(i, j int) bool { return byOwner[owners[i]] > byOwner[owners[j]] })
 	var top []string
 	for _, o := range owners[:min(5, len(owners))] {
-		top = append(top, fmt.Sprintf("%s %.1f KB", o, float64(byOwner[o])/float64(commits)/1024))
+		top = append(top, fmt.Sprintf("%s %.1f %s", o, float64(byOwner[o])/float64(commits)/scale, unit))
 	}
-	b.Logf("largest state writers per commit: %s", strings.Join(top, ", "))
+	b.Logf("largest %s: %s", what, strings.Join(top, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -27,10 +28,23 @@ func ValidateStateChange(b Batch) error {
 // prefix, for a range scan on the state table's primary key.
 func StatePrefixEnd(prefix string) string { return prefix + "\U0010FFFF" }
 
+// SortedStateKeys returns the keys of a batch's state change in order: a
+// commit writes them in the order of the state table's primary key, so
+// neighbouring keys (one subject's entries, see pkg/detect's key layout)
+// are written one after the other into the same B-tree pages.
+func SortedStateKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // commitState applies the batch's state change inside the commit's
-// transaction: the reset prefixes first, then the keys (a nil value
-// deletes). One prepared statement per kind: a full rewrite writes one
-// row per user.
+// transaction: the reset prefixes first, then the keys in key order (a
+// nil value deletes). One prepared statement per kind: a full rewrite
+// writes one row per user.
 func commitState(ctx context.Context, tx *sql.Tx, b Batch, now time.Time) error {
 	if err := ValidateStateChange(b); err != nil {
 		return err
@@ -55,7 +69,8 @@ func commitState(ctx context.Context, tx *sql.Tx, b Batch, now time.Time) error 
 	}
 	defer put.Close()
 	ts := now.UnixMilli()
-	for k, v := range b.State {
+	for _, k := range SortedStateKeys(b.State) {
+		v := b.State[k]
 		if v == nil {
 			if _, err := del.ExecContext(ctx, k); err != nil {
 				return fmt.Errorf("store: commit: state %q: %w", k, err)

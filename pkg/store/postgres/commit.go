@@ -107,7 +107,8 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	if len(b.State) > 0 {
 		var keys, dels []string
 		var vals [][]byte
-		for k, v := range b.State {
+		for _, k := range store.SortedStateKeys(b.State) { // key order: neighbouring index entries together
+			v := b.State[k]
 			if v == nil {
 				dels = append(dels, k)
 				continue

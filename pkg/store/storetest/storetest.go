@@ -36,6 +36,7 @@ func Run(t *testing.T, newDB NewDB) {
 	}{
 		{"CommitAndRead", testCommitAndRead},
 		{"StateDelta", testStateDelta},
+		{"StateLayoutRewrite", testStateLayoutRewrite},
 		{"Duplicates", testDuplicates},
 		{"AtomicBatch", testAtomicBatch},
 		{"EventFilters", testEventFilters},
