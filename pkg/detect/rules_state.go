@@ -1,13 +1,15 @@
 package detect
 
 // Persistence of a rule detector's state. It is saved per entry (see
-// entryState): one entry per pattern and key,
+// entryState): one entry per pattern and key, "<pattern name>/<key,
+// path-escaped>", stored as
 //
-//	detect.<rule id>/<pattern name>/<key, path-escaped>
+//	detect.s/<key, path-escaped>/<rule id>/<pattern name>
 //
-// holding that key's open sequence (and cancel time), threshold events,
-// last-seen event or new-term memory, plus one small header entry
-// "detect.<rule id>/h" with the rule's trusted-IP flag and the patterns'
+// (next to the other state of the same login, address or session, see
+// state_layout.go) holding that key's open sequence (and cancel time),
+// threshold events, last-seen event or new-term memory, plus one small
+// header entry "h" (stored as "detect.s/h/<rule id>") with the rule's trusted-IP flag and the patterns'
 // next quiet deadlines (absent while both are empty). Every change of a
 // key — by an event or by Prune — marks its entry, so a commit writes the
 // keys its events touched and deletes the keys that expired. The whole

@@ -2,8 +2,10 @@ package detect
 
 // Incremental state of a detector. A detector whose state is a set of
 // independent entries (one per user, per IP, per session) implements
-// entryState: the engine then persists each entry under its own key,
-// "detect.<detector id>/<entry key>", and SaveStateDelta writes only the
+// entryState: the engine then persists each entry under its own key
+// (entryStateKey: "detect.s/<subject>/<detector id>/<part>" for an entry
+// key "<part>/<subject>", clustered by subject, see state_layout.go), and
+// SaveStateDelta writes only the
 // entries the detector marked as changed since the previous save — the
 // commit cost follows the events of the page, not the number of users.
 // A detector without it is saved whole under "detect.<detector id>", and

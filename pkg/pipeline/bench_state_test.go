@@ -15,6 +15,8 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres"
+	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 )
 
 // BenchmarkStateCommit measures what the detector state adds to a commit
@@ -37,11 +39,19 @@ import (
 // what the detectors holding failures would write if saved whole:
 //
 //	go test ./pkg/pipeline -run '^$' -bench BenchmarkStateCommit -benchtime 5x -count 2 -timeout 60m
+//
+// With OKTAGUARD_TEST_PG_DSN set, "pg-delta" and "pg-delta-oldlayout" run
+// delta in both layouts on PostgreSQL.
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
-		for _, mode := range []string{"delta", "delta-oldlayout", "full", "delta-failures"} {
+		modes := []string{"delta", "delta-oldlayout", "full", "delta-failures"}
+		if os.Getenv(pgtest.EnvDSN) != "" {
+			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
+		}
+		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
-				benchStateCommit(b, users, mode == "full", mode == "delta-failures", mode == "delta-oldlayout")
+				benchStateCommit(b, users, mode == "full", mode == "delta-failures", strings.HasSuffix(mode, "-oldlayout"),
+					strings.HasPrefix(mode, "pg-"))
 			})
 		}
 	}
@@ -82,10 +92,20 @@ func failedSignIn(ev event.Event) event.Event {
 //
 // With oldLayout every key is stored as before entries were clustered by
 // subject (detect.LegacyStateKey: "detect.<detector>/<part>/<key>").
-func benchStateCommit(b *testing.B, users int, full, failures, oldLayout bool) {
+//
+// With pg the store is PostgreSQL (a fresh schema on the server of
+// OKTAGUARD_TEST_PG_DSN): no WAL pages are counted (the server's WAL is
+// shared with every other client) and the CPU time is the client's only.
+func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg bool) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "state.db")
-	s, err := store.Open(ctx, path)
+	var s store.Backend
+	var err error
+	if pg {
+		s, err = postgres.Open(ctx, postgres.Config{DSN: pgtest.Schema(b), Org: "https://bench.okta.example"})
+	} else {
+		s, err = store.Open(ctx, path)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +141,10 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout bool) {
 	if _, err := s.Commit(ctx, store.Batch{State: d.Put, StateReset: d.Reset}); err != nil {
 		b.Fatal(err)
 	}
-	wal := openWALMeter(b, path)
+	var wal *walMeter
+	if !pg {
+		wal = openWALMeter(b, path)
+	}
 	rnd := uint64(12345)
 	var written, ruleBytes, keys, walPages, cpu int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
@@ -174,7 +197,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout bool) {
 		})
 		cpu += processCPU() - cpu0
 		b.StopTimer()
-		walPages += wal.pages()
+		if wal != nil {
+			walPages += wal.pages()
+		}
 		for k, v := range batch.State {
 			written += int64(len(v))
 			keys++
@@ -188,7 +213,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout bool) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
-	b.ReportMetric(float64(walPages)/float64(b.N), "walPages/commit")
+	if wal != nil {
+		b.ReportMetric(float64(walPages)/float64(b.N), "walPages/commit")
+	}
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/commit")
 	}
