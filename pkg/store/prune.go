@@ -65,6 +65,16 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	if len(ids) == 0 {
+		if !s.userSegs {
+			return 0, nil
+		}
+		// the chunk before was full: seal what it left unsealed
+		if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
 		return 0, nil
 	}
 	js, _ := json.Marshal(ids)
@@ -121,7 +131,10 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
-	if s.userSegs {
+	if s.userSegs && len(ids) < pruneChunk {
+		// the last chunk seals again what the chunks unsealed (the rows
+		// are exact meanwhile; a prune stopped halfway leaves them to the
+		// next commits' seals)
 		if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
