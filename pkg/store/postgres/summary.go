@@ -148,7 +148,7 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 			w.add("published >= ? AND published < ?", sp.A, sp.B)
 			w.add("actor <> ''")
 			if q.Search != "" {
-				w.add("actor ILIKE ?", likeEscape(q.Search))
+				addActorSearch(w, q.Search)
 			}
 			rows, err := tx.Query(ctx, `SELECT actor, country, MAX(published), (array_agg(ip ORDER BY published DESC))[1],
 				(array_agg(actor_id ORDER BY published DESC))[1], COUNT(*), COUNT(*) FILTER (WHERE `+failed+`)
@@ -179,7 +179,7 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 		}
 		w.add("bucket >= ? AND bucket < ?", sp.A, sp.B)
 		if q.Search != "" {
-			w.add("actor ILIKE ?", likeEscape(q.Search))
+			addActorSearch(w, q.Search)
 		}
 		rows, err := tx.Query(ctx, `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM `+table+w.sql(), w.args...)
 		if err != nil {
@@ -198,7 +198,7 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	aw.add("time BETWEEN ? AND ?", lo, hi)
 	aw.add("actor <> ''")
 	if q.Search != "" {
-		aw.add("actor ILIKE ?", likeEscape(q.Search))
+		addActorSearch(aw, q.Search)
 	}
 	arows, err := tx.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -214,3 +215,17 @@ func (s *Store) dayActorEvents(ctx context.Context, tx pgx.Tx) (map[string]int64
 
 // userSegsVersion is the schema version that has user_segs.
 const userSegsVersion = 6
+
+// addActorSearch keeps the actors whose login contains search, folding
+// ASCII letters only: what a sealed segment's filter does (UserAgg,
+// SQLite's LIKE), so an actor matches alike in a sealed bucket and in the
+// rows not sealed yet (ILIKE also folds É to é, a segment does not).
+func addActorSearch(w *where, search string) {
+	lower := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, search)
+	w.add("translate(actor, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE ?", likeEscape(lower))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,6 +102,51 @@ func TestUserSegsMigratedAndPruned(t *testing.T) {
 	for _, a := range actors {
 		if a.Events != want[a.Actor] {
 			t.Fatalf("actor %s: %d events after prune, want %d", a.Actor, a.Events, want[a.Actor])
+		}
+	}
+}
+
+// The users search folds ASCII letters only, in sealed segments and in
+// the rows not sealed yet alike: "émile" finds éMILE (and not Émile) in
+// both, where ILIKE on the rows would also have found Émile.
+func TestUserSearchFoldsASCIIOnly(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{DSN: pgtest.Schema(t), Org: "https://fold.okta.example", MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	actors := []string{"Émile@x.example", "éMILE@y.example", "emile@z.example"}
+	var evs []event.Event
+	for d := range 3 { // three days: two sealed, the newest as rows
+		for i, a := range actors {
+			evs = append(evs, event.Event{UUID: fmt.Sprintf("fold-%d-%d", d, i), Published: day.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Minute),
+				EventType: "user.session.start", Actor: event.Actor{ID: "00u" + a, Type: "User", AlternateID: a},
+				Outcome: event.Outcome{Result: "SUCCESS"}, Raw: []byte(`{}`)})
+		}
+	}
+	for _, e := range evs { // one page per event: each new day closes the previous one
+		if _, err := s.Commit(ctx, store.Batch{Events: []event.Event{e}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var segs int
+	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM user_segs WHERE span = $1", store.DayMS).Scan(&segs); err != nil || segs != 2 {
+		t.Fatalf("%d day segments (%v), want 2", segs, err)
+	}
+	for search, want := range map[string][]string{"émile": {"éMILE@y.example"}, "EMILE": {"emile@z.example"}, "MILE@": actors} {
+		got, err := s.UserSummaries(ctx, store.UserQuery{From: day, To: day.Add(72 * time.Hour), Search: search, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("search %q: %+v, want %v", search, got, want)
+		}
+		for _, u := range got {
+			if u.Events != 3 || !slices.Contains(want, u.Actor) {
+				t.Fatalf("search %q: %+v, want %v with 3 events each (sealed days and rows)", search, got, want)
+			}
 		}
 	}
 }

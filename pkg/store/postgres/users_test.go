@@ -27,7 +27,7 @@ func refUsers(ctx context.Context, t *testing.T, s *Store, q store.UserQuery) []
 	w.add("published BETWEEN ? AND ?", lo, hi)
 	w.add("actor <> ''")
 	if q.Search != "" {
-		w.add("actor ILIKE ?", likeEscape(q.Search))
+		addActorSearch(w, q.Search)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT actor, country, MAX(published), (array_agg(ip ORDER BY published DESC))[1],
 		(array_agg(actor_id ORDER BY published DESC))[1], COUNT(*), COUNT(*) FILTER (WHERE `+failed+`) FROM events`+w.sql()+` GROUP BY actor, country`, w.args...)
@@ -43,7 +43,7 @@ func refUsers(ctx context.Context, t *testing.T, s *Store, q store.UserQuery) []
 	aw.add("time BETWEEN ? AND ?", lo, hi)
 	aw.add("actor <> ''")
 	if q.Search != "" {
-		aw.add("actor ILIKE ?", likeEscape(q.Search))
+		addActorSearch(aw, q.Search)
 	}
 	arows, err := s.pool.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
 	if err != nil {
