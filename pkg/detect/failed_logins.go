@@ -124,7 +124,7 @@ func isCountedFailure(ev *event.Event) bool {
 		if !ev.IsFailure() {
 			return false
 		}
-		f, _ := ev.Debug.Data["factor"].(string)
+		f := ev.Debug.Str("factor")
 		return f != "PASSWORD_AS_FACTOR" && !strings.Contains(strings.ToUpper(ev.Outcome.Reason), "PASSWORD_AS_FACTOR")
 	}
 	return false

@@ -11,7 +11,7 @@ import (
 )
 
 // sevRecorder emits one finding per "test.alert" event: key from
-// Debug.URL, severity from Debug.Data["sev"], target from Debug.Data["t"].
+// Debug.URL, severity from debugData "sev", target from debugData "t".
 type sevRecorder struct{}
 
 func (sevRecorder) Handle(c *Context, ev *event.Event) {
@@ -20,10 +20,10 @@ func (sevRecorder) Handle(c *Context, ev *event.Event) {
 	}
 	f := Finding{Key: ev.Debug.URL, Actor: ev.Actor.AlternateID, IP: ev.Client.IPAddress, Title: "t",
 		Summary: "match " + ev.UUID, EventIDs: []string{ev.UUID}, Evidence: map[string]any{"first": ev.UUID}}
-	if s, ok := ev.Debug.Data["sev"].(string); ok {
+	if s := ev.Debug.Str("sev"); s != "" {
 		f.Severity = s
 	}
-	if tg, ok := ev.Debug.Data["t"].(string); ok {
+	if tg := ev.Debug.Str("t"); tg != "" {
 		f.Targets = []string{tg}
 	}
 	c.Emit(f)
@@ -47,13 +47,14 @@ func withSevRecorder(t *testing.T) Config {
 func incEv(id string, at time.Time, key, sev, target string) event.Event {
 	ev := *testEv(id, at, "test.alert")
 	ev.Debug.URL = key
-	ev.Debug.Data = map[string]any{}
+	data := map[string]any{}
 	if sev != "" {
-		ev.Debug.Data["sev"] = sev
+		data["sev"] = sev
 	}
 	if target != "" {
-		ev.Debug.Data["t"] = target
+		data["t"] = target
 	}
+	ev.Debug.SetData(data)
 	return ev
 }
 

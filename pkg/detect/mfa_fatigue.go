@@ -77,7 +77,7 @@ func mfaKind(ev *event.Event) byte {
 	case "user.authentication.verify":
 		// Okta Identity Engine logs factor verification here
 		if ev.IsSuccess() {
-			if f, _ := ev.Debug.Data["factor"].(string); f != "" && f != "PASSWORD_AS_FACTOR" {
+			if f := ev.Debug.Str("factor"); f != "" && f != "PASSWORD_AS_FACTOR" {
 				return mfaOK
 			}
 		}

@@ -92,7 +92,7 @@ func detailStr(t *event.Target, key string) string {
 
 // debug returns a debugData field as a string.
 func debugStr(ev *event.Event, key string) string {
-	v, ok := ev.Debug.Data[key]
+	v, ok := ev.Debug.Value(key)
 	if !ok || v == nil {
 		return ""
 	}

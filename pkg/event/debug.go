@@ -4,73 +4,98 @@ import (
 	"strings"
 )
 
-// parseDebugData fills the typed fields of dbg from dbg.Data, sharing
-// strings through cache (nil for none). Keys match case-insensitively.
-// Nothing here fails: a value that cannot be parsed is left as sent in
-// dbg.Data and its typed field stays empty.
-func parseDebugData(dbg *Debug, cache *strCache) {
+// parseDebugData fills the typed fields of dbg from m, debugData as a map
+// (keys match case-insensitively), sharing strings through cache (nil for
+// none). Nothing here fails: a value that cannot be parsed leaves its
+// typed field empty.
+func parseDebugData(dbg *Debug, m map[string]any, cache *strCache) {
 	var los any
 	var kb [32]byte
-	for k, v := range dbg.Data {
-		lk := lowerASCII(kb[:0], k)
-		switch string(lk) {
-		case "behaviors":
-			switch x := v.(type) {
-			case string:
-				dbg.Behaviors = ParseBehaviors(x)
-			case map[string]any:
-				dbg.Behaviors = stringMap(x)
-			}
-		case "risk":
-			switch x := v.(type) {
-			case string:
-				dbg.RiskLevel, dbg.RiskReasons = ParseRisk(x)
-			case map[string]any:
-				dbg.RiskLevel, dbg.RiskReasons = riskFromMap(x)
-			}
-		case "threatsuspected":
-			switch x := v.(type) {
-			case string:
-				dbg.ThreatSuspected = strings.EqualFold(strings.TrimSpace(x), "true")
-			case bool:
-				dbg.ThreatSuspected = x
-			}
-		case "tunnels":
-			dbg.Tunnels = ParseTunnels(v)
-		case "logonlysecuritydata":
-			los = v
-		case "requesturi":
-			dbg.RequestURI, _ = v.(string)
-		case "url":
-			dbg.URL, _ = v.(string)
-		case "devicefingerprint":
-			dbg.DeviceFingerprint, _ = v.(string)
-		case "dthash":
-			dbg.DTHash, _ = v.(string)
-		case "requestapitokenid":
-			dbg.RequestAPITokenID, _ = v.(string)
+	for k, v := range m {
+		debugField(dbg, lowerASCII(kb[:0], k), v, &los)
+	}
+	debugFinish(dbg, los, cache)
+}
+
+// debugTyped reports whether the lower-cased debugData key lk fills a
+// typed field of Debug (the decoder decodes only those values).
+func debugTyped(lk []byte) bool {
+	switch string(lk) {
+	case "behaviors", "risk", "threatsuspected", "tunnels", "logonlysecuritydata",
+		"requesturi", "url", "devicefingerprint", "dthash", "requestapitokenid":
+		return true
+	}
+	return false
+}
+
+// debugField fills the typed field of the debugData member lk (its key,
+// lower-cased) with value v; logOnlySecurityData is kept in *los for
+// debugFinish.
+func debugField(dbg *Debug, lk []byte, v any, los *any) {
+	switch string(lk) {
+	case "behaviors":
+		switch x := v.(type) {
+		case string:
+			dbg.Behaviors = ParseBehaviors(x)
+		case map[string]any:
+			dbg.Behaviors = stringMap(x)
+		}
+	case "risk":
+		switch x := v.(type) {
+		case string:
+			dbg.RiskLevel, dbg.RiskReasons = ParseRisk(x)
+		case map[string]any:
+			dbg.RiskLevel, dbg.RiskReasons = riskFromMap(x)
+		}
+	case "threatsuspected":
+		switch x := v.(type) {
+		case string:
+			dbg.ThreatSuspected = strings.EqualFold(strings.TrimSpace(x), "true")
+		case bool:
+			dbg.ThreatSuspected = x
+		}
+	case "tunnels":
+		dbg.Tunnels = ParseTunnels(v)
+	case "logonlysecuritydata":
+		*los = v
+	case "requesturi":
+		dbg.RequestURI, _ = v.(string)
+	case "url":
+		dbg.URL, _ = v.(string)
+	case "devicefingerprint":
+		dbg.DeviceFingerprint, _ = v.(string)
+	case "dthash":
+		dbg.DTHash, _ = v.(string)
+	case "requestapitokenid":
+		dbg.RequestAPITokenID, _ = v.(string)
+	}
+}
+
+// debugFinish parses logOnlySecurityData (los, nil when absent) and takes
+// the risk and behaviours from it when debugData had none.
+func debugFinish(dbg *Debug, los any, cache *strCache) {
+	if los == nil {
+		return
+	}
+	var m map[string]any
+	switch x := los.(type) {
+	case string:
+		m = parseJSONObject(x, cache)
+	case map[string]any:
+		m = x
+	}
+	if m == nil {
+		return
+	}
+	dbg.LogOnlySecurity = m
+	if dbg.RiskLevel == "" && dbg.RiskReasons == "" {
+		if r, ok := lookupFold(m, "risk").(map[string]any); ok {
+			dbg.RiskLevel, dbg.RiskReasons = riskFromMap(r)
 		}
 	}
-	if los != nil {
-		var m map[string]any
-		switch x := los.(type) {
-		case string:
-			m = parseJSONObject(x, cache)
-		case map[string]any:
-			m = x
-		}
-		if m != nil {
-			dbg.LogOnlySecurity = m
-			if dbg.RiskLevel == "" && dbg.RiskReasons == "" {
-				if r, ok := lookupFold(m, "risk").(map[string]any); ok {
-					dbg.RiskLevel, dbg.RiskReasons = riskFromMap(r)
-				}
-			}
-			if dbg.Behaviors == nil {
-				if b, ok := lookupFold(m, "behaviors").(map[string]any); ok {
-					dbg.Behaviors = stringMap(b)
-				}
-			}
+	if dbg.Behaviors == nil {
+		if b, ok := lookupFold(m, "behaviors").(map[string]any); ok {
+			dbg.Behaviors = stringMap(b)
 		}
 	}
 }

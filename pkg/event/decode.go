@@ -681,15 +681,50 @@ func (d *decoder) debugContext(dbg *Debug) error {
 	return d.members("", "debugContext", func() (err error) {
 		switch string(d.s.key()) {
 		case "debugdata":
-			dbg.Data, err = d.mapf("debugContext", "debugData")
-			if err == nil && dbg.Data != nil {
-				parseDebugData(dbg, d.s.cache)
-			}
+			err = d.debugData(dbg)
 		default:
 			err = d.s.skip()
 		}
 		return err
 	})
+}
+
+// debugData reads debugContext.debugData (an object or null): it keeps the
+// object's JSON for Debug.Value and decodes only the members that fill
+// Debug's typed fields.
+func (d *decoder) debugData(dbg *Debug) error {
+	s := &d.s
+	start := s.i
+	ok, err := d.obj("debugContext", "debugData")
+	if !ok || err != nil {
+		return err
+	}
+	var los any
+	first := true
+	for {
+		ok, err := s.next(&first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		lk := s.key()
+		if !debugTyped(lk) {
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := s.value(1, true) // reads nested keys with rawString: lk stays
+		if err != nil {
+			return err
+		}
+		debugField(dbg, lk, v, &los)
+	}
+	dbg.raw = s.b[start:s.i]
+	debugFinish(dbg, los, s.cache)
+	return nil
 }
 
 func (d *decoder) authContext(a *AuthContext) error {

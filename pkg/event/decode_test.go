@@ -236,7 +236,7 @@ func TestSampleElastic(t *testing.T) {
 	if len(ev.Debug.Tunnels) != 1 || ev.Debug.Tunnels[0] != (Tunnel{Anonymous: true, Operator: "WARP_VPN", Type: "VPN"}) {
 		t.Errorf("tunnels %+v", ev.Debug.Tunnels)
 	}
-	if _, ok := ev.Debug.Data["tunnels"].(string); !ok {
+	if _, ok := ev.Debug.Data()["tunnels"].(string); !ok {
 		t.Error("raw tunnels string should stay in Data")
 	}
 
@@ -345,7 +345,7 @@ func TestDecodeOptionalShapes(t *testing.T) {
 	}
 
 	ev = mustDecode(t, minimal(`"target":null,"client":null,"actor":null,"device":null,"debugContext":{"debugData":null},"request":{"ipChain":null}`))
-	if ev.Targets != nil || ev.Device != nil || ev.Debug.Data != nil || ev.IPChain != nil {
+	if ev.Targets != nil || ev.Device != nil || ev.Debug.Data() != nil || ev.IPChain != nil {
 		t.Errorf("nulls: %+v", ev)
 	}
 
@@ -361,8 +361,8 @@ func TestDecodeMalformedStringFieldsKeepEvent(t *testing.T) {
 	if ev.Debug.Behaviors != nil || ev.Debug.RiskLevel != "" || ev.Debug.Tunnels != nil || ev.Debug.LogOnlySecurity != nil || ev.Debug.ThreatSuspected {
 		t.Errorf("malformed fields should stay unparsed: %+v", ev.Debug)
 	}
-	if ev.Debug.Data["tunnels"] != `[{"anonymous":tr` || ev.Debug.Data["logOnlySecurityData"] != "{not json" {
-		t.Errorf("raw values should stay in Data: %v", ev.Debug.Data)
+	if ev.Debug.Str("tunnels") != `[{"anonymous":tr` || ev.Debug.Str("logOnlySecurityData") != "{not json" {
+		t.Errorf("raw values should stay in Data: %v", ev.Debug.Data())
 	}
 }
 
@@ -475,7 +475,7 @@ func TestDecodeDegraded(t *testing.T) {
 		t.Fatalf("password-reveal event dropped: %v", err)
 	}
 	if ev.Actor.AlternateID != "admin@example.com" || len(ev.Targets) != 1 || ev.Targets[0].AlternateID != "victim@example.com" ||
-		ev.Outcome.Result != "SUCCESS" || ev.Debug.Data != nil || !reflect.DeepEqual(ev.Degraded, []string{"debugContext.debugData"}) {
+		ev.Outcome.Result != "SUCCESS" || ev.Debug.Data() != nil || !reflect.DeepEqual(ev.Degraded, []string{"debugContext.debugData"}) {
 		t.Fatalf("decoded %+v", ev)
 	}
 	// required fields of the wrong type still reject

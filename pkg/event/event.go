@@ -15,7 +15,8 @@ import (
 // Every string in an Event (fields and map keys and values) is its own
 // allocation or a shared interned constant; none is a slice of Raw or of
 // the decoder's input, so whoever keeps one (detector state for 30 days)
-// keeps only that string.
+// keeps only that string. (Debug keeps debugData's JSON as a slice of Raw,
+// unexported: the values Debug.Value returns are copies.)
 type Event struct {
 	UUID            string    // unique per event; the dedup key
 	Published       time.Time // event time (UTC)
@@ -126,8 +127,13 @@ type Transaction struct {
 }
 
 // Debug is debugContext.debugData with its string-encoded fields parsed.
+// debugData itself (values mostly strings) is read with Value and Data: a
+// decoded event keeps it as its JSON (a slice of Event.Raw) and decodes it
+// on demand, since detectors read a few keys of a few event types.
 type Debug struct {
-	Data              map[string]any    // debugData as sent (values mostly strings)
+	raw  []byte         // debugData's JSON object; nil when absent
+	data map[string]any // debugData set with SetData; nil when absent
+
 	Behaviors         map[string]string // "{New IP=POSITIVE, ...}" parsed: "New IP" -> "POSITIVE"
 	RiskLevel         string            // from "{level=HIGH, reasons=...}" or logOnlySecurityData
 	RiskReasons       string

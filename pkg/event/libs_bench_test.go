@@ -136,8 +136,8 @@ func toEvent(le *libEvent) (Event, error) {
 		ev.Targets = append(ev.Targets, Target{ID: t.ID, Type: t.Type, AlternateID: t.AlternateID, DisplayName: t.DisplayName, Detail: t.DetailEntry})
 	}
 	ev.Transaction = Transaction{ID: le.Transaction.ID, Type: le.Transaction.Type, Detail: le.Transaction.Detail}
-	ev.Debug.Data = le.DebugContext.DebugData
-	parseDebugData(&ev.Debug, nil)
+	ev.Debug.SetData(le.DebugContext.DebugData)
+	parseDebugData(&ev.Debug, le.DebugContext.DebugData, nil)
 	a := &le.AuthenticationContext
 	ev.Auth = AuthContext{AuthenticationProvider: a.AuthenticationProvider, CredentialProvider: a.CredentialProvider,
 		CredentialType: a.CredentialType, ExternalSessionID: a.ExternalSessionID, RootSessionID: a.RootSessionID, Interface: a.Interface}

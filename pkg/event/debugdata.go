@@ -1,0 +1,164 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Value returns debugData's member key (exact key; the last one when the
+// key repeats), decoded as encoding/json decodes into an any, and whether
+// it is present. The result is freshly decoded: callers may keep it.
+func (d *Debug) Value(key string) (any, bool) {
+	if d.data != nil {
+		v, ok := d.data[key]
+		return v, ok
+	}
+	s, ok := d.find(key)
+	if !ok {
+		return nil, false
+	}
+	v, err := s.value(1, true)
+	if err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// Str returns debugData's member key when it is a string, else "".
+func (d *Debug) Str(key string) string {
+	if d.data != nil {
+		v, _ := d.data[key].(string)
+		return v
+	}
+	s, ok := d.find(key)
+	if !ok || s.peek() != '"' {
+		return ""
+	}
+	b, err := s.rawString()
+	if err != nil {
+		return ""
+	}
+	return intern(b, nil)
+}
+
+// Data returns debugData as a map (nil when the event had none): a new map
+// on each call, which the caller may keep or change.
+func (d *Debug) Data() map[string]any {
+	if d.data != nil {
+		m := make(map[string]any, len(d.data))
+		for k, v := range d.data {
+			m[k] = v
+		}
+		return m
+	}
+	if len(d.raw) == 0 {
+		return nil
+	}
+	s := scanner{b: d.raw}
+	v, err := s.value(1, true)
+	if err != nil {
+		return nil
+	}
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// SetData sets debugData (for events built in code; the typed fields are
+// not derived from it). nil removes it.
+func (d *Debug) SetData(m map[string]any) {
+	d.raw = nil
+	d.data = m
+}
+
+// find returns a scanner over the kept debugData JSON sitting on the value
+// of its last member named key (exact, after unescaping), and whether
+// there is one.
+func (d *Debug) find(key string) (scanner, bool) {
+	s := scanner{b: d.raw}
+	if len(d.raw) == 0 || s.peek() != '{' {
+		return s, false
+	}
+	// Without escapes, a key is written as is: when its text is nowhere in
+	// the JSON the member is absent (most lookups), without a scan.
+	if key != "" && bytes.IndexByte(d.raw, '\\') < 0 && !containsString(d.raw, key) {
+		return s, false
+	}
+	s.objStart()
+	at := -1
+	first := true
+	for {
+		c := s.peek()
+		if c == '}' {
+			break
+		}
+		if !first {
+			if c != ',' {
+				return s, false
+			}
+			s.i++
+		}
+		first = false
+		k, err := s.rawString()
+		if err != nil {
+			return s, false
+		}
+		match := string(k) == key
+		if s.peek() != ':' {
+			return s, false
+		}
+		s.i++
+		if match {
+			at = s.i
+		}
+		if err := s.skip(); err != nil {
+			return s, false
+		}
+	}
+	if at < 0 {
+		return s, false
+	}
+	s.i = at
+	return s, true
+}
+
+// containsString reports whether s (not empty) occurs in b.
+func containsString(b []byte, s string) bool {
+	for len(b) >= len(s) {
+		i := bytes.IndexByte(b, s[0])
+		if i < 0 || len(b)-i < len(s) {
+			return false
+		}
+		if string(b[i:i+len(s)]) == s {
+			return true
+		}
+		b = b[i+1:]
+	}
+	return false
+}
+
+// debugJSON is Debug's fields without its methods.
+type debugJSON Debug
+
+// MarshalJSON writes debugData under "Data" (an object or null) next to the
+// parsed fields: the shape Debug had when debugData was a map field, so
+// saved events (a detection engine's reorder buffer) read back either way.
+func (d Debug) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Data map[string]any
+		debugJSON
+	}{d.Data(), debugJSON(d)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *Debug) UnmarshalJSON(b []byte) error {
+	var x struct {
+		Data map[string]any
+		debugJSON
+	}
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	*d = Debug(x.debugJSON)
+	d.raw, d.data = nil, x.Data
+	return nil
+}
