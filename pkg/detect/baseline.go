@@ -94,6 +94,8 @@ type userRec struct {
 	// from a known device and a known place (behaviours New Device and New
 	// Geo-Location both NEGATIVE); 0 when none.
 	devSess uint32
+	// recorded: in baselines.recorded (record changed it since the last prune)
+	recorded bool
 }
 
 type baselines struct {
@@ -111,6 +113,12 @@ type baselines struct {
 	// dirty holds the users whose baseline changed since the last state
 	// save (SaveStateDelta writes only those).
 	dirty map[uint32]struct{}
+	// Pruning works by day: a prune on the day of the previous one
+	// (prunedDay, when pruned) can only drop entries of the users recorded
+	// since (recorded), so it looks at those alone.
+	recorded  []*userRec
+	pruned    bool
+	prunedDay uint16
 }
 
 func (b *baselines) init() {
@@ -223,6 +231,10 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 	}
 	d := day(sec)
 	b.changed(u)
+	if !u.recorded {
+		u.recorded = true
+		b.recorded = append(b.recorded, u)
+	}
 	if !ev.IsInteractiveSignIn() {
 		b.recordAdmin(ev, u, d)
 		return
@@ -468,44 +480,71 @@ func (b *baselines) activeUsers(nowDay uint16) int {
 
 func (b *baselines) prune(sec int64) {
 	nowDay := day(sec)
-	for _, u := range b.users {
-		before := len(u.countries) + len(u.nets) + len(u.asns) + len(u.acts)
-		if len(u.countries) > 0 {
-			keep := u.countries[:0]
-			for _, x := range u.countries {
-				if x.count(nowDay/bucketDays) > 0 || x.B > nowDay/bucketDays {
-					keep = append(keep, x)
+	if b.pruned && nowDay == b.prunedDay {
+		// what the previous prune kept stays kept on the same day: only
+		// what record added since can go
+		for _, u := range b.recorded {
+			b.pruneUser(u, nowDay)
+			for c, m := range b.tenantCountry {
+				if d, ok := m[u.idx]; ok && !inWindow(nowDay, d) && d <= nowDay {
+					delete(m, u.idx)
+					b.dirty[u.idx] = struct{}{}
+					if len(m) == 0 {
+						delete(b.tenantCountry, c)
+					}
 				}
 			}
-			u.countries = keep
 		}
-		u.nets = pruneSeen(u.nets, nowDay)
-		u.acts = pruneSeen(u.acts, nowDay)
-		if len(u.asns) > 0 {
-			keep := u.asns[:0]
-			for _, x := range u.asns {
-				if inWindow(nowDay, x.Day) || x.Day > nowDay {
-					keep = append(keep, x)
+	} else {
+		for _, u := range b.users {
+			b.pruneUser(u, nowDay)
+		}
+		for c, m := range b.tenantCountry {
+			for ui, d := range m {
+				if !inWindow(nowDay, d) && d <= nowDay {
+					delete(m, ui)
+					b.dirty[ui] = struct{}{}
 				}
 			}
-			u.asns = keep
-		}
-		if len(u.countries)+len(u.nets)+len(u.asns)+len(u.acts) != before {
-			b.changed(u)
-		}
-	}
-	for c, m := range b.tenantCountry {
-		for ui, d := range m {
-			if !inWindow(nowDay, d) && d <= nowDay {
-				delete(m, ui)
-				b.dirty[ui] = struct{}{}
+			if len(m) == 0 {
+				delete(b.tenantCountry, c)
 			}
 		}
-		if len(m) == 0 {
-			delete(b.tenantCountry, c)
-		}
 	}
+	for _, u := range b.recorded {
+		u.recorded = false
+	}
+	b.recorded = b.recorded[:0]
+	b.pruned, b.prunedDay = true, nowDay
 	b.activeCount = 0
+}
+
+// pruneUser drops what a user's baseline no longer needs on day nowDay.
+func (b *baselines) pruneUser(u *userRec, nowDay uint16) {
+	before := len(u.countries) + len(u.nets) + len(u.asns) + len(u.acts)
+	if len(u.countries) > 0 {
+		keep := u.countries[:0]
+		for _, x := range u.countries {
+			if x.count(nowDay/bucketDays) > 0 || x.B > nowDay/bucketDays {
+				keep = append(keep, x)
+			}
+		}
+		u.countries = keep
+	}
+	u.nets = pruneSeen(u.nets, nowDay)
+	u.acts = pruneSeen(u.acts, nowDay)
+	if len(u.asns) > 0 {
+		keep := u.asns[:0]
+		for _, x := range u.asns {
+			if inWindow(nowDay, x.Day) || x.Day > nowDay {
+				keep = append(keep, x)
+			}
+		}
+		u.asns = keep
+	}
+	if len(u.countries)+len(u.nets)+len(u.asns)+len(u.acts) != before {
+		b.changed(u)
+	}
 }
 
 // Context accessors for detectors.

@@ -78,9 +78,10 @@ func (d *Debug) find(key string) (scanner, bool) {
 	if len(d.raw) == 0 || s.peek() != '{' {
 		return s, false
 	}
-	// Without escapes, a key is written as is: when its text is nowhere in
-	// the JSON the member is absent (most lookups), without a scan.
-	if key != "" && bytes.IndexByte(d.raw, '\\') < 0 && !containsString(d.raw, key) {
+	// Keys written as is (the decoder saw no escape in any): when the
+	// key's text is nowhere in the JSON the member is absent (most
+	// lookups), without a scan.
+	if d.plainKeys && !containsString(d.raw, key) {
 		return s, false
 	}
 	s.objStart()
@@ -121,19 +122,14 @@ func (d *Debug) find(key string) (scanner, bool) {
 	return s, true
 }
 
-// containsString reports whether s (not empty) occurs in b.
+// containsString reports whether s occurs in b, without allocating.
 func containsString(b []byte, s string) bool {
-	for len(b) >= len(s) {
-		i := bytes.IndexByte(b, s[0])
-		if i < 0 || len(b)-i < len(s) {
-			return false
-		}
-		if string(b[i:i+len(s)]) == s {
-			return true
-		}
-		b = b[i+1:]
+	var buf [64]byte
+	if len(s) > len(buf) {
+		return bytes.Contains(b, []byte(s))
 	}
-	return false
+	n := copy(buf[:], s)
+	return bytes.Contains(b, buf[:n])
 }
 
 // debugJSON is Debug's fields without its methods.

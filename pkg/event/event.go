@@ -131,8 +131,9 @@ type Transaction struct {
 // decoded event keeps it as its JSON (a slice of Event.Raw) and decodes it
 // on demand, since detectors read a few keys of a few event types.
 type Debug struct {
-	raw  []byte         // debugData's JSON object; nil when absent
-	data map[string]any // debugData set with SetData; nil when absent
+	raw       []byte         // debugData's JSON object; nil when absent
+	plainKeys bool           // every key of raw is written as is (ASCII, no escapes)
+	data      map[string]any // debugData set with SetData; nil when absent
 
 	Behaviors         map[string]string // "{New IP=POSITIVE, ...}" parsed: "New IP" -> "POSITIVE"
 	RiskLevel         string            // from "{level=HIGH, reasons=...}" or logOnlySecurityData

@@ -50,9 +50,12 @@ type scanner struct {
 	// scanner, has no pointer to itself and can live on the stack.
 	keyArr [48]byte
 	keyLen int
-	buf    []byte    // scratch for unescaping
-	fix    []byte    // scratch for UTF-8 repair
-	cache  *strCache // the Reader's string cache; nil outside a Reader
+	// keySlow: some key since it was last cleared was not plain ASCII
+	// without escapes (lowerKey's slow path)
+	keySlow bool
+	buf     []byte    // scratch for unescaping
+	fix     []byte    // scratch for UTF-8 repair
+	cache   *strCache // the Reader's string cache; nil outside a Reader
 }
 
 func (s *scanner) syntax(msg string) error {
@@ -453,6 +456,7 @@ func (s *scanner) lowerKey() error {
 			return nil
 		}
 	}
+	s.keySlow = true
 	kb, err := s.rawString()
 	if err != nil {
 		return err
