@@ -289,6 +289,7 @@ func BenchmarkUserAggSegment(b *testing.B) {
 		entries += len(es)
 	}
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for range b.N {
 		g := NewUserAgg()
 		for h := len(segs) - 1; h >= 0; h-- {
@@ -301,6 +302,7 @@ func BenchmarkUserAggSegment(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*entries), "cpu-ns/entry")
 }
 
 // TestUserSegmentsPruneChunks: a prune of more than one chunk leaves the
