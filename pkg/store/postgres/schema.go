@@ -46,7 +46,7 @@ CREATE TABLE events (
 	raw             bytea   NOT NULL, -- zstd-compressed Okta JSON
 	PRIMARY KEY (org, uuid, published)
 ) PARTITION BY RANGE (published);
--- one index per panel query (TestExplain holds the plans to them)
+-- one index per panel query (TestGeoRollupNotParallel holds the geo roll-up plan; the others are measured by BenchmarkQuery)
 CREATE INDEX events_time    ON events (org, published);
 CREATE INDEX events_actor   ON events (org, actor, published);
 CREATE INDEX events_type    ON events (org, event_type, published);
