@@ -41,40 +41,101 @@ func ftsText(prefix string) string {
 	return strings.Join(cols, " || char(10) || ")
 }
 
+// ftsCommonCap: a trigram found in more events than this is left out of
+// the MATCH when the text has rarer ones. FTS5 intersects the doclists of
+// every trigram of the expression, so one trigram found in nearly every
+// event ("use" of user@, "com" of .com) costs a read of the whole store's
+// doclist whatever the time range (394 ms at 10 M events), while the rarer
+// trigrams alone give the same candidates; the LIKE decides either way.
+const ftsCommonCap = 10 * ftsMaxCandidates
+
+// ftsMaxProbes bounds the trigrams probed for a long text (evenly spread
+// over it): each probe reads at most ftsCommonCap+1 rowids.
+const ftsMaxProbes = 8
+
+// ftsTrigrams returns the distinct trigrams of text, lower-cased, in order;
+// none when the text is shorter than a trigram.
+func ftsTrigrams(text string) []string {
+	r := []rune(strings.ToLower(text))
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; i+3 <= len(r); i++ {
+		g := string(r[i : i+3])
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// ftsMatch is the MATCH expression requiring every one of grams.
+func ftsMatch(grams []string) string {
+	parts := make([]string, len(grams))
+	for i, g := range grams {
+		parts[i] = `"` + strings.ReplaceAll(g, `"`, `""`) + `"`
+	}
+	return strings.Join(parts, " AND ")
+}
+
 // ftsQuery is the MATCH expression requiring every trigram of text; "" when
 // the text is shorter than a trigram.
 func ftsQuery(text string) string {
-	r := []rune(strings.ToLower(text))
-	if len(r) < 3 {
-		return ""
-	}
-	seen := map[string]bool{}
-	var parts []string
-	for i := 0; i+3 <= len(r); i++ {
-		g := string(r[i : i+3])
-		if seen[g] {
-			continue
-		}
-		seen[g] = true
-		parts = append(parts, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
-	}
-	return strings.Join(parts, " AND ")
+	return ftsMatch(ftsTrigrams(text))
 }
 
 // ftsPlan returns the MATCH expression QueryEvents should use for text, or
 // "" to scan the time range with the LIKE alone.
 func (s *Store) ftsPlan(ctx context.Context, text string) (string, error) {
-	m := ftsQuery(text)
-	if m == "" {
+	return s.ftsPlanWith(ctx, text, ftsCommonCap, ftsMaxCandidates)
+}
+
+// ftsPlanWith is ftsPlan with its caps (tests use small ones). It probes
+// each trigram's count up to commonCap, keeps the trigrams under it (all of
+// them when none is), and uses the index only when their intersection has
+// at most maxCandidates rows.
+func (s *Store) ftsPlanWith(ctx context.Context, text string, commonCap, maxCandidates int) (string, error) {
+	grams := ftsTrigrams(text)
+	if len(grams) == 0 {
 		return "", nil
 	}
-	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
-		m, ftsMaxCandidates+1).Scan(&n); err != nil {
-		return "", fmt.Errorf("store: query events: text index: %w", err)
+	probe := grams
+	if len(probe) > ftsMaxProbes {
+		probe = make([]string, ftsMaxProbes)
+		for i := range probe {
+			probe[i] = grams[i*(len(grams)-1)/(ftsMaxProbes-1)]
+		}
 	}
-	if n > ftsMaxCandidates {
+	var keep []string
+	for _, g := range probe {
+		n, err := s.ftsCount(ctx, ftsMatch([]string{g}), commonCap+1)
+		if err != nil {
+			return "", err
+		}
+		if n <= commonCap {
+			keep = append(keep, g)
+		}
+	}
+	if len(keep) == 0 {
+		keep = grams
+	}
+	m := ftsMatch(keep)
+	n, err := s.ftsCount(ctx, m, maxCandidates+1)
+	if err != nil {
+		return "", err
+	}
+	if n > maxCandidates {
 		return "", nil
 	}
 	return m, nil
+}
+
+// ftsCount counts the index's rows matching m, up to limit.
+func (s *Store) ftsCount(ctx context.Context, m string, limit int) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
+		m, limit).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: query events: text index: %w", err)
+	}
+	return n, nil
 }

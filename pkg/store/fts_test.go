@@ -140,3 +140,64 @@ func TestFreeTextIndexRebuiltAndPruned(t *testing.T) {
 		t.Fatalf("after pruning everything %d events in the text index", n)
 	}
 }
+
+// A trigram found in nearly every event ("use" of every user@ actor) is
+// left out of the MATCH when the text has rarer ones: the shorter
+// expression's candidates still hold every row the full one matches, and
+// the query's answer is the LIKE's. (The caps are small here; at their
+// defaults the same happens on a store of millions of events.)
+func TestFreeTextLeavesOutCommonTrigrams(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	evs := mkEvents(0, 600, t0, time.Minute) // actors user000..user199@example.com, 3 events each
+	mustCommit(t, s, Batch{Events: evs})
+	const text = "user012@"
+	full := ftsQuery(text)
+	m, err := s.ftsPlanWith(ctx, text, 100, ftsMaxCandidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, common := range []string{`"use"`, `"ser"`, `"er0"`} { // in 600, 600 and 300 events
+		if strings.Contains(m, common) {
+			t.Errorf("MATCH %q keeps the common trigram %s", m, common)
+		}
+	}
+	if m == "" || !strings.Contains(m, `"12@"`) {
+		t.Fatalf("MATCH %q: want the rare trigrams of %q", m, text)
+	}
+	rowids := func(expr string) map[int64]bool {
+		t.Helper()
+		rows, err := s.r.QueryContext(ctx, "SELECT rowid FROM events_fts WHERE events_fts MATCH ?", expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = true
+		}
+		return out
+	}
+	short, all := rowids(m), rowids(full)
+	if len(all) == 0 || len(short) > 100 {
+		t.Fatalf("full MATCH %d rows, shorter one %d: want some, and at most the cap", len(all), len(short))
+	}
+	for id := range all {
+		if !short[id] {
+			t.Fatalf("row %d matches every trigram but not the shorter MATCH", id)
+		}
+	}
+	// With a cap above every trigram's count the whole expression stays.
+	if m2, err := s.ftsPlanWith(ctx, text, 1000, ftsMaxCandidates); err != nil || m2 != full {
+		t.Fatalf("cap 1000: MATCH %q (%v), want the full %q", m2, err, full)
+	}
+	// With a cap below every trigram's count the whole expression stays too
+	// ("example" is in all 600 events, fewer than the candidate cap).
+	if m3, err := s.ftsPlanWith(ctx, "example", 1, ftsMaxCandidates); err != nil || m3 != ftsQuery("example") {
+		t.Fatalf("cap 1: MATCH %q (%v)", m3, err)
+	}
+}
