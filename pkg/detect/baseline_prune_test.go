@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/oktaguard/oktaguard/pkg/enrich"
-	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 )
 
@@ -15,22 +13,7 @@ import (
 // those of a full prune every time, also when late events (out of time
 // order, as a reorder window lets through) record days already pruned.
 func TestBaselinePruneSameDayExact(t *testing.T) {
-	ds, err := traffic.Generate(traffic.Config{Seed: 11, Users: 40, Days: 40, Attacks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := enrich.New(enrich.Config{Lists: ds.Lists.Map(), ReloadInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer en.Close()
-	evs := make([]event.Event, len(ds.Events))
-	for i, raw := range ds.Events {
-		if evs[i], err = event.Decode(raw); err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		en.Enrich(&evs[i])
-	}
+	evs := decodedOrg(t, traffic.Config{Seed: 11, Users: 40, Days: 40, Attacks: true})
 	// late events: every 50th event moves up to 3,000 places later
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i+3000 < len(evs); i += 50 {

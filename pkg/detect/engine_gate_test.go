@@ -14,22 +14,7 @@ import (
 // generated org with attacks must be exactly those of an engine that hands
 // every event to every detector.
 func TestTypeGateChangesNothing(t *testing.T) {
-	ds, err := traffic.Generate(traffic.Config{Seed: 7, Users: 60, Days: 10, Attacks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := enrich.New(enrich.Config{Lists: ds.Lists.Map(), ReloadInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer en.Close()
-	evs := make([]event.Event, len(ds.Events))
-	for i, raw := range ds.Events {
-		if evs[i], err = event.Decode(raw); err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		en.Enrich(&evs[i])
-	}
+	evs := decodedOrg(t, traffic.Config{Seed: 7, Users: 60, Days: 10, Attacks: true})
 	run := func(gate bool) ([]byte, *Engine) {
 		e, err := NewEngine(Config{})
 		if err != nil {
@@ -67,4 +52,27 @@ func TestTypeGateChangesNothing(t *testing.T) {
 	if !skipped {
 		t.Fatal("the gate skipped no detector for any event type")
 	}
+}
+
+// decodedOrg generates one org's traffic and returns its events decoded
+// and enriched, as the pipeline hands them to the engine.
+func decodedOrg(t *testing.T, cfg traffic.Config) []event.Event {
+	t.Helper()
+	ds, err := traffic.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := enrich.New(enrich.Config{Lists: ds.Lists.Map(), ReloadInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer en.Close()
+	evs := make([]event.Event, len(ds.Events))
+	for i, raw := range ds.Events {
+		if evs[i], err = event.Decode(raw); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		en.Enrich(&evs[i])
+	}
+	return evs
 }
