@@ -69,6 +69,10 @@ type Store struct {
 	dec *zstd.Decoder
 
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
+
+	textMu  sync.Mutex
+	textSmp *textSample // free text's statistics sample (text.go), read at textAt
+	textAt  time.Time
 }
 
 var _ store.Backend = (*Store)(nil)

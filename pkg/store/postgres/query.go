@@ -54,6 +54,7 @@ func likeEscape(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
+// eventWhere adds q's conditions but its free text (Store.textConds).
 func eventWhere(w *where, q store.EventQuery, lo, hi int64) {
 	w.add("published BETWEEN ? AND ?", lo, hi)
 	if q.Actor != "" {
@@ -78,9 +79,6 @@ func eventWhere(w *where, q store.EventQuery, lo, hi int64) {
 		c, a := store.ExclusionCond("", e)
 		w.add(c, a)
 	}
-	if q.Text != "" {
-		w.add(searchExpr+" ILIKE ?", likeEscape(q.Text))
-	}
 }
 
 const eventRowCols = `uuid, published, event_type, actor, actor_id, actor_type, actor_name, outcome, reason,
@@ -101,6 +99,11 @@ func (s *Store) QueryEvents(ctx context.Context, q store.EventQuery) ([]store.Ev
 	}
 	w := s.where()
 	eventWhere(w, q, lo, hi)
+	if q.Text != "" {
+		if err := s.textConds(ctx, w, q.Text); err != nil {
+			return nil, err
+		}
+	}
 	cols := eventRowCols + ", raw"
 	if q.NoRaw {
 		cols = eventRowCols + ", NULL::bytea"

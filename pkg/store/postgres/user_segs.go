@@ -221,11 +221,16 @@ const userSegsVersion = 6
 // SQLite's LIKE), so an actor matches alike in a sealed bucket and in the
 // rows not sealed yet (ILIKE also folds É to é, a segment does not).
 func addActorSearch(w *where, search string) {
-	lower := strings.Map(func(r rune) rune {
+	w.add("translate(actor, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE ?", likeEscape(foldASCII(search)))
+}
+
+// foldASCII lower-cases ASCII letters only (what ILIKE under the collation
+// "C" and SQLite's LIKE fold).
+func foldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
 		if 'A' <= r && r <= 'Z' {
 			return r + 'a' - 'A'
 		}
 		return r
-	}, search)
-	w.add("translate(actor, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE ?", likeEscape(lower))
+	}, s)
 }
