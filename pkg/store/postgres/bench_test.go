@@ -22,7 +22,8 @@ import (
 //	OKTAGUARD_TEST_PG_DSN=... OKTAGUARD_STORE_BENCH_EVENTS=1000000 go test -run '^$' -bench BenchmarkQuery -benchtime=40x ./pkg/store/postgres
 //
 // It also reports the bytes on disk per event (every table and index of
-// the org's events, roll-ups and alerts).
+// the org's events, roll-ups and alerts) and, per query, the CPU time of
+// this process and of the server's backends (cpu-ms/op, server-cpu-ms/op).
 func BenchmarkQuery(b *testing.B) {
 	nStr := os.Getenv("OKTAGUARD_STORE_BENCH_EVENTS")
 	if nStr == "" {
@@ -67,7 +68,7 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%s: %d bytes on disk, %.0f B/event", schema, bytes, float64(bytes)/float64(total))
-	storetest.PanelQueries(b, s)
+	storetest.PanelQueriesCPU(b, s, postgres.BenchCPU(ctx, conn))
 }
 
 // reuseOlderSchema renames the newest complete benchmark schema of an

@@ -121,10 +121,16 @@ func Fill(tb testing.TB, s store.Backend, total int) {
 }
 
 // BenchQuery runs fn b.N times and reports p50/p95 latency.
-func BenchQuery(b *testing.B, fn func(i int) (int, error)) {
+func BenchQuery(b *testing.B, fn func(i int) (int, error)) { benchQuery(b, fn, nil) }
+
+func benchQuery(b *testing.B, fn func(i int) (int, error), cpu CPUMeter) {
 	b.Helper()
 	durs := make([]time.Duration, 0, b.N)
 	rows := 0
+	var proc0, server0 time.Duration
+	if cpu != nil {
+		proc0, server0, _ = cpu()
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t := time.Now()
@@ -136,6 +142,13 @@ func BenchQuery(b *testing.B, fn func(i int) (int, error)) {
 		rows += n
 	}
 	b.StopTimer()
+	if cpu != nil {
+		proc, server, ok := cpu()
+		b.ReportMetric(float64((proc-proc0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		if ok {
+			b.ReportMetric(float64((server-server0).Microseconds())/1000/float64(b.N), "server-cpu-ms/op")
+		}
+	}
 	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
 	pct := func(p float64) float64 {
 		return float64(durs[min(len(durs)-1, int(float64(len(durs))*p))].Microseconds()) / 1000
@@ -147,12 +160,24 @@ func BenchQuery(b *testing.B, fn func(i int) (int, error)) {
 
 // PanelQueries runs every panel query of the dashboards against s (the
 // same cases as pkg/store's BenchmarkQuery).
-func PanelQueries(b *testing.B, s store.Backend) {
+func PanelQueries(b *testing.B, s store.Backend) { PanelQueriesCPU(b, s, nil) }
+
+// CPUMeter is the CPU time spent so far by the test process and by the
+// database server for it; ok is false when the server's cannot be read.
+type CPUMeter func() (proc, server time.Duration, ok bool)
+
+// PanelQueriesCPU is PanelQueries reporting each query's CPU time per run
+// as well when cpu is set: cpu-ms/op (this process) and server-cpu-ms/op.
+// CPU time is what a loaded machine does not inflate much, where the
+// latencies are.
+func PanelQueriesCPU(b *testing.B, s store.Backend, cpu CPUMeter) {
 	ctx := context.Background()
 	week := 7 * 24 * time.Hour
 	endAt := func(i int) time.Time { return BenchEnd.Add(-time.Duration(i%72) * time.Hour) }
 	actor := func(i int) string { return fmt.Sprintf("user%04d@example.com", (i*37)%5000) }
-	q := func(name string, fn func(i int) (int, error)) { b.Run(name, func(b *testing.B) { BenchQuery(b, fn) }) }
+	q := func(name string, fn func(i int) (int, error)) {
+		b.Run(name, func(b *testing.B) { benchQuery(b, fn, cpu) })
+	}
 	q("events_24h_limit1000", func(i int) (int, error) {
 		r, err := s.QueryEvents(ctx, store.EventQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
 		return len(r), err
