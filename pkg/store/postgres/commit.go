@@ -295,8 +295,8 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs [
 }
 
 // rollups folds the inserted events into the roll-ups and dictionaries
-// (the same ones as SQLite's, see pkg/store/commit.go), one unnest upsert
-// per table.
+// (the same ones as SQLite's, see pkg/store/commit.go), one statement per
+// table (rollup_sql.go).
 func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColumns, inserted []bool) {
 	g := store.NewIngestAgg()
 	g.RoundGeo = round2 // one unnest upsert cannot merge two rows into one
@@ -305,8 +305,8 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 			g.Add(&evs[i], &cols[i])
 		}
 	}
-	levels := store.CountRollups()
-	for j, l := range levels {
+	plain := s.cfg.rollupsOnConflict
+	for j, l := range store.CountRollups() {
 		if len(g.Counts[j]) == 0 {
 			continue
 		}
@@ -315,10 +315,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		for k, v := range g.Counts[j] {
 			b, et, oc, co, n = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(co, k.Country), append(n, v)
 		}
-		q.add(l.Table, `INSERT INTO `+l.Table+` (org, bucket, event_type, outcome, country, n)
-			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-			ON CONFLICT (org, bucket, event_type, outcome, country) DO UPDATE SET n = `+l.Table+`.n + excluded.n`,
-			s.org, b, et, oc, co, n)
+		q.add(l.Table, countRollupSQL(l.Table).upsertSQL(plain), s.org, b, et, oc, co, n)
 	}
 	for _, day := range []bool{true, false} {
 		table := "user_hours"
@@ -337,14 +334,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		if len(b) == 0 {
 			continue
 		}
-		q.add(table, `INSERT INTO `+table+` AS t (org, bucket, actor, country, actor_id, events, failures, last_seen, last_ip)
-			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
-			ON CONFLICT (org, bucket, actor, country) DO UPDATE SET events = t.events + excluded.events,
-			failures = t.failures + excluded.failures,
-			actor_id = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.actor_id ELSE t.actor_id END,
-			last_ip = CASE WHEN excluded.last_seen >= t.last_seen THEN excluded.last_ip ELSE t.last_ip END,
-			last_seen = GREATEST(t.last_seen, excluded.last_seen)`,
-			s.org, b, ac, co, id, ev, fl, ls, ip)
+		q.add(table, userRollupSQL(table).upsertSQL(plain), s.org, b, ac, co, id, ev, fl, ls, ip)
 	}
 	if len(g.Geos) > 0 {
 		var b, n, ls []int64
@@ -354,10 +344,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 			b, et, oc, la, lo = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(la, k.Lat), append(lo, k.Lon)
 			co, ci, n, ls = append(co, k.Country), append(ci, k.City), append(n, v.N), append(ls, v.LastSeen)
 		}
-		q.add("geo_hours", `INSERT INTO geo_hours AS g (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen)
-			SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-			ON CONFLICT (org, bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET n = g.n + excluded.n,
-			last_seen = GREATEST(g.last_seen, excluded.last_seen)`, s.org, b, et, oc, la, lo, co, ci, n, ls)
+		q.add("geo_hours", geoRollup.upsertSQL(plain), s.org, b, et, oc, la, lo, co, ci, n, ls)
 	}
 	if len(g.Actors) > 0 {
 		var ac, id []string
@@ -365,11 +352,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		for a, v := range g.Actors {
 			ac, id, ls, n = append(ac, a), append(id, v.ID), append(ls, v.LastSeen), append(n, v.N)
 		}
-		q.add("actors", `INSERT INTO actors AS a (org, actor, actor_id, last_seen, events)
-			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
-			ON CONFLICT (org, actor) DO UPDATE SET
-			actor_id = CASE WHEN excluded.last_seen >= a.last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE a.actor_id END,
-			last_seen = GREATEST(a.last_seen, excluded.last_seen), events = a.events + excluded.events`, s.org, ac, id, ls, n)
+		q.add("actors", actorRollup.upsertSQL(plain), s.org, ac, id, ls, n)
 	}
 	if len(g.Types) > 0 {
 		var et []string
@@ -377,10 +360,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		for t, v := range g.Types {
 			et, ls, n = append(et, t), append(ls, v.LastSeen), append(n, v.N)
 		}
-		q.add("event types", `INSERT INTO event_types AS t (org, event_type, last_seen, events)
-			SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])
-			ON CONFLICT (org, event_type) DO UPDATE SET last_seen = GREATEST(t.last_seen, excluded.last_seen),
-			events = t.events + excluded.events`, s.org, et, ls, n)
+		q.add("event types", typeRollup.upsertSQL(plain), s.org, et, ls, n)
 	}
 }
 

@@ -88,23 +88,41 @@ func (t *stmtTimer) add(ctx context.Context) {
 // server's backends (server-us/event, read from /proc when the server
 // runs on this machine; every client backend of the test database is
 // counted, so run it alone there).
-func BenchmarkCommit(b *testing.B) { benchCommit(b, nil) }
+func BenchmarkCommit(b *testing.B) { benchCommit(b, nil, false) }
+
+// BenchmarkCommitRollups is BenchmarkCommit with the page's roll-ups
+// folded by the plain INSERT ... ON CONFLICT DO UPDATE (on-conflict) and
+// by the update-first statements Commit uses (update-first,
+// rollup_sql.go), side by side (-count alternates them; -v with
+// BenchmarkCommitStatements times each statement):
+//
+//	OKTAGUARD_TEST_PG_DSN=... go test ./pkg/store/postgres -run '^$' -bench BenchmarkCommitRollups -benchtime 20x -count 3
+func BenchmarkCommitRollups(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		plain bool
+	}{{"on-conflict", true}, {"update-first", false}} {
+		b.Run(c.name, func(b *testing.B) { benchCommit(b, nil, c.plain) })
+	}
+}
 
 // BenchmarkCommitStatements is BenchmarkCommit with every statement timed
 // by a pgx tracer: it logs the client-side milliseconds per page of each
-// statement kind (-v). OKTAGUARD_BENCH_DROP_INDEXES (index names,
+// statement kind (-v). OKTAGUARD_BENCH_ROLLUPS=on-conflict folds the
+// roll-ups with the plain upserts (BenchmarkCommitRollups).
+// OKTAGUARD_BENCH_DROP_INDEXES (index names,
 // comma-separated) drops indexes first, to see what they cost. Where a
 // page's commit goes:
 //
 //	OKTAGUARD_TEST_PG_DSN=... go test ./pkg/store/postgres -run '^$' -bench BenchmarkCommitStatements -benchtime 20x -count 2 -v
 func BenchmarkCommitStatements(b *testing.B) {
-	benchCommit(b, &stmtTimer{total: map[string]time.Duration{}})
+	benchCommit(b, &stmtTimer{total: map[string]time.Duration{}}, os.Getenv("OKTAGUARD_BENCH_ROLLUPS") == "on-conflict")
 }
 
-func benchCommit(b *testing.B, tr *stmtTimer) {
+func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool) {
 	dsn := pgtest.Schema(b)
 	ctx := context.Background()
-	cfg := Config{DSN: dsn, Org: "https://bench.okta.example"}
+	cfg := Config{DSN: dsn, Org: "https://bench.okta.example", rollupsOnConflict: rollupsOnConflict}
 	if tr != nil {
 		cfg.tracer = tr
 	}

@@ -49,6 +49,10 @@ type Config struct {
 	// tracer, when set (the package's own benchmarks), times every
 	// statement of the pool's connections.
 	tracer pgx.QueryTracer
+	// rollupsOnConflict: Commit folds a page into the roll-ups with the
+	// plain INSERT ... ON CONFLICT DO UPDATE (benchmarks compare it with
+	// the update-first statements, rollup_sql.go).
+	rollupsOnConflict bool
 }
 
 // Store is one org's handle on a PostgreSQL database. Safe for concurrent use.
