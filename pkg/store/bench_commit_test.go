@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -38,6 +39,28 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 	benchCommit(b, s)
+}
+
+// BenchmarkCommitEncoders is BenchmarkCommit with the raw JSON compressed
+// on 1 to GOMAXPROCS goroutines (Commit uses GOMAXPROCS, rawEncoders):
+// on a 2-core machine the second encoder competes with the goroutine
+// running SQLite, whose work is the commit's critical path. Only the wall
+// clock can differ (the CPU per event is the same work), so compare it on
+// an idle machine, with -count alternating the cases.
+func BenchmarkCommitEncoders(b *testing.B) {
+	saved := rawEncoders
+	defer func() { rawEncoders = saved }()
+	for w := 1; w <= saved; w++ {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			rawEncoders = w // read by Open (the codec) and by Commit
+			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			benchCommit(b, s)
+		})
+	}
 }
 
 // BenchmarkCommitOutcomeIndex is the write cost of the partial index
