@@ -157,7 +157,7 @@ func BenchmarkCommitUserSegments(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		upTo int
-	}{{"rows", userSegsVersion - 1}, {"segments", LatestSchemaVersion()}} {
+	}{{"rows", userSegsVersion - 1}, {"segments_schema12", userSegsVersion}, {"segments", LatestSchemaVersion()}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			s, err := openAt(ctx, filepath.Join(b.TempDir(), "bench.db"), Options{}, c.upTo)

@@ -257,6 +257,11 @@ func (s *Store) upsertRollups(ctx context.Context, tx *sql.Tx, agg *IngestAgg) e
 		if err := s.upsertCounts(ctx, tx, r.table, agg.Counts[i]); err != nil {
 			return err
 		}
+		if s.outcomeCounts {
+			if err := upsertOutcomeCounts(ctx, tx, r.table, agg.Counts[i]); err != nil {
+				return err
+			}
+		}
 	}
 	if err := s.upsertUsers(ctx, tx, agg.Users); err != nil {
 		return err

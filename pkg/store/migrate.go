@@ -304,6 +304,13 @@ CREATE TABLE user_segs (
 	PRIMARY KEY (span, bucket)
 );
 `,
+	// 13: event counts per bucket and outcome only, beside each count
+	// roll-up (series_outcome.go): a series grouped by outcome (or not
+	// grouped) without event-type or country filters reads a few rows a
+	// bucket instead of every (event type, outcome, country) row of it.
+	// Existing counts are folded in. And a covering index of the alerts
+	// per actor and severity for the users summary.
+	outcomeCountsMigration(),
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

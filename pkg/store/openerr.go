@@ -203,7 +203,8 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true}
+	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true,
+		outcomeCounts: true, coarseUserSegs: true}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {
 		db.Close()

@@ -92,6 +92,10 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			WHERE c.bucket = d.b AND c.event_type = d.event_type AND c.outcome = d.outcome AND c.country = d.country`, r.table, r.width, set))
 		empties = append(empties, "DELETE FROM "+r.table+" WHERE n <= 0")
 	}
+	if s.outcomeCounts {
+		sub, empty := pruneOutcomeCounts(set)
+		stmts, empties = append(stmts, sub...), append(empties, empty...)
+	}
 	stmts = append(stmts,
 		`UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY actor) AS d
 			WHERE a.actor = d.actor`,

@@ -168,6 +168,12 @@ func TestEventFiltersUseTheirIndexes(t *testing.T) {
 func queryPlan(t *testing.T, s *Store, q EventQuery, lo, hi int64) string {
 	t.Helper()
 	query, args := q.sql(lo, hi)
+	return explainPlan(t, s, query, args)
+}
+
+// explainPlan is the EXPLAIN QUERY PLAN of query, its steps joined by "; ".
+func explainPlan(t *testing.T, s *Store, query string, args []any) string {
+	t.Helper()
 	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -197,21 +197,30 @@ func (s *Store) eventSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 		if a >= b {
 			return nil
 		}
-		var w where
-		w.add("bucket >= ? AND bucket < ?", a, b)
-		if q.EventTypePrefix != "" {
-			w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
-		}
-		if q.Outcome != "" {
-			w.add("outcome = ?", strings.ToUpper(q.Outcome))
-		}
-		if q.Country != "" {
-			w.add("country = ?", q.Country)
-		}
-		return s.scanCounts(ctx, fmt.Sprintf("SELECT bucket - (bucket %% %d), %s, SUM(n) FROM %s%s GROUP BY 1, 2",
-			iv, grp, table, w.sql()), w.args, iv, counts)
+		query, args := s.rollupSeriesSQL(q, grp, table, a, b, iv)
+		return s.scanCounts(ctx, query, args, iv, counts)
 	}
 	return ReadEventSeries(q, lo, hi, iv, rawSpan, rollSpan)
+}
+
+// rollupSeriesSQL counts [a, b) of a count roll-up per bucket of iv ms and
+// group expression grp, from its outcome-only table when q allows it.
+func (s *Store) rollupSeriesSQL(q SeriesQuery, grp, table string, a, b, iv int64) (string, []any) {
+	var w where
+	w.add("bucket >= ? AND bucket < ?", a, b)
+	if q.EventTypePrefix != "" {
+		w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
+	}
+	if q.Outcome != "" {
+		w.add("outcome = ?", strings.ToUpper(q.Outcome))
+	}
+	if q.Country != "" {
+		w.add("country = ?", q.Country)
+	}
+	if t := s.seriesOutcomeTable(q, table); t != "" {
+		table = t // a few rows a bucket (series_outcome.go)
+	}
+	return fmt.Sprintf("SELECT bucket - (bucket %% %d), %s, SUM(n) FROM %s%s GROUP BY 1, 2", iv, grp, table, w.sql()), w.args
 }
 
 const maxInt64 = int64(^uint64(0) >> 1)

@@ -125,6 +125,10 @@ type Store struct {
 	raw      rawState
 	readOnly bool // OpenReadOnly: w and r are one read-only pool
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_seal.go)
+	// outcomeCounts: schema has the outcome count tables (series_outcome.go)
+	outcomeCounts bool
+	// coarseUserSegs: user_segs keeps coarse segments too (user_coarse.go)
+	coarseUserSegs bool
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
@@ -213,6 +217,8 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		r.Close()
 		return nil, err
 	}
+	s.outcomeCounts = upTo >= outcomeCountsVersion
+	s.coarseUserSegs = upTo >= coarseUserSegsVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		if err := s.sealAllUserBuckets(ctx); err != nil {

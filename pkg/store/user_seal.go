@@ -54,7 +54,7 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n 
 			if budget > 0 && work >= budget {
 				return n, true, nil
 			}
-			k, err := sealUserBucket(ctx, tx, t.table, t.span, b)
+			k, err := sealUserBucket(ctx, tx, t.table, t.span, b, newest.Int64, s.userSegLevels(t.span))
 			if err != nil {
 				return n, false, err
 			}
@@ -66,10 +66,12 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n 
 	return n, false, nil
 }
 
-// sealUserBucket merges the rows of one bucket into its segment and
-// deletes them. It returns the number of entries handled (rows and the
-// segment's entries).
-func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket int64) (int, error) {
+// sealUserBucket merges the rows of one bucket into its segment and into
+// the coarser segments that hold the bucket (user_coarse.go), building
+// those of closed coarse buckets (wholly older than newest, the table's
+// newest bucket) that have none yet, and deletes the rows. It returns the
+// number of entries handled (rows and the segments' entries).
+func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket, newest int64, levels []int64) (int, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM "+table+
 		" WHERE bucket = ?", bucket)
 	if err != nil {
@@ -90,24 +92,22 @@ func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket 
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	base, err := userSeg(ctx, tx, span, bucket)
-	if err != nil {
-		return 0, err
-	}
-	work := len(base) + len(fresh)
-	entries := MergeUserSegEntries(base, fresh)
-	if len(entries) == 0 {
-		_, err = tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", span, bucket)
-	} else {
-		var data []byte
-		if data, err = EncodeUserSeg(bucket, entries); err != nil {
-			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO user_segs (span, bucket, data) VALUES (?, ?, ?)
-			ON CONFLICT(span, bucket) DO UPDATE SET data = excluded.data`, span, bucket, data)
-	}
+	work, err := mergeUserSeg(ctx, tx, span, bucket, fresh, true)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	for _, w := range levels {
+		c := floorTo(bucket, w)
+		k, err := mergeUserSeg(ctx, tx, w, c, fresh, false)
+		if err != nil {
+			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+		}
+		if k < 0 && c+w <= newest { // none yet, and the coarse bucket is closed
+			if k, err = buildCoarseUserSeg(ctx, tx, span, w, c); err != nil {
+				return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+			}
+		}
+		work += max(k, 0)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
@@ -172,6 +172,13 @@ func (s *Store) unsealUserBuckets(ctx context.Context, tx *sql.Tx, ids string) e
 			if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", t.span, b); err != nil {
 				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
 			}
+			// the coarser segments hold the bucket's entries too; they are
+			// built again when the rows are sealed
+			for _, w := range s.userSegLevels(t.span) {
+				if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", w, floorTo(b, w)); err != nil {
+					return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
+				}
+			}
 		}
 	}
 	return nil
@@ -196,7 +203,7 @@ func (s *Store) sealAllUserBuckets(ctx context.Context) error {
 			return fmt.Errorf("store: seal user buckets: %w", err)
 		}
 		if n == 0 {
-			return nil
+			return s.buildAllCoarseUserSegs(ctx)
 		}
 		sealed++
 		if s.opts.sealLimit > 0 && sealed >= s.opts.sealLimit {

@@ -62,6 +62,12 @@ func segEvents(first, n int, start time.Time) []event.Event {
 // from minutes to days), whole days and hours, open ranges and searches.
 func checkUserRanges(t *testing.T, s *Store, evs []event.Event, alerts []alert.Alert, seed uint64) {
 	t.Helper()
+	checkUserRangesUpTo(t, s, evs, alerts, seed, 3*24*time.Hour)
+}
+
+// checkUserRangesUpTo is checkUserRanges with ranges up to maxLen long.
+func checkUserRangesUpTo(t *testing.T, s *Store, evs []event.Event, alerts []alert.Alert, seed uint64, maxLen time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	first, last := evs[0].Published, evs[0].Published
 	for i := range evs {
@@ -81,7 +87,7 @@ func checkUserRanges(t *testing.T, s *Store, evs []event.Event, alerts []alert.A
 	for range 40 {
 		from := first.Add(-time.Hour + time.Duration(rng.Int64N(int64(span))))
 		from = from.Truncate(time.Millisecond)
-		to := from.Add(time.Duration(rng.Int64N(int64(3 * 24 * time.Hour))))
+		to := from.Add(time.Duration(rng.Int64N(int64(maxLen))))
 		switch rng.IntN(4) {
 		case 0: // whole hours
 			from, to = from.Truncate(time.Hour), to.Truncate(time.Hour).Add(-time.Millisecond)
@@ -122,7 +128,6 @@ func checkUserRanges(t *testing.T, s *Store, evs []event.Event, alerts []alert.A
 // a prune through sealed buckets, the users summary equals the
 // brute-force one over random ranges.
 func TestUserSegmentsExact(t *testing.T) {
-	ctx := context.Background()
 	s, _ := openTemp(t)
 	evs := segEvents(0, 5000, t0.Add(7*time.Hour+123*time.Millisecond))
 	for i := 0; i < len(evs); i += 400 {
@@ -160,21 +165,9 @@ func TestUserSegmentsExact(t *testing.T) {
 
 	// prune through sealed buckets: the rest stays exact
 	cut := evs[2345].Published
-	if _, err := s.Prune(ctx, cut); err != nil {
-		t.Fatal(err)
-	}
-	var rest []event.Event
-	for _, e := range all {
-		if !e.Published.Before(cut) {
-			rest = append(rest, e)
-		}
-	}
+	rest := pruneTo(t, s, all, cut)
 	checkUserRanges(t, s, rest, alerts, 4)
-	var old int64
-	s.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE bucket + span <= ?", cut.UnixMilli()).Scan(&old)
-	if old != 0 {
-		t.Fatalf("%d segments of pruned buckets left", old)
-	}
+	checkNoPrunedSegments(t, s, cut)
 }
 
 // TestUserSegmentsMigration: a store built at schema 11 (rows only) is
@@ -201,8 +194,9 @@ func TestUserSegmentsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := countRows(t, half, "user_segs"); n != 3 {
-		t.Fatalf("%d segments after a seal stopped at 3", n)
+	var n int64 // base segments (sealing them may build coarse ones too: user_coarse.go)
+	if err := half.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE span IN (?, ?)", dayMS, hourMS).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d base segments after a seal stopped at 3 (%v)", n, err)
 	}
 	checkUserRanges(t, half, evs, alerts, 5)
 	half.Close()
@@ -331,5 +325,29 @@ func TestUserSegmentsPruneChunks(t *testing.T) {
 		if below != 0 {
 			t.Fatalf("%s: %d rows of closed buckets left unsealed after the prune", ut.table, below)
 		}
+	}
+}
+
+// pruneTo prunes s before cut and returns the events of all that remain.
+func pruneTo(t *testing.T, s *Store, all []event.Event, cut time.Time) []event.Event {
+	t.Helper()
+	if _, err := s.Prune(context.Background(), cut); err != nil {
+		t.Fatal(err)
+	}
+	var rest []event.Event
+	for _, e := range all {
+		if !e.Published.Before(cut) {
+			rest = append(rest, e)
+		}
+	}
+	return rest
+}
+
+// checkNoPrunedSegments fails when a segment of a bucket wholly before cut is left.
+func checkNoPrunedSegments(t *testing.T, s *Store, cut time.Time) {
+	t.Helper()
+	var old int64
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE bucket + span <= ?", cut.UnixMilli()).Scan(&old); err != nil || old != 0 {
+		t.Fatalf("%d segments of pruned buckets left (%v)", old, err)
 	}
 }

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/event"
+)
+
+// checkCoarseInvariant: every coarse segment equals the merge of the base
+// segments of its buckets; it returns how many there are per width.
+func checkCoarseInvariant(t *testing.T, s *Store) map[int64]int {
+	t.Helper()
+	ctx := context.Background()
+	counts := map[int64]int{}
+	for _, ut := range userTables {
+		for _, w := range userSegLevels[ut.span] {
+			rows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ?", w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type seg struct {
+				c    int64
+				data []byte
+			}
+			var segs []seg
+			for rows.Next() {
+				var g seg
+				if err := rows.Scan(&g.c, &g.data); err != nil {
+					t.Fatal(err)
+				}
+				segs = append(segs, g)
+			}
+			rows.Close()
+			for _, g := range segs {
+				got, err := DecodeUserSeg(g.c, g.data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				brows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+					ut.span, g.c, g.c+w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []UserSegEntry
+				for brows.Next() {
+					var b int64
+					var data []byte
+					if err := brows.Scan(&b, &data); err != nil {
+						t.Fatal(err)
+					}
+					es, err := DecodeUserSeg(b, data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want = MergeUserSegEntries(want, es)
+				}
+				brows.Close()
+				sortSegEntries(want)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("coarse segment %d/%d: %d entries, the merge of its %s segments has %d", w, g.c, len(got), ut.table, len(want))
+				}
+				counts[w]++
+			}
+		}
+	}
+	return counts
+}
+
+func sortSegEntries(es []UserSegEntry) {
+	// EncodeUserSeg's order
+	data, _ := EncodeUserSeg(0, es)
+	out, _ := DecodeUserSeg(0, data)
+	copy(es, out)
+}
+
+// TestUserCoarseSegmentsExact: the 6-hour, 2-day and 4-day segments are
+// built as buckets close, stay the merge of their base segments through
+// late events and a prune, are read by long ranges (fewer segments than
+// the base ones), and the users summary equals the brute-force one over
+// random ranges of up to 9 days with unaligned edges.
+func TestUserCoarseSegmentsExact(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	// ~9 days from 07:00 on a day that is not a 4-day boundary
+	evs := segEvents(0, 9000, t0.Add(2*24*time.Hour+7*time.Hour+123*time.Millisecond))
+	for i := 0; i < len(evs); i += 500 {
+		mustCommit(t, s, Batch{Events: evs[i:min(i+500, len(evs))]})
+	}
+	alerts := []alert.Alert{
+		mkAlert("a1", "failed_logins", "medium", evs[100].Published, evs[100].Actor.AlternateID, evs[100].UUID),
+		mkAlert("a2", "password_spray", "high", evs[6000].Published, evs[6000].Actor.AlternateID),
+	}
+	mustCommit(t, s, Batch{Alerts: alerts})
+	counts := checkCoarseInvariant(t, s)
+	if counts[6*hourMS] < 30 || counts[2*dayMS] < 3 || counts[4*dayMS] < 1 {
+		t.Fatalf("coarse segments after ingest: %v; want every closed 6 h, 2-day and 4-day bucket", counts)
+	}
+	checkUserRangesUpTo(t, s, evs, alerts, 11, 9*24*time.Hour)
+
+	// a week ending on an hour reads coarse segments: fewer than its
+	// 6 days and 24 hours of base segments
+	end := evs[len(evs)-1].Published.Truncate(time.Hour).Add(-5 * time.Hour)
+	agg, err := s.userAgg(ctx, UserQuery{From: end.Add(-7 * 24 * time.Hour), To: end, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agg.segments >= 6+24-1 || agg.segments == 0 {
+		t.Fatalf("a week read %d segments, want fewer than the 29 base ones that are sealed", agg.segments)
+	}
+
+	// late events into sealed buckets of every day
+	late := segEvents(20000, 400, evs[0].Published)
+	for i := range late {
+		late[i].Published = evs[(i*27)%len(evs)].Published.Add(-time.Duration(i) * time.Millisecond)
+	}
+	mustCommit(t, s, Batch{Events: late})
+	all := append(append([]event.Event{}, evs...), late...)
+	checkUserRangesUpTo(t, s, all, alerts, 12, 9*24*time.Hour)
+	next := segEvents(30000, 50, evs[len(evs)-1].Published)
+	mustCommit(t, s, Batch{Events: next})
+	all = append(all, next...)
+	checkCoarseInvariant(t, s)
+	checkUserRangesUpTo(t, s, all, alerts, 13, 9*24*time.Hour)
+
+	// prune through coarse buckets
+	cut := evs[3456].Published
+	rest := pruneTo(t, s, all, cut)
+	checkCoarseInvariant(t, s)
+	checkUserRangesUpTo(t, s, rest, alerts, 14, 9*24*time.Hour)
+	checkNoPrunedSegments(t, s, cut)
+}
+
+// TestUserCoarseSegmentsMigration: a store sealed at schema 12 gets its
+// coarse segments at the first open at schema 13 and answers exactly.
+func TestUserCoarseSegmentsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v12.db")
+	old, err := openAt(ctx, path, Options{}, coarseUserSegsVersion-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := segEvents(0, 6000, t0.Add(9*time.Hour+77*time.Millisecond))
+	for i := 0; i < len(evs); i += 1000 {
+		mustCommit(t, old, Batch{Events: evs[i:min(i+1000, len(evs))]})
+	}
+	var coarse int64
+	old.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE span NOT IN (?, ?)", dayMS, hourMS).Scan(&coarse)
+	if coarse != 0 {
+		t.Fatalf("schema 12 wrote %d coarse segments", coarse)
+	}
+	old.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if counts := checkCoarseInvariant(t, s); counts[6*hourMS] < 20 || counts[2*dayMS] < 2 {
+		t.Fatalf("coarse segments after the migration: %v", counts)
+	}
+	checkUserRangesUpTo(t, s, evs, nil, 15, 7*24*time.Hour)
+}
