@@ -198,8 +198,9 @@ outer:
 	return false
 }
 
-// ScanAlerts folds rows of (actor, actor_id, severity, count): an actor
-// with alerts but no activity in the range is listed too.
+// ScanAlerts folds rows of (actor, actor_id, severity, count), one or
+// more per actor and severity: an actor with alerts but no activity in
+// the range is listed too, with the largest actor id of its alerts.
 func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 	for rows.Next() {
 		var actor, actorID, sev string
@@ -211,6 +212,8 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 		if u == nil { // alerts on an actor whose events are outside the range
 			u = &userAcc{UserSummary: UserSummary{Actor: actor, ActorID: actorID}, lastMS: math.MinInt64}
 			g.users[actor] = u
+		} else if u.lastMS == math.MinInt64 && actorID > u.ActorID {
+			u.ActorID = actorID // no activity: the largest id of its alerts
 		}
 		u.Alerts += n
 		if alert.SeverityRank(sev) > alert.SeverityRank(u.MaxAlertSeverity) {
@@ -223,11 +226,7 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 // Ranked returns the summaries ordered by alerts, then failures, then
 // events (descending), then actor, at most limit of them.
 func (g *UserAgg) Ranked(limit int) []UserSummary {
-	all := make([]*userAcc, 0, len(g.users))
-	for _, u := range g.users {
-		all = append(all, u)
-	}
-	slices.SortFunc(all, func(a, b *userAcc) int {
+	rank := func(a, b *userAcc) int {
 		if c := cmp.Compare(b.Alerts, a.Alerts); c != 0 {
 			return c
 		}
@@ -238,9 +237,25 @@ func (g *UserAgg) Ranked(limit int) []UserSummary {
 			return c
 		}
 		return strings.Compare(a.Actor, b.Actor)
-	})
-	out := make([]UserSummary, 0, min(limit, len(all)))
-	for _, u := range all[:min(limit, len(all))] {
+	}
+	if limit <= 0 {
+		return []UserSummary{}
+	}
+	// the best limit, kept sorted: most users fail the comparison with the
+	// worst kept one (cheaper than sorting every user of the range)
+	top := make([]*userAcc, 0, min(limit, len(g.users))+1)
+	for _, u := range g.users {
+		if len(top) == limit && rank(u, top[limit-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, u, rank)
+		top = slices.Insert(top, i, u)
+		if len(top) > limit {
+			top = top[:limit]
+		}
+	}
+	out := make([]UserSummary, 0, len(top))
+	for _, u := range top {
 		if u.lastMS != math.MinInt64 {
 			u.LastSeen = fromMS(u.lastMS)
 		}

@@ -111,7 +111,7 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 	if q.Search != "" {
 		aw.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
 	}
-	arows, err := s.r.QueryContext(ctx, userAlertsSQL+aw.sql()+" GROUP BY actor, severity", aw.args...)
+	arows, err := s.r.QueryContext(ctx, userAlertsSQL+aw.sql(), aw.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
@@ -122,9 +122,13 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 	return agg, nil
 }
 
-// userAlertsSQL counts an actor's alerts per severity; from schema 13 the
-// index alerts_time_actor covers it (no alert row is read).
-const userAlertsSQL = "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"
+// userAlertsSQL lists the alerts' actors and severities, one row per
+// alert, folded per actor by ScanAlerts. From schema 13 the index
+// alerts_time_actor covers it (no alert row is read). Grouping them in SQL
+// first costs more than it saves: most actors have one alert of a
+// severity in a week (10 M store: 11 666 alerts, 10 819 groups; 21 cpu-ms
+// grouped, 13 not; 30-41 from the alert rows).
+const userAlertsSQL = "SELECT actor, actor_id, severity, 1 FROM alerts"
 
 // scanUserSegs folds the sealed segments of the span's buckets: the
 // coarse segments wholly inside it where they exist (user_coarse.go), the
