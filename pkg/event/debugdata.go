@@ -78,10 +78,10 @@ func (d *Debug) find(key string) (scanner, bool) {
 	if len(d.raw) == 0 || s.peek() != '{' {
 		return s, false
 	}
-	// Keys written as is (the decoder saw no escape in any): when the
-	// key's text is nowhere in the JSON the member is absent (most
-	// lookups), without a scan.
-	if d.plainKeys && !containsString(d.raw, key) {
+	// Keys written as is (the decoder saw no escape in any): when no
+	// member's key has the key's bit, or the key's text is nowhere in the
+	// JSON, the member is absent (most lookups), without a scan.
+	if d.plainKeys && (d.keyBits&keyBitString(key) == 0 || !containsString(d.raw, key)) {
 		return s, false
 	}
 	s.objStart()
@@ -120,6 +120,41 @@ func (d *Debug) find(key string) (scanner, bool) {
 	}
 	s.i = at
 	return s, true
+}
+
+// keyBit is a one-bit summary of a debugData key (lower-cased, as the
+// decoder's scanner reads keys): the decoder ORs the bits of every member
+// into Debug.keyBits, so that a lookup of a key whose bit is not there
+// knows the member is absent without searching the JSON. It looks at the
+// length and three bytes only: a filter, never the answer.
+func keyBit(lk []byte) uint64 {
+	n := len(lk)
+	if n == 0 {
+		return 1
+	}
+	h := uint64(n)*0x9e3779b97f4a7c15 ^ uint64(lk[0])*0xc2b2ae3d27d4eb4f ^
+		uint64(lk[n/2])*0x165667b19e3779f9 ^ uint64(lk[n-1])*0xbf58476d1ce4e5b9
+	return 1 << (h >> 58)
+}
+
+// keyBitString is keyBit of key lower-cased (ASCII). A key with other
+// bytes gets every bit: no member can have written it as is.
+func keyBitString(key string) uint64 {
+	n := len(key)
+	if n == 0 {
+		return 1
+	}
+	var b [3]byte
+	for i, j := range [3]int{0, n / 2, n - 1} {
+		c := key[j]
+		if c >= 0x80 {
+			return ^uint64(0)
+		}
+		b[i] = c | lowerBit[c]
+	}
+	h := uint64(n)*0x9e3779b97f4a7c15 ^ uint64(b[0])*0xc2b2ae3d27d4eb4f ^
+		uint64(b[1])*0x165667b19e3779f9 ^ uint64(b[2])*0xbf58476d1ce4e5b9
+	return 1 << (h >> 58)
 }
 
 // containsString reports whether s occurs in b, without allocating.

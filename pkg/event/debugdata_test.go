@@ -2,7 +2,9 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -83,6 +85,41 @@ func TestDebugDataOnDemand(t *testing.T) {
 	built.SetData(map[string]any{"factor": "SMS"})
 	if built.Str("factor") != "SMS" || !reflect.DeepEqual(built.Data(), map[string]any{"factor": "SMS"}) {
 		t.Errorf("SetData: %v", built.Data())
+	}
+}
+
+// TestDebugKeyFilterExact: the one-bit-per-key summary that lets Value
+// answer "absent" without searching never hides a member: with many keys
+// (every bit taken) and with few, every present key is found with its
+// value, and absent keys (other case, prefixes, suffixes, keys written
+// only inside values) are not.
+func TestDebugKeyFilterExact(t *testing.T) {
+	for _, n := range []int{1, 3, 8, 40, 200} {
+		var b strings.Builder
+		b.WriteString(`"debugContext":{"debugData":{`)
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%dX%s", i, strings.Repeat("y", i%37))
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `%q:"v%d","in%d":"absent%d"`, keys[i], i, i, i)
+		}
+		b.WriteString(`}}`)
+		ev := mustDecode(t, minimal(b.String()))
+		if !ev.Debug.plainKeys {
+			t.Fatal("plain keys not recognised: the filter is not exercised")
+		}
+		for i, k := range keys {
+			if got := ev.Debug.Str(k); got != fmt.Sprintf("v%d", i) {
+				t.Fatalf("%d keys: Str(%q) = %q", n, k, got)
+			}
+			for _, absent := range []string{strings.ToUpper(k), strings.ToLower(k), k[:len(k)-1], k + "y", fmt.Sprintf("absent%d", i), ""} {
+				if v, ok := ev.Debug.Value(absent); ok {
+					t.Fatalf("%d keys: absent key %q found: %v", n, absent, v)
+				}
+			}
+		}
 	}
 }
 

@@ -714,6 +714,7 @@ func (d *decoder) debugData(dbg *Debug) error {
 			break
 		}
 		lk := s.key()
+		dbg.keyBits |= keyBit(lk)
 		if !debugTyped(lk) {
 			if err := s.skip(); err != nil {
 				return err

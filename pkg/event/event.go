@@ -133,6 +133,7 @@ type Transaction struct {
 type Debug struct {
 	raw       []byte         // debugData's JSON object; nil when absent
 	plainKeys bool           // every key of raw is written as is (ASCII, no escapes)
+	keyBits   uint64         // with plainKeys: keyBit of each member's lower-cased key
 	data      map[string]any // debugData set with SetData; nil when absent
 
 	Behaviors         map[string]string // "{New IP=POSITIVE, ...}" parsed: "New IP" -> "POSITIVE"

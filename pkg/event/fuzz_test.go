@@ -73,6 +73,13 @@ func FuzzDecode(f *testing.F) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatalf("stdlib rejects what Decode accepted: %v", err)
 		}
+		// every member of debugData is found by Value (the key filter
+		// never hides one)
+		for k, v := range ev.Debug.Data() {
+			if got, ok := ev.Debug.Value(k); !ok || !reflect.DeepEqual(got, v) {
+				t.Fatalf("debugData member %q: Value = %#v, %v; Data has %#v", k, got, ok, v)
+			}
+		}
 		if u, ok := m["uuid"].(string); ok && u != ev.UUID && !bytes.Contains(raw, []byte(`\u`)) {
 			// keys are matched case-insensitively and the last duplicate wins in both decoders
 			// when only canonical keys are present

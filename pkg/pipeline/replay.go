@@ -84,20 +84,11 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 	for _, in := range inputs {
 		m.add(in)
 	}
-	seen := map[string]int64{} // uuid -> published (unix ms), within replayDedupHorizon
-	var newest int64
+	seen := newRecentUUIDs()
 	for n := 0; ; n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return sum, err
-			}
-		}
-		if n%16384 == 0 && n > 0 {
-			old := newest - replayDedupHorizon.Milliseconds()
-			for u, p := range seen {
-				if p < old {
-					delete(seen, u)
-				}
 			}
 		}
 		ev, err := m.next()
@@ -107,13 +98,10 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 		if ev == nil {
 			break
 		}
-		pub := ev.Published.UnixMilli()
-		if _, dup := seen[ev.UUID]; dup {
+		if seen.seen(ev.UUID, ev.Published.UnixMilli()) {
 			sum.Duplicates++
 			continue
 		}
-		seen[ev.UUID] = pub
-		newest = max(newest, pub)
 		if len(ev.Degraded) > 0 {
 			sum.Degraded++
 		}
