@@ -71,7 +71,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 				Learn:    LearnUser,
 			})
 			delete(d.pending, login)
-			d.mark(partKey("u", login))
+			d.markPart("u", login)
 		}
 	}
 	candidate := ev.IsInteractiveSignIn() ||
@@ -102,7 +102,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 			}
 		}
 		m[login] = c.today()
-		d.mark(partKey("u", login))
+		d.markPart("u", login)
 	}
 	// system suppression: an operator many users share is mis-tagged
 	// corporate egress (MDCA's learned behaviour); not for Tor or lists
@@ -138,7 +138,7 @@ func (d *anonymousIP) Handle(c *Context, ev *event.Event) {
 	})
 	if sev != SeverityInfo {
 		d.pending[login] = &anonPending{T: c.Now.Unix(), IP: ev.Client.IPAddress, UUID: ev.UUID, Cause: cause}
-		d.mark(partKey("u", login))
+		d.markPart("u", login)
 	}
 }
 
@@ -155,7 +155,7 @@ func (d *anonymousIP) Prune(now time.Time) {
 		for u, dd := range m {
 			if !inWindow(today, dd) && dd <= today {
 				delete(m, u)
-				d.mark(partKey("u", u))
+				d.markPart("u", u)
 			}
 		}
 		if len(m) == 0 {
@@ -165,7 +165,7 @@ func (d *anonymousIP) Prune(now time.Time) {
 	for u, p := range d.pending {
 		if now.Unix()-p.T > int64(d.escalation/time.Second) {
 			delete(d.pending, u)
-			d.mark(partKey("u", u))
+			d.markPart("u", u)
 		}
 	}
 }

@@ -376,7 +376,7 @@ func (d *failedLogins) periodic(times []int64, sigs []uint32) bool {
 // user returns the state of the current event's actor (login), marked
 // as changed.
 func (d *failedLogins) user(c *Context, login string) *failUser {
-	d.mark(partKey("u", login))
+	d.markPart("u", login)
 	tu := c.userOf()
 	if tu == nil {
 		u := d.untracked[login]
@@ -448,7 +448,7 @@ func (d *failedLogins) Prune(now time.Time) {
 			delete(d.users, ui)
 		}
 		if changed || empty {
-			d.mark(partKey("u", d.base.users[ui].login))
+			d.markPart("u", d.base.users[ui].login)
 		}
 	}
 	for login, u := range d.untracked {
@@ -457,7 +457,7 @@ func (d *failedLogins) Prune(now time.Time) {
 			delete(d.untracked, login)
 		}
 		if changed || empty {
-			d.mark(partKey("u", login))
+			d.markPart("u", login)
 		}
 	}
 }

@@ -86,7 +86,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 		for _, t := range ev.Targets {
 			if t.ID != "" {
 				d.tokens[t.ID] = c.Now.Unix()
-				d.mark(partKey("k", t.ID))
+				d.markPart("k", t.ID)
 			}
 		}
 		return
@@ -102,7 +102,7 @@ func (d *massDestructive) Handle(c *Context, ev *event.Event) {
 	}
 	login := normLogin(ev.Actor.AlternateID)
 	a := d.actors[login]
-	d.mark(partKey("a", login)) // created or updated below
+	d.markPart("a", login) // created or updated below
 	if a == nil {
 		a = &destrActor{}
 		d.actors[login] = a
@@ -254,17 +254,17 @@ func (d *massDestructive) Prune(now time.Time) {
 		}
 		a.Days, a.DayMax = keepD, keepM
 		if len(a.Hits)+len(a.Days) != n { // prune only removes
-			d.mark(partKey("a", k))
+			d.markPart("a", k)
 		}
 		if len(a.Hits) == 0 && len(a.Days) == 0 {
 			delete(d.actors, k)
-			d.mark(partKey("a", k))
+			d.markPart("a", k)
 		}
 	}
 	for k, t := range d.tokens {
 		if now.Unix()-t > int64(d.tokenAge/time.Second) {
 			delete(d.tokens, k)
-			d.mark(partKey("k", k))
+			d.markPart("k", k)
 		}
 	}
 }

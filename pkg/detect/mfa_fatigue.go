@@ -100,7 +100,7 @@ func (d *mfaFatigue) Handle(c *Context, ev *event.Event) {
 		u = &mfaUser{}
 		d.users[login] = u
 	}
-	d.mark(partKey("u", login))
+	d.markPart("u", login)
 	ip := ev.Client.IPAddress
 	u.Hits = append(u.Hits, mfaHit{T: now, K: k, IP: ip, ID: ev.UUID})
 	win := d.window.Milliseconds()
@@ -194,7 +194,7 @@ func (d *mfaFatigue) Prune(now time.Time) {
 	for k, u := range d.users {
 		if (len(u.Hits) == 0 || ms-u.Hits[len(u.Hits)-1].T > keep) && ms-u.AlertT > keep {
 			delete(d.users, k)
-			d.mark(partKey("u", k))
+			d.markPart("u", k)
 		}
 	}
 }

@@ -149,11 +149,15 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 		}
 		if k := agentKey(ev); k != 0 && d.byAgent[k] != nil {
 			d.byAgent[k].success(now)
-			d.mark(agentPart(k))
+			if d.recording() {
+				d.mark(agentPart(k))
+			}
 		}
 		if asn := asnOf(ev); asn > 0 && d.byASN[asn] != nil {
 			d.byASN[asn].success(now)
-			d.mark(asnPart(asn))
+			if d.recording() {
+				d.mark(asnPart(asn))
+			}
 		}
 		return
 	}
@@ -165,7 +169,7 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 
 	// single source
 	k := d.byIP[ip]
-	d.mark(partKey("i", ip))
+	d.markPart("i", ip)
 	if k == nil {
 		k = &sprayKey{}
 		d.byIP[hit.IP] = k
@@ -193,7 +197,9 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	if ak := agentKey(ev); ak != 0 && d.dMinIPs > 0 {
 		label := agentLabel(ev)
 		a := d.byAgent[ak]
-		d.mark(agentPart(ak))
+		if d.recording() {
+			d.mark(agentPart(ak))
+		}
 		if a == nil {
 			a = &sprayKey{UA: label}
 			d.byAgent[ak] = a
@@ -206,7 +212,9 @@ func (d *passwordSpray) Handle(c *Context, ev *event.Event) {
 	// each with its own client and device token
 	if asn := asnOf(ev); asn > 0 && d.aMinIPs > 0 && isCloud(ev) {
 		a := d.byASN[asn]
-		d.mark(asnPart(asn))
+		if d.recording() {
+			d.mark(asnPart(asn))
+		}
 		if a == nil {
 			a = &sprayKey{}
 			d.byASN[asn] = a
@@ -281,7 +289,7 @@ func hitIDs(h []sprayHit, n int) []string {
 
 func (d *passwordSpray) markSprayed(ip string, users map[string]int, now int64, kind string) {
 	s := d.sprayed[ip]
-	d.mark(partKey("s", ip))
+	d.markPart("s", ip)
 	if s == nil || now-s.T > d.successWin.Milliseconds() {
 		s = &sprayedSource{T: now, Users: map[string]bool{}, Kind: kind}
 		d.sprayed[ip] = s
@@ -305,7 +313,7 @@ func (d *passwordSpray) Prune(now time.Time) {
 			delete(d.byIP, ip)
 		}
 		if changed || empty {
-			d.mark(partKey("i", ip))
+			d.markPart("i", ip)
 		}
 	}
 	for ak, k := range d.byAgent {
@@ -314,7 +322,9 @@ func (d *passwordSpray) Prune(now time.Time) {
 			delete(d.byAgent, ak)
 		}
 		if changed || empty {
-			d.mark(agentPart(ak))
+			if d.recording() {
+				d.mark(agentPart(ak))
+			}
 		}
 	}
 	for asn, k := range d.byASN {
@@ -323,13 +333,15 @@ func (d *passwordSpray) Prune(now time.Time) {
 			delete(d.byASN, asn)
 		}
 		if changed || empty {
-			d.mark(asnPart(asn))
+			if d.recording() {
+				d.mark(asnPart(asn))
+			}
 		}
 	}
 	for ip, s := range d.sprayed {
 		if ms-s.T > d.successWin.Milliseconds() {
 			delete(d.sprayed, ip)
-			d.mark(partKey("s", ip))
+			d.markPart("s", ip)
 		}
 	}
 }

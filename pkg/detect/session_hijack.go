@@ -111,7 +111,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)),
 			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
 			Trusted: isTrusted(ev), IP: ip, UUID: makeEventID(ev.UUID)}
-		d.mark(strconv.FormatUint(hk, 16))
+		d.markUint(hk, 16)
 		return
 	}
 	if now < o.T || ip == o.IP || same24(ip, o.IP) {
@@ -162,7 +162,7 @@ func (d *sessionHijack) Prune(now time.Time) {
 	for k, o := range d.sessions {
 		if sec-o.T > int64(d.lifetime/time.Second) {
 			delete(d.sessions, k)
-			d.mark(strconv.FormatUint(k, 16))
+			d.markUint(k, 16)
 		}
 	}
 }

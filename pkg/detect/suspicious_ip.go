@@ -125,7 +125,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	if ev.EventType == "security.threat.detected" {
 		if t := d.threats[ip]; t == nil || now >= t.T {
 			d.threats[ip] = &threatMark{T: now, UUID: ev.UUID, Tx: ev.Transaction.ID}
-			d.mark(partKey("t", ip))
+			d.markPart("t", ip)
 		}
 		return
 	}
@@ -136,7 +136,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 			d.fails[ip] = m
 		}
 		login := normLogin(ev.Actor.AlternateID)
-		d.mark(partKey("f", ip))
+		d.markPart("f", ip)
 		if f := m[login]; f != nil {
 			if f.N < 65535 {
 				f.N++
@@ -176,7 +176,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		}
 		okm.D = max(okm.D, c.today())
 		d.okUsers[ipKey] = okm
-		d.mark(partKey("o", strconv.FormatUint(ipKey, 16)))
+		d.markPartUint("o", ipKey, 16)
 	}()
 	// ids and ev2 are made when a signal is found: most sign-ins have none
 	var signals, ids []string
@@ -248,14 +248,14 @@ func (d *suspiciousIP) Prune(now time.Time) {
 	for ip, t := range d.threats {
 		if sec-t.T > win {
 			delete(d.threats, ip)
-			d.mark(partKey("t", ip))
+			d.markPart("t", ip)
 		}
 	}
 	for ip, m := range d.fails {
 		for u, f := range m {
 			if sec-f.Last > win {
 				delete(m, u)
-				d.mark(partKey("f", ip))
+				d.markPart("f", ip)
 			}
 		}
 		if len(m) == 0 {
@@ -266,7 +266,7 @@ func (d *suspiciousIP) Prune(now time.Time) {
 	for ip, m := range d.okUsers {
 		if !inWindow(today, m.D) && m.D <= today {
 			delete(d.okUsers, ip)
-			d.mark(partKey("o", strconv.FormatUint(ip, 16)))
+			d.markPartUint("o", ip, 16)
 		}
 	}
 }

@@ -198,7 +198,7 @@ func (d *unusualAdmin) adminConsoleRisk(c *Context, ev *event.Event) {
 		switch ev.EventType {
 		case "user.session.start", "policy.evaluate_sign_on", "user.authentication.sso", "user.authentication.auth_via_mfa", "user.authentication.verify":
 			d.riskySignIn[login] = &riskySignIn{T: now, Sess: sess, IP: ev.Client.IPAddress, ID: ev.UUID, Flags: ev.Debug.Behaviors}
-			d.mark(partKey("r", login))
+			d.markPart("r", login)
 		}
 		return
 	}
@@ -278,23 +278,23 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 				tl := normLogin(t.AlternateID)
 				if a := d.actors[tl]; a != nil {
 					a.Granted = max(a.Granted, now)
-					d.mark(partKey("a", tl))
+					d.markPart("a", tl)
 				} else {
 					d.pendingGrant[tl] = now
-					d.mark(partKey("g", tl))
+					d.markPart("g", tl)
 				}
 			}
 		}
 	}
 	a := d.actors[key]
-	d.mark(partKey("a", key)) // created or updated below
+	d.markPart("a", key) // created or updated below
 	isNew := a == nil
 	if isNew {
 		a = &adminActor{First: now, Epoch: today / 15}
 		if g, ok := d.pendingGrant[login]; ok && !automation {
 			a.Granted = g
 			delete(d.pendingGrant, login)
-			d.mark(partKey("g", login))
+			d.markPart("g", login)
 		}
 		d.actors[key] = a
 	}
@@ -458,24 +458,24 @@ func (d *unusualAdmin) Prune(now time.Time) {
 			}
 		}
 		if len(keep) != len(a.Types) {
-			d.mark(partKey("a", k))
+			d.markPart("a", k)
 		}
 		a.Types = keep
 		if len(a.Types) == 0 && now.UnixMilli()-a.SessT > 30*secondsPerDay*1000 {
 			delete(d.actors, k)
-			d.mark(partKey("a", k))
+			d.markPart("a", k)
 		}
 	}
 	for k, t := range d.pendingGrant {
 		if now.Unix()-t > int64(d.grace/time.Second) {
 			delete(d.pendingGrant, k)
-			d.mark(partKey("g", k))
+			d.markPart("g", k)
 		}
 	}
 	for k, r := range d.riskySignIn {
 		if now.UnixMilli()-r.T > d.consoleWin.Milliseconds() {
 			delete(d.riskySignIn, k)
-			d.mark(partKey("r", k))
+			d.markPart("r", k)
 		}
 	}
 }
