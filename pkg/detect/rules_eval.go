@@ -8,6 +8,7 @@ package detect
 // predicates rule definitions share in rules_predicates.go.
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -164,7 +165,27 @@ type patState struct {
 	Cancelled map[string]int64 `json:"cancelled,omitempty"`
 	// nextDeadline is the earliest quiet deadline (unix ms; 0 = none).
 	NextDeadline int64 `json:"nd,omitempty"`
+	// With pruneKnown, Prune has nothing to do for this pattern at or
+	// before pruneAt (unix ms): every entry expires after it and no
+	// sequence key is left without a partial match. Prune sets it after
+	// walking the pattern's entries; an entry added with an earlier expiry
+	// lowers it (expiresAt); a partial match cleared outside Prune, or
+	// state restored, makes it unknown. Prune runs every hour of event
+	// time, and walking every key of a 30-day window each hour when none
+	// can have expired was most of its cost.
+	pruneAt    int64
+	pruneKnown bool
 }
+
+// expiresAt notes an entry that Prune removes once past t (unix ms).
+func (s *patState) expiresAt(t int64) {
+	if t < s.pruneAt {
+		s.pruneAt = t
+	}
+}
+
+// pruneUnknown says Prune must walk the pattern's entries next time.
+func (s *patState) pruneUnknown() { s.pruneKnown = false }
 
 func (s *patState) init(p *Pattern, prm Params) {
 	s.p = p
@@ -283,6 +304,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 				delete(s.Seq, k)
 				if p.CancelBefore {
 					s.Cancelled[k] = now
+					s.expiresAt(now + win)
 				}
 				if had || p.CancelBefore {
 					d.markKey(s, k)
@@ -335,6 +357,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			continue
 		}
 		np := &partial{Steps: append(append(make([]Snap, 0, i+1), prev.Steps...), snapOf(ev, "")), Vals: copyVals(prev.Vals)}
+		s.expiresAt(np.Steps[0].T + win)
 		d.markKey(s, k)
 		if i < n-1 {
 			sk.At[i] = np
@@ -349,6 +372,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			continue
 		}
 		sk.At[i-1] = nil
+		s.pruneUnknown() // the key may be left without a partial match
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: np.Steps, Values: np.Vals, At: ev.Published})
 	}
 	if p.Steps[0].matches(c, ev, d.p) {
@@ -363,6 +387,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 				s.Seq[k] = sk
 			}
 			sk.At[0] = &partial{Steps: []Snap{snapOf(ev, "")}}
+			s.expiresAt(sk.At[0].Steps[0].T + win)
 			d.markKey(s, k)
 			if n == 1 && s.quiet > 0 {
 				// a one-step quiet sequence: "X and no Cancel within Quiet"
@@ -404,6 +429,7 @@ func (d *ruleDetector) expire(c *Context, s *patState, now int64, ev *event.Even
 		if pt.Deadline < now {
 			fire = append(fire, due{k, pt})
 			sk.At[n-1] = nil
+			s.pruneUnknown()
 			d.markKey(s, k)
 			continue
 		}
@@ -450,6 +476,7 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 	}
 	// thresholds keep only what their evidence needs (memory per key)
 	list = append(list, Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), V: v})
+	s.expiresAt(now + s.win.Milliseconds())
 	if len(list) >= s.count {
 		delete(s.Thr, k)
 		vals := make(map[string]int, len(list))
@@ -477,6 +504,7 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	}
 	if last, ok := s.Last[k]; !ok || cur.T >= last.T {
 		s.Last[k] = cur
+		s.expiresAt(cur.T + p.retainIdle().Milliseconds())
 		d.markKey(s, k)
 	}
 }
@@ -495,6 +523,7 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 	tk := s.Terms[k]
 	if tk == nil {
 		s.Terms[k] = &termKey{First: snapOf(ev, v), Vals: map[string]int64{v: now}}
+		s.expiresAt(now + p.retainTerms().Milliseconds())
 		d.markKey(s, k)
 		return
 	}
@@ -519,15 +548,22 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
 	}
 	if now > tk.Vals[v] {
 		tk.Vals[v] = now
+		s.expiresAt(now + p.retainTerms().Milliseconds())
 		d.markKey(s, k)
 	}
 }
 
 // Prune drops partial matches, counts and memories past their windows.
+// A pattern none of whose entries can have expired (pruneKnown, now at or
+// before pruneAt) is skipped: walking it would change nothing.
 func (d *ruleDetector) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	for i := range d.pats {
 		s := &d.pats[i]
+		if s.pruneKnown && ms <= s.pruneAt {
+			continue
+		}
+		s.pruneAt, s.pruneKnown = math.MaxInt64, true
 		p := s.p
 		switch {
 		case len(p.Steps) > 0:
@@ -541,6 +577,7 @@ func (d *ruleDetector) Prune(now time.Time) {
 					}
 					if j == n-1 && s.quiet > 0 {
 						live = true // armed: fires on the next event past its deadline
+						s.expiresAt(pt.Steps[0].T + win)
 						continue
 					}
 					if ms-pt.Steps[0].T > win {
@@ -549,6 +586,7 @@ func (d *ruleDetector) Prune(now time.Time) {
 						continue
 					}
 					live = true
+					s.expiresAt(pt.Steps[0].T + win)
 				}
 				if !live {
 					delete(s.Seq, k)
@@ -559,7 +597,9 @@ func (d *ruleDetector) Prune(now time.Time) {
 				if ms-c > win {
 					delete(s.Cancelled, k)
 					d.markKey(s, k)
+					continue
 				}
+				s.expiresAt(c + win)
 			}
 		case p.Count > 0:
 			cut := ms - s.win.Milliseconds()
@@ -568,6 +608,7 @@ func (d *ruleDetector) Prune(now time.Time) {
 				for _, x := range list {
 					if x.T >= cut {
 						keep = append(keep, x)
+						s.expiresAt(x.T + s.win.Milliseconds())
 					}
 				}
 				if len(keep) == len(list) {
@@ -581,29 +622,27 @@ func (d *ruleDetector) Prune(now time.Time) {
 				}
 			}
 		case p.Idle > 0:
-			ret := p.Retain
-			if ret <= 0 {
-				ret = 400 * 24 * time.Hour
-			}
-			cut := ms - ret.Milliseconds()
+			ret := p.retainIdle().Milliseconds()
+			cut := ms - ret
 			for k, l := range s.Last {
 				if l.T < cut {
 					delete(s.Last, k)
 					d.markKey(s, k)
+					continue
 				}
+				s.expiresAt(l.T + ret)
 			}
 		case p.Term != nil:
-			ret := p.Retain
-			if ret <= 0 {
-				ret = 30 * 24 * time.Hour
-			}
-			cut := ms - ret.Milliseconds()
+			ret := p.retainTerms().Milliseconds()
+			cut := ms - ret
 			for k, tk := range s.Terms {
 				for v, t := range tk.Vals {
 					if t < cut {
 						delete(tk.Vals, v)
 						d.markKey(s, k)
+						continue
 					}
+					s.expiresAt(t + ret)
 				}
 				if len(tk.Vals) == 0 {
 					delete(s.Terms, k)
@@ -611,4 +650,20 @@ func (d *ruleDetector) Prune(now time.Time) {
 			}
 		}
 	}
+}
+
+// retainIdle is how long an idle pattern remembers a key's last event.
+func (p *Pattern) retainIdle() time.Duration {
+	if p.Retain > 0 {
+		return p.Retain
+	}
+	return 400 * 24 * time.Hour
+}
+
+// retainTerms is how long a new-term pattern remembers a term.
+func (p *Pattern) retainTerms() time.Duration {
+	if p.Retain > 0 {
+		return p.Retain
+	}
+	return 30 * 24 * time.Hour
 }

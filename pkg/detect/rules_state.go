@@ -237,6 +237,7 @@ func (d *ruleDetector) unmarshalEntries(m map[string][]byte) error {
 // restoreKey puts one key's state into the pattern's maps, checking it.
 func (d *ruleDetector) restoreKey(s *patState, k string, e *ruleEntry) error {
 	p := s.p
+	s.pruneUnknown()
 	if e.Seq != nil && s.Seq != nil {
 		if len(e.Seq.At) != len(p.Steps) {
 			return fmt.Errorf("rule %s/%s: key %q: malformed sequence state", d.r.ID, p.Name, k)
