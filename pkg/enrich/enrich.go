@@ -384,7 +384,10 @@ func (s *state) lookup(a netip.Addr) result {
 
 // Enrich fills ev.IP and, where Okta sent no geographicalContext, ev.Client.Geo.
 // The client IP is client.ipAddress, else the first hop of request.ipChain.
-func (e *Enricher) Enrich(ev *event.Event) {
+func (e *Enricher) Enrich(ev *event.Event) { e.enrich(ev, e.lookupCached) }
+
+// enrich is Enrich with the client IP looked up by lookup.
+func (e *Enricher) enrich(ev *event.Event, lookup func(netip.Addr) (result, bool)) {
 	e.maybeReload()
 	info := &ev.IP
 	info.Enriched = true
@@ -396,7 +399,7 @@ func (e *Enricher) Enrich(ev *event.Event) {
 	var r result
 	var have bool
 	if addr, ok := clientAddr(ev); ok {
-		r, have = e.lookupCached(addr)
+		r, have = lookup(addr)
 	}
 	if have {
 		info.Categories |= r.cats

@@ -62,6 +62,7 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 		return sum, fmt.Errorf("replay: %w", err)
 	}
 	defer enr.Close()
+	loc := enr.Local() // one goroutine: a cache of recent addresses in front
 	eng, err := detect.NewEngine(s.Detectors, opts...)
 	if err != nil {
 		return sum, fmt.Errorf("replay: detectors: %w", err)
@@ -105,7 +106,7 @@ func Replay(ctx context.Context, s config.Settings, inputs []ReplayInput, emit f
 		if len(ev.Degraded) > 0 {
 			sum.Degraded++
 		}
-		enr.Enrich(ev)
+		loc.Enrich(ev)
 		if err := out(eng.Process(ev)); err != nil {
 			return sum, err
 		}
