@@ -199,3 +199,105 @@ func BenchmarkCommitUserSegments(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCommitGrown is the write cost as the store grows: 1 000-event
+// pages of the BenchmarkQuery generator (20 000 users, one event per
+// 259 ms as in the 10 M store) committed into a store already holding
+// prefill events of the same stream (written first, not timed; ~1 min
+// per 100 000 events idle). A page dirties about one leaf per distinct
+// actor, address and session in each secondary index, and those leaves
+// spread as the store grows, so walKB/kevent (WAL KB per 1 000 events;
+// exact: the WAL is truncated before the timed pages, and ~20 pages of
+// 1 000 stay under the autocheckpoint) and events/cpu-s show what a small
+// empty store hides (prefill=0 also trains the raw JSON dictionary in its
+// first timed pages). The sizes:
+// OKTAGUARD_BENCH_COMMIT_PREFILL, comma-separated (default 0,100000).
+// OKTAGUARD_BENCH_COMMIT_BATCH sets the events per commit (default 1 000,
+// one Okta page): larger transactions share the dirtied index leaves
+// among more events (walKB/kevent is per 1 000 events whatever the batch).
+func BenchmarkCommitGrown(b *testing.B) {
+	sizes := "0,100000"
+	if v := os.Getenv("OKTAGUARD_BENCH_COMMIT_PREFILL"); v != "" {
+		sizes = v
+	}
+	batch := 1000
+	if v := os.Getenv("OKTAGUARD_BENCH_COMMIT_BATCH"); v != "" {
+		if _, err := fmt.Sscan(v, &batch); err != nil || batch <= 0 {
+			b.Fatalf("OKTAGUARD_BENCH_COMMIT_BATCH: bad size %q", v)
+		}
+	}
+	// testing runs each case twice (N=1, then N=-benchtime): the store is
+	// built once per size and kept for the second run
+	type grown struct {
+		s    *Store
+		rng  *rand.Rand
+		next int // the next event number of the stream
+	}
+	stores := map[int]*grown{}
+	defer func() {
+		for _, g := range stores {
+			g.s.Close()
+		}
+	}()
+	dir := b.TempDir()
+	const step = 259 * time.Millisecond
+	start := benchEnd.Add(-30 * 24 * time.Hour)
+	for _, f := range strings.Split(sizes, ",") {
+		var prefill int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &prefill); err != nil || prefill < 0 {
+			b.Fatalf("OKTAGUARD_BENCH_COMMIT_PREFILL: bad size %q", f)
+		}
+		b.Run(fmt.Sprintf("prefill=%d", prefill), func(b *testing.B) {
+			ctx := context.Background()
+			g := stores[prefill]
+			page := func() []eventT {
+				evs := make([]eventT, batch)
+				for j := range evs {
+					evs[j] = benchEvent(g.rng, g.next, start.Add(time.Duration(g.next)*step))
+					g.next++
+				}
+				return evs
+			}
+			if g == nil {
+				s, err := Open(ctx, filepath.Join(dir, fmt.Sprintf("bench-%d.db", prefill)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				g = &grown{s: s, rng: rand.New(rand.NewPCG(5, 6))}
+				stores[prefill] = g
+				for g.next < prefill {
+					if _, err := s.Commit(ctx, Batch{Events: page()}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			s := g.s
+			pages := make([][]eventT, b.N)
+			for i := range pages {
+				pages[i] = page()
+			}
+			if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+				b.Fatal(err)
+			}
+			wal0 := walSize(s)
+			b.ResetTimer()
+			cpu0 := processCPU()
+			for i := 0; i < b.N; i++ {
+				res, err := s.Commit(ctx, Batch{Events: pages[i], Checkpoint: &Checkpoint{NextURL: "x"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.EventsInserted != batch {
+					b.Fatalf("inserted %d", res.EventsInserted)
+				}
+			}
+			b.StopTimer()
+			cpu := processCPU() - cpu0
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+			if cpu > 0 {
+				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
+			}
+			b.ReportMetric(float64(walSize(s)-wal0)/1024/(float64(b.N*batch)/1000), "walKB/kevent")
+		})
+	}
+}
