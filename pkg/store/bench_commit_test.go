@@ -152,7 +152,9 @@ func walSize(s *Store) int64 {
 // (schema 11): 1 000-event pages of the BenchmarkQuery generator (20 000
 // users) at the 10 M store's density (one event per 259 ms, an hour every
 // ~14 pages, a day every ~334), so that -benchtime 400x seals a whole day
-// and ~28 hours. Run with -count to alternate the two on a noisy machine.
+// and ~28 hours. segments_schema12 is schema 12 beside the current schema
+// (13: outcome count tables, coarse user segments), which is "segments".
+// Run with -count to alternate them on a noisy machine.
 func BenchmarkCommitUserSegments(b *testing.B) {
 	for _, c := range []struct {
 		name string

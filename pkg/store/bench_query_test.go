@@ -298,12 +298,22 @@ func BenchmarkQuery(b *testing.B) {
 			return len(r), err
 		})
 	})
-	b.Run("series_7d_5m_by_outcome", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: 5 * time.Minute, GroupBy: GroupOutcome, Limit: 50})
-			return len(r), err
+	// _full_rollup: the same from event_counts_5m (schema 12's plan, every
+	// event type and country of a bucket), side by side
+	for _, c := range []struct {
+		name    string
+		outcome bool
+	}{{"series_7d_5m_by_outcome", true}, {"series_7d_5m_by_outcome_full_rollup", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			saved := s.outcomeCounts
+			s.outcomeCounts = saved && c.outcome
+			defer func() { s.outcomeCounts = saved }()
+			benchQuery(b, func(i int) (int, error) {
+				r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: 5 * time.Minute, GroupBy: GroupOutcome, Limit: 50})
+				return len(r), err
+			})
 		})
-	})
+	}
 	b.Run("series_7d_1h_actor", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week), To: endAt(i), Interval: time.Hour, Actor: actor(i), GroupBy: GroupOutcome, Limit: 50})
@@ -328,18 +338,36 @@ func BenchmarkQuery(b *testing.B) {
 			return len(r), err
 		})
 	})
-	b.Run("users_7d", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.UserSummaries(ctx, UserQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 100})
-			return len(r), err
+	// the users summary, with what it decodes per query (segments and
+	// entries, load-independent) reported after the timed runs; the
+	// _base_segments cases read only the hour and day segments (schema
+	// 12's plan) on the same store, side by side
+	for _, c := range []struct {
+		name   string
+		span   time.Duration
+		coarse bool
+	}{{"users_7d", week, true}, {"users_7d_base_segments", week, false}, {"users_24h", 24 * time.Hour, true}, {"users_24h_base_segments", 24 * time.Hour, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			saved := s.coarseUserSegs
+			s.coarseUserSegs = saved && c.coarse
+			defer func() { s.coarseUserSegs = saved }()
+			q := func(i int) UserQuery { return UserQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 100} }
+			benchQuery(b, func(i int) (int, error) {
+				r, err := s.UserSummaries(ctx, q(i))
+				return len(r), err
+			})
+			var segs, entries int
+			for i := 0; i < b.N; i++ {
+				agg, err := s.userAgg(ctx, q(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				segs, entries = segs+agg.segments, entries+agg.entries
+			}
+			b.ReportMetric(float64(segs)/float64(b.N), "segments/op")
+			b.ReportMetric(float64(entries)/float64(b.N), "entries/op")
 		})
-	})
-	b.Run("users_24h", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.UserSummaries(ctx, UserQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 100})
-			return len(r), err
-		})
-	})
+	}
 	b.Run("alerts_7d", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.QueryAlerts(ctx, AlertQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
