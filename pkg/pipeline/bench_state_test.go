@@ -25,9 +25,16 @@ import (
 // processes 1,000 sign-ins of random users (not timed) and times saving
 // the state plus committing it with the events to SQLite on disk.
 // "delta" is what the pipeline does (SaveStateDelta: changed users and
-// entries only); "delta-oldlayout" the same keys in the layout before they
-// were clustered by subject; "full" is the rewrite of every key before
-// the deltas (SaveState).
+// entries only, appended to the state log, whose cleaner works in the
+// timed commits); "delta-inplace" the same deltas written into the state
+// table in place (store.Options.StateInPlace, the path before the log);
+// "delta-oldlayout" the same keys in the layout before they were
+// clustered by subject, in place; "full" is the rewrite of every key
+// before the deltas (SaveState), in place. Before the timed commits,
+// every case commits untimed 1,000-event deltas until they add up to 2.5
+// times the first (full) save, so the log holds more than three times the
+// live state and its cleaner runs in every timed commit (the steady state);
+// the log's size at the end is logged.
 // One op is one 1,000-event commit (ns/op; cpu-ms/commit is the process's
 // CPU time in it, walPages/commit the pages it wrote to SQLite's WAL, both
 // far less dependent on the machine's load; the timed part carries the
@@ -44,14 +51,14 @@ import (
 // delta in both layouts on PostgreSQL.
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
-		modes := []string{"delta", "delta-oldlayout", "full", "delta-failures"}
+		modes := []string{"delta", "delta-inplace", "delta-oldlayout", "full", "delta-failures"}
 		if os.Getenv(pgtest.EnvDSN) != "" {
 			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
 		}
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
 				benchStateCommit(b, users, mode == "full", mode == "delta-failures", strings.HasSuffix(mode, "-oldlayout"),
-					strings.HasPrefix(mode, "pg-"))
+					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && !strings.HasPrefix(mode, "pg-"))
 			})
 		}
 	}
@@ -96,7 +103,7 @@ func failedSignIn(ev event.Event) event.Event {
 // With pg the store is PostgreSQL (a fresh schema on the server of
 // OKTAGUARD_TEST_PG_DSN): no WAL pages are counted (the server's WAL is
 // shared with every other client) and the CPU time is the client's only.
-func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg bool) {
+func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace bool) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "state.db")
 	var s store.Backend
@@ -104,7 +111,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg boo
 	if pg {
 		s, err = postgres.Open(ctx, postgres.Config{DSN: pgtest.Schema(b), Org: "https://bench.okta.example"})
 	} else {
-		s, err = store.Open(ctx, path)
+		s, err = store.OpenWithOptions(ctx, path, store.Options{StateInPlace: inPlace})
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -141,11 +148,39 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg boo
 	if _, err := s.Commit(ctx, store.Batch{State: d.Put, StateReset: d.Reset}); err != nil {
 		b.Fatal(err)
 	}
+	firstBytes := stateBytes(d.Put)
+	rnd := uint64(12345)
+	page := func() []event.Event {
+		evs := make([]event.Event, 1000)
+		for j := range evs {
+			rnd = rnd*6364136223846793005 + 1442695040888963407
+			evs[j] = next(int(rnd>>33) % users)
+			if failures && j%10 == 0 {
+				evs[j] = failedSignIn(evs[j])
+			}
+			e.Process(&evs[j])
+		}
+		return evs
+	}
+	warm := 0
+	for sum := int64(0); !full && sum < firstBytes*25/10; warm++ { // to the log's steady state (see above)
+		evs := page()
+		d, err := e.SaveStateDelta()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if oldLayout {
+			d.Put = legacyKeys(b, d.Put)
+		}
+		sum += stateBytes(d.Put)
+		if _, err := s.Commit(ctx, store.Batch{Events: evs, State: d.Put, StateReset: d.Reset}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var wal *walMeter
 	if !pg {
 		wal = openWALMeter(b, path)
 	}
-	rnd := uint64(12345)
 	var written, ruleBytes, keys, walPages, cpu int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
 	keysByOwner := map[string]int64{}
@@ -156,15 +191,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg boo
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		evs := make([]event.Event, 1000)
-		for j := range evs {
-			rnd = rnd*6364136223846793005 + 1442695040888963407
-			evs[j] = next(int(rnd>>33) % users)
-			if failures && j%10 == 0 {
-				evs[j] = failedSignIn(evs[j])
-			}
-			e.Process(&evs[j])
-		}
+		evs := page()
 		b.StartTimer()
 		cpu0 := processCPU()
 		batch := store.Batch{Events: evs}
@@ -221,6 +248,14 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg boo
 	}
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
+	b.Logf("%d untimed commits before (%.1f MB first save)", warm, float64(firstBytes)/1e6)
+	if ls, ok := s.(*store.Store); ok && !inPlace {
+		st, err := ls.StateLogStats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("state log: %d rows, %.1f MB for %d live keys of %.1f MB", st.Rows, float64(st.LogBytes)/1e6, st.LiveKeys, float64(st.LiveBytes)/1e6)
+	}
 	logLargestOwners(b, "state writers per commit", byOwner, b.N, 1024, "KB")
 	logLargestOwners(b, "key writers per commit", keysByOwner, b.N, 1, "keys")
 	if failures { // what the detectors with failure state would write if saved whole
@@ -238,6 +273,14 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg boo
 			float64(byOwner["failed_logins"])/float64(b.N)/1024, float64(byOwner["suspicious_ip"])/float64(b.N)/1024,
 			float64(byOwner["password_spray"])/float64(b.N)/1024)
 	}
+}
+
+func stateBytes(m map[string][]byte) int64 {
+	var n int64
+	for k, v := range m {
+		n += int64(len(k) + len(v))
+	}
+	return n
 }
 
 // commitLabels mark the timed part in a CPU profile:

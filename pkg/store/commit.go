@@ -79,6 +79,11 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if err := s.prepare(ctx); err != nil {
 		return CommitResult{}, err
 	}
+	if len(b.State) > 0 || len(b.StateReset) > 0 {
+		if err := s.prepareStateRows(ctx); err != nil {
+			return CommitResult{}, err
+		}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
@@ -124,7 +129,13 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 			return CommitResult{}, fmt.Errorf("store: commit: checkpoint: %w", err)
 		}
 	}
-	if err := commitState(ctx, tx, b, now); err != nil {
+	s.pendingIdx = nil
+	if s.opts.StateInPlace {
+		err = commitStateInPlace(ctx, tx, b, now)
+	} else {
+		err = s.commitState(ctx, tx, b)
+	}
+	if err != nil {
 		return CommitResult{}, withCtx(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -132,6 +143,9 @@ func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if s.pendingIdx != nil {
+		s.stateIdx, s.pendingIdx = s.pendingIdx, nil
 	}
 	s.installCodec(ctx, newCodec)
 	return res, nil
@@ -467,49 +481,6 @@ func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool,
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("store: has events: %w", err)
 		}
-	}
-	return out, nil
-}
-
-// GetState returns the value of a state key (detector baselines, pipeline
-// bookkeeping); ok is false when the key is absent.
-func (s *Store) GetState(ctx context.Context, key string) ([]byte, bool, error) {
-	var v []byte
-	err := s.r.QueryRowContext(ctx, "SELECT value FROM state WHERE key = ?", key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("store: get state %q: %w", key, err)
-	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, true, nil
-}
-
-// AllState returns every state key with the given prefix ("" for all).
-func (s *Store) AllState(ctx context.Context, prefix string) (map[string][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
-		prefix, StatePrefixEnd(prefix))
-	if err != nil {
-		return nil, fmt.Errorf("store: state: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var k string
-		var v []byte
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, fmt.Errorf("store: state: %w", err)
-		}
-		if v == nil {
-			v = []byte{}
-		}
-		out[k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: state: %w", err)
 	}
 	return out, nil
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // sqliteDB: one directory per test; each org gets its own file (a SQLite
-// file holds one org), and handles of one org share that file.
+// file holds one org), and handles of one org share that file. The state
+// log's cleaner runs on every commit (its thresholds lowered).
 func sqliteDB(t *testing.T) func(org string) store.Backend {
 	dir := t.TempDir()
 	return func(org string) store.Backend {
@@ -27,6 +28,7 @@ func sqliteDB(t *testing.T) func(org string) store.Backend {
 			t.Fatalf("open %s: %v", path, err)
 		}
 		t.Cleanup(func() { s.Close() })
+		s.SetStateLogThresholds(0, 256) // the state log cleaner at work on every commit
 		if err := s.BindOrg(context.Background(), org); err != nil {
 			t.Fatalf("bind %s: %v", org, err)
 		}

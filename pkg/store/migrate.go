@@ -311,6 +311,21 @@ CREATE TABLE user_segs (
 	// Existing counts are folded in. And a covering index of the alerts
 	// per actor and severity for the users summary.
 	outcomeCountsMigration(),
+	// 14: the detector state as an append-only log (state_log.go): a commit
+	// appends its delta instead of updating the state table's B-tree in
+	// place (one page per subject touched). The existing keys become the
+	// log's first rows, in key order; the state table stays, empty (the
+	// in-place path of Options.StateInPlace, kept for benchmarks).
+	`
+CREATE TABLE state_log (
+	seq   INTEGER PRIMARY KEY, -- commit order; the newest row of a key wins
+	kind  INTEGER NOT NULL,    -- 0 put key=value, 1 delete key, 2 delete every key starting with key
+	key   TEXT    NOT NULL,
+	value BLOB                 -- NULL for kinds 1 and 2
+);
+INSERT INTO state_log (kind, key, value) SELECT 0, key, value FROM state ORDER BY key;
+DELETE FROM state;
+`,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

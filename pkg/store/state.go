@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -41,11 +42,12 @@ func SortedStateKeys(m map[string][]byte) []string {
 	return keys
 }
 
-// commitState applies the batch's state change inside the commit's
-// transaction: the reset prefixes first, then the keys in key order (a
-// nil value deletes). One prepared statement per kind: a full rewrite
-// writes one row per user.
-func commitState(ctx context.Context, tx *sql.Tx, b Batch, now time.Time) error {
+// commitStateInPlace (Options.StateInPlace, the path before the state
+// log) applies the batch's state change to the state table inside the
+// commit's transaction: the reset prefixes first, then the keys in key
+// order (a nil value deletes). One prepared statement per kind: a full
+// rewrite writes one row per user.
+func commitStateInPlace(ctx context.Context, tx *sql.Tx, b Batch, now time.Time) error {
 	if err := ValidateStateChange(b); err != nil {
 		return err
 	}
@@ -82,4 +84,46 @@ func commitState(ctx context.Context, tx *sql.Tx, b Batch, now time.Time) error 
 		}
 	}
 	return nil
+}
+
+// getStateInPlace is GetState of Options.StateInPlace.
+func (s *Store) getStateInPlace(ctx context.Context, key string) ([]byte, bool, error) {
+	var v []byte
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM state WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get state %q: %w", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// allStateInPlace is AllState of Options.StateInPlace.
+func (s *Store) allStateInPlace(ctx context.Context, prefix string) (map[string][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+		prefix, StatePrefixEnd(prefix))
+	if err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("store: state: %w", err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: state: %w", err)
+	}
+	return out, nil
 }

@@ -69,6 +69,12 @@ type Options struct {
 	// ReaderCacheMB is the page cache of each read connection (default 32).
 	ReaderCacheMB int
 
+	// StateInPlace keeps the detector state in the state table updated in
+	// place (the layout before schema 14) instead of the state log. For
+	// benchmarks that compare the two only: a store must always be opened
+	// the same way (each path reads only its own table).
+	StateInPlace bool
+
 	pageSize int // new databases only; tests compare sizes (default 8192)
 	// noBackground: tests run the raw JSON recompression step by step
 	noBackground bool
@@ -129,6 +135,18 @@ type Store struct {
 	outcomeCounts bool
 	// coarseUserSegs: user_segs keeps coarse segments too (user_coarse.go)
 	coarseUserSegs bool
+
+	// stateIdx is the writer's map of the state log (state_log.go), nil
+	// until a commit builds it; pendingIdx the one a commit changed,
+	// installed once its transaction committed.
+	stateIdx, pendingIdx *stateIndex
+	// stateSlack and stateMinClean: the cleaner's thresholds
+	// (stateLogSlack, stateLogMinClean; tests lower them)
+	stateSlack, stateMinClean int64
+	stateIns                  map[int]*sql.Stmt // state_log inserts by row count (insertStateRows)
+	// stateCleanHook, when set, is called after each slice the state log
+	// cleaner deleted (tests fail a commit there).
+	stateCleanHook func() error
 
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
@@ -194,7 +212,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: journal mode is %q, WAL required", path, mode)
 	}
-	s := &Store{path: path, opts: opts, w: w}
+	s := &Store{path: path, opts: opts, w: w, stateSlack: stateLogSlack, stateMinClean: stateLogMinClean}
 	if err := s.migrate(ctx, upTo); err != nil {
 		w.Close()
 		return nil, err
@@ -266,6 +284,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	closeStmts(s.prepared)
+	closeStmts(map[string]map[int]*sql.Stmt{"state_log": s.stateIns})
 	if s.readOnly {
 		return s.r.Close()
 	}

@@ -350,7 +350,7 @@ func TestCommitFailureLeavesNothing(t *testing.T) {
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("error = %v, want %v", err, tc.want)
 			}
-			for _, tbl := range []string{"events", "events_raw", "alerts", "alert_events", "checkpoint", "state", "event_counts", "actors"} {
+			for _, tbl := range []string{"events", "events_raw", "alerts", "alert_events", "checkpoint", "state_log", "event_counts", "actors"} {
 				if n := countRows(t, s, tbl); n != 0 {
 					t.Fatalf("%s has %d rows after a failed commit", tbl, n)
 				}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newDB NewDB) {
 	}{
 		{"CommitAndRead", testCommitAndRead},
 		{"StateDelta", testStateDelta},
+		{"StateReplay", testStateReplay},
 		{"StateLayoutRewrite", testStateLayoutRewrite},
 		{"Duplicates", testDuplicates},
 		{"AtomicBatch", testAtomicBatch},
