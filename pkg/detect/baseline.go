@@ -145,13 +145,33 @@ func day(sec int64) uint16 {
 
 func inWindow(nowDay, d uint16) bool { return nowDay >= d && nowDay-d < windowDays }
 
+// normLogin is s lower-cased when it has an ASCII upper-case letter, else
+// s itself (no allocation). Detectors key state by it several times per
+// event, so it tests eight bytes at a time.
 func normLogin(s string) string {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if hasUpper8(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+			return strings.ToLower(s)
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(s)
 		}
 	}
 	return s
+}
+
+// hasUpper8 reports whether one of the 8 bytes of x is an ASCII upper-case
+// letter (bytes with the top bit set never are; no carry crosses a byte).
+func hasUpper8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	h := x &^ msb
+	ge := h + lsb*(0x80-'A')   // top bit set where h >= 'A'
+	gt := h + lsb*(0x80-'Z'-1) // top bit set where h > 'Z'
+	return ge&^gt&^x&msb != 0
 }
 
 func (b *baselines) lookup(login string) *userRec {

@@ -101,3 +101,31 @@ func TestHashKeysAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations per event, want 0", n)
 	}
 }
+
+// TestNormLoginMatchesBytewise: normLogin's eight-bytes-at-a-time test
+// lower-cases exactly the strings with an ASCII upper-case letter, at any
+// position and length, next to every other byte value.
+func TestNormLoginMatchesBytewise(t *testing.T) {
+	ref := func(s string) string {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= 'A' && c <= 'Z' {
+				return strings.ToLower(s)
+			}
+		}
+		return s
+	}
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if s := string(b); normLogin(s) != ref(s) {
+					t.Fatalf("normLogin(%q) = %q, want %q", s, normLogin(s), ref(s))
+				}
+			}
+		}
+	}
+	if s := "user.name@example.com"; normLogin(s) != s || testing.AllocsPerRun(10, func() { normLogin(s) }) != 0 {
+		t.Fatal("a lower-case login must come back as is, without allocating")
+	}
+}
