@@ -34,7 +34,9 @@ import (
 // every case commits untimed 1,000-event deltas until they add up to 2.5
 // times the first (full) save, so the log holds more than three times the
 // live state and its cleaner runs in every timed commit (the steady state);
-// the log's size at the end is logged.
+// the log's size at the end is logged. "events-only" commits the same
+// events without their state (after the same untimed commits): the part
+// of a commit's pages and CPU that is not the state.
 // One op is one 1,000-event commit (ns/op; cpu-ms/commit is the process's
 // CPU time in it, walPages/commit the pages it wrote to SQLite's WAL, both
 // far less dependent on the machine's load; the timed part carries the
@@ -51,14 +53,15 @@ import (
 // delta in both layouts on PostgreSQL.
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000} {
-		modes := []string{"delta", "delta-inplace", "delta-oldlayout", "full", "delta-failures"}
+		modes := []string{"delta", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
 		if os.Getenv(pgtest.EnvDSN) != "" {
 			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
 		}
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
 				benchStateCommit(b, users, mode == "full", mode == "delta-failures", strings.HasSuffix(mode, "-oldlayout"),
-					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && !strings.HasPrefix(mode, "pg-"))
+					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && !strings.HasPrefix(mode, "pg-"),
+					mode == "events-only")
 			})
 		}
 	}
@@ -103,7 +106,7 @@ func failedSignIn(ev event.Event) event.Event {
 // With pg the store is PostgreSQL (a fresh schema on the server of
 // OKTAGUARD_TEST_PG_DSN): no WAL pages are counted (the server's WAL is
 // shared with every other client) and the CPU time is the client's only.
-func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace bool) {
+func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace, eventsOnly bool) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "state.db")
 	var s store.Backend
@@ -173,6 +176,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 			d.Put = legacyKeys(b, d.Put)
 		}
 		sum += stateBytes(d.Put)
+		if eventsOnly {
+			d = detect.StateDelta{}
+		}
 		if _, err := s.Commit(ctx, store.Batch{Events: evs, State: d.Put, StateReset: d.Reset}); err != nil {
 			b.Fatal(err)
 		}
@@ -214,6 +220,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		b.StopTimer()
 		if oldLayout {
 			batch.State = legacyKeys(b, batch.State)
+		}
+		if eventsOnly {
+			batch.State, batch.StateReset = nil, nil
 		}
 		b.StartTimer()
 		cpu0 = processCPU()
