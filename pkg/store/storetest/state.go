@@ -93,6 +93,13 @@ func testStateReplay(t *testing.T, newDB NewDB) {
 	key := func() string {
 		return fmt.Sprintf("detect.s/user%02d/%s", next(40), []string{"engine/u", "r1/p", "r2/p", "x"}[next(4)])
 	}
+	cold := store.Batch{State: map[string][]byte{}} // written once, never again: kept by any compaction
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("cold/%02d", i)
+		cold.State[k] = []byte(k)
+		want[k] = cold.State[k]
+	}
+	commit(t, s, cold)
 	for c := 0; c < 120; c++ {
 		b := store.Batch{State: map[string][]byte{}}
 		if c%17 == 5 { // a reset of one subject or of everything, then a rewrite under it
