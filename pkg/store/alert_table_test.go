@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -34,11 +33,7 @@ func alertTableAlerts() []alert.Alert {
 // before the columns existed (migration 10 fills them from the JSON).
 func TestAlertTableFromColumns(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "o.db")
-	old, err := openAt(ctx, path, Options{}, migrationVersion(t, "ADD COLUMN evidence")-1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "o.db", migrationVersion(t, "ADD COLUMN evidence")-1)
 	as := alertTableAlerts()
 	for _, a := range as[:2] { // as Commit wrote them before the columns
 		js, _ := json.Marshal(a)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,11 +82,7 @@ func TestFreeTextIndex(t *testing.T) {
 // a trigram every event holds counts the live events before and after.
 func TestFreeTextIndexRebuiltAndPruned(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v10.db")
-	old, err := openAt(ctx, path, Options{}, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "v10.db", 10)
 	evs := mkEvents(0, 600, t0, time.Minute)
 	mustCommit(t, old, Batch{Events: evs[:400]})
 	old.Close()

@@ -177,3 +177,17 @@ func benchUUID(n int) string {
 	}
 	return string(b)
 }
+
+// openOld opens a new store file named name in a temporary directory at
+// schema version upTo (a store written by an older version, for the
+// migration tests) and returns it with its path, to reopen at the latest
+// version.
+func openOld(t testing.TB, name string, upTo int) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	s, err := openAt(context.Background(), path, Options{}, upTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, path
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 // them, and every event reads back byte for byte at every step.
 func TestRawRecompressResumes(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := openAt(ctx, path, Options{}, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "old.db", 5)
 	n := rawRecompressBatch*2 + 300
 	evs := mkEvents(0, n, t0, time.Second)
 	// what a version before 6 wrote: plain JSON

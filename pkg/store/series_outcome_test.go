@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -138,11 +137,7 @@ func TestSeriesOutcomeCountsPlan(t *testing.T) {
 // of a store written at schema 12 from its roll-ups.
 func TestSeriesOutcomeCountsMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v12.db")
-	old, err := openAt(ctx, path, Options{}, outcomeCountsVersion-1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "v12.db", outcomeCountsVersion-1)
 	evs := outcomeEvents(0, 2000, t0.Add(time.Hour+3*time.Millisecond))
 	for i := 0; i < len(evs); i += 500 {
 		mustCommit(t, old, Batch{Events: evs[i:min(i+500, len(evs))]})

@@ -75,12 +75,8 @@ func TestOpenOptions(t *testing.T) {
 
 func TestMigrationsIdempotentAndUpgrade(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
 	// Build a version-1 database with events written by that version.
-	old, err := openAt(ctx, path, Options{}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "old.db", 1)
 	if v, _ := old.SchemaVersion(ctx); v != 1 {
 		t.Fatalf("old version = %d, want 1", v)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -139,11 +138,7 @@ func TestUserCoarseSegmentsExact(t *testing.T) {
 // coarse segments at the first open at schema 13 and answers exactly.
 func TestUserCoarseSegmentsMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v12.db")
-	old, err := openAt(ctx, path, Options{}, coarseUserSegsVersion-1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "v12.db", coarseUserSegsVersion-1)
 	evs := segEvents(0, 6000, t0.Add(9*time.Hour+77*time.Millisecond))
 	for i := 0; i < len(evs); i += 1000 {
 		mustCommit(t, old, Batch{Events: evs[i:min(i+1000, len(evs))]})

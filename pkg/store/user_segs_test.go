@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -176,11 +175,7 @@ func TestUserSegmentsExact(t *testing.T) {
 // and the next open finishes the job.
 func TestUserSegmentsMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v11.db")
-	old, err := openAt(ctx, path, Options{}, userSegsVersion-1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, path := openOld(t, "v11.db", userSegsVersion-1)
 	evs := segEvents(0, 3000, t0.Add(5*time.Hour+77*time.Millisecond))
 	for i := 0; i < len(evs); i += 500 {
 		mustCommit(t, old, Batch{Events: evs[i:min(i+500, len(evs))]})
