@@ -72,7 +72,9 @@ func TestHAHelperProcess(t *testing.T) {
 	killFile := os.Getenv("OKTAGUARD_HA_KILL_FILE")
 	s := testSettings(t, os.Getenv("OKTAGUARD_SIM_URL"), t.TempDir())
 	s.Storage.Driver, s.Storage.DSN = "postgres", os.Getenv("OKTAGUARD_HA_DSN")
-	p, err := New(s, Options{OktaOptions: fastOkta(), InstanceID: os.Getenv("OKTAGUARD_HA_ID"), BeforeCommit: func(n int) {
+	var batchEvents int
+	fmt.Sscan(os.Getenv("OKTAGUARD_BATCH_EVENTS"), &batchEvents)
+	p, err := New(s, Options{OktaOptions: fastOkta(), InstanceID: os.Getenv("OKTAGUARD_HA_ID"), BatchEvents: batchEvents, BeforeCommit: func(n int) {
 		if killAt > 0 && n >= killAt {
 			for {
 				if _, err := os.Stat(killFile); err == nil {
@@ -123,7 +125,8 @@ func TestHAFailoverAfterKill9(t *testing.T) {
 	spawn := func(id string, killAt int) proc {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHAHelperProcess$")
 		cmd.Env = append(os.Environ(), "OKTAGUARD_HA_HELPER=1", "OKTAGUARD_SIM_URL="+url, "OKTAGUARD_HA_DSN="+dsn,
-			"OKTAGUARD_HA_ID="+id, fmt.Sprintf("OKTAGUARD_HA_KILL_AT=%d", killAt), "OKTAGUARD_HA_KILL_FILE="+killFile)
+			"OKTAGUARD_HA_ID="+id, fmt.Sprintf("OKTAGUARD_HA_KILL_AT=%d", killAt), "OKTAGUARD_HA_KILL_FILE="+killFile,
+			"OKTAGUARD_BATCH_EVENTS=300") // commits of three pages: the leader dies with pages held
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -53,9 +53,19 @@ type Options struct {
 	// PruneInterval is how often retention pruning runs (default 1h).
 	PruneInterval time.Duration
 	// BeforeCommit, when set, is called after a page was fetched and
-	// processed and before its commit (n counts pages from 1). Tests use
-	// it to kill the process between fetch and commit.
+	// processed and before it is committed or held for a later commit
+	// (n counts pages from 1). Tests use it to kill the process between
+	// fetch and commit.
 	BeforeCommit func(n int)
+	// BatchEvents and BatchAge bound a commit of several full pages
+	// (backfill, catch-up): defaults DefaultBatchEvents and
+	// DefaultBatchAge; BatchEvents 1 commits every page on its own.
+	BatchEvents int
+	BatchAge    time.Duration
+	// BatchCommitBudget bounds how long one commit may take: the next
+	// batch's events bound follows the last commit's pace (default a
+	// sixth of LeaseTTL; see adaptBatch).
+	BatchCommitBudget time.Duration
 	// PostureDebounce is the wait between a posture-relevant event and
 	// the re-evaluation it triggers (default 5s).
 	PostureDebounce time.Duration
@@ -145,6 +155,9 @@ type Pipeline struct {
 	matched  map[string]int64 // engine matches already counted in metrics, per detector
 	seen     *fastcache.Cache
 	suppress *suppressor
+	// batchCap is the events bound of the next batch (0: Options'),
+	// set from each commit's pace (adaptBatch); ingest's goroutine only
+	batchCap int
 
 	runMu sync.Mutex // one Run at a time
 
@@ -258,6 +271,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p.seen = fastcache.New(seenCacheBytes)
+	p.batchCap = 1000 // one full Okta page, then adaptBatch
 	p.suppress = newSuppressor(p.st, p.log)
 	cp, ok, err := p.st.LoadCheckpoint(ctx)
 	if err != nil {
@@ -466,9 +480,35 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 	defer func() { stopBG(); wg.Wait() }()
 
 	cur := p.startCursor()
+	// Full pages (a backfill or a catch-up) are held and committed
+	// together (batch.go); committed is where polling resumes when the
+	// held pages are dropped by a failed commit.
+	committed := cur
+	var held *batch
+	commitHeld := func() error {
+		if held == nil {
+			return nil
+		}
+		b := held
+		held = nil
+		if err := p.commitBatch(context.WithoutCancel(ctx), b); err != nil {
+			cur = committed
+			return err
+		}
+		committed, cur = b.next, b.next
+		return nil
+	}
 	failures := 0
 	for {
 		if ctx.Err() != nil {
+			// shutdown: what is held is committed, not dropped
+			if err := commitHeld(); err != nil {
+				if errors.Is(err, store.ErrFenced) {
+					return errLeaseLost
+				}
+				p.setError(err)
+				p.log.Error("commit at shutdown failed; the pages held since the last commit will be fetched again", "error", err)
+			}
 			return nil
 		}
 		// The request in flight may finish after ctx is cancelled (bounded
@@ -478,6 +518,13 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 		page, err := p.poller.PollDraining(pctx, ctx, cur)
 		cancel()
 		if err != nil {
+			// what is held is committed before a recovery or a backoff
+			if cerr := commitHeld(); cerr != nil {
+				if stop, rerr := p.commitFailed(ctx, cerr); stop {
+					return rerr
+				}
+				continue
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -490,6 +537,7 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 					"since", since.Format(time.RFC3339), "overlap", p.s.Okta.Overlap.String(), "error", err)
 				p.setError(err)
 				cur = okta.Cursor{Since: since}
+				committed = cur
 				continue
 			}
 			p.setError(err)
@@ -506,23 +554,20 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		next, err := p.handlePage(context.WithoutCancel(ctx), page)
+		held, err = p.hold(context.WithoutCancel(ctx), held, page)
 		if err != nil {
-			if errors.Is(err, store.ErrFenced) {
-				p.log.Warn("another instance took the org over; this page is left to it", "error", err)
-				return errLeaseLost
-			}
-			p.setError(err)
-			p.log.Error("commit failed, the page will be fetched again", "error", err)
-			if rerr := p.resetEngine(context.WithoutCancel(ctx)); rerr != nil {
+			held, cur = nil, committed
+		} else if p.due(held, page) {
+			err = commitHeld()
+		} else {
+			cur = held.next
+		}
+		if err != nil {
+			if stop, rerr := p.commitFailed(ctx, err); stop {
 				return rerr
-			}
-			if sleep(ctx, backoff(1, p.s.Okta.PollInterval)) != nil {
-				return nil
 			}
 			continue
 		}
-		cur = next
 		if !page.Full {
 			d := p.s.Okta.PollInterval + p.client.PollJitter(p.s.Okta.PollInterval) + jitter(p.s.Okta.PollInterval/20)
 			if sleep(ctx, d) != nil {
@@ -530,6 +575,26 @@ func (p *Pipeline) ingest(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// commitFailed handles a failed page or commit: a fenced commit ends the
+// leader's loop (errLeaseLost); otherwise the engine is rebuilt from the
+// store and the caller polls again, after a backoff, from the last
+// committed cursor. stop reports that ingest returns ret.
+func (p *Pipeline) commitFailed(ctx context.Context, err error) (stop bool, ret error) {
+	if errors.Is(err, store.ErrFenced) {
+		p.log.Warn("another instance took the org over; the pages held since the last commit are left to it", "error", err)
+		return true, errLeaseLost
+	}
+	p.setError(err)
+	p.log.Error("commit failed, the pages held since the last commit will be fetched again", "error", err)
+	if rerr := p.resetEngine(context.WithoutCancel(ctx)); rerr != nil {
+		return true, rerr
+	}
+	if sleep(ctx, backoff(1, p.s.Okta.PollInterval)) != nil {
+		return true, nil
+	}
+	return false, nil
 }
 
 // graceContext is a context that ends grace after parent ends.
@@ -571,209 +636,6 @@ func rejectReason(err error) string {
 	default:
 		return "malformed"
 	}
-}
-
-// handlePage decodes, dedups, enriches, detects and commits one page and
-// returns the cursor for the next poll.
-func (p *Pipeline) handlePage(ctx context.Context, page okta.Page) (okta.Cursor, error) {
-	now := p.now()
-	if page.Skipped != nil {
-		p.m.PageSkipped()
-		p.mu.Lock()
-		p.status.PagesSkipped++
-		p.mu.Unlock()
-		p.log.Error("System Log page skipped: it could not be split into events on any attempt; its events are lost",
-			"page", page.Requested, "next", page.Next, "error", page.Skipped)
-	}
-	evs, errs := event.DecodePage(page.Events)
-	for _, err := range errs {
-		reason := rejectReason(err)
-		var de *event.DecodeError
-		uuid := ""
-		if errors.As(err, &de) {
-			uuid = de.UUID
-		}
-		p.m.Rejected(reason)
-		key := []byte("rejected:" + uuid + ":" + err.Error())
-		if !p.seen.Has(key) {
-			p.seen.Set(key, nil)
-			p.log.Warn("event rejected", "uuid", uuid, "reason", reason, "error", err)
-		}
-	}
-	degraded := 0
-	for i := range evs {
-		if len(evs[i].Degraded) > 0 {
-			degraded++
-			p.log.Debug("event kept with fields of an unexpected type treated as absent", "uuid", evs[i].UUID, "fields", strings.Join(evs[i].Degraded, ","))
-		}
-	}
-	// Dedup: in-page duplicates, then the seen-set, then the store.
-	inPage := make(map[string]struct{}, len(evs))
-	cand := evs[:0:0]
-	dups := 0
-	for i := range evs {
-		u := evs[i].UUID
-		if _, dup := inPage[u]; dup || p.seen.Has([]byte(u)) {
-			dups++
-			continue
-		}
-		inPage[u] = struct{}{}
-		cand = append(cand, evs[i])
-	}
-	fresh := cand
-	if len(cand) > 0 {
-		ids := make([]string, len(cand))
-		for i := range cand {
-			ids[i] = cand[i].UUID
-		}
-		have, err := p.st.HasEvents(ctx, ids)
-		if err != nil {
-			return okta.Cursor{}, fmt.Errorf("pipeline: dedup: %w", err)
-		}
-		if len(have) > 0 {
-			fresh = make([]event.Event, 0, len(cand))
-			for i := range cand {
-				if have[cand[i].UUID] {
-					dups++
-					p.seen.Set([]byte(cand[i].UUID), nil)
-					continue
-				}
-				fresh = append(fresh, cand[i])
-			}
-		}
-	}
-	for i := 0; i < dups; i++ {
-		p.m.Rejected("duplicate")
-	}
-	var alerts []alert.Alert
-	maxPub := p.cp.MaxPublished
-	for i := range fresh {
-		p.enr.Enrich(&fresh[i])
-		alerts = append(alerts, p.eng.Process(&fresh[i])...)
-		if fresh[i].Published.After(maxPub) {
-			maxPub = fresh[i].Published
-		}
-	}
-	// At the head of the log (a short page: nothing more is waiting) the
-	// reorder buffer is released by the clock, so a live attack alerts a
-	// reorder window after its events, not when unrelated traffic arrives.
-	released := 0
-	if !page.Full {
-		held := p.eng.Buffered()
-		alerts = append(alerts, p.eng.Advance(now)...)
-		released = held - p.eng.Buffered()
-	}
-	alerts, suppressed := p.suppress.filter(ctx, alerts, fresh, now)
-	p.mu.Lock()
-	prev := p.cp
-	p.mu.Unlock()
-	cp := prev
-	cp.MaxPublished = maxPub
-	cp.UpdatedAt = time.Time{}
-	cp.NextURL = page.Next
-	if !page.Full {
-		cp.BackfillDone = true
-	}
-	var next okta.Cursor
-	if page.Next != "" {
-		next = okta.Cursor{Next: page.Next}
-	} else {
-		// Okta always sends a next link in polling mode; without one, reopen
-		// a chain from the newest event minus the overlap (dups dropped).
-		s := maxPub.Add(-p.s.Okta.Overlap)
-		if maxPub.IsZero() {
-			s = cp.BackfillSince
-		}
-		next = okta.Cursor{Since: s}
-		p.log.Warn("page had no next link; reopening the polling chain", "since", s.Format(time.RFC3339))
-	}
-	unchanged := len(fresh) == 0 && len(alerts) == 0 && released == 0 && cp.NextURL == prev.NextURL && cp.BackfillDone == prev.BackfillDone && p.haveCP
-	p.mu.Lock()
-	p.pages++
-	n := p.pages
-	p.mu.Unlock()
-	if !unchanged {
-		var state detect.StateDelta
-		if len(fresh) > 0 || released > 0 {
-			// only what changed since the last commit (everything on the
-			// first commit of this engine); a failed commit rebuilds the
-			// engine from the store (resetEngine)
-			var err error
-			state, err = p.eng.SaveStateDelta()
-			if err != nil {
-				return okta.Cursor{}, fmt.Errorf("pipeline: %w", err)
-			}
-		}
-		if p.o.BeforeCommit != nil {
-			p.o.BeforeCommit(n)
-		}
-		alerts = detect.Final(alerts) // an incident that grew within the page: its latest version
-		res, err := p.st.Commit(ctx, store.Batch{Events: fresh, Alerts: alerts, Checkpoint: &cp, State: state.Put, StateReset: state.Reset})
-		if err != nil {
-			return okta.Cursor{}, fmt.Errorf("pipeline: commit: %w", err)
-		}
-		for i := range fresh {
-			p.seen.Set([]byte(fresh[i].UUID), nil)
-		}
-		p.recordSuppressed(ctx, suppressed, now)
-		p.m.EventsIngested(res.EventsInserted)
-		var newAlerts, updated []alert.Alert
-		for i, a := range alerts {
-			if i < len(res.AlertInserted) && !res.AlertInserted[i] {
-				if i < len(res.AlertUpdated) && res.AlertUpdated[i] {
-					updated = append(updated, a) // an incident that grew: not a new detection
-				}
-				continue
-			}
-			newAlerts = append(newAlerts, a)
-			p.m.Detection(a.Detector, a.Severity)
-		}
-		p.countMatches()
-		var newEvents []event.Event
-		if len(res.Inserted) == len(fresh) {
-			for i := range fresh {
-				if res.Inserted[i] {
-					newEvents = append(newEvents, fresh[i])
-				}
-			}
-		} else {
-			newEvents = fresh
-		}
-		p.mu.Lock()
-		p.cp, p.haveCP = cp, true
-		p.status.EventsIngested += int64(res.EventsInserted)
-		p.status.Alerts += int64(len(newAlerts))
-		p.mu.Unlock()
-		if len(newEvents) > 0 || len(newAlerts) > 0 || len(updated) > 0 {
-			p.publish(Update{Events: newEvents, Alerts: newAlerts, Updated: updated})
-			p.posture.notice(newEvents)
-		}
-	}
-	p.mu.Lock()
-	p.status.Pages++
-	p.status.Duplicates += int64(dups)
-	p.status.Rejected += int64(len(errs))
-	p.status.Degraded += int64(degraded)
-	p.status.LastPollSuccess = now
-	p.status.MaxPublished = p.cp.MaxPublished
-	p.status.BackfillDone = p.cp.BackfillDone
-	since := p.cp.BackfillSince
-	if p.status.BackfillDone {
-		p.status.BackfillProgress = 1
-	} else if !since.IsZero() && now.After(since) && !p.cp.MaxPublished.IsZero() {
-		r := float64(p.cp.MaxPublished.Sub(since)) / float64(now.Sub(since))
-		p.status.BackfillProgress = min(max(r, 0), 0.999)
-	}
-	progress := p.status.BackfillProgress
-	maxP := p.cp.MaxPublished
-	p.mu.Unlock()
-	p.m.PollSuccess(now)
-	p.m.Degraded(degraded)
-	p.m.BackfillProgress(progress)
-	if !maxP.IsZero() {
-		p.m.PollLag(now.Sub(maxP))
-	}
-	return next, nil
 }
 
 // pruneLoop deletes events older than storage.retention at start and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -262,9 +263,11 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	killAt, _ := strconv.Atoi(os.Getenv("OKTAGUARD_KILL_BEFORE_COMMIT"))
+	batchEvents, _ := strconv.Atoi(os.Getenv("OKTAGUARD_BATCH_EVENTS"))
 	logs := &syncBuffer{}
 	s := testSettings(t, os.Getenv("OKTAGUARD_SIM_URL"), os.Getenv("OKTAGUARD_DIR"))
-	p, err := New(s, Options{OktaOptions: fastOkta(), BeforeCommit: func(n int) {
+	// no age or pace bound: the commits fall where BatchEvents puts them, whatever the load
+	p, err := New(s, Options{OktaOptions: fastOkta(), BatchEvents: batchEvents, BatchAge: time.Hour, BatchCommitBudget: time.Hour, BeforeCommit: func(n int) {
 		if killAt > 0 && n == killAt {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
@@ -281,13 +284,45 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// TestKillBeforeCommitThenRestart: the helper is killed with SIGKILL
+// after fetching and processing page 4, before its commit: one page per
+// commit, and with batching (pages 1-3 are one commit of 300 events, page
+// 4 is held for the next). Exactly pages 1-3 are stored; a restart stores
+// the rest once.
 func TestKillBeforeCommitThenRestart(t *testing.T) {
-	sim, url := startSim(t, oktasim.Options{})
-	sim.Add(genEvents(8, 800, time.Now().Add(-72*time.Hour), time.Now())...)
-	dir := t.TempDir()
+	for _, batch := range []int{1, 300} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			sim, url := startSim(t, oktasim.Options{})
+			sim.Add(genEvents(8, 800, time.Now().Add(-72*time.Hour), time.Now())...)
+			dir := t.TempDir()
+			runKilledHelper(t, url, dir, 4, batch)
+			s := testSettings(t, url, dir)
+			if got := len(storedUUIDs(t, s.Storage.Path)); got != 300 {
+				t.Fatalf("after the kill the store holds %d events, want 300 (3 committed pages)", got)
+			}
+			logs := &syncBuffer{}
+			p := newTestPipeline(t, s, logs)
+			defer p.Close()
+			if err := runUntil(t, p, 20*time.Second, storeHasAll(p, sim)); err != nil {
+				t.Fatal(err)
+			}
+			if st := p.Status(); st.EventsIngested != 500 {
+				t.Fatalf("restart ingested %d new events, want 500", st.EventsIngested)
+			}
+			p.Close()
+			assertExactlyOnce(t, sim, s.Storage.Path)
+		})
+	}
+}
+
+// runKilledHelper runs TestHelperProcess on the simulator at url and the
+// store in dir, committing batchEvents at a time, and checks that it died
+// of SIGKILL before committing (or holding) page killAt.
+func runKilledHelper(t *testing.T, url, dir string, killAt, batchEvents int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), "OKTAGUARD_PIPELINE_HELPER=1", "OKTAGUARD_KILL_BEFORE_COMMIT=4",
-		"OKTAGUARD_SIM_URL="+url, "OKTAGUARD_DIR="+dir)
+	cmd.Env = append(os.Environ(), "OKTAGUARD_PIPELINE_HELPER=1", fmt.Sprintf("OKTAGUARD_KILL_BEFORE_COMMIT=%d", killAt),
+		fmt.Sprintf("OKTAGUARD_BATCH_EVENTS=%d", batchEvents), "OKTAGUARD_SIM_URL="+url, "OKTAGUARD_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
@@ -297,23 +332,6 @@ func TestKillBeforeCommitThenRestart(t *testing.T) {
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("helper exit %v, want SIGKILL\n%s", err, out)
 	}
-	s := testSettings(t, url, dir)
-	// Exactly the three committed pages are stored; page 4 was fetched
-	// (and processed) but never committed.
-	if got := len(storedUUIDs(t, s.Storage.Path)); got != 300 {
-		t.Fatalf("after the kill the store holds %d events, want 300 (3 committed pages)", got)
-	}
-	logs := &syncBuffer{}
-	p := newTestPipeline(t, s, logs)
-	defer p.Close()
-	if err := runUntil(t, p, 20*time.Second, storeHasAll(p, sim)); err != nil {
-		t.Fatal(err)
-	}
-	if st := p.Status(); st.EventsIngested != 500 {
-		t.Fatalf("restart ingested %d new events, want 500", st.EventsIngested)
-	}
-	p.Close()
-	assertExactlyOnce(t, sim, s.Storage.Path)
 }
 
 func TestPostureRelevant(t *testing.T) {
@@ -448,26 +466,34 @@ func TestBadEventsCountedLoggedOnceAndSkipped(t *testing.T) {
 	}
 }
 
+// TestShutdownFinishesPageInFlight: the pipeline is stopped while a slow
+// System Log request is in flight and the page before it is held for a
+// batch (backfill: full pages); the request finishes within the grace and
+// both pages are committed.
 func TestShutdownFinishesPageInFlight(t *testing.T) {
 	sim, url := startSim(t, oktasim.Options{})
 	sim.Add(genEvents(14, 300, time.Now().Add(-time.Hour), time.Now())...)
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	s := testSettings(t, url, dir)
-	p := newTestPipeline(t, s, logs)
+	// after page 1 is held, the request for page 2 is slow
+	p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), OktaOptions: fastOkta(), BatchAge: time.Hour,
+		BeforeCommit: func(n int) {
+			if n == 1 {
+				if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultSlow, Delay: time.Second}); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
-	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 100 }); err != nil {
-		t.Fatal(err)
-	}
-	before := p.Status().EventsIngested
-	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultSlow, Delay: time.Second}); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	// The slow request is in flight once the simulator has taken its fault.
-	for deadline := time.Now().Add(20 * time.Second); sim.PendingFaults() > 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); sim.Stats().Faults[oktasim.FaultSlow] == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the slow request never reached the simulator")
 		}
@@ -476,12 +502,11 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	after := p.Status().EventsIngested
-	if after != before+100 {
-		t.Fatalf("ingested %d -> %d: the page in flight at shutdown was not committed", before, after)
+	if st := p.Status(); st.EventsIngested != 200 || st.Pages != 2 {
+		t.Fatalf("after the shutdown: ingested %d, pages %d; want the held page and the one in flight (200, 2)", st.EventsIngested, st.Pages)
 	}
-	if sim.Stats().Faults[oktasim.FaultSlow] != 1 {
-		t.Fatal("slow fault not served")
+	if got := len(storedUUIDs(t, s.Storage.Path)); got != 200 {
+		t.Fatalf("store holds %d events, want 200", got)
 	}
 }
 

@@ -58,15 +58,7 @@ func TestGroupedAlertUpdatesReachSubscribers(t *testing.T) {
 	defer p.Close()
 	updates, cancelSub := p.Subscribe(100)
 	defer cancelSub()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runInBackground(t, p)()
 
 	// wait receives updates until one satisfies f (or fails at the deadline).
 	wait := func(what string, f func(Update) bool) Update {
