@@ -35,6 +35,9 @@ const (
 	DefaultBatchAge    = 10 * time.Second
 )
 
+// publishEvents is the most events one Update carries (Okta's page limit).
+const publishEvents = 1000
+
 // batch is what the pages held for one commit carry.
 type batch struct {
 	pages      int
@@ -322,8 +325,14 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 		if len(newEvents) > 0 || len(newAlerts) > 0 || len(updated) > 0 {
 			// after the status below: a subscriber sees the counts of what it receives
 			defer func() {
-				p.publish(Update{Events: newEvents, Alerts: newAlerts, Updated: updated})
 				p.posture.notice(newEvents)
+				// in updates of at most one Okta page of events, as before
+				// batching: a live tail sends each as one frame
+				for len(newEvents) > publishEvents {
+					p.publish(Update{Events: newEvents[:publishEvents:publishEvents]})
+					newEvents = newEvents[publishEvents:]
+				}
+				p.publish(Update{Events: newEvents, Alerts: newAlerts, Updated: updated})
 			}()
 		}
 	}

@@ -454,3 +454,40 @@ func TestBatchFailedCommitResumesFromCommittedCursor(t *testing.T) {
 	p.Close()
 	assertExactlyOnce(t, sim, s.Storage.Path)
 }
+
+// A batch's events reach subscribers in updates of at most one Okta page
+// (a live tail sends each update as one frame), every event once.
+func TestBatchPublishesPageSizedUpdates(t *testing.T) {
+	p := offlinePipeline(t, Options{BatchAge: time.Hour})
+	updates, stop := p.Subscribe(100)
+	defer stop()
+	ctx := context.Background()
+	now := time.Now()
+	evs := genEvents(47, 2500, now.Add(-3*time.Hour), now.Add(-2*time.Hour))
+	var b *batch
+	for i := 0; i < 5; i++ {
+		var err error
+		if b, err = p.hold(ctx, b, page(evs[i*500:(i+1)*500], i, true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.commitBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < 2500 {
+		u := <-updates
+		if len(u.Events) == 0 || len(u.Events) > 1000 {
+			t.Fatalf("an update of %d events", len(u.Events))
+		}
+		for _, ev := range u.Events {
+			if seen[ev.UUID] {
+				t.Fatalf("event %s published twice", ev.UUID)
+			}
+			seen[ev.UUID] = true
+		}
+	}
+	if len(updates) != 0 {
+		t.Fatalf("%d updates more than the events", len(updates))
+	}
+}
