@@ -468,12 +468,16 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 	}
 	now := ev.Published.UnixMilli()
 	cut := now - s.win.Milliseconds()
-	list := s.Thr[k][:0:0]
-	for _, x := range s.Thr[k] {
+	// filtered in place, as Prune does: nothing else holds a key's list
+	// (a fired list leaves the map with its Hit; saves marshal it)
+	old := s.Thr[k]
+	list := old[:0]
+	for _, x := range old {
 		if x.T >= cut && x.V != v {
 			list = append(list, x)
 		}
 	}
+	clear(old[len(list):]) // no stale strings kept alive past the end
 	// thresholds keep only what their evidence needs (memory per key)
 	list = append(list, Snap{ID: ev.UUID, T: ev.Published.UnixMilli(), V: v})
 	s.expiresAt(now + s.win.Milliseconds())

@@ -70,22 +70,31 @@ type sessionHijack struct {
 
 func (d *sessionHijack) bindUsers(b *baselines) { d.base = b }
 
+// sessionKey is the key of the event's session: "s:" and the session
+// id, "dt:" and the device token hash, "" for none. sessionKeyParts gives
+// it in its two parts, so that the hot path hashes it without building it.
 func sessionKey(ev *event.Event) string {
+	kind, id := sessionKeyParts(ev)
+	return kind + id
+}
+
+func sessionKeyParts(ev *event.Event) (kind, id string) {
 	if s := ev.SessionID(); s != "" {
-		return "s:" + s
+		return "s:", s
 	}
 	if ev.Debug.DTHash != "" {
-		return "dt:" + ev.Debug.DTHash
+		return "dt:", ev.Debug.DTHash
 	}
-	return ""
+	return "", ""
 }
 
 func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	if !isUserActor(ev) || ev.IsOktaFirstPartyClient() || ev.IsAPITokenRequest() {
 		return
 	}
-	key := sessionKey(ev)
+	kind, id := sessionKeyParts(ev)
 	if ev.EventType == "security.session.detect_client_roaming" {
+		key := kind + id
 		c.Emit(Finding{
 			Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
 			Title:   "Okta detected session roaming",
@@ -97,11 +106,11 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	ip := ev.Client.IPAddress
-	if key == "" || ip == "" || ev.IsFailure() {
+	if kind == "" || ip == "" || ev.IsFailure() {
 		return
 	}
 	now := c.Now.Unix()
-	hk := hash64(key)
+	hk := hash64Add(hash64Add(fnvOffset64, kind), id) // hash64(key), key not built
 	o := d.sessions[hk]
 	if o == nil || now-o.T > int64(d.lifetime/time.Second) || now < o.T && ev.EventType == "user.session.start" {
 		if o == nil {
@@ -140,6 +149,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	if len(changed) == 0 {
 		return // same network and agent: a mobile IP change
 	}
+	key := kind + id
 	c.Emit(Finding{
 		Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
 		Title: "Session used from another network and client",

@@ -94,8 +94,12 @@ func egressKey(ip string) uint64 {
 	return h
 }
 
-func hash64(s string) uint64 {
-	h := uint64(14695981039346656037)
+func hash64(s string) uint64 { return hash64Add(fnvOffset64, s) }
+
+const fnvOffset64 = 14695981039346656037
+
+// hash64Add continues hash64 over s: hash64(a+b) is hash64Add(hash64(a), b).
+func hash64Add(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211

@@ -261,6 +261,9 @@ func (d *decoder) event(ev *Event) error {
 	s.objStart()
 	var published string
 	var havePublished bool
+	var pubTime time.Time // published, when parseRFC3339Fast read it from the JSON's bytes
+	var pubFast bool
+	var once memoOnce
 	first := true
 	for {
 		ok, err := s.next(&first)
@@ -276,8 +279,19 @@ func (d *decoder) event(ev *Event) error {
 		case "uuid":
 			err = d.strfCache("", "uuid", &ev.UUID, nil)
 		case "published":
-			havePublished = true
-			err = d.strfCache("", "published", &published, nil)
+			// parsed from the JSON's bytes in Okta's own shape, without
+			// the string ParseTime would take
+			havePublished, pubFast, published = true, false, ""
+			if s.peek() == '"' {
+				var b []byte
+				if b, err = s.rawString(); err == nil {
+					if pubTime, pubFast = parseRFC3339Fast(b); !pubFast {
+						published = string(b)
+					}
+				}
+			} else {
+				err = d.strfCache("", "published", &published, nil)
+			}
 		case "eventtype":
 			err = d.strf("", "eventType", &ev.EventType)
 		case "version":
@@ -289,25 +303,25 @@ func (d *decoder) event(ev *Event) error {
 		case "displaymessage":
 			err = d.strf("", "displayMessage", &ev.DisplayMessage)
 		case "actor":
-			err = d.actor(&ev.Actor)
+			err = d.memoActor(ev, &once)
 		case "client":
-			err = d.client(&ev.Client)
+			err = d.memoClient(ev, &once)
 		case "device":
 			err = d.device(ev)
 		case "outcome":
-			err = d.outcome(&ev.Outcome)
+			err = d.memoOutcome(ev, &once)
 		case "target":
-			err = d.targets(ev)
+			err = d.memoTargets(ev, &once)
 		case "transaction":
 			err = d.transaction(&ev.Transaction)
 		case "debugcontext":
 			err = d.debugContext(&ev.Debug)
 		case "authenticationcontext":
-			err = d.authContext(&ev.Auth)
+			err = d.memoAuth(ev, &once)
 		case "securitycontext":
-			err = d.securityContext(&ev.Security)
+			err = d.memoSecurity(ev, &once)
 		case "request":
-			err = d.request(ev)
+			err = d.memoRequest(ev, &once)
 		default:
 			err = s.skip()
 		}
@@ -321,17 +335,21 @@ func (d *decoder) event(ev *Event) error {
 	if ev.UUID == "" {
 		return fmt.Errorf("%w %q", ErrMissingField, "uuid")
 	}
-	if !havePublished || published == "" {
+	if !havePublished || (published == "" && !pubFast) {
 		return fmt.Errorf("%w %q", ErrMissingField, "published")
 	}
 	if ev.EventType == "" {
 		return fmt.Errorf("%w %q", ErrMissingField, "eventType")
 	}
-	t, err := ParseTime(published)
-	if err != nil {
-		return fmt.Errorf("published %q: %w", published, err)
+	if pubFast {
+		ev.Published = pubTime
+	} else {
+		t, err := ParseTime(published)
+		if err != nil {
+			return fmt.Errorf("published %q: %w", published, err)
+		}
+		ev.Published = t
 	}
-	ev.Published = t
 	ev.Degraded = d.degraded
 	if ev.Debug.RequestAPITokenID == "" && ev.Transaction.Detail != nil {
 		if v, ok := lookupFold(ev.Transaction.Detail, "requestApiTokenId").(string); ok {
@@ -365,7 +383,7 @@ func ParseTime(s string) (time.Time, error) {
 
 // parseRFC3339Fast handles the exact shape Okta writes,
 // "2006-01-02T15:04:05.000Z" (any fraction length, Z only).
-func parseRFC3339Fast(s string) (time.Time, bool) {
+func parseRFC3339Fast[S string | []byte](s S) (time.Time, bool) {
 	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
@@ -391,7 +409,7 @@ func parseRFC3339Fast(s string) (time.Time, bool) {
 	}
 	nsec := 0
 	rest := s[19 : len(s)-1]
-	if rest != "" {
+	if len(rest) > 0 {
 		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
 			return time.Time{}, false
 		}

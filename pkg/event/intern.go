@@ -121,6 +121,7 @@ type strCache struct {
 	key   uint64       // random key of the short strings' hash
 	slots [strCacheSlots]cacheSlot
 	boxed [strCacheSlots]any // slots[i].s boxed, filled on first use as an any
+	memo  *memos             // the Reader's decoded sub-objects (memo.go)
 }
 
 // cacheSlot is one string of a strCache. For a string of up to 16 bytes,
@@ -132,7 +133,7 @@ type cacheSlot struct {
 
 func newStrCache() *strCache {
 	seed := maphash.MakeSeed()
-	return &strCache{seed: seed, key: maphash.String(seed, "strCache")}
+	return &strCache{seed: seed, key: maphash.String(seed, "strCache"), memo: &memos{seed: seed}}
 }
 
 // shortWords returns the bytes of b (at most 16) as two little-endian

@@ -3,37 +3,9 @@ package event
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"reflect"
 	"testing"
 	"unsafe"
 )
-
-// TestReaderCacheSameEvents: a Reader, which shares strings through its
-// cache, returns exactly what Decode returns for each sample line.
-func TestReaderCacheSameEvents(t *testing.T) {
-	names, lines := sampleLines(t)
-	var in bytes.Buffer
-	for _, n := range names {
-		in.Write(lines[n])
-		in.WriteByte('\n')
-	}
-	// Twice over, so that the second pass is served from the cache.
-	r := NewReader(bytes.NewReader(bytes.Repeat(in.Bytes(), 2)))
-	for i := 0; ; i++ {
-		got, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		want, werr := Decode(lines[names[i%len(names)]])
-		if fmt.Sprint(err) != fmt.Sprint(werr) {
-			t.Fatalf("%s: error %v, Decode: %v", names[i%len(names)], err, werr)
-		}
-		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: Reader and Decode differ:\n%+v\n%+v", names[i%len(names)], got, want)
-		}
-	}
-}
 
 // TestStrCacheEviction: whatever occupies a slot, intern returns b's text.
 func TestStrCacheEviction(t *testing.T) {

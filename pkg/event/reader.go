@@ -102,29 +102,41 @@ func (r *Reader) maxSize() int {
 // event that could not be decoded (call Next again to continue), or
 // another error when the underlying reader fails.
 func (r *Reader) Next() (Event, error) {
+	var ev Event
+	if err := r.NextInto(&ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// NextInto is Next decoding into *ev (overwritten whole, also on error,
+// when its content is unspecified), for a caller that keeps the event in
+// place: an Event is about 1 KB, and Next's result is copied on its way.
+func (r *Reader) NextInto(ev *Event) error {
+	*ev = Event{}
 	if r.pending != nil {
 		err := r.pending
 		r.pending = nil
-		return Event{}, err
+		return err
 	}
 	if r.done {
 		if r.readErr != nil {
-			return Event{}, r.readErr
+			return r.readErr
 		}
-		return Event{}, io.EOF
+		return io.EOF
 	}
 	if r.mode == 0 {
 		if err := r.detect(); err != nil {
-			return Event{}, r.finish(err)
+			return r.finish(err)
 		}
 		if r.done {
-			return Event{}, io.EOF
+			return io.EOF
 		}
 	}
 	if r.mode == modeArray {
-		return r.nextArray()
+		return r.nextArray(ev)
 	}
-	return r.nextLine()
+	return r.nextLine(ev)
 }
 
 func (r *Reader) finish(err error) error {
@@ -165,27 +177,26 @@ func (r *Reader) detect() error {
 	}
 }
 
-func (r *Reader) decodeErr(line int, ev Event, err error) error {
-	e := &DecodeError{Index: r.index, Line: line, UUID: ev.UUID, Err: err}
+func (r *Reader) decodeErr(line int, uuid string, err error) error {
+	e := &DecodeError{Index: r.index, Line: line, UUID: uuid, Err: err}
 	r.index++
 	return e
 }
 
 // nextLine reads JSON Lines.
-func (r *Reader) nextLine() (Event, error) {
+func (r *Reader) nextLine(ev *Event) error {
 	for {
 		line := r.line
 		b, tooBig, err := r.readLine()
 		if err != nil && err != io.EOF {
-			return Event{}, r.finish(err)
+			return r.finish(err)
 		}
 		atEOF := err == io.EOF
 		if tooBig {
-			return Event{}, r.decodeErr(line, Event{}, fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize()))
+			return r.decodeErr(line, "", fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize()))
 		}
 		if len(trimSpace(b)) > 0 {
-			var ev Event
-			derr := decodeOwned(&ev, b, r.cache)
+			derr := decodeOwned(ev, b, r.cache)
 			var syn *SyntaxError
 			if derr != nil && atEOF && errors.As(derr, &syn) {
 				// the last line, without its newline, is not whole JSON:
@@ -193,13 +204,13 @@ func (r *Reader) nextLine() (Event, error) {
 				derr = fmt.Errorf("%w: %w", ErrCutLine, derr)
 			}
 			if derr != nil {
-				return Event{}, r.decodeErr(line, ev, derr)
+				return r.decodeErr(line, ev.UUID, derr)
 			}
 			r.index++
-			return ev, nil
+			return nil
 		}
 		if atEOF {
-			return Event{}, r.finish(io.EOF)
+			return r.finish(io.EOF)
 		}
 	}
 }
@@ -304,28 +315,28 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // nextArray reads the next element of a top-level JSON array. Elements are
 // split on commas at nesting depth zero outside strings, so a malformed
 // element only costs that element.
-func (r *Reader) nextArray() (Event, error) {
+func (r *Reader) nextArray(ev *Event) error {
 	c, err := r.skipWS()
 	if err != nil {
 		if err == io.EOF {
 			r.done = true
-			return Event{}, r.decodeErr(r.line, Event{}, ErrUnclosed)
+			return r.decodeErr(r.line, "", ErrUnclosed)
 		}
-		return Event{}, r.finish(err)
+		return r.finish(err)
 	}
 	switch c {
 	case ']':
 		_, _ = r.br.Discard(1)
 		r.done = true
-		return Event{}, r.trailer()
+		return r.trailer()
 	case ',':
 		_, _ = r.br.Discard(1)
-		return Event{}, r.decodeErr(r.line, Event{}, errors.New("empty array element"))
+		return r.decodeErr(r.line, "", errors.New("empty array element"))
 	}
 	line := r.line
 	elem, term, tooBig, err := r.readElement()
 	if err != nil && err != io.EOF {
-		return Event{}, r.finish(err)
+		return r.finish(err)
 	}
 	if err == io.EOF || term == ']' {
 		r.done = true
@@ -338,19 +349,18 @@ func (r *Reader) nextArray() (Event, error) {
 			r.pending = terr
 		}
 	}
-	var ev Event
 	var derr error
 	if tooBig {
 		derr = fmt.Errorf("%w (%d bytes)", ErrTooLarge, r.maxSize())
 	} else {
-		derr = decodeOwned(&ev, elem, r.cache)
+		derr = decodeOwned(ev, elem, r.cache)
 	}
 	if derr != nil {
-		return Event{}, r.decodeErr(line, ev, derr)
+		return r.decodeErr(line, ev.UUID, derr)
 	}
 	r.keepElem()
 	r.index++
-	return ev, nil
+	return nil
 }
 
 // ErrCutLine is a JSON Lines input whose last line has no newline and is

@@ -131,18 +131,25 @@ type replayMerge struct {
 	heads        []*replayHead // inputs with a pending event, a min-heap on published
 	sum          *ReplaySummary
 	onParseError func(input string, err error)
-	cur          event.Event // the event handed out last (the engine copies it)
-	started      bool
+	// spare is the event handed out last (the engine copies it); the
+	// next call decodes into it. Events are decoded in place and handed
+	// on by pointer: an Event is about 1 KB, and copying it cost more than
+	// one copy per event.
+	spare   *event.Event
+	started bool
 }
 
 type replayHead struct {
 	name string
 	r    *event.Reader
-	ev   event.Event
+	ev   *event.Event // the pending event of this input
 }
 
 func (m *replayMerge) add(in ReplayInput) {
-	m.heads = append(m.heads, &replayHead{name: in.Name, r: event.NewReader(in.R)})
+	m.heads = append(m.heads, &replayHead{name: in.Name, r: event.NewReader(in.R), ev: new(event.Event)})
+	if m.spare == nil {
+		m.spare = new(event.Event)
+	}
 }
 
 // next returns the earliest pending event, nil at the end of every input.
@@ -167,7 +174,8 @@ func (m *replayMerge) next() (*event.Event, error) {
 		return nil, nil
 	}
 	h := m.heads[0]
-	m.cur = h.ev
+	cur := h.ev
+	h.ev, m.spare = m.spare, cur
 	ok, err := m.advance(h)
 	if err != nil {
 		return nil, err
@@ -182,13 +190,13 @@ func (m *replayMerge) next() (*event.Event, error) {
 			i++
 		}
 	}
-	return &m.cur, nil
+	return cur, nil
 }
 
 // advance reads h's next event; false at the end of its input.
 func (m *replayMerge) advance(h *replayHead) (bool, error) {
 	for {
-		ev, err := h.r.Next()
+		err := h.r.NextInto(h.ev)
 		if errors.Is(err, io.EOF) {
 			h.r = nil
 			return false, nil
@@ -224,7 +232,6 @@ func (m *replayMerge) advance(h *replayHead) (bool, error) {
 			}
 			return false, fmt.Errorf("replay: reading %s: %w", h.name, err)
 		}
-		h.ev = ev
 		return true, nil
 	}
 }
