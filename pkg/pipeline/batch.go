@@ -180,10 +180,11 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 	fresh := cand
 	if len(cand) > 0 {
 		ids := make([]string, len(cand))
+		pubs := make([]time.Time, len(cand))
 		for i := range cand {
-			ids[i] = cand[i].UUID
+			ids[i], pubs[i] = cand[i].UUID, cand[i].Published
 		}
-		have, err := p.st.HasEvents(ctx, ids)
+		have, err := p.st.HasEventsAt(ctx, ids, pubs)
 		if err != nil {
 			return b, fmt.Errorf("pipeline: dedup: %w", err)
 		}

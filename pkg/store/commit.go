@@ -485,6 +485,11 @@ func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool,
 	return out, nil
 }
 
+// HasEventsAt is HasEvents: the uuid index finds an event whatever its time.
+func (s *Store) HasEventsAt(ctx context.Context, uuids []string, _ []time.Time) (map[string]bool, error) {
+	return s.HasEvents(ctx, uuids)
+}
+
 const dayMS = 24 * hourMS
 
 func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[UserKey]*UserRow) error {

@@ -27,6 +27,12 @@ type Backend interface {
 	Commit(ctx context.Context, b Batch) (CommitResult, error)
 	LoadCheckpoint(ctx context.Context) (Checkpoint, bool, error)
 	HasEvents(ctx context.Context, uuids []string) (map[string]bool, error)
+	// HasEventsAt is HasEvents given each event's published time
+	// (published[i] is uuids[i]'s): a backend may look for an event only
+	// among those stored at its time (PostgreSQL probes the day partitions
+	// of the times' range instead of every one). An event is one uuid at
+	// one time, so the answer for correct times is HasEvents'.
+	HasEventsAt(ctx context.Context, uuids []string, published []time.Time) (map[string]bool, error)
 	GetState(ctx context.Context, key string) ([]byte, bool, error)
 	AllState(ctx context.Context, prefix string) (map[string][]byte, error)
 

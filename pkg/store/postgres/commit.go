@@ -49,6 +49,9 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 	if err := s.ensurePartitions(ctx, b.Events); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
+	if err := s.sample(ctx, b.Events); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
 	res, err := s.commit(ctx, b, true)
 	if errors.Is(err, errStored) {
 		res, err = s.commit(ctx, b, false)
@@ -454,20 +457,73 @@ func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool,
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var u string
-			if err := rows.Scan(&u); err != nil {
-				return err
-			}
-			out[u] = true
-		}
-		return rows.Err()
+		return collectUUIDs(rows, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: has events: %w", err)
 	}
 	return out, nil
+}
+
+// HasEventsAt is HasEvents given the events' published times: it looks
+// only in the partitions of the times' range (normally one day, two at
+// midnight; up to hasEventsAtMaxSpan), planned with the values (the
+// pool's force_custom_plan), so the planner prunes the other partitions
+// and the probe no longer grows with the days kept. An event is stored
+// once per (uuid, published), the partitions' primary key. Without a time
+// for each uuid it is HasEvents.
+func (s *Store) HasEventsAt(ctx context.Context, uuids []string, published []time.Time) (map[string]bool, error) {
+	if len(published) != len(uuids) || len(uuids) == 0 {
+		return s.HasEvents(ctx, uuids)
+	}
+	lo, hi := int64(0), int64(0)
+	for i, t := range published {
+		if t.IsZero() {
+			return s.HasEvents(ctx, uuids)
+		}
+		ms := store.MS(t)
+		if i == 0 || ms < lo {
+			lo = ms
+		}
+		if i == 0 || ms > hi {
+			hi = ms
+		}
+	}
+	if hi-lo > hasEventsAtMaxSpan {
+		// planning with the values considers every partition of the range:
+		// over many days, the generic plan over all of them is cheaper
+		return s.HasEvents(ctx, uuids)
+	}
+	out := make(map[string]bool, len(uuids))
+	rows, err := s.pool.Query(ctx, hasEventsAtSQL, s.org, lo, hi, uuids)
+	if err == nil {
+		err = collectUUIDs(rows, out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: has events: %w", err)
+	}
+	return out, nil
+}
+
+// hasEventsAtMaxSpan is the widest range of times HasEventsAt probes by
+// partition; a wider page (a sparse org's backfill) is probed by uuid.
+const hasEventsAtMaxSpan = 7 * store.DayMS
+
+// hasEventsAtSQL is HasEventsAt's probe (TestHasEventsAtPrunesPartitions
+// holds its plan to the partitions of the range).
+const hasEventsAtSQL = "SELECT uuid FROM events WHERE org = $1 AND published BETWEEN $2 AND $3 AND uuid = ANY($4)"
+
+// collectUUIDs adds the rows' uuids to out and closes rows.
+func collectUUIDs(rows pgx.Rows, out map[string]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return err
+		}
+		out[u] = true
+	}
+	return rows.Err()
 }
 
 // GetState returns one state key.

@@ -88,7 +88,7 @@ func (t *stmtTimer) add(ctx context.Context) {
 // server's backends (server-us/event, read from /proc when the server
 // runs on this machine; every client backend of the test database is
 // counted, so run it alone there).
-func BenchmarkCommit(b *testing.B) { benchCommit(b, nil, false) }
+func BenchmarkCommit(b *testing.B) { benchCommit(b, nil, false, nil) }
 
 // BenchmarkCommitRollups is BenchmarkCommit with the page's roll-ups
 // folded by the plain INSERT ... ON CONFLICT DO UPDATE (on-conflict) and
@@ -102,7 +102,7 @@ func BenchmarkCommitRollups(b *testing.B) {
 		name  string
 		plain bool
 	}{{"on-conflict", true}, {"update-first", false}} {
-		b.Run(c.name, func(b *testing.B) { benchCommit(b, nil, c.plain) })
+		b.Run(c.name, func(b *testing.B) { benchCommit(b, nil, c.plain, nil) })
 	}
 }
 
@@ -116,15 +116,25 @@ func BenchmarkCommitRollups(b *testing.B) {
 //
 //	OKTAGUARD_TEST_PG_DSN=... go test ./pkg/store/postgres -run '^$' -bench BenchmarkCommitStatements -benchtime 20x -count 2 -v
 func BenchmarkCommitStatements(b *testing.B) {
-	benchCommit(b, &stmtTimer{total: map[string]time.Duration{}}, os.Getenv("OKTAGUARD_BENCH_ROLLUPS") == "on-conflict")
+	benchCommit(b, &stmtTimer{total: map[string]time.Duration{}}, os.Getenv("OKTAGUARD_BENCH_ROLLUPS") == "on-conflict", nil)
 }
 
-func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool) {
+// benchRaw, when set, configures the store (set) and measures it after the
+// timed commits (after: the committed events' bytes, see BenchmarkRawFormat).
+type benchRaw struct {
+	set   func(*Config)
+	after func(b *testing.B, s *Store, mon *pgx.Conn)
+}
+
+func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool, raw *benchRaw) {
 	dsn := pgtest.Schema(b)
 	ctx := context.Background()
 	cfg := Config{DSN: dsn, Org: "https://bench.okta.example", rollupsOnConflict: rollupsOnConflict}
 	if tr != nil {
 		cfg.tracer = tr
+	}
+	if raw != nil {
+		raw.set(&cfg)
 	}
 	s, err := Open(ctx, cfg)
 	if err != nil {
@@ -186,6 +196,9 @@ func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool) {
 	if srvOK && ok {
 		b.ReportMetric(float64((srv1-srv0).Microseconds())/events, "server-us/event")
 	}
+	if raw != nil {
+		raw.after(b, s, mon)
+	}
 	if tr == nil {
 		return
 	}
@@ -207,7 +220,11 @@ func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool) {
 
 // BenchmarkHasEvents times the pipeline's dedup probe before each commit:
 // 1 000 uuids (half stored) against an org of 30 000 events over 30 days
-// (31 day partitions), built in a fresh schema first (~15 s idle).
+// (31 day partitions), built in a fresh schema first (~15 s idle), by
+// uuid alone (HasEvents: every partition) and with the events' published
+// times (HasEventsAt: the partitions of the times' range; the absent
+// uuids are given the stored ones' times). Besides ms per probe it
+// reports the server's CPU per probe (server-ms/probe, as BenchmarkCommit).
 func BenchmarkHasEvents(b *testing.B) {
 	dsn := pgtest.Schema(b)
 	ctx := context.Background()
@@ -216,24 +233,54 @@ func BenchmarkHasEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.Fill(b, s, 30000)
-	rows, err := s.pool.Query(ctx, "SELECT uuid FROM events ORDER BY published LIMIT 500")
+	mon, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ids) != 500 {
+	defer mon.Close(ctx)
+	storetest.Fill(b, s, 30000)
+	var ids []string
+	var pubs []time.Time
+	rows, err := s.pool.Query(ctx, "SELECT uuid, published FROM events ORDER BY published LIMIT 500")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		var p int64
+		if err := rows.Scan(&u, &p); err != nil {
+			b.Fatal(err)
+		}
+		ids, pubs = append(ids, u), append(pubs, store.FromMS(p))
+	}
+	if err := rows.Err(); err != nil || len(ids) != 500 {
 		b.Fatalf("%d uuids: %v", len(ids), err)
 	}
 	for i := 0; i < 500; i++ {
-		ids = append(ids, fmt.Sprintf("absent-%d", i))
+		ids, pubs = append(ids, fmt.Sprintf("absent-%d", i)), append(pubs, pubs[i])
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		have, err := s.HasEvents(ctx, ids)
-		if err != nil || len(have) != 500 {
-			b.Fatalf("has %d of 500 stored: %v", len(have), err)
-		}
+	for _, c := range []struct {
+		name  string
+		probe func() (map[string]bool, error)
+	}{
+		{"uuids", func() (map[string]bool, error) { return s.HasEvents(ctx, ids) }},
+		{"uuids+times", func() (map[string]bool, error) { return s.HasEventsAt(ctx, ids, pubs) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			srv0, srvOK := backendsCPU(ctx, mon)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				have, err := c.probe()
+				if err != nil || len(have) != 500 {
+					b.Fatalf("has %d of 500 stored: %v", len(have), err)
+				}
+			}
+			b.StopTimer()
+			srv1, ok := backendsCPU(ctx, mon)
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/probe")
+			if srvOK && ok {
+				b.ReportMetric(float64((srv1-srv0).Microseconds())/1000/float64(b.N), "server-ms/probe")
+			}
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/probe")
 }

@@ -14,16 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/klauspost/compress/zstd"
 
-	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
@@ -53,6 +50,9 @@ type Config struct {
 	// plain INSERT ... ON CONFLICT DO UPDATE (benchmarks compare it with
 	// the update-first statements, rollup_sql.go).
 	rollupsOnConflict bool
+	// rawNoDict: Commit compresses the raw JSON without a dictionary, as
+	// schema 6 did (benchmarks compare the two formats, BenchmarkRawFormat).
+	rawNoDict bool
 }
 
 // Store is one org's handle on a PostgreSQL database. Safe for concurrent use.
@@ -69,8 +69,7 @@ type Store struct {
 	partMu sync.Mutex
 	parts  map[int64]bool // day starts (unix ms) whose partition exists
 
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	raw rawState // raw JSON compression (raw.go)
 
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
 
@@ -161,8 +160,10 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 			return nil, explain(desc, secret, err)
 		}
 	}
-	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
-	s.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+	if err := s.openRaw(ctx, version); err != nil {
+		pool.Close()
+		return nil, explain(desc, secret, err)
+	}
 	return s, nil
 }
 
@@ -193,12 +194,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.pool.Close()
-	if s.enc != nil {
-		s.enc.Close()
-	}
-	if s.dec != nil {
-		s.dec.Close()
-	}
+	s.closeRaw()
 	return nil
 }
 
@@ -257,37 +253,4 @@ func (s *Store) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-// compressAll compresses the events' raw JSON, on up to one goroutine per
-// core (the encoder is safe for concurrent EncodeAll calls).
-func (s *Store) compressAll(evs []event.Event) [][]byte {
-	out := make([][]byte, len(evs))
-	workers := min(runtime.GOMAXPROCS(0), (len(evs)+63)/64)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(evs); i += workers {
-				out[i] = s.compress(evs[i].Raw)
-			}
-		}(w)
-	}
-	wg.Wait()
-	return out
-}
-
-func (s *Store) compress(raw []byte) []byte {
-	if len(raw) == 0 {
-		return []byte{}
-	}
-	return s.enc.EncodeAll(raw, make([]byte, 0, len(raw)/3+16))
-}
-
-func (s *Store) decompress(b []byte) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	return s.dec.DecodeAll(b, nil)
 }

@@ -140,7 +140,7 @@ func (s *Store) scanEvents(ctx context.Context, what, query string, args []any) 
 		}
 		r.IPCategories = uint8(cats)
 		if raw != nil {
-			js, err := s.decompress(raw)
+			js, err := s.decompress(ctx, raw)
 			if err != nil {
 				return nil, fmt.Errorf("store: %s: event %s: raw JSON: %w", what, r.UUID, err)
 			}

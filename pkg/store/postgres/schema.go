@@ -43,7 +43,7 @@ CREATE TABLE events (
 	target          text    NOT NULL DEFAULT '',
 	risk_level      text    NOT NULL DEFAULT '',
 	ip_categories   smallint NOT NULL DEFAULT 0,
-	raw             bytea   NOT NULL, -- zstd-compressed Okta JSON
+	raw             bytea   NOT NULL, -- zstd-compressed Okta JSON (schema 7: with the org's raw_dicts dictionary)
 	PRIMARY KEY (org, uuid, published)
 ) PARTITION BY RANGE (published);
 -- one index per panel query (TestGeoRollupNotParallel holds the geo roll-up plan; the others are measured by BenchmarkQuery)
@@ -293,6 +293,21 @@ CREATE TABLE user_segs (
 	bucket bigint NOT NULL, -- unix ms, start of the bucket
 	data   bytea  NOT NULL, -- zstd of the bucket's entries
 	PRIMARY KEY (org, span, bucket)
+);
+`,
+	// 7: raw JSON dictionaries (raw.go; the format is SQLite's,
+	// pkg/store/raw_dict.go), keyed by org like every row: a frame of
+	// events.raw names its dictionary by id, unique within the org. Rows
+	// stored before keep their frames without a dictionary (readable as
+	// they are); the org's dictionary is built at open from its newest
+	// events.
+	`
+CREATE TABLE raw_dicts (
+	org        int    NOT NULL,
+	id         int    NOT NULL, -- the zstd dictionary id in the frames' headers (32768..65535)
+	dict       bytea  NOT NULL, -- raw content: some of the org's own events, concatenated
+	created_at bigint NOT NULL,
+	PRIMARY KEY (org, id)
 );
 `,
 }

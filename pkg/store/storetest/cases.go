@@ -81,6 +81,11 @@ func testCommitAndRead(t *testing.T, newDB NewDB) {
 	if err != nil || len(have) != 2 || !have[evs[0].UUID] || !have[evs[39].UUID] {
 		t.Fatalf("HasEvents = %v, %v", have, err)
 	}
+	have, err = s.HasEventsAt(bg, []string{evs[0].UUID, "nope", evs[39].UUID, evs[20].UUID},
+		[]time.Time{evs[0].Published, evs[20].Published, evs[39].Published, evs[20].Published})
+	if err != nil || len(have) != 3 || !have[evs[0].UUID] || !have[evs[39].UUID] || !have[evs[20].UUID] {
+		t.Fatalf("HasEventsAt = %v, %v", have, err)
+	}
 	noRaw, err := s.QueryEvents(bg, store.EventQuery{Limit: 1, NoRaw: true})
 	if err != nil || len(noRaw) != 1 || noRaw[0].Raw != nil {
 		t.Fatalf("NoRaw: %v %v", noRaw, err)
