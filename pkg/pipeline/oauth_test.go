@@ -34,10 +34,14 @@ func TestOAuthIngestAgainstSimulator(t *testing.T) {
 	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 150 }); err != nil {
 		t.Fatal(err)
 	}
-	// The access token is revoked mid-run: one new token is fetched.
+	// The access token is revoked mid-run: one new token is fetched. New
+	// events arrive after the revocation, so the pipeline must poll with the
+	// revoked token whether or not the backfill was already stored (a
+	// backfill committed in one batch can cross 150 events with all 300).
 	if err := sim.Inject(oktasim.Fault{Kind: oktasim.FaultTokenRevoked}); err != nil {
 		t.Fatal(err)
 	}
+	sim.Add(genEvents(13, 40, time.Now().Add(-time.Minute), time.Now())...)
 	if err := runUntil(t, p, 20*time.Second, storeHasAll(p, sim)); err != nil {
 		t.Fatal(err)
 	}
