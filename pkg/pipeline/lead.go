@@ -90,6 +90,9 @@ func (p *Pipeline) lead(ctx context.Context) error {
 		p.log.Info("leading the org: ingesting and evaluating posture", "instance", id, "token", l.Token)
 		if err := p.takeover(ctx); err != nil {
 			p.resign(id)
+			if ctx.Err() != nil {
+				return nil // stopped while taking over: not an error
+			}
 			return err
 		}
 		lctx, cancel := context.WithCancelCause(ctx)

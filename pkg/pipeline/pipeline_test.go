@@ -235,7 +235,12 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	s := testSettings(t, url, dir)
 	logs := &syncBuffer{}
-	p := newTestPipeline(t, s, logs)
+	// batches of three pages: the first run stops mid-backfill (one batch
+	// of the default bound could hold all 500 events)
+	p, err := New(s, Options{OktaOptions: fastOkta(), BatchEvents: 300, BatchAge: time.Hour, BatchCommitBudget: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := runUntil(t, p, 20*time.Second, func(st Status) bool { return st.EventsIngested >= 200 }); err != nil {
 		t.Fatal(err)
 	}
