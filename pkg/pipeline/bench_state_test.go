@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +154,19 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		b.Fatal(err)
 	}
 	firstBytes := stateBytes(d.Put)
+	prefill := benchPrefill(b)
+	if prefill > 0 { // the same number of stored events for every user count
+		evs := make([]event.Event, 0, 10000)
+		for i := 0; i < prefill; i++ {
+			evs = append(evs, next(i%users))
+			if len(evs) == cap(evs) || i == prefill-1 {
+				if _, err := s.Commit(ctx, store.Batch{Events: evs}); err != nil {
+					b.Fatal(err)
+				}
+				evs = evs[:0]
+			}
+		}
+	}
 	rnd := uint64(12345)
 	page := func() []event.Event {
 		evs := make([]event.Event, 1000)
@@ -178,6 +193,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		sum += stateBytes(d.Put)
 		if eventsOnly {
 			d = detect.StateDelta{}
+		}
+		if prefill > 0 { // the store's events are the prefill's
+			evs = nil
 		}
 		if _, err := s.Commit(ctx, store.Batch{Events: evs, State: d.Put, StateReset: d.Reset}); err != nil {
 			b.Fatal(err)
@@ -257,13 +275,16 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
-	b.Logf("%d untimed commits before (%.1f MB first save)", warm, float64(firstBytes)/1e6)
+	b.Logf("%d untimed commits before (%.1f MB first save), %d events prefilled", warm, float64(firstBytes)/1e6, prefill)
 	if ls, ok := s.(*store.Store); ok && !inPlace {
 		st, err := ls.StateLogStats(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("state log: %d rows, %.1f MB for %d live keys of %.1f MB", st.Rows, float64(st.LogBytes)/1e6, st.LiveKeys, float64(st.LiveBytes)/1e6)
+	}
+	if wal != nil && wal.trace {
+		logOwners(b, "b-trees by WAL pages per commit", wal.byBTree(), b.N, 1, "pages", 16)
 	}
 	logLargestOwners(b, "state writers per commit", byOwner, b.N, 1024, "KB")
 	logLargestOwners(b, "key writers per commit", keysByOwner, b.N, 1, "keys")
@@ -282,6 +303,26 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 			float64(byOwner["failed_logins"])/float64(b.N)/1024, float64(byOwner["suspicious_ip"])/float64(b.N)/1024,
 			float64(byOwner["password_spray"])/float64(b.N)/1024)
 	}
+}
+
+// benchPrefill is how many events BenchmarkStateCommit stores before its
+// timed commits, the same for every user count (OKTAGUARD_BENCH_PREFILL,
+// default 500 000: the events' indexes then have thousands of leaves, so
+// the pages a commit dirties depend on the users it touches, not on the
+// store being small). OKTAGUARD_BENCH_PREFILL=0 is the shape before: no
+// prefill, the untimed commits' events stay in the store, so the store
+// grows with the users (5 000 events at 1 000 users, ~29 000 at 10 000,
+// ~250 000 at 100 000).
+func benchPrefill(b *testing.B) int {
+	v := os.Getenv("OKTAGUARD_BENCH_PREFILL")
+	if v == "" {
+		return 500000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("OKTAGUARD_BENCH_PREFILL=%q: want a number of events", v)
+	}
+	return n
 }
 
 func stateBytes(m map[string][]byte) int64 {
@@ -326,31 +367,102 @@ func stateOwner(b *testing.B, k string) string {
 // WAL. A commit appends its pages; a checkpoint leaves mxFrame alone and
 // the WAL restarts at the next write (mxFrame then counts from zero).
 // Load-independent, like the state bytes.
+//
+// With OKTAGUARD_BENCH_WAL_BTREES set, it also reads the page number of
+// each frame a commit appended (the frame headers in the WAL file) and
+// byBTree names, through SQLite's dbstat table, the table or index each
+// page belongs to.
 type walMeter struct {
-	b    *testing.B
-	path string
-	last uint32
+	b     *testing.B
+	db    string // the database file
+	path  string
+	last  uint32
+	pgnos map[uint32]int64 // page -> commits that wrote it (with OKTAGUARD_BENCH_WAL_BTREES)
+	trace bool
 }
 
 func openWALMeter(b *testing.B, path string) *walMeter {
-	w := &walMeter{b: b, path: path + "-shm"}
+	w := &walMeter{b: b, db: path, path: path + "-shm", trace: os.Getenv("OKTAGUARD_BENCH_WAL_BTREES") != ""}
+	if w.trace {
+		w.pgnos = map[uint32]int64{}
+	}
 	w.last = w.frames()
 	return w
+}
+
+// readPages adds the distinct pages of WAL frames from+1..to to w.pgnos.
+func (w *walMeter) readPages(from, to uint32) {
+	var h [32]byte
+	f := w.openHeader(w.db+"-wal", h[:])
+	defer f.Close()
+	pageSize := int64(binary.BigEndian.Uint32(h[8:12]))
+	seen := map[uint32]bool{}
+	var fh [4]byte
+	for i := int64(from); i < int64(to); i++ {
+		if _, err := f.ReadAt(fh[:], 32+i*(24+pageSize)); err != nil {
+			w.b.Fatal(err)
+		}
+		seen[binary.BigEndian.Uint32(fh[:])] = true
+	}
+	for pg := range seen {
+		w.pgnos[pg]++
+	}
+}
+
+// byBTree returns the pages written per b-tree (table, index, or FTS5
+// shadow table; "(other)" for pages dbstat does not list: the header, the
+// freelist), summed over the metered commits.
+func (w *walMeter) byBTree() map[string]int64 {
+	db, err := sql.Open("sqlite", "file:"+w.db+"?mode=ro")
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT name, pageno FROM dbstat")
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var pg uint32
+		if err := rows.Scan(&name, &pg); err != nil {
+			w.b.Fatal(err)
+		}
+		if n, ok := w.pgnos[pg]; ok {
+			out[name] += n
+			delete(w.pgnos, pg)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		w.b.Fatal(err)
+	}
+	for _, n := range w.pgnos {
+		out["(other)"] += n
+	}
+	return out
 }
 
 // frames reads mxFrame (a native-endian uint32 at offset 16 of the first
 // copy of the wal-index header).
 func (w *walMeter) frames() uint32 {
-	f, err := os.Open(w.path)
+	var h [24]byte
+	w.openHeader(w.path, h[:]).Close()
+	return binary.NativeEndian.Uint32(h[16:20])
+}
+
+// openHeader opens path and reads its first len(h) bytes into h.
+func (w *walMeter) openHeader(path string, h []byte) *os.File {
+	f, err := os.Open(path)
 	if err != nil {
 		w.b.Fatal(err)
 	}
-	defer f.Close()
-	var h [24]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
+	if _, err := f.ReadAt(h, 0); err != nil {
+		f.Close()
 		w.b.Fatal(err)
 	}
-	return binary.NativeEndian.Uint32(h[16:20])
+	return f
 }
 
 // pages returns the frames written since the previous call.
@@ -360,6 +472,9 @@ func (w *walMeter) pages() int64 {
 	if n < w.last { // the WAL restarted in between
 		d = n
 	}
+	if w.trace && d > 0 {
+		w.readPages(n-d, n)
+	}
 	w.last = n
 	return int64(d)
 }
@@ -367,14 +482,19 @@ func (w *walMeter) pages() int64 {
 // logLargestOwners logs the five largest writers per commit (what: bytes
 // or keys, divided by scale).
 func logLargestOwners(b *testing.B, what string, byOwner map[string]int64, commits int, scale float64, unit string) {
+	logOwners(b, what, byOwner, commits, scale, unit, 5)
+}
+
+// logOwners logs the top largest owners.
+func logOwners(b *testing.B, what string, byOwner map[string]int64, commits int, scale float64, unit string, top int) {
 	owners := make([]string, 0, len(byOwner))
 	for o := range byOwner {
 		owners = append(owners, o)
 	}
 	sort.Slice(owners, func(i, j int) bool { return byOwner[owners[i]] > byOwner[owners[j]] })
-	var top []string
-	for _, o := range owners[:min(5, len(owners))] {
-		top = append(top, fmt.Sprintf("%s %.1f %s", o, float64(byOwner[o])/float64(commits)/scale, unit))
+	var line []string
+	for _, o := range owners[:min(top, len(owners))] {
+		line = append(line, fmt.Sprintf("%s %.1f %s", o, float64(byOwner[o])/float64(commits)/scale, unit))
 	}
-	b.Logf("largest %s: %s", what, strings.Join(top, ", "))
+	b.Logf("largest %s: %s", what, strings.Join(line, ", "))
 }

@@ -64,7 +64,7 @@ func sizePart(name string) string {
 	case strings.HasPrefix(name, "events_fts"):
 		return "fts"
 	case strings.HasPrefix(name, "event_counts"), strings.HasPrefix(name, "user_"), name == "geo_hours",
-		name == "actors", name == "event_types":
+		name == "actors", name == "actors_log", name == "event_types":
 		return "rollup"
 	default:
 		return "other"

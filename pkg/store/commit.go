@@ -283,7 +283,11 @@ func (s *Store) upsertRollups(ctx context.Context, tx *sql.Tx, agg *IngestAgg) e
 	if err := s.upsertGeo(ctx, tx, agg.Geos); err != nil {
 		return err
 	}
-	if len(agg.Actors) > 0 {
+	if s.actorsLog {
+		if err := s.appendActors(ctx, tx, agg.Actors); err != nil {
+			return err
+		}
+	} else if len(agg.Actors) > 0 {
 		args := make([]any, 0, 4*len(agg.Actors))
 		for a, ag := range agg.Actors {
 			args = append(args, a, ag.ID, ag.LastSeen, ag.N)

@@ -182,6 +182,19 @@ func benchUUID(n int) string {
 // schema version upTo (a store written by an older version, for the
 // migration tests) and returns it with its path, to reopen at the latest
 // version.
+// reopenLatest closes old, a store opened by openOld, and opens its file
+// again at the latest schema (migrating it), closed at the test's end.
+func reopenLatest(t testing.TB, old *Store, path string) *Store {
+	t.Helper()
+	old.Close()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func openOld(t testing.TB, name string, upTo int) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)

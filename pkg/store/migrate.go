@@ -326,6 +326,11 @@ CREATE TABLE state_log (
 INSERT INTO state_log (kind, key, value) SELECT 0, key, value FROM state ORDER BY key;
 DELETE FROM state;
 `,
+	// 15: the actors' per-commit changes as an append-only log folded into
+	// the actors table in bulk (actors_log.go): a commit appends one row per
+	// actor instead of updating one leaf of the table per actor. The table
+	// stays as it is (the folded part): nothing to copy, O(1) on any store.
+	actorsLogMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -96,9 +96,16 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		sub, empty := pruneOutcomeCounts(set)
 		stmts, empties = append(stmts, sub...), append(empties, empty...)
 	}
+	emptyActors := []string{"DELETE FROM actors WHERE events <= 0"}
+	if s.actorsLog { // appended to the log (actors_log.go), folded later
+		emptyActors = nil
+		stmts = append(stmts, `INSERT INTO actors_log (actor, actor_id, last_seen, events)
+			SELECT actor, '', 0, -COUNT(*) FROM events WHERE id IN `+set+` AND actor <> '' GROUP BY actor`)
+	} else {
+		stmts = append(stmts, `UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY actor) AS d
+			WHERE a.actor = d.actor`)
+	}
 	stmts = append(stmts,
-		`UPDATE actors AS a SET events = a.events - d.k FROM (SELECT actor, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY actor) AS d
-			WHERE a.actor = d.actor`,
 		`UPDATE event_types AS t SET events = t.events - d.k FROM (SELECT event_type, COUNT(*) AS k FROM events WHERE id IN `+set+` GROUP BY event_type) AS d
 			WHERE t.event_type = d.event_type`,
 		`UPDATE user_days AS u SET events = u.events - d.k, failures = u.failures - d.f FROM (SELECT published - (published % 86400000) AS b,
@@ -124,14 +131,18 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
-	for _, q := range append(empties,
-		"DELETE FROM actors WHERE events <= 0",
+	for _, q := range append(append(empties, emptyActors...),
 		"DELETE FROM user_days WHERE events <= 0",
 		"DELETE FROM user_hours WHERE events <= 0",
 		"DELETE FROM geo_hours WHERE n <= 0",
 		"DELETE FROM event_types WHERE events <= 0",
 	) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	if s.actorsLog {
+		if err := s.foldActorsIfDue(ctx, tx); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}

@@ -38,6 +38,7 @@ var templates = map[string]template{
 	"actors": {"INSERT INTO actors (actor, actor_id, last_seen, events)", "(?,?,?,?)", `ON CONFLICT(actor) DO UPDATE SET
 		actor_id = CASE WHEN excluded.last_seen >= last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE actor_id END,
 		last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`, 4},
+	"actors_log": {"INSERT INTO actors_log (actor, actor_id, last_seen, events)", "(?,?,?,?)", "", 4},
 	"event_types": {"INSERT INTO event_types (event_type, last_seen, events)", "(?,?,?)",
 		"ON CONFLICT(event_type) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events", 3},
 }
@@ -92,6 +93,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	m := make(map[string]map[int]*sql.Stmt, len(templates))
 	for key, t := range templates {
+		if key == "actors_log" && !s.actorsLog { // a store opened below schema 15
+			continue
+		}
 		m[key] = map[int]*sql.Stmt{}
 		for _, n := range sizes() {
 			q := t.head + " VALUES " + t.row + strings.Repeat(","+t.row, n-1) + " " + t.tail

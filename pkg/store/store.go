@@ -135,6 +135,12 @@ type Store struct {
 	outcomeCounts bool
 	// coarseUserSegs: user_segs keeps coarse segments too (user_coarse.go)
 	coarseUserSegs bool
+	// actorsLog: the actors' changes go to actors_log (actors_log.go);
+	// actorsRows is the actors table's row count (-1: count it again),
+	// actorsLogMin the fold's minimum (0: actorsLogMin; tests lower it)
+	actorsLog    bool
+	actorsRows   int64
+	actorsLogMin int64
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
@@ -237,6 +243,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	}
 	s.outcomeCounts = upTo >= outcomeCountsVersion
 	s.coarseUserSegs = upTo >= coarseUserSegsVersion
+	s.actorsLog, s.actorsRows = upTo >= actorsLogVersion, -1
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		if err := s.sealAllUserBuckets(ctx); err != nil {

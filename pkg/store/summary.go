@@ -200,8 +200,12 @@ func (s *Store) Actors(ctx context.Context, search string, limit int) ([]ActorIn
 	if err := s.checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT actor, actor_id, events, last_seen FROM actors
-		WHERE actor LIKE ? ESCAPE '\' AND events > 0 ORDER BY last_seen DESC, actor LIMIT ?`, likeEscape(search), limit)
+	q := `SELECT actor, actor_id, events, last_seen FROM actors
+		WHERE actor LIKE ?1 ESCAPE '\' AND events > 0 ORDER BY last_seen DESC, actor LIMIT ?2`
+	if s.actorsLog { // the table plus the log not folded yet (actors_log.go)
+		q = actorsListSQL
+	}
+	rows, err := s.r.QueryContext(ctx, q, likeEscape(search), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: actors: %w", err)
 	}
