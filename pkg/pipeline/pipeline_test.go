@@ -498,10 +498,8 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	// The slow request is in flight once the simulator has taken its fault.
-	for deadline := time.Now().Add(20 * time.Second); sim.Stats().Faults[oktasim.FaultSlow] == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the slow request never reached the simulator")
-		}
+	if !waitFor(20*time.Second, func() bool { return sim.Stats().Faults[oktasim.FaultSlow] > 0 }) {
+		t.Fatal("the slow request never reached the simulator")
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -630,16 +628,29 @@ func TestResourceName(t *testing.T) {
 	}
 }
 
-// waitStatus polls the pipeline's status until cond holds (20 s at most).
+// waitStatus waits until the pipeline's status meets cond (20 s at most).
 func waitStatus(t *testing.T, p *Pipeline, what string, cond func(Status) bool) Status {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if st := p.Status(); cond(st) {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
+	var st Status
+	if !waitFor(20*time.Second, func() bool { st = p.Status(); return cond(st) }) {
+		t.Fatalf("timed out waiting for %s: %+v", what, st)
 	}
-	t.Fatalf("timed out waiting for %s: %+v", what, p.Status())
-	return Status{}
+	return st
+}
+
+// waitFor checks cond on a 10 ms ticker until it holds (true) or timeout
+// passes (false).
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		}
+	}
+	return true
 }
