@@ -15,9 +15,10 @@ const module = "github.com/oktaguard/oktaguard"
 
 // docPackage is one row of docs/architecture.md's package table.
 type docPackage struct {
-	path    string   // "pkg/event", "cmd/oktaguard", "pkg"
-	imports []string // ours, in the same form
-	row     int      // position in the table
+	path      string   // "pkg/event", "cmd/oktaguard", "pkg"
+	imports   []string // ours, in the same form
+	row       int      // position in the table
+	testsOnly bool     // "(tests only)": no package's non-test code imports it
 }
 
 // readPackageTable parses the "## Packages" table of docs/architecture.md:
@@ -48,7 +49,7 @@ func readPackageTable(t *testing.T) []docPackage {
 		if name == nil {
 			t.Fatalf("package cell without a name: %q", line)
 		}
-		p := docPackage{path: name[1], row: len(out)}
+		p := docPackage{path: name[1], row: len(out), testsOnly: strings.Contains(line, "(tests only)")}
 		for _, m := range tick.FindAllStringSubmatch(cells[len(cells)-1], -1) {
 			p.imports = append(p.imports, m[1])
 		}
@@ -137,6 +138,9 @@ func TestArchitectureDocMatchesImports(t *testing.T) {
 		for _, imp := range actual {
 			if dep, ok := rows[imp]; ok && dep.row >= p.row {
 				t.Errorf("%s imports %s, which the table lists below it: dependencies must point up the table", p.path, imp)
+			}
+			if dep, ok := rows[imp]; ok && dep.testsOnly && !rows[p.path].testsOnly {
+				t.Errorf("%s imports %s, which docs/architecture.md says only tests import", p.path, imp)
 			}
 		}
 	}

@@ -239,7 +239,7 @@ func TestNewErrors(t *testing.T) {
 func TestHotReloadDatabase(t *testing.T) {
 	dir := t.TempDir()
 	city, _, _ := fixtureDBs(t, dir)
-	e, err := New(Config{CityDB: city, ReloadInterval: time.Millisecond})
+	e, err := New(Config{CityDB: city, ReloadInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,13 @@ func TestHotReloadDatabase(t *testing.T) {
 		"192.0.2.0/24": cityRec(cityFix{"KE", "Kenya", "Nairobi", "Nairobi", "00100", -1.29, 36.82}),
 	})
 	bumpMTime(t, city, 2*time.Second)
-	time.Sleep(5 * time.Millisecond)
+	elapse(e, 59*time.Minute)
+	ev = evAt("192.0.2.11") // within the interval: the file is not looked at
+	e.Enrich(ev)
+	if ev.Client.Geo.Country != "Germany" || e.Status().Reloads != 0 {
+		t.Fatalf("reloaded before the interval passed: %+v", ev.Client.Geo)
+	}
+	elapse(e, time.Minute)
 
 	ev = evAt("192.0.2.10") // this call notices the change (interval elapsed)
 	e.Enrich(ev)

@@ -101,6 +101,11 @@ func fixtureDBs(t testing.TB, dir string) (city, asn, anon string) {
 	return city, asn, anon
 }
 
+// elapse moves the enricher's last check of its files back by d, as if d
+// had passed: the next Enrich looks at the files again once d reaches the
+// ReloadInterval. Tests advance this clock instead of sleeping.
+func elapse(e *Enricher, d time.Duration) { e.check.Add(-int64(d)) }
+
 // bumpMTime moves a file's modification time forward so a reload sees it
 // even on file systems with coarse timestamps.
 func bumpMTime(t testing.TB, path string, by time.Duration) {

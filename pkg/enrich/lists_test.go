@@ -218,7 +218,7 @@ func TestListHotReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "risky.txt")
 	writeFile(t, path, "192.0.2.1\n")
-	e, err := New(Config{Lists: map[string][]string{"risky": {path}}, ReloadInterval: time.Millisecond})
+	e, err := New(Config{Lists: map[string][]string{"risky": {path}}, ReloadInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,14 @@ func TestListHotReload(t *testing.T) {
 	check("192.0.2.2", false)
 	writeFile(t, path, "192.0.2.2\n")
 	bumpMTime(t, path, 2*time.Second)
-	time.Sleep(5 * time.Millisecond)
+	// Within the reload interval the files are not looked at.
+	elapse(e, 59*time.Minute)
+	check("192.0.2.3", false)
+	if st := e.Status(); st.Reloads != 0 {
+		t.Fatalf("reloaded before the interval passed: %+v", st)
+	}
+	// Once it has passed, the next event's lookup reloads the list.
+	elapse(e, time.Minute)
 	check("192.0.2.1", false)
 	check("192.0.2.2", true)
 

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func TestNormalizeOrgURL(t *testing.T) {
@@ -304,48 +307,56 @@ func TestDrainStopsRetriesAfterParentEnds(t *testing.T) {
 // TestDeadlineNamesTheLastFailure: a deadline hit while retrying wraps
 // what the retries were about, so callers can classify it.
 func TestDeadlineNamesTheLastFailure(t *testing.T) {
-	f := newFakeOkta(t, 5)
-	c := testClient(t, f, nil)
-	f.inject(func(w http.ResponseWriter, r *http.Request) bool {
-		w.Header().Set("X-Rate-Limit-Remaining", "0")
-		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(time.Now().Add(30*time.Second).Unix()))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(429)
-		fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
-		return true
+	f := newFakeOktaInProcess(t, 5)
+	c := outsideBubble(t, f)
+	synctest.Test(t, func(t *testing.T) {
+		f.inject(func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("X-Rate-Limit-Remaining", "0")
+			w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(time.Now().Add(30*time.Second).Unix()))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(429)
+			fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
+			return true
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := NewLogPoller(c).Poll(ctx, Cursor{Since: time.Now()})
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("err = %v, want the deadline wrapping the 429 being waited out", err)
+		}
+		if took := time.Since(start); took != time.Second {
+			t.Fatalf("gave up after %s, want at the 1 s deadline (the 429's wait is 31 s)", took)
+		}
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	_, err := NewLogPoller(c).Poll(ctx, Cursor{Since: time.Now()})
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("err = %v, want the deadline wrapping the 429 being waited out", err)
-	}
 }
 
 func Test429HonoursResetAgainstServerDate(t *testing.T) {
-	f := newFakeOkta(t, 3)
-	c := testClient(t, f, nil)
-	f.inject(func(w http.ResponseWriter, r *http.Request) bool {
-		// Server clock is an hour ahead of ours: only Reset-Date counts.
-		d := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-		w.Header().Set("Date", d.Format(http.TimeFormat))
-		w.Header().Set("X-Rate-Limit-Remaining", "0")
-		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(d.Unix()+1))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(429)
-		fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
-		return true
+	f := newFakeOktaInProcess(t, 3)
+	c := outsideBubble(t, f)
+	synctest.Test(t, func(t *testing.T) {
+		f.inject(func(w http.ResponseWriter, r *http.Request) bool {
+			// Server clock is an hour ahead of ours: only Reset-Date counts.
+			d := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+			w.Header().Set("Date", d.Format(http.TimeFormat))
+			w.Header().Set("X-Rate-Limit-Remaining", "0")
+			w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(d.Unix()+1))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(429)
+			fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
+			return true
+		})
+		if _, err := NewLogPoller(c).Poll(t.Context(), Cursor{Since: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.hits) != 2 {
+			t.Fatalf("hits %d", len(f.hits))
+		}
+		// reset - date + 1s = 2s, on the bubble's clock exactly
+		if gap := f.hits[1].Sub(f.hits[0]); gap != 2*time.Second {
+			t.Fatalf("retry after %s, want 2s (Reset - Date + 1s)", gap)
+		}
 	})
-	if _, err := NewLogPoller(c).Poll(t.Context(), Cursor{Since: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if len(f.hits) != 2 {
-		t.Fatalf("hits %d", len(f.hits))
-	}
-	// reset - date + 1s = 2s
-	if gap := f.hits[1].Sub(f.hits[0]); gap < 1900*time.Millisecond || gap > 10*time.Second {
-		t.Fatalf("retry after %s, want ≈2s (Reset - Date + 1s)", gap)
-	}
 }
 
 func TestUnauthorizedIsClearAndNotRetried(t *testing.T) {
@@ -493,26 +504,31 @@ func TestPacingSpacesFromTheSend(t *testing.T) {
 }
 
 func TestReserveWaitsForReset(t *testing.T) {
-	f := newFakeOkta(t, 30)
-	c := testClient(t, f, nil)
-	f.inject(func(w http.ResponseWriter, r *http.Request) bool {
-		d := time.Now().UTC().Truncate(time.Second)
-		w.Header().Set("Date", d.Format(http.TimeFormat))
-		w.Header().Set("X-Rate-Limit-Remaining", "10") // <= 10% of 6000
-		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(d.Unix()+1))
-		return false
+	f := newFakeOktaInProcess(t, 30)
+	c := outsideBubble(t, f)
+	synctest.Test(t, func(t *testing.T) {
+		f.inject(func(w http.ResponseWriter, r *http.Request) bool {
+			d := time.Now().UTC().Truncate(time.Second)
+			w.Header().Set("Date", d.Format(http.TimeFormat))
+			w.Header().Set("X-Rate-Limit-Remaining", "10") // <= 10% of 6000
+			w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(d.Unix()+1))
+			return false
+		})
+		p := NewLogPoller(c)
+		pg, err := p.Poll(t.Context(), Cursor{Since: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Poll(t.Context(), Cursor{Next: pg.Next}); err != nil {
+			t.Fatal(err)
+		}
+		// Remaining at the reserve: the next request waits for the reset
+		// (1 s after Date) and one second more, on the bubble's clock
+		// exactly (it starts on a whole second).
+		if gap := f.hits[1].Sub(f.hits[0]); gap != 2*time.Second {
+			t.Fatalf("second request after %s although Remaining was at the reserve; want 2s (Reset - Date + 1s)", gap)
+		}
 	})
-	p := NewLogPoller(c)
-	pg, err := p.Poll(t.Context(), Cursor{Since: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Poll(t.Context(), Cursor{Next: pg.Next}); err != nil {
-		t.Fatal(err)
-	}
-	if gap := f.hits[1].Sub(f.hits[0]); gap < 900*time.Millisecond {
-		t.Fatalf("second request after %s although Remaining was at the reserve", gap)
-	}
 }
 
 func TestOneRequestInFlight(t *testing.T) {
@@ -527,7 +543,14 @@ func TestOneRequestInFlight(t *testing.T) {
 				maxIn = inflight
 			}
 			f.mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
+			// Hold the request until a second one arrives (the failure)
+			// or 100 ms pass: the absence of a concurrent request cannot
+			// be waited for, only given time to show.
+			testwait.For(100*time.Millisecond, func() bool {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				return inflight > 1
+			})
 			f.mu.Lock()
 			inflight--
 			f.mu.Unlock()

@@ -17,7 +17,8 @@ import (
 // and a scripted fault queue. (The full simulator lives in pkg/oktasim.)
 type fakeOkta struct {
 	t      *testing.T
-	srv    *httptest.Server
+	srv    *httptest.Server // nil when served in process
+	url    string
 	token  string
 	limit  int // X-Rate-Limit-Limit
 	mu     sync.Mutex
@@ -37,8 +38,39 @@ func newFakeOkta(t *testing.T, n int) *fakeOkta {
 		f.events = append(f.events, fakeEvent(i))
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.url = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// newFakeOktaInProcess is newFakeOkta without a socket: testClient sends
+// its client's requests straight to the handler (inProcess). Inside a
+// testing/synctest bubble every wait of the client (pacing, 429 blocks,
+// backoff) then runs on the bubble's fake clock, which jumps ahead when
+// everything waits, so a test about time asserts exact durations and
+// takes none (a real server's accept loop would keep the clock still).
+func newFakeOktaInProcess(t *testing.T, n int) *fakeOkta {
+	f := &fakeOkta{t: t, token: "00FAKE-token-value-0123456789abcdef", limit: 6000, url: "http://127.0.0.1:9"}
+	for i := 0; i < n; i++ {
+		f.events = append(f.events, fakeEvent(i))
+	}
+	return f
+}
+
+// inProcess is a RoundTripper that answers through f.serve directly.
+type inProcess struct{ f *fakeOkta }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	in := r.Clone(r.Context())
+	in.Host, in.RequestURI = r.URL.Host, r.URL.RequestURI()
+	rec := httptest.NewRecorder()
+	p.f.serve(rec, in)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
 }
 
 func fakeEvent(i int) json.RawMessage {
@@ -146,16 +178,32 @@ func (f *fakeOkta) serve(w http.ResponseWriter, r *http.Request) {
 // testClient builds a client against f with fast backoff.
 func testClient(t *testing.T, f *fakeOkta, mut func(*Config), opts ...Option) *Client {
 	t.Helper()
-	cfg := Config{OrgURL: f.srv.URL, APIToken: f.token, PageLimit: 10, RequestTimeout: 2 * time.Second, MaxAttempts: 4}
+	cfg := Config{OrgURL: f.url, APIToken: f.token, PageLimit: 10, RequestTimeout: 2 * time.Second, MaxAttempts: 4}
 	if mut != nil {
 		mut(&cfg)
 	}
 	opts = append([]Option{WithRetryBackoff(5*time.Millisecond, 40*time.Millisecond)}, opts...)
+	if f.srv == nil {
+		opts = append(opts, WithTransport(inProcess{f}))
+	}
 	c, err := NewClient(t.Context(), cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
 	return c
+}
+
+// outsideBubble builds the client for a synctest test before the bubble
+// starts: the SDK's client starts a cache janitor goroutine that never
+// ends, which a bubble refuses to leave behind. The client's waits still
+// run on the bubble's clock: they read time.Now and make their timers when
+// called, inside the bubble.
+func outsideBubble(t *testing.T, f *fakeOkta, opts ...Option) *Client {
+	t.Helper()
+	if f.srv != nil {
+		t.Fatal("outsideBubble wants an in-process fake (newFakeOktaInProcess)")
+	}
+	return testClient(t, f, nil, opts...)
 }
 
 func uuidsOf(t *testing.T, raws []json.RawMessage) []string {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func (e *simEnv) firstNext(t *testing.T) string {
@@ -84,13 +86,7 @@ func TestRealConcurrencyLimitWithSlowFault(t *testing.T) {
 	}
 	done := make(chan resp, 1)
 	go func() { done <- e.get(t, "/api/v1/logs") }()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.sim.inflight(logsPath) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("slow request never became in-flight")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, 30*time.Second, "the slow request to be in flight", func() bool { return e.sim.inflight(logsPath) > 0 })
 	r := e.get(t, "/api/v1/logs")
 	if r.status != 429 || r.header.Get("X-Rate-Limit-Limit") != "0" || r.header.Get("X-Rate-Limit-Remaining") != "0" {
 		t.Fatalf("second in-flight request: %d %v", r.status, r.header)
@@ -118,9 +114,7 @@ func TestRealConcurrencyLimitWithSlowFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { done <- e2.get(t, "/api/v1/logs") }()
-	for e2.sim.inflight(logsPath) == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, 30*time.Second, "the slow request to be in flight", func() bool { return e2.sim.inflight(logsPath) > 0 })
 	if r := e2.get(t, "/api/v1/logs"); r.status != 200 {
 		t.Fatalf("disabled concurrency limit: %d", r.status)
 	}

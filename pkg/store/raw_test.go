@@ -8,6 +8,8 @@ import (
 
 	"github.com/klauspost/compress/dict"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // A store written before schema 6 holds plain raw JSON. Opening it with
@@ -73,19 +75,16 @@ func TestRawRecompressResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		left, err := s.RecompressStatus(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d rows still plain after 30 s", left)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	left := int64(-1)
+	var statusErr error
+	if !testwait.For(30*time.Second, func() bool {
+		left, statusErr = s.RecompressStatus(ctx)
+		return statusErr != nil || left == 0
+	}) {
+		t.Fatalf("%d rows still plain after 30 s", left)
+	}
+	if statusErr != nil {
+		t.Fatal(statusErr)
 	}
 	s.stopRecompress() // the pass has ended: its goroutine returns
 	check(s, 0)

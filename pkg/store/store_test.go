@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/testsamples"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func TestOpenPragmasAndDirs(t *testing.T) {
@@ -439,6 +441,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 	var wg sync.WaitGroup
 	errc := make(chan error, 16)
 	done := make(chan struct{})
+	var committed atomic.Int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -449,6 +452,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 				errc <- err
 				return
 			}
+			committed.Add(1)
 		}
 	}()
 	for r := 0; r < 3; r++ {
@@ -457,6 +461,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 			defer wg.Done()
 			last := int64(0)
 			for {
+				seen := committed.Load()
 				select {
 				case <-done:
 					return
@@ -472,11 +477,22 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 					return
 				}
 				last = st.Events
-				time.Sleep(2 * time.Millisecond)
 				if _, err := s.HasEvents(ctx, []string{mkEvent(5, t0).UUID}); err != nil {
 					errc <- err
 					return
 				}
+				// Read again once the writer has moved on: the reads
+				// overlap its next commit without starving it of CPU
+				// (readers in a tight loop made this test take minutes
+				// under -race on two cores).
+				testwait.For(time.Minute, func() bool {
+					select {
+					case <-done:
+						return true
+					default:
+						return committed.Load() != seen
+					}
+				})
 			}
 		}()
 	}

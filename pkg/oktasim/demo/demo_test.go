@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func TestStartServesHistoryWindowAndLiveTraffic(t *testing.T) {
@@ -103,23 +105,21 @@ func TestFirstLiveAttackStartsQuickAttacks(t *testing.T) {
 		}
 	}
 	// The FastPass event (at Now+300ms) is served within seconds.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var getErr error
+	testwait.Until(t, 30*time.Second, "the injected FastPass event "+fastpass+" to be served", func() bool {
 		req, _ := http.NewRequest("GET", org.URL+"/api/v1/logs?limit=1000&since="+now.Format(time.RFC3339Nano), nil)
 		req.Header.Set("Authorization", "SSWS "+org.Token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			getErr = err
+			return true
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(b), fastpass) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the injected FastPass event %s was not served within 30 s", fastpass)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval of the wait, not synchronisation
+		return strings.Contains(string(b), fastpass)
+	})
+	if getErr != nil {
+		t.Fatal(getErr)
 	}
 	if err := (&Org{}).InjectAttacks(now); err == nil {
 		t.Fatal("InjectAttacks without live traffic accepted")
