@@ -19,6 +19,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // sprayEvents: every 3 hours a new source IP fails sign-in against 12
@@ -76,12 +77,10 @@ func TestHAHelperProcess(t *testing.T) {
 	fmt.Sscan(os.Getenv("OKTAGUARD_BATCH_EVENTS"), &batchEvents)
 	p, err := New(s, Options{OktaOptions: fastOkta(), InstanceID: os.Getenv("OKTAGUARD_HA_ID"), BatchEvents: batchEvents, BeforeCommit: func(n int) {
 		if killAt > 0 && n >= killAt {
-			for {
-				if _, err := os.Stat(killFile); err == nil {
-					syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			// hold the page until the test asks for the kill
+			testwait.For(time.Hour, func() bool { _, err := os.Stat(killFile); return err == nil })
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never reached: kill(2) of oneself with SIGKILL does not return; never go on into the commit
 		}
 	}})
 	if err != nil {
@@ -91,15 +90,16 @@ func TestHAHelperProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	go func() {
+		// print every change of role until the run ends
 		last := ""
-		for ctx.Err() == nil {
+		testwait.For(time.Hour, func() bool {
 			st := p.Status()
 			if r := st.Role + " " + st.Leader; st.Role != "" && r != last {
 				fmt.Println("ROLE", r)
 				last = r
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return ctx.Err() != nil
+		})
 	}()
 	p.Run(ctx)
 	os.Exit(0)
@@ -185,31 +185,26 @@ func TestHAFailoverAfterKill9(t *testing.T) {
 	}
 	waitLine(b, "ROLE leader instance-b", 30*time.Second)
 	// the takeover is complete when the new leader commits its first page
-	for {
+	var now int64
+	var statsErr error
+	if !testwait.For(30*time.Second-time.Since(died), func() bool {
 		st, err := ro.Stats(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Events > before.Events {
-			break
-		}
-		if time.Since(died) > 30*time.Second {
-			t.Fatalf("no page committed within 30 s of the leader's death (still %d events)", st.Events)
-		}
-		time.Sleep(50 * time.Millisecond)
+		now, statsErr = st.Events, err
+		return err != nil || st.Events > before.Events
+	}) {
+		t.Fatalf("no page committed within 30 s of the leader's death (still %d events)", now)
+	}
+	if statsErr != nil {
+		t.Fatal(statsErr)
 	}
 	took := time.Since(died)
 	t.Logf("leader killed with %d of %d events committed; follower committed its first page %.1f s later", before.Events, len(evs), took.Seconds())
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	if !testwait.For(60*time.Second, func() bool {
 		st, _ := ro.Stats(context.Background())
-		if st.Events == int64(len(evs)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store holds %d of %d events", st.Events, len(evs))
-		}
-		time.Sleep(100 * time.Millisecond)
+		now = st.Events
+		return st.Events == int64(len(evs))
+	}) {
+		t.Fatalf("store holds %d of %d events", now, len(evs))
 	}
 	// uuid set: every simulator uuid exactly once
 	conn, err := pgx.Connect(context.Background(), dsn)

@@ -18,6 +18,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func storeHasAll(p *Pipeline, sim *oktasim.Server) func(Status) bool {
@@ -275,7 +276,7 @@ func TestHelperProcess(t *testing.T) {
 	p, err := New(s, Options{OktaOptions: fastOkta(), BatchEvents: batchEvents, BatchAge: time.Hour, BatchCommitBudget: time.Hour, BeforeCommit: func(n int) {
 		if killAt > 0 && n == killAt {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			time.Sleep(time.Minute)
+			select {} // never reached: kill(2) of oneself with SIGKILL does not return; never go on into the commit
 		}
 	}})
 	if err != nil {
@@ -498,7 +499,7 @@ func TestShutdownFinishesPageInFlight(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	// The slow request is in flight once the simulator has taken its fault.
-	if !waitFor(20*time.Second, func() bool { return sim.Stats().Faults[oktasim.FaultSlow] > 0 }) {
+	if !testwait.For(20*time.Second, func() bool { return sim.Stats().Faults[oktasim.FaultSlow] > 0 }) {
 		t.Fatal("the slow request never reached the simulator")
 	}
 	cancel()
@@ -632,25 +633,8 @@ func TestResourceName(t *testing.T) {
 func waitStatus(t *testing.T, p *Pipeline, what string, cond func(Status) bool) Status {
 	t.Helper()
 	var st Status
-	if !waitFor(20*time.Second, func() bool { st = p.Status(); return cond(st) }) {
+	if !testwait.For(20*time.Second, func() bool { st = p.Status(); return cond(st) }) {
 		t.Fatalf("timed out waiting for %s: %+v", what, st)
 	}
 	return st
-}
-
-// waitFor checks cond on a 10 ms ticker until it holds (true) or timeout
-// passes (false).
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return false
-		}
-	}
-	return true
 }

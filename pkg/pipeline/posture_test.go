@@ -12,18 +12,15 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
 	"github.com/oktaguard/oktaguard/pkg/posture"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // waitPosture waits (with a deadline) until cond holds for the posture
 // status while the pipeline runs.
 func waitPosture(t *testing.T, p *Pipeline, timeout time.Duration, what string, cond func(PostureStatus) bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond(p.PostureStatus()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not reached in %s: %+v", what, timeout, p.PostureStatus())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.For(timeout, func() bool { return cond(p.PostureStatus()) }) {
+		t.Fatalf("%s not reached in %s: %+v", what, timeout, p.PostureStatus())
 	}
 }
 
@@ -171,11 +168,9 @@ func TestFollowerRefusesPostureRefresh(t *testing.T) {
 		ch := make(chan error, 1)
 		done = append(done, ch)
 		go func() { ch <- p.Run(ctx) }()
-		// the first one leads before the second starts
-		deadline := time.Now().Add(10 * time.Second)
-		for p.Status().Role == "" && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-		}
+		// the first one leads before the second starts (the roles are
+		// checked below, so a timeout here shows there)
+		testwait.For(10*time.Second, func() bool { return p.Status().Role != "" })
 	}
 	defer func() {
 		cancel()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // threatSignIn is a successful sign-in Okta ThreatInsight flagged: the
@@ -30,7 +34,14 @@ func threatSignIn(n int, login, ip string, at time.Time) json.RawMessage {
 func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 	sim, url := startSim(t, oktasim.Options{})
 	dir := t.TempDir()
-	p := newTestPipeline(t, testSettings(t, url, dir), &syncBuffer{})
+	// The pipeline's clock runs with the wall clock plus an offset the test
+	// moves forward: the exception lapses without waiting for it.
+	var ahead atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	p, err := New(testSettings(t, url, dir), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OktaOptions: fastOkta(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	st, err := store.AsTriager(p.Store())
 	if err != nil {
@@ -50,16 +61,6 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 		}
 		return len(as)
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; status %+v", what, p.Status())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	// Event times step 10 minutes from two hours ago; a quiet event 3
 	// minutes after each sign-in moves the engine's 2-minute reorder
 	// window past it, so the sign-in is detected in the same page.
@@ -73,7 +74,7 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sim.EventCount()
-		waitFor(login+"'s sign-in stored", func() bool { return p.Status().EventsIngested >= int64(want) })
+		testwait.Until(t, 30*time.Second, login+"'s sign-in stored", func() bool { return p.Status().EventsIngested >= int64(want) })
 	}
 
 	signIn("a@example.com")
@@ -106,9 +107,10 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 		t.Fatal("a removed exception still suppressed")
 	}
 
-	// A short exception suppresses, then lapses without anyone touching it.
-	now = time.Now()
-	expires := now.Add(1500 * time.Millisecond)
+	// An exception of an hour suppresses, then lapses when the hour has
+	// passed on the pipeline's clock, without anyone touching it.
+	now = clock()
+	expires := now.Add(time.Hour)
 	if _, err := st.AddException(context.Background(), alert.Exception{Detector: "suspicious_ip", Scope: alert.ScopeIP, Value: ip,
 		Reason: "short", CreatedBy: "ann", CreatedAt: now, ExpiresAt: expires}); err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func TestExceptionSuppressesLiveAndLapses(t *testing.T) {
 	if alertsOf("d@example.com") != 0 || p.Status().Suppressed != 2 {
 		t.Fatalf("short exception did not suppress: %+v", p.Status())
 	}
-	waitFor("the exception's expiry", func() bool { return time.Now().After(expires) })
+	ahead.Add(int64(time.Hour + time.Second)) // the hour passes
 	signIn("e@example.com")
 	if alertsOf("e@example.com") != 1 {
 		t.Fatal("the alert did not come back after the exception expired")
