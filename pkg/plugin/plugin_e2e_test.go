@@ -20,6 +20,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
 	"github.com/oktaguard/oktaguard/pkg/plugin/plugintest"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 const testToken = "00plugin-e2e-SECRET-token-do-not-leak"
@@ -97,16 +98,9 @@ func (e *env) health(t testing.TB, ds plugintest.DataSource) health {
 func (e *env) waitIngested(t testing.TB, ds plugintest.DataSource) {
 	t.Helper()
 	want := e.org.Sim.EventCount()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		got := e.eventTotal(t, ds)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingested %d of %d events; health: %+v", got, want, e.health(t, ds))
-		}
-		time.Sleep(time.Second)
+	var got int
+	if !testwait.For(3*time.Minute, func() bool { got = e.eventTotal(t, ds); return got == want }) {
+		t.Fatalf("ingested %d of %d events; health: %+v", got, want, e.health(t, ds))
 	}
 }
 
@@ -114,17 +108,11 @@ func (e *env) waitIngested(t testing.TB, ds plugintest.DataSource) {
 // waitTotal polls the stored event total until cond holds (60 s at most).
 func (e *env) waitTotal(t testing.TB, ds plugintest.DataSource, cond func(int) bool, what string) int {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		n := e.eventTotal(t, ds)
-		if cond(n) {
-			return n
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %d events stored", what, n)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var n int
+	if !testwait.For(60*time.Second, func() bool { n = e.eventTotal(t, ds); return cond(n) }) {
+		t.Fatalf("timed out waiting for %s: %d events stored", what, n)
 	}
+	return n
 }
 
 func (e *env) eventTotal(t testing.TB, ds plugintest.DataSource) int {
@@ -147,20 +135,18 @@ func (e *env) eventTotal(t testing.TB, ds plugintest.DataSource) int {
 // waitPosture waits for the first posture report and returns its number of checks.
 func (e *env) waitPosture(t testing.TB, ds plugintest.DataSource) int {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	rows := 0
+	testwait.Until(t, 60*time.Second, "the first posture report", func() bool {
 		r := e.query(t, ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture"}})["P"]
 		if r.Error != "" {
 			t.Fatal(r.Error)
 		}
-		if len(r.Frames) == 1 && r.Frames[0].Rows() > 0 {
-			return r.Frames[0].Rows()
+		if len(r.Frames) == 1 {
+			rows = r.Frames[0].Rows()
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no posture report within 60s")
-		}
-		time.Sleep(time.Second)
-	}
+		return rows > 0
+	})
+	return rows
 }
 
 func (e *env) query(t testing.TB, ds plugintest.DataSource, fromAlert bool, qs ...plugintest.Query) map[string]plugintest.Result {

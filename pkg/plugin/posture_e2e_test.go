@@ -7,6 +7,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
 	"github.com/oktaguard/oktaguard/pkg/plugin/plugintest"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // Through the plugin's gRPC protocol, with an API token whose admin role
@@ -20,10 +21,7 @@ func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
 	start := time.Now()
 	var rows, polls int
 	var firstNotice string
-	for rows == 0 {
-		if time.Since(start) > 60*time.Second {
-			t.Fatalf("no posture report within 60 s of connecting (%d polls)", polls)
-		}
+	testwait.Until(t, 60*time.Second, "a posture report after connecting", func() bool {
 		r := e.query(t, e.ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture"}})["P"]
 		polls++
 		if r.Error != "" {
@@ -41,9 +39,9 @@ func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
 			if firstNotice == "" {
 				firstNotice = f.Meta.Notices[0].Text
 			}
-			time.Sleep(200 * time.Millisecond)
 		}
-	}
+		return rows > 0
+	})
 	t.Logf("first posture report after %s (%d polls; notice before it: %q)", time.Since(start).Round(time.Millisecond), polls, firstNotice)
 	if firstNotice != "" && !strings.Contains(firstNotice, "First evaluation in progress") {
 		t.Fatalf("notice before the first report: %q", firstNotice)
@@ -53,8 +51,7 @@ func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
 	// tokens error (log offload is decided by the plugin's own ingestion).
 	var errs []string
 	var notices []string
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testwait.Until(t, 60*time.Second, "the complete report to follow the partial one", func() bool {
 		r := e.query(t, e.ds, false, plugintest.Query{RefID: "P", Model: map[string]any{"queryType": "posture", "status": "error"}})["P"]
 		f := r.Frames[0]
 		errs, notices = nil, nil
@@ -67,14 +64,9 @@ func TestPosturePartialPermissionsOverGRPC(t *testing.T) {
 				notices = append(notices, n.Text)
 			}
 		}
-		if partial, _ := f.Meta.Custom.(map[string]any)["partial"].(bool); !partial {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the complete report did not follow the partial one")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		partial, _ := f.Meta.Custom.(map[string]any)["partial"].(bool)
+		return !partial
+	})
 	want := map[string]bool{"okta.users.mfa_coverage": true, "okta.users.dormant": true, "okta.admins.dormant": true, "okta.admins.mfa": true,
 		"okta.admins.stale_password": true, "okta.admins.super_admin_count": true, "okta.admins.privileged_count": true,
 		"okta.api_tokens.network_restricted": true, "okta.api_tokens.not_super_admin": true, "okta.api_tokens.hygiene": true}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // slowOkta is an Okta org whose System Log page hangs until released: a
@@ -58,18 +60,6 @@ func registrySettings(t *testing.T, uid, orgURL string) Settings {
 	return s
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // A data source whose old pipeline is slow to stop (its Okta page hangs)
 // must not block another data source's start, nor the registry.
 func TestRegistryStartDoesNotWaitForAnotherDataSourcesStop(t *testing.T) {
@@ -96,7 +86,7 @@ func TestRegistryStartDoesNotWaitForAnotherDataSourcesStop(t *testing.T) {
 		_, err := g.start(a, logger)
 		replaced <- err
 	}()
-	waitFor(t, "the old runner to leave the registry while the registry lock is free", 10*time.Second, func() bool {
+	testwait.Until(t, 10*time.Second, "the old runner to leave the registry while the registry lock is free", func() bool {
 		if !g.mu.TryLock() {
 			return false
 		}
