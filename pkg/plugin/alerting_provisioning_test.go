@@ -66,29 +66,45 @@ type provisionedRule struct {
 	} `yaml:"data"`
 }
 
-func loadProvisionedRules(t *testing.T) []provisionedRule {
+// provisionedGroup is a rule group of provisioning/alerting/*.yaml.
+type provisionedGroup struct {
+	Name   string            `yaml:"name"`
+	Folder string            `yaml:"folder"`
+	Rules  []provisionedRule `yaml:"rules"`
+	file   string
+}
+
+func loadProvisionedGroups(t *testing.T) []provisionedGroup {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(root, "provisioning", "alerting", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no alerting provisioning files: %v", err)
 	}
-	var out []provisionedRule
+	var out []provisionedGroup
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var doc struct {
-			Groups []struct {
-				Rules []provisionedRule `yaml:"rules"`
-			} `yaml:"groups"`
+			Groups []provisionedGroup `yaml:"groups"`
 		}
 		if err := yaml.Unmarshal(b, &doc); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, g := range doc.Groups {
-			out = append(out, g.Rules...)
+			g.file = filepath.Base(f)
+			out = append(out, g)
 		}
+	}
+	return out
+}
+
+func loadProvisionedRules(t *testing.T) []provisionedRule {
+	t.Helper()
+	var out []provisionedRule
+	for _, g := range loadProvisionedGroups(t) {
+		out = append(out, g.Rules...)
 	}
 	if len(out) < 4 {
 		t.Fatalf("only %d provisioned rules", len(out))
@@ -292,6 +308,40 @@ func TestAlertsRouteToOktaguardContactPoints(t *testing.T) {
 		}
 		if !grouped {
 			t.Errorf("the source=oktaguard route does not group by detector: %v", sub.GroupBy)
+		}
+	}
+}
+
+// The dashboards and the alert rules land in one folder, named by title on
+// both sides: a folderUid on the dashboards' provider would clash on first
+// start with the folder the alert provisioning creates by title (or the
+// reverse), and the rules' dashboard links would point into another folder.
+func TestDashboardsAndRulesShareOneFolderByTitle(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "provisioning", "dashboards", "oktaguard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Providers []map[string]any `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(b, &dash); err != nil || len(dash.Providers) != 1 {
+		t.Fatalf("dashboard provisioning: %d providers, %v", len(dash.Providers), err)
+	}
+	p := dash.Providers[0]
+	folder, _ := p["folder"].(string)
+	if folder == "" {
+		t.Fatal("the dashboard provider names no folder")
+	}
+	if _, ok := p["folderUid"]; ok {
+		t.Errorf("the dashboard provider sets folderUid %v: name the folder by title only", p["folderUid"])
+	}
+	groups := loadProvisionedGroups(t)
+	if len(groups) == 0 {
+		t.Fatal("no alert rule groups")
+	}
+	for _, g := range groups {
+		if g.Folder != folder {
+			t.Errorf("%s: rule group %s is in folder %q, the dashboards in %q", g.file, g.Name, g.Folder, folder)
 		}
 	}
 }

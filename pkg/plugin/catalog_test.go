@@ -143,6 +143,17 @@ func asList(v any) []map[string]any {
 var unitPanels = map[string]bool{"stat": true, "singlestat": true, "graph": true, "table": true, "timeseries": true,
 	"gauge": true, "bargauge": true, "piechart": true}
 
+// targetPanels must have at least one query (panel-no-targets-rule) and
+// query the templated data source (panel-datasource-rule).
+var targetPanels = map[string]bool{"stat": true, "singlestat": true, "graph": true, "table-old": true,
+	"timeseries": true, "gauge": true}
+
+// grafanaUnits are the Grafana unit ids the bundled dashboards may use; a
+// unit outside Grafana's list is as bad as none (panel-units-rule), so a
+// new one is added here after checking it is one of Grafana's.
+var grafanaUnits = map[string]bool{"none": true, "string": true, "short": true, "percent": true, "percentunit": true,
+	"s": true, "ms": true, "dtdurations": true, "dateTimeAsIso": true, "dateTimeFromNow": true, "bool": true}
+
 func TestDashboardLintRules(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -195,7 +206,23 @@ func TestDashboardLintRules(t *testing.T) {
 					def, _ := fc["defaults"].(map[string]any)
 					if u, _ := def["unit"].(string); u == "" {
 						t.Errorf("%s: %s panel %v %q has no unit", name, typ, id, p["title"])
+					} else if !grafanaUnits[u] {
+						t.Errorf("%s: %s panel %v %q has unit %q, not a Grafana unit id", name, typ, id, p["title"], u)
 					}
+					for _, o := range asList(fc["overrides"]) {
+						for _, prop := range asList(o["properties"]) {
+							if u, _ := prop["value"].(string); prop["id"] == "unit" && !grafanaUnits[u] {
+								t.Errorf("%s: panel %v %q overrides unit %q, not a Grafana unit id", name, id, p["title"], u)
+							}
+						}
+					}
+				}
+				// panel-no-targets-rule, panel-datasource-rule
+				if targetPanels[typ] && len(asList(p["targets"])) == 0 {
+					t.Errorf("%s: %s panel %v %q has no targets", name, typ, id, p["title"])
+				}
+				if ds, _ := p["datasource"].(map[string]any); ds["uid"] != "${datasource}" && ds["uid"] != "$datasource" {
+					t.Errorf("%s: panel %v %q uses data source %v, not the templated ${datasource}", name, id, p["title"], p["datasource"])
 				}
 				for _, tg := range asList(p["targets"]) {
 					if tg["refId"] == nil {
@@ -210,7 +237,13 @@ func TestDashboardLintRules(t *testing.T) {
 		for _, v := range asList(tmpl["list"]) {
 			switch v["type"] {
 			case "datasource":
-				hasDS = true // template-datasource-rule
+				// template-datasource-rule: the only data source variable
+				// is named "datasource" and labelled "Data source" (the
+				// linter's warning, an error with --strict).
+				hasDS = true
+				if v["name"] != "datasource" || v["label"] != "Data source" {
+					t.Errorf("%s: data source variable %v labelled %v, want datasource / \"Data source\"", name, v["name"], v["label"])
+				}
 			case "query":
 				// template-on-time-change-reload-rule: refresh 2 (on time range change)
 				if v["refresh"] != float64(2) {

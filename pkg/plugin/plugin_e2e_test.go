@@ -550,7 +550,8 @@ func TestPluginOverGRPC(t *testing.T) {
 		}
 	})
 
-	t.Run("dashboards and alert rules replay", func(t *testing.T) { replayProvisioning(t, e) })
+	t.Run("dashboards and alert rules replay", func(t *testing.T) { replayProvisioning(t, e, root) })
+	t.Run("replay reports broken queries", func(t *testing.T) { replayCatchesBrokenQueries(t, e) })
 	t.Run("frames for screenshots", func(t *testing.T) { writeScreenshotFrames(t, e) })
 
 	t.Run("demo mode needs no org", func(t *testing.T) {
@@ -673,7 +674,7 @@ func allIn(field string, want ...string) func(*testing.T, data.Frames) {
 	}
 }
 
-func assertNumeric(t *testing.T, fs data.Frames) {
+func assertNumeric(t testing.TB, fs data.Frames) {
 	t.Helper()
 	if len(fs) == 0 {
 		t.Fatal("no frames")

@@ -1,16 +1,21 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"gopkg.in/yaml.v3"
 
 	"github.com/oktaguard/oktaguard/pkg/plugin"
@@ -54,9 +59,9 @@ func interpolate(m map[string]any, vars map[string]string) map[string]any {
 	return out
 }
 
-func loadDashboardQueries(t *testing.T, dsUID string, vars map[string]string) []dashboardQuery {
+func loadDashboardQueries(t testing.TB, dir, dsUID string, vars map[string]string) []dashboardQuery {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	files, err := filepath.Glob(filepath.Join(dir, "dashboards", "*.json"))
 	if err != nil || len(files) < 3 {
 		t.Fatalf("dashboards: %v %v", files, err)
 	}
@@ -136,7 +141,11 @@ func loadDashboardQueries(t *testing.T, dsUID string, vars map[string]string) []
 		}
 		walk(d.Panels)
 		for _, a := range d.Annotations.List {
-			if a.Datasource == nil || a.Datasource["type"] != plugin.PluginID {
+			if builtInAnnotation(a.Datasource) {
+				continue
+			}
+			if a.Datasource["type"] != plugin.PluginID {
+				t.Errorf("%s: annotation %q: datasource %v does not resolve to the plugin", f, a.Name, a.Datasource)
 				continue
 			}
 			out = append(out, dashboardQuery{where: filepath.Base(f) + " annotation " + a.Name, model: interpolate(a.Target, vars)})
@@ -165,9 +174,17 @@ type ruleFile struct {
 	} `yaml:"groups"`
 }
 
-// replayProvisioning replays every dashboard query and every provisioned
-// alert rule through the running plugin.
-func replayProvisioning(t *testing.T, e *env) {
+// builtInAnnotation is Grafana's own "Annotations & Alerts" entry, the only
+// annotation of a bundled dashboard that is not the plugin's.
+func builtInAnnotation(ds map[string]any) bool {
+	return ds["type"] == "grafana" || ds["type"] == "datasource" || ds["uid"] == "-- Grafana --"
+}
+
+// replayProvisioning replays every dashboard query (with the logs volume
+// and log context of each logs query), every dashboard query variable and
+// every provisioned alert rule of the repository at dir through the
+// running plugin; any error fails t.
+func replayProvisioning(t testing.TB, e *env, dir string) {
 	// The provisioned data source's uid is what dashboards and rules name.
 	var dsFile struct {
 		Datasources []struct {
@@ -175,7 +192,7 @@ func replayProvisioning(t *testing.T, e *env) {
 			Type string `yaml:"type"`
 		} `yaml:"datasources"`
 	}
-	b, err := os.ReadFile(filepath.Join(root, "provisioning", "datasources", "oktaguard.yaml"))
+	b, err := os.ReadFile(filepath.Join(dir, "provisioning", "datasources", "oktaguard.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +209,7 @@ func replayProvisioning(t *testing.T, e *env) {
 		{"datasource": provUID, "actor": "*", "detector": "*", "severity": "*", "ip": "", "profile": "baseline", "status": "open,acknowledged", "user": actor},
 		{"datasource": provUID, "actor": actor, "detector": "impossible_travel", "severity": "high", "ip": "198.51.100.1", "profile": "stig", "status": "dismissed", "user": ""},
 	} {
-		qs := loadDashboardQueries(t, provUID, vars)
+		qs := loadDashboardQueries(t, dir, provUID, vars)
 		if len(qs) < 20 {
 			t.Fatalf("only %d dashboard queries found", len(qs))
 		}
@@ -209,17 +226,24 @@ func replayProvisioning(t *testing.T, e *env) {
 				res := e.query(t, e.ds, false, plugintest.Query{RefID: "S", Model: sq.model, From: sq.from, To: sq.to})["S"]
 				if res.Error != "" {
 					t.Errorf("%s %s (%v): %s", q.where, sq.what, sq.model, res.Error)
+					continue
+				}
+				// The histogram counts what the lines show: lines in the
+				// range mean a level-labelled count above zero.
+				if sq.what == "logs volume" && r.Error == "" && len(r.Frames) > 0 && r.Frames[0].Rows() > 0 && volumeTotal(res.Frames) == 0 {
+					t.Errorf("%s logs volume (%v): no level-labelled count for %d lines", q.where, sq.model, r.Frames[0].Rows())
 				}
 			}
 		}
 		if logs == 0 {
 			t.Error("no dashboard logs query to replay the logs volume and log context of")
 		}
+		t.Logf("variables %v: replayed %d dashboard queries and %d logs volume / log context queries", vars, len(qs), logs)
 	}
 
 	// Every query variable of the dashboards, as the variable editor's
 	// query runs it (variables.ts variableValues: the plugin's resources).
-	vqs := loadVariableQueries(t)
+	vqs := loadVariableQueries(t, dir)
 	if len(vqs) < 3 {
 		t.Fatalf("only %d variable queries found", len(vqs))
 	}
@@ -242,7 +266,7 @@ func replayProvisioning(t *testing.T, e *env) {
 		}
 	}
 
-	files, _ := filepath.Glob(filepath.Join(root, "provisioning", "alerting", "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(dir, "provisioning", "alerting", "*.yaml"))
 	if len(files) == 0 {
 		t.Fatal("no provisioned alert rules")
 	}
@@ -298,6 +322,7 @@ func replayProvisioning(t *testing.T, e *env) {
 	if rules < 3 {
 		t.Fatalf("only %d alert rules", rules)
 	}
+	t.Logf("replayed %d query variables and %d alert rules", len(vqs), rules)
 }
 
 // companion is a query Explore sends beside a logs query.
@@ -365,10 +390,10 @@ type variableQuery struct {
 // loadVariableQueries reads every query variable of the bundled dashboards
 // (text form "actors:<search>" or the editor's {kind, arg}) and maps it to
 // the resource the frontend calls (variables.ts variableValues).
-func loadVariableQueries(t *testing.T) []variableQuery {
+func loadVariableQueries(t testing.TB, dir string) []variableQuery {
 	t.Helper()
 	textRe := regexp.MustCompile(`^\s*(detectors|actors|event-types)\s*(?::\s*(.*?)|\((.*)\))?\s*$`)
-	files, _ := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	files, _ := filepath.Glob(filepath.Join(dir, "dashboards", "*.json"))
 	var out []variableQuery
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -389,10 +414,14 @@ func loadVariableQueries(t *testing.T) []variableQuery {
 			t.Fatal(err)
 		}
 		for _, v := range d.Templating.List {
-			if v.Type != "query" || v.Datasource["type"] != plugin.PluginID {
+			if v.Type != "query" {
 				continue
 			}
 			where := filepath.Base(f) + " $" + v.Name
+			if v.Datasource["type"] != plugin.PluginID {
+				t.Errorf("%s: query variable datasource %v does not resolve to the plugin", where, v.Datasource)
+				continue
+			}
 			var kind, arg string
 			switch q := v.Query.(type) {
 			case string:
@@ -421,4 +450,147 @@ func loadVariableQueries(t *testing.T) []variableQuery {
 		}
 	}
 	return out
+}
+
+// volumeTotal is the sum of the logs volume frames' level-labelled counts.
+func volumeTotal(fs data.Frames) float64 {
+	total := 0.0
+	for _, f := range fs {
+		for _, fd := range f.Fields {
+			if fd.Labels["level"] == "" {
+				continue
+			}
+			for i := 0; i < fd.Len(); i++ {
+				if v, ok := fd.ConcreteAt(i); ok {
+					if n, ok := v.(float64); ok {
+						total += n
+					}
+				}
+			}
+		}
+	}
+	return total
+}
+
+// errorRecorder is a testing.TB that records the replay's failures instead
+// of failing the test, so a test can check that the replay catches them.
+// Fatal ends the replay's goroutine, as it ends a test's.
+type errorRecorder struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *errorRecorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *errorRecorder) Error(args ...any) { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *errorRecorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (r *errorRecorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
+
+// replayCatchesBrokenQueries replays a copy of the repository's dashboards
+// and provisioning in which one logs panel query, one query variable and
+// one alert rule query are broken: the replay must report each of them
+// (the panel query, its logs volume, the variable and the rule), so a
+// dashboard query that errors cannot pass it.
+func replayCatchesBrokenQueries(t *testing.T, e *env) {
+	dir := t.TempDir()
+	for _, sub := range []string{"dashboards", "provisioning/datasources", "provisioning/alerting"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyGlob := func(pattern string, edit func(name string, b []byte) []byte) {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(root, f)
+			if err := os.WriteFile(filepath.Join(dir, rel), edit(filepath.Base(f), b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	same := func(_ string, b []byte) []byte { return b }
+	copyGlob("provisioning/datasources/*.yaml", same)
+	brokePanel, brokeVar, brokeRule := "", "", ""
+	copyGlob("dashboards/*.json", func(name string, b []byte) []byte {
+		var d map[string]any
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		if brokePanel == "" {
+			var walk func(ps []any)
+			walk = func(ps []any) {
+				for _, p := range ps {
+					pm, _ := p.(map[string]any)
+					sub, _ := pm["panels"].([]any)
+					walk(sub)
+					tgs, _ := pm["targets"].([]any)
+					for _, tg := range tgs {
+						m, _ := tg.(map[string]any)
+						if brokePanel == "" && m["queryType"] == "activity" && m["format"] == "logs" {
+							// An unknown log label: the activity query and its logs volume refuse it.
+							m["exclude"] = []any{map[string]any{"key": "no-such-label", "value": "x"}}
+							brokePanel = fmt.Sprintf("%s panel %s %s", name, pm["title"], m["refId"])
+						}
+					}
+				}
+			}
+			ps, _ := d["panels"].([]any)
+			walk(ps)
+		}
+		tmpl, _ := d["templating"].(map[string]any)
+		vars, _ := tmpl["list"].([]any)
+		for _, v := range vars {
+			vm, _ := v.(map[string]any)
+			if brokeVar == "" && vm["type"] == "query" {
+				vm["query"] = "no-such-list"
+				brokeVar = name + " $" + vm["name"].(string)
+			}
+		}
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+	copyGlob("provisioning/alerting/*.yaml", func(name string, b []byte) []byte {
+		if brokeRule != "" || !bytes.Contains(b, []byte("groupBy: detector")) {
+			return b
+		}
+		brokeRule = name
+		// A group-by the alerts series do not have: the rule's query errors.
+		return bytes.Replace(b, []byte("groupBy: detector"), []byte("groupBy: no-such-group"), 1)
+	})
+	if brokePanel == "" || brokeVar == "" || brokeRule == "" {
+		t.Fatalf("found nothing to break: panel %q, variable %q, rule %q", brokePanel, brokeVar, brokeRule)
+	}
+
+	rec := &errorRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		replayProvisioning(rec, e, dir)
+	}()
+	<-done
+	all := strings.Join(rec.errs, "\n")
+	for _, want := range []string{brokePanel + " (", brokePanel + " logs volume (", brokeVar + ": ", "no-such-group"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the replay did not report %q; it reported:\n%s", want, all)
+		}
+	}
+	if len(rec.errs) < 4 {
+		t.Errorf("the replay reported %d failures, want at least 4:\n%s", len(rec.errs), all)
+	}
 }
