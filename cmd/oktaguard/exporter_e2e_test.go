@@ -25,6 +25,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
 	"github.com/oktaguard/oktaguard/pkg/store"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // e2eVersion is stamped into the test binary and must come back in
@@ -314,30 +315,26 @@ func TestExporterEndToEndAttacks(t *testing.T) {
 	proc := startServe(t, bin, token, "--config", cfg, "--log-level", "debug")
 	var last scrapeResult
 	sawNotReady := ""
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	if !testwait.For(3*time.Minute, func() bool {
 		if done, err := proc.exited(); done {
 			t.Fatalf("serve exited early: %v\nstderr:\n%s", err, proc.stderr.String())
 		}
 		res, _, err := scrape(plain, "http://"+listen+"/metrics", "", "")
-		if err == nil {
-			last = res
-			code, why, _ := tlsGet(plain, "http://"+listen+"/readyz", "", "")
-			if code == http.StatusServiceUnavailable && sawNotReady == "" {
-				sawNotReady = why
-			}
-			ing, _ := res.value("oktaguard_events_ingested_total")
-			_, posture := res.value("oktaguard_posture_score", "profile", "baseline")
-			if code == 200 && posture && int(ing) == org.Sim.EventCount() {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			ing, _ := last.value("oktaguard_events_ingested_total")
-			t.Fatalf("after 3 min: ingested %v of %d events (posture scored: %v)\nstderr:\n%s", ing, org.Sim.EventCount(),
-				strings.Contains(last.body, "oktaguard_posture_score"), proc.stderr.String())
+		last = res
+		code, why, _ := tlsGet(plain, "http://"+listen+"/readyz", "", "")
+		if code == http.StatusServiceUnavailable && sawNotReady == "" {
+			sawNotReady = why
 		}
-		time.Sleep(200 * time.Millisecond)
+		ing, _ := res.value("oktaguard_events_ingested_total")
+		_, posture := res.value("oktaguard_posture_score", "profile", "baseline")
+		return code == 200 && posture && int(ing) == org.Sim.EventCount()
+	}) {
+		ing, _ := last.value("oktaguard_events_ingested_total")
+		t.Fatalf("after 3 min: ingested %v of %d events (posture scored: %v)\nstderr:\n%s", ing, org.Sim.EventCount(),
+			strings.Contains(last.body, "oktaguard_posture_score"), proc.stderr.String())
 	}
 	if sawNotReady != "" {
 		t.Logf("/readyz before the backfill finished: 503 %q", strings.TrimSpace(sawNotReady))
@@ -384,33 +381,28 @@ func TestExporterEndToEndAttacks(t *testing.T) {
 	webCfg, pool := writeWebConfig(t, dir, "prometheus", "e2e-scrape-pass")
 	proc = startServe(t, bin, token, "--config", cfg, "--listen", listen2, "--web.config.file", webCfg)
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline = time.Now().Add(2 * time.Minute)
-	for {
+	if !testwait.For(2*time.Minute, func() bool {
 		if done, err := proc.exited(); done {
 			t.Fatalf("restarted serve exited early: %v\nstderr:\n%s", err, proc.stderr.String())
 		}
 		res, _, err := scrape(client, "https://"+listen2+"/metrics", "prometheus", "e2e-scrape-pass")
-		if err == nil {
-			last = res
-			code, _, _ := tlsGet(client, "https://"+listen2+"/readyz", "prometheus", "e2e-scrape-pass")
-			if ing, _ := res.value("oktaguard_events_ingested_total"); code == 200 && ing >= newEvents {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			ing, _ := last.value("oktaguard_events_ingested_total")
-			t.Fatalf("restarted exporter: ingested %v of %d new events\nstderr:\n%s", ing, newEvents, proc.stderr.String())
-		}
-		time.Sleep(200 * time.Millisecond)
+		last = res
+		code, _, _ := tlsGet(client, "https://"+listen2+"/readyz", "prometheus", "e2e-scrape-pass")
+		ing, _ := res.value("oktaguard_events_ingested_total")
+		return code == 200 && ing >= newEvents
+	}) {
+		ing, _ := last.value("oktaguard_events_ingested_total")
+		t.Fatalf("restarted exporter: ingested %v of %d new events\nstderr:\n%s", ing, newEvents, proc.stderr.String())
 	}
 	// Let it poll three more times (System Log requests seen by the
 	// simulator): nothing else may be counted.
 	polled := org.Sim.Stats().ByEndpoint["/api/v1/logs"]
-	for deadline = time.Now().Add(time.Minute); org.Sim.Stats().ByEndpoint["/api/v1/logs"] < polled+3; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the restarted exporter stopped polling\nstderr:\n%s", proc.stderr.String())
-		}
-	}
+	testwait.Until(t, time.Minute, "three more System Log polls of the restarted exporter", func() bool {
+		return org.Sim.Stats().ByEndpoint["/api/v1/logs"] >= polled+3
+	})
 	second, code, err := scrape(client, "https://"+listen2+"/metrics", "prometheus", "e2e-scrape-pass")
 	if err != nil || code != 200 {
 		t.Fatalf("scrape after the restart: %d %v", code, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/oktasim/orgsim"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 	"github.com/oktaguard/oktaguard/pkg/testsamples"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // TestMain lets tests run the real main() in a subprocess.
@@ -272,17 +273,16 @@ func TestServeSIGTERMExportAndMetrics(t *testing.T) {
 	}
 	// A deadline, not a duration: the child runs under -race on a shared
 	// machine; it normally takes a few seconds.
-	deadline := time.Now().Add(2 * time.Minute)
 	var body string
-	for time.Now().Before(deadline) && !(strings.Contains(body, want) && logged()) {
+	testwait.For(2*time.Minute, func() bool {
 		resp, err := http.Get("http://" + listen + "/metrics")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			body = string(b)
 		}
-		time.Sleep(100 * time.Millisecond) // polling interval of the wait
-	}
+		return strings.Contains(body, want) && logged()
+	})
 	if !strings.Contains(body, want) {
 		t.Fatalf("metrics never showed %q\n%s\nstderr: %s", want, body, stderr.String())
 	}
@@ -392,10 +392,7 @@ func TestSimCommandPrintsURLAndToken(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--users", "40", "--days", "10", "--token", simToken, "--live=false"}, nil, out, errb)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "apiToken:") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.For(30*time.Second, func() bool { return strings.Contains(out.String(), "apiToken:") }) // checked below
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

@@ -36,6 +36,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // TestExporterRegistryLintClean: the exporter's own registry (contract set
@@ -205,17 +206,15 @@ func startExporter(t *testing.T, s config.Settings, p *pipeline.Pipeline, log *s
 
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
+	var err error
+	if !testwait.For(30*time.Second, func() bool {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter never listened on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("exporter never listened on %s: %v", addr, err)
 	}
 }
 
@@ -502,29 +501,19 @@ func TestExporterTLSBasicAuthPromtool(t *testing.T) {
 	// bcrypt hash, which is slow under the race detector.
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	want := fmt.Sprintf("oktaguard_events_ingested_total %d", sim.EventCount())
-	var body string
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		code, b, err := tlsGet(client, "https://"+listen+"/metrics", "prometheus", "s3cret-scrape")
-		if err == nil && code == 200 && strings.Contains(b, want) {
-			body = b
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics over TLS never showed %q: %d %v\n%s", want, code, err, b)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var body, why string
+	var code int
+	if !testwait.For(90*time.Second, func() bool {
+		code, body, err = tlsGet(client, "https://"+listen+"/metrics", "prometheus", "s3cret-scrape")
+		return err == nil && code == 200 && strings.Contains(body, want)
+	}) {
+		t.Fatalf("metrics over TLS never showed %q: %d %v\n%s", want, code, err, body)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		code, why, err := tlsGet(client, "https://"+listen+"/readyz", "prometheus", "s3cret-scrape")
-		if err == nil && code == 200 && why == "ready\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz over TLS: %d %q %v", code, why, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testwait.For(30*time.Second, func() bool {
+		code, why, err = tlsGet(client, "https://"+listen+"/readyz", "prometheus", "s3cret-scrape")
+		return err == nil && code == 200 && why == "ready\n"
+	}) {
+		t.Fatalf("readyz over TLS: %d %q %v", code, why, err)
 	}
 	checkTLSRefusals(t, client, listen, "prometheus", "s3cret-scrape")
 	promtoolCheckMetrics(t, body)
@@ -575,15 +564,23 @@ func TestExporterServesUntilPageCommitted(t *testing.T) {
 	sim, _ := startTestSim(t, 300)
 	var armed atomic.Bool
 	inFlight := make(chan struct{})
-	const delay = 1500 * time.Millisecond
+	// The armed request is held until the test has seen the exporter
+	// answer during the shutdown.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
 	okta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/logs" && armed.CompareAndSwap(true, false) {
 			close(inFlight)
-			time.Sleep(delay)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
 		}
 		sim.Handler().ServeHTTP(w, r)
 	}))
 	defer okta.Close()
+	defer answer()
 
 	dir := t.TempDir()
 	listen := freePort(t)
@@ -614,15 +611,11 @@ func TestExporterServesUntilPageCommitted(t *testing.T) {
 		httpDone <- httpResult{err, p.Status().Running}
 	}()
 	waitListening(t, listen)
-	deadline := time.Now().Add(60 * time.Second)
-	for p.Status().EventsIngested != int64(sim.EventCount()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("backfill: %d of %d events", p.Status().EventsIngested, sim.EventCount())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testwait.For(60*time.Second, func() bool { return p.Status().EventsIngested == int64(sim.EventCount()) }) {
+		t.Fatalf("backfill: %d of %d events", p.Status().EventsIngested, sim.EventCount())
 	}
 
-	// New events, and the next System Log request hangs for a while.
+	// New events, and the next System Log request hangs until answered.
 	before := sim.EventCount()
 	if err := sim.Add(freshEvents(25)...); err != nil {
 		t.Fatal(err)
@@ -639,6 +632,10 @@ func TestExporterServesUntilPageCommitted(t *testing.T) {
 	if code, _, body := httpGet(t, c, "http://"+listen+"/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/healthz during shutdown: %d %q", code, body)
 	}
+	if p.Status().EventsIngested != int64(before) {
+		t.Fatal("the held page was committed before its request was answered")
+	}
+	answer()
 	select {
 	case err := <-runDone:
 		if err != nil {
