@@ -108,7 +108,7 @@ export const DETECTORS: DetectorInfo[] = [
   },
   {
     id: 'suspicious_ip',
-    title: 'Activity from suspicious IP address',
+    title: 'Successful logon from a suspicious IP address',
     severity: 'high',
     params: [
       {
@@ -190,7 +190,7 @@ export const DETECTORS: DetectorInfo[] = [
   },
   {
     id: 'session_hijack',
-    title: 'Session hijack (roaming session)',
+    title: 'Session hijacking (cookie replay)',
     severity: 'high',
     params: [
       {

@@ -27,10 +27,16 @@ import (
 //     its attack, so the scenario test (pkg/detect/scenario_test.go)
 //     measures its recall: required for a detector
 //     (TestEveryDetectorHasALabel in pkg/oktasim/traffic derives the ids
-//     from this registry), optional for a rule.
+//     from this registry), optional for a rule;
+//  6. an entry of DETECTORS in src/constants.ts: the config editor's list
+//     (id, title, severity, the parameters it offers with their defaults),
+//     which the editor needs before the data source is saved and so cannot
+//     fetch. TestFrontendDetectorListMatchesRegistry holds it to this
+//     registry (a detector only; rules are not listed there).
 //
-// Nothing else is per detector: config validation, the plugin's detector
-// list, metrics labels and state keys all derive from this registry.
+// Nothing else is per detector: config validation, the backend's detector
+// list (the plugin's /detectors resource), metrics labels and state keys
+// all derive from this registry.
 var registry = []Registration{
 	impossibleTravelRegistration,
 	infrequentCountryRegistration,
