@@ -14,38 +14,21 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/testsamples"
 )
 
-const (
-	samplesDir = "../../../shared/samples/okta-system-log" // public events beside the repository
-	ownDir     = "testdata"                                // the project's own realistic events
-)
-
-// sharedRequired says whether ../shared must be present: CI sets
-// OKTAGUARD_REQUIRE_SHARED=1, so a missing sample folder fails there instead
-// of silently shrinking the test. A plain clone still tests decoding on the
-// project's own events under testdata/.
-func sharedRequired() bool { return os.Getenv("OKTAGUARD_REQUIRE_SHARED") == "1" }
-
-// sharedFiles lists the public sample files, failing when they must exist.
-func sharedFiles(t testing.TB) []string {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.jsonl"))
-	if len(files) == 0 && sharedRequired() {
-		t.Fatalf("sample folder %s is missing (OKTAGUARD_REQUIRE_SHARED=1)", samplesDir)
-	}
-	return files
+// sharedPresent reports whether the public samples in ../shared are there
+// (testsamples fails the test when CI requires them and they are not).
+func sharedPresent(t testing.TB) bool {
+	return len(testsamples.EventFiles(t)) > len(testsamples.OwnEvents(t))
 }
 
 // sampleLines returns every non-blank line of the project's own events and
 // of the public samples when present, keyed by "file:line".
 func sampleLines(t testing.TB) (names []string, lines map[string][]byte) {
 	t.Helper()
-	own, _ := filepath.Glob(filepath.Join(ownDir, "*.jsonl"))
-	if len(own) == 0 {
-		t.Fatalf("no event files under %s: the project's own samples must exist", ownDir)
-	}
-	files := append(own, sharedFiles(t)...)
+	files := testsamples.EventFiles(t) // the project's own events (must exist) and ../shared's
 	lines = map[string][]byte{}
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -84,7 +67,7 @@ func mustDecode(t *testing.T, raw []byte) Event {
 func TestDecodeEverySample(t *testing.T) {
 	names, lines := sampleLines(t)
 	want := 25 // the project's own events
-	if len(sharedFiles(t)) > 0 {
+	if sharedPresent(t) {
 		want += 30
 	}
 	if len(names) < want {
@@ -135,8 +118,8 @@ func TestDecodeEverySample(t *testing.T) {
 
 func sample(t *testing.T, key string) Event {
 	t.Helper()
-	if !strings.HasPrefix(key, "okta-events.jsonl:") && len(sharedFiles(t)) == 0 {
-		t.Skipf("public sample %s needs %s (CI sets OKTAGUARD_REQUIRE_SHARED=1 and fails without it)", key, samplesDir)
+	if !strings.HasPrefix(key, "okta-events.jsonl:") {
+		testsamples.Shared(t, "samples/okta-system-log") // skipped with the reason, or failed under CI, when absent
 	}
 	_, lines := sampleLines(t)
 	raw, ok := lines[key]

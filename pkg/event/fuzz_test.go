@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/oktaguard/oktaguard/pkg/testsamples"
 )
 
 func addSampleSeeds(f *testing.F) {
-	own, _ := filepath.Glob(filepath.Join(ownDir, "*.jsonl"))
-	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.jsonl"))
-	for _, fn := range append(own, files...) {
+	for _, fn := range testsamples.EventFiles(f) {
 		b, err := os.ReadFile(fn)
 		if err != nil {
 			f.Fatal(err)
