@@ -6,7 +6,8 @@
 // Until fails the test when the deadline passes; For reports it, for
 // goroutines other than the test's own (which may not call t.Fatal) and for
 // callers with their own failure message. The condition is checked at once
-// and then every Poll. Tests only: no binary links this package.
+// and then every Poll, on the caller's goroutine (so a test's condition
+// may call t.Fatal). Tests only: no binary links this package.
 package testwait
 
 import (
