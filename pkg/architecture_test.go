@@ -65,10 +65,10 @@ func readPackageTable(t *testing.T) []docPackage {
 }
 
 // goImports derives our non-test import graph from `go list`, with the
-// default build tags (what the shipped binaries are built from).
-func goImports(t *testing.T) map[string][]string {
+// default build tags (what the shipped binaries are built from) plus tags.
+func goImports(t *testing.T, tags ...string) map[string][]string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...")
+	cmd := exec.Command("go", "list", "-tags", strings.Join(tags, ","), "-json=ImportPath,Imports", module+"/...")
 	cmd.Dir = ".."
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -142,6 +142,34 @@ func TestArchitectureDocMatchesImports(t *testing.T) {
 			if dep, ok := rows[imp]; ok && dep.testsOnly && !rows[p.path].testsOnly {
 				t.Errorf("%s imports %s, which docs/architecture.md says only tests import", p.path, imp)
 			}
+		}
+	}
+}
+
+// TestDemoBuildAddsOnlyTheSimulatorToThePlugin: the demo build
+// (-tags oktaguard_demo, docs/architecture.md's last paragraph on the
+// simulator) differs from the default graph in one edge only, pkg/plugin
+// importing pkg/oktasim/demo, which the table lists above pkg/plugin.
+func TestDemoBuildAddsOnlyTheSimulatorToThePlugin(t *testing.T) {
+	def, demo := goImports(t), goImports(t, "oktaguard_demo")
+	rows := map[string]int{}
+	for _, p := range readPackageTable(t) {
+		rows[p.path] = p.row
+	}
+	for pkg, imps := range demo {
+		want := def[pkg]
+		if pkg == "pkg/plugin" {
+			if slices.Contains(want, "pkg/oktasim/demo") {
+				t.Fatal("the default build of pkg/plugin imports pkg/oktasim/demo: the simulator is in the production plugin")
+			}
+			want = append(slices.Clone(want), "pkg/oktasim/demo")
+			slices.Sort(want)
+			if rows["pkg/oktasim/demo"] >= rows["pkg/plugin"] {
+				t.Error("pkg/oktasim/demo must be listed above pkg/plugin")
+			}
+		}
+		if !slices.Equal(imps, want) {
+			t.Errorf("-tags oktaguard_demo: %s imports %v; the default build %v (only pkg/plugin may differ, by pkg/oktasim/demo)", pkg, imps, def[pkg])
 		}
 	}
 }
