@@ -199,6 +199,13 @@ func TestRevokedTokenMidRun(t *testing.T) {
 	assertNoSecret(t, "logs", logs.String())
 }
 
+// TestPacingStaysUnderShare: against the simulator's real-clock windows
+// the pipeline never exceeds its share and is never rate limited. It runs
+// until the simulator has answered 16 System Log requests (at least three
+// full windows at the share), not for a fixed time; that the pacer does not
+// fall far below its share is TestPacingKeepsShare's (pkg/okta), on a fake
+// clock, because a lower bound on a wall-clock rate fails on a loaded
+// machine.
 func TestPacingStaysUnderShare(t *testing.T) {
 	// 1-second windows: org bucket 20/window, the simulator's principal
 	// ceiling (header Limit) 10; our share 0.5 allows 5 per window.
@@ -211,16 +218,12 @@ func TestPacingStaysUnderShare(t *testing.T) {
 	s.Okta.PageLimit = 20
 	p := newTestPipeline(t, s, logs)
 	defer p.Close()
-	start := time.Now()
-	if err := runUntil(t, p, 30*time.Second, func(st Status) bool { return time.Since(start) > 3500*time.Millisecond }); err != nil {
+	if err := runUntil(t, p, 30*time.Second, func(st Status) bool { return sim.Stats().ByEndpoint["/api/v1/logs"] >= 16 }); err != nil {
 		t.Fatal(err)
 	}
 	stats := sim.Stats()
 	if stats.MaxLogsPerWindowAny > 5 {
 		t.Fatalf("simulator saw %d requests in one window; share allows 5", stats.MaxLogsPerWindowAny)
-	}
-	if stats.MaxLogsPerWindowAny < 3 {
-		t.Fatalf("only %d requests per window: pacing far below the share", stats.MaxLogsPerWindowAny)
 	}
 	if stats.RateLimited != 0 {
 		t.Fatalf("%d requests were rate limited", stats.RateLimited)
