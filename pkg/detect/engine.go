@@ -394,6 +394,10 @@ type Finding struct {
 	Learn Learn
 	// LearnActor overrides whose learning period applies (default Actor).
 	LearnActor string
+	// Summarises marks a match that sums the incident up (an attack's end
+	// with its totals): inside an open incident it takes over title,
+	// summary and evidence at equal severity too.
+	Summarises bool
 }
 
 // Context is what a detector sees while handling one event.
@@ -473,6 +477,9 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 			e.dedupChanged.mark(key)
 			return
 		}
+	}
+	if d.reg.GroupSources && f.Actor == "" && e.joinCampaign(id, &f, sev, sec, rearm, d.reg.FixedDedup) {
+		return
 	}
 	first := ""
 	if len(f.EventIDs) > 0 {

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"strings"
+
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
@@ -94,7 +96,7 @@ func (de *dedupEntry) update(f *Finding, sev string) bool {
 		a.LastTime = t
 		changed = true
 	}
-	if alert.SeverityRank(sev) > alert.SeverityRank(a.Severity) {
+	if r, was := alert.SeverityRank(sev), alert.SeverityRank(a.Severity); r > was || f.Summarises && r == was {
 		// the most severe match explains the alert
 		prevSummary := a.Summary
 		if f.IP != "" {
@@ -109,15 +111,149 @@ func (de *dedupEntry) update(f *Finding, sev string) bool {
 		} else {
 			ev["firstSummary"] = prevSummary
 		}
+		conds := mergeConditions(a.Evidence, f.Evidence)
 		a.Severity, a.Title, a.Summary, a.Evidence = sev, f.Title, f.Summary, ev
+		if len(conds) > 1 {
+			a.Evidence["conditions"] = conds
+		}
 		changed = true
-	} else if f.Summary != "" && f.Summary != a.Summary {
-		a.Evidence["lastSummary"] = f.Summary
+	} else {
+		if f.Summary != "" && f.Summary != a.Summary {
+			a.Evidence["lastSummary"] = f.Summary
+		}
+		if conds := mergeConditions(a.Evidence, f.Evidence); len(conds) > 1 {
+			if p, _ := a.Evidence["conditions"].([]any); len(p) != len(conds) {
+				a.Evidence["conditions"] = conds
+				changed = true
+			}
+		}
 	}
 	if de.addMatch(f) {
 		changed = true
 	}
 	return changed
+}
+
+// maxSourceIPs bounds evidence.sourceIPs of a campaign's alert.
+const maxSourceIPs = 20
+
+// joinCampaign folds a source-keyed finding of a GroupSources detector
+// into the open incident of another source (the most recent one): one
+// campaign, one alert. It reports whether it did.
+func (e *Engine) joinCampaign(id string, f *Finding, sev string, sec, rearm int64, fixed bool) bool {
+	prefix := id + "\x00\x00"
+	best, bestLast := "", int64(0)
+	for k, de := range e.dedup {
+		if de.A == nil || !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		ref := de.Last
+		if fixed {
+			ref = de.First
+		}
+		if sec-ref >= rearm || sec < de.First {
+			continue
+		}
+		if de.Last > bestLast || de.Last == bestLast && k < best {
+			best, bestLast = k, de.Last
+		}
+	}
+	if best == "" {
+		return false
+	}
+	de := e.dedup[best]
+	a := de.A
+	var ips []any
+	if p, ok := a.Evidence["sourceIPs"].([]any); ok { // []any also after a state restore (JSON)
+		ips = p
+	} else if a.IP != "" {
+		ips = []any{a.IP}
+	}
+	total := len(ips)
+	if t, ok := a.Evidence["sourceIPsTotal"]; ok {
+		total = toInt(t)
+	}
+	known := f.IP == ""
+	for _, x := range ips {
+		if x == f.IP {
+			known = true
+		}
+	}
+	if !known {
+		total++
+		if len(ips) < maxSourceIPs {
+			ips = append(ips[:len(ips):len(ips)], f.IP)
+		}
+	}
+	if sec > de.Last {
+		de.Last = sec
+	}
+	e.stats.Suppressed["dedup"]++
+	changed := de.update(f, sev)
+	// update may have taken over the evidence (a more severe match)
+	if p, _ := a.Evidence["sourceIPs"].([]any); len(p) != len(ips) {
+		changed = true
+	}
+	a.Evidence["sourceIPs"] = ips
+	a.Evidence["sourceIPsTotal"] = total
+	if changed {
+		e.stats.Updates[id]++
+		e.out = append(e.out, snapshot(a))
+	}
+	e.dedup[best] = de
+	e.dedupChanged.mark(best)
+	return true
+}
+
+// toInt reads a count from evidence (int, or float64 after a JSON restore).
+func toInt(v any) int {
+	switch x := v.(type) {
+	case int:
+		return x
+	case float64:
+		return int(x)
+	case int64:
+		return int(x)
+	}
+	return 0
+}
+
+// maxConditions bounds evidence.conditions of one alert.
+const maxConditions = 10
+
+// mergeConditions lists the distinct conditions (evidence.condition, or a
+// rule's evidence.pattern) that
+// matched in one incident, in the order they first matched: a detector
+// that checks several (unusual_admin: new network, new action type,
+// volume, ...) raises one alert per actor and window, and the analyst sees
+// every reason on it. prev is the alert's evidence, next the new match's.
+func mergeConditions(prev, next map[string]any) []any {
+	var list []any
+	if p, ok := prev["conditions"].([]any); ok { // []any also after a state restore (JSON)
+		list = p
+	} else if c := conditionOf(prev); c != "" {
+		list = []any{c}
+	}
+	c := conditionOf(next)
+	if c == "" || len(list) >= maxConditions {
+		return list
+	}
+	for _, x := range list {
+		if x == c {
+			return list
+		}
+	}
+	return append(list[:len(list):len(list)], c)
+}
+
+// conditionOf names what matched: a detector's evidence.condition, else a
+// rule's evidence.pattern.
+func conditionOf(ev map[string]any) string {
+	if c, ok := ev["condition"].(string); ok && c != "" {
+		return c
+	}
+	c, _ := ev["pattern"].(string)
+	return c
 }
 
 // snapshot copies the alert so later updates of the incident do not

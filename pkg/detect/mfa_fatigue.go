@@ -121,8 +121,9 @@ func (d *mfaFatigue) Handle(c *Context, ev *event.Event) {
 					mismatch = false
 				}
 			}
+			// the burst's incident, escalated (one alert, now critical)
 			c.Emit(Finding{
-				Key: "success", Severity: SeverityCritical, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: ev.Country(),
+				Severity: SeverityCritical, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: ev.Country(),
 				Title:   "MFA fatigue followed by a successful MFA",
 				Summary: fmt.Sprintf("%s approved MFA %s after a push-bombing burst", ev.Actor.AlternateID, roundDur(time.Duration(now-u.AlertT)*time.Millisecond)),
 				Evidence: map[string]any{"pushSourceIps": pushIPs, "successIp": ip, "ipMismatch": mismatch,

@@ -17,8 +17,13 @@ var passwordSprayRegistration = Registration{
 		MITRE:    []string{"T1110.003"},
 		Description: "One source IP fails primary authentication against at least 10 distinct users within " +
 			"30 minutes with at most 3 attempts per user; or one user agent / device token does the same " +
-			"from many IPs, or addresses of one hosting ASN do (distributed spray). A targeted user's later success from the source escalates.",
+			"from many IPs, or addresses of one hosting ASN do (distributed spray). Sprays from several sources while one is " +
+			"still alerting are one campaign: the open alert is updated and lists every source (evidence.sourceIPs). A targeted " +
+			"user's later success from a spraying source escalates.",
 	},
+	// concurrent sprays from several sources are one campaign: one alert
+	// listing the sources (evidence.sourceIPs)
+	GroupSources: true,
 	Params: []Param{
 		{"window", 30 * time.Minute, "sliding window"},
 		{"minUsers", 10, "distinct targeted users (single source)"},

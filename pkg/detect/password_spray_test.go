@@ -55,6 +55,17 @@ func TestPasswordSpray(t *testing.T) {
 				}
 			}},
 		{name: "a common browser with many successes is not a spray", events: commonUA, want: 0},
+		// one campaign, one alert: a second source spraying while the
+		// first source's incident is open joins it
+		{name: "two sources at once are one campaign", events: concat(sprayFrom(src, t0, 12, 1), sprayFrom("185.156.8.1", t0.Add(5*time.Minute), 12, 1)),
+			want: 1, check: func(t *testing.T, as []Alert) {
+				ips, _ := as[0].Evidence["sourceIPs"].([]any)
+				if len(ips) != 2 || ips[0] != src || ips[1] != "185.156.8.1" || as[0].Evidence["sourceIPsTotal"] != 2 {
+					t.Fatalf("%v", as[0].Evidence)
+				}
+			}},
+		{name: "a spray the day after the first one's quiet period is a new incident", events: concat(sprayFrom(src, t0, 12, 1), sprayFrom("185.156.8.1", t0.Add(25*time.Hour), 12, 1)),
+			want: 2},
 	})
 }
 

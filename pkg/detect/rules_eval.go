@@ -278,6 +278,11 @@ func (d *ruleDetector) fire(c *Context, h *Hit) {
 	if _, ok := f.Evidence["pattern"]; !ok {
 		f.Evidence["pattern"] = h.Pattern.Name
 	}
+	// a completed sequence tells the whole story of the incident it joins
+	// (created, then used elsewhere): it explains the alert from then on
+	if len(h.Steps) > 1 {
+		f.Summarises = true
+	}
 	c.Emit(f)
 }
 

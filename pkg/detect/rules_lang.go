@@ -192,12 +192,14 @@ func (h *Hit) Base() Finding {
 		s := h.Steps[n-1]
 		f.Actor, f.IP, f.Country = s.Actor, s.IP, s.Country
 	}
-	// One incident per rule, pattern and actor: the pattern's key (a
-	// target user, an object, a session) only separates state, not
-	// incidents — an admin changing twenty users is one alert with twenty
-	// targets. Actor-less findings (org- or IP-level) group by the key.
+	// One incident per rule and actor: the pattern and its key (a target
+	// user, an object, a session) only separate state, not incidents — an
+	// admin changing twenty users is one alert with twenty targets, and a
+	// token created then used from elsewhere is one alert updated by the
+	// second pattern (the more severe match explains it). Actor-less
+	// findings (org- or IP-level) group by pattern and key.
 	if f.Actor != "" {
-		f.Key = h.Pattern.Name
+		f.Key = ""
 	}
 	seen := map[string]bool{}
 	for _, s := range h.Steps {

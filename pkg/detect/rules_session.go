@@ -19,20 +19,46 @@ func appUserLogin(ev *event.Event) string {
 	return targetUserKey(ev)
 }
 
+// ownAppPassword reports a password reveal of the actor's own app
+// account: the Okta user the app account belongs to (the event's User
+// target) is the actor, by id or login, or the app account carries the
+// actor's id. The app account's own name (AppUser alternateId) may be a
+// display name or an app-specific username and proves nothing alone; it
+// decides only when the event names no owner.
+func ownAppPassword(ev *event.Event) bool {
+	owner := false
+	for i := range ev.Targets {
+		t := &ev.Targets[i]
+		if t.Type != "User" && t.Type != "AppUser" {
+			continue
+		}
+		if t.ID != "" && t.ID == ev.Actor.ID {
+			return true
+		}
+		if t.Type == "User" {
+			if strings.EqualFold(t.AlternateID, ev.Actor.AlternateID) {
+				return true
+			}
+			owner = true
+		}
+	}
+	return !owner && strings.EqualFold(appUserLogin(ev), ev.Actor.AlternateID)
+}
+
 var sessionRules = []*Rule{
 	{
 		ID: "app_password_reveal", Title: "Application password revealed", Severity: SeverityMedium, Theme: "session",
 		MITRE: []string{"T1555", "T1552"},
 		Description: "A user revealed the stored password of a SWA application (application.user_membership.show_password): " +
-			"high when it is another user's app account, medium when one user reveals passwords of 3 or more apps within an " +
+			"high when it is another user's app account (the event's User target, or the app account, is not the actor), " +
+			"medium when one user reveals passwords of 3 or more apps within an " +
 			"hour (a stolen dashboard session harvesting credentials).",
 		FalsePositives: []string{"shared team accounts in SWA apps", "users checking a password they forgot"},
 		On: []Pattern{
 			{
 				Name: "other_users_password",
 				Match: Match{Types: []string{"application.user_membership.show_password"}, Where: func(ev *event.Event, _ Params) bool {
-					u := appUserLogin(ev)
-					return notFailed(ev) && u != "" && !strings.EqualFold(u, ev.Actor.AlternateID)
+					return notFailed(ev) && appUserLogin(ev) != "" && !ownAppPassword(ev)
 				}},
 				Key: func(ev *event.Event) string { return appUserLogin(ev) + "|" + targetName(appTarget(ev)) },
 				Alert: func(h *Hit) Finding {

@@ -41,11 +41,13 @@ var threatRules = []*Rule{
 		ID: "org_under_attack", Title: "Okta reports the org under attack", Severity: SeverityHigh, Theme: "threat",
 		MITRE: []string{"T1110.003", "T1110.004", "T1498"},
 		Description: "Okta declared an org-wide attack (security.attack.start): password spraying or credential stuffing at a " +
-			"scale Okta's ThreatInsight treats as an incident. A second alert on security.attack.end summarises the incident " +
-			"with the source IPs that failed primary authentication during it (the spray IPs) so they can be blocked.",
+			"scale Okta's ThreatInsight treats as an incident. security.attack.end updates the same alert (one incident, one " +
+			"alert) with a summary of the attack and the source IPs that failed primary authentication during it (the spray " +
+			"IPs) so they can be blocked.",
 		FalsePositives: []string{"load tests against the sign-in page"},
 		Params:         []Param{{Name: "minFailures", Default: 5, Doc: "failed sign-ins from an IP during the attack for it to be listed as a spray IP"}},
-		Rearm:          time.Minute,
+		// an attack's end (hours later) updates the alert its start raised
+		Rearm: 24 * time.Hour,
 		On: []Pattern{
 			{
 				Name:  "started",
@@ -53,6 +55,7 @@ var threatRules = []*Rule{
 				Key:   orgKey,
 				Alert: func(h *Hit) Finding {
 					f := h.Base()
+					f.Key = "attack" // the start and the end are one incident
 					f.Summary = fmt.Sprintf("Okta reports an attack on the org (%s)", orDefault(debugStr(h.Ev, "attackType"), "type unknown"))
 					f.Evidence["attackType"] = debugStr(h.Ev, "attackType")
 					return f
@@ -75,6 +78,7 @@ var threatRules = []*Rule{
 				},
 				Alert: func(h *Hit) Finding {
 					f := h.Base()
+					f.Key = "attack"
 					min := h.Params.Int("minFailures")
 					var ips []string
 					for ip, n := range h.Values {
@@ -98,6 +102,7 @@ var threatRules = []*Rule{
 					f.Evidence["failuresPerIP"] = counts
 					f.Evidence["duration"] = dur.String()
 					f.Evidence["attackType"] = debugStr(h.Ev, "attackType")
+					f.Summarises = true
 					return f
 				},
 			},

@@ -76,6 +76,14 @@ func refs(alerts []detect.Alert) []traffic.AlertRef {
 	for i, a := range alerts {
 		out[i] = traffic.AlertRef{ID: a.ID, Detector: a.Detector, Severity: a.Severity, Actor: a.Actor, IP: a.IP,
 			Time: a.Time, LastTime: a.LastTime, EventIDs: a.EventIDs}
+		// a campaign's alert names every source it grouped
+		if ips, ok := a.Evidence["sourceIPs"].([]any); ok {
+			for _, ip := range ips {
+				if s, ok := ip.(string); ok {
+					out[i].IPs = append(out[i].IPs, s)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -247,6 +255,12 @@ func TestScenarioQuality(t *testing.T) {
 				}
 				t.Logf("    FP %s %s %s %s %s", s.Detector, a.Severity, a.Time.Format(time.RFC3339), a.Actor, a.IP)
 			}
+		}
+		// one labelled incident pages at most maxAlertsPerInc alerts over
+		// the whole pack (any detector naming its actor or source inside
+		// its window), not only per detector
+		if sc.PackMaxPerIncident > maxAlertsPerInc {
+			fail("%d users: incident %s raised %d alerts over the pack > %d", users, sc.PackWorstIncident, sc.PackMaxPerIncident, maxAlertsPerInc)
 		}
 		if fp, rate := sc.Pack(); rate > maxPackFPPer1000UD {
 			fail("%d users: the pack raised %d false positives = %.3f per 1000 user-days > %.1f", users, fp, rate, maxPackFPPer1000UD)

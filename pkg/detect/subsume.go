@@ -19,6 +19,25 @@ var subsumedBy = map[string][]string{
 	// session, the origin and the replay (with the travel facts in
 	// evidence.subsumed).
 	"impossible_travel": {"session_hijack"},
+	// unusual_admin's new-network condition is this rule's check (the
+	// same learned networks, the same hostile-address signal): when both
+	// run, the admin's incident is unusual_admin's one alert, which lists
+	// every condition that matched (evidence.conditions).
+	"admin_activity_untrusted_ip": {"unusual_admin", "helpdesk_chain"},
+	// A help-desk reset followed by an enrolment and admin access is the
+	// whole story of a social-engineered admin takeover: helpdesk_chain's
+	// alert names the reset, the enrolment and the access; the generic
+	// findings on that access (a risky sign-in reaching the console, no
+	// MFA since the password) are recorded on it.
+	// A sign-in after months of silence has no 30-day country baseline:
+	// every country is "infrequent". dormant_account_activity's alert names
+	// the return (with the previous sign-in); the country finding is
+	// recorded on it. (Seen replaying the public Sekoia samples: a user
+	// back from 90 days in the same country and on the same address got
+	// both alerts.)
+	"infrequent_country":     {"dormant_account_activity"},
+	"unusual_admin":          {"helpdesk_chain"},
+	"admin_console_weak_mfa": {"helpdesk_chain"},
 }
 
 // maxSubsumed bounds evidence.subsumed of one alert.

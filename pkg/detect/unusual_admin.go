@@ -218,7 +218,7 @@ func (d *unusualAdmin) adminConsoleRisk(c *Context, ev *event.Event) {
 	}
 	// the same incident as (c): the admin's access comes from somewhere
 	// new (one alert, updated, rather than one per condition)
-	c.Emit(Finding{Key: "network", Severity: SeverityHigh, Title: "Admin Console reached from a sign-in Okta flags as risky",
+	c.Emit(Finding{Severity: SeverityHigh, Title: "Admin Console reached from a sign-in Okta flags as risky",
 		Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ev.Client.IPAddress, Country: ev.Country(),
 		Summary: fmt.Sprintf("%s reached the Admin Console (%s) from %s in a sign-in Okta flags %s", ev.Actor.AlternateID, ev.EventType,
 			ev.Client.IPAddress, flaggedBehaviors(r.Flags)),
@@ -271,7 +271,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 				continue
 			}
 			if (t.ID != "" && t.ID == ev.Actor.ID) || strings.EqualFold(t.AlternateID, ev.Actor.AlternateID) {
-				c.Emit(base(Finding{Key: "self_grant", Severity: SeverityHigh, Title: "Administrator granted a role to itself",
+				c.Emit(base(Finding{Severity: SeverityHigh, Title: "Administrator granted a role to itself",
 					Summary:  fmt.Sprintf("%s granted itself an administrator role (%s)", ev.Actor.AlternateID, ev.EventType),
 					Evidence: map[string]any{"condition": "self_grant", "target": t.AlternateID}}))
 			} else if t.AlternateID != "" {
@@ -329,7 +329,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 				sev, impact = SeverityInfo, "routine"
 			}
 			if sev != SeverityInfo || d.routineInfo {
-				c.Emit(base(Finding{Key: "new_type", Severity: sev, Title: "Admin action new for this actor",
+				c.Emit(base(Finding{Severity: sev, Title: "Admin action new for this actor",
 					Summary: fmt.Sprintf("%s performed %s, an admin action not seen from this actor in 30 days (%s impact)", ev.Actor.AlternateID, ev.EventType, impact),
 					Evidence: map[string]any{"condition": "new_event_type", "impact": impact, "knownTypes30d": typeNames(a.Types, today, ev.EventType),
 						"actorAdminSince": time.Unix(a.First, 0).UTC().Format(time.RFC3339)},
@@ -361,7 +361,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 		z := (float64(a.SessN) - mean) / math.Max(sd, 1)
 		newAdmin := a.Granted > 0 && now-a.Granted < int64(d.grace/time.Second)
 		if z > d.z && !newAdmin {
-			c.Emit(base(Finding{Key: "volume", Severity: SeverityMedium, Title: "Spike of admin activity in one session",
+			c.Emit(base(Finding{Severity: SeverityMedium, Title: "Spike of admin activity in one session",
 				Summary: fmt.Sprintf("%s performed %d admin actions in one session (usual %.1f ± %.1f, z=%.1f)", ev.Actor.AlternateID, a.SessN, mean, sd, z),
 				Evidence: map[string]any{"condition": "session_volume", "sessionEvents": a.SessN, "baselineMean": round2(mean),
 					"baselineStdDev": round2(sd), "z": round2(z), "thresholdZ": d.z, "minEvents": d.minVol, "pastSessions": len(a.Sess)}}))
@@ -383,7 +383,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 			} else if d.knownDevice && !isCloud(ev) && c.SessionDeviceKnown(ev) {
 				sev, why, knownDev = SeverityInfo, "network new to this admin, on the device and in the place Okta knows for this session", true
 			}
-			c.Emit(base(Finding{Key: "network", Severity: sev, Title: "Admin activity from a new or hostile network",
+			c.Emit(base(Finding{Severity: sev, Title: "Admin activity from a new or hostile network",
 				Summary: fmt.Sprintf("%s performed %s from %s (%s, AS %d): %s", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress,
 					orDefault(ev.Country(), "unknown country"), asnOf(ev), why),
 				Evidence: map[string]any{"condition": "new_network", "asn": asnOf(ev), "hosting": isCloud(ev), "attackSignal": sig,
@@ -393,7 +393,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 	// (c') Defender's template, off by default: outside the trusted ranges
 	// the actor normally administers from
 	if d.untrusted && !trusted && a.Trusted != 0 && inWindow(today, a.Trusted) && !automation {
-		c.Emit(base(Finding{Key: "untrusted_ip", Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
+		c.Emit(base(Finding{Severity: SeverityMedium, Title: "Admin activity from a non-corporate IP",
 			Summary: fmt.Sprintf("%s performed %s from %s, outside the trusted ranges used for admin work", ev.Actor.AlternateID, ev.EventType, ev.Client.IPAddress),
 			Evidence: map[string]any{"condition": "untrusted_ip", "lastTrustedAdminDay": time.Unix(int64(a.Trusted)*secondsPerDay, 0).UTC().Format("2006-01-02"),
 				"asn": asnOf(ev), "categories": categoryNames(ev.IP.Categories)}}))
@@ -404,7 +404,7 @@ func (d *unusualAdmin) Handle(c *Context, ev *event.Event) {
 
 	// (d) session flagged New Device + New IP
 	if behavior(ev, "New Device") && behavior(ev, "New IP") {
-		c.Emit(base(Finding{Key: "new_device_ip", Severity: SeverityHigh, Title: "Admin activity from a new device and IP",
+		c.Emit(base(Finding{Severity: SeverityHigh, Title: "Admin activity from a new device and IP",
 			Summary:  fmt.Sprintf("%s performed %s in a session Okta flags New Device and New IP", ev.Actor.AlternateID, ev.EventType),
 			Evidence: map[string]any{"condition": "new_device_and_ip", "behaviors": ev.Debug.Behaviors},
 			Learn:    LearnUser}))

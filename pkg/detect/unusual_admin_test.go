@@ -78,8 +78,11 @@ func TestUnusualAdmin(t *testing.T) {
 		}},
 		{name: "self-granted role alerts", events: concat(base, []event.Event{adminEv(a, "user.account.privilege.grant", at(0), func(e *event.Event) {
 			e.Targets = []event.Target{{Type: "User", ID: "id-" + a, AlternateID: a}}
-		})}), want: 2, check: func(t *testing.T, as []Alert) {
-			if as[0].Evidence["condition"] != "self_grant" || as[0].Severity != SeverityHigh {
+		})}), want: 1, check: func(t *testing.T, as []Alert) {
+			// one alert per admin and window: the self-grant, with the
+			// other condition the same event met (a new action type)
+			conds, _ := as[0].Evidence["conditions"].([]any)
+			if as[0].Evidence["condition"] != "self_grant" || as[0].Severity != SeverityHigh || len(conds) != 2 {
 				t.Fatalf("%+v", as[0])
 			}
 		}},
@@ -164,6 +167,18 @@ func TestUnusualAdminNetworks(t *testing.T) {
 		{name: "network new to the admin", events: concat(base, []event.Event{act(0, ip("84.1.1.1"), asn(3320), at("Berlin"))}), want: 1, wantSev: SeverityMedium, check: cond("new_network")},
 		{name: "attacker signs in from a new VPS then administers: the fresh network is not the admin's own", events: concat(base, []event.Event{
 			signIn(a, when(0), ip("159.203.1.1"), asn(14061), at("New York")), act(2, ip("159.203.1.1"), asn(14061), at("New York"))}), want: 1, check: cond("new_network")},
+		// one incident per admin: the new network, then a new high-impact
+		// action type an hour later, is one alert listing both conditions,
+		// raised to high by the second
+		{name: "new network then a new high-impact type: one alert, both conditions", events: concat(base, []event.Event{
+			act(0, ip("84.1.1.1"), asn(3320), at("Berlin")),
+			mkEv("policy.rule.update", a, when(60), ip("73.10.20.5"), asn(7922), at("New York"), target("PolicyRule", "0pr", "MFA rule"))}),
+			want: 1, wantSev: SeverityHigh, check: func(t *testing.T, as []Alert) {
+				conds, _ := as[0].Evidence["conditions"].([]any)
+				if len(conds) != 2 || conds[0] != "new_network" || conds[1] != "new_event_type" || as[0].Evidence["firstSummary"] == nil {
+					t.Fatalf("%v", as[0].Evidence)
+				}
+			}},
 		{name: "hostile address even on a known ISP is high", events: concat(base, []event.Event{act(0, ip("73.10.20.5"), asn(7922), at("New York"), tor())}), want: 1, wantSev: SeverityHigh},
 		{name: "a datacenter ASN is not familiar by ISP: new /24 of a known cloud alerts", events: concat(homeAdmin(a, ip("52.1.1.1"), asn(16509)),
 			[]event.Event{act(0, ip("52.9.9.9"), asn(16509), at("New York"))}), want: 1, check: cond("new_network")},

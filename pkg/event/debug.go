@@ -39,6 +39,10 @@ func debugField(dbg *Debug, lk []byte, v any, los *any) {
 			dbg.Behaviors = ParseBehaviors(x)
 		case map[string]any:
 			dbg.Behaviors = stringMap(x)
+		case []any:
+			// some exporters split Okta's "{New IP=POSITIVE, ...}" string
+			// into a list of "New IP=POSITIVE" items
+			dbg.Behaviors = behaviorList(x)
 		}
 	case "risk":
 		switch x := v.(type) {
@@ -159,6 +163,25 @@ func parseJSONObject(s string, cache *strCache) map[string]any {
 		return nil
 	}
 	m, _ := v.(map[string]any)
+	return m
+}
+
+// behaviorList reads behaviours given as a list of "Name=VALUE" strings;
+// other items are ignored.
+func behaviorList(items []any) map[string]string {
+	var m map[string]string
+	for _, it := range items {
+		s, ok := it.(string)
+		if !ok {
+			continue
+		}
+		for k, v := range ParseBehaviors(s) {
+			if m == nil {
+				m = make(map[string]string, len(items))
+			}
+			m[k] = v
+		}
+	}
 	return m
 }
 

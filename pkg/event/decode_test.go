@@ -327,6 +327,13 @@ func TestDecodeOptionalShapes(t *testing.T) {
 		t.Errorf("debug as objects %+v", ev.Debug)
 	}
 
+	// behaviours as a list of "Name=VALUE" items (an exporter's split of
+	// Okta's string; Panther's public test events have this shape)
+	ev = mustDecode(t, minimal(`"debugContext":{"debugData":{"behaviors":["New Geo-Location=NEGATIVE","New Device=POSITIVE","New IP=POSITIVE",7]}}`))
+	if len(ev.Debug.Behaviors) != 3 || ev.Debug.Behaviors["New Device"] != "POSITIVE" || ev.Debug.Behaviors["New Geo-Location"] != "NEGATIVE" {
+		t.Errorf("behaviors as a list: %v", ev.Debug.Behaviors)
+	}
+
 	ev = mustDecode(t, minimal(`"target":null,"client":null,"actor":null,"device":null,"debugContext":{"debugData":null},"request":{"ipChain":null}`))
 	if ev.Targets != nil || ev.Device != nil || ev.Debug.Data() != nil || ev.IPChain != nil {
 		t.Errorf("nulls: %+v", ev)

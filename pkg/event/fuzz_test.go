@@ -36,7 +36,10 @@ func addSampleSeeds(f *testing.F) {
 	}
 	for _, sub := range []string{`"debugContext":{"debugData":""}`, `"debugContext":{"debugData":"{\"risk\":\"{level=HIGH}\"}"}`,
 		`"client":{"geographicalContext":"","userAgent":"{}"}`, `"target":[{"changeDetails":"","detailEntry":""}]`,
-		`"request":{"ipChain":[{"geographicalContext":""}]}`, `"transaction":{"detail":""}`} {
+		`"request":{"ipChain":[{"geographicalContext":""}]}`, `"transaction":{"detail":""}`,
+		// behaviours as a list (Panther's public test events), or inside logOnlySecurityData
+		`"debugContext":{"debugData":{"behaviors":["New IP=POSITIVE",1,null,"x"]}}`,
+		`"debugContext":{"debugData":{"logOnlySecurityData":"{"behaviors":{"New Device":"POSITIVE"}}"}}`} {
 		f.Add(minimal(sub))
 	}
 }

@@ -17,6 +17,9 @@ type AlertRef struct {
 	Severity string // "info" alerts are context: never a detection, never a false positive
 	Actor    string // actor.alternateId
 	IP       string
+	// IPs are further sources a grouped alert names (a campaign's
+	// evidence.sourceIPs); the alert is about each of them.
+	IPs      []string
 	Time     time.Time // event time of the first match
 	LastTime time.Time // event time of the latest match (zero: Time)
 	EventIDs []string
@@ -47,9 +50,13 @@ const (
 // event id alone is not enough: an alert of the right detector on the wrong
 // actor at the wrong time is not a detection.
 func (l *Label) Matches(a *AlertRef) bool {
-	if a.Detector != l.Detector {
-		return false
-	}
+	return a.Detector == l.Detector && l.about(a)
+}
+
+// about reports whether alert a, of any detector, names the label's actor,
+// target or source IPs inside its window: what an analyst would read as
+// part of the same incident.
+func (l *Label) about(a *AlertRef) bool {
 	if a.last().Before(l.Start.Add(-MatchBefore)) || a.Time.After(l.End.Add(MatchSlack)) {
 		return false
 	}
@@ -60,15 +67,17 @@ func (l *Label) Matches(a *AlertRef) bool {
 	if l.Target != "" && strings.EqualFold(a.Actor, l.Target) {
 		return true
 	}
-	if a.IP == "" {
-		return false
-	}
-	if a.IP == l.IP {
-		return true
-	}
-	for _, ip := range l.IPs {
-		if a.IP == ip {
+	for _, aip := range append([]string{a.IP}, a.IPs...) {
+		if aip == "" {
+			continue
+		}
+		if aip == l.IP {
 			return true
+		}
+		for _, ip := range l.IPs {
+			if aip == ip {
+				return true
+			}
 		}
 	}
 	return false
@@ -132,6 +141,7 @@ func dedupAlerts(in []AlertRef) []AlertRef {
 		o.LastTime = last
 		o.Severity = a.Severity
 		o.EventIDs = append(o.EventIDs, a.EventIDs...)
+		o.IPs = append(o.IPs, a.IPs...)
 	}
 	return out
 }
@@ -151,8 +161,10 @@ type Scorecard struct {
 	UserDays float64
 	Datasets int
 	by       map[string]*DetectorScore
-	// worst incident over the whole pack: distinct non-info alerts (any
-	// detector) on the labels of one scenario instance
+	// worst incident over the whole pack: distinct non-info alerts of ANY
+	// detector (labelled for the scenario or not) naming the actor, target
+	// or source IPs of one scenario instance inside its window — the pages
+	// an analyst gets for that one incident
 	PackMaxPerIncident int
 	PackWorstIncident  string
 }
@@ -251,7 +263,7 @@ func (s *Scorecard) Add(d *Dataset, alerts []AlertRef) {
 				continue
 			}
 			for _, l := range ls {
-				if l.Matches(&alerts[j]) {
+				if l.about(&alerts[j]) {
 					n++
 					break
 				}

@@ -128,3 +128,38 @@ func TestScorecardStrictMatching(t *testing.T) {
 		t.Errorf("table:\n%s", tab)
 	}
 }
+
+// TestScorecardPackAlertsPerIncident: the pack's worst incident counts the
+// pages an analyst gets for one scenario instance — distinct non-info
+// alerts of any detector, labelled for it or not, naming its actor, target
+// or source IP inside its window; versions of one grouped alert count once.
+func TestScorecardPackAlertsPerIncident(t *testing.T) {
+	t0 := time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)
+	ds := &traffic.Dataset{
+		Config: traffic.Config{Days: 10},
+		Users:  make([]traffic.User, 100),
+		Labels: []traffic.Label{
+			{Detector: "mass_destructive", Actor: "adm@x", IP: "5.5.5.5", Start: t0, End: t0.Add(10 * time.Minute), Scenario: "m#1"},
+			{Detector: "log_stream_tampering", Actor: "adm@x", IP: "5.5.5.5", Start: t0.Add(2 * time.Minute), End: t0.Add(2 * time.Minute), Scenario: "m#1"},
+			{Detector: "failed_logins", Actor: "v@x", Start: t0, End: t0.Add(10 * time.Minute), Scenario: "f#1"},
+		},
+	}
+	alerts := []traffic.AlertRef{
+		{ID: "1", Detector: "mass_destructive", Severity: "critical", Actor: "adm@x", Time: t0.Add(8 * time.Minute)},
+		{ID: "1", Detector: "mass_destructive", Severity: "critical", Actor: "adm@x", Time: t0.Add(8 * time.Minute), LastTime: t0.Add(9 * time.Minute)},
+		{ID: "2", Detector: "log_stream_tampering", Severity: "critical", Actor: "adm@x", Time: t0.Add(2 * time.Minute)},
+		// an alert opened hours earlier and updated inside the window: a page about this incident
+		{ID: "3", Detector: "unusual_admin", Severity: "high", Actor: "adm@x", Time: t0.Add(-6 * time.Hour), LastTime: t0.Add(time.Minute)},
+		// a detector with no label on the scenario, by its source IP
+		{ID: "4", Detector: "anonymous_ip", Severity: "medium", IP: "5.5.5.5", Time: t0.Add(3 * time.Minute)},
+		// info (context) and out-of-window alerts are not pages about it
+		{ID: "5", Detector: "admin_activity_untrusted_ip", Severity: "info", Actor: "adm@x", Time: t0},
+		{ID: "6", Detector: "unusual_admin", Severity: "high", Actor: "adm@x", Time: t0.Add(5 * time.Hour)},
+		{ID: "7", Detector: "failed_logins", Severity: "high", Actor: "v@x", Time: t0.Add(time.Minute)},
+	}
+	var sc traffic.Scorecard
+	sc.Add(ds, alerts)
+	if sc.PackMaxPerIncident != 4 || sc.PackWorstIncident != "m#1" {
+		t.Fatalf("worst incident %d alerts (%s), want 4 (m#1)", sc.PackMaxPerIncident, sc.PackWorstIncident)
+	}
+}
