@@ -111,7 +111,7 @@ var persistenceRules = []*Rule{
 		MITRE: []string{"T1098.001", "T1528"},
 		Description: "An admin created an SSWS API token (system.api_token.create): it acts with the creator's admin rights and " +
 			"survives password and MFA resets. High when the token may be used from ANYWHERE (no network restriction). " +
-			"A second alert (pattern created_then_used_elsewhere, high) fires when a token usable from anywhere is used within " +
+			"The same alert is raised to the created_then_used_elsewhere pattern (high, one incident) when a token usable from anywhere is used within " +
 			"24 h from a network (ASN) other than the one it was created from and not in the trusted ranges — the script " +
 			"running elsewhere than the admin who made it. A zone-restricted token created as the admin's routine work " +
 			"(it created tokens before, from a familiar network, no attack signal) is info.",
