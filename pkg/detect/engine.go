@@ -478,7 +478,7 @@ func (e *Engine) emit(d *detRuntime, now time.Time, f Finding) {
 			return
 		}
 	}
-	if d.reg.GroupSources && f.Actor == "" && e.joinCampaign(id, &f, sev, sec, rearm, d.reg.FixedDedup) {
+	if d.reg.GroupSources > 0 && f.Actor == "" && e.joinCampaign(id, &f, sev, sec, rearm, int64(d.reg.GroupSources/time.Second), d.reg.FixedDedup) {
 		return
 	}
 	first := ""

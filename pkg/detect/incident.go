@@ -138,9 +138,10 @@ func (de *dedupEntry) update(f *Finding, sev string) bool {
 const maxSourceIPs = 20
 
 // joinCampaign folds a source-keyed finding of a GroupSources detector
-// into the open incident of another source (the most recent one): one
-// campaign, one alert. It reports whether it did.
-func (e *Engine) joinCampaign(id string, f *Finding, sev string, sec, rearm int64, fixed bool) bool {
+// into the open incident of another source whose latest match is at most
+// within seconds old (the most recent one): one campaign, one alert. It
+// reports whether it did.
+func (e *Engine) joinCampaign(id string, f *Finding, sev string, sec, rearm, within int64, fixed bool) bool {
 	prefix := id + "\x00\x00"
 	best, bestLast := "", int64(0)
 	for k, de := range e.dedup {
@@ -151,7 +152,7 @@ func (e *Engine) joinCampaign(id string, f *Finding, sev string, sec, rearm int6
 		if fixed {
 			ref = de.First
 		}
-		if sec-ref >= rearm || sec < de.First {
+		if sec-ref >= rearm || sec-de.Last > within || sec < de.First {
 			continue
 		}
 		if de.Last > bestLast || de.Last == bestLast && k < best {

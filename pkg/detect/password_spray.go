@@ -17,13 +17,14 @@ var passwordSprayRegistration = Registration{
 		MITRE:    []string{"T1110.003"},
 		Description: "One source IP fails primary authentication against at least 10 distinct users within " +
 			"30 minutes with at most 3 attempts per user; or one user agent / device token does the same " +
-			"from many IPs, or addresses of one hosting ASN do (distributed spray). Sprays from several sources while one is " +
-			"still alerting are one campaign: the open alert is updated and lists every source (evidence.sourceIPs). A targeted " +
+			"from many IPs, or addresses of one hosting ASN do (distributed spray). A spray from another source within 30 minutes " +
+			"of the latest spray match is the same campaign: the open alert is updated and lists every source (evidence.sourceIPs). A targeted " +
 			"user's later success from a spraying source escalates.",
 	},
-	// concurrent sprays from several sources are one campaign: one alert
-	// listing the sources (evidence.sourceIPs)
-	GroupSources: true,
+	// concurrent sprays from several sources (within 30 minutes of the
+	// latest) are one campaign: one alert listing the sources
+	// (evidence.sourceIPs)
+	GroupSources: 30 * time.Minute,
 	Params: []Param{
 		{"window", 30 * time.Minute, "sliding window"},
 		{"minUsers", 10, "distinct targeted users (single source)"},

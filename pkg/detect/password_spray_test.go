@@ -64,8 +64,12 @@ func TestPasswordSpray(t *testing.T) {
 					t.Fatalf("%v", as[0].Evidence)
 				}
 			}},
-		{name: "a spray the day after the first one's quiet period is a new incident", events: concat(sprayFrom(src, t0, 12, 1), sprayFrom("185.156.8.1", t0.Add(25*time.Hour), 12, 1)),
+		{name: "a spray from another source 3 hours later is a new incident", events: concat(sprayFrom(src, t0, 12, 1), sprayFrom("185.156.8.1", t0.Add(3*time.Hour), 12, 1)),
 			want: 2},
+		{name: "just inside the campaign: the second source's first spray match 29 minutes after the first's latest", events: concat(sprayFrom(src, t0, 12, 1),
+			sprayFrom("185.156.8.1", t0.Add(11*20*time.Second+29*time.Minute-9*20*time.Second), 12, 1)), want: 1},
+		{name: "just outside: 31 minutes after the first's latest match", events: concat(sprayFrom(src, t0, 12, 1),
+			sprayFrom("185.156.8.1", t0.Add(11*20*time.Second+31*time.Minute-9*20*time.Second), 12, 1)), want: 2},
 	})
 }
 

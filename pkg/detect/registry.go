@@ -71,12 +71,13 @@ type Registration struct {
 	// FixedDedup makes the dedup period count from the first alert rather
 	// than from the last occurrence of the condition ("once per 7 days").
 	FixedDedup bool
-	// GroupSources makes one campaign of the detector's source-keyed
-	// findings (no actor): a finding from a new source while another
-	// source's incident of this detector is open joins that incident (the
-	// same alert, updated) instead of opening one; evidence.sourceIPs lists
-	// the sources (bounded, sourceIPsTotal counts them).
-	GroupSources bool
+	// GroupSources (> 0) makes one campaign of the detector's
+	// source-keyed findings (no actor): a finding from a new source within
+	// this time of another source's latest match (its incident still open)
+	// joins that incident (the same alert, updated) instead of opening
+	// one; evidence.sourceIPs lists the sources (bounded, sourceIPsTotal
+	// counts them). Sprays hours apart stay separate incidents.
+	GroupSources time.Duration
 	// New builds a fresh detector from its effective parameters.
 	New func(p Params) (Detector, error)
 }
