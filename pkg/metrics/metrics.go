@@ -96,7 +96,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}),
 		lastPollSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "last_poll_success_timestamp_seconds", ConstLabels: cl,
-			Help: "Unix time of the last successful System Log poll.",
+			Help: "Unix time of the last successful System Log poll whose page is stored.",
 		}),
 		backfillProgress: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "backfill_progress_ratio", ConstLabels: cl,

@@ -246,10 +246,8 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 	p.mu.Lock()
 	p.pages++
 	n := p.pages
-	p.status.LastPollSuccess = now
 	progress := p.setProgressLocked(b.cp, now) // how far the held pages reach: it moves with every page
 	p.mu.Unlock()
-	p.m.PollSuccess(now)
 	p.m.BackfillProgress(progress)
 	if p.o.BeforeCommit != nil {
 		p.o.BeforeCommit(n)
@@ -337,8 +335,12 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 			}()
 		}
 	}
+	// A poll is successful once its page is stored: a store that cannot
+	// commit (disk full) stalls LastPollSuccess like an unreachable Okta,
+	// so /readyz, health and the stalled-ingestion alert see it.
 	now := b.now
 	p.mu.Lock()
+	p.status.LastPollSuccess = now
 	p.status.Pages += int64(b.pages)
 	p.status.Duplicates += int64(b.dups)
 	p.status.Rejected += int64(b.rejected)
@@ -348,6 +350,7 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 	progress := p.setProgressLocked(p.cp, now)
 	maxP := p.cp.MaxPublished
 	p.mu.Unlock()
+	p.m.PollSuccess(now)
 	p.m.Degraded(b.degraded)
 	p.m.BackfillProgress(progress)
 	if !maxP.IsZero() {

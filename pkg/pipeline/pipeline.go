@@ -94,7 +94,7 @@ type Status struct {
 	BackfillDone       bool
 	BackfillSince      time.Time
 	MaxPublished       time.Time
-	LastPollSuccess    time.Time
+	LastPollSuccess    time.Time     // the newest poll whose page is stored (held pages count once committed)
 	Lag                time.Duration // now - newest published committed
 	RateLimitLimit     int
 	RateLimitRemaining int

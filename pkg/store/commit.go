@@ -69,7 +69,14 @@ const insertEventSQL = `INSERT INTO events (uuid, published, event_type, actor, 
 // incident replaces its stored version) with their event links, the checkpoint and the state keys. On any error —
 // invalid content, a cancelled context, a disk error — nothing of the batch
 // is kept.
+// A write the volume refuses is reported by cause (ErrDiskFull,
+// ErrReadOnly, ...), never as a bare SQLite code.
 func (s *Store) Commit(ctx context.Context, b Batch) (CommitResult, error) {
+	res, err := s.commit(ctx, b)
+	return res, s.explainWrite(err)
+}
+
+func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 	res := CommitResult{Inserted: make([]bool, len(b.Events)), AlertInserted: make([]bool, len(b.Alerts)), AlertUpdated: make([]bool, len(b.Alerts))}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -81,6 +81,9 @@ func dirWritable(dir string) error {
 	}
 	f, err := os.CreateTemp(dir, ".oktaguard-write-check-*")
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("store %s: %w: user %d cannot create files in this directory, and SQLite keeps its -wal and -shm files beside the store (check the owner and mode of the directory)", dir, ErrPermission, os.Getuid())
+		}
 		return explainOS(dir, err)
 	}
 	name := f.Name()
@@ -129,6 +132,41 @@ func explain(path string, err error) error {
 		return fmt.Errorf("store %s: cannot open the database file (%v)", path, err)
 	}
 	return fmt.Errorf("store %s: %w", path, err)
+}
+
+// lowSpace is the free space under which an I/O error while writing is
+// put down to a full volume.
+const lowSpace = 1 << 20
+
+// rolledBack is what a failed write means for what was accepted.
+const rolledBack = "the transaction was rolled back: nothing of it was written, and everything committed before is intact"
+
+// explainWrite names the cause of an error writing the store at path (a
+// commit, a prune, a posture report): disk full (or a file size limit),
+// read-only, corrupt, or an I/O error — never a bare SQLite code. Other
+// errors (the context's, a fenced lease) are returned as they are.
+func (s *Store) explainWrite(err error) error {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	path := s.path
+	switch se.Code() & 0xff {
+	case 13: // SQLITE_FULL: the write got ENOSPC (or EDQUOT)
+		return fmt.Errorf("store %s: %w: the volume has no space left for the store: free space; %s (%w)", path, ErrDiskFull, rolledBack, err)
+	case 10: // SQLITE_IOERR: errno not passed on; ask what limits the write
+		if why := writeLimit(filepath.Dir(path)); why != "" {
+			return fmt.Errorf("store %s: %w: %s; %s (%w)", path, ErrDiskFull, why, rolledBack, err)
+		}
+		return fmt.Errorf("store %s: I/O error writing the store: check the volume and the kernel log (dmesg); %s (%w)", path, rolledBack, err)
+	case 8: // SQLITE_READONLY
+		return fmt.Errorf("store %s: %w: SQLite can no longer write the file or its -wal/-shm files (remounted read-only, or its mode or owner changed); %s (%w)", path, ErrReadOnly, rolledBack, err)
+	case 3, 23: // SQLITE_PERM, SQLITE_AUTH
+		return fmt.Errorf("store %s: %w: %s (%w)", path, ErrPermission, rolledBack, err)
+	case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+		return fmt.Errorf("store %s: %w: restore a backup, or move the file away to start a fresh backfill (%w)", path, ErrCorrupt, err)
+	}
+	return err
 }
 
 // quickCheck runs PRAGMA quick_check on an existing store and refuses a

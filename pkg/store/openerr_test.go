@@ -92,8 +92,9 @@ func TestOpenRefusesCorruptStore(t *testing.T) {
 	}
 }
 
-// File system errors are named by cause (root bypasses permissions, so
-// the classification is checked on the errors the kernel returns).
+// File system errors are named by cause. The same errors from the kernel,
+// for real, are in realfs_test.go (a child as uid 65534, a read-only
+// mount, a full tmpfs, RLIMIT_FSIZE).
 func TestExplainOSErrors(t *testing.T) {
 	cases := []struct {
 		err  error

@@ -45,6 +45,10 @@ type Regression struct {
 
 // SavePostureReport stores a report and its per-check statuses in one transaction.
 func (s *Store) SavePostureReport(ctx context.Context, r PostureRecord) error {
+	return s.explainWrite(s.savePostureReport(ctx, r))
+}
+
+func (s *Store) savePostureReport(ctx context.Context, r PostureRecord) error {
 	if r.Time.IsZero() {
 		return fmt.Errorf("store: save posture report: %w: zero time", ErrInvalidBatch)
 	}
@@ -177,6 +181,10 @@ func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]Pos
 
 // SaveRegression stores one posture regression.
 func (s *Store) SaveRegression(ctx context.Context, r Regression) error {
+	return s.explainWrite(s.saveRegression(ctx, r))
+}
+
+func (s *Store) saveRegression(ctx context.Context, r Regression) error {
 	if r.Time.IsZero() || r.CheckID == "" {
 		return fmt.Errorf("store: save regression: %w: time and check id are required", ErrInvalidBatch)
 	}

@@ -17,6 +17,11 @@ const pruneChunk = 5000
 // events deleted. It works in chunks of a few thousand events; a cancelled
 // context stops it between chunks with the work done so far committed.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.prune(ctx, before)
+	return n, s.explainWrite(err)
+}
+
+func (s *Store) prune(ctx context.Context, before time.Time) (int64, error) {
 	if before.IsZero() {
 		return 0, fmt.Errorf("store: prune: %w: zero time", ErrInvalidQuery)
 	}
@@ -163,6 +168,11 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 // PruneAlerts deletes alerts (and their event links) whose time is before
 // `before`. Prune keeps alerts; call this for a separate alert retention.
 func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneAlerts(ctx, before)
+	return n, s.explainWrite(err)
+}
+
+func (s *Store) pruneAlerts(ctx context.Context, before time.Time) (int64, error) {
 	if before.IsZero() {
 		return 0, fmt.Errorf("store: prune alerts: %w: zero time", ErrInvalidQuery)
 	}
