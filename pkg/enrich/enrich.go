@@ -173,7 +173,16 @@ func openDB(kind, path string) (*db, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enrich: geoip %s database: %w", kind, err)
 	}
-	r, err := maxminddb.Open(path)
+	// Read into memory, not mapped: a mapped file that is truncated or
+	// rewritten in place (cp over it, an emptied file) changes under the
+	// reader, and a lookup past the new end dies of SIGBUS — the whole
+	// process, not the lookup. In memory, the loaded data stays whole
+	// whatever happens to the file.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("enrich: geoip %s database %s: %w", kind, path, err)
+	}
+	r, err := maxminddb.FromBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("enrich: geoip %s database %s: %w", kind, path, err)
 	}

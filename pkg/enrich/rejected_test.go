@@ -145,3 +145,79 @@ func TestRejectedInputsReported(t *testing.T) {
 		t.Logf("%s %d: %s", r.source, r.n, r.problem)
 	}
 }
+
+// A GeoIP database emptied or overwritten in place while loaded (cp over
+// it truncates it first) is a failed reload like any other: counted (once
+// while the same failure goes on), listed, and the data loaded before answers every lookup — including ones
+// not memoized. (Memory-mapped, the loaded data was the file's new bytes:
+// a lookup after the truncation died of SIGBUS, killing the process.)
+func TestGeoIPDatabaseChangedInPlaceKeepsLoadedData(t *testing.T) {
+	dir := t.TempDir()
+	asn := filepath.Join(dir, "GeoLite2-ASN.mmdb")
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"198.51.100.0/24": asnRec(64500, "Doc Net"),
+		"203.0.113.0/24":  asnRec(64501, "Test Net"),
+	})
+	var got []rejectRec
+	e, err := New(Config{ASNDB: asn, ReloadInterval: -1,
+		OnReject: func(source string, n int, problem string) { got = append(got, rejectRec{source, n, problem}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	lookup := func(ip string) int {
+		ev := evAt(ip)
+		e.Enrich(ev)
+		return ev.IP.ASN
+	}
+	if a := lookup("198.51.100.7"); a != 64500 {
+		t.Fatalf("ASN %d before the change", a)
+	}
+	later := time.Now().Add(time.Minute)
+	for i, change := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"emptied", nil, "geoip asn database " + asn + ": reload failed, previous data kept: enrich: geoip asn database " + asn + ": error opening database: invalid MaxMind DB file"},
+		{"overwritten", []byte("not a database, written over the old one"), "geoip asn database " + asn + ": reload failed, previous data kept: enrich: geoip asn database " + asn + ": error opening database: invalid MaxMind DB file"},
+	} {
+		// in place: the same inode, truncated and rewritten
+		f, err := os.OpenFile(asn, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(change.content)
+		f.Close()
+		later = later.Add(time.Minute)
+		os.Chtimes(asn, later, later)
+		if _, err := e.Reload(); err == nil {
+			t.Fatalf("%s: reload succeeded", change.name)
+		}
+		// 203.0.113.9 was never looked up: not in the memo
+		ip := []string{"203.0.113.9", "203.0.113.10"}[i]
+		if a := lookup(ip); a != 64501 {
+			t.Fatalf("%s: ASN %d for %s, want 64501 from the data loaded before", change.name, a, ip)
+		}
+		// the same failure, still going on, is counted once
+		if len(got) != 1 || got[0].source != "geoip" || got[0].n != 1 || got[0].problem != change.want {
+			t.Fatalf("%s: rejected %+v\nwant %q", change.name, got, change.want)
+		}
+		if probs := strings.Join(e.Status().Problems(), "\n"); !strings.Contains(probs, "geoip asn database "+asn+": last reload failed, previous data kept: ") {
+			t.Fatalf("%s: problems %q", change.name, probs)
+		}
+	}
+	// a good database renamed over it is loaded, and the problem goes
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{"203.0.113.0/24": asnRec(64999, "New Net")})
+	later = later.Add(time.Minute)
+	os.Chtimes(asn, later, later)
+	if _, err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a := lookup("203.0.113.9"); a != 64999 {
+		t.Fatalf("ASN %d after a good reload, want 64999", a)
+	}
+	if probs := e.Status().Problems(); len(probs) != 0 {
+		t.Fatalf("problems after a good reload: %q", probs)
+	}
+}

@@ -1,15 +1,21 @@
 package pipeline
 
 import (
+	"bytes"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 )
@@ -26,17 +32,7 @@ func TestRejectedInputsLoggedCountedAndShown(t *testing.T) {
 	}
 	s := testSettings(t, url, dir)
 	s.IPLists = map[string][]string{"risky": {list}}
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m, OktaOptions: fastOkta()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, reg, logs := newMeteredPipeline(t, s)
 	want := "ipLists.risky " + list + ": 2 lines ignored (" + list + ":2: not an IP, CIDR, IP range or AS number; " + list + `:3: bad CIDR "1.2.3.4/99")`
 	if got := p.Status().InputProblems; len(got) != 1 || got[0] != want {
 		t.Fatalf("InputProblems %q\nwant [%q]", got, want)
@@ -49,16 +45,7 @@ func TestRejectedInputsLoggedCountedAndShown(t *testing.T) {
 	}
 	// The list loses its last valid line: the reload fails, the previous
 	// entries stay, and the failure is counted once.
-	if err := os.WriteFile(list, []byte("300.1.1.1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(time.Minute)
-	os.Chtimes(list, later, later)
-	for range 3 {
-		if _, err := p.enr.Reload(); err == nil {
-			t.Fatal("reload of a list without a valid line succeeded")
-		}
-	}
+	breakAndReload(t, p, list, []byte("300.1.1.1\n"))
 	if v := inputRejected(t, reg, "ip_list"); v != 3 {
 		t.Fatalf("ip_list rejected %v after a failed reload retried 3 times, want 3", v)
 	}
@@ -68,6 +55,87 @@ func TestRejectedInputsLoggedCountedAndShown(t *testing.T) {
 	}
 	if v := inputRejected(t, reg, "geoip"); v != 0 {
 		t.Fatalf("geoip rejected %v without a GeoIP database", v)
+	}
+}
+
+// A GeoIP database that breaks while running (replaced by a file that is
+// not a MaxMind database) is logged, counted once under source=geoip and
+// listed in Status.InputProblems (health, /readyz) like an IP list; the
+// data loaded before stays in use.
+func TestGeoIPReloadFailureLoggedCountedAndShown(t *testing.T) {
+	_, url := startSim(t, oktasim.Options{})
+	dir := t.TempDir()
+	asn := filepath.Join(dir, "GeoLite2-ASN.mmdb")
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := net.ParseCIDR("198.51.100.0/24")
+	if err := tree.Insert(n, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Doc Net")}); err != nil {
+		t.Fatal(err)
+	}
+	var db bytes.Buffer
+	if _, err := tree.WriteTo(&db); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(asn, db.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := testSettings(t, url, dir)
+	s.GeoIP.ASNDB = asn
+	p, reg, logs := newMeteredPipeline(t, s)
+	if got := p.Status().InputProblems; len(got) != 0 {
+		t.Fatalf("InputProblems of a good database: %q", got)
+	}
+	breakAndReload(t, p, asn, []byte("not a database"))
+	if v := inputRejected(t, reg, "geoip"); v != 1 {
+		t.Fatalf("geoip rejected %v after a failed reload retried 3 times, want 1", v)
+	}
+	want := "geoip asn database " + asn + ": last reload failed, previous data kept: enrich: geoip asn database " + asn + ": "
+	if got := p.Status().InputProblems; len(got) != 1 || !strings.HasPrefix(got[0], want) {
+		t.Fatalf("InputProblems %q\nwant one starting %q", got, want)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="enrichment input rejected" source=geoip problem="geoip asn database `+asn+": reload failed, previous data kept") {
+		t.Fatalf("log lacks the failed reload:\n%s", logs.String())
+	}
+	ev := &event.Event{UUID: "u", EventType: "user.session.start", Client: event.Client{IPAddress: "198.51.100.7"}}
+	p.enr.Enrich(ev)
+	if ev.IP.ASN != 64500 {
+		t.Fatalf("ASN %d after the failed reload, want 64500 from the data loaded before", ev.IP.ASN)
+	}
+}
+
+// newMeteredPipeline starts a pipeline on s with its own metrics registry
+// and a captured text log.
+func newMeteredPipeline(t *testing.T, s config.Settings) (*Pipeline, *prometheus.Registry, *syncBuffer) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m, OktaOptions: fastOkta()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, reg, logs
+}
+
+// breakAndReload replaces the file at path with content (a newer mtime)
+// and reloads three times, each of which must fail.
+func breakAndReload(t *testing.T, p *Pipeline, path string, content []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(path, later, later)
+	for range 3 {
+		if _, err := p.enr.Reload(); err == nil {
+			t.Fatalf("reload of the broken %s succeeded", path)
+		}
 	}
 }
 
