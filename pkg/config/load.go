@@ -506,7 +506,7 @@ func (p *parser) pathOf(n *yaml.Node) string {
 var (
 	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
 	duplicateRe    = regexp.MustCompile(`^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
-	notMappingRe   = regexp.MustCompile(`^line (\d+): cannot unmarshal (!!\w+).* into (.+)$`)
+	notMappingRe   = regexp.MustCompile(`^line (\d+): cannot unmarshal (!\S*).* into (.+)$`) // !!str, !!seq, or a local tag (!x)
 )
 
 // decodeErrors turns the yaml decoder's errors into problems with a key

@@ -174,3 +174,14 @@ func TestIPListKeysAreTheCategories(t *testing.T) {
 		}
 	}
 }
+
+// A section given a local YAML tag (`storage: !x`) is a wrong shape like a
+// scalar: reported under its key path, not as the decoder's Go type name
+// (found by FuzzParse: "line 6: cannot unmarshal !x into config.storageFile").
+func TestTaggedSectionNamesItsKey(t *testing.T) {
+	_, err := Parse([]byte("okta:\n  orgUrl: https://example.okta.com\n  apiToken: abcdefghijklmnopqrstuvwxyz0123456789ABCD\nstorage: !x\n"), "/etc", func(string) (string, bool) { return "", false })
+	want := "storage (line 4): must be a mapping of driver, dsn, password, passwordFile, path, retention, not !x"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %q", err, want)
+	}
+}

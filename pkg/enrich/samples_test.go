@@ -3,6 +3,9 @@ package enrich
 import (
 	"bufio"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -82,6 +85,51 @@ func FuzzParseLine(f *testing.F) {
 		case kindRange:
 			if e.end.Less(e.start) || e.start.Is4() != e.end.Is4() {
 				t.Fatalf("%q: bad range", line)
+			}
+		}
+	})
+}
+
+// FuzzLoadList: a whole list file from outside (any bytes: binary, broken
+// JSON lines, CSV, mixed) never panics the loader; a file that loads has
+// at least one entry; every bad line is counted, and each sample names
+// the file and a line of it; a file that does not load says which file.
+func FuzzLoadList(f *testing.F) {
+	for _, s := range []string{
+		"198.51.100.7\n300.1.1.1\n1.2.3.4/99\n",
+		"{\"cidr\":\"1.10.16.0/20\",\"sblid\":\"SBL1\"}\n{\"cidr\":\n",
+		"ASN,Entity\n14061,\"DO\"\n",
+		"\x00\x01\xff\xfe binary\n",
+		"; comment only\n# another\n",
+		"1.1.1.1-1.1.1.9\n::ffff:1.2.3.4/120\r\nAS123 # x",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "list.txt")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := loadFile(path)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "ip list "+path+": ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(d.entries) == 0 {
+			t.Fatalf("loaded with no entry: %q", data)
+		}
+		lines := strings.Count(string(data), "\n") + 1
+		if d.badLines < len(d.samples) || len(d.samples) > maxBadLineSamples {
+			t.Fatalf("%d bad lines, %d samples", d.badLines, len(d.samples))
+		}
+		for _, s := range d.samples {
+			rest, ok := strings.CutPrefix(s, path+":")
+			n, _, _ := strings.Cut(rest, ":")
+			if i, err := strconv.Atoi(n); !ok || err != nil || i < 1 || i > lines {
+				t.Fatalf("sample %q does not name a line of the file (%d lines)", s, lines)
 			}
 		}
 	})
