@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oktaguard/oktaguard/pkg/oktasim/demo"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 // TestServeStoreFillsDuringIngestion: the real `oktaguard serve` binary
@@ -56,19 +57,17 @@ func TestServeStoreFillsDuringIngestion(t *testing.T) {
 	}
 	waitServe := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
-		deadline := time.NewTimer(limit)
-		defer deadline.Stop()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for !cond() {
-			if done, err := proc.exited(); done {
-				t.Fatalf("serve exited while waiting for %s: %v\nstderr:\n%s", what, err, proc.stderr.String())
-			}
-			select {
-			case <-deadline.C:
-				t.Fatalf("after %s: no %s\nstderr:\n%s", limit, what, proc.stderr.String())
-			case <-tick.C:
-			}
+		exited := false
+		held := testwait.For(limit, func() bool {
+			exited, _ = proc.exited()
+			return exited || cond()
+		})
+		if exited {
+			_, err := proc.exited()
+			t.Fatalf("serve exited while waiting for %s: %v\nstderr:\n%s", what, err, proc.stderr.String())
+		}
+		if !held {
+			t.Fatalf("after %s: no %s\nstderr:\n%s", limit, what, proc.stderr.String())
 		}
 	}
 	history := org.Sim.EventCount()
