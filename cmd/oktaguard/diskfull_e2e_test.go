@@ -47,6 +47,7 @@ func TestServeStoreFillsDuringIngestion(t *testing.T) {
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	proc := startServe(t, bin, token, "--config", cfg)
+	stderr := proc.cmd.Stderr.(*syncWriter).text // read while serve writes
 	ingested := func() float64 {
 		res, _, err := scrape(client, "http://"+listen+"/metrics", "", "")
 		if err != nil {
@@ -64,10 +65,10 @@ func TestServeStoreFillsDuringIngestion(t *testing.T) {
 		})
 		if exited {
 			_, err := proc.exited()
-			t.Fatalf("serve exited while waiting for %s: %v\nstderr:\n%s", what, err, proc.stderr.String())
+			t.Fatalf("serve exited while waiting for %s: %v\nstderr:\n%s", what, err, stderr())
 		}
 		if !held {
-			t.Fatalf("after %s: no %s\nstderr:\n%s", limit, what, proc.stderr.String())
+			t.Fatalf("after %s: no %s\nstderr:\n%s", limit, what, stderr())
 		}
 	}
 	history := org.Sim.EventCount()
@@ -90,7 +91,7 @@ func TestServeStoreFillsDuringIngestion(t *testing.T) {
 	wantLog := "commit failed, the pages held since the last commit will be fetched again"
 	wantCause := "disk full: this process may not write files beyond 65536 bytes (ulimit -f / RLIMIT_FSIZE): raise the limit; the transaction was rolled back: nothing of it was written, and everything committed before is intact"
 	waitServe("failed commit naming its cause", 2*time.Minute, func() bool {
-		for _, line := range strings.Split(proc.stderr.String(), "\n") {
+		for _, line := range strings.Split(stderr(), "\n") {
 			if strings.Contains(line, wantLog) && strings.Contains(line, wantCause) {
 				return true
 			}
@@ -124,7 +125,7 @@ func TestServeStoreFillsDuringIngestion(t *testing.T) {
 	}
 	waitServe("the new events stored", 2*time.Minute, func() bool { return int(ingested()) == history+newEvents })
 	proc.terminate(t)
-	if strings.Contains(proc.stderr.String(), token) {
+	if strings.Contains(stderr(), token) {
 		t.Fatal("the API token leaked into the logs")
 	}
 	events, ids, _ := storeCounts(t, filepath.Join(dir, "og.db"))

@@ -557,6 +557,14 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// text is what was written so far, read under the writers' lock (w must
+// be a *bytes.Buffer).
+func (s *syncWriter) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.(*bytes.Buffer).String()
+}
+
 // TestExporterServesUntilPageCommitted: on the stop signal the exporter
 // keeps answering while the pipeline finishes the System Log request in
 // flight and commits its page; only then does it shut down.
