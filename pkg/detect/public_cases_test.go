@@ -20,9 +20,9 @@ type publicCase struct {
 	Name     string            `json:"name"`
 	Source   string            `json:"source"`
 	Detector string            `json:"detector"`
-	Panther  bool              `json:"panther"` // the public expectation
-	Alert    bool              `json:"alert"`   // ours
-	Why      string            `json:"why"`     // required when they differ
+	Public   bool              `json:"public"` // the public expectation
+	Alert    bool              `json:"alert"`  // ours
+	Why      string            `json:"why"`    // required when they differ
 	History  []string          `json:"history"`
 	Events   []json.RawMessage `json:"events"`
 }
@@ -63,8 +63,8 @@ func history(t *testing.T, users []string, before time.Time) [][]byte {
 }
 
 // TestPublicCases runs held-out cases modelled on public, labelled Okta
-// detection test cases (panther-labs/panther-analysis; each case names its
-// source) through the real decoder, the enricher and the engine with
+// detection test cases (panther-labs/panther-analysis' rule tests, and
+// SigmaHQ/sigma's Okta selections; each case names its source) through the real decoder, the enricher and the engine with
 // every detector and rule on, and checks that the case's detector raises a
 // non-info alert exactly when it should. Where our expectation differs from
 // the public one the case says why (issue 11's noise rules); public cases
@@ -100,7 +100,7 @@ func TestPublicCases(t *testing.T) {
 			if c.Source == "" || len(c.Events) == 0 {
 				t.Fatal("a case needs its source and events")
 			}
-			if c.Alert != c.Panther && c.Why == "" {
+			if c.Alert != c.Public && c.Why == "" {
 				t.Fatal("our expectation differs from the public one: say why")
 			}
 			var evs []event.Event
@@ -147,11 +147,11 @@ func TestPublicCases(t *testing.T) {
 			}
 			sort.Strings(seen)
 			if got != c.Alert {
-				t.Errorf("%s: alert %v, want %v (public: %v); alerts: %s", c.Detector, got, c.Alert, c.Panther, strings.Join(seen, ", "))
+				t.Errorf("%s: alert %v, want %v (public: %v); alerts: %s", c.Detector, got, c.Alert, c.Public, strings.Join(seen, ", "))
 			} else {
 				t.Logf("%s: alert %v as expected; alerts: %s", c.Detector, got, strings.Join(seen, ", "))
 			}
-			if got == c.Panther {
+			if got == c.Public {
 				agree++
 			}
 		})
