@@ -199,3 +199,27 @@ func TestHealthListsRejectedInputs(t *testing.T) {
 		t.Fatalf("a list with no valid line: status %v, message %q", res.Status, res.Message)
 	}
 }
+
+// TestHealthNamesBrokenGeoIPDatabase: a GeoIP file that exists but is not
+// a MaxMind database (here: an empty one, and text) fails "Save & test"
+// with the database and file named (docs/operations.md, Troubleshooting),
+// not a pipeline that runs without it.
+func TestHealthNamesBrokenGeoIPDatabase(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`[]`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	for _, c := range []struct{ name, content string }{{"empty", ""}, {"text", "not a database"}} {
+		db := filepath.Join(dir, c.name+".mmdb")
+		if err := os.WriteFile(db, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		res := checkHealth(t, map[string]any{"orgUrl": srv.URL, "geoipAsnDB": db}, nil)
+		want := "cannot start ingestion: pipeline: enrich: geoip asn database " + db + ": "
+		if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, want) {
+			t.Errorf("%s database: status %v, message %q\nwant an error with %q", c.name, res.Status, res.Message, want)
+		}
+	}
+}
