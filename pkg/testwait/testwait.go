@@ -8,6 +8,8 @@
 // callers with their own failure message. The condition is checked at once
 // and then every Poll, on the caller's goroutine (so a test's condition
 // may call t.Fatal). Tests only: no binary links this package.
+// TestNoFixedSleepInTests (package pkg) fails on a time.Sleep in any
+// _test.go file that does not say why it must sleep ("sleep-ok: ...").
 package testwait
 
 import (
