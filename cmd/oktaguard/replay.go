@@ -148,7 +148,7 @@ func loadOffline(path string) (config.Settings, error) {
 	if err != nil {
 		return config.Settings{}, err
 	}
-	s, err := config.Parse(data, abs, os.LookupEnv)
+	s, err := config.ParseOffline(data, abs, os.LookupEnv)
 	if err := config.Problems(err, s.ValidateOffline); err != nil {
 		return config.Settings{}, fmt.Errorf("config %s: %w", path, err)
 	}

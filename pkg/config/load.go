@@ -166,6 +166,20 @@ func (v *value) UnmarshalYAML(n *yaml.Node) error {
 // lookup resolves ${NAME} (os.LookupEnv in Load). Parse applies defaults
 // but does not call Validate.
 func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Settings, error) {
+	return parse(data, baseDir, lookup, false)
+}
+
+// ParseOffline is Parse for the commands that read only the local store
+// (export, replay, alerts): an unset environment variable in an Okta
+// credential (okta.apiToken, okta.oauth.*) leaves it empty instead of
+// failing, so they run where the token is not in the environment. Every
+// other unset variable is still a problem (a storage path or password is
+// needed to read the store). Use with Settings.ValidateOffline.
+func ParseOffline(data []byte, baseDir string, lookup func(string) (string, bool)) (Settings, error) {
+	return parse(data, baseDir, lookup, true)
+}
+
+func parse(data []byte, baseDir string, lookup func(string) (string, bool), offline bool) (Settings, error) {
 	s := Defaults()
 	s.BaseDir = baseDir
 	var doc yaml.Node
@@ -178,7 +192,7 @@ func Parse(data []byte, baseDir string, lookup func(string) (string, bool)) (Set
 	if doc.Content[0].Kind != yaml.MappingNode {
 		return s, fmt.Errorf("%w: top level must be a mapping of %s", errNotYAML, strings.Join(yamlKeys(reflect.TypeOf(file{})), ", "))
 	}
-	p := &parser{base: baseDir, lookup: lookup, paths: indexPaths(doc.Content[0]), failed: map[string]bool{}}
+	p := &parser{base: baseDir, lookup: lookup, paths: indexPaths(doc.Content[0]), failed: map[string]bool{}, offline: offline}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -297,6 +311,9 @@ type parser struct {
 	errs   []error
 	paths  pathIndex
 	failed map[string]bool // key paths already reported
+	// offline: unset variables in Okta credentials are left empty
+	// (ParseOffline)
+	offline bool
 }
 
 // explicitZeros refuses tuning values written as 0 (or 0s): in the
@@ -582,6 +599,9 @@ func (p *parser) expand(s, path string, n *yaml.Node) (string, bool) {
 		}
 		if sub[2] != "" {
 			return sub[3]
+		}
+		if p.offline && (path == "okta.apiToken" || strings.HasPrefix(path, "okta.oauth.")) {
+			return "" // not needed to read the store
 		}
 		p.fail(path, n, "environment variable "+sub[1]+" is not set")
 		ok = false

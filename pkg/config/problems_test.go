@@ -185,3 +185,21 @@ func TestTaggedSectionNamesItsKey(t *testing.T) {
 		t.Fatalf("error %v\nwant %q", err, want)
 	}
 }
+
+// ParseOffline (export, replay, alerts) leaves an Okta credential whose
+// variable is unset empty, and still reports any other unset variable.
+func TestParseOfflineNeedsNoOktaCredentials(t *testing.T) {
+	env := func(string) (string, bool) { return "", false }
+	data := []byte("okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\nstorage:\n  path: ${DATA}/og.db\n")
+	_, err := ParseOffline(data, "/etc", env)
+	if err == nil || err.Error() != "storage.path (line 5): environment variable DATA is not set" {
+		t.Fatalf("error %v, want only storage.path's unset variable", err)
+	}
+	s, err := ParseOffline([]byte("okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\n"), "/etc", env)
+	if err != nil || s.Okta.APIToken != "" {
+		t.Fatalf("token %q, error %v", s.Okta.APIToken, err)
+	}
+	if _, err := Parse(data, "/etc", env); err == nil || !strings.Contains(err.Error(), "okta.apiToken (line 3): environment variable TOKEN is not set") {
+		t.Fatalf("Parse (serve): %v", err)
+	}
+}
