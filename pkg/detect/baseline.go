@@ -151,8 +151,9 @@ func inWindow(nowDay, d uint16) bool { return nowDay >= d && nowDay-d < windowDa
 func normLogin(s string) string {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if hasUpper8(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+		w := s[i : i+8] // one bounds check for the word's 8 bytes, read as one load
+		if hasUpper8(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56) {
 			return strings.ToLower(s)
 		}
 	}

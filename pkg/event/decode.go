@@ -58,6 +58,10 @@ func decodeOwned(ev *Event, raw []byte, cache *strCache) error {
 type decoder struct {
 	s        scanner
 	degraded []string // optional fields treated as absent (Event.Degraded)
+	// memo hints (memo.go): the event's context (0: none yet) and the
+	// slot the last memo lookup probed
+	hintCtx uint64
+	probed  int
 }
 
 // required names the top-level fields whose absence rejects an event.
@@ -743,7 +747,7 @@ func (d *decoder) debugData(dbg *Debug) error {
 		if err != nil {
 			return err
 		}
-		debugField(dbg, lk, v, &los)
+		debugField(dbg, lk, v, &los, s.cache)
 	}
 	dbg.raw = s.b[start:s.i]
 	dbg.plainKeys = !s.keySlow

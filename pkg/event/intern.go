@@ -122,6 +122,8 @@ type strCache struct {
 	slots [strCacheSlots]cacheSlot
 	boxed [strCacheSlots]any // slots[i].s boxed, filled on first use as an any
 	memo  *memos             // the Reader's decoded sub-objects (memo.go)
+	// parsed debugData.behaviors strings (debug.go)
+	behavior [behaviorSlots]behaviorSlot
 }
 
 // cacheSlot is one string of a strCache. For a string of up to 16 bytes,

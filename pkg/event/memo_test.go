@@ -67,8 +67,9 @@ func TestReaderCacheSameEvents(t *testing.T) {
 			t.Fatalf("event %d (%s) through the Reader:\n%+v\nDecode:\n%+v", i, want[i].UUID, got[i], want[i])
 		}
 	}
-	// every event has its own ipChain and target maps: a mark set in one
-	// is never found in another
+	// every event has its own ipChain, target and behaviors maps: a mark
+	// set in one is never found in another
+	behaviors := 0
 	for i := range got {
 		for j := range got[i].IPChain {
 			if got[i].IPChain[j].IP == "marked" {
@@ -76,9 +77,11 @@ func TestReaderCacheSameEvents(t *testing.T) {
 			}
 			got[i].IPChain[j].IP = "marked"
 		}
-		maps := []map[string]any{got[i].Actor.Detail}
+		maps := nestedMaps(nil, got[i].Actor.Detail)
 		for _, tg := range got[i].Targets {
-			maps = append(maps, tg.Detail, changeMap(tg, true), changeMap(tg, false))
+			maps = nestedMaps(maps, tg.Detail)
+			maps = nestedMaps(maps, changeMap(tg, true))
+			maps = nestedMaps(maps, changeMap(tg, false))
 		}
 		for _, m := range maps {
 			if m == nil {
@@ -89,6 +92,16 @@ func TestReaderCacheSameEvents(t *testing.T) {
 			}
 			m["marked"] = i
 		}
+		if b := got[i].Debug.Behaviors; b != nil {
+			if _, ok := b["marked"]; ok {
+				t.Fatalf("event %d shares its behaviors map", i)
+			}
+			b["marked"] = "x"
+			behaviors++
+		}
+	}
+	if behaviors < 6 {
+		t.Fatalf("%d events with behaviors: the samples lost them", behaviors)
 	}
 	hits := 0
 	m := r.cache.memo
@@ -137,6 +150,25 @@ func TestValueEnd(t *testing.T) {
 	}
 }
 
+// nestedMaps appends v's maps, v's own and those inside it, to out.
+func nestedMaps(out []map[string]any, v any) []map[string]any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			return out
+		}
+		out = append(out, x)
+		for _, e := range x {
+			out = nestedMaps(out, e)
+		}
+	case []any:
+		for _, e := range x {
+			out = nestedMaps(out, e)
+		}
+	}
+	return out
+}
+
 func changeMap(t Target, from bool) map[string]any {
 	if t.ChangeDetails == nil {
 		return nil
@@ -145,4 +177,148 @@ func changeMap(t Target, from bool) map[string]any {
 		return t.ChangeDetails.From
 	}
 	return t.ChangeDetails.To
+}
+
+// TestReaderMemoHints: values found through the hints (the slots of the
+// values one actor's events last took, memo.go) are exactly what Decode
+// gives, also when a hinted value is a prefix of the input's up to its
+// last byte, when the input's value is longer, when the hinted slot was
+// since taken by another value, when another actor or no actor comes
+// first, and for the targets of two event types in turn.
+func TestReaderMemoHints(t *testing.T) {
+	actor := func(id string) string {
+		return `"actor":{"id":"` + id + `","type":"User","alternateId":"` + id + `@example.com","displayName":"X"}`
+	}
+	client := func(ip, city string) string {
+		return `"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0","os":"Linux","browser":"CHROME"},"zone":"null","ipAddress":"` + ip + `","geographicalContext":{"city":"` + city + `","country":"France","geolocation":{"lat":48.8,"lon":2.3}}}`
+	}
+	auth := func(sess string) string {
+		return `"authenticationContext":{"authenticationProvider":null,"rootSessionId":"` + sess + `","externalSessionId":"` + sess + `"}`
+	}
+	target := func(id string) string {
+		return `"target":[{"id":"` + id + `","type":"AppInstance","detailEntry":{"signOnModeType":"SAML_2_0"}}]`
+	}
+	ev := func(typ string, parts ...string) []byte {
+		s := `{"uuid":"u","published":"2024-01-02T03:04:05.678Z","eventType":"` + typ + `"`
+		for _, p := range parts {
+			s += "," + p
+		}
+		return []byte(s + `}`)
+	}
+	a, b := actor("00u1"), actor("00u2")
+	lines := [][]byte{
+		ev("user.session.start", a, client("198.51.100.7", "Paris"), auth("s1")),
+		ev("user.session.start", a, client("198.51.100.7", "Paris"), auth("s1")), // hints: client, auth
+		ev("user.session.start", a, client("198.51.100.8", "Paris"), auth("s2")), // hinted values differ late
+		ev("user.session.start", a, client("198.51.100.7", "Paris"), auth("s1")), // the second hint of each row
+		ev("user.session.start", a, client("198.51.100.7", "Pariss"), auth("s1x")),
+		ev("user.session.start", a, client("198.51.100.7", "Paris"), auth("s1")),
+		ev("user.session.start", b, client("198.51.100.7", "Paris"), auth("s1")), // another actor: its own rows
+		ev("user.session.start", client("198.51.100.7", "Paris"), a, auth("s1")), // client before the actor
+		ev("user.session.start", client("198.51.100.7", "Paris"), a, auth("s1")),
+		ev("user.authentication.sso", a, target("0oa1")),
+		ev("policy.evaluate_sign_on", a, target("0oa2")),
+		ev("user.authentication.sso", a, target("0oa1")), // per event type
+		ev("policy.evaluate_sign_on", a, target("0oa2")),
+		ev("policy.evaluate_sign_on", a, `"target":[{"id":"0oa2","type":"AppInstance","detailEntry":{"signOnModeType":"SAML_2_0"}},null]`),
+		ev("policy.evaluate_sign_on", a, target("0oa2")),
+	}
+	var in bytes.Buffer
+	for _, l := range lines {
+		in.Write(l)
+		in.WriteByte('\n')
+	}
+	r := NewReader(&in)
+	for i, l := range lines {
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		want, err := Decode(l)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d through the Reader:\n%+v\nDecode:\n%+v", i, got, want)
+		}
+		if len(got.Targets) > 0 {
+			got.Targets[0].Detail["marked"] = true // a shared map would show in a later event
+		}
+	}
+	if h := r.cache.memo.hintHits; h < 10 {
+		t.Fatalf("%d values found through hints, want >= 10: the hint path was not taken", h)
+	}
+}
+
+// valueEndBytewise is valueEnd's state machine one byte at a time (its
+// form before it read words): the reference TestValueEndWords holds the
+// word-at-a-time valueEnd to.
+func valueEndBytewise(b []byte) int {
+	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+		return -1
+	}
+	depth, inStr := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// TestValueEndWords: valueEnd gives the byte-by-byte machine's answer for
+// every object and array start in the sample events (each sub-value, cut
+// short at every length too) and for random strings of JSON's structural
+// bytes, escapes and letters (any input, valid or not).
+func TestValueEndWords(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		if got, want := valueEnd(b), valueEndBytewise(b); got != want {
+			t.Fatalf("valueEnd(%q) = %d, byte by byte %d", b, got, want)
+		}
+	}
+	names, lines := sampleLines(t)
+	starts := 0
+	for _, n := range names {
+		l := lines[n]
+		for i := range l {
+			if l[i] != '{' && l[i] != '[' {
+				continue
+			}
+			starts++
+			check(l[i:])
+			if end := valueEndBytewise(l[i:]); end > 0 {
+				for cut := 0; cut <= end && cut < 40; cut++ {
+					check(l[i : i+end-cut])
+				}
+			}
+		}
+	}
+	if starts < 100 {
+		t.Fatalf("only %d object or array starts in the samples", starts)
+	}
+	const alphabet = `{}[]"\\ab:,`
+	rnd := uint64(1)
+	for range 100000 {
+		rnd = rnd*6364136223846793005 + 1442695040888963407
+		n := int(rnd>>58) + 1
+		b := make([]byte, n)
+		for i := range b {
+			rnd = rnd*6364136223846793005 + 1442695040888963407
+			b[i] = alphabet[(rnd>>33)%uint64(len(alphabet))]
+		}
+		b[0] = "{["[rnd>>63]
+		check(b)
+	}
 }

@@ -1,6 +1,9 @@
 package event
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPredicates(t *testing.T) {
 	user := Actor{ID: "00u1", Type: "User", AlternateID: "alice@example.com"}
@@ -88,5 +91,70 @@ func TestSessionCountryHelpers(t *testing.T) {
 	e.Actor = Actor{Type: "SystemPrincipal"}
 	if !e.IsOktaInternal() {
 		t.Error("SystemPrincipal is internal")
+	}
+}
+
+// TestIsAdminActionIndex: IsAdminAction, which tries only the prefixes
+// that start with the type's first byte, answers as trying every prefix of
+// both lists in turn does, for each prefix (and a type one byte short of
+// it, and other types), acting on someone else and on oneself.
+func TestIsAdminActionIndex(t *testing.T) {
+	linear := func(e *Event) bool {
+		t := e.EventType
+		if adminExact(t) {
+			return true
+		}
+		for _, p := range adminPrefixes {
+			if strings.HasPrefix(t, p) {
+				return true
+			}
+		}
+		onOthers := adminOnOthersExact(t)
+		for _, p := range adminOnOthersPrefixes {
+			if strings.HasPrefix(t, p) {
+				onOthers = true
+			}
+		}
+		return onOthers && !e.actsOnSelf()
+	}
+	types := []string{"", "u", "user.session.start", "application.user_membership.show_password",
+		"system.mfa.factor.deactivate", "app.oauth2.client.read_client_secret",
+		"user.mfa.factor.reset_all", "user.mfa.factor.deactivate", "user.mfa.factor.suspend"}
+	for _, p := range append(append([]string{}, adminPrefixes...), adminOnOthersPrefixes...) {
+		types = append(types, p, p+"update", p[:len(p)-1], strings.ToUpper(p)+"x")
+	}
+	user := Actor{ID: "00u1", Type: "User", AlternateID: "alice@example.com"}
+	admins := 0
+	for _, typ := range types {
+		for _, tg := range []Target{{ID: "00u2", Type: "User"}, {ID: "00u1", Type: "User"}} {
+			ev := Event{EventType: typ, Actor: user, Targets: []Target{tg}}
+			got, want := ev.IsAdminAction(), linear(&ev)
+			if got != want {
+				t.Errorf("%q on %s: IsAdminAction %v, every prefix in turn %v", typ, tg.ID, got, want)
+			}
+			if got {
+				admins++
+			}
+		}
+	}
+	if admins < 2*len(adminPrefixes) {
+		t.Fatalf("only %d admin cases: the test lost its prefixes", admins)
+	}
+}
+
+// TestIsOktaSystemActor: the first-byte shortcut answers as
+// strings.EqualFold with the Okta system actor, Unicode folds included
+// (U+017F LATIN SMALL LETTER LONG S and U+212A KELVIN SIGN fold to ASCII
+// letters of it).
+func TestIsOktaSystemActor(t *testing.T) {
+	for _, s := range []string{"", "s", "system@okta.com", "SYSTEM@OKTA.COM", "System@Okta.Com",
+		"\u017fystem@okta.com", "system@o\u212ata.com", "system@okta.co", "system@okta.comx",
+		"alice@example.com", "Stefan@example.com", "\u00e9", "\xc5", "ssystem@okta.com"} {
+		if got, want := isOktaSystemActor(s), strings.EqualFold(s, OktaSystemActor); got != want {
+			t.Errorf("isOktaSystemActor(%q) = %v, EqualFold %v", s, got, want)
+		}
+	}
+	if !isOktaSystemActor("\u017fystem@okta.com") {
+		t.Fatal("the long s no longer folds: the test lost its Unicode case")
 	}
 }

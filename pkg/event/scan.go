@@ -439,21 +439,42 @@ func (s *scanner) key() []byte { return s.keyArr[:s.keyLen] }
 func (s *scanner) lowerKey() error {
 	// Fast path for a plain ASCII key: scan and lower-case it 8 bytes at a
 	// time, storing whole words into keyArr (bytes past the key's end are
-	// garbage cut off by keyLen).
-	b := s.b[s.i+1:]
-	var high uint64
-	for j := 0; j+8 <= len(s.keyArr) && j+8 <= len(b); j += 8 {
-		x := binary.LittleEndian.Uint64(b[j:])
-		high |= x
-		binary.LittleEndian.PutUint64(s.keyArr[j:], lower8(x))
-		if m := special(x); m != 0 {
-			end := j + bits.TrailingZeros64(m)/8
-			if b[end] != '"' || high&msb != 0 {
-				break // an escape, a control character or non-ASCII (maybe past the key): slow path
+	// garbage cut off by keyLen). With a whole keyArr's worth of input
+	// left (all but an event's last bytes), the words are read from a
+	// fixed-size array: no bounds check per word.
+	if rest := s.b[s.i+1:]; len(rest) >= len(s.keyArr) {
+		a := (*[len(s.keyArr)]byte)(rest)
+		var high uint64
+		for j := 0; j < len(a); j += 8 {
+			x := binary.LittleEndian.Uint64(a[j : j+8])
+			high |= x
+			binary.LittleEndian.PutUint64(s.keyArr[j:j+8], lower8(x))
+			if m := special(x); m != 0 {
+				end := j + bits.TrailingZeros64(m)/8
+				if a[end] != '"' || high&msb != 0 {
+					break // an escape, a control character or non-ASCII (maybe past the key): slow path
+				}
+				s.keyLen = end
+				s.i += end + 2
+				return nil
 			}
-			s.keyLen = end
-			s.i += end + 2
-			return nil
+		}
+	} else {
+		b := rest
+		var high uint64
+		for j := 0; j+8 <= len(s.keyArr) && j+8 <= len(b); j += 8 {
+			x := binary.LittleEndian.Uint64(b[j:])
+			high |= x
+			binary.LittleEndian.PutUint64(s.keyArr[j:], lower8(x))
+			if m := special(x); m != 0 {
+				end := j + bits.TrailingZeros64(m)/8
+				if b[end] != '"' || high&msb != 0 {
+					break
+				}
+				s.keyLen = end
+				s.i += end + 2
+				return nil
+			}
 		}
 	}
 	s.keySlow = true
