@@ -331,6 +331,11 @@ DELETE FROM state;
 	// actor instead of updating one leaf of the table per actor. The table
 	// stays as it is (the folded part): nothing to copy, O(1) on any store.
 	actorsLogMigration,
+	// 16: the actor, IP and session indexes lead with the hour
+	// (entity_hours.go): a commit's entries fall into the current hour's
+	// leaves instead of one leaf per distinct entity. Rebuilt in place, in
+	// this migration's one transaction.
+	entityHoursMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -58,6 +58,7 @@ type EventQuery struct {
 	Oldest bool
 
 	ftsMatch string // set by QueryEvents when the text index narrows Text (fts.go)
+	hours    bool   // set by the store at schema 16: the entity indexes lead with the hour (entity_hours.go)
 }
 
 // AlertQuery selects alerts, newest first.
@@ -123,6 +124,9 @@ func (w *where) sql() string {
 func (q EventQuery) where(lo, hi int64, prefix string) where {
 	var w where
 	w.add(prefix+"published BETWEEN ? AND ?", lo, hi)
+	if q.entityFiltered() {
+		w.add(prefix+hourMSExpr+" IN "+hoursIn, lo, hi)
+	}
 	if q.Actor != "" {
 		w.add(prefix+"actor = ?", q.Actor)
 	}
@@ -211,6 +215,14 @@ func (q EventQuery) sql(lo, hi int64) (string, []any) {
 	if q.Oldest {
 		order = " ORDER BY e.published, e.id"
 	}
+	if q.entityFiltered() {
+		// the same order, spelled as the hour-first indexes hold it
+		// (entity_hours.go), so the planner reads them without a sort
+		order = " ORDER BY e." + hourMSExpr + " DESC, e.published DESC, e.id DESC"
+		if q.Oldest {
+			order = " ORDER BY e." + hourMSExpr + ", e.published, e.id"
+		}
+	}
 	if q.outcomeIndexed() {
 		// The redundant conditions let the planner use the partial index
 		// (an "outcome = ?" does not imply its WHERE). The ids are chosen
@@ -242,6 +254,7 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 	if q.ftsMatch, err = s.ftsPlan(ctx, q.Text); err != nil {
 		return nil, err
 	}
+	q.hours = s.entityHours
 	query, args := q.sql(lo, hi)
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {

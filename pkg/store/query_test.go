@@ -90,6 +90,16 @@ func TestQueryEvents(t *testing.T) {
 		{From: from, To: to, Limit: 7, EventTypePrefix: "user.", Outcome: "FAILURE"},
 		{From: from, To: to, Limit: 7, EventTypePrefix: "user.", Outcome: "FAILURE", Oldest: true},
 		{Limit: 50000, EventTypePrefix: "user.session.start", Outcome: "FAILURE", NoRaw: true},
+		// entity filters read their hour-first indexes hour by hour
+		// (entity_hours.go): small limits cut the walk inside an hour, in
+		// both orders, on open and bounded ranges
+		{From: from, To: to, Limit: 3, Actor: "user007@example.com"},
+		{Limit: 4, Actor: "user007@example.com", Oldest: true},
+		{From: from, Limit: 2, IP: evs[1042].Client.IPAddress, Oldest: true},
+		{To: to, Limit: 5, SessionID: evs[1234].Auth.ExternalSessionID},
+		{From: evs[1500].Published, To: evs[1500].Published, Limit: 10, Actor: evs[1500].Actor.AlternateID},
+		{From: from, To: to, Limit: 3, Actor: "user003@example.com", EventTypePrefix: "user.", Outcome: "FAILURE"},
+		{Limit: 50000, Actor: evs[42].Actor.AlternateID, IP: evs[42].Client.IPAddress, Country: evs[42].Client.Geo.Country},
 	}
 	for i, q := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -145,23 +155,44 @@ func TestQueryEvents(t *testing.T) {
 }
 
 // TestEventFiltersUseTheirIndexes: the drill-down filters (a session, an
-// actor, an IP) read their own index, not the whole time range.
+// actor, an IP) read their own hour-first index (schema 16,
+// entity_hours.go), one seek per hour of the range, in the order asked
+// (no sort: a LIMIT stops the walk), with and without the planner's
+// statistics, on an open range as on a bounded one.
 func TestEventFiltersUseTheirIndexes(t *testing.T) {
 	s, evs := fixture(t)
-	lo, hi := evs[0].Published.UnixMilli(), evs[len(evs)-1].Published.UnixMilli()
-	for _, c := range []struct {
+	mid := evs[len(evs)/2].Published
+	type tc struct {
 		q     EventQuery
 		index string
-	}{
-		{EventQuery{SessionID: evs[1234].Auth.ExternalSessionID, Limit: 100}, "events_session"},
-		{EventQuery{Actor: evs[10].Actor.AlternateID, Limit: 100}, "events_actor"},
-		{EventQuery{IP: evs[10].Client.IPAddress, Limit: 100}, "events_ip"},
-	} {
-		plan := queryPlan(t, s, c.q, lo, hi)
-		if !strings.Contains(plan, "INDEX "+c.index+" ") {
-			t.Errorf("%+v: plan %q does not use %s", c.q, plan, c.index)
+	}
+	var cases []tc
+	for _, oldest := range []bool{false, true} {
+		for _, r := range [][2]time.Time{{}, {mid.Add(-24 * time.Hour), mid}} {
+			cases = append(cases,
+				tc{EventQuery{SessionID: evs[1234].Auth.ExternalSessionID, Limit: 100, Oldest: oldest, From: r[0], To: r[1]}, "events_session_hour"},
+				tc{EventQuery{Actor: evs[10].Actor.AlternateID, Limit: 100, Oldest: oldest, From: r[0], To: r[1]}, "events_actor_hour"},
+				tc{EventQuery{IP: evs[10].Client.IPAddress, Limit: 100, NoRaw: true, Oldest: oldest, From: r[0], To: r[1]}, "events_ip_hour"})
 		}
 	}
+	check := func(stage string) {
+		for _, c := range cases {
+			c.q.hours = s.entityHours
+			lo, hi, err := bounds(c.q.From, c.q.To)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := queryPlan(t, s, c.q, lo, hi)
+			if !strings.Contains(plan, "INDEX "+c.index+" (<expr>=? AND ") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("%s: %+v: plan %q does not seek %s by hour, or sorts", stage, c.q, plan, c.index)
+			}
+		}
+	}
+	check("no statistics")
+	if _, err := s.w.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	check("after ANALYZE")
 }
 
 // queryPlan is EXPLAIN QUERY PLAN of QueryEvents' statement for q.

@@ -189,6 +189,7 @@ func (s *Store) eventSeries(ctx context.Context, q SeriesQuery, lo, hi, iv int64
 			return nil
 		}
 		eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome, Country: q.Country, IP: q.IP}
+		eq.hours = s.entityHours
 		w := eq.where(a, b-1, "")
 		return s.scanCounts(ctx, fmt.Sprintf("SELECT published - (published %% %d), %s, COUNT(*) FROM events%s GROUP BY 1, 2",
 			iv, grp, w.sql()), w.args, iv, counts)

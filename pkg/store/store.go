@@ -141,6 +141,9 @@ type Store struct {
 	actorsLog    bool
 	actorsRows   int64
 	actorsLogMin int64
+	// entityHours: the actor, IP and session indexes lead with the hour
+	// (entity_hours.go); their filters list the hours of their range
+	entityHours bool
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
@@ -244,6 +247,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.outcomeCounts = upTo >= outcomeCountsVersion
 	s.coarseUserSegs = upTo >= coarseUserSegsVersion
 	s.actorsLog, s.actorsRows = upTo >= actorsLogVersion, -1
+	s.entityHours = upTo >= entityHoursVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		if err := s.sealAllUserBuckets(ctx); err != nil {

@@ -92,6 +92,7 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 	}
 	rawSpan := func(a, b int64) error {
 		eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}
+		eq.hours = s.entityHours
 		w := eq.where(a, b-1, "")
 		typeFilter(&w)
 		w.add("lat IS NOT NULL AND lon IS NOT NULL")
