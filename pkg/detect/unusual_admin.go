@@ -35,7 +35,11 @@ var unusualAdminRegistration = Registration{
 		{"routineInfo", true, "first use of a routine admin action (user lifecycle, group membership, profiles, app assignments) raises an info alert; false: none"},
 	},
 	Rearm: 24 * time.Hour,
-	New:   newUnusualAdmin,
+	// one incident per admin covers every condition, so it must not chain
+	// for days while the admin keeps matching: the window counts from the
+	// incident's first match, and a match a day later opens a new alert
+	FixedDedup: true,
+	New:        newUnusualAdmin,
 }
 
 type typeDay struct {

@@ -61,6 +61,11 @@ func TestUnusualAdmin(t *testing.T) {
 					t.Fatalf("count %d targets %v", as[0].Count, as[0].Targets)
 				}
 			}},
+		// the incident window counts from the first match: conditions that
+		// keep matching every 12 hours do not chain one alert for days
+		{name: "a new high-impact type 25 h after the incident opened is a new alert, though the last match was 13 h before", events: concat(base, []event.Event{
+			adminEv(a, "policy.rule.update", at(0)), adminEv(a, "zone.update", at(12*60)), adminEv(a, "system.api_token.create", at(25*60))}),
+			want: 2, wantSev: SeverityHigh},
 		{name: "new type inside a change window", cfg: DetectorConfig{Params: map[string]any{"changeWindows": []any{"2025-03-13T07:00:00Z/2025-03-13T12:00:00Z"}}},
 			events: concat(base, []event.Event{adminEv(a, "policy.rule.update", at(0))}), want: 0},
 		{name: "volume spike in one session", events: concat(base, spike), want: 1,
