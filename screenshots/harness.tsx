@@ -23,6 +23,8 @@ import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
 import { DataSource } from '../src/datasource';
 import { OktaOptions, OktaQuery, OktaSecureOptions } from '../src/types';
 import { OktaVariableQuery } from '../src/variables';
+import threatsDashboard from '../dashboards/okta-threats.json';
+import postureDashboard from '../dashboards/okta-posture.json';
 
 declare global {
   interface Window {
@@ -61,27 +63,82 @@ function frames(name: string): DataFrame[] {
   return (recorded[name] as DataFrameJSON[]).map((f) => dataFrameFromJSON(f));
 }
 
-/** The Table panel's defaults; widths (px) for the named columns, as a dashboard would set them. */
+interface PanelFieldConfig {
+  defaults?: { unit?: string; custom?: Record<string, unknown> };
+  overrides?: Array<{ matcher: { id: string; options: string }; properties: Array<{ id: string; value: unknown }> }>;
+}
+
+interface DashboardPanel {
+  id: number;
+  title: string;
+  fieldConfig?: PanelFieldConfig;
+  panels?: DashboardPanel[];
+}
+
+/** The field config of a bundled dashboard's panel, by title (so the screenshot shows what the dashboard shows). */
+function panelFieldConfig(dashboard: { panels: unknown[] }, title: string): PanelFieldConfig {
+  const walk = (ps: DashboardPanel[]): DashboardPanel | undefined =>
+    ps.map((p) => (p.title === title ? p : walk(p.panels ?? []))).find((p) => p !== undefined);
+  const panel = walk(dashboard.panels as DashboardPanel[]);
+  if (!panel?.fieldConfig) {
+    throw new Error(`no panel "${title}" with a field config in the dashboard`);
+  }
+  return panel.fieldConfig;
+}
+
+/**
+ * Grafana applies a panel's field config through the option registries of its core and of the
+ * panel plugin, which are not in the npm packages; applyFieldOverrides without them ignores
+ * every default and override. So the config is written into each field here: the panel's
+ * defaults (unit, custom.*), then its byName overrides (mappings, custom.*, links), then the
+ * given column widths. The overrides match a field's name or its display name, as Grafana's
+ * byName matcher does.
+ */
+function withFieldConfig(frame: DataFrame, fc: PanelFieldConfig, widths: Record<string, number>): DataFrame {
+  const fields = frame.fields.map((f) => {
+    const config: Record<string, unknown> = { ...f.config, custom: { ...(fc.defaults?.custom ?? {}) } };
+    if (fc.defaults?.unit) {
+      config.unit = fc.defaults.unit;
+    }
+    const names = [f.name, f.config.displayNameFromDS, f.config.displayName];
+    for (const o of fc.overrides ?? []) {
+      if (o.matcher.id !== 'byName' || !names.includes(o.matcher.options)) {
+        continue;
+      }
+      for (const prop of o.properties) {
+        if (prop.id.startsWith('custom.')) {
+          (config.custom as Record<string, unknown>)[prop.id.slice('custom.'.length)] = prop.value;
+        } else {
+          config[prop.id] = prop.value;
+        }
+      }
+    }
+    const w = names.map((n) => (n ? widths[n] : undefined)).find((v) => v !== undefined);
+    if (w) {
+      (config.custom as Record<string, unknown>).width = w;
+    }
+    return { ...f, config };
+  });
+  return { ...frame, fields };
+}
+
+/** @grafana/ui's Table as the Table panel draws it, with a bundled dashboard panel's field config. */
 function TablePanel({
   frame,
   width,
   height,
+  fieldConfig = {},
   widths = {},
 }: {
   frame: DataFrame;
   width: number;
   height: number;
+  fieldConfig?: PanelFieldConfig;
   widths?: Record<string, number>;
 }) {
   const [data] = applyFieldOverrides({
-    data: [frame],
-    fieldConfig: {
-      defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, inspect: false } },
-      overrides: Object.entries(widths).map(([name, w]) => ({
-        matcher: { id: 'byName', options: name },
-        properties: [{ id: 'custom.width', value: w }],
-      })),
-    },
+    data: [withFieldConfig(frame, fieldConfig, widths)],
+    fieldConfig: { defaults: {}, overrides: [] },
     replaceVariables: (v: string) => v,
     theme,
     timeZone: 'utc',
@@ -95,7 +152,17 @@ function pick(frame: DataFrame, names: string[]): DataFrame {
   return { ...frame, fields, length: frame.length };
 }
 
-function Section({ id, title, width, children }: { id: string; title: string; width: number; children: React.ReactNode }) {
+function Section({
+  id,
+  title,
+  width,
+  children,
+}: {
+  id: string;
+  title: string;
+  width: number;
+  children: React.ReactNode;
+}) {
   return (
     <section id={id} style={{ width, padding: 16, background: theme.colors.background.primary, marginBottom: 24 }}>
       <h3 style={{ marginBottom: 12 }}>{title}</h3>
@@ -170,12 +237,12 @@ function App() {
         <Section id="variable-editor" title="Template variable: detectors, shown by title" width={900}>
           <VariableEditorShot />
         </Section>
-        <Section id="logs" title="Okta System Log lines (activity, format logs)" width={1300}>
+        <Section id="logs" title="Okta System Log lines (activity query, logs format) in a Table panel" width={1300}>
           <TablePanel
             frame={pick(logs, ['timestamp', 'severity', 'body', 'labels'])}
             width={1268}
             height={520}
-            widths={{ timestamp: 190, severity: 90, body: 400 }}
+            widths={{ timestamp: 170, severity: 80, body: 420 }}
           />
         </Section>
         <Section id="alerts" title="Detections (alerts)" width={1300}>
@@ -183,14 +250,20 @@ function App() {
             frame={pick(alerts, ['time', 'detector', 'severity', 'status', 'actor', 'ip', 'country', 'title'])}
             width={1268}
             height={420}
-            widths={{ time: 190, severity: 90, status: 80 }}
+            fieldConfig={panelFieldConfig(threatsDashboard, 'Alerts')}
+            widths={{ time: 170, detector: 190, severity: 90, status: 90, actor: 230, ip: 120, country: 130 }}
           />
         </Section>
         <Section id="posture" title="Security posture (baseline profile)" width={1300}>
           <TablePanel
-            frame={pick(posture, posture.fields.slice(0, 6).map((f) => f.name))}
+            frame={pick(
+              posture,
+              posture.fields.slice(0, 6).map((f) => f.name)
+            )}
             width={1268}
             height={420}
+            fieldConfig={panelFieldConfig(postureDashboard, 'Checks')}
+            widths={{ id: 290, title: 330, category: 150, severity: 110, status: 110 }}
           />
         </Section>
       </div>

@@ -26,7 +26,14 @@ const recorded = {};
 for (const f of fs.readdirSync(framesDir).filter((n) => n.endsWith('.json'))) {
   recorded[f.replace(/\.json$/, '')] = JSON.parse(fs.readFileSync(path.join(framesDir, f), 'utf8'));
 }
-for (const need of ['activity-logs', 'alerts', 'posture', 'resource-detectors', 'resource-actors', 'resource-event-types']) {
+for (const need of [
+  'activity-logs',
+  'alerts',
+  'posture',
+  'resource-detectors',
+  'resource-actors',
+  'resource-event-types',
+]) {
   if (!recorded[need]) {
     throw new Error(`${framesDir}/${need}.json is missing: write the frames first (screenshots/README.md)`);
   }
@@ -83,7 +90,20 @@ const server = http.createServer((req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const base = `http://127.0.0.1:${server.address().port}/`;
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+// No network here: Chromium's own background connections are switched off (they are refused
+// and slow the start).
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, deviceScaleFactor: 1 });
   const errors = [];
@@ -93,7 +113,8 @@ try {
   // Ready when every section rendered and the tables have rows.
   await page
     .waitForFunction(
-      (ids) => ids.every((id) => document.getElementById(id)) && document.querySelectorAll('#logs [role="row"]').length > 2,
+      (ids) =>
+        ids.every((id) => document.getElementById(id)) && document.querySelectorAll('#logs [role="row"]').length > 2,
       shots.map(([id]) => id),
       { timeout: 30000 }
     )
