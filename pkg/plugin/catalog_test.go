@@ -21,15 +21,33 @@ var (
 )
 
 // pluginJSONKeys are the top-level properties the schema allows
-// (additionalProperties: false).
+// (additionalProperties: false), as of the schema copy in
+// grafana/plugin-validator 0.45.6 (config/plugin.schema.json).
 var pluginJSONKeys = map[string]bool{
-	"$schema": true, "alerting": true, "annotations": true, "autoEnabled": true, "backend": true, "builtIn": true,
-	"category": true, "dependencies": true, "enterpriseFeatures": true, "executable": true, "explore": true,
-	"foldersFromFilesStructure": true, "hideFromList": true, "id": true, "includes": true, "info": true, "logs": true,
-	"metrics": true, "multiValueFilterOperators": true, "name": true, "pascalName": true, "preload": true,
-	"queryOptions": true, "routes": true, "skipDataQuery": true, "state": true, "streaming": true, "tracing": true,
-	"type": true, "tables": true, "iam": true, "roles": true, "sort": true, "annotationsSupport": true,
-	"languages": true, "buildMode": true, "extensions": true, "signature": true, "hideFromPluginList": true,
+	"$schema": true, "alerting": true, "annotations": true, "autoEnabled": true, "backend": true, "buildMode": true,
+	"builtIn": true, "category": true, "dependencies": true, "docsPath": true, "enterpriseFeatures": true,
+	"executable": true, "extensions": true, "hideFromList": true, "iam": true, "id": true, "includes": true,
+	"info": true, "languages": true, "logs": true, "metrics": true, "mixed": true, "multiValueFilterOperators": true,
+	"name": true, "pascalName": true, "preload": true, "queryOptions": true, "roles": true, "routes": true,
+	"skipDataQuery": true, "state": true, "streaming": true, "suggestions": true, "tracing": true, "type": true,
+}
+
+// infoKeys and dependencyKeys are what info and dependencies may hold
+// (additionalProperties: false there too); links and screenshots are
+// {name, url} and {name, path}.
+var (
+	infoKeys = map[string]bool{"author": true, "build": true, "description": true, "keywords": true, "links": true,
+		"logos": true, "screenshots": true, "updated": true, "version": true}
+	dependencyKeys = map[string]bool{"extensions": true, "grafanaDependency": true, "grafanaVersion": true, "plugins": true}
+)
+
+func onlyKeys(t *testing.T, what string, m map[string]any, allowed map[string]bool) {
+	t.Helper()
+	for k := range m {
+		if !allowed[k] {
+			t.Errorf("plugin.json: %s has unknown property %q", what, k)
+		}
+	}
 }
 
 func TestPluginJSONAgainstSchemaRules(t *testing.T) {
@@ -65,6 +83,9 @@ func TestPluginJSONAgainstSchemaRules(t *testing.T) {
 		}
 	}
 	info, _ := p["info"].(map[string]any)
+	onlyKeys(t, "info", info, infoKeys)
+	deps0, _ := p["dependencies"].(map[string]any)
+	onlyKeys(t, "dependencies", deps0, dependencyKeys)
 	for _, k := range []string{"keywords", "logos", "version", "updated"} {
 		if info[k] == nil {
 			t.Errorf("plugin.json: info.%s missing", k)
@@ -85,6 +106,7 @@ func TestPluginJSONAgainstSchemaRules(t *testing.T) {
 		}
 	}
 	for _, l := range asList(info["links"]) {
+		onlyKeys(t, "a link", l, map[string]bool{"name": true, "url": true})
 		if l["name"] == nil || l["url"] == nil {
 			t.Errorf("plugin.json: link %v needs name and url", l)
 		}
@@ -94,6 +116,7 @@ func TestPluginJSONAgainstSchemaRules(t *testing.T) {
 		t.Errorf("plugin.json: %d screenshots, the catalog page wants the editors and panels (npm run screenshots)", len(shots))
 	}
 	for _, s := range shots {
+		onlyKeys(t, "a screenshot", s, map[string]bool{"name": true, "path": true})
 		path, _ := s["path"].(string)
 		if s["name"] == nil || path == "" {
 			t.Errorf("plugin.json: screenshot %v needs name and path", s)
