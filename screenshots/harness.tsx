@@ -6,7 +6,6 @@
 import {
   DataFrame,
   DataFrameJSON,
-  DataSourceInstanceSettings,
   DataSourceSettings,
   applyFieldOverrides,
   createTheme,
@@ -21,6 +20,7 @@ import { ConfigEditor } from '../src/components/ConfigEditor';
 import { QueryEditor } from '../src/components/QueryEditor';
 import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
 import { DataSource } from '../src/datasource';
+import { newDataSource } from '../src/testutil/dataSource';
 import { OktaOptions, OktaQuery, OktaSecureOptions } from '../src/types';
 import { OktaVariableQuery } from '../src/variables';
 import threatsDashboard from '../dashboards/okta-threats.json';
@@ -45,16 +45,7 @@ setTemplateSrv({
 
 /** The real DataSource class; its resources answer what the plugin answered (frames/resource-*.json). */
 function dataSource(): DataSource {
-  const ds = new DataSource({
-    id: 1,
-    uid: 'oktaguard',
-    type: 'oktaguard-okta-datasource',
-    name: 'Okta (oktaguard)',
-    access: 'proxy',
-    readOnly: false,
-    jsonData: { orgUrl: 'https://example.okta.com' },
-    meta: { id: 'oktaguard-okta-datasource' },
-  } as unknown as DataSourceInstanceSettings<OktaOptions>);
+  const ds = newDataSource();
   ds.getResource = (async (path: string) => recorded['resource-' + path]) as DataSource['getResource'];
   return ds;
 }

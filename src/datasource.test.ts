@@ -1,24 +1,11 @@
-import { DataSourceInstanceSettings, FieldType, toDataFrame } from '@grafana/data';
+import { FieldType, toDataFrame } from '@grafana/data';
 import { lastValueFrom } from 'rxjs';
 
-import { ALL_VALUE, DataSource } from './datasource';
+import { ALL_VALUE } from './datasource';
 import { parseVariableText } from './variables';
+import { newDataSource } from './testutil/dataSource';
 import { installTemplateSrv } from './testutil/templateSrv';
-import { DEFAULT_QUERY, OktaOptions, OktaQuery, STRING_FILTERS } from './types';
-
-function newDataSource(): DataSource {
-  const settings = {
-    id: 1,
-    uid: 'oktaguard',
-    type: 'oktaguard-okta-datasource',
-    name: 'Okta',
-    access: 'proxy',
-    readOnly: false,
-    jsonData: { orgUrl: 'https://example.okta.com' },
-    meta: { id: 'oktaguard-okta-datasource' },
-  } as unknown as DataSourceInstanceSettings<OktaOptions>;
-  return new DataSource(settings);
-}
+import { DEFAULT_QUERY, OktaQuery, STRING_FILTERS } from './types';
 
 describe('applyTemplateVariables', () => {
   it('interpolates every string filter of the query model', () => {

@@ -5,7 +5,6 @@
  */
 import {
   DataQueryRequest,
-  DataSourceInstanceSettings,
   LogRowContextQueryDirection,
   LogRowModel,
   SupplementaryQueryType,
@@ -14,23 +13,11 @@ import { of } from 'rxjs';
 
 import { DataSource, LOGS_VOLUME_PREFIX } from './datasource';
 import { CONTEXT_WINDOW_MS } from './logContext';
+import { newDataSource } from './testutil/dataSource';
 import { installTemplateSrv } from './testutil/templateSrv';
-import { OktaOptions, OktaQuery } from './types';
+import { OktaQuery } from './types';
 import { toVariableQuery, variableValues } from './variables';
 
-function newDataSource(): DataSource {
-  const settings = {
-    id: 1,
-    uid: 'oktaguard',
-    type: 'oktaguard-okta-datasource',
-    name: 'Okta',
-    access: 'proxy',
-    readOnly: false,
-    jsonData: { orgUrl: 'https://example.okta.com' },
-    meta: { id: 'oktaguard-okta-datasource' },
-  } as unknown as DataSourceInstanceSettings<OktaOptions>;
-  return new DataSource(settings);
-}
 
 const logsQuery: OktaQuery = {
   refId: 'A',
