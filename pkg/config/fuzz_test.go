@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // fuzzSecret is what every ${VAR} of a fuzzed file resolves to, used only
@@ -61,20 +63,48 @@ func FuzzParse(f *testing.F) {
 
 // secretMayShow reports whether data puts a ${VAR} where its value is not
 // a secret (an org URL, a path, a list entry...): only apiToken, password,
-// privateKey and the DSN are held to never echoing it.
+// privateKey and the DSN are held to never echoing it. Where a ${VAR}
+// lands is read from the parsed YAML, not from its line: a line such as
+// "   apiToken:${A}" under an empty "orgUrl:" is the continuation of the
+// org URL's value, not a token.
 func secretMayShow(data []byte) bool {
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.Contains(line, "${") {
-			continue
-		}
-		k, _, _ := strings.Cut(strings.TrimSpace(line), ":")
-		switch strings.TrimSpace(k) {
-		case "apiToken", "password", "privateKey":
-		default:
-			return true
-		}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return true // not YAML: nothing is expanded, the problem is the syntax
 	}
-	return false
+	return varOutsideSecret(&doc, "")
+}
+
+// varOutsideSecret walks n (the value of key) and reports whether a
+// scalar holding "${" sits anywhere but under a secret key.
+func varOutsideSecret(n *yaml.Node, key string) bool {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return false
+		}
+		switch key {
+		case "apiToken", "password", "privateKey":
+			return false
+		}
+		return true
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if varOutsideSecret(n.Content[i], "") || varOutsideSecret(n.Content[i+1], n.Content[i].Value) {
+				return true
+			}
+		}
+		return false
+	case yaml.AliasNode:
+		return n.Alias != nil && varOutsideSecret(n.Alias, key)
+	default: // documents and sequences: their items are not a secret key's value
+		for _, c := range n.Content {
+			if varOutsideSecret(c, "") {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // sections are the config file's top-level keys.

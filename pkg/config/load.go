@@ -521,9 +521,9 @@ func (p *parser) pathOf(n *yaml.Node) string {
 }
 
 var (
-	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
+	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.*) not found in type (.+)$`) // an empty key too (`"": x` or a bare tag)
 	duplicateRe    = regexp.MustCompile(`^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
-	notMappingRe   = regexp.MustCompile(`^line (\d+): cannot unmarshal (!\S*).* into (.+)$`) // !!str, !!seq, or a local tag (!x)
+	notMappingRe   = regexp.MustCompile(`(?s)^line (\d+): cannot unmarshal (!\S*).* into (.+)$`) // !!str, !!seq, or a local tag (!x)
 )
 
 // decodeErrors turns the yaml decoder's errors into problems with a key
@@ -540,7 +540,11 @@ func (p *parser) decodeErrors(err error) {
 		if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			known := "known keys here: " + strings.Join(yamlKeys(fileTypes[m[3]]), ", ")
-			p.errs = append(p.errs, fmt.Errorf("%s (line %d): unknown key (%s)", p.paths.keys[lineKey{line, m[2]}], line, known))
+			path := p.paths.keys[lineKey{line, m[2]}]
+			if path == "" || strings.HasSuffix(path, ".") {
+				path += `""` // an empty key: name it as the file writes it
+			}
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): unknown key (%s)", path, line, known))
 			continue
 		}
 		if m := duplicateRe.FindStringSubmatch(msg); m != nil {
