@@ -1,12 +1,10 @@
 package main
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -19,28 +17,11 @@ import (
 func TestDocsNameExistingBenchmarks(t *testing.T) {
 	defined := map[string]bool{}
 	fn := regexp.MustCompile(`(?m)^func (Benchmark\w+)\(\w+ \*testing\.B\)`)
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && path != "..") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, m := range fn.FindAllStringSubmatch(string(b), -1) {
+	eachTestFile(t, func(_ string, src []byte) {
+		for _, m := range fn.FindAllStringSubmatch(string(src), -1) {
 			defined[m[1]] = true
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(defined) < 10 {
 		t.Fatalf("found only %d benchmarks in the code: the walk is wrong", len(defined))
 	}

@@ -324,13 +324,7 @@ func wantStoreIntact(t *testing.T, path string, before []byte, n int64) {
 // the service runs as would see it (uid 65534 against 0444/0555 modes),
 // export still reads it, and nothing is changed.
 func TestStoreRefusedByModesAsAnotherUser(t *testing.T) {
-	dir := sharedDir(t)
-	org := filepath.Join(dir, "org")
-	if err := os.Mkdir(org, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(org, "og.db")
-	before := seedStore(t, p, 300)
+	org, p, before := seededOrgStore(t)
 	env := []string{"OKTAGUARD_STORE_TEST_PATH=" + p}
 
 	// a 0444 store file in a writable directory
@@ -379,13 +373,7 @@ func TestStoreRefusedByModesAsAnotherUser(t *testing.T) {
 // mount namespace) is refused with the cause and the way out, and export
 // reads it.
 func TestStoreOnReadOnlyMount(t *testing.T) {
-	dir := sharedDir(t)
-	org := filepath.Join(dir, "org")
-	if err := os.Mkdir(org, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(org, "og.db")
-	before := seedStore(t, p, 300)
+	org, p, before := seededOrgStore(t)
 	r := runInChild(t, childSpec{job: "open", ns: true, env: []string{"OKTAGUARD_STORE_TEST_PATH=" + p, "OKTAGUARD_STORE_TEST_RO_BIND=" + org}})
 	want := fmt.Sprintf("store %s: read-only file system: the store must be writable (use `oktaguard export` to read a store on read-only media)", p)
 	if r.OpenErr != want {
@@ -433,4 +421,17 @@ func TestStoreFileSizeLimitDuringCommit(t *testing.T) {
 	want := fmt.Sprintf("store %s: disk full: this process may not write files beyond 65536 bytes (ulimit -f / RLIMIT_FSIZE): raise the limit; the transaction was rolled back: nothing of it was written, and everything committed before is intact (store: commit: disk I/O error (778))", p)
 	wantFullThenRetried(t, r, want)
 	wantDocumented(t, want, "; the transaction", p, "<path>", "65536", "<n>")
+}
+
+// seededOrgStore makes a directory "org" in a directory the child can
+// reach, with a store of 300 events in it: the directory, the store's
+// path and the store's bytes.
+func seededOrgStore(t *testing.T) (org, path string, before []byte) {
+	t.Helper()
+	org = filepath.Join(sharedDir(t), "org")
+	if err := os.Mkdir(org, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(org, "og.db")
+	return org, path, seedStore(t, path, 300)
 }
