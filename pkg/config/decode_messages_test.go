@@ -28,3 +28,38 @@ func TestDecoderMessagesNameTheirKey(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysThatAreNotNames: a mapping, list, alias or null written as a key
+// (YAML allows all four; the fuzzer found "? ?") is one problem naming the
+// mapping it sits in and its line — never the decoder's "cannot unmarshal
+// !!map into string" with an empty path, and a null key is never ignored.
+func TestKeysThatAreNotNames(t *testing.T) {
+	lookup := func(string) (string, bool) { return "", false }
+	for _, tc := range []struct{ file, want string }{
+		{"? ?", "top level (line 1): a key must be a name, not a mapping"},
+		{"[a]: 1", "top level (line 1): a key must be a name, not a list"},
+		{"~: 1\n", "top level (line 1): a key must be a name, not null"},
+		{"a: &x b\n*x : 1\n", "top level (line 2): a key must be a name, not an alias (*x)"},
+		{"okta:\n  ? {a: 1}\n  : x\n", "okta (line 2): a key must be a name, not a mapping"},
+		{"okta:\n  ~: 1\n", "okta (line 2): a key must be a name, not null"},
+		{"detectors:\n  impossible_travel:\n    params:\n      ? {x: 1}\n      : 3\n", "detectors.impossible_travel.params (line 4): a key must be a name, not a mapping"},
+	} {
+		_, perr := Parse([]byte(tc.file), "/etc/oktaguard", lookup)
+		if perr == nil {
+			t.Fatalf("%q: accepted", tc.file)
+		}
+		msg := perr.Error()
+		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "unmarshal") || strings.HasPrefix(msg, " ") {
+			t.Errorf("%q:\n%s\nwant a line with %q and no decoder message", tc.file, msg, tc.want)
+		}
+	}
+	for _, tc := range []struct{ json, want string }{
+		{"? [a]\n: 1\n", "detectors (line 1): a key must be a name, not a list"},
+		{"impossible_travel:\n  params:\n    ? [a]\n    : 1\n", "detectors.impossible_travel.params (line 3): a key must be a name, not a list"},
+	} {
+		_, err := ParseDetectors([]byte(tc.json))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("ParseDetectors(%q) = %v, want exactly %q", tc.json, err, tc.want)
+		}
+	}
+}

@@ -192,7 +192,8 @@ func parse(data []byte, baseDir string, lookup func(string) (string, bool), offl
 	if doc.Content[0].Kind != yaml.MappingNode {
 		return s, fmt.Errorf("%w: top level must be a mapping of %s", errNotYAML, strings.Join(yamlKeys(reflect.TypeOf(file{})), ", "))
 	}
-	p := &parser{base: baseDir, lookup: lookup, paths: indexPaths(doc.Content[0]), failed: map[string]bool{}, offline: offline}
+	p := &parser{base: baseDir, lookup: lookup, paths: indexPaths(doc.Content[0], ""), failed: map[string]bool{}, offline: offline}
+	p.errs = append(p.errs, p.paths.badKeys...)
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -357,6 +358,9 @@ func (p *parser) detectors(n *yaml.Node, path string) detect.Config {
 	dc := detect.Config{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		idNode, v := n.Content[i], n.Content[i+1]
+		if keyShape(idNode) != "" {
+			continue // reported by indexPaths
+		}
 		id := idNode.Value
 		idPath := join(path, id)
 		if err := (detect.Config{id: {}}).Validate(); err != nil {
@@ -374,10 +378,18 @@ func (p *parser) detectors(n *yaml.Node, path string) detect.Config {
 		ok := true
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			k, val := v.Content[j], v.Content[j+1]
+			if keyShape(k) != "" {
+				ok = false // reported by indexPaths
+				continue
+			}
 			pairs := []*yaml.Node{{Kind: yaml.MappingNode, Content: []*yaml.Node{k, val}}}
 			if k.Value == "params" && val.Kind == yaml.MappingNode {
 				pairs = pairs[:0]
 				for m := 0; m+1 < len(val.Content); m += 2 {
+					if keyShape(val.Content[m]) != "" {
+						ok = false // reported by indexPaths
+						continue
+					}
 					pairs = append(pairs, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k,
 						{Kind: yaml.MappingNode, Content: []*yaml.Node{val.Content[m], val.Content[m+1]}}}})
 				}
@@ -424,10 +436,11 @@ func ParseDetectors(data []byte) (detect.Config, error) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return detect.Config{}, nil
 	}
-	p := &parser{lookup: func(string) (string, bool) { return "", false }}
 	if n.Kind != yaml.MappingNode {
 		return nil, errors.New("detectors: must be an object of detector id to settings")
 	}
+	p := &parser{lookup: func(string) (string, bool) { return "", false }, paths: indexPaths(n, "detectors")}
+	p.errs = append(p.errs, p.paths.badKeys...)
 	dc := p.detectors(n, "detectors")
 	return dc, errors.Join(p.errs...)
 }
@@ -476,6 +489,36 @@ type pathIndex struct {
 	values map[[2]int]string  // line, column of a value -> key path
 	keys   map[lineKey]string // line and name of a key -> key path
 	lines  map[int]string     // line -> key path of the first value starting there
+	// badKeys are keys that are not a name: a mapping, list or alias
+	// written as a key ("? {a: 1}", "[a]: 1", "*x : 1") or a null key
+	// ("~: 1", ": 1"), which the decoder would otherwise reject with a
+	// Go type name or silently ignore. badKeyLines are their lines: the
+	// decoder's own message there is dropped.
+	badKeys     []error
+	badKeyLines map[int]bool
+}
+
+// keyShape says what a mapping key is when it is not a name, or "".
+func keyShape(k *yaml.Node) string {
+	switch {
+	case k.Kind == yaml.MappingNode:
+		return "a mapping"
+	case k.Kind == yaml.SequenceNode:
+		return "a list"
+	case k.Kind == yaml.AliasNode:
+		return "an alias (*" + k.Value + ")"
+	case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!null":
+		return "null"
+	}
+	return ""
+}
+
+// where names a key path in a problem; the file's top level has none.
+func where(path string) string {
+	if path == "" {
+		return "top level"
+	}
+	return path
 }
 
 type lineKey struct {
@@ -483,8 +526,8 @@ type lineKey struct {
 	name string
 }
 
-func indexPaths(root *yaml.Node) pathIndex {
-	ix := pathIndex{values: map[[2]int]string{}, keys: map[lineKey]string{}, lines: map[int]string{}}
+func indexPaths(root *yaml.Node, rootPath string) pathIndex {
+	ix := pathIndex{values: map[[2]int]string{}, keys: map[lineKey]string{}, lines: map[int]string{}, badKeyLines: map[int]bool{}}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		ix.values[[2]int{n.Line, n.Column}] = path
@@ -495,6 +538,11 @@ func indexPaths(root *yaml.Node) pathIndex {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
+				if shape := keyShape(k); shape != "" {
+					ix.badKeys = append(ix.badKeys, fmt.Errorf("%s (line %d): a key must be a name, not %s", where(path), k.Line, shape))
+					ix.badKeyLines[k.Line] = true
+					continue
+				}
 				kp := join(path, k.Value)
 				lk := lineKey{k.Line, k.Value}
 				if _, ok := ix.keys[lk]; !ok {
@@ -508,7 +556,7 @@ func indexPaths(root *yaml.Node) pathIndex {
 			}
 		}
 	}
-	walk(root, "")
+	walk(root, rootPath)
 	return ix
 }
 
@@ -523,6 +571,7 @@ func (p *parser) pathOf(n *yaml.Node) string {
 var (
 	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.*) not found in type (.+)$`) // an empty key too (`"": x` or a bare tag)
 	duplicateRe    = regexp.MustCompile(`^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
+	lineNumRe      = regexp.MustCompile(`^line (\d+): `)
 	notMappingRe   = regexp.MustCompile(`(?s)^line (\d+): cannot unmarshal (!\S*).* into (.+)$`) // !!str, !!seq, or a local tag (!x)
 )
 
@@ -537,6 +586,11 @@ func (p *parser) decodeErrors(err error) {
 		return
 	}
 	for _, msg := range te.Errors {
+		if m := lineNumRe.FindStringSubmatch(msg); m != nil {
+			if line, _ := strconv.Atoi(m[1]); p.paths.badKeyLines[line] {
+				continue // reported as a key that is not a name
+			}
+		}
 		if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			known := "known keys here: " + strings.Join(yamlKeys(fileTypes[m[3]]), ", ")
@@ -555,9 +609,13 @@ func (p *parser) decodeErrors(err error) {
 		if m := notMappingRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			p.failed[p.paths.lines[line]] = true
-			p.errs = append(p.errs, fmt.Errorf("%s (line %d): must be a mapping of %s, not %s", p.paths.lines[line], line,
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): must be a mapping of %s, not %s", where(p.paths.lines[line]), line,
 				strings.Join(yamlKeys(fileTypes[m[3]]), ", "), m[2]))
 			continue
+		}
+		if m := lineNumRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			msg = fmt.Sprintf("%s (line %d): %s", where(p.paths.lines[line]), line, strings.TrimPrefix(msg, m[0]))
 		}
 		p.errs = append(p.errs, errors.New(msg))
 	}
