@@ -63,3 +63,38 @@ func TestKeysThatAreNotNames(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemsAreOneLineEach: a key, detector id or file path with a
+// newline or another control character in it (YAML's "z\nq") is quoted
+// escaped, so every problem stays on its own line naming its key, and
+// nothing from the file writes control sequences to a terminal.
+func TestProblemsAreOneLineEach(t *testing.T) {
+	lookup := func(string) (string, bool) { return "", false }
+	for _, tc := range []struct{ file, want string }{
+		{"\"z\\nq\": 1\n", `z\nq (line 1): unknown key (known keys here: `},
+		{"okta:\n  \"a\\nb\": 1\n", `okta.a\nb (line 2): unknown key (known keys here: apiToken, `},
+		{"okta:\n  a: 1\n  \"a\\nb\": 2\n  \"a\\nb\": 3\n", `okta.a\nb (line 4): duplicate key (first at line 3)`},
+		{"detectors:\n  \"x\\ny\": {}\n", `detectors.x\ny (line 2): unknown detector`},
+		{"ipLists:\n  \"bad\\x1b[2J\": [1.2.3.4]\n", `ipLists.bad\x1b[2J (line 2): unknown key (known keys here: anonymous, `},
+		{"geoip:\n  cityDB: \"/no/such\\ndir.mmdb\"\n", `geoip.cityDB: `},
+	} {
+		s, perr := Parse([]byte(tc.file), "/etc/oktaguard", lookup)
+		err := Problems(perr, s.Validate)
+		if err == nil {
+			t.Fatalf("%q: accepted", tc.file)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("%q:\n%s\nwant a line with %q", tc.file, msg, tc.want)
+		}
+		for _, line := range strings.Split(msg, "\n") {
+			if !namesKey(line) || strings.ContainsRune(line, 0x1b) {
+				t.Errorf("%q: problem line %q does not name its key or holds a control character", tc.file, line)
+			}
+		}
+	}
+	_, err := ParseDetectors([]byte("{\"x\\ny\": {}}"))
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), `detectors.x\ny (line 1): unknown detector`) {
+		t.Errorf("ParseDetectors: %v", err)
+	}
+}

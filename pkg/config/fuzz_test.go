@@ -32,7 +32,7 @@ func FuzzParse(f *testing.F) {
 		"okta: [1, 2\n",
 		"okta:\n  orgUrl: a\n  orgUrl: b\n",
 		"{}",
-		"? ?", "~: 1\n", "a: &x b\n*x : 1\n", "okta:\n  ? [a]\n  : 1\n",
+		"? ?", "~: 1\n", "\"z\\nq\": 1\n", "okta:\n  a: 1\n  \"a\\nb\": 2\n  \"a\\nb\": 3\n", "a: &x b\n*x : 1\n", "okta:\n  ? [a]\n  : 1\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -50,16 +50,68 @@ func Problems(parseErr error, validate func() error) error {
 		errs = append(errs, unjoin(parseErr)...)
 	}
 	errs = append(errs, unjoin(validate())...)
+	return oneLineEach(errs)
+}
+
+// oneLineEach joins errs, one problem per line: a problem that quotes
+// the file (a key or path with a newline or another control character
+// in it) has those characters escaped, so it never spans lines or
+// writes control sequences to a terminal. Identical problems are
+// reported once. errors.Is and errors.As still see each problem.
+func oneLineEach(errs []error) error {
 	seen := map[string]bool{}
 	var out []error
 	for _, e := range errs {
-		if e == nil || seen[e.Error()] {
+		if e == nil {
+			continue
+		}
+		if esc := escapeControls(e.Error()); esc != e.Error() {
+			e = escapedError{msg: esc, err: e}
+		}
+		if seen[e.Error()] {
 			continue
 		}
 		seen[e.Error()] = true
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+type escapedError struct {
+	msg string
+	err error
+}
+
+func (e escapedError) Error() string { return e.msg }
+func (e escapedError) Unwrap() error { return e.err }
+
+// escapeControls writes control characters (C0, DEL, C1 and the Unicode
+// line and paragraph separators) as Go escapes: \n, \t, \x1b, \u2028.
+func escapeControls(s string) string {
+	isControl := func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029
+	}
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x80 && isControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case isControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func unjoin(err error) []error {
@@ -442,7 +494,7 @@ func ParseDetectors(data []byte) (detect.Config, error) {
 	p := &parser{lookup: func(string) (string, bool) { return "", false }, paths: indexPaths(n, "detectors")}
 	p.errs = append(p.errs, p.paths.badKeys...)
 	dc := p.detectors(n, "detectors")
-	return dc, errors.Join(p.errs...)
+	return dc, oneLineEach(p.errs)
 }
 
 // decodeKnown decodes n into v refusing unknown fields.
@@ -569,8 +621,8 @@ func (p *parser) pathOf(n *yaml.Node) string {
 }
 
 var (
-	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (.*) not found in type (.+)$`) // an empty key too (`"": x` or a bare tag)
-	duplicateRe    = regexp.MustCompile(`^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
+	unknownFieldRe = regexp.MustCompile(`(?s)^line (\d+): field (.*) not found in type (.+)$`) // an empty key too (`"": x` or a bare tag)
+	duplicateRe    = regexp.MustCompile(`(?s)^line (\d+): mapping key "(.+)" already defined at line (\d+)$`)
 	lineNumRe      = regexp.MustCompile(`^line (\d+): `)
 	notMappingRe   = regexp.MustCompile(`(?s)^line (\d+): cannot unmarshal (!\S*).* into (.+)$`) // !!str, !!seq, or a local tag (!x)
 )
@@ -603,7 +655,11 @@ func (p *parser) decodeErrors(err error) {
 		}
 		if m := duplicateRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			p.errs = append(p.errs, fmt.Errorf("%s (line %d): duplicate key (first at line %s)", p.paths.keys[lineKey{line, m[2]}], line, m[3]))
+			key := m[2] // the decoder quotes it with %q
+			if k, err := strconv.Unquote(`"` + key + `"`); err == nil {
+				key = k
+			}
+			p.errs = append(p.errs, fmt.Errorf("%s (line %d): duplicate key (first at line %s)", where(p.paths.keys[lineKey{line, key}]), line, m[3]))
 			continue
 		}
 		if m := notMappingRe.FindStringSubmatch(msg); m != nil {
