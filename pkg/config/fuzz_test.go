@@ -27,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		"okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\n  backfill: 100000h\nstorage:\n  retention: -1h\n",
 		"okta:\n  orgUrl: https://example.okta.com\n  oauth:\n    clientId: x\n    privateKey: ${TOKEN}\n",
 		"okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\nstorage:\n  driver: postgres\n  dsn: postgres://u@h/db\n  password: ${TOKEN}\n",
+		"okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\nstorage:\n  driver: postgres\n  dsn: postgres://u:${PW}@h/db\n  retention: -1h\n",
 		"okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\ndetectors:\n  impossible_travel:\n    rearm: forever\n    sensitivity: extreme\n",
 		"okta:\n  orgUrl: https://example.okta.com\n  apiToken: ${TOKEN}\nipLists:\n  suspicious:\n    - 198.51.100.0/24\n    - ${TOKEN}\n",
 		"okta: [1, 2\n",
@@ -85,7 +86,7 @@ func varOutsideSecret(n *yaml.Node, key string) bool {
 			return false
 		}
 		switch key {
-		case "apiToken", "password", "privateKey":
+		case "apiToken", "password", "privateKey", "dsn":
 			return false
 		}
 		return true
