@@ -67,12 +67,26 @@ func (g *GeoAgg) Ranked(limit int) []GeoPoint {
 
 // UserAgg merges per-actor activity rows of several spans, sealed user
 // segments (user_segs.go) and the actors' alert counts into user summaries.
+//
+// A segment's entries are sorted by actor, so AddSegment finds each
+// entry's user by walking the users sorted by actor beside them (one
+// string comparison per step) instead of a map look-up per entry: the map
+// look-up (hash, probe, compare, and a cache miss on a map of 20 000
+// users) was about half of the fold's CPU (docs/performance.md, "Panels
+// with margin"). The map stays for the rows and alerts, which come in
+// any order.
 type UserAgg struct {
-	users   map[string]*userAcc
-	scratch []byte // decoded segment, reused
+	users map[string]*userAcc
+	// sorted holds the users of users by actor, except those in pending
+	// (added since the last AddSegment), which settle merges in
+	sorted, pending []*userAcc
+	scratch         []byte // decoded segment, reused
 	// segments and entries folded by AddSegment (tests and benchmarks
 	// check what a query reads)
 	segments, entries int
+	// byMap makes AddSegment look each entry up in the map (the fold
+	// before the sorted walk; benchmarks compare the two)
+	byMap bool
 }
 
 type userAcc struct {
@@ -88,10 +102,39 @@ func NewUserAgg() *UserAgg {
 func (g *UserAgg) get(actor []byte) *userAcc {
 	u := g.users[string(actor)] // no allocation for the look-up
 	if u == nil {
-		u = &userAcc{UserSummary: UserSummary{Actor: string(actor)}, lastMS: math.MinInt64}
-		g.users[u.Actor] = u
+		u = g.create(string(actor))
 	}
 	return u
+}
+
+// create adds a user without activity yet.
+func (g *UserAgg) create(actor string) *userAcc {
+	u := &userAcc{UserSummary: UserSummary{Actor: actor}, lastMS: math.MinInt64}
+	g.users[actor] = u
+	g.pending = append(g.pending, u)
+	return u
+}
+
+// settle merges the pending users into sorted.
+func (g *UserAgg) settle() {
+	if len(g.pending) == 0 {
+		return
+	}
+	byActor := func(a, b *userAcc) int { return strings.Compare(a.Actor, b.Actor) }
+	slices.SortFunc(g.pending, byActor) // already sorted when AddSegment added them
+	merged := make([]*userAcc, 0, len(g.sorted)+len(g.pending))
+	i, j := 0, 0
+	for i < len(g.sorted) && j < len(g.pending) {
+		if g.sorted[i].Actor < g.pending[j].Actor {
+			merged = append(merged, g.sorted[i])
+			i++
+		} else {
+			merged = append(merged, g.pending[j])
+			j++
+		}
+	}
+	merged = append(append(merged, g.sorted[i:]...), g.pending[j:]...)
+	g.sorted, g.pending = merged, g.pending[:0]
 }
 
 // add folds one activity entry; the newest (or equally new, later
@@ -143,10 +186,12 @@ func (g *UserAgg) AddSegment(bucket int64, data []byte, search string) error {
 		return err
 	}
 	g.segments++
+	g.settle()
 	needle := asciiLower([]byte(search))
 	var e rawEntry
 	var u *userAcc
 	var prev []byte
+	j := 0 // g.sorted[:j] sort before the current actor
 	for {
 		ok, err := r.next(&e)
 		if err != nil {
@@ -162,7 +207,19 @@ func (g *UserAgg) AddSegment(bucket int64, data []byte, search string) error {
 		// entries are sorted by actor: an actor's other countries follow
 		// (e.actor aliases the decoded segment, unchanged until the next)
 		if u == nil || !bytes.Equal(e.actor, prev) {
-			u, prev = g.get(e.actor), e.actor
+			prev = e.actor
+			if g.byMap {
+				u = g.get(e.actor)
+			} else {
+				for j < len(g.sorted) && g.sorted[j].Actor < string(e.actor) {
+					j++
+				}
+				if j < len(g.sorted) && g.sorted[j].Actor == string(e.actor) {
+					u = g.sorted[j]
+				} else { // new, and after every pending one (sorted entries)
+					u = g.create(string(e.actor))
+				}
+			}
 		}
 		u.add(e.country, e.lastIP, e.actorID, e.events, e.failures, e.lastSeen)
 	}
@@ -210,8 +267,8 @@ func (g *UserAgg) ScanAlerts(rows AlertRows) error {
 		}
 		u := g.users[actor]
 		if u == nil { // alerts on an actor whose events are outside the range
-			u = &userAcc{UserSummary: UserSummary{Actor: actor, ActorID: actorID}, lastMS: math.MinInt64}
-			g.users[actor] = u
+			u = g.create(actor)
+			u.ActorID = actorID
 		} else if u.lastMS == math.MinInt64 && actorID > u.ActorID {
 			u.ActorID = actorID // no activity: the largest id of its alerts
 		}

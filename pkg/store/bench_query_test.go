@@ -177,8 +177,15 @@ func benchStoreComplete(path string) bool {
 		return false
 	}
 	defer db.Close()
-	var n int
-	return db.QueryRow("SELECT COUNT(*) FROM state WHERE key = 'bench/complete'").Scan(&n) == nil && n == 1
+	// the state table before schema 14, the state log since
+	for _, q := range []string{"SELECT COUNT(*) FROM state WHERE key = 'bench/complete'",
+		"SELECT COUNT(*) FROM state_log WHERE key = 'bench/complete' AND kind = 0"} {
+		var n int
+		if db.QueryRow(q).Scan(&n) == nil && n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // openElsewhere reports whether a process other than this one has path
@@ -286,12 +293,21 @@ func BenchmarkQuery(b *testing.B) {
 			return n, rows.Err()
 		})
 	})
-	b.Run("events_7d_text", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%05d@", (i*37)%benchUsers), Limit: 100})
-			return len(r), err
+	// _whole_probe: the trigram probes over the whole text index up to
+	// 200 000 (the plan before the probe window), side by side
+	for _, c := range []struct {
+		name  string
+		whole bool
+	}{{"events_7d_text", false}, {"events_7d_text_whole_probe", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s.ftsWholeProbe = c.whole
+			defer func() { s.ftsWholeProbe = false }()
+			benchQuery(b, func(i int) (int, error) {
+				r, err := s.QueryEvents(ctx, EventQuery{From: endAt(i).Add(-week), To: endAt(i), Text: fmt.Sprintf("user%05d@", (i*37)%benchUsers), Limit: 100})
+				return len(r), err
+			})
 		})
-	})
+	}
 	b.Run("series_7d_1h_by_eventType", func(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			r, err := s.CountSeries(ctx, SeriesQuery{From: endAt(i).Add(-week).Add(17 * time.Second), To: endAt(i), Interval: time.Hour, GroupBy: GroupEventType, Limit: 50})
@@ -341,16 +357,21 @@ func BenchmarkQuery(b *testing.B) {
 	// the users summary, with what it decodes per query (segments and
 	// entries, load-independent) reported after the timed runs; the
 	// _base_segments cases read only the hour and day segments (schema
-	// 12's plan) on the same store, side by side
+	// 12's plan) on the same store, side by side, and the _map_fold cases
+	// fold the segments with a map look-up per entry (the fold before the
+	// sorted walk)
 	for _, c := range []struct {
 		name   string
 		span   time.Duration
 		coarse bool
-	}{{"users_7d", week, true}, {"users_7d_base_segments", week, false}, {"users_24h", 24 * time.Hour, true}, {"users_24h_base_segments", 24 * time.Hour, false}} {
+		byMap  bool
+	}{{"users_7d", week, true, false}, {"users_7d_map_fold", week, true, true}, {"users_7d_base_segments", week, false, false},
+		{"users_24h", 24 * time.Hour, true, false}, {"users_24h_map_fold", 24 * time.Hour, true, true}, {"users_24h_base_segments", 24 * time.Hour, false, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			saved := s.coarseUserSegs
 			s.coarseUserSegs = saved && c.coarse
-			defer func() { s.coarseUserSegs = saved }()
+			s.userFoldByMap = c.byMap
+			defer func() { s.coarseUserSegs, s.userFoldByMap = saved, false }()
 			q := func(i int) UserQuery { return UserQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 100} }
 			benchQuery(b, func(i int) (int, error) {
 				r, err := s.UserSummaries(ctx, q(i))
@@ -403,4 +424,18 @@ func BenchmarkQuery(b *testing.B) {
 			return 1, err
 		})
 	})
+	// last, as the slowest: the Geomap panel's own query
+	// (pkg/plugin/query_geo.go), with the distinct users per point, which
+	// reads the range's rows, not the hourly roll-up
+	for _, c := range []struct {
+		name string
+		span time.Duration
+	}{{"geo_24h_actors", 24 * time.Hour}, {"geo_7d_actors", week}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchQuery(b, func(i int) (int, error) {
+				r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 1000, CountActors: true})
+				return len(r), err
+			})
+		})
+	}
 }

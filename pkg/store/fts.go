@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -41,16 +43,28 @@ func ftsText(prefix string) string {
 	return strings.Join(cols, " || char(10) || ")
 }
 
-// ftsCommonCap: a trigram found in more events than this is left out of
-// the MATCH when the text has rarer ones. FTS5 intersects the doclists of
-// every trigram of the expression, so one trigram found in nearly every
-// event ("use" of user@, "com" of .com) costs a read of the whole store's
-// doclist whatever the time range (394 ms at 10 M events), while the rarer
-// trigrams alone give the same candidates; the LIKE decides either way.
-const ftsCommonCap = 10 * ftsMaxCandidates
+// ftsCommonCap: a trigram found in more than this many of the newest
+// ftsProbeWindow events (2 %) is left out of the MATCH when the text has
+// rarer ones. FTS5 intersects the doclists of every trigram of the
+// expression, so one trigram found in nearly every event ("use" of user@,
+// "com" of .com) costs a read of the whole store's doclist whatever the
+// time range (394 ms at 10 M events), while the rarer trigrams alone give
+// the same candidates; the LIKE decides either way.
+//
+// The probe counts a trigram among the newest ftsProbeWindow ids only
+// (FTS5 seeks to the first rowid of the window), so it reads at most
+// ftsCommonCap+1 entries of a doclist: counting up to 200 000 in the whole
+// store instead cost 17-90 ms per common trigram at 10 M events, most of
+// a free-text query (docs/performance.md, "Panels with margin"). Which
+// trigrams are left out changes only the query's speed, never its answer.
+const ftsCommonCap = ftsMaxCandidates
+
+// ftsProbeWindow is how many of the newest event ids a trigram's probe
+// counts in.
+const ftsProbeWindow = 1_000_000
 
 // ftsMaxProbes bounds the trigrams probed for a long text (evenly spread
-// over it): each probe reads at most ftsCommonCap+1 rowids.
+// over it).
 const ftsMaxProbes = 8
 
 // ftsTrigrams returns the distinct trigrams of text, lower-cased, in order;
@@ -87,14 +101,18 @@ func ftsQuery(text string) string {
 // ftsPlan returns the MATCH expression QueryEvents should use for text, or
 // "" to scan the time range with the LIKE alone.
 func (s *Store) ftsPlan(ctx context.Context, text string) (string, error) {
-	return s.ftsPlanWith(ctx, text, ftsCommonCap, ftsMaxCandidates)
+	if s.ftsWholeProbe {
+		return s.ftsPlanWith(ctx, text, math.MaxInt64, 10*ftsMaxCandidates, ftsMaxCandidates)
+	}
+	return s.ftsPlanWith(ctx, text, ftsProbeWindow, ftsCommonCap, ftsMaxCandidates)
 }
 
-// ftsPlanWith is ftsPlan with its caps (tests use small ones). It probes
-// each trigram's count up to commonCap, keeps the trigrams under it (all of
-// them when none is), and uses the index only when their intersection has
+// ftsPlanWith is ftsPlan with its window and caps (tests use small ones).
+// It probes each trigram's count among the newest window event ids up to
+// commonCap, keeps the trigrams under it (all of them when none is), and
+// uses the index only when their intersection, over the whole index, has
 // at most maxCandidates rows.
-func (s *Store) ftsPlanWith(ctx context.Context, text string, commonCap, maxCandidates int) (string, error) {
+func (s *Store) ftsPlanWith(ctx context.Context, text string, window int64, commonCap, maxCandidates int) (string, error) {
 	grams := ftsTrigrams(text)
 	if len(grams) == 0 {
 		return "", nil
@@ -106,9 +124,17 @@ func (s *Store) ftsPlanWith(ctx context.Context, text string, commonCap, maxCand
 			probe[i] = grams[i*(len(grams)-1)/(ftsMaxProbes-1)]
 		}
 	}
+	var newest sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&newest); err != nil {
+		return "", fmt.Errorf("store: query events: text index: %w", err)
+	}
+	after := int64(math.MinInt64) // the whole index
+	if newest.Valid && window < newest.Int64 {
+		after = newest.Int64 - window
+	}
 	var keep []string
 	for _, g := range probe {
-		n, err := s.ftsCount(ctx, ftsMatch([]string{g}), commonCap+1)
+		n, err := s.ftsCount(ctx, ftsMatch([]string{g}), after, commonCap+1)
 		if err != nil {
 			return "", err
 		}
@@ -120,7 +146,7 @@ func (s *Store) ftsPlanWith(ctx context.Context, text string, commonCap, maxCand
 		keep = grams
 	}
 	m := ftsMatch(keep)
-	n, err := s.ftsCount(ctx, m, maxCandidates+1)
+	n, err := s.ftsCount(ctx, m, math.MinInt64, maxCandidates+1)
 	if err != nil {
 		return "", err
 	}
@@ -130,11 +156,12 @@ func (s *Store) ftsPlanWith(ctx context.Context, text string, commonCap, maxCand
 	return m, nil
 }
 
-// ftsCount counts the index's rows matching m, up to limit.
-func (s *Store) ftsCount(ctx context.Context, m string, limit int) (int, error) {
+// ftsCount counts the index's rows above rowid after matching m, up to
+// limit.
+func (s *Store) ftsCount(ctx context.Context, m string, after int64, limit int) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
-		m, limit).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid > ? LIMIT ?)",
+		m, after, limit).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: query events: text index: %w", err)
 	}
 	return n, nil

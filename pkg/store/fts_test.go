@@ -148,7 +148,7 @@ func TestFreeTextLeavesOutCommonTrigrams(t *testing.T) {
 	mustCommit(t, s, Batch{Events: evs})
 	const text = "user012@"
 	full := ftsQuery(text)
-	m, err := s.ftsPlanWith(ctx, text, 100, ftsMaxCandidates)
+	m, err := s.ftsPlanWith(ctx, text, ftsProbeWindow, 100, ftsMaxCandidates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +187,23 @@ func TestFreeTextLeavesOutCommonTrigrams(t *testing.T) {
 		}
 	}
 	// With a cap above every trigram's count the whole expression stays.
-	if m2, err := s.ftsPlanWith(ctx, text, 1000, ftsMaxCandidates); err != nil || m2 != full {
+	if m2, err := s.ftsPlanWith(ctx, text, ftsProbeWindow, 1000, ftsMaxCandidates); err != nil || m2 != full {
 		t.Fatalf("cap 1000: MATCH %q (%v), want the full %q", m2, err, full)
 	}
 	// With a cap below every trigram's count the whole expression stays too
 	// ("example" is in all 600 events, fewer than the candidate cap).
-	if m3, err := s.ftsPlanWith(ctx, "example", 1, ftsMaxCandidates); err != nil || m3 != ftsQuery("example") {
+	if m3, err := s.ftsPlanWith(ctx, "example", ftsProbeWindow, 1, ftsMaxCandidates); err != nil || m3 != ftsQuery("example") {
 		t.Fatalf("cap 1: MATCH %q (%v)", m3, err)
+	}
+	// The probe counts among the newest window ids only: "er0" (actors
+	// user000-user099, every other block of 100 events) is in 300 of the
+	// 600 events but in 50 of the newest 150, under the cap of 100, so it
+	// stays; "use" and "ser" are in all 150 and are left out.
+	m4, err := s.ftsPlanWith(ctx, text, 150, 100, ftsMaxCandidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m4, `"er0"`) || strings.Contains(m4, `"use"`) || strings.Contains(m4, `"ser"`) {
+		t.Fatalf("window 150: MATCH %q, want \"er0\" kept and \"use\", \"ser\" left out", m4)
 	}
 }

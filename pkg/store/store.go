@@ -144,6 +144,11 @@ type Store struct {
 	// entityHours: the actor, IP and session indexes lead with the hour
 	// (entity_hours.go); their filters list the hours of their range
 	entityHours bool
+	// benchmarks only, to time the code before a change side by side on
+	// the same store: ftsWholeProbe probes trigrams over the whole text
+	// index up to 200 000 (fts.go), userFoldByMap folds user segments with
+	// a map look-up per entry (aggregate.go)
+	ftsWholeProbe, userFoldByMap bool
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,

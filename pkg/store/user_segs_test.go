@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,21 +279,29 @@ func BenchmarkUserAggSegment(b *testing.B) {
 		segs = append(segs, data)
 		entries += len(es)
 	}
-	b.ResetTimer()
-	cpu0 := processCPU()
-	for range b.N {
-		g := NewUserAgg()
-		for h := len(segs) - 1; h >= 0; h-- {
-			if err := g.AddSegment(base+int64(h)*hourMS, segs[h], ""); err != nil {
-				b.Fatal(err)
+	// walk: the sorted walk; map: a map look-up per entry (the fold before)
+	for _, c := range []struct {
+		name  string
+		byMap bool
+	}{{"walk", false}, {"map", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := processCPU()
+			for range b.N {
+				g := NewUserAgg()
+				g.byMap = c.byMap
+				for h := len(segs) - 1; h >= 0; h-- {
+					if err := g.AddSegment(base+int64(h)*hourMS, segs[h], ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if len(g.Ranked(100)) != 100 {
+					b.Fatal("short")
+				}
 			}
-		}
-		if len(g.Ranked(100)) != 100 {
-			b.Fatal("short")
-		}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
+			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*entries), "cpu-ns/entry")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
-	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*entries), "cpu-ns/entry")
 }
 
 // TestUserSegmentsPruneChunks: a prune of more than one chunk leaves the
@@ -344,5 +354,89 @@ func checkNoPrunedSegments(t *testing.T, s *Store, cut time.Time) {
 	var old int64
 	if err := s.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE bucket + span <= ?", cut.UnixMilli()).Scan(&old); err != nil || old != 0 {
 		t.Fatalf("%d segments of pruned buckets left (%v)", old, err)
+	}
+}
+
+// TestUserAggSortedWalk: folding segments by walking the users sorted by
+// actor gives the same summaries as a map look-up per entry, with users
+// added between segments by activity rows and alerts (which come in any
+// order and must be merged into the walk's order), segments that share
+// some actors and not others, and a search filter.
+func TestUserAggSortedWalk(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := int64(1_700_000_000_000)
+	var segs [][]byte
+	for h := range 6 {
+		bucket := base + int64(h)*hourMS
+		var es []UserSegEntry
+		for u := range 300 {
+			if rng.IntN(3) == 0 {
+				continue // not active this hour
+			}
+			for c := range 1 + rng.IntN(2) {
+				es = append(es, UserSegEntry{Actor: fmt.Sprintf("user%03d@example.com", u*2), Country: cities[(u+c)%len(cities)].country,
+					ActorID: fmt.Sprintf("00u%d-%d", u, h), LastIP: fmt.Sprintf("10.0.%d.%d", u, h),
+					Events: 1 + int64(rng.IntN(5)), Failures: int64(rng.IntN(3)), LastSeen: bucket + rng.Int64N(hourMS)})
+			}
+		}
+		data, err := EncodeUserSeg(bucket, es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, data)
+	}
+	// activity rows and alerts: odd actors (absent from every segment,
+	// sorting between them), some even ones, and one before and one after
+	// all of them
+	var vals, avals []string
+	for i := range 40 {
+		u := rng.IntN(600)
+		vals = append(vals, fmt.Sprintf("('user%03d@example.com', 'Peru', %d, '10.9.9.%d', '00ux%d', %d, %d)", u, base+int64(i), i, i, 1+i%3, i%2))
+		avals = append(avals, fmt.Sprintf("('user%03d@example.com', '00ua%d', '%s', 1)", rng.IntN(600), i, []string{"low", "high", "critical"}[i%3]))
+	}
+	vals = append(vals, "('aaa@example.com', 'Chile', 5, '10.1.1.1', '00uaaa', 2, 1)", "('zzz@example.com', 'Chile', 6, '10.1.1.2', '00uzzz', 1, 0)")
+	valuesRows := func(vals []string) *sql.Rows {
+		rows, err := s.r.QueryContext(ctx, "SELECT * FROM (VALUES "+strings.Join(vals, ", ")+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rows.Close() })
+		return rows
+	}
+	fold := func(byMap bool, search string) []UserSummary {
+		g := NewUserAgg()
+		g.byMap = byMap
+		for h := len(segs) - 1; h >= 0; h-- {
+			if err := g.AddSegment(base+int64(h)*hourMS, segs[h], search); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			switch h {
+			case 4: // rows after the newest segments, as the open buckets are
+				err = g.ScanActivity(valuesRows(vals))
+			case 2:
+				err = g.ScanAlerts(valuesRows(avals))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g.Ranked(10000)
+	}
+	for _, search := range []string{"", "USER01", "9@"} {
+		walk, byMap := fold(false, search), fold(true, search)
+		if len(walk) < 50 {
+			t.Fatalf("search %q: %d users, want many", search, len(walk))
+		}
+		if !reflect.DeepEqual(walk, byMap) {
+			for i := range min(len(walk), len(byMap)) {
+				if !reflect.DeepEqual(walk[i], byMap[i]) {
+					t.Fatalf("search %q: user %d differs:\nwalk %+v\nmap  %+v", search, i, walk[i], byMap[i])
+				}
+			}
+			t.Fatalf("search %q: %d users by the walk, %d by the map", search, len(walk), len(byMap))
+		}
 	}
 }

@@ -56,6 +56,7 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 		return nil, err
 	}
 	agg := NewUserAgg()
+	agg.byMap = s.userFoldByMap
 	scan := func(query string, args []any) error {
 		rows, err := s.r.QueryContext(ctx, query, args...)
 		if err != nil {

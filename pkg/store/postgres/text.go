@@ -47,7 +47,7 @@ import (
 const textFilterExpr = `concat_ws(chr(10), display_message, actor, event_type, target, ip)`
 
 // textCommonShare: a trigram held by more than this share of the sampled
-// events is common (SQLite's cap is 200 000 of 10 M events, 2 %).
+// events is common (SQLite: more than 20 000 of the newest 1 000 000, 2 %).
 const textCommonShare = 0.02
 
 // textStatsPartitions is how many of the newest analysed partitions the
