@@ -53,6 +53,12 @@ type Config struct {
 	// description naming the file (and file:line samples for lists). It
 	// must not call the Enricher.
 	OnReject func(source string, n int, problem string)
+	// OnGeoIPReloadFailed, when set, is told of every failed reload of a
+	// GeoIP database (city, asn, anonymous): each new version of the file
+	// that cannot be loaded, and each new error reading it (a file that
+	// stays missing is one failure, not one per check). It must not call
+	// the Enricher.
+	OnGeoIPReloadFailed func(database string)
 }
 
 // Defaults.
@@ -94,6 +100,13 @@ type db struct {
 	modTime time.Time
 	size    int64
 	err     error // last reload error (the open reader is kept)
+	// When err is set: when that failure happened, and the version of
+	// the file (modification time, size) that failed to load, so that an
+	// unchanged broken file is not read again at every check.
+	failedAt   time.Time
+	failedMod  time.Time
+	failedSize int64
+	failures   uint64 // failed reloads since start
 }
 
 type state struct {
@@ -626,11 +639,27 @@ type DBStatus struct {
 	DatabaseType string    // from the file's metadata, e.g. GeoLite2-City
 	BuildEpoch   time.Time // when the database was built
 	ModTime      time.Time
-	Error        string // last reload error; the previous data stays in use
+	Error        string    // last reload error; the previous data stays in use
+	ErrorAt      time.Time // when that reload failed
+	// FailedReloads counts the database's failed reloads since start
+	// (each broken version of the file once, however often it is checked).
+	FailedReloads uint64
 	// BadRecords counts lookups whose record could not be decoded (since
 	// start; the memo asks once per IP and load), FirstBadRecord the first.
 	BadRecords     int64
 	FirstBadRecord string
+}
+
+// InUse describes the data a database answers lookups from: its type and
+// build date (from the file's metadata) and the modification time of the
+// file it was read from, e.g. "GeoLite2-City built 2026-11-28T00:00:00Z,
+// file modified 2026-11-29T03:00:00Z". After a failed reload this is the
+// last database that loaded, not the file now on disk.
+func (d DBStatus) InUse() string {
+	if !d.Loaded {
+		return "nothing loaded"
+	}
+	return fmt.Sprintf("%s built %s, file modified %s", d.DatabaseType, d.BuildEpoch.Format(time.RFC3339), d.ModTime.UTC().Format(time.RFC3339))
 }
 
 // ListStatus is one configured list entry (a file or an inline value).
@@ -663,7 +692,7 @@ func (s Status) Problems() []string {
 	}
 	for _, d := range s.Databases {
 		if d.Error != "" {
-			out = append(out, fmt.Sprintf("geoip %s database %s: last reload failed, previous data kept: %s", d.Kind, d.Path, d.Error))
+			out = append(out, fmt.Sprintf("geoip %s database %s: last reload failed at %s, previous data kept (%s): %s", d.Kind, d.Path, d.ErrorAt.Format(time.RFC3339), d.InUse(), d.Error))
 		}
 		if d.BadRecords > 0 {
 			out = append(out, fmt.Sprintf("geoip %s database %s: %d records could not be decoded, those events have no %s data (first: %s)", d.Kind, d.Path, d.BadRecords, d.Kind, d.FirstBadRecord))
@@ -705,8 +734,9 @@ func (e *Enricher) Status() Status {
 			ds.BuildEpoch = time.Unix(int64(d.reader.Metadata.BuildEpoch), 0).UTC()
 		}
 		if d.err != nil {
-			ds.Error = d.err.Error()
+			ds.Error, ds.ErrorAt = d.err.Error(), d.failedAt
 		}
+		ds.FailedReloads = d.failures
 		e.geoMu.Lock()
 		ds.BadRecords, ds.FirstBadRecord = e.geoBad[d.kind], e.geoBad1[d.kind]
 		e.geoMu.Unlock()
@@ -787,25 +817,29 @@ func (e *Enricher) Reload() (bool, error) {
 		if err != nil {
 			err = fmt.Errorf("enrich: geoip %s database: %w", d.kind, err)
 			errs = append(errs, err)
-			if d.err == nil || d.err.Error() != err.Error() { // counted once, not at every retry
-				e.reject("geoip", 1, fmt.Sprintf("geoip %s database %s: reload failed, previous data kept: %v", d.kind, d.path, err))
-			}
-			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err, fail: e.geoFail}
+			*pair.dst = e.reloadFailed(d, err, time.Time{}, -1)
 			continue
 		}
 		if st.ModTime().Equal(d.modTime) && st.Size() == d.size {
+			if d.err != nil { // the loaded version is back: nothing is failing
+				ok := *d
+				ok.err = nil
+				*pair.dst = &ok
+			}
+			continue
+		}
+		if d.err != nil && st.ModTime().Equal(d.failedMod) && st.Size() == d.failedSize {
+			errs = append(errs, d.err) // the version that failed, unchanged: not read again
 			continue
 		}
 		nd, err := openDB(d.kind, d.path)
 		if err != nil {
 			errs = append(errs, err)
-			if d.err == nil || d.err.Error() != err.Error() { // counted once, not at every retry
-				e.reject("geoip", 1, fmt.Sprintf("geoip %s database %s: reload failed, previous data kept: %v", d.kind, d.path, err))
-			}
-			*pair.dst = &db{kind: d.kind, path: d.path, reader: d.reader, modTime: d.modTime, size: d.size, err: err, fail: e.geoFail}
+			*pair.dst = e.reloadFailed(d, err, st.ModTime(), st.Size())
 			continue
 		}
 		nd.fail = e.geoFail
+		nd.failures = d.failures
 		*pair.dst = nd
 		old = append(old, d)
 		changed = true
@@ -859,6 +893,28 @@ func (e *Enricher) Reload() (bool, error) {
 		_ = d.reader.Close()
 	}
 	return changed, errors.Join(errs...)
+}
+
+// reloadFailed records a failed reload of d (err; the version of the file
+// that failed, or size -1 when it could not be stat'ed) and returns d's
+// replacement: the same reader, with the failure. A new version of the file
+// that fails, or a new error, is one more failed reload; the same failure
+// going on is not counted again.
+func (e *Enricher) reloadFailed(d *db, err error, mod time.Time, size int64) *db {
+	nd := *d
+	nd.err, nd.failedMod, nd.failedSize, nd.fail = err, mod, size, e.geoFail
+	if d.err != nil && d.err.Error() == err.Error() && size < 0 {
+		return &nd // the file is still missing or unreadable: the same failure
+	}
+	nd.failedAt = time.Now().UTC()
+	nd.failures++
+	if d.err == nil || d.err.Error() != err.Error() { // counted once, not at every retry
+		e.reject("geoip", 1, fmt.Sprintf("geoip %s database %s: reload failed, previous data kept: %v", d.kind, d.path, err))
+	}
+	if e.cfg.OnGeoIPReloadFailed != nil {
+		e.cfg.OnGeoIPReloadFailed(d.kind)
+	}
+	return &nd
 }
 
 // closeNew closes readers of s that are not shared with cur.

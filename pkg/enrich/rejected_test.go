@@ -203,7 +203,7 @@ func TestGeoIPDatabaseChangedInPlaceKeepsLoadedData(t *testing.T) {
 		if len(got) != 1 || got[0].source != "geoip" || got[0].n != 1 || got[0].problem != change.want {
 			t.Fatalf("%s: rejected %+v\nwant %q", change.name, got, change.want)
 		}
-		if probs := strings.Join(e.Status().Problems(), "\n"); !strings.Contains(probs, "geoip asn database "+asn+": last reload failed, previous data kept: ") {
+		if probs := strings.Join(e.Status().Problems(), "\n"); !strings.Contains(probs, "geoip asn database "+asn+": last reload failed at ") || !strings.Contains(probs, ", previous data kept (GeoLite2-ASN built 2024-05-01T00:00:00Z, file modified ") {
 			t.Fatalf("%s: problems %q", change.name, probs)
 		}
 	}
@@ -220,4 +220,111 @@ func TestGeoIPDatabaseChangedInPlaceKeepsLoadedData(t *testing.T) {
 	if probs := e.Status().Problems(); len(probs) != 0 {
 		t.Fatalf("problems after a good reload: %q", probs)
 	}
+}
+
+// After a failed reload (a good database replaced by a truncated copy of a
+// newer one), Status says what is in use — the last database that loaded,
+// its type and build date — and the failure with its time and error; the
+// failure is counted once per broken version of the file (an unchanged
+// broken file is not read again at every check), and a good file clears it.
+// (Health said "loaded" from a stat of the file, whatever was in use.)
+func TestGeoIPFailedReloadStatusNamesDatabaseInUse(t *testing.T) {
+	dir := t.TempDir()
+	asn := filepath.Join(dir, "GeoLite2-ASN.mmdb")
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{"198.51.100.0/24": asnRec(64500, "Doc Net")})
+	good, err := os.ReadFile(asn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	e, err := New(Config{ASNDB: asn, ReloadInterval: -1, OnGeoIPReloadFailed: func(db string) { failed = append(failed, db) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	loaded := e.Status().Databases[0]
+	built := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	if !loaded.Loaded || loaded.DatabaseType != "GeoLite2-ASN" || !loaded.BuildEpoch.Equal(built) || loaded.Error != "" || loaded.FailedReloads != 0 {
+		t.Fatalf("status of a good database: %+v", loaded)
+	}
+	wantInUse := "GeoLite2-ASN built 2024-05-01T00:00:00Z, file modified " + loaded.ModTime.UTC().Format(time.RFC3339)
+	if got := loaded.InUse(); got != wantInUse {
+		t.Fatalf("InUse %q, want %q", got, wantInUse)
+	}
+
+	// a truncated download renamed over the good file
+	tmp := asn + ".tmp"
+	if err := os.WriteFile(tmp, good[:len(good)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(tmp, later, later)
+	if err := os.Rename(tmp, asn); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC().Truncate(time.Second)
+	for range 3 {
+		if _, err := e.Reload(); err == nil {
+			t.Fatal("reload of a truncated database succeeded")
+		}
+	}
+	after := time.Now().UTC()
+	d := e.Status().Databases[0]
+	if !d.Loaded || d.DatabaseType != "GeoLite2-ASN" || !d.BuildEpoch.Equal(built) || !d.ModTime.Equal(loaded.ModTime) {
+		t.Fatalf("after a failed reload the status is not the database in use: %+v", d)
+	}
+	if d.Error == "" || d.ErrorAt.Before(before) || d.ErrorAt.After(after) || d.FailedReloads != 1 || len(failed) != 1 || failed[0] != "asn" {
+		t.Fatalf("failed reload: %+v, OnGeoIPReloadFailed %q (want one failure at %s..%s)", d, failed, before, after)
+	}
+	want := "geoip asn database " + asn + ": last reload failed at " + d.ErrorAt.Format(time.RFC3339) + ", previous data kept (" + wantInUse + "): " + d.Error
+	if probs := e.Status().Problems(); len(probs) != 1 || probs[0] != want {
+		t.Fatalf("problems %q\nwant [%q]", probs, want)
+	}
+	if a := lookupASN(e, "198.51.100.7"); a != 64500 {
+		t.Fatalf("ASN %d after the failed reload, want 64500 from the database in use", a)
+	}
+
+	// another broken version is another failed reload
+	if err := os.WriteFile(asn, good[:len(good)/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later = later.Add(time.Minute)
+	os.Chtimes(asn, later, later)
+	if _, err := e.Reload(); err == nil {
+		t.Fatal("reload of a truncated database succeeded")
+	}
+	if d := e.Status().Databases[0]; d.FailedReloads != 2 || len(failed) != 2 {
+		t.Fatalf("second broken version: %+v, OnGeoIPReloadFailed %q", d, failed)
+	}
+
+	// the file removed: one more failure, not one per check
+	os.Remove(asn)
+	for range 2 {
+		if _, err := e.Reload(); err == nil {
+			t.Fatal("reload of a removed database succeeded")
+		}
+	}
+	if d := e.Status().Databases[0]; d.FailedReloads != 3 || len(failed) != 3 || !strings.Contains(d.Error, "no such file") {
+		t.Fatalf("removed: %+v, OnGeoIPReloadFailed %q", d, failed)
+	}
+
+	// a good file again: loaded, no error, the count kept
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{"198.51.100.0/24": asnRec(64999, "New Net")})
+	later = later.Add(time.Minute)
+	os.Chtimes(asn, later, later)
+	if _, err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Status().Databases[0]; d.Error != "" || !d.ErrorAt.IsZero() || d.FailedReloads != 3 || !d.ModTime.Equal(later) {
+		t.Fatalf("after a good reload: %+v", d)
+	}
+	if a := lookupASN(e, "198.51.100.7"); a != 64999 {
+		t.Fatalf("ASN %d after a good reload, want 64999", a)
+	}
+}
+
+func lookupASN(e *Enricher, ip string) int {
+	ev := evAt(ip)
+	e.Enrich(ev)
+	return ev.IP.ASN
 }

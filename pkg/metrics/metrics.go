@@ -45,6 +45,7 @@ type Metrics struct {
 	pagesSkipped       prometheus.Counter
 	degraded           prometheus.Counter
 	inputRejected      *prometheus.CounterVec
+	geoipReloadFailed  *prometheus.CounterVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	haLeader           *prometheus.GaugeVec
@@ -118,6 +119,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "enrichment_input_rejected_total", ConstLabels: cl,
 			Help: "Rejected enrichment inputs, by source (ip_list, geoip): bad IP-list lines at each load, failed list or GeoIP reloads, GeoIP records that could not be decoded.",
 		}, []string{"source"}),
+		geoipReloadFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "geoip_reload_failures_total", ConstLabels: cl,
+			Help: "Failed reloads of a GeoIP database, by database (city, asn, anonymous): each changed file that could not be loaded (the last good database stays in use).",
+		}, []string{"database"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -161,6 +166,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	for _, s := range InputRejectedSources {
 		m.inputRejected.WithLabelValues(s)
 	}
+	for _, d := range GeoIPDatabases {
+		m.geoipReloadFailed.WithLabelValues(d)
+	}
 	v := opts.Version
 	if v == "" {
 		v = "dev"
@@ -183,7 +191,7 @@ func (m *Metrics) Unregister(reg prometheus.Registerer) {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
-		m.pagesSkipped, m.degraded, m.inputRejected,
+		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed,
 		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
@@ -313,6 +321,40 @@ func (m *Metrics) InputRejected(source string, n int) {
 		return
 	}
 	m.inputRejected.WithLabelValues(source).Add(float64(n))
+}
+
+// CounterValue is the value of the counter name{label=value} gathered
+// from g (tests and support tools read one series with it).
+func CounterValue(g prometheus.Gatherer, name, label, value string) (float64, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mm := range mf.GetMetric() {
+			for _, l := range mm.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return mm.GetCounter().GetValue(), nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("metrics: no %s{%s=%q}", name, label, value)
+}
+
+// GeoIPDatabases are the database label values of GeoIPReloadFailed.
+var GeoIPDatabases = []string{"city", "asn", "anonymous"}
+
+// GeoIPReloadFailed counts one failed reload of a GeoIP database (city,
+// asn or anonymous).
+func (m *Metrics) GeoIPReloadFailed(database string) {
+	if m == nil {
+		return
+	}
+	m.geoipReloadFailed.WithLabelValues(database).Inc()
 }
 
 // PostureScore records the latest score of a profile.

@@ -91,9 +91,16 @@ func TestGeoIPReloadFailureLoggedCountedAndShown(t *testing.T) {
 	if v := inputRejected(t, reg, "geoip"); v != 1 {
 		t.Fatalf("geoip rejected %v after a failed reload retried 3 times, want 1", v)
 	}
-	want := "geoip asn database " + asn + ": last reload failed, previous data kept: enrich: geoip asn database " + asn + ": "
-	if got := p.Status().InputProblems; len(got) != 1 || !strings.HasPrefix(got[0], want) {
+	st := p.Status()
+	if len(st.GeoIP) != 1 || st.GeoIP[0].Error == "" || st.GeoIP[0].DatabaseType != "GeoLite2-ASN" {
+		t.Fatalf("Status.GeoIP after a failed reload: %+v", st.GeoIP)
+	}
+	want := "geoip asn database " + asn + ": last reload failed at " + st.GeoIP[0].ErrorAt.Format(time.RFC3339) + ", previous data kept (" + st.GeoIP[0].InUse() + "): enrich: geoip asn database " + asn + ": "
+	if got := st.InputProblems; len(got) != 1 || !strings.HasPrefix(got[0], want) {
 		t.Fatalf("InputProblems %q\nwant one starting %q", got, want)
+	}
+	if v := counterValue(t, reg, "oktaguard_geoip_reload_failures_total", "database", "asn"); v != 1 {
+		t.Fatalf("geoip_reload_failures_total{database=asn} %v after one broken file checked 3 times, want 1", v)
 	}
 	if !strings.Contains(logs.String(), `level=WARN msg="enrichment input rejected" source=geoip problem="geoip asn database `+asn+": reload failed, previous data kept") {
 		t.Fatalf("log lacks the failed reload:\n%s", logs.String())
@@ -141,22 +148,15 @@ func breakAndReload(t *testing.T, p *Pipeline, path string, content []byte) {
 
 func inputRejected(t *testing.T, reg *prometheus.Registry, source string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	return counterValue(t, reg, "oktaguard_enrichment_input_rejected_total", "source", source)
+}
+
+// counterValue is the value of the counter name{label=value} in reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	v, err := metrics.CounterValue(reg, name, label, value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "oktaguard_enrichment_input_rejected_total" {
-			continue
-		}
-		for _, mm := range mf.GetMetric() {
-			for _, l := range mm.GetLabel() {
-				if l.GetName() == "source" && l.GetValue() == source {
-					return mm.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no oktaguard_enrichment_input_rejected_total{source=%q}", source)
-	return 0
+	return v
 }

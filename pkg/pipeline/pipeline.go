@@ -113,7 +113,10 @@ type Status struct {
 	PagesSkipped   int64 // pages stepped past unread (see okta.Page.Skipped)
 	// InputProblems are the rejected enrichment inputs (IP-list lines,
 	// failed list or GeoIP reloads), one line each (enrich.Status.Problems).
-	InputProblems    []string
+	InputProblems []string
+	// GeoIP is each configured GeoIP database as in use: the last one that
+	// loaded (type, build date) and a failed reload since, if any.
+	GeoIP            []enrich.DBStatus
 	CursorRecoveries int64
 	PostureScore     float64
 	PostureProfile   string
@@ -260,6 +263,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 			p.log.Warn("enrichment input rejected", "source", source, "problem", problem)
 		}
 	}
+	ec.OnGeoIPReloadFailed = p.m.GeoIPReloadFailed
 	p.enr, err = enrich.New(ec)
 	if err != nil {
 		p.closeStore()
@@ -345,6 +349,14 @@ func (p *Pipeline) Close() error {
 	return err
 }
 
+// CheckInputs checks the enrichment files (GeoIP databases, IP lists) now,
+// as the periodic check does: a changed file is loaded, or its failure
+// recorded (Status.GeoIP, InputProblems) with the data before kept in use.
+// The health check calls it so that it reports the files as they are.
+func (p *Pipeline) CheckInputs() {
+	_, _ = p.enr.Reload()
+}
+
 // Status returns a snapshot of the pipeline's health.
 func (p *Pipeline) Status() Status {
 	p.mu.Lock()
@@ -355,7 +367,8 @@ func (p *Pipeline) Status() Status {
 	if !st.MaxPublished.IsZero() {
 		st.Lag = p.now().Sub(st.MaxPublished)
 	}
-	st.InputProblems = p.enr.Status().Problems()
+	es := p.enr.Status()
+	st.InputProblems, st.GeoIP = es.Problems(), es.Databases
 	return st
 }
 

@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/oktaguard/oktaguard/pkg/okta"
+	"github.com/oktaguard/oktaguard/pkg/pipeline"
 )
 
 // healthDetails is CheckHealth's JSON details (shown by Grafana and used
@@ -71,7 +71,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}, nil
 	}
 	p := d.run.p
-	det := healthDetails{OrgURL: p.Client().OrgURL().String(), AuthType: d.settings.AuthType, Demo: d.settings.Demo, GeoIP: geoipStatus(d.settings)}
+	det := healthDetails{OrgURL: p.Client().OrgURL().String(), AuthType: d.settings.AuthType, Demo: d.settings.Demo}
 	if d.settings.Demo {
 		det.OrgURL = "demo (in-process simulator)"
 	}
@@ -82,7 +82,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	var page []json.RawMessage
 	_, callErr := p.Client().GetRawOnce(cctx, "/api/v1/logs?limit=1&sortOrder=DESCENDING", &page)
 
+	p.CheckInputs() // a GeoIP or list file changed since the last check is reported as it is
 	st := p.Status()
+	det.GeoIP = geoipStatus(d.settings, st)
 	det.BackfillProgress, det.BackfillDone = st.BackfillProgress, st.BackfillDone
 	if !st.LastPollSuccess.IsZero() {
 		det.LastPollSuccess = st.LastPollSuccess.UTC().Format(time.RFC3339)
@@ -141,10 +143,10 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	case "failed":
 		msg += " Posture evaluation failed: " + det.Posture.Error + "."
 	}
-	for name, s := range det.GeoIP {
-		if strings.HasPrefix(s, "error") {
+	for _, g := range st.GeoIP {
+		if g.Error != "" {
 			status = backend.HealthStatusUnknown
-			msg += fmt.Sprintf(" GeoIP %s database: %s.", name, s)
+			msg += fmt.Sprintf(" GeoIP %s database: %s.", g.Kind, det.GeoIP[g.Kind])
 		}
 	}
 	// Rejected enrichment inputs do not stop ingestion, but what the admin
@@ -290,23 +292,22 @@ func (d *Datasource) healthPosture(rep *postureReport, hasRep bool) *healthPostu
 	return hp
 }
 
-// geoipStatus reports each configured GeoIP database file.
-func geoipStatus(s Settings) map[string]string {
+// geoipStatus reports each GeoIP database as in use (st.GeoIP, the
+// pipeline's view), not the file on disk: after a failed reload the last database that
+// loaded still answers, and the failure is named with its time and error.
+func geoipStatus(s Settings, st pipeline.Status) map[string]string {
 	out := map[string]string{}
 	for name, p := range map[string]string{"city": s.GeoIPCityDB, "asn": s.GeoIPASNDB} {
 		if p == "" {
 			out[name] = "not configured (Okta's own geolocation is used)"
-			continue
 		}
-		fi, err := os.Stat(p)
-		switch {
-		case err != nil:
-			out[name] = "error: " + err.Error()
-		case fi.Size() == 0:
-			out[name] = "error: file is empty"
-		default:
-			out[name] = fmt.Sprintf("loaded %s (modified %s)", p, fi.ModTime().UTC().Format(time.RFC3339))
+	}
+	for _, d := range st.GeoIP {
+		line := fmt.Sprintf("in use: %s (%s)", d.Path, d.InUse())
+		if d.Error != "" {
+			line += fmt.Sprintf("; last reload failed at %s, the database above stays in use: %s", d.ErrorAt.Format(time.RFC3339), d.Error)
 		}
+		out[d.Kind] = line
 	}
 	return out
 }
