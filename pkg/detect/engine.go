@@ -77,8 +77,9 @@ type Engine struct {
 	dets []*detRuntime
 	all  []*detRuntime // every registered detector, enabled or not (state keys)
 	// byType: the detectors of dets that an event of the type is handed
-	// to, built on first sight of the type (see typeGate)
-	byType map[string][]*detRuntime
+	// to, built on first sight of the type (see typeGate), and the type's
+	// slot (Context.typeSlot)
+	byType map[string]typeEntry
 
 	base baselines
 
@@ -283,11 +284,14 @@ func (e *Engine) handle(ev *event.Event) {
 	}
 	from := len(e.out)
 	e.opened = e.opened[:0]
-	for _, d := range e.detsFor(ev.EventType) {
+	te := e.detsFor(ev.EventType)
+	c.typeSlot = te.slot
+	for _, d := range te.dets {
 		c.det = d
 		d.det.Handle(c, ev)
 	}
 	c.det = nil
+	c.typeSlot = 0
 	if len(e.opened) > 0 {
 		e.subsume(from, e.opened, sec)
 	}
@@ -307,11 +311,21 @@ type typeGate interface {
 // (only hostile input has so many), the list is worked out per event.
 const maxTypeGates = 4096
 
+// typeEntry is what the engine knows of one event type: the detectors an
+// event of the type is handed to and the type's slot, a number from 1 up
+// given to each type on first sight, for detectors that remember what
+// they worked out per type (the rule pack's type masks); 0 when the type
+// has none (past maxTypeGates types).
+type typeEntry struct {
+	dets []*detRuntime
+	slot int
+}
+
 // detsFor returns the enabled detectors that an event of type typ is
-// handed to, in their order.
-func (e *Engine) detsFor(typ string) []*detRuntime {
-	if l, ok := e.byType[typ]; ok {
-		return l
+// handed to, in their order, with the type's slot.
+func (e *Engine) detsFor(typ string) typeEntry {
+	if te, ok := e.byType[typ]; ok {
+		return te
 	}
 	l := make([]*detRuntime, 0, len(e.dets))
 	for _, d := range e.dets {
@@ -321,12 +335,14 @@ func (e *Engine) detsFor(typ string) []*detRuntime {
 		l = append(l, d)
 	}
 	if e.byType == nil {
-		e.byType = map[string][]*detRuntime{}
+		e.byType = map[string]typeEntry{}
 	}
+	te := typeEntry{dets: l}
 	if len(e.byType) < maxTypeGates {
-		e.byType[typ] = l
+		te.slot = len(e.byType) + 1
+		e.byType[typ] = te
 	}
-	return l
+	return te
 }
 
 func (e *Engine) prune(now time.Time) {
@@ -408,6 +424,9 @@ type Context struct {
 	det  *detRuntime
 	ev   *event.Event
 	user *userRec
+	// typeSlot is the current event type's slot (typeEntry), 0 when
+	// unknown
+	typeSlot int
 }
 
 // Params are the running detector's effective parameters.

@@ -21,36 +21,51 @@ func TestTypeGateChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !gate {
-			e.byType = map[string][]*detRuntime{}
+			e.byType = map[string]typeEntry{}
 			for i := range evs {
-				e.byType[evs[i].EventType] = e.dets
+				if _, ok := e.byType[evs[i].EventType]; !ok {
+					e.byType[evs[i].EventType] = typeEntry{dets: e.dets, slot: len(e.byType) + 1}
+				}
 			}
 		}
-		var out []Alert
-		for i := range evs {
-			out = append(out, e.Process(&evs[i])...)
-		}
-		b, err := json.Marshal(Final(append(out, e.Flush()...)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b, e
+		return finalAlertsJSON(t, e, evs), e
 	}
 	gated, e := run(true)
 	all, _ := run(false)
-	if string(gated) != string(all) {
-		t.Fatalf("alerts differ with the type gate:\n%.2000s\nwithout:\n%.2000s", gated, all)
-	}
-	var alerts []Alert
-	if err := json.Unmarshal(gated, &alerts); err != nil || len(alerts) == 0 {
-		t.Fatalf("no alerts to compare (%v)", err)
-	}
+	sameAlerts(t, "the type gate", gated, all)
 	skipped := false
-	for _, l := range e.byType {
-		skipped = skipped || len(l) < len(e.dets)
+	for _, te := range e.byType {
+		skipped = skipped || len(te.dets) < len(e.dets)
 	}
 	if !skipped {
 		t.Fatal("the gate skipped no detector for any event type")
+	}
+}
+
+// finalAlertsJSON runs evs through e and returns the final alerts as JSON.
+func finalAlertsJSON(t *testing.T, e *Engine, evs []event.Event) []byte {
+	t.Helper()
+	var out []Alert
+	for i := range evs {
+		out = append(out, e.Process(&evs[i])...)
+	}
+	b, err := json.Marshal(Final(append(out, e.Flush()...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sameAlerts fails unless with and without (finalAlertsJSON) are the same
+// alerts, and some.
+func sameAlerts(t *testing.T, what string, with, without []byte) {
+	t.Helper()
+	if string(with) != string(without) {
+		t.Fatalf("alerts differ with %s:\n%.2000s\nwithout:\n%.2000s", what, with, without)
+	}
+	var alerts []Alert
+	if err := json.Unmarshal(with, &alerts); err != nil || len(alerts) == 0 {
+		t.Fatalf("no alerts to compare (%v)", err)
 	}
 }
 
@@ -75,4 +90,51 @@ func decodedOrg(t *testing.T, cfg traffic.Config) []event.Event {
 		en.Enrich(&evs[i])
 	}
 	return evs
+}
+
+// TestTypeMasksChangeNothing: the rule pack's type masks (rules_types.go)
+// give exactly the alerts of rule detectors that test every match's types
+// on every event; and the masks are used (some pattern is skipped for some
+// type, some match is read from a mask).
+func TestTypeMasksChangeNothing(t *testing.T) {
+	evs := decodedOrg(t, traffic.Config{Seed: 11, Users: 60, Days: 10, Attacks: true})
+	run := func(masks bool) ([]byte, *Engine) {
+		e, err := NewEngine(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !masks {
+			for _, d := range e.all {
+				if rd, ok := d.det.(*ruleDetector); ok {
+					rd.matchList = nil
+					for i := range rd.bits {
+						rd.bits[i] = patBits{steps: make([]uint64, len(rd.bits[i].steps)), cancel: make([]uint64, len(rd.bits[i].cancel))}
+					}
+				}
+			}
+		}
+		return finalAlertsJSON(t, e, evs), e
+	}
+	masked, e := run(true)
+	plain, _ := run(false)
+	sameAlerts(t, "the type masks", masked, plain)
+	skips, reads := false, false
+	for _, d := range e.dets {
+		rd, ok := d.det.(*ruleDetector)
+		if !ok {
+			continue
+		}
+		for _, m := range rd.masks {
+			if !m.known {
+				continue
+			}
+			reads = reads || m.bits != 0
+			for _, b := range rd.bits {
+				skips = skips || b.any != 0 && m.bits&b.any == 0
+			}
+		}
+	}
+	if !skips || !reads {
+		t.Fatalf("the masks were not used (a pattern skipped: %v, a match read from a mask: %v)", skips, reads)
+	}
 }

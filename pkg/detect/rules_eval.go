@@ -19,23 +19,29 @@ import (
 // ---- matching ----
 
 func (m *Match) matches(c *Context, ev *event.Event, p Params) bool {
-	if len(m.Types) > 0 {
-		ok := false
-		for _, t := range m.Types {
-			if n := len(t); n > 0 && t[n-1] == '*' {
-				if strings.HasPrefix(ev.EventType, t[:n-1]) {
-					ok = true
-					break
-				}
-			} else if t == ev.EventType {
-				ok = true
-				break
+	return m.typeOK(ev.EventType) && m.pass(c, ev, p)
+}
+
+// typeOK reports whether m's Types take an event of type typ.
+func (m *Match) typeOK(typ string) bool {
+	if len(m.Types) == 0 {
+		return true
+	}
+	for _, t := range m.Types {
+		if n := len(t); n > 0 && t[n-1] == '*' {
+			if strings.HasPrefix(typ, t[:n-1]) {
+				return true
 			}
-		}
-		if !ok {
-			return false
+		} else if t == typ {
+			return true
 		}
 	}
+	return false
+}
+
+// pass is the rest of matches, once the type is taken: Where, then
+// Baseline.
+func (m *Match) pass(c *Context, ev *event.Event, p Params) bool {
 	return (m.Where == nil || m.Where(ev, p)) && (m.Baseline == nil || m.Baseline(c, ev, p))
 }
 
@@ -66,6 +72,13 @@ type ruleDetector struct {
 	// incremental state (rules_state.go): keys changed since the last save
 	dirty   map[ruleEntryKey]struct{}
 	changes changeSet
+	// type masks (rules_types.go): the rule's matches by bit, the bits of
+	// each pattern's matches (by index in pats), the masks by type slot
+	// and the current event's
+	matchList []*Match
+	bits      []patBits
+	masks     []typeMask
+	cur       uint64
 }
 
 // buildGate fills the detector's event-type gate.
@@ -226,26 +239,36 @@ func (d *ruleDetector) Handle(c *Context, ev *event.Event) {
 		d.sawTrusted = true
 		d.markHeader()
 	}
-	if d.gated(ev.EventType) {
+	var tm *typeMask
+	if k := c.typeSlot; k < len(d.masks) && d.masks[k].known {
+		tm = &d.masks[k]
+	} else {
+		tm = d.newTypeMask(k, ev.EventType)
+	}
+	if tm.gated {
 		return
 	}
+	d.cur = tm.bits
 	for i := range d.pats {
-		s := &d.pats[i]
+		s, b := &d.pats[i], &d.bits[i]
 		p := s.p
 		if p.NeedTrusted && !d.sawTrusted {
 			continue
 		}
+		if b.any != 0 && tm.bits&b.any == 0 && s.quiet <= 0 {
+			continue // no match of the pattern takes the type
+		}
 		switch {
 		case len(p.Steps) > 0:
-			d.sequence(c, s, ev)
+			d.sequence(c, s, b, ev)
 		case p.Count > 0:
-			d.threshold(c, s, ev)
+			d.threshold(c, s, b, ev)
 		case p.Idle > 0:
-			d.idle(c, s, ev)
+			d.idle(c, s, b, ev)
 		case p.Term != nil:
-			d.newTerm(c, s, ev)
+			d.newTerm(c, s, b, ev)
 		default:
-			if p.matches(c, ev, d.p) {
+			if d.match(c, &p.Match, b.match, ev) {
 				d.fire(c, &Hit{st: s, Pattern: p, Key: keyOf(ev, p.Key, nil), Ev: ev, At: ev.Published})
 			}
 		}
@@ -286,7 +309,7 @@ func (d *ruleDetector) fire(c *Context, h *Hit) {
 	c.Emit(f)
 }
 
-func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
+func (d *ruleDetector) sequence(c *Context, s *patState, b *patBits, ev *event.Event) {
 	p := s.p
 	now := ev.Published.UnixMilli()
 	win := s.win.Milliseconds()
@@ -301,8 +324,8 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 	if s.quiet > 0 && s.NextDeadline != 0 && now > s.NextDeadline {
 		d.expire(c, s, now, ev)
 	}
-	for _, cm := range p.Cancel {
-		if cm.matches(c, ev, d.p) {
+	for j := range p.Cancel {
+		if cm := &p.Cancel[j]; d.match(c, cm, b.cancel[j], ev) {
 			k := keyOf(ev, cm.Key, p.Key)
 			if k != "" {
 				_, had := s.Seq[k]
@@ -317,7 +340,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 			}
 		}
 	}
-	if cl := p.Collect; cl != nil && cl.matches(c, ev, d.p) {
+	if cl := p.Collect; cl != nil && d.match(c, &cl.Match, b.collect, ev) {
 		if k := keyOf(ev, cl.Key, p.Key); k != "" {
 			if sk := s.Seq[k]; sk != nil {
 				v := cl.Value(ev)
@@ -343,7 +366,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 	n := len(p.Steps)
 	for i := n - 1; i >= 1; i-- {
 		st := &p.Steps[i]
-		if !st.matches(c, ev, d.p) {
+		if !d.match(c, &st.Match, b.steps[i], ev) {
 			continue
 		}
 		k := keyOf(ev, st.Key, p.Key)
@@ -380,7 +403,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, ev *event.Event) {
 		s.pruneUnknown() // the key may be left without a partial match
 		d.fire(c, &Hit{st: s, Pattern: p, Key: k, Ev: ev, Steps: np.Steps, Values: np.Vals, At: ev.Published})
 	}
-	if p.Steps[0].matches(c, ev, d.p) {
+	if d.match(c, &p.Steps[0].Match, b.steps[0], ev) {
 		k := keyOf(ev, p.Steps[0].Key, p.Key)
 		if c, ok := s.Cancelled[k]; ok && now-c <= win {
 			k = ""
@@ -454,9 +477,9 @@ func (d *ruleDetector) expire(c *Context, s *patState, now int64, ev *event.Even
 	}
 }
 
-func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
+func (d *ruleDetector) threshold(c *Context, s *patState, b *patBits, ev *event.Event) {
 	p := s.p
-	if !p.matches(c, ev, d.p) {
+	if !d.match(c, &p.Match, b.match, ev) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)
@@ -498,9 +521,9 @@ func (d *ruleDetector) threshold(c *Context, s *patState, ev *event.Event) {
 	s.Thr[k] = list
 }
 
-func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
+func (d *ruleDetector) idle(c *Context, s *patState, b *patBits, ev *event.Event) {
 	p := s.p
-	if !p.matches(c, ev, d.p) {
+	if !d.match(c, &p.Match, b.match, ev) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)
@@ -518,9 +541,9 @@ func (d *ruleDetector) idle(c *Context, s *patState, ev *event.Event) {
 	}
 }
 
-func (d *ruleDetector) newTerm(c *Context, s *patState, ev *event.Event) {
+func (d *ruleDetector) newTerm(c *Context, s *patState, b *patBits, ev *event.Event) {
 	p := s.p
-	if !p.matches(c, ev, d.p) {
+	if !d.match(c, &p.Match, b.match, ev) {
 		return
 	}
 	k := keyOf(ev, p.Key, nil)

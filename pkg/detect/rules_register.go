@@ -74,6 +74,7 @@ func (r *Rule) registration() Registration {
 				d.pats[i].init(&r.On[i], p)
 			}
 			d.buildGate()
+			d.numberMatches()
 			return d, nil
 		},
 	}

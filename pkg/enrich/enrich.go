@@ -503,7 +503,8 @@ func isPrivateRelay(ev *event.Event, info *event.IPInfo) bool {
 			return true
 		}
 	}
-	if relayName(ev.Security.ISP) || relayName(ev.Security.ASOrg) || relayName(info.ASOrg) {
+	// info.ASOrg is most often Okta's asOrg itself: tested once
+	if relayName(ev.Security.ISP) || relayName(ev.Security.ASOrg) || info.ASOrg != ev.Security.ASOrg && relayName(info.ASOrg) {
 		return true
 	}
 	switch info.ASN {

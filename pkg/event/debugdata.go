@@ -81,7 +81,7 @@ func (d *Debug) find(key string) (scanner, bool) {
 	// Keys written as is (the decoder saw no escape in any): when no
 	// member's key has the key's bit, or the key's text is nowhere in the
 	// JSON, the member is absent (most lookups), without a scan.
-	if d.plainKeys && (d.keyBits&keyBitString(key) == 0 || !containsString(d.raw, key)) {
+	if kb := keyBitString(key); d.plainKeys && (d.keyBits&kb != kb || !containsString(d.raw, key)) {
 		return s, false
 	}
 	s.objStart()
@@ -122,11 +122,13 @@ func (d *Debug) find(key string) (scanner, bool) {
 	return s, true
 }
 
-// keyBit is a one-bit summary of a debugData key (lower-cased, as the
+// keyBit is a two-bit summary of a debugData key (lower-cased, as the
 // decoder's scanner reads keys): the decoder ORs the bits of every member
-// into Debug.keyBits, so that a lookup of a key whose bit is not there
-// knows the member is absent without searching the JSON. It looks at the
-// length and three bytes only: a filter, never the answer.
+// into Debug.keyBits, so that a lookup of a key whose bits are not both
+// there knows the member is absent without searching the JSON. It looks
+// at the length and three bytes only: a filter, never the answer. (With
+// one bit, a rule's lookup of an absent key on every event met a common
+// key's bit in most events and searched the JSON each time.)
 func keyBit(lk []byte) uint64 {
 	n := len(lk)
 	if n == 0 {
@@ -134,7 +136,7 @@ func keyBit(lk []byte) uint64 {
 	}
 	h := uint64(n)*0x9e3779b97f4a7c15 ^ uint64(lk[0])*0xc2b2ae3d27d4eb4f ^
 		uint64(lk[n/2])*0x165667b19e3779f9 ^ uint64(lk[n-1])*0xbf58476d1ce4e5b9
-	return 1 << (h >> 58)
+	return 1<<(h>>58) | 1<<(h>>52&63)
 }
 
 // keyBitString is keyBit of key lower-cased (ASCII). A key with other
@@ -154,7 +156,7 @@ func keyBitString(key string) uint64 {
 	}
 	h := uint64(n)*0x9e3779b97f4a7c15 ^ uint64(b[0])*0xc2b2ae3d27d4eb4f ^
 		uint64(b[1])*0x165667b19e3779f9 ^ uint64(b[2])*0xbf58476d1ce4e5b9
-	return 1 << (h >> 58)
+	return 1<<(h>>58) | 1<<(h>>52&63)
 }
 
 // containsString reports whether s occurs in b, without allocating.

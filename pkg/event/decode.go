@@ -241,6 +241,21 @@ func (d *decoder) rest(member func() error) error {
 	}
 }
 
+// restKnown is rest reading the keys through o, the Reader's remembered
+// key order of this object (nil: none; keys.go).
+func (d *decoder) restKnown(o *keyOrder, member func() error) error {
+	first := true
+	for m := 0; ; m++ {
+		ok, err := d.s.nextKnown(&first, o, m)
+		if err != nil || !ok {
+			return err
+		}
+		if err := member(); err != nil {
+			return err
+		}
+	}
+}
+
 // obj checks that an object (returns true) or null (returns false) is next.
 func (d *decoder) obj(prefix, name string) (bool, error) {
 	switch c := d.s.peek(); c {
@@ -268,21 +283,39 @@ func (d *decoder) event(ev *Event) error {
 	var pubTime time.Time // published, when parseRFC3339Fast read it from the JSON's bytes
 	var pubFast bool
 	var once memoOnce
+	var order *keyOrder // the Reader's key order (keys.go); nil outside a Reader
+	if s.cache != nil && s.cache.memo != nil {
+		order = &s.cache.memo.top
+	}
 	first := true
-	for {
-		ok, err := s.next(&first)
-		if err != nil {
-			return err
+	for m := 0; ; m++ {
+		var key topKey
+		if n := order.match(m, s.b[s.i:]); n > 0 {
+			key = topKey(order.toks[m].id)
+			s.i += n
+			first = false
+			if s.peek() == 0 {
+				return s.eof()
+			}
+		} else {
+			from := s.i
+			ok, err := s.next(&first)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			key = topKeyOf(s.key())
+			order.note(m, s.b[from:s.i], uint8(key))
 		}
-		if !ok {
-			break
-		}
-		switch string(s.key()) {
+		var err error
+		switch key {
 		// uuid and published differ in every event: caching them would
 		// only evict values that recur.
-		case "uuid":
+		case keyUUID:
 			err = d.strfCache("", "uuid", &ev.UUID, nil)
-		case "published":
+		case keyPublished:
 			// parsed from the JSON's bytes in Okta's own shape, without
 			// the string ParseTime would take
 			havePublished, pubFast, published = true, false, ""
@@ -296,35 +329,35 @@ func (d *decoder) event(ev *Event) error {
 			} else {
 				err = d.strfCache("", "published", &published, nil)
 			}
-		case "eventtype":
+		case keyEventType:
 			err = d.strf("", "eventType", &ev.EventType)
-		case "version":
+		case keyVersion:
 			err = d.strf("", "version", &ev.Version)
-		case "severity":
+		case keySeverity:
 			err = d.strf("", "severity", &ev.Severity)
-		case "legacyeventtype":
+		case keyLegacyEventType:
 			err = d.strf("", "legacyEventType", &ev.LegacyEventType)
-		case "displaymessage":
+		case keyDisplayMessage:
 			err = d.strf("", "displayMessage", &ev.DisplayMessage)
-		case "actor":
+		case keyActor:
 			err = d.memoActor(ev, &once)
-		case "client":
+		case keyClient:
 			err = d.memoClient(ev, &once)
-		case "device":
+		case keyDevice:
 			err = d.device(ev)
-		case "outcome":
+		case keyOutcome:
 			err = d.memoOutcome(ev, &once)
-		case "target":
+		case keyTarget:
 			err = d.memoTargets(ev, &once)
-		case "transaction":
+		case keyTransaction:
 			err = d.transaction(&ev.Transaction)
-		case "debugcontext":
-			err = d.debugContext(&ev.Debug)
-		case "authenticationcontext":
+		case keyDebugContext:
+			err = d.debugContext(ev)
+		case keyAuthContext:
 			err = d.memoAuth(ev, &once)
-		case "securitycontext":
+		case keySecurityContext:
 			err = d.memoSecurity(ev, &once)
-		case "request":
+		case keyRequest:
 			err = d.memoRequest(ev, &once)
 		default:
 			err = s.skip()
@@ -684,7 +717,11 @@ func (d *decoder) changeDetails(t *Target) error {
 }
 
 func (d *decoder) transaction(t *Transaction) error {
-	return d.members("", "transaction", func() (err error) {
+	ok, err := d.obj("", "transaction")
+	if !ok || err != nil {
+		return err
+	}
+	return d.restKnown(d.order(orderTransaction), func() (err error) {
 		switch string(d.s.key()) {
 		case "id":
 			// a request's id, new in nine events out of ten (a generated
@@ -702,11 +739,16 @@ func (d *decoder) transaction(t *Transaction) error {
 	})
 }
 
-func (d *decoder) debugContext(dbg *Debug) error {
-	return d.members("", "debugContext", func() (err error) {
+func (d *decoder) debugContext(ev *Event) error {
+	dbg := &ev.Debug
+	ok, err := d.obj("", "debugContext")
+	if !ok || err != nil {
+		return err
+	}
+	return d.restKnown(d.order(orderDebugContext), func() (err error) {
 		switch string(d.s.key()) {
 		case "debugdata":
-			err = d.debugData(dbg)
+			err = d.debugData(dbg, d.debugOrder(ev.EventType))
 		default:
 			err = d.s.skip()
 		}
@@ -716,8 +758,9 @@ func (d *decoder) debugContext(dbg *Debug) error {
 
 // debugData reads debugContext.debugData (an object or null): it keeps the
 // object's JSON for Debug.Value and decodes only the members that fill
-// Debug's typed fields.
-func (d *decoder) debugData(dbg *Debug) error {
+// Debug's typed fields. o is the Reader's remembered order of its keys
+// (nil: none).
+func (d *decoder) debugData(dbg *Debug, o *keyOrder) error {
 	s := &d.s
 	start := s.i
 	ok, err := d.obj("debugContext", "debugData")
@@ -727,8 +770,8 @@ func (d *decoder) debugData(dbg *Debug) error {
 	var los any
 	s.keySlow = false
 	first := true
-	for {
-		ok, err := s.next(&first)
+	for m := 0; ; m++ {
+		ok, err := s.nextKnown(&first, o, m)
 		if err != nil {
 			return err
 		}

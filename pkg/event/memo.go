@@ -59,7 +59,10 @@ type memos struct {
 	ipChain  memoTable[[]IPChainEntry]
 	targets  memoTable[memoTargetList]
 	hints    [numHintKinds][hintSlots]hintRow
-	hintHits int // values found through a hint (for the tests)
+	hintHits int      // values found through a hint (for the tests)
+	top      keyOrder // the top-level members' key tokens (keys.go)
+	nested   [numNestedOrders]keyOrder
+	debug    [1 << debugOrderBits]keyOrder
 }
 
 // Hints: a lookup by the value's bytes must first find where the value
@@ -82,9 +85,11 @@ const (
 	hintWays  = 4
 )
 
-// Kinds of sub-objects with hints (the actor is their context).
+// Kinds of sub-objects with hints (the actor is their context; its own
+// hints are by its first bytes, see actorHints).
 const (
-	hintClient = iota
+	hintActor = iota
+	hintClient
 	hintOutcome
 	hintAuth
 	hintSecurity
@@ -108,8 +113,8 @@ func (h *hintRow) push(slot int) {
 }
 
 // hinted returns the remembered value of a slot in h whose bytes start b,
-// with its length, making that slot the most recent.
-func (t *memoTable[T]) hinted(h *hintRow, b []byte) (*T, int) {
+// with its length and slot, making that slot the most recent.
+func (t *memoTable[T]) hinted(h *hintRow, b []byte) (*T, int, int) {
 	for w, v := range h {
 		if v == 0 {
 			break
@@ -121,10 +126,10 @@ func (t *memoTable[T]) hinted(h *hintRow, b []byte) (*T, int) {
 				copy(h[1:w+1], h[:w])
 				h[0] = v
 			}
-			return &e.v, n
+			return &e.v, n, int(v - 1)
 		}
 	}
-	return nil, 0
+	return nil, 0, -1
 }
 
 // hintRowFor returns the hint row of kind for the decoder's current
@@ -133,6 +138,34 @@ func (d *decoder) hintRowFor(kind int, extra uint64) *hintRow {
 	x := (d.hintCtx ^ extra) * 0x9e3779b97f4a7c15
 	return &d.s.cache.memo.hints[kind][x>>(64-hintBits)]
 }
+
+// actorHints returns the actor's hint row: the actor is the context of
+// the other kinds' hints, and has none of its own, but its first bytes
+// (the id, as Okta writes it first) tell one actor's value from
+// another's: the row of those bytes holds the slots of the actor values
+// that started with them. Without it every event's actor was found by a
+// lookup (a scan of its bytes to the end, a hash, a compare).
+func (d *decoder) actorHints() *hintRow {
+	b := d.s.b[d.s.i:]
+	var x uint64
+	if len(b) >= actorPrefix {
+		a := (*[actorPrefix]byte)(b)
+		x = binary.LittleEndian.Uint64(a[0:])*0x9e3779b97f4a7c15 ^
+			binary.LittleEndian.Uint64(a[8:])*0xc2b2ae3d27d4eb4f ^
+			binary.LittleEndian.Uint64(a[16:])*0x165667b19e3779f9 ^
+			binary.LittleEndian.Uint64(a[24:])
+	} else {
+		for _, c := range b {
+			x = (x ^ uint64(c)) * 0x100000001b3
+		}
+	}
+	x *= 0xbf58476d1ce4e5b9
+	return &d.s.cache.memo.hints[hintActor][x>>(64-hintBits)]
+}
+
+// actorPrefix is how many of an actor value's first bytes pick its hint
+// row.
+const actorPrefix = 32
 
 // memoProbe is a lookup in a memo table: the slot the value's bytes hash
 // to and their length (n < 0 when the value's end was not found).
@@ -296,7 +329,7 @@ func (st *endState) bytes(b []byte, i, limit int) int {
 // decoded one to remember (ok false: do not remember it).
 //
 // h, when not nil, is the hint row to try first and to update; on return
-// d.probed is the slot the value's bytes hash to (-1 when unknown).
+// d.probed is the slot of the value's bytes (-1 when unknown).
 func memoized[T any](d *decoder, t *memoTable[T], h *hintRow, decode func() error, take func(*T), get func() (T, bool)) error {
 	s := &d.s
 	d.probed = -1
@@ -305,9 +338,10 @@ func memoized[T any](d *decoder, t *memoTable[T], h *hintRow, decode func() erro
 	}
 	start := s.i
 	if h != nil {
-		if v, n := t.hinted(h, s.b[start:]); v != nil {
+		if v, n, slot := t.hinted(h, s.b[start:]); v != nil {
 			take(v)
 			s.i = start + n
+			d.probed = slot
 			s.cache.memo.hintHits++
 			return nil
 		}
@@ -360,18 +394,6 @@ func (d *decoder) first(o *memoOnce, bit memoOnce) bool {
 	return true
 }
 
-// noHint: a member decoded through its memo table without hints.
-const noHint = -1
-
-// hints returns the hint row of kind (noHint: nil) for the event's
-// context mixed with extra.
-func (d *decoder) hints(kind int, extra uint64) *hintRow {
-	if kind == noHint {
-		return nil
-	}
-	return d.hintRowFor(kind, extra)
-}
-
 // memoStruct decodes a struct member into *dst with decode, through t
 // when this is the member's first occurrence (trying the hints of kind
 // first); keep says whether a decoded value may be remembered (nil:
@@ -380,17 +402,23 @@ func memoStruct[T any](d *decoder, o *memoOnce, bit memoOnce, kind int, t func(*
 	if !d.first(o, bit) {
 		return decode(dst)
 	}
-	return memoized(d, t(d.s.cache.memo), d.hints(kind, 0),
+	var h *hintRow
+	if kind == hintActor {
+		h = d.actorHints()
+	} else {
+		h = d.hintRowFor(kind, 0)
+	}
+	return memoized(d, t(d.s.cache.memo), h,
 		func() error { return decode(dst) },
 		func(v *T) { *dst = *v },
 		func() (T, bool) { return *dst, keep == nil || keep(dst) })
 }
 
-// memoActor decodes the actor through its memo table; the slot its bytes
-// hash to becomes the context of the event's hints.
+// memoActor decodes the actor through its memo table; the slot of its
+// bytes becomes the context of the event's hints.
 func (d *decoder) memoActor(ev *Event, o *memoOnce) error {
 	d.probed = -1
-	err := memoStruct(d, o, onceActor, noHint, func(m *memos) *memoTable[Actor] { return &m.actor }, &ev.Actor, d.actor,
+	err := memoStruct(d, o, onceActor, hintActor, func(m *memos) *memoTable[Actor] { return &m.actor }, &ev.Actor, d.actor,
 		func(a *Actor) bool { return a.Detail == nil }) // a map is never shared
 	if d.probed >= 0 {
 		d.hintCtx = uint64(d.probed) + 1

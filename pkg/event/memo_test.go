@@ -223,28 +223,11 @@ func TestReaderMemoHints(t *testing.T) {
 		ev("policy.evaluate_sign_on", a, `"target":[{"id":"0oa2","type":"AppInstance","detailEntry":{"signOnModeType":"SAML_2_0"}},null]`),
 		ev("policy.evaluate_sign_on", a, target("0oa2")),
 	}
-	var in bytes.Buffer
-	for _, l := range lines {
-		in.Write(l)
-		in.WriteByte('\n')
-	}
-	r := NewReader(&in)
-	for i, l := range lines {
-		got, err := r.Next()
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		want, err := Decode(l)
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("event %d through the Reader:\n%+v\nDecode:\n%+v", i, got, want)
-		}
+	r := readAsDecoded(t, lines, func(_ int, got, _ Event) {
 		if len(got.Targets) > 0 {
 			got.Targets[0].Detail["marked"] = true // a shared map would show in a later event
 		}
-	}
+	})
 	if h := r.cache.memo.hintHits; h < 10 {
 		t.Fatalf("%d values found through hints, want >= 10: the hint path was not taken", h)
 	}
@@ -321,4 +304,94 @@ func TestValueEndWords(t *testing.T) {
 		b[0] = "{["[rnd>>63]
 		check(b)
 	}
+}
+
+// TestReaderKeyOrder: members read through the Reader's remembered key
+// tokens (keys.go) are exactly what Decode gives when the key order stays,
+// changes, loses or gains a member, when a key's case, spacing or escapes
+// change, when a token is a prefix of the next event's longer key, and for
+// debugData's members of two event types in turn; the remembered tokens
+// are used (the order is found again after each change).
+func TestReaderKeyOrder(t *testing.T) {
+	dd := func(members string) string { return `"debugContext":{"debugData":{` + members + `}}` }
+	ev := func(parts ...string) []byte {
+		return []byte("{" + strings.Join(parts, ",") + "}")
+	}
+	const (
+		u  = `"uuid":"u1"`
+		p  = `"published":"2024-01-02T03:04:05.678Z"`
+		ty = `"eventType":"user.session.start"`
+		tx = `"transaction":{"type":"WEB","id":"r1","detail":{}}`
+	)
+	d1 := dd(`"requestId":"r1","requestUri":"/a","threatSuspected":"true","dtHash":"h"`)
+	lines := [][]byte{
+		ev(u, p, ty, tx, d1),
+		ev(u, p, ty, tx, d1), // the same order
+		ev(p, u, ty, tx, d1), // two members swapped
+		ev(u, p, ty, d1),     // one missing
+		ev(u, p, ty, `"severity":"WARN"`, tx, d1),
+		ev(`"UUID":"u2"`, p, ty, tx, d1),   // another case: the same member
+		ev(`"uuid" : "u3"`, p, ty, tx, d1), // blanks around the colon
+		ev(`"uuid":"u4"`, ` "published":"2024-01-02T03:04:06Z"`, ty, tx, d1),
+		ev(`"\u0075uid":"u5"`, p, ty, tx, d1), // an escape in the key
+		ev(u, p, ty, `"transactionx":{"id":"x"}`, d1),
+		ev(u, p, ty, tx, dd(`"requestId":"r1","requestUri":"/a","Risk":"{level=HIGH}","dtHash":"h"`)),
+		ev(u, p, `"eventType":"user.authentication.sso"`, tx, dd(`"behaviors":"{New IP=POSITIVE}","requestUri":"/b"`)),
+		ev(u, p, ty, tx, d1),
+		ev(u, p, `"eventType":"user.authentication.sso"`, tx, dd(`"behaviors":"{New IP=POSITIVE}","requestUri":"/b"`)),
+		ev(u, p, ty, tx, dd(`"requestId":"r1","reque\u0073tUri":"/a","threatSuspected":"true"`)),
+		ev(u, p, ty, tx, d1),
+		ev(u, p, ty, tx, `"debugContext":{"debugData":null}`),
+		ev(u, p, ty, tx, d1),
+	}
+	r := readAsDecoded(t, lines, func(i int, got, want Event) {
+		for _, k := range []string{"requestId", "requestUri", "requestUri ", "threatSuspected", "Risk", "dtHash", "behaviors", "factor"} {
+			gv, gok := got.Debug.Value(k)
+			wv, wok := want.Debug.Value(k)
+			if gok != wok || !reflect.DeepEqual(gv, wv) {
+				t.Fatalf("event %d: debugData %q through the Reader %v %v, Decode %v %v", i, k, gv, gok, wv, wok)
+			}
+		}
+	})
+	m := r.cache.memo
+	debugHits := 0
+	for _, o := range m.debug {
+		debugHits += o.hits
+	}
+	// 18 events of 4 to 6 members; debugData's 2 to 4 members in 13
+	if m.top.hits < 40 || m.nested[orderTransaction].hits < 20 || debugHits < 15 {
+		t.Fatalf("members read from remembered tokens: %d top-level, %d of transaction, %d of debugData: the tokens were not used",
+			m.top.hits, m.nested[orderTransaction].hits, debugHits)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("after the last event: %v", err)
+	}
+}
+
+// readAsDecoded reads lines (JSON Lines) through one Reader and fails
+// unless each event equals Decode's of its line; each is then called with
+// both. It returns the Reader.
+func readAsDecoded(t *testing.T, lines [][]byte, each func(i int, got, want Event)) *Reader {
+	t.Helper()
+	var in bytes.Buffer
+	for _, l := range lines {
+		in.Write(l)
+		in.WriteByte('\n')
+	}
+	r := NewReader(&in)
+	for i, l := range lines {
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		want, err := Decode(l)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d through the Reader:\n%+v\nDecode:\n%+v", i, got, want)
+		}
+		each(i, got, want)
+	}
+	return r
 }
