@@ -26,11 +26,22 @@ const (
 
 // countryHist counts a user's successful sign-ins from one country in
 // 5-day buckets over the last 30 days: N[0] is bucket B (the newest),
-// N[i] bucket B-i. 10 bytes per country.
+// N[i] bucket B-i. L is the last day of a sign-in from the country (0 in a
+// state saved before it was kept): whether the country is in the 30 days
+// is decided by L to the day, as the tenant's country window is; the
+// buckets only give the count (their window is 25 to 30 days depending on
+// the day). 12 bytes per country.
 type countryHist struct {
 	C uint16
 	B uint16
+	L uint16
 	N [countryBuckets]uint8
+}
+
+// addDay counts a sign-in on day d.
+func (h *countryHist) addDay(d uint16) {
+	h.add(d / bucketDays)
+	h.L = max(h.L, d)
 }
 
 func (h *countryHist) add(bucket uint16) {
@@ -49,6 +60,20 @@ func (h *countryHist) add(bucket uint16) {
 	if idx := int(h.B - bucket); idx < countryBuckets && h.N[idx] < 255 {
 		h.N[idx]++
 	}
+}
+
+// countOn is the sign-ins from the country in the 30 days up to nowDay:
+// 0 when its last sign-in (L) is older, else the buckets' count, at least
+// 1 (the oldest bucket may have left the buckets' shorter window).
+func (h *countryHist) countOn(nowDay uint16) int {
+	n := h.count(nowDay / bucketDays)
+	if h.L == 0 { // saved before L was kept: the buckets alone
+		return n
+	}
+	if !inWindow(nowDay, h.L) {
+		return 0
+	}
+	return max(n, 1)
 }
 
 // count sums the buckets inside the 30 days before nowBucket.
@@ -398,7 +423,7 @@ func (u *userRec) addCountry(c, d uint16) {
 	bucket := d / bucketDays
 	for i := range u.countries {
 		if u.countries[i].C == c {
-			u.countries[i].add(bucket)
+			u.countries[i].addDay(d)
 			return
 		}
 	}
@@ -411,7 +436,7 @@ func (u *userRec) addCountry(c, d uint16) {
 		}
 		u.countries = append(u.countries[:oldest], u.countries[oldest+1:]...)
 	}
-	h := countryHist{C: c, B: bucket}
+	h := countryHist{C: c, B: bucket, L: d}
 	h.N[0] = 1
 	if len(u.countries) == cap(u.countries) {
 		// grow by one: most users have one or two countries
@@ -452,7 +477,7 @@ func (u *userRec) countryCount(c uint16, nowDay uint16) int {
 	}
 	for i := range u.countries {
 		if u.countries[i].C == c {
-			return u.countries[i].count(nowDay / bucketDays)
+			return u.countries[i].countOn(nowDay)
 		}
 	}
 	return 0
@@ -546,7 +571,7 @@ func (b *baselines) pruneUser(u *userRec, nowDay uint16) {
 	if len(u.countries) > 0 {
 		keep := u.countries[:0]
 		for _, x := range u.countries {
-			if x.count(nowDay/bucketDays) > 0 || x.B > nowDay/bucketDays {
+			if x.countOn(nowDay) > 0 || x.B > nowDay/bucketDays || x.L > nowDay {
 				keep = append(keep, x)
 			}
 		}

@@ -65,3 +65,36 @@ func TestInfrequentCountry(t *testing.T) {
 		{name: "Okta New Country raises", events: concat(tenantBase(), []event.Event{lagos(0, behaviors("New Country"))}), want: 1, wantSev: SeverityHigh},
 	})
 }
+
+// The user's country baseline is the last 30 days to the day
+// (docs/detectors.md), as the tenant's: the day of the event (UTC) and the
+// 29 before. A country used on day 0 is known until the end of day 29
+// and forgotten from day 30 on. The first use (day 2, in the user's
+// learning period) alerts nothing; only the gap decides. The 5-day buckets
+// of the history made the window 25 to 30 days depending on the day: a
+// country used 26 to 29 days before was forgotten at four of the five
+// offsets below (fails on the old code).
+func TestInfrequentCountryWindowIsThirtyDays(t *testing.T) {
+	const u = "user9@example.com"
+	for _, off := range []time.Duration{0, 26 * time.Hour, 50 * time.Hour, 75 * time.Hour, 99 * time.Hour} {
+		first := t0.Add(48*time.Hour + off)
+		day0 := first.Truncate(24 * time.Hour)
+		for _, c := range []struct {
+			again time.Time
+			want  int
+		}{
+			{first.Add(29 * 24 * time.Hour), 0},
+			{day0.Add(30*24*time.Hour - time.Minute), 0}, // day 29, 23:59
+			{day0.Add(30 * 24 * time.Hour), 1},           // day 30, 00:00
+			{first.Add(31 * 24 * time.Hour), 1},
+		} {
+			events := concat(tenantBase(), []event.Event{
+				signIn(u, first, at("Lagos"), ip("105.112.1.1")),
+				signIn(u, c.again, at("Lagos"), ip("105.112.1.1")),
+			})
+			if as := runEvents(t, only("infrequent_country", DetectorConfig{}), events); len(as) != c.want {
+				t.Errorf("first use %s, again %s: %d alerts, want %d", first.Format(time.DateTime), c.again.Format(time.DateTime), len(as), c.want)
+			}
+		}
+	}
+}

@@ -52,7 +52,7 @@ type userState struct {
 	L string                       `json:"l"`
 	F int64                        `json:"f"`
 	S int64                        `json:"s"`
-	C [][2 + countryBuckets]uint16 `json:"c,omitempty"`
+	C [][3 + countryBuckets]uint16 `json:"c,omitempty"` // countries: id, newest bucket, the buckets' counts, last day (absent before it was kept: 0)
 	A [][2]uint32                  `json:"a,omitempty"`
 	N [][3]uint32                  `json:"n,omitempty"` // networks: hash, first day, last day
 	T [][2]uint32                  `json:"t,omitempty"` // tenant countries: country id, last day
@@ -346,11 +346,12 @@ func (e *Engine) marshalHeader() ([]byte, error) {
 func (e *Engine) marshalUser(u *userRec) ([]byte, error) {
 	us := userState{I: u.idx, L: u.login, F: u.First, S: u.Last, D: u.devSess}
 	for _, c := range u.countries {
-		var x [2 + countryBuckets]uint16
+		var x [3 + countryBuckets]uint16
 		x[0], x[1] = c.C, c.B
 		for i, n := range c.N {
 			x[2+i] = uint16(n)
 		}
+		x[2+countryBuckets] = c.L
 		us.C = append(us.C, x)
 	}
 	for _, a := range u.asns {
@@ -538,7 +539,7 @@ func (e *Engine) loadEngine(hb []byte, users []userState) error {
 			if int(c[0]) >= len(base.countries) {
 				return fmt.Errorf("detect: load state %q: user %q: country id %d out of range", key(us), us.L, c[0])
 			}
-			h := countryHist{C: c[0], B: c[1]}
+			h := countryHist{C: c[0], B: c[1], L: c[2+countryBuckets]}
 			for i := range h.N {
 				h.N[i] = uint8(min(c[2+i], 255))
 			}
