@@ -168,7 +168,9 @@ describe('dashboard set', () => {
     }
     expect(used).toContain('actions'); // the Threats dashboard's triage actions
     for (const k of used) {
-      expect({ feature: k, grafanaDependency: dep![1], ok: atLeast(dep![1], FEATURE_SINCE[k]) }).toMatchObject({ ok: true });
+      expect({ feature: k, grafanaDependency: dep![1], ok: atLeast(dep![1], FEATURE_SINCE[k]) }).toMatchObject({
+        ok: true,
+      });
     }
   });
 

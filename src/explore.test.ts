@@ -3,12 +3,7 @@
  * (modifyQuery), ad hoc filters, the logs volume supplementary query, log context and the variable
  * editor's query.
  */
-import {
-  DataQueryRequest,
-  LogRowContextQueryDirection,
-  LogRowModel,
-  SupplementaryQueryType,
-} from '@grafana/data';
+import { DataQueryRequest, LogRowContextQueryDirection, LogRowModel, SupplementaryQueryType } from '@grafana/data';
 import { of } from 'rxjs';
 
 import { DataSource, LOGS_VOLUME_PREFIX } from './datasource';
@@ -17,7 +12,6 @@ import { newDataSource } from './testutil/dataSource';
 import { installTemplateSrv } from './testutil/templateSrv';
 import { OktaQuery } from './types';
 import { toVariableQuery, variableValues } from './variables';
-
 
 const logsQuery: OktaQuery = {
   refId: 'A',
@@ -38,14 +32,19 @@ describe('modifyQuery (Explore: filter for / filter out value)', () => {
 
   it('adds the clicked log label to the exclusions, once', () => {
     const ds = newDataSource();
-    const out = ds.modifyQuery(logsQuery, { type: 'ADD_FILTER_OUT', options: { key: 'actor', value: 'x@example.com' } });
+    const out = ds.modifyQuery(logsQuery, {
+      type: 'ADD_FILTER_OUT',
+      options: { key: 'actor', value: 'x@example.com' },
+    });
     expect(out).toEqual({ ...logsQuery, exclude: [{ key: 'actor', value: 'x@example.com' }] });
     const twice = ds.modifyQuery(out, { type: 'ADD_FILTER_OUT', options: { key: 'outcome', value: 'FAILURE' } });
     expect(twice.exclude).toEqual([
       { key: 'actor', value: 'x@example.com' },
       { key: 'outcome', value: 'FAILURE' },
     ]);
-    expect(ds.modifyQuery(twice, { type: 'ADD_FILTER_OUT', options: { key: 'outcome', value: 'FAILURE' } })).toBe(twice);
+    expect(ds.modifyQuery(twice, { type: 'ADD_FILTER_OUT', options: { key: 'outcome', value: 'FAILURE' } })).toBe(
+      twice
+    );
     expect(ds.getSupportedQueryModifications()).toEqual(['ADD_FILTER', 'ADD_FILTER_OUT']);
   });
 
