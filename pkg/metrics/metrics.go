@@ -46,6 +46,7 @@ type Metrics struct {
 	degraded           prometheus.Counter
 	inputRejected      *prometheus.CounterVec
 	geoipReloadFailed  *prometheus.CounterVec
+	storeWriteFailed   *prometheus.CounterVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	haLeader           *prometheus.GaugeVec
@@ -123,6 +124,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "geoip_reload_failures_total", ConstLabels: cl,
 			Help: "Failed reloads of a GeoIP database, by database (city, asn, anonymous): each changed file that could not be loaded (the last good database stays in use).",
 		}, []string{"database"}),
+		storeWriteFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "store_write_failures_total", ConstLabels: cl,
+			Help: "Page commits the store refused, by class: disk_full, read_only, permission, connection_lost, fenced (another instance took the org over), corrupt, other.",
+		}, []string{"class"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -169,6 +174,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	for _, d := range GeoIPDatabases {
 		m.geoipReloadFailed.WithLabelValues(d)
 	}
+	for _, c := range StoreWriteFailureClasses {
+		m.storeWriteFailed.WithLabelValues(c)
+	}
 	v := opts.Version
 	if v == "" {
 		v = "dev"
@@ -191,7 +199,7 @@ func (m *Metrics) Unregister(reg prometheus.Registerer) {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
-		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed,
+		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed, m.storeWriteFailed,
 		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
@@ -355,6 +363,26 @@ func (m *Metrics) GeoIPReloadFailed(database string) {
 		return
 	}
 	m.geoipReloadFailed.WithLabelValues(database).Inc()
+}
+
+// StoreWriteFailureClasses are the class label values of
+// StoreWriteFailed (store.WriteFailureClasses; a test holds them equal).
+var StoreWriteFailureClasses = []string{"disk_full", "read_only", "permission", "connection_lost", "fenced", "corrupt", "other"}
+
+// StoreWriteFailed counts one page commit the store refused, by class;
+// a class outside StoreWriteFailureClasses counts as "other".
+func (m *Metrics) StoreWriteFailed(class string) {
+	if m == nil {
+		return
+	}
+	known := false
+	for _, c := range StoreWriteFailureClasses {
+		known = known || c == class
+	}
+	if !known {
+		class = "other"
+	}
+	m.storeWriteFailed.WithLabelValues(class).Inc()
 }
 
 // PostureScore records the latest score of a profile.

@@ -285,6 +285,7 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 		t0 := time.Now()
 		res, err := p.st.Commit(ctx, store.Batch{Events: b.events, Alerts: alerts, Checkpoint: &cp, State: state.Put, StateReset: state.Reset})
 		if err != nil {
+			p.m.StoreWriteFailed(store.WriteFailureClass(err))
 			return fmt.Errorf("pipeline: commit: %w", err)
 		}
 		if b.size > 0 {

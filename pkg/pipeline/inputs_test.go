@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
+	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
 // Every rejected enrichment input reaches the log, the metric and Status
@@ -159,4 +162,26 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 		t.Fatal(err)
 	}
 	return v
+}
+
+// The classes the stores give their write failures are the label values
+// of oktaguard_store_write_failures_total, and each is counted under its
+// own label (an unknown one under "other").
+func TestStoreWriteFailureClassesAreMetricLabels(t *testing.T) {
+	if !slices.Equal(store.WriteFailureClasses, metrics.StoreWriteFailureClasses) {
+		t.Fatalf("store classes %q, metric labels %q", store.WriteFailureClasses, metrics.StoreWriteFailureClasses)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.StoreWriteFailed(store.WriteFailureClass(fmt.Errorf("commit: %w", store.Classed(store.ErrReadOnly, "read-only server"))))
+	m.StoreWriteFailed("no such class")
+	for _, c := range store.WriteFailureClasses {
+		want := map[string]float64{"read_only": 1, "other": 1}[c]
+		if v := counterValue(t, reg, "oktaguard_store_write_failures_total", "class", c); v != want {
+			t.Fatalf("class %s: %v, want %v", c, v, want)
+		}
+	}
 }

@@ -47,16 +47,16 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 		return store.CommitResult{}, store.ErrClosed
 	}
 	if err := s.ensurePartitions(ctx, b.Events); err != nil {
-		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+		return store.CommitResult{}, s.explainWrite(ctx, fmt.Errorf("store: commit: %w", err))
 	}
 	if err := s.sample(ctx, b.Events); err != nil {
-		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+		return store.CommitResult{}, s.explainWrite(ctx, fmt.Errorf("store: commit: %w", err))
 	}
 	res, err := s.commit(ctx, b, true)
 	if errors.Is(err, errStored) {
 		res, err = s.commit(ctx, b, false)
 	}
-	return res, err
+	return res, s.explainWrite(ctx, err)
 }
 
 // errStored is the direct COPY's failure on an event stored already.
