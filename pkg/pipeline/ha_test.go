@@ -126,7 +126,10 @@ func TestHAFailoverAfterKill9(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHAHelperProcess$")
 		cmd.Env = append(os.Environ(), "OKTAGUARD_HA_HELPER=1", "OKTAGUARD_SIM_URL="+url, "OKTAGUARD_HA_DSN="+dsn,
 			"OKTAGUARD_HA_ID="+id, fmt.Sprintf("OKTAGUARD_HA_KILL_AT=%d", killAt), "OKTAGUARD_HA_KILL_FILE="+killFile,
-			"OKTAGUARD_BATCH_EVENTS=300") // commits of three pages: the leader dies with pages held
+			"OKTAGUARD_BATCH_EVENTS=300", // commits of three pages: the leader dies with pages held
+			// the helpers end by os.Exit or SIGKILL, so their t.TempDir is
+			// never removed by the helper itself: it goes under dir
+			"TMPDIR="+dir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -251,5 +254,10 @@ func TestHAFailoverAfterKill9(t *testing.T) {
 	}
 	if took > 30*time.Second {
 		t.Fatalf("takeover took %s", took)
+	}
+	// the helpers' temporary directories are under dir, removed with it
+	// (they were left in the system's temporary directory, one per run)
+	if made, _ := filepath.Glob(filepath.Join(dir, "TestHAHelperProcess*")); len(made) != 2 {
+		t.Fatalf("helper temporary directories under %s: %q, want one per instance", dir, made)
 	}
 }
