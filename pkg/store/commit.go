@@ -507,9 +507,26 @@ func (s *Store) upsertUsers(ctx context.Context, tx *sql.Tx, users map[UserKey]*
 	if len(users) == 0 {
 		return nil
 	}
+	// schema 17: a day without a segment is read from its hours; only a
+	// sealed day (a late event) gets user_days rows (user_days.go)
+	var sealed map[int64]bool
+	if s.daysFromHours {
+		sealed = map[int64]bool{}
+		for k := range users {
+			if k.Day {
+				sealed[k.Bucket] = false
+			}
+		}
+		if err := sealedDays(ctx, tx, sealed); err != nil {
+			return fmt.Errorf("store: commit: user_days: %w", err)
+		}
+	}
 	days := make([]any, 0, 8*len(users)/2)
 	hours := make([]any, 0, 8*len(users)/2)
 	for k, u := range users {
+		if k.Day && sealed != nil && !sealed[k.Bucket] {
+			continue
+		}
 		row := []any{k.Bucket, k.Actor, k.Country, u.ActorID, u.Events, u.Failures, u.LastSeen, u.LastIP}
 		if k.Day {
 			days = append(days, row...)

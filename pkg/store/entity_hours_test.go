@@ -119,8 +119,8 @@ func TestEntityHoursMigration(t *testing.T) {
 	}
 
 	s := reopenLatest(t, old, path)
-	if v, _ := s.SchemaVersion(ctx); v != entityHoursVersion {
-		t.Fatalf("schema %d, want %d", v, entityHoursVersion)
+	if v, _ := s.SchemaVersion(ctx); v != LatestSchemaVersion() {
+		t.Fatalf("schema %d, want %d", v, LatestSchemaVersion())
 	}
 	newIdx := []string{"events_actor_hour", "events_ip_hour", "events_session_hour"}
 	if got := entityIndexes(t, s); !reflect.DeepEqual(got, newIdx) {

@@ -336,6 +336,11 @@ DELETE FROM state;
 	// leaves instead of one leaf per distinct entity. Rebuilt in place, in
 	// this migration's one transaction.
 	entityHoursMigration,
+	// 17: a day's user entries come from its hours until the day is sealed
+	// (user_days.go): commits write no user_days row for a day without a
+	// segment, and the rows such days have are dropped (user_hours holds
+	// them too).
+	daysFromHoursMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

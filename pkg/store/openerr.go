@@ -242,7 +242,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true,
-		outcomeCounts: true, coarseUserSegs: true, actorsLog: true, entityHours: true}
+		outcomeCounts: true, coarseUserSegs: true, actorsLog: true, entityHours: true, daysFromHours: true}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {
 		db.Close()

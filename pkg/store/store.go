@@ -149,6 +149,9 @@ type Store struct {
 	// index up to 200 000 (fts.go), userFoldByMap folds user segments with
 	// a map look-up per entry (aggregate.go)
 	ftsWholeProbe, userFoldByMap bool
+	// daysFromHours: a day without a segment is read from its hours, and
+	// commits write no user_days rows for it (user_days.go)
+	daysFromHours bool
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
@@ -253,9 +256,14 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.coarseUserSegs = upTo >= coarseUserSegsVersion
 	s.actorsLog, s.actorsRows = upTo >= actorsLogVersion, -1
 	s.entityHours = upTo >= entityHoursVersion
+	s.daysFromHours = upTo >= daysFromHoursVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
-		if err := s.sealAllUserBuckets(ctx); err != nil {
+		err := s.sealAllUserBuckets(ctx)
+		if err == nil && s.daysFromHours && s.opts.sealLimit == 0 {
+			err = s.sealAllDaysFromHours(ctx)
+		}
+		if err != nil {
 			s.stopRecompress()
 			w.Close()
 			r.Close()

@@ -90,34 +90,12 @@ func putUserSeg(ctx context.Context, tx *sql.Tx, span, bucket int64, entries []U
 // buildCoarseUserSeg writes the coarse segment (w, c) as the merge of the
 // base segments (span) of its buckets. It returns the entries handled.
 func buildCoarseUserSeg(ctx context.Context, tx *sql.Tx, span, w, c int64) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-		span, c, c+w)
+	all := newSegMerger()
+	work, err := all.addSegs(ctx, tx, span, c, c+w)
 	if err != nil {
 		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
 	}
-	defer rows.Close()
-	var all []UserSegEntry
-	work := 0
-	for rows.Next() {
-		var b int64
-		var data []byte
-		if err := rows.Scan(&b, &data); err != nil {
-			return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
-		}
-		es, err := DecodeUserSeg(b, data)
-		if err != nil {
-			return 0, fmt.Errorf("coarse user segment %d/%d: base %d: %w", w, c, b, err)
-		}
-		work += len(es)
-		all = MergeUserSegEntries(all, es)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
-	}
-	return work, putUserSeg(ctx, tx, w, c, all)
+	return work, putUserSeg(ctx, tx, w, c, all.entries())
 }
 
 // buildAllCoarseUserSegs builds every missing coarse segment of a closed
@@ -152,7 +130,13 @@ func (s *Store) buildNextCoarseUserSeg(ctx context.Context, table string, span, 
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	var newest sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM "+table).Scan(&newest); err != nil {
+	if span == dayMS && s.daysFromHours { // no rows for the open day (user_days.go)
+		h, ok, err := newestHourBucket(ctx, tx)
+		if err != nil {
+			return false, 0, fmt.Errorf("store: build coarse user segments: %w", err)
+		}
+		newest = sql.NullInt64{Int64: floorTo(h, dayMS), Valid: ok}
+	} else if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM "+table).Scan(&newest); err != nil {
 		return false, 0, fmt.Errorf("store: build coarse user segments: %w", err)
 	}
 	if !newest.Valid {

@@ -29,10 +29,15 @@ const userSegsVersion = 12
 // The work is about the rows ingested since the last seal, except after
 // late events: re-sealing an old bucket decodes its whole segment, so a
 // page of late events spread over many buckets leaves some as rows (still
-// read by queries) for the next pages.
+// read by queries) for the next pages. From schema 17 the days are sealed
+// after the hours, a day without a segment from its hours (sealDays).
 func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n int, more bool, err error) {
 	work := 0
+	var hours []int64 // the hour buckets sealed (schema 17: their days may need a seal)
 	for _, t := range userTables {
+		if t.span == dayMS && s.daysFromHours {
+			continue // after the hours (user_days.go)
+		}
 		var newest sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM "+t.table).Scan(&newest); err != nil {
 			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
@@ -61,9 +66,16 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n 
 			work += k
 			n++
 			after = b
+			if t.span == hourMS {
+				hours = append(hours, b)
+			}
 		}
 	}
-	return n, false, nil
+	if !s.daysFromHours {
+		return n, false, nil
+	}
+	k, _, more, err := s.sealDays(ctx, tx, budget, work, hours)
+	return n + k, more, err
 }
 
 // sealUserBucket merges the rows of one bucket into its segment and into
@@ -92,25 +104,37 @@ func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket,
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	work, err := mergeUserSeg(ctx, tx, span, bucket, fresh, true)
+	work, err := sealEntries(ctx, tx, span, bucket, newest, levels, fresh)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	return work, nil
+}
+
+// sealEntries merges entries into the segment (span, bucket) and into the
+// coarser segments that hold the bucket, building those of closed coarse
+// buckets (wholly older than newest) that have none yet. It returns the
+// entries handled.
+func sealEntries(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, fresh []UserSegEntry) (int, error) {
+	work, err := mergeUserSeg(ctx, tx, span, bucket, fresh, true)
+	if err != nil {
+		return 0, err
 	}
 	for _, w := range levels {
 		c := floorTo(bucket, w)
 		k, err := mergeUserSeg(ctx, tx, w, c, fresh, false)
 		if err != nil {
-			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+			return 0, err
 		}
 		if k < 0 && c+w <= newest { // none yet, and the coarse bucket is closed
 			if k, err = buildCoarseUserSeg(ctx, tx, span, w, c); err != nil {
-				return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+				return 0, err
 			}
 		}
 		work += max(k, 0)
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil {
-		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
 	return work, nil
 }

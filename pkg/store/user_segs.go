@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -196,6 +198,117 @@ func MergeUserSegEntries(base []UserSegEntry, more []UserSegEntry) []UserSegEntr
 	}
 	out := base[:0]
 	for _, e := range base {
+		if e.Events > 0 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// segMerger folds many segments and rows by actor and country the way
+// MergeUserSegEntries does, keeping its index across them: merging k
+// segments one MergeUserSegEntries at a time rebuilt the index of
+// everything merged so far k times (a day from 24 hours, a coarse segment
+// from its days: the seal's CPU at 100 000 users, docs/performance.md).
+// An entry's strings are copied only when its key is new or it brings a
+// newer last-seen. Segments and rows hold positive counts (Prune deletes
+// the rows it empties), so no sum drops to zero before the end, where
+// entries without events are left out as MergeUserSegEntries leaves them.
+type segMerger struct {
+	idx map[string]int // length-prefixed actor, then country -> index in out
+	out []UserSegEntry
+	key []byte
+}
+
+func newSegMerger() *segMerger { return &segMerger{idx: map[string]int{}} }
+
+func (m *segMerger) fold(actor, country, actorID, lastIP []byte, events, failures, lastSeen int64) {
+	m.key = binary.AppendUvarint(m.key[:0], uint64(len(actor)))
+	m.key = append(append(m.key, actor...), country...)
+	i, ok := m.idx[string(m.key)]
+	if !ok {
+		m.idx[string(m.key)] = len(m.out)
+		m.out = append(m.out, UserSegEntry{Actor: string(actor), Country: string(country), ActorID: string(actorID),
+			LastIP: string(lastIP), Events: events, Failures: failures, LastSeen: lastSeen})
+		return
+	}
+	b := &m.out[i]
+	b.Events += events
+	b.Failures += failures
+	if lastSeen >= b.LastSeen {
+		b.LastSeen = lastSeen
+		if b.LastIP != string(lastIP) {
+			b.LastIP = string(lastIP)
+		}
+		if b.ActorID != string(actorID) {
+			b.ActorID = string(actorID)
+		}
+	}
+}
+
+// addSeg folds the entries of an encoded segment of bucket.
+func (m *segMerger) addSeg(bucket int64, data []byte, scratch []byte) ([]byte, int, error) {
+	r, scratch, err := openUserSeg(bucket, data, scratch)
+	if err != nil {
+		return scratch, 0, err
+	}
+	n := 0
+	var e rawEntry
+	for {
+		ok, err := r.next(&e)
+		if err != nil {
+			return scratch, n, err
+		}
+		if !ok {
+			return scratch, n, nil
+		}
+		n++
+		m.fold(e.actor, e.country, e.actorID, e.lastIP, e.events, e.failures, e.lastSeen)
+	}
+}
+
+// addSegs folds the segments of span with buckets in [from, to), oldest
+// first, and returns the entries read.
+func (m *segMerger) addSegs(ctx context.Context, tx *sql.Tx, span, from, to int64) (int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+		span, from, to)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	work := 0
+	var scratch []byte
+	for rows.Next() {
+		var b int64
+		var data sql.RawBytes
+		if err := rows.Scan(&b, &data); err != nil {
+			return 0, err
+		}
+		var n int
+		scratch, n, err = m.addSeg(b, data, scratch)
+		if err != nil {
+			return 0, fmt.Errorf("segment %d/%d: %w", span, b, err)
+		}
+		work += n
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return work, rows.Close()
+}
+
+// add folds entries.
+func (m *segMerger) add(es []UserSegEntry) {
+	for i := range es {
+		e := &es[i]
+		m.fold([]byte(e.Actor), []byte(e.Country), []byte(e.ActorID), []byte(e.LastIP), e.Events, e.Failures, e.LastSeen)
+	}
+}
+
+// entries are the merged entries with events left.
+func (m *segMerger) entries() []UserSegEntry {
+	out := m.out[:0]
+	for _, e := range m.out {
 		if e.Events > 0 {
 			out = append(out, e)
 		}

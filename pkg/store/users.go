@@ -31,7 +31,8 @@ type UserSummary struct {
 // UserSummaries summarises each actor's events and alerts in the range,
 // ordered by alerts, then failures, then events (descending), then actor.
 //
-// Whole days come from user_days, whole hours from user_hours and the
+// Whole days come from user_days (a day without a segment yet, the open
+// day, from its hours: user_days.go), whole hours from user_hours and the
 // sub-hour edges from the events. A closed bucket of the roll-ups is one
 // sealed segment (user_segs.go) decoded and folded in Go; the open ones
 // (the newest bucket, late rows not sealed yet) are read as rows. Both are
@@ -55,10 +56,18 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 	if err != nil {
 		return nil, err
 	}
+	// one read transaction: every statement sees the same snapshot, so a
+	// seal committed meanwhile (rows into a segment, a day built from its
+	// hours) is either wholly seen or not at all
+	rtx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: user summaries: %w", err)
+	}
+	defer rtx.Rollback() //nolint:errcheck // read only
 	agg := NewUserAgg()
 	agg.byMap = s.userFoldByMap
 	scan := func(query string, args []any) error {
-		rows, err := s.r.QueryContext(ctx, query, args...)
+		rows, err := rtx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: user summaries: %w", err)
 		}
@@ -86,21 +95,22 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 			query = `SELECT actor, country, MAX(published), ip, actor_id, COUNT(*), SUM(outcome IN ('FAILURE', 'DENY'))
 				FROM events` + w.sql() + ` GROUP BY actor, country`
 		} else {
-			table := "user_hours"
-			if sp.level == dayMS {
-				table = "user_days"
-			}
-			if s.userSegs {
-				if err := s.scanUserSegs(ctx, agg, sp, q.Search); err != nil {
-					return nil, err
+			if sp.level == dayMS && s.daysFromHours {
+				// the days without a segment (the open day) from their hours
+				days, err := unsealedDays(ctx, rtx, sp.a, sp.b)
+				if err != nil {
+					return nil, fmt.Errorf("store: user summaries: %w", err)
+				}
+				for _, d := range days {
+					if err := s.scanUserRollup(ctx, rtx, agg, span{hourMS, d, d + dayMS}, q.Search, scan); err != nil {
+						return nil, err
+					}
 				}
 			}
-			// the rows not sealed yet; one per bucket, actor and country
-			w.add("bucket >= ? AND bucket < ?", sp.a, sp.b)
-			if q.Search != "" {
-				w.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
+			if err := s.scanUserRollup(ctx, rtx, agg, sp, q.Search, scan); err != nil {
+				return nil, err
 			}
-			query = `SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM ` + table + w.sql()
+			continue
 		}
 		if err := scan(query, w.args); err != nil {
 			return nil, err
@@ -112,7 +122,7 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 	if q.Search != "" {
 		aw.add("actor LIKE ? ESCAPE '\\'", likeEscape(q.Search))
 	}
-	arows, err := s.r.QueryContext(ctx, userAlertsSQL+aw.sql(), aw.args...)
+	arows, err := rtx.QueryContext(ctx, userAlertsSQL+aw.sql(), aw.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
@@ -121,6 +131,32 @@ func (s *Store) userAgg(ctx context.Context, q UserQuery) (*UserAgg, error) {
 		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
 	return agg, nil
+}
+
+// scanUserRollup folds a span of whole buckets of user_days or
+// user_hours: the sealed segments and the rows not sealed yet (one per
+// bucket, actor and country). From schema 17 the user_days rows of a day
+// without a segment are not its entries (user_days.go): only those of the
+// sealed days are read.
+func (s *Store) scanUserRollup(ctx context.Context, q querier, agg *UserAgg, sp span, search string, scan func(string, []any) error) error {
+	if s.userSegs {
+		if err := s.scanUserSegs(ctx, q, agg, sp, search); err != nil {
+			return err
+		}
+	}
+	table := "user_hours"
+	var w where
+	w.add("bucket >= ? AND bucket < ?", sp.a, sp.b)
+	if sp.level == dayMS {
+		table = "user_days"
+		if s.daysFromHours {
+			w.add("bucket IN (SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ?)", dayMS, sp.a, sp.b)
+		}
+	}
+	if search != "" {
+		w.add("actor LIKE ? ESCAPE '\\'", likeEscape(search))
+	}
+	return scan(`SELECT actor, country, last_seen, last_ip, actor_id, events, failures FROM `+table+w.sql(), w.args)
 }
 
 // userAlertsSQL lists the alerts' actors and severities, one row per
@@ -134,22 +170,22 @@ const userAlertsSQL = "SELECT actor, actor_id, severity, 1 FROM alerts"
 // scanUserSegs folds the sealed segments of the span's buckets: the
 // coarse segments wholly inside it where they exist (user_coarse.go), the
 // base ones elsewhere, newest first.
-func (s *Store) scanUserSegs(ctx context.Context, agg *UserAgg, sp span, search string) error {
-	return s.scanUserSegLevels(ctx, agg, sp.level, s.userSegLevels(sp.level), sp.a, sp.b, search)
+func (s *Store) scanUserSegs(ctx context.Context, q querier, agg *UserAgg, sp span, search string) error {
+	return s.scanUserSegLevels(ctx, q, agg, sp.level, s.userSegLevels(sp.level), sp.a, sp.b, search)
 }
 
 // scanUserSegLevels folds [a, b) from the coarsest level of levels whose
 // segments exist, the gaps from the finer levels, down to the base span.
-func (s *Store) scanUserSegLevels(ctx context.Context, agg *UserAgg, base int64, levels []int64, a, b int64, search string) error {
+func (s *Store) scanUserSegLevels(ctx context.Context, q querier, agg *UserAgg, base int64, levels []int64, a, b int64, search string) error {
 	if a >= b {
 		return nil
 	}
 	if len(levels) == 0 {
-		return s.foldUserSegs(ctx, agg, base, a, b, search)
+		return s.foldUserSegs(ctx, q, agg, base, a, b, search)
 	}
 	w := levels[0]
 	var coarse []int64 // newest first
-	rows, err := s.r.QueryContext(ctx, "SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket DESC",
+	rows, err := q.QueryContext(ctx, "SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket DESC",
 		w, ceilTo(a, w), b-w)
 	if err != nil {
 		return fmt.Errorf("store: user summaries: segments: %w", err)
@@ -167,20 +203,20 @@ func (s *Store) scanUserSegLevels(ctx context.Context, agg *UserAgg, base int64,
 	}
 	hi := b
 	for _, c := range coarse {
-		if err := s.scanUserSegLevels(ctx, agg, base, levels[1:], c+w, hi, search); err != nil {
+		if err := s.scanUserSegLevels(ctx, q, agg, base, levels[1:], c+w, hi, search); err != nil {
 			return err
 		}
-		if err := s.foldUserSegs(ctx, agg, w, c, c+1, search); err != nil {
+		if err := s.foldUserSegs(ctx, q, agg, w, c, c+1, search); err != nil {
 			return err
 		}
 		hi = c
 	}
-	return s.scanUserSegLevels(ctx, agg, base, levels[1:], a, hi, search)
+	return s.scanUserSegLevels(ctx, q, agg, base, levels[1:], a, hi, search)
 }
 
 // foldUserSegs folds the segments of one span with buckets in [a, b).
-func (s *Store) foldUserSegs(ctx context.Context, agg *UserAgg, span, a, b int64, search string) error {
-	rows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket DESC",
+func (s *Store) foldUserSegs(ctx context.Context, q querier, agg *UserAgg, span, a, b int64, search string) error {
+	rows, err := q.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket DESC",
 		span, a, b)
 	if err != nil {
 		return fmt.Errorf("store: user summaries: segments: %w", err)
