@@ -26,9 +26,6 @@ import (
 // of the new events is stored; once the limit is lifted the same pages
 // are fetched again and every event is stored exactly once.
 func TestServeStoreFillsDuringIngestion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dir := t.TempDir()
 	bin := buildOktaguard(t, dir)
 	const token = "00e2e-diskfull-token-7a6b5c4d3e"
