@@ -1,10 +1,8 @@
 package pipeline
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/enrich/mmdbtest"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
@@ -69,19 +66,7 @@ func TestGeoIPReloadFailureLoggedCountedAndShown(t *testing.T) {
 	_, url := startSim(t, oktasim.Options{})
 	dir := t.TempDir()
 	asn := filepath.Join(dir, "GeoLite2-ASN.mmdb")
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 28})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, n, _ := net.ParseCIDR("198.51.100.0/24")
-	if err := tree.Insert(n, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Doc Net")}); err != nil {
-		t.Fatal(err)
-	}
-	var db bytes.Buffer
-	if _, err := tree.WriteTo(&db); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(asn, db.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(asn, mmdbtest.ASN(t, time.Time{}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := testSettings(t, url, dir)

@@ -1,10 +1,8 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,30 +12,11 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oktaguard/oktaguard/pkg/enrich/mmdbtest"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 )
-
-// asnMMDB is a one-network GeoLite2-ASN database built at the given time.
-func asnMMDB(t *testing.T, built time.Time) []byte {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 28, BuildEpoch: built.Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, n, _ := net.ParseCIDR("198.51.100.0/24")
-	if err := tree.Insert(n, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Doc Net")}); err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if _, err := tree.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // TestHealthGeoIPSaysWhatIsInUse: a good ASN database replaced by a
 // truncated copy of a newer one. "Save & test" must not say the file is
@@ -53,7 +32,7 @@ func TestHealthGeoIPSaysWhatIsInUse(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	asn := filepath.Join(dir, "GeoLite2-ASN.mmdb")
-	if err := os.WriteFile(asn, asnMMDB(t, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)), 0o600); err != nil {
+	if err := os.WriteFile(asn, mmdbtest.ASN(t, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(map[string]any{"orgUrl": srv.URL, "geoipAsnDB": asn, "storagePath": t.TempDir()})
@@ -79,7 +58,7 @@ func TestHealthGeoIPSaysWhatIsInUse(t *testing.T) {
 		t.Fatalf("good database: status %v, geoip %q, message %q", res.Status, geo, res.Message)
 	}
 
-	newer := asnMMDB(t, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	newer := mmdbtest.ASN(t, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	if err := os.WriteFile(asn, newer[:len(newer)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}

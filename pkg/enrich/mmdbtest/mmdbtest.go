@@ -1,0 +1,44 @@
+// Package mmdbtest builds tiny real GeoIP databases for tests (tests only):
+// the same MaxMind DB format the enricher reads, written by mmdbwriter.
+package mmdbtest
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+// ASNNetwork and ASNNumber are the one network ASN holds and its number.
+const (
+	ASNNetwork = "198.51.100.0/24"
+	ASNNumber  = 64500
+	ASNOrg     = "Doc Net"
+)
+
+// ASN is a GeoLite2-ASN database with one network (ASNNetwork, AS
+// ASNNumber "Doc Net"), stamped as built at built (zero: the writer's
+// clock).
+func ASN(t testing.TB, built time.Time) []byte {
+	t.Helper()
+	opts := mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 28}
+	if !built.IsZero() {
+		opts.BuildEpoch = built.Unix()
+	}
+	tree, err := mmdbwriter.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := net.ParseCIDR(ASNNetwork)
+	if err := tree.Insert(n, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(ASNNumber), "autonomous_system_organization": mmdbtype.String(ASNOrg)}); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := tree.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
