@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"strings"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
@@ -140,10 +141,13 @@ type baselines struct {
 	dirty map[uint32]struct{}
 	// Pruning works by day: a prune on the day of the previous one
 	// (prunedDay, when pruned) can only drop entries of the users recorded
-	// since (recorded), so it looks at those alone.
-	recorded  []*userRec
-	pruned    bool
-	prunedDay uint16
+	// since (recorded), so it looks at those alone; and when every day
+	// recorded since is that day or later (recordedMin, the earliest), at
+	// none: what record writes on day d stays in the window until d+30.
+	recorded    []*userRec
+	recordedMin uint16
+	pruned      bool
+	prunedDay   uint16
 }
 
 func (b *baselines) init() {
@@ -277,6 +281,7 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 	}
 	d := day(sec)
 	b.changed(u)
+	b.recordedMin = min(b.recordedMin, d)
 	if !u.recorded {
 		u.recorded = true
 		b.recorded = append(b.recorded, u)
@@ -528,8 +533,12 @@ func (b *baselines) prune(sec int64) {
 	nowDay := day(sec)
 	if b.pruned && nowDay == b.prunedDay {
 		// what the previous prune kept stays kept on the same day: only
-		// what record added since can go
+		// what record added since can go, and only when it added a day
+		// before this one (a late event)
 		for _, u := range b.recorded {
+			if b.recordedMin >= nowDay && nowDay > 0 {
+				break // every day recorded since is kept (day 0: a legacy country count without its last day)
+			}
 			b.pruneUser(u, nowDay)
 			for c, m := range b.tenantCountry {
 				if d, ok := m[u.idx]; ok && !inWindow(nowDay, d) && d <= nowDay {
@@ -561,6 +570,7 @@ func (b *baselines) prune(sec int64) {
 		u.recorded = false
 	}
 	b.recorded = b.recorded[:0]
+	b.recordedMin = math.MaxUint16
 	b.pruned, b.prunedDay = true, nowDay
 	b.activeCount = 0
 }

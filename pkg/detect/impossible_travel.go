@@ -66,6 +66,9 @@ type impossibleTravel struct {
 	changeSet                                   // users (login) whose anchor, places or routes changed since the last state save
 	routes         map[string]map[uint32]uint16 // route -> user index -> last day
 	places         map[uint32][]netSeen         // user index -> places signed in from (30 days)
+	// lower bounds of the anchors' times and of the places' and routes'
+	// last days, for Prune (expiry.go)
+	anchorsExp, placesExp, routesExp expiry
 }
 
 func newImpossibleTravel(p Params) (Detector, error) {
@@ -122,6 +125,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	na := prev
+	d.anchorsExp.note(now)
 	if na == nil {
 		na = &travelAnchor{}
 		d.anchors[u.idx] = na
@@ -190,9 +194,11 @@ func (d *impossibleTravel) addPlace(user, h uint32, today uint16) {
 			}
 		}
 		ps[oldest] = netSeen{H: h, F: today, L: today}
+		d.placesExp.note(int64(today))
 		return
 	}
 	d.places[user] = append(ps, netSeen{H: h, F: today, L: today})
+	d.placesExp.note(int64(today))
 }
 
 func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32, known, knownCity bool) {
@@ -227,6 +233,7 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 		d.routes[rk] = rm
 	}
 	rm[user] = c.today()
+	d.routesExp.note(int64(c.today()))
 
 	// system suppressions
 	ip := ev.Client.IPAddress
@@ -343,43 +350,68 @@ func roundDur(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
+// Prune removes anchors older than both the anchor window and 30 days,
+// and places and route users whose last day left the 30-day window. A
+// map none of whose entries can go (its expiry bound) is not walked.
 func (d *impossibleTravel) Prune(now time.Time) {
 	cut := now.Add(-d.window).Unix()
-	for k, a := range d.anchors {
-		if a.T < cut && now.Unix()-a.T > 30*secondsPerDay {
-			delete(d.anchors, k)
-			d.mark(d.base.users[k].login)
+	if !d.anchorsExp.from(min(cut, now.Unix()-30*secondsPerDay)) {
+		d.anchorsExp.walk()
+		for k, a := range d.anchors {
+			if a.T < cut && now.Unix()-a.T > 30*secondsPerDay {
+				delete(d.anchors, k)
+				d.mark(d.base.users[k].login)
+				continue
+			}
+			d.anchorsExp.note(a.T)
 		}
 	}
 	today := day(now.Unix())
-	for u, ps := range d.places {
-		n := len(ps)
-		keep := ps[:0]
-		for _, x := range ps {
-			if inWindow(today, x.L) || x.L > today {
-				keep = append(keep, x)
+	first := int64(today) - windowDays + 1 // the first day kept: inWindow(today, L) || L > today
+	if !d.placesExp.from(first) {
+		d.placesExp.walk()
+		for u, ps := range d.places {
+			n := len(ps)
+			keep := ps[:0]
+			for _, x := range ps {
+				if inWindow(today, x.L) || x.L > today {
+					keep = append(keep, x)
+					d.placesExp.note(int64(x.L))
+				}
 			}
-		}
-		if len(keep) != n {
-			d.mark(d.base.users[u].login)
-		}
-		if len(keep) == 0 {
-			delete(d.places, u)
-		} else {
-			d.places[u] = keep
-		}
-	}
-	for rk, m := range d.routes {
-		for u, dd := range m {
-			if !inWindow(today, dd) && dd <= today {
-				delete(m, u)
+			if len(keep) != n {
 				d.mark(d.base.users[u].login)
 			}
-		}
-		if len(m) == 0 {
-			delete(d.routes, rk)
+			if len(keep) == 0 {
+				delete(d.places, u)
+			} else {
+				d.places[u] = keep
+			}
 		}
 	}
+	if !d.routesExp.from(first) {
+		d.routesExp.walk()
+		for rk, m := range d.routes {
+			for u, dd := range m {
+				if !inWindow(today, dd) && dd <= today {
+					delete(m, u)
+					d.mark(d.base.users[u].login)
+					continue
+				}
+				d.routesExp.note(int64(dd))
+			}
+			if len(m) == 0 {
+				delete(d.routes, rk)
+			}
+		}
+	}
+}
+
+// forgetExpiry makes the expiry bounds unknown after state was loaded.
+func (d *impossibleTravel) forgetExpiry() {
+	d.anchorsExp.forget()
+	d.placesExp.forget()
+	d.routesExp.forget()
 }
 
 // travelAnchorState is the persisted form of an anchor.
@@ -428,6 +460,7 @@ func (d *impossibleTravel) MarshalState() ([]byte, error) {
 // UnmarshalState drops entries of logins the engine does not track (an
 // anchor is only ever kept for a tracked user).
 func (d *impossibleTravel) UnmarshalState(b []byte) error {
+	d.forgetExpiry()
 	var st travelState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return err
@@ -533,6 +566,7 @@ func (d *impossibleTravel) marshalEntry(login string) ([]byte, bool, error) {
 
 // unmarshalEntries drops entries of logins the engine does not track.
 func (d *impossibleTravel) unmarshalEntries(m map[string][]byte) error {
+	d.forgetExpiry()
 	for login, b := range m {
 		var st travelUserState
 		if err := json.Unmarshal(b, &st); err != nil {

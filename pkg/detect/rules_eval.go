@@ -8,7 +8,6 @@ package detect
 // predicates rule definitions share in rules_predicates.go.
 
 import (
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -178,27 +177,22 @@ type patState struct {
 	Cancelled map[string]int64 `json:"cancelled,omitempty"`
 	// nextDeadline is the earliest quiet deadline (unix ms; 0 = none).
 	NextDeadline int64 `json:"nd,omitempty"`
-	// With pruneKnown, Prune has nothing to do for this pattern at or
-	// before pruneAt (unix ms): every entry expires after it and no
-	// sequence key is left without a partial match. Prune sets it after
-	// walking the pattern's entries; an entry added with an earlier expiry
-	// lowers it (expiresAt); a partial match cleared outside Prune, or
-	// state restored, makes it unknown. Prune runs every hour of event
-	// time, and walking every key of a 30-day window each hour when none
-	// can have expired was most of its cost.
-	pruneAt    int64
-	pruneKnown bool
+	// While prune is known and at or after now (unix ms), Prune has
+	// nothing to do for this pattern: every entry expires after it and no
+	// sequence key is left without a partial match (expiry.go). Prune sets
+	// it after walking the pattern's entries; an entry added with an
+	// earlier expiry lowers it (expiresAt); a partial match cleared outside
+	// Prune, or state restored, makes it unknown. Prune runs every hour of
+	// event time, and walking every key of a 30-day window each hour when
+	// none can have expired was most of its cost.
+	prune expiry
 }
 
 // expiresAt notes an entry that Prune removes once past t (unix ms).
-func (s *patState) expiresAt(t int64) {
-	if t < s.pruneAt {
-		s.pruneAt = t
-	}
-}
+func (s *patState) expiresAt(t int64) { s.prune.note(t) }
 
 // pruneUnknown says Prune must walk the pattern's entries next time.
-func (s *patState) pruneUnknown() { s.pruneKnown = false }
+func (s *patState) pruneUnknown() { s.prune.forget() }
 
 func (s *patState) init(p *Pattern, prm Params) {
 	s.p = p
@@ -586,16 +580,16 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, b *patBits, ev *event.Ev
 }
 
 // Prune drops partial matches, counts and memories past their windows.
-// A pattern none of whose entries can have expired (pruneKnown, now at or
-// before pruneAt) is skipped: walking it would change nothing.
+// A pattern none of whose entries can have expired (its prune bound known
+// and at or after now) is skipped: walking it would change nothing.
 func (d *ruleDetector) Prune(now time.Time) {
 	ms := now.UnixMilli()
 	for i := range d.pats {
 		s := &d.pats[i]
-		if s.pruneKnown && ms <= s.pruneAt {
+		if s.prune.from(ms) {
 			continue
 		}
-		s.pruneAt, s.pruneKnown = math.MaxInt64, true
+		s.prune.walk()
 		p := s.p
 		switch {
 		case len(p.Steps) > 0:

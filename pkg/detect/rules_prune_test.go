@@ -6,33 +6,19 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
 )
 
 // TestRulePruneSkipExact: the rule pack's hourly prune skips a pattern
-// none of whose entries can have expired (patState.pruneKnown); an engine
+// none of whose entries can have expired (patState.prune); an engine
 // doing so must keep exactly the state, changed keys and alerts of one
 // whose every prune walks every entry — over 40 days (30-day windows
 // expire), with late events (out of time order, as a reorder window lets
 // through) and quiet sequences firing.
 func TestRulePruneSkipExact(t *testing.T) {
-	evs := decodedOrg(t, traffic.Config{Seed: 13, Users: 40, Days: 40, Attacks: true})
-	rng := rand.New(rand.NewSource(2))
-	for i := 0; i+2000 < len(evs); i += 40 {
-		j := i + rng.Intn(2000)
-		evs[i], evs[j] = evs[j], evs[i]
-	}
-	newEngine := func() *Engine {
-		e, err := NewEngine(Config{}, WithReorderWindow(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.SaveStateDelta(); err != nil { // from here on changes are tracked
-			t.Fatal(err)
-		}
-		return e
-	}
-	skip, full := newEngine(), newEngine()
+	evs := lateOrg(t, traffic.Config{Seed: 13, Users: 40, Days: 40, Attacks: true}, 2)
+	skip, full := trackedEngine(t), trackedEngine(t)
 	rules := func(e *Engine) []*ruleDetector {
 		var out []*ruleDetector
 		for _, d := range e.all {
@@ -50,7 +36,7 @@ func TestRulePruneSkipExact(t *testing.T) {
 			ms := ev.Published.UnixMilli()
 			for _, r := range rules(skip) {
 				for j := range r.pats {
-					if s := &r.pats[j]; s.pruneKnown && ms <= s.pruneAt {
+					if s := &r.pats[j]; s.prune.from(ms) {
 						skipped++
 					} else {
 						walked++
@@ -67,17 +53,7 @@ func TestRulePruneSkipExact(t *testing.T) {
 		ev2 := evs[i]
 		outFull = append(outFull, full.Process(&ev2)...)
 		if i%997 == 0 || i == len(evs)-1 {
-			a, err := skip.SaveStateDelta()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := full.SaveStateDelta()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(a, b) {
-				t.Fatalf("event %d: state deltas differ:\nskipping prune: %v\nfull prune:     %v", i, keysOf(a.Put), keysOf(b.Put))
-			}
+			sameDeltas(t, i, skip, full)
 		}
 	}
 	x, _ := json.Marshal(Final(append(outSkip, skip.Flush()...)))
@@ -97,4 +73,48 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// lateOrg is a generated org's events, decoded and enriched, with late
+// events (out of time order, as a reorder window lets through): every
+// 40th event swapped with one up to 2,000 places later.
+func lateOrg(t *testing.T, cfg traffic.Config, seed int64) []event.Event {
+	evs := decodedOrg(t, cfg)
+	rng := rand.New(rand.NewSource(seed))
+	for i := 0; i+2000 < len(evs); i += 40 {
+		j := i + rng.Intn(2000)
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+	return evs
+}
+
+// trackedEngine is a default engine without a reorder window whose state
+// changes are tracked from now on (SaveStateDelta).
+func trackedEngine(t *testing.T) *Engine {
+	t.Helper()
+	e, err := NewEngine(Config{}, WithReorderWindow(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SaveStateDelta(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// sameDeltas fails unless the two engines' state deltas since their last
+// save are the same (after event i).
+func sameDeltas(t *testing.T, i int, skip, full *Engine) {
+	t.Helper()
+	a, err := skip.SaveStateDelta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := full.SaveStateDelta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("event %d: state deltas differ:\nskipping prune: %v\nfull prune:     %v", i, keysOf(a.Put), keysOf(b.Put))
+	}
 }

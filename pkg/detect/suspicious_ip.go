@@ -58,6 +58,9 @@ type suspiciousIP struct {
 	// entries changed since the last state save: "t/<ip>" (threat),
 	// "f/<ip>" (failures from the IP), "o/<hex egress key>"
 	changeSet
+	// lower bounds of the threats' and failures' times and of the
+	// successes' days, for Prune (expiry.go)
+	threatsExp, failsExp, okExp expiry
 }
 
 // okIP remembers up to maxOKUsers users (login hashes) who signed in
@@ -129,6 +132,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 	if ev.EventType == "security.threat.detected" {
 		if t := d.threats[ip]; t == nil || now >= t.T {
 			d.threats[ip] = &threatMark{T: now, UUID: ev.UUID, Tx: ev.Transaction.ID}
+			d.threatsExp.note(now)
 			d.markPart("t", ip)
 		}
 		return
@@ -141,6 +145,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		}
 		login := normLogin(ev.Actor.AlternateID)
 		d.markPart("f", ip)
+		d.failsExp.note(now)
 		if f := m[login]; f != nil {
 			if f.N < 65535 {
 				f.N++
@@ -180,6 +185,7 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 		}
 		okm.D = max(okm.D, c.today())
 		d.okUsers[ipKey] = okm
+		d.okExp.note(int64(okm.D))
 		d.markPartUint("o", ipKey, 16)
 	}()
 	// ids and ev2 are made when a signal is found: most sign-ins have none
@@ -249,30 +255,53 @@ func (d *suspiciousIP) Handle(c *Context, ev *event.Event) {
 func (d *suspiciousIP) Prune(now time.Time) {
 	sec := now.Unix()
 	win := int64(d.window / time.Second)
-	for ip, t := range d.threats {
-		if sec-t.T > win {
-			delete(d.threats, ip)
-			d.markPart("t", ip)
+	// a map none of whose entries can go is not walked (expiry.go)
+	if !d.threatsExp.from(sec - win) {
+		d.threatsExp.walk()
+		for ip, t := range d.threats {
+			if sec-t.T > win {
+				delete(d.threats, ip)
+				d.markPart("t", ip)
+				continue
+			}
+			d.threatsExp.note(t.T)
 		}
 	}
-	for ip, m := range d.fails {
-		for u, f := range m {
-			if sec-f.Last > win {
-				delete(m, u)
-				d.markPart("f", ip)
+	if !d.failsExp.from(sec - win) {
+		d.failsExp.walk()
+		for ip, m := range d.fails {
+			for u, f := range m {
+				if sec-f.Last > win {
+					delete(m, u)
+					d.markPart("f", ip)
+					continue
+				}
+				d.failsExp.note(f.Last)
 			}
-		}
-		if len(m) == 0 {
-			delete(d.fails, ip)
+			if len(m) == 0 {
+				delete(d.fails, ip)
+			}
 		}
 	}
 	today := day(sec)
-	for ip, m := range d.okUsers {
-		if !inWindow(today, m.D) && m.D <= today {
-			delete(d.okUsers, ip)
-			d.markPartUint("o", ip, 16)
+	if !d.okExp.from(int64(today) - windowDays + 1) { // the first day kept
+		d.okExp.walk()
+		for ip, m := range d.okUsers {
+			if !inWindow(today, m.D) && m.D <= today {
+				delete(d.okUsers, ip)
+				d.markPartUint("o", ip, 16)
+				continue
+			}
+			d.okExp.note(int64(m.D))
 		}
 	}
+}
+
+// forgetExpiry makes the expiry bounds unknown after state was loaded.
+func (d *suspiciousIP) forgetExpiry() {
+	d.threatsExp.forget()
+	d.failsExp.forget()
+	d.okExp.forget()
 }
 
 type suspiciousState struct {
@@ -290,6 +319,7 @@ func (d *suspiciousIP) MarshalState() ([]byte, error) {
 }
 
 func (d *suspiciousIP) UnmarshalState(b []byte) error {
+	d.forgetExpiry()
 	var st suspiciousState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return err
@@ -347,6 +377,7 @@ func (d *suspiciousIP) marshalEntry(key string) ([]byte, bool, error) {
 }
 
 func (d *suspiciousIP) unmarshalEntries(m map[string][]byte) error {
+	d.forgetExpiry()
 	return loadEntries(m, func(part, k string, b []byte) error {
 		switch part {
 		case "t":

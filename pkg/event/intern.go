@@ -135,7 +135,7 @@ type cacheSlot struct {
 
 func newStrCache() *strCache {
 	seed := maphash.MakeSeed()
-	return &strCache{seed: seed, key: maphash.String(seed, "strCache"), memo: &memos{seed: seed}}
+	return &strCache{seed: seed, key: maphash.String(seed, "strCache"), memo: newMemos(seed)}
 }
 
 // shortWords returns the bytes of b (at most 16) as two little-endian
