@@ -17,6 +17,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/config"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
+	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
 // readyMaxPollAge is how recent the last successful poll must be for
@@ -28,6 +29,9 @@ func readyMaxPollAge(s config.Settings) time.Duration {
 // readiness says whether the exporter is ready and, if not, why.
 func readiness(s config.Settings, st pipeline.Status, now time.Time) (bool, string) {
 	switch {
+	case st.StoreIntegrity.State == store.IntegrityCorrupt:
+		// the check after the open found damage: commits are refused
+		return false, st.StoreIntegrity.Err.Error()
 	case !st.BackfillDone:
 		reason := fmt.Sprintf("backfill in progress (%.0f%%)", st.BackfillProgress*100)
 		if st.LastError != "" && st.LastErrorAt.After(st.LastPollSuccess) {
@@ -52,6 +56,9 @@ func readiness(s config.Settings, st pipeline.Status, now time.Time) (bool, stri
 // but what an operator configured is not all in use.
 func readyBody(st pipeline.Status) string {
 	b := "ready\n"
+	if in := st.StoreIntegrity; in.State == store.IntegrityStopped {
+		b += "warning: " + in.Err.Error() + "\n"
+	}
 	for _, pr := range st.InputProblems {
 		b += "warning: " + pr + "\n"
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
+	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
@@ -139,6 +140,9 @@ func TestReadiness(t *testing.T) {
 		{"old error, fresh poll", pipeline.Status{BackfillDone: true, LastPollSuccess: now.Add(-time.Second), LastError: "okta: 503"}, true, "ready"},
 		{"stale", pipeline.Status{BackfillDone: true, LastPollSuccess: now.Add(-3 * time.Minute), LastError: "okta: 503"}, false, "last successful poll 3m0s ago (limit 2m0s): okta: 503"},
 		{"stale, no error", pipeline.Status{BackfillDone: true, LastPollSuccess: now.Add(-121 * time.Second)}, false, "last successful poll 2m1s ago (limit 2m0s)"},
+		{"store check running", pipeline.Status{BackfillDone: true, LastPollSuccess: now, StoreIntegrity: store.Integrity{State: store.IntegrityChecking}}, true, "ready"},
+		{"store corrupt", pipeline.Status{BackfillDone: true, LastPollSuccess: now, StoreIntegrity: store.Integrity{State: store.IntegrityCorrupt,
+			Err: fmt.Errorf("store /x/og.db: %w: quick_check found: page 3 damaged", store.ErrCorrupt)}}, false, "store /x/og.db: store is corrupt: quick_check found: page 3 damaged"},
 	} {
 		ok, why := readiness(s, c.st, now)
 		if ok != c.ok || why != c.why {

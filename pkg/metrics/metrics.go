@@ -47,6 +47,7 @@ type Metrics struct {
 	inputRejected      *prometheus.CounterVec
 	geoipReloadFailed  *prometheus.CounterVec
 	storeWriteFailed   *prometheus.CounterVec
+	storeIntegrity     *prometheus.GaugeVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	haLeader           *prometheus.GaugeVec
@@ -128,6 +129,10 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "store_write_failures_total", ConstLabels: cl,
 			Help: "Page commits the store refused, by class: disk_full, read_only, permission, connection_lost, fenced (another instance took the org over), corrupt, other.",
 		}, []string{"class"}),
+		storeIntegrity: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_integrity", ConstLabels: cl,
+			Help: "1 for the state of the SQLite store's integrity check, run in the background after each open (checking, ok, corrupt, stopped), 0 for the others; absent for PostgreSQL.",
+		}, []string{"state"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -200,7 +205,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed, m.storeWriteFailed,
-		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
+		m.storeIntegrity, m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
 // EventsIngested counts n newly stored events.
@@ -383,6 +388,25 @@ func (m *Metrics) StoreWriteFailed(class string) {
 		class = "other"
 	}
 	m.storeWriteFailed.WithLabelValues(class).Inc()
+}
+
+// StoreIntegrityStates are the state label values of StoreIntegrity
+// (store.IntegrityStates; a test holds them equal).
+var StoreIntegrityStates = []string{"checking", "ok", "corrupt", "stopped"}
+
+// StoreIntegrity records the state of the store's integrity check: 1 for
+// state, 0 for the other states.
+func (m *Metrics) StoreIntegrity(state string) {
+	if m == nil {
+		return
+	}
+	for _, st := range StoreIntegrityStates {
+		v := 0.0
+		if st == state {
+			v = 1
+		}
+		m.storeIntegrity.WithLabelValues(st).Set(v)
+	}
 }
 
 // PostureScore records the latest score of a profile.

@@ -149,6 +149,14 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 	return v
 }
 
+// The states of the store's integrity check are the label values of
+// oktaguard_store_integrity.
+func TestStoreIntegrityStatesAreMetricLabels(t *testing.T) {
+	if !slices.Equal(store.IntegrityStates, metrics.StoreIntegrityStates) {
+		t.Fatalf("store states %q, metric labels %q", store.IntegrityStates, metrics.StoreIntegrityStates)
+	}
+}
+
 // The classes the stores give their write failures are the label values
 // of oktaguard_store_write_failures_total, and each is counted under its
 // own label (an unknown one under "other").

@@ -128,6 +128,9 @@ type Status struct {
 	Leader     string // the instance holding the org's lease ("" = none)
 	Instance   string // this instance
 	LeaseToken int64
+	// StoreIntegrity is the SQLite store's integrity check, run in the
+	// background after the open (State "" for PostgreSQL).
+	StoreIntegrity store.Integrity
 }
 
 // Update is what a live-tail subscriber receives after each commit.
@@ -241,6 +244,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		}
 		p.st, p.ownStore = st, true
 	}
+	p.watchIntegrity()
 	// Every rejected enrichment input (bad IP-list lines, failed list or
 	// GeoIP reloads, undecodable GeoIP records) is logged (file:line
 	// samples) and counted as it happens, and shown in Status (health,
@@ -369,7 +373,34 @@ func (p *Pipeline) Status() Status {
 	}
 	es := p.enr.Status()
 	st.InputProblems, st.GeoIP = es.Problems(), es.Databases
+	if ir, ok := p.st.(store.IntegrityReporter); ok {
+		st.StoreIntegrity = ir.Integrity()
+	}
 	return st
+}
+
+// watchIntegrity publishes the store's integrity check (a SQLite store
+// checks its file in the background after the open): the metric now and
+// when it finishes, and its result in the log.
+func (p *Pipeline) watchIntegrity() {
+	ir, ok := p.st.(store.IntegrityReporter)
+	if !ok {
+		return
+	}
+	p.m.StoreIntegrity(ir.Integrity().State)
+	ir.OnIntegrity(func(in store.Integrity) {
+		p.m.StoreIntegrity(in.State)
+		switch in.State {
+		case store.IntegrityCorrupt:
+			p.log.Error("store integrity check found damage; commits are refused", "path", in.Path, "error", in.Err)
+		case store.IntegrityStopped:
+			p.log.Warn("store integrity check did not finish", "path", in.Path, "error", in.Err)
+		case store.IntegrityOK:
+			if !in.Started.IsZero() {
+				p.log.Info("store integrity check passed", "path", in.Path, "took", in.Finished.Sub(in.Started).Round(time.Millisecond).String())
+			}
+		}
+	})
 }
 
 // Subscribe returns a channel receiving an Update after every commit that

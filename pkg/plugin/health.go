@@ -15,6 +15,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/pipeline"
+	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
 // healthDetails is CheckHealth's JSON details (shown by Grafana and used
@@ -46,6 +47,10 @@ type healthDetails struct {
 	Leader   string `json:"leader,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Storage  string `json:"storage,omitempty"` // backend and location, never a password
+	// StoreIntegrity is the SQLite store's integrity check, run in the
+	// background after the open: checking, ok, corrupt or stopped, with
+	// the error of the last two ("" for PostgreSQL).
+	StoreIntegrity string `json:"storeIntegrity,omitempty"`
 }
 
 // healthPosture is the posture part of the health details.
@@ -102,7 +107,22 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	det.MissingScopes = missingScopes(callErr, det.Posture.Gaps)
 	det.Role, det.Leader, det.Instance = st.Role, st.Leader, st.Instance
 	det.Storage = p.Store().Describe()
+	in := st.StoreIntegrity
+	det.StoreIntegrity = in.State
+	if in.Err != nil {
+		det.StoreIntegrity += ": " + in.Err.Error()
+	}
 	body, _ := json.Marshal(det)
+
+	if in.State == store.IntegrityCorrupt {
+		// ingestion stops (commits are refused) and queries may fail
+		// wherever they read a damaged page
+		msg := "The store is damaged: " + in.Err.Error() + "."
+		if callErr != nil {
+			msg += " " + healthMessage(callErr, d.settings)
+		}
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg, JSONDetails: body}, nil
+	}
 
 	if callErr != nil {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: healthMessage(callErr, d.settings), JSONDetails: body}, nil
@@ -148,6 +168,13 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			status = backend.HealthStatusUnknown
 			msg += fmt.Sprintf(" GeoIP %s database: %s.", g.Kind, det.GeoIP[g.Kind])
 		}
+	}
+	switch in.State {
+	case store.IntegrityChecking:
+		msg += fmt.Sprintf(" Store integrity check running since %s (the store is in use meanwhile).", in.Started.UTC().Format(time.RFC3339))
+	case store.IntegrityStopped:
+		status = backend.HealthStatusUnknown
+		msg += " " + in.Err.Error() + "."
 	}
 	// Rejected enrichment inputs do not stop ingestion, but what the admin
 	// configured is not all in use: a warning naming each one.

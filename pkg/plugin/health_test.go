@@ -19,6 +19,9 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oktaguard/oktaguard/pkg/store/storetest"
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 var healthUIDs int // a fresh data source (and store) per case
@@ -221,5 +224,43 @@ func TestHealthNamesBrokenGeoIPDatabase(t *testing.T) {
 		if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, want) {
 			t.Errorf("%s database: status %v, message %q\nwant an error with %q", c.name, res.Status, res.Message, want)
 		}
+	}
+}
+
+// TestHealthNamesDamagedStore: a store with damaged pages opens (its
+// integrity check runs after the open), and "Save & test" then fails
+// naming the file and the damage.
+func TestHealthNamesDamagedStore(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`[]`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "oktaguard-health-damaged.db")
+	storetest.CorruptSQLite(t, path)
+	raw, _ := json.Marshal(map[string]any{"orgUrl": srv.URL, "storagePath": dir})
+	d := newDatasource(NewRegistry(prometheus.NewRegistry()), backend.DataSourceInstanceSettings{
+		UID: "health-damaged", JSONData: raw, DecryptedSecureJSONData: map[string]string{"apiToken": secretToken}})
+	defer d.Dispose()
+	var res *backend.CheckHealthResult
+	testwait.Until(t, time.Minute, "the health check to report the damage", func() bool {
+		var err error
+		res, err = d.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !strings.Contains(string(res.JSONDetails), `"storeIntegrity":"checking"`)
+	})
+	want := "The store is damaged: store " + path + ": store is corrupt: quick_check found: "
+	if res.Status != backend.HealthStatusError || !strings.HasPrefix(res.Message, want) {
+		t.Fatalf("status %v, message %q\nwant an error starting %q", res.Status, res.Message, want)
+	}
+	var det healthDetails
+	if err := json.Unmarshal(res.JSONDetails, &det); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(det.StoreIntegrity, "corrupt: store "+path) {
+		t.Fatalf("details storeIntegrity %q", det.StoreIntegrity)
 	}
 }

@@ -83,6 +83,9 @@ func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if s.closed {
 		return CommitResult{}, ErrClosed
 	}
+	if err := s.corruptErr(); err != nil {
+		return CommitResult{}, err // nothing more is written over damaged pages
+	}
 	if err := s.prepare(ctx); err != nil {
 		return CommitResult{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -243,6 +244,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true,
 		outcomeCounts: true, coarseUserSegs: true, actorsLog: true, entityHours: true, daysFromHours: true}
+	s.integ.cur = Integrity{Path: path, State: IntegrityOK, Finished: time.Now()}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {
 		db.Close()

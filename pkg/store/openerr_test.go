@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
 
 func wantOpenErr(t *testing.T, path string, is error, parts ...string) {
@@ -58,8 +60,12 @@ func TestOpenRefusesNotAStore(t *testing.T) {
 	wantOpenErr(t, dir, ErrNotAStore, "it is a directory")
 }
 
-// A store with garbled pages is refused at open by quick_check.
-func TestOpenRefusesCorruptStore(t *testing.T) {
+// A store with garbled pages opens (the integrity check runs after the
+// open, integrity.go), and the check then reports it precisely: the file,
+// what quick_check found, what to do. From then on commits are refused
+// (nothing more is written over damaged pages); the read-only open of
+// export still refuses it outright.
+func TestCorruptStoreReported(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "og.db")
 	st, err := Open(context.Background(), p)
 	if err != nil {
@@ -80,12 +86,35 @@ func TestOpenRefusesCorruptStore(t *testing.T) {
 	}
 	os.WriteFile(p, b, 0o600)
 	st, err = Open(context.Background(), p)
-	if err == nil {
-		st.Close()
-		t.Fatal("opened a garbled store")
+	if err != nil {
+		// SQLite met a damaged page during the open itself: still named
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "restore a backup") {
+			t.Fatalf("error %q", err)
+		}
+		t.Fatalf("the open read the garbled pages (%v): garble pages the open does not read", err)
 	}
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "restore a backup") {
-		t.Fatalf("error %q", err)
+	defer st.Close()
+	notified := make(chan Integrity, 1)
+	st.OnIntegrity(func(in Integrity) { notified <- in })
+	var in Integrity
+	testwait.Until(t, time.Minute, "the integrity check to finish", func() bool {
+		in = st.Integrity()
+		return in.State != IntegrityChecking
+	})
+	if in.State != IntegrityCorrupt || !errors.Is(in.Err, ErrCorrupt) {
+		t.Fatalf("integrity %+v, want corrupt", in)
+	}
+	for _, part := range []string{"store " + p + ": store is corrupt: quick_check found: ", "restore a backup"} {
+		if !strings.Contains(in.Err.Error(), part) {
+			t.Fatalf("integrity error %q does not contain %q", in.Err, part)
+		}
+	}
+	if got := <-notified; got.State != IntegrityCorrupt {
+		t.Fatalf("OnIntegrity got %+v", got)
+	}
+	_, err = st.Commit(context.Background(), Batch{Events: mkEvents(1000, 1, time.Now(), time.Second)})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) || WriteFailureClass(err) != "corrupt" {
+		t.Fatalf("commit to a store found corrupt: %v", err)
 	}
 	if _, err := OpenReadOnly(context.Background(), p); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("read-only open of a garbled store: %v", err)

@@ -81,6 +81,9 @@ type Options struct {
 	// sealLimit: tests stop the sealing of user buckets at open after
 	// this many (0: all), to check a store sealed halfway
 	sealLimit int
+	// integrityGate: tests hold the background integrity check back
+	// until they close it (integrity.go)
+	integrityGate chan struct{}
 }
 
 func (o *Options) defaults() error {
@@ -165,6 +168,9 @@ type Store struct {
 	// cleaner deleted (tests fail a commit there).
 	stateCleanHook func() error
 
+	// integ is the integrity check of the file, run after open (integrity.go)
+	integ integrity
+
 	// testHook, when set, is called before each event insert of Commit
 	// (tests use it to fail a batch midway).
 	testHook func(i int) error
@@ -206,12 +212,6 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, explain(path, err)
-	}
-	if existed {
-		if err := quickCheck(ctx, w, path); err != nil {
-			w.Close()
-			return nil, err
-		}
 	}
 	// 8 KiB pages (a new database only): raw JSON of ~1.5-3 KB packs with
 	// less slack than in 4 KiB pages, and scans read fewer pages. Must be
@@ -270,6 +270,9 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 			return nil, err
 		}
 	}
+	// the integrity check of an existing file runs after the open, in the
+	// background (integrity.go)
+	s.startIntegrity(existed)
 	return s, nil
 }
 
@@ -300,6 +303,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close checkpoints the WAL and closes every connection. It is safe to call twice.
 func (s *Store) Close() error {
+	s.stopIntegrity()
 	s.stopRecompress()
 	s.mu.Lock()
 	defer s.mu.Unlock()

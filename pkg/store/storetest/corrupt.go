@@ -1,0 +1,42 @@
+package storetest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/store"
+)
+
+// CorruptSQLite writes a SQLite store of 400 events at path and garbles
+// its pages 3 and 4 (table and index b-tree pages, which an open does not
+// read), keeping the header: a store damaged the way a bad disk or a
+// copy taken mid-write damages one. Its integrity check finds it.
+func CorruptSQLite(t testing.TB, path string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(context.Background(), store.Batch{Events: Events("c", 0, 400, time.Now().Add(-time.Hour), time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 8192
+	if len(b) < 6*page {
+		t.Fatalf("store too small to garble: %d bytes", len(b))
+	}
+	for i := 2 * page; i < 4*page; i++ {
+		b[i] ^= 0x5a
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
