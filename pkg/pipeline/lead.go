@@ -73,6 +73,7 @@ func (p *Pipeline) lead(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			p.writeFailed(ctx, err)
 			p.setError(fmt.Errorf("pipeline: lease: %w", err))
 			p.log.Warn("cannot read or take the org's lease; retrying", "error", err)
 			if sleep(ctx, retry) != nil {
@@ -130,6 +131,7 @@ func (p *Pipeline) renew(ctx context.Context, stop context.CancelCauseFunc, id s
 		rctx, cancel := context.WithTimeout(ctx, ttl/3)
 		l, err := p.st.Lead(rctx, id, ttl)
 		cancel()
+		p.writeFailed(ctx, err)
 		switch {
 		case err == nil && l.Leader:
 			lastOK = time.Now()

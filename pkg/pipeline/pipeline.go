@@ -379,6 +379,16 @@ func (p *Pipeline) Status() Status {
 	return st
 }
 
+// writeFailed counts a write other than a page commit that the store
+// refused (a prune, a posture report or regression, exception hits, the
+// lease) by class, as commitBatch counts a page commit's; a write stopped
+// by ctx (shutdown, lost leadership) is not the store's failure.
+func (p *Pipeline) writeFailed(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil {
+		p.m.StoreWriteFailed(store.WriteFailureClass(err))
+	}
+}
+
 // watchIntegrity publishes the store's integrity check (a SQLite store
 // checks its file in the background after the open): the metric now and
 // when it finishes, and its result in the log.
@@ -711,6 +721,7 @@ func (p *Pipeline) PruneNow(ctx context.Context) (int64, error) {
 	cut := p.now().Add(-p.s.Storage.Retention)
 	n, err := p.st.Prune(ctx, cut)
 	if err != nil {
+		p.writeFailed(ctx, err)
 		return n, fmt.Errorf("pipeline: prune: %w", err)
 	}
 	if n > 0 {
@@ -733,6 +744,7 @@ func (p *Pipeline) savePosture(ctx context.Context, rep posture.Report) error {
 		})
 	}
 	if err := p.st.SavePostureReport(ctx, rec); err != nil {
+		p.writeFailed(ctx, err)
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	return nil

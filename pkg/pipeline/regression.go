@@ -64,6 +64,7 @@ func (p *Pipeline) recordRegressions(ctx context.Context, prev, cur posture.Repo
 			r.Detail = "no configuration change in the System Log between the two evaluations"
 		}
 		if err := p.st.SaveRegression(ctx, r); err != nil {
+			p.writeFailed(ctx, err)
 			return out, fmt.Errorf("pipeline: %w", err)
 		}
 		p.log.Warn("posture regression", "check", c.Check, "resource", c.Resource, "from", c.From, "to", c.To, "event", r.EventID, "actor", r.Actor)

@@ -168,6 +168,7 @@ func (p *Pipeline) recordSuppressed(ctx context.Context, sups []suppression, at 
 	p.status.Suppressed += int64(len(sups))
 	p.mu.Unlock()
 	if err := p.suppress.st.RecordExceptionHits(ctx, hits, at); err != nil {
+		p.writeFailed(ctx, err)
 		p.log.Warn("cannot record exception hits", "error", err)
 	}
 }

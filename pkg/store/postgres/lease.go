@@ -14,7 +14,8 @@ import (
 // Lead takes or renews the org's lease (a row in leases) in one statement,
 // timed by the database's clock so that instances with skewed clocks agree
 // on expiry. A change of holder increments the fencing token.
-func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (store.Lease, error) {
+func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ store.Lease, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if holder == "" || ttl <= 0 {
 		return store.Lease{}, fmt.Errorf("store: lead: %w: holder and a positive ttl are required", store.ErrInvalidQuery)
 	}
@@ -24,7 +25,7 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (sto
 		return store.Lease{}, store.ErrClosed
 	}
 	var l store.Lease
-	err := s.pool.QueryRow(ctx, `INSERT INTO leases AS l (org, holder, token, expires)
+	err = s.pool.QueryRow(ctx, `INSERT INTO leases AS l (org, holder, token, expires)
 		VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond')
 		ON CONFLICT (org) DO UPDATE SET
 			token = CASE WHEN l.holder = excluded.holder THEN l.token ELSE l.token + 1 END,
@@ -45,7 +46,8 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (sto
 }
 
 // Resign gives the lease up if holder has it.
-func (s *Store) Resign(ctx context.Context, holder string) error {
+func (s *Store) Resign(ctx context.Context, holder string) (err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

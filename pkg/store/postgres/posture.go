@@ -13,7 +13,8 @@ import (
 
 // SavePostureReport stores a report and its checks in one transaction
 // (fenced like Commit: posture is evaluated by the leader only).
-func (s *Store) SavePostureReport(ctx context.Context, r store.PostureRecord) error {
+func (s *Store) SavePostureReport(ctx context.Context, r store.PostureRecord) (err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if r.Time.IsZero() {
 		return fmt.Errorf("store: save posture report: %w: zero time", store.ErrInvalidBatch)
 	}
@@ -127,7 +128,8 @@ func (s *Store) postureChecks(ctx context.Context, ids []int64) (map[int64][]sto
 }
 
 // SaveRegression stores one posture regression of the org.
-func (s *Store) SaveRegression(ctx context.Context, r store.Regression) error {
+func (s *Store) SaveRegression(ctx context.Context, r store.Regression) (err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if r.Time.IsZero() || r.CheckID == "" {
 		return fmt.Errorf("store: save regression: %w: time and check id are required", store.ErrInvalidBatch)
 	}
@@ -136,7 +138,7 @@ func (s *Store) SaveRegression(ctx context.Context, r store.Regression) error {
 	if s.closed {
 		return store.ErrClosed
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := s.checkFence(ctx, tx); err != nil {
 			return err
 		}

@@ -17,7 +17,8 @@ import (
 // query stays consistent with the events kept. The alert links of the
 // pruned events go with them (in the same transaction as their
 // partition's rows); alerts are kept (PruneAlerts).
-func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if before.IsZero() {
 		return 0, fmt.Errorf("store: prune: %w: zero time", store.ErrInvalidQuery)
 	}
@@ -146,7 +147,8 @@ func (s *Store) prunePartition(ctx context.Context, name string, day int64, drop
 }
 
 // PruneAlerts deletes the org's alerts (and links) older than before.
-func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (int64, error) {
+func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (_ int64, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if before.IsZero() {
 		return 0, fmt.Errorf("store: prune alerts: %w: zero time", store.ErrInvalidQuery)
 	}

@@ -25,8 +25,9 @@ var _ store.Triager = (*Store)(nil)
 
 // SetAlertStatus moves an alert to a status and appends the change to its
 // history in one transaction, with the exception a dismissal creates.
-func (s *Store) SetAlertStatus(ctx context.Context, c store.StatusChange) (alert.Change, error) {
-	c, err := store.PrepareStatusChange(c)
+func (s *Store) SetAlertStatus(ctx context.Context, c store.StatusChange) (_ alert.Change, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
+	c, err = store.PrepareStatusChange(c)
 	if err != nil {
 		return alert.Change{}, fmt.Errorf("store: set alert status: %w", err)
 	}
@@ -84,7 +85,8 @@ func (s *Store) insertException(ctx context.Context, q interface {
 }
 
 // AddException stores an exception of the org and returns it with its id.
-func (s *Store) AddException(ctx context.Context, x alert.Exception) (alert.Exception, error) {
+func (s *Store) AddException(ctx context.Context, x alert.Exception) (_ alert.Exception, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if err := store.ValidateException(x); err != nil {
 		return alert.Exception{}, fmt.Errorf("store: add exception: %w", err)
 	}
@@ -102,7 +104,8 @@ func (s *Store) AddException(ctx context.Context, x alert.Exception) (alert.Exce
 
 // RemoveException marks one of the org's exceptions removed; an unknown,
 // another org's or an already removed exception is store.ErrNotFound.
-func (s *Store) RemoveException(ctx context.Context, id int64, by string, at time.Time) (alert.Exception, error) {
+func (s *Store) RemoveException(ctx context.Context, id int64, by string, at time.Time) (_ alert.Exception, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if err := store.ValidateRemover(by); err != nil {
 		return alert.Exception{}, fmt.Errorf("store: remove exception: %w", err)
 	}
@@ -166,7 +169,8 @@ func (s *Store) ExceptionsVersion(ctx context.Context) (string, error) {
 
 // RecordExceptionHits adds suppressed-alert counts to the org's exceptions
 // (id -> hits) in one statement: increments from several instances add up.
-func (s *Store) RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error {
+func (s *Store) RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) (err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if len(hits) == 0 {
 		return nil
 	}

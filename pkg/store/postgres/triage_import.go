@@ -13,7 +13,8 @@ var _ store.TriageImporter = (*Store)(nil)
 // migrate`) in one transaction, unless the org has one already. Exception
 // ids are the database's own (bigserial, shared by every org), so each
 // exception gets a new id and the history's exception links follow it.
-func (s *Store) ImportTriage(ctx context.Context, d store.TriageDump) (bool, error) {
+func (s *Store) ImportTriage(ctx context.Context, d store.TriageDump) (_ bool, err error) {
+	defer func() { err = s.explainOp(ctx, err) }()
 	if s.isClosed() {
 		return false, store.ErrClosed
 	}

@@ -16,8 +16,12 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
 
-// rolledBack is what a write the server refused means for what was accepted.
-const rolledBack = "the server rolled the transaction back: nothing of it was written, and everything committed before is intact; the pages held since the last commit are fetched again"
+// rolledBack is what a page commit the server refused means for what was
+// accepted; opRolledBack the same for any other write.
+const (
+	rolledBack   = "the server rolled the transaction back: nothing of it was written, and everything committed before is intact; the pages held since the last commit are fetched again"
+	opRolledBack = "the server rolled it back: nothing of it was written, and everything committed before is intact"
+)
 
 // explainWrite names the cause of a failed write (a page commit) for the
 // operator and wraps the class (store.WriteFailureClass): the server's
@@ -28,6 +32,20 @@ const rolledBack = "the server rolled the transaction back: nothing of it was wr
 // said about the connection carries the password, and it is scrubbed all
 // the same.
 func (s *Store) explainWrite(ctx context.Context, err error) error {
+	return s.explainFailure(ctx, err, rolledBack, lostOutcome)
+}
+
+// explainOp is explainWrite for the writes other than a page commit
+// (prune, posture reports and regressions, triage, the lease): the same
+// causes and classes, with what a refused or broken write of one
+// statement or transaction means.
+func (s *Store) explainOp(ctx context.Context, err error) error {
+	return s.explainFailure(ctx, err, opRolledBack, opLostOutcome)
+}
+
+// explainFailure is explainWrite with the outcomes of a refused write and
+// of a lost connection.
+func (s *Store) explainFailure(ctx context.Context, err error, rolledBack, lostOutcome string) error {
 	if err == nil || errors.Is(err, store.ErrFenced) || errors.Is(err, store.ErrClosed) || ctx.Err() != nil {
 		return err
 	}
@@ -54,8 +72,12 @@ func (s *Store) explainWrite(ctx context.Context, err error) error {
 	return err
 }
 
-// lostOutcome is what a write whose connection broke means.
-const lostOutcome = "if it broke during COMMIT the server may have stored the page, else nothing of it was written; either way the pages held since the last commit are fetched again and no event is stored twice (check the server's log and that it is up)"
+// lostOutcome is what a page commit whose connection broke means;
+// opLostOutcome the same for any other write.
+const (
+	lostOutcome   = "if it broke during COMMIT the server may have stored the page, else nothing of it was written; either way the pages held since the last commit are fetched again and no event is stored twice (check the server's log and that it is up)"
+	opLostOutcome = "if it broke during COMMIT the server may have applied the write, else nothing of it was written (check the server's log and that it is up)"
+)
 
 // lostConnection reports an error of the connection itself, not of a
 // statement: the socket closed, reset or unreachable, or a connection that

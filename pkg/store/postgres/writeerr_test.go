@@ -2,22 +2,76 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 	"github.com/oktaguard/oktaguard/pkg/store/storetest"
 	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
+
+// writerEnv is a store opened as a role of its own (not a superuser:
+// privileges apply) with a password, in a fresh schema, and a superuser
+// connection to change the server under it.
+type writerEnv struct {
+	admin, schema, role string
+	su                  *pgx.Conn
+	s                   *postgres.Store
+}
+
+const writerPassword = pgtest.WriterPassword
+
+func newWriterEnv(t *testing.T) writerEnv {
+	t.Helper()
+	admin, dsn, schema, role := pgtest.Writer(t)
+	ctx := context.Background()
+	su, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { su.Close(context.Background()) })
+	s, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Password: writerPassword, Org: storetest.OrgA, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return writerEnv{admin: admin, schema: schema, role: role, su: su, s: s}
+}
+
+// exec runs a statement as the superuser.
+func (e writerEnv) exec(t *testing.T, q string, args ...any) {
+	t.Helper()
+	if _, err := e.su.Exec(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// wantClass checks that err is of class and names want, without the password.
+func wantClass(t *testing.T, name string, err error, class string, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: the write succeeded", name)
+	}
+	if got := store.WriteFailureClass(err); got != class {
+		t.Fatalf("%s: class %q, want %q: %v", name, got, class, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("%s: %q\nlacks %q", name, err, w)
+		}
+	}
+	if strings.Contains(err.Error(), writerPassword) {
+		t.Fatalf("%s: the error leaks the password: %v", name, err)
+	}
+	t.Logf("%s: %v", name, err)
+}
 
 // A page commit that the real server refuses names the cause for the
 // operator and wraps its class (store.WriteFailureClass, the label of
@@ -30,51 +84,10 @@ import (
 // each, a commit succeeds again once the cause is gone. All but fenced
 // were unclassified before ("other": the bare driver error).
 func TestCommitFailuresClassified(t *testing.T) {
-	admin := pgtest.Schema(t)
+	e := newWriterEnv(t)
+	admin, schema, role, su, s := e.admin, e.schema, e.role, e.su, e.s
 	ctx := context.Background()
-	su, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer su.Close(ctx)
-	var schema string
-	if err := su.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	// the store runs as its own role (not a superuser: privileges apply)
-	b := make([]byte, 5)
-	rand.Read(b)
-	role := "og_writer_" + hex.EncodeToString(b)
-	const password = "s3cret-writer-password"
-	for _, q := range []string{
-		"CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'",
-		"GRANT USAGE, CREATE ON SCHEMA " + schema + " TO " + role,
-	} {
-		if _, err := su.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role) //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")                                                  //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP OWNED BY "+role)                                                             //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP ROLE "+role)                                                                 //nolint:errcheck // best effort
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("the test DSN must be a URL: %v", err)
-	}
-	u.User = url.User(role)
-	s, err := postgres.Open(ctx, postgres.Config{DSN: u.String(), Password: password, Org: storetest.OrgA, MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	var err error
 
 	t0 := time.Now().UTC().Truncate(time.Hour)
 	page := 0
@@ -85,27 +98,11 @@ func TestCommitFailuresClassified(t *testing.T) {
 	}
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := su.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+		e.exec(t, q, args...)
 	}
 	failsAs := func(name string, err error, class string, want ...string) {
 		t.Helper()
-		if err == nil {
-			t.Fatalf("%s: the commit succeeded", name)
-		}
-		if got := store.WriteFailureClass(err); got != class {
-			t.Fatalf("%s: class %q, want %q: %v", name, got, class, err)
-		}
-		for _, w := range want {
-			if !strings.Contains(err.Error(), w) {
-				t.Fatalf("%s: %q\nlacks %q", name, err, w)
-			}
-		}
-		if strings.Contains(err.Error(), password) {
-			t.Fatalf("%s: the error leaks the password: %v", name, err)
-		}
-		t.Logf("%s: %v", name, err)
+		wantClass(t, name, err, class, want...)
 	}
 	recovered := func(name string) {
 		t.Helper()
@@ -184,5 +181,77 @@ func TestCommitFailuresClassified(t *testing.T) {
 	failsAs("fenced", err, "fenced", "no longer holds the org's lease")
 	if !errors.Is(err, store.ErrFenced) {
 		t.Fatalf("fenced: %v does not wrap store.ErrFenced", err)
+	}
+}
+
+// The writes other than a page commit name their cause and wrap its class
+// as Commit's do, never the password: prune, posture reports and
+// regressions, triage (status, exceptions, hits, import) and the lease,
+// each refused by the real server with its privileges revoked (SQLSTATE
+// 42501) and with default_transaction_read_only on (25006); each works
+// again once the cause is gone. Before, each returned the driver's error
+// (class "other").
+func TestOtherWritesClassified(t *testing.T) {
+	e := newWriterEnv(t)
+	s, ctx := e.s, context.Background()
+	t0 := time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour)
+	evs := storetest.Events("o", 0, 10, t0, time.Second)
+	if _, err := s.Commit(ctx, store.Batch{Events: evs, Alerts: []alert.Alert{storetest.Alert("a1", "mfa_fatigue", "high", t0, "ann@example.com", evs[0].UUID)}}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.AddException(ctx, alert.Exception{Detector: "mfa_fatigue", Scope: alert.ScopeActor, Value: "bob@example.com", Reason: "test account",
+		CreatedBy: "ben", CreatedAt: t0, ExpiresAt: t0.Add(1000 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lead(ctx, "i1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC()
+	writes := []struct {
+		name string
+		run  func() error
+	}{
+		{"prune", func() error { _, err := s.Prune(ctx, t0.Add(-24*time.Hour)); return err }},
+		{"prune alerts", func() error { _, err := s.PruneAlerts(ctx, t0.Add(-time.Hour)); return err }},
+		{"posture report", func() error {
+			return s.SavePostureReport(ctx, store.PostureRecord{Time: at, Profile: "default", Score: 90, JSON: []byte(`{}`),
+				Checks: []store.PostureCheckStatus{{ID: "mfa", Status: "pass"}}})
+		}},
+		{"regression", func() error {
+			return s.SaveRegression(ctx, store.Regression{Time: at, CheckID: "mfa", From: "pass", To: "fail"})
+		}},
+		{"alert status", func() error {
+			_, err := s.SetAlertStatus(ctx, store.StatusChange{AlertID: "a1", To: alert.StatusAcknowledged, User: "ann", Time: at})
+			return err
+		}},
+		{"add exception", func() error {
+			_, err := s.AddException(ctx, alert.Exception{Detector: "mfa_fatigue", Scope: alert.ScopeActor, Value: "eve@example.com",
+				Reason: "r", CreatedBy: "ben", CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
+			return err
+		}},
+		{"exception hits", func() error { return s.RecordExceptionHits(ctx, map[int64]int64{x.ID: 1}, at) }},
+		{"import triage", func() error { _, err := s.ImportTriage(ctx, store.TriageDump{}); return err }},
+		{"lead", func() error { _, err := s.Lead(ctx, "i1", time.Minute); return err }},
+		{"resign", func() error { return s.Resign(ctx, "i1") }},
+		{"remove exception", func() error { _, err := s.RemoveException(ctx, x.ID, "ben", at); return err }},
+	}
+	e.exec(t, "REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+e.schema+" FROM "+e.role)
+	for _, w := range writes {
+		wantClass(t, w.name+", privileges revoked", w.run(), "permission",
+			"permission denied: the store's user may no longer write", "SQLSTATE 42501", "GRANT", "nothing of it was written")
+	}
+	e.exec(t, "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+e.schema+" TO "+e.role)
+	e.exec(t, "ALTER ROLE "+e.role+" SET default_transaction_read_only = on")
+	postgres.ResetPool(s)
+	for _, w := range writes {
+		wantClass(t, w.name+", read-only", w.run(), "read_only", "read-only server: default_transaction_read_only is on", "SQLSTATE 25006")
+	}
+	e.exec(t, "ALTER ROLE "+e.role+" RESET default_transaction_read_only")
+	postgres.ResetPool(s)
+	for _, w := range writes {
+		if err := w.run(); err != nil {
+			t.Fatalf("%s, once the cause is gone: %v", w.name, err)
+		}
 	}
 }

@@ -78,3 +78,53 @@ func WithParam(dsn, key, value string) string {
 	}
 	return dsn + " " + key + "='" + value + "'"
 }
+
+// WriterPassword is the password of the role Writer creates.
+const WriterPassword = "s3cret-writer-password"
+
+// Writer creates a fresh schema (Schema) and a login role of its own with
+// WriterPassword, not a superuser (so privileges apply), allowed to use
+// and create in the schema; both are dropped at cleanup. It returns the
+// superuser's DSN (admin), the role's DSN without its password, the
+// schema and the role.
+func Writer(t testing.TB) (admin, dsn, schema, role string) {
+	t.Helper()
+	admin = Schema(t)
+	ctx := context.Background()
+	su, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer su.Close(ctx)
+	if err := su.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 5)
+	rand.Read(b)
+	role = "og_writer_" + hex.EncodeToString(b)
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN PASSWORD '" + WriterPassword + "'",
+		"GRANT USAGE, CREATE ON SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := su.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role) //nolint:errcheck // best effort
+		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")                                                  //nolint:errcheck // best effort
+		c.Exec(context.Background(), "DROP OWNED BY "+role)                                                             //nolint:errcheck // best effort
+		c.Exec(context.Background(), "DROP ROLE "+role)                                                                 //nolint:errcheck // best effort
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("the test DSN must be a URL: %v", err)
+	}
+	u.User = url.User(role)
+	return admin, u.String(), schema, role
+}
