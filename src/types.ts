@@ -195,6 +195,8 @@ export interface OktaOptions extends DataSourceJsonData {
   ipLists?: Partial<Record<IPListCategory, string[]>>;
   geoipCityDB?: string;
   geoipAsnDB?: string;
+  /** GeoIP2 Anonymous-IP .mmdb: anonymizer flags (VPN, Tor, hosting, proxy) */
+  geoipAnonymousDB?: string;
   detectors?: Record<string, DetectorSettings>;
   postureProfile?: PostureProfile;
   storagePath?: string;

@@ -202,6 +202,7 @@ func (s Settings) toConfig() (config.Settings, error) {
 	cs.Storage.Driver, cs.Storage.DSN, cs.Storage.Password = s.StorageDriver, s.StorageDSN, s.StoragePassword
 	cs.GeoIP.CityDB = s.GeoIPCityDB
 	cs.GeoIP.ASNDB = s.GeoIPASNDB
+	cs.GeoIP.AnonymousDB = s.GeoIPAnonymousDB
 	if s.IPLists != nil {
 		cs.IPLists = s.IPLists
 	}

@@ -329,6 +329,9 @@ func geoipStatus(s Settings, st pipeline.Status) map[string]string {
 			out[name] = "not configured (Okta's own geolocation is used)"
 		}
 	}
+	if s.GeoIPAnonymousDB == "" {
+		out["anonymous"] = "not configured (anonymizers are known from Okta's own flags and the anonymous IP list only)"
+	}
 	for _, d := range st.GeoIP {
 		line := fmt.Sprintf("in use: %s (%s)", d.Path, d.InUse())
 		if d.Error != "" {

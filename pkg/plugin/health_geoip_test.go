@@ -84,3 +84,43 @@ func TestHealthGeoIPSaysWhatIsInUse(t *testing.T) {
 		t.Fatalf("oktaguard_geoip_reload_failures_total{database=asn} = %v (%v), want 1", v, err)
 	}
 }
+
+// TestHealthAnonymousIPDatabase: the data source takes the Anonymous-IP
+// database the CLI has (geoip.anonymousDB) as jsonData.geoipAnonymousDB:
+// "Save & test" names it in use with its build date, says when it is not
+// configured, and fails naming the field and the file when the file is
+// missing. Before, the plugin had no such setting.
+func TestHealthAnonymousIPDatabase(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`[]`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	anon := filepath.Join(dir, "GeoIP2-Anonymous-IP.mmdb")
+	if err := os.WriteFile(anon, mmdbtest.Anonymous(t, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	geoip := func(res *backend.CheckHealthResult) map[string]string {
+		t.Helper()
+		var det healthDetails
+		if err := json.Unmarshal(res.JSONDetails, &det); err != nil {
+			t.Fatalf("details %s: %v", res.JSONDetails, err)
+		}
+		return det.GeoIP
+	}
+	res := checkHealth(t, map[string]any{"orgUrl": srv.URL, "geoipAnonymousDB": anon}, nil)
+	inUse := "in use: " + anon + " (GeoIP2-Anonymous-IP built 2026-11-24T00:00:00Z, file modified "
+	if g := geoip(res); res.Status != backend.HealthStatusOk || !strings.HasPrefix(g["anonymous"], inUse) {
+		t.Fatalf("status %v, geoip %q, message %q\nwant anonymous %q...", res.Status, g, res.Message, inUse)
+	}
+	res = checkHealth(t, map[string]any{"orgUrl": srv.URL}, nil)
+	if g := geoip(res); !strings.HasPrefix(g["anonymous"], "not configured") {
+		t.Fatalf("without the setting: geoip %q", g)
+	}
+	missing := filepath.Join(dir, "missing.mmdb")
+	res = checkHealth(t, map[string]any{"orgUrl": srv.URL, "geoipAnonymousDB": missing}, nil)
+	if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "geoipAnonymousDB") || !strings.Contains(res.Message, missing) {
+		t.Fatalf("a missing file: status %v, message %q", res.Status, res.Message)
+	}
+}

@@ -35,9 +35,12 @@ type Settings struct {
 	IPLists        map[string][]string
 	GeoIPCityDB    string
 	GeoIPASNDB     string
-	Detectors      json.RawMessage
-	PostureProfile string
-	StoragePath    string
+	// GeoIPAnonymousDB is a GeoIP2 Anonymous-IP database (the CLI's
+	// geoip.anonymousDB): anonymizer flags (VPN, Tor, hosting, proxy).
+	GeoIPAnonymousDB string
+	Detectors        json.RawMessage
+	PostureProfile   string
+	StoragePath      string
 	// StorageDriver is "sqlite" (default: one file per data source under
 	// StoragePath) or "postgres" (StorageDSN, shared by every Grafana
 	// replica; the password comes from secureJsonData.storagePassword).
@@ -66,6 +69,7 @@ type jsonData struct {
 	IPLists        map[string][]string `json:"ipLists"`
 	GeoIPCityDB    string              `json:"geoipCityDB"`
 	GeoIPASNDB     string              `json:"geoipAsnDB"`
+	GeoIPAnonDB    string              `json:"geoipAnonymousDB"`
 	Detectors      json.RawMessage     `json:"detectors"`
 	PostureProfile string              `json:"postureProfile"`
 	StoragePath    string              `json:"storagePath"`
@@ -135,6 +139,7 @@ var configFields = []struct{ key, field string }{
 	{"storage.path", "storagePath"},
 	{"geoip.cityDB", "geoipCityDB"},
 	{"geoip.asnDB", "geoipAsnDB"},
+	{"geoip.anonymousDB", "geoipAnonymousDB"},
 	{"posture.profile", "postureProfile"},
 }
 
@@ -176,28 +181,29 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		}
 	}
 	out := Settings{
-		UID:             s.UID,
-		Name:            s.Name,
-		OrgURL:          strings.TrimSpace(jd.OrgURL),
-		AuthType:        strings.TrimSpace(jd.AuthType),
-		ClientID:        strings.TrimSpace(jd.ClientID),
-		KeyID:           strings.TrimSpace(jd.KeyID),
-		Scopes:          jd.Scopes,
-		IPLists:         jd.IPLists,
-		GeoIPCityDB:     strings.TrimSpace(jd.GeoIPCityDB),
-		GeoIPASNDB:      strings.TrimSpace(jd.GeoIPASNDB),
-		Detectors:       jd.Detectors,
-		PostureProfile:  strings.TrimSpace(jd.PostureProfile),
-		StoragePath:     strings.TrimSpace(jd.StoragePath),
-		StorageDriver:   strings.ToLower(strings.TrimSpace(jd.StorageDriver)),
-		StorageDSN:      strings.TrimSpace(jd.StorageDSN),
-		StoragePassword: s.DecryptedSecureJSONData["storagePassword"],
-		Demo:            jd.Demo,
-		APIToken:        strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
-		PrivateKey:      s.DecryptedSecureJSONData["privateKey"],
-		Backfill:        DefaultBackfill,
-		PollInterval:    DefaultPollInterval,
-		RateLimitShare:  DefaultRateLimitShare,
+		UID:              s.UID,
+		Name:             s.Name,
+		OrgURL:           strings.TrimSpace(jd.OrgURL),
+		AuthType:         strings.TrimSpace(jd.AuthType),
+		ClientID:         strings.TrimSpace(jd.ClientID),
+		KeyID:            strings.TrimSpace(jd.KeyID),
+		Scopes:           jd.Scopes,
+		IPLists:          jd.IPLists,
+		GeoIPCityDB:      strings.TrimSpace(jd.GeoIPCityDB),
+		GeoIPASNDB:       strings.TrimSpace(jd.GeoIPASNDB),
+		GeoIPAnonymousDB: strings.TrimSpace(jd.GeoIPAnonDB),
+		Detectors:        jd.Detectors,
+		PostureProfile:   strings.TrimSpace(jd.PostureProfile),
+		StoragePath:      strings.TrimSpace(jd.StoragePath),
+		StorageDriver:    strings.ToLower(strings.TrimSpace(jd.StorageDriver)),
+		StorageDSN:       strings.TrimSpace(jd.StorageDSN),
+		StoragePassword:  s.DecryptedSecureJSONData["storagePassword"],
+		Demo:             jd.Demo,
+		APIToken:         strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+		PrivateKey:       s.DecryptedSecureJSONData["privateKey"],
+		Backfill:         DefaultBackfill,
+		PollInterval:     DefaultPollInterval,
+		RateLimitShare:   DefaultRateLimitShare,
 	}
 	var errs []error
 	if out.UID == "" || !uidRe.MatchString(out.UID) {

@@ -157,7 +157,12 @@ describe('ConfigEditor settings', () => {
     expect(last().jsonData.ipLists).toEqual({ trusted: ['10.0.0.0/8', '192.0.2.10', '/etc/oktaguard/vpn.txt'] });
     fireEvent.change(screen.getByLabelText(/^GeoIP City database/), { target: { value: '/geo/City.mmdb' } });
     fireEvent.change(screen.getByLabelText(/^GeoIP ASN database/), { target: { value: '/geo/ASN.mmdb' } });
-    expect(last().jsonData).toMatchObject({ geoipCityDB: '/geo/City.mmdb', geoipAsnDB: '/geo/ASN.mmdb' });
+    fireEvent.change(screen.getByLabelText(/^GeoIP Anonymous-IP database/), { target: { value: '/geo/Anon.mmdb' } });
+    expect(last().jsonData).toMatchObject({
+      geoipCityDB: '/geo/City.mmdb',
+      geoipAsnDB: '/geo/ASN.mmdb',
+      geoipAnonymousDB: '/geo/Anon.mmdb',
+    });
     fireEvent.change(trusted, { target: { value: '' } });
     fireEvent.blur(trusted);
     expect(last().jsonData).not.toHaveProperty('ipLists');

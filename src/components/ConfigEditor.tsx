@@ -340,6 +340,18 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('geoipAsnDB', e.currentTarget.value)}
           />
         </Field>
+        <Field
+          label="GeoIP Anonymous-IP database"
+          description="Path to a MaxMind-format Anonymous-IP .mmdb on the Grafana server (VPN, Tor, hosting and proxy flags)"
+        >
+          <Input
+            id="oktaguard-geoip-anonymous"
+            value={jsonData.geoipAnonymousDB ?? ''}
+            placeholder="/var/lib/grafana/geoip/GeoIP2-Anonymous-IP.mmdb"
+            width={60}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setJson('geoipAnonymousDB', e.currentTarget.value)}
+          />
+        </Field>
         {IP_LIST_CATEGORIES.map((cat) => (
           <Field
             key={cat}

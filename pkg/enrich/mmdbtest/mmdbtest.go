@@ -19,12 +19,30 @@ const (
 	ASNOrg     = "Doc Net"
 )
 
+// AnonymousNetwork is the one network Anonymous holds (a VPN exit).
+const AnonymousNetwork = "203.0.113.0/28"
+
 // ASN is a GeoLite2-ASN database with one network (ASNNetwork, AS
 // ASNNumber "Doc Net"), stamped as built at built (zero: the writer's
 // clock).
 func ASN(t testing.TB, built time.Time) []byte {
 	t.Helper()
-	opts := mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 28}
+	return build(t, "GeoLite2-ASN", built, ASNNetwork,
+		mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(ASNNumber), "autonomous_system_organization": mmdbtype.String(ASNOrg)})
+}
+
+// Anonymous is a GeoIP2-Anonymous-IP database with one network
+// (AnonymousNetwork, an anonymous VPN), stamped as built at built.
+func Anonymous(t testing.TB, built time.Time) []byte {
+	t.Helper()
+	return build(t, "GeoIP2-Anonymous-IP", built, AnonymousNetwork,
+		mmdbtype.Map{"is_anonymous": mmdbtype.Bool(true), "is_anonymous_vpn": mmdbtype.Bool(true)})
+}
+
+// build writes a database of type typ with one network and its record.
+func build(t testing.TB, typ string, built time.Time, network string, rec mmdbtype.Map) []byte {
+	t.Helper()
+	opts := mmdbwriter.Options{DatabaseType: typ, IncludeReservedNetworks: true, RecordSize: 28}
 	if !built.IsZero() {
 		opts.BuildEpoch = built.Unix()
 	}
@@ -32,8 +50,8 @@ func ASN(t testing.TB, built time.Time) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, n, _ := net.ParseCIDR(ASNNetwork)
-	if err := tree.Insert(n, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(ASNNumber), "autonomous_system_organization": mmdbtype.String(ASNOrg)}); err != nil {
+	_, n, _ := net.ParseCIDR(network)
+	if err := tree.Insert(n, rec); err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
