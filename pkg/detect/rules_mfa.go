@@ -280,14 +280,14 @@ var mfaRules = []*Rule{
 	{
 		ID: "number_challenge_failed", Title: "Okta Verify number challenge failed", Severity: SeverityMedium, Theme: "mfa",
 		MITRE: []string{"T1621"},
-		Description: "The user picked the wrong number in an Okta Verify number challenge " +
-			"(pushWithNumberChallengeResponseType OV_WITH_CHALLENGE_RESPONSE_INVALID). The push was most likely started by " +
+		Description: "The user picked the wrong number in an Okta Verify number challenge (user.authentication.auth_via_mfa " +
+			"with pushWithNumberChallengeResponseType OV_WITH_CHALLENGE_RESPONSE_INVALID). The push was most likely started by " +
 			"someone else holding the password; high when it happens twice within an hour.",
 		FalsePositives: []string{"a user tapping the wrong number by mistake"},
 		On: []Pattern{
 			{
 				Name:  "invalid_answer",
-				Match: Match{Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
+				Match: Match{Types: numberChallengeTypes, Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
 				Alert: func(h *Hit) Finding {
 					f := h.Base()
 					f.Summary = fmt.Sprintf("%s failed an Okta Verify number challenge started from %s", h.Ev.Actor.AlternateID, h.Ev.Client.IPAddress)
@@ -296,7 +296,7 @@ var mfaRules = []*Rule{
 			},
 			{
 				Name:   "repeated",
-				Match:  Match{Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
+				Match:  Match{Types: numberChallengeTypes, Where: func(ev *event.Event, _ Params) bool { return numberChallengeFailed(ev) }},
 				Count:  2,
 				Window: time.Hour,
 				Alert: func(h *Hit) Finding {
@@ -452,6 +452,12 @@ var mfaRules = []*Rule{
 		},
 	},
 }
+
+// numberChallengeTypes: Okta records the answer to an Okta Verify number
+// challenge (debugData.pushWithNumberChallengeResponseType) on the factor
+// verification, user.authentication.auth_via_mfa (legacy
+// core.user.factor.attempt_fail / _success); no other type carries it.
+var numberChallengeTypes = []string{"user.authentication.auth_via_mfa"}
 
 func numberChallengeFailed(ev *event.Event) bool {
 	return strings.EqualFold(debugStr(ev, "pushWithNumberChallengeResponseType"), "OV_WITH_CHALLENGE_RESPONSE_INVALID")

@@ -136,6 +136,9 @@ func mfaRuleCases(t testing.TB) map[string][]ruleCase {
 				jev(t, "user.authentication.auth_via_mfa", u2, rt0, jFail("INVALID_ANSWER"), jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_INVALID")),
 				jev(t, "user.authentication.auth_via_mfa", u2, rt0.Add(mins(5)), jFail("INVALID_ANSWER"), jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_INVALID")))},
 			{name: "correct number", want: 0, events: evs(jev(t, "user.authentication.auth_via_mfa", u2, rt0, jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_VALID")))},
+			// the rule names its event type: an event of another type is
+			// skipped before its debug data is read (it fired on any type)
+			{name: "the key on another event type", want: 0, events: evs(jev(t, "system.push.send_factor_verify_push", u2, rt0, jDbg("pushWithNumberChallengeResponseType", "OV_WITH_CHALLENGE_RESPONSE_INVALID")))},
 		},
 		"mfa_abandonment": {
 			{name: "new device password, pushes never answered", want: 1, check: func(t *testing.T, as []Alert) {
