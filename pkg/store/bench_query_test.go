@@ -346,18 +346,22 @@ func BenchmarkQuery(b *testing.B) {
 			return len(r), err
 		})
 	})
-	b.Run("geo_7d", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 1000})
-			return len(r), err
+	// the geo panels; the _old cases read them as before schema 18 (hours
+	// only, distinct actors from raw rows) on the same store
+	for _, c := range []struct {
+		name string
+		span time.Duration
+		old  bool
+	}{{"geo_7d", week, false}, {"geo_7d_old", week, true}, {"geo_24h", 24 * time.Hour, false}, {"geo_24h_old", 24 * time.Hour, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s.geoOld = c.old
+			defer func() { s.geoOld = false }()
+			benchQuery(b, func(i int) (int, error) {
+				r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 1000})
+				return len(r), err
+			})
 		})
-	})
-	b.Run("geo_24h", func(b *testing.B) {
-		benchQuery(b, func(i int) (int, error) {
-			r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
-			return len(r), err
-		})
-	})
+	}
 	// the users summary, with what it decodes per query (segments and
 	// entries, load-independent) reported after the timed runs; the
 	// _base_segments cases read only the hour and day segments (schema
@@ -431,13 +435,26 @@ func BenchmarkQuery(b *testing.B) {
 	// last, as the slowest: the Geomap panel's own query
 	// (pkg/plugin/query_geo.go), with the distinct users per point, which
 	// reads the range's rows, not the hourly roll-up
+	// (the _old cases: as before schema 18, the range's rows; _unaligned:
+	// ends 17 min 23 s off the hour, as Grafana's "now", so that both
+	// sub-hour ends are read from raw rows; _session_start: the bundled
+	// activity dashboard's filter)
 	for _, c := range []struct {
-		name string
-		span time.Duration
-	}{{"geo_24h_actors", 24 * time.Hour}, {"geo_7d_actors", week}} {
+		name      string
+		span      time.Duration
+		old       bool
+		off       time.Duration
+		eventType string
+	}{{"geo_24h_actors", 24 * time.Hour, false, 0, ""}, {"geo_24h_actors_unaligned", 24 * time.Hour, false, 17*time.Minute + 23*time.Second, ""},
+		{"geo_24h_actors_session_start", 24 * time.Hour, false, 0, "user.session.start"},
+		{"geo_7d_actors", week, false, 0, ""}, {"geo_7d_actors_unaligned", week, false, 17*time.Minute + 23*time.Second, ""},
+		{"geo_24h_actors_old", 24 * time.Hour, true, 0, ""}, {"geo_7d_actors_old", week, true, 0, ""}} {
 		b.Run(c.name, func(b *testing.B) {
+			s.geoOld = c.old
+			defer func() { s.geoOld = false }()
 			benchQuery(b, func(i int) (int, error) {
-				r, err := s.GeoPoints(ctx, GeoQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 1000, CountActors: true})
+				to := endAt(i).Add(-c.off)
+				r, err := s.GeoPoints(ctx, GeoQuery{From: to.Add(-c.span), To: to, EventTypePrefix: c.eventType, Limit: 1000, CountActors: true})
 				return len(r), err
 			})
 		})

@@ -98,6 +98,8 @@ func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: begin: %w", err)
 	}
+	s.dropGeoIDs()
+	s.geoCheckedPending = s.geoChecked
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	if err := s.checkFence(ctx, tx); err != nil {
 		return CommitResult{}, fmt.Errorf("store: commit: %w", err)
@@ -157,6 +159,8 @@ func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 	if s.pendingIdx != nil {
 		s.stateIdx, s.pendingIdx = s.pendingIdx, nil
 	}
+	s.installGeoIDs()
+	s.geoChecked = s.geoCheckedPending
 	s.installCodec(ctx, newCodec)
 	return res, nil
 }
@@ -172,6 +176,10 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		return nil
 	}
 	agg := NewIngestAgg()
+	var geo *geoPage
+	if s.geoSets {
+		geo = newGeoPage()
+	}
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
 	ftsArgs := make([]any, 0, eventChunk*2)
@@ -248,6 +256,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			ftsArgs = append(ftsArgs, id, ftsJoin(ev.DisplayMessage, ev.Actor.AlternateID, ev.EventType, c.target, c.ip))
 			ec := c.columns()
 			agg.Add(ev, &ec)
+			if geo != nil {
+				geo.add(&ec, ev.EventType, ev.Outcome.Result, ev.Actor.AlternateID)
+			}
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
@@ -264,6 +275,11 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	}
 	if err := s.upsertRollups(ctx, tx, agg); err != nil {
 		return err
+	}
+	if geo != nil {
+		if err := s.writeGeoSets(ctx, tx, agg.Geos, geo); err != nil {
+			return err
+		}
 	}
 	if s.userSegs {
 		// normally the buckets this page closed (an hour, once a day a
@@ -290,8 +306,10 @@ func (s *Store) upsertRollups(ctx context.Context, tx *sql.Tx, agg *IngestAgg) e
 	if err := s.upsertUsers(ctx, tx, agg.Users); err != nil {
 		return err
 	}
-	if err := s.upsertGeo(ctx, tx, agg.Geos); err != nil {
-		return err
+	if !s.geoSets { // schema 18 writes them with their actor sets (writeGeoSets)
+		if err := s.upsertGeo(ctx, tx, agg.Geos); err != nil {
+			return err
+		}
 	}
 	if s.actorsLog {
 		if err := s.appendActors(ctx, tx, agg.Actors); err != nil {

@@ -341,6 +341,11 @@ DELETE FROM state;
 	// segment, and the rows such days have are dropped (user_hours holds
 	// them too).
 	daysFromHoursMigration,
+	// 18: the actors of each geo_hours row as a set, closed days folded
+	// into geo_days (geo_sets.go): the Geomap panel's distinct users per
+	// point from roll-ups. Existing rows get their sets at open, a few
+	// hours per transaction (geo_build: resumable).
+	geoSetsMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

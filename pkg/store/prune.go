@@ -53,6 +53,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	s.dropGeoIDs()
 	rows, err := tx.QueryContext(ctx, "SELECT id FROM events WHERE published < ? ORDER BY published LIMIT ?", cut, pruneChunk)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
@@ -70,12 +71,19 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	if len(ids) == 0 {
-		if !s.userSegs {
+		if !s.userSegs && !s.geoSets {
 			return 0, nil
 		}
 		// the chunk before was full: seal what it left unsealed
-		if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
-			return 0, fmt.Errorf("store: prune: %w", err)
+		if s.userSegs {
+			if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
+				return 0, fmt.Errorf("store: prune: %w", err)
+			}
+		}
+		if s.geoSets {
+			if err := s.sealGeoDays(ctx, tx, 0, s.geoChecked); err != nil {
+				return 0, fmt.Errorf("store: prune: %w", err)
+			}
 		}
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
@@ -86,6 +94,12 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 	if s.userSegs {
 		if err := s.unsealUserBuckets(ctx, tx, string(js)); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	var geoHours []int64
+	if s.geoSets {
+		if geoHours, err = s.pruneGeoHours(ctx, tx, string(js)); err != nil {
+			return 0, err
 		}
 	}
 	set := "(SELECT value FROM json_each(?1))"
@@ -151,6 +165,18 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
+	if s.geoSets {
+		// the sets of the hours the chunk cut into, from their remaining
+		// events; their days are read from hours until sealed again
+		if err := s.rebuildPrunedGeo(ctx, tx, geoHours); err != nil {
+			return 0, err
+		}
+		if len(ids) < pruneChunk {
+			if err := s.sealGeoDays(ctx, tx, 0, s.geoChecked); err != nil {
+				return 0, fmt.Errorf("store: prune: %w", err)
+			}
+		}
+	}
 	if s.userSegs && len(ids) < pruneChunk {
 		// the last chunk seals again what the chunks unsealed (the rows
 		// are exact meanwhile; a prune stopped halfway leaves them to the
@@ -162,6 +188,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
+	s.installGeoIDs()
 	return int64(len(ids)), nil
 }
 

@@ -35,6 +35,8 @@ var templates = map[string]template{
 	"geo_hours": {"INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)",
 		"(?,?,?,ROUND(?,2),ROUND(?,2),?,?,?,?)", `ON CONFLICT(bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET
 		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen)`, 9},
+	"geo_hours_sets": geoSetsTemplate("geo_hours"),
+	"geo_days":       geoSetsTemplate("geo_days"),
 	"actors": {"INSERT INTO actors (actor, actor_id, last_seen, events)", "(?,?,?,?)", `ON CONFLICT(actor) DO UPDATE SET
 		actor_id = CASE WHEN excluded.last_seen >= last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE actor_id END,
 		last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`, 4},
@@ -49,6 +51,13 @@ func init() {
 		templates[r.table] = template{"INSERT INTO " + r.table + " (bucket, event_type, outcome, country, n)", "(?,?,?,?,?)",
 			"ON CONFLICT(bucket, event_type, outcome, country) DO UPDATE SET n = n + excluded.n", 5}
 	}
+}
+
+// geoSetsTemplate upserts geo rows with their actor sets (geo_sets.go).
+func geoSetsTemplate(table string) template {
+	return template{"INSERT INTO " + table + " (bucket, event_type, outcome, lat, lon, country, city, n, last_seen, actors)",
+		"(?,?,?,ROUND(?,2),ROUND(?,2),?,?,?,?,?)", `ON CONFLICT(bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET
+		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen), actors = oktaguard_geoset_union(actors, excluded.actors)`, 10}
 }
 
 func userTemplate(table string) template {
@@ -94,6 +103,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	m := make(map[string]map[int]*sql.Stmt, len(templates))
 	for key, t := range templates {
 		if key == "actors_log" && !s.actorsLog { // a store opened below schema 15
+			continue
+		}
+		if (key == "geo_hours_sets" || key == "geo_days") && !s.geoSets { // below schema 18
 			continue
 		}
 		m[key] = map[int]*sql.Stmt{}

@@ -84,6 +84,9 @@ type Options struct {
 	// integrityGate: tests hold the background integrity check back
 	// until they close it (integrity.go)
 	integrityGate chan struct{}
+	// geoBuildLimit: tests stop the build of geo actor sets at open after
+	// that many steps (geo_sets.go), as an interrupted build would
+	geoBuildLimit int
 }
 
 func (o *Options) defaults() error {
@@ -155,6 +158,16 @@ type Store struct {
 	// daysFromHours: a day without a segment is read from its hours, and
 	// commits write no user_days rows for it (user_days.go)
 	daysFromHours bool
+	// geoSets: geo rows carry their actor sets, closed days are sealed
+	// into geo_days (geo_sets.go). geoIDCache holds committed actor
+	// numbers, geoIDPending those of the open write transaction;
+	// geoChecked is the day up to which commits sealed the closed days
+	// (geoCheckedPending: the open transaction's). geoOld (benchmarks
+	// only) answers geo queries as before schema 18.
+	geoSets                       bool
+	geoIDCache, geoIDPending      map[string]uint32
+	geoChecked, geoCheckedPending int64
+	geoOld                        bool
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
@@ -257,6 +270,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.actorsLog, s.actorsRows = upTo >= actorsLogVersion, -1
 	s.entityHours = upTo >= entityHoursVersion
 	s.daysFromHours = upTo >= daysFromHoursVersion
+	s.geoSets = upTo >= geoSetsVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		err := s.sealAllUserBuckets(ctx)
@@ -264,6 +278,14 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 			err = s.sealAllDaysFromHours(ctx)
 		}
 		if err != nil {
+			s.stopRecompress()
+			w.Close()
+			r.Close()
+			return nil, err
+		}
+	}
+	if s.geoSets {
+		if err := s.buildAllGeoSets(ctx); err != nil {
 			s.stopRecompress()
 			w.Close()
 			r.Close()

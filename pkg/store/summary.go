@@ -65,22 +65,18 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 		return nil, fmt.Errorf("store: %w: geo precision must be 1 or 2 decimals (0 = default 1), got %d", ErrInvalidQuery, q.Precision)
 	}
 	agg := NewGeoAgg()
-	typeFilter := func(w *where) {
-		if q.EventTypePrefix == "" {
-			js, _ := json.Marshal(SignInEventTypes)
-			w.add("event_type IN (SELECT value FROM json_each(?))", string(js))
-		}
-	}
 	actorsCol := "0"
 	if q.CountActors {
 		actorsCol = "COUNT(DISTINCT actor)"
 	}
-	outcomeCol := "''"
-	if q.ByOutcome {
-		outcomeCol = "outcome"
+	// one read transaction: the spans, sealed days and rows of one snapshot
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: geo points: %w", err)
 	}
+	defer tx.Rollback() //nolint:errcheck // read-only
 	scan := func(query string, args []any) error {
-		rows, err := s.r.QueryContext(ctx, query, args...)
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: geo points: %w", err)
 		}
@@ -91,44 +87,102 @@ func (s *Store) GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error) {
 		return nil
 	}
 	rawSpan := func(a, b int64) error {
-		eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}
-		eq.hours = s.entityHours
-		w := eq.where(a, b-1, "")
-		typeFilter(&w)
-		w.add("lat IS NOT NULL AND lon IS NOT NULL")
+		w := s.geoRawWhere(q, a, b)
 		return scan(fmt.Sprintf(`SELECT ROUND(ROUND(lat, 2), %d) AS rlat, ROUND(ROUND(lon, 2), %d) AS rlon, %s AS o, COUNT(*),
 			SUM(outcome IN ('FAILURE', 'DENY')), %s, MAX(country), MAX(city), MAX(published)
-			FROM events%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, actorsCol, w.sql()), w.args)
+			FROM events%s GROUP BY rlat, rlon, o`, prec, prec, geoOutcomeCol(q), actorsCol, w.sql()), w.args)
 	}
-	rollSpan := func(a, b int64) error {
-		var w where
-		w.add("bucket >= ? AND bucket < ?", a, b)
-		if q.EventTypePrefix != "" {
-			w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
-		}
-		typeFilter(&w)
-		if q.Outcome != "" {
-			w.add("outcome = ?", strings.ToUpper(q.Outcome))
-		}
+	rollSpan := func(table string, a, b int64) error {
+		w := geoRollWhere(q, a, b)
 		return scan(fmt.Sprintf(`SELECT ROUND(lat, %d) AS rlat, ROUND(lon, %d) AS rlon, %s AS o, SUM(n),
 			SUM(CASE WHEN outcome IN ('FAILURE', 'DENY') THEN n ELSE 0 END), 0, MAX(country), MAX(city), MAX(last_seen)
-			FROM geo_hours%s GROUP BY rlat, rlon, o`, prec, prec, outcomeCol, w.sql()), w.args)
+			FROM %s%s GROUP BY rlat, rlon, o`, prec, prec, geoOutcomeCol(q), table, w.sql()), w.args)
+	}
+	end := endExclusive(hi)
+	if s.geoSets && !s.geoOld && q.Actor == "" {
+		// schema 18: sealed days, hours and, with distinct actors, their
+		// sets (geo_sets.go)
+		sp, ok, err := geoSetSpans(ctx, tx, lo, end)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if q.CountActors {
+				return s.geoPointsFromSets(ctx, tx, q, prec, sp)
+			}
+			for _, x := range sp {
+				switch x.level {
+				case 0:
+					err = rawSpan(x.a, x.b)
+				case hourMS:
+					err = rollSpan("geo_hours", x.a, x.b)
+				default:
+					err = rollSpan("geo_days", x.a, x.b)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			return agg.Ranked(q.Limit), nil
+		}
 	}
 	levels := []int64{hourMS}
 	if q.Actor != "" || q.CountActors {
 		levels = nil
 	}
-	for _, sp := range spans(lo, endExclusive(hi), levels) {
+	for _, sp := range spans(lo, end, levels) {
 		if sp.level == 0 {
 			err = rawSpan(sp.a, sp.b)
 		} else {
-			err = rollSpan(sp.a, sp.b)
+			err = rollSpan("geo_hours", sp.a, sp.b)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return agg.Ranked(q.Limit), nil
+}
+
+// geoOutcomeCol is the outcome a geo point is keyed by (an empty string:
+// all outcomes in one point).
+func geoOutcomeCol(q GeoQuery) string {
+	if q.ByOutcome {
+		return "outcome"
+	}
+	return "''"
+}
+
+// geoTypeFilter restricts to the sign-in types when no prefix is given.
+func geoTypeFilter(q GeoQuery, w *where) {
+	if q.EventTypePrefix == "" {
+		js, _ := json.Marshal(SignInEventTypes)
+		w.add("event_type IN (SELECT value FROM json_each(?))", string(js))
+	}
+}
+
+// geoRawWhere selects a geo query's located events in [a, b).
+func (s *Store) geoRawWhere(q GeoQuery, a, b int64) where {
+	eq := EventQuery{Actor: q.Actor, EventTypePrefix: q.EventTypePrefix, Outcome: q.Outcome}
+	eq.hours = s.entityHours
+	w := eq.where(a, b-1, "")
+	geoTypeFilter(q, &w)
+	w.add("lat IS NOT NULL AND lon IS NOT NULL")
+	return w
+}
+
+// geoRollWhere selects a geo query's roll-up rows (geo_hours, geo_days)
+// of buckets in [a, b).
+func geoRollWhere(q GeoQuery, a, b int64) where {
+	var w where
+	w.add("bucket >= ? AND bucket < ?", a, b)
+	if q.EventTypePrefix != "" {
+		w.add("event_type >= ? AND event_type < ?", q.EventTypePrefix, prefixUpper(q.EventTypePrefix))
+	}
+	geoTypeFilter(q, &w)
+	if q.Outcome != "" {
+		w.add("outcome = ?", strings.ToUpper(q.Outcome))
+	}
+	return w
 }
 
 // span is [a, b) read from a roll-up of the given bucket width (0 = rows).

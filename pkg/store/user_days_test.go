@@ -170,8 +170,8 @@ func TestDaysFromHoursMigration(t *testing.T) {
 	}
 
 	s := reopenLatest(t, back, path)
-	if v, _ := s.SchemaVersion(ctx); v != daysFromHoursVersion {
-		t.Fatalf("schema %d, want %d", v, daysFromHoursVersion)
+	if v, _ := s.SchemaVersion(ctx); v != LatestSchemaVersion() {
+		t.Fatalf("schema %d, want %d", v, LatestSchemaVersion())
 	}
 	if n := countRows(t, s, "user_days"); n != 0 {
 		t.Fatalf("user_days keeps %d rows of the open day after the migration", n)
