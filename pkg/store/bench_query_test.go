@@ -367,19 +367,22 @@ func BenchmarkQuery(b *testing.B) {
 	// _base_segments cases read only the hour and day segments (schema
 	// 12's plan) on the same store, side by side, and the _map_fold cases
 	// fold the segments with a map look-up per entry (the fold before the
-	// sorted walk)
+	// sorted walk), the _all_users cases fold every actor's activity (the
+	// fold before UserAgg.KeepTop)
 	for _, c := range []struct {
-		name   string
-		span   time.Duration
-		coarse bool
-		byMap  bool
-	}{{"users_7d", week, true, false}, {"users_7d_map_fold", week, true, true}, {"users_7d_base_segments", week, false, false},
-		{"users_24h", 24 * time.Hour, true, false}, {"users_24h_map_fold", 24 * time.Hour, true, true}, {"users_24h_base_segments", 24 * time.Hour, false, false}} {
+		name          string
+		span          time.Duration
+		coarse, byMap bool
+		all           bool
+	}{{"users_7d", week, true, false, false}, {"users_7d_all_users", week, true, false, true}, {"users_7d_map_fold", week, true, true, true},
+		{"users_7d_base_segments", week, false, false, false},
+		{"users_24h", 24 * time.Hour, true, false, false}, {"users_24h_all_users", 24 * time.Hour, true, false, true},
+		{"users_24h_map_fold", 24 * time.Hour, true, true, true}, {"users_24h_base_segments", 24 * time.Hour, false, false, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			saved := s.coarseUserSegs
 			s.coarseUserSegs = saved && c.coarse
-			s.userFoldByMap = c.byMap
-			defer func() { s.coarseUserSegs, s.userFoldByMap = saved, false }()
+			s.userFoldByMap, s.userFoldAll = c.byMap, c.all
+			defer func() { s.coarseUserSegs, s.userFoldByMap, s.userFoldAll = saved, false, false }()
 			q := func(i int) UserQuery { return UserQuery{From: endAt(i).Add(-c.span), To: endAt(i), Limit: 100} }
 			benchQuery(b, func(i int) (int, error) {
 				r, err := s.UserSummaries(ctx, q(i))

@@ -153,8 +153,9 @@ type Store struct {
 	// benchmarks only, to time the code before a change side by side on
 	// the same store: ftsWholeProbe probes trigrams over the whole text
 	// index up to 200 000 (fts.go), userFoldByMap folds user segments with
-	// a map look-up per entry (aggregate.go)
-	ftsWholeProbe, userFoldByMap bool
+	// a map look-up per entry (aggregate.go), userFoldAll folds every
+	// actor's activity (no UserAgg.KeepTop)
+	ftsWholeProbe, userFoldByMap, userFoldAll bool
 	// daysFromHours: a day without a segment is read from its hours, and
 	// commits write no user_days rows for it (user_days.go)
 	daysFromHours bool

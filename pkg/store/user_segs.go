@@ -131,24 +131,67 @@ func (r *userSegReader) next(e *rawEntry) (bool, error) {
 		return false, nil
 	}
 	r.left--
-	for _, dst := range [4]*[]byte{&e.actor, &e.country, &e.actorID, &e.lastIP} {
-		n, k := binary.Uvarint(r.b)
-		if k <= 0 || uint64(len(r.b)-k) < n {
-			return false, errUserSeg
-		}
-		*dst = r.b[k : k+int(n)]
-		r.b = r.b[k+int(n):]
+	// each field read in line, a one-byte length or varint without a call
+	// (next was ~22 % of the fold's CPU in a profile of
+	// BenchmarkUserAggSegment, with a loop over field pointers)
+	b := r.b
+	var ok bool
+	if e.actor, b, ok = segString(b); !ok {
+		return false, errUserSeg
 	}
-	for _, dst := range [3]*int64{&e.events, &e.failures, &e.lastSeen} {
-		v, k := binary.Varint(r.b)
-		if k <= 0 {
-			return false, errUserSeg
-		}
-		*dst = v
-		r.b = r.b[k:]
+	if e.country, b, ok = segString(b); !ok {
+		return false, errUserSeg
 	}
+	if e.actorID, b, ok = segString(b); !ok {
+		return false, errUserSeg
+	}
+	if e.lastIP, b, ok = segString(b); !ok {
+		return false, errUserSeg
+	}
+	if e.events, b, ok = segVarint(b); !ok {
+		return false, errUserSeg
+	}
+	if e.failures, b, ok = segVarint(b); !ok {
+		return false, errUserSeg
+	}
+	if e.lastSeen, b, ok = segVarint(b); !ok {
+		return false, errUserSeg
+	}
+	r.b = b
 	e.lastSeen += r.bucket
 	return true, nil
+}
+
+// segString reads a length-prefixed string of b (a length under 128 is
+// one byte: every string of an Okta entry in practice).
+func segString(b []byte) (s, rest []byte, ok bool) {
+	var n uint64
+	k := 1
+	if len(b) > 0 && b[0] < 0x80 {
+		n = uint64(b[0])
+	} else {
+		n, k = binary.Uvarint(b)
+		if k <= 0 {
+			return nil, nil, false
+		}
+	}
+	if uint64(len(b)-k) < n {
+		return nil, nil, false
+	}
+	return b[k : k+int(n) : k+int(n)], b[k+int(n):], true
+}
+
+// segVarint reads a zig-zag varint of b (one byte for -64..63).
+func segVarint(b []byte) (v int64, rest []byte, ok bool) {
+	if len(b) > 0 && b[0] < 0x80 {
+		u := uint64(b[0])
+		return int64(u>>1) ^ -int64(u&1), b[1:], true
+	}
+	v, k := binary.Varint(b)
+	if k <= 0 {
+		return 0, nil, false
+	}
+	return v, b[k:], true
 }
 
 // DecodeUserSeg returns a segment's entries (sorted by actor, country).

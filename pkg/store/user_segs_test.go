@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -378,30 +376,10 @@ func checkNoPrunedSegments(t *testing.T, s *Store, cut time.Time) {
 // order and must be merged into the walk's order), segments that share
 // some actors and not others, and a search filter.
 func TestUserAggSortedWalk(t *testing.T) {
-	ctx := context.Background()
 	s, _ := openTemp(t)
 	rng := rand.New(rand.NewPCG(7, 8))
 	base := int64(1_700_000_000_000)
-	var segs [][]byte
-	for h := range 6 {
-		bucket := base + int64(h)*hourMS
-		var es []UserSegEntry
-		for u := range 300 {
-			if rng.IntN(3) == 0 {
-				continue // not active this hour
-			}
-			for c := range 1 + rng.IntN(2) {
-				es = append(es, UserSegEntry{Actor: fmt.Sprintf("user%03d@example.com", u*2), Country: cities[(u+c)%len(cities)].country,
-					ActorID: fmt.Sprintf("00u%d-%d", u, h), LastIP: fmt.Sprintf("10.0.%d.%d", u, h),
-					Events: 1 + int64(rng.IntN(5)), Failures: int64(rng.IntN(3)), LastSeen: bucket + rng.Int64N(hourMS)})
-			}
-		}
-		data, err := EncodeUserSeg(bucket, es)
-		if err != nil {
-			t.Fatal(err)
-		}
-		segs = append(segs, data)
-	}
+	segs := sixHourSegs(t, rng, base)
 	// activity rows and alerts: odd actors (absent from every segment,
 	// sorting between them), some even ones, and one before and one after
 	// all of them
@@ -412,14 +390,6 @@ func TestUserAggSortedWalk(t *testing.T) {
 		avals = append(avals, fmt.Sprintf("('user%03d@example.com', '00ua%d', '%s', 1)", rng.IntN(600), i, []string{"low", "high", "critical"}[i%3]))
 	}
 	vals = append(vals, "('aaa@example.com', 'Chile', 5, '10.1.1.1', '00uaaa', 2, 1)", "('zzz@example.com', 'Chile', 6, '10.1.1.2', '00uzzz', 1, 0)")
-	valuesRows := func(vals []string) *sql.Rows {
-		rows, err := s.r.QueryContext(ctx, "SELECT * FROM (VALUES "+strings.Join(vals, ", ")+")")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rows.Close() })
-		return rows
-	}
 	fold := func(byMap bool, search string) []UserSummary {
 		g := NewUserAgg()
 		g.byMap = byMap
@@ -430,9 +400,9 @@ func TestUserAggSortedWalk(t *testing.T) {
 			var err error
 			switch h {
 			case 4: // rows after the newest segments, as the open buckets are
-				err = g.ScanActivity(valuesRows(vals))
+				err = g.ScanActivity(valuesRows(t, s, vals))
 			case 2:
-				err = g.ScanAlerts(valuesRows(avals))
+				err = g.ScanAlerts(valuesRows(t, s, avals))
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -117,6 +117,11 @@ func TestUserSummariesExact(t *testing.T) {
 		{From: evs[1000].Published, Search: "USER04", Limit: 1000},
 		{From: evs[1000].Published, To: evs[1000].Published, Limit: 10},
 		{From: evs[2999].Published.Add(time.Hour), Limit: 10},
+		// at least Limit actors with alerts: only those that can rank are
+		// folded (UserAgg.KeepTop), with a tie on the Limit-th count (3)
+		{Limit: 1},
+		{Limit: 3},
+		{From: evs[50].Published, Limit: 2},
 	}
 	for i, q := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {

@@ -138,6 +138,24 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	agg := store.NewUserAgg()
 	folder := newUserRowFolder()
+	// the alerts first: when at least Limit actors have alerts, only those
+	// with as many as the Limit-th can rank, and the others' activity is
+	// not folded (store.UserAgg.KeepTop)
+	aw := s.where()
+	aw.add("time BETWEEN ? AND ?", lo, hi)
+	aw.add("actor <> ''")
+	if q.Search != "" {
+		addActorSearch(aw, q.Search)
+	}
+	arows, err := tx.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
+	}
+	err = agg.ScanAlertsFirst(arows, q.Limit)
+	arows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
+	}
 	// newest span first, newest bucket first (as SQLite): an actor's first
 	// entry is then its newest, and UserAgg skips the older ones' strings
 	sps := store.Spans(lo, store.EndExclusive(hi), []int64{store.DayMS, store.HourMS})
@@ -193,20 +211,6 @@ func (s *Store) UserSummaries(ctx context.Context, q store.UserQuery) ([]store.U
 	}
 	if err := agg.ScanActivity(folder.rows()); err != nil {
 		return nil, fmt.Errorf("store: user summaries: %w", err)
-	}
-	aw := s.where()
-	aw.add("time BETWEEN ? AND ?", lo, hi)
-	aw.add("actor <> ''")
-	if q.Search != "" {
-		addActorSearch(aw, q.Search)
-	}
-	arows, err := tx.Query(ctx, "SELECT actor, MAX(actor_id), severity, COUNT(*) FROM alerts"+aw.sql()+" GROUP BY actor, severity", aw.args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
-	}
-	defer arows.Close()
-	if err := agg.ScanAlerts(arows); err != nil {
-		return nil, fmt.Errorf("store: user summaries: alerts: %w", err)
 	}
 	return agg.Ranked(q.Limit), nil
 }
