@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,11 +37,16 @@ import (
 // every case commits untimed 1,000-event deltas until they add up to 2.5
 // times the first (full) save, so the log holds more than three times the
 // live state and its cleaner runs in every timed commit (the steady state);
-// the log's size at the end is logged. "events-only" commits the same
+// the log's size at the end is logged. Then the clock jumps to the next
+// 4-day boundary and 4 days of pages are stored (untimed, with their
+// state), so that the third timed commit closes a day, a 2-day and a 4-day
+// bucket: it carries the store's largest seal (sealCyclePages; 346
+// commits time a whole 4-day cycle of seals). "events-only" commits the same
 // events without their state (after the same untimed commits): the part
 // of a commit's pages and CPU that is not the state.
 // One op is one 1,000-event commit (ns/op; cpu-ms/commit is the process's
-// CPU time in it, walPages/commit the pages it wrote to SQLite's WAL, both
+// CPU time in it, cpu-ms-median/commit and cpu-ms-max/commit the median
+// and the largest of the timed commits' CPU times, walPages/commit the pages it wrote to SQLite's WAL, both
 // far less dependent on the machine's load; the timed part carries the
 // profiler label part=commit); stateKB/commit and
 // stateKeys/commit are the state (bytes, keys) written with it,
@@ -126,7 +132,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Hour)
+	// the same calendar for every run: days and 2- and 4-day buckets are
+	// epoch-aligned (the store's user buckets)
+	t := time.UnixMilli(time.Now().Add(-20*24*time.Hour).UnixMilli() / (4 * dayMS) * (4 * dayMS))
 	n := 0
 	next := func(user int) event.Event {
 		n++
@@ -201,10 +209,29 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 			b.Fatal(err)
 		}
 	}
+	// 4 whole days of stored pages before the timed ones, whose third
+	// commit closes them: the largest seal lands in the timed commits
+	t, sealed := sealCyclePages(t)
+	for range sealed {
+		evs := page()
+		d := detect.StateDelta{}
+		if !full && !eventsOnly {
+			if d, err = e.SaveStateDelta(); err != nil {
+				b.Fatal(err)
+			}
+			if oldLayout {
+				d.Put = legacyKeys(b, d.Put)
+			}
+		}
+		if _, err := s.Commit(ctx, store.Batch{Events: evs, State: d.Put, StateReset: d.Reset}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var wal *walMeter
 	if !pg {
 		wal = openWALMeter(b, path)
 	}
+	perCommit := make([]int64, 0, b.N) // CPU of each timed commit
 	var written, ruleBytes, keys, walPages, cpu int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
 	keysByOwner := map[string]int64{}
@@ -218,6 +245,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		evs := page()
 		b.StartTimer()
 		cpu0 := processCPU()
+		cpuThis := cpu
 		batch := store.Batch{Events: evs}
 		pprof.Do(ctx, commitLabels, func(context.Context) {
 			if full {
@@ -251,6 +279,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		})
 		cpu += processCPU() - cpu0
 		b.StopTimer()
+		perCommit = append(perCommit, cpu-cpuThis)
 		if wal != nil {
 			walPages += wal.pages()
 		}
@@ -272,10 +301,14 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/commit")
+		slices.Sort(perCommit)
+		b.ReportMetric(float64(perCommit[len(perCommit)/2])/1e6, "cpu-ms-median/commit")
+		b.ReportMetric(float64(perCommit[len(perCommit)-1])/1e6, "cpu-ms-max/commit")
 	}
 	b.ReportMetric(float64(keys)/float64(b.N), "stateKeys/commit")
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
-	b.Logf("%d untimed commits before (%.1f MB first save), %d events prefilled", warm, float64(firstBytes)/1e6, prefill)
+	b.Logf("%d untimed commits before (%.1f MB first save), %d events prefilled, then %d stored pages to the 4-day bucket's close in timed commit 3",
+		warm, float64(firstBytes)/1e6, prefill, sealed)
 	if ls, ok := s.(*store.Store); ok && !inPlace {
 		st, err := ls.StateLogStats(ctx)
 		if err != nil {
@@ -303,6 +336,24 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 			float64(byOwner["failed_logins"])/float64(b.N)/1024, float64(byOwner["suspicious_ip"])/float64(b.N)/1024,
 			float64(byOwner["password_spray"])/float64(b.N)/1024)
 	}
+}
+
+const dayMS = 24 * 60 * 60 * 1000
+
+// sealCyclePages places the timed commits at the store's largest seal:
+// after the event at t, the clock jumps to the next 4-day boundary (no
+// events in between; the user buckets are epoch-aligned) and pages (one
+// event a second, 1,000 a page, stored) fill the 4 days after it but
+// their last 2 000 seconds. The third timed commit then closes the 4th
+// day, and carries its seal: the day from its 24 hours, the 2-day
+// segment from its 2 days and the 4-day segment from its 4 days.
+// Timing 346 commits covers a whole 4-day cycle of seals from there
+// (4 days, 2 two-day and 1 four-day segment): their mean is the
+// amortised cost.
+func sealCyclePages(t time.Time) (from time.Time, pages int) {
+	const cycle = 4 * dayMS
+	b0 := (t.UnixMilli()/cycle + 1) * cycle
+	return time.UnixMilli(b0 - 1000), int(cycle/1000-2000) / 1000
 }
 
 // benchPrefill is how many events BenchmarkStateCommit stores before its

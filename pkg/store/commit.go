@@ -284,7 +284,11 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	if s.userSegs {
 		// normally the buckets this page closed (an hour, once a day a
 		// day); bounded, so a page of late events stays cheap
-		if _, _, err := s.sealUserBuckets(ctx, tx, sealBudget); err != nil {
+		budget := sealBudget
+		if s.opts.sealBudget > 0 {
+			budget = s.opts.sealBudget
+		}
+		if _, _, err := s.sealUserBuckets(ctx, tx, budget, true); err != nil {
 			return fmt.Errorf("store: commit: %w", err)
 		}
 	}

@@ -76,7 +76,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		}
 		// the chunk before was full: seal what it left unsealed
 		if s.userSegs {
-			if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
+			if _, _, err := s.sealUserBuckets(ctx, tx, 0, false); err != nil {
 				return 0, fmt.Errorf("store: prune: %w", err)
 			}
 		}
@@ -181,7 +181,7 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		// the last chunk seals again what the chunks unsealed (the rows
 		// are exact meanwhile; a prune stopped halfway leaves them to the
 		// next commits' seals)
-		if _, _, err := s.sealUserBuckets(ctx, tx, 0); err != nil {
+		if _, _, err := s.sealUserBuckets(ctx, tx, 0, false); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}

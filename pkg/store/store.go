@@ -87,6 +87,8 @@ type Options struct {
 	// geoBuildLimit: tests stop the build of geo actor sets at open after
 	// that many steps (geo_sets.go), as an interrupted build would
 	geoBuildLimit int
+	// sealBudget: tests shrink the entries a commit seals (0: sealBudget)
+	sealBudget int
 }
 
 func (o *Options) defaults() error {

@@ -23,8 +23,10 @@ import (
 // base segments of its buckets. Sealing rows into a base segment merges
 // the same rows into the coarse segments that hold it; unsealing a base
 // segment (Prune) deletes them; a closed coarse bucket without a segment
-// is built from its base segments when one of them is sealed, and at open
-// (buildAllCoarseUserSegs: stores sealed before schema 13, resumable).
+// is built from its base segments when one of them is sealed (the newest
+// ones a commit's day seal closes: by the next commits whose seal is under
+// its budget, buildPendingCoarse), and at open (buildAllCoarseUserSegs:
+// stores sealed before schema 13, or stopped halfway: resumable).
 // The queries read a coarse segment where one exists wholly inside the
 // range and the base segments elsewhere, so the answer is exact whichever
 // exist.
@@ -52,50 +54,18 @@ func (s *Store) userSegLevels(span int64) []int64 {
 // in user_segs under their own spans).
 const coarseUserSegsVersion = 13
 
-// mergeUserSeg merges entries into the segment (span, bucket): counts add
-// up, a newer-or-equal last-seen brings its IP and id; a segment left
-// without entries is deleted. Without create, a missing segment stays
-// missing and the result is -1; otherwise it is the entries handled.
-func mergeUserSeg(ctx context.Context, tx *sql.Tx, span, bucket int64, entries []UserSegEntry, create bool) (int, error) {
-	base, err := userSeg(ctx, tx, span, bucket)
-	if err != nil {
-		return 0, err
-	}
-	if base == nil && !create {
-		return -1, nil
-	}
-	work := len(base) + len(entries)
-	return work, putUserSeg(ctx, tx, span, bucket, MergeUserSegEntries(base, entries))
-}
-
-// putUserSeg writes (or, without entries, deletes) a segment.
-func putUserSeg(ctx context.Context, tx *sql.Tx, span, bucket int64, entries []UserSegEntry) error {
-	if len(entries) == 0 {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", span, bucket); err != nil {
-			return fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-		}
-		return nil
-	}
-	data, err := EncodeUserSeg(bucket, entries)
-	if err != nil {
-		return fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO user_segs (span, bucket, data) VALUES (?, ?, ?)
-		ON CONFLICT(span, bucket) DO UPDATE SET data = excluded.data`, span, bucket, data); err != nil {
-		return fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-	}
-	return nil
-}
-
 // buildCoarseUserSeg writes the coarse segment (w, c) as the merge of the
 // base segments (span) of its buckets. It returns the entries handled.
 func buildCoarseUserSeg(ctx context.Context, tx *sql.Tx, span, w, c int64) (int, error) {
-	all := newSegMerger()
-	work, err := all.addSegs(ctx, tx, span, c, c+w)
+	ins, err := segsIn(ctx, tx, span, c, c+w)
 	if err != nil {
 		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
 	}
-	return work, putUserSeg(ctx, tx, w, c, all.entries())
+	data, _, work, err := mergeSegInputs(c, ins)
+	if err != nil {
+		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
+	}
+	return work, putUserSegData(ctx, tx, w, c, data)
 }
 
 // buildAllCoarseUserSegs builds every missing coarse segment of a closed
@@ -161,4 +131,43 @@ func (s *Store) buildNextCoarseUserSeg(ctx context.Context, table string, span, 
 		return false, 0, fmt.Errorf("store: build coarse user segments: %w", err)
 	}
 	return false, c, nil
+}
+
+// buildPendingCoarse builds the oldest missing coarse day segment of a
+// closed coarse bucket newer than every coarse segment of its level (what
+// a commit's day seal left: sealLevels with spread), finest level first.
+// It returns the entries handled, -1 when there was none.
+func (s *Store) buildPendingCoarse(ctx context.Context, tx *sql.Tx) (int, error) {
+	h, ok, err := newestHourBucket(ctx, tx)
+	if err != nil || !ok {
+		return -1, err
+	}
+	open := floorTo(h, dayMS)
+	levels := s.userSegLevels(dayMS)
+	for i := len(levels) - 1; i >= 0; i-- {
+		w := levels[i]
+		var newest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM user_segs WHERE span = ?", w).Scan(&newest); err != nil {
+			return 0, fmt.Errorf("store: coarse user segments: %w", err)
+		}
+		from := int64(math.MinInt64)
+		if newest.Valid {
+			from = newest.Int64 + w
+		}
+		var d int64
+		err := tx.QueryRowContext(ctx, "SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT 1",
+			dayMS, from, floorTo(open, w)).Scan(&d)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: coarse user segments: %w", err)
+		}
+		k, err := buildCoarseUserSeg(ctx, tx, dayMS, w, floorTo(d, w))
+		if err != nil {
+			return 0, fmt.Errorf("store: coarse user segments: %w", err)
+		}
+		return k, nil
+	}
+	return -1, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -158,4 +159,106 @@ func TestUserCoarseSegmentsMigration(t *testing.T) {
 		t.Fatalf("coarse segments after the migration: %v", counts)
 	}
 	checkUserRangesUpTo(t, s, evs, nil, 15, 7*24*time.Hour)
+}
+
+// TestUserCoarseSegmentsSpread: a commit whose seal reached its budget
+// with the day it sealed leaves the 2- and 4-day segments that day closes
+// to the next commits, one each (the cost of one 100 000-user commit
+// spread over three); the users summary is exact while they are missing
+// (their days are read), the invariant holds after every commit that
+// built one (and every tenth), a reopen in between builds them, and every
+// closed coarse bucket has its segment in the end. Under the budget (a
+// small org) the day and its coarse segments are sealed together.
+func TestUserCoarseSegmentsSpread(t *testing.T) {
+	ctx := context.Background()
+	count := func(s *Store, span int64) int {
+		var n int
+		if err := s.r.QueryRow("SELECT COUNT(*) FROM user_segs WHERE span = ?", span).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// ~6 days from 07:00 on a day that is not a 4-day boundary
+	evs := segEvents(0, 6000, t0.Add(2*24*time.Hour+7*time.Hour+123*time.Millisecond))
+	path := filepath.Join(t.TempDir(), "spread.db")
+	s, err := OpenWithOptions(ctx, path, Options{sealBudget: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	small, _ := openTemp(t) // the default budget: nothing spread
+	deferred, checkedMissing := 0, false
+	for i := 0; i < len(evs); i += 50 {
+		days, coarse := count(s, dayMS), count(s, 2*dayMS)+count(s, 4*dayMS)
+		page := evs[i:min(i+50, len(evs))]
+		mustCommit(t, s, Batch{Events: page})
+		mustCommit(t, small, Batch{Events: page})
+		built := count(s, 2*dayMS) + count(s, 4*dayMS) - coarse
+		if count(s, dayMS) > days && built != 0 {
+			t.Fatalf("events %d..: the commit that sealed a day also built %d coarse segments, want them left to the next commits", i, built)
+		}
+		if built > 1 {
+			t.Fatalf("events %d..: one commit built %d coarse segments, want at most one", i, built)
+		}
+		if built > 0 || (i/50)%10 == 0 {
+			checkCoarseInvariant(t, s)
+		}
+		missing := countPendingCoarse(t, s)
+		deferred = max(deferred, missing)
+		if missing > 0 && !checkedMissing { // the days are read meanwhile
+			checkedMissing = true
+			checkUserRangesUpTo(t, s, evs[:min(i+50, len(evs))], nil, 31, 6*24*time.Hour)
+			// a stop between the day's commit and the next: the open builds them
+			s.Close()
+			if s, err = OpenWithOptions(ctx, path, Options{sealBudget: 300}); err != nil {
+				t.Fatal(err)
+			}
+			if n := countPendingCoarse(t, s); n != 0 {
+				t.Fatalf("%d closed coarse buckets without a segment after a reopen", n)
+			}
+			checkCoarseInvariant(t, s)
+			checkUserRangesUpTo(t, s, evs[:min(i+50, len(evs))], nil, 33, 6*24*time.Hour)
+		}
+		if n := countPendingCoarse(t, small); n != 0 {
+			t.Fatalf("events %d..: the default budget left %d coarse segments to later commits", i, n)
+		}
+	}
+	if deferred == 0 || !checkedMissing {
+		t.Fatal("no coarse segment was ever left to a later commit")
+	}
+	next := segEvents(10000, 150, evs[len(evs)-1].Published) // a few more pages
+	for i := 0; i < len(next); i += 50 {
+		mustCommit(t, s, Batch{Events: next[i : i+50]})
+	}
+	if n := countPendingCoarse(t, s); n != 0 {
+		t.Fatalf("%d closed coarse buckets still without a segment", n)
+	}
+	counts := checkCoarseInvariant(t, s)
+	if counts[2*dayMS] < 2 || counts[4*dayMS] < 1 {
+		t.Fatalf("coarse segments after ingest: %v", counts)
+	}
+	checkUserRangesUpTo(t, s, append(append([]event.Event{}, evs...), next...), nil, 32, 6*24*time.Hour)
+}
+
+// countPendingCoarse counts the closed 2- and 4-day buckets that have day
+// segments but no coarse segment.
+func countPendingCoarse(t *testing.T, s *Store) int {
+	t.Helper()
+	h, ok, err := newestHourBucket(context.Background(), s.r)
+	if err != nil || !ok {
+		t.Fatalf("newest hour: %v (%v)", ok, err)
+	}
+	open := floorTo(h, dayMS)
+	total := 0
+	for _, w := range userSegLevels[dayMS] {
+		var n int
+		if err := s.r.QueryRow(`SELECT COUNT(DISTINCT d.bucket - (d.bucket % ?1)) FROM user_segs AS d
+			WHERE d.span = ?2 AND d.bucket - (d.bucket % ?1) + ?1 <= ?3
+			AND NOT EXISTS (SELECT 1 FROM user_segs AS u WHERE u.span = ?1 AND u.bucket = d.bucket - (d.bucket % ?1))`,
+			w, dayMS, open).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
 }

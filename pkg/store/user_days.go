@@ -124,59 +124,65 @@ func unsealedDays(ctx context.Context, q querier, a, b int64) ([]int64, error) {
 	return out, nil
 }
 
-// dayFromHours is the merge of a day's hour segments and hour rows, oldest
-// first (a newer-or-equal last-seen brings its IP and id, as the day's
-// upserts did). It also returns the entries read.
-func dayFromHours(ctx context.Context, tx *sql.Tx, day int64) ([]UserSegEntry, int, error) {
-	all := newSegMerger()
-	work, err := all.addSegs(ctx, tx, hourMS, day, day+dayMS)
+// dayFromHours is the inputs of a day's merge: its hour segments and hour
+// rows, oldest first (a newer-or-equal last-seen brings its IP and id, as
+// the day's upserts did).
+func dayFromHours(ctx context.Context, tx *sql.Tx, day int64) ([]segInput, error) {
+	ins, err := segsIn(ctx, tx, hourMS, day, day+dayMS)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	hrows, err := tx.QueryContext(ctx, `SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM user_hours
 		WHERE bucket >= ? AND bucket < ? ORDER BY bucket`, day, day+dayMS)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var fresh []UserSegEntry
 	for hrows.Next() {
 		var e UserSegEntry
 		if err := hrows.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP); err != nil {
 			hrows.Close()
-			return nil, 0, err
+			return nil, err
 		}
 		fresh = append(fresh, e)
 	}
 	if err := hrows.Close(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := hrows.Err(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	work += len(fresh)
-	all.add(fresh)
-	return all.entries(), work, nil
+	return append(ins, segInput{rows: fresh}), nil
 }
 
 // sealDayFromHours writes the segment of a closed day that has none from
 // its hours, merges it into the coarse day segments and deletes the day's
-// user_days rows (which the queries ignored). newest is the open day.
-func (s *Store) sealDayFromHours(ctx context.Context, tx *sql.Tx, day, newest int64) (int, error) {
-	entries, work, err := dayFromHours(ctx, tx, day)
+// user_days rows (which the queries ignored). newest is the open day; with
+// spread the newest coarse segments it closes are left to later commits
+// (sealLevels).
+func (s *Store) sealDayFromHours(ctx context.Context, tx *sql.Tx, day, newest int64, spread bool) (int, error) {
+	ins, err := dayFromHours(ctx, tx, day)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal day %d from hours: %w", day, err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM user_days WHERE bucket = ?", day); err != nil {
 		return 0, fmt.Errorf("store: seal day %d from hours: %w", day, err)
 	}
-	if len(entries) == 0 {
-		return work, nil
+	data, work, err := mergeIntoSeg(ctx, tx, dayMS, day, ins, true)
+	if err != nil || data == nil {
+		return work, wrapSealDay(day, err)
 	}
-	k, err := sealEntries(ctx, tx, dayMS, day, newest, s.userSegLevels(dayMS), entries)
-	if err != nil {
-		return 0, fmt.Errorf("store: seal day %d from hours: %w", day, err)
+	// the day had no segment: the one written is what it adds to the
+	// coarse segments (one input, not its 24 hours again)
+	k, err := sealLevels(ctx, tx, dayMS, day, newest, s.userSegLevels(dayMS), []segInput{{seg: true, bucket: day, data: data}}, spread)
+	return work + k, wrapSealDay(day, err)
+}
+
+func wrapSealDay(day int64, err error) error {
+	if err == nil {
+		return nil
 	}
-	return work + k, nil
+	return fmt.Errorf("store: seal day %d from hours: %w", day, err)
 }
 
 // sealDays seals the closed days (before the open day, the day of the
@@ -188,7 +194,7 @@ func (s *Store) sealDayFromHours(ctx context.Context, tx *sql.Tx, day, newest in
 //     their hours (the day that just closed, normally);
 //   - the days of hours sealed by this seal (hours: their buckets) that
 //     have no segment (a late event on a day without activity before).
-func (s *Store) sealDays(ctx context.Context, tx *sql.Tx, budget, work int, hours []int64) (n, done int, more bool, err error) {
+func (s *Store) sealDays(ctx context.Context, tx *sql.Tx, budget, work int, hours []int64, spread bool) (n, done int, more bool, err error) {
 	newestHour, ok, err := newestHourBucket(ctx, tx)
 	if err != nil {
 		return 0, work, false, fmt.Errorf("store: seal days: %w", err)
@@ -210,7 +216,7 @@ func (s *Store) sealDays(ctx context.Context, tx *sql.Tx, budget, work int, hour
 		if has == 1 {
 			k, err = sealUserBucket(ctx, tx, "user_days", dayMS, d, open, levels)
 		} else {
-			k, err = s.sealDayFromHours(ctx, tx, d, open)
+			k, err = s.sealDayFromHours(ctx, tx, d, open, spread)
 		}
 		if err != nil {
 			return false, err
@@ -309,7 +315,7 @@ func (s *Store) sealAllDaysFromHours(ctx context.Context) error {
 			tx.Rollback() //nolint:errcheck // the error above is the one to report
 			return fmt.Errorf("store: seal days: %w", err)
 		}
-		if _, err := s.sealDayFromHours(ctx, tx, d, open); err != nil {
+		if _, err := s.sealDayFromHours(ctx, tx, d, open, false); err != nil {
 			tx.Rollback() //nolint:errcheck // the error above is the one to report
 			return err
 		}

@@ -31,7 +31,15 @@ const userSegsVersion = 12
 // page of late events spread over many buckets leaves some as rows (still
 // read by queries) for the next pages. From schema 17 the days are sealed
 // after the hours, a day without a segment from its hours (sealDays).
-func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n int, more bool, err error) {
+//
+// With spread (a commit's seal), the 2- and 4-day segments that the day
+// just sealed closes are not built with it: the commit builds missing
+// coarse day segments only while its seal has handled less than the
+// budget, one at a time, so at 100 000 users the day (~86 000 hour
+// entries), its 2-day and its 4-day segment (~230 000) land in three
+// commits instead of one (buildPendingCoarse). Queries read the days of
+// a coarse bucket that has no segment, so the answer is the same.
+func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spread bool) (n int, more bool, err error) {
 	work := 0
 	var hours []int64 // the hour buckets sealed (schema 17: their days may need a seal)
 	for _, t := range userTables {
@@ -74,8 +82,19 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int) (n 
 	if !s.daysFromHours {
 		return n, false, nil
 	}
-	k, _, more, err := s.sealDays(ctx, tx, budget, work, hours)
-	return n + k, more, err
+	k, work, more, err := s.sealDays(ctx, tx, budget, work, hours, spread)
+	n += k
+	if err != nil || !spread || !s.coarseUserSegs {
+		return n, more, err
+	}
+	for budget <= 0 || work < budget {
+		k, err := s.buildPendingCoarse(ctx, tx)
+		if err != nil || k <= 0 { // none left (a build always reads entries)
+			return n, more, err
+		}
+		work += k
+	}
+	return n, true, nil
 }
 
 // sealUserBucket merges the rows of one bucket into its segment and into
@@ -119,17 +138,39 @@ func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket,
 // buckets (wholly older than newest) that have none yet. It returns the
 // entries handled.
 func sealEntries(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, fresh []UserSegEntry) (int, error) {
-	work, err := mergeUserSeg(ctx, tx, span, bucket, fresh, true)
+	ins := []segInput{{rows: fresh}}
+	_, work, err := mergeIntoSeg(ctx, tx, span, bucket, ins, true)
 	if err != nil {
 		return 0, err
 	}
+	k, err := sealLevels(ctx, tx, span, bucket, newest, levels, ins, false)
+	return work + k, err
+}
+
+// sealLevels merges the inputs (what a seal added to the segment (span,
+// bucket)) into the coarser segments that hold the bucket, and builds
+// those of closed coarse buckets (wholly older than newest) that have
+// none yet, but with spread those newer than every coarse segment of
+// their level (buildPendingCoarse builds them later). It returns the
+// entries handled.
+func sealLevels(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, ins []segInput, spread bool) (int, error) {
+	work := 0
 	for _, w := range levels {
 		c := floorTo(bucket, w)
-		k, err := mergeUserSeg(ctx, tx, w, c, fresh, false)
+		_, k, err := mergeIntoSeg(ctx, tx, w, c, ins, false)
 		if err != nil {
 			return 0, err
 		}
 		if k < 0 && c+w <= newest { // none yet, and the coarse bucket is closed
+			if spread {
+				var later int
+				if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket > ?)", w, c).Scan(&later); err != nil {
+					return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
+				}
+				if later == 0 {
+					continue // the newest: buildPendingCoarse finds it
+				}
+			}
 			if k, err = buildCoarseUserSeg(ctx, tx, span, w, c); err != nil {
 				return 0, err
 			}
@@ -218,7 +259,7 @@ func (s *Store) sealAllUserBuckets(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("store: seal user buckets: %w", err)
 		}
-		n, _, err := s.sealUserBuckets(ctx, tx, 1)
+		n, _, err := s.sealUserBuckets(ctx, tx, 1, false)
 		if err != nil {
 			tx.Rollback() //nolint:errcheck // the error above is the one to report
 			return err

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"context"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -249,10 +247,11 @@ func MergeUserSegEntries(base []UserSegEntry, more []UserSegEntry) []UserSegEntr
 }
 
 // segMerger folds many segments and rows by actor and country the way
-// MergeUserSegEntries does, keeping its index across them: merging k
+// MergeUserSegEntries does, keeping its index across them (merging k
 // segments one MergeUserSegEntries at a time rebuilt the index of
-// everything merged so far k times (a day from 24 hours, a coarse segment
-// from its days: the seal's CPU at 100 000 users, docs/performance.md).
+// everything merged so far k times). The seal merges sorted inputs in one
+// k-way pass (user_kmerge.go); segMerger is its fallback for an input out
+// of order.
 // An entry's strings are copied only when its key is new or it brings a
 // newer last-seen. Segments and rows hold positive counts (Prune deletes
 // the rows it empties), so no sum drops to zero before the end, where
@@ -308,36 +307,6 @@ func (m *segMerger) addSeg(bucket int64, data []byte, scratch []byte) ([]byte, i
 		n++
 		m.fold(e.actor, e.country, e.actorID, e.lastIP, e.events, e.failures, e.lastSeen)
 	}
-}
-
-// addSegs folds the segments of span with buckets in [from, to), oldest
-// first, and returns the entries read.
-func (m *segMerger) addSegs(ctx context.Context, tx *sql.Tx, span, from, to int64) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-		span, from, to)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	work := 0
-	var scratch []byte
-	for rows.Next() {
-		var b int64
-		var data sql.RawBytes
-		if err := rows.Scan(&b, &data); err != nil {
-			return 0, err
-		}
-		var n int
-		scratch, n, err = m.addSeg(b, data, scratch)
-		if err != nil {
-			return 0, fmt.Errorf("segment %d/%d: %w", span, b, err)
-		}
-		work += n
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	return work, rows.Close()
 }
 
 // add folds entries.

@@ -82,42 +82,28 @@ func (s *Store) sealUserBucket(ctx context.Context, tx pgx.Tx, table string, spa
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	base, err := s.userSeg(ctx, tx, span, bucket)
-	if err != nil {
-		return 0, err
+	var base []byte
+	err = tx.QueryRow(ctx, "SELECT data FROM user_segs WHERE org = $1 AND span = $2 AND bucket = $3", s.org, span, bucket).Scan(&base)
+	if errors.Is(err, pgx.ErrNoRows) {
+		base, err = nil, nil
 	}
-	entries := store.MergeUserSegEntries(base, fresh)
-	if len(entries) == 0 {
+	if err != nil {
+		return 0, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
+	}
+	data, read, err := store.MergeUserSegRows(bucket, base, fresh)
+	if err != nil {
+		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
+	}
+	if data == nil {
 		_, err = tx.Exec(ctx, "DELETE FROM user_segs WHERE org = $1 AND span = $2 AND bucket = $3", s.org, span, bucket)
 	} else {
-		var data []byte
-		if data, err = store.EncodeUserSeg(bucket, entries); err != nil {
-			return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
-		}
 		_, err = tx.Exec(ctx, `INSERT INTO user_segs (org, span, bucket, data) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (org, span, bucket) DO UPDATE SET data = excluded.data`, s.org, span, bucket, data)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	return len(base) + len(fresh), nil
-}
-
-// userSeg is the decoded segment of a bucket (nil when it has none).
-func (s *Store) userSeg(ctx context.Context, tx pgx.Tx, span, bucket int64) ([]store.UserSegEntry, error) {
-	var data []byte
-	err := tx.QueryRow(ctx, "SELECT data FROM user_segs WHERE org = $1 AND span = $2 AND bucket = $3", s.org, span, bucket).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
-	}
-	out, err := store.DecodeUserSeg(bucket, data)
-	if err != nil {
-		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
-	}
-	return out, nil
+	return read, nil
 }
 
 // sealAllUserBuckets seals every closed bucket of the org, a budget of
