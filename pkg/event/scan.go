@@ -462,19 +462,37 @@ func (s *scanner) lowerKey() error {
 	} else {
 		b := rest
 		var high uint64
-		for j := 0; j+8 <= len(s.keyArr) && j+8 <= len(b); j += 8 {
+		j := 0
+		for ; j+8 <= len(s.keyArr) && j+8 <= len(b); j += 8 {
 			x := binary.LittleEndian.Uint64(b[j:])
 			high |= x
 			binary.LittleEndian.PutUint64(s.keyArr[j:], lower8(x))
 			if m := special(x); m != 0 {
 				end := j + bits.TrailingZeros64(m)/8
 				if b[end] != '"' || high&msb != 0 {
+					j = len(b) // slow path
 					break
 				}
 				s.keyLen = end
 				s.i += end + 2
 				return nil
 			}
+		}
+		// The input's last bytes, fewer than a word, one at a time: a
+		// plain key near the end is read here as anywhere else, so
+		// keySlow (Debug's plain-keys flag) does not depend on how many
+		// bytes follow the key, nor on whether a Reader remembered it.
+		for ; j < len(b) && j < len(s.keyArr) && high&msb == 0; j++ {
+			c := b[j]
+			if c == '"' {
+				s.keyLen = j
+				s.i += j + 2
+				return nil
+			}
+			if c == '\\' || c < 0x20 || c >= 0x80 {
+				break
+			}
+			s.keyArr[j] = c | lowerBit[c]
 		}
 	}
 	s.keySlow = true
