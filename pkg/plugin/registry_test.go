@@ -66,6 +66,12 @@ func TestRegistryStartDoesNotWaitForAnotherDataSourcesStop(t *testing.T) {
 	slow := newSlowOkta(t)
 	fast := newSlowOkta(t)
 	close(fast.release) // answers at once
+	// The data sources' stores live under the test's temporary root, whose
+	// removal t.TempDir registers at its first call; cleanups run last
+	// registered first, so the root is made before the registry's Close is
+	// registered: the pipelines stop (and their stores close) before their
+	// files are removed, not while.
+	_ = t.TempDir()
 	g := NewRegistry(prometheus.NewRegistry())
 	t.Cleanup(g.Close)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
