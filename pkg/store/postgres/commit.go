@@ -79,14 +79,22 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	// The org's retention horizon, read FOR SHARE: a Prune of this org (on
 	// any instance) waits for this commit before it moves the horizon and
 	// drops partitions, so no event lands in a day being dropped.
+	// With the geo sets, the org's days without sets yet come with it
+	// (geo_sets.go: a build step holds the row FOR UPDATE meanwhile).
 	var horizon int64
-	if err := tx.QueryRow(ctx, "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", s.org).Scan(&horizon); err != nil {
+	var ub unbuilt
+	horizonSQL, dest := "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", []any{&horizon}
+	if s.geoSets {
+		horizonSQL, dest = "SELECT retained_from, geo_unbuilt_lo, geo_unbuilt_hi FROM orgs WHERE id = $1 FOR SHARE", []any{&horizon, &ub.lo, &ub.hi}
+	}
+	if err := tx.QueryRow(ctx, horizonSQL, s.org).Scan(dest...); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: retention horizon: %w", err)
 	}
+	gc := &geoCommit{ub: ub, pending: map[string]int32{}, maxDay: -1}
 	// the statements after the events' COPY go to the server in one
 	// round trip (pgx Batch), in order
 	q := &stmtBatch{}
-	if err := s.commitEvents(ctx, tx, q, b.Events, horizon, direct, &res); err != nil {
+	if err := s.commitEvents(ctx, tx, q, b.Events, horizon, direct, &res, gc); err != nil {
 		return store.CommitResult{}, err
 	}
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
@@ -140,11 +148,21 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 			return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 		}
 	}
+	if s.geoSets && gc.maxDay > s.geo.sealedTo {
+		// the first page of a new day: seal the days before it
+		if err := s.sealNewGeoDays(ctx, tx, gc.maxDay, gc.ub); err != nil {
+			return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if s.geoSets {
+		s.installIDs(gc.pending)
+		s.geo.sealedTo = max(s.geo.sealedTo, gc.maxDay)
 	}
 	return res, nil
 }
@@ -206,7 +224,7 @@ func validate(b store.Batch) error {
 // commitEvents stores the events published at or after horizon (the
 // org's retention horizon; older ones are counted as expired): COPY into
 // each day partition when direct, else through the staging table.
-func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []event.Event, horizon int64, direct bool, res *store.CommitResult) error {
+func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []event.Event, horizon int64, direct bool, res *store.CommitResult, gc *geoCommit) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -255,8 +273,7 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs [
 				return fmt.Errorf("store: commit: events: %w", err)
 			}
 		}
-		s.rollups(q, evs, cols, res.Inserted)
-		return nil
+		return s.rollups(ctx, tx, q, evs, cols, res.Inserted, gc)
 	}
 	if len(staged) == 0 {
 		return nil
@@ -293,20 +310,37 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs [
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("store: commit: events: %w", err)
 	}
-	s.rollups(q, evs, cols, res.Inserted)
-	return nil
+	return s.rollups(ctx, tx, q, evs, cols, res.Inserted, gc)
+}
+
+// geoCommit is a page commit's part of the geo sets (geo_sets.go).
+type geoCommit struct {
+	ub      unbuilt          // the org's days without sets, read with the horizon
+	pending map[string]int32 // actor numbers given in this transaction
+	maxDay  int64            // start of the newest day of the inserted events, -1 if none
 }
 
 // rollups folds the inserted events into the roll-ups and dictionaries
 // (the same ones as SQLite's, see pkg/store/commit.go), one statement per
-// table (rollup_sql.go).
-func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColumns, inserted []bool) {
+// table (rollup_sql.go); with the geo sets, the geo rows carry their
+// actors (geo_sets.go).
+func (s *Store) rollups(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []event.Event, cols []store.EventColumns, inserted []bool, gc *geoCommit) error {
 	g := store.NewIngestAgg()
 	g.RoundGeo = round2 // one unnest upsert cannot merge two rows into one
+	var page *geoPage
+	if s.geoSets {
+		page = newGeoPage()
+	}
 	for i := range evs {
 		if inserted[i] {
 			g.Add(&evs[i], &cols[i])
+			if page != nil {
+				page.add(&evs[i], &cols[i])
+			}
 		}
+	}
+	if page != nil {
+		gc.maxDay = page.maxDay
 	}
 	plain := s.cfg.rollupsOnConflict
 	for j, l := range store.CountRollups() {
@@ -339,7 +373,11 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		}
 		q.add(table, userRollupSQL(table).upsertSQL(plain), s.org, b, ac, co, id, ev, fl, ls, ip)
 	}
-	if len(g.Geos) > 0 {
+	if page != nil {
+		if err := s.queueGeoSets(ctx, tx, q, g.Geos, page, gc.pending); err != nil {
+			return err
+		}
+	} else if len(g.Geos) > 0 {
 		var b, n, ls []int64
 		var et, oc, co, ci []string
 		var la, lo []float64
@@ -365,6 +403,7 @@ func (s *Store) rollups(q *stmtBatch, evs []event.Event, cols []store.EventColum
 		}
 		q.add("event types", typeRollup.upsertSQL(plain), s.org, et, ls, n)
 	}
+	return nil
 }
 
 func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Alert, res *store.CommitResult) error {

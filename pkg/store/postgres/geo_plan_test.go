@@ -53,13 +53,13 @@ func TestGeoRollupNotParallel(t *testing.T) {
 		}
 		return b.String()
 	}
-	if p := plan(geoRollupSQL(1, "''", w), w.args); strings.Contains(p, "Gather") || strings.Contains(p, "Parallel") {
+	if p := plan(geoRollupSQL("geo_hours", 1, "''", w), w.args); strings.Contains(p, "Gather") || strings.Contains(p, "Parallel") {
 		t.Fatalf("geo roll-up planned parallel:\n%s", p)
 	}
 	if _, err := s.pool.Exec(ctx, "ALTER TABLE geo_hours RESET (parallel_workers)"); err != nil {
 		t.Fatal(err)
 	}
-	if p := plan(geoRollupSQL(1, "''", w), w.args); !strings.Contains(p, "Parallel") {
+	if p := plan(geoRollupSQL("geo_hours", 1, "''", w), w.args); !strings.Contains(p, "Parallel") {
 		t.Fatalf("without migration 5's setting the plan is not parallel either, the test proves nothing:\n%s", p)
 	}
 }

@@ -50,6 +50,8 @@ type Config struct {
 	// plain INSERT ... ON CONFLICT DO UPDATE (benchmarks compare it with
 	// the update-first statements, rollup_sql.go).
 	rollupsOnConflict bool
+	// geoNoBuild: Open does not start the geo sets' build (tests step it).
+	geoNoBuild bool
 	// rawNoDict: Commit compresses the raw JSON without a dictionary, as
 	// schema 6 did (benchmarks compare the two formats, BenchmarkRawFormat).
 	rawNoDict bool
@@ -72,6 +74,9 @@ type Store struct {
 	raw rawState // raw JSON compression (raw.go)
 
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
+
+	geoSets bool     // schema has the geo actor sets (geo_sets.go)
+	geo     geoState // their build and the actor numbers' cache
 
 	textMu  sync.Mutex
 	textSmp *textSample // free text's statistics sample (text.go), read at textAt
@@ -164,6 +169,17 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		pool.Close()
 		return nil, explain(desc, secret, err)
 	}
+	if version >= geoSetsVersion {
+		s.geoSets = true
+		var unbuilt bool
+		if err := pool.QueryRow(ctx, "SELECT geo_unbuilt_lo < geo_unbuilt_hi FROM orgs WHERE id = $1", s.org).Scan(&unbuilt); err != nil {
+			pool.Close()
+			return nil, explain(desc, secret, fmt.Errorf("geo sets: %w", err))
+		}
+		if unbuilt && !cfg.geoNoBuild {
+			s.startGeoBuild()
+		}
+	}
 	return s, nil
 }
 
@@ -193,6 +209,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopGeoBuild()
 	s.pool.Close()
 	s.closeRaw()
 	return nil

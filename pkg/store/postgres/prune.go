@@ -56,6 +56,13 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error
 		return total, fmt.Errorf("store: prune: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
+	if s.geoSets {
+		// after a geo build step of this org, not in the middle of one
+		// (geo_sets.go): the build and this transaction write the same rows
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", s.org); err != nil {
+			return total, fmt.Errorf("store: prune: %w", err)
+		}
+	}
 	for _, r := range store.CountRollups() {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+r.Table+" WHERE org = $1 AND bucket < $2", s.org, cut); err != nil {
 			return total, fmt.Errorf("store: prune: %s: %w", r.Table, err)
@@ -64,6 +71,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error
 	tables := []string{"user_days", "user_hours", "geo_hours"}
 	if s.userSegs {
 		tables = append(tables, "user_segs")
+	}
+	if s.geoSets {
+		tables = append(tables, "geo_days", "geo_sealed_days")
 	}
 	for _, t := range tables {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+t+" WHERE org = $1 AND bucket < $2", s.org, cut); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,9 @@ type rollup struct {
 	types []string // the unnest array type of each column
 	nkeys int
 	set   [][2]string // column, expression
+	// casts: the SQL type a column's page value (of its unnest type) is
+	// cast to when inserted (the actor sets travel as text, '{1,2}')
+	casts map[string]string
 }
 
 // Roll-up statements of a page, one per table: UPDATE the stored rows of
@@ -38,6 +42,15 @@ var (
 		cols:  []string{"bucket", "event_type", "outcome", "lat", "lon", "country", "city", "n", "last_seen"},
 		types: []string{"bigint", "text", "text", "float8", "float8", "text", "text", "bigint", "bigint"}, nkeys: 7,
 		set: [][2]string{{"n", "{t}.n + {x}.n"}, {"last_seen", "GREATEST({t}.last_seen, {x}.last_seen)"}}}
+	// geoSetRollup is geoRollup with the actor sets (schema 8, geo_sets.go):
+	// a stored set takes the page's numbers (a set not built yet stays NULL
+	// until the build computes it from the raw events)
+	geoSetRollup = rollup{table: "geo_hours",
+		cols:  append(slices.Clone(geoRollup.cols), "actors"),
+		types: append(slices.Clone(geoRollup.types), "text"), nkeys: 7,
+		set: append(slices.Clone(geoRollup.set), [2]string{"actors",
+			"CASE WHEN {t}.actors IS NOT NULL THEN " + unionSQL("{t}.actors", "{x}.actors::int4[]") + " END"}),
+		casts: map[string]string{"actors": "int4[]"}}
 	actorRollup = rollup{table: "actors", cols: []string{"actor", "actor_id", "last_seen", "events"},
 		types: []string{"text", "text", "bigint", "bigint"}, nkeys: 1,
 		set: [][2]string{
@@ -71,7 +84,14 @@ func (r rollup) upsertSQL(onConflictOnly bool) string {
 		}
 		return strings.Join(out, ", ")
 	}
-	insert := "INSERT INTO " + r.table + " AS t (org, " + strings.Join(r.cols, ", ") + ") SELECT $1, x.* FROM " + from
+	vals := make([]string, len(r.cols))
+	for i, c := range r.cols {
+		vals[i] = "x." + c
+		if t, ok := r.casts[c]; ok {
+			vals[i] += "::" + t
+		}
+	}
+	insert := "INSERT INTO " + r.table + " AS t (org, " + strings.Join(r.cols, ", ") + ") SELECT $1, " + strings.Join(vals, ", ") + " FROM " + from
 	conflict := " ON CONFLICT (org, " + strings.Join(keys, ", ") + ") DO UPDATE SET " + sets("t", "excluded")
 	if onConflictOnly {
 		return insert + conflict
@@ -93,4 +113,9 @@ func prefixed(p string, cols []string) string {
 		out[i] = p + c
 	}
 	return strings.Join(out, ", ")
+}
+
+// unionSQL is the sorted union of two int4[] sets.
+func unionSQL(a, b string) string {
+	return "ARRAY(SELECT DISTINCT u FROM unnest(" + a + " || " + b + ") u ORDER BY u)"
 }

@@ -310,6 +310,33 @@ CREATE TABLE raw_dicts (
 	PRIMARY KEY (org, id)
 );
 `,
+	// 8: distinct users per Geomap point from actor sets (geo_sets.go):
+	// geo_hours rows carry the sorted numbers (geo_actor_ids) of their
+	// events' actors, closed days are folded into geo_days. Constant time:
+	// existing rows get their sets in the background (orgs.geo_unbuilt_*,
+	// the days still to build); the range's MIN/MAX come from the primary
+	// key of geo_hours.
+	`
+ALTER TABLE orgs ADD COLUMN geo_unbuilt_lo bigint NOT NULL DEFAULT 0, -- days in [lo, hi) (unix ms) have no actor sets yet
+	ADD COLUMN geo_unbuilt_hi bigint NOT NULL DEFAULT 0;
+ALTER TABLE geo_hours ADD COLUMN actors int4[]; -- NULL until built
+CREATE TABLE geo_actor_ids (
+	org   int  NOT NULL,
+	login text NOT NULL, -- events.actor
+	gid   int  NOT NULL, -- its number in the org's sets, never reused
+	PRIMARY KEY (org, login));
+CREATE TABLE geo_actor_next (org int PRIMARY KEY, next int NOT NULL);
+CREATE TABLE geo_days (
+	org int NOT NULL, bucket bigint NOT NULL, event_type text COLLATE "C" NOT NULL, outcome text NOT NULL,
+	lat double precision NOT NULL, lon double precision NOT NULL, country text NOT NULL, city text NOT NULL,
+	n bigint NOT NULL, last_seen bigint NOT NULL, actors int4[] NOT NULL,
+	PRIMARY KEY (org, bucket, event_type, outcome, lat, lon, country, city)) WITH (parallel_workers = 0);
+CREATE TABLE geo_sealed_days (org int NOT NULL, bucket bigint NOT NULL, PRIMARY KEY (org, bucket));
+UPDATE orgs o SET geo_unbuilt_lo = b.lo - b.lo % 86400000, geo_unbuilt_hi = b.hi - b.hi % 86400000 + 86400000
+	FROM (SELECT id, (SELECT MIN(bucket) FROM geo_hours h WHERE h.org = orgs.id) AS lo,
+		(SELECT MAX(bucket) FROM geo_hours h WHERE h.org = orgs.id) AS hi FROM orgs) b
+	WHERE b.id = o.id AND b.lo IS NOT NULL;
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

@@ -14,8 +14,9 @@ import (
 const failed = "outcome IN ('FAILURE', 'DENY')"
 
 // GeoPoints groups the org's located events by rounded location (see
-// store.Store.GeoPoints); whole hours come from geo_hours unless actors
-// are counted or filtered.
+// store.Store.GeoPoints); whole sealed days come from geo_days (schema 8)
+// and whole hours from geo_hours unless actors are filtered; distinct
+// actors are counted from the actor sets (geo_sets.go).
 func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoint, error) {
 	if err := s.checkLimit(q.Limit); err != nil {
 		return nil, err
@@ -45,8 +46,29 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 	if q.ByOutcome {
 		outcomeCol = "outcome"
 	}
+	// with the sealed days, one snapshot: a seal between two statements
+	// would count a day twice or not at all
+	var db interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	} = s.pool
+	spans := func() ([]store.Span, error) {
+		levels := []int64{store.HourMS}
+		if q.Actor != "" || q.CountActors {
+			levels = nil
+		}
+		return store.Spans(lo, store.EndExclusive(hi), levels), nil
+	}
+	if s.geoSets && q.Actor == "" && !q.CountActors {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return nil, fmt.Errorf("store: geo points: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+		db = tx
+		spans = func() ([]store.Span, error) { return s.geoSetSpans(ctx, tx, lo, store.EndExclusive(hi)) }
+	}
 	scan := func(query string, args []any) error {
-		rows, err := s.pool.Query(ctx, query, args...)
+		rows, err := db.Query(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: geo points: %w", err)
 		}
@@ -80,7 +102,7 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 				MAX(published) AS ls FROM events%s GROUP BY lat, lon, o) g GROUP BY 1, 2, 3`,
 			rnd("lat"), rnd("lon"), outcomeCol, failed, w.sql()), w.args)
 	}
-	rollSpan := func(a, b int64) error {
+	rollSpan := func(table string, a, b int64) error {
 		w := s.where()
 		w.add("bucket >= ? AND bucket < ?", a, b)
 		if q.EventTypePrefix != "" {
@@ -90,17 +112,26 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 		if q.Outcome != "" {
 			w.add("outcome = ?", strings.ToUpper(q.Outcome))
 		}
-		return scan(geoRollupSQL(prec, outcomeCol, w), w.args)
+		return scan(geoRollupSQL(table, prec, outcomeCol, w), w.args)
 	}
-	levels := []int64{store.HourMS}
-	if q.Actor != "" || q.CountActors {
-		levels = nil
+	if q.CountActors && q.Actor == "" && s.geoSets {
+		pts, ok, err := s.geoPointsFromSets(ctx, q, prec, lo, store.EndExclusive(hi))
+		if ok || err != nil {
+			return pts, err
+		}
 	}
-	for _, sp := range store.Spans(lo, store.EndExclusive(hi), levels) {
-		if sp.Level == 0 {
+	sp, err := spans()
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range sp {
+		switch sp.Level {
+		case 0:
 			err = rawSpan(sp.A, sp.B)
-		} else {
-			err = rollSpan(sp.A, sp.B)
+		case store.DayMS:
+			err = rollSpan("geo_days", sp.A, sp.B)
+		default:
+			err = rollSpan("geo_hours", sp.A, sp.B)
 		}
 		if err != nil {
 			return nil, err
@@ -109,14 +140,15 @@ func (s *Store) GeoPoints(ctx context.Context, q store.GeoQuery) ([]store.GeoPoi
 	return agg.Ranked(q.Limit), nil
 }
 
-// geoRollupSQL is the geo_hours statement of a span of whole hours
-// (migration 5 keeps it off parallel workers).
-func geoRollupSQL(prec int, outcomeCol string, w *where) string {
+// geoRollupSQL is the geo_hours (or geo_days) statement of a span of
+// whole hours (days); migration 5 keeps geo_hours off parallel workers,
+// migration 8 geo_days.
+func geoRollupSQL(table string, prec int, outcomeCol string, w *where) string {
 	return fmt.Sprintf(`SELECT round(lat::numeric, %d)::float8 AS rlat, round(lon::numeric, %d)::float8 AS rlon, o,
 		SUM(n)::bigint, SUM(f)::bigint, 0::bigint, MAX(country), MAX(city), MAX(ls)
 		FROM (SELECT lat, lon, %s AS o, SUM(n) AS n, COALESCE(SUM(n) FILTER (WHERE %s), 0) AS f, MAX(country) AS country,
-			MAX(city) AS city, MAX(last_seen) AS ls FROM geo_hours%s GROUP BY lat, lon, o) g GROUP BY 1, 2, 3`,
-		prec, prec, outcomeCol, failed, w.sql())
+			MAX(city) AS city, MAX(last_seen) AS ls FROM %s%s GROUP BY lat, lon, o) g GROUP BY 1, 2, 3`,
+		prec, prec, outcomeCol, failed, table, w.sql())
 }
 
 // UserSummaries summarises each actor of the org in the range (see

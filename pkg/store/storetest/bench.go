@@ -222,6 +222,20 @@ func PanelQueriesCPU(b *testing.B, s store.Backend, cpu CPUMeter) {
 		r, err := s.GeoPoints(ctx, store.GeoQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
 		return len(r), err
 	})
+	// the Geomap panel's own query (pkg/plugin/query_geo.go), with the
+	// distinct users per point (_unaligned: ends 17 min 23 s off the hour,
+	// as Grafana's "now", so both sub-hour ends are read from raw rows)
+	for _, c := range []struct {
+		name      string
+		span, off time.Duration
+	}{{"geo_24h_actors", 24 * time.Hour, 0}, {"geo_24h_actors_unaligned", 24 * time.Hour, 17*time.Minute + 23*time.Second},
+		{"geo_7d_actors", week, 0}, {"geo_7d_actors_unaligned", week, 17*time.Minute + 23*time.Second}} {
+		q(c.name, func(i int) (int, error) {
+			to := endAt(i).Add(-c.off)
+			r, err := s.GeoPoints(ctx, store.GeoQuery{From: to.Add(-c.span), To: to, Limit: 1000, CountActors: true})
+			return len(r), err
+		})
+	}
 	q("users_7d", func(i int) (int, error) {
 		r, err := s.UserSummaries(ctx, store.UserQuery{From: endAt(i).Add(-week), To: endAt(i), Limit: 100})
 		return len(r), err
