@@ -353,6 +353,9 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []even
 			b, et, oc, co, n = append(b, k.Bucket), append(et, k.EventType), append(oc, k.Outcome), append(co, k.Country), append(n, v)
 		}
 		q.add(l.Table, countRollupSQL(l.Table).upsertSQL(plain), s.org, b, et, oc, co, n)
+		if s.outcomeCounts {
+			s.queueOutcomeCounts(q, l.Table, g.Counts[j])
+		}
 	}
 	for _, day := range []bool{true, false} {
 		table := "user_hours"

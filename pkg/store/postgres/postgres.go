@@ -75,6 +75,8 @@ type Store struct {
 
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
 
+	outcomeCounts bool // schema has the outcome count tables (series_outcome.go)
+
 	geoSets bool     // schema has the geo actor sets (geo_sets.go)
 	geo     geoState // their build and the actor numbers' cache
 
@@ -169,6 +171,7 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		pool.Close()
 		return nil, explain(desc, secret, err)
 	}
+	s.outcomeCounts = version >= outcomeCountsVersion
 	if version >= geoSetsVersion {
 		s.geoSets = true
 		var unbuilt bool

@@ -64,8 +64,14 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error
 		}
 	}
 	for _, r := range store.CountRollups() {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+r.Table+" WHERE org = $1 AND bucket < $2", s.org, cut); err != nil {
-			return total, fmt.Errorf("store: prune: %s: %w", r.Table, err)
+		tables := []string{r.Table}
+		if s.outcomeCounts {
+			tables = append(tables, outcomeTable(r.Table))
+		}
+		for _, t := range tables {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+t+" WHERE org = $1 AND bucket < $2", s.org, cut); err != nil {
+				return total, fmt.Errorf("store: prune: %s: %w", t, err)
+			}
 		}
 	}
 	tables := []string{"user_days", "user_hours", "geo_hours"}

@@ -337,6 +337,19 @@ UPDATE orgs o SET geo_unbuilt_lo = b.lo - b.lo % 86400000, geo_unbuilt_hi = b.hi
 		(SELECT MAX(bucket) FROM geo_hours h WHERE h.org = orgs.id) AS hi FROM orgs) b
 	WHERE b.id = o.id AND b.lo IS NOT NULL;
 `,
+	// 9: outcome count tables (series_outcome.go; SQLite's schema 13):
+	// beside each event-count roll-up the same counts per bucket and
+	// outcome only, filled from the full tables here.
+	`
+CREATE TABLE event_counts_outcome (
+	org int NOT NULL, bucket bigint NOT NULL, outcome text NOT NULL, n bigint NOT NULL,
+	PRIMARY KEY (org, bucket, outcome)) WITH (fillfactor = 80);
+CREATE TABLE event_counts_5m_outcome (LIKE event_counts_outcome INCLUDING ALL) WITH (fillfactor = 80);
+CREATE TABLE event_counts_hour_outcome (LIKE event_counts_outcome INCLUDING ALL) WITH (fillfactor = 80);
+INSERT INTO event_counts_outcome SELECT org, bucket, outcome, SUM(n) FROM event_counts GROUP BY 1, 2, 3;
+INSERT INTO event_counts_5m_outcome SELECT org, bucket, outcome, SUM(n) FROM event_counts_5m GROUP BY 1, 2, 3;
+INSERT INTO event_counts_hour_outcome SELECT org, bucket, outcome, SUM(n) FROM event_counts_hour GROUP BY 1, 2, 3;
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

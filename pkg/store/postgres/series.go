@@ -127,7 +127,7 @@ func (s *Store) eventSeries(ctx context.Context, q store.SeriesQuery, lo, hi, iv
 			w.add("country = ?", q.Country)
 		}
 		return s.scanCounts(ctx, fmt.Sprintf("SELECT bucket - mod(bucket, %d), %s, SUM(n)::bigint FROM %s%s GROUP BY 1, 2",
-			iv, grp, table, w.sql()), w.args, iv, counts)
+			iv, grp, s.seriesTable(q, table), w.sql()), w.args, iv, counts)
 	}
 	return store.ReadEventSeries(q, lo, hi, iv, rawSpan, rollSpan)
 }
