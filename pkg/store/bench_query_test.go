@@ -439,22 +439,27 @@ func BenchmarkQuery(b *testing.B) {
 	// (pkg/plugin/query_geo.go), with the distinct users per point, which
 	// reads the range's rows, not the hourly roll-up
 	// (the _old cases: as before schema 18, the range's rows; _unaligned:
-	// ends 17 min 23 s off the hour, as Grafana's "now", so that both
-	// sub-hour ends are read from raw rows; _session_start: the bundled
-	// activity dashboard's filter)
+	// ends 17 min 23 s off the hour, as Grafana's "now", so that both ends
+	// fall inside an hour: whole minutes from the hour rows' minutes
+	// (schema 19), the last 23 s from raw rows; _unaligned_raw_ends: those
+	// partial hours from raw rows, as schema 18 read them; _session_start:
+	// the bundled activity dashboard's filter)
+	unaligned := 17*time.Minute + 23*time.Second
 	for _, c := range []struct {
-		name      string
-		span      time.Duration
-		old       bool
-		off       time.Duration
-		eventType string
-	}{{"geo_24h_actors", 24 * time.Hour, false, 0, ""}, {"geo_24h_actors_unaligned", 24 * time.Hour, false, 17*time.Minute + 23*time.Second, ""},
-		{"geo_24h_actors_session_start", 24 * time.Hour, false, 0, "user.session.start"},
-		{"geo_7d_actors", week, false, 0, ""}, {"geo_7d_actors_unaligned", week, false, 17*time.Minute + 23*time.Second, ""},
-		{"geo_24h_actors_old", 24 * time.Hour, true, 0, ""}, {"geo_7d_actors_old", week, true, 0, ""}} {
+		name         string
+		span         time.Duration
+		old, rawEnds bool
+		off          time.Duration
+		eventType    string
+	}{{"geo_24h_actors", 24 * time.Hour, false, false, 0, ""}, {"geo_24h_actors_unaligned", 24 * time.Hour, false, false, unaligned, ""},
+		{"geo_24h_actors_unaligned_raw_ends", 24 * time.Hour, false, true, unaligned, ""},
+		{"geo_24h_actors_session_start", 24 * time.Hour, false, false, 0, "user.session.start"},
+		{"geo_7d_actors", week, false, false, 0, ""}, {"geo_7d_actors_unaligned", week, false, false, unaligned, ""},
+		{"geo_7d_actors_unaligned_raw_ends", week, false, true, unaligned, ""},
+		{"geo_24h_actors_old", 24 * time.Hour, true, false, 0, ""}, {"geo_7d_actors_old", week, true, false, 0, ""}} {
 		b.Run(c.name, func(b *testing.B) {
-			s.geoOld = c.old
-			defer func() { s.geoOld = false }()
+			s.geoOld, s.geoRawEnds = c.old, c.rawEnds
+			defer func() { s.geoOld, s.geoRawEnds = false, false }()
 			benchQuery(b, func(i int) (int, error) {
 				to := endAt(i).Add(-c.off)
 				r, err := s.GeoPoints(ctx, GeoQuery{From: to.Add(-c.span), To: to, EventTypePrefix: c.eventType, Limit: 1000, CountActors: true})

@@ -69,17 +69,24 @@ const geoBuildHours = 6
 const geoIDCacheMax = 200000
 
 func init() {
-	sqlite.MustRegisterDeterministicScalarFunction("oktaguard_geoset_union", 2,
+	registerGeoUnion("oktaguard_geoset_union", unionGeoSets)
+	sqlite.MustRegisterFunction("oktaguard_geoset_agg", &sqlite.FunctionImpl{NArgs: 1, Deterministic: true,
+		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) { return &geoSetAgg{}, nil }})
+}
+
+// registerGeoUnion registers f(row's blob, page's blob) as an SQL
+// function for the upserts; a row not built yet (NULL: geo_build,
+// geo_mins_build) stays so.
+func registerGeoUnion(name string, f func(a, b []byte) ([]byte, error)) {
+	sqlite.MustRegisterDeterministicScalarFunction(name, 2,
 		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			if args[0] == nil { // a row not built yet stays so (geo_build)
+			if args[0] == nil {
 				return nil, nil
 			}
 			a, _ := args[0].([]byte)
 			b, _ := args[1].([]byte)
-			return unionGeoSets(a, b)
+			return f(a, b)
 		})
-	sqlite.MustRegisterFunction("oktaguard_geoset_agg", &sqlite.FunctionImpl{NArgs: 1, Deterministic: true,
-		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) { return &geoSetAgg{}, nil }})
 }
 
 // geoSetAgg unites sets in SQL (the day seal).
@@ -361,13 +368,19 @@ func (s *Store) installGeoIDs() {
 
 func (s *Store) dropGeoIDs() { s.geoIDPending = nil }
 
-// geoPage collects a page's actors per geo_hours key.
+// geoPage collects a page's actors (and their events' offsets in the
+// hour) per geo_hours key.
 type geoPage struct {
-	keys   map[GeoKey][]string
+	keys   map[GeoKey][]geoPageHit
 	maxDay int64 // start of the page's newest day (any event), -1 if none
 }
 
-func newGeoPage() *geoPage { return &geoPage{keys: map[GeoKey][]string{}, maxDay: -1} }
+type geoPageHit struct {
+	actor string
+	at    int64 // ms since the start of the hour
+}
+
+func newGeoPage() *geoPage { return &geoPage{keys: map[GeoKey][]geoPageHit{}, maxDay: -1} }
 
 func (p *geoPage) add(c *EventColumns, eventType, outcome, actor string) {
 	p.maxDay = max(p.maxDay, c.Published-c.Published%dayMS)
@@ -375,7 +388,7 @@ func (p *geoPage) add(c *EventColumns, eventType, outcome, actor string) {
 		return
 	}
 	k := GeoKey{c.Published - c.Published%hourMS, eventType, outcome, c.Lat, c.Lon, c.Country, c.City}
-	p.keys[k] = append(p.keys[k], actor)
+	p.keys[k] = append(p.keys[k], geoPageHit{actor, c.Published - k.Bucket})
 }
 
 // writeGeoSets upserts the page's geo rows with their actor sets into
@@ -385,9 +398,9 @@ func (s *Store) writeGeoSets(ctx context.Context, tx *sql.Tx, geos map[GeoKey]*S
 	if len(geos) > 0 {
 		actors := map[string]struct{}{}
 		days := map[int64]bool{}
-		for k, as := range page.keys {
-			for _, a := range as {
-				actors[a] = struct{}{}
+		for k, hs := range page.keys {
+			for _, h := range hs {
+				actors[h.actor] = struct{}{}
 			}
 			days[k.Bucket-k.Bucket%dayMS] = false
 		}
@@ -398,22 +411,30 @@ func (s *Store) writeGeoSets(ctx context.Context, tx *sql.Tx, geos map[GeoKey]*S
 		if err := geoSealedDays(ctx, tx, days); err != nil {
 			return err
 		}
-		hourArgs := make([]any, 0, 10*len(geos))
+		hourKey, ncols := "geo_hours_sets", 10
+		if s.geoMins {
+			hourKey, ncols = "geo_hours_mins", 11
+		}
+		hourArgs := make([]any, 0, ncols*len(geos))
 		var dayArgs []any
 		buf := make([]uint32, 0, 64)
+		var hits []geoHit
+		var mins geoMins
 		for k, g := range geos {
-			buf = buf[:0]
-			for _, a := range page.keys[k] {
-				buf = append(buf, ids[a])
+			hits = hits[:0]
+			for _, h := range page.keys[k] {
+				hits = append(hits, geoHit{ids[h.actor], h.at})
 			}
-			slices.Sort(buf)
-			set := appendGeoSet(nil, slices.Compact(buf))
+			set, m := geoSetAndMins(hits, buf, &mins)
 			hourArgs = append(hourArgs, k.Bucket, k.EventType, k.Outcome, k.Lat, k.Lon, k.Country, k.City, g.N, g.LastSeen, set)
+			if s.geoMins {
+				hourArgs = append(hourArgs, m)
+			}
 			if day := k.Bucket - k.Bucket%dayMS; days[day] {
 				dayArgs = append(dayArgs, day, k.EventType, k.Outcome, k.Lat, k.Lon, k.Country, k.City, g.N, g.LastSeen, set)
 			}
 		}
-		if err := s.multiExec(ctx, tx, "geo_hours_sets", hourArgs); err != nil {
+		if err := s.multiExec(ctx, tx, hourKey, hourArgs); err != nil {
 			return fmt.Errorf("store: commit: geo_hours: %w", err)
 		}
 		if err := s.multiExec(ctx, tx, "geo_days", dayArgs); err != nil {
@@ -444,15 +465,23 @@ func geoSealedDays(ctx context.Context, tx *sql.Tx, days map[int64]bool) error {
 
 // geoBuildRange is the range of hours whose sets are not built yet (lo >=
 // hi: none).
-func geoBuildRange(ctx context.Context, q interface {
+func geoBuildRange(ctx context.Context, q rowQuerier) (lo, hi int64, err error) {
+	return readBuildRange(ctx, q, "geo_build")
+}
+
+type rowQuerier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (lo, hi int64, err error) {
-	err = q.QueryRowContext(ctx, "SELECT lo, hi FROM geo_build WHERE id = 1").Scan(&lo, &hi)
+}
+
+// readBuildRange reads the range [lo, hi) of a build table (geo_build,
+// geo_mins_build); none when the table has no row.
+func readBuildRange(ctx context.Context, q rowQuerier, table string) (lo, hi int64, err error) {
+	err = q.QueryRowContext(ctx, "SELECT lo, hi FROM "+table+" WHERE id = 1").Scan(&lo, &hi)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("store: geo build: %w", err)
+		return 0, 0, fmt.Errorf("store: %s: %w", table, err)
 	}
 	return lo, hi, nil
 }
@@ -508,21 +537,22 @@ func (s *Store) buildGeoHour(ctx context.Context, tx *sql.Tx, h int64) error {
 		lat, lon      float64
 		country, city string
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT event_type, outcome, ROUND(lat, 2), ROUND(lon, 2), country, city, actor
+	rows, err := tx.QueryContext(ctx, `SELECT event_type, outcome, ROUND(lat, 2), ROUND(lon, 2), country, city, actor, published
 		FROM events WHERE published >= ? AND published < ? AND lat IS NOT NULL AND lon IS NOT NULL`, h, h+hourMS)
 	if err != nil {
 		return fmt.Errorf("store: build geo sets: %w", err)
 	}
-	sets := map[key][]string{}
+	sets := map[key][]geoPageHit{}
 	actors := map[string]struct{}{}
 	for rows.Next() {
 		var k key
 		var a string
-		if err := rows.Scan(&k.typ, &k.outcome, &k.lat, &k.lon, &k.country, &k.city, &a); err != nil {
+		var at int64
+		if err := rows.Scan(&k.typ, &k.outcome, &k.lat, &k.lon, &k.country, &k.city, &a, &at); err != nil {
 			rows.Close()
 			return fmt.Errorf("store: build geo sets: %w", err)
 		}
-		sets[k] = append(sets[k], a)
+		sets[k] = append(sets[k], geoPageHit{a, at - h})
 		actors[a] = struct{}{}
 	}
 	if err := rows.Close(); err != nil {
@@ -532,19 +562,26 @@ func (s *Store) buildGeoHour(ctx context.Context, tx *sql.Tx, h int64) error {
 	if err != nil {
 		return err
 	}
-	// rows left without events (none after a prune's clean-up) get an empty set
-	if _, err := tx.ExecContext(ctx, "UPDATE geo_hours SET actors = x'' WHERE bucket = ?", h); err != nil {
+	// rows left without events (none after a prune's clean-up) get an
+	// empty set (and no minutes)
+	cols := "actors = ?1"
+	if s.geoMins {
+		cols += ", mins = ?2"
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE geo_hours SET "+cols+" WHERE bucket = ?3", []byte{}, []byte{}, h); err != nil {
 		return fmt.Errorf("store: build geo sets: %w", err)
 	}
 	var buf []uint32
-	for k, as := range sets {
-		buf = buf[:0]
-		for _, a := range as {
-			buf = append(buf, ids[a])
+	var hits []geoHit
+	var mins geoMins
+	for k, hs := range sets {
+		hits = hits[:0]
+		for _, x := range hs {
+			hits = append(hits, geoHit{ids[x.actor], x.at})
 		}
-		slices.Sort(buf)
-		if _, err := tx.ExecContext(ctx, `UPDATE geo_hours SET actors = ? WHERE bucket = ? AND event_type = ? AND outcome = ?
-			AND lat = ? AND lon = ? AND country = ? AND city = ?`, appendGeoSet(nil, slices.Compact(buf)), h, k.typ, k.outcome,
+		set, m := geoSetAndMins(hits, buf, &mins)
+		if _, err := tx.ExecContext(ctx, "UPDATE geo_hours SET "+cols+` WHERE bucket = ?3 AND event_type = ?4 AND outcome = ?5
+			AND lat = ?6 AND lon = ?7 AND country = ?8 AND city = ?9`, set, m, h, k.typ, k.outcome,
 			k.lat, k.lon, k.country, k.city); err != nil {
 			return fmt.Errorf("store: build geo sets: %w", err)
 		}
@@ -598,24 +635,49 @@ func (s *Store) buildAllGeoSets(ctx context.Context) error {
 	return nil
 }
 
-// buildGeoSetsStep builds up to geoBuildHours hours; done when none is left.
+// buildGeoSetsStep builds up to geoBuildHours hours, the newest of those
+// without sets (geo_build) or without minutes (geo_mins_build; a hour
+// built gets both); done when none is left.
 func (s *Store) buildGeoSetsStep(ctx context.Context, tx *sql.Tx) (bool, error) {
 	lo, hi, err := geoBuildRange(ctx, tx)
-	if err != nil || lo >= hi {
-		return true, err
+	if err != nil {
+		return false, err
 	}
-	next := max(lo, hi-geoBuildHours*hourMS)
-	for h := hi - hourMS; h >= next; h -= hourMS {
+	mlo, mhi, err := s.geoMinsBuildRange(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	top, bottom := int64(-1<<63), int64(1<<63-1)
+	for _, r := range [][2]int64{{lo, hi}, {mlo, mhi}} {
+		if r[0] < r[1] {
+			top, bottom = max(top, r[1]), min(bottom, r[0])
+		}
+	}
+	if bottom >= top {
+		return true, nil
+	}
+	next := max(bottom, top-geoBuildHours*hourMS)
+	for h := top - hourMS; h >= next; h -= hourMS {
 		if err := s.buildGeoHour(ctx, tx, h); err != nil {
 			return false, err
 		}
 	}
-	if next <= lo {
-		_, err = tx.ExecContext(ctx, "DELETE FROM geo_build")
-	} else {
-		_, err = tx.ExecContext(ctx, "UPDATE geo_build SET hi = ?", next)
+	for _, r := range []struct {
+		table  string
+		lo, hi int64
+	}{{"geo_build", lo, hi}, {"geo_mins_build", mlo, mhi}} {
+		switch {
+		case r.lo >= r.hi || r.hi <= next: // nothing to build, or below this step
+		case next <= r.lo:
+			_, err = tx.ExecContext(ctx, "DELETE FROM "+r.table)
+		default:
+			_, err = tx.ExecContext(ctx, "UPDATE "+r.table+" SET hi = ?", next)
+		}
+		if err != nil {
+			return false, err
+		}
 	}
-	return false, err
+	return false, nil
 }
 
 // pruneGeoHours lists the hours of a prune chunk's located events (read
@@ -724,19 +786,53 @@ func (s *Store) geoPointsFromSets(ctx context.Context, tx *sql.Tx, q GeoQuery, p
 		}
 		return nil
 	}
+	raw := func(a, b int64) error {
+		if a >= b {
+			return nil
+		}
+		// the counts per point grouped in SQL, then the distinct actor
+		// numbers per point (numbers only: a row a point and actor, no
+		// strings unless an actor has no number)
+		w := s.geoRawWhere(q, a, b)
+		rnd := fmt.Sprintf("ROUND(ROUND(lat, 2), %[1]d) AS rlat, ROUND(ROUND(lon, 2), %[1]d) AS rlon, %[2]s AS o", prec, geoOutcomeCol(q))
+		err := query(agg.scanPoints, fmt.Sprintf(`SELECT %s, COUNT(*), SUM(outcome IN ('FAILURE', 'DENY')), 0, MAX(country), MAX(city), MAX(published)
+			FROM events%s GROUP BY rlat, rlon, o`, rnd, w.sql()), w.args)
+		if err == nil {
+			err = query(agg.scanRawActors, fmt.Sprintf(`SELECT DISTINCT rlat, rlon, o, g, CASE WHEN g IS NULL THEN actor END
+				FROM (SELECT %s, (SELECT gid FROM geo_actor_ids WHERE login = events.actor) AS g, actor FROM events%s)`, rnd, w.sql()), w.args)
+		}
+		return err
+	}
+	mlo, mhi, err := s.geoMinsBuildRange(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("store: geo points: %w", err)
+	}
+	partial := func(a, b int64) error {
+		// a partial hour: its whole minutes from the hour's rows (schema
+		// 19, built), the rest (under a minute at an end, or a range
+		// inside one hour) from raw rows
+		p, ok := splitGeoPartial(a, b)
+		if !s.geoMins || s.geoRawEnds || !ok || (mlo < mhi && p.h >= mlo && p.h < mhi) {
+			return raw(a, b)
+		}
+		err := raw(a, p.ma)
+		if err == nil && p.ma < p.mb {
+			w := geoRollWhere(q, p.h, p.h+hourMS)
+			err = query(func(rows *sql.Rows) error { return agg.scanMinutes(rows, p) }, fmt.Sprintf(`SELECT ROUND(lat, %d), ROUND(lon, %d), %s,
+				outcome IN ('FAILURE', 'DENY'), country, city, mins, mins IS NULL FROM geo_hours%s`, prec, prec, geoOutcomeCol(q), w.sql()), w.args)
+		}
+		if err == nil {
+			err = raw(p.mb, b)
+		}
+		return err
+	}
 	for _, x := range sp {
 		var err error
 		if x.level == 0 {
-			// the counts per point grouped in SQL, then the distinct
-			// actor numbers per point (numbers only: a row a point and
-			// actor, no strings unless an actor has no number)
-			w := s.geoRawWhere(q, x.a, x.b)
-			rnd := fmt.Sprintf("ROUND(ROUND(lat, 2), %[1]d) AS rlat, ROUND(ROUND(lon, 2), %[1]d) AS rlon, %[2]s AS o", prec, geoOutcomeCol(q))
-			err = query(agg.scanPoints, fmt.Sprintf(`SELECT %s, COUNT(*), SUM(outcome IN ('FAILURE', 'DENY')), 0, MAX(country), MAX(city), MAX(published)
-				FROM events%s GROUP BY rlat, rlon, o`, rnd, w.sql()), w.args)
-			if err == nil {
-				err = query(agg.scanRawActors, fmt.Sprintf(`SELECT DISTINCT rlat, rlon, o, g, CASE WHEN g IS NULL THEN actor END
-					FROM (SELECT %s, (SELECT gid FROM geo_actor_ids WHERE login = events.actor) AS g, actor FROM events%s)`, rnd, w.sql()), w.args)
+			// a raw span under two hours may cross an hour's start: a
+			// partial hour each side
+			for a := x.a; a < x.b && err == nil; a = a - a%hourMS + hourMS {
+				err = partial(a, min(x.b, a-a%hourMS+hourMS))
 			}
 		} else {
 			table := "geo_hours"

@@ -50,7 +50,6 @@ func geoSetEvents(rng *rand.Rand, start, n int, from time.Time, span time.Durati
 // hour- and day-aligned ends, with the plugin's filters.
 func checkGeoAgainstRaw(t *testing.T, s *Store, lo, hi time.Time, rounds int, seed uint64) {
 	t.Helper()
-	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	at := func() time.Time {
 		d := hi.Sub(lo) + 4*time.Hour
@@ -71,23 +70,35 @@ func checkGeoAgainstRaw(t *testing.T, s *Store, lo, hi time.Time, rounds int, se
 		if i == 0 {
 			a, b = time.Time{}, time.Time{} // open range
 		}
-		q := GeoQuery{From: a, To: b, Limit: 1000, EventTypePrefix: []string{"", "", "user.session.start", "user.", "app."}[rng.IntN(5)],
-			Outcome: []string{"", "", "failure", "SUCCESS"}[rng.IntN(4)], ByOutcome: rng.IntN(3) == 0, Precision: 1 + rng.IntN(2)}
-		for _, actors := range []bool{true, false} {
-			q.CountActors = actors
-			s.geoOld = true
-			want, err := s.GeoPoints(ctx, q)
-			s.geoOld = false
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.GeoPoints(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("round %d, %+v:\n got %+v\nwant %+v", i, q, got, want)
-			}
+		checkGeoQuery(t, s, i, randomGeoQuery(rng, a, b))
+	}
+}
+
+// randomGeoQuery is a Geomap query of [a, b] with random panel filters.
+func randomGeoQuery(rng *rand.Rand, a, b time.Time) GeoQuery {
+	return GeoQuery{From: a, To: b, Limit: 1000, EventTypePrefix: []string{"", "", "user.session.start", "user.", "app."}[rng.IntN(5)],
+		Outcome: []string{"", "", "failure", "SUCCESS"}[rng.IntN(4)], ByOutcome: rng.IntN(3) == 0, Precision: 1 + rng.IntN(2)}
+}
+
+// checkGeoQuery compares q's points with and without distinct actors
+// against the raw-row path, field for field.
+func checkGeoQuery(t *testing.T, s *Store, round int, q GeoQuery) {
+	t.Helper()
+	ctx := context.Background()
+	for _, actors := range []bool{true, false} {
+		q.CountActors = actors
+		s.geoOld = true
+		want, err := s.GeoPoints(ctx, q)
+		s.geoOld = false
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GeoPoints(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d, %+v:\n got %+v\nwant %+v", round, q, got, want)
 		}
 	}
 }
@@ -133,20 +144,11 @@ func TestGeoSetsMigration(t *testing.T) {
 	old, path := openOld(t, "v17.db", geoSetsVersion-1)
 	rng := rand.New(rand.NewPCG(5, 6))
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	evs := geoSetEvents(rng, 0, 1500, t0, 3*24*time.Hour+5*time.Hour)
-	for i := 0; i < len(evs); i += 500 {
-		mustCommit(t, old, Batch{Events: evs[i:min(i+500, len(evs))]})
-	}
-	old.Close()
-
 	// a build stopped after its first step: the store is usable and exact
 	// (the unbuilt hours are read from raw rows)
-	half, err := OpenWithOptions(ctx, path, Options{geoBuildLimit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := half.SchemaVersion(ctx); v != geoSetsVersion {
-		t.Fatalf("schema %d, want %d", v, geoSetsVersion)
+	half := openAfterOneBuildStep(t, old, path, geoSetEvents(rng, 0, 1500, t0, 3*24*time.Hour+5*time.Hour))
+	if v, _ := half.SchemaVersion(ctx); v != LatestSchemaVersion() {
+		t.Fatalf("schema %d, want %d", v, LatestSchemaVersion())
 	}
 	lo, hi, err := geoBuildRange(ctx, half.r)
 	// 77 hours of events, the newest 6 built
@@ -226,4 +228,20 @@ func sortU32(u []uint32) {
 			u[j], u[j-1] = u[j-1], u[j]
 		}
 	}
+}
+
+// openAfterOneBuildStep commits evs to an old store in pages of 500,
+// closes it and opens it at the latest schema with the geo build at open
+// stopped after its first step, as an interrupted build would leave it.
+func openAfterOneBuildStep(t *testing.T, old *Store, path string, evs []event.Event) *Store {
+	t.Helper()
+	for i := 0; i < len(evs); i += 500 {
+		mustCommit(t, old, Batch{Events: evs[i:min(i+500, len(evs))]})
+	}
+	old.Close()
+	s, err := OpenWithOptions(context.Background(), path, Options{geoBuildLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

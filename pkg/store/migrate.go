@@ -346,6 +346,11 @@ DELETE FROM state;
 	// point from roll-ups. Existing rows get their sets at open, a few
 	// hours per transaction (geo_build: resumable).
 	geoSetsMigration,
+	// 19: each geo_hours row's events per minute and its actors' first and
+	// last minutes (geo_mins.go): a Geomap query's partial hours at its
+	// ends from the rows, not raw rows. Existing rows get their minutes at
+	// open, with the sets (geo_mins_build: resumable).
+	geoMinsMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

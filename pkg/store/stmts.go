@@ -37,6 +37,10 @@ var templates = map[string]template{
 		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen)`, 9},
 	"geo_hours_sets": geoSetsTemplate("geo_hours"),
 	"geo_days":       geoSetsTemplate("geo_days"),
+	"geo_hours_mins": {"INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen, actors, mins)",
+		"(?,?,?,ROUND(?,2),ROUND(?,2),?,?,?,?,?,?)", `ON CONFLICT(bucket, event_type, outcome, lat, lon, country, city) DO UPDATE SET
+		n = n + excluded.n, last_seen = MAX(last_seen, excluded.last_seen), actors = oktaguard_geoset_union(actors, excluded.actors),
+		mins = oktaguard_geomins_union(mins, excluded.mins)`, 11},
 	"actors": {"INSERT INTO actors (actor, actor_id, last_seen, events)", "(?,?,?,?)", `ON CONFLICT(actor) DO UPDATE SET
 		actor_id = CASE WHEN excluded.last_seen >= last_seen AND excluded.actor_id <> '' THEN excluded.actor_id ELSE actor_id END,
 		last_seen = MAX(last_seen, excluded.last_seen), events = events + excluded.events`, 4},
@@ -106,6 +110,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			continue
 		}
 		if (key == "geo_hours_sets" || key == "geo_days") && !s.geoSets { // below schema 18
+			continue
+		}
+		if key == "geo_hours_mins" && !s.geoMins { // below schema 19
 			continue
 		}
 		m[key] = map[int]*sql.Stmt{}

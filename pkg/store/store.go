@@ -167,7 +167,11 @@ type Store struct {
 	// geoChecked is the day up to which commits sealed the closed days
 	// (geoCheckedPending: the open transaction's). geoOld (benchmarks
 	// only) answers geo queries as before schema 18.
-	geoSets                       bool
+	geoSets bool
+	// geoMins (schema 19): geo_hours rows carry their minutes
+	// (geo_mins.go); geoRawEnds (benchmarks only) reads partial hours
+	// from raw rows as schema 18 did
+	geoMins, geoRawEnds           bool
 	geoIDCache, geoIDPending      map[string]uint32
 	geoChecked, geoCheckedPending int64
 	geoOld                        bool
@@ -274,6 +278,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.entityHours = upTo >= entityHoursVersion
 	s.daysFromHours = upTo >= daysFromHoursVersion
 	s.geoSets = upTo >= geoSetsVersion
+	s.geoMins = upTo >= geoMinsVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		err := s.sealAllUserBuckets(ctx)
