@@ -182,7 +182,8 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	}
 	args := make([]any, 0, eventChunk*eventCols)
 	rawArgs := make([]any, 0, eventChunk*2)
-	ftsArgs := make([]any, 0, eventChunk*2)
+	var ftsFrom, ftsTo int64 // the ids this page inserted (indexText)
+	inserted := 0
 	cs := make([]cols, eventChunk)
 	firstIdx := make(map[string]int, eventChunk)
 	frames := compressFrames(s.codec(), evs)
@@ -229,7 +230,6 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
 		rawArgs = rawArgs[:0]
-		ftsArgs = ftsArgs[:0]
 		for rows.Next() {
 			var id int64
 			var u string
@@ -244,6 +244,11 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			}
 			res.Inserted[i] = true
 			res.EventsInserted++
+			inserted++
+			if inserted == 1 || id < ftsFrom {
+				ftsFrom = id
+			}
+			ftsTo = max(ftsTo, id)
 			ev := &evs[i]
 			s.sampleRaw(ev.Raw)
 			if fr := frames.frame(i); len(fr) == 0 {
@@ -252,9 +257,7 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 				rawArgs = append(rawArgs, id, fr)
 			}
 
-			c := &cs[i-first]
-			ftsArgs = append(ftsArgs, id, ftsJoin(ev.DisplayMessage, ev.Actor.AlternateID, ev.EventType, c.target, c.ip))
-			ec := c.columns()
+			ec := cs[i-first].columns()
 			agg.Add(ev, &ec)
 			if geo != nil {
 				geo.add(&ec, ev.EventType, ev.Outcome.Result, ev.Actor.AlternateID)
@@ -269,9 +272,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		if err := s.multiExec(ctx, tx, "raw", rawArgs); err != nil {
 			return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", first, start-1, err)
 		}
-		if err := s.multiExec(ctx, tx, "fts", ftsArgs); err != nil {
-			return fmt.Errorf("store: commit: text index of events %d..%d: %w", first, start-1, err)
-		}
+	}
+	if err := indexText(ctx, tx, ftsFrom, ftsTo, inserted); err != nil {
+		return err
 	}
 	if err := s.upsertRollups(ctx, tx, agg); err != nil {
 		return err

@@ -29,12 +29,8 @@ const ftsMaxCandidates = 20000
 // columns may make a candidate, which the LIKE rejects.
 const ftsSep = "\n"
 
-// ftsJoin is the indexed text of one event.
-func ftsJoin(displayMessage, actor, eventType, target, ip string) string {
-	return displayMessage + ftsSep + actor + ftsSep + eventType + ftsSep + target + ftsSep + ip
-}
-
-// ftsText is ftsJoin in SQL over the events columns (prefix: "e." or "").
+// ftsText is the indexed text of an event in SQL over its events columns
+// (prefix: "e." or ""), the columns joined by ftsSep.
 func ftsText(prefix string) string {
 	cols := []string{"display_message", "actor", "event_type", "target", "ip"}
 	for i, c := range cols {
@@ -165,4 +161,28 @@ func (s *Store) ftsCount(ctx context.Context, m string, after int64, limit int) 
 		return 0, fmt.Errorf("store: query events: text index: %w", err)
 	}
 	return n, nil
+}
+
+// indexText adds the events a page inserted, ids from..to, to the text
+// index in one statement that reads their text back from the events rows
+// (ftsText, the same expression Prune deletes with). One statement a page
+// matters: FTS5 flushes its pending rows into a new segment at every
+// statement savepoint, and a multi-row INSERT into a virtual table always
+// opens one, so binding the text 128 rows a statement wrote a segment per
+// statement (about ten a page) and made FTS5 merge them all again.
+// Commit's ids only grow (INTEGER PRIMARY KEY without deletions above the
+// largest), so from..to holds exactly the page's n new rows; a different
+// count is an error rather than a silently incomplete index.
+func indexText(ctx context.Context, tx *sql.Tx, from, to int64, n int) error {
+	if n == 0 {
+		return nil
+	}
+	r, err := tx.ExecContext(ctx, "INSERT INTO events_fts (rowid, t) SELECT id, "+ftsText("")+" FROM events WHERE id BETWEEN ? AND ?", from, to)
+	if err != nil {
+		return fmt.Errorf("store: commit: text index of events %d..%d: %w", from, to, err)
+	}
+	if got, err := r.RowsAffected(); err != nil || got != int64(n) {
+		return fmt.Errorf("store: commit: text index: ids %d..%d hold %d rows, the page inserted %d (%v)", from, to, got, n, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,55 @@ func TestFreeTextIndexRebuiltAndPruned(t *testing.T) {
 	}
 }
 
+// A page's events enter the text index in one statement, so a commit
+// writes one FTS5 segment (a statement per 128 rows wrote one each, about
+// ten a page, which FTS5 then merged again), and exactly the events the
+// page inserted are indexed: not the duplicates it skipped, whether already
+// stored or repeated within the page.
+func TestFreeTextIndexOneSegmentPerPage(t *testing.T) {
+	s, _ := openTemp(t)
+	evs := mkEvents(0, 1500, t0, time.Second)
+	mark := func(i int) string { return fmt.Sprintf("tok%05dq", i) }
+	marked := []int{0, 700, 999, 1000, 1200, 1499}
+	for _, i := range marked {
+		evs[i].DisplayMessage += " " + mark(i)
+	}
+	mustCommit(t, s, Batch{Events: evs[:1000]})
+	var segs int
+	if err := s.r.QueryRow("SELECT COUNT(DISTINCT segid) FROM events_fts_idx").Scan(&segs); err != nil {
+		t.Fatal(err)
+	}
+	if segs != 1 {
+		t.Fatalf("a 1 000-event page wrote %d text index segments, want 1", segs)
+	}
+	// 300 already stored, 500 new, one of them twice
+	page := append(append([]eventT{}, evs[700:1500]...), evs[1200])
+	res := mustCommit(t, s, Batch{Events: page})
+	if res.EventsInserted != 500 {
+		t.Fatalf("inserted %d, want 500", res.EventsInserted)
+	}
+	var n int
+	// "exa" (example.com) is in every event's actor
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM events_fts WHERE events_fts MATCH ?", ftsQuery("example.com")).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(evs) {
+		t.Fatalf("%d events in the text index, want %d", n, len(evs))
+	}
+	if _, err := s.w.Exec("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')"); err != nil {
+		t.Fatalf("text index integrity check: %v", err)
+	}
+	for _, i := range marked {
+		rows, err := s.QueryEvents(context.Background(), EventQuery{Text: mark(i), Limit: 10, NoRaw: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].UUID != evs[i].UUID {
+			t.Errorf("text %q: %d rows, want event %d alone", mark(i), len(rows), i)
+		}
+	}
+}
+
 // A trigram found in nearly every event ("use" of every user@ actor) is
 // left out of the MATCH when the text has rarer ones: the shorter
 // expression's candidates still hold every row the full one matches, and
@@ -206,4 +256,9 @@ func TestFreeTextLeavesOutCommonTrigrams(t *testing.T) {
 	if !strings.Contains(m4, `"er0"`) || strings.Contains(m4, `"use"`) || strings.Contains(m4, `"ser"`) {
 		t.Fatalf("window 150: MATCH %q, want \"er0\" kept and \"use\", \"ser\" left out", m4)
 	}
+}
+
+// ftsJoin is ftsText in Go: the text the index must hold for an event.
+func ftsJoin(displayMessage, actor, eventType, target, ip string) string {
+	return displayMessage + ftsSep + actor + ftsSep + eventType + ftsSep + target + ftsSep + ip
 }

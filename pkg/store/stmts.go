@@ -29,7 +29,6 @@ var templates = map[string]template{
 	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories)`,
 		"(?" + strings.Repeat(",?", eventCols-1) + ")", "ON CONFLICT(uuid) DO NOTHING RETURNING id, uuid", eventCols},
 	"raw":        {"INSERT OR FAIL INTO events_raw (id, raw)", "(?,?)", "", 2},
-	"fts":        {"INSERT INTO events_fts (rowid, t)", "(?,?)", "", 2},
 	"user_days":  userTemplate("user_days"),
 	"user_hours": userTemplate("user_hours"),
 	"geo_hours": {"INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)",
