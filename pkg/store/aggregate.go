@@ -277,6 +277,12 @@ func (g *UserAgg) AddSegment(bucket int64, data []byte, search string) error {
 		// entries are sorted by actor: an actor's other countries follow
 		// (e.actor aliases the decoded segment, unchanged until the next)
 		if !started || !bytes.Equal(e.actor, prev) {
+			if !started && !g.byMap {
+				// a part of a segment (user_parts.go) starts anywhere:
+				// skip the users before it in one search, not a walk
+				a := e.actor
+				j = sort.Search(len(g.sorted), func(i int) bool { return g.sorted[i].Actor >= string(a) })
+			}
 			started, prev = true, e.actor
 			switch {
 			case g.byMap && g.only:

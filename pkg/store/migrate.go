@@ -351,6 +351,11 @@ DELETE FROM state;
 	// ends from the rows, not raw rows. Existing rows get their minutes at
 	// open, with the sets (geo_mins_build: resumable).
 	geoMinsMigration,
+	// 20: segments in parts (user_parts.go): a segment of more than
+	// segPartEntries entries is written as parts, and one that merges
+	// others (a day, a 2- or 4-day segment) is built a bounded step per
+	// commit. A new table only: the segments written before stay blobs.
+	segPartsMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

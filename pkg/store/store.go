@@ -89,6 +89,9 @@ type Options struct {
 	geoBuildLimit int
 	// sealBudget: tests shrink the entries a commit seals (0: sealBudget)
 	sealBudget int
+	// segPartEntries: tests shrink the entries of a segment's part (0:
+	// segPartEntries)
+	segPartEntries int
 }
 
 func (o *Options) defaults() error {
@@ -175,6 +178,10 @@ type Store struct {
 	geoIDCache, geoIDPending      map[string]uint32
 	geoChecked, geoCheckedPending int64
 	geoOld                        bool
+	// segParts: user segments of more than segPartEntries entries are
+	// stored in parts, built a bounded step per commit (user_parts.go)
+	segParts bool
+	sealWork int // entries the last seal handled (tests)
 
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
@@ -279,6 +286,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.daysFromHours = upTo >= daysFromHoursVersion
 	s.geoSets = upTo >= geoSetsVersion
 	s.geoMins = upTo >= geoMinsVersion
+	s.segParts = upTo >= segPartsVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		err := s.sealAllUserBuckets(ctx)

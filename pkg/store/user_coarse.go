@@ -54,18 +54,17 @@ func (s *Store) userSegLevels(span int64) []int64 {
 // in user_segs under their own spans).
 const coarseUserSegsVersion = 13
 
-// buildCoarseUserSeg writes the coarse segment (w, c) as the merge of the
-// base segments (span) of its buckets. It returns the entries handled.
-func buildCoarseUserSeg(ctx context.Context, tx *sql.Tx, span, w, c int64) (int, error) {
-	ins, err := segsIn(ctx, tx, span, c, c+w)
+// buildCoarseStep advances the build of the coarse segment (w, c) as the
+// merge of the base segments (span) of its buckets by budget entries read
+// (0: to the end; buildSegStep). It returns the entries handled.
+func (s *Store) buildCoarseStep(ctx context.Context, tx *sql.Tx, span, w, c int64, budget int) (int, error) {
+	k, _, err := s.buildSegStep(ctx, tx, w, c, func(after *rawEntry) ([]segInput, error) {
+		return segsFrom(ctx, tx, span, c, c+w, after)
+	}, budget)
 	if err != nil {
 		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
 	}
-	data, _, work, err := mergeSegInputs(c, ins)
-	if err != nil {
-		return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
-	}
-	return work, putUserSegData(ctx, tx, w, c, data)
+	return k, nil
 }
 
 // buildAllCoarseUserSegs builds every missing coarse segment of a closed
@@ -124,7 +123,7 @@ func (s *Store) buildNextCoarseUserSeg(ctx context.Context, table string, span, 
 	if err != nil {
 		return false, 0, fmt.Errorf("store: build coarse user segments: %w", err)
 	}
-	if _, err := buildCoarseUserSeg(ctx, tx, span, w, c); err != nil {
+	if _, err := s.buildCoarseStep(ctx, tx, span, w, c, 0); err != nil {
 		return false, 0, fmt.Errorf("store: build coarse user segments: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -133,41 +132,46 @@ func (s *Store) buildNextCoarseUserSeg(ctx context.Context, table string, span, 
 	return false, c, nil
 }
 
-// buildPendingCoarse builds the oldest missing coarse day segment of a
-// closed coarse bucket newer than every coarse segment of its level (what
-// a commit's day seal left: sealLevels with spread), finest level first.
-// It returns the entries handled, -1 when there was none.
-func (s *Store) buildPendingCoarse(ctx context.Context, tx *sql.Tx) (int, error) {
+// buildPendingCoarse builds the oldest missing coarse segment of a closed
+// coarse bucket newer than every coarse segment of its level (what a
+// commit's seal left: sealLevels with spread), 6 hours first, then days,
+// finest level first. A step reads about budget entries (0: the whole
+// segment; buildSegStep), so a segment is built over as many commits as
+// it needs: a coarse bucket with parts but no segment yet is found again,
+// and continued. It returns the entries handled, -1 when there was none.
+func (s *Store) buildPendingCoarse(ctx context.Context, tx *sql.Tx, budget int) (int, error) {
 	h, ok, err := newestHourBucket(ctx, tx)
 	if err != nil || !ok {
 		return -1, err
 	}
-	open := floorTo(h, dayMS)
-	levels := s.userSegLevels(dayMS)
-	for i := len(levels) - 1; i >= 0; i-- {
-		w := levels[i]
-		var newest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM user_segs WHERE span = ?", w).Scan(&newest); err != nil {
-			return 0, fmt.Errorf("store: coarse user segments: %w", err)
+	for _, base := range [2][2]int64{{hourMS, h}, {dayMS, floorTo(h, dayMS)}} {
+		span, open := base[0], base[1]
+		levels := s.userSegLevels(span)
+		for i := len(levels) - 1; i >= 0; i-- {
+			w := levels[i]
+			var newest sql.NullInt64
+			if err := tx.QueryRowContext(ctx, "SELECT MAX(bucket) FROM user_segs WHERE span = ?", w).Scan(&newest); err != nil {
+				return 0, fmt.Errorf("store: coarse user segments: %w", err)
+			}
+			from := int64(math.MinInt64)
+			if newest.Valid {
+				from = newest.Int64 + w
+			}
+			var d int64
+			err := tx.QueryRowContext(ctx, "SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT 1",
+				span, from, floorTo(open, w)).Scan(&d)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return 0, fmt.Errorf("store: coarse user segments: %w", err)
+			}
+			k, err := s.buildCoarseStep(ctx, tx, span, w, floorTo(d, w), budget)
+			if err != nil {
+				return 0, fmt.Errorf("store: coarse user segments: %w", err)
+			}
+			return k, nil
 		}
-		from := int64(math.MinInt64)
-		if newest.Valid {
-			from = newest.Int64 + w
-		}
-		var d int64
-		err := tx.QueryRowContext(ctx, "SELECT bucket FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT 1",
-			dayMS, from, floorTo(open, w)).Scan(&d)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: coarse user segments: %w", err)
-		}
-		k, err := buildCoarseUserSeg(ctx, tx, dayMS, w, floorTo(d, w))
-		if err != nil {
-			return 0, fmt.Errorf("store: coarse user segments: %w", err)
-		}
-		return k, nil
 	}
 	return -1, nil
 }

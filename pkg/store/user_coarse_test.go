@@ -19,50 +19,40 @@ func checkCoarseInvariant(t *testing.T, s *Store) map[int64]int {
 	counts := map[int64]int{}
 	for _, ut := range userTables {
 		for _, w := range userSegLevels[ut.span] {
-			rows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ?", w)
+			rows, err := s.r.QueryContext(ctx, "SELECT bucket FROM user_segs WHERE span = ?", w)
 			if err != nil {
 				t.Fatal(err)
 			}
-			type seg struct {
-				c    int64
-				data []byte
-			}
-			var segs []seg
+			var segs []int64
 			for rows.Next() {
-				var g seg
-				if err := rows.Scan(&g.c, &g.data); err != nil {
+				var c int64
+				if err := rows.Scan(&c); err != nil {
 					t.Fatal(err)
 				}
-				segs = append(segs, g)
+				segs = append(segs, c)
 			}
 			rows.Close()
-			for _, g := range segs {
-				got, err := DecodeUserSeg(g.c, g.data)
+			for _, c := range segs {
+				// a blob or its parts (user_parts.go)
+				got, err := userSeg(ctx, s.r, w, c)
 				if err != nil {
 					t.Fatal(err)
 				}
-				brows, err := s.r.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-					ut.span, g.c, g.c+w)
+				ins, err := segsFrom(ctx, s.r, ut.span, c, c+w, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				var want []UserSegEntry
-				for brows.Next() {
-					var b int64
-					var data []byte
-					if err := brows.Scan(&b, &data); err != nil {
-						t.Fatal(err)
-					}
-					es, err := DecodeUserSeg(b, data)
+				for _, in := range ins {
+					es, err := decodeSegInput(in)
 					if err != nil {
 						t.Fatal(err)
 					}
 					want = MergeUserSegEntries(want, es)
 				}
-				brows.Close()
 				sortSegEntries(want)
 				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("coarse segment %d/%d: %d entries, the merge of its %s segments has %d", w, g.c, len(got), ut.table, len(want))
+					t.Fatalf("coarse segment %d/%d: %d entries, the merge of its %s segments has %d", w, c, len(got), ut.table, len(want))
 				}
 				counts[w]++
 			}

@@ -124,11 +124,12 @@ func unsealedDays(ctx context.Context, q querier, a, b int64) ([]int64, error) {
 	return out, nil
 }
 
-// dayFromHours is the inputs of a day's merge: its hour segments and hour
-// rows, oldest first (a newer-or-equal last-seen brings its IP and id, as
-// the day's upserts did).
-func dayFromHours(ctx context.Context, tx *sql.Tx, day int64) ([]segInput, error) {
-	ins, err := segsIn(ctx, tx, hourMS, day, day+dayMS)
+// dayFromHours is the inputs of a day's merge from the key after after
+// (nil: all): its hour segments and hour rows, oldest first (a
+// newer-or-equal last-seen brings its IP and id, as the day's upserts
+// did).
+func dayFromHours(ctx context.Context, tx *sql.Tx, day int64, after *rawEntry) ([]segInput, error) {
+	ins, err := segsFrom(ctx, tx, hourMS, day, day+dayMS, after)
 	if err != nil {
 		return nil, err
 	}
@@ -155,27 +156,35 @@ func dayFromHours(ctx context.Context, tx *sql.Tx, day int64) ([]segInput, error
 	return append(ins, segInput{rows: fresh}), nil
 }
 
-// sealDayFromHours writes the segment of a closed day that has none from
-// its hours, merges it into the coarse day segments and deletes the day's
-// user_days rows (which the queries ignored). newest is the open day; with
-// spread the newest coarse segments it closes are left to later commits
-// (sealLevels).
-func (s *Store) sealDayFromHours(ctx context.Context, tx *sql.Tx, day, newest int64, spread bool) (int, error) {
-	ins, err := dayFromHours(ctx, tx, day)
-	if err != nil {
-		return 0, fmt.Errorf("store: seal day %d from hours: %w", day, err)
+// sealDayFromHours advances the build of the segment of a closed day
+// that has none from its hours by budget entries read (0: to the end;
+// buildSegStep). The step that finishes it merges it into the coarse day
+// segments and deletes the day's user_days rows (which the queries
+// ignored). newest is the open day; with spread the newest coarse
+// segments it closes are left to later commits (sealLevels).
+func (s *Store) sealDayFromHours(ctx context.Context, tx *sql.Tx, day, newest int64, spread bool, budget int) (int, bool, error) {
+	work, done, err := s.buildSegStep(ctx, tx, dayMS, day, func(after *rawEntry) ([]segInput, error) {
+		return dayFromHours(ctx, tx, day, after)
+	}, budget)
+	if err != nil || !done {
+		return work, done, wrapSealDay(day, err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM user_days WHERE bucket = ?", day); err != nil {
-		return 0, fmt.Errorf("store: seal day %d from hours: %w", day, err)
+		return 0, false, wrapSealDay(day, err)
 	}
-	data, work, err := mergeIntoSeg(ctx, tx, dayMS, day, ins, true)
-	if err != nil || data == nil {
-		return work, wrapSealDay(day, err)
+	var has int
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket = ?)", dayMS, day).Scan(&has); err != nil {
+		return 0, false, wrapSealDay(day, err)
+	}
+	if has == 0 {
+		return work, true, nil
 	}
 	// the day had no segment: the one written is what it adds to the
 	// coarse segments (one input, not its 24 hours again)
-	k, err := sealLevels(ctx, tx, dayMS, day, newest, s.userSegLevels(dayMS), []segInput{{seg: true, bucket: day, data: data}}, spread)
-	return work + k, wrapSealDay(day, err)
+	k, err := s.sealLevels(ctx, tx, dayMS, day, newest, s.userSegLevels(dayMS), func() ([]segInput, error) {
+		return segsFrom(ctx, tx, dayMS, day, day+1, nil)
+	}, spread)
+	return work + k, true, wrapSealDay(day, err)
 }
 
 func wrapSealDay(day int64, err error) error {
@@ -212,18 +221,43 @@ func (s *Store) sealDays(ctx context.Context, tx *sql.Tx, budget, work int, hour
 		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket = ?)", dayMS, d).Scan(&has); err != nil {
 			return false, fmt.Errorf("store: seal days: %w", err)
 		}
-		var k int
+		k, done := 0, true
 		if has == 1 {
-			k, err = sealUserBucket(ctx, tx, "user_days", dayMS, d, open, levels)
+			k, err = s.sealUserBucket(ctx, tx, "user_days", dayMS, d, open, levels, spread)
 		} else {
-			k, err = s.sealDayFromHours(ctx, tx, d, open, spread)
+			k, done, err = s.sealDayFromHours(ctx, tx, d, open, spread, s.stepBudget(budget, work))
 		}
 		if err != nil {
 			return false, err
 		}
 		work += k
 		n++
-		return true, nil
+		return done, nil // an unfinished day: the next seal continues it
+	}
+	// days whose build a seal began (user_parts.go), oldest first
+	if s.segParts {
+		var unfinished []int64
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT bucket FROM user_seg_parts AS p WHERE span = ?1 AND bucket < ?2
+			AND NOT EXISTS (SELECT 1 FROM user_segs AS u WHERE u.span = ?1 AND u.bucket = p.bucket) ORDER BY bucket`, dayMS, open)
+		if err != nil {
+			return n, work, false, fmt.Errorf("store: seal days: %w", err)
+		}
+		for rows.Next() {
+			var d int64
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return n, work, false, fmt.Errorf("store: seal days: %w", err)
+			}
+			unfinished = append(unfinished, d)
+		}
+		if err := rows.Close(); err != nil {
+			return n, work, false, fmt.Errorf("store: seal days: %w", err)
+		}
+		for _, d := range unfinished {
+			if ok, err := seal(d); err != nil || !ok {
+				return n, work, err == nil, err
+			}
+		}
 	}
 	after := int64(math.MinInt64)
 	for {
@@ -315,7 +349,7 @@ func (s *Store) sealAllDaysFromHours(ctx context.Context) error {
 			tx.Rollback() //nolint:errcheck // the error above is the one to report
 			return fmt.Errorf("store: seal days: %w", err)
 		}
-		if _, err := s.sealDayFromHours(ctx, tx, d, open, false); err != nil {
+		if _, _, err := s.sealDayFromHours(ctx, tx, d, open, false, 0); err != nil {
 			tx.Rollback() //nolint:errcheck // the error above is the one to report
 			return err
 		}

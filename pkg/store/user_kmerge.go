@@ -2,10 +2,7 @@ package store
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,35 +25,63 @@ import (
 // is the same either way.
 
 // segInput is one input of mergeSegInputs: an encoded segment of bucket,
-// or rows (any order: they are sorted here, stably, so rows of one key
-// keep their order).
+// a segment stored in parts (user_parts.go: read one part at a time by
+// load, in key order), or rows (any order: they are sorted here, stably,
+// so rows of one key keep their order).
 type segInput struct {
-	seg    bool // data is an encoded segment; otherwise rows
+	seg    bool // data (or parts) is an encoded segment; otherwise rows
 	bucket int64
 	data   []byte
 	rows   []UserSegEntry
+	parts  []int64                          // part numbers, in key order (data nil)
+	load   func(part int64) ([]byte, error) // reads a part's encoded segment
 }
 
 // segStream walks one input in key order.
 type segStream struct {
-	r    *userSegReader
-	rows []rawEntry
-	cur  rawEntry
-	ok   bool
+	seg    bool
+	r      *userSegReader
+	bucket int64
+	parts  []int64
+	load   func(int64) ([]byte, error)
+	rows   []rawEntry
+	cur    rawEntry
+	ok     bool
 }
 
 func (s *segStream) advance() error {
-	if s.r != nil {
-		ok, err := s.r.next(&s.cur)
-		s.ok = ok
-		return err
-	}
-	if len(s.rows) == 0 {
-		s.ok = false
+	if !s.seg {
+		if len(s.rows) == 0 {
+			s.ok = false
+			return nil
+		}
+		s.cur, s.rows, s.ok = s.rows[0], s.rows[1:], true
 		return nil
 	}
-	s.cur, s.rows, s.ok = s.rows[0], s.rows[1:], true
-	return nil
+	for {
+		if s.r != nil {
+			ok, err := s.r.next(&s.cur)
+			if err != nil || ok {
+				s.ok = ok
+				return err
+			}
+			s.r = nil
+		}
+		if len(s.parts) == 0 {
+			s.ok = false
+			return nil
+		}
+		// the next part, in a new buffer: the entries handed out before
+		// alias the buffers of the parts before
+		data, err := s.load(s.parts[0])
+		if err != nil {
+			return err
+		}
+		s.parts = s.parts[1:]
+		if s.r, _, err = openUserSeg(s.bucket, data, nil); err != nil {
+			return err
+		}
+	}
 }
 
 func rawKeyCmp(a, b *rawEntry) int {
@@ -73,15 +98,56 @@ var errSegOrder = fmt.Errorf("%w: entries out of order", errUserSeg)
 // (nil when no entry has events left). It returns the entries written and
 // the entries read.
 func mergeSegInputs(bucket int64, ins []segInput) (data []byte, n, read int, err error) {
-	data, n, read, err = kmergeSegInputs(bucket, ins)
-	if err == errSegOrder {
-		return mergeSegInputsByIndex(bucket, ins)
+	return onePart(mergeSegParts(bucket, ins, 0))
+}
+
+// onePart is the single part of a merge without a limit (nil: none).
+func onePart(out *segOut, read int, err error) ([]byte, int, int, error) {
+	if err != nil || len(out.parts) == 0 {
+		return nil, 0, read, err
 	}
-	return data, n, read, err
+	return out.parts[0].data, out.parts[0].n, read, nil
+}
+
+// kmergeSegInputs is mergeSegInputs without the fallback (errSegOrder).
+func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
+	out := &segOut{bucket: bucket}
+	streams, err := openSegStreams(ins, nil)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	read, _, err := kmergeRun(streams, out, 0)
+	if err == nil {
+		err = out.flush()
+	}
+	return onePart(out, read, err)
 }
 
 // mergeSegInputsByIndex is mergeSegInputs through segMerger (any order).
 func mergeSegInputsByIndex(bucket int64, ins []segInput) ([]byte, int, int, error) {
+	return onePart(mergeSegPartsByIndex(bucket, ins, 0))
+}
+
+// mergeSegParts merges the inputs into parts of at most limit entries
+// (0: one part) and returns them with the entries read.
+func mergeSegParts(bucket int64, ins []segInput, limit int) (*segOut, int, error) {
+	out := &segOut{bucket: bucket, limit: limit}
+	streams, err := openSegStreams(ins, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	read, _, err := kmergeRun(streams, out, 0)
+	if err == errSegOrder {
+		return mergeSegPartsByIndex(bucket, ins, limit)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, read, out.flush()
+}
+
+// mergeSegPartsByIndex is mergeSegParts through segMerger (any order).
+func mergeSegPartsByIndex(bucket int64, ins []segInput, limit int) (*segOut, int, error) {
 	m := newSegMerger()
 	read := 0
 	var scratch []byte
@@ -91,31 +157,60 @@ func mergeSegInputsByIndex(bucket int64, ins []segInput) ([]byte, int, int, erro
 			read += len(in.rows)
 			continue
 		}
-		var k int
-		var err error
-		if scratch, k, err = m.addSeg(in.bucket, in.data, scratch); err != nil {
-			return nil, 0, 0, err
+		datas := [][]byte{in.data}
+		if in.data == nil {
+			datas = datas[:0]
+			for _, p := range in.parts {
+				d, err := in.load(p)
+				if err != nil {
+					return nil, 0, err
+				}
+				datas = append(datas, d)
+			}
 		}
-		read += k
+		for _, d := range datas {
+			var k int
+			var err error
+			if scratch, k, err = m.addSeg(in.bucket, d, scratch); err != nil {
+				return nil, 0, err
+			}
+			read += k
+		}
 	}
 	es := m.entries()
-	if len(es) == 0 {
-		return nil, 0, read, nil
+	slices.SortFunc(es, func(a, b UserSegEntry) int {
+		if c := strings.Compare(a.Actor, b.Actor); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Country, b.Country)
+	})
+	out := &segOut{bucket: bucket, limit: limit}
+	for i := range es {
+		e := &es[i]
+		if err := out.add(&rawEntry{actor: []byte(e.Actor), country: []byte(e.Country), actorID: []byte(e.ActorID),
+			lastIP: []byte(e.LastIP), events: e.Events, failures: e.Failures, lastSeen: e.LastSeen}); err != nil {
+			return nil, 0, err
+		}
 	}
-	data, err := EncodeUserSeg(bucket, es)
-	return data, len(es), read, err
+	return out, read, out.flush()
 }
 
-func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
+// openSegStreams opens the inputs as streams positioned at their first
+// entry after the key after (nil: at their first entry).
+func openSegStreams(ins []segInput, after *rawEntry) ([]segStream, error) {
 	streams := make([]segStream, len(ins))
 	for i, in := range ins {
 		st := &streams[i]
+		st.seg, st.bucket = in.seg, in.bucket
 		if in.seg {
-			r, _, err := openUserSeg(in.bucket, in.data, nil)
-			if err != nil {
-				return nil, 0, 0, err
+			st.parts, st.load = in.parts, in.load
+			if in.data != nil {
+				r, _, err := openUserSeg(in.bucket, in.data, nil)
+				if err != nil {
+					return nil, err
+				}
+				st.r = r
 			}
-			st.r = r
 		} else {
 			rows := slices.Clone(in.rows)
 			slices.SortStableFunc(rows, func(a, b UserSegEntry) int {
@@ -131,9 +226,21 @@ func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
 			}
 		}
 		if err := st.advance(); err != nil {
-			return nil, 0, 0, err
+			return nil, err
+		}
+		for after != nil && st.ok && rawKeyCmp(&st.cur, after) <= 0 {
+			if err := st.advance(); err != nil {
+				return nil, err
+			}
 		}
 	}
+	return streams, nil
+}
+
+// kmergeRun merges the streams into out, key by key. With a budget (0:
+// none) it stops after the key at which it has read that many entries and
+// written one; done reports that the streams are exhausted.
+func kmergeRun(streams []segStream, out *segOut, budget int) (read int, done bool, err error) {
 	// a binary heap of the streams with an entry, by (key, input order)
 	less := func(i, j int) bool {
 		if c := rawKeyCmp(&streams[i].cur, &streams[j].cur); c != 0 {
@@ -177,7 +284,7 @@ func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
 			return err
 		}
 		if st.ok {
-			if st.r != nil && rawKeyCmp(&st.cur, e) <= 0 { // rows repeat keys
+			if st.seg && rawKeyCmp(&st.cur, e) <= 0 { // rows repeat keys
 				return errSegOrder
 			}
 		} else {
@@ -189,17 +296,18 @@ func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
 		}
 		return nil
 	}
-	body := make([]byte, 0, 64*1024)
-	n, read := 0, 0
 	var acc, e rawEntry
 	for len(h) > 0 {
+		if budget > 0 && read >= budget && out.written() > 0 {
+			return read, false, nil
+		}
 		if err := pop(&acc); err != nil {
-			return nil, 0, 0, err
+			return read, false, err
 		}
 		read++
 		for len(h) > 0 && rawKeyCmp(&streams[h[0]].cur, &acc) == 0 {
 			if err := pop(&e); err != nil {
-				return nil, 0, 0, err
+				return read, false, err
 			}
 			read++
 			acc.events += e.events
@@ -211,88 +319,68 @@ func kmergeSegInputs(bucket int64, ins []segInput) ([]byte, int, int, error) {
 		if acc.events <= 0 {
 			continue
 		}
-		n++
-		for _, s := range [4][]byte{acc.actor, acc.country, acc.actorID, acc.lastIP} {
-			body = binary.AppendUvarint(body, uint64(len(s)))
-			body = append(body, s...)
+		if err := out.add(&acc); err != nil {
+			return read, false, err
 		}
-		body = binary.AppendVarint(body, acc.events)
-		body = binary.AppendVarint(body, acc.failures)
-		body = binary.AppendVarint(body, acc.lastSeen-bucket)
 	}
-	if n == 0 {
-		return nil, 0, read, nil
+	return read, true, nil
+}
+
+// segOut encodes merged entries (in key order) into parts of at most
+// limit entries (0: one part).
+type segOut struct {
+	bucket int64
+	limit  int
+	body   []byte
+	n      int // entries in body
+	total  int // entries added
+	hi, hc []byte
+	parts  []segPart
+}
+
+// segPart is one encoded part and its last key.
+type segPart struct {
+	data, hi, hc []byte
+	n            int
+}
+
+func (o *segOut) written() int { return o.total }
+
+// add appends an entry (its strings may alias the inputs' buffers: they
+// are copied by the encoding).
+func (o *segOut) add(e *rawEntry) error {
+	for _, s := range [4][]byte{e.actor, e.country, e.actorID, e.lastIP} {
+		o.body = binary.AppendUvarint(o.body, uint64(len(s)))
+		o.body = append(o.body, s...)
+	}
+	o.body = binary.AppendVarint(o.body, e.events)
+	o.body = binary.AppendVarint(o.body, e.failures)
+	o.body = binary.AppendVarint(o.body, e.lastSeen-o.bucket)
+	o.n++
+	o.total++
+	o.hi, o.hc = e.actor, e.country
+	if o.limit > 0 && o.n >= o.limit {
+		return o.flush()
+	}
+	return nil
+}
+
+// flush encodes the entries added since the last flush as a part.
+func (o *segOut) flush() error {
+	if o.n == 0 {
+		return nil
 	}
 	enc, _, err := userSegCodec()
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("user segment codec: %w", err)
+		return fmt.Errorf("user segment codec: %w", err)
 	}
-	plain := make([]byte, 0, len(body)+1+binary.MaxVarintLen64)
+	plain := make([]byte, 0, len(o.body)+1+binary.MaxVarintLen64)
 	plain = append(plain, userSegVersion)
-	plain = binary.AppendUvarint(plain, uint64(n))
-	plain = append(plain, body...)
-	return enc.EncodeAll(plain, make([]byte, 0, len(plain)/3)), n, read, nil
-}
-
-// segsIn are the segments of span with buckets in [from, to), oldest
-// first, as inputs of mergeSegInputs.
-func segsIn(ctx context.Context, tx *sql.Tx, span, from, to int64) ([]segInput, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT bucket, data FROM user_segs WHERE span = ? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-		span, from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []segInput
-	for rows.Next() {
-		in := segInput{seg: true}
-		if err := rows.Scan(&in.bucket, &in.data); err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, rows.Close()
-}
-
-// mergeIntoSeg merges the inputs into the segment (span, bucket), after
-// its entries, and writes it (deletes it when no entry has events left).
-// Without create, a missing segment stays missing and read is -1. It
-// returns the segment written (nil: none) and the entries read.
-func mergeIntoSeg(ctx context.Context, tx *sql.Tx, span, bucket int64, ins []segInput, create bool) (data []byte, read int, err error) {
-	var base []byte
-	err = tx.QueryRowContext(ctx, "SELECT data FROM user_segs WHERE span = ? AND bucket = ?", span, bucket).Scan(&base)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if !create {
-			return nil, -1, nil
-		}
-	case err != nil:
-		return nil, 0, fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-	default:
-		ins = append([]segInput{{seg: true, bucket: bucket, data: base}}, ins...)
-	}
-	data, _, read, err = mergeSegInputs(bucket, ins)
-	if err != nil {
-		return nil, 0, fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-	}
-	return data, read, putUserSegData(ctx, tx, span, bucket, data)
-}
-
-// putUserSegData writes (or, when data is nil, deletes) an encoded segment.
-func putUserSegData(ctx context.Context, tx *sql.Tx, span, bucket int64, data []byte) error {
-	if data == nil {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", span, bucket); err != nil {
-			return fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-		}
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO user_segs (span, bucket, data) VALUES (?, ?, ?)
-		ON CONFLICT(span, bucket) DO UPDATE SET data = excluded.data`, span, bucket, data); err != nil {
-		return fmt.Errorf("user segment %d/%d: %w", span, bucket, err)
-	}
+	plain = binary.AppendUvarint(plain, uint64(o.n))
+	plain = append(plain, o.body...)
+	o.parts = append(o.parts, segPart{data: enc.EncodeAll(plain, make([]byte, 0, len(plain)/3)),
+		hi: bytes.Clone(o.hi), hc: bytes.Clone(o.hc), n: o.n})
+	o.body, o.n = o.body[:0], 0
 	return nil
 }
 

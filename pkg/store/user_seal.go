@@ -15,9 +15,11 @@ var userTables = []struct {
 	span  int64
 }{{"user_days", dayMS}, {"user_hours", hourMS}}
 
-// sealBudget bounds the entries one Commit seals (~a day of a 20 000-user
-// org: a few tens of ms).
-const sealBudget = 50000
+// sealBudget bounds the entries one Commit seals: the closed hours' rows,
+// then steps of the day and coarse segments' builds (user_parts.go), each
+// segment over as many commits as it needs. ~A day of a 1 000-user org,
+// ~10-20 cpu-ms; from schema 20 the bound does not grow with the users.
+const sealBudget = 20000
 
 // userSegsVersion is the schema version that has user_segs.
 const userSegsVersion = 12
@@ -27,20 +29,24 @@ const userSegsVersion = 12
 // until it has handled budget entries (0: no limit; it always seals one
 // bucket when there is one). more reports that closed buckets were left.
 // The work is about the rows ingested since the last seal, except after
-// late events: re-sealing an old bucket decodes its whole segment, so a
-// page of late events spread over many buckets leaves some as rows (still
-// read by queries) for the next pages. From schema 17 the days are sealed
-// after the hours, a day without a segment from its hours (sealDays).
+// late events: re-sealing an old bucket decodes its segment (from schema
+// 19 only the parts the rows fall in), so a page of late events spread
+// over many buckets leaves some as rows (still read by queries) for the
+// next pages. From schema 17 the days are sealed after the hours, a day
+// without a segment from its hours (sealDays).
 //
-// With spread (a commit's seal), the 2- and 4-day segments that the day
-// just sealed closes are not built with it: the commit builds missing
-// coarse day segments only while its seal has handled less than the
-// budget, one at a time, so at 100 000 users the day (~86 000 hour
-// entries), its 2-day and its 4-day segment (~230 000) land in three
-// commits instead of one (buildPendingCoarse). Queries read the days of
-// a coarse bucket that has no segment, so the answer is the same.
+// With spread (a commit's seal), the 6-hour, 2- and 4-day segments that
+// the bucket just sealed closes are not built with it: the commit builds
+// missing coarse segments only while its seal has handled less than the
+// budget (buildPendingCoarse). From schema 20 the day itself and each
+// coarse segment are built a bounded step at a time (user_parts.go), so
+// at 100 000 users the day (~86 000 hour entries read), its 2-day and its
+// 4-day segment (~230 000) are spread over ~20 commits of at most about
+// the budget each. Queries read the finer buckets of a bucket that has no
+// segment, so the answer is the same.
 func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spread bool) (n int, more bool, err error) {
 	work := 0
+	defer func() { s.sealWork = work }()
 	var hours []int64 // the hour buckets sealed (schema 17: their days may need a seal)
 	for _, t := range userTables {
 		if t.span == dayMS && s.daysFromHours {
@@ -67,7 +73,7 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spr
 			if budget > 0 && work >= budget {
 				return n, true, nil
 			}
-			k, err := sealUserBucket(ctx, tx, t.table, t.span, b, newest.Int64, s.userSegLevels(t.span))
+			k, err := s.sealUserBucket(ctx, tx, t.table, t.span, b, newest.Int64, s.userSegLevels(t.span), spread)
 			if err != nil {
 				return n, false, err
 			}
@@ -88,7 +94,7 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spr
 		return n, more, err
 	}
 	for budget <= 0 || work < budget {
-		k, err := s.buildPendingCoarse(ctx, tx)
+		k, err := s.buildPendingCoarse(ctx, tx, s.stepBudget(budget, work))
 		if err != nil || k <= 0 { // none left (a build always reads entries)
 			return n, more, err
 		}
@@ -102,7 +108,7 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spr
 // those of closed coarse buckets (wholly older than newest, the table's
 // newest bucket) that have none yet, and deletes the rows. It returns the
 // number of entries handled (rows and the segments' entries).
-func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket, newest int64, levels []int64) (int, error) {
+func (s *Store) sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket, newest int64, levels []int64, spread bool) (int, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM "+table+
 		" WHERE bucket = ?", bucket)
 	if err != nil {
@@ -123,7 +129,7 @@ func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket,
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	work, err := sealEntries(ctx, tx, span, bucket, newest, levels, fresh)
+	work, err := s.sealEntries(ctx, tx, span, bucket, newest, levels, fresh, spread)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
@@ -137,64 +143,61 @@ func sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket,
 // coarser segments that hold the bucket, building those of closed coarse
 // buckets (wholly older than newest) that have none yet. It returns the
 // entries handled.
-func sealEntries(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, fresh []UserSegEntry) (int, error) {
+func (s *Store) sealEntries(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, fresh []UserSegEntry, spread bool) (int, error) {
 	ins := []segInput{{rows: fresh}}
-	_, work, err := mergeIntoSeg(ctx, tx, span, bucket, ins, true)
+	work, err := s.mergeIntoSeg(ctx, tx, span, bucket, ins, true)
 	if err != nil {
 		return 0, err
 	}
-	k, err := sealLevels(ctx, tx, span, bucket, newest, levels, ins, false)
+	k, err := s.sealLevels(ctx, tx, span, bucket, newest, levels, func() ([]segInput, error) { return ins, nil }, spread)
 	return work + k, err
 }
 
-// sealLevels merges the inputs (what a seal added to the segment (span,
-// bucket)) into the coarser segments that hold the bucket, and builds
-// those of closed coarse buckets (wholly older than newest) that have
-// none yet, but with spread those newer than every coarse segment of
-// their level (buildPendingCoarse builds them later). It returns the
-// entries handled.
-func sealLevels(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, ins []segInput, spread bool) (int, error) {
+// sealLevels merges the inputs (ins lists what a seal added to the
+// segment (span, bucket)) into the coarser segments that hold the bucket,
+// and builds those of closed coarse buckets (wholly older than newest)
+// that have none yet, but with spread those newer than every coarse
+// segment of their level (buildPendingCoarse builds them later, a bounded
+// step per commit). It returns the entries handled.
+func (s *Store) sealLevels(ctx context.Context, tx *sql.Tx, span, bucket, newest int64, levels []int64, ins func() ([]segInput, error), spread bool) (int, error) {
 	work := 0
 	for _, w := range levels {
 		c := floorTo(bucket, w)
-		_, k, err := mergeIntoSeg(ctx, tx, w, c, ins, false)
+		var has int
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket = ?)", w, c).Scan(&has); err != nil {
+			return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
+		}
+		if has == 1 {
+			in, err := ins()
+			if err != nil {
+				return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
+			}
+			k, err := s.mergeIntoSeg(ctx, tx, w, c, in, false)
+			if err != nil {
+				return 0, err
+			}
+			work += max(k, 0)
+			continue
+		}
+		if c+w > newest { // the coarse bucket is open
+			continue
+		}
+		if spread {
+			var later int
+			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket > ?)", w, c).Scan(&later); err != nil {
+				return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
+			}
+			if later == 0 {
+				continue // the newest: buildPendingCoarse finds it
+			}
+		}
+		k, err := s.buildCoarseStep(ctx, tx, span, w, c, 0)
 		if err != nil {
 			return 0, err
 		}
-		if k < 0 && c+w <= newest { // none yet, and the coarse bucket is closed
-			if spread {
-				var later int
-				if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM user_segs WHERE span = ? AND bucket > ?)", w, c).Scan(&later); err != nil {
-					return 0, fmt.Errorf("coarse user segment %d/%d: %w", w, c, err)
-				}
-				if later == 0 {
-					continue // the newest: buildPendingCoarse finds it
-				}
-			}
-			if k, err = buildCoarseUserSeg(ctx, tx, span, w, c); err != nil {
-				return 0, err
-			}
-		}
-		work += max(k, 0)
+		work += k
 	}
 	return work, nil
-}
-
-// userSeg is the decoded segment of a bucket (nil when it has none).
-func userSeg(ctx context.Context, tx *sql.Tx, span, bucket int64) ([]UserSegEntry, error) {
-	var data []byte
-	err := tx.QueryRowContext(ctx, "SELECT data FROM user_segs WHERE span = ? AND bucket = ?", span, bucket).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
-	}
-	out, err := DecodeUserSeg(bucket, data)
-	if err != nil {
-		return nil, fmt.Errorf("store: user segment %d/%d: %w", span, bucket, err)
-	}
-	return out, nil
 }
 
 // unsealUserBuckets turns the segments of the buckets that the events of
@@ -220,6 +223,14 @@ func (s *Store) unsealUserBuckets(ctx context.Context, tx *sql.Tx, ids string) e
 			return fmt.Errorf("store: unseal %s: %w", t.table, err)
 		}
 		for _, b := range buckets {
+			// an unfinished build of the bucket or over it read the entries
+			// Prune changes (rows or segments)
+			if err := s.dropBuild(ctx, tx, t.span, b); err != nil {
+				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
+			}
+			if err := s.dropBuildsOver(ctx, tx, t.span, b); err != nil {
+				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
+			}
 			entries, err := userSeg(ctx, tx, t.span, b)
 			if err != nil {
 				return err
@@ -234,13 +245,14 @@ func (s *Store) unsealUserBuckets(ctx context.Context, tx *sql.Tx, ids string) e
 			if err := s.multiExec(ctx, tx, t.table, args); err != nil {
 				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", t.span, b); err != nil {
+			if err := s.deleteUserSeg(ctx, tx, t.span, b); err != nil {
 				return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
 			}
-			// the coarser segments hold the bucket's entries too; they are
-			// built again when the rows are sealed
+			// the coarser segments hold the bucket's entries too (and the
+			// unfinished builds over it, which deleteUserSeg dropped); they
+			// are built again when the rows are sealed
 			for _, w := range s.userSegLevels(t.span) {
-				if _, err := tx.ExecContext(ctx, "DELETE FROM user_segs WHERE span = ? AND bucket = ?", w, floorTo(b, w)); err != nil {
+				if err := s.deleteUserSeg(ctx, tx, w, floorTo(b, w)); err != nil {
 					return fmt.Errorf("store: unseal %s %d: %w", t.table, b, err)
 				}
 			}

@@ -238,6 +238,12 @@ func (s *Store) foldUserSegs(ctx context.Context, q querier, agg *UserAgg, span,
 		if err := rows.Scan(&bucket, &data); err != nil {
 			return fmt.Errorf("store: user summaries: segments: %w", err)
 		}
+		if isPartsMarker(data) { // in parts (user_parts.go)
+			if err := foldUserSegParts(ctx, q, agg, span, bucket, search); err != nil {
+				return fmt.Errorf("store: user summaries: %w", err)
+			}
+			continue
+		}
 		if err := agg.AddSegment(bucket, data, search); err != nil {
 			return fmt.Errorf("store: user summaries: segment %d/%d: %w", span, bucket, err)
 		}
