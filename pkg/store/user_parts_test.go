@@ -85,9 +85,9 @@ func TestUserSegPartsBounded(t *testing.T) {
 		most = max(most, s.sealWork)
 		if unfinishedBuilds(t, s) > 0 {
 			spanned++
-			checkUserRangesUpTo(t, s, all, nil, uint64(40+i), 6*24*time.Hour)
+			checkUserRangesN(t, s, all, nil, uint64(40+i), 6*24*time.Hour, 6)
 		} else if (i/50)%10 == 0 {
-			checkUserRangesUpTo(t, s, all, nil, uint64(40+i), 6*24*time.Hour)
+			checkUserRangesN(t, s, all, nil, uint64(40+i), 6*24*time.Hour, 6)
 		}
 	}
 	if most < partsOpts.sealBudget || spanned < 10 || !late {
@@ -162,7 +162,7 @@ func TestUserSegPartsRestartAndPrune(t *testing.T) {
 		page := evs[i:min(i+50, len(evs))]
 		mustCommit(t, s, Batch{Events: page})
 		all = append(all, page...)
-		checkUserRangesUpTo(t, s, all, nil, uint64(52+i), 6*24*time.Hour)
+		checkUserRangesN(t, s, all, nil, uint64(52+i), 6*24*time.Hour, 6)
 	}
 	if d, _, ok := unfinishedDay(t, s); ok && d == day {
 		t.Fatalf("day %d still unfinished", day)
@@ -176,7 +176,7 @@ func TestUserSegPartsRestartAndPrune(t *testing.T) {
 		page := evs[i:min(i+50, len(evs))]
 		mustCommit(t, s, Batch{Events: page})
 		all = append(all, page...)
-		checkUserRangesUpTo(t, s, all, nil, uint64(62+i), 6*24*time.Hour)
+		checkUserRangesN(t, s, all, nil, uint64(62+i), 6*24*time.Hour, 6)
 	}
 	s.Close()
 	if s, err = OpenWithOptions(ctx, path, partsOpts); err != nil {
@@ -215,7 +215,7 @@ func TestUserSegPartsLateRows(t *testing.T) {
 	for i := 0; i < len(late); i += 100 {
 		mustCommit(t, s, Batch{Events: late[i : i+100]})
 		all = append(all, late[i:i+100]...)
-		checkUserRangesUpTo(t, s, all, nil, uint64(70+i), 4*24*time.Hour)
+		checkUserRangesN(t, s, all, nil, uint64(70+i), 4*24*time.Hour, 6)
 	}
 	more := segEvents(20000, 300, evs[len(evs)-1].Published)
 	for i := 0; i < len(more); i += 50 {

@@ -78,6 +78,12 @@ func checkUserRanges(t *testing.T, s *Store, evs []event.Event, alerts []alert.A
 // checkUserRangesUpTo is checkUserRanges with ranges up to maxLen long.
 func checkUserRangesUpTo(t *testing.T, s *Store, evs []event.Event, alerts []alert.Alert, seed uint64, maxLen time.Duration) {
 	t.Helper()
+	checkUserRangesN(t, s, evs, alerts, seed, maxLen, 40)
+}
+
+// checkUserRangesN is checkUserRangesUpTo with n random ranges.
+func checkUserRangesN(t *testing.T, s *Store, evs []event.Event, alerts []alert.Alert, seed uint64, maxLen time.Duration, n int) {
+	t.Helper()
 	ctx := context.Background()
 	first, last := evs[0].Published, evs[0].Published
 	for i := range evs {
@@ -94,7 +100,7 @@ func checkUserRangesUpTo(t *testing.T, s *Store, evs []event.Event, alerts []ale
 	if days := (UserQuery{From: first.Truncate(24 * time.Hour).Add(24 * time.Hour), To: last.Truncate(24 * time.Hour).Add(-time.Millisecond), Limit: 1000}); days.From.Before(days.To) {
 		qs = append(qs, days)
 	}
-	for range 40 {
+	for range n {
 		from := first.Add(-time.Hour + time.Duration(rng.Int64N(int64(span))))
 		from = from.Truncate(time.Millisecond)
 		to := from.Add(time.Duration(rng.Int64N(int64(maxLen))))
