@@ -44,3 +44,28 @@ func TestPlainKeyNearTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainKeyBeforeNonASCII: a plain key is plain whatever follows its
+// closing quote in the same 8-byte word (a non-ASCII value), as it is when
+// a Reader remembered its token; a non-ASCII byte inside the key is not.
+func TestPlainKeyBeforeNonASCII(t *testing.T) {
+	for _, c := range []struct {
+		debugData string
+		plain     bool
+	}{
+		{`{"":"é","b":1}`, true},
+		{`{"ab":"\u00e9é","c":1}`, true},
+		{`{"abcdefghij":"é","c":1}`, true},
+		{`{"abcdefghij":1,"x":"é"}`, true},
+		{`{"abé":1}`, false},
+		{`{"abcdefghié":1}`, false},
+	} {
+		ev, err := Decode(minimal(`"debugContext":{"debugData":` + c.debugData + `}`))
+		if err != nil {
+			t.Fatalf("%s: %v", c.debugData, err)
+		}
+		if ev.Debug.plainKeys != c.plain {
+			t.Errorf("%s: plain keys %v, want %v", c.debugData, ev.Debug.plainKeys, c.plain)
+		}
+	}
+}
