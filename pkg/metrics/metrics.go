@@ -48,6 +48,9 @@ type Metrics struct {
 	geoipReloadFailed  *prometheus.CounterVec
 	storeWriteFailed   *prometheus.CounterVec
 	storeIntegrity     *prometheus.GaugeVec
+	storeBuild         *prometheus.GaugeVec
+	storeBuildLeft     *prometheus.GaugeVec
+	storeBuildFailed   *prometheus.CounterVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	haLeader           *prometheus.GaugeVec
@@ -133,6 +136,18 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "store_integrity", ConstLabels: cl,
 			Help: "1 for the state of the SQLite store's integrity check, run in the background after each open (checking, ok, corrupt, stopped), 0 for the others; absent for PostgreSQL.",
 		}, []string{"state"}),
+		storeBuild: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_background_build", ConstLabels: cl,
+			Help: "1 for the state of each of the store's background builds (PostgreSQL's geo_sets after a schema migration: waiting, running, retrying, done), 0 for the others; only the org's leader builds, a follower reports waiting.",
+		}, []string{"build", "state"}),
+		storeBuildLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_background_build_remaining", ConstLabels: cl,
+			Help: "Work left of each background build of the store, in its unit (geo_sets: hours), as of this instance's last step (a follower: its open).",
+		}, []string{"build"}),
+		storeBuildFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "store_background_build_failures_total", ConstLabels: cl,
+			Help: "Failed steps of the store's background builds, by build (each is retried after a backoff; the error is in the health details and the log).",
+		}, []string{"build"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -205,7 +220,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed, m.storeWriteFailed,
-		m.storeIntegrity, m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
+		m.storeIntegrity, m.storeBuild, m.storeBuildLeft, m.storeBuildFailed, m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
 // EventsIngested counts n newly stored events.
@@ -407,6 +422,34 @@ func (m *Metrics) StoreIntegrity(state string) {
 		}
 		m.storeIntegrity.WithLabelValues(st).Set(v)
 	}
+}
+
+// StoreBuildStates are the state label values of StoreBuild
+// (store.BuildStates; a test holds them equal).
+var StoreBuildStates = []string{"waiting", "running", "retrying", "done"}
+
+// StoreBuild records the state of a background build of the store: 1 for
+// state, 0 for the others, and the work left.
+func (m *Metrics) StoreBuild(build, state string, remaining int64) {
+	if m == nil {
+		return
+	}
+	for _, st := range StoreBuildStates {
+		v := 0.0
+		if st == state {
+			v = 1
+		}
+		m.storeBuild.WithLabelValues(build, st).Set(v)
+	}
+	m.storeBuildLeft.WithLabelValues(build).Set(float64(remaining))
+}
+
+// StoreBuildFailed counts a failed step of a background build.
+func (m *Metrics) StoreBuildFailed(build string) {
+	if m == nil {
+		return
+	}
+	m.storeBuildFailed.WithLabelValues(build).Inc()
 }
 
 // PostureScore records the latest score of a profile.

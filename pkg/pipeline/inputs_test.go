@@ -157,6 +157,13 @@ func TestStoreIntegrityStatesAreMetricLabels(t *testing.T) {
 	}
 }
 
+// The store's build states are the metric's state labels.
+func TestStoreBuildStatesAreMetricLabels(t *testing.T) {
+	if !slices.Equal(store.BuildStates, metrics.StoreBuildStates) {
+		t.Fatalf("store states %q, metric labels %q", store.BuildStates, metrics.StoreBuildStates)
+	}
+}
+
 // The classes the stores give their write failures are the label values
 // of oktaguard_store_write_failures_total, and each is counted under its
 // own label (an unknown one under "other").

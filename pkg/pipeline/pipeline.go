@@ -131,6 +131,10 @@ type Status struct {
 	// StoreIntegrity is the SQLite store's integrity check, run in the
 	// background after the open (State "" for PostgreSQL).
 	StoreIntegrity store.Integrity
+	// StoreBuilds are the store's background builds (PostgreSQL's geo
+	// sets after a migration; none for SQLite): state, work left, last
+	// error (store.Build).
+	StoreBuilds []store.Build
 }
 
 // Update is what a live-tail subscriber receives after each commit.
@@ -245,6 +249,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 		p.st, p.ownStore = st, true
 	}
 	p.watchIntegrity()
+	p.watchBuilds()
 	// Every rejected enrichment input (bad IP-list lines, failed list or
 	// GeoIP reloads, undecodable GeoIP records) is logged (file:line
 	// samples) and counted as it happens, and shown in Status (health,
@@ -376,6 +381,9 @@ func (p *Pipeline) Status() Status {
 	if ir, ok := p.st.(store.IntegrityReporter); ok {
 		st.StoreIntegrity = ir.Integrity()
 	}
+	if br, ok := p.st.(store.BuildReporter); ok {
+		st.StoreBuilds = br.Builds()
+	}
 	return st
 }
 
@@ -409,6 +417,31 @@ func (p *Pipeline) watchIntegrity() {
 			if !in.Started.IsZero() {
 				p.log.Info("store integrity check passed", "path", in.Path, "took", in.Finished.Sub(in.Started).Round(time.Millisecond).String())
 			}
+		}
+	})
+}
+
+// watchBuilds publishes the store's background builds (a PostgreSQL store
+// migrated from schema 7 builds the Geomap's actor sets on the org's
+// leader): their state and work left in the metrics, now and at every
+// change, and each failed step (retried after a backoff) in the log and
+// the failures counter.
+func (p *Pipeline) watchBuilds() {
+	br, ok := p.st.(store.BuildReporter)
+	if !ok {
+		return
+	}
+	for _, b := range br.Builds() {
+		p.m.StoreBuild(b.Name, b.State, b.Remaining)
+	}
+	br.OnBuild(func(b store.Build) {
+		p.m.StoreBuild(b.Name, b.State, b.Remaining)
+		switch b.State {
+		case store.BuildRetrying:
+			p.m.StoreBuildFailed(b.Name)
+			p.log.Warn("store background build failed; retrying", "build", b.Name, "failures", b.Failures, "remaining", b.Remaining, "unit", b.Unit, "error", b.LastError)
+		case store.BuildDone:
+			p.log.Info("store background build done", "build", b.Name)
 		}
 	})
 }

@@ -51,6 +51,10 @@ type healthDetails struct {
 	// background after the open: checking, ok, corrupt or stopped, with
 	// the error of the last two ("" for PostgreSQL).
 	StoreIntegrity string `json:"storeIntegrity,omitempty"`
+	// StoreBuilds are the store's background builds (PostgreSQL's geo
+	// sets after a migration), one line each: name, state, work left,
+	// failures in a row and the last error (never a secret).
+	StoreBuilds []string `json:"storeBuilds,omitempty"`
 }
 
 // healthPosture is the posture part of the health details.
@@ -111,6 +115,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	det.StoreIntegrity = in.State
 	if in.Err != nil {
 		det.StoreIntegrity += ": " + in.Err.Error()
+	}
+	for _, b := range st.StoreBuilds {
+		det.StoreBuilds = append(det.StoreBuilds, buildLine(b))
 	}
 	body, _ := json.Marshal(det)
 
@@ -176,6 +183,15 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		status = backend.HealthStatusUnknown
 		msg += " " + in.Err.Error() + "."
 	}
+	// A failing background build does not stop ingestion nor change any
+	// answer (queries over the days not built read raw rows, slower), but
+	// it needs the admin while it fails.
+	for _, b := range st.StoreBuilds {
+		if b.State == store.BuildRetrying {
+			status = backend.HealthStatusUnknown
+			msg += " Store background build failing (retrying): " + buildLine(b) + "."
+		}
+	}
 	// Rejected enrichment inputs do not stop ingestion, but what the admin
 	// configured is not all in use: a warning naming each one.
 	if n := len(st.InputProblems); n > 0 {
@@ -183,6 +199,21 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		msg += fmt.Sprintf(" Enrichment inputs rejected (%d): %s.", n, strings.Join(st.InputProblems, " | "))
 	}
 	return &backend.CheckHealthResult{Status: status, Message: msg, JSONDetails: body}, nil
+}
+
+// buildLine is a background build's state in one line.
+func buildLine(b store.Build) string {
+	line := fmt.Sprintf("%s: %s, %d %s left", b.Name, b.State, b.Remaining, b.Unit)
+	if b.State == store.BuildWaiting {
+		line += " (the org's leader builds)"
+	}
+	if b.Failures > 0 {
+		line += fmt.Sprintf(", %d failures in a row", b.Failures)
+	}
+	if b.LastError != "" {
+		line += fmt.Sprintf("; last error at %s: %s", b.LastErrorAt.UTC().Format(time.RFC3339), b.LastError)
+	}
+	return line
 }
 
 // healthMessage turns a failed Okta call into a friendly, secret-free

@@ -20,6 +20,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/storetest"
 	"github.com/oktaguard/oktaguard/pkg/testwait"
 )
@@ -262,5 +263,20 @@ func TestHealthNamesDamagedStore(t *testing.T) {
 	}
 	if !strings.HasPrefix(det.StoreIntegrity, "corrupt: store "+path) {
 		t.Fatalf("details storeIntegrity %q", det.StoreIntegrity)
+	}
+}
+
+// A background build's health line names its state, the work left, the
+// failures in a row and the last error.
+func TestHealthBuildLine(t *testing.T) {
+	at := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	got := buildLine(store.Build{Name: "geo_sets", State: store.BuildRetrying, Remaining: 90, Unit: "hours", Failures: 3,
+		LastError: "permission denied", LastErrorAt: at})
+	want := "geo_sets: retrying, 90 hours left, 3 failures in a row; last error at 2026-12-04T06:00:00Z: permission denied"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := buildLine(store.Build{Name: "geo_sets", State: store.BuildWaiting, Remaining: 96, Unit: "hours"}); got != "geo_sets: waiting, 96 hours left (the org's leader builds)" {
+		t.Fatalf("waiting: %q", got)
 	}
 }

@@ -36,10 +36,11 @@ import (
 //
 // A store migrated from schema 7 has no sets for its rows yet: the org's
 // row in orgs holds the days [geo_unbuilt_lo, geo_unbuilt_hi) still to
-// build. A goroutine started by Open builds them from the raw events,
-// newest first, geoBuildHours hours per transaction, and seals each day
-// once all its hours are built (resumable: the next Open goes on); a
-// query touching those days reads raw rows as before. The build locks the
+// build. A background build (builds.go: on the org's leader only, retried
+// after errors, reported) builds them from the raw events, newest first,
+// geoBuildHours hours per transaction, and seals each day once all its
+// hours are built (resumable: the next leader goes on); a query touching
+// those days reads raw rows as before. The build locks the
 // org's row (FOR UPDATE) for its step, which a commit (FOR SHARE) waits
 // for, so the sets it computes never miss a commit's events. Prune drops
 // the sets with their buckets (prune.go).
@@ -61,10 +62,6 @@ type geoState struct {
 	// sealedTo (under Store.mu): the start of the newest day this
 	// handle's commits have sealed the days before
 	sealedTo int64
-
-	cancel context.CancelFunc // stops the build (Close)
-	done   chan struct{}      // closed when the build goroutine ends
-	err    error              // the build's error, read after done
 }
 
 // unbuilt is the org's hours without sets yet, [lo, hi) (lo >= hi: none;
@@ -316,60 +313,52 @@ func (s *Store) sealGeoDay(ctx context.Context, tx pgx.Tx, d int64) error {
 	return nil
 }
 
-// startGeoBuild starts the build of the org's days without sets (Open).
-func (s *Store) startGeoBuild() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.geo.cancel, s.geo.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.geo.done)
-		for {
-			done, err := s.buildGeoStep(ctx)
-			if err != nil {
-				s.geo.err = err
-				return
-			}
-			if done {
-				return
-			}
-		}
-	}()
-}
-
-// stopGeoBuild stops the build and waits for it (Close).
-func (s *Store) stopGeoBuild() {
-	if s.geo.cancel != nil {
-		s.geo.cancel()
-		<-s.geo.done
+// hours is the number of hours the org's sets are still to be built
+// for (at most one per hour of [lo, hi)).
+func (u unbuilt) hours() int64 {
+	if u.lo >= u.hi {
+		return 0
 	}
+	return (u.hi - u.lo + store.HourMS - 1) / store.HourMS
 }
 
 // buildGeoStep builds the newest geoBuildHours hours without sets in one
-// transaction, and seals the days it completed; done when none is left.
-func (s *Store) buildGeoStep(ctx context.Context) (bool, error) {
+// transaction, and seals the days it completed; it returns the hours left
+// (0: done). fence is the lease token of the handle that runs the build
+// (0: a handle that never led, tests), checked first as a commit does.
+func (s *Store) buildGeoStep(ctx context.Context, fence int64) (int64, error) {
+	if h := s.cfg.buildHook; h != nil {
+		if err := h(ctx); err != nil {
+			return 0, fmt.Errorf("store: build geo sets: %w", err)
+		}
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return false, fmt.Errorf("store: build geo sets: %w", err)
+		return 0, fmt.Errorf("store: build geo sets: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
+	if err := s.checkFenceAt(ctx, tx, fence); err != nil {
+		return 0, fmt.Errorf("store: build geo sets: %w", err)
+	}
 	var ub unbuilt
 	var horizon int64
 	if err := tx.QueryRow(ctx, "SELECT geo_unbuilt_lo, geo_unbuilt_hi, retained_from FROM orgs WHERE id = $1 FOR UPDATE",
 		s.org).Scan(&ub.lo, &ub.hi, &horizon); err != nil {
-		return false, fmt.Errorf("store: build geo sets: %w", err)
+		return 0, fmt.Errorf("store: build geo sets: %w", err)
 	}
 	if ub.lo >= ub.hi {
-		return true, nil
+		return 0, nil
 	}
 	a := max(ub.lo, ub.hi-geoBuildHours*store.HourMS)
 	pending := map[string]int32{}
 	if ub.hi > horizon { // pruned hours have no rows left
 		if err := s.buildGeoHours(ctx, tx, a, ub.hi, pending); err != nil {
-			return false, err
+			return 0, err
 		}
 		// the days whose every hour is built now
 		for d := store.FloorTo(ub.hi-1, store.DayMS); d >= a; d -= store.DayMS {
 			if err := s.sealIfClosed(ctx, tx, d); err != nil {
-				return false, err
+				return 0, err
 			}
 		}
 	}
@@ -378,13 +367,13 @@ func (s *Store) buildGeoStep(ctx context.Context) (bool, error) {
 		next = unbuilt{}
 	}
 	if _, err := tx.Exec(ctx, "UPDATE orgs SET geo_unbuilt_lo = $2, geo_unbuilt_hi = $3 WHERE id = $1", s.org, next.lo, next.hi); err != nil {
-		return false, fmt.Errorf("store: build geo sets: %w", err)
+		return 0, fmt.Errorf("store: build geo sets: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("store: build geo sets: %w", err)
+		return 0, fmt.Errorf("store: build geo sets: %w", err)
 	}
 	s.installIDs(pending)
-	return next.lo >= next.hi, nil
+	return next.hours(), nil
 }
 
 // buildGeoHours sets the actor sets of the geo_hours rows of [a, b) from
@@ -661,18 +650,4 @@ func (s *Store) geoSetSpans(ctx context.Context, tx pgx.Tx, lo, end int64) ([]st
 		}
 	}
 	return out, nil
-}
-
-// waitGeoBuild waits for the build started by Open to end and returns its
-// error (tests and benchmarks; a store without the build returns nil).
-func (s *Store) waitGeoBuild(ctx context.Context) error {
-	if s.geo.done == nil {
-		return nil
-	}
-	select {
-	case <-s.geo.done:
-		return s.geo.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

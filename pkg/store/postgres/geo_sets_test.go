@@ -261,8 +261,8 @@ func TestGeoSetsMigration(t *testing.T) {
 	if lo != geoSetsStart.UnixMilli() || hi != geoSetsStart.Add(days*24*time.Hour).UnixMilli() {
 		t.Fatalf("days to build [%d, %d) after the migration, want [%d, %d)", lo, hi, geoSetsStart.UnixMilli(), geoSetsStart.Add(days*24*time.Hour).UnixMilli())
 	}
-	if done, err := s.buildGeoStep(ctx); err != nil || done {
-		t.Fatalf("first build step: done %v, %v", done, err)
+	if left, err := s.buildGeoStep(ctx, 0); err != nil || left != days*24-geoBuildHours {
+		t.Fatalf("first build step: %d hours left (want %d), %v", left, days*24-geoBuildHours, err)
 	}
 	unbuiltDays()
 	if lo != geoSetsStart.UnixMilli() || hi != geoSetsStart.Add(days*24*time.Hour-geoBuildHours*time.Hour).UnixMilli() {
@@ -291,7 +291,7 @@ func TestGeoSetsMigration(t *testing.T) {
 	defer s.Close()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := s.waitGeoBuild(wctx); err != nil {
+	if err := WaitGeoBuild(wctx, s); err != nil {
 		t.Fatal(err)
 	}
 	if unbuiltDays(); lo < hi {

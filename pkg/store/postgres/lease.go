@@ -13,7 +13,9 @@ import (
 
 // Lead takes or renews the org's lease (a row in leases) in one statement,
 // timed by the database's clock so that instances with skewed clocks agree
-// on expiry. A change of holder increments the fencing token.
+// on expiry. A change of holder increments the fencing token. The handle
+// that leads runs the org's background builds (builds.go); one that finds
+// another holder stops its own.
 func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ store.Lease, err error) {
 	defer func() { err = s.explainOp(ctx, err) }()
 	if holder == "" || ttl <= 0 {
@@ -33,6 +35,8 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ s
 		WHERE l.holder = excluded.holder OR l.holder = '' OR l.expires < clock_timestamp()
 		RETURNING holder, token, expires`, s.org, holder, ttl.Milliseconds()).Scan(&l.Holder, &l.Token, &l.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
+		// another instance leads: it runs the background builds
+		s.followBuilds()
 		cur, err := s.currentLease(ctx)
 		return cur, err
 	}
@@ -42,10 +46,21 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ s
 	l.Leader = true
 	l.Expires = l.Expires.UTC()
 	s.fence = l.Token
+	if s.geoBuild != nil && !s.cfg.geoNoBuild {
+		s.geoBuild.lead(l.Token)
+	}
 	return l, nil
 }
 
-// Resign gives the lease up if holder has it.
+// followBuilds stops this handle's background builds (it does not lead).
+func (s *Store) followBuilds() {
+	if s.geoBuild != nil {
+		s.geoBuild.follow()
+	}
+}
+
+// Resign gives the lease up if holder has it, and stops the handle's
+// background builds (the next leader goes on with them).
 func (s *Store) Resign(ctx context.Context, holder string) (err error) {
 	defer func() { err = s.explainOp(ctx, err) }()
 	s.mu.Lock()
@@ -53,6 +68,7 @@ func (s *Store) Resign(ctx context.Context, holder string) (err error) {
 	if s.closed {
 		return store.ErrClosed
 	}
+	s.followBuilds()
 	if _, err := s.pool.Exec(ctx, `UPDATE leases SET holder = '', expires = clock_timestamp() WHERE org = $1 AND holder = $2`,
 		s.org, holder); err != nil {
 		return fmt.Errorf("store: resign: %w", err)
@@ -91,22 +107,28 @@ func (s *Store) currentLease(ctx context.Context) (store.Lease, error) {
 // lease. Without any lease (a single instance that never leads, a tool)
 // the write goes on.
 func (s *Store) checkFence(ctx context.Context, tx pgx.Tx) error {
+	return s.checkFenceAt(ctx, tx, s.fence)
+}
+
+// checkFenceAt is checkFence for the lease token fence (a background
+// build's, taken when it started).
+func (s *Store) checkFenceAt(ctx context.Context, tx pgx.Tx, fence int64) error {
 	var tok int64
 	var holder string
 	var live bool
 	err := tx.QueryRow(ctx, `SELECT token, holder, holder <> '' AND expires > clock_timestamp() FROM leases WHERE org = $1 FOR SHARE`,
 		s.org).Scan(&tok, &holder, &live)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows) && s.fence == 0:
+	case errors.Is(err, pgx.ErrNoRows) && fence == 0:
 		return nil // no instance ever led this org
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%w (the lease row is gone)", store.ErrFenced)
 	case err != nil:
 		return fmt.Errorf("lease check: %w", err)
-	case s.fence == 0 && live:
+	case fence == 0 && live:
 		return fmt.Errorf("%w (%q leads the org: only the leader writes)", store.ErrFenced, holder)
-	case s.fence != 0 && tok != s.fence:
-		return fmt.Errorf("%w (token %d, current %d held by %q)", store.ErrFenced, s.fence, tok, holder)
+	case fence != 0 && tok != fence:
+		return fmt.Errorf("%w (token %d, current %d held by %q)", store.ErrFenced, fence, tok, holder)
 	}
 	return nil
 }

@@ -50,8 +50,13 @@ type Config struct {
 	// plain INSERT ... ON CONFLICT DO UPDATE (benchmarks compare it with
 	// the update-first statements, rollup_sql.go).
 	rollupsOnConflict bool
-	// geoNoBuild: Open does not start the geo sets' build (tests step it).
+	// geoNoBuild: Lead does not start the geo sets' build (tests step it).
 	geoNoBuild bool
+	// buildRetryMin and buildRetryMax bound the background builds' retry
+	// backoff (defaults 1 s and 1 min, builds.go); buildHook, when set,
+	// runs before every build step and fails it with its error (tests).
+	buildRetryMin, buildRetryMax time.Duration
+	buildHook                    func(ctx context.Context) error
 	// rawNoDict: Commit compresses the raw JSON without a dictionary, as
 	// schema 6 did (benchmarks compare the two formats, BenchmarkRawFormat).
 	rawNoDict bool
@@ -77,8 +82,9 @@ type Store struct {
 
 	outcomeCounts bool // schema has the outcome count tables (series_outcome.go)
 
-	geoSets bool     // schema has the geo actor sets (geo_sets.go)
-	geo     geoState // their build and the actor numbers' cache
+	geoSets  bool     // schema has the geo actor sets (geo_sets.go)
+	geo      geoState // the actor numbers' cache
+	geoBuild *bgBuild // the sets' background build (builds.go); nil below schema 8
 
 	textMu  sync.Mutex
 	textSmp *textSample // free text's statistics sample (text.go), read at textAt
@@ -174,14 +180,13 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 	s.outcomeCounts = version >= outcomeCountsVersion
 	if version >= geoSetsVersion {
 		s.geoSets = true
-		var unbuilt bool
-		if err := pool.QueryRow(ctx, "SELECT geo_unbuilt_lo < geo_unbuilt_hi FROM orgs WHERE id = $1", s.org).Scan(&unbuilt); err != nil {
+		var ub unbuilt
+		if err := pool.QueryRow(ctx, "SELECT geo_unbuilt_lo, geo_unbuilt_hi FROM orgs WHERE id = $1", s.org).Scan(&ub.lo, &ub.hi); err != nil {
 			pool.Close()
 			return nil, explain(desc, secret, fmt.Errorf("geo sets: %w", err))
 		}
-		if unbuilt && !cfg.geoNoBuild {
-			s.startGeoBuild()
-		}
+		// started by Lead: only the org's leader builds
+		s.geoBuild = newBuild("geo_sets", "hours", ub.hours(), s.buildGeoStep, s.buildErr, cfg.buildRetryMin, cfg.buildRetryMax)
 	}
 	return s, nil
 }
@@ -212,7 +217,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.stopGeoBuild()
+	if s.geoBuild != nil {
+		s.geoBuild.close()
+	}
 	s.pool.Close()
 	s.closeRaw()
 	return nil
