@@ -144,9 +144,15 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 		// after the roll-up upserts ran: normally the buckets this page
 		// closed (an hour, once a day a day); bounded, so a page of late
 		// events stays cheap
-		if _, _, err := s.sealUserBuckets(ctx, tx, sealBudget); err != nil {
+		budget := sealBudget
+		if s.userParts {
+			budget = s.sealBudgetFor(int(res.EventsInserted))
+		}
+		work, _, err := s.sealUserBuckets(ctx, tx, budget)
+		if err != nil {
 			return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 		}
+		s.sealWork = work
 	}
 	if s.geoSets && gc.maxDay > s.geo.sealedTo {
 		// the first page of a new day: seal the days before it

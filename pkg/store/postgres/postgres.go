@@ -60,6 +60,9 @@ type Config struct {
 	// rawNoDict: Commit compresses the raw JSON without a dictionary, as
 	// schema 6 did (benchmarks compare the two formats, BenchmarkRawFormat).
 	rawNoDict bool
+	// sealBudget: tests shrink the entries a commit seals and a part
+	// holds (0: user_parts.go's).
+	sealBudget int
 }
 
 // Store is one org's handle on a PostgreSQL database. Safe for concurrent use.
@@ -78,7 +81,10 @@ type Store struct {
 
 	raw rawState // raw JSON compression (raw.go)
 
-	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
+	userSegs  bool // schema has user_segs: Commit seals closed user buckets (user_segs.go)
+	userParts bool // schema has user_seg_parts: the seal is bounded per commit (user_parts.go)
+	// sealWork is the entries the last commit's seal read (tests; Store.mu)
+	sealWork int
 
 	outcomeCounts bool // schema has the outcome count tables (series_outcome.go)
 
@@ -167,7 +173,7 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		return nil, explain(desc, secret, fmt.Errorf("register org: %w", err))
 	}
 	if version >= userSegsVersion {
-		s.userSegs = true
+		s.userSegs, s.userParts = true, version >= userPartsVersion
 		if err := s.sealAllUserBuckets(ctx); err != nil {
 			pool.Close()
 			return nil, explain(desc, secret, err)

@@ -78,6 +78,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error
 	if s.userSegs {
 		tables = append(tables, "user_segs")
 	}
+	if s.userParts {
+		tables = append(tables, "user_seg_parts")
+	}
 	if s.geoSets {
 		tables = append(tables, "geo_days", "geo_sealed_days")
 	}

@@ -350,6 +350,21 @@ INSERT INTO event_counts_outcome SELECT org, bucket, outcome, SUM(n) FROM event_
 INSERT INTO event_counts_5m_outcome SELECT org, bucket, outcome, SUM(n) FROM event_counts_5m GROUP BY 1, 2, 3;
 INSERT INTO event_counts_hour_outcome SELECT org, bucket, outcome, SUM(n) FROM event_counts_hour GROUP BY 1, 2, 3;
 `,
+	// 10: the user seal bounded per commit (user_parts.go): each commit
+	// moves a bounded number of a closed bucket's rows into a part.
+	// Constant time: a new table; the segments written before stay in
+	// user_segs and are read as before.
+	`
+CREATE TABLE user_seg_parts (
+	org    int    NOT NULL,
+	span   bigint NOT NULL, -- as user_segs
+	bucket bigint NOT NULL,
+	part   int    NOT NULL, -- 1, 2, ... in the order written
+	n      int    NOT NULL, -- entries (at most)
+	data   bytea  NOT NULL, -- zstd of some of the bucket's entries (a segment encoding)
+	PRIMARY KEY (org, span, bucket, part)
+);
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text

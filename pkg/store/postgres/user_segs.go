@@ -33,52 +33,46 @@ const sealBudget = 50000
 const sealLock = 7366423
 
 // sealUserBuckets seals the org's closed buckets (every bucket older than
-// the table's newest), oldest first, until it has handled budget entries
-// (0: no limit; one bucket is always sealed when there is one). more
-// reports that closed buckets were left.
-func (s *Store) sealUserBuckets(ctx context.Context, tx pgx.Tx, budget int) (n int, more bool, err error) {
+// the table's newest), oldest first, until it has handled budget entries:
+// from schema 10 a bounded move into parts (user_parts.go); before, whole
+// buckets (0: no limit; one bucket is always sealed when there is one).
+// work is the entries read; more reports that closed buckets were left.
+func (s *Store) sealUserBuckets(ctx context.Context, tx pgx.Tx, budget int) (work int, more bool, err error) {
+	if s.userParts {
+		return s.sealUserParts(ctx, tx, budget)
+	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", sealLock, s.org); err != nil {
 		return 0, false, fmt.Errorf("store: seal user buckets: %w", err)
 	}
-	work := 0
 	for _, t := range userTables {
 		rows, err := tx.Query(ctx, `SELECT DISTINCT bucket FROM `+t.table+` WHERE org = $1
 			AND bucket < (SELECT MAX(bucket) FROM `+t.table+` WHERE org = $1) ORDER BY bucket`, s.org)
 		if err != nil {
-			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+			return work, false, fmt.Errorf("store: seal %s: %w", t.table, err)
 		}
 		buckets, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
-			return n, false, fmt.Errorf("store: seal %s: %w", t.table, err)
+			return work, false, fmt.Errorf("store: seal %s: %w", t.table, err)
 		}
 		for _, b := range buckets {
 			if budget > 0 && work >= budget {
-				return n, true, nil
+				return work, true, nil
 			}
 			k, err := s.sealUserBucket(ctx, tx, t.table, t.span, b)
 			if err != nil {
-				return n, false, err
+				return work, false, err
 			}
 			work += k
-			n++
 		}
 	}
-	return n, false, nil
+	return work, false, nil
 }
 
 // sealUserBucket moves the rows of one bucket into its segment (the rows
 // deleted are exactly the rows merged: DELETE … RETURNING).
 func (s *Store) sealUserBucket(ctx context.Context, tx pgx.Tx, table string, span, bucket int64) (int, error) {
-	rows, err := tx.Query(ctx, `DELETE FROM `+table+` WHERE org = $1 AND bucket = $2
-		RETURNING actor, country, actor_id, events, failures, last_seen, last_ip`, s.org, bucket)
-	if err != nil {
-		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
-	}
-	fresh, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.UserSegEntry, error) {
-		var e store.UserSegEntry
-		err := r.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP)
-		return e, err
-	})
+	fresh, err := deleteEntries(ctx, tx, `DELETE FROM `+table+` WHERE org = $1 AND bucket = $2
+		RETURNING `+entryCols, s.org, bucket)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
@@ -106,6 +100,23 @@ func (s *Store) sealUserBucket(ctx context.Context, tx pgx.Tx, table string, spa
 	return read, nil
 }
 
+// entryCols are a user row's columns as a segment entry (deleteEntries).
+const entryCols = "actor, country, actor_id, events, failures, last_seen, last_ip"
+
+// deleteEntries runs a DELETE … RETURNING entryCols and collects the rows
+// deleted as segment entries.
+func deleteEntries(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]store.UserSegEntry, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.UserSegEntry, error) {
+		var e store.UserSegEntry
+		err := r.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP)
+		return e, err
+	})
+}
+
 // sealAllUserBuckets seals every closed bucket of the org, a budget of
 // entries per transaction: at open it packs the rows of a store migrated
 // to schema 6, and a store closed halfway continues at the next open.
@@ -129,9 +140,18 @@ func (s *Store) sealAllUserBuckets(ctx context.Context) error {
 	}
 }
 
-// scanUserSegs folds the org's sealed segments of the span's buckets.
+// segSources is the relation of the sealed entries: user_segs, and from
+// schema 10 the parts too (an entry is in one place only).
+func (s *Store) segSources() string {
+	if s.userParts {
+		return "(SELECT org, span, bucket, data FROM user_segs UNION ALL SELECT org, span, bucket, data FROM user_seg_parts) sealed"
+	}
+	return "user_segs"
+}
+
+// scanUserSegs folds the org's sealed segments (and parts) of the span's buckets.
 func (s *Store) scanUserSegs(ctx context.Context, tx pgx.Tx, agg *store.UserAgg, sp store.Span, search string) error {
-	rows, err := tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket DESC",
+	rows, err := tx.Query(ctx, "SELECT bucket, data FROM "+s.segSources()+" WHERE org = $1 AND span = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket DESC",
 		s.org, sp.Level, sp.A, sp.B)
 	if err != nil {
 		return fmt.Errorf("store: user summaries: segments: %w", err)
@@ -177,7 +197,7 @@ func (s *Store) dayActorEvents(ctx context.Context, tx pgx.Tx) (map[string]int64
 	if !s.userSegs {
 		return out, nil
 	}
-	rows, err = tx.Query(ctx, "SELECT bucket, data FROM user_segs WHERE org = $1 AND span = $2", s.org, store.DayMS)
+	rows, err = tx.Query(ctx, "SELECT bucket, data FROM "+s.segSources()+" WHERE org = $1 AND span = $2", s.org, store.DayMS)
 	if err != nil {
 		return nil, err
 	}

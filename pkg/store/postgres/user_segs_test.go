@@ -50,7 +50,7 @@ func TestUserSegsMigratedAndPruned(t *testing.T) {
 	}
 	defer s.Close()
 	var segs, rowsAfter int
-	if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM user_segs), (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&segs, &rowsAfter); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(DISTINCT (span, bucket)) FROM user_seg_parts) + (SELECT COUNT(*) FROM user_segs), (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&segs, &rowsAfter); err != nil {
 		t.Fatal(err)
 	}
 	// 1500 events 5 minutes apart: ~5.2 days, ~125 hours; all but the
@@ -82,7 +82,7 @@ func TestUserSegsMigratedAndPruned(t *testing.T) {
 		t.Fatalf("Prune = %d, %v", n, err)
 	}
 	var left int
-	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM user_segs WHERE bucket < $1", cut.UnixMilli()).Scan(&left); err != nil || left != 0 {
+	if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM user_segs WHERE bucket < $1) + (SELECT COUNT(*) FROM user_seg_parts WHERE bucket < $1)", cut.UnixMilli()).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d segments before the cut after Prune (%v)", left, err)
 	}
 	check("pruned")
@@ -132,8 +132,8 @@ func TestUserSearchFoldsASCIIOnly(t *testing.T) {
 		}
 	}
 	var segs int
-	if err := s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM user_segs WHERE span = $1", store.DayMS).Scan(&segs); err != nil || segs != 2 {
-		t.Fatalf("%d day segments (%v), want 2", segs, err)
+	if err := s.pool.QueryRow(ctx, "SELECT COUNT(DISTINCT bucket) FROM user_seg_parts WHERE span = $1", store.DayMS).Scan(&segs); err != nil || segs != 2 {
+		t.Fatalf("%d days sealed into parts (%v), want 2", segs, err)
 	}
 	for search, want := range map[string][]string{"émile": {"éMILE@y.example"}, "EMILE": {"emile@z.example"}, "MILE@": actors} {
 		got, err := s.UserSummaries(ctx, store.UserQuery{From: day, To: day.Add(72 * time.Hour), Search: search, Limit: 10})

@@ -105,7 +105,7 @@ func TestUserSummariesExact(t *testing.T) {
 	// every closed bucket is sealed by the commits: rows are left only in
 	// each table's newest bucket
 	var segs, closedRows int
-	if err := s.pool.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM user_segs WHERE org = $1),
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT COUNT(DISTINCT (span, bucket)) FROM user_seg_parts WHERE org = $1),
 		(SELECT COUNT(*) FROM user_days WHERE org = $1 AND bucket < (SELECT MAX(bucket) FROM user_days WHERE org = $1)) +
 		(SELECT COUNT(*) FROM user_hours WHERE org = $1 AND bucket < (SELECT MAX(bucket) FROM user_hours WHERE org = $1))`, s.org).Scan(&segs, &closedRows); err != nil {
 		t.Fatal(err)
