@@ -51,7 +51,11 @@ import (
 // profiler label part=commit); stateKB/commit and
 // stateKeys/commit are the state (bytes, keys) written with it,
 // ruleKB/commit the rule pack's part of the bytes; the log names the five
-// largest writers (bytes per commit by owner). "delta-failures" is delta
+// largest writers (bytes per commit by owner) and logs every timed commit:
+// its CPU and the part of it in SaveStateDelta, the state it wrote (keys,
+// deletes, largest owners), its WAL pages (with OKTAGUARD_BENCH_WAL_BTREES
+// its eight largest b-trees) and whether a WAL checkpoint ran in it, and
+// (logPerCommit) the collector's cycles and CPU in it. "delta-failures" is delta
 // on traffic with failed sign-ins (see benchStateCommit); it also logs
 // what the detectors holding failures would write if saved whole:
 //
@@ -240,6 +244,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	perCommit := make([]int64, 0, b.N) // CPU of each timed commit
 	var gcCommit []gcSample            // the garbage collector's share of each
+	lines := make([]commitLine, 0, b.N)
 	var written, ruleBytes, keys, walPages, cpu int64
 	byOwner := map[string]int64{} // bytes per detector ("engine": header and baselines)
 	keysByOwner := map[string]int64{}
@@ -272,6 +277,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 			batch.State, batch.StateReset = d.Put, d.Reset
 		})
 		cpu += processCPU() - cpu0
+		cpuSave := cpu - cpuThis
 		b.StopTimer()
 		if oldLayout {
 			batch.State = legacyKeys(b, batch.State)
@@ -290,19 +296,31 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		b.StopTimer()
 		perCommit = append(perCommit, cpu-cpuThis)
 		gcCommit = append(gcCommit, readGC().minus(gc0))
+		line := commitLine{cpu: cpu - cpuThis, save: cpuSave}
 		if wal != nil {
-			walPages += wal.pages()
+			line.pages = wal.pages()
+			line.checkpoint = wal.checkpointed
+			walPages += line.pages
 		}
+		owners := map[string]int64{} // this commit's keys by owner
 		for k, v := range batch.State {
 			written += int64(len(v))
+			line.stateBytes += int64(len(k) + len(v))
+			line.keys++
+			if v == nil {
+				line.deletes++
+			}
 			keys++
 			owner := stateOwner(b, k)
+			owners[owner]++
 			byOwner[owner] += int64(len(v))
 			keysByOwner[owner]++
 			if rules[owner] {
 				ruleBytes += int64(len(v))
 			}
 		}
+		line.owners = topOwners(owners, 3)
+		lines = append(lines, line)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(written)/float64(b.N)/1024, "stateKB/commit")
@@ -327,9 +345,13 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		}
 		b.Logf("state log: %d rows, %.1f MB for %d live keys of %.1f MB", st.Rows, float64(st.LogBytes)/1e6, st.LiveKeys, float64(st.LiveBytes)/1e6)
 	}
+	var perTree []map[string]int64 // with OKTAGUARD_BENCH_WAL_BTREES
 	if wal != nil && wal.trace {
-		logOwners(b, "b-trees by WAL pages per commit", wal.byBTree(), b.N, 1, "pages", 16)
+		total, each := wal.byBTree()
+		logOwners(b, "b-trees by WAL pages per commit", total, b.N, 1, "pages", 16)
+		perTree = each
 	}
+	logCommits(b, lines, perTree)
 	logLargestOwners(b, "state writers per commit", byOwner, b.N, 1024, "KB")
 	logLargestOwners(b, "key writers per commit", keysByOwner, b.N, 1, "keys")
 	if failures { // what the detectors with failure state would write if saved whole
@@ -439,8 +461,13 @@ type walMeter struct {
 	db    string // the database file
 	path  string
 	last  uint32
-	pgnos map[uint32]int64 // page -> commits that wrote it (with OKTAGUARD_BENCH_WAL_BTREES)
+	pgnos map[uint32]int64  // page -> commits that wrote it (with OKTAGUARD_BENCH_WAL_BTREES)
+	each  []map[uint32]bool // the distinct pages of each metered commit, in order
 	trace bool
+	// nBackfill (the frames checkpointed into the database) after the
+	// previous call, and whether the last call's commit ran a checkpoint
+	backfill     uint32
+	checkpointed bool
 }
 
 func openWALMeter(b *testing.B, path string) *walMeter {
@@ -448,11 +475,12 @@ func openWALMeter(b *testing.B, path string) *walMeter {
 	if w.trace {
 		w.pgnos = map[uint32]int64{}
 	}
-	w.last = w.frames()
+	w.last, w.backfill = w.header()
 	return w
 }
 
-// readPages adds the distinct pages of WAL frames from+1..to to w.pgnos.
+// readPages adds the distinct pages of WAL frames from+1..to to w.pgnos
+// and, as one commit's, to w.each.
 func (w *walMeter) readPages(from, to uint32) {
 	var h [32]byte
 	f := w.openHeader(w.db+"-wal", h[:])
@@ -469,12 +497,14 @@ func (w *walMeter) readPages(from, to uint32) {
 	for pg := range seen {
 		w.pgnos[pg]++
 	}
+	w.each = append(w.each, seen)
 }
 
 // byBTree returns the pages written per b-tree (table, index, or FTS5
 // shadow table; "(other)" for pages dbstat does not list: the header, the
-// freelist), summed over the metered commits.
-func (w *walMeter) byBTree() map[string]int64 {
+// freelist), summed over the metered commits, and the same for each
+// metered commit (in order).
+func (w *walMeter) byBTree() (total map[string]int64, each []map[string]int64) {
 	db, err := sql.Open("sqlite", "file:"+w.db+"?mode=ro")
 	if err != nil {
 		w.b.Fatal(err)
@@ -486,6 +516,10 @@ func (w *walMeter) byBTree() map[string]int64 {
 	}
 	defer rows.Close()
 	out := map[string]int64{}
+	each = make([]map[string]int64, len(w.each))
+	for i := range each {
+		each[i] = map[string]int64{}
+	}
 	for rows.Next() {
 		var name string
 		var pg uint32
@@ -495,6 +529,12 @@ func (w *walMeter) byBTree() map[string]int64 {
 		if n, ok := w.pgnos[pg]; ok {
 			out[name] += n
 			delete(w.pgnos, pg)
+			for i, seen := range w.each {
+				if seen[pg] {
+					each[i][name]++
+					delete(seen, pg)
+				}
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -503,15 +543,58 @@ func (w *walMeter) byBTree() map[string]int64 {
 	for _, n := range w.pgnos {
 		out["(other)"] += n
 	}
-	return out
+	for i, seen := range w.each {
+		each[i]["(other)"] += int64(len(seen))
+		if each[i]["(other)"] == 0 {
+			delete(each[i], "(other)")
+		}
+	}
+	return out, each
+}
+
+// commitLine is one timed commit of BenchmarkStateCommit: its CPU (the
+// process's, nanoseconds; logPerCommit logs the collector's part), the
+// part in SaveStateDelta (or SaveState) and the WAL frames it wrote.
+type commitLine struct {
+	cpu, save, pages int64
+	checkpoint       bool // a WAL checkpoint ran in it
+	// the state it wrote: keys and values' bytes, keys, deletes, and its
+	// three largest owners by keys
+	stateBytes, keys, deletes int64
+	owners                    string
+}
+
+// logCommits logs every timed commit (the largest is not always the seal)
+// and, with the pages traced, its eight largest b-trees.
+func logCommits(b *testing.B, lines []commitLine, perTree []map[string]int64) {
+	for i, l := range lines {
+		trees := ""
+		if len(perTree) == len(lines) {
+			trees = ": " + topOwners(perTree[i], 8)
+		}
+		ckpt := ""
+		if l.checkpoint {
+			ckpt = " and a checkpoint"
+		}
+		b.Logf("timed commit %d: %.1f cpu-ms (state save %.1f), state %.0f KB in %d keys (%d deletes; %s), %d WAL pages%s%s",
+			i+1, float64(l.cpu)/1e6, float64(l.save)/1e6, float64(l.stateBytes)/1024, l.keys, l.deletes, l.owners,
+			l.pages, ckpt, trees)
+	}
 }
 
 // frames reads mxFrame (a native-endian uint32 at offset 16 of the first
 // copy of the wal-index header).
 func (w *walMeter) frames() uint32 {
-	var h [24]byte
+	n, _ := w.header()
+	return n
+}
+
+// header reads mxFrame and nBackfill (native-endian, offset 96: the first
+// field of the checkpoint info after the header's two copies).
+func (w *walMeter) header() (mxFrame, nBackfill uint32) {
+	var h [100]byte
 	w.openHeader(w.path, h[:]).Close()
-	return binary.NativeEndian.Uint32(h[16:20])
+	return binary.NativeEndian.Uint32(h[16:20]), binary.NativeEndian.Uint32(h[96:100])
 }
 
 // openHeader opens path and reads its first len(h) bytes into h.
@@ -527,18 +610,44 @@ func (w *walMeter) openHeader(path string, h []byte) *os.File {
 	return f
 }
 
-// pages returns the frames written since the previous call.
+// pages returns the frames written since the previous call, and sets
+// w.checkpointed when a checkpoint ran in between (SQLite's automatic
+// one, every wal_autocheckpoint frames, runs in the commit that crosses
+// the mark: a CPU cost that lands in one commit of many).
 func (w *walMeter) pages() int64 {
-	n := w.frames()
+	n, bf := w.header()
 	d := n - w.last
-	if n < w.last { // the WAL restarted in between
+	w.checkpointed = bf > w.backfill
+	if n < w.last { // the WAL restarted in between (its checkpoint info too)
 		d = n
+		w.checkpointed = bf > 0
 	}
-	if w.trace && d > 0 {
-		w.readPages(n-d, n)
+	w.backfill = bf
+	if w.trace {
+		w.readPages(n-d, n) // also when empty: w.each has one set per commit
 	}
 	w.last = n
 	return int64(d)
+}
+
+// topOwners names the top largest owners (b-trees, detectors) with their
+// counts, largest first.
+func topOwners(byOwner map[string]int64, top int) string {
+	owners := make([]string, 0, len(byOwner))
+	for o := range byOwner {
+		owners = append(owners, o)
+	}
+	sort.Slice(owners, func(i, j int) bool {
+		if byOwner[owners[i]] != byOwner[owners[j]] {
+			return byOwner[owners[i]] > byOwner[owners[j]]
+		}
+		return owners[i] < owners[j]
+	})
+	var parts []string
+	for _, o := range owners[:min(top, len(owners))] {
+		parts = append(parts, fmt.Sprintf("%s %d", o, byOwner[o]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // logLargestOwners logs the five largest writers per commit (what: bytes
