@@ -259,7 +259,7 @@ func validCategory(c string) bool {
 }
 
 func fileReadable(p string) error {
-	f, err := os.Open(p)
+	f, err := os.Open(p) // #nosec G304 -- checks a path the operator's config names, with the operator's rights
 	if err != nil {
 		return err
 	}

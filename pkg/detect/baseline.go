@@ -223,7 +223,7 @@ func (b *baselines) countryID(name string) uint16 {
 	if len(b.countries) >= 65535 {
 		return noCountry
 	}
-	id := uint16(len(b.countries))
+	id := uint16(len(b.countries)) // #nosec G115 -- len(countries) < 65535, checked just above
 	b.countries = append(b.countries, name)
 	b.countryIdx[name] = id
 	return id
@@ -267,7 +267,7 @@ func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
 }
 
 func (b *baselines) addUser(login string, first, last int64) *userRec {
-	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last}
+	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last} // #nosec G115 -- one entry per user: 2^32 users do not fit in memory long before
 	b.users = append(b.users, u)
 	b.byLogin[login] = u.idx
 	b.changed(u)
@@ -305,9 +305,9 @@ func (b *baselines) record(ev *event.Event, u *userRec, sec int64) {
 		}
 	}
 	if asn := ev.IP.ASN; asn > 0 {
-		u.addASN(uint32(asn), d)
+		u.addASN(uint32(asn), d) // #nosec G115 -- 0 < asn <= MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 	} else if asn := ev.Security.ASNumber; asn > 0 {
-		u.addASN(uint32(asn), d)
+		u.addASN(uint32(asn), d) // #nosec G115 -- 0 < asn <= MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 	}
 	pk, ak := netKeys(ev)
 	u.addNet(pk, d)
@@ -494,7 +494,7 @@ func (u *userRec) hasASN(asn int, nowDay uint16) bool {
 		return false
 	}
 	for _, x := range u.asns {
-		if x.ASN == uint32(asn) && inWindow(nowDay, x.Day) {
+		if x.ASN == uint32(asn) && inWindow(nowDay, x.Day) { // #nosec G115 -- 0 < asn <= MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 			return true
 		}
 	}

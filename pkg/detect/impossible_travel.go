@@ -130,7 +130,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 		na = &travelAnchor{}
 		d.anchors[u.idx] = na
 	}
-	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)),
+	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
 		Known: known, KCity: knownCity, Cloud: isCloud(ev) && !c.UserHasASN(asnOf(ev)),
 		IP: ev.Client.IPAddress, UUID: makeEventID(ev.UUID)}
@@ -245,7 +245,7 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 		return
 	case isCloud(ev) && c.UserHasASN(asnOf(ev)):
 		return // VPN egress in a cloud ASN the user has used before
-	case prevC == country && prev.ASN != 0 && uint32(max(asnOf(ev), 0)) == prev.ASN && !isCloud(ev):
+	case prevC == country && prev.ASN != 0 && uint32(max(asnOf(ev), 0)) == prev.ASN && !isCloud(ev): // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 		// Same ISP inside one country: geolocation places an ISP's (above
 		// all a mobile carrier's) ranges in cities the user never visited,
 		// so a domestic jump that keeps the carrier is not evidence of

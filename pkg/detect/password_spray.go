@@ -452,7 +452,7 @@ func (d *passwordSpray) unmarshalEntries(m map[string][]byte) error {
 			if err != nil {
 				return err
 			}
-			return decodeInto(b, func(sk *sprayKey) { d.byAgent[uint32(n)] = sk })
+			return decodeInto(b, func(sk *sprayKey) { d.byAgent[uint32(n)] = sk }) // #nosec G115 -- ParseUint with bitSize 32
 		case "n":
 			n, err := strconv.Atoi(k)
 			if err != nil {

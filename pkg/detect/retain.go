@@ -107,7 +107,7 @@ func (l *labels) id(s string) uint32 {
 		l.ids = map[string]uint32{}
 		l.names = []string{""}
 	}
-	id := uint32(len(l.names))
+	id := uint32(len(l.names)) // #nosec G115 -- one name per distinct label: 2^32 labels do not fit in memory long before
 	l.names = append(l.names, s)
 	l.ids[s] = id
 	return id

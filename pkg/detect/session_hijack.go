@@ -117,7 +117,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 			o = &sessOrigin{}
 			d.sessions[hk] = o
 		}
-		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)),
+		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
 			Trusted: isTrusted(ev), IP: ip, UUID: makeEventID(ev.UUID)}
 		d.markUint(hk, 16)
@@ -131,7 +131,7 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	country := ev.Country()
-	asn := uint32(max(asnOf(ev), 0))
+	asn := uint32(max(asnOf(ev), 0)) // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 	oCountry, oOS := d.base.countries[o.Country], d.base.labels.name(o.OS)
 	var changed []string
 	if country != "" && oCountry != "" && country != oCountry {

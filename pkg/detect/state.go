@@ -546,19 +546,22 @@ func (e *Engine) loadEngine(hb []byte, users []userState) error {
 			u.countries = append(u.countries, h)
 		}
 		for _, a := range us.A {
-			u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])})
+			if a[1] > 65535 {
+				return fmt.Errorf("detect: load state %q: user %q: AS number day out of range", key(us), us.L)
+			}
+			u.asns = append(u.asns, asnDay{ASN: a[0], Day: uint16(a[1])}) // #nosec G115 -- checked just above
 		}
 		for _, n := range us.N {
 			if n[1] > 65535 || n[2] > 65535 {
 				return fmt.Errorf("detect: load state %q: user %q: network day out of range", key(us), us.L)
 			}
-			u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
+			u.nets = append(u.nets, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])}) // #nosec G115 -- checked just above
 		}
 		for _, n := range us.K {
 			if n[1] > 65535 || n[2] > 65535 {
 				return fmt.Errorf("detect: load state %q: user %q: admin action day out of range", key(us), us.L)
 			}
-			u.acts = append(u.acts, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])})
+			u.acts = append(u.acts, netSeen{H: n[0], F: uint16(n[1]), L: uint16(n[2])}) // #nosec G115 -- checked just above
 		}
 		for _, tc := range us.T {
 			st.TenantCountry = append(st.TenantCountry, [3]uint32{tc[0], u.idx, tc[1]})
@@ -568,12 +571,12 @@ func (e *Engine) loadEngine(hb []byte, users []userState) error {
 		if tc[0] == 0 || int(tc[0]) >= len(base.countries) || int(tc[1]) >= len(base.users) || tc[2] > 65535 {
 			return fmt.Errorf("detect: load state %q: tenant country entry %v out of range", stateEngineKey, tc)
 		}
-		m := base.tenantCountry[uint16(tc[0])]
+		m := base.tenantCountry[uint16(tc[0])] // #nosec G115 -- tc[0] < len(countries) <= 65535, checked above
 		if m == nil {
 			m = make(map[uint32]uint16)
-			base.tenantCountry[uint16(tc[0])] = m
+			base.tenantCountry[uint16(tc[0])] = m // #nosec G115 -- as above
 		}
-		m[tc[1]] = uint16(tc[2])
+		m[tc[1]] = uint16(tc[2]) // #nosec G115 -- tc[2] <= 65535, checked above
 	}
 	clear(base.dirty)
 	e.base = base

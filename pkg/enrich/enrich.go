@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -191,7 +192,7 @@ func openDB(kind, path string) (*db, error) {
 	// reader, and a lookup past the new end dies of SIGBUS — the whole
 	// process, not the lookup. In memory, the loaded data stays whole
 	// whatever happens to the file.
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- geoip database path from the operator's config
 	if err != nil {
 		return nil, fmt.Errorf("enrich: geoip %s database %s: %w", kind, path, err)
 	}
@@ -371,8 +372,12 @@ func (s *state) lookup(a netip.Addr) result {
 		var rec asnRecord
 		if err := s.asn.reader.Lookup(ip, &rec); err != nil {
 			s.asn.failed(ip, err)
+		} else if rec.Number > math.MaxUint32 {
+			// AS numbers are 32 bits (RFC 6793): a larger one is a damaged
+			// record, not an ASN to truncate into another network's.
+			s.asn.failed(ip, fmt.Errorf("autonomous_system_number %d is not a 32-bit AS number", rec.Number))
 		} else {
-			r.asn = uint32(rec.Number)
+			r.asn = uint32(rec.Number) // #nosec G115 -- rec.Number <= MaxUint32, checked just above
 			r.asOrg = rec.Org
 		}
 	}
@@ -456,7 +461,7 @@ func (e *Enricher) enrich(ev *event.Event, lookup func(netip.Addr) (result, bool
 	if info.ASN != 0 {
 		e.mu.RLock()
 		if e.st != nil {
-			info.Categories |= e.st.lists.asns[uint32(info.ASN)]
+			info.Categories |= e.st.lists.asns[uint32(info.ASN)] // #nosec G115 -- info.ASN is 0..MaxUint32: decoding and the check of the ASN record keep it to 32 bits
 		}
 		e.mu.RUnlock()
 	}
@@ -617,7 +622,7 @@ func (e *Enricher) lookupCached(a netip.Addr) (result, bool) {
 
 func putU64(b []byte, v uint64) {
 	for i := 0; i < 8; i++ {
-		b[i] = byte(v >> (8 * i))
+		b[i] = byte(v >> (8 * i)) // #nosec G115 -- taking the low byte is the point (little-endian encoding)
 	}
 }
 
@@ -732,7 +737,7 @@ func (e *Enricher) Status() Status {
 		ds := DBStatus{Kind: d.kind, Path: d.path, Loaded: d.reader != nil, ModTime: d.modTime}
 		if d.reader != nil {
 			ds.DatabaseType = d.reader.Metadata.DatabaseType
-			ds.BuildEpoch = time.Unix(int64(d.reader.Metadata.BuildEpoch), 0).UTC()
+			ds.BuildEpoch = time.Unix(int64(d.reader.Metadata.BuildEpoch), 0).UTC() // #nosec G115 -- a build time in seconds; a value past MaxInt64 only shows a wrong date in the status
 		}
 		if d.err != nil {
 			ds.Error, ds.ErrorAt = d.err.Error(), d.failedAt

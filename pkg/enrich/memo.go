@@ -38,11 +38,11 @@ func decodeResult(b []byte) (result, bool) {
 	b = b[23:]
 	for _, p := range [...]*string{&r.countryISO, &r.country, &r.state, &r.city, &r.postal, &r.asOrg} {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
+		if k <= 0 || uint64(len(b)-k) < n { // #nosec G115 -- k > 0 and k <= len(b), so len(b)-k >= 0
 			return result{}, false
 		}
-		*p = string(b[k : k+int(n)])
-		b = b[k+int(n):]
+		*p = string(b[k : k+int(n)]) // #nosec G115 -- n <= len(b)-k, checked just above
+		b = b[k+int(n):]             // #nosec G115 -- n <= len(b)-k, checked above
 	}
 	return r, true
 }

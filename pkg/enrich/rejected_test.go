@@ -328,3 +328,36 @@ func lookupASN(e *Enricher, ip string) int {
 	e.Enrich(ev)
 	return ev.IP.ASN
 }
+
+// An ASN record whose number does not fit 32 bits is a damaged record:
+// reported like one, and the event gets no ASN (a conversion to uint32
+// would have given it 64500, another network's).
+func TestASNPast32BitsIsDamaged(t *testing.T) {
+	dir := t.TempDir()
+	asn := filepath.Join(dir, "asn.mmdb")
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"198.51.100.0/24": asnRec(64500, "Good Net"),
+		"203.0.113.0/24":  {"autonomous_system_number": mmdbtype.Uint64(1<<32 + 64500), "autonomous_system_organization": mmdbtype.String("Wide Net")},
+	})
+	var got []rejectRec
+	e, err := New(Config{ASNDB: asn, ReloadInterval: -1,
+		OnReject: func(source string, n int, problem string) { got = append(got, rejectRec{source, n, problem}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ev := evAt("203.0.113.9")
+	e.Enrich(ev)
+	if ev.IP.ASN != 0 || ev.IP.ASOrg != "" {
+		t.Fatalf("ASN %d %q from a number past 32 bits", ev.IP.ASN, ev.IP.ASOrg)
+	}
+	if len(got) != 1 || got[0].source != "geoip" ||
+		got[0].problem != "geoip asn database "+asn+": a record cannot be decoded, events get no asn data from it: autonomous_system_number 4295031796 is not a 32-bit AS number" {
+		t.Fatalf("rejections: %+v", got)
+	}
+	ev = evAt("198.51.100.9")
+	e.Enrich(ev)
+	if ev.IP.ASN != 64500 {
+		t.Fatalf("good record: ASN %d", ev.IP.ASN)
+	}
+}

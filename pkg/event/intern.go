@@ -74,7 +74,7 @@ const internSlots = 1024
 
 func internHash(b []byte) uint32 {
 	n := len(b)
-	return (uint32(n)*2654435761 ^ uint32(b[0])*40503 ^ uint32(b[n-1])*9973 ^ uint32(b[n/2])*31) % internSlots
+	return (uint32(n)*2654435761 ^ uint32(b[0])*40503 ^ uint32(b[n-1])*9973 ^ uint32(b[n/2])*31) % internSlots // #nosec G115 -- a hash: wrapping is intended
 }
 
 // lookupIntern returns the shared entry for b, or nil. b is not empty.

@@ -128,7 +128,7 @@ const _ uint16 = 1 << max(memoBits, targetMemoBits)
 
 // push makes slot the row's most recent entry.
 func (h *hintRow) push(slot int) {
-	v := uint16(slot + 1)
+	v := uint16(slot + 1) // #nosec G115 -- slot < 1<<memoBits, which fits uint16 (the constant assertion above)
 	i := 0
 	for i < hintWays-1 && h[i] != v {
 		i++
@@ -204,7 +204,7 @@ func (t *memoTable[T]) lookup(m *memos, b []byte) (*T, memoProbe) {
 	if n < 0 || n > maxMemo {
 		return nil, memoProbe{-1, -1}
 	}
-	i := int(maphash.Bytes(m.seed, b[:n]) & uint64(len(t.slots)-1))
+	i := int(maphash.Bytes(m.seed, b[:n]) & uint64(len(t.slots)-1)) // #nosec G115 -- masking a hash with the table size (a power of two): wrapping is intended
 	e := &t.slots[i]
 	if len(e.b) == n && bytes.Equal(e.b, b[:n]) {
 		return &e.v, memoProbe{i, n}

@@ -124,7 +124,7 @@ func NewClient(ctx context.Context, cfg Config, opts ...Option) (*Client, error)
 		c.pkcs1 = string(p)
 		c.scrub.secrets = append(c.scrub.secrets, pemBodyLines(c.pkcs1)...)
 	}
-	c.tr = &recordingTransport{base: o.base, obs: c.obs, now: c.now}
+	c.tr = &recordingTransport{base: o.base, obs: c.obs, now: c.now, maxBody: MaxResponseBody}
 	// Backstop timeout: the SDK fetches OAuth tokens without a context.
 	c.httpc = &http.Client{Transport: c.tr, Timeout: cfg.RequestTimeout}
 	sdk, err := c.newSDK(ctx)
@@ -211,7 +211,7 @@ func (c *Client) PollJitter(d time.Duration) time.Duration {
 	if span <= 0 {
 		return 0
 	}
-	return time.Duration(h.Sum64() % uint64(span))
+	return time.Duration(h.Sum64() % uint64(span)) // #nosec G115 -- span > 0, checked just above
 }
 
 func bucketKey(path string) string {

@@ -33,6 +33,10 @@ type recordingTransport struct {
 	base http.RoundTripper
 	obs  Observer
 	now  func() time.Time
+	// maxBody caps every response body this client reads (pages, error
+	// bodies, the OAuth token response): MaxResponseBody unless a test
+	// lowers it.
+	maxBody int64
 
 	mu        sync.Mutex
 	lastToken tokenExchange
@@ -57,6 +61,9 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if resp != nil {
 		status = resp.StatusCode
 		h = resp.Header.Clone()
+		if resp.Body != nil {
+			resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, max: t.maxBody}
+		}
 	}
 	t.obs.OktaRequest(ep, status)
 	if ep == "logs" && h != nil {
@@ -71,6 +78,40 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	return resp, err
 }
+
+// MaxResponseBody is the most this client reads of one response body: a
+// System Log page of 1 000 events is a few MB, so 64 MiB is far above any
+// real answer and keeps a broken or hostile endpoint (or anything between)
+// from making the process read without end.
+const MaxResponseBody = 64 << 20
+
+// ErrBodyTooLarge is returned by a read past MaxResponseBody.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// cappedBody fails the read that would go past max bytes, instead of
+// truncating silently: a cut page must not look like a complete one.
+type cappedBody struct {
+	rc        io.ReadCloser
+	left, max int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.max)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.left {
+		n, b.left = int(b.left), -1
+		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.max)
+	}
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
 
 func (t *recordingTransport) takeToken() tokenExchange {
 	t.mu.Lock()

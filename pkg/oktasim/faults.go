@@ -100,7 +100,7 @@ type faultQueue struct {
 }
 
 func newFaultQueue(seed int64) *faultQueue {
-	return &faultQueue{rng: rand.New(rand.NewPCG(uint64(seed), 0x6f6b7461))}
+	return &faultQueue{rng: rand.New(rand.NewPCG(uint64(seed), 0x6f6b7461))} // #nosec G404 G115 -- simulator: a seeded, reproducible fault sequence, not a secret; the seed's bits are reused as is
 }
 
 func (f Fault) matches(path string, hasAfter, polling bool) bool {

@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" // #nosec G101 -- an OAuth assertion type (RFC 7523), not a credential
 
 // maxAssertionLifetime is Okta's limit on exp − iat of a client assertion.
 const maxAssertionLifetime = time.Hour

@@ -25,7 +25,7 @@ import (
 
 const (
 	logsPath  = "/api/v1/logs"
-	tokenPath = "/oauth2/v1/token"
+	tokenPath = "/oauth2/v1/token" // #nosec G101 -- a URL path, not a credential
 	orgPath   = "/.well-known/okta-organization"
 )
 

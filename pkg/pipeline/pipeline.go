@@ -709,7 +709,7 @@ func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(d)))
+	return time.Duration(rand.Int64N(int64(d))) // #nosec G404 -- jitter of a wait, not a secret
 }
 
 func sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }

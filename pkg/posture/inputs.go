@@ -50,7 +50,7 @@ func PolicyResource(typ string) string { return "policies:" + typ }
 func RulesResource(typ string) string { return "policy_rules:" + typ }
 
 // ResourceScopes maps each input to the OAuth 2.0 scope that reads it.
-var ResourceScopes = map[string]string{
+var ResourceScopes = map[string]string{ // #nosec G101 -- OAuth scope names per resource, not credentials
 	ResPolicySignOn:     "okta.policies.read",
 	ResPolicyAccess:     "okta.policies.read",
 	ResPolicyPassword:   "okta.policies.read",

@@ -35,7 +35,7 @@ func Jitter(d time.Duration) time.Duration {
 		return d
 	}
 	half := d / 2
-	return half + time.Duration(rand.Int64N(int64(d-half)))
+	return half + time.Duration(rand.Int64N(int64(d-half))) // #nosec G404 -- jitter of a backoff, not a secret
 }
 
 // Sleep waits d or until ctx ends, whichever comes first, and returns

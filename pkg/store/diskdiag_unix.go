@@ -19,7 +19,7 @@ func writeLimit(dir string) string {
 	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err == nil {
-		if free := uint64(st.Bavail) * uint64(st.Bsize); free < lowSpace {
+		if free := uint64(st.Bavail) * uint64(st.Bsize); free < lowSpace { // #nosec G115 -- Statfs counts are never negative
 			return fmt.Sprintf("the volume holding %s has %d bytes free: free space", dir, free)
 		}
 	}

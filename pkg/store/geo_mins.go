@@ -282,7 +282,7 @@ func splitGeoPartial(a, b int64) (p geoPartial, ok bool) {
 // whole minutes [ma, mb) of p (a prefix or a suffix of the hour), into
 // agg: (lat, lon, outcome, failed, country, city, mins).
 func (g *geoActorAgg) scanMinutes(rows *sql.Rows, p geoPartial) error {
-	m0, m1 := uint8((p.ma-p.h)/minuteMS), uint8((p.mb-p.h)/minuteMS)
+	m0, m1 := uint8((p.ma-p.h)/minuteMS), uint8((p.mb-p.h)/minuteMS) // #nosec G115 -- whole minutes inside one hour: 0..60
 	var mins geoMins
 	var raw []byte
 	for rows.Next() {
@@ -301,7 +301,7 @@ func (g *geoActorAgg) scanMinutes(rows *sql.Rows, p geoPartial) error {
 		seen := false
 		for _, x := range mins.minutes {
 			if x.min >= m0 && x.min < m1 {
-				pt.Count += int64(x.n)
+				pt.Count += int64(x.n)                         // #nosec G115 -- a per-minute count (uint32) widened
 				last = uint32(x.min)*uint32(minuteMS) + x.last // ascending minutes: the last one is the newest
 				seen = true
 			}

@@ -136,6 +136,7 @@ func (s *Store) PostureHistory(ctx context.Context, from, to time.Time, profile 
 	if profile != "" {
 		w.add("profile = ?", profile)
 	}
+	// #nosec G202 -- only code-built conditions (where.add with constant text) are joined; every value is a bound ? argument
 	rows, err := s.r.QueryContext(ctx, "SELECT id, time, profile, score FROM posture_reports"+w.sql()+" ORDER BY time, id LIMIT ?",
 		append(w.args, s.opts.MaxLimit)...)
 	if err != nil {

@@ -185,7 +185,7 @@ func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, pu
 	if lat.Valid && lon.Valid {
 		r.Lat, r.Lon, r.HasGeo = lat.Float64, lon.Float64, true
 	}
-	r.IPCategories = uint8(cats)
+	r.IPCategories = uint8(cats) // #nosec G115 -- ip_categories is written by Commit from an event.IPCategory (uint8)
 	if raw != nil {
 		if r.Raw, err = codec.decompress(raw); err != nil {
 			return r, 0, fmt.Errorf("event %s: %w", r.UUID, err)
@@ -340,6 +340,7 @@ func (s *Store) QueryAlerts(ctx context.Context, q AlertQuery) ([]alert.Alert, e
 		return nil, err
 	}
 	w := alertWhere(lo, hi, q.Detector, q.Severity, q.Actor)
+	// #nosec G202 -- only code-built conditions (where.add with constant text) are joined; every value is a bound ? argument
 	rows, err := s.r.QueryContext(ctx, "SELECT id, json FROM alerts"+w.sql()+" ORDER BY time DESC, id LIMIT ?",
 		append(w.args, q.Limit)...)
 	if err != nil {

@@ -134,8 +134,8 @@ func (s *Store) loadRawCodec(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("store: raw dictionaries: %w", err)
 		}
-		dicts[uint32(id)] = d
-		newest = uint32(id)
+		dicts[uint32(id)] = d // #nosec G115 -- raw_dicts ids are 32768..65535 (raw_dict.go: the two-byte id of the frame header)
+		newest = uint32(id)   // #nosec G115 -- as above
 	}
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("store: raw dictionaries: %w", err)

@@ -74,6 +74,7 @@ func upsertOutcomeCounts(ctx context.Context, tx *sql.Tx, rollup string, m map[C
 	}
 	for at := 0; at < len(args); at += 3 * maxRows {
 		part := args[at:min(len(args), at+3*maxRows)]
+		// #nosec G202 -- t is a constant rollup table name plus _outcome; the rest are ? placeholders
 		q := "INSERT INTO " + t + " (bucket, outcome, n) VALUES (?,?,?)" + strings.Repeat(",(?,?,?)", len(part)/3-1) +
 			" ON CONFLICT(bucket, outcome) DO UPDATE SET n = n + excluded.n"
 		if _, err := tx.ExecContext(ctx, q, part...); err != nil {

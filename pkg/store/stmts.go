@@ -116,7 +116,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		m[key] = map[int]*sql.Stmt{}
 		for _, n := range sizes() {
-			q := t.head + " VALUES " + t.row + strings.Repeat(","+t.row, n-1) + " " + t.tail
+			q := t.head + " VALUES " + t.row + strings.Repeat(","+t.row, n-1) + " " + t.tail // #nosec G202 -- head, row and tail are constant statement parts; n only repeats ? placeholders
 			st, err := s.w.PrepareContext(ctx, q)
 			if err != nil {
 				closeStmts(m)

@@ -199,14 +199,14 @@ func spans(lo, end int64, levels []int64) []span {
 	if len(levels) == 0 {
 		return []span{{0, lo, end}}
 	}
-	l := levels[0]
+	l := levels[0] // #nosec G602 -- len(levels) > 0: the empty case returned just above
 	a, b := ceilTo(lo, l), floorTo(end, l)
 	if a >= b {
-		return spans(lo, end, levels[1:])
+		return spans(lo, end, levels[1:]) // #nosec G602 -- len(levels) > 0: the empty case returned above
 	}
-	out := spans(lo, a, levels[1:])
+	out := spans(lo, a, levels[1:]) // #nosec G602 -- len(levels) > 0: the empty case returned above
 	out = append(out, span{l, a, b})
-	return append(out, spans(b, end, levels[1:])...)
+	return append(out, spans(b, end, levels[1:])...) // #nosec G602 -- len(levels) > 0: the empty case returned above
 }
 
 func endExclusive(hi int64) int64 {

@@ -255,6 +255,7 @@ func (s *Store) Exceptions(ctx context.Context, q ExceptionQuery) ([]alert.Excep
 	if !q.ActiveAt.IsZero() {
 		w.add("removed_at = 0 AND expires_at > ?", ms(q.ActiveAt))
 	}
+	// #nosec G202 -- only code-built conditions (where.add with constant text) are joined; every value is a bound ? argument
 	rows, err := s.r.QueryContext(ctx, "SELECT "+ExceptionCols+" FROM alert_exceptions"+w.sql()+" ORDER BY id DESC LIMIT ?", append(w.args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: exceptions: %w", err)
@@ -326,6 +327,7 @@ func (s *Store) AlertHistory(ctx context.Context, q HistoryQuery) ([]alert.Chang
 		w.add("alert_id = ?", q.AlertID)
 	}
 	w.add("time BETWEEN ? AND ?", lo, hi)
+	// #nosec G202 -- only code-built conditions (where.add with constant text) are joined; every value is a bound ? argument
 	rows, err := s.r.QueryContext(ctx, `SELECT id, alert_id, time, user, role, from_status, to_status, note, assignee, exception_id
 		FROM alert_history`+w.sql()+" ORDER BY time DESC, id DESC LIMIT ?", append(w.args, q.Limit)...)
 	if err != nil {
@@ -406,6 +408,7 @@ func (q TriageQuery) where() (where, error) {
 
 // queryTriaged reads alerts joined with their triage state, newest first.
 func (s *Store) queryTriaged(ctx context.Context, w where, limit int) ([]TriagedAlert, error) {
+	// #nosec G202 -- only code-built conditions (where.add with constant text) are joined; every value is a bound ? argument
 	rows, err := s.r.QueryContext(ctx, `SELECT a.id, a.json, COALESCE(t.status, 'open'), COALESCE(t.assignee, ''), COALESCE(t.note, ''),
 		COALESCE(t.updated_at, 0), COALESCE(t.updated_by, '') FROM alerts a LEFT JOIN alert_triage t ON t.alert_id = a.id`+
 		w.sql()+" ORDER BY a.time DESC, a.id LIMIT ?", append(w.args, limit)...)

@@ -14,7 +14,7 @@ func (g *gen) planTrips() {
 		if !u.p.has(pTraveller) {
 			continue
 		}
-		r := newRnd(uint64(g.cfg.Seed), 0x7419+uint64(u.idx))
+		r := newRnd(uint64(g.cfg.Seed), 0x7419+uint64(u.idx)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 		dests := travelDest[u.home.Country]
 		dc := cities[dests[r.IntN(len(dests))]]
 		res := g.w.net(NetResidential, dc.Name)
@@ -73,7 +73,7 @@ type session struct {
 
 // userDay generates one local day of a human user's benign traffic.
 func (g *gen) userDay(u *user, d int) {
-	r := newRnd(uint64(g.cfg.Seed), uint64(u.idx+1)<<16|uint64(d))
+	r := newRnd(uint64(g.cfg.Seed), uint64(u.idx+1)<<16|uint64(d)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	// the day is in the timezone of where the user is at local noon
 	noon := time.Date(g.start.Year(), g.start.Month(), g.start.Day()+d, 12, 0, 0, 0, u.tz)
 	tz := u.tz
@@ -357,7 +357,7 @@ func (g *gen) adminWork(r *rnd, u *user, w *where, sess string, t, end time.Time
 
 // automationDay emits the provisioning app's JOB runs and the API-token service user.
 func (g *gen) automationDay(d int) {
-	r := newRnd(uint64(g.cfg.Seed), 0xa070_0000|uint64(d))
+	r := newRnd(uint64(g.cfg.Seed), 0xa070_0000|uint64(d)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	day := g.start.AddDate(0, 0, d)
 	app := g.o.provApp
 	job := func(t time.Time, typ string, tg targetRef, tx string) {
@@ -424,7 +424,7 @@ func (g *gen) pentestDay(d int) {
 	if d < 8 || (d-8)%7 != 1 || d >= g.cfg.Days {
 		return
 	}
-	r := newRnd(uint64(g.cfg.Seed), 0x9e47_0000|uint64(d))
+	r := newRnd(uint64(g.cfg.Seed), 0x9e47_0000|uint64(d)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	t := time.Date(g.start.Year(), g.start.Month(), g.start.Day()+d, 14, 0, 0, 0, u.tz)
 	t0 := t
 	pick := func(kind NetKind, city string) *Network {

@@ -182,7 +182,7 @@ func (g *gen) leaveAndIncidentResponse() {
 	if days < 21 {
 		return
 	}
-	r := newRnd(uint64(g.cfg.Seed), 0x1ea7e)
+	r := newRnd(uint64(g.cfg.Seed), 0x1ea7e) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	n := 0
 	for _, u := range g.o.plainUsers() {
 		if n == 2 {
@@ -226,14 +226,14 @@ func (g *gen) serviceDay(d int) {
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		return
 	}
-	r := newRnd(uint64(g.cfg.Seed), 0x5e7c_0000|uint64(d))
+	r := newRnd(uint64(g.cfg.Seed), 0x5e7c_0000|uint64(d)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	// CI runners in two AWS regions (Oregon and Virginia) sign in with a
 	// password (no MFA by policy for the service account) and SSO to GitHub
 	ci := g.o.ciUser
 	aws := []*Network{g.w.net(NetHosting, "Boardman")[0], g.w.net(NetHosting, "Ashburn")[0]}
 	for h := 7; h <= 20; h += 1 + r.IntN(2) {
 		n := aws[r.IntN(2)]
-		w := &where{net: n, ip: hostAt(n, uint64(40+r.IntN(8))), ua: uaCI}
+		w := &where{net: n, ip: hostAt(n, uint64(40+r.IntN(8))), ua: uaCI} // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 		sess, t := g.signIn(r, ci, w, day.Add(time.Duration(h)*time.Hour+r.dur(0, 50*time.Minute)), signInOpts{factor: "none"}, nil)
 		g.sso(r, ci, w, sess, t.Add(r.dur(time.Second, 10*time.Second)), &appCatalog[6], nil)
 	}

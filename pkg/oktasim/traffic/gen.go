@@ -78,7 +78,7 @@ func newGen(cfg Config) (*gen, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gen{cfg: cfg, w: w, o: o, start: cfg.Start, lateRnd: newRnd(uint64(cfg.Seed), 0x1a7e)}, nil
+	return &gen{cfg: cfg, w: w, o: o, start: cfg.Start, lateRnd: newRnd(uint64(cfg.Seed), 0x1a7e)}, nil // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 }
 
 // emit renders e (assigning its uuid from r) and returns the uuid.

@@ -175,7 +175,7 @@ type org struct {
 }
 
 func buildOrg(cfg Config, w *world) (*org, error) {
-	r := newRnd(uint64(cfg.Seed), 0x0_7267)
+	r := newRnd(uint64(cfg.Seed), 0x0_7267) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	o := &org{domain: cfg.Domain, corpIPs: map[string][]netip.Addr{}}
 	n := cfg.Users
 	// home cities by quota (deterministic counts)
@@ -189,7 +189,7 @@ func buildOrg(cfg Config, w *world) (*org, error) {
 	for len(homes) < n {
 		homes = append(homes, "New York")
 	}
-	rand.New(r.src).Shuffle(len(homes), func(i, j int) { homes[i], homes[j] = homes[j], homes[i] })
+	rand.New(r.src).Shuffle(len(homes), func(i, j int) { homes[i], homes[j] = homes[j], homes[i] }) // #nosec G404 -- simulator: seeded, reproducible traffic, not a secret
 
 	usedLogins := map[string]bool{}
 	for i := 0; i < n; i++ {

@@ -13,7 +13,7 @@ type rnd struct {
 
 func newRnd(seed, stream uint64) *rnd {
 	src := rand.NewPCG(seed^0x9e3779b97f4a7c15, stream*0xbf58476d1ce4e5b9+0x94d049bb133111eb)
-	return &rnd{Rand: rand.New(src), src: src}
+	return &rnd{Rand: rand.New(src), src: src} // #nosec G404 -- simulator: seeded, reproducible traffic, not a secret
 }
 
 const b62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -405,7 +405,7 @@ func scSupportImpersonation(g *gen, r *rnd, sc *scenCtx) error {
 	if sw.net == nil {
 		sw.net = g.w.byKind[NetDatacenter][0]
 	}
-	sw.ip = hostAt(sw.net, uint64(3000+r.IntN(50)))
+	sw.ip = hostAt(sw.net, uint64(3000+r.IntN(50))) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 	i := adminEv(t.Add(r.dur(20*time.Minute, 2*time.Hour)), a.actor(), sw, r.sessID(), "user.session.impersonation.initiate", a.target())
 	i.extra = [][2]string{{"originalPrincipal", `{"id":"00u0support000000000","type":"User","alternateId":"support.engineer@okta.com","displayName":"Okta Support"}`}}
 	g.emitT(&k, r, i)

@@ -206,7 +206,7 @@ func (g *gen) runScenarios() error {
 	for i, in := range all {
 		day := first + i*span/max(1, len(all))
 		sc := &scenCtx{id: fmt.Sprintf("%s#%d", in.s.kind, in.n), n: in.n, day: g.start.AddDate(0, 0, day)}
-		r := newRnd(uint64(g.cfg.Seed), 0x5ce0_0000+uint64(i))
+		r := newRnd(uint64(g.cfg.Seed), 0x5ce0_0000+uint64(i)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 		if err := in.s.run(g, r, sc); err != nil {
 			return fmt.Errorf("traffic: scenario %s: %w", sc.id, err)
 		}
@@ -283,7 +283,7 @@ func (g *gen) sameCountryNet(kind NetKind, u *user) *Network {
 	return nil
 }
 
-func attackIP(r *rnd, n *Network) netip.Addr { return hostAt(n, uint64(1000+r.IntN(3000))) }
+func attackIP(r *rnd, n *Network) netip.Addr { return hostAt(n, uint64(1000+r.IntN(3000))) } // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 
 func allNew() *beh {
 	return &beh{newGeo: true, newDevice: true, newIP: true, newState: true, newCountry: true, newCity: true}
@@ -460,7 +460,7 @@ func riskyNet(g *gen, r *rnd, v *user, sc *scenCtx) (*Network, netip.Addr) {
 	}
 	for _, x := range g.w.nets {
 		if x.CIDR == cidr {
-			return x, hostAt(x, uint64(10+r.IntN(200)))
+			return x, hostAt(x, uint64(10+r.IntN(200))) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 		}
 	}
 	return nil, netip.Addr{}

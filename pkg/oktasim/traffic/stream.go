@@ -131,8 +131,8 @@ func (s *Stream) startAttack(k *scenario, at time.Time) {
 	s.attackN++
 	sc := &scenCtx{id: fmt.Sprintf("live-%s#%d", k.kind, s.attackN), n: 1 + (s.attackN/max(1, len(s.kinds)))%max(1, k.instances),
 		day: at.Truncate(24 * time.Hour), fixed: at}
-	r := newRnd(uint64(g.cfg.Seed), 0x11fe_0000+uint64(s.attackN))
-	_ = k.run(g, r, sc) // scenario errors only come from an inconsistent network table, checked by Generate's tests
+	r := newRnd(uint64(g.cfg.Seed), 0x11fe_0000+uint64(s.attackN)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
+	_ = k.run(g, r, sc)                                            // scenario errors only come from an inconsistent network table, checked by Generate's tests
 }
 
 // Inject starts one labelled live attack of the given kind (a

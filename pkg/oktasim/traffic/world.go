@@ -270,7 +270,7 @@ func hostAt(n *Network, i uint64) netip.Addr {
 		a := p.Addr().As16()
 		// fill the low 64 bits
 		for k := 0; k < 8; k++ {
-			a[15-k] = byte(i >> (8 * k))
+			a[15-k] = byte(i >> (8 * k)) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 		}
 		a[8] |= 0x02 // avoid all-zero interface ids
 		return netip.AddrFrom16(a)
@@ -287,8 +287,8 @@ func hostAt(n *Network, i uint64) netip.Addr {
 	}
 	a := p.Addr().As4()
 	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v += uint32(h)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	v += uint32(h)                                                                       // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}) // #nosec G115 -- simulator: seeds, stream ids and hashes reinterpreted bit for bit; wrapping is harmless (reproducible traffic, not input)
 }
 
 // distanceKm is the great-circle distance between two points.

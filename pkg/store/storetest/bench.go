@@ -92,7 +92,7 @@ func benchRaw(ev *event.Event) json.RawMessage {
 // BenchEnd (resuming after what s holds), with ~5000 alerts per 1M events.
 func Fill(tb testing.TB, s store.Backend, total int) {
 	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- benchmark data, reproducible on purpose
 	span := 30 * 24 * time.Hour
 	step := span / time.Duration(total)
 	begin := BenchEnd.Add(-span)

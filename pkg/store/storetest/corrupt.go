@@ -25,7 +25,7 @@ func CorruptSQLite(t testing.TB, path string) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- test helper: a store file the test made in its temporary folder
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func CorruptSQLite(t testing.TB, path string) {
 	for i := 2 * page; i < 4*page; i++ {
 		b[i] ^= 0x5a
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := os.WriteFile(path, b, 0o600); err != nil { // #nosec G703 -- test helper: a store file the test made in its temporary folder
 		t.Fatal(err)
 	}
 }
