@@ -132,6 +132,12 @@ func (p *Pipeline) renew(ctx context.Context, stop context.CancelCauseFunc, id s
 		l, err := p.st.Lead(rctx, id, ttl)
 		cancel()
 		p.writeFailed(ctx, err)
+		if err != nil && ctx.Err() == nil {
+			// health shows why (the store names the cause: disk full,
+			// read-only, ...), not only the counter
+			p.setError(fmt.Errorf("pipeline: lease renewal: %w", err))
+			p.log.Warn("cannot renew the org's lease; retrying", "error", err, "class", store.WriteFailureClass(err))
+		}
 		switch {
 		case err == nil && l.Leader:
 			lastOK = time.Now()

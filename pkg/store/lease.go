@@ -36,6 +36,10 @@ var ErrOtherOrg = errors.New("store: the database belongs to another org")
 // ErrOtherOrg, so two data sources pointed at one file by mistake cannot
 // mix their orgs' rows. A SQLite file holds exactly one org.
 func (s *Store) BindOrg(ctx context.Context, org string) error {
+	return s.explainWrite(s.bindOrg(ctx, org))
+}
+
+func (s *Store) bindOrg(ctx context.Context, org string) error {
 	if org == "" {
 		return errors.New("store: bind org: empty org")
 	}
@@ -65,7 +69,15 @@ func (s *Store) Describe() string { return "sqlite " + s.path }
 
 // Lead takes or renews the file's lease (see Leaser). SQLite's clock is
 // the local one: every process sharing a file runs on this machine.
+// A write the file refuses is named by cause (disk full, read-only, ...),
+// as a page commit's is (explainWrite), so the lease's failures count
+// under their class in oktaguard_store_write_failures_total.
 func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (Lease, error) {
+	l, err := s.lead(ctx, holder, ttl)
+	return l, s.explainWrite(err)
+}
+
+func (s *Store) lead(ctx context.Context, holder string, ttl time.Duration) (Lease, error) {
 	if holder == "" || ttl <= 0 {
 		return Lease{}, fmt.Errorf("store: lead: %w: holder and a positive ttl are required", ErrInvalidQuery)
 	}
@@ -109,6 +121,10 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (Lea
 
 // Resign releases the lease if holder has it.
 func (s *Store) Resign(ctx context.Context, holder string) error {
+	return s.explainWrite(s.resign(ctx, holder))
+}
+
+func (s *Store) resign(ctx context.Context, holder string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

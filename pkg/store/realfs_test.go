@@ -50,6 +50,9 @@ type childReport struct {
 	Events    int64  `json:"events"`    // events in the store at the end
 	Distinct  int64  `json:"distinct"`  // distinct uuids at the end
 	Setup     string `json:"setup"`     // a failure of the child's own setup
+	// Writes: the lease and triage writes refused under the limit, by
+	// name: their error and WriteFailureClass (writes_test.go).
+	Writes map[string][2]string `json:"writes,omitempty"`
 }
 
 type childSpec struct {
@@ -140,6 +143,8 @@ func runChild(job string) int {
 			}, func() error {
 				return setFsize(^uint64(0))
 			})
+		case "fsize-writes":
+			return refusedWrites(ctx, path, &r)
 		case "tmpfs":
 			dir := filepath.Dir(path)
 			if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=32m"); err != nil {

@@ -117,7 +117,14 @@ func validateException(x alert.Exception) error {
 // history, in one transaction (with the exception a dismissal creates).
 // An unknown alert is ErrNotFound; bad input is ErrInvalidInput. Nothing
 // is written when it fails.
+// A write the file refuses is named by cause (disk full, read-only, ...),
+// as a page commit's is (explainWrite).
 func (s *Store) SetAlertStatus(ctx context.Context, c StatusChange) (alert.Change, error) {
+	ch, err := s.setAlertStatus(ctx, c)
+	return ch, s.explainWrite(err)
+}
+
+func (s *Store) setAlertStatus(ctx context.Context, c StatusChange) (alert.Change, error) {
 	c, err := PrepareStatusChange(c)
 	if err != nil {
 		return alert.Change{}, fmt.Errorf("store: set alert status: %w", err)
@@ -181,7 +188,13 @@ func insertException(ctx context.Context, tx *sql.Tx, x alert.Exception) (int64,
 }
 
 // AddException stores an exception and returns it with its id.
+// A write the file refuses is named by cause, as a page commit's is.
 func (s *Store) AddException(ctx context.Context, x alert.Exception) (alert.Exception, error) {
+	x, err := s.addException(ctx, x)
+	return x, s.explainWrite(err)
+}
+
+func (s *Store) addException(ctx context.Context, x alert.Exception) (alert.Exception, error) {
 	if err := validateException(x); err != nil {
 		return alert.Exception{}, fmt.Errorf("store: add exception: %w", err)
 	}
@@ -209,7 +222,13 @@ func (s *Store) AddException(ctx context.Context, x alert.Exception) (alert.Exce
 
 // RemoveException marks an exception removed (it stays listed as removed).
 // An unknown or already removed exception is ErrNotFound.
+// A write the file refuses is named by cause, as a page commit's is.
 func (s *Store) RemoveException(ctx context.Context, id int64, by string, at time.Time) (alert.Exception, error) {
+	x, err := s.removeException(ctx, id, by, at)
+	return x, s.explainWrite(err)
+}
+
+func (s *Store) removeException(ctx context.Context, id int64, by string, at time.Time) (alert.Exception, error) {
 	if err := ValidateRemover(by); err != nil {
 		return alert.Exception{}, fmt.Errorf("store: remove exception: %w", err)
 	}
@@ -281,7 +300,12 @@ func (s *Store) ExceptionsVersion(ctx context.Context) (string, error) {
 }
 
 // RecordExceptionHits adds suppressed-alert counts to exceptions (id -> hits).
+// A write the file refuses is named by cause, as a page commit's is.
 func (s *Store) RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error {
+	return s.explainWrite(s.recordExceptionHits(ctx, hits, at))
+}
+
+func (s *Store) recordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error {
 	if len(hits) == 0 {
 		return nil
 	}
