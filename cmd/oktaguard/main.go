@@ -8,6 +8,8 @@
 //	oktaguard posture --config F [--profile baseline|stig] [--format json|table]
 //	oktaguard sim [--addr 127.0.0.1:8089]    serve the Okta simulator
 //	oktaguard store migrate --from sqlite:PATH --to postgres:DSN   copy a store
+//	oktaguard store compact --path PATH      rewrite a SQLite store, give free pages back
+//	oktaguard store info --path PATH         a SQLite store's file: size, free pages, auto-vacuum
 //	oktaguard alerts list|ack|resolve|dismiss ID ...   triage alerts and exceptions
 //
 // Errors go to stderr with a non-zero exit; stdout carries only data.
@@ -39,6 +41,8 @@ Usage:
   oktaguard posture --config FILE [--profile baseline|stig] [--format json|table]
   oktaguard sim [--addr 127.0.0.1:8089] [--seed 1] [--users 100] [--days 10]
   oktaguard store migrate --from sqlite:PATH --to postgres:DSN [--org URL] [--password-file F]
+  oktaguard store compact --path PATH        (stop oktaguard serve first; see docs/operations.md)
+  oktaguard store info --path PATH
   oktaguard alerts list|show|ack|resolve|dismiss|reopen|exceptions|except|unexcept ... --config FILE
   oktaguard version
 

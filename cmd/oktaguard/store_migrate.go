@@ -22,8 +22,14 @@ const migratePage = 5000
 const EnvPGPassword = "OKTAGUARD_PG_PASSWORD"
 
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compact" {
+		return cmdStoreCompact(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "info" {
+		return cmdStoreInfo(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "migrate" {
-		return fmt.Errorf("%w: store needs a subcommand: migrate --from sqlite:PATH --to postgres:DSN", errUsage)
+		return fmt.Errorf("%w: store needs a subcommand: migrate --from sqlite:PATH --to postgres:DSN, compact --path PATH or info --path PATH", errUsage)
 	}
 	fs := newFlags("store migrate", stderr)
 	from := fs.String("from", "", "source store, sqlite:PATH")

@@ -51,6 +51,9 @@ type Metrics struct {
 	storeBuild         *prometheus.GaugeVec
 	storeBuildLeft     *prometheus.GaugeVec
 	storeBuildFailed   *prometheus.CounterVec
+	storeFileBytes     *prometheus.GaugeVec // no labels: absent until set
+	storeFreeBytes     *prometheus.GaugeVec
+	storeAutoVacuum    *prometheus.GaugeVec
 	postureScore       *prometheus.GaugeVec
 	checkPassing       *prometheus.GaugeVec
 	haLeader           *prometheus.GaugeVec
@@ -148,6 +151,18 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Namespace: Namespace, Name: "store_background_build_failures_total", ConstLabels: cl,
 			Help: "Failed steps of the store's background builds, by build (each is retried after a backoff; the error is in the health details and the log).",
 		}, []string{"build"}),
+		storeFileBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_file_bytes", ConstLabels: cl,
+			Help: "Size of the SQLite store's database (its pages, free ones included, as of the last commit; the WAL not counted), read after each page commit and prune; absent for PostgreSQL.",
+		}, nil),
+		storeFreeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_free_bytes", ConstLabels: cl,
+			Help: "Free pages of the SQLite store's database: part of oktaguard_store_file_bytes, reused by later writes, given back to the disk by incremental auto-vacuum steps; absent for PostgreSQL.",
+		}, nil),
+		storeAutoVacuum: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "store_auto_vacuum", ConstLabels: cl,
+			Help: "1 for the SQLite store's auto-vacuum mode (none: the file never shrinks until `oktaguard store compact`; incremental; full), 0 for the others; absent for PostgreSQL.",
+		}, []string{"mode"}),
 		postureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "posture_score", ConstLabels: cl,
 			Help: "Security posture score (0-100) of the latest evaluation, by profile.",
@@ -220,7 +235,8 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.eventsIngested, m.detections, m.detectionMatches, m.suppressed, m.oktaRequests,
 		m.rateLimitRemaining, m.pollLag, m.lastPollSuccess, m.backfillProgress, m.rejected,
 		m.pagesSkipped, m.degraded, m.inputRejected, m.geoipReloadFailed, m.storeWriteFailed,
-		m.storeIntegrity, m.storeBuild, m.storeBuildLeft, m.storeBuildFailed, m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
+		m.storeIntegrity, m.storeBuild, m.storeBuildLeft, m.storeBuildFailed, m.storeFileBytes, m.storeFreeBytes, m.storeAutoVacuum,
+		m.postureScore, m.checkPassing, m.haLeader, m.buildInfo}
 }
 
 // EventsIngested counts n newly stored events.
@@ -450,6 +466,27 @@ func (m *Metrics) StoreBuildFailed(build string) {
 		return
 	}
 	m.storeBuildFailed.WithLabelValues(build).Inc()
+}
+
+// StoreAutoVacuumModes are the mode label values of StoreFile
+// (store.AutoVacuumModes; a test holds them equal).
+var StoreAutoVacuumModes = []string{"none", "full", "incremental"}
+
+// StoreFile records the SQLite store's size, its free pages and its
+// auto-vacuum mode (1 for mode, 0 for the others).
+func (m *Metrics) StoreFile(size, free int64, mode string) {
+	if m == nil {
+		return
+	}
+	m.storeFileBytes.WithLabelValues().Set(float64(size))
+	m.storeFreeBytes.WithLabelValues().Set(float64(free))
+	for _, v := range StoreAutoVacuumModes {
+		x := 0.0
+		if v == mode {
+			x = 1
+		}
+		m.storeAutoVacuum.WithLabelValues(v).Set(x)
+	}
 }
 
 // PostureScore records the latest score of a profile.

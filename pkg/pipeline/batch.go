@@ -308,6 +308,7 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 			p.m.Detection(a.Detector, a.Severity)
 		}
 		p.countMatches()
+		p.storeFile(ctx)
 		var newEvents []event.Event
 		if len(res.Inserted) == len(b.events) {
 			for i := range b.events {

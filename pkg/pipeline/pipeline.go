@@ -250,6 +250,7 @@ func New(s config.Settings, o Options) (*Pipeline, error) {
 	}
 	p.watchIntegrity()
 	p.watchBuilds()
+	p.storeFile(ctx)
 	// Every rejected enrichment input (bad IP-list lines, failed list or
 	// GeoIP reloads, undecodable GeoIP records) is logged (file:line
 	// samples) and counted as it happens, and shown in Status (health,
@@ -760,7 +761,23 @@ func (p *Pipeline) PruneNow(ctx context.Context) (int64, error) {
 	if n > 0 {
 		p.log.Info("retention pruning", "deleted_events", n, "before", cut.Format(time.RFC3339))
 	}
+	p.storeFile(ctx)
 	return n, nil
+}
+
+// storeFile publishes the SQLite store's size, free pages and auto-vacuum
+// mode (oktaguard_store_file_bytes, _free_bytes, _auto_vacuum).
+func (p *Pipeline) storeFile(ctx context.Context) {
+	fs, ok := p.st.(store.FileStatser)
+	if !ok {
+		return
+	}
+	st, err := fs.FileStats(ctx)
+	if err != nil {
+		p.log.Debug("store file stats", "error", err)
+		return
+	}
+	p.m.StoreFile(st.Bytes, st.FreeBytes, st.AutoVacuum)
 }
 
 // savePosture stores a posture report with its per-check statuses.

@@ -162,6 +162,7 @@ func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 	s.installGeoIDs()
 	s.geoChecked = s.geoCheckedPending
 	s.installCodec(ctx, newCodec)
+	s.vacuumStep(ctx) // gives free pages back, a bounded step when due (vacuum.go)
 	return res, nil
 }
 

@@ -27,3 +27,19 @@ func writeLimit(dir string) string {
 }
 
 const rlimInfinity = ^uint64(0)
+
+// diskFree is the space this process may still write on the volume of
+// dir (false: unknown).
+func diskFree(dir string) (uint64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return uint64(st.Bavail) * uint64(st.Bsize), true
+}
+
+// sameVolume reports whether a and b are on one file system.
+func sameVolume(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	return syscall.Stat(a, &sa) == nil && syscall.Stat(b, &sb) == nil && sa.Dev == sb.Dev
+}

@@ -18,6 +18,10 @@ const pruneChunk = 5000
 // context stops it between chunks with the work done so far committed.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.prune(ctx, before)
+	if err == nil && n > 0 {
+		// the pages the chunks freed go back to the disk (vacuum.go)
+		err = s.reclaim(ctx)
+	}
 	return n, s.explainWrite(err)
 }
 

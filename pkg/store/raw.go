@@ -228,6 +228,10 @@ func (s *Store) startRecompress() {
 		defer close(s.raw.bgDone)
 		for {
 			more, err := s.recompressBatch(ctx)
+			if err == nil && !more {
+				// the plain rows' pages go back to the disk (vacuum.go)
+				err = s.reclaim(ctx)
+			}
 			if err != nil || !more {
 				if err != nil && ctx.Err() == nil {
 					s.mu.Lock()

@@ -92,6 +92,12 @@ type Options struct {
 	// segPartEntries: tests shrink the entries of a segment's part (0:
 	// segPartEntries)
 	segPartEntries int
+	// vacMinFree and vacStepPages: tests lower the incremental vacuum's
+	// thresholds in pages (0: vacuumMinFree bytes, vacuumStepPages)
+	vacMinFree, vacStepPages int64
+	// autoVacuumNone: tests create a store the way versions before
+	// incremental vacuum did
+	autoVacuumNone bool
 }
 
 func (o *Options) defaults() error {
@@ -183,6 +189,12 @@ type Store struct {
 	segParts bool
 	sealWork int // entries the last seal handled (tests)
 
+	// incremental: the file's auto_vacuum is INCREMENTAL (vacuum.go);
+	// pageSize its page size; vac the writer's vacuum steps
+	incremental bool
+	pageSize    int64
+	vac         vacState
+
 	// stateIdx is the writer's map of the state log (state_log.go), nil
 	// until a commit builds it; pendingIdx the one a commit changed,
 	// installed once its transaction committed.
@@ -247,6 +259,14 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		w.Close()
 		return nil, explain(path, err)
 	}
+	// incremental auto-vacuum (a new database only: it must be set before
+	// the first table; vacuum.go). An existing file keeps its mode.
+	if !opts.autoVacuumNone {
+		if _, err := w.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+			w.Close()
+			return nil, explain(path, err)
+		}
+	}
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		w.Close()
@@ -258,6 +278,10 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	}
 	s := &Store{path: path, opts: opts, w: w, stateSlack: stateLogSlack, stateMinClean: stateLogMinClean}
 	if err := s.migrate(ctx, upTo); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := s.readFileMode(ctx); err != nil {
 		w.Close()
 		return nil, err
 	}
