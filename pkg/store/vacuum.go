@@ -353,7 +353,7 @@ func (s *Store) compactSpace(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	need := uint64((pages - free) * s.pageSize)
+	need := uint64((pages - free) * s.pageSize) // #nosec G115 -- page counts and the page size are positive (free <= pages)
 	dir, tmp := filepath.Dir(s.path), CompactTempDir()
 	check := func(d string, n uint64, what string) error {
 		if have, ok := diskFree(d); ok && have < n {
