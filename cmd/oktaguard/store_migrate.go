@@ -19,7 +19,7 @@ const migratePage = 5000
 
 // EnvPGPassword is read for the destination's password when no
 // --password-file is given.
-const EnvPGPassword = "OKTAGUARD_PG_PASSWORD"
+const EnvPGPassword = "OKTAGUARD_PG_PASSWORD" // #nosec G101 -- the name of the environment variable that holds the password, not a password
 
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "compact" {

@@ -502,7 +502,7 @@ func (s *Store) HasEvents(ctx context.Context, uuids []string) (map[string]bool,
 		for i, u := range part {
 			args[i] = u
 		}
-		q := "SELECT uuid FROM events WHERE uuid IN (?" + strings.Repeat(",?", len(part)-1) + ")"
+		q := "SELECT uuid FROM events WHERE uuid IN (?" + strings.Repeat(",?", len(part)-1) + ")" // #nosec G202 -- placeholders only; every uuid is a bound parameter
 		rows, err := s.r.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: has events: %w", err)

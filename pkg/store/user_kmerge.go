@@ -376,7 +376,7 @@ func (o *segOut) flush() error {
 	}
 	plain := make([]byte, 0, len(o.body)+1+binary.MaxVarintLen64)
 	plain = append(plain, userSegVersion)
-	plain = binary.AppendUvarint(plain, uint64(o.n))
+	plain = binary.AppendUvarint(plain, uint64(o.n)) // #nosec G115 -- an entry count, never negative
 	plain = append(plain, o.body...)
 	o.parts = append(o.parts, segPart{data: enc.EncodeAll(plain, make([]byte, 0, len(plain)/3)),
 		hi: bytes.Clone(o.hi), hc: bytes.Clone(o.hc), n: o.n})

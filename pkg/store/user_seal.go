@@ -109,7 +109,7 @@ func (s *Store) sealUserBuckets(ctx context.Context, tx *sql.Tx, budget int, spr
 // newest bucket) that have none yet, and deletes the rows. It returns the
 // number of entries handled (rows and the segments' entries).
 func (s *Store) sealUserBucket(ctx context.Context, tx *sql.Tx, table string, span, bucket, newest int64, levels []int64, spread bool) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM "+table+
+	rows, err := tx.QueryContext(ctx, "SELECT actor, country, actor_id, events, failures, last_seen, last_ip FROM "+table+ // #nosec G202 -- table is one of userTables' constant names; the bucket is a bound parameter
 		" WHERE bucket = ?", bucket)
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
@@ -133,7 +133,7 @@ func (s *Store) sealUserBucket(ctx context.Context, tx *sql.Tx, table string, sp
 	if err != nil {
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE bucket = ?", bucket); err != nil { // #nosec G202 -- table is one of userTables' constant names; the bucket is a bound parameter
 		return 0, fmt.Errorf("store: seal %s %d: %w", table, bucket, err)
 	}
 	return work, nil

@@ -173,10 +173,10 @@ func segString(b []byte) (s, rest []byte, ok bool) {
 			return nil, nil, false
 		}
 	}
-	if uint64(len(b)-k) < n {
+	if uint64(len(b)-k) < n { // #nosec G115 -- k <= len(b) (Uvarint read k bytes of b), so the difference is not negative
 		return nil, nil, false
 	}
-	return b[k : k+int(n) : k+int(n)], b[k+int(n):], true
+	return b[k : k+int(n) : k+int(n)], b[k+int(n):], true // #nosec G115 -- n <= len(b)-k was checked just above
 }
 
 // segVarint reads a zig-zag varint of b (one byte for -64..63).

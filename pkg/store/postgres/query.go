@@ -138,7 +138,7 @@ func (s *Store) scanEvents(ctx context.Context, what, query string, args []any) 
 		if lat != nil && lon != nil {
 			r.Lat, r.Lon, r.HasGeo = *lat, *lon, true
 		}
-		r.IPCategories = uint8(cats)
+		r.IPCategories = uint8(cats) // #nosec G115 -- the smallint column is written by this store from a uint8 (ip_categories)
 		if raw != nil {
 			js, err := s.decompress(ctx, raw)
 			if err != nil {

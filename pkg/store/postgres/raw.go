@@ -122,7 +122,7 @@ func (s *Store) loadCodec(ctx context.Context) error {
 	dicts := make(map[uint32][]byte, len(stored))
 	var newest uint32 // the last created
 	for _, d := range stored {
-		dicts[uint32(d.ID)], newest = d.Dict, uint32(d.ID)
+		dicts[uint32(d.ID)], newest = d.Dict, uint32(d.ID) // #nosec G115 -- the integer column holds a uint32 id bit for bit (written with int32())
 	}
 	c, err := store.NewRawCodec(dicts, newest)
 	if err != nil {
@@ -194,7 +194,7 @@ func (s *Store) buildDict(ctx context.Context) error {
 		}
 		id := store.NewRawDictID(nil)
 		_, err = tx.Exec(ctx, "INSERT INTO raw_dicts (org, id, dict, created_at) VALUES ($1, $2, $3, $4)",
-			s.org, int32(id), d, time.Now().UnixMilli())
+			s.org, int32(id), d, time.Now().UnixMilli()) // #nosec G115 -- a uint32 id stored in an integer column bit for bit; read back with uint32() (loadRawDicts)
 		return err
 	})
 	if err != nil {
