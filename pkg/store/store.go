@@ -352,7 +352,7 @@ func dsn(path string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
-		// checkpoint the WAL every ~64 MB instead of 4 MB: fewer rewrites of hot index pages
+		// checkpoint the WAL every 16 384 pages (128 MiB of 8 KiB pages) instead of 1 000: fewer rewrites of hot index pages
 		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Add("_txlock", "immediate")
 	}
