@@ -50,11 +50,7 @@ func TestStoreBuildsInStatusAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	p, err := New(testSettings(t, url, t.TempDir()), Options{Store: st, Metrics: m, OktaOptions: fastOkta()})
 	if err != nil {
 		t.Fatal(err)

@@ -104,11 +104,7 @@ func TestGeoIPReloadFailureLoggedCountedAndShown(t *testing.T) {
 // and a captured text log.
 func newMeteredPipeline(t *testing.T, s config.Settings) (*Pipeline, *prometheus.Registry, *syncBuffer) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	logs := &syncBuffer{}
 	p, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m, OktaOptions: fastOkta()})
 	if err != nil {
@@ -171,11 +167,7 @@ func TestStoreWriteFailureClassesAreMetricLabels(t *testing.T) {
 	if !slices.Equal(store.WriteFailureClasses, metrics.StoreWriteFailureClasses) {
 		t.Fatalf("store classes %q, metric labels %q", store.WriteFailureClasses, metrics.StoreWriteFailureClasses)
 	}
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	m.StoreWriteFailed(store.WriteFailureClass(fmt.Errorf("commit: %w", store.Classed(store.ErrReadOnly, "read-only server"))))
 	m.StoreWriteFailed("no such class")
 	for _, c := range store.WriteFailureClasses {

@@ -58,11 +58,7 @@ func TestStoreFileMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	if g := gaugeValues(t, reg, "oktaguard_store_file_bytes"); len(g) != 0 {
 		t.Fatalf("oktaguard_store_file_bytes before any store: %v, want absent", g)
 	}

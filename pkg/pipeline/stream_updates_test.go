@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/oktaguard/oktaguard/pkg/detect"
-	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 	"github.com/oktaguard/oktaguard/pkg/store"
 )
@@ -45,11 +43,7 @@ func TestGroupedAlertUpdatesReachSubscribers(t *testing.T) {
 	sim, url := startSim(t, oktasim.Options{})
 	s := testSettings(t, url, t.TempDir())
 	s.Okta.Backfill = time.Hour
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	p, err := New(s, Options{Logger: slog.New(slog.DiscardHandler), OktaOptions: fastOkta(), Metrics: m,
 		DetectOptions: []detect.Option{detect.WithReorderWindow(0)}}) // each event is detected in its own page
 	if err != nil {

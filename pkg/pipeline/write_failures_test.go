@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
@@ -29,11 +28,7 @@ func TestPruneFailureCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newTestMetrics(t)
 	s := testSettings(t, url, t.TempDir())
 	s.Storage.Retention = 24 * time.Hour
 	p, err := New(s, Options{Store: st, Metrics: m, OktaOptions: fastOkta()})
