@@ -92,6 +92,11 @@ type Engine struct {
 	maxSeen    int64 // unix nanos of the newest event seen
 	watermark  int64 // unix nanos of the newest event released
 	lastPrune  int64 // unix seconds (event time)
+	// slotAt: the event time (unix s) up to which the prune slots were
+	// pruned (prune_slots.go; not state: 0 after a load); pruneLump makes
+	// every prune whole, at the hourly prune (tests: the behaviour before)
+	slotAt    int64
+	pruneLump bool
 
 	ctx    Context
 	out    []Alert
@@ -271,9 +276,17 @@ func (e *Engine) handle(ev *event.Event) {
 	sec := now.Unix()
 	if e.lastPrune == 0 {
 		e.lastPrune = sec
-	} else if sec-e.lastPrune >= int64(pruneEvery/time.Second) {
+	}
+	if e.slotAt == 0 {
+		e.slotAt = sec
+	}
+	if sec-e.lastPrune >= int64(pruneEvery/time.Second) {
 		e.prune(now)
 		e.lastPrune = sec
+	}
+	if sec/pruneSlotSec > e.slotAt/pruneSlotSec {
+		// the slots of the minutes passed (all after an hour or more)
+		e.pruneSlices(now, sec)
 	}
 	c := &e.ctx
 	c.Now = now
@@ -373,6 +386,10 @@ func (e *Engine) prune(now time.Time) {
 	}
 	e.base.prune(sec)
 	for _, d := range e.all {
+		if sp, ok := d.det.(slicedPruner); ok && !e.pruneLump {
+			sp.pruneScan(now) // its keys are pruned slot by slot (prune_slots.go)
+			continue
+		}
 		d.det.Prune(now)
 	}
 }

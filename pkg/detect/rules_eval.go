@@ -186,6 +186,9 @@ type patState struct {
 	// event time, and walking every key of a 30-day window each hour when
 	// none can have expired was most of its cost.
 	prune expiry
+	// due: the keys the last scan found with something to prune, by
+	// slot (prune_slots.go)
+	due pruneQueue[string]
 }
 
 // expiresAt notes an entry that Prune removes once past t (unix ms).
@@ -579,10 +582,18 @@ func (d *ruleDetector) newTerm(c *Context, s *patState, b *patBits, ev *event.Ev
 	}
 }
 
-// Prune drops partial matches, counts and memories past their windows.
-// A pattern none of whose entries can have expired (its prune bound known
-// and at or after now) is skipped: walking it would change nothing.
-func (d *ruleDetector) Prune(now time.Time) {
+// Prune drops partial matches, counts and memories past their windows:
+// the scan, then every slot (prune_slots.go).
+func (d *ruleDetector) Prune(now time.Time) { pruneWhole(d, now) }
+
+// pruneScan is the hourly walk of the rule's entries. A pattern none of
+// whose entries can have expired (its prune bound known and at or after
+// now) is skipped: walking it would change nothing. Sequences (partial
+// matches and cancels) and thresholds have their keys with something
+// expired queued by slot (pruneSlot prunes them; their readers ignore an
+// expired partial, cancel or event); idle and new-term memories, whose
+// readers take what is there, are pruned here, as before.
+func (d *ruleDetector) pruneScan(now time.Time) {
 	ms := now.UnixMilli()
 	for i := range d.pats {
 		s := &d.pats[i]
@@ -596,33 +607,19 @@ func (d *ruleDetector) Prune(now time.Time) {
 			win := s.win.Milliseconds()
 			n := len(p.Steps)
 			for k, sk := range s.Seq {
-				live := false
-				for j, pt := range sk.At {
-					if pt == nil {
-						continue
-					}
-					if j == n-1 && s.quiet > 0 {
-						live = true // armed: fires on the next event past its deadline
-						s.expiresAt(pt.Steps[0].T + win)
-						continue
-					}
-					if ms-pt.Steps[0].T > win {
-						sk.At[j] = nil
-						d.markKey(s, k)
-						continue
-					}
-					live = true
-					s.expiresAt(pt.Steps[0].T + win)
+				if s.seqDue(sk, n, ms, win) {
+					s.due.add(slotOfKey(k), k)
+					continue
 				}
-				if !live {
-					delete(s.Seq, k)
-					d.markKey(s, k)
+				for _, pt := range sk.At {
+					if pt != nil {
+						s.expiresAt(pt.Steps[0].T + win)
+					}
 				}
 			}
 			for k, c := range s.Cancelled {
 				if ms-c > win {
-					delete(s.Cancelled, k)
-					d.markKey(s, k)
+					s.due.add(slotOfKey(k), k)
 					continue
 				}
 				s.expiresAt(c + win)
@@ -630,22 +627,20 @@ func (d *ruleDetector) Prune(now time.Time) {
 		case p.Count > 0:
 			cut := ms - s.win.Milliseconds()
 			for k, list := range s.Thr {
-				keep := list[:0]
-				for _, x := range list {
-					if x.T >= cut {
-						keep = append(keep, x)
-						s.expiresAt(x.T + s.win.Milliseconds())
+				lo := int64(0)
+				for j, x := range list {
+					if j == 0 || x.T < lo {
+						lo = x.T
 					}
 				}
-				if len(keep) == len(list) {
+				if len(list) == 0 {
 					continue
 				}
-				d.markKey(s, k)
-				if len(keep) == 0 {
-					delete(s.Thr, k)
-				} else {
-					s.Thr[k] = keep
+				if lo < cut {
+					s.due.add(slotOfKey(k), k)
+					continue
 				}
+				s.expiresAt(lo + s.win.Milliseconds())
 			}
 		case p.Idle > 0:
 			ret := p.retainIdle().Milliseconds()
@@ -675,6 +670,105 @@ func (d *ruleDetector) Prune(now time.Time) {
 				}
 			}
 		}
+	}
+}
+
+// seqDue reports whether a sequence key has a partial match past the
+// window or none live: what pruneSeqKey would change.
+func (s *patState) seqDue(sk *seqKey, n int, ms, win int64) bool {
+	live := false
+	for j, pt := range sk.At {
+		if pt == nil {
+			continue
+		}
+		if s.partialGone(j, n, pt, ms, win) {
+			return true
+		}
+		live = true
+	}
+	return !live
+}
+
+// partialGone reports whether prune drops partial match j (of n steps)
+// at ms: one past the window, but an armed quiet one (it fires on the
+// next event past its deadline).
+func (s *patState) partialGone(j, n int, pt *partial, ms, win int64) bool {
+	return (j != n-1 || s.quiet <= 0) && ms-pt.Steps[0].T > win
+}
+
+// pruneSlot prunes the queued keys of one slot at now.
+func (d *ruleDetector) pruneSlot(now time.Time, slot int) {
+	ms := now.UnixMilli()
+	for i := range d.pats {
+		s := &d.pats[i]
+		for _, k := range s.due.take(slot) {
+			if len(s.p.Steps) > 0 {
+				d.pruneSeqKey(s, k, ms)
+			} else if s.p.Count > 0 {
+				d.pruneThrKey(s, k, ms)
+			}
+		}
+	}
+}
+
+// pruneSeqKey drops a sequence key's partial matches and cancel past the
+// window (the key when none is left) and notes what it keeps.
+func (d *ruleDetector) pruneSeqKey(s *patState, k string, ms int64) {
+	win := s.win.Milliseconds()
+	if sk, ok := s.Seq[k]; ok {
+		n := len(s.p.Steps)
+		live := false
+		for j, pt := range sk.At {
+			if pt == nil {
+				continue
+			}
+			if s.partialGone(j, n, pt, ms, win) {
+				sk.At[j] = nil
+				d.markKey(s, k)
+				continue
+			}
+			live = true
+			s.expiresAt(pt.Steps[0].T + win)
+		}
+		if !live {
+			delete(s.Seq, k)
+			d.markKey(s, k)
+		}
+	}
+	if c, ok := s.Cancelled[k]; ok {
+		if ms-c > win {
+			delete(s.Cancelled, k)
+			d.markKey(s, k)
+		} else {
+			s.expiresAt(c + win)
+		}
+	}
+}
+
+// pruneThrKey drops a threshold key's events past the window (the key
+// when none is left) and notes what it keeps.
+func (d *ruleDetector) pruneThrKey(s *patState, k string, ms int64) {
+	list, ok := s.Thr[k]
+	if !ok {
+		return
+	}
+	cut := ms - s.win.Milliseconds()
+	keep := list[:0]
+	for _, x := range list {
+		if x.T >= cut {
+			keep = append(keep, x)
+			s.expiresAt(x.T + s.win.Milliseconds())
+		}
+	}
+	if len(keep) == len(list) {
+		return
+	}
+	clear(list[len(keep):]) // no stale strings kept alive past the end
+	d.markKey(s, k)
+	if len(keep) == 0 {
+		delete(s.Thr, k)
+	} else {
+		s.Thr[k] = keep
 	}
 }
 

@@ -65,7 +65,8 @@ type sessionHijack struct {
 	asnChange bool
 	base      *baselines
 	sessions  map[uint64]*sessOrigin
-	changeSet // sessions changed since the last state save (entry key: hex hash)
+	changeSet                    // sessions changed since the last state save (entry key: hex hash)
+	due       pruneQueue[uint64] // expired sessions by prune slot (prune_slots.go)
 }
 
 func (d *sessionHijack) bindUsers(b *baselines) { d.base = b }
@@ -167,10 +168,27 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	})
 }
 
-func (d *sessionHijack) Prune(now time.Time) {
+// Prune drops the sessions older than the lifetime: the scan, then every
+// slot (prune_slots.go).
+func (d *sessionHijack) Prune(now time.Time) { pruneWhole(d, now) }
+
+// pruneScan queues the sessions older than the lifetime by slot (Handle
+// takes such a session for a new one: when it goes does not matter).
+func (d *sessionHijack) pruneScan(now time.Time) {
 	sec := now.Unix()
 	for k, o := range d.sessions {
 		if sec-o.T > int64(d.lifetime/time.Second) {
+			d.due.add(slotOf(k), k)
+		}
+	}
+}
+
+// pruneSlot drops the queued sessions of one slot still older than the
+// lifetime at now.
+func (d *sessionHijack) pruneSlot(now time.Time, slot int) {
+	sec := now.Unix()
+	for _, k := range d.due.take(slot) {
+		if o := d.sessions[k]; o != nil && sec-o.T > int64(d.lifetime/time.Second) {
 			delete(d.sessions, k)
 			d.markUint(k, 16)
 		}
