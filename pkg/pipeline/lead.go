@@ -190,12 +190,12 @@ func (p *Pipeline) setLease(l store.Lease) {
 	}
 	p.mu.Lock()
 	changed := p.status.Role != role || p.status.Leader != l.Holder
-	p.status.Role, p.status.Leader, p.status.LeaseToken = role, l.Holder, l.Token
+	p.status.Role, p.status.Leader, p.status.LeaseToken, p.status.ReadOnly = role, l.Holder, l.Token, l.ReadOnly
 	p.mu.Unlock()
 	if changed {
 		p.m.Leadership(l.Leader, l.Holder)
 		if !l.Leader {
-			p.log.Info("following the org", "leader", l.Holder)
+			p.log.Info("following the org", "leader", l.Holder, "readOnly", l.ReadOnly)
 		}
 	}
 }

@@ -128,6 +128,9 @@ type Status struct {
 	Leader     string // the instance holding the org's lease ("" = none)
 	Instance   string // this instance
 	LeaseToken int64
+	// ReadOnly: the store's user may only read, so this instance follows
+	// and never leads (a query-only replica).
+	ReadOnly bool
 	// StoreIntegrity is the SQLite store's integrity check, run in the
 	// background after the open (State "" for PostgreSQL).
 	StoreIntegrity store.Integrity

@@ -46,6 +46,8 @@ type healthDetails struct {
 	Role     string `json:"role,omitempty"`
 	Leader   string `json:"leader,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// ReadOnly: the store's user may only read; the instance never leads.
+	ReadOnly bool   `json:"readOnly,omitempty"`
 	Storage  string `json:"storage,omitempty"` // backend and location, never a password
 	// StoreIntegrity is the SQLite store's integrity check, run in the
 	// background after the open: checking, ok, corrupt or stopped, with
@@ -109,7 +111,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	rep, hasRep := d.latestPosture(ctx)
 	det.Posture = d.healthPosture(rep, hasRep)
 	det.MissingScopes = missingScopes(callErr, det.Posture.Gaps)
-	det.Role, det.Leader, det.Instance = st.Role, st.Leader, st.Instance
+	det.Role, det.Leader, det.Instance, det.ReadOnly = st.Role, st.Leader, st.Instance, st.ReadOnly
 	det.Storage = p.Store().Describe()
 	in := st.StoreIntegrity
 	det.StoreIntegrity = in.State
@@ -153,6 +155,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			leader = "no instance yet (taking over)"
 		}
 		msg += fmt.Sprintf(" HA: this instance follows; %s leads (ingests and evaluates posture); queries are served from the shared store.", leader)
+		if st.ReadOnly {
+			msg += " Its store user may only read: it serves queries and never leads."
+		}
 	case "leader":
 		if strings.HasPrefix(det.Storage, "postgres") {
 			msg += " HA: this instance leads the org."

@@ -92,6 +92,9 @@ type Lease struct {
 	Token   int64     // fencing token, incremented on every change of holder
 	Expires time.Time // the holder leads until then unless it renews
 	Leader  bool      // the caller of Lead is the holder
+	// ReadOnly: the caller may not take the lease, its store user may only
+	// read (PostgreSQL: SELECT only, or a read-only session); it follows.
+	ReadOnly bool
 }
 
 // ErrFenced is wrapped by the error of a write made with a lease token that

@@ -284,6 +284,10 @@ func (s *Store) commitEvents(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs [
 	if len(staged) == 0 {
 		return nil
 	}
+	// the connection's staging table, made on its first use (postgres.go)
+	if _, err := tx.Exec(ctx, stageDDL); err != nil {
+		return fmt.Errorf("store: commit: staging table: %w", err)
+	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageCols, pgx.CopyFromRows(staged)); err != nil {
 		return fmt.Errorf("store: commit: events: %w", err)
 	}

@@ -18,6 +18,9 @@ var (
 	ErrNoDatabase   = errors.New("database does not exist")
 	ErrAuth         = errors.New("PostgreSQL authentication failed")
 	ErrNoPermission = errors.New("missing permission")
+	// ErrNoOrg: the org is not in the database and the user may not
+	// register it (a read-only follower opened before any leader).
+	ErrNoOrg = errors.New("org not registered")
 )
 
 // dsnProblem says what is wrong with a DSN without echoing it (it may
@@ -43,6 +46,12 @@ func explain(desc, secret string, err error) error {
 			s = strings.ReplaceAll(s, secret, "*****")
 		}
 		return s
+	}
+	// the open's own classes (migrate, bindOrg): "class: detail"
+	for _, cls := range []error{ErrNoPermission, ErrNoOrg} {
+		if errors.Is(err, cls) {
+			return fmt.Errorf("postgres store %s: %w%s", desc, cls, scrub(strings.TrimPrefix(err.Error(), cls.Error())))
+		}
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

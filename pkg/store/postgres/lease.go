@@ -15,7 +15,8 @@ import (
 // timed by the database's clock so that instances with skewed clocks agree
 // on expiry. A change of holder increments the fencing token. The handle
 // that leads runs the org's background builds (builds.go); one that finds
-// another holder stops its own.
+// another holder stops its own. A handle whose user may only read (SELECT,
+// or a read-only session) follows: Lease.ReadOnly, never an error.
 func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ store.Lease, err error) {
 	defer func() { err = s.explainOp(ctx, err) }()
 	if holder == "" || ttl <= 0 {
@@ -34,10 +35,16 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ s
 			holder = excluded.holder, expires = excluded.expires
 		WHERE l.holder = excluded.holder OR l.holder = '' OR l.expires < clock_timestamp()
 		RETURNING holder, token, expires`, s.org, holder, ttl.Milliseconds()).Scan(&l.Holder, &l.Token, &l.Expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// another instance leads: it runs the background builds
+	_, readOnly := readOnlyErr(err)
+	readOnly = readOnly && s.fence == 0
+	if errors.Is(err, pgx.ErrNoRows) || readOnly {
+		// another instance leads: it runs the background builds; a
+		// handle whose user may not write (and that never led) follows
+		// whoever leads (a leader that loses its privileges gets the
+		// error instead: a write failure to report)
 		s.followBuilds()
 		cur, err := s.currentLease(ctx)
+		cur.ReadOnly = readOnly
 		return cur, err
 	}
 	if err != nil {

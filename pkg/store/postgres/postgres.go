@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/oktaguard/oktaguard/pkg/store"
@@ -148,10 +149,6 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 	if cfg.tracer != nil {
 		pc.ConnConfig.Tracer = cfg.tracer
 	}
-	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, stageDDL)
-		return err
-	}
 	desc := describe(pc.ConnConfig)
 	secret := pc.ConnConfig.Password
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -167,18 +164,14 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		pool.Close()
 		return nil, explain(desc, secret, err)
 	}
-	if err := pool.QueryRow(ctx, `INSERT INTO orgs (url) VALUES ($1) ON CONFLICT (url) DO UPDATE SET url = excluded.url
-		RETURNING id`, strings.ToLower(strings.TrimRight(cfg.Org, "/"))).Scan(&s.org); err != nil {
+	if err := s.bindOrg(ctx); err != nil {
 		pool.Close()
-		return nil, explain(desc, secret, fmt.Errorf("register org: %w", err))
+		return nil, explain(desc, secret, err)
 	}
-	if version >= userSegsVersion {
-		s.userSegs, s.userParts = true, version >= userPartsVersion
-		if err := s.sealAllUserBuckets(ctx); err != nil {
-			pool.Close()
-			return nil, explain(desc, secret, err)
-		}
-	}
+	// the closed user buckets left as rows (a move cut by a restart, a
+	// store migrated to schema 6) are sealed by the leader's commits,
+	// under its lease (user_segs.go), never at open
+	s.userSegs, s.userParts = version >= userSegsVersion, version >= userPartsVersion
 	if err := s.openRaw(ctx, version); err != nil {
 		pool.Close()
 		return nil, explain(desc, secret, err)
@@ -198,7 +191,9 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 }
 
 // stageDDL is the per-connection staging table that COPY fills before
-// the deduplicating insert into events.
+// the deduplicating insert into events, created by the first commit that
+// needs it on a connection (commit.go), not when a connection opens: an
+// instance that only reads (a follower, a read-only role) creates nothing.
 const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS stage_events (
 	seq int, published bigint, uuid text, event_type text, actor text, actor_id text, actor_type text, actor_name text,
 	outcome text, reason text, ip text, country text, city text, lat double precision, lon double precision,
@@ -231,7 +226,82 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// bindOrg reads the org's id, and registers the org only when it is
+// missing: an instance opening an org that exists writes nothing. A
+// role that may not write (a read-only follower) gets ErrNoOrg for an
+// org no instance registered yet.
+func (s *Store) bindOrg(ctx context.Context) error {
+	url := strings.ToLower(strings.TrimRight(s.cfg.Org, "/"))
+	err := s.pool.QueryRow(ctx, "SELECT id FROM orgs WHERE url = $1", url).Scan(&s.org)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil {
+			return fmt.Errorf("read org: %w", err)
+		}
+		return nil
+	}
+	// another instance may register it at the same moment: DO NOTHING
+	// returns no row then, and the read after finds its row
+	err = s.pool.QueryRow(ctx, "INSERT INTO orgs (url) VALUES ($1) ON CONFLICT (url) DO NOTHING RETURNING id", url).Scan(&s.org)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.pool.QueryRow(ctx, "SELECT id FROM orgs WHERE url = $1", url).Scan(&s.org)
+	}
+	if msg, ok := readOnlyErr(err); ok {
+		return fmt.Errorf("%w: %s is not in this database yet, and this user may not register it (%s): start an instance whose user may write (the leader) first, then this one serves its queries",
+			ErrNoOrg, url, msg)
+	}
+	if err != nil {
+		return fmt.Errorf("register org: %w", err)
+	}
+	return nil
+}
+
+// readOnlyErr reports a write refused because the user may not write
+// (insufficient_privilege) or the session is read-only
+// (read_only_sql_transaction), with the server's message.
+func readOnlyErr(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "25006") {
+		return pe.Message, true
+	}
+	return "", false
+}
+
+// migrate brings the schema to version. A schema that is there already
+// is only read (no lock, no DDL), so an instance whose user may only read
+// opens it; a migration takes an advisory lock, one migrator at a time
+// across every instance.
 func (s *Store) migrate(ctx context.Context, version int) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		cur, err := s.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if cur > len(migrations) {
+			return fmt.Errorf("the database has schema version %d, newer than this build supports (%d); upgrade oktaguard", cur, len(migrations))
+		}
+		if cur >= version {
+			return nil
+		}
+	}
+	err := s.migrateLocked(ctx, version)
+	if msg, ok := readOnlyErr(err); ok {
+		var cur int
+		if exists {
+			cur, _ = s.SchemaVersion(ctx)
+		}
+		return fmt.Errorf("%w: the database has schema version %d, this build needs %d, and this user may not migrate it (%s): "+
+			"grant it CREATE on the schema (GRANT CREATE ON SCHEMA ...; the pg_trgm extension must be installed or creatable), "+
+			"or, for a user meant only to read (a follower), start an instance whose user may migrate first",
+			ErrNoPermission, cur, version, msg)
+	}
+	return err
+}
+
+func (s *Store) migrateLocked(ctx context.Context, version int) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err

@@ -25,8 +25,9 @@ import (
 // dictionaries; a handle loads only its org's, so it cannot decode another
 // org's frames (nor is it ever asked to).
 //
-// A store migrated to schema 7 builds its dictionary at open from the
-// org's newest events; a new org builds it from its first
+// A store migrated to schema 7 builds its dictionary at its first commit
+// (the leader's: the open writes nothing) from the org's newest stored
+// events; a new org builds it from its first
 // store.RawDictSamples committed events (normally the first page, which is
 // then compressed with it). Rows written before are not rewritten: an
 // UPDATE of a full page's rows writes new row versions and index entries
@@ -50,6 +51,7 @@ type rawState struct {
 	mu      sync.Mutex        // guards codec swaps and samples
 	codec   *store.RawCodec   // current codec; replaced (never mutated) on a new dictionary
 	samples [][]byte          // raw JSON kept to build the org's first dictionary
+	stored  bool              // no dictionary at open: the first commit samples the stored events first
 	dicts   bool              // the schema has raw_dicts
 	ndicts  int               // dictionaries codec knows
 	old     []*store.RawCodec // replaced codecs, closed with the handle
@@ -61,9 +63,10 @@ func (s *Store) codec() *store.RawCodec {
 	return s.raw.codec
 }
 
-// openRaw loads the org's dictionaries and, when the org has events but no
-// dictionary (a store migrated to schema 7), builds one from its newest
-// events.
+// openRaw loads the org's dictionaries. Without one, the org's first
+// commit builds it (sample), from its newest stored events first (a store
+// migrated to schema 7 has events and no dictionary): the open writes
+// nothing, so a follower or a read-only role opens as well.
 func (s *Store) openRaw(ctx context.Context, version int) error {
 	s.raw.dicts = version >= rawDictsVersion && !s.cfg.rawNoDict
 	if !s.raw.dicts {
@@ -77,9 +80,20 @@ func (s *Store) openRaw(ctx context.Context, version int) error {
 	if err := s.loadCodec(ctx); err != nil {
 		return err
 	}
-	if s.codec().DictID() != 0 {
-		return nil
+	if s.codec().DictID() == 0 {
+		// the dictionary is built by the org's first commit (the
+		// leader's), from the stored events first: the open writes nothing
+		s.raw.mu.Lock()
+		s.raw.stored = true
+		s.raw.mu.Unlock()
 	}
+	return nil
+}
+
+// sampleStored takes the org's newest stored events as the dictionary's
+// first samples (a store migrated to schema 7 has events and no
+// dictionary).
+func (s *Store) sampleStored(ctx context.Context) error {
 	rows, err := s.pool.Query(ctx, "SELECT raw FROM events WHERE org = $1 ORDER BY published DESC LIMIT $2", s.org, store.RawDictSamples)
 	if err != nil {
 		return fmt.Errorf("store: raw JSON samples: %w", err)
@@ -99,9 +113,9 @@ func (s *Store) openRaw(ctx context.Context, version int) error {
 		}
 	}
 	s.raw.mu.Lock()
-	s.raw.samples = samples
+	s.raw.samples, s.raw.stored = samples, false
 	s.raw.mu.Unlock()
-	return s.buildDict(ctx)
+	return nil
 }
 
 // loadCodec reads the org's dictionaries and installs a codec that knows
@@ -151,6 +165,14 @@ func (s *Store) loadCodec(ctx context.Context) error {
 func (s *Store) sample(ctx context.Context, evs []event.Event) error {
 	if !s.raw.dicts || s.codec().DictID() != 0 {
 		return nil
+	}
+	s.raw.mu.Lock()
+	stored := s.raw.stored
+	s.raw.mu.Unlock()
+	if stored {
+		if err := s.sampleStored(ctx); err != nil {
+			return err
+		}
 	}
 	s.raw.mu.Lock()
 	for i := range evs {

@@ -24,9 +24,11 @@ import (
 // user_segs — and a query that folds all three is exact whatever the
 // state of the move (UserAgg sums an actor's entries of one bucket from
 // any number of places). No state is kept beyond the rows themselves: a
-// restart goes on where the last commit stopped (the open moves the rest,
-// a budget per transaction), and Prune drops a bucket's rows, parts and
-// segment together.
+// restart goes on where the last commit stopped (the leader's next
+// commits move the rest, oldest first; the open writes nothing, so a
+// follower never seals and a seal is always fenced by the leader's lease
+// token, checked at the start of the commit), and Prune drops a bucket's
+// rows, parts and segment together.
 //
 // The budget is sealPartEntries rows, or twice the page's inserted events
 // when more (a page adds at most one day row and one hour row per event,

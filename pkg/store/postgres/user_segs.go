@@ -16,7 +16,10 @@ import (
 // org are packed into one user_segs row, so the users summary decodes a
 // bucket in Go instead of receiving its rows one by one. The newest bucket
 // of each table stays as rows, and so do late rows of an old bucket until
-// the next seal; a query reads both in one snapshot.
+// the next seal; a query reads both in one snapshot. Only commits seal
+// (the org's leader, under its lease token): rows a store was migrated
+// with, or left by a restart, are sealed by the next commits, a budget
+// each, oldest first.
 
 // userTables are the per-actor roll-ups with their bucket widths (ms).
 var userTables = []struct {
@@ -115,29 +118,6 @@ func deleteEntries(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]s
 		err := r.Scan(&e.Actor, &e.Country, &e.ActorID, &e.Events, &e.Failures, &e.LastSeen, &e.LastIP)
 		return e, err
 	})
-}
-
-// sealAllUserBuckets seals every closed bucket of the org, a budget of
-// entries per transaction: at open it packs the rows of a store migrated
-// to schema 6, and a store closed halfway continues at the next open.
-func (s *Store) sealAllUserBuckets(ctx context.Context) error {
-	for {
-		tx, err := s.pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("store: seal user buckets: %w", err)
-		}
-		_, more, err := s.sealUserBuckets(ctx, tx, sealBudget)
-		if err != nil {
-			tx.Rollback(ctx) //nolint:errcheck // the error above is the one to report
-			return err
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("store: seal user buckets: %w", err)
-		}
-		if !more {
-			return nil
-		}
-	}
 }
 
 // segSources is the relation of the sealed entries: user_segs, and from

@@ -13,9 +13,9 @@ import (
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 )
 
-// A store with user roll-up rows at schema 5 is sealed at open after
-// migration 6 (every closed bucket into a segment, the users summary
-// unchanged), and Prune then drops the pruned days' segments and recounts
+// A store with user roll-up rows at schema 5 is sealed after migration 6
+// by the first commit, not the open (every closed bucket into a segment,
+// the users summary exact before and after), and Prune then drops the pruned days' segments and recounts
 // the actors from the rows and segments kept.
 func TestUserSegsMigratedAndPruned(t *testing.T) {
 	ctx := context.Background()
@@ -49,14 +49,15 @@ func TestUserSegsMigratedAndPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var segs, rowsAfter int
-	if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(DISTINCT (span, bucket)) FROM user_seg_parts) + (SELECT COUNT(*) FROM user_segs), (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&segs, &rowsAfter); err != nil {
-		t.Fatal(err)
+	counts := func() (segs, rows int) {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, "SELECT (SELECT COUNT(DISTINCT (span, bucket)) FROM user_seg_parts) + (SELECT COUNT(*) FROM user_segs), (SELECT COUNT(*) FROM user_days) + (SELECT COUNT(*) FROM user_hours)").Scan(&segs, &rows); err != nil {
+			t.Fatal(err)
+		}
+		return segs, rows
 	}
-	// 1500 events 5 minutes apart: ~5.2 days, ~125 hours; all but the
-	// newest day and hour sealed
-	if segs < 120 || rowsAfter >= rowsBefore/10 {
-		t.Fatalf("after open: %d segments, %d of %d rows left", segs, rowsAfter, rowsBefore)
+	if segs, rows := counts(); segs != 0 || rows != rowsBefore {
+		t.Fatalf("after open: %d segments, %d of %d rows (the open writes nothing)", segs, rows, rowsBefore)
 	}
 	end := evs[len(evs)-1].Published.Add(time.Minute)
 	check := func(stage string) {
@@ -76,7 +77,23 @@ func TestUserSegsMigratedAndPruned(t *testing.T) {
 			}
 		}
 	}
-	check("sealed at open")
+	check("rows at open")
+	// the first commit seals them (its budget is more than the ~1 000 rows)
+	page := []event.Event{evs[len(evs)-1], evs[len(evs)-2]}
+	for i := range page {
+		page[i].UUID += "-next"
+		page[i].Published = page[i].Published.Add(time.Minute)
+	}
+	if _, err := s.Commit(ctx, store.Batch{Events: page}); err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, page...)
+	// 1500 events 5 minutes apart: ~5.2 days, ~125 hours; all but the
+	// newest day and hour sealed
+	if segs, rows := counts(); segs < 120 || rows >= rowsBefore/10 {
+		t.Fatalf("after the first commit: %d segments, %d of %d rows left", segs, rows, rowsBefore)
+	}
+	check("sealed by the first commit")
 	cut := day.Add(48 * time.Hour)
 	if n, err := s.Prune(ctx, cut); err != nil || n == 0 {
 		t.Fatalf("Prune = %d, %v", n, err)

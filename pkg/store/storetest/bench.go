@@ -171,13 +171,46 @@ type CPUMeter func() (proc, server time.Duration, ok bool)
 // CPU time is what a loaded machine does not inflate much, where the
 // latencies are.
 func PanelQueriesCPU(b *testing.B, s store.Backend, cpu CPUMeter) {
+	eachPanelQuery(s, func(name string, fn func(i int) (int, error)) {
+		b.Run(name, func(b *testing.B) { benchQuery(b, fn, cpu) })
+	})
+}
+
+// CheckPanelQueries runs every panel query of PanelQueries once against s,
+// each a subtest, and fails one that errs or returns another number of
+// rows than against ref (the same data through another handle: a
+// follower's answers are the leader's).
+func CheckPanelQueries(t *testing.T, s, ref store.Backend) {
+	want := map[string]int{}
+	total := 0
+	eachPanelQuery(ref, func(name string, fn func(i int) (int, error)) {
+		n, err := fn(0)
+		if err != nil {
+			t.Fatalf("%s on the reference: %v", name, err)
+		}
+		want[name] = n
+		total += n
+	})
+	if total == 0 {
+		t.Fatal("no panel query returns a row on the reference: the check proves nothing")
+	}
+	eachPanelQuery(s, func(name string, fn func(i int) (int, error)) {
+		t.Run(name, func(t *testing.T) {
+			n, err := fn(0)
+			if err != nil || n != want[name] {
+				t.Fatalf("%d rows (%v), the reference %d", n, err, want[name])
+			}
+		})
+	})
+}
+
+// eachPanelQuery calls q with every panel query of the dashboards against
+// s: fn(i) runs the query for a range ending i hours before BenchEnd.
+func eachPanelQuery(s store.Backend, q func(name string, fn func(i int) (int, error))) {
 	ctx := context.Background()
 	week := 7 * 24 * time.Hour
 	endAt := func(i int) time.Time { return BenchEnd.Add(-time.Duration(i%72) * time.Hour) }
 	actor := func(i int) string { return fmt.Sprintf("user%04d@example.com", (i*37)%5000) }
-	q := func(name string, fn func(i int) (int, error)) {
-		b.Run(name, func(b *testing.B) { benchQuery(b, fn, cpu) })
-	}
 	q("events_24h_limit1000", func(i int) (int, error) {
 		r, err := s.QueryEvents(ctx, store.EventQuery{From: endAt(i).Add(-24 * time.Hour), To: endAt(i), Limit: 1000})
 		return len(r), err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -90,22 +91,67 @@ const WriterPassword = "s3cret-writer-password"
 func Writer(t testing.TB) (admin, dsn, schema, role string) {
 	t.Helper()
 	admin = Schema(t)
+	schema = schemaOf(t, admin)
+	dsn, role = loginRole(t, admin, "og_writer_", WriterPassword, []string{"GRANT USAGE, CREATE ON SCHEMA " + schema + " TO %s"},
+		"DROP SCHEMA "+schema+" CASCADE") // the role owns what it created there
+	return admin, dsn, schema, role
+}
+
+// ReaderPassword is the password of the role Reader creates.
+const ReaderPassword = "s3cret-reader-password"
+
+// Reader creates a login role with ReaderPassword that may only read the
+// schema of admin (a Schema DSN) — USAGE on it, SELECT on its tables and,
+// by default privileges, on the tables admin creates there later
+// (migrations) — what docs/operations.md grants a query-only replica; it
+// is dropped at cleanup. It returns the role's DSN without its password
+// and the role.
+func Reader(t testing.TB, admin string) (dsn, role string) {
+	t.Helper()
+	schema := schemaOf(t, admin)
+	return loginRole(t, admin, "og_reader_", ReaderPassword, []string{
+		"GRANT USAGE ON SCHEMA " + schema + " TO %s",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO %s",
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " GRANT SELECT ON TABLES TO %s",
+	})
+}
+
+// schemaOf is the first schema of dsn's search path.
+func schemaOf(t testing.TB, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var schema string
+	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	return schema
+}
+
+// loginRole creates a login role (prefix and a random suffix) with
+// password and grants (each with %s for the role), dropped at cleanup
+// after its sessions and the drops first. It returns the role's DSN
+// (admin's with the role as user, no password) and the role.
+func loginRole(t testing.TB, admin, prefix, password string, grants []string, first ...string) (dsn, role string) {
+	t.Helper()
 	ctx := context.Background()
 	su, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer su.Close(ctx)
-	if err := su.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
 	b := make([]byte, 5)
 	rand.Read(b)
-	role = "og_writer_" + hex.EncodeToString(b)
-	for _, q := range []string{
-		"CREATE ROLE " + role + " LOGIN PASSWORD '" + WriterPassword + "'",
-		"GRANT USAGE, CREATE ON SCHEMA " + schema + " TO " + role,
-	} {
+	role = prefix + hex.EncodeToString(b)
+	qs := []string{"CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'"}
+	for _, g := range grants {
+		qs = append(qs, fmt.Sprintf(g, role))
+	}
+	for _, q := range qs {
 		if _, err := su.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -117,14 +163,14 @@ func Writer(t testing.TB) (admin, dsn, schema, role string) {
 		}
 		defer c.Close(context.Background())
 		c.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role) //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")                                                  //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP OWNED BY "+role)                                                             //nolint:errcheck // best effort
-		c.Exec(context.Background(), "DROP ROLE "+role)                                                                 //nolint:errcheck // best effort
+		for _, q := range append(first, "DROP OWNED BY "+role, "DROP ROLE "+role) {
+			c.Exec(context.Background(), q) //nolint:errcheck // best effort
+		}
 	})
 	u, err := url.Parse(admin)
 	if err != nil {
 		t.Fatalf("the test DSN must be a URL: %v", err)
 	}
 	u.User = url.User(role)
-	return admin, u.String(), schema, role
+	return u.String(), role
 }
