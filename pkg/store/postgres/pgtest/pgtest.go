@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -173,4 +174,16 @@ func loginRole(t testing.TB, admin, prefix, password string, grants []string, fi
 	}
 	u.User = url.User(role)
 	return u.String(), role
+}
+
+// CPUBetween is the CPU the backends of after (BackendsCPUByPID) spent
+// since before: all of it for one that started in between; one that
+// ended in between is not counted (its last interval is lost: a backend
+// leaving never makes the difference negative, as two sums can).
+func CPUBetween(before, after map[int32]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, a := range after {
+		d += a - before[pid]
+	}
+	return d
 }
