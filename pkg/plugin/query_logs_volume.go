@@ -2,9 +2,7 @@ package plugin
 
 import (
 	"context"
-	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -17,22 +15,24 @@ import (
 // (supplementary query of an activity logs query, same filters): event
 // counts per time bucket, one frame per log level, labelled
 // level=<debug|info|warn|error|unknown> as Grafana's logs volume expects.
-// It counts the newest MaxLimit events of the range and says so in a
-// notice when the range holds more.
+// Every event of the range is counted, in the store (CountVolume), however
+// many the range holds. Buckets start at multiples of the interval since
+// the Unix epoch, as the time series'.
 func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	interval := bucket(q, dq.Interval, from, to, dq.MaxDataPoints)
-	rows, err := st.QueryEvents(ctx, store.EventQuery{From: from, To: to, Actor: q.Actor, EventTypePrefix: q.EventType,
-		Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text, SessionID: q.SessionID, Limit: MaxLimit, NoRaw: true,
-		Exclude: q.exclusions()})
+	pts, err := st.CountVolume(ctx, store.VolumeQuery{Interval: interval, EventQuery: store.EventQuery{From: from, To: to,
+		Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text,
+		SessionID: q.SessionID, Exclude: q.exclusions()}})
 	if err != nil {
 		return nil, err
 	}
-	start := from.Truncate(interval)
-	n := int(to.Sub(start)/interval) + 1
+	iv := interval.Milliseconds()
+	start := store.FloorTo(from.UnixMilli(), iv)
+	n := int((to.UnixMilli()-start)/iv) + 1
 	counts := map[string][]float64{}
-	for i := range rows {
-		lvl := strings.ToLower(rows[i].Severity)
+	for _, p := range pts {
+		lvl := p.Level
 		if lvl == "" {
 			lvl = "unknown"
 		}
@@ -41,13 +41,13 @@ func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryMo
 			c = make([]float64, n)
 			counts[lvl] = c
 		}
-		if b := int(rows[i].Published.Sub(start) / interval); b >= 0 && b < n {
-			c[b]++
+		if b := int((p.Time.UnixMilli() - start) / iv); b >= 0 && b < n {
+			c[b] += float64(p.Count)
 		}
 	}
 	ts := make([]time.Time, n)
 	for i := range ts {
-		ts[i] = start.Add(time.Duration(i) * interval)
+		ts[i] = time.UnixMilli(start + int64(i)*iv).UTC()
 	}
 	levels := make([]string, 0, len(counts))
 	for l := range counts {
@@ -61,10 +61,6 @@ func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryMo
 		f := data.NewFrame(l, data.NewField("time", nil, ts), vf)
 		f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 		out = append(out, f)
-	}
-	if len(rows) == MaxLimit && len(out) > 0 {
-		out[0].AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
-			Text: fmt.Sprintf("Logs volume counts the newest %d events of the range; narrow it for the full volume.", MaxLimit)})
 	}
 	return out, nil
 }

@@ -42,6 +42,10 @@ type Backend interface {
 	QueryAlerts(ctx context.Context, q AlertQuery) ([]alert.Alert, error)
 	AlertEvents(ctx context.Context, alertID string) ([]string, error)
 	CountSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
+	// CountVolume counts the events QueryEvents would select with q's
+	// filters (all of them: no limit) per time bucket and level, in the
+	// database (volume.go).
+	CountVolume(ctx context.Context, q VolumeQuery) ([]VolumePoint, error)
 	GeoPoints(ctx context.Context, q GeoQuery) ([]GeoPoint, error)
 	UserSummaries(ctx context.Context, q UserQuery) ([]UserSummary, error)
 	EventTypes(ctx context.Context, prefix string, limit int) ([]EventTypeInfo, error)

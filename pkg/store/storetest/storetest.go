@@ -45,6 +45,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"AlertUpsert", testAlertUpsert},
 		{"AlertTable", testAlertTable},
 		{"Series", testSeries},
+		{"Volume", testVolume},
 		{"GeoUsersDictionaries", testGeoUsersDictionaries},
 		{"Posture", testPosture},
 		{"Prune", testPrune},
