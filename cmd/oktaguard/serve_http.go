@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -115,7 +116,10 @@ func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg
 	srv := &http.Server{
 		Handler:           exporterMux(s, p, reg, log),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       exporterReadTimeout,
+		WriteTimeout:      exporterWriteTimeout,
 		IdleTimeout:       2 * time.Minute,
+		ConnState:         exporterConnState,
 		// net/http's own messages (TLS handshake failures such as plain
 		// HTTP sent to the TLS port, handler panics) go to the structured
 		// log too, never to a bare stderr line.
@@ -152,6 +156,24 @@ func serveHTTP(ctx context.Context, s config.Settings, p *pipeline.Pipeline, reg
 		return fmt.Errorf("exporter on %s: %w", s.Listen, err)
 	}
 }
+
+// The exporter's timeouts (vars: tests shorten them). Without them a
+// client that sends a request body slowly, or never reads the answer,
+// holds its connection and a goroutine forever.
+//   - exporterReadTimeout bounds reading a whole request, body included
+//     (the endpoints take GETs; the headers alone have 10 s).
+//   - exporterWriteTimeout bounds a request from the end of its headers
+//     to the end of the answer: a /metrics scrape takes well under 10 ms
+//     (BenchmarkExporterScrape, docs/performance.md) and its size does not
+//     grow with the org (no per-user or per-event series), and Prometheus
+//     gives up on a scrape after its scrape_timeout (10 s by default).
+var (
+	exporterReadTimeout  = 30 * time.Second
+	exporterWriteTimeout = 30 * time.Second
+	// exporterConnState is the server's ConnState hook (nil: none); tests
+	// watch connections close with it.
+	exporterConnState func(net.Conn, http.ConnState)
+)
 
 // shutdownTimeout bounds the graceful shutdown of the exporter's server.
 const shutdownTimeout = 5 * time.Second

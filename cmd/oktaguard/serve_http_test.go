@@ -164,7 +164,7 @@ func TestReadiness(t *testing.T) {
 
 // idlePipeline is a pipeline that is never run (its org does not exist),
 // so its status stays "backfill in progress".
-func idlePipeline(t *testing.T, listen string) (config.Settings, *pipeline.Pipeline) {
+func idlePipeline(t testing.TB, listen string) (config.Settings, *pipeline.Pipeline) {
 	t.Helper()
 	s := config.Defaults()
 	s.Okta.OrgURL = "http://127.0.0.1:9"
