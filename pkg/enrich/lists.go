@@ -30,6 +30,30 @@ var Categories = map[string]event.IPCategory{
 // maxBadLineSamples is how many bad lines per source Status keeps verbatim.
 const maxBadLineSamples = 10
 
+// maxLineBytes caps a list line, its newline included. The longest valid
+// line (an NDJSON record of a CIDR or ASN with its metadata, an IPv6 range
+// with a comment) is far shorter; a longer line (a binary downloaded by
+// mistake has no newline at all) is one bad line, read past without being
+// held in memory.
+const maxLineBytes = 4096
+
+// readLine returns the next line of r with its newline (the last line may
+// have none). A line longer than maxLineBytes is read to its end and
+// dropped: long is true and n is its length in bytes. r must buffer
+// maxLineBytes (bufio.NewReaderSize).
+func readLine(r *bufio.Reader) (line string, long bool, n int, err error) {
+	b, err := r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return string(b), false, len(b), err
+	}
+	n = len(b)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		b, err = r.ReadSlice('\n')
+		n += len(b)
+	}
+	return "", true, n, err
+}
+
 // entryKind is what one list entry holds.
 type entryKind int
 
@@ -200,16 +224,23 @@ func loadFile(path string) (sourceData, error) {
 		return sourceData{}, fmt.Errorf("ip list %s: is a directory", path)
 	}
 	d := sourceData{modTime: st.ModTime(), size: st.Size(), loaded: true}
-	r := bufio.NewReader(f)
+	r := bufio.NewReaderSize(f, maxLineBytes)
 	lineNo := 0
 	csvHeaderAllowed := true
 	for {
-		line, rerr := r.ReadString('\n')
-		if len(line) > 0 {
+		line, long, n, rerr := readLine(r)
+		if n > 0 {
 			lineNo++
-			e, skip, perr := parseLine(line)
+			var e entry
+			var skip bool
+			var perr error
+			if long {
+				perr = fmt.Errorf("line of %d bytes, longer than %d (not a list file?)", n, maxLineBytes)
+			} else {
+				e, skip, perr = parseLine(line)
+			}
 			switch {
-			case perr != nil && csvHeaderAllowed && looksLikeHeader(line):
+			case perr != nil && !long && csvHeaderAllowed && looksLikeHeader(line):
 				// a CSV header such as "ASN,Entity"
 			case perr != nil:
 				d.badLines++

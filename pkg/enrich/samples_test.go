@@ -103,6 +103,7 @@ func FuzzLoadList(f *testing.F) {
 		"; comment only\n# another\n",
 		"1.1.1.1-1.1.1.9\n::ffff:1.2.3.4/120\r\nAS123 # x",
 		"",
+		strings.Repeat("9", maxLineBytes+7) + "\n1.2.3.4\n" + strings.Repeat("\xff", 2*maxLineBytes),
 	} {
 		f.Add([]byte(s))
 	}
