@@ -45,13 +45,8 @@ func (g *GeoAgg) Scan(rows AlertRows) error {
 			g.m[k] = &p
 			continue
 		}
-		a.Count += p.Count
-		a.Failures += p.Failures
+		a.Merge(&p)
 		a.Actors += p.Actors // only one span when counting actors
-		if p.LastSeen.After(a.LastSeen) {
-			a.LastSeen = p.LastSeen
-		}
-		a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
 	}
 	return rows.Err()
 }

@@ -319,7 +319,7 @@ func (g *geoActorAgg) scanMinutes(rows *sql.Rows, p geoPartial) error {
 			// minute is before m1, in a suffix [m0, 60) iff its last is
 			// at or after m0
 			if a.first < m1 && a.last >= m0 {
-				set.add(a.id)
+				set.Add(a.id)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 
 	"modernc.org/sqlite"
@@ -163,52 +162,28 @@ func unionGeoSets(a, b []byte) ([]byte, error) {
 	return appendGeoSet(make([]byte, 0, len(a)+len(b)), slices.Compact(ids)), nil
 }
 
-// idBits is a set of ids as a bitmap.
-type idBits []uint64
-
-func (s *idBits) add(id uint32) {
-	w := int(id >> 6)
-	if w >= len(*s) {
-		*s = append(*s, make([]uint64, w+1-len(*s))...)
-	}
-	(*s)[w] |= 1 << (id & 63)
-}
-
-func (s idBits) count() int64 {
-	var n int
-	for _, w := range s {
-		n += bits.OnesCount64(w)
-	}
-	return int64(n)
-}
-
 // geoActorAgg folds geo rows with actor sets (or raw rows with one actor
 // each) into a GeoAgg's points and counts each point's distinct actors.
 type geoActorAgg struct {
 	*GeoAgg
-	sets  map[geoPointKey]*idBits
+	sets  map[geoPointKey]*IDBits
 	local map[geoPointKey]map[string]struct{} // raw actors without a number (none normally)
 }
 
 func newGeoActorAgg() *geoActorAgg {
-	return &geoActorAgg{GeoAgg: NewGeoAgg(), sets: map[geoPointKey]*idBits{}}
+	return &geoActorAgg{GeoAgg: NewGeoAgg(), sets: map[geoPointKey]*IDBits{}}
 }
 
-func (g *geoActorAgg) point(p *GeoPoint) *idBits {
+func (g *geoActorAgg) point(p *GeoPoint) *IDBits {
 	k := geoPointKey{p.Lat, p.Lon, p.Outcome}
 	if a := g.m[k]; a == nil {
 		g.m[k] = p
 	} else {
-		a.Count += p.Count
-		a.Failures += p.Failures
-		if p.LastSeen.After(a.LastSeen) {
-			a.LastSeen = p.LastSeen
-		}
-		a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
+		a.Merge(p)
 	}
 	s := g.sets[k]
 	if s == nil {
-		s = &idBits{}
+		s = &IDBits{}
 		g.sets[k] = s
 	}
 	return s
@@ -230,7 +205,7 @@ func (g *geoActorAgg) scanSets(rows *sql.Rows) error {
 		}
 		p.LastSeen = fromMS(last)
 		s := g.point(p)
-		if err := forGeoSet(set, s.add); err != nil {
+		if err := forGeoSet(set, s.Add); err != nil {
 			return err
 		}
 	}
@@ -268,7 +243,7 @@ func (g *geoActorAgg) scanRawActors(rows *sql.Rows) error {
 			set = g.point(p) // (scanPoints saw every point first)
 		}
 		if gid.Valid {
-			set.add(uint32(gid.Int64)) // #nosec G115 -- geo_actor_ids rowids, one per distinct actor, allocated by this store from 1
+			set.Add(uint32(gid.Int64)) // #nosec G115 -- geo_actor_ids rowids, one per distinct actor, allocated by this store from 1
 			continue
 		}
 		if g.local == nil {
@@ -285,7 +260,7 @@ func (g *geoActorAgg) scanRawActors(rows *sql.Rows) error {
 // ranked sets each point's distinct actors and ranks the points.
 func (g *geoActorAgg) ranked(limit int) []GeoPoint {
 	for k, s := range g.sets {
-		g.m[k].Actors = s.count() + int64(len(g.local[k]))
+		g.m[k].Actors = s.Count() + int64(len(g.local[k]))
 	}
 	return g.Ranked(limit)
 }

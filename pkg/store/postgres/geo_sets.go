@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -450,25 +449,6 @@ func (s *Store) sealIfClosed(ctx context.Context, tx pgx.Tx, d int64) error {
 	return nil
 }
 
-// idBits is a set of actor numbers as a bitmap.
-type idBits []uint64
-
-func (s *idBits) add(id int32) {
-	w := int(uint32(id) >> 6) // #nosec G115 -- actor numbers are the store's own, counted up from 0 per org (geo_actor_next), never negative
-	if w >= len(*s) {
-		*s = append(*s, make([]uint64, w+1-len(*s))...)
-	}
-	(*s)[w] |= 1 << (uint32(id) & 63) // #nosec G115 -- actor numbers are the store's own, counted up from 0 per org, never negative
-}
-
-func (s idBits) count() int64 {
-	var n int
-	for _, w := range s {
-		n += bits.OnesCount64(w)
-	}
-	return int64(n)
-}
-
 type geoPointKey struct {
 	lat, lon float64
 	outcome  string
@@ -478,7 +458,7 @@ type geoPointKey struct {
 // point's distinct actors.
 type geoActorAgg struct {
 	pts   map[geoPointKey]*store.GeoPoint
-	sets  map[geoPointKey]*idBits
+	sets  map[geoPointKey]*store.IDBits
 	local map[geoPointKey]map[string]struct{} // raw actors without a number (none normally)
 }
 
@@ -486,14 +466,9 @@ func (g *geoActorAgg) point(p *store.GeoPoint) geoPointKey {
 	k := geoPointKey{p.Lat, p.Lon, p.Outcome}
 	if a := g.pts[k]; a == nil {
 		g.pts[k] = p
-		g.sets[k] = &idBits{}
+		g.sets[k] = &store.IDBits{}
 	} else {
-		a.Count += p.Count
-		a.Failures += p.Failures
-		if p.LastSeen.After(a.LastSeen) {
-			a.LastSeen = p.LastSeen
-		}
-		a.Country, a.City = max(a.Country, p.Country), max(a.City, p.City)
+		a.Merge(p)
 	}
 	return k
 }
@@ -515,7 +490,7 @@ func (g *geoActorAgg) scan(rows pgx.Rows) error {
 		k := g.point(p)
 		set := g.sets[k]
 		for _, id := range ids {
-			set.add(id)
+			set.Add(uint32(id)) // #nosec G115 -- actor numbers are the store's own, counted up from 0 per org (geo_actor_next), never negative
 		}
 		for _, a := range logins {
 			if g.local[k] == nil {
@@ -549,7 +524,7 @@ func (s *Store) geoPointsFromSets(ctx context.Context, q store.GeoQuery, prec in
 	if err != nil {
 		return nil, false, err
 	}
-	agg := &geoActorAgg{pts: map[geoPointKey]*store.GeoPoint{}, sets: map[geoPointKey]*idBits{}, local: map[geoPointKey]map[string]struct{}{}}
+	agg := &geoActorAgg{pts: map[geoPointKey]*store.GeoPoint{}, sets: map[geoPointKey]*store.IDBits{}, local: map[geoPointKey]map[string]struct{}{}}
 	outcomeCol := "''"
 	if q.ByOutcome {
 		outcomeCol = "outcome"
@@ -608,7 +583,7 @@ func (s *Store) geoPointsFromSets(ctx context.Context, q store.GeoQuery, prec in
 	}
 	out := make([]store.GeoPoint, 0, len(agg.pts))
 	for k, p := range agg.pts {
-		p.Actors = agg.sets[k].count() + int64(len(agg.local[k]))
+		p.Actors = agg.sets[k].Count() + int64(len(agg.local[k]))
 		out = append(out, *p)
 	}
 	return store.RankGeoPoints(out, q.Limit), true, nil
