@@ -20,7 +20,7 @@ import (
 // the Unix epoch, as the time series'.
 func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryModel, dq backend.DataQuery) (data.Frames, error) {
 	from, to := dq.TimeRange.From, dq.TimeRange.To
-	interval := bucket(q, dq.Interval, from, to, dq.MaxDataPoints)
+	interval := VolumeInterval(bucket(q, dq.Interval, from, to, dq.MaxDataPoints))
 	pts, err := st.CountVolume(ctx, store.VolumeQuery{Interval: interval, EventQuery: store.EventQuery{From: from, To: to,
 		Actor: q.Actor, EventTypePrefix: q.EventType, Outcome: q.Outcome, IP: q.IP, Country: q.Country, Text: q.Text,
 		SessionID: q.SessionID, Exclude: q.exclusions()}})
@@ -63,4 +63,16 @@ func (d *Datasource) logsVolume(ctx context.Context, st store.Backend, q queryMo
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// VolumeInterval is the logs volume's bucket for the interval the time
+// series would use: rounded up to whole minutes from a minute on, so that
+// a volume without a filter is read from the store's per-minute counts by
+// severity (a bucket of 10 min 5 s would split minutes and read every
+// event).
+func VolumeInterval(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d
+	}
+	return (d + time.Minute - 1).Truncate(time.Minute)
 }

@@ -311,6 +311,11 @@ func (s *Store) upsertRollups(ctx context.Context, tx *sql.Tx, agg *IngestAgg) e
 			}
 		}
 	}
+	if s.levelCounts {
+		if err := upsertLevels(ctx, tx, agg.Levels); err != nil {
+			return err
+		}
+	}
 	if err := s.upsertUsers(ctx, tx, agg.Users); err != nil {
 		return err
 	}

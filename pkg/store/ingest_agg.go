@@ -13,6 +13,8 @@ type IngestAgg struct {
 	Geos   map[GeoKey]*Seen
 	Actors map[string]*Seen // actor login -> events, last seen, actor id
 	Types  map[string]*Seen // event type -> events, last seen
+	// Levels counts the events per minute and severity (volume.go).
+	Levels map[LevelKey]int64
 	// RoundGeo, when set, rounds a geo key's coordinates in Go (a backend
 	// whose upsert cannot merge two rows of one statement into one row);
 	// nil keeps them as they are (SQLite rounds in its INSERT).
@@ -58,7 +60,7 @@ type Seen struct {
 // NewIngestAgg returns an empty aggregate.
 func NewIngestAgg() *IngestAgg {
 	g := &IngestAgg{Counts: make([]map[CountKey]int64, len(countRollups)), Users: map[UserKey]*UserRow{},
-		Geos: map[GeoKey]*Seen{}, Actors: map[string]*Seen{}, Types: map[string]*Seen{}}
+		Geos: map[GeoKey]*Seen{}, Actors: map[string]*Seen{}, Types: map[string]*Seen{}, Levels: map[LevelKey]int64{}}
 	for i := range g.Counts {
 		g.Counts[i] = map[CountKey]int64{}
 	}
@@ -71,6 +73,7 @@ func (g *IngestAgg) Add(ev *event.Event, c *EventColumns) {
 	for i, r := range countRollups {
 		g.Counts[i][CountKey{p - p%r.width, ev.EventType, ev.Outcome.Result, country}]++
 	}
+	g.Levels[LevelKey{p - p%minuteMS, ev.Severity}]++
 	if a := ev.Actor.AlternateID; a != "" {
 		var failed int64
 		if ev.IsFailure() {

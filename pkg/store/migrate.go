@@ -356,6 +356,10 @@ DELETE FROM state;
 	// others (a day, a 2- or 4-day segment) is built a bounded step per
 	// commit. A new table only: the segments written before stay blobs.
 	segPartsMigration,
+	// 21: event counts per minute and severity (volume.go): Explore's logs
+	// volume without a filter reads a row per minute and level instead of
+	// every event of the range. Existing events are counted in.
+	levelCountsMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

@@ -119,6 +119,10 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		sub, empty := pruneOutcomeCounts(set)
 		stmts, empties = append(stmts, sub...), append(empties, empty...)
 	}
+	if s.levelCounts {
+		sub, empty := pruneLevels(set)
+		stmts, empties = append(stmts, sub), append(empties, empty)
+	}
 	emptyActors := []string{"DELETE FROM actors WHERE events <= 0"}
 	if s.actorsLog { // appended to the log (actors_log.go), folded later
 		emptyActors = nil

@@ -150,6 +150,8 @@ type Store struct {
 	userSegs bool // schema has user_segs: Commit seals closed user buckets (user_seal.go)
 	// outcomeCounts: schema has the outcome count tables (series_outcome.go)
 	outcomeCounts bool
+	// levelCounts: schema has the per-minute counts by severity (volume.go)
+	levelCounts bool
 	// coarseUserSegs: user_segs keeps coarse segments too (user_coarse.go)
 	coarseUserSegs bool
 	// actorsLog: the actors' changes go to actors_log (actors_log.go);
@@ -304,6 +306,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 		return nil, err
 	}
 	s.outcomeCounts = upTo >= outcomeCountsVersion
+	s.levelCounts = upTo >= levelCountsVersion
 	s.coarseUserSegs = upTo >= coarseUserSegsVersion
 	s.actorsLog, s.actorsRows = upTo >= actorsLogVersion, -1
 	s.entityHours = upTo >= entityHoursVersion

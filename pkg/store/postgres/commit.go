@@ -367,6 +367,9 @@ func (s *Store) rollups(ctx context.Context, tx pgx.Tx, q *stmtBatch, evs []even
 			s.queueOutcomeCounts(q, l.Table, g.Counts[j])
 		}
 	}
+	if s.levelCounts && len(g.Levels) > 0 {
+		queueLevels(q, s.org, plain, g.Levels)
+	}
 	for _, day := range []bool{true, false} {
 		table := "user_hours"
 		if day {

@@ -88,6 +88,7 @@ type Store struct {
 	sealWork int
 
 	outcomeCounts bool // schema has the outcome count tables (series_outcome.go)
+	levelCounts   bool // schema has event_levels, the per-minute counts by severity (volume.go)
 
 	geoSets  bool     // schema has the geo actor sets (geo_sets.go)
 	geo      geoState // the actor numbers' cache
@@ -177,6 +178,7 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 		return nil, explain(desc, secret, err)
 	}
 	s.outcomeCounts = version >= outcomeCountsVersion
+	s.levelCounts = version >= levelCountsVersion
 	if version >= geoSetsVersion {
 		s.geoSets = true
 		var ub unbuilt

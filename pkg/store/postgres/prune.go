@@ -75,6 +75,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (_ int64, err error
 		}
 	}
 	tables := []string{"user_days", "user_hours", "geo_hours"}
+	if s.levelCounts {
+		tables = append(tables, "event_levels")
+	}
 	if s.userSegs {
 		tables = append(tables, "user_segs")
 	}
