@@ -64,9 +64,11 @@ const (
 // lengths); a commit works on it and it is installed again only once its
 // transaction committed, so a failed commit leaves none (the next one
 // rebuilds it). first and last (the lowest and highest seq, 0 when the log
-// is empty) tell a stale map: another process committed in between.
+// is empty) tell a stale map: another process committed in between. The
+// live keys are a keyIndex (state_keys.go), which holds no pointers for
+// the garbage collector to follow.
 type stateIndex struct {
-	live        map[string]stateRow
+	live        *keyIndex // pointer-free: see keyIndex
 	first, last int64
 	logBytes    int64
 	liveBytes   int64
@@ -101,7 +103,7 @@ func (s *Store) StateLogStats(ctx context.Context) (StateLogStats, error) {
 	if err := s.w.QueryRowContext(ctx, "SELECT COUNT(*) FROM state_log").Scan(&st.Rows); err != nil {
 		return st, fmt.Errorf("store: state log: %w", err)
 	}
-	st.LiveKeys, st.LogBytes, st.LiveBytes = len(idx.live), idx.logBytes, idx.liveBytes
+	st.LiveKeys, st.LogBytes, st.LiveBytes = idx.live.len(), idx.logBytes, idx.liveBytes
 	return st, nil
 }
 
@@ -123,7 +125,8 @@ func (s *Store) loadStateIndex(ctx context.Context, q querier) (*stateIndex, err
 		return idx, nil
 	}
 	s.stateIdx = nil
-	idx := &stateIndex{live: map[string]stateRow{}, first: first.Int64, last: last.Int64}
+	idx := &stateIndex{live: newKeyIndex(), first: first.Int64, last: last.Int64}
+	idx.live.hash = s.stateKeyHash
 	rows, err := q.QueryContext(ctx, "SELECT seq, kind, key, length(value) FROM state_log ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("store: state log: %w", err)
@@ -157,33 +160,25 @@ func (s *Store) loadStateIndex(ctx context.Context, q querier) (*stateIndex, err
 }
 
 func (x *stateIndex) put(key string, seq, size int64) {
-	if old, ok := x.live[key]; ok {
+	if old, ok := x.live.put(key, stateRow{seq: seq, size: size}); ok {
 		x.liveBytes -= old.size
 	}
-	x.live[key] = stateRow{seq: seq, size: size}
 	x.liveBytes += size
 }
 
 func (x *stateIndex) remove(key string) bool {
-	old, ok := x.live[key]
+	old, ok := x.live.remove(key)
 	if ok {
 		x.liveBytes -= old.size
-		delete(x.live, key)
 	}
 	return ok
 }
 
 // reset removes the live keys under prefix and says whether there were any.
 func (x *stateIndex) reset(prefix string) bool {
-	any := false
-	for k, r := range x.live {
-		if strings.HasPrefix(k, prefix) {
-			x.liveBytes -= r.size
-			delete(x.live, k)
-			any = true
-		}
-	}
-	return any
+	n, size := x.live.removePrefix(prefix)
+	x.liveBytes -= size
+	return n > 0
 }
 
 // commitState appends the batch's state change to the log inside the
@@ -317,7 +312,7 @@ func (s *Store) cleanStateLog(ctx context.Context, tx *sql.Tx, idx *stateIndex, 
 			size := stateRowSize(r.key, len(r.value))
 			cleaned += size
 			idx.logBytes -= size
-			if r.kind != stateLogPut || idx.live[r.key].seq != r.seq {
+			if live, ok := idx.live.get(r.key); r.kind != stateLogPut || !ok || live.seq != r.seq {
 				continue
 			}
 			v := r.value

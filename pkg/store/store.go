@@ -208,6 +208,9 @@ type Store struct {
 	// stateCleanHook, when set, is called after each slice the state log
 	// cleaner deleted (tests fail a commit there).
 	stateCleanHook func() error
+	// stateKeyHash, when set, replaces the state index's key hash (tests
+	// force hash collisions with it; keyIndex.hash).
+	stateKeyHash func(string) uint64
 
 	// integ is the integrity check of the file, run after open (integrity.go)
 	integ integrity
