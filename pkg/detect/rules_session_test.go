@@ -78,6 +78,18 @@ func sessionRuleCases(t testing.TB) map[string][]ruleCase {
 					t.Fatal(as[0].Summary)
 				}
 			}},
+			// the window's edges: a fourth IP 61 minutes after the first
+			// does not make four within the hour; 59 minutes does
+			{name: "four IPs over 61 minutes: the first is out of the window", want: 0, events: evs(
+				jev(t, "user.session.start", u, rt0, jIP("81.2.69.10", 20712), jSess("s0")),
+				jev(t, "user.session.start", u, rt0.Add(mins(30)), jIP("81.2.69.11", 20712), jSess("s1")),
+				jev(t, "user.session.start", u, rt0.Add(mins(45)), jIP("81.2.69.12", 20712), jSess("s2")),
+				jev(t, "user.session.start", u, rt0.Add(mins(61)), jIP("81.2.69.13", 20712), jSess("s3")))},
+			{name: "four IPs over 59 minutes", want: 1, events: evs(
+				jev(t, "user.session.start", u, rt0.Add(mins(2)), jIP("81.2.69.10", 20712), jSess("s0")),
+				jev(t, "user.session.start", u, rt0.Add(mins(30)), jIP("81.2.69.11", 20712), jSess("s1")),
+				jev(t, "user.session.start", u, rt0.Add(mins(45)), jIP("81.2.69.12", 20712), jSess("s2")),
+				jev(t, "user.session.start", u, rt0.Add(mins(61)), jIP("81.2.69.13", 20712), jSess("s3")))},
 			{name: "three IPs, and office sessions", want: 0, events: func() []event.Event {
 				var out []event.Event
 				for i := 0; i < 3; i++ {
