@@ -60,6 +60,9 @@ func (g gcSample) minus(o gcSample) gcSample {
 // rate: with a GOGC-paced heap, cycles per allocated byte fall as the live
 // heap grows while each cycle marks more, so the rate stays level unless
 // marking a larger heap costs more per byte (pointer-dense, cache-missing).
+// Only the mean means something: a cycle's CPU, idle workers and marking
+// done before the commit included, is taken off the commit it ends in, so
+// that commit's own amortized figure in the log can be below zero.
 func logPerCommit(b *testing.B, cpu []int64, gc []gcSample, loop gcSample) {
 	var sb strings.Builder
 	var gcNS, amortNS float64
