@@ -69,20 +69,35 @@ import (
 // page at 1,000 users and ~995 at 100,000, so delta's pages write more
 // state as the population grows whatever the store does; here the page's
 // shape is the same at every size and only the tracked population varies.
+// "delta-paced" is delta-distinct with each user's pace held too: at
+// one event a second, 1,000 users sign in every ~17 minutes and 100,000
+// users every ~28 hours, so at 1,000 users the detectors' 1-hour to
+// 24-hour entries are updated in place every page while at 100,000 they
+// expire and are written again (and deleted) — a difference of traffic,
+// not of how many users are tracked. delta-paced spaces the org's events
+// so that every user signs in once every ~28 hours at every population
+// (pacedInterval; at 100,000 users it is delta-distinct); the store's
+// prefill stays one event a second.
+//
+// The sizes are 1,000, 10,000, 100,000 and 300,000 users. From 100,000
+// up, every user's entries of windows up to 24 hours have expired by the
+// user's next sign-in (every ~28 and ~83 hours at one event a second), so
+// 100,000 -> 300,000 holds the traffic's shape and varies only how many
+// users are tracked (300,000 takes ~20 minutes and ~3 GB).
 //
 // With OKTAGUARD_TEST_PG_DSN set, "pg-delta" and "pg-delta-oldlayout" run
 // delta in both layouts on PostgreSQL.
 func BenchmarkStateCommit(b *testing.B) {
-	for _, users := range []int{1000, 10000, 100000} {
-		modes := []string{"delta", "delta-distinct", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
+	for _, users := range []int{1000, 10000, 100000, 300000} {
+		modes := []string{"delta", "delta-distinct", "delta-paced", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
 		if os.Getenv(pgtest.EnvDSN) != "" {
 			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
 		}
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
 				benchStateCommit(b, users, mode == "full", mode == "delta-failures", strings.HasSuffix(mode, "-oldlayout"),
-					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && mode != "delta-distinct" && !strings.HasPrefix(mode, "pg-"),
-					mode == "events-only", mode == "delta-distinct")
+					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && mode != "delta-distinct" && mode != "delta-paced" && !strings.HasPrefix(mode, "pg-"),
+					mode == "events-only", mode == "delta-distinct" || mode == "delta-paced", mode == "delta-paced")
 			})
 		}
 	}
@@ -130,7 +145,7 @@ func failedSignIn(ev event.Event) event.Event {
 // server-cpu-ms the server's (its client backends on the database, read
 // from /proc in 10 ms ticks when the server runs on this machine: run the
 // benchmark alone on its database).
-func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace, eventsOnly, distinct bool) {
+func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace, eventsOnly, distinct, paced bool) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "state.db")
 	var s store.Backend
@@ -158,11 +173,16 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	// the same calendar for every run: days and 2- and 4-day buckets are
 	// epoch-aligned (the store's user buckets)
-	t := time.UnixMilli(time.Now().Add(-20*24*time.Hour).UnixMilli() / (4 * dayMS) * (4 * dayMS))
+	step := time.Second // between two events of the org
+	if paced {
+		step = pacedInterval / time.Duration(users)
+	}
+	// early enough that the last timed page is in the past (~60 pages)
+	t := time.UnixMilli(time.Now().Add(-20*24*time.Hour-60*1000*(step-time.Second)).UnixMilli() / (4 * dayMS) * (4 * dayMS))
 	n := 0
 	next := func(user int) event.Event {
 		n++
-		t = t.Add(time.Second)
+		t = t.Add(step)
 		return stateEvent(n, user, t)
 	}
 	for round := 0; round < 2; round++ {
@@ -190,7 +210,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	if prefill > 0 { // the same number of stored events for every user count
 		evs := make([]event.Event, 0, 10000)
 		for i := 0; i < prefill; i++ {
-			evs = append(evs, next(i%users))
+			n++
+			t = t.Add(time.Second) // one a second at every pace: only the store sees them
+			evs = append(evs, stateEvent(n, i%users, t))
 			if len(evs) == cap(evs) || i == prefill-1 {
 				if _, err := s.Commit(ctx, store.Batch{Events: evs}); err != nil {
 					b.Fatal(err)
@@ -248,7 +270,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	// 4 whole days of stored pages before the timed ones, whose third
 	// commit closes them: the largest seal lands in the timed commits
-	t, sealed := sealCyclePages(t)
+	t, sealed := sealCyclePages(t, step)
 	for range sealed {
 		evs := page()
 		d := detect.StateDelta{}
@@ -436,17 +458,24 @@ const dayMS = 24 * 60 * 60 * 1000
 // after the event at t, the clock jumps to the next 4-day boundary (no
 // events in between; the user buckets are epoch-aligned) and pages (one
 // event a second, 1,000 a page, stored) fill the 4 days after it but
-// their last 2 000 seconds. The third timed commit then closes the 4th
+// their last 2 000 events (one event a step). The third timed commit then closes the 4th
 // day, and carries its seal: the day from its 24 hours, the 2-day
 // segment from its 2 days and the 4-day segment from its 4 days.
 // Timing 346 commits covers a whole 4-day cycle of seals from there
 // (4 days, 2 two-day and 1 four-day segment): their mean is the
 // amortised cost.
-func sealCyclePages(t time.Time) (from time.Time, pages int) {
+func sealCyclePages(t time.Time, step time.Duration) (from time.Time, pages int) {
 	const cycle = 4 * dayMS
 	b0 := (t.UnixMilli()/cycle + 1) * cycle
-	return time.UnixMilli(b0 - 1000), int(cycle/1000-2000) / 1000
+	return time.UnixMilli(b0 - step.Milliseconds()), max(int(cycle/step.Milliseconds()-2000)/1000, 0)
 }
+
+// pacedInterval is how often each user signs in with delta-paced: the
+// org's events come users/pacedInterval a second (one every 100 s at
+// 1,000 users, every 10 s at 10,000, every second at 100,000, which is
+// delta-distinct's pace), so every user signs in once every ~28 hours at
+// every population, as at 100,000 users.
+const pacedInterval = 100000 * time.Second
 
 // benchPrefill is how many events BenchmarkStateCommit stores before its
 // timed commits, the same for every user count (OKTAGUARD_BENCH_PREFILL,
