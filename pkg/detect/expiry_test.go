@@ -163,7 +163,7 @@ func TestExpiryAfterEmptyPrune(t *testing.T) {
 		for _, m := range it.routes {
 			routeUsers += len(m)
 		}
-		return []int{len(it.anchors), len(it.places), routeUsers, len(si.threats), len(si.fails), len(si.okUsers)}
+		return []int{it.anchors.len(), it.places.len(), routeUsers, len(si.threats), len(si.fails), len(si.okUsers)}
 	}
 	for i, n := range sizes() {
 		if n == 0 {

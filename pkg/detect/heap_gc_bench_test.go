@@ -4,8 +4,10 @@ package detect
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +27,9 @@ import (
 // heap-objects and heap-MB the live heap the engine added
 // (runtime/metrics /gc/heap/objects:objects and /gc/heap/live:bytes after
 // a collection, less the same before the engine was built),
-// objects/user and bytes/user the same per tracked user:
+// objects/user and bytes/user the same per tracked user. With
+// OKTAGUARD_BENCH_HEAPPROFILE=FILE the heap profile of the learned
+// engine is written to FILE (go tool pprof -sample_index=inuse_objects):
 //
 //	go test ./pkg/detect -run '^$' -bench BenchmarkEngineHeapGC -benchtime 20x
 func BenchmarkEngineHeapGC(b *testing.B) {
@@ -83,6 +87,18 @@ func benchEngineHeapGC(b *testing.B, users int) {
 		b.Fatal(err)
 	}
 	o1, h1 := liveHeap()
+	if path := os.Getenv("OKTAGUARD_BENCH_HEAPPROFILE"); path != "" {
+		f, err := os.Create(path) // #nosec G304 -- the benchmark's own output file
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ResetTimer()
 	c0 := rusageCPU()
 	for i := 0; i < b.N; i++ {

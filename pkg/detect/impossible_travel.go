@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,8 +36,8 @@ var impossibleTravelRegistration = Registration{
 }
 
 // travelAnchor is a user's last sign-in that can anchor a comparison.
-// Kept per tracked user (by index): the country and city are interned,
-// the uuid packed; 96 bytes.
+// Kept per tracked user (by index), by value in the map: the country and
+// city are interned, the address and uuid packed; 120 bytes.
 type travelAnchor struct {
 	T       int64
 	Lat     float32
@@ -49,7 +50,7 @@ type travelAnchor struct {
 	KCity   bool      // the anchor (outside hosting ASNs) was in a city the user had signed in from on an earlier day
 	Cloud   bool      // the anchor came from a hosting / datacenter ASN new to the user
 	DT      [4]uint32 // hashes of recent dtHash values
-	IP      string
+	IP      packedIP
 	UUID    eventID
 }
 
@@ -62,10 +63,10 @@ type impossibleTravel struct {
 	knownPlaces    bool
 	dismissed      map[string]bool
 	base           *baselines
-	anchors        map[uint32]*travelAnchor     // user index -> last anchor
+	anchors        userSlots[travelAnchor]      // user index -> last anchor
 	changeSet                                   // users (login) whose anchor, places or routes changed since the last state save
 	routes         map[string]map[uint32]uint16 // route -> user index -> last day
-	places         map[uint32][]netSeen         // user index -> places signed in from (30 days)
+	places         userSlots[placeSet]          // user index -> places signed in from (30 days)
 	// lower bounds of the anchors' times and of the places' and routes'
 	// last days, for Prune (expiry.go)
 	anchorsExp, placesExp, routesExp expiry
@@ -75,8 +76,8 @@ func newImpossibleTravel(p Params) (Detector, error) {
 	d := &impossibleTravel{
 		speed: p.Float("speedKmh"), minDist: p.Float("minDistanceKm"), window: p.Duration("anchorWindow"),
 		cityMode: p.Bool("cityMode"), knownMin: p.Int("knownCountryMin"), routeUsers: p.Int("commonRouteUsers"),
-		knownPlaces: p.Bool("knownPlaces"), dismissed: map[string]bool{}, anchors: map[uint32]*travelAnchor{},
-		routes: map[string]map[uint32]uint16{}, places: map[uint32][]netSeen{},
+		knownPlaces: p.Bool("knownPlaces"), dismissed: map[string]bool{},
+		routes: map[string]map[uint32]uint16{},
 	}
 	if d.speed <= 0 {
 		return nil, fmt.Errorf("params.speedKmh: must be positive")
@@ -107,7 +108,11 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 		return
 	}
 	d.mark(u.login) // its places, anchor or routes may change below
-	prev := d.anchors[u.idx]
+	var prev travelAnchor
+	hasPrev := false
+	if a := d.anchors.get(u.idx); a != nil {
+		prev, hasPrev = *a, true
+	}
 	now := c.Now.Unix()
 	country := ev.Country()
 	dtHash := uint32(0)
@@ -116,24 +121,19 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 	}
 	place, city := placeKey(ev), cityKey(ev)
 	known, knownCity := d.knowsPlace(u.idx, place, c.today()), d.knowsPlace(u.idx, city, c.today())
-	if prev != nil && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
-		d.compare(c, ev, u.idx, prev, lat, lon, country, dtHash, known, knownCity)
+	if hasPrev && now >= prev.T && now-prev.T <= int64(d.window/time.Second) {
+		d.compare(c, ev, u.idx, &prev, lat, lon, country, dtHash, known, knownCity)
 	}
 	d.addPlace(u.idx, place, c.today())
 	d.addPlace(u.idx, city, c.today())
-	if prev != nil && now < prev.T { // a late event does not replace a newer anchor
+	if hasPrev && now < prev.T { // a late event does not replace a newer anchor
 		return
 	}
-	na := prev
 	d.anchorsExp.note(now)
-	if na == nil {
-		na = &travelAnchor{}
-		d.anchors[u.idx] = na
-	}
-	*na = travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
-		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev), DT: na.DT,
+	na := travelAnchor{T: now, Lat: float32(lat), Lon: float32(lon), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
+		City: d.base.labels.id(ev.Client.Geo.City), C: d.base.countryID(country), Trusted: isTrusted(ev),
 		Known: known, KCity: knownCity, Cloud: isCloud(ev) && !c.UserHasASN(asnOf(ev)),
-		IP: ev.Client.IPAddress, UUID: makeEventID(ev.UUID)}
+		IP: makePackedIP(ev.Client.IPAddress), UUID: makeEventID(ev.UUID), DT: prev.DT}
 	if dtHash != 0 {
 		known := false
 		for _, h := range na.DT {
@@ -146,6 +146,7 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 			na.DT[0] = dtHash
 		}
 	}
+	d.anchors.set(u.idx, na)
 }
 
 // placeKey is the hash of where a sign-in comes from: outside hosting
@@ -159,6 +160,60 @@ func (d *impossibleTravel) Handle(c *Context, ev *event.Event) {
 // used one goes first).
 const maxPlacesPerUser = 12
 
+// placeSet is a user's places, inline (no pointer: the slice holding
+// them is not scanned by the garbage collector, and a user costs it no
+// object of its own); N of the P are in use, in the order a slice would
+// hold them (the state's order).
+type placeSet struct {
+	N uint8
+	P [maxPlacesPerUser]netSeen
+}
+
+// list is the places in use (nil for none); it aliases the set.
+func (ps *placeSet) list() []netSeen {
+	if ps.N == 0 {
+		return nil
+	}
+	return ps.P[:ps.N]
+}
+
+// add records place h seen on day d (the least recently seen place makes
+// room when the set is full), as addSeen on a slice; it reports whether
+// h is new.
+func (ps *placeSet) add(h uint32, f, l uint16) bool {
+	for i := range ps.list() {
+		if ps.P[i].H == h {
+			ps.P[i].L = max(ps.P[i].L, l)
+			ps.P[i].F = min(ps.P[i].F, f)
+			return false
+		}
+	}
+	if int(ps.N) >= maxPlacesPerUser {
+		oldest := 0
+		for i, x := range ps.list() {
+			if x.L < ps.P[oldest].L {
+				oldest = i
+			}
+		}
+		ps.P[oldest] = netSeen{H: h, F: f, L: l}
+		return true
+	}
+	ps.P[ps.N] = netSeen{H: h, F: f, L: l}
+	ps.N++
+	return true
+}
+
+// placeSetOf is the set holding the places of a saved state: more than
+// maxPlacesPerUser (never saved: the set is bounded) keep the most
+// recently seen, as adding them one by one would.
+func placeSetOf(list []netSeen) placeSet {
+	var ps placeSet
+	for _, x := range list {
+		ps.add(x.H, x.F, x.L)
+	}
+	return ps
+}
+
 // knowsPlace reports whether the user signed in from the place on an
 // earlier day of the last 30 days: a place first seen today —
 // maybe by an attacker a minute ago — is not yet the user's own.
@@ -166,7 +221,11 @@ func (d *impossibleTravel) knowsPlace(user, h uint32, today uint16) bool {
 	if h == 0 {
 		return false
 	}
-	for _, x := range d.places[user] {
+	ps := d.places.get(user)
+	if ps == nil {
+		return false
+	}
+	for _, x := range ps.list() {
 		if x.H == h && x.F < today && inWindow(today, x.L) {
 			return true
 		}
@@ -178,27 +237,14 @@ func (d *impossibleTravel) addPlace(user, h uint32, today uint16) {
 	if h == 0 {
 		return
 	}
-	ps := d.places[user]
-	for i := range ps {
-		if ps[i].H == h {
-			ps[i].L = max(ps[i].L, today)
-			ps[i].F = min(ps[i].F, today)
-			return
-		}
+	ps := d.places.get(user)
+	if ps == nil {
+		d.places.set(user, placeSet{})
+		ps = d.places.get(user)
 	}
-	if len(ps) >= maxPlacesPerUser {
-		oldest := 0
-		for i, x := range ps {
-			if x.L < ps[oldest].L {
-				oldest = i
-			}
-		}
-		ps[oldest] = netSeen{H: h, F: today, L: today}
+	if ps.add(h, today, today) {
 		d.placesExp.note(int64(today))
-		return
 	}
-	d.places[user] = append(ps, netSeen{H: h, F: today, L: today})
-	d.placesExp.note(int64(today))
 }
 
 func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, prev *travelAnchor, lat, lon float64, country string, dtHash uint32, known, knownCity bool) {
@@ -239,7 +285,7 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 	ip := ev.Client.IPAddress
 	trusted := isTrusted(ev)
 	switch {
-	case ip != "" && ip == prev.IP, same24(ip, prev.IP):
+	case ip != "" && prev.IP.is(ip), prev.IP.same24(ip):
 		return
 	case trusted && prev.Trusted:
 		return
@@ -317,6 +363,7 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 	if len(corroboration) > 0 {
 		sev = raise(sev)
 	}
+	prevIP := prev.IP.String()
 	ids := []string{ev.UUID}
 	if !prev.UUID.isZero() {
 		ids = []string{prev.UUID.String(), ev.UUID}
@@ -325,9 +372,9 @@ func (d *impossibleTravel) compare(c *Context, ev *event.Event, user uint32, pre
 		Severity: sev, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
 		Title: "Impossible travel",
 		Summary: fmt.Sprintf("%s signed in from %s (%s) %s after %s (%s): %.0f km at %.0f km/h",
-			ev.Actor.AlternateID, country, ip, roundDur(dt), prevC, prev.IP, dist, speed),
+			ev.Actor.AlternateID, country, ip, roundDur(dt), prevC, prevIP, dist, speed),
 		Evidence: map[string]any{
-			"from":                 map[string]any{"ip": prev.IP, "country": prevC, "city": prevCity, "time": time.Unix(prev.T, 0).UTC().Format(time.RFC3339), "lat": prev.Lat, "lon": prev.Lon, "trusted": prev.Trusted},
+			"from":                 map[string]any{"ip": prevIP, "country": prevC, "city": prevCity, "time": time.Unix(prev.T, 0).UTC().Format(time.RFC3339), "lat": prev.Lat, "lon": prev.Lon, "trusted": prev.Trusted},
 			"to":                   map[string]any{"ip": ip, "country": country, "city": ev.Client.Geo.City, "time": c.Now.UTC().Format(time.RFC3339), "lat": ev.Client.Geo.Lat, "lon": ev.Client.Geo.Lon, "trusted": trusted, "asn": asnOf(ev)},
 			"distanceKm":           math.Round(dist),
 			"elapsedMinutes":       math.Round(dt.Minutes()*10) / 10,
@@ -357,9 +404,9 @@ func (d *impossibleTravel) Prune(now time.Time) {
 	cut := now.Add(-d.window).Unix()
 	if !d.anchorsExp.from(min(cut, now.Unix()-30*secondsPerDay)) {
 		d.anchorsExp.walk()
-		for k, a := range d.anchors {
+		for k, a := range d.anchors.all() {
 			if a.T < cut && now.Unix()-a.T > 30*secondsPerDay {
-				delete(d.anchors, k)
+				d.anchors.del(k)
 				d.mark(d.base.users[k].login)
 				continue
 			}
@@ -370,22 +417,22 @@ func (d *impossibleTravel) Prune(now time.Time) {
 	first := int64(today) - windowDays + 1 // the first day kept: inWindow(today, L) || L > today
 	if !d.placesExp.from(first) {
 		d.placesExp.walk()
-		for u, ps := range d.places {
-			n := len(ps)
-			keep := ps[:0]
-			for _, x := range ps {
+		for u, ps := range d.places.all() {
+			n := ps.N
+			ps.N = 0
+			for _, x := range ps.P[:n] {
 				if inWindow(today, x.L) || x.L > today {
-					keep = append(keep, x)
+					ps.P[ps.N] = x
+					ps.N++
 					d.placesExp.note(int64(x.L))
 				}
 			}
-			if len(keep) != n {
+			if ps.N != n {
 				d.mark(d.base.users[u].login)
+				clear(ps.P[ps.N:])
 			}
-			if len(keep) == 0 {
-				delete(d.places, u)
-			} else {
-				d.places[u] = keep
+			if ps.N == 0 {
+				d.places.del(u)
 			}
 		}
 	}
@@ -439,13 +486,13 @@ type travelState struct {
 }
 
 func (d *impossibleTravel) MarshalState() ([]byte, error) {
-	st := travelState{Anchors: make(map[string]*travelAnchorState, len(d.anchors)), Routes: make(map[string]map[string]uint16, len(d.routes)),
-		Places: make(map[string][]netSeen, len(d.places))}
-	for ui, a := range d.anchors {
+	st := travelState{Anchors: make(map[string]*travelAnchorState, d.anchors.len()), Routes: make(map[string]map[string]uint16, len(d.routes)),
+		Places: make(map[string][]netSeen, d.places.len())}
+	for ui, a := range d.anchors.all() {
 		st.Anchors[d.base.users[ui].login] = d.anchorState(a)
 	}
-	for ui, ps := range d.places {
-		st.Places[d.base.users[ui].login] = ps
+	for ui, ps := range d.places.all() {
+		st.Places[d.base.users[ui].login] = slices.Clone(ps.list())
 	}
 	for rk, m := range d.routes {
 		rm := make(map[string]uint16, len(m))
@@ -466,19 +513,19 @@ func (d *impossibleTravel) UnmarshalState(b []byte) error {
 		return err
 	}
 	if st.Anchors != nil {
-		d.anchors = make(map[uint32]*travelAnchor, len(st.Anchors))
+		d.anchors = userSlots[travelAnchor]{}
 		for login, a := range st.Anchors {
 			u := d.base.lookup(login)
 			if u == nil || a == nil {
 				continue
 			}
-			d.anchors[u.idx] = d.anchorFrom(a)
+			d.anchors.set(u.idx, d.anchorFrom(a))
 		}
 	}
-	d.places = make(map[uint32][]netSeen, len(st.Places))
+	d.places = userSlots[placeSet]{}
 	for login, ps := range st.Places {
 		if u := d.base.lookup(login); u != nil && len(ps) > 0 {
-			d.places[u.idx] = ps
+			d.places.set(u.idx, placeSetOf(ps))
 		}
 	}
 	if st.Routes != nil {
@@ -510,21 +557,21 @@ type travelUserState struct {
 
 func (d *impossibleTravel) anchorState(a *travelAnchor) *travelAnchorState {
 	return &travelAnchorState{T: a.T, Lat: a.Lat, Lon: a.Lon, C: d.base.countries[a.C],
-		City: d.base.labels.name(a.City), IP: a.IP, ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud,
+		City: d.base.labels.name(a.City), IP: a.IP.String(), ASN: a.ASN, Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud,
 		UUID: a.UUID.String(), DT: a.DT}
 }
 
-func (d *impossibleTravel) anchorFrom(a *travelAnchorState) *travelAnchor {
-	return &travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
-		C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud, DT: a.DT, IP: a.IP, UUID: makeEventID(a.UUID)}
+func (d *impossibleTravel) anchorFrom(a *travelAnchorState) travelAnchor {
+	return travelAnchor{T: a.T, Lat: a.Lat, Lon: a.Lon, ASN: a.ASN, City: d.base.labels.id(a.City),
+		C: d.base.countryID(a.C), Trusted: a.Trusted, Known: a.Known, KCity: a.KCity, Cloud: a.Cloud, DT: a.DT, IP: makePackedIP(a.IP), UUID: makeEventID(a.UUID)}
 }
 
 func (d *impossibleTravel) stateEntryKeys() []string {
-	seen := make(map[uint32]struct{}, len(d.anchors))
-	for ui := range d.anchors {
+	seen := make(map[uint32]struct{}, d.anchors.len())
+	for ui := range d.anchors.all() {
 		seen[ui] = struct{}{}
 	}
-	for ui := range d.places {
+	for ui := range d.places.all() {
 		seen[ui] = struct{}{}
 	}
 	for _, m := range d.routes {
@@ -545,10 +592,12 @@ func (d *impossibleTravel) marshalEntry(login string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	var st travelUserState
-	if a := d.anchors[u.idx]; a != nil {
+	if a := d.anchors.get(u.idx); a != nil {
 		st.Anchor = d.anchorState(a)
 	}
-	st.Places = d.places[u.idx]
+	if ps := d.places.get(u.idx); ps != nil {
+		st.Places = ps.list()
+	}
 	for rk, m := range d.routes {
 		if dd, ok := m[u.idx]; ok {
 			if st.Routes == nil {
@@ -577,10 +626,10 @@ func (d *impossibleTravel) unmarshalEntries(m map[string][]byte) error {
 			continue
 		}
 		if st.Anchor != nil {
-			d.anchors[u.idx] = d.anchorFrom(st.Anchor)
+			d.anchors.set(u.idx, d.anchorFrom(st.Anchor))
 		}
 		if len(st.Places) > 0 {
-			d.places[u.idx] = st.Places
+			d.places.set(u.idx, placeSetOf(st.Places))
 		}
 		for rk, dd := range st.Routes {
 			rm := d.routes[rk]

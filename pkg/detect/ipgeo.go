@@ -139,6 +139,12 @@ func same24(a, b string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	return samePrefix(x, y)
+}
+
+// samePrefix reports whether x and y share their /24 (IPv4, mapped ones
+// included) or /48 (IPv6).
+func samePrefix(x, y netip.Addr) bool {
 	x, y = x.Unmap(), y.Unmap()
 	if x.Is4() != y.Is4() {
 		return false

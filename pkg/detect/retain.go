@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/json"
+	"net/netip"
 )
 
 // Detector state keeps event strings as they are: pkg/event gives every
@@ -118,4 +119,66 @@ func (l *labels) name(id uint32) string {
 		return ""
 	}
 	return l.names[id]
+}
+
+// packedIP is an IP address kept in detector state. An address in its
+// canonical text form (what netip prints: every IPv4 dotted quad without
+// leading zeros, IPv6 compressed and lower-case, no zone) is packed into
+// a (16 bytes, n its length: 4 or 16, no allocation for the collector to
+// mark); any other text is kept as it is in s.
+type packedIP struct {
+	a [16]byte
+	n uint8
+	s string
+}
+
+func makePackedIP(s string) packedIP {
+	x, err := netip.ParseAddr(s)
+	if err != nil || x.Zone() != "" {
+		return packedIP{s: s}
+	}
+	var buf [64]byte
+	if string(x.AppendTo(buf[:0])) != s {
+		return packedIP{s: s}
+	}
+	if x.Is4() {
+		return packedIP{a: x.As16(), n: 4}
+	}
+	return packedIP{a: x.As16(), n: 16}
+}
+
+func (p *packedIP) addr() netip.Addr {
+	if p.n == 4 {
+		return netip.AddrFrom16(p.a).Unmap()
+	}
+	return netip.AddrFrom16(p.a)
+}
+
+// String returns the address as it was in the event.
+func (p *packedIP) String() string {
+	if p.n == 0 {
+		return p.s
+	}
+	return p.addr().String()
+}
+
+// is reports whether the address is s (no allocation).
+func (p *packedIP) is(s string) bool {
+	if p.n == 0 {
+		return p.s == s
+	}
+	var buf [64]byte
+	return string(p.addr().AppendTo(buf[:0])) == s
+}
+
+// same24 is same24(s, p.String()) without building the string.
+func (p *packedIP) same24(s string) bool {
+	if p.n == 0 {
+		return same24(s, p.s)
+	}
+	x, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	return samePrefix(x, p.addr())
 }

@@ -25,7 +25,7 @@ var sessionHijackRegistration = Registration{
 	},
 	Rearm: 24 * time.Hour,
 	New: func(p Params) (Detector, error) {
-		d := &sessionHijack{lifetime: p.Duration("lifetime"), asnChange: p.Bool("asnChange"), sessions: map[uint64]*sessOrigin{}}
+		d := &sessionHijack{lifetime: p.Duration("lifetime"), asnChange: p.Bool("asnChange"), sessions: newValueMap[uint64, sessOrigin](0)}
 		if d.lifetime <= 0 {
 			return nil, fmt.Errorf("params.lifetime: must be positive")
 		}
@@ -33,8 +33,8 @@ var sessionHijackRegistration = Registration{
 	},
 }
 
-// sessOrigin is the first use of a session: country and OS interned, the
-// uuid packed; 80 bytes.
+// sessOrigin is the first use of a session, kept by value (valueMap):
+// country and OS interned, the address and uuid packed; 104 bytes.
 type sessOrigin struct {
 	T       int64  // unix s of creation (first use seen)
 	Actor   uint32 // hash of the login
@@ -43,7 +43,7 @@ type sessOrigin struct {
 	OS      uint32 // labels id
 	Country uint16 // country id
 	Trusted bool
-	IP      string
+	IP      packedIP
 	UUID    eventID
 }
 
@@ -64,7 +64,7 @@ type sessionHijack struct {
 	lifetime  time.Duration
 	asnChange bool
 	base      *baselines
-	sessions  map[uint64]*sessOrigin
+	sessions  valueMap[uint64, sessOrigin]
 	changeSet                    // sessions changed since the last state save (entry key: hex hash)
 	due       pruneQueue[uint64] // expired sessions by prune slot (prune_slots.go)
 }
@@ -112,19 +112,15 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 	}
 	now := c.Now.Unix()
 	hk := hash64Add(hash64Add(fnvOffset64, kind), id) // hash64(key), key not built
-	o := d.sessions[hk]
+	o := d.sessions.get(hk)
 	if o == nil || now-o.T > int64(d.lifetime/time.Second) || now < o.T && ev.EventType == "user.session.start" {
-		if o == nil {
-			o = &sessOrigin{}
-			d.sessions[hk] = o
-		}
-		*o = sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
+		d.sessions.put(hk, sessOrigin{T: now, Actor: hash32(normLogin(ev.Actor.AlternateID)), ASN: uint32(max(asnOf(ev), 0)), // #nosec G115 -- asnOf is 0..MaxUint32: event decoding and enrichment keep AS numbers to 32 bits
 			UA: hash32(ev.Client.UserAgent.Raw), OS: d.base.labels.id(ev.Client.UserAgent.OS), Country: d.base.countryID(ev.Country()),
-			Trusted: isTrusted(ev), IP: ip, UUID: makeEventID(ev.UUID)}
+			Trusted: isTrusted(ev), IP: makePackedIP(ip), UUID: makeEventID(ev.UUID)})
 		d.markUint(hk, 16)
 		return
 	}
-	if now < o.T || ip == o.IP || same24(ip, o.IP) {
+	if now < o.T || o.IP.is(ip) || o.IP.same24(ip) {
 		return
 	}
 	trusted := isTrusted(ev)
@@ -151,14 +147,15 @@ func (d *sessionHijack) Handle(c *Context, ev *event.Event) {
 		return // same network and agent: a mobile IP change
 	}
 	key := kind + id
+	oIP := o.IP.String()
 	c.Emit(Finding{
 		Key: key, Actor: ev.Actor.AlternateID, ActorID: ev.Actor.ID, IP: ip, Country: country,
 		Title: "Session used from another network and client",
 		Summary: fmt.Sprintf("session of %s created from %s (%s) used %s later from %s (%s); changed: %v",
-			ev.Actor.AlternateID, o.IP, oCountry, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
+			ev.Actor.AlternateID, oIP, oCountry, roundDur(time.Duration(now-o.T)*time.Second), ip, country, changed),
 		Evidence: map[string]any{
 			"changed":        changed,
-			"origin":         map[string]any{"ip": o.IP, "country": oCountry, "asn": o.ASN, "os": oOS, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
+			"origin":         map[string]any{"ip": oIP, "country": oCountry, "asn": o.ASN, "os": oOS, "time": time.Unix(o.T, 0).UTC().Format(time.RFC3339), "trusted": o.Trusted},
 			"use":            map[string]any{"ip": ip, "country": country, "asn": asn, "os": ev.Client.UserAgent.OS, "browser": ev.Client.UserAgent.Browser, "userAgent": ev.Client.UserAgent.Raw, "eventType": ev.EventType, "trusted": trusted},
 			"sessionKind":    map[bool]string{true: "device_token", false: "okta_session"}[key[0] == 'd'],
 			"elapsedMinutes": (now - o.T) / 60,
@@ -176,7 +173,7 @@ func (d *sessionHijack) Prune(now time.Time) { pruneWhole(d, now) }
 // takes such a session for a new one: when it goes does not matter).
 func (d *sessionHijack) pruneScan(now time.Time) {
 	sec := now.Unix()
-	for k, o := range d.sessions {
+	for k, o := range d.sessions.all() {
 		if sec-o.T > int64(d.lifetime/time.Second) {
 			d.due.add(slotOf(k), k)
 		}
@@ -188,8 +185,8 @@ func (d *sessionHijack) pruneScan(now time.Time) {
 func (d *sessionHijack) pruneSlot(now time.Time, slot int) {
 	sec := now.Unix()
 	for _, k := range d.due.take(slot) {
-		if o := d.sessions[k]; o != nil && sec-o.T > int64(d.lifetime/time.Second) {
-			delete(d.sessions, k)
+		if o := d.sessions.get(k); o != nil && sec-o.T > int64(d.lifetime/time.Second) {
+			d.sessions.del(k)
 			d.markUint(k, 16)
 		}
 	}
@@ -200,7 +197,7 @@ func (d *sessionHijack) pruneSlot(now time.Time, slot int) {
 // map form of older versions loadable.
 
 func (d *sessionHijack) toState(o *sessOrigin) *sessOriginState {
-	return &sessOriginState{T: o.T, Actor: o.Actor, IP: o.IP, Country: d.base.countries[o.Country],
+	return &sessOriginState{T: o.T, Actor: o.Actor, IP: o.IP.String(), Country: d.base.countries[o.Country],
 		ASN: o.ASN, UA: o.UA, OS: d.base.labels.name(o.OS), Trusted: o.Trusted, UUID: o.UUID}
 }
 
@@ -212,16 +209,16 @@ func (d *sessionHijack) restore(m map[string]*sessOriginState) error {
 			return fmt.Errorf("session key %q: %w", k, err)
 		}
 		if o != nil {
-			d.sessions[n] = &sessOrigin{T: o.T, Actor: o.Actor, ASN: o.ASN, UA: o.UA, OS: d.base.labels.id(o.OS),
-				Country: d.base.countryID(o.Country), Trusted: o.Trusted, IP: o.IP, UUID: o.UUID}
+			d.sessions.put(n, sessOrigin{T: o.T, Actor: o.Actor, ASN: o.ASN, UA: o.UA, OS: d.base.labels.id(o.OS),
+				Country: d.base.countryID(o.Country), Trusted: o.Trusted, IP: makePackedIP(o.IP), UUID: o.UUID})
 		}
 	}
 	return nil
 }
 
 func (d *sessionHijack) MarshalState() ([]byte, error) {
-	m := make(map[string]*sessOriginState, len(d.sessions))
-	for k, o := range d.sessions {
+	m := make(map[string]*sessOriginState, d.sessions.len())
+	for k, o := range d.sessions.all() {
 		m[strconv.FormatUint(k, 16)] = d.toState(o)
 	}
 	return json.Marshal(m)
@@ -232,13 +229,13 @@ func (d *sessionHijack) UnmarshalState(b []byte) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	d.sessions = make(map[uint64]*sessOrigin, len(m))
+	d.sessions = newValueMap[uint64, sessOrigin](len(m))
 	return d.restore(m)
 }
 
 func (d *sessionHijack) stateEntryKeys() []string {
-	out := make([]string, 0, len(d.sessions))
-	for k := range d.sessions {
+	out := make([]string, 0, d.sessions.len())
+	for k := range d.sessions.all() {
 		out = append(out, strconv.FormatUint(k, 16))
 	}
 	return out
@@ -249,7 +246,7 @@ func (d *sessionHijack) marshalEntry(key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("session key %q: %w", key, err)
 	}
-	o := d.sessions[n]
+	o := d.sessions.get(n)
 	if o == nil {
 		return nil, false, nil
 	}
