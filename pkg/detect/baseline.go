@@ -148,6 +148,13 @@ type baselines struct {
 	recordedMin uint16
 	pruned      bool
 	prunedDay   uint16
+	// recs and logins are where addUser puts a new user (users are never
+	// dropped): its record in a chunk of records and its login in a chunk
+	// of logins (a strings.Builder never moves what it wrote), one heap
+	// object per chunk for the collector to mark instead of two per user.
+	recs       []userRec
+	logins     *strings.Builder
+	loginBytes int
 }
 
 func (b *baselines) init() {
@@ -267,11 +274,29 @@ func (b *baselines) touchUser(ev *event.Event, sec int64) *userRec {
 }
 
 func (b *baselines) addUser(login string, first, last int64) *userRec {
-	u := &userRec{idx: uint32(len(b.users)), login: login, First: first, Last: last} // #nosec G115 -- one entry per user: 2^32 users do not fit in memory long before
+	if len(b.recs) == cap(b.recs) {
+		// chunks of an eighth of the users so far: little slack at the end
+		b.recs = make([]userRec, 0, min(max(len(b.users)/8, 8), 1024))
+	}
+	b.recs = append(b.recs, userRec{idx: uint32(len(b.users)), login: b.keepLogin(login), First: first, Last: last}) // #nosec G115 -- one entry per user: 2^32 users do not fit in memory long before
+	u := &b.recs[len(b.recs)-1]
 	b.users = append(b.users, u)
 	b.byLogin[login] = u.idx
 	b.changed(u)
 	return u
+}
+
+// keepLogin returns a copy of login in the current chunk of logins (a
+// new chunk, an eighth of the logins' bytes so far, when it is full).
+func (b *baselines) keepLogin(login string) string {
+	if b.logins == nil || b.logins.Cap()-b.logins.Len() < len(login) {
+		b.logins = &strings.Builder{}
+		b.logins.Grow(max(len(login), min(max(b.loginBytes/8, 256), 64<<10)))
+	}
+	start := b.logins.Len()
+	b.logins.WriteString(login)
+	b.loginBytes += len(login)
+	return b.logins.String()[start:]
 }
 
 // record updates the baselines after the detectors saw the event.
