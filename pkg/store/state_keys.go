@@ -90,11 +90,18 @@ func (x *keyIndex) get(key string) (stateRow, bool) {
 
 // put sets key's row and returns the row it replaces, if any.
 func (x *keyIndex) put(key string, r stateRow) (stateRow, bool) {
+	_, old, ok := x.putEnt(key, r)
+	return old, ok
+}
+
+// putEnt is put that also returns key's entry: it stays key's until the
+// key is removed (setSeq moves its row without a lookup).
+func (x *keyIndex) putEnt(key string, r stateRow) (int32, stateRow, bool) {
 	i, h := x.find(key)
 	if i >= 0 {
 		old := x.ents[i].row
 		x.ents[i].row = r
-		return old, true
+		return i, old, true
 	}
 	e := keyEntry{off: uint64(len(x.slab)), row: r, klen: uint32(len(key)), next: -1} // #nosec G115 -- a key's length fits in uint32 (SQLITE_MAX_LENGTH)
 	x.slab = append(x.slab, key...)
@@ -111,8 +118,11 @@ func (x *keyIndex) put(key string, r stateRow) (stateRow, bool) {
 	}
 	x.heads[h] = i
 	x.n++
-	return stateRow{}, false
+	return i, stateRow{}, false
 }
+
+// setSeq moves the row of the live key of entry i to seq.
+func (x *keyIndex) setSeq(i int32, seq int64) { x.ents[i].row.seq = seq }
 
 // remove deletes key and returns its row, if it was there.
 func (x *keyIndex) remove(key string) (stateRow, bool) {
@@ -127,8 +137,9 @@ func (x *keyIndex) remove(key string) (stateRow, bool) {
 }
 
 // removePrefix deletes every key starting with prefix and returns the
-// number of keys and the sum of their rows' sizes.
-func (x *keyIndex) removePrefix(prefix string) (keys int, size int64) {
+// number of keys and the sum of their rows' sizes; gone, when not nil, is
+// called with each removed key's row.
+func (x *keyIndex) removePrefix(prefix string, gone func(stateRow)) (keys int, size int64) {
 	for i := range x.ents {
 		e := &x.ents[i]
 		if e.off == freeEntry || int(e.klen) < len(prefix) {
@@ -140,6 +151,9 @@ func (x *keyIndex) removePrefix(prefix string) (keys int, size int64) {
 		}
 		keys++
 		size += e.row.size
+		if gone != nil {
+			gone(e.row)
+		}
 		x.unlink(int32(i), x.hashBytes(k)) // #nosec G115 -- entries are indexed by int32 (put)
 	}
 	x.compactIfSparse()

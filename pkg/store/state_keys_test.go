@@ -103,7 +103,7 @@ func TestKeyIndexCollisions(t *testing.T) {
 				delete(want, k)
 				checkKeyIndex(t, x, want)
 			}
-			if n, size := x.removePrefix("b/"); n != 2 || size != 5+40 {
+			if n, size := x.removePrefix("b/", nil); n != 2 || size != 5+40 {
 				t.Fatalf(`removePrefix("b/") = %d keys, %d bytes; want 2, 45`, n, size)
 			}
 			delete(want, "b/10")
@@ -143,7 +143,7 @@ func TestKeyIndexCompaction(t *testing.T) {
 	}
 	checkKeyIndex(t, x, want)
 	// a reset of most keys compacts once, at its end
-	if n, _ := x.removePrefix("detect.s/user0"); n != 49 {
+	if n, _ := x.removePrefix("detect.s/user0", nil); n != 49 {
 		t.Fatalf("removePrefix removed %d keys, want 49", n)
 	}
 	clear(want)
@@ -189,7 +189,7 @@ func TestKeyIndexDeleteReput(t *testing.T) {
 		switch next(10) {
 		case 0: // a reset
 			p := fmt.Sprintf("u%d", next(6))
-			n, size := x.removePrefix(p)
+			n, size := x.removePrefix(p, nil)
 			wn, wsize := 0, int64(0)
 			for k, r := range want {
 				if len(k) >= len(p) && k[:len(p)] == p {
@@ -292,6 +292,16 @@ func TestStateIndexCollisionsExact(t *testing.T) {
 			if !aok || !bok || a != b {
 				t.Fatalf("commit %d: key %q kept %v, %v; rebuilt %v, %v", c, k, a, aok, b, bok)
 			}
+			if e := kept.row(a.seq).ent; e < 0 || kept.live.ents[e].row != a {
+				t.Fatalf("commit %d: key %q's row %d points to entry %d", c, k, a.seq, e)
+			}
+		}
+		checkSeqRows(t, kept)
+		checkSeqRows(t, rebuilt)
+		for i := range kept.rows {
+			if k, r := kept.rows[i], rebuilt.rows[i]; k.size != r.size || (k.ent < 0) != (r.ent < 0) {
+				t.Fatalf("commit %d: row %d kept %+v, rebuilt %+v", c, kept.first+int64(i), k, r)
+			}
 		}
 		if kept.live.len() != len(want) {
 			t.Fatalf("commit %d: %d live keys, want %d", c, kept.live.len(), len(want))
@@ -302,5 +312,32 @@ func TestStateIndexCollisionsExact(t *testing.T) {
 	}
 	if got := stateOf(t, s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("state differs: %d keys, want %d", len(got), len(want))
+	}
+}
+
+// checkSeqRows: the index's rows are the log's seqs first..last, their
+// sizes add up to the log's bytes, and the live ones are exactly the live
+// keys' rows (each pointing to its key's entry).
+func checkSeqRows(t *testing.T, x *stateIndex) {
+	t.Helper()
+	if n := int64(len(x.rows)); (x.first == 0 && n != 0) || (x.first != 0 && n != x.last-x.first+1) {
+		t.Fatalf("index holds %d rows for seq %d..%d", n, x.first, x.last)
+	}
+	var size, liveSize int64
+	live := 0
+	for i, r := range x.rows {
+		size += int64(r.size)
+		if r.ent < 0 {
+			continue
+		}
+		live++
+		liveSize += int64(r.size)
+		if e := x.live.ents[r.ent]; e.off == freeEntry || e.row.seq != x.first+int64(i) || e.row.size != int64(r.size) {
+			t.Fatalf("row %d points to entry %d: %+v", x.first+int64(i), r.ent, e)
+		}
+	}
+	if size != x.logBytes || live != x.live.len() || liveSize != x.liveBytes {
+		t.Fatalf("rows: %d bytes, %d live of %d bytes; index: %d log bytes, %d keys of %d bytes",
+			size, live, liveSize, x.logBytes, x.live.len(), x.liveBytes)
 	}
 }

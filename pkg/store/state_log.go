@@ -67,11 +67,41 @@ const (
 // is empty) tell a stale map: another process committed in between. The
 // live keys are a keyIndex (state_keys.go), which holds no pointers for
 // the garbage collector to follow.
+//
+// rows holds every row of the log in seq order (the log's seqs are
+// contiguous: a commit appends last+1, last+2, ..., the cleaner deletes
+// from first up), its size and, for a key's live row, the key's entry in
+// live: the cleaner picks its slice, tells the live rows from the dead
+// ones and moves them to the tail from rows alone, without reading a key
+// or a value and without a lookup by key.
 type stateIndex struct {
 	live        *keyIndex // pointer-free: see keyIndex
+	rows        []seqRow  // rows[i] is the row of seq first+i
 	first, last int64
 	logBytes    int64
 	liveBytes   int64
+}
+
+// seqRow is one row of the log: its size (stateRowSize) and, when it is
+// its key's live row, the key's entry in stateIndex.live; -1 for the
+// others (a put written again or deleted since, a tombstone, a reset).
+type seqRow struct {
+	size uint32 // a key and a value are at most 1e9 bytes each (SQLITE_MAX_LENGTH)
+	ent  int32
+}
+
+// row is the row of seq, which is in the log.
+func (x *stateIndex) row(seq int64) *seqRow { return &x.rows[seq-x.first] }
+
+// appendRow records a row appended at seq last+1 (dead until put makes it
+// a key's live row).
+func (x *stateIndex) appendRow(size int64) {
+	x.last++
+	if x.first == 0 {
+		x.first = x.last
+	}
+	x.rows = append(x.rows, seqRow{size: uint32(size), ent: -1}) // #nosec G115 -- at most 2e9+16: see seqRow
+	x.logBytes += size
 }
 
 type stateRow struct {
@@ -127,6 +157,9 @@ func (s *Store) loadStateIndex(ctx context.Context, q querier) (*stateIndex, err
 	s.stateIdx = nil
 	idx := &stateIndex{live: newKeyIndex(), first: first.Int64, last: last.Int64}
 	idx.live.hash = s.stateKeyHash
+	if first.Valid {
+		idx.rows = make([]seqRow, 0, last.Int64-first.Int64+1)
+	}
 	rows, err := q.QueryContext(ctx, "SELECT seq, kind, key, length(value) FROM state_log ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("store: state log: %w", err)
@@ -139,7 +172,14 @@ func (s *Store) loadStateIndex(ctx context.Context, q querier) (*stateIndex, err
 		if err := rows.Scan(&seq, &kind, &key, &n); err != nil {
 			return nil, fmt.Errorf("store: state log: %w", err)
 		}
+		if seq < idx.first+int64(len(idx.rows)) || seq > idx.last {
+			return nil, fmt.Errorf("store: state log: row %d out of order (log %d..%d)", seq, idx.first, idx.last)
+		}
+		for idx.first+int64(len(idx.rows)) < seq { // a gap (not written by this code): an empty dead row
+			idx.rows = append(idx.rows, seqRow{ent: -1})
+		}
 		size := stateRowSize(key, int(n.Int64))
+		idx.rows = append(idx.rows, seqRow{size: uint32(size), ent: -1}) // #nosec G115 -- see seqRow
 		idx.logBytes += size
 		switch kind {
 		case stateLogPut:
@@ -159,24 +199,29 @@ func (s *Store) loadStateIndex(ctx context.Context, q querier) (*stateIndex, err
 	return idx, nil
 }
 
+// put makes the row of seq (in the log) key's live row.
 func (x *stateIndex) put(key string, seq, size int64) {
-	if old, ok := x.live.put(key, stateRow{seq: seq, size: size}); ok {
+	e, old, ok := x.live.putEnt(key, stateRow{seq: seq, size: size})
+	if ok {
 		x.liveBytes -= old.size
+		x.row(old.seq).ent = -1
 	}
 	x.liveBytes += size
+	x.row(seq).ent = e
 }
 
 func (x *stateIndex) remove(key string) bool {
 	old, ok := x.live.remove(key)
 	if ok {
 		x.liveBytes -= old.size
+		x.row(old.seq).ent = -1
 	}
 	return ok
 }
 
 // reset removes the live keys under prefix and says whether there were any.
 func (x *stateIndex) reset(prefix string) bool {
-	n, size := x.live.removePrefix(prefix)
+	n, size := x.live.removePrefix(prefix, func(r stateRow) { x.row(r.seq).ent = -1 })
 	x.liveBytes -= size
 	return n > 0
 }
@@ -210,18 +255,14 @@ func (s *Store) commitState(ctx context.Context, tx *sql.Tx, b Batch) error {
 		return err
 	}
 	appendRow := func(kind int, key string, value []byte) (int64, error) {
-		idx.last++
-		if idx.first == 0 {
-			idx.first = idx.last
-		}
+		size := stateRowSize(key, len(value))
+		idx.appendRow(size)
 		pending = append(pending, idx.last, kind, key, value)
 		if len(pending) == 4*maxRows {
 			if err := flush(); err != nil {
 				return 0, err
 			}
 		}
-		size := stateRowSize(key, len(value))
-		idx.logBytes += size
 		return size, nil
 	}
 	startSeq := idx.last + 1
@@ -256,79 +297,91 @@ func (s *Store) commitState(ctx context.Context, tx *sql.Tx, b Batch) error {
 		idx.put(k, idx.last, n)
 		appended += n
 	}
-	if err := s.cleanStateLog(ctx, tx, idx, startSeq, appended, appendRow); err != nil {
-		return err
-	}
 	if err := flush(); err != nil {
 		return fmt.Errorf("store: commit: state: %w", err)
+	}
+	if err := s.cleanStateLog(ctx, tx, idx, startSeq, appended); err != nil {
+		return err
 	}
 	s.pendingIdx = idx
 	return nil
 }
 
+// stateLogCleanSlice is the most rows the cleaner moves and deletes in one
+// pair of statements.
+const stateLogCleanSlice = 1000
+
 // cleanStateLog moves the live rows of a slice of the log's head (rows
 // older than this commit's, about stateLogCleanFactor times the bytes it
 // appended) to the tail and deletes the slice, when the log holds more
-// than twice the live state.
-func (s *Store) cleanStateLog(ctx context.Context, tx *sql.Tx, idx *stateIndex, before, appended int64,
-	appendRow func(kind int, key string, value []byte) (int64, error)) error {
+// than stateLogRatio times the live state. The commit's own rows are in
+// the log already (the moved rows take the seqs after them). The index
+// says which rows of the slice are live and where their keys are: the
+// rows are copied by one INSERT ... SELECT a slice, given a byte per row
+// of the slice (1: live), so no key or value of the head comes into Go
+// and no key is looked up.
+func (s *Store) cleanStateLog(ctx context.Context, tx *sql.Tx, idx *stateIndex, before, appended int64) error {
 	if idx.logBytes <= stateLogRatio*idx.liveBytes+s.stateSlack {
 		return nil
 	}
 	budget := max(stateLogCleanFactor*appended, s.stateMinClean)
-	type headRow struct {
-		seq   int64
-		kind  int
-		key   string
-		value []byte
+	type movedRow struct {
+		ent  int32
+		size uint32
 	}
 	var cleaned int64
-	for cleaned < budget {
-		// One chunk read whole before writing (the transaction has one
-		// connection). The rows appended meanwhile wait in appendRow's
-		// buffer: they come after before, the chunk and the delete before.
-		rows, err := tx.QueryContext(ctx, `SELECT seq, kind, key, value FROM state_log
-			WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT 500`, idx.first, before)
-		if err != nil {
-			return fmt.Errorf("store: commit: state log clean: %w", err)
-		}
-		var chunk []headRow
-		for rows.Next() {
-			var r headRow
-			if err := rows.Scan(&r.seq, &r.kind, &r.key, &r.value); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: commit: state log clean: %w", err)
-			}
-			chunk = append(chunk, r)
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("store: commit: state log clean: %w", err)
-		}
-		if len(chunk) == 0 {
-			return nil
-		}
-		end := chunk[len(chunk)-1].seq
-		for _, r := range chunk { // a whole chunk: at most 500 rows past the budget
-			size := stateRowSize(r.key, len(r.value))
-			cleaned += size
-			idx.logBytes -= size
-			if live, ok := idx.live.get(r.key); r.kind != stateLogPut || !ok || live.seq != r.seq {
+	live := make([]byte, 0, stateLogCleanSlice)
+	var moved []movedRow
+	for cleaned < budget && idx.first != 0 && idx.first < before && len(idx.rows) > 0 {
+		live, moved = live[:0], moved[:0]
+		n := int(min(before-idx.first, stateLogCleanSlice, int64(len(idx.rows))))
+		k, sliceBytes := 0, int64(0)
+		for ; k < n && cleaned+sliceBytes < budget; k++ {
+			r := idx.rows[k]
+			sliceBytes += int64(r.size)
+			if r.ent < 0 {
+				live = append(live, 0)
 				continue
 			}
-			v := r.value
-			if v == nil {
-				v = []byte{}
-			}
-			n, err := appendRow(stateLogPut, r.key, v)
+			live = append(live, 1)
+			moved = append(moved, movedRow{ent: r.ent, size: r.size})
+		}
+		end := idx.first + int64(k) - 1
+		if len(moved) > 0 {
+			// seq NULL: SQLite gives each row the largest seq plus one,
+			// in the SELECT's order; checked against the index below.
+			res, err := tx.ExecContext(ctx, `INSERT INTO state_log (kind, key, value)
+				SELECT 0, key, value FROM state_log
+				WHERE seq >= ?1 AND seq <= ?2 AND substr(?3, seq - ?1 + 1, 1) = x'01' ORDER BY seq`,
+				idx.first, end, live)
 			if err != nil {
 				return fmt.Errorf("store: commit: state log clean: %w", err)
 			}
-			idx.put(r.key, idx.last, n)
+			got, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("store: commit: state log clean: %w", err)
+			}
+			lastSeq, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("store: commit: state log clean: %w", err)
+			}
+			if want := idx.last + int64(len(moved)); got != int64(len(moved)) || lastSeq != want {
+				return fmt.Errorf("store: commit: state log clean: moved %d rows to seq %d, the index has %d live rows to %d "+
+					"(the log changed under the index)", got, lastSeq, len(moved), want)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM state_log WHERE seq >= ? AND seq <= ?", idx.first, end); err != nil {
 			return fmt.Errorf("store: commit: state log clean: %w", err)
 		}
+		cleaned += sliceBytes
+		idx.logBytes -= sliceBytes
+		idx.rows = idx.rows[k:]
 		idx.first = end + 1
+		for _, m := range moved {
+			idx.appendRow(int64(m.size))
+			idx.rows[len(idx.rows)-1].ent = m.ent
+			idx.live.setSeq(m.ent, idx.last)
+		}
 		if s.stateCleanHook != nil {
 			if err := s.stateCleanHook(); err != nil {
 				return err

@@ -129,7 +129,7 @@ func TestStateLogCleanFailureRollsBack(t *testing.T) {
 		apply(b)
 	}
 	f0, l0, n0 := logSeqs(t, s)
-	s.SetStateLogThresholds(0, 1<<30) // now the whole head is cleaned, in slices of 500 rows
+	s.SetStateLogThresholds(0, 1<<30) // now the whole head is cleaned, in slices of 1 000 rows
 	slices := 0
 	boom := errors.New("crash between two slices")
 	s.stateCleanHook = func() error {
