@@ -281,7 +281,7 @@ func (b *baselines) addUser(login string, first, last int64) *userRec {
 	b.recs = append(b.recs, userRec{idx: uint32(len(b.users)), login: b.keepLogin(login), First: first, Last: last}) // #nosec G115 -- one entry per user: 2^32 users do not fit in memory long before
 	u := &b.recs[len(b.recs)-1]
 	b.users = append(b.users, u)
-	b.byLogin[login] = u.idx
+	b.byLogin[u.login] = u.idx // the kept copy: the map keeps no string of an event
 	b.changed(u)
 	return u
 }
