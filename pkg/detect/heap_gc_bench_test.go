@@ -73,12 +73,11 @@ func benchEngineHeapGC(b *testing.B, users int) {
 			n++
 			t = t.Add(time.Second)
 			c := cities[u%len(cities)]
+			common := benchUser(n, u)
 			ev := signIn(fmt.Sprintf("user%d@example.com", u), t, func(ev *event.Event) {
-				ev.UUID = fmt.Sprintf("bench-%012d", n)
+				common(ev)
 				ev.Actor.ID = fmt.Sprintf("00u%d", u)
-				ev.Client.IPAddress = fmt.Sprintf("198.51.%d.%d", u/250%250, 1+u%250)
 				ev.Client.Geo = event.Geo{Country: c.country, City: c.city, Lat: c.lat, Lon: c.lon, HasLatLon: true}
-				ev.Auth.ExternalSessionID = fmt.Sprintf("idx%d", u)
 			})
 			e.Process(&ev)
 		}

@@ -40,11 +40,7 @@ func benchPruneSpread(b *testing.B, users int, lump bool) {
 	next := func(u int) event.Event {
 		n++
 		t = t.Add(time.Second)
-		return signIn(fmt.Sprintf("user%d@example.com", u), t, func(ev *event.Event) {
-			ev.UUID = fmt.Sprintf("bench-%012d", n)
-			ev.Client.IPAddress = fmt.Sprintf("198.51.%d.%d", u/250%250, 1+u%250)
-			ev.Auth.ExternalSessionID = fmt.Sprintf("idx%d", u)
-		})
+		return signIn(fmt.Sprintf("user%d@example.com", u), t, benchUser(n, u))
 	}
 	for round := 0; round < 2; round++ {
 		for u := 0; u < users; u++ {
@@ -91,4 +87,15 @@ func benchPruneSpread(b *testing.B, users int, lump bool) {
 	b.ReportMetric(float64(slices.Max(dels)), "deletes-max/page")
 	b.ReportMetric(float64(slices.Max(keys)), "keys-max/page")
 	b.Logf("keys per page %v, deletes per page %v", keys, dels)
+}
+
+// benchUser gives the n-th event of BenchmarkStateCommit's traffic
+// (pkg/pipeline), a sign-in of user u, its id, the user's own address
+// and the user's session; the detect package's benchmarks share it.
+func benchUser(n, u int) func(*event.Event) {
+	return func(ev *event.Event) {
+		ev.UUID = fmt.Sprintf("bench-%012d", n)
+		ev.Client.IPAddress = fmt.Sprintf("198.51.%d.%d", u/250%250, 1+u%250)
+		ev.Auth.ExternalSessionID = fmt.Sprintf("idx%d", u)
+	}
 }
