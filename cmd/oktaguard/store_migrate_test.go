@@ -72,7 +72,7 @@ func TestStoreMigrateResumesAndVerifies(t *testing.T) {
 	if _, err := src.RemoveException(ctx, x.ID, "cy", tr.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.RecordExceptionHits(ctx, map[int64]int64{x.ID - 1: 3}, tr.Add(2*time.Minute)); err != nil {
+	if _, err := src.Commit(ctx, store.Batch{ExceptionHits: map[int64]int64{x.ID - 1: 3}, HitsAt: tr.Add(2 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	// another org on the destination holds the first exception ids, so

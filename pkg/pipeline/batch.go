@@ -283,7 +283,8 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 		}
 		alerts := detect.Final(b.alerts) // an incident that grew across the held pages: its latest version
 		t0 := time.Now()
-		res, err := p.st.Commit(ctx, store.Batch{Events: b.events, Alerts: alerts, Checkpoint: &cp, State: state.Put, StateReset: state.Reset})
+		res, err := p.st.Commit(ctx, store.Batch{Events: b.events, Alerts: alerts, Checkpoint: &cp, State: state.Put, StateReset: state.Reset,
+			ExceptionHits: exceptionHits(b.suppressed), HitsAt: b.now})
 		if err != nil {
 			p.m.StoreWriteFailed(store.WriteFailureClass(err))
 			return fmt.Errorf("pipeline: commit: %w", err)
@@ -294,7 +295,7 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 		for i := range b.events {
 			p.seen.Set([]byte(b.events[i].UUID), nil)
 		}
-		p.recordSuppressed(ctx, b.suppressed, b.now)
+		p.countSuppressed(b.suppressed)
 		inserted = res.EventsInserted
 		var newAlerts, updated []alert.Alert
 		for i, a := range alerts {

@@ -153,22 +153,30 @@ type suppression struct {
 	detector    string
 }
 
-// record counts committed suppressions in the metrics and on the
-// exceptions (hits, last hit). A failed hit update is logged, never fatal.
-func (p *Pipeline) recordSuppressed(ctx context.Context, sups []suppression, at time.Time) {
+// exceptionHits is a page's suppressions per exception id, committed
+// with the page (store.Batch.ExceptionHits).
+func exceptionHits(sups []suppression) map[int64]int64 {
+	if len(sups) == 0 {
+		return nil
+	}
+	hits := make(map[int64]int64, len(sups))
+	for _, s := range sups {
+		hits[s.exceptionID]++
+	}
+	return hits
+}
+
+// countSuppressed counts a committed page's suppressions in the metrics
+// and the status (their hits on the exceptions were committed with the
+// page).
+func (p *Pipeline) countSuppressed(sups []suppression) {
 	if len(sups) == 0 {
 		return
 	}
-	hits := map[int64]int64{}
 	for _, s := range sups {
-		hits[s.exceptionID]++
 		p.m.Suppressed(s.detector)
 	}
 	p.mu.Lock()
 	p.status.Suppressed += int64(len(sups))
 	p.mu.Unlock()
-	if err := p.suppress.st.RecordExceptionHits(ctx, hits, at); err != nil {
-		p.writeFailed(ctx, err)
-		p.log.Warn("cannot record exception hits", "error", err)
-	}
 }

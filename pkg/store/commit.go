@@ -34,6 +34,14 @@ type Batch struct {
 	// a group of keys (the detector state's first save after a start, a
 	// detector rewriting all its entries). An empty prefix is invalid.
 	StateReset []string
+	// ExceptionHits adds the alerts exceptions suppressed in this batch to
+	// their counts (exception id -> alerts) and moves their last hit to
+	// HitsAt, in the same transaction as the events whose alerts they
+	// suppressed: a crash between pages neither loses nor doubles a hit,
+	// and a reader that sees the events sees their hits. An id with no
+	// exception (of this org) changes nothing.
+	ExceptionHits map[int64]int64
+	HitsAt        time.Time
 }
 
 // CommitResult tells what a Commit actually added.
@@ -117,6 +125,9 @@ func (s *Store) commit(ctx context.Context, b Batch) (CommitResult, error) {
 		return CommitResult{}, withCtx(err)
 	}
 	if err := commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
+		return CommitResult{}, withCtx(err)
+	}
+	if err := addExceptionHits(ctx, tx, b.ExceptionHits, b.HitsAt); err != nil {
 		return CommitResult{}, withCtx(err)
 	}
 	newCodec, err := s.trainDict(ctx, tx)

@@ -58,7 +58,6 @@ func refusedWrites(ctx context.Context, path string, r *childReport) error {
 	_, err = st.AddException(ctx, alert.Exception{Detector: "mfa_fatigue", Scope: alert.ScopeIP, Value: "203.0.113.9",
 		Reason: "scanner", CreatedBy: "ann", CreatedAt: from, ExpiresAt: from.Add(48 * time.Hour)})
 	note("add_exception", err)
-	note("exception_hits", st.RecordExceptionHits(ctx, map[int64]int64{x.ID: 2}, from.Add(time.Hour)))
 	_, err = st.RemoveException(ctx, x.ID, "ann", from.Add(time.Hour))
 	note("remove_exception", err)
 	note("resign", st.Resign(ctx, "h"))
@@ -87,7 +86,6 @@ func TestLeaseAndTriageWriteFailuresClassed(t *testing.T) {
 		"lead":             "store: lead: ",
 		"status":           "store: set alert status: ",
 		"add_exception":    "store: add exception: ",
-		"exception_hits":   "store: exception hits: ",
 		"remove_exception": "store: remove exception: ",
 		"resign":           "store: resign: ",
 	} {

@@ -299,33 +299,13 @@ func (s *Store) ExceptionsVersion(ctx context.Context) (string, error) {
 	return ExceptionsVersionOf(maxID, removed, maxRemoved), nil
 }
 
-// RecordExceptionHits adds suppressed-alert counts to exceptions (id -> hits).
-// A write the file refuses is named by cause, as a page commit's is.
-func (s *Store) RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error {
-	return s.explainWrite(s.recordExceptionHits(ctx, hits, at))
-}
-
-func (s *Store) recordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error {
-	if len(hits) == 0 {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: exception hits: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+// addExceptionHits adds a commit's suppressed-alert counts to exceptions
+// (id -> hits) in the commit's transaction.
+func addExceptionHits(ctx context.Context, tx *sql.Tx, hits map[int64]int64, at time.Time) error {
 	for id, n := range hits {
 		if _, err := tx.ExecContext(ctx, "UPDATE alert_exceptions SET hits = hits + ?, last_hit = MAX(last_hit, ?) WHERE id = ?", n, ms(at), id); err != nil {
-			return fmt.Errorf("store: exception hits: %w", err)
+			return fmt.Errorf("store: commit: exception hits: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: exception hits: %w", err)
 	}
 	return nil
 }

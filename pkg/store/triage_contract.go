@@ -33,7 +33,6 @@ type Triager interface {
 	// ExceptionsVersion changes whenever an exception is added or removed
 	// by any process on the database.
 	ExceptionsVersion(ctx context.Context) (string, error)
-	RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) error
 }
 
 var _ Triager = (*Store)(nil)

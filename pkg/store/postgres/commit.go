@@ -100,6 +100,14 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	if err := s.commitAlerts(ctx, tx, b.Alerts, &res); err != nil {
 		return store.CommitResult{}, err
 	}
+	if len(b.ExceptionHits) > 0 {
+		ids, ns := make([]int64, 0, len(b.ExceptionHits)), make([]int64, 0, len(b.ExceptionHits))
+		for id, n := range b.ExceptionHits {
+			ids, ns = append(ids, id), append(ns, n)
+		}
+		q.add("exception hits", `UPDATE alert_exceptions x SET hits = x.hits + h.n, last_hit = GREATEST(x.last_hit, $4)
+			FROM unnest($2::bigint[], $3::bigint[]) AS h(id, n) WHERE x.org = $1 AND x.id = h.id`, s.org, ids, ns, store.MS(b.HitsAt))
+	}
 	now := time.Now().UTC()
 	if cp := b.Checkpoint; cp != nil {
 		upd := cp.UpdatedAt

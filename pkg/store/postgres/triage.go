@@ -167,27 +167,6 @@ func (s *Store) ExceptionsVersion(ctx context.Context) (string, error) {
 	return store.ExceptionsVersionOf(maxID, removed, maxRemoved), nil
 }
 
-// RecordExceptionHits adds suppressed-alert counts to the org's exceptions
-// (id -> hits) in one statement: increments from several instances add up.
-func (s *Store) RecordExceptionHits(ctx context.Context, hits map[int64]int64, at time.Time) (err error) {
-	defer func() { err = s.explainOp(ctx, err) }()
-	if len(hits) == 0 {
-		return nil
-	}
-	if s.isClosed() {
-		return store.ErrClosed
-	}
-	ids, ns := make([]int64, 0, len(hits)), make([]int64, 0, len(hits))
-	for id, n := range hits {
-		ids, ns = append(ids, id), append(ns, n)
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE alert_exceptions x SET hits = x.hits + h.n, last_hit = GREATEST(x.last_hit, $4)
-		FROM unnest($2::bigint[], $3::bigint[]) AS h(id, n) WHERE x.org = $1 AND x.id = h.id`, s.org, ids, ns, store.MS(at)); err != nil {
-		return fmt.Errorf("store: exception hits: %w", err)
-	}
-	return nil
-}
-
 // AlertHistory returns the org's triage changes, newest first.
 func (s *Store) AlertHistory(ctx context.Context, q store.HistoryQuery) ([]alert.Change, error) {
 	if err := s.checkLimit(q.Limit); err != nil {

@@ -230,7 +230,6 @@ func TestOtherWritesClassified(t *testing.T) {
 				Reason: "r", CreatedBy: "ben", CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
 			return err
 		}},
-		{"exception hits", func() error { return s.RecordExceptionHits(ctx, map[int64]int64{x.ID: 1}, at) }},
 		{"import triage", func() error { _, err := s.ImportTriage(ctx, store.TriageDump{}); return err }},
 		{"lead", func() error { _, err := s.Lead(ctx, "i1", time.Minute); return err }},
 		{"resign", func() error { return s.Resign(ctx, "i1") }},

@@ -203,9 +203,14 @@ func testExceptions(t *testing.T, newDB NewDB) {
 	if len(active) != 1 || active[0].ID != ch.ExceptionID || active[0].AlertID != "a1" || active[0].CreatedBy != "ann" || active[0].Value != "203.0.113.0/24" {
 		t.Fatalf("active after x2 expired: %+v", active)
 	}
-	if err := s.RecordExceptionHits(ctx, map[int64]int64{ch.ExceptionID: 2}, at.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	// hits come with the page whose alerts they suppressed, in its
+	// transaction: a page that fails adds none
+	hits := map[int64]int64{ch.ExceptionID: 2}
+	if _, err := s.Commit(ctx, store.Batch{ExceptionHits: map[int64]int64{ch.ExceptionID: 5}, HitsAt: at.Add(2 * time.Minute),
+		State: map[string][]byte{"": []byte("x")}}); !errors.Is(err, store.ErrInvalidBatch) {
+		t.Fatalf("a page with an empty state key: %v, want ErrInvalidBatch", err)
 	}
+	commit(t, s, store.Batch{ExceptionHits: hits, HitsAt: at.Add(time.Minute)})
 	x, err := s.RemoveException(ctx, ch.ExceptionID, "ben", at.Add(3*time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +244,10 @@ func testExceptions(t *testing.T, newDB NewDB) {
 	}
 	if _, err := b.RemoveException(ctx, x2.ID, "eve", at); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("org B removed org A's exception: %v", err)
+	}
+	commit(t, b, store.Batch{ExceptionHits: map[int64]int64{x2.ID: 7}, HitsAt: at})
+	if x, err := s.Exception(ctx, x2.ID); err != nil || x.Hits != 0 {
+		t.Fatalf("org B's page counted hits on org A's exception: %v %+v", err, x)
 	}
 }
 
