@@ -50,7 +50,9 @@ import (
 // CPU time in it, cpu-ms-median/commit and cpu-ms-max/commit the median
 // and the largest of the timed commits' CPU times, walPages/commit the pages it wrote to SQLite's WAL, both
 // far less dependent on the machine's load; the timed part carries the
-// profiler label part=commit); stateKB/commit and
+// profiler label part=commit; detect-cpu-ms/page is the CPU of the
+// detectors' Process of the page's events, not timed, with the engine's
+// prune as event time passes); stateKB/commit and
 // stateKeys/commit are the state (bytes, keys) written with it,
 // ruleKB/commit the rule pack's part of the bytes; the log names the five
 // largest writers (bytes per commit by owner) and logs every timed commit:
@@ -79,6 +81,14 @@ import (
 // (pacedInterval; at 100,000 users it is delta-distinct); the store's
 // prefill stays one event a second.
 //
+// "delta-active" holds the traffic itself and varies only how many users
+// are tracked: the engine learns every user as in the other modes, then
+// every page's 1,000 sign-ins come from the same 1,000 active users
+// (activeUsers; delta-distinct over them), one event a second, as a large
+// org's few busy accounts while the rest are idle. At 1,000 users it is
+// delta-distinct; at 100,000 the other 99,000 users' state sits in the
+// engine and the state log, untouched by the pages.
+//
 // The sizes are 1,000, 10,000, 100,000 and 300,000 users. From 100,000
 // up, every user's entries of windows up to 24 hours have expired by the
 // user's next sign-in (every ~28 and ~83 hours at one event a second), so
@@ -89,18 +99,36 @@ import (
 // delta in both layouts on PostgreSQL.
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000, 300000} {
-		modes := []string{"delta", "delta-distinct", "delta-paced", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
+		modes := []string{"delta", "delta-distinct", "delta-paced", "delta-active", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
 		if os.Getenv(pgtest.EnvDSN) != "" {
 			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
 		}
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
-				benchStateCommit(b, users, mode == "full", mode == "delta-failures", strings.HasSuffix(mode, "-oldlayout"),
-					strings.HasPrefix(mode, "pg-"), mode != "delta" && mode != "delta-failures" && mode != "delta-distinct" && mode != "delta-paced" && !strings.HasPrefix(mode, "pg-"),
-					mode == "events-only", mode == "delta-distinct" || mode == "delta-paced", mode == "delta-paced")
+				o := stateBench{users: users, full: mode == "full", failures: mode == "delta-failures",
+					oldLayout: strings.HasSuffix(mode, "-oldlayout"), pg: strings.HasPrefix(mode, "pg-"),
+					eventsOnly: mode == "events-only", distinct: mode == "delta-distinct" || mode == "delta-paced" || mode == "delta-active",
+					paced: mode == "delta-paced"}
+				o.inPlace = mode == "delta-inplace" || mode == "delta-oldlayout" || mode == "full" || mode == "events-only"
+				if mode == "delta-active" {
+					o.active = min(users, activeUsers)
+				}
+				benchStateCommit(b, o)
 			})
 		}
 	}
+}
+
+// activeUsers is how many users sign in with delta-active (see
+// BenchmarkStateCommit).
+const activeUsers = 1000
+
+// stateBench is one case of BenchmarkStateCommit (see there and
+// benchStateCommit).
+type stateBench struct {
+	users                                                               int
+	full, failures, oldLayout, pg, inPlace, eventsOnly, distinct, paced bool
+	active                                                              int // > 0: the pages' users are users 0..active-1
 }
 
 var stateCities = []struct {
@@ -145,7 +173,8 @@ func failedSignIn(ev event.Event) event.Event {
 // server-cpu-ms the server's (its client backends on the database, read
 // from /proc in 10 ms ticks when the server runs on this machine: run the
 // benchmark alone on its database).
-func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, inPlace, eventsOnly, distinct, paced bool) {
+func benchStateCommit(b *testing.B, o stateBench) {
+	users, full, failures, oldLayout, pg, eventsOnly, distinct, paced := o.users, o.full, o.failures, o.oldLayout, o.pg, o.eventsOnly, o.distinct, o.paced
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "state.db")
 	var s store.Backend
@@ -161,7 +190,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		}
 		defer mon.Close(ctx)
 	} else {
-		s, err = store.OpenWithOptions(ctx, path, store.Options{StateInPlace: inPlace})
+		s, err = store.OpenWithOptions(ctx, path, store.Options{StateInPlace: o.inPlace})
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -222,9 +251,13 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		}
 	}
 	rnd := uint64(12345)
+	pop := users // the users the pages draw from
+	if o.active > 0 {
+		pop = o.active
+	}
 	var perm []int // distinct: the users drawn without replacement
 	if distinct {
-		perm = make([]int, users)
+		perm = make([]int, pop)
 		for i := range perm {
 			perm[i] = i
 		}
@@ -233,9 +266,9 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 		evs := make([]event.Event, 1000)
 		for j := range evs {
 			rnd = rnd*6364136223846793005 + 1442695040888963407
-			u := int(rnd>>33) % users
+			u := int(rnd>>33) % pop
 			if distinct { // a partial Fisher-Yates shuffle: perm[:1000] are the page's users
-				k := j + int(rnd>>33)%(users-j)
+				k := j + int(rnd>>33)%(pop-j)
 				perm[j], perm[k] = perm[k], perm[j]
 				u = perm[j]
 			}
@@ -311,9 +344,12 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	b.ResetTimer()
 	loop0 := readGC()
+	var detectCPU int64 // the untimed Process of the pages' events
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		d0 := processCPU()
 		evs := page()
+		detectCPU += processCPU() - d0
 		b.StartTimer()
 		cpu0 := processCPU()
 		cpuThis := cpu
@@ -397,6 +433,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	}
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/commit")
+		b.ReportMetric(float64(detectCPU)/1e6/float64(b.N), "detect-cpu-ms/page")
 		logPerCommit(b, perCommit, gcCommit, loopGC)
 		slices.Sort(perCommit)
 		b.ReportMetric(float64(perCommit[len(perCommit)/2])/1e6, "cpu-ms-median/commit")
@@ -419,7 +456,7 @@ func benchStateCommit(b *testing.B, users int, full, failures, oldLayout, pg, in
 	b.ReportMetric(float64(ruleBytes)/float64(b.N)/1024, "ruleKB/commit")
 	b.Logf("%d untimed commits before (%.1f MB first save), %d events prefilled, then %d stored pages to the 4-day bucket's close in timed commit 3",
 		warm, float64(firstBytes)/1e6, prefill, sealed)
-	if ls, ok := s.(*store.Store); ok && !inPlace {
+	if ls, ok := s.(*store.Store); ok && !o.inPlace {
 		st, err := ls.StateLogStats(ctx)
 		if err != nil {
 			b.Fatal(err)
