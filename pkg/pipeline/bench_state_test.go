@@ -96,21 +96,21 @@ import (
 // users are tracked (300,000 takes ~20 minutes and ~3 GB).
 //
 // With OKTAGUARD_TEST_PG_DSN set, "pg-delta" and "pg-delta-oldlayout" run
-// delta in both layouts on PostgreSQL.
+// delta in both layouts on PostgreSQL, and "pg-delta-active" delta-active.
 func BenchmarkStateCommit(b *testing.B) {
 	for _, users := range []int{1000, 10000, 100000, 300000} {
 		modes := []string{"delta", "delta-distinct", "delta-paced", "delta-active", "delta-inplace", "delta-oldlayout", "full", "delta-failures", "events-only"}
 		if os.Getenv(pgtest.EnvDSN) != "" {
-			modes = append(modes, "pg-delta", "pg-delta-oldlayout")
+			modes = append(modes, "pg-delta", "pg-delta-oldlayout", "pg-delta-active")
 		}
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("users=%d/%s", users, mode), func(b *testing.B) {
 				o := stateBench{users: users, full: mode == "full", failures: mode == "delta-failures",
 					oldLayout: strings.HasSuffix(mode, "-oldlayout"), pg: strings.HasPrefix(mode, "pg-"),
-					eventsOnly: mode == "events-only", distinct: mode == "delta-distinct" || mode == "delta-paced" || mode == "delta-active",
+					eventsOnly: mode == "events-only", distinct: mode == "delta-distinct" || mode == "delta-paced" || strings.HasSuffix(mode, "delta-active"),
 					paced: mode == "delta-paced"}
 				o.inPlace = mode == "delta-inplace" || mode == "delta-oldlayout" || mode == "full" || mode == "events-only"
-				if mode == "delta-active" {
+				if strings.HasSuffix(mode, "delta-active") {
 					o.active = min(users, activeUsers)
 				}
 				benchStateCommit(b, o)
