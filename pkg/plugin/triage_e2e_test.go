@@ -134,8 +134,8 @@ func (e *triageEnv) suppressedMetric(t *testing.T) float64 {
 	return v
 }
 
-// waitSuppressed waits until the suppressed-alerts counter is want, and
-// fails if it is ever more.
+// waitSuppressed waits until the suppressed-alerts counter reaches want,
+// and fails if it went past it.
 func (e *triageEnv) waitSuppressed(t *testing.T, want float64) {
 	t.Helper()
 	var v float64
