@@ -8,10 +8,10 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -45,14 +45,6 @@ func liveHeap() (objects, bytes int64) {
 	runtime.GC()
 	metrics.Read(heapSamples)
 	return int64(heapSamples[0].Value.Uint64()), int64(heapSamples[1].Value.Uint64()) // #nosec G115 -- heap sizes far below 2^63
-}
-
-func rusageCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchEngineHeapGC(b *testing.B, users int) {
@@ -99,11 +91,11 @@ func benchEngineHeapGC(b *testing.B, users int) {
 		}
 	}
 	b.ResetTimer()
-	c0 := rusageCPU()
+	c0 := cpumeter.Process()
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 	}
-	cpu := rusageCPU() - c0
+	cpu := cpumeter.Process() - c0
 	b.StopTimer()
 	runtime.KeepAlive(e)
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/gc")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/bytedance/sonic"
 	gojson "github.com/goccy/go-json"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // The hand-written decoder next to the libraries, on the same events and
@@ -247,13 +249,13 @@ func BenchmarkDecoders(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := int64(cpumeter.Process())
 			for i := 0; i < b.N; i++ {
 				if err := fn(evs[i%len(evs)]); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if cpu := processCPU() - cpu0; cpu > 0 {
+			if cpu := int64(cpumeter.Process()) - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
@@ -151,7 +152,7 @@ func BenchmarkBackfill(b *testing.B) {
 					srv0, srvOK = pgtest.BackendsCPU(ctx, mon)
 				}
 				ingested0 := p.Status().EventsIngested
-				cpu0 := processCPU()
+				cpu0 := int64(cpumeter.Process())
 				b.ResetTimer()
 				var held *batch
 				for i := 0; i < b.N; i++ {
@@ -170,7 +171,7 @@ func BenchmarkBackfill(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				cpu := processCPU() - cpu0
+				cpu := int64(cpumeter.Process()) - cpu0
 				events := float64(b.N * per)
 				if got := p.Status().EventsIngested - ingested0; got != int64(b.N*per) {
 					b.Fatalf("ingested %d events, want %d", got, b.N*per)

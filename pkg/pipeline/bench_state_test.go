@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
@@ -347,11 +348,11 @@ func benchStateCommit(b *testing.B, o stateBench) {
 	var detectCPU int64 // the untimed Process of the pages' events
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		d0 := processCPU()
+		d0 := int64(cpumeter.Process())
 		evs := page()
-		detectCPU += processCPU() - d0
+		detectCPU += int64(cpumeter.Process()) - d0
 		b.StartTimer()
-		cpu0 := processCPU()
+		cpu0 := int64(cpumeter.Process())
 		cpuThis := cpu
 		gc0 := readGC()
 		batch := store.Batch{Events: evs}
@@ -370,7 +371,7 @@ func benchStateCommit(b *testing.B, o stateBench) {
 			}
 			batch.State, batch.StateReset = d.Put, d.Reset
 		})
-		cpu += processCPU() - cpu0
+		cpu += int64(cpumeter.Process()) - cpu0
 		cpuSave := cpu - cpuThis
 		b.StopTimer()
 		if oldLayout {
@@ -384,13 +385,13 @@ func benchStateCommit(b *testing.B, o stateBench) {
 			srv0, serverOK = pgtest.BackendsCPUByPID(ctx, mon)
 		}
 		b.StartTimer()
-		cpu0 = processCPU()
+		cpu0 = int64(cpumeter.Process())
 		pprof.Do(ctx, commitLabels, func(ctx context.Context) {
 			if _, err := s.Commit(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
 		})
-		cpu += processCPU() - cpu0
+		cpu += int64(cpumeter.Process()) - cpu0
 		b.StopTimer()
 		if serverOK {
 			var srv1 map[int32]time.Duration

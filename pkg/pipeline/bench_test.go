@@ -11,6 +11,7 @@ import (
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
 	"github.com/oktaguard/oktaguard/pkg/config"
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/detect"
 	"github.com/oktaguard/oktaguard/pkg/okta"
 	"github.com/oktaguard/oktaguard/pkg/oktasim/traffic"
@@ -82,7 +83,7 @@ func benchMapDecode(b *testing.B, jsonl []byte) {
 	b.SetBytes(int64(len(jsonl)))
 	b.ReportAllocs()
 	events := 0
-	cpu0 := processCPU()
+	cpu0 := int64(cpumeter.Process())
 	for i := 0; i < b.N; i++ {
 		sc := bufio.NewScanner(bytes.NewReader(jsonl))
 		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
@@ -97,7 +98,7 @@ func benchMapDecode(b *testing.B, jsonl []byte) {
 			b.Fatal(err)
 		}
 	}
-	reportEvents(b, events, processCPU()-cpu0)
+	reportEvents(b, events, int64(cpumeter.Process())-cpu0)
 }
 
 // reportEvents reports events/s (wall clock) and, where the platform
@@ -119,7 +120,7 @@ func benchReplay(b *testing.B, s config.Settings, jsonl []byte) {
 	b.SetBytes(int64(len(jsonl)))
 	b.ReportAllocs()
 	events := 0
-	cpu0 := processCPU()
+	cpu0 := int64(cpumeter.Process())
 	for i := 0; i < b.N; i++ {
 		sum, err := Replay(ctx, s, []ReplayInput{{Name: "month.jsonl", R: bytes.NewReader(jsonl)}},
 			func(alert.Alert) error { return nil }, nil)
@@ -131,5 +132,5 @@ func benchReplay(b *testing.B, s config.Settings, jsonl []byte) {
 		}
 		events += sum.Events
 	}
-	reportEvents(b, events, processCPU()-cpu0)
+	reportEvents(b, events, int64(cpumeter.Process())-cpu0)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/storetest"
 )
@@ -59,5 +60,5 @@ func BenchmarkBackendQuery(b *testing.B) {
 	}
 	b.Logf("%s: %d bytes on disk, %.0f B/event", path, bytes, float64(bytes)/float64(total))
 	// the database runs in this process: its CPU is the process's (cpu-ms/op)
-	storetest.PanelQueriesCPU(b, s, func() (time.Duration, time.Duration, bool) { return store.ProcessCPU(), 0, false })
+	storetest.PanelQueriesCPU(b, s, func() (time.Duration, time.Duration, bool) { return cpumeter.Process(), 0, false })
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkCommit measures the write hot path: batches of 1000 new events
@@ -108,7 +110,7 @@ func benchCommit(b *testing.B, s *Store) {
 	b.SetBytes(rawBytes)
 	wal0 := walSize(s)
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cpumeter.Process()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		evs := make([]eventT, batch)
@@ -130,7 +132,7 @@ func benchCommit(b *testing.B, s *Store) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 	// events per second of CPU used by this process (all threads): what one
 	// core sustains, independent of other load on a shared machine
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := cpumeter.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")
 	}
 	if grown := walSize(s) - wal0; grown > 0 {
@@ -181,11 +183,11 @@ func BenchmarkCommitUserSegments(b *testing.B) {
 					evs[j] = benchEvent(rng, n, start.Add(time.Duration(n)*step))
 				}
 				b.StartTimer()
-				cpu0 := processCPU()
+				cpu0 := cpumeter.Process()
 				if _, err := s.Commit(ctx, Batch{Events: evs}); err != nil {
 					b.Fatal(err)
 				}
-				cpu += processCPU() - cpu0
+				cpu += cpumeter.Process() - cpu0
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
@@ -283,7 +285,7 @@ func BenchmarkCommitGrown(b *testing.B) {
 			}
 			wal0 := walSize(s)
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := cpumeter.Process()
 			for i := 0; i < b.N; i++ {
 				res, err := s.Commit(ctx, Batch{Events: pages[i], Checkpoint: &Checkpoint{NextURL: "x"}})
 				if err != nil {
@@ -294,7 +296,7 @@ func BenchmarkCommitGrown(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			cpu := processCPU() - cpu0
+			cpu := cpumeter.Process() - cpu0
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 			if cpu > 0 {
 				b.ReportMetric(float64(b.N*batch)/cpu.Seconds(), "events/cpu-s")

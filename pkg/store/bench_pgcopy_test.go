@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkLoadVsPostgresCopy loads the same events two ways, side by side:
@@ -47,14 +49,14 @@ func BenchmarkLoadVsPostgresCopy(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			cpu0 := processCPU()
+			cpu0 := cpumeter.Process()
 			for at := 0; at < n; at += 1000 {
 				if _, err := s.Commit(context.Background(), Batch{Events: evs[at : at+1000],
 					Checkpoint: &Checkpoint{NextURL: "x", MaxPublished: evs[at+999].Published}}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpu += processCPU() - cpu0
+			cpu += cpumeter.Process() - cpu0
 			b.StopTimer()
 			s.Close()
 			b.StartTimer()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -197,7 +198,7 @@ func benchQuery(b *testing.B, fn func(i int) (int, error)) {
 	durs := make([]time.Duration, 0, b.N)
 	rows := 0
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cpumeter.Process()
 	for i := 0; i < b.N; i++ {
 		t := time.Now()
 		n, err := fn(i)
@@ -210,7 +211,7 @@ func benchQuery(b *testing.B, fn func(i int) (int, error)) {
 	b.StopTimer()
 	// CPU of this process per query: unlike the latencies, it hardly
 	// moves with the load of a shared machine
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((cpumeter.Process()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
 	pct := func(p float64) float64 {
 		return float64(durs[min(len(durs)-1, int(float64(len(durs))*p))].Microseconds()) / 1000

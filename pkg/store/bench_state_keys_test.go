@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkStateIndexGC: what the state log's index of live keys costs
@@ -55,11 +57,11 @@ func benchStateIndexGC(b *testing.B, users int, kind string) {
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
 	b.ResetTimer()
-	c0 := processCPU()
+	c0 := cpumeter.Process()
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 	}
-	cpu := processCPU() - c0
+	cpu := cpumeter.Process() - c0
 	b.StopTimer()
 	runtime.KeepAlive(keep)
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/gc")

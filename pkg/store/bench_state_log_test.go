@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkStateLog: the state part of a commit alone, without the
@@ -89,9 +91,9 @@ func benchStateLog(b *testing.B, users int, inPlace bool) {
 		d := delta(c + i)
 		f0 := frames()
 		b.StartTimer()
-		c0 := processCPU()
+		c0 := cpumeter.Process()
 		mustCommit(b, s, Batch{State: d})
-		cpu += processCPU() - c0
+		cpu += cpumeter.Process() - c0
 		b.StopTimer()
 		if f := frames(); f >= f0 {
 			pages += int64(f - f0)

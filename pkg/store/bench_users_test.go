@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkUsersAtDensity is the users summary at the 10 M store's density
@@ -91,14 +93,14 @@ func BenchmarkUsersAtDensity(b *testing.B) {
 		b.Fatal(err)
 	}
 	t0 = time.Now()
-	cpu0 := processCPU()
+	cpu0 := cpumeter.Process()
 	s, err := Open(ctx, segsPath)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
 	b.Logf("migrated to schema %d (sealed %d buckets) in %s, %s CPU", LatestSchemaVersion(), countRows(b, s, "user_segs"),
-		time.Since(t0).Round(time.Millisecond), (processCPU() - cpu0).Round(time.Millisecond))
+		time.Since(t0).Round(time.Millisecond), (cpumeter.Process() - cpu0).Round(time.Millisecond))
 	old, err = openAt(ctx, rowsPath, Options{}, userSegsVersion-1)
 	if err != nil {
 		b.Fatal(err)

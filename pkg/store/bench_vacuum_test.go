@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchmarkCommitAutoVacuum is BenchmarkCommit on a store created without
@@ -59,11 +61,11 @@ func BenchmarkVacuumStep(b *testing.B) {
 		}
 		b.StartTimer()
 		for {
-			c0, w0 := processCPU(), time.Now()
+			c0, w0 := cpumeter.Process(), time.Now()
 			s.mu.Lock()
 			freed, more, err := s.vacuumOnce(ctx)
 			s.mu.Unlock()
-			c, w := processCPU()-c0, time.Since(w0)
+			c, w := cpumeter.Process()-c0, time.Since(w0)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkCommitGrowth(b *testing.B) {
 	begin := benchEnd.Add(-30 * 24 * time.Hour)
 	var busy time.Duration
 	var first, last float64 // events/s of the first and the last 50k
-	start := processCPU()
+	start := cpumeter.Process()
 	cpu0 := start
 	b.ResetTimer()
 	for n := 0; n < total; n += 1000 {
@@ -56,12 +57,12 @@ func BenchmarkCommitGrowth(b *testing.B) {
 			if first == 0 {
 				first = last
 			}
-			b.Logf("%7d events: last 50k at %.0f events/s (commit time only), process cpu %s", n+1000, last, processCPU()-cpu0)
+			b.Logf("%7d events: last 50k at %.0f events/s (commit time only), process cpu %s", n+1000, last, cpumeter.Process()-cpu0)
 			busy = 0
-			cpu0 = processCPU()
+			cpu0 = cpumeter.Process()
 		}
 	}
 	b.ReportMetric(first, "first-50k-events/s")
 	b.ReportMetric(last, "last-50k-events/s")
-	b.ReportMetric(float64(processCPU()-start)/float64(total), "cpu-ns/event")
+	b.ReportMetric(float64(cpumeter.Process()-start)/float64(total), "cpu-ns/event")
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // randomSegInputs are segments and rows of random actors and countries
@@ -201,7 +203,7 @@ func BenchmarkSegMerge(b *testing.B) {
 			"kmerge": kmergeSegInputs, "index": mergeSegInputsByIndex} {
 			b.Run(c.name+"/"+name, func(b *testing.B) {
 				read := 0
-				cpu0 := processCPU()
+				cpu0 := cpumeter.Process()
 				for range b.N {
 					_, _, k, err := merge(day0, c.ins)
 					if err != nil {
@@ -209,7 +211,7 @@ func BenchmarkSegMerge(b *testing.B) {
 					}
 					read += k
 				}
-				cpu := processCPU() - cpu0
+				cpu := cpumeter.Process() - cpu0
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(read), "cpu-ns/entry")
 				b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 			})

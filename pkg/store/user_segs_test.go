@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/alert"
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 )
 
@@ -304,7 +305,7 @@ func BenchmarkUserAggSegment(b *testing.B) {
 		byMap bool
 	}{{"walk", false}, {"map", true}} {
 		b.Run(c.name, func(b *testing.B) {
-			cpu0 := processCPU()
+			cpu0 := cpumeter.Process()
 			for range b.N {
 				g := NewUserAgg()
 				g.byMap = c.byMap
@@ -318,7 +319,7 @@ func BenchmarkUserAggSegment(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/entry")
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*entries), "cpu-ns/entry")
+			b.ReportMetric(float64((cpumeter.Process()-cpu0).Nanoseconds())/float64(b.N*entries), "cpu-ns/entry")
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
@@ -177,7 +178,7 @@ func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool, raw *bench
 	}
 	runtime.GC() // the pages' garbage is not the commits'
 	srv0, srvOK := backendsCPU(ctx, mon)
-	cpu0 := processCPU()
+	cpu0 := cpumeter.Process()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res, err := s.Commit(ctx, store.Batch{Events: pages[i], Checkpoint: &store.Checkpoint{NextURL: "x"}})
@@ -192,7 +193,7 @@ func benchCommit(b *testing.B, tr *stmtTimer, rollupsOnConflict bool, raw *bench
 	srv1, ok := backendsCPU(ctx, mon)
 	events := float64(b.N * batch)
 	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/events, "go-us/event")
+	b.ReportMetric(float64((cpumeter.Process()-cpu0).Microseconds())/events, "go-us/event")
 	if srvOK && ok {
 		b.ReportMetric(float64((srv1-srv0).Microseconds())/events, "server-us/event")
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 )
 
 // BenchCPU is the CPU meter of the query benchmarks (package postgres_test):
@@ -14,6 +16,6 @@ import (
 func BenchCPU(ctx context.Context, conn *pgx.Conn) func() (time.Duration, time.Duration, bool) {
 	return func() (time.Duration, time.Duration, bool) {
 		server, ok := backendsCPU(ctx, conn)
-		return processCPU(), server, ok
+		return cpumeter.Process(), server, ok
 	}
 }

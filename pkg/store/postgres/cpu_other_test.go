@@ -9,6 +9,4 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func processCPU() time.Duration { return 0 }
-
 func backendsCPU(context.Context, *pgx.Conn) (time.Duration, bool) { return 0, false }

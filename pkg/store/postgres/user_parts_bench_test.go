@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oktaguard/oktaguard/pkg/cpumeter"
 	"github.com/oktaguard/oktaguard/pkg/event"
 	"github.com/oktaguard/oktaguard/pkg/store"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
@@ -90,11 +91,11 @@ func benchUserSeal(b *testing.B, users int, parts bool) {
 		at = at.Add(1000 * time.Second)
 		b.StartTimer()
 		s0, ok0 := backendsCPU(ctx, meter)
-		c0 := processCPU()
+		c0 := cpumeter.Process()
 		if _, err := s.Commit(ctx, store.Batch{Events: evs}); err != nil {
 			b.Fatal(err)
 		}
-		cpus = append(cpus, processCPU()-c0)
+		cpus = append(cpus, cpumeter.Process()-c0)
 		s1, ok1 := backendsCPU(ctx, meter)
 		serverOK = serverOK && ok0 && ok1
 		servers = append(servers, s1-s0)

@@ -1,14 +1,15 @@
 //go:build unix
 
-package store
+package cpumeter
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the user+system CPU time of this process so far.
-func processCPU() time.Duration {
+// Process is the user + system CPU time the process has used so far; 0
+// when it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
