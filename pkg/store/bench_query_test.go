@@ -261,20 +261,9 @@ func BenchmarkQuery(b *testing.B) {
 		benchQuery(b, func(i int) (int, error) {
 			q := EventQuery{From: endAt(i).Add(-week), To: endAt(i), EventTypePrefix: "user.session.", Outcome: "FAILURE", Limit: 1000}
 			w := q.where(q.From.UnixMilli(), q.To.UnixMilli(), "e.")
-			rows, err := s.r.QueryContext(ctx, "SELECT "+eventRowCols+", r.raw FROM events e LEFT JOIN events_raw r ON r.id = e.id"+
+			out, _, err := s.queryEventRows(ctx, true, q.Limit, "SELECT "+eventRowCols+", r.raw, e.id FROM events e LEFT JOIN events_raw r ON r.id = e.id"+
 				w.sql()+" ORDER BY e.published DESC, e.id DESC LIMIT ?", append(w.args, q.Limit)...)
-			if err != nil {
-				return 0, err
-			}
-			defer rows.Close()
-			n := 0
-			for rows.Next() {
-				if _, _, err := scanEventRow(rows, s.codec()); err != nil {
-					return n, err
-				}
-				n++
-			}
-			return n, rows.Err()
+			return len(out), err
 		})
 	})
 	// _whole_probe: the trigram probes over the whole text index up to

@@ -76,7 +76,7 @@ func BenchmarkStoreSize(b *testing.B) {
 // sizePart groups a table or index into the parts of the sizing table.
 func sizePart(name string) string {
 	switch {
-	case name == "events_raw":
+	case name == "events_raw" || name == "events_raw_blocks":
 		return "raw"
 	case name == "events":
 		return "row"

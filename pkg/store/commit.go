@@ -198,8 +198,19 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 	inserted := 0
 	cs := make([]cols, eventChunk)
 	firstIdx := make(map[string]int, eventChunk)
-	frames := compressFrames(s.codec(), evs)
-	defer frames.close()
+	// schema 22 writes the raw JSON in blocks (raw_blocks.go); an older
+	// schema (tests of the upgrade) one frame per event
+	var blocks *rawBlockWriter
+	var frames *rawFrames
+	if s.rawBlocks {
+		blocks = newRawBlockWriter(s.codec())
+		defer blocks.close()
+	} else {
+		frames = compressFrames(s.codec(), evs)
+		defer frames.close()
+	}
+	var blockIDs []int64
+	var blockRaws [][]byte
 	start := 0
 	for _, size := range pieces(len(evs)) {
 		if err := ctx.Err(); err != nil {
@@ -263,7 +274,9 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 			ftsTo = max(ftsTo, id)
 			ev := &evs[i]
 			s.sampleRaw(ev.Raw)
-			if fr := frames.frame(i); len(fr) == 0 {
+			if blocks != nil {
+				blockIDs, blockRaws = append(blockIDs, id), append(blockRaws, ev.Raw)
+			} else if fr := frames.frame(i); len(fr) == 0 {
 				rawArgs = append(rawArgs, id, []byte{})
 			} else {
 				rawArgs = append(rawArgs, id, fr)
@@ -281,8 +294,18 @@ func (s *Store) commitEvents(ctx context.Context, tx *sql.Tx, evs []event.Event,
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("store: commit: events %d..%d: %w", first, start-1, err)
 		}
-		if err := s.multiExec(ctx, tx, "raw", rawArgs); err != nil {
+		if blocks != nil {
+			// RETURNING's order is not the rows' order
+			sortByID(blockIDs, blockRaws)
+			blocks.add(blockIDs, blockRaws)
+			blockIDs, blockRaws = blockIDs[:0:0], blockRaws[:0:0]
+		} else if err := s.multiExec(ctx, tx, "raw", rawArgs); err != nil {
 			return fmt.Errorf("store: commit: raw JSON of events %d..%d: %w", first, start-1, err)
+		}
+	}
+	if blocks != nil {
+		if err := s.multiExec(ctx, tx, "raw_blocks", blocks.args()); err != nil {
+			return fmt.Errorf("store: commit: raw JSON blocks: %w", err)
 		}
 	}
 	if err := indexText(ctx, tx, ftsFrom, ftsTo, inserted); err != nil {

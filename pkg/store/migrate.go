@@ -360,6 +360,11 @@ DELETE FROM state;
 	// volume without a filter reads a row per minute and level instead of
 	// every event of the range. Existing events are counted in.
 	levelCountsMigration,
+	// 22: the raw JSON of new events in blocks of consecutive ids, one zstd
+	// frame each (raw_blocks.go): a quarter of the compression's CPU and
+	// fewer bytes. A new table only: the rows written before stay in
+	// events_raw, where readers look first.
+	rawBlocksMigration,
 }
 
 // migrate applies the migrations above the database's version, up to upTo,

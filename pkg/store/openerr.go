@@ -243,7 +243,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, opts: opts, w: db, r: db, readOnly: true, userSegs: true,
-		outcomeCounts: true, levelCounts: true, coarseUserSegs: true, actorsLog: true, entityHours: true, daysFromHours: true, geoSets: true, geoMins: true}
+		outcomeCounts: true, levelCounts: true, coarseUserSegs: true, actorsLog: true, entityHours: true, daysFromHours: true, geoSets: true, geoMins: true, rawBlocks: true}
 	s.integ.cur = Integrity{Path: path, State: IntegrityOK, Finished: time.Now()}
 	v, err := s.SchemaVersion(ctx)
 	if err != nil {

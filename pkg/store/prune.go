@@ -153,6 +153,13 @@ func (s *Store) pruneChunk(ctx context.Context, cut int64) (int64, error) {
 		`INSERT INTO events_fts (events_fts, rowid, t) SELECT 'delete', id, `+ftsText("")+` FROM events WHERE id IN `+set,
 		`DELETE FROM events WHERE id IN `+set,
 	)
+	if s.rawBlocks {
+		// a block goes with the last of its events (the block of an id is
+		// the first ending at or after it); one with events left stays
+		stmts = append(stmts, `DELETE FROM events_raw_blocks WHERE last_id IN (SELECT (SELECT MIN(b.last_id)
+			FROM events_raw_blocks b WHERE b.last_id >= p.value) FROM json_each(?1) p)
+			AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id BETWEEN events_raw_blocks.first_id AND events_raw_blocks.last_id)`)
+	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q, string(js)); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)

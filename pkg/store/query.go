@@ -168,18 +168,16 @@ const eventRowCols = `e.uuid, e.published, e.event_type, e.actor, e.actor_id, e.
 	e.ip, e.country, e.city, e.lat, e.lon, e.session_id, e.severity, e.display_message, e.target, e.risk_level, e.ip_categories`
 
 // scanEventRow scans one row of eventRowCols followed by the raw JSON
-// (events_raw.raw, decompressed here) and then extra, for QueryEvents,
-// QueryEventsByUUID and EventsAfter. publishedMS is the stored published
-// time (unix ms).
-func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, publishedMS int64, err error) {
-	var cats int64
+// (events_raw.raw, decompressed here) and then extra, for queryEventRows.
+func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, err error) {
+	var cats, publishedMS int64
 	var lat, lon sql.NullFloat64
 	var raw []byte
 	dest := append([]any{&r.UUID, &publishedMS, &r.EventType, &r.Actor, &r.ActorID, &r.ActorType, &r.ActorName, &r.Outcome,
 		&r.Reason, &r.IP, &r.Country, &r.City, &lat, &lon, &r.SessionID, &r.Severity, &r.DisplayMessage,
 		&r.Target, &r.RiskLevel, &cats, &raw}, extra...)
 	if err := rows.Scan(dest...); err != nil {
-		return r, 0, err
+		return r, err
 	}
 	r.Published = fromMS(publishedMS)
 	if lat.Valid && lon.Valid {
@@ -188,10 +186,10 @@ func scanEventRow(rows *sql.Rows, codec *rawCodec, extra ...any) (r EventRow, pu
 	r.IPCategories = uint8(cats) // #nosec G115 -- ip_categories is written by Commit from an event.IPCategory (uint8)
 	if raw != nil {
 		if r.Raw, err = codec.decompress(raw); err != nil {
-			return r, 0, fmt.Errorf("event %s: %w", r.UUID, err)
+			return r, fmt.Errorf("event %s: %w", r.UUID, err)
 		}
 	}
-	return r, publishedMS, nil
+	return r, nil
 }
 
 // outcomeIndexed reports whether q reads the partial index
@@ -206,10 +204,10 @@ func (q EventQuery) outcomeIndexed() bool {
 
 // sql is QueryEvents' statement and arguments for the time bounds lo..hi.
 func (q EventQuery) sql(lo, hi int64) (string, []any) {
-	cols := eventRowCols + ", r.raw"
+	cols := eventRowCols + ", r.raw, e.id"
 	join := " LEFT JOIN events_raw r ON r.id = e.id"
 	if q.NoRaw {
-		cols, join = eventRowCols+", NULL", ""
+		cols, join = eventRowCols+", NULL, e.id", ""
 	}
 	order := " ORDER BY e.published DESC, e.id DESC"
 	if q.Oldest {
@@ -256,24 +254,49 @@ func (s *Store) QueryEvents(ctx context.Context, q EventQuery) ([]EventRow, erro
 	}
 	q.hours = s.entityHours
 	query, args := q.sql(lo, hi)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	out, _, err := s.queryEventRows(ctx, !q.NoRaw, min(q.Limit, 1024), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: query events: %w", err)
 	}
+	return out, nil
+}
+
+// queryEventRows runs a query of eventRowCols, the raw JSON of
+// events_raw and the event's id, and reads the raw JSON of the rows
+// events_raw does not hold from its blocks (withRaw), in one read
+// transaction. It returns the rows and their ids.
+func (s *Store) queryEventRows(ctx context.Context, withRaw bool, capacity int, query string, args ...any) ([]EventRow, []int64, error) {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer rows.Close()
 	codec := s.codec()
-	out := make([]EventRow, 0, min(q.Limit, 1024))
+	out := make([]EventRow, 0, capacity)
+	var ids []int64
 	for rows.Next() {
-		r, _, err := scanEventRow(rows, codec)
+		var id int64
+		r, err := scanEventRow(rows, codec, &id)
 		if err != nil {
-			return nil, fmt.Errorf("store: query events: %w", err)
+			return nil, nil, err
 		}
-		out = append(out, r)
+		out, ids = append(out, r), append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: query events: %w", err)
+		return nil, nil, err
 	}
-	return out, nil
+	rows.Close()
+	if withRaw && s.rawBlocks {
+		if err := rawFromBlocks(ctx, tx, codec, out, ids); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, ids, nil
 }
 
 // GetEvent returns one event by uuid; ok is false when it is not stored.
@@ -291,22 +314,9 @@ func (s *Store) QueryEventsByUUID(ctx context.Context, uuids []string) ([]EventR
 		return nil, fmt.Errorf("store: %w: %d uuids exceed the maximum %d", ErrInvalidQuery, len(uuids), s.opts.MaxLimit)
 	}
 	js, _ := json.Marshal(uuids)
-	rows, err := s.r.QueryContext(ctx, "SELECT "+eventRowCols+`, r.raw FROM events e LEFT JOIN events_raw r ON r.id = e.id
+	out, _, err := s.queryEventRows(ctx, true, len(uuids), "SELECT "+eventRowCols+`, r.raw, e.id FROM events e LEFT JOIN events_raw r ON r.id = e.id
 		WHERE e.uuid IN (SELECT value FROM json_each(?)) ORDER BY e.published, e.id`, string(js))
 	if err != nil {
-		return nil, fmt.Errorf("store: events by uuid: %w", err)
-	}
-	defer rows.Close()
-	codec := s.codec()
-	var out []EventRow
-	for rows.Next() {
-		r, _, err := scanEventRow(rows, codec)
-		if err != nil {
-			return nil, fmt.Errorf("store: events by uuid: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: events by uuid: %w", err)
 	}
 	return out, nil

@@ -718,7 +718,7 @@ func TestPrune(t *testing.T) {
 	if c := countRows(t, s, "events"); c != 1200 {
 		t.Fatalf("events left %d", c)
 	}
-	if c := countRows(t, s, "events_raw"); c != 1200 {
+	if c := rawStored(t, s); c != 1200 {
 		t.Fatalf("raw left %d", c)
 	}
 	// links of pruned events are gone, alerts are kept

@@ -149,7 +149,13 @@ func (s *Store) loadRawCodec(ctx context.Context) error {
 		return nil
 	}
 	s.raw.samples = s.raw.samples[:0]
-	rows, err = s.w.QueryContext(ctx, "SELECT raw FROM events_raw ORDER BY id DESC LIMIT ?", rawDictSamples)
+	if s.hasRawBlocks(ctx) {
+		// the newest events are in blocks, older ones in events_raw
+		if s.raw.samples, err = newestBlockRaws(ctx, s.w, c, rawDictSamples); err != nil {
+			return err
+		}
+	}
+	rows, err = s.w.QueryContext(ctx, "SELECT raw FROM events_raw ORDER BY id DESC LIMIT ?", rawDictSamples-len(s.raw.samples))
 	if err != nil {
 		return fmt.Errorf("store: raw samples: %w", err)
 	}

@@ -63,6 +63,35 @@ func TestRawDictionaryOnGeneratedTraffic(t *testing.T) {
 	if withRaw*10 > withTrained*8 {
 		t.Fatalf("raw content %d B/event, trained %d: want at most 80%%", withRaw, withTrained)
 	}
+	// what Commit writes (schema 22): blocks of rawBlockEvents events
+	c, err := newRawCodec(map[uint32][]byte{rawID: rawContent}, rawID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var inBlocks int
+	var content []byte
+	for at := 0; at < len(later); at += rawBlockEvents {
+		block := make([][]byte, 0, rawBlockEvents)
+		for _, e := range later[at:min(at+rawBlockEvents, len(later))] {
+			block = append(block, e)
+		}
+		content = appendBlockContent(content[:0], block)
+		frame := c.compress(nil, content)
+		inBlocks += len(frame)
+		back, err := c.decompress(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raws, err := splitBlock(back, len(block)); err != nil || string(raws[len(raws)-1]) != string(block[len(block)-1]) {
+			t.Fatalf("block round trip: %v", err)
+		}
+	}
+	inBlocks /= len(later)
+	t.Logf("in blocks of %d events with the raw-content dictionary: %d B/event", rawBlockEvents, inBlocks)
+	if inBlocks*10 > withRaw*8 {
+		t.Fatalf("blocks %d B/event, a frame per event %d: want at most 80%%", inBlocks, withRaw)
+	}
 }
 
 func trainedID(t *testing.T, d []byte) uint32 {

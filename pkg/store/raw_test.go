@@ -114,12 +114,9 @@ func TestRawDictionaryTrainedOnFirstEvents(t *testing.T) {
 	}
 	later := mkEvents(rawDictSamples, 500, t0.Add(time.Hour), time.Second)
 	mustCommit(t, s, Batch{Events: later})
-	sizeOf := func(uuid string) int {
-		var n int
-		if err := s.r.QueryRow("SELECT length(r.raw) FROM events e JOIN events_raw r ON r.id = e.id WHERE e.uuid = ?", uuid).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	sizeOf := func(uuid string) int { // bytes per event of its block
+		frame, n := blockOf(t, s, uuid)
+		return len(frame) / n
 	}
 	if a, b := sizeOf(first[10].UUID), sizeOf(later[10].UUID); b >= a {
 		t.Fatalf("with the dictionary an event takes %d bytes, without %d: want smaller", b, a)
@@ -187,11 +184,13 @@ func TestRawTrainedDictionaryUpgradedToRawContent(t *testing.T) {
 	mustCommit(t, s, Batch{Events: later})
 	stored := func(evs []eventT) (bytesPerEvent int, dictID uint32) {
 		var sum int
+		seen := map[string]bool{} // the blocks counted
 		for i, ev := range evs {
-			var b []byte
-			if err := s.r.QueryRow("SELECT r.raw FROM events e JOIN events_raw r ON r.id = e.id WHERE e.uuid = ?", ev.UUID).Scan(&b); err != nil {
-				t.Fatal(err)
+			b, _ := blockOf(t, s, ev.UUID)
+			if seen[string(b)] {
+				continue
 			}
+			seen[string(b)] = true
 			var h zstd.Header
 			if err := h.Decode(b); err != nil {
 				t.Fatal(err)
@@ -209,8 +208,11 @@ func TestRawTrainedDictionaryUpgradedToRawContent(t *testing.T) {
 	if oldDict != uint32(oldID) || newDict != c.dictID {
 		t.Fatalf("frames name dictionaries %d and %d, want %d then %d", oldDict, newDict, oldID, c.dictID)
 	}
-	if newSize*10 > oldSize*7 {
-		t.Fatalf("raw-content dictionary: %d B/event, trained one %d: want at most 70%%", newSize, oldSize)
+	// in blocks the events after a block's first are compressed against
+	// the ones before as well, so the dictionary matters less than it did
+	// for a frame per event (at most 70 % then): still smaller
+	if newSize >= oldSize {
+		t.Fatalf("raw-content dictionary: %d B/event, trained one %d: want smaller", newSize, oldSize)
 	}
 	t.Logf("raw JSON of %d B/event: %d B/event with the trained dictionary, %d with raw content", len(later[0].Raw), oldSize, newSize)
 	s.Close()

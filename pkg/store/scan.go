@@ -14,24 +14,13 @@ import (
 // the cursor (0, 0 for the start), with their raw JSON, and the cursor of
 // the last one: a stable full scan for copying a store (store migrate).
 func (s *Store) EventsAfter(ctx context.Context, published, id int64, limit int) ([]EventRow, int64, int64, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+eventRowCols+`, r.raw, e.id FROM events e LEFT JOIN events_raw r ON r.id = e.id
+	out, ids, err := s.queryEventRows(ctx, true, min(limit, 4096), "SELECT "+eventRowCols+`, r.raw, e.id FROM events e LEFT JOIN events_raw r ON r.id = e.id
 		WHERE (e.published, e.id) > (?, ?) ORDER BY e.published, e.id LIMIT ?`, published, id, limit)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("store: scan events: %w", err)
 	}
-	defer rows.Close()
-	codec := s.codec()
-	var out []EventRow
-	for rows.Next() {
-		r, pub, err := scanEventRow(rows, codec, &id)
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("store: scan events: %w", err)
-		}
-		published = pub
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, 0, fmt.Errorf("store: scan events: %w", err)
+	if len(out) > 0 {
+		published, id = MS(out[len(out)-1].Published), ids[len(ids)-1]
 	}
 	return out, published, id, nil
 }

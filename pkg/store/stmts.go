@@ -29,6 +29,7 @@ var templates = map[string]template{
 	outcome, reason, ip, country, city, lat, lon, session_id, severity, display_message, target, risk_level, ip_categories)`,
 		"(?" + strings.Repeat(",?", eventCols-1) + ")", "ON CONFLICT(uuid) DO NOTHING RETURNING id, uuid", eventCols},
 	"raw":        {"INSERT OR FAIL INTO events_raw (id, raw)", "(?,?)", "", 2},
+	"raw_blocks": {"INSERT OR FAIL INTO events_raw_blocks (last_id, first_id, raw)", "(?,?,?)", "", 3},
 	"user_days":  userTemplate("user_days"),
 	"user_hours": userTemplate("user_hours"),
 	"geo_hours": {"INSERT INTO geo_hours (bucket, event_type, outcome, lat, lon, country, city, n, last_seen)",
@@ -112,6 +113,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			continue
 		}
 		if key == "geo_hours_mins" && !s.geoMins { // below schema 19
+			continue
+		}
+		if key == "raw_blocks" && !s.rawBlocks { // below schema 22
 			continue
 		}
 		m[key] = map[int]*sql.Stmt{}

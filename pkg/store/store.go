@@ -190,6 +190,8 @@ type Store struct {
 	// stored in parts, built a bounded step per commit (user_parts.go)
 	segParts bool
 	sealWork int // entries the last seal handled (tests)
+	// rawBlocks: commits write the raw JSON in blocks (raw_blocks.go)
+	rawBlocks bool
 
 	// incremental: the file's auto_vacuum is INCREMENTAL (vacuum.go);
 	// pageSize its page size; vac the writer's vacuum steps
@@ -317,6 +319,7 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.geoSets = upTo >= geoSetsVersion
 	s.geoMins = upTo >= geoMinsVersion
 	s.segParts = upTo >= segPartsVersion
+	s.rawBlocks = upTo >= rawBlocksVersion
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		err := s.sealAllUserBuckets(ctx)
