@@ -258,5 +258,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, explain(path, err)
 	}
+	if s.blocksRead, err = db.PrepareContext(ctx, rawBlocksSQL); err != nil {
+		db.Close()
+		return nil, explain(path, err)
+	}
 	return s, nil
 }

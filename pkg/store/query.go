@@ -292,7 +292,7 @@ func (s *Store) queryEventRows(ctx context.Context, withRaw bool, capacity int, 
 	}
 	rows.Close()
 	if withRaw && s.rawBlocks {
-		if err := rawFromBlocks(ctx, tx, codec, out, ids); err != nil {
+		if err := rawFromBlocks(ctx, tx, s.blocksRead, codec, out, ids); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -44,12 +45,6 @@ const rawBlocksVersion = 22
 // enough for the drill-downs that fetch scattered events.
 const rawBlockEvents = 16
 
-// rawBlockReach is how far past the last id of a run of wanted ids the
-// readers' range query looks for the block holding it: every block holds
-// at most rawBlockEvents ids. A block that would not be found this way (a
-// future, larger block size) is still found by its own query.
-const rawBlockReach = rawBlockEvents - 1
-
 // appendBlockContent appends a block's content for raws to dst.
 func appendBlockContent(dst []byte, raws [][]byte) []byte {
 	for _, r := range raws {
@@ -70,7 +65,7 @@ func splitBlock(b []byte, n int) ([][]byte, error) {
 	out := make([][]byte, n)
 	for i := range out {
 		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) {
+		if k <= 0 || l > uint64(len(b)-k) { // #nosec G115 -- Uvarint read k > 0 bytes of b, so len(b)-k >= 0
 			return nil, fmt.Errorf("%w: event %d of %d has no length or is cut short", errBadBlock, i+1, n)
 		}
 		if k != max(1, (bits.Len64(l)+6)/7) {
@@ -161,75 +156,62 @@ func (w *rawBlockWriter) close() {
 // from events_raw_blocks: rows[i] is the event with id ids[i]. A row no
 // block holds keeps a nil Raw, as a row without raw JSON always has. Read
 // inside the transaction that read the rows, so that a prune between the
-// two cannot take a block away.
-func rawFromBlocks(ctx context.Context, tx *sql.Tx, codec *rawCodec, rows []EventRow, ids []int64) error {
-	var want []int
+// two cannot take a block away. One statement finds every block (the block
+// of an id is the first ending at or after it), each read once.
+func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCodec, rows []EventRow, ids []int64) error {
+	var want []int64
 	for i := range rows {
 		if rows[i].Raw == nil {
-			want = append(want, i)
+			want = append(want, ids[i])
 		}
 	}
 	if len(want) == 0 {
 		return nil
 	}
-	slices.SortFunc(want, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
-	got := map[int64][]byte{} // event id -> raw JSON, of the blocks read
-	read := func(q string, args ...any) error {
-		rs, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var first, last int64
-			var frame []byte
-			if err := rs.Scan(&first, &last, &frame); err != nil {
-				return err
-			}
-			content, err := codec.decompress(frame)
-			if err != nil {
-				return fmt.Errorf("block %d..%d: %w", first, last, err)
-			}
-			raws, err := splitBlock(content, int(last-first+1))
-			if err != nil {
-				return fmt.Errorf("block %d..%d: %w", first, last, err)
-			}
-			for k, r := range raws {
-				got[first+int64(k)] = r
-			}
-		}
-		return rs.Err()
+	js, err := json.Marshal(want)
+	if err != nil {
+		return err
 	}
-	// one range query per run of nearby ids (a page of events newest first
-	// is one run); the blocks of the run end within rawBlockReach of it
-	for s := 0; s < len(want); {
-		e := s + 1
-		for e < len(want) && ids[want[e]]-ids[want[e-1]] <= 4*rawBlockEvents {
-			e++
-		}
-		lo, hi := ids[want[s]], ids[want[e-1]]
-		if err := read("SELECT first_id, last_id, raw FROM events_raw_blocks WHERE last_id >= ? AND last_id <= ? AND first_id <= ?",
-			lo, hi+rawBlockReach, hi); err != nil {
+	rs, err := tx.StmtContext(ctx, read).QueryContext(ctx, string(js))
+	if err != nil {
+		return fmt.Errorf("store: raw JSON blocks: %w", err)
+	}
+	defer rs.Close()
+	got := make(map[int64][]byte, len(want)) // event id -> raw JSON, of the blocks read
+	for rs.Next() {
+		var first, last int64
+		var frame []byte
+		if err := rs.Scan(&first, &last, &frame); err != nil {
 			return fmt.Errorf("store: raw JSON blocks: %w", err)
 		}
-		s = e
-	}
-	for _, i := range want {
-		r, ok := got[ids[i]]
-		if !ok {
-			// a block of more than rawBlockEvents ids: its own query
-			if err := read("SELECT first_id, last_id, raw FROM events_raw_blocks WHERE last_id >= ? ORDER BY last_id LIMIT 1",
-				ids[i]); err != nil {
-				return fmt.Errorf("store: raw JSON blocks: %w", err)
-			}
-			if r, ok = got[ids[i]]; !ok {
-				continue // no raw JSON stored for it
-			}
+		content, err := codec.decompress(frame)
+		if err != nil {
+			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
 		}
-		rows[i].Raw = r
+		raws, err := splitBlock(content, int(last-first+1))
+		if err != nil {
+			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
+		}
+		for k, r := range raws {
+			got[first+int64(k)] = r
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("store: raw JSON blocks: %w", err)
+	}
+	for i := range rows {
+		if rows[i].Raw == nil {
+			rows[i].Raw = got[ids[i]] // nil: no raw JSON stored for it
+		}
 	}
 	return nil
 }
+
+// rawBlocksSQL finds the blocks of a JSON array of event ids (the block of
+// an id is the first ending at or after it). Prepared once on the readers
+// (Store.blocksRead): parsing it costs more than running it for a few ids.
+const rawBlocksSQL = `SELECT first_id, last_id, raw FROM events_raw_blocks WHERE last_id IN
+	(SELECT (SELECT MIN(b.last_id) FROM events_raw_blocks b WHERE b.last_id >= w.value) FROM json_each(?) w)`
 
 // sortByID sorts ids ascending and raws with them (a chunk's RETURNING
 // rows are normally already in order).

@@ -190,8 +190,10 @@ type Store struct {
 	// stored in parts, built a bounded step per commit (user_parts.go)
 	segParts bool
 	sealWork int // entries the last seal handled (tests)
-	// rawBlocks: commits write the raw JSON in blocks (raw_blocks.go)
-	rawBlocks bool
+	// rawBlocks: commits write the raw JSON in blocks (raw_blocks.go);
+	// blocksRead finds them (rawBlocksSQL, prepared on the readers)
+	rawBlocks  bool
+	blocksRead *sql.Stmt
 
 	// incremental: the file's auto_vacuum is INCREMENTAL (vacuum.go);
 	// pageSize its page size; vac the writer's vacuum steps
@@ -320,6 +322,14 @@ func openAt(ctx context.Context, path string, opts Options, upTo int) (*Store, e
 	s.geoMins = upTo >= geoMinsVersion
 	s.segParts = upTo >= segPartsVersion
 	s.rawBlocks = upTo >= rawBlocksVersion
+	if s.rawBlocks {
+		if s.blocksRead, err = r.PrepareContext(ctx, rawBlocksSQL); err != nil {
+			s.stopRecompress()
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
 	if upTo >= userSegsVersion {
 		s.userSegs = true
 		err := s.sealAllUserBuckets(ctx)
