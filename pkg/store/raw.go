@@ -99,7 +99,12 @@ func (c *rawCodec) decompress(b []byte) ([]byte, error) {
 	if !bytes.HasPrefix(b, zstdMagic) {
 		return b, nil
 	}
-	out, err := c.dec.DecodeAll(b, nil)
+	return c.decompressTo(nil, b)
+}
+
+// decompressTo appends the decoded zstd frame b to dst.
+func (c *rawCodec) decompressTo(dst, b []byte) ([]byte, error) {
+	out, err := c.dec.DecodeAll(b, dst)
 	if err != nil {
 		return nil, fmt.Errorf("store: decompress raw JSON: %w", err)
 	}

@@ -20,11 +20,9 @@ import (
 // A frame per ~2.2 KB event spends most of its time setting the encoder up
 // (the dictionary's tables are restored for every frame), and each event is
 // compressed against the dictionary alone; in a block the events after the
-// first are compressed against the ones before as well. On the traffic
-// generator's events: ~21 µs and ~445 B per event one frame each, ~5.6 µs
-// and ~260 B per event in blocks of 16 (docs/performance.md, "Raw JSON in
-// blocks"). Rows written before this schema stay in events_raw, and readers
-// look there first.
+// first are compressed against the ones before as well (docs/performance.md,
+// "Raw JSON in blocks"). Rows written before this schema stay in
+// events_raw, and readers look there first.
 //
 // A block's content, before compression, is for each event in id order its
 // raw JSON's length (uvarint) followed by the JSON: last_id-first_id+1
@@ -40,10 +38,15 @@ CREATE TABLE events_raw_blocks (
 // rawBlocksVersion is the schema version that has events_raw_blocks.
 const rawBlocksVersion = 22
 
-// rawBlockEvents is the most events a commit puts in one block: a reader of
-// one event decompresses up to this many (~35 KB), so it is kept small
-// enough for the drill-downs that fetch scattered events.
-const rawBlockEvents = 16
+// rawBlockEvents is the most events a commit puts in one block. A reader
+// of one event decompresses the whole block, so it is kept small for the
+// panels that fetch scattered events (a drill-down, failures by type, free
+// text: up to 1 000 rows, each in its own block): 8 events (~18 KB) decode
+// in ~19 µs against ~5 µs for one and ~41 µs for 16, while compressing at
+// ~7 µs and ~286 B per event against ~19 µs and ~445 B one at a time
+// (~5.7 µs and ~259 B in blocks of 16; docs/performance.md, "Raw JSON in
+// blocks").
+const rawBlockEvents = 8
 
 // appendBlockContent appends a block's content for raws to dst.
 func appendBlockContent(dst []byte, raws [][]byte) []byte {
@@ -177,15 +180,20 @@ func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCo
 		return fmt.Errorf("store: raw JSON blocks: %w", err)
 	}
 	defer rs.Close()
-	got := make(map[int64][]byte, len(want)) // event id -> raw JSON, of the blocks read
+	at := make(map[int64][]int, len(want)) // event id -> the rows of it
+	for i := range rows {
+		if rows[i].Raw == nil {
+			at[ids[i]] = append(at[ids[i]], i)
+		}
+	}
+	var content []byte // one block at a time; the rows get copies of their events
 	for rs.Next() {
 		var first, last int64
-		var frame []byte
+		var frame sql.RawBytes
 		if err := rs.Scan(&first, &last, &frame); err != nil {
 			return fmt.Errorf("store: raw JSON blocks: %w", err)
 		}
-		content, err := codec.decompress(frame)
-		if err != nil {
+		if content, err = codec.decompressTo(content[:0], frame); err != nil {
 			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
 		}
 		raws, err := splitBlock(content, int(last-first+1))
@@ -193,18 +201,15 @@ func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCo
 			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
 		}
 		for k, r := range raws {
-			got[first+int64(k)] = r
+			for _, i := range at[first+int64(k)] {
+				rows[i].Raw = bytes.Clone(r) // r is never nil: empty JSON stays empty, not absent
+			}
 		}
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("store: raw JSON blocks: %w", err)
 	}
-	for i := range rows {
-		if rows[i].Raw == nil {
-			rows[i].Raw = got[ids[i]] // nil: no raw JSON stored for it
-		}
-	}
-	return nil
+	return nil // a row no block holds keeps its nil Raw
 }
 
 // rawBlocksSQL finds the blocks of a JSON array of event ids (the block of

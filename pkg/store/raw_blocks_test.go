@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,29 +196,32 @@ func TestRawBlocksRoundTrip(t *testing.T) {
 func TestRawBlocksPruned(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	evs := mkEvents(0, 40, t0, time.Second) // blocks of 16, 16 and 8
+	const b = rawBlockEvents
+	total := 2*b + b/2 // two full blocks and a half one
+	evs := mkEvents(0, total, t0, time.Second)
 	mustCommit(t, s, Batch{Events: evs})
 	blocks := func() int64 { return countRows(t, s, "events_raw_blocks") }
-	if b := blocks(); b != 3 {
-		t.Fatalf("%d blocks, want 3", b)
+	if n := blocks(); n != 3 {
+		t.Fatalf("%d blocks, want 3", n)
 	}
-	// the first 20 events: the first block and 4 of the second
-	if n, err := s.Prune(ctx, evs[20].Published); err != nil || n != 20 {
-		t.Fatalf("Prune = %d, %v", n, err)
+	// the first block and 2 events of the second
+	cut := b + 2
+	if n, err := s.Prune(ctx, evs[cut].Published); err != nil || n != int64(cut) {
+		t.Fatalf("Prune = %d, %v; want %d", n, err, cut)
 	}
-	if b := blocks(); b != 2 {
-		t.Fatalf("%d blocks after the first block's events went, want 2", b)
+	if n := blocks(); n != 2 {
+		t.Fatalf("%d blocks after the first block's events went, want 2", n)
 	}
 	rows, err := s.QueryEvents(ctx, EventQuery{Limit: 100, Oldest: true})
-	if err != nil || len(rows) != 20 {
-		t.Fatalf("QueryEvents = %d, %v", len(rows), err)
+	if err != nil || len(rows) != total-cut {
+		t.Fatalf("QueryEvents = %d, %v; want %d", len(rows), err, total-cut)
 	}
 	for i, r := range rows {
-		if !bytes.Equal(r.Raw, evs[20+i].Raw) {
-			t.Fatalf("event %d raw = %q, want %q", 20+i, r.Raw, evs[20+i].Raw)
+		if !bytes.Equal(r.Raw, evs[cut+i].Raw) {
+			t.Fatalf("event %d raw = %q, want %q", cut+i, r.Raw, evs[cut+i].Raw)
 		}
 	}
-	if n, err := s.Prune(ctx, evs[39].Published.Add(time.Second)); err != nil || n != 20 {
+	if n, err := s.Prune(ctx, evs[total-1].Published.Add(time.Second)); err != nil || n != int64(total-cut) {
 		t.Fatalf("Prune = %d, %v", n, err)
 	}
 	if b := blocks(); b != 0 {
@@ -245,8 +249,9 @@ func TestRawBlocksBesideOldRows(t *testing.T) {
 	defer s.Close()
 	after := mkEvents(50, 50, t0.Add(time.Hour), time.Second)
 	mustCommit(t, s, Batch{Events: after})
-	if rows, blocks := countRows(t, s, "events_raw"), countRows(t, s, "events_raw_blocks"); rows != 50 || blocks != 4 {
-		t.Fatalf("events_raw %d rows, %d blocks; want 50 and 4", rows, blocks)
+	want := int64((50 + rawBlockEvents - 1) / rawBlockEvents)
+	if rows, blocks := countRows(t, s, "events_raw"), countRows(t, s, "events_raw_blocks"); rows != 50 || blocks != want {
+		t.Fatalf("events_raw %d rows, %d blocks; want 50 and %d", rows, blocks, want)
 	}
 	rows, err := s.QueryEvents(ctx, EventQuery{Limit: 1000, Oldest: true})
 	if err != nil || len(rows) != 100 {
@@ -265,22 +270,22 @@ func TestRawBlocksBesideOldRows(t *testing.T) {
 func TestRawBlockDamaged(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	evs := mkEvents(0, 16, t0, time.Second)
+	evs := mkEvents(0, rawBlockEvents, t0, time.Second)
 	mustCommit(t, s, Batch{Events: evs})
 	frame, n := blockOf(t, s, evs[0].UUID)
 	content, err := s.codec().decompress(frame)
-	if err != nil || n != 16 {
+	if err != nil || n != rawBlockEvents {
 		t.Fatalf("block of %d events: %v", n, err)
 	}
 	bad := s.codec().compress(nil, content[:len(content)-1])
 	if _, err := s.w.Exec("UPDATE events_raw_blocks SET raw = ?", bad); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.QueryEvents(ctx, EventQuery{Limit: 10})
-	if !errors.Is(err, errBadBlock) || !bytes.Contains([]byte(err.Error()), []byte(fmt.Sprintf("block %d..%d", 1, 16))) {
-		t.Fatalf("err = %v, want errBadBlock naming block 1..16", err)
+	_, err = s.QueryEvents(ctx, EventQuery{Limit: 100})
+	if name := fmt.Sprintf("block %d..%d", 1, rawBlockEvents); !errors.Is(err, errBadBlock) || !strings.Contains(err.Error(), name) {
+		t.Fatalf("err = %v, want errBadBlock naming %s", err, name)
 	}
-	if rows, err := s.QueryEvents(ctx, EventQuery{Limit: 10, NoRaw: true}); err != nil || len(rows) != 10 {
+	if rows, err := s.QueryEvents(ctx, EventQuery{Limit: 100, NoRaw: true}); err != nil || len(rows) != rawBlockEvents {
 		t.Fatalf("NoRaw with a damaged block = %d, %v; want the rows", len(rows), err)
 	}
 }

@@ -10,9 +10,11 @@ import (
 // rawFrameBlock is how many events one compression task covers.
 const rawFrameBlock = 64
 
-// rawFrames compresses a batch's raw JSON on rawEncoders goroutines while
-// Commit's goroutine writes the rows: compression is most of a commit's CPU
-// outside SQLite. Blocks are taken in order, so the first are ready first.
+// rawFrames compresses a batch's raw JSON, a frame per event, on
+// rawEncoders goroutines while Commit's goroutine writes the rows: the
+// layout of events_raw, which Commit writes only below schema 22 (the
+// upgrade tests' stores; raw_blocks.go is the current layout). Blocks are
+// taken in order, so the first are ready first.
 type rawFrames struct {
 	frames [][]byte
 	done   []chan struct{} // closed when block i is compressed
