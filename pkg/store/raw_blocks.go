@@ -162,10 +162,14 @@ func (w *rawBlockWriter) close() {
 // two cannot take a block away. One statement finds every block (the block
 // of an id is the first ending at or after it), each read once.
 func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCodec, rows []EventRow, ids []int64) error {
+	at := map[int64][]int{} // event id -> the rows of it
 	var want []int64
 	for i := range rows {
 		if rows[i].Raw == nil {
-			want = append(want, ids[i])
+			if _, dup := at[ids[i]]; !dup {
+				want = append(want, ids[i])
+			}
+			at[ids[i]] = append(at[ids[i]], i)
 		}
 	}
 	if len(want) == 0 {
@@ -180,12 +184,6 @@ func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCo
 		return fmt.Errorf("store: raw JSON blocks: %w", err)
 	}
 	defer rs.Close()
-	at := make(map[int64][]int, len(want)) // event id -> the rows of it
-	for i := range rows {
-		if rows[i].Raw == nil {
-			at[ids[i]] = append(at[ids[i]], i)
-		}
-	}
 	var content []byte // one block at a time; the rows get copies of their events
 	for rs.Next() {
 		var first, last int64
@@ -193,12 +191,9 @@ func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCo
 		if err := rs.Scan(&first, &last, &frame); err != nil {
 			return fmt.Errorf("store: raw JSON blocks: %w", err)
 		}
-		if content, err = codec.decompressTo(content[:0], frame); err != nil {
-			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
-		}
-		raws, err := splitBlock(content, int(last-first+1))
-		if err != nil {
-			return fmt.Errorf("store: raw JSON blocks: block %d..%d: %w", first, last, err)
+		var raws [][]byte
+		if raws, content, err = decodeBlock(codec, content, first, last, frame); err != nil {
+			return fmt.Errorf("store: raw JSON blocks: %w", err)
 		}
 		for k, r := range raws {
 			for _, i := range at[first+int64(k)] {
@@ -210,6 +205,20 @@ func rawFromBlocks(ctx context.Context, tx *sql.Tx, read *sql.Stmt, codec *rawCo
 		return fmt.Errorf("store: raw JSON blocks: %w", err)
 	}
 	return nil // a row no block holds keeps its nil Raw
+}
+
+// decodeBlock decompresses the frame of the block first..last into buf and
+// returns its events' raw JSON (slices of buf) and buf.
+func decodeBlock(codec *rawCodec, buf []byte, first, last int64, frame []byte) ([][]byte, []byte, error) {
+	buf, err := codec.decompressTo(buf[:0], frame)
+	if err != nil {
+		return nil, buf, fmt.Errorf("block %d..%d: %w", first, last, err)
+	}
+	raws, err := splitBlock(buf, int(last-first+1))
+	if err != nil {
+		return nil, buf, fmt.Errorf("block %d..%d: %w", first, last, err)
+	}
+	return raws, buf, nil
 }
 
 // rawBlocksSQL finds the blocks of a JSON array of event ids (the block of
@@ -258,13 +267,9 @@ func newestBlockRaws(ctx context.Context, db *sql.DB, codec *rawCodec, limit int
 		if err := rows.Scan(&first, &last, &frame); err != nil {
 			return nil, fmt.Errorf("store: raw samples: %w", err)
 		}
-		content, err := codec.decompress(frame)
+		raws, _, err := decodeBlock(codec, nil, first, last, frame)
 		if err != nil {
-			return nil, fmt.Errorf("store: raw samples: block %d..%d: %w", first, last, err)
-		}
-		raws, err := splitBlock(content, int(last-first+1))
-		if err != nil {
-			return nil, fmt.Errorf("store: raw samples: block %d..%d: %w", first, last, err)
+			return nil, fmt.Errorf("store: raw samples: %w", err)
 		}
 		for k := len(raws) - 1; k >= 0 && len(out) < limit; k-- {
 			if len(raws[k]) > 0 {
