@@ -298,8 +298,28 @@ type rangeSet struct {
 // lastAddr is the last address of p.
 func lastAddr(p netip.Prefix) netip.Addr { return netipx.PrefixLastIP(p.Masked()) }
 
+// The IPv4-mapped block (::ffff:0:0/96): lookups unmap its addresses
+// (contains), so they are IPv4 addresses here.
+var mappedLo, mappedHi = netip.MustParseAddr("::ffff:0.0.0.0"), netip.MustParseAddr("::ffff:255.255.255.255")
+
 func (s *rangeSet) add(lo, hi netip.Addr) {
-	s.b.AddRange(netipx.IPRangeFrom(lo.Unmap(), hi.Unmap()))
+	if lo.Is4() || lo.Is4In6() && hi.Is4In6() {
+		s.b.AddRange(netipx.IPRangeFrom(lo.Unmap(), hi.Unmap()))
+		return
+	}
+	// an IPv6 range; the part of it inside the IPv4-mapped block (::/80
+	// ends there) is the IPv4 range those addresses stand for
+	s.b.AddRange(netipx.IPRangeFrom(lo, hi))
+	if lo.Compare(mappedHi) <= 0 && hi.Compare(mappedLo) >= 0 {
+		from, to := lo, hi
+		if from.Less(mappedLo) {
+			from = mappedLo
+		}
+		if mappedHi.Less(to) {
+			to = mappedHi
+		}
+		s.b.AddRange(netipx.IPRangeFrom(from.Unmap(), to.Unmap()))
+	}
 }
 
 // finish builds the set; add must not be called afterwards.

@@ -127,6 +127,22 @@ func TestRangeSet(t *testing.T) {
 			t.Errorf("/0 should contain %s", a)
 		}
 	}
+	// an IPv6 range reaching into ::ffff:0:0/96 (FuzzParseLine's "::/80"):
+	// its IPv6 part and the IPv4 addresses its mapped part stands for; it
+	// was dropped whole before (a range from IPv6 to IPv4, never matched)
+	var reach rangeSet
+	pr := netip.MustParsePrefix("::/80")
+	reach.add(pr.Addr(), lastAddr(pr))
+	reach.add(netip.MustParseAddr("::ffff:10.0.0.0"), netip.MustParseAddr("::1:0:0:5"))
+	reach.finish()
+	for _, a := range []string{"::", "::1", "::fffe:ffff:ffff", "0.0.0.0", "1.2.3.4", "255.255.255.255", "::ffff:1.2.3.4", "::1:0:0:5"} {
+		if !reach.contains(netip.MustParseAddr(a)) {
+			t.Errorf("::/80 and ::ffff:10.0.0.0-::1:0:0:5 should contain %s", a)
+		}
+	}
+	if reach.contains(netip.MustParseAddr("::1:0:0:6")) || reach.contains(netip.MustParseAddr("2001:db8::1")) {
+		t.Error("::/80 and ::ffff:10.0.0.0-::1:0:0:5 contain an address past them")
+	}
 	var empty rangeSet
 	empty.finish()
 	if empty.contains(netip.MustParseAddr("1.2.3.4")) || empty.contains(netip.MustParseAddr("::1")) {
