@@ -346,7 +346,7 @@ func (d *ruleDetector) sequence(c *Context, s *patState, b *patBits, ev *event.E
 					mx = 50
 				}
 				for _, pt := range sk.At {
-					if pt == nil || v == "" {
+					if pt == nil || v == "" || s.closed(pt, now) {
 						continue
 					}
 					if pt.Vals == nil {
@@ -423,6 +423,17 @@ func (d *ruleDetector) sequence(c *Context, s *patState, b *patBits, ev *event.E
 			}
 		}
 	}
+}
+
+// closed: partial pt gathers no more values at now (unix ms). One that
+// waits out its quiet period is open until its deadline; any other can
+// still advance only within the window from its first step, so a value
+// added past that would never be reported.
+func (s *patState) closed(pt *partial, now int64) bool {
+	if pt.Deadline != 0 {
+		return now > pt.Deadline
+	}
+	return now-pt.Steps[0].T > s.win.Milliseconds()
 }
 
 func copyVals(m map[string]int) map[string]int {
