@@ -461,14 +461,17 @@ func (r *Reader) appendLimited(b []byte, limit int, tooBig *bool) {
 // returned in errs as *DecodeError (Index is the position in raws) and left
 // out of events.
 func DecodePage(raws []json.RawMessage) (events []Event, errs []error) {
-	events = make([]Event, 0, len(raws))
+	// each event is decoded in its slot (an Event is ~1 KB: no copy)
+	events = make([]Event, len(raws))
+	n := 0
 	for i, raw := range raws {
-		var ev Event
-		if err := decodeInto(&ev, raw, nil); err != nil {
+		ev := &events[n]
+		if err := decodeInto(ev, raw, nil); err != nil {
 			errs = append(errs, &DecodeError{Index: i, UUID: ev.UUID, Err: err})
+			*ev = Event{}
 			continue
 		}
-		events = append(events, ev)
+		n++
 	}
-	return events, errs
+	return events[:n], errs
 }

@@ -70,11 +70,18 @@ func (p *Pipeline) batchLimits() (int, time.Duration) {
 // due reports whether the held pages must be committed now, page being
 // the newest of them.
 func (p *Pipeline) due(b *batch, page okta.Page) bool {
-	n, age := p.batchLimits()
+	_, age := p.batchLimits()
+	return !page.Full || page.Next == "" || b.size >= p.batchBound() || b.now.Sub(b.started) >= age
+}
+
+// batchBound is the events bound of the next commit: the configured one,
+// lowered to what the last commit's pace allows (adaptBatch).
+func (p *Pipeline) batchBound() int {
+	n, _ := p.batchLimits()
 	if p.batchCap > 0 {
 		n = min(n, p.batchCap)
 	}
-	return !page.Full || page.Next == "" || b.size >= n || b.now.Sub(b.started) >= age
+	return n
 }
 
 // commitBudget is how long one commit may hold the store's writer: the
@@ -165,8 +172,10 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 		}
 	}
 	b.degraded += degraded
-	// Dedup: duplicates within the held pages, then the seen-set, then the store.
-	cand := evs[:0:0]
+	// Dedup: duplicates within the held pages, then the seen-set, then the
+	// store. The events kept are moved down in place (an event is ~1 KB:
+	// a backfill copied each one up to four times on its way to the store).
+	kept := 0
 	dups := 0
 	for i := range evs {
 		u := evs[i].UUID
@@ -175,8 +184,12 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 			continue
 		}
 		b.ids[u] = struct{}{}
-		cand = append(cand, evs[i])
+		if kept != i {
+			evs[kept] = evs[i]
+		}
+		kept++
 	}
+	cand := evs[:kept]
 	fresh := cand
 	if len(cand) > 0 {
 		ids := make([]string, len(cand))
@@ -189,15 +202,19 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 			return b, fmt.Errorf("pipeline: dedup: %w", err)
 		}
 		if len(have) > 0 {
-			fresh = make([]event.Event, 0, len(cand))
+			kept := 0
 			for i := range cand {
 				if have[cand[i].UUID] {
 					dups++
 					p.seen.Set([]byte(cand[i].UUID), nil)
 					continue
 				}
-				fresh = append(fresh, cand[i])
+				if kept != i {
+					cand[kept] = cand[i]
+				}
+				kept++
 			}
+			fresh = cand[:kept]
 		}
 	}
 	for i := 0; i < dups; i++ {
@@ -222,7 +239,18 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 		b.released += held - p.eng.Buffered()
 	}
 	alerts, suppressed := p.suppress.filter(ctx, alerts, fresh, now)
-	b.events = append(b.events, fresh...)
+	switch {
+	case b.events == nil && (!page.Full || len(fresh) >= p.batchBound()):
+		b.events = fresh // the batch ends with this page: no copy
+	case b.events == nil:
+		// the first of several pages: room for the pages up to the bound,
+		// so that each event is copied once
+		per := max(len(page.Events), 1)
+		b.events = make([]event.Event, 0, (p.batchBound()+per-1)/per*per)
+		fallthrough
+	default:
+		b.events = append(b.events, fresh...)
+	}
 	b.alerts = append(b.alerts, alerts...)
 	b.suppressed = append(b.suppressed, suppressed...)
 	b.cp.MaxPublished = maxPub
@@ -310,15 +338,14 @@ func (p *Pipeline) commitBatch(ctx context.Context, b *batch) error {
 		}
 		p.countMatches()
 		p.storeFile(ctx)
-		var newEvents []event.Event
-		if len(res.Inserted) == len(b.events) {
+		newEvents := b.events
+		if len(res.Inserted) == len(b.events) && res.EventsInserted < len(b.events) {
+			newEvents = make([]event.Event, 0, res.EventsInserted)
 			for i := range b.events {
 				if res.Inserted[i] {
 					newEvents = append(newEvents, b.events[i])
 				}
 			}
-		} else {
-			newEvents = b.events
 		}
 		p.mu.Lock()
 		p.cp, p.haveCP = cp, true

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,74 @@ func TestBatchDropsDuplicatesAcrossHeldPages(t *testing.T) {
 	if err != nil || len(b.events) != 0 || b.dups != 1 {
 		t.Fatalf("a committed event held again: %d fresh, %d dups (%v)", len(b.events), b.dups, err)
 	}
+}
+
+// Events the store already holds but the seen-set forgot (a restart) are
+// dropped from the middle of a page: the fresh ones are kept in their
+// order, each once, into the commit and the subscribers' update; events
+// before and after a dropped one, a duplicate within the page included.
+func TestBatchDropsStoredEventsInPlace(t *testing.T) {
+	p := offlinePipeline(t, Options{BatchEvents: 1000, BatchAge: time.Hour})
+	ctx := context.Background()
+	now := time.Now()
+	evs := genEvents(43, 10, now.Add(-3*time.Hour), now.Add(-2*time.Hour))
+	uuidOf := func(r json.RawMessage) string {
+		var v struct{ UUID string }
+		if err := json.Unmarshal(r, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.UUID
+	}
+	first := []json.RawMessage{evs[2], evs[5], evs[7]}
+	if err := p.commitBatch(ctx, mustHold(t, p, page(first, 1, false))); err != nil {
+		t.Fatal(err)
+	}
+	p.seen.Reset() // as after a restart: only the store knows them
+	sub, cancel := p.Subscribe(4)
+	defer cancel()
+	pg := append(append([]json.RawMessage{}, evs...), evs[3]) // evs[3] twice in the page
+	b := mustHold(t, p, page(pg, 2, false))
+	var want []string
+	for i, r := range evs {
+		if i != 2 && i != 5 && i != 7 {
+			want = append(want, uuidOf(r))
+		}
+	}
+	var got []string
+	for i := range b.events {
+		got = append(got, b.events[i].UUID)
+	}
+	if !slices.Equal(got, want) || b.dups != 4 {
+		t.Fatalf("held %v (%d dups), want %v (4 dups)", got, b.dups, want)
+	}
+	if err := p.commitBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if n := stored(t, p, evs); n != 10 {
+		t.Fatalf("stored %d of 10 events", n)
+	}
+	var u Update
+	select {
+	case u = <-sub:
+	default:
+		t.Fatal("no update published after the commit")
+	}
+	got = got[:0]
+	for i := range u.Events {
+		got = append(got, u.Events[i].UUID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("published %v, want %v", got, want)
+	}
+}
+
+func mustHold(t *testing.T, p *Pipeline, pg okta.Page) *batch {
+	t.Helper()
+	b, err := p.hold(context.Background(), nil, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // The bounds: a short page, the events' bound and the age bound each make
