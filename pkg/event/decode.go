@@ -15,6 +15,11 @@ var (
 	ErrMissingField = errors.New("missing required field")
 	// ErrBadTime: published is not an RFC 3339 timestamp.
 	ErrBadTime = errors.New("not an RFC 3339 timestamp")
+	// ErrTimeRange: published is before 1970-01-01T00:00:00Z. Both stores
+	// hold times as Unix milliseconds and bucket them by flooring
+	// (published - published % width), which only holds from the epoch on;
+	// Okta's System Log has no event that old.
+	ErrTimeRange = errors.New("before 1970-01-01T00:00:00Z")
 )
 
 // Decode decodes one Okta LogEvent object, exactly as GET /api/v1/logs
@@ -387,6 +392,9 @@ func (d *decoder) event(ev *Event) error {
 		}
 		ev.Published = t
 	}
+	if ev.Published.Before(epoch) {
+		return fmt.Errorf("published %s: %w", ev.Published.Format(time.RFC3339Nano), ErrTimeRange)
+	}
 	ev.Degraded = d.degraded
 	if ev.Debug.RequestAPITokenID == "" && ev.Transaction.Detail != nil {
 		if v, ok := lookupFold(ev.Transaction.Detail, "requestApiTokenId").(string); ok {
@@ -395,6 +403,9 @@ func (d *decoder) event(ev *Event) error {
 	}
 	return nil
 }
+
+// epoch is the earliest published time accepted (ErrTimeRange).
+var epoch = time.Unix(0, 0)
 
 // ParseTime parses Okta's published timestamp: RFC 3339 with or without
 // fractional seconds. As a courtesy to exporters it also accepts a space

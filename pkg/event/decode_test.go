@@ -378,6 +378,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"missing eventType", `{"uuid":"u","published":"2024-01-02T03:04:05Z"}`, ErrMissingField, `missing required field "eventType"`},
 		{"bad date", `{"uuid":"u","published":"2024-13-02T03:04:05Z","eventType":"x"}`, ErrBadTime, `published "2024-13-02T03:04:05Z": not an RFC 3339 timestamp`},
 		{"date garbage", `{"uuid":"u","published":"yesterday","eventType":"x"}`, ErrBadTime, `published "yesterday"`},
+		{"before 1970", `{"uuid":"u","published":"1969-12-31T23:59:59.999Z","eventType":"x"}`, ErrTimeRange, `published 1969-12-31T23:59:59.999Z: before 1970-01-01T00:00:00Z`},
+		{"before 1970, zone", `{"uuid":"u","published":"1970-01-01T00:30:00+01:00","eventType":"x"}`, ErrTimeRange, `published 1969-12-31T23:30:00Z`},
 		{"uuid number", `{"uuid":123,"published":"2024-01-02T03:04:05Z","eventType":"x"}`, nil, "uuid: expected string, got number"},
 		{"deep nesting", string(minimal(`"x":` + strings.Repeat("[", 2000))), nil, "nesting too deep"},
 	}

@@ -722,7 +722,7 @@ func rejectReason(err error) string {
 	switch {
 	case errors.Is(err, event.ErrMissingField):
 		return "missing_field"
-	case errors.Is(err, event.ErrBadTime):
+	case errors.Is(err, event.ErrBadTime), errors.Is(err, event.ErrTimeRange):
 		return "bad_time"
 	default:
 		return "malformed"

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oktaguard/oktaguard/pkg/event"
+	"github.com/oktaguard/oktaguard/pkg/metrics"
 	"github.com/oktaguard/oktaguard/pkg/oktasim"
 )
 
@@ -130,5 +132,28 @@ func TestUnsplittablePageSkippedAfterRetries(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "System Log page skipped") || !strings.Contains(logs.String(), "array not closed") {
 		t.Fatalf("the skipped page was not logged with its cause:\n%s", logs.String())
+	}
+}
+
+// Each way the decoder rejects an event is counted under a reason the
+// metric declares; a published time before 1970 (which the stores'
+// bucketing cannot hold) is a bad time, like one that does not parse.
+func TestRejectReasons(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"uuid":"u","eventType":"x"}`:                                              "missing_field",
+		`{"uuid":"u","published":"yesterday","eventType":"x"}`:                      "bad_time",
+		`{"uuid":"u","published":"1969-12-31T23:59:59.999Z","eventType":"x"}`:       "bad_time",
+		`{"uuid":"u","published":"2024-01-02T03:04:05Z","eventType":"x","actor":[}`: "malformed",
+	} {
+		_, err := event.Decode([]byte(raw))
+		if err == nil {
+			t.Fatalf("%s decoded", raw)
+		}
+		if got := rejectReason(err); got != want || !slices.Contains(metrics.RejectReasons, got) {
+			t.Errorf("%s: reason %q, want %q (declared: %v)", raw, got, want, metrics.RejectReasons)
+		}
+	}
+	if _, err := event.Decode([]byte(`{"uuid":"u","published":"1970-01-01T00:00:00.000Z","eventType":"x"}`)); err != nil {
+		t.Fatalf("the epoch itself: %v", err)
 	}
 }
