@@ -240,7 +240,7 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 	}
 	alerts, suppressed := p.suppress.filter(ctx, alerts, fresh, now)
 	switch {
-	case b.events == nil && (!page.Full || len(fresh) >= p.batchBound()):
+	case b.events == nil && p.due(b, page):
 		b.events = fresh // the batch ends with this page: no copy
 	case b.events == nil:
 		// the first of several pages: room for the pages up to the bound,
