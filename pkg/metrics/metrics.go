@@ -133,7 +133,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		}, []string{"database"}),
 		storeWriteFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "store_write_failures_total", ConstLabels: cl,
-			Help: "Writes the store refused (page commits; also prunes, posture reports and regressions, exception hits and lease renewals), by class: disk_full, read_only, permission, connection_lost, fenced (another instance took the org over), corrupt, other.",
+			Help: "Writes the store refused (page commits; also prunes, posture reports and regressions, exception hits and lease renewals), by class: disk_full, read_only, permission, connection_lost, fenced (another instance took the org over), diverged (the database is not at this instance's last commit: a failover lost commits, or a lost connection hid one), corrupt, other.",
 		}, []string{"class"}),
 		storeIntegrity: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "store_integrity", ConstLabels: cl,
@@ -403,7 +403,7 @@ func (m *Metrics) GeoIPReloadFailed(database string) {
 
 // StoreWriteFailureClasses are the class label values of
 // StoreWriteFailed (store.WriteFailureClasses; a test holds them equal).
-var StoreWriteFailureClasses = []string{"disk_full", "read_only", "permission", "connection_lost", "fenced", "corrupt", "other"}
+var StoreWriteFailureClasses = []string{"disk_full", "read_only", "permission", "connection_lost", "fenced", "diverged", "corrupt", "other"}
 
 // StoreWriteFailed counts one write the store refused, by class;
 // a class outside StoreWriteFailureClasses counts as "other".

@@ -157,9 +157,7 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 			uuid = de.UUID
 		}
 		p.m.Rejected(reason)
-		key := []byte("rejected:" + uuid + ":" + err.Error())
-		if !p.seen.Has(key) {
-			p.seen.Set(key, nil)
+		if key := uuid + ":" + err.Error(); !p.loggedOnce(key) {
 			p.log.Warn("event rejected", "uuid", uuid, "reason", reason, "error", err)
 		}
 	}
@@ -281,6 +279,23 @@ func (p *Pipeline) hold(ctx context.Context, b *batch, page okta.Page) (*batch, 
 		p.o.BeforeCommit(n)
 	}
 	return b, nil
+}
+
+// loggedLimit bounds the rejected events remembered as logged: past it
+// the set starts over (a flood of distinct bad events is logged again
+// rather than held in memory without bound; each is counted either way).
+const loggedLimit = 4096
+
+// loggedOnce reports whether key was logged already, and remembers it.
+func (p *Pipeline) loggedOnce(key string) bool {
+	if _, ok := p.logged[key]; ok {
+		return true
+	}
+	if p.logged == nil || len(p.logged) >= loggedLimit {
+		p.logged = map[string]struct{}{}
+	}
+	p.logged[key] = struct{}{}
+	return false
 }
 
 // commitBatch commits the held pages in one transaction: their events,

@@ -29,6 +29,17 @@ const (
 // errLeaseLost ends the leader's loop when the lease is gone.
 var errLeaseLost = errors.New("pipeline: the org's lease was lost")
 
+// errStartOver ends the leader's loop when it must start over from what
+// the store holds: the store is not at its last commit
+// (store.ErrDiverged), or it could not be read back after a failed commit
+// (the database is down). lead takes the lease again (at once, or as soon
+// as the store answers) and takeover reloads.
+var errStartOver = errors.New("pipeline: starting over from the store")
+
+// errStateCorrupt is a takeover's failure that retrying cannot mend: the
+// stored detector state does not decode.
+var errStateCorrupt = errors.New("pipeline: restoring detector state")
+
 // StorageConfig maps the storage settings onto the backend opener for org.
 func StorageConfig(s config.Storage, org string) backend.Config {
 	return backend.Config{Driver: s.Driver, Path: s.Path, DSN: s.DSN, Password: s.Password, PasswordFile: s.PasswordFile, Org: org}
@@ -94,7 +105,17 @@ func (p *Pipeline) lead(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil // stopped while taking over: not an error
 			}
-			return err
+			if errors.Is(err, errStateCorrupt) {
+				return err
+			}
+			// the store could not be read (down, failing over):
+			// handed over, and tried again as any follower would
+			p.setError(err)
+			p.log.Warn("cannot reload the org's state from the store to lead it; retrying", "error", err)
+			if sleep(ctx, retry) != nil {
+				return nil
+			}
+			continue
 		}
 		lctx, cancel := context.WithCancelCause(ctx)
 		renewed := make(chan struct{})
@@ -105,6 +126,9 @@ func (p *Pipeline) lead(ctx context.Context) error {
 		if ctx.Err() != nil {
 			p.resign(id)
 			return nil
+		}
+		if errors.Is(err, errStartOver) {
+			continue // still the holder: Lead renews, takeover reloads
 		}
 		if err != nil && !errors.Is(err, errLeaseLost) {
 			p.resign(id)
@@ -156,11 +180,16 @@ func (p *Pipeline) renew(ctx context.Context, stop context.CancelCauseFunc, id s
 
 // takeover reloads what the previous leader committed: the detector state
 // (baselines and alert grouping continue without a re-alert storm) and
-// the checkpoint.
+// the checkpoint. The uuids this instance saw are forgotten: the store
+// answers for each event again, since it may lack some this instance
+// committed (a database failover that lost commits, noticed by a commit
+// as store.ErrDiverged or not at all when the failover outlasted the
+// lease and this instance took it again).
 func (p *Pipeline) takeover(ctx context.Context) error {
 	if err := p.resetEngine(ctx); err != nil {
 		return err
 	}
+	p.seen.Reset()
 	cp, ok, err := p.st.LoadCheckpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)

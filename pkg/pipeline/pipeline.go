@@ -128,7 +128,8 @@ type Status struct {
 	Leader     string // the instance holding the org's lease ("" = none)
 	Instance   string // this instance
 	LeaseToken int64
-	// ReadOnly: the store's user may only read, so this instance follows
+	// ReadOnly: the store may only be read (the user's privileges, a
+	// read-only session or a hot standby), so this instance follows
 	// and never leads (a query-only replica).
 	ReadOnly bool
 	// StoreIntegrity is the SQLite store's integrity check, run in the
@@ -167,6 +168,9 @@ type Pipeline struct {
 	eng      *detect.Engine
 	matched  map[string]int64 // engine matches already counted in metrics, per detector
 	seen     *fastcache.Cache
+	// logged: the rejected events logged already (log once each; kept
+	// apart from seen, which a takeover forgets)
+	logged   map[string]struct{}
 	suppress *suppressor
 	// batchCap is the events bound of the next batch (0: Options'),
 	// set from each commit's pace (adaptBatch); ingest's goroutine only
@@ -320,7 +324,7 @@ func (p *Pipeline) resetEngine(ctx context.Context) error {
 	}
 	if len(state) > 0 {
 		if err := eng.LoadState(state); err != nil {
-			return fmt.Errorf("pipeline: restoring detector state: %w", err)
+			return fmt.Errorf("%w: %w", errStateCorrupt, err)
 		}
 	}
 	p.eng = eng
@@ -678,9 +682,23 @@ func (p *Pipeline) commitFailed(ctx context.Context, err error) (stop bool, ret 
 		return true, errLeaseLost
 	}
 	p.setError(err)
+	if errors.Is(err, store.ErrDiverged) {
+		// the store is not at this instance's last commit (a database
+		// failover lost commits): the leader's loop starts over from
+		// what the store holds (lead: takeover)
+		p.log.Error("the store is not at this instance's last commit; reloading the checkpoint and detector state from it and fetching again from there", "error", err)
+		return true, errStartOver
+	}
 	p.log.Error("commit failed, the pages held since the last commit will be fetched again", "error", err)
 	if rerr := p.resetEngine(context.WithoutCancel(ctx)); rerr != nil {
-		return true, rerr
+		if errors.Is(rerr, errStateCorrupt) {
+			return true, rerr
+		}
+		// the store cannot be read either (down, failing over): start
+		// over from it once it answers
+		p.setError(rerr)
+		p.log.Warn("cannot reload the detector state from the store after the failed commit; starting over from the store once it answers", "error", rerr)
+		return true, errStartOver
 	}
 	if sleep(ctx, backoff(1, p.s.Okta.PollInterval)) != nil {
 		return true, nil

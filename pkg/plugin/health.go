@@ -46,7 +46,8 @@ type healthDetails struct {
 	Role     string `json:"role,omitempty"`
 	Leader   string `json:"leader,omitempty"`
 	Instance string `json:"instance,omitempty"`
-	// ReadOnly: the store's user may only read; the instance never leads.
+	// ReadOnly: the store may only be read (the user's privileges, a
+	// read-only session or a hot standby); the instance never leads.
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	Storage  string `json:"storage,omitempty"` // backend and location, never a password
 	// StoreIntegrity is the SQLite store's integrity check, run in the
@@ -156,7 +157,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		}
 		msg += fmt.Sprintf(" HA: this instance follows; %s leads (ingests and evaluates posture); queries are served from the shared store.", leader)
 		if st.ReadOnly {
-			msg += " Its store user may only read: it serves queries and never leads."
+			msg += " Its store is read-only (a user that may only read, or a hot standby): it serves queries and never leads."
 		}
 	case "leader":
 		if strings.HasPrefix(det.Storage, "postgres") {

@@ -24,6 +24,10 @@ type Backend interface {
 	// lease (Lead), the transaction also checks, inside itself, that the
 	// lease's fencing token is still the one this handle was given; a
 	// deposed leader's commit fails with ErrFenced and keeps nothing.
+	// A backend whose database can fail over to a replica (PostgreSQL)
+	// also checks that the stored checkpoint is the one this handle last
+	// committed or loaded (LoadCheckpoint): when it is not, the commit
+	// fails with ErrDiverged and keeps nothing.
 	Commit(ctx context.Context, b Batch) (CommitResult, error)
 	LoadCheckpoint(ctx context.Context) (Checkpoint, bool, error)
 	HasEvents(ctx context.Context, uuids []string) (map[string]bool, error)
@@ -104,6 +108,15 @@ type Lease struct {
 // ErrFenced is wrapped by the error of a write made with a lease token that
 // is no longer current: another instance took the org over.
 var ErrFenced = errors.New("store: fenced: this instance no longer holds the org's lease")
+
+// ErrDiverged is wrapped by the error of a commit made onto a checkpoint
+// other than the one the handle last committed or loaded: the database
+// lost commits this instance made (a failover to a replica that had not
+// received them), or holds one whose outcome the instance never learnt (a
+// connection lost during COMMIT). Nothing of the batch is kept; the
+// caller reloads the checkpoint and the detector state (LoadCheckpoint,
+// AllState) and fetches again from there.
+var ErrDiverged = errors.New("store: diverged: the org's checkpoint is not the one this instance last committed")
 
 // Compile-time check: the SQLite store implements the contract.
 var _ Backend = (*Store)(nil)

@@ -9,7 +9,7 @@ var ErrConnectionLost = errors.New("connection to the database lost")
 
 // WriteFailureClasses are the classes of WriteFailureClass (the label
 // values of oktaguard_store_write_failures_total).
-var WriteFailureClasses = []string{"disk_full", "read_only", "permission", "connection_lost", "fenced", "corrupt", "other"}
+var WriteFailureClasses = []string{"disk_full", "read_only", "permission", "connection_lost", "fenced", "diverged", "corrupt", "other"}
 
 // WriteFailureClass is the class of a failed write (a page commit) of
 // either backend: each backend names the cause of its own errors (SQLite
@@ -19,6 +19,8 @@ func WriteFailureClass(err error) string {
 	switch {
 	case errors.Is(err, ErrFenced):
 		return "fenced"
+	case errors.Is(err, ErrDiverged):
+		return "diverged"
 	case errors.Is(err, ErrDiskFull):
 		return "disk_full"
 	case errors.Is(err, ErrReadOnly):

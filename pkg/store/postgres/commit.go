@@ -46,6 +46,11 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) (store.CommitResult, 
 	if s.closed {
 		return store.CommitResult{}, store.ErrClosed
 	}
+	if s.cpSeq.resyncDue() {
+		if err := s.resync(ctx); err != nil {
+			return store.CommitResult{}, s.explainWrite(ctx, err)
+		}
+	}
 	if err := s.ensurePartitions(ctx, b.Events); err != nil {
 		return store.CommitResult{}, s.explainWrite(ctx, fmt.Errorf("store: commit: %w", err))
 	}
@@ -81,14 +86,22 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	// drops partitions, so no event lands in a day being dropped.
 	// With the geo sets, the org's days without sets yet come with it
 	// (geo_sets.go: a build step holds the row FOR UPDATE meanwhile).
-	var horizon int64
+	// With it, the checkpoint's commit sequence (checkpoint_seq.go): the
+	// commit goes onto the checkpoint this handle last wrote or read.
+	var horizon, seq int64
 	var ub unbuilt
-	horizonSQL, dest := "SELECT retained_from FROM orgs WHERE id = $1 FOR SHARE", []any{&horizon}
+	cols, dest := "retained_from", []any{&horizon}
 	if s.geoSets {
-		horizonSQL, dest = "SELECT retained_from, geo_unbuilt_lo, geo_unbuilt_hi FROM orgs WHERE id = $1 FOR SHARE", []any{&horizon, &ub.lo, &ub.hi}
+		cols, dest = cols+", geo_unbuilt_lo, geo_unbuilt_hi", append(dest, &ub.lo, &ub.hi)
 	}
-	if err := tx.QueryRow(ctx, horizonSQL, s.org).Scan(dest...); err != nil {
+	if s.cpSeq.enabled {
+		cols, dest = cols+", COALESCE((SELECT seq FROM checkpoint WHERE org = $1), 0)", append(dest, &seq)
+	}
+	if err := tx.QueryRow(ctx, "SELECT "+cols+" FROM orgs WHERE id = $1 FOR SHARE", s.org).Scan(dest...); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: retention horizon: %w", err)
+	}
+	if err := s.cpSeq.check(seq); err != nil {
+		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
 	}
 	gc := &geoCommit{ub: ub, pending: map[string]int32{}, maxDay: -1}
 	// the statements after the events' COPY go to the server in one
@@ -114,11 +127,19 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 		if upd.IsZero() {
 			upd = now
 		}
-		q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
-			max_published = excluded.max_published, backfill_since = excluded.backfill_since,
-			backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`,
-			s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd))
+		args := []any{s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd)}
+		if s.cpSeq.enabled {
+			q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at, seq)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
+				max_published = excluded.max_published, backfill_since = excluded.backfill_since,
+				backfill_done = excluded.backfill_done, updated_at = excluded.updated_at, seq = excluded.seq`,
+				append(args, seq+1)...)
+		} else {
+			q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
+				max_published = excluded.max_published, backfill_since = excluded.backfill_since,
+				backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`, args...)
+		}
 	}
 	for _, p := range b.StateReset {
 		q.add(fmt.Sprintf("state reset %q", p), "DELETE FROM state WHERE org = $1 AND starts_with(key, $2)", s.org, p)
@@ -173,6 +194,9 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return store.CommitResult{}, fmt.Errorf("store: commit: %w", err)
+	}
+	if b.Checkpoint != nil && s.cpSeq.enabled {
+		s.cpSeq.committed(seq + 1)
 	}
 	if s.geoSets {
 		s.installIDs(gc.pending)
@@ -486,15 +510,21 @@ func (s *Store) commitAlerts(ctx context.Context, tx pgx.Tx, alerts []alert.Aler
 // LoadCheckpoint returns the org's checkpoint; ok is false before the first commit.
 func (s *Store) LoadCheckpoint(ctx context.Context) (store.Checkpoint, bool, error) {
 	var cp store.Checkpoint
-	var maxPub, since, upd int64
-	err := s.pool.QueryRow(ctx, `SELECT next_url, max_published, backfill_since, backfill_done, updated_at
-		FROM checkpoint WHERE org = $1`, s.org).Scan(&cp.NextURL, &maxPub, &since, &cp.BackfillDone, &upd)
+	var maxPub, since, upd, seq int64
+	seqCol := "0"
+	if s.cpSeq.enabled {
+		seqCol = "seq"
+	}
+	err := s.pool.QueryRow(ctx, `SELECT next_url, max_published, backfill_since, backfill_done, updated_at, `+seqCol+`
+		FROM checkpoint WHERE org = $1`, s.org).Scan(&cp.NextURL, &maxPub, &since, &cp.BackfillDone, &upd, &seq)
 	if errors.Is(err, pgx.ErrNoRows) {
+		s.cpSeq.loaded(0) // the handle's commits go onto no checkpoint, then its own
 		return store.Checkpoint{}, false, nil
 	}
 	if err != nil {
 		return store.Checkpoint{}, false, fmt.Errorf("store: load checkpoint: %w", err)
 	}
+	s.cpSeq.loaded(seq) // the handle's commits go onto this checkpoint (checkpoint_seq.go)
 	cp.MaxPublished, cp.BackfillSince, cp.UpdatedAt = store.FromMS(maxPub), store.FromMS(since), store.FromMS(upd)
 	return cp, true, nil
 }

@@ -231,3 +231,38 @@ func TestReadOnlyRoleFollows(t *testing.T) {
 		t.Fatalf("follower's stats %+v (%v), the owner's %+v (%v)", fs, err1, ownerStats, err2)
 	}
 }
+
+// An instance whose DSN names a hot standby (a streaming replica, the
+// read-only server of docs/operations.md) opens without writing, follows
+// whoever leads on the primary with ReadOnly set, serves every panel as the
+// primary does once the replica has replayed, and a write it attempts
+// fails with class read_only and the message that names the hot standby,
+// never the fenced or other class.
+func TestHotStandbyInstanceFollows(t *testing.T) {
+	ctx := context.Background()
+	pair := pgtest.Replicated(t)
+	owner, err := Open(ctx, Config{DSN: pair.Primary.DSN(), Org: storetest.OrgA, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if l, err := owner.Lead(ctx, "owner", time.Hour); err != nil || !l.Leader {
+		t.Fatalf("owner's lead: %+v %v", l, err)
+	}
+	storetest.Fill(t, owner, 4000)
+	pair.WaitReplayed(30 * time.Second)
+	f, err := Open(ctx, Config{DSN: pair.Standby.DSN(), Org: storetest.OrgA, MaxConns: 2})
+	if err != nil {
+		t.Fatalf("open on the hot standby: %v", err)
+	}
+	defer f.Close()
+	l, err := f.Lead(ctx, "replica", time.Hour)
+	if err != nil || l.Leader || !l.ReadOnly || l.Holder != "owner" {
+		t.Fatalf("lead on the hot standby: %+v %v, want a read-only follower of owner", l, err)
+	}
+	storetest.CheckPanelQueries(t, f, owner)
+	_, err = f.Commit(ctx, store.Batch{Events: storetest.Events("s", 0, 3, storetest.T0(), time.Second)})
+	if store.WriteFailureClass(err) != "read_only" || !strings.Contains(err.Error(), "hot standby") {
+		t.Fatalf("commit on the hot standby: %v (class %q), want read_only naming the hot standby", err, store.WriteFailureClass(err))
+	}
+}

@@ -52,6 +52,9 @@ func (s *Store) Lead(ctx context.Context, holder string, ttl time.Duration) (_ s
 	}
 	l.Leader = true
 	l.Expires = l.Expires.UTC()
+	if l.Token != s.fence {
+		s.cpSeq.newTerm() // checkpoint_seq.go
+	}
 	s.fence = l.Token
 	if s.geoBuild != nil && !s.cfg.geoNoBuild {
 		s.geoBuild.lead(l.Token)

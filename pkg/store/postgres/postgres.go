@@ -90,6 +90,8 @@ type Store struct {
 	outcomeCounts bool // schema has the outcome count tables (series_outcome.go)
 	levelCounts   bool // schema has event_levels, the per-minute counts by severity (volume.go)
 
+	cpSeq seqState // the checkpoint's commit sequence this handle expects (checkpoint_seq.go)
+
 	geoSets  bool     // schema has the geo actor sets (geo_sets.go)
 	geo      geoState // the actor numbers' cache
 	geoBuild *bgBuild // the sets' background build (builds.go); nil below schema 8
@@ -179,6 +181,7 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 	}
 	s.outcomeCounts = version >= outcomeCountsVersion
 	s.levelCounts = version >= levelCountsVersion
+	s.cpSeq.enabled = version >= checkpointSeqVersion
 	if version >= geoSetsVersion {
 		s.geoSets = true
 		var ub unbuilt

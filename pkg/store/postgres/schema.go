@@ -374,6 +374,13 @@ CREATE TABLE event_levels (
 	PRIMARY KEY (org, bucket, severity)) WITH (fillfactor = 80);
 INSERT INTO event_levels SELECT org, published - mod(published, 60000), severity, COUNT(*) FROM events GROUP BY 1, 2, 3;
 `,
+	// 12: the checkpoint's commit sequence (checkpoint_seq.go): every
+	// commit that writes the checkpoint moves it on by one, and a leader
+	// commits only onto the sequence it last wrote or read. Constant time
+	// (a column with a default).
+	`
+ALTER TABLE checkpoint ADD COLUMN seq bigint NOT NULL DEFAULT 0;
+`,
 }
 
 // searchExpr is the free-text expression; it must match the events_text
