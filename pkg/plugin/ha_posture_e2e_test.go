@@ -3,8 +3,6 @@ package plugin_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,9 +55,6 @@ func TestFollowerPostureRefreshConflictOverGRPC(t *testing.T) {
 	fh := role(replicas[1], "follower")
 	if fh.Details["leader"] != lh.Details["instance"] || fh.Details["instance"] == lh.Details["instance"] {
 		t.Fatalf("follower names leader %v, the leader is %v (follower %v)", fh.Details["leader"], lh.Details["instance"], fh.Details["instance"])
-	}
-	if want := fmt.Sprintf("this instance follows; %s leads", lh.Details["instance"]); !strings.Contains(fh.Message, want) || strings.Contains(fh.Message, "read-only") {
-		t.Fatalf("follower's health message %q, want %q and no read-only note (its user may write)", fh.Message, want)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

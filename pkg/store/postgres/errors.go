@@ -62,6 +62,9 @@ func explain(desc, secret string, err error) error {
 			return fmt.Errorf("postgres store %s: %w: %s (check the user and the password: storage password, secureJsonData storagePassword)", desc, ErrAuth, scrub(pe.Message))
 		case pe.Code == "42501":
 			return fmt.Errorf("postgres store %s: %w: %s (the user needs CREATE on the database or schema, and the pg_trgm extension must be installed or creatable: GRANT CREATE ON DATABASE ... / CREATE EXTENSION pg_trgm as a superuser)", desc, ErrNoPermission, scrub(pe.Message))
+		case pe.Code == "08P01" && strings.Contains(pe.Message, "unsupported startup parameter"):
+			// PgBouncer refuses startup parameters it does not track
+			return fmt.Errorf("postgres store %s: a connection pooler refused the connection: %s (behind PgBouncer, add default_query_exec_mode=simple_protocol to the DSN: oktaguard then sends no plan_cache_mode and prepares no statement on the server; set search_path with ALTER ROLE ... SET, not in the DSN)", desc, scrub(pe.Message))
 		case pe.Code == "0A000" || pe.Code == "58P01" || strings.Contains(pe.Message, "pg_trgm"):
 			return fmt.Errorf("postgres store %s: the pg_trgm extension is not available: %s (install postgresql-contrib)", desc, scrub(pe.Message))
 		}

@@ -294,14 +294,16 @@ func (s *Store) sealNewGeoDays(ctx context.Context, tx pgx.Tx, to int64, ub unbu
 // sealGeoDay (re)builds day d's geo_days rows from its hour rows and lists
 // it as sealed.
 func (s *Store) sealGeoDay(ctx context.Context, tx pgx.Tx, d int64) error {
+	// $2::bigint: under the simple protocol (behind PgBouncer) a value
+	// arrives as an untyped literal, and "$2 + 86400000" took int4's +
 	for _, q := range []string{
 		"DELETE FROM geo_days WHERE org = $1 AND bucket = $2",
 		`INSERT INTO geo_days (org, bucket, event_type, outcome, lat, lon, country, city, n, last_seen, actors)
-		SELECT $1, $2, c.event_type, c.outcome, c.lat, c.lon, c.country, c.city, c.n, c.ls, COALESCE(a.actors, '{}')
+		SELECT $1, $2::bigint, c.event_type, c.outcome, c.lat, c.lon, c.country, c.city, c.n, c.ls, COALESCE(a.actors, '{}')
 		FROM (SELECT event_type, outcome, lat, lon, country, city, SUM(n) AS n, MAX(last_seen) AS ls FROM geo_hours
-			WHERE org = $1 AND bucket >= $2 AND bucket < $2 + 86400000 GROUP BY 1, 2, 3, 4, 5, 6) c
+			WHERE org = $1 AND bucket >= $2::bigint AND bucket < $2::bigint + 86400000 GROUP BY 1, 2, 3, 4, 5, 6) c
 		LEFT JOIN (SELECT event_type, outcome, lat, lon, country, city, array_agg(DISTINCT u ORDER BY u) AS actors
-			FROM geo_hours, unnest(actors) u WHERE org = $1 AND bucket >= $2 AND bucket < $2 + 86400000 GROUP BY 1, 2, 3, 4, 5, 6) a
+			FROM geo_hours, unnest(actors) u WHERE org = $1 AND bucket >= $2::bigint AND bucket < $2::bigint + 86400000 GROUP BY 1, 2, 3, 4, 5, 6) a
 		USING (event_type, outcome, lat, lon, country, city)`,
 		"INSERT INTO geo_sealed_days (org, bucket) VALUES ($1, $2) ON CONFLICT DO NOTHING",
 	} {

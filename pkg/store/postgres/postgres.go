@@ -145,8 +145,11 @@ func openAt(ctx context.Context, cfg Config, version int) (*Store, error) {
 	// cannot see the values: the failures panel then walked the event-type
 	// index and filtered the outcome on ~60 000 rows instead of reading
 	// the (org, outcome, published) index (EXPLAIN on the 1 M schema). A
-	// DSN that sets plan_cache_mode itself wins.
-	if _, ok := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+	// DSN that sets plan_cache_mode itself wins. A DSN that chooses
+	// another default_query_exec_mode (simple_protocol behind PgBouncer in
+	// transaction pooling, which refuses unknown startup parameters)
+	// prepares no statement to be reused, so every plan sees its values.
+	if _, ok := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok && pc.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
 		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
 	if cfg.tracer != nil {

@@ -66,7 +66,7 @@ func Replicated(t testing.TB) *Pair {
 	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- the clusters' user must reach its directories
 		t.Fatal(err)
 	}
-	if u, err := p.runAs(); err == nil && u != nil {
+	if u, err := runAs(); err == nil && u != nil {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
@@ -149,7 +149,7 @@ func (p *Pair) must(tool string, args ...string) {
 func (p *Pair) run(tool string, args ...string) ([]byte, error) {
 	path := filepath.Join(p.bin, tool)
 	cmd := exec.Command(path, args...) // #nosec G204 -- the server's own binaries, with arguments of this test
-	if u, err := p.runAs(); err != nil {
+	if u, err := runAs(); err != nil {
 		return nil, err
 	} else if u != nil {
 		cmd = exec.Command("runuser", append([]string{"-u", u.Username, "--", path}, args...)...) // #nosec G204 -- as above
@@ -157,9 +157,10 @@ func (p *Pair) run(tool string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// runAs is the user the clusters run as: nil for this process's own,
-// "postgres" when this is root.
-func (p *Pair) runAs() (*user.User, error) {
+// runAs is the user the servers of a test run as: nil for this
+// process's own, "postgres" when this is root (initdb, postgres and
+// pgbouncer refuse to run as root).
+func runAs() (*user.User, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
