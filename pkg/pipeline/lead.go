@@ -75,6 +75,7 @@ func (p *Pipeline) leaseParams() (ttl, retry time.Duration) {
 func (p *Pipeline) lead(ctx context.Context) error {
 	ttl, retry := p.leaseParams()
 	id := p.o.InstanceID
+	var startedOver time.Time
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -128,7 +129,14 @@ func (p *Pipeline) lead(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, errStartOver) {
-			continue // still the holder: Lead renews, takeover reloads
+			// still the holder: Lead renews, takeover reloads; at once
+			// the first time, after the retry wait when it repeats
+			// within a minute (something keeps moving the store)
+			if time.Since(startedOver) < time.Minute && sleep(ctx, retry) != nil {
+				return nil
+			}
+			startedOver = time.Now()
+			continue
 		}
 		if err != nil && !errors.Is(err, errLeaseLost) {
 			p.resign(id)

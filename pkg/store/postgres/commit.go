@@ -128,18 +128,14 @@ func (s *Store) commit(ctx context.Context, b store.Batch, direct bool) (store.C
 			upd = now
 		}
 		args := []any{s.org, cp.NextURL, store.MS(cp.MaxPublished), store.MS(cp.BackfillSince), cp.BackfillDone, store.MS(upd)}
+		cols, vals, set := "", "", ""
 		if s.cpSeq.enabled {
-			q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at, seq)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
-				max_published = excluded.max_published, backfill_since = excluded.backfill_since,
-				backfill_done = excluded.backfill_done, updated_at = excluded.updated_at, seq = excluded.seq`,
-				append(args, seq+1)...)
-		} else {
-			q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
-				max_published = excluded.max_published, backfill_since = excluded.backfill_since,
-				backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`, args...)
+			cols, vals, set, args = ", seq", ", $7", ", seq = excluded.seq", append(args, seq+1)
 		}
+		q.add("checkpoint", `INSERT INTO checkpoint (org, next_url, max_published, backfill_since, backfill_done, updated_at`+cols+`)
+			VALUES ($1, $2, $3, $4, $5, $6`+vals+`) ON CONFLICT (org) DO UPDATE SET next_url = excluded.next_url,
+			max_published = excluded.max_published, backfill_since = excluded.backfill_since,
+			backfill_done = excluded.backfill_done, updated_at = excluded.updated_at`+set, args...)
 	}
 	for _, p := range b.StateReset {
 		q.add(fmt.Sprintf("state reset %q", p), "DELETE FROM state WHERE org = $1 AND starts_with(key, $2)", s.org, p)
