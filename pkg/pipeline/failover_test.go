@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,13 +222,8 @@ func testFailover(t *testing.T, down bool) {
 // countEvents is the number of events in the database of dsn.
 func countEvents(t *testing.T, dsn string) int64 {
 	t.Helper()
-	c, err := pgx.Connect(context.Background(), dsn)
+	n, err := strconv.ParseInt(column(t, dsn, "SELECT COUNT(*)::text FROM events")[0], 10, 64)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	var n int64
-	if err := c.QueryRow(context.Background(), "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -236,19 +232,26 @@ func countEvents(t *testing.T, dsn string) int64 {
 // alertIDs is the set of alert ids in the database of dsn.
 func alertIDs(t *testing.T, dsn string) map[string]bool {
 	t.Helper()
+	out := map[string]bool{}
+	for _, id := range column(t, dsn, "SELECT id FROM alerts") {
+		out[id] = true
+	}
+	return out
+}
+
+// column runs sql on a connection of its own to dsn (the servers of the
+// pair stop and start between calls) and returns its one text column.
+func column(t *testing.T, dsn, sql string) []string {
+	t.Helper()
 	c, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	rows, _ := c.Query(context.Background(), "SELECT id FROM alerts")
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	rows, _ := c.Query(context.Background(), sql)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, id := range ids {
-		out[id] = true
+		t.Fatalf("%s: %v", sql, err)
 	}
 	return out
 }

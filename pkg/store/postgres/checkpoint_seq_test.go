@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/oktaguard/oktaguard/pkg/store"
-	"github.com/oktaguard/oktaguard/pkg/store/postgres"
 	"github.com/oktaguard/oktaguard/pkg/store/postgres/pgtest"
 	"github.com/oktaguard/oktaguard/pkg/store/storetest"
 )
@@ -28,25 +27,20 @@ import (
 func TestCommitOntoDivergedCheckpoint(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	ctx := context.Background()
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Org: storetest.OrgA, MaxConns: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+	opens := opener(t, dsn)
+	open := func() store.Backend { return opens(storetest.OrgA) }
+	// the test's own connection: counts, and the failover's effect
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer c.Close(ctx)
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
 	page := func(i int) store.Batch {
 		evs := storetest.Events("p", i*10, 10, t0.Add(time.Duration(i)*time.Minute), time.Second)
 		return store.Batch{Events: evs, Checkpoint: &store.Checkpoint{NextURL: "next-" + string(rune('a'+i)), MaxPublished: evs[9].Published}}
 	}
 	count := func() int64 {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close(ctx)
 		var n int64
 		if err := c.QueryRow(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
 			t.Fatal(err)
@@ -54,11 +48,6 @@ func TestCommitOntoDivergedCheckpoint(t *testing.T) {
 		return n
 	}
 	admin := func(sql string) {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
@@ -75,7 +64,7 @@ func TestCommitOntoDivergedCheckpoint(t *testing.T) {
 	// the replica had page 0 only: its events and its checkpoint
 	admin("DELETE FROM events WHERE uuid IN (" + quoted(page(1)) + ")")
 	admin("UPDATE checkpoint SET seq = seq - 1, next_url = 'next-a'")
-	_, err := lead.Commit(ctx, page(2))
+	_, err = lead.Commit(ctx, page(2))
 	if !errors.Is(err, store.ErrDiverged) || store.WriteFailureClass(err) != "diverged" || !strings.Contains(err.Error(), "behind") {
 		t.Fatalf("commit onto the older database: %v (class %q), want ErrDiverged, behind", err, store.WriteFailureClass(err))
 	}
