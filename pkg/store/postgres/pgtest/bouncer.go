@@ -58,16 +58,19 @@ func StartBouncer(t testing.TB) *Bouncer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- the bouncer's user must reach its directory
-		t.Fatal(err)
-	}
-	if u != nil {
+	// the directory and its files are the bouncer user's alone (0700,
+	// 0600): the configuration holds the test server's password, if any
+	owner := func(path string) {
+		if u == nil {
+			return
+		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
+		if err := os.Chown(path, uid, gid); err != nil {
 			t.Fatal(err)
 		}
 	}
+	owner(dir)
 	b := &Bouncer{base: base, port: freePort(t)}
 	upstream := fmt.Sprintf("host=%s port=%d user=%s", cfg.Host, cfg.Port, cfg.User)
 	if cfg.Password != "" {
@@ -89,9 +92,10 @@ logfile = %s
 pidfile = %s
 `, upstream, b.port, filepath.Join(dir, "users.txt"), filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
 	for name, body := range map[string]string{"pgbouncer.ini": ini, "users.txt": fmt.Sprintf("%q \"\"\n", cfg.User)} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil { // #nosec G306 -- test configuration, no secret beyond the test server's own
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		owner(filepath.Join(dir, name))
 	}
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini")) // #nosec G204 -- the pooler's binary with this test's configuration
 	if u != nil {
